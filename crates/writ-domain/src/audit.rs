@@ -1,0 +1,160 @@
+//! Audit records and outbox events: the two things every state change appends inside its own
+//! transaction. The shapes follow Graph's `directoryAudit`, so the audit log reads back as Graph.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::authz::{Caller, PrincipalKind};
+use crate::ids::new_object_id;
+
+/// Who initiated a change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Actor {
+    /// `user`, `app` or `system`.
+    pub kind: String,
+    pub id: Option<String>,
+    pub display_name: Option<String>,
+    /// UPN for users, appId for applications.
+    pub login_name: Option<String>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self {
+            kind: "system".into(),
+            id: None,
+            display_name: Some("Writ".into()),
+            login_name: None,
+        }
+    }
+}
+
+impl From<&Caller> for Actor {
+    fn from(caller: &Caller) -> Self {
+        Self {
+            kind: match caller.kind {
+                PrincipalKind::User => "user".into(),
+                PrincipalKind::ServicePrincipal => "app".into(),
+            },
+            id: Some(caller.id.clone()),
+            display_name: Some(caller.display_name.clone()),
+            login_name: Some(caller.login_name.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditTarget {
+    pub id: String,
+    /// Graph's `targetResource.type`: `User`, `Group`, `Application`, `ServicePrincipal`, …
+    pub kind: String,
+    pub display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+    /// Names of the properties the change touched.
+    pub modified_properties: Vec<String>,
+}
+
+/// One audited change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditRecord {
+    pub id: String,
+    pub activity_date_time: OffsetDateTime,
+    /// Graph's `category`: `UserManagement`, `GroupManagement`, `ApplicationManagement`,
+    /// `RoleManagement`, `EntitlementManagement`.
+    pub category: String,
+    pub activity_display_name: String,
+    /// `Add`, `Update`, `Delete`, `Assign`, `Unassign`.
+    pub operation_type: String,
+    pub result: String,
+    pub result_reason: Option<String>,
+    pub initiated_by: Actor,
+    /// The principal acted for, when it differs from the initiator (DESIGN invariant 4).
+    pub on_behalf_of: Option<String>,
+    pub target_resources: Vec<AuditTarget>,
+    pub additional_details: Vec<(String, String)>,
+    pub request_id: Option<String>,
+}
+
+impl AuditRecord {
+    /// A successful change by `actor` at `now`.
+    pub fn success(
+        actor: Actor,
+        now: OffsetDateTime,
+        category: &str,
+        activity: &str,
+        operation_type: &str,
+        request_id: Option<&str>,
+    ) -> Self {
+        Self {
+            id: new_object_id(),
+            activity_date_time: now,
+            category: category.into(),
+            activity_display_name: activity.into(),
+            operation_type: operation_type.into(),
+            result: "success".into(),
+            result_reason: None,
+            initiated_by: actor,
+            on_behalf_of: None,
+            target_resources: Vec::new(),
+            additional_details: Vec::new(),
+            request_id: request_id.map(str::to_owned),
+        }
+    }
+
+    pub fn target(
+        mut self,
+        id: &str,
+        kind: &str,
+        display_name: Option<&str>,
+        modified_properties: Vec<String>,
+    ) -> Self {
+        self.target_resources.push(AuditTarget {
+            id: id.into(),
+            kind: kind.into(),
+            display_name: display_name.map(str::to_owned),
+            user_principal_name: None,
+            modified_properties,
+        });
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.additional_details.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// A recipient of a notification, resolved when the event is written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recipient {
+    pub id: String,
+    pub kind: String,
+    pub mail: Option<String>,
+}
+
+/// A lifecycle event waiting in the outbox for the notifiers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub event_type: String,
+    pub occurred_at: OffsetDateTime,
+    pub data: serde_json::Value,
+    pub recipients: Vec<Recipient>,
+}
+
+impl OutboxEvent {
+    pub fn new(
+        event_type: &str,
+        occurred_at: OffsetDateTime,
+        data: serde_json::Value,
+        recipients: Vec<Recipient>,
+    ) -> Self {
+        Self {
+            id: new_object_id(),
+            event_type: event_type.into(),
+            occurred_at,
+            data,
+            recipients,
+        }
+    }
+}

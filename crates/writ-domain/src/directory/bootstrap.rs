@@ -1,0 +1,172 @@
+//! First start and every start: the tenant id, the signing key and the bootstrap administrator,
+//! established under a database lock so that replicas starting together agree.
+
+use crate::audit::{Actor, AuditRecord};
+use crate::authz::roles;
+use crate::clock::Clock;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{new_app_id, new_object_id, parse_guid};
+use crate::secrets;
+use crate::store::Store;
+
+use super::{Application, ClientSecret, ServicePrincipal};
+
+pub const SETTING_TENANT_ID: &str = "tenant_id";
+
+/// What the configuration says about first start.
+#[derive(Debug, Clone, Default)]
+pub struct BootstrapConfig {
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Settings to store if absent (e.g. a freshly generated signing key); the stored values win.
+    pub initial_settings: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BootstrapOutcome {
+    pub tenant_id: String,
+    /// The values of `initial_settings` as stored (the first start's, on later starts).
+    pub settings: Vec<(String, String)>,
+    /// Set when credentials were generated: print once, never again.
+    pub generated_admin: Option<(String, String)>,
+}
+
+/// Runs the start-up checks and first-start writes in one transaction under the bootstrap lock.
+pub async fn bootstrap(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    config: &BootstrapConfig,
+) -> DomainResult<BootstrapOutcome> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+    tx.lock_bootstrap().await?;
+
+    let candidate_tenant = match &config.tenant_id {
+        Some(t) => parse_guid(t)
+            .ok_or_else(|| DomainError::invalid(format!("tenant_id '{t}' is not a GUID")))?,
+        None => new_app_id(),
+    };
+    let tenant_id = tx.init_setting(SETTING_TENANT_ID, &candidate_tenant).await?;
+    if config.tenant_id.is_some() && tenant_id != candidate_tenant {
+        return Err(DomainError::invalid(format!(
+            "tenant_id {candidate_tenant} in the configuration differs from the tenant id {tenant_id} stored in the database"
+        )));
+    }
+    let mut settings = Vec::new();
+    for (key, value) in &config.initial_settings {
+        let stored = tx.init_setting(key, value).await?;
+        settings.push((key.clone(), stored));
+    }
+
+    let mut generated_admin = None;
+    let credentials = match (&config.client_id, &config.client_secret) {
+        (Some(id), Some(secret)) => {
+            let id = parse_guid(id).ok_or_else(|| {
+                DomainError::invalid(format!("bootstrap.client_id '{id}' is not a GUID"))
+            })?;
+            Some((id, secret.clone(), false))
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(DomainError::invalid(
+                "bootstrap.client_id and bootstrap.client_secret must be set together",
+            ));
+        }
+        (None, None) => {
+            if tx.count_role_holders(roles::GLOBAL_ADMINISTRATOR).await? == 0 {
+                Some((new_app_id(), secrets::generate_client_secret()?, true))
+            } else {
+                None
+            }
+        }
+    };
+
+    if let Some((app_id, secret, generated)) = credentials {
+        if secret.len() < 16 {
+            return Err(DomainError::invalid(
+                "bootstrap.client_secret must be at least 16 characters",
+            ));
+        }
+        let application = match tx.application_by_app_id(&app_id).await? {
+            Some(app) => app,
+            None => {
+                let app = Application {
+                    id: new_object_id(),
+                    app_id: app_id.clone(),
+                    display_name: "Writ bootstrap administrator".into(),
+                    created_date_time: now,
+                };
+                tx.insert_application(&app).await?;
+                app
+            }
+        };
+        let principal = match tx.service_principal_by_app_id(&app_id).await? {
+            Some(sp) => sp,
+            None => {
+                let sp = ServicePrincipal {
+                    id: new_object_id(),
+                    app_id: app_id.clone(),
+                    display_name: application.display_name.clone(),
+                    account_enabled: true,
+                    service_principal_type: "Application".into(),
+                    created_date_time: now,
+                };
+                tx.insert_service_principal(&sp).await?;
+                sp
+            }
+        };
+        // The configured secret is the bootstrap application's only secret: rotating it in the
+        // configuration revokes the previous one at the next start.
+        let secret_hash = secrets::hash_client_secret(&secret);
+        let current = store.client_secrets(&application.id, now).await?;
+        if !(current.len() == 1 && current.iter().all(|s| s.secret_hash == secret_hash)) {
+            tx.delete_client_secrets(&application.id).await?;
+            tx.insert_client_secret(&ClientSecret {
+                key_id: new_app_id(),
+                application_id: application.id.clone(),
+                secret_hash,
+                hint: secrets::secret_hint(&secret),
+                display_name: Some("bootstrap".into()),
+                start_date_time: now,
+                end_date_time: now + time::Duration::days(365 * 100),
+            })
+            .await?;
+        }
+        let assigned = tx
+            .assign_directory_role(
+                &new_object_id(),
+                roles::GLOBAL_ADMINISTRATOR,
+                &principal.id,
+                now,
+            )
+            .await?;
+        if assigned {
+            let record = AuditRecord::success(
+                Actor::system(),
+                now,
+                "RoleManagement",
+                "Add member to role",
+                "Assign",
+                None,
+            )
+            .target(
+                &principal.id,
+                "ServicePrincipal",
+                Some(&principal.display_name),
+                vec!["roleDefinitionId".into()],
+            )
+            .detail("roleDefinitionId", roles::GLOBAL_ADMINISTRATOR)
+            .detail("reason", "bootstrap administrator");
+            tx.append_audit(&record).await?;
+        }
+        if generated {
+            generated_admin = Some((app_id, secret));
+        }
+    }
+    tx.commit().await?;
+    Ok(BootstrapOutcome {
+        tenant_id,
+        settings,
+        generated_admin,
+    })
+}

@@ -1,0 +1,59 @@
+//! The directory: users, groups and the applications/service principals that authenticate, and
+//! the [`Directory`] service that applies the rules of DESIGN sections 3 and 4 to changes.
+
+mod bootstrap;
+mod entities;
+pub mod groups;
+mod users;
+
+pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
+pub use entities::*;
+pub use groups::GroupInput;
+pub use users::{PasswordProfile, UserInput};
+
+use std::sync::Arc;
+
+use crate::authz::Caller;
+use crate::clock::Clock;
+use crate::error::{DomainError, DomainResult};
+use crate::store::Store;
+
+/// Per-request context carried into every change, for the audit record.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+}
+
+/// The directory's operations. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Directory {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// `GET /directoryObjects/{id}`.
+    pub async fn get_directory_object(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> DomainResult<DirectoryObject> {
+        caller.require_visible("directoryObject", id)?;
+        self.store
+            .directory_object(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("directoryObject", id))
+    }
+}

@@ -1,0 +1,16 @@
+//! Writ's domain: what the directory holds, who may do what to it, and the records every change
+//! leaves behind (audit and outbox). No HTTP and no SQL live here: the HTTP server adapts requests
+//! into calls on [`directory::Directory`], and storage implements the [`store::Store`] port.
+
+pub mod audit;
+pub mod authz;
+pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod ids;
+pub mod patch;
+pub mod query;
+pub mod secrets;
+pub mod store;
+
+pub use error::{DomainError, DomainResult};

@@ -1,0 +1,219 @@
+//! The storage port: what the domain needs from a database, implemented once per backend in the
+//! `writ-store` crate. Writes happen inside a [`StoreTx`] so that a change, its audit record and its
+//! outbox events commit together or not at all.
+
+use async_trait::async_trait;
+use thiserror::Error;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditRecord, OutboxEvent};
+use crate::directory::{
+    Application, ClientSecret, DirectoryObject, Group, ObjectKind, ServicePrincipal, User,
+};
+use crate::error::DomainError;
+use crate::query::{ListQuery, Page};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness rule of the schema was violated; the payload names the constraint.
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    /// A referenced row does not exist.
+    #[error("foreign key violated: {0}")]
+    ForeignKey(String),
+    /// The query options could not be applied (unknown property, bad syntax, stale skiptoken).
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// The database could not be reached in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for DomainError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unique(what) => {
+                DomainError::Conflict(format!("an object with the same {what} already exists"))
+            }
+            StoreError::ForeignKey(what) => {
+                DomainError::invalid(format!("a referenced object does not exist ({what})"))
+            }
+            StoreError::InvalidQuery(message) => DomainError::invalid(message),
+            StoreError::Unavailable(detail) => DomainError::Unavailable(detail),
+            StoreError::Other(detail) => DomainError::Internal(detail),
+        }
+    }
+}
+
+/// A response remembered for an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotentResponse {
+    pub body_hash: String,
+    /// `None` while the first request is still being processed.
+    pub status: Option<u16>,
+    pub response_body: Option<String>,
+}
+
+/// Reads outside a transaction, and the way into one.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which backend this is, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+    /// Start a write transaction.
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
+    /// The database answers and its schema is at the version this build expects.
+    async fn ready(&self) -> StoreResult<()>;
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+
+    async fn object_kind(&self, id: &str) -> StoreResult<Option<ObjectKind>>;
+    async fn directory_object(&self, id: &str) -> StoreResult<Option<DirectoryObject>>;
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user_by_principal_name(&self, upn: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
+    /// Users whose `manager` is this user.
+    async fn direct_reports(&self, user_id: &str) -> StoreResult<Vec<User>>;
+
+    async fn group(&self, id: &str) -> StoreResult<Option<Group>>;
+    async fn list_groups(&self, query: &ListQuery) -> StoreResult<Page<Group>>;
+    /// Current members (any holder, not ended at `now`).
+    async fn list_group_members(
+        &self,
+        group_id: &str,
+        now: OffsetDateTime,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>>;
+    async fn list_group_owners(
+        &self,
+        group_id: &str,
+        now: OffsetDateTime,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>>;
+
+    async fn application_by_app_id(&self, app_id: &str) -> StoreResult<Option<Application>>;
+    async fn service_principal(&self, id: &str) -> StoreResult<Option<ServicePrincipal>>;
+    async fn service_principal_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> StoreResult<Option<ServicePrincipal>>;
+    /// Secrets of the application (object id) that are valid at `now`.
+    async fn client_secrets(
+        &self,
+        application_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<ClientSecret>>;
+
+    /// Directory role template ids held by the principal at the tenant scope at `now`.
+    async fn directory_roles_of(
+        &self,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<String>>;
+
+    async fn idempotent_response(
+        &self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        not_before: OffsetDateTime,
+    ) -> StoreResult<Option<IdempotentResponse>>;
+
+    /// Every audit record, oldest first (for tests and the audit issue's readers).
+    async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+}
+
+/// One write transaction. Dropping it without `commit` rolls back.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// Serialize first-start work across replicas (an advisory lock on PostgreSQL; SQLite's
+    /// single writer already serializes).
+    async fn lock_bootstrap(&mut self) -> StoreResult<()>;
+    /// Insert the setting if absent; return the value now stored.
+    async fn init_setting(&mut self, key: &str, value: &str) -> StoreResult<String>;
+
+    async fn object_kind(&mut self, id: &str) -> StoreResult<Option<ObjectKind>>;
+
+    async fn user(&mut self, id: &str) -> StoreResult<Option<User>>;
+    async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
+    async fn update_user(&mut self, user: &User) -> StoreResult<()>;
+    /// Removes the user with its memberships, ownerships, role assignments and manager links.
+    async fn delete_user(&mut self, id: &str) -> StoreResult<()>;
+
+    async fn group(&mut self, id: &str) -> StoreResult<Option<Group>>;
+    async fn insert_group(&mut self, group: &Group) -> StoreResult<()>;
+    async fn update_group(&mut self, group: &Group) -> StoreResult<()>;
+    async fn delete_group(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Adds a membership held by `holder` (`direct` for `members/$ref`); false if it existed.
+    async fn add_group_member(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        holder: &str,
+        ends_at: Option<OffsetDateTime>,
+    ) -> StoreResult<bool>;
+    /// Removes the membership held by `holder`; false if there was none.
+    async fn remove_group_member(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        holder: &str,
+    ) -> StoreResult<bool>;
+    async fn add_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool>;
+    async fn remove_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool>;
+    async fn count_group_owners(&mut self, group_id: &str) -> StoreResult<i64>;
+
+    async fn application_by_app_id(&mut self, app_id: &str) -> StoreResult<Option<Application>>;
+    async fn insert_application(&mut self, app: &Application) -> StoreResult<()>;
+    async fn service_principal_by_app_id(
+        &mut self,
+        app_id: &str,
+    ) -> StoreResult<Option<ServicePrincipal>>;
+    async fn insert_service_principal(&mut self, sp: &ServicePrincipal) -> StoreResult<()>;
+    async fn insert_client_secret(&mut self, secret: &ClientSecret) -> StoreResult<()>;
+    async fn delete_client_secrets(&mut self, application_id: &str) -> StoreResult<()>;
+
+    async fn count_role_holders(&mut self, role_template_id: &str) -> StoreResult<i64>;
+    /// Adds a tenant-scope directory role assignment; false if it existed.
+    async fn assign_directory_role(
+        &mut self,
+        id: &str,
+        role_template_id: &str,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    async fn reserve_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        body_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn complete_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        status: u16,
+        response_body: &str,
+    ) -> StoreResult<()>;
+    async fn release_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+    ) -> StoreResult<()>;
+
+    async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()>;
+    async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()>;
+
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}

@@ -1,0 +1,142 @@
+//! Opening a database: URL parsing, per-backend connection settings, embedded migrations.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Executor;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use writ_domain::store::StoreError;
+
+use crate::error::ResultExt;
+use crate::store::SqlStore;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The database engine behind a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Other(
+                "database_url must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    pub(crate) fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// The statement that serializes first-start work across replicas, run inside the
+    /// bootstrap transaction. SQLite's single writer already serializes, so it has none.
+    pub(crate) fn bootstrap_lock_sql(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            // An arbitrary constant key ("writ" in ASCII), released at commit.
+            Backend::Postgres => Some("SELECT pg_advisory_xact_lock(2003398516)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl ConnectOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `sqlite://writ.db` must create the file if missing; sqlx wants that said with `mode=rwc`.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Opens a pool (without migrating).
+pub async fn connect(options: &ConnectOptions) -> Result<SqlStore, StoreError> {
+    install_default_drivers();
+    let backend = Backend::from_url(&options.url)?;
+    let (url, max_connections) = match backend {
+        Backend::Sqlite => (sqlite_url(&options.url), options.max_connections.max(2)),
+        Backend::Postgres => (options.url.clone(), options.max_connections),
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; FULL makes every commit durable;
+                    // foreign keys are off by default in SQLite.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .store()?;
+    Ok(SqlStore::new(pool, backend, Arc::new(tokio::sync::Mutex::new(()))))
+}
+
+/// Applies the embedded migrations of the store's backend. Safe to run from several processes
+/// at once: sqlx holds a database lock while migrating.
+pub async fn migrate(store: &SqlStore) -> Result<(), StoreError> {
+    store
+        .backend_kind()
+        .migrator()
+        .run(store.pool())
+        .await
+        .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+}
+
+impl FromStr for Backend {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" => Ok(Backend::Postgres),
+            other => Err(StoreError::Other(format!("unknown backend '{other}'"))),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Storage for Writ: the domain's [`Store`](writ_domain::store::Store) port on SQLite (the embedded
+//! default) and PostgreSQL (for replicas).
+//!
+//! Both backends run through sqlx's `Any` driver with one body of SQL written to the common subset
+//! of the two dialects (numbered `$n` parameters, `ON CONFLICT`, `lower()`, `EXISTS`), and a
+//! [`Backend`] value chosen once at connection time carries what genuinely differs: connection
+//! pragmas, the embedded migration set, the bootstrap lock and SQLite's single writer. Queries never
+//! branch on the backend. The conformance suite (`tests/conformance.rs`) runs every test on both.
+
+mod connect;
+mod error;
+mod list;
+mod rows;
+pub mod schema;
+mod store;
+pub mod testing;
+mod tx;
+
+pub use connect::{Backend, ConnectOptions, connect, migrate};
+pub use store::SqlStore;

@@ -1,0 +1,502 @@
+//! [`SqlStore`]: the reads of the [`Store`] port, and the way into a write transaction.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::{AnyPool, Row};
+use time::OffsetDateTime;
+use writ_domain::audit::{AuditRecord, OutboxEvent};
+use writ_domain::clock::{from_micros, to_micros};
+use writ_domain::directory::{
+    Application, ClientSecret, DirectoryObject, Group, ObjectKind, ServicePrincipal, User,
+};
+use writ_domain::query::{ListQuery, Page};
+use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, StoreTx};
+
+use crate::connect::Backend;
+use crate::error::ResultExt;
+use crate::list::{ListSpec, list};
+use crate::rows;
+use crate::schema;
+use crate::tx::SqlTx;
+
+/// The SQL implementation of the store, on whichever backend it was connected to.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite allows one writer at a time; taking this before `BEGIN` queues writers in the
+    /// process instead of letting them fail with `SQLITE_BUSY`. Unused on PostgreSQL.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl SqlStore {
+    pub(crate) fn new(
+        pool: AnyPool,
+        backend: Backend,
+        writer: Arc<tokio::sync::Mutex<()>>,
+    ) -> Self {
+        Self {
+            pool,
+            backend,
+            writer,
+        }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend_kind(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn page_of_objects(
+        &self,
+        sql_ids: &str,
+        parent_id: &str,
+        now: OffsetDateTime,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>> {
+        if query.filter.is_some() || query.orderby.is_some() {
+            return Err(StoreError::InvalidQuery(
+                "$filter and $orderby are not supported on this collection".into(),
+            ));
+        }
+        let after = match query.skiptoken.as_deref() {
+            Some(token) => crate::list::decode_id_token(token)?,
+            None => String::new(),
+        };
+        let sql = format!("{sql_ids} AND x.object_id > $3 ORDER BY x.object_id LIMIT $4");
+        let rows = sqlx::query(&sql)
+            .bind(parent_id.to_owned())
+            .bind(to_micros(now))
+            .bind(after)
+            .bind(i64::from(query.top) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        let mut items = Vec::new();
+        let mut next_skiptoken = None;
+        for (index, row) in rows.iter().enumerate() {
+            if index == query.top as usize {
+                next_skiptoken = items
+                    .last()
+                    .map(|o: &DirectoryObject| crate::list::encode_id_token(o.id()));
+                break;
+            }
+            let id: String = row.try_get("object_id").store()?;
+            if let Some(object) = self.directory_object(&id).await? {
+                items.push(object);
+            }
+        }
+        let count = if query.count {
+            let sql = format!("SELECT COUNT(*) AS n FROM ({sql_ids}) c");
+            let row = sqlx::query(&sql.replace(" AND x.object_id > $3", ""))
+                .bind(parent_id.to_owned())
+                .bind(to_micros(now))
+                .fetch_one(&self.pool)
+                .await
+                .store()?;
+            Some(row.try_get::<i64, _>("n").store()?)
+        } else {
+            None
+        };
+        Ok(Page {
+            items,
+            next_skiptoken,
+            count,
+        })
+    }
+}
+
+const MEMBER_IDS: &str = "SELECT DISTINCT x.member_id AS object_id FROM group_members x \
+     WHERE x.group_id = $1 AND (x.ends_at IS NULL OR x.ends_at > $2)";
+// Owners have no end; `$2` is still bound so both listings share one shape.
+const OWNER_IDS: &str = "SELECT x.owner_id AS object_id FROM group_owners x \
+     WHERE x.group_id = $1 AND $2 = $2";
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let tx = self.pool.begin().await.store()?;
+        Ok(Box::new(SqlTx::new(tx, guard, self.backend)))
+    }
+
+    async fn ready(&self) -> StoreResult<()> {
+        let expected = self
+            .backend
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        let row = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(&self.pool)
+            .await
+            .store()?;
+        let applied: Option<i64> = row.try_get("v").store()?;
+        if applied == Some(expected) {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "schema version {applied:?}, this build expects {expected}"
+            )))
+        }
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .store()?;
+        row.map(|r| r.try_get("value").store()).transpose()
+    }
+
+    async fn object_kind(&self, id: &str) -> StoreResult<Option<ObjectKind>> {
+        object_kind(&self.pool, id).await
+    }
+
+    async fn directory_object(&self, id: &str) -> StoreResult<Option<DirectoryObject>> {
+        Ok(match self.object_kind(id).await? {
+            Some(ObjectKind::User) => self.user(id).await?.map(DirectoryObject::User),
+            Some(ObjectKind::Group) => self.group(id).await?.map(DirectoryObject::Group),
+            Some(ObjectKind::ServicePrincipal) => self
+                .service_principal(id)
+                .await?
+                .map(DirectoryObject::ServicePrincipal),
+            Some(ObjectKind::Application) => {
+                let sql = format!(
+                    "SELECT {} FROM applications t WHERE t.id = $1",
+                    rows::APPLICATION_COLUMNS
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id.to_owned())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .store()?;
+                row.map(|r| rows::application(&r))
+                    .transpose()?
+                    .map(DirectoryObject::Application)
+            }
+            None => None,
+        })
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        user_by_id(&self.pool, id).await
+    }
+
+    async fn user_by_principal_name(&self, upn: &str) -> StoreResult<Option<User>> {
+        let sql = format!(
+            "SELECT {} FROM users t WHERE lower(t.user_principal_name) = lower($1)",
+            rows::USER_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(upn.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .store()?;
+        row.map(|r| rows::user(&r)).transpose()
+    }
+
+    async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>> {
+        list(
+            &self.pool,
+            ListSpec {
+                schema: &schema::USER,
+                from: "users t",
+                columns: rows::USER_COLUMNS,
+                base_where: None,
+            },
+            query,
+            rows::user,
+        )
+        .await
+    }
+
+    async fn direct_reports(&self, user_id: &str) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "SELECT {} FROM users t WHERE t.manager_id = $1 ORDER BY t.id",
+            rows::USER_COLUMNS
+        );
+        let found = sqlx::query(&sql)
+            .bind(user_id.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        found.iter().map(rows::user).collect()
+    }
+
+    async fn group(&self, id: &str) -> StoreResult<Option<Group>> {
+        group_by_id(&self.pool, id).await
+    }
+
+    async fn list_groups(&self, query: &ListQuery) -> StoreResult<Page<Group>> {
+        list(
+            &self.pool,
+            ListSpec {
+                schema: &schema::GROUP,
+                from: "groups t",
+                columns: rows::GROUP_COLUMNS,
+                base_where: None,
+            },
+            query,
+            rows::group,
+        )
+        .await
+    }
+
+    async fn list_group_members(
+        &self,
+        group_id: &str,
+        now: OffsetDateTime,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>> {
+        self.page_of_objects(MEMBER_IDS, group_id, now, query).await
+    }
+
+    async fn list_group_owners(
+        &self,
+        group_id: &str,
+        now: OffsetDateTime,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>> {
+        self.page_of_objects(OWNER_IDS, group_id, now, query).await
+    }
+
+    async fn application_by_app_id(&self, app_id: &str) -> StoreResult<Option<Application>> {
+        let sql = format!(
+            "SELECT {} FROM applications t WHERE t.app_id = $1",
+            rows::APPLICATION_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(app_id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .store()?;
+        row.map(|r| rows::application(&r)).transpose()
+    }
+
+    async fn service_principal(&self, id: &str) -> StoreResult<Option<ServicePrincipal>> {
+        let sql = format!(
+            "SELECT {} FROM service_principals t WHERE t.id = $1",
+            rows::SERVICE_PRINCIPAL_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .store()?;
+        row.map(|r| rows::service_principal(&r)).transpose()
+    }
+
+    async fn service_principal_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> StoreResult<Option<ServicePrincipal>> {
+        let sql = format!(
+            "SELECT {} FROM service_principals t WHERE t.app_id = $1",
+            rows::SERVICE_PRINCIPAL_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(app_id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .store()?;
+        row.map(|r| rows::service_principal(&r)).transpose()
+    }
+
+    async fn client_secrets(
+        &self,
+        application_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<ClientSecret>> {
+        let found = sqlx::query(
+            "SELECT key_id, application_id, secret_hash, hint, display_name, start_at, end_at \
+             FROM client_secrets WHERE application_id = $1 AND start_at <= $2 AND end_at > $2",
+        )
+        .bind(application_id.to_owned())
+        .bind(to_micros(now))
+        .fetch_all(&self.pool)
+        .await
+        .store()?;
+        found.iter().map(rows::client_secret).collect()
+    }
+
+    async fn directory_roles_of(
+        &self,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<String>> {
+        let found = sqlx::query(
+            "SELECT DISTINCT role_definition_id FROM role_assignments \
+             WHERE principal_id = $1 AND directory_scope_id = '/' \
+             AND (ends_at IS NULL OR ends_at > $2) ORDER BY role_definition_id",
+        )
+        .bind(principal_id.to_owned())
+        .bind(to_micros(now))
+        .fetch_all(&self.pool)
+        .await
+        .store()?;
+        found
+            .iter()
+            .map(|r| r.try_get("role_definition_id").store())
+            .collect()
+    }
+
+    async fn idempotent_response(
+        &self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        not_before: OffsetDateTime,
+    ) -> StoreResult<Option<IdempotentResponse>> {
+        let row = sqlx::query(
+            "SELECT body_hash, status, response_body FROM idempotency_keys \
+             WHERE principal_id = $1 AND route = $2 AND idempotency_key = $3 AND created_at >= $4",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(to_micros(not_before))
+        .fetch_optional(&self.pool)
+        .await
+        .store()?;
+        row.map(|r| {
+            let status: Option<i64> = r.try_get("status").store()?;
+            Ok(IdempotentResponse {
+                body_hash: r.try_get("body_hash").store()?,
+                status: status.and_then(|s| u16::try_from(s).ok()),
+                response_body: r.try_get("response_body").store()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let found = sqlx::query(
+            "SELECT id, activity_at, category, activity, operation_type, result, result_reason, \
+             initiated_by, on_behalf_of, target_resources, additional_details, request_id \
+             FROM audit_log ORDER BY activity_at, id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .store()?;
+        found
+            .iter()
+            .map(|r| {
+                let json = |col: &str| -> StoreResult<serde_json::Value> {
+                    let text: String = r.try_get(col).store()?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Other(format!("audit_log.{col}: {e}")))
+                };
+                Ok(AuditRecord {
+                    id: r.try_get("id").store()?,
+                    activity_date_time: from_micros(r.try_get("activity_at").store()?),
+                    category: r.try_get("category").store()?,
+                    activity_display_name: r.try_get("activity").store()?,
+                    operation_type: r.try_get("operation_type").store()?,
+                    result: r.try_get("result").store()?,
+                    result_reason: r.try_get("result_reason").store()?,
+                    initiated_by: serde_json::from_value(json("initiated_by")?)
+                        .map_err(|e| StoreError::Other(e.to_string()))?,
+                    on_behalf_of: r.try_get("on_behalf_of").store()?,
+                    target_resources: serde_json::from_value(json("target_resources")?)
+                        .map_err(|e| StoreError::Other(e.to_string()))?,
+                    additional_details: serde_json::from_value(json("additional_details")?)
+                        .map_err(|e| StoreError::Other(e.to_string()))?,
+                    request_id: r.try_get("request_id").store()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        let found = sqlx::query(
+            "SELECT id, event_type, occurred_at, data, recipients FROM outbox_events \
+             ORDER BY occurred_at, id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .store()?;
+        found
+            .iter()
+            .map(|r| {
+                let data: String = r.try_get("data").store()?;
+                let recipients: String = r.try_get("recipients").store()?;
+                Ok(OutboxEvent {
+                    id: r.try_get("id").store()?,
+                    event_type: r.try_get("event_type").store()?,
+                    occurred_at: from_micros(r.try_get("occurred_at").store()?),
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Other(e.to_string()))?,
+                    recipients: serde_json::from_str(&recipients)
+                        .map_err(|e| StoreError::Other(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
+pub(crate) async fn object_kind<'e, E>(executor: E, id: &str) -> StoreResult<Option<ObjectKind>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query("SELECT object_type FROM directory_objects WHERE id = $1")
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    match row {
+        Some(r) => {
+            let text: String = r.try_get("object_type").store()?;
+            ObjectKind::parse(&text)
+                .map(Some)
+                .ok_or_else(|| StoreError::Other(format!("unknown object_type {text}")))
+        }
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn user_by_id<'e, E>(executor: E, id: &str) -> StoreResult<Option<User>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {} FROM users t WHERE t.id = $1", rows::USER_COLUMNS);
+    let row = sqlx::query(&sql)
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| rows::user(&r)).transpose()
+}
+
+pub(crate) async fn group_by_id<'e, E>(executor: E, id: &str) -> StoreResult<Option<Group>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {} FROM groups t WHERE t.id = $1", rows::GROUP_COLUMNS);
+    let row = sqlx::query(&sql)
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| rows::group(&r)).transpose()
+}

@@ -1,0 +1,554 @@
+//! [`SqlTx`]: the writes of the [`StoreTx`] port, inside one database transaction.
+
+use async_trait::async_trait;
+use sqlx::{Any, Row, Transaction};
+use time::OffsetDateTime;
+use tokio::sync::OwnedMutexGuard;
+use writ_domain::audit::{AuditRecord, OutboxEvent};
+use writ_domain::clock::to_micros;
+use writ_domain::directory::{
+    Application, ClientSecret, Group, ObjectKind, ServicePrincipal, User,
+};
+use writ_domain::store::{StoreError, StoreResult, StoreTx};
+
+use crate::connect::Backend;
+use crate::error::ResultExt;
+use crate::rows;
+use crate::store::{group_by_id, object_kind, user_by_id};
+
+pub(crate) struct SqlTx {
+    // Field order matters: the transaction must end before the SQLite writer lock is released.
+    tx: Transaction<'static, Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+    backend: Backend,
+}
+
+impl SqlTx {
+    pub(crate) fn new(
+        tx: Transaction<'static, Any>,
+        writer: Option<OwnedMutexGuard<()>>,
+        backend: Backend,
+    ) -> Self {
+        Self {
+            tx,
+            _writer: writer,
+            backend,
+        }
+    }
+
+    async fn insert_object(
+        &mut self,
+        id: &str,
+        kind: ObjectKind,
+        created: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO directory_objects (id, object_type, created_at) VALUES ($1, $2, $3)")
+            .bind(id.to_owned())
+            .bind(kind.as_str())
+            .bind(to_micros(created))
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(())
+    }
+
+    async fn delete_object(&mut self, id: &str) -> StoreResult<()> {
+        // The cascade removes the typed row, memberships, ownerships and role assignments; the
+        // manager links of reports are set to NULL.
+        sqlx::query("DELETE FROM directory_objects WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(())
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+#[async_trait]
+impl StoreTx for SqlTx {
+    async fn lock_bootstrap(&mut self) -> StoreResult<()> {
+        if let Some(sql) = self.backend.bootstrap_lock_sql() {
+            sqlx::query(sql).execute(&mut *self.tx).await.store()?;
+        }
+        Ok(())
+    }
+
+    async fn init_setting(&mut self, key: &str, value: &str) -> StoreResult<String> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key.to_owned())
+            .bind(value.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key.to_owned())
+            .fetch_one(&mut *self.tx)
+            .await
+            .store()?;
+        row.try_get("value").store()
+    }
+
+    async fn object_kind(&mut self, id: &str) -> StoreResult<Option<ObjectKind>> {
+        object_kind(&mut *self.tx, id).await
+    }
+
+    async fn user(&mut self, id: &str) -> StoreResult<Option<User>> {
+        user_by_id(&mut *self.tx, id).await
+    }
+
+    async fn insert_user(&mut self, user: &User) -> StoreResult<()> {
+        self.insert_object(&user.id, ObjectKind::User, user.created_date_time)
+            .await?;
+        sqlx::query(
+            "INSERT INTO users (id, display_name, user_principal_name, mail_nickname, \
+             account_enabled, given_name, surname, mail, job_title, department, office_location, \
+             mobile_phone, business_phones, employee_id, company_name, usage_location, \
+             preferred_language, user_type, created_at, manager_id, password_hash, \
+             force_change_password) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+        )
+        .bind(user.id.clone())
+        .bind(user.display_name.clone())
+        .bind(user.user_principal_name.clone())
+        .bind(user.mail_nickname.clone())
+        .bind(user.account_enabled)
+        .bind(user.given_name.clone())
+        .bind(user.surname.clone())
+        .bind(user.mail.clone())
+        .bind(user.job_title.clone())
+        .bind(user.department.clone())
+        .bind(user.office_location.clone())
+        .bind(user.mobile_phone.clone())
+        .bind(json(&user.business_phones)?)
+        .bind(user.employee_id.clone())
+        .bind(user.company_name.clone())
+        .bind(user.usage_location.clone())
+        .bind(user.preferred_language.clone())
+        .bind(user.user_type.clone())
+        .bind(to_micros(user.created_date_time))
+        .bind(user.manager_id.clone())
+        .bind(user.password_hash.clone())
+        .bind(user.force_change_password_next_sign_in)
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn update_user(&mut self, user: &User) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET display_name = $2, user_principal_name = $3, mail_nickname = $4, \
+             account_enabled = $5, given_name = $6, surname = $7, mail = $8, job_title = $9, \
+             department = $10, office_location = $11, mobile_phone = $12, business_phones = $13, \
+             employee_id = $14, company_name = $15, usage_location = $16, \
+             preferred_language = $17, user_type = $18, manager_id = $19, password_hash = $20, \
+             force_change_password = $21 WHERE id = $1",
+        )
+        .bind(user.id.clone())
+        .bind(user.display_name.clone())
+        .bind(user.user_principal_name.clone())
+        .bind(user.mail_nickname.clone())
+        .bind(user.account_enabled)
+        .bind(user.given_name.clone())
+        .bind(user.surname.clone())
+        .bind(user.mail.clone())
+        .bind(user.job_title.clone())
+        .bind(user.department.clone())
+        .bind(user.office_location.clone())
+        .bind(user.mobile_phone.clone())
+        .bind(json(&user.business_phones)?)
+        .bind(user.employee_id.clone())
+        .bind(user.company_name.clone())
+        .bind(user.usage_location.clone())
+        .bind(user.preferred_language.clone())
+        .bind(user.user_type.clone())
+        .bind(user.manager_id.clone())
+        .bind(user.password_hash.clone())
+        .bind(user.force_change_password_next_sign_in)
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn delete_user(&mut self, id: &str) -> StoreResult<()> {
+        self.delete_object(id).await
+    }
+
+    async fn group(&mut self, id: &str) -> StoreResult<Option<Group>> {
+        group_by_id(&mut *self.tx, id).await
+    }
+
+    async fn insert_group(&mut self, group: &Group) -> StoreResult<()> {
+        self.insert_object(&group.id, ObjectKind::Group, group.created_date_time)
+            .await?;
+        sqlx::query(
+            "INSERT INTO groups (id, display_name, description, mail_nickname, mail_enabled, \
+             security_enabled, is_unified, mail, visibility, is_assignable_to_role, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(group.id.clone())
+        .bind(group.display_name.clone())
+        .bind(group.description.clone())
+        .bind(group.mail_nickname.clone())
+        .bind(group.mail_enabled)
+        .bind(group.security_enabled)
+        .bind(group.group_types.iter().any(|t| t == "Unified"))
+        .bind(group.mail.clone())
+        .bind(group.visibility.clone())
+        .bind(group.is_assignable_to_role)
+        .bind(to_micros(group.created_date_time))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn update_group(&mut self, group: &Group) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE groups SET display_name = $2, description = $3, mail_nickname = $4, \
+             mail_enabled = $5, security_enabled = $6, mail = $7, visibility = $8 WHERE id = $1",
+        )
+        .bind(group.id.clone())
+        .bind(group.display_name.clone())
+        .bind(group.description.clone())
+        .bind(group.mail_nickname.clone())
+        .bind(group.mail_enabled)
+        .bind(group.security_enabled)
+        .bind(group.mail.clone())
+        .bind(group.visibility.clone())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn delete_group(&mut self, id: &str) -> StoreResult<()> {
+        self.delete_object(id).await
+    }
+
+    async fn add_group_member(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        holder: &str,
+        ends_at: Option<OffsetDateTime>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO group_members (group_id, member_id, holder, ends_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, member_id, holder) DO NOTHING",
+        )
+        .bind(group_id.to_owned())
+        .bind(member_id.to_owned())
+        .bind(holder.to_owned())
+        .bind(ends_at.map(to_micros))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_group_member(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        holder: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM group_members WHERE group_id = $1 AND member_id = $2 AND holder = $3",
+        )
+        .bind(group_id.to_owned())
+        .bind(member_id.to_owned())
+        .bind(holder.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO group_owners (group_id, owner_id) VALUES ($1, $2) \
+             ON CONFLICT (group_id, owner_id) DO NOTHING",
+        )
+        .bind(group_id.to_owned())
+        .bind(owner_id.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM group_owners WHERE group_id = $1 AND owner_id = $2")
+            .bind(group_id.to_owned())
+            .bind(owner_id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_group_owners(&mut self, group_id: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM group_owners WHERE group_id = $1")
+            .bind(group_id.to_owned())
+            .fetch_one(&mut *self.tx)
+            .await
+            .store()?;
+        row.try_get("n").store()
+    }
+
+    async fn application_by_app_id(&mut self, app_id: &str) -> StoreResult<Option<Application>> {
+        let sql = format!(
+            "SELECT {} FROM applications t WHERE t.app_id = $1",
+            rows::APPLICATION_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(app_id.to_owned())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .store()?;
+        row.map(|r| rows::application(&r)).transpose()
+    }
+
+    async fn insert_application(&mut self, app: &Application) -> StoreResult<()> {
+        self.insert_object(&app.id, ObjectKind::Application, app.created_date_time)
+            .await?;
+        sqlx::query(
+            "INSERT INTO applications (id, app_id, display_name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(app.id.clone())
+        .bind(app.app_id.clone())
+        .bind(app.display_name.clone())
+        .bind(to_micros(app.created_date_time))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn service_principal_by_app_id(
+        &mut self,
+        app_id: &str,
+    ) -> StoreResult<Option<ServicePrincipal>> {
+        let sql = format!(
+            "SELECT {} FROM service_principals t WHERE t.app_id = $1",
+            rows::SERVICE_PRINCIPAL_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(app_id.to_owned())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .store()?;
+        row.map(|r| rows::service_principal(&r)).transpose()
+    }
+
+    async fn insert_service_principal(&mut self, sp: &ServicePrincipal) -> StoreResult<()> {
+        self.insert_object(&sp.id, ObjectKind::ServicePrincipal, sp.created_date_time)
+            .await?;
+        sqlx::query(
+            "INSERT INTO service_principals (id, app_id, display_name, account_enabled, \
+             service_principal_type, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(sp.id.clone())
+        .bind(sp.app_id.clone())
+        .bind(sp.display_name.clone())
+        .bind(sp.account_enabled)
+        .bind(sp.service_principal_type.clone())
+        .bind(to_micros(sp.created_date_time))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn insert_client_secret(&mut self, secret: &ClientSecret) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO client_secrets (key_id, application_id, secret_hash, hint, display_name, \
+             start_at, end_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(secret.key_id.clone())
+        .bind(secret.application_id.clone())
+        .bind(secret.secret_hash.clone())
+        .bind(secret.hint.clone())
+        .bind(secret.display_name.clone())
+        .bind(to_micros(secret.start_date_time))
+        .bind(to_micros(secret.end_date_time))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn delete_client_secrets(&mut self, application_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM client_secrets WHERE application_id = $1")
+            .bind(application_id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(())
+    }
+
+    async fn count_role_holders(&mut self, role_template_id: &str) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM role_assignments WHERE role_definition_id = $1 \
+             AND directory_scope_id = '/'",
+        )
+        .bind(role_template_id.to_owned())
+        .fetch_one(&mut *self.tx)
+        .await
+        .store()?;
+        row.try_get("n").store()
+    }
+
+    async fn assign_directory_role(
+        &mut self,
+        id: &str,
+        role_template_id: &str,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO role_assignments (id, role_definition_id, principal_id, \
+             directory_scope_id, created_at) VALUES ($1, $2, $3, '/', $4) \
+             ON CONFLICT (role_definition_id, principal_id, directory_scope_id) DO NOTHING",
+        )
+        .bind(id.to_owned())
+        .bind(role_template_id.to_owned())
+        .bind(principal_id.to_owned())
+        .bind(to_micros(now))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reserve_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        body_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        // An expired reservation of the same key is replaced; a live one makes this fail with
+        // a unique violation, which the caller reports as a conflict.
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE principal_id = $1 AND route = $2 \
+             AND idempotency_key = $3 AND created_at < $4",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(to_micros(now - time::Duration::hours(24)))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        sqlx::query(
+            "INSERT INTO idempotency_keys (principal_id, route, idempotency_key, body_hash, \
+             created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(body_hash.to_owned())
+        .bind(to_micros(now))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn complete_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        status: u16,
+        response_body: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $4, response_body = $5 \
+             WHERE principal_id = $1 AND route = $2 AND idempotency_key = $3",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(i64::from(status))
+        .bind(response_body.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE principal_id = $1 AND route = $2 \
+             AND idempotency_key = $3 AND status IS NULL",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, activity_at, category, activity, operation_type, result, \
+             result_reason, initiated_by, initiated_by_id, on_behalf_of, target_resources, \
+             additional_details, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(record.id.clone())
+        .bind(to_micros(record.activity_date_time))
+        .bind(record.category.clone())
+        .bind(record.activity_display_name.clone())
+        .bind(record.operation_type.clone())
+        .bind(record.result.clone())
+        .bind(record.result_reason.clone())
+        .bind(json(&record.initiated_by)?)
+        .bind(record.initiated_by.id.clone())
+        .bind(record.on_behalf_of.clone())
+        .bind(json(&record.target_resources)?)
+        .bind(json(&record.additional_details)?)
+        .bind(record.request_id.clone())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(event.id.clone())
+        .bind(event.event_type.clone())
+        .bind(to_micros(event.occurred_at))
+        .bind(json(&event.data)?)
+        .bind(json(&event.recipients)?)
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let this = *self;
+        this.tx.commit().await.store()
+    }
+}
