@@ -37,19 +37,28 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut guard = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *guard += by;
     }
 
     pub fn set(&self, to: OffsetDateTime) {
-        let mut guard = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *guard = to;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

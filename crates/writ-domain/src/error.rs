@@ -21,7 +21,10 @@ pub enum DomainError {
     Conflict(String),
     /// Too many attempts; the caller should retry after the given number of seconds.
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A dependency (the database) is temporarily unavailable.
     #[error("service temporarily unavailable")]
     Unavailable(String),

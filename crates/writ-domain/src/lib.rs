@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod directory;
+pub mod duration;
 pub mod error;
 pub mod ids;
 pub mod patch;

@@ -2,8 +2,8 @@
 //! slow KDF would cap token issuance and invite denial of service, and a 256-bit random value needs
 //! no stretching. Human passwords are low-entropy and get argon2.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;

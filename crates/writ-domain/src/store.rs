@@ -76,8 +76,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn user_by_principal_name(&self, upn: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
-    /// Users whose `manager` is this user.
-    async fn direct_reports(&self, user_id: &str) -> StoreResult<Vec<User>>;
 
     async fn group(&self, id: &str) -> StoreResult<Option<Group>>;
     async fn list_groups(&self, query: &ListQuery) -> StoreResult<Page<Group>>;

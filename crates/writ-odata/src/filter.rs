@@ -115,7 +115,10 @@ pub enum Operand {
     /// A property path, split at `/`: `["accessPackage", "id"]`, `["m", "id"]`, `["p"]`.
     Property(Vec<String>),
     Literal(Literal),
-    Call { name: String, args: Vec<Operand> },
+    Call {
+        name: String,
+        args: Vec<Operand>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,16 +297,22 @@ peg::parser! {
 
         // `members/any(` ends the path before `any`, leaving it to the lambda rule.
         rule segment() -> String
-            = !(("any" / "all") _ "(") s:(ident() / $("$it" eow())) { s.to_owned() }
+            = !(("any" / "all") _ "(") s:(ident() / quiet!{ $("$it" eow()) }) { s.to_owned() }
 
         rule ident() -> &'input str
-            = quiet!{ $(['A'..='Z' | 'a'..='z' | '_'] ident_char()*) } / expected!("identifier")
+            = quiet!{ $(['A'..='Z' | 'a'..='z' | '_'] ident_char()*) } / expected!("a name")
 
+        // Strings stay loud so an unterminated one is reported at its end; the rest are named
+        // as one thing instead of as character classes.
         rule literal() -> Literal
+            = s:string() { Literal::String(s) }
+            / quiet!{ unquoted_literal() }
+            / expected!("a literal")
+
+        rule unquoted_literal() -> Literal
             = g:guid() { Literal::Guid(g.to_owned()) }
             / m:datetime() { Literal::DateTime(m) }
             / n:integer() { Literal::Int(n) }
-            / s:string() { Literal::String(s) }
             / "true" eow() { Literal::Bool(true) }
             / "false" eow() { Literal::Bool(false) }
             / "null" eow() { Literal::Null }
@@ -323,7 +332,7 @@ peg::parser! {
             = s:$("-"? digit()+) eow() !"." {? s.parse().or(Err("an integer that fits 64 bits")) }
 
         rule string() -> String
-            = "'" s:$(([^ '\''] / "''")*) "'" { s.replace("''", "'") }
+            = "'" s:$(quiet!{ ([^ '\''] / "''")* }) "'" { s.replace("''", "'") }
     }
 }
 
@@ -349,7 +358,10 @@ mod tests {
 
     #[test]
     fn parses_a_simple_comparison() {
-        assert_eq!(parse_filter("displayName eq 'Ada'").unwrap(), eq("displayName", "Ada"));
+        assert_eq!(
+            parse_filter("displayName eq 'Ada'").unwrap(),
+            eq("displayName", "Ada")
+        );
     }
 
     #[test]
@@ -429,7 +441,10 @@ mod tests {
             lit("8a3f2c41-0b6e-4b5e-9a55-5d7c1e2f3a4b"),
             Literal::Guid("8a3f2c41-0b6e-4b5e-9a55-5d7c1e2f3a4b".into())
         );
-        assert_eq!(lit("2024-01-02T03:04:05Z"), Literal::DateTime(1_704_164_645_000_000));
+        assert_eq!(
+            lit("2024-01-02T03:04:05Z"),
+            Literal::DateTime(1_704_164_645_000_000)
+        );
         assert_eq!(
             lit("2024-01-02T03:04:05.123Z"),
             Literal::DateTime(1_704_164_645_123_000)
@@ -438,7 +453,10 @@ mod tests {
             lit("2024-01-02T04:04:05+01:00"),
             Literal::DateTime(1_704_164_645_000_000)
         );
-        assert_eq!(lit("2024-01-02T03:04Z"), Literal::DateTime(1_704_164_640_000_000));
+        assert_eq!(
+            lit("2024-01-02T03:04Z"),
+            Literal::DateTime(1_704_164_640_000_000)
+        );
         assert_eq!(lit("2024-01-02"), Literal::DateTime(1_704_153_600_000_000));
     }
 
@@ -538,22 +556,44 @@ mod tests {
     #[test]
     fn syntax_errors_report_the_position() {
         let err = parse_filter("displayName eq 'Ada' and").unwrap_err();
-        assert!(
-            err.message.starts_with("syntax error at position 24 in $filter: expected"),
-            "{err}"
+        assert_eq!(
+            err.message,
+            "syntax error at position 24 in $filter: expected one of \"'\", \"(\", \"not\", a literal, a name"
+        );
+        let err = parse_filter("displayName eq 'Ada' xor").unwrap_err();
+        assert_eq!(
+            err.message,
+            "syntax error at position 21 in $filter: expected one of \"and\", \"or\", EOF"
+        );
+        let err = parse_filter("displayName eq 'Ada").unwrap_err();
+        assert_eq!(
+            err.message,
+            "syntax error at position 19 in $filter: expected \"'\""
         );
         let err = parse_filter("displayName eq").unwrap_err();
-        assert!(err.message.starts_with("syntax error at position 14"), "{err}");
+        assert!(
+            err.message.starts_with("syntax error at position 14"),
+            "{err}"
+        );
         let err = parse_filter("displayName zz 'a'").unwrap_err();
-        assert!(err.message.starts_with("syntax error at position 12"), "{err}");
+        assert!(
+            err.message.starts_with("syntax error at position 12"),
+            "{err}"
+        );
         let err = parse_filter("").unwrap_err();
-        assert!(err.message.starts_with("syntax error at position 0"), "{err}");
+        assert!(
+            err.message.starts_with("syntax error at position 0"),
+            "{err}"
+        );
     }
 
     #[test]
     fn position_counts_characters_not_bytes() {
         let err = parse_filter("displayName eq 'Zoë' zz").unwrap_err();
-        assert!(err.message.starts_with("syntax error at position 20"), "{err}");
+        assert!(
+            err.message.starts_with("syntax error at position 21"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -613,11 +653,7 @@ mod tests {
                 .message,
             "$filter nests deeper than 16 levels"
         );
-        let lambdas = format!(
-            "{}x eq 1{}",
-            "m/any(m: ".repeat(9),
-            ")".repeat(9)
-        );
+        let lambdas = format!("{}x eq 1{}", "m/any(m: ".repeat(9), ")".repeat(9));
         // 9 lambdas inside 9 `not`s: 18 levels combined.
         let mixed = format!("{}({lambdas})", "not ".repeat(8));
         assert_eq!(
@@ -629,11 +665,7 @@ mod tests {
 
     #[test]
     fn depth_limit_on_function_calls() {
-        let calls = format!(
-            "{}x{} eq 'a'",
-            "tolower(".repeat(17),
-            ")".repeat(17)
-        );
+        let calls = format!("{}x{} eq 'a'", "tolower(".repeat(17), ")".repeat(17));
         assert_eq!(
             parse_filter(&calls).unwrap_err().message,
             "$filter nests deeper than 16 levels"

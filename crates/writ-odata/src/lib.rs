@@ -49,7 +49,7 @@ mod options;
 #[cfg(test)]
 mod test_schemas;
 
-pub use compile::{compile_filter, filter_to_sql};
+pub use compile::{MAX_IN_VALUES, compile_filter, filter_to_sql};
 pub use keyset::{keyset_after, order_by_sql};
 pub use options::{
     DEFAULT_TOP, ExpandItem, MAX_EXPAND_DEPTH, MAX_OPTION_LEN, MAX_ORDERBY_ITEMS, MAX_TOP,
@@ -160,5 +160,161 @@ impl EntitySchema {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(path))
             .map(|(name, def)| (*name, def))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_schemas::{ASSIGNMENT, GROUP, USER};
+
+    /// A tiny deterministic generator so the fuzz test needs no dependency and replays exactly.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n as u64).unwrap()
+        }
+    }
+
+    /// Fragments that steer random input into the grammar's interesting corners.
+    const TOKENS: &[&str] = &[
+        "(",
+        ")",
+        " ",
+        "not ",
+        " and ",
+        " or ",
+        " eq ",
+        " ne ",
+        " gt ",
+        " le ",
+        " in ",
+        "'",
+        "''",
+        "'abc'",
+        ",",
+        "/",
+        ":",
+        "members",
+        "m",
+        "m/id",
+        "/any(",
+        "/all(",
+        "any",
+        "all",
+        "displayName",
+        "id",
+        "$it",
+        "startswith(",
+        "tolower(",
+        "substring(",
+        "null",
+        "true",
+        "2024-01-02T03:04:05Z",
+        "8a3f2c41-0b6e-4b5e-9a55-5d7c1e2f3a4b",
+        "-",
+        "12",
+        "é",
+        "\\",
+        "%",
+        "$",
+        ";",
+        "$expand=",
+        "$select=",
+        "$filter=",
+        "desc",
+    ];
+
+    fn exercise(input: &str) {
+        for schema in [&USER, &GROUP, &ASSIGNMENT] {
+            let _ = filter_to_sql(input, schema, "t", 1);
+            let _ = parse_orderby(input, schema, "t");
+        }
+        let _ = parse_select(input);
+        let _ = parse_expand(input);
+        let _ = parse_top(Some(input));
+        let _ = parse_bool_option("$count", Some(input));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..3000 {
+            let len = rng.below(64);
+            let bytes: Vec<u8> = (0..len).map(|_| (rng.next() & 0xFF) as u8).collect();
+            exercise(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
+    fn random_token_soup_never_panics() {
+        let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
+        let mut accepted = 0;
+        for _ in 0..5000 {
+            let count = 1 + rng.below(40);
+            let input: String = (0..count)
+                .map(|_| TOKENS[rng.below(TOKENS.len())])
+                .collect();
+            exercise(&input);
+            if filter::parse_filter(&input).is_ok() {
+                accepted += 1;
+            }
+        }
+        // Guards against the soup being so broken that only the first token is ever tested.
+        assert!(accepted > 0);
+    }
+
+    #[test]
+    fn compiled_sql_binds_every_placeholder_once() {
+        let f = filter_to_sql(
+            "members/any(m: m/id in ('a','b') and not startswith(m/displayName,'x')) or displayName eq 'y'",
+            &GROUP,
+            "g",
+            7,
+        )
+        .unwrap();
+        assert_eq!(f.params.len(), 4);
+        // Every `$n` in the text, in order of appearance.
+        let placeholders: Vec<usize> = f
+            .sql
+            .split('$')
+            .skip(1)
+            .map(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().unwrap()
+            })
+            .collect();
+        assert_eq!(placeholders, vec![7, 8, 9, 10], "{}", f.sql);
+    }
+
+    #[test]
+    fn schema_lookup_is_case_insensitive() {
+        let (name, def) = USER.field("DisplayName").unwrap();
+        assert_eq!(name, "displayName");
+        assert!(matches!(
+            def,
+            FieldDef::Scalar {
+                ty: FieldType::Text,
+                orderable: true,
+                ..
+            }
+        ));
+        assert!(USER.field("nope").is_none());
+    }
+
+    #[test]
+    fn error_displays_its_message() {
+        let e = ODataError::new("property 'foo' is not filterable on user");
+        assert_eq!(e.to_string(), "property 'foo' is not filterable on user");
     }
 }

@@ -1,1 +1,383 @@
-//! placeholder
+//! Writ's HTTP server: Graph-shaped handlers (thin adapters over `writ-domain`), the token
+//! endpoint, authentication, the Graph conventions applied once for every route, and the one
+//! error mapping. [`start`] wires a store and clock into an [`AppState`]; [`router`] serves it.
+
+pub mod auth;
+pub mod error;
+pub mod graph;
+pub mod health;
+pub mod idempotency;
+pub mod json_input;
+pub mod oauth;
+pub mod odata;
+pub mod rate_limit;
+pub mod request_context;
+pub mod routes;
+pub mod state;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use time::Duration;
+use writ_domain::clock::Clock;
+use writ_domain::directory::{BootstrapConfig, Directory, bootstrap};
+use writ_domain::store::Store;
+
+use crate::error::ApiError;
+use crate::graph::{directory_objects, groups, users};
+use crate::routes::{Kind, Method, RouteDoc, Routes};
+use crate::state::{AppState, ServerSettings};
+
+/// Everything the server needs from the configuration.
+#[derive(Clone, Default)]
+pub struct ServerConfig {
+    pub public_url: String,
+    pub tenant_id: Option<String>,
+    pub bootstrap_client_id: Option<String>,
+    pub bootstrap_client_secret: Option<String>,
+    /// PKCS#8 PEM of the signing key, when `tokens.signing_key_file` is set.
+    pub signing_key_pem: Option<String>,
+    pub token_lifetime: Duration,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets are never logged.
+        f.debug_struct("ServerConfig")
+            .field("public_url", &self.public_url)
+            .field("tenant_id", &self.tenant_id)
+            .field("bootstrap_client_id", &self.bootstrap_client_id)
+            .field("token_lifetime", &self.token_lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Domain(#[from] writ_domain::DomainError),
+    #[error("{0}")]
+    Key(#[from] tokens::KeyError),
+}
+
+/// What starting produced: the state to serve, and generated credentials to print once.
+pub struct Started {
+    pub state: AppState,
+    pub tenant_id: String,
+    pub generated_admin: Option<(String, String)>,
+}
+
+/// Runs the bootstrap (under the database lock) and builds the application state.
+pub async fn start(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: ServerConfig,
+) -> Result<Started, StartError> {
+    use base64::Engine;
+    let generated_key = tokens::generate_signing_key()?;
+    let outcome = bootstrap(
+        store.as_ref(),
+        clock.as_ref(),
+        &BootstrapConfig {
+            tenant_id: config.tenant_id.clone(),
+            client_id: config.bootstrap_client_id.clone(),
+            client_secret: config.bootstrap_client_secret.clone(),
+            initial_settings: if config.signing_key_pem.is_some() {
+                Vec::new()
+            } else {
+                vec![(tokens::SIGNING_KEY_SETTING.to_owned(), generated_key)]
+            },
+        },
+    )
+    .await?;
+    let pkcs8 = match &config.signing_key_pem {
+        Some(pem) => tokens::pkcs8_from_pem(pem)?,
+        None => {
+            let stored = outcome
+                .settings
+                .iter()
+                .find(|(k, _)| k == tokens::SIGNING_KEY_SETTING)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            base64::engine::general_purpose::STANDARD
+                .decode(stored)
+                .map_err(|e| tokens::KeyError::Invalid(format!("stored key: {e}")))?
+        }
+    };
+    let public_url = config.public_url.trim_end_matches('/').to_owned();
+    let token_service = tokens::TokenService::new(
+        &pkcs8,
+        &public_url,
+        &outcome.tenant_id,
+        config.token_lifetime,
+    )?;
+    let dummy_password_hash = writ_domain::secrets::hash_password("writ-timing-equalizer")?;
+    let state = AppState {
+        directory: Directory::new(store, clock),
+        tokens: Arc::new(token_service),
+        settings: Arc::new(ServerSettings {
+            public_url,
+            tenant_id: outcome.tenant_id.clone(),
+        }),
+        password_limiter: Arc::new(rate_limit::RateLimiter::new(10, 10)),
+        metrics: config.metrics,
+        dummy_password_hash: Arc::new(dummy_password_hash),
+    };
+    Ok(Started {
+        state,
+        tenant_id: outcome.tenant_id,
+        generated_admin: outcome.generated_admin,
+    })
+}
+
+/// The Graph routes, served under both `/v1.0` and `/beta`.
+fn graph_routes() -> Routes {
+    use Kind::*;
+    use Method::*;
+    Routes::new()
+        .section("users", true)
+        .route(Get, "/users", Collection, "List users", users::list)
+        .route(Post, "/users", Create, "Create a user", users::create)
+        .route(
+            Get,
+            "/users/{id}",
+            Entity,
+            "Get a user (by id or userPrincipalName)",
+            users::get,
+        )
+        .route(
+            Patch,
+            "/users/{id}",
+            NoContent,
+            "Update a user",
+            users::update,
+        )
+        .route(
+            Delete,
+            "/users/{id}",
+            NoContent,
+            "Delete a user",
+            users::delete,
+        )
+        .route(
+            Get,
+            "/users/{id}/manager",
+            Entity,
+            "Get a user's manager",
+            users::get_manager,
+        )
+        .route(
+            Put,
+            "/users/{id}/manager/$ref",
+            NoContent,
+            "Set a user's manager",
+            users::set_manager,
+        )
+        .route(
+            Delete,
+            "/users/{id}/manager/$ref",
+            NoContent,
+            "Remove a user's manager",
+            users::remove_manager,
+        )
+        .route(Get, "/me", Entity, "Get the signed-in user", users::me)
+        .section("groups", true)
+        .route(Get, "/groups", Collection, "List groups", groups::list)
+        .route(Post, "/groups", Create, "Create a group", groups::create)
+        .route(Get, "/groups/{id}", Entity, "Get a group", groups::get)
+        .route(
+            Patch,
+            "/groups/{id}",
+            NoContent,
+            "Update a group",
+            groups::update,
+        )
+        .route(
+            Delete,
+            "/groups/{id}",
+            NoContent,
+            "Delete a group",
+            groups::delete,
+        )
+        .route(
+            Get,
+            "/groups/{id}/members",
+            Collection,
+            "List a group's members",
+            groups::list_members,
+        )
+        .route(
+            Post,
+            "/groups/{id}/members/$ref",
+            NoContent,
+            "Add a member",
+            groups::add_member,
+        )
+        .route(
+            Delete,
+            "/groups/{id}/members/{member_id}/$ref",
+            NoContent,
+            "Remove a member",
+            groups::remove_member,
+        )
+        .route(
+            Get,
+            "/groups/{id}/owners",
+            Collection,
+            "List a group's owners",
+            groups::list_owners,
+        )
+        .route(
+            Post,
+            "/groups/{id}/owners/$ref",
+            NoContent,
+            "Add an owner",
+            groups::add_owner,
+        )
+        .route(
+            Delete,
+            "/groups/{id}/owners/{owner_id}/$ref",
+            NoContent,
+            "Remove an owner",
+            groups::remove_owner,
+        )
+        .section("directoryObjects", true)
+        .route(
+            Get,
+            "/directoryObjects/{id}",
+            Entity,
+            "Get any directory object",
+            directory_objects::get,
+        )
+}
+
+/// Routes outside the Graph version prefixes.
+fn plain_routes() -> Routes {
+    use Kind::Plain;
+    use Method::*;
+    Routes::new()
+        .section("oauth2", false)
+        .route(
+            Post,
+            "/oauth2/v2.0/token",
+            Plain,
+            "Issue a token",
+            oauth::token,
+        )
+        .route(
+            Post,
+            "/{tenant}/oauth2/v2.0/token",
+            Plain,
+            "Issue a token (tenant path)",
+            oauth::tenant_token,
+        )
+        .route(
+            Get,
+            "/{tenant}/discovery/v2.0/keys",
+            Plain,
+            "JSON Web Key Set",
+            oauth::tenant_jwks,
+        )
+        .route(
+            Get,
+            "/.well-known/jwks.json",
+            Plain,
+            "JSON Web Key Set",
+            oauth::jwks,
+        )
+        .route(
+            Get,
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            Plain,
+            "OpenID discovery",
+            oauth::discovery,
+        )
+        .section("operations", false)
+        .route(Get, "/healthz", Plain, "Liveness", health::healthz)
+        .route(
+            Get,
+            "/readyz",
+            Plain,
+            "Readiness: database reachable, schema current",
+            health::readyz,
+        )
+        .route(
+            Get,
+            "/metrics",
+            Plain,
+            "Prometheus metrics",
+            health::metrics,
+        )
+        .route(
+            Get,
+            "/writ/v1/openapi.json",
+            Plain,
+            "This OpenAPI description",
+            openapi_json,
+        )
+}
+
+/// Every route with its documentation, Graph routes expanded under both prefixes.
+pub fn route_docs() -> Vec<RouteDoc> {
+    let (_, graph) = graph_routes().into_parts();
+    let (_, plain) = plain_routes().into_parts();
+    let mut docs = Vec::new();
+    for prefix in ["/v1.0", "/beta"] {
+        docs.extend(graph.iter().map(|d| RouteDoc {
+            path: format!("{prefix}{}", d.path),
+            ..d.clone()
+        }));
+    }
+    docs.extend(plain);
+    docs
+}
+
+/// The OpenAPI description of everything served, as JSON.
+pub fn openapi_document() -> serde_json::Value {
+    serde_json::to_value(routes::openapi(&route_docs())).unwrap_or_default()
+}
+
+async fn openapi_json() -> axum::Json<serde_json::Value> {
+    axum::Json(openapi_document())
+}
+
+/// The complete application.
+pub fn router(state: AppState) -> Router {
+    let (graph, _) = graph_routes().into_parts();
+    let (plain, _) = plain_routes().into_parts();
+    Router::new()
+        .nest("/v1.0", graph.clone())
+        .nest("/beta", graph)
+        .merge(plain)
+        .fallback(request_context::not_found)
+        .layer(DefaultBodyLimit::max(json_input::MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("handler panicked").into_response()
+            },
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_context::middleware,
+        ))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -116,7 +116,11 @@ pub async fn connect(options: &ConnectOptions) -> Result<SqlStore, StoreError> {
         .connect(&url)
         .await
         .store()?;
-    Ok(SqlStore::new(pool, backend, Arc::new(tokio::sync::Mutex::new(()))))
+    Ok(SqlStore::new(
+        pool,
+        backend,
+        Arc::new(tokio::sync::Mutex::new(())),
+    ))
 }
 
 /// Applies the embedded migrations of the store's backend. Safe to run from several processes

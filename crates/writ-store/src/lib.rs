@@ -5,7 +5,9 @@
 //! of the two dialects (numbered `$n` parameters, `ON CONFLICT`, `lower()`, `EXISTS`), and a
 //! [`Backend`] value chosen once at connection time carries what genuinely differs: connection
 //! pragmas, the embedded migration set, the bootstrap lock and SQLite's single writer. Queries never
-//! branch on the backend. The conformance suite (`tests/conformance.rs`) runs every test on both.
+//! branch on the backend. Dynamic SQL (wrapped in `AssertSqlSafe`) is assembled only from
+//! constants and from the OData compiler's output, whose values are always bound parameters.
+//! The conformance suite (`tests/conformance.rs`) runs every test on both.
 
 mod connect;
 mod error;

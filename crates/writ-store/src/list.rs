@@ -139,8 +139,8 @@ pub(crate) async fn list<T>(
     ]);
     if let Some(token) = query.skiptoken.as_deref() {
         let last = decode_token(token, &fp, order.len() + 1)?;
-        let after = writ_odata::keyset_after(&order, "t.id", &last, params.len() + 1)
-            .map_err(invalid)?;
+        let after =
+            writ_odata::keyset_after(&order, "t.id", &last, params.len() + 1).map_err(invalid)?;
         conditions.push(format!("({})", after.sql));
         params.extend(after.params);
     }
@@ -150,11 +150,7 @@ pub(crate) async fn list<T>(
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
-    let mut order_sql: Vec<String> = order
-        .iter()
-        .map(|o| format!("{} {}", o.sql, if o.descending { "DESC" } else { "ASC" }))
-        .collect();
-    order_sql.push("t.id ASC".into());
+    let order_sql = writ_odata::order_by_sql(&order, "t.id");
     let key_columns: String = order
         .iter()
         .enumerate()
@@ -162,12 +158,10 @@ pub(crate) async fn list<T>(
         .collect();
     let limit_param = params.len() + 1;
     let sql = format!(
-        "SELECT {}{key_columns} FROM {}{where_clause} ORDER BY {} LIMIT ${limit_param}",
-        spec.columns,
-        spec.from,
-        order_sql.join(", ")
+        "SELECT {}{key_columns} FROM {}{where_clause} ORDER BY {order_sql} LIMIT ${limit_param}",
+        spec.columns, spec.from,
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for p in &params {
         q = bind_value(q, p);
     }
@@ -199,7 +193,7 @@ pub(crate) async fn list<T>(
             format!(" WHERE {}", filter_conditions.join(" AND "))
         };
         let sql = format!("SELECT COUNT(*) AS n FROM {}{where_clause}", spec.from);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in &filter_params {
             q = bind_value(q, p);
         }

@@ -8,6 +8,15 @@ use writ_domain::store::StoreError;
 
 use crate::error::ResultExt;
 
+/// Booleans are BOOLEAN on PostgreSQL and INTEGER 0/1 on SQLite; read either.
+pub(crate) fn get_bool(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    if let Ok(b) = row.try_get::<bool, _>(column) {
+        return Ok(b);
+    }
+    let n: i64 = row.try_get(column).store()?;
+    Ok(n != 0)
+}
+
 pub(crate) const USER_COLUMNS: &str = "t.id, t.display_name, t.user_principal_name, t.mail_nickname, \
      t.account_enabled, t.given_name, t.surname, t.mail, t.job_title, t.department, \
      t.office_location, t.mobile_phone, t.business_phones, t.employee_id, t.company_name, \
@@ -21,7 +30,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
         display_name: row.try_get("display_name").store()?,
         user_principal_name: row.try_get("user_principal_name").store()?,
         mail_nickname: row.try_get("mail_nickname").store()?,
-        account_enabled: row.try_get("account_enabled").store()?,
+        account_enabled: get_bool(row, "account_enabled")?,
         given_name: row.try_get("given_name").store()?,
         surname: row.try_get("surname").store()?,
         mail: row.try_get("mail").store()?,
@@ -39,7 +48,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
         created_date_time: from_micros(row.try_get("created_at").store()?),
         manager_id: row.try_get("manager_id").store()?,
         password_hash: row.try_get("password_hash").store()?,
-        force_change_password_next_sign_in: row.try_get("force_change_password").store()?,
+        force_change_password_next_sign_in: get_bool(row, "force_change_password")?,
     })
 }
 
@@ -48,14 +57,14 @@ pub(crate) const GROUP_COLUMNS: &str = "t.id, t.display_name, t.description, t.m
      t.is_assignable_to_role, t.created_at";
 
 pub(crate) fn group(row: &AnyRow) -> Result<Group, StoreError> {
-    let unified: bool = row.try_get("is_unified").store()?;
+    let unified = get_bool(row, "is_unified")?;
     Ok(Group {
         id: row.try_get("id").store()?,
         display_name: row.try_get("display_name").store()?,
         description: row.try_get("description").store()?,
         mail_nickname: row.try_get("mail_nickname").store()?,
-        mail_enabled: row.try_get("mail_enabled").store()?,
-        security_enabled: row.try_get("security_enabled").store()?,
+        mail_enabled: get_bool(row, "mail_enabled")?,
+        security_enabled: get_bool(row, "security_enabled")?,
         group_types: if unified {
             vec!["Unified".to_owned()]
         } else {
@@ -63,7 +72,7 @@ pub(crate) fn group(row: &AnyRow) -> Result<Group, StoreError> {
         },
         mail: row.try_get("mail").store()?,
         visibility: row.try_get("visibility").store()?,
-        is_assignable_to_role: row.try_get("is_assignable_to_role").store()?,
+        is_assignable_to_role: get_bool(row, "is_assignable_to_role")?,
         created_date_time: from_micros(row.try_get("created_at").store()?),
     })
 }
@@ -87,7 +96,7 @@ pub(crate) fn service_principal(row: &AnyRow) -> Result<ServicePrincipal, StoreE
         id: row.try_get("id").store()?,
         app_id: row.try_get("app_id").store()?,
         display_name: row.try_get("display_name").store()?,
-        account_enabled: row.try_get("account_enabled").store()?,
+        account_enabled: get_bool(row, "account_enabled")?,
         service_principal_type: row.try_get("service_principal_type").store()?,
         created_date_time: from_micros(row.try_get("created_at").store()?),
     })

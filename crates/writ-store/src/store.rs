@@ -73,7 +73,7 @@ impl SqlStore {
             None => String::new(),
         };
         let sql = format!("{sql_ids} AND x.object_id > $3 ORDER BY x.object_id LIMIT $4");
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(parent_id.to_owned())
             .bind(to_micros(now))
             .bind(after)
@@ -97,12 +97,14 @@ impl SqlStore {
         }
         let count = if query.count {
             let sql = format!("SELECT COUNT(*) AS n FROM ({sql_ids}) c");
-            let row = sqlx::query(&sql.replace(" AND x.object_id > $3", ""))
-                .bind(parent_id.to_owned())
-                .bind(to_micros(now))
-                .fetch_one(&self.pool)
-                .await
-                .store()?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(
+                sql.replace(" AND x.object_id > $3", ""),
+            ))
+            .bind(parent_id.to_owned())
+            .bind(to_micros(now))
+            .fetch_one(&self.pool)
+            .await
+            .store()?;
             Some(row.try_get::<i64, _>("n").store()?)
         } else {
             None
@@ -144,10 +146,11 @@ impl Store for SqlStore {
             .map(|m| m.version)
             .max()
             .unwrap_or(0);
-        let row = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(&self.pool)
-            .await
-            .store()?;
+        let row =
+            sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await
+                .store()?;
         let applied: Option<i64> = row.try_get("v").store()?;
         if applied == Some(expected) {
             Ok(())
@@ -184,7 +187,7 @@ impl Store for SqlStore {
                     "SELECT {} FROM applications t WHERE t.id = $1",
                     rows::APPLICATION_COLUMNS
                 );
-                let row = sqlx::query(&sql)
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(id.to_owned())
                     .fetch_optional(&self.pool)
                     .await
@@ -206,7 +209,7 @@ impl Store for SqlStore {
             "SELECT {} FROM users t WHERE lower(t.user_principal_name) = lower($1)",
             rows::USER_COLUMNS
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(upn.to_owned())
             .fetch_optional(&self.pool)
             .await
@@ -227,19 +230,6 @@ impl Store for SqlStore {
             rows::user,
         )
         .await
-    }
-
-    async fn direct_reports(&self, user_id: &str) -> StoreResult<Vec<User>> {
-        let sql = format!(
-            "SELECT {} FROM users t WHERE t.manager_id = $1 ORDER BY t.id",
-            rows::USER_COLUMNS
-        );
-        let found = sqlx::query(&sql)
-            .bind(user_id.to_owned())
-            .fetch_all(&self.pool)
-            .await
-            .store()?;
-        found.iter().map(rows::user).collect()
     }
 
     async fn group(&self, id: &str) -> StoreResult<Option<Group>> {
@@ -284,7 +274,7 @@ impl Store for SqlStore {
             "SELECT {} FROM applications t WHERE t.app_id = $1",
             rows::APPLICATION_COLUMNS
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(app_id.to_owned())
             .fetch_optional(&self.pool)
             .await
@@ -297,7 +287,7 @@ impl Store for SqlStore {
             "SELECT {} FROM service_principals t WHERE t.id = $1",
             rows::SERVICE_PRINCIPAL_COLUMNS
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_owned())
             .fetch_optional(&self.pool)
             .await
@@ -313,7 +303,7 @@ impl Store for SqlStore {
             "SELECT {} FROM service_principals t WHERE t.app_id = $1",
             rows::SERVICE_PRINCIPAL_COLUMNS
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(app_id.to_owned())
             .fetch_optional(&self.pool)
             .await
@@ -480,7 +470,7 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let sql = format!("SELECT {} FROM users t WHERE t.id = $1", rows::USER_COLUMNS);
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_owned())
         .fetch_optional(executor)
         .await
@@ -492,8 +482,11 @@ pub(crate) async fn group_by_id<'e, E>(executor: E, id: &str) -> StoreResult<Opt
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let sql = format!("SELECT {} FROM groups t WHERE t.id = $1", rows::GROUP_COLUMNS);
-    let row = sqlx::query(&sql)
+    let sql = format!(
+        "SELECT {} FROM groups t WHERE t.id = $1",
+        rows::GROUP_COLUMNS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_owned())
         .fetch_optional(executor)
         .await

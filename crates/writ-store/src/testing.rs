@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use writ_domain::store::StoreError;
 
@@ -21,7 +20,10 @@ pub async fn fresh_database_url(backend: Backend) -> Result<String, StoreError> 
         Backend::Sqlite => {
             let dir: PathBuf = std::env::temp_dir().join("writ-tests");
             std::fs::create_dir_all(&dir).map_err(|e| StoreError::Other(e.to_string()))?;
-            Ok(format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
+            Ok(format!(
+                "sqlite://{}",
+                dir.join(format!("{name}.db")).display()
+            ))
         }
         Backend::Postgres => {
             let server = std::env::var(POSTGRES_ENV).map_err(|_| {
@@ -36,8 +38,9 @@ pub async fn fresh_database_url(backend: Backend) -> Result<String, StoreError> 
                 .connect(&server)
                 .await
                 .map_err(|e| StoreError::Other(format!("{POSTGRES_ENV}: {e}")))?;
-            admin
-                .execute(format!("CREATE DATABASE {name}").as_str())
+            // `name` is generated above from a UUID, never from input.
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&admin)
                 .await
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             admin.close().await;

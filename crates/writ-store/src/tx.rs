@@ -42,13 +42,15 @@ impl SqlTx {
         kind: ObjectKind,
         created: OffsetDateTime,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO directory_objects (id, object_type, created_at) VALUES ($1, $2, $3)")
-            .bind(id.to_owned())
-            .bind(kind.as_str())
-            .bind(to_micros(created))
-            .execute(&mut *self.tx)
-            .await
-            .store()?;
+        sqlx::query(
+            "INSERT INTO directory_objects (id, object_type, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(id.to_owned())
+        .bind(kind.as_str())
+        .bind(to_micros(created))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
         Ok(())
     }
 
@@ -78,12 +80,14 @@ impl StoreTx for SqlTx {
     }
 
     async fn init_setting(&mut self, key: &str, value: &str) -> StoreResult<String> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key.to_owned())
-            .bind(value.to_owned())
-            .execute(&mut *self.tx)
-            .await
-            .store()?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key.to_owned())
+        .bind(value.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
         let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
             .bind(key.to_owned())
             .fetch_one(&mut *self.tx)
@@ -307,7 +311,7 @@ impl StoreTx for SqlTx {
             "SELECT {} FROM applications t WHERE t.app_id = $1",
             rows::APPLICATION_COLUMNS
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(app_id.to_owned())
             .fetch_optional(&mut *self.tx)
             .await
@@ -339,7 +343,7 @@ impl StoreTx for SqlTx {
             "SELECT {} FROM service_principals t WHERE t.app_id = $1",
             rows::SERVICE_PRINCIPAL_COLUMNS
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(app_id.to_owned())
             .fetch_optional(&mut *self.tx)
             .await

@@ -1,1 +1,204 @@
-fn main() {}
+//! The `writ` binary: `writ serve` runs the API (and, in later versions, the background
+//! workers); `writ migrate` brings the database schema up to date. Both read the same
+//! configuration (see `config.rs` and docs/configuration.md).
+
+mod config;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use writ_domain::clock::SystemClock;
+use writ_store::{ConnectOptions, SqlStore};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "writ",
+    version,
+    about = "Entitlement management for AI agent identities"
+)]
+struct Cli {
+    /// TOML configuration file (unknown keys are an error).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://writ.db (default) or postgres://user:pass@host/db.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP API.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply the embedded database migrations and exit.
+    Migrate,
+}
+
+fn init_logging(config: &config::Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_store(config: &config::Config) -> Result<SqlStore, String> {
+    let store = writ_store::connect(&ConnectOptions::new(config.database_url.0.clone()))
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    writ_store::migrate(&store)
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    Ok(store)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+async fn serve(config: config::Config) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("listener address: {e}"))?;
+    let store = open_store(&config).await?;
+    let signing_key_pem = match &config.tokens.signing_key_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("tokens.signing_key_file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("metrics: {e}"))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let token_lifetime = writ_domain::duration::parse(&config.tokens.api_lifetime)
+        .map_err(|e| format!("tokens.api_lifetime: {e}"))?;
+    let started = writ_server::start(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        writ_server::ServerConfig {
+            public_url: public_url.clone(),
+            tenant_id: config.tenant_id.clone(),
+            bootstrap_client_id: config.bootstrap.client_id.clone(),
+            bootstrap_client_secret: config.bootstrap.client_secret.clone().map(|s| s.0),
+            signing_key_pem,
+            token_lifetime,
+            metrics: Some(metrics),
+        },
+    )
+    .await
+    .map_err(|e| format!("start-up failed: {e}"))?;
+    if let Some((client_id, secret)) = &started.generated_admin {
+        // Printed once, on the first start of an empty database, and never again.
+        eprintln!(
+            "\nNo administrator was configured, so one was created. Save these now; they are not shown again:\n  \
+             tenant id:     {}\n  client id:     {client_id}\n  client secret: {secret}\n",
+            started.tenant_id
+        );
+    }
+    tracing::info!(
+        listen = %local,
+        public_url = %public_url,
+        tenant_id = %started.tenant_id,
+        database = store.backend_kind().name(),
+        "writ is serving"
+    );
+    writ_server::serve(listener, started.state, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        Command::Migrate => None,
+    };
+    let flags = config::Flags {
+        config: cli.config.clone(),
+        listen,
+        database: cli.database.clone(),
+    };
+    let config = config::load(&flags, &env)?;
+    init_logging(&config);
+    for var in config::unknown_env_vars(&env) {
+        tracing::warn!(variable = %var, "ignoring an unknown WRIT_ environment variable");
+    }
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            tracing::info!(database = store.backend_kind().name(), "migrations applied");
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("writ: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("writ: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

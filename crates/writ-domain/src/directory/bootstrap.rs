@@ -47,7 +47,9 @@ pub async fn bootstrap(
             .ok_or_else(|| DomainError::invalid(format!("tenant_id '{t}' is not a GUID")))?,
         None => new_app_id(),
     };
-    let tenant_id = tx.init_setting(SETTING_TENANT_ID, &candidate_tenant).await?;
+    let tenant_id = tx
+        .init_setting(SETTING_TENANT_ID, &candidate_tenant)
+        .await?;
     if config.tenant_id.is_some() && tenant_id != candidate_tenant {
         return Err(DomainError::invalid(format!(
             "tenant_id {candidate_tenant} in the configuration differs from the tenant id {tenant_id} stored in the database"

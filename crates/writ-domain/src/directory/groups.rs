@@ -158,8 +158,10 @@ impl Directory {
         let mail_nickname = required(std::mem::take(&mut input.mail_nickname), "mailNickname")?;
         check_mail_nickname(&mail_nickname)?;
         let mail_enabled = required(std::mem::take(&mut input.mail_enabled), "mailEnabled")?;
-        let security_enabled =
-            required(std::mem::take(&mut input.security_enabled), "securityEnabled")?;
+        let security_enabled = required(
+            std::mem::take(&mut input.security_enabled),
+            "securityEnabled",
+        )?;
         let group_types = match std::mem::take(&mut input.group_types) {
             Patch::Value(types) => canonical_group_types(types)?,
             _ => Vec::new(),
@@ -254,7 +256,9 @@ impl Directory {
         match std::mem::take(&mut input.display_name) {
             Patch::Absent => {}
             Patch::Null => {
-                return Err(DomainError::invalid("property 'displayName' cannot be null"));
+                return Err(DomainError::invalid(
+                    "property 'displayName' cannot be null",
+                ));
             }
             Patch::Value(name) => {
                 check_display_name(&name)?;
@@ -265,7 +269,9 @@ impl Directory {
         match std::mem::take(&mut input.mail_nickname) {
             Patch::Absent => {}
             Patch::Null => {
-                return Err(DomainError::invalid("property 'mailNickname' cannot be null"));
+                return Err(DomainError::invalid(
+                    "property 'mailNickname' cannot be null",
+                ));
             }
             Patch::Value(nickname) => {
                 check_mail_nickname(&nickname)?;
@@ -311,7 +317,9 @@ impl Directory {
         match std::mem::take(&mut input.mail_enabled) {
             Patch::Absent => {}
             Patch::Null => {
-                return Err(DomainError::invalid("property 'mailEnabled' cannot be null"));
+                return Err(DomainError::invalid(
+                    "property 'mailEnabled' cannot be null",
+                ));
             }
             Patch::Value(v) => {
                 group.mail_enabled = v;
@@ -334,7 +342,13 @@ impl Directory {
         tx.update_group(&group).await?;
         let now = self.clock.now();
         tx.append_audit(&audit_group(
-            caller, ctx, now, "Update group", "Update", &group, changed,
+            caller,
+            ctx,
+            now,
+            "Update group",
+            "Update",
+            &group,
+            changed,
         ))
         .await?;
         tx.commit().await?;
@@ -379,10 +393,7 @@ impl Directory {
         self.get_group(caller, group_id).await?;
         caller.require_directory_list("group members")?;
         let now = self.clock.now();
-        Ok(self
-            .store
-            .list_group_members(group_id, now, query)
-            .await?)
+        Ok(self.store.list_group_members(group_id, now, query).await?)
     }
 
     pub async fn list_group_owners(
@@ -442,7 +453,11 @@ impl Directory {
             .ok_or_else(|| DomainError::not_found("group", group_id))?;
         let kind = if add {
             let allowed = if owner { OWNER_KINDS } else { MEMBER_KINDS };
-            let what = if owner { "a group owner" } else { "a group member" };
+            let what = if owner {
+                "a group owner"
+            } else {
+                "a group member"
+            };
             let kind = check_reference(tx.as_mut(), object_id, allowed, what).await?;
             if !owner && object_id == group_id {
                 return Err(DomainError::invalid("a group cannot be a member of itself"));

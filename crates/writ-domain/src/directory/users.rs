@@ -147,7 +147,12 @@ fn apply_optional(user: &mut User, input: &mut UserInput) -> DomainResult<Vec<St
         (&mut input.surname, &mut user.surname, "surname", 64),
         (&mut input.mail, &mut user.mail, "mail", 256),
         (&mut input.job_title, &mut user.job_title, "jobTitle", 128),
-        (&mut input.department, &mut user.department, "department", 64),
+        (
+            &mut input.department,
+            &mut user.department,
+            "department",
+            64,
+        ),
         (
             &mut input.office_location,
             &mut user.office_location,
@@ -160,7 +165,12 @@ fn apply_optional(user: &mut User, input: &mut UserInput) -> DomainResult<Vec<St
             "mobilePhone",
             64,
         ),
-        (&mut input.employee_id, &mut user.employee_id, "employeeId", 16),
+        (
+            &mut input.employee_id,
+            &mut user.employee_id,
+            "employeeId",
+            16,
+        ),
         (
             &mut input.company_name,
             &mut user.company_name,
@@ -216,7 +226,15 @@ fn apply_optional(user: &mut User, input: &mut UserInput) -> DomainResult<Vec<St
     Ok(changed)
 }
 
-fn audit_user(caller: &Caller, ctx: &RequestContext, now: time::OffsetDateTime, activity: &str, operation: &str, user: &User, changed: Vec<String>) -> AuditRecord {
+fn audit_user(
+    caller: &Caller,
+    ctx: &RequestContext,
+    now: time::OffsetDateTime,
+    activity: &str,
+    operation: &str,
+    user: &User,
+    changed: Vec<String>,
+) -> AuditRecord {
     let mut record = AuditRecord::success(
         Actor::from(caller),
         now,
@@ -301,8 +319,16 @@ impl Directory {
             crate::store::StoreError::Unique(_) => duplicate_upn(),
             other => other.into(),
         })?;
-        tx.append_audit(&audit_user(caller, ctx, now, "Add user", "Add", &user, Vec::new()))
-            .await?;
+        tx.append_audit(&audit_user(
+            caller,
+            ctx,
+            now,
+            "Add user",
+            "Add",
+            &user,
+            Vec::new(),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -359,10 +385,9 @@ impl Directory {
             user.mail_nickname = nickname;
             changed.push("mailNickname".to_owned());
         }
-        if let Some(enabled) = not_null(
-            std::mem::take(&mut input.account_enabled),
-            "accountEnabled",
-        )? {
+        if let Some(enabled) =
+            not_null(std::mem::take(&mut input.account_enabled), "accountEnabled")?
+        {
             user.account_enabled = enabled;
             changed.push("accountEnabled".to_owned());
         }
@@ -388,8 +413,16 @@ impl Directory {
             other => other.into(),
         })?;
         let now = self.clock.now();
-        tx.append_audit(&audit_user(caller, ctx, now, "Update user", "Update", &user, changed))
-            .await?;
+        tx.append_audit(&audit_user(
+            caller,
+            ctx,
+            now,
+            "Update user",
+            "Update",
+            &user,
+            changed,
+        ))
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -412,8 +445,16 @@ impl Directory {
             .ok_or_else(|| DomainError::not_found("user", id))?;
         tx.delete_user(id).await?;
         let now = self.clock.now();
-        tx.append_audit(&audit_user(caller, ctx, now, "Delete user", "Delete", &user, Vec::new()))
-            .await?;
+        tx.append_audit(&audit_user(
+            caller,
+            ctx,
+            now,
+            "Delete user",
+            "Delete",
+            &user,
+            Vec::new(),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -429,13 +470,6 @@ impl Directory {
             .user(&manager_id)
             .await?
             .ok_or_else(|| DomainError::not_found("user", manager_id))
-    }
-
-    /// `GET /users/{id}/directReports`.
-    pub async fn direct_reports(&self, caller: &Caller, id: &str) -> DomainResult<Vec<User>> {
-        self.get_user(caller, id).await?;
-        caller.require_directory_list("directReports")?;
-        Ok(self.store.direct_reports(id).await?)
     }
 
     /// `PUT /users/{id}/manager/$ref` (`Some`) and `DELETE …/manager/$ref` (`None`).
@@ -475,9 +509,7 @@ impl Directory {
             let mut steps = 0;
             while let Some(current) = cursor {
                 if current == id {
-                    return Err(DomainError::invalid(
-                        "the manager chain would form a cycle",
-                    ));
+                    return Err(DomainError::invalid("the manager chain would form a cycle"));
                 }
                 steps += 1;
                 if steps > MAX_MANAGER_CHAIN {

@@ -1,4 +1,5 @@
 -- Writ schema, version 1: the directory, credentials, roles, settings, idempotency, audit, outbox.
+-- SQLite: booleans are INTEGER 0/1 (the Any driver reads SQLite BOOLEAN columns poorly).
 -- Instants are BIGINT microseconds since the Unix epoch (UTC); nested data is JSON text.
 
 CREATE TABLE settings (
@@ -18,7 +19,7 @@ CREATE TABLE users (
     display_name TEXT NOT NULL,
     user_principal_name TEXT NOT NULL,
     mail_nickname TEXT NOT NULL,
-    account_enabled BOOLEAN NOT NULL,
+    account_enabled INTEGER NOT NULL,
     given_name TEXT,
     surname TEXT,
     mail TEXT,
@@ -35,7 +36,7 @@ CREATE TABLE users (
     created_at BIGINT NOT NULL,
     manager_id TEXT REFERENCES users (id) ON DELETE SET NULL,
     password_hash TEXT,
-    force_change_password BOOLEAN NOT NULL
+    force_change_password INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX users_upn ON users (lower(user_principal_name));
 CREATE INDEX users_display_name ON users (display_name, id);
@@ -47,12 +48,12 @@ CREATE TABLE groups (
     display_name TEXT NOT NULL,
     description TEXT,
     mail_nickname TEXT NOT NULL,
-    mail_enabled BOOLEAN NOT NULL,
-    security_enabled BOOLEAN NOT NULL,
-    is_unified BOOLEAN NOT NULL,
+    mail_enabled INTEGER NOT NULL,
+    security_enabled INTEGER NOT NULL,
+    is_unified INTEGER NOT NULL,
     mail TEXT,
     visibility TEXT,
-    is_assignable_to_role BOOLEAN NOT NULL,
+    is_assignable_to_role INTEGER NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX groups_display_name ON groups (display_name, id);
@@ -88,7 +89,7 @@ CREATE TABLE service_principals (
     id TEXT PRIMARY KEY REFERENCES directory_objects (id) ON DELETE CASCADE,
     app_id TEXT NOT NULL UNIQUE,
     display_name TEXT NOT NULL,
-    account_enabled BOOLEAN NOT NULL,
+    account_enabled INTEGER NOT NULL,
     service_principal_type TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );

@@ -1,0 +1,125 @@
+//! The one mapping from failures to HTTP: every error a handler or extractor can produce becomes
+//! an [`ApiError`], rendered as Graph's envelope
+//! `{"error":{"code","message","innerError":{"request-id","date","client-request-id"}}}` by the
+//! request-id middleware (which alone knows the ids). 5xx bodies say nothing internal; the detail
+//! goes to the log with the request id.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use writ_domain::DomainError;
+
+/// A failure on its way to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// For 401: the `error` of `WWW-Authenticate`.
+    pub www_authenticate: Option<String>,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            www_authenticate: None,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalidRequest", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "notFound", message)
+    }
+
+    pub fn unauthorized(description: impl Into<String>) -> Self {
+        let description = description.into();
+        Self {
+            www_authenticate: Some(description.clone()),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                description,
+            )
+        }
+    }
+
+    pub fn internal(detail: &str) -> Self {
+        tracing::error!(error.detail = detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "An internal error occurred; quote the request-id when reporting it.",
+        )
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::Invalid { code, message } => {
+                Self::new(StatusCode::BAD_REQUEST, code, message)
+            }
+            DomainError::NotFound { .. } => Self::not_found(err.to_string()),
+            DomainError::Forbidden(message) => {
+                Self::new(StatusCode::FORBIDDEN, "accessDenied", message)
+            }
+            DomainError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            DomainError::TooManyRequests {
+                message,
+                retry_after_secs,
+            } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "tooManyRequests", message)
+            },
+            DomainError::Unavailable(detail) => {
+                tracing::warn!(error.detail = %detail, "dependency unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "The service is temporarily unavailable; retry later.",
+                )
+            }
+            DomainError::Internal(detail) => Self::internal(&detail),
+        }
+    }
+}
+
+impl From<writ_odata::ODataError> for ApiError {
+    fn from(err: writ_odata::ODataError) -> Self {
+        Self::bad_request(err.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        if let Some(description) = &self.www_authenticate {
+            let value = format!(
+                "Bearer realm=\"writ\", error=\"invalid_token\", error_description=\"{}\"",
+                description.replace('"', "'")
+            );
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        // The envelope is rendered by the request-id middleware, which knows the ids.
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

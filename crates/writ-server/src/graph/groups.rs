@@ -1,0 +1,292 @@
+//! `/groups`: create, read, update, delete, list; `members` and `owners` with `$ref`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::directory::{Group, GroupInput};
+use writ_domain::query::{ListQuery, Page};
+
+use crate::auth::Authenticated;
+use crate::error::ApiResult;
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{datetime, directory_object_json, opt};
+
+const TYPE: &str = "group";
+const EXPANDABLE: &[&str] = &["members", "owners"];
+/// Graph returns at most 20 objects for an expanded member or owner list.
+const EXPANDED_LIMIT: u32 = 20;
+const WRITABLE: &[&str] = &[
+    "displayName",
+    "description",
+    "mailNickname",
+    "mailEnabled",
+    "securityEnabled",
+    "groupTypes",
+    "visibility",
+    "isAssignableToRole",
+    "members@odata.bind",
+    "owners@odata.bind",
+];
+
+pub fn group_json(g: &Group) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(g.id.clone()));
+    m.insert("displayName".into(), Value::from(g.display_name.clone()));
+    m.insert("description".into(), opt(&g.description));
+    m.insert("mailNickname".into(), Value::from(g.mail_nickname.clone()));
+    m.insert("mailEnabled".into(), Value::from(g.mail_enabled));
+    m.insert("securityEnabled".into(), Value::from(g.security_enabled));
+    m.insert("groupTypes".into(), Value::from(g.group_types.clone()));
+    m.insert("mail".into(), opt(&g.mail));
+    m.insert("visibility".into(), opt(&g.visibility));
+    m.insert(
+        "isAssignableToRole".into(),
+        Value::from(g.is_assignable_to_role),
+    );
+    m.insert("createdDateTime".into(), datetime(g.created_date_time));
+    m
+}
+
+fn group_input(body: &JsonObject) -> ApiResult<GroupInput> {
+    body.check_properties(TYPE, WRITABLE)?;
+    Ok(GroupInput {
+        display_name: body.string("displayName")?,
+        description: body.string("description")?,
+        mail_nickname: body.string("mailNickname")?,
+        mail_enabled: body.boolean("mailEnabled")?,
+        security_enabled: body.boolean("securityEnabled")?,
+        group_types: body.string_array("groupTypes")?,
+        visibility: body.string("visibility")?,
+        is_assignable_to_role: body.boolean("isAssignableToRole")?,
+        member_ids: body.binds("members")?,
+        owner_ids: body.binds("owners")?,
+    })
+}
+
+async fn render(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    group: &Group,
+) -> ApiResult<Map<String, Value>> {
+    let mut m = group_json(group);
+    for (navigation, owners) in [("members", false), ("owners", true)] {
+        if !query.expands(navigation) {
+            continue;
+        }
+        let first = ListQuery::first(EXPANDED_LIMIT);
+        let page = if owners {
+            state
+                .directory
+                .list_group_owners(&auth.caller, &group.id, &first)
+                .await?
+        } else {
+            state
+                .directory
+                .list_group_members(&auth.caller, &group.id, &first)
+                .await?
+        };
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| Value::Object(directory_object_json(o)))
+            .collect();
+        m.insert(navigation.into(), Value::Array(items));
+    }
+    Ok(m)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(TYPE, EXPANDABLE)?;
+    let page = state
+        .directory
+        .list_groups(&auth.caller, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for group in &page.items {
+        items.push(render(&state, &auth, &query, group).await?);
+    }
+    let page = Page {
+        items,
+        next_skiptoken: page.next_skiptoken,
+        count: page.count,
+    };
+    Ok(Json(query.collection("groups", TYPE, page)?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    let input = group_input(&body)?;
+    idempotency::run(
+        &state,
+        &auth,
+        "POST /groups",
+        &headers,
+        &body.raw,
+        || async {
+            let group = state
+                .directory
+                .create_group(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity("groups", TYPE, group_json(&group))
+        },
+    )
+    .await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(TYPE, EXPANDABLE)?;
+    let group = state.directory.get_group(&auth.caller, &id).await?;
+    let rendered = render(&state, &auth, &query, &group).await?;
+    Ok(Json(query.entity("groups", TYPE, rendered)?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let input = group_input(&body)?;
+    if !input.member_ids.is_empty() || !input.owner_ids.is_empty() {
+        return Err(crate::error::ApiError::bad_request(
+            "members and owners are changed with members/$ref and owners/$ref",
+        ));
+    }
+    state
+        .directory
+        .update_group(&auth.caller, &auth.context(), &id, input)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .delete_group(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_links(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    id: &str,
+    owners: bool,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("directoryObject", &[])?;
+    let list_query = query.list_query();
+    let page = if owners {
+        state
+            .directory
+            .list_group_owners(&auth.caller, id, &list_query)
+            .await?
+    } else {
+        state
+            .directory
+            .list_group_members(&auth.caller, id, &list_query)
+            .await?
+    };
+    let page = page.map(|o| directory_object_json(&o));
+    Ok(Json(query.collection(
+        "directoryObjects",
+        "directoryObject",
+        page,
+    )?))
+}
+
+pub async fn list_members(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    list_links(&state, &auth, &query, &id, false).await
+}
+
+pub async fn list_owners(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    list_links(&state, &auth, &query, &id, true).await
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let member = body.reference()?;
+    state
+        .directory
+        .change_group_member(&auth.caller, &auth.context(), &id, &member, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, member)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .change_group_member(&auth.caller, &auth.context(), &id, &member, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_owner(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let owner = body.reference()?;
+    state
+        .directory
+        .change_group_owner(&auth.caller, &auth.context(), &id, &owner, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_owner(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, owner)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .change_group_owner(&auth.caller, &auth.context(), &id, &owner, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,330 @@
+//! `/users`: create, read, update, delete, list; `manager`, `directReports`; `/me`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::directory::{PasswordProfile, User, UserInput};
+use writ_domain::patch::Patch;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{datetime, opt};
+
+const TYPE: &str = "user";
+const EXPANDABLE: &[&str] = &["manager"];
+const WRITABLE: &[&str] = &[
+    "displayName",
+    "userPrincipalName",
+    "mailNickname",
+    "accountEnabled",
+    "passwordProfile",
+    "givenName",
+    "surname",
+    "mail",
+    "jobTitle",
+    "department",
+    "officeLocation",
+    "mobilePhone",
+    "businessPhones",
+    "employeeId",
+    "companyName",
+    "usageLocation",
+    "preferredLanguage",
+    "userType",
+];
+
+/// The Graph form of a user. The password never leaves the server; `passwordProfile` is not
+/// emitted, as in Graph.
+pub fn user_json(u: &User) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(u.id.clone()));
+    m.insert("displayName".into(), Value::from(u.display_name.clone()));
+    m.insert(
+        "userPrincipalName".into(),
+        Value::from(u.user_principal_name.clone()),
+    );
+    m.insert("mailNickname".into(), Value::from(u.mail_nickname.clone()));
+    m.insert("accountEnabled".into(), Value::from(u.account_enabled));
+    m.insert("givenName".into(), opt(&u.given_name));
+    m.insert("surname".into(), opt(&u.surname));
+    m.insert("mail".into(), opt(&u.mail));
+    m.insert("jobTitle".into(), opt(&u.job_title));
+    m.insert("department".into(), opt(&u.department));
+    m.insert("officeLocation".into(), opt(&u.office_location));
+    m.insert("mobilePhone".into(), opt(&u.mobile_phone));
+    m.insert(
+        "businessPhones".into(),
+        Value::from(u.business_phones.clone()),
+    );
+    m.insert("employeeId".into(), opt(&u.employee_id));
+    m.insert("companyName".into(), opt(&u.company_name));
+    m.insert("usageLocation".into(), opt(&u.usage_location));
+    m.insert("preferredLanguage".into(), opt(&u.preferred_language));
+    m.insert("userType".into(), Value::from(u.user_type.clone()));
+    m.insert("createdDateTime".into(), datetime(u.created_date_time));
+    m
+}
+
+fn user_input(body: &JsonObject) -> ApiResult<UserInput> {
+    body.check_properties(TYPE, WRITABLE)?;
+    let password_profile = match body.object("passwordProfile")? {
+        Patch::Absent => Patch::Absent,
+        Patch::Null => Patch::Null,
+        Patch::Value(profile) => {
+            for key in profile.keys() {
+                if !matches!(
+                    key.as_str(),
+                    "password"
+                        | "forceChangePasswordNextSignIn"
+                        | "forceChangePasswordNextSignInWithMfa"
+                        | "@odata.type"
+                ) {
+                    return Err(ApiError::bad_request(format!(
+                        "Property '{key}' does not exist on type 'microsoft.graph.passwordProfile'."
+                    )));
+                }
+            }
+            let password = match profile.get("password") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(p)) => Some(p.clone()),
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "property 'passwordProfile.password' must be a string",
+                    ));
+                }
+            };
+            let force = match profile.get("forceChangePasswordNextSignIn") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "property 'passwordProfile.forceChangePasswordNextSignIn' must be a boolean",
+                    ));
+                }
+            };
+            Patch::Value(PasswordProfile {
+                password,
+                force_change_password_next_sign_in: force,
+            })
+        }
+    };
+    Ok(UserInput {
+        display_name: body.string("displayName")?,
+        user_principal_name: body.string("userPrincipalName")?,
+        mail_nickname: body.string("mailNickname")?,
+        account_enabled: body.boolean("accountEnabled")?,
+        password_profile,
+        given_name: body.string("givenName")?,
+        surname: body.string("surname")?,
+        mail: body.string("mail")?,
+        job_title: body.string("jobTitle")?,
+        department: body.string("department")?,
+        office_location: body.string("officeLocation")?,
+        mobile_phone: body.string("mobilePhone")?,
+        business_phones: body.string_array("businessPhones")?,
+        employee_id: body.string("employeeId")?,
+        company_name: body.string("companyName")?,
+        usage_location: body.string("usageLocation")?,
+        preferred_language: body.string("preferredLanguage")?,
+        user_type: body.string("userType")?,
+    })
+}
+
+/// `/users/{id}` accepts the object id or the userPrincipalName, as Graph does.
+async fn resolve(state: &AppState, auth: &Authenticated, key: &str) -> ApiResult<User> {
+    if key.contains('@') {
+        let found = state
+            .directory
+            .store()
+            .user_by_principal_name(key)
+            .await
+            .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?;
+        return match found {
+            Some(user) if auth.caller.can_see_object(&user.id) => Ok(user),
+            _ => Err(ApiError::not_found(format!("user '{key}' was not found"))),
+        };
+    }
+    Ok(state.directory.get_user(&auth.caller, key).await?)
+}
+
+async fn render(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    user: &User,
+) -> ApiResult<Map<String, Value>> {
+    let mut m = user_json(user);
+    if query.expands("manager") {
+        let manager = match &user.manager_id {
+            Some(_) => match state.directory.get_manager(&auth.caller, &user.id).await {
+                Ok(manager) => {
+                    let mut json = user_json(&manager);
+                    json.insert("@odata.type".into(), Value::from("#microsoft.graph.user"));
+                    Value::Object(json)
+                }
+                Err(writ_domain::DomainError::NotFound { .. }) => Value::Null,
+                Err(e) => return Err(e.into()),
+            },
+            None => Value::Null,
+        };
+        m.insert("manager".into(), manager);
+    }
+    Ok(m)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(TYPE, EXPANDABLE)?;
+    let page = state
+        .directory
+        .list_users(&auth.caller, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for user in &page.items {
+        items.push(render(&state, &auth, &query, user).await?);
+    }
+    let page = writ_domain::query::Page {
+        items,
+        next_skiptoken: page.next_skiptoken,
+        count: page.count,
+    };
+    Ok(Json(query.collection("users", TYPE, page)?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    let input = user_input(&body)?;
+    let route = "POST /users";
+    idempotency::run(&state, &auth, route, &headers, &body.raw, || async {
+        let user = state
+            .directory
+            .create_user(&auth.caller, &auth.context(), input)
+            .await?;
+        query.entity("users", TYPE, user_json(&user))
+    })
+    .await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(TYPE, EXPANDABLE)?;
+    let user = resolve(&state, &auth, &id).await?;
+    let rendered = render(&state, &auth, &query, &user).await?;
+    Ok(Json(query.entity("users", TYPE, rendered)?))
+}
+
+/// `GET /me`: the signed-in user; app-only tokens have no "me".
+pub async fn me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    if !auth.caller.is_human_user() {
+        return Err(ApiError::bad_request(
+            "/me request is only valid with delegated authentication flow.",
+        ));
+    }
+    query.single_entity()?;
+    query.check_expand(TYPE, EXPANDABLE)?;
+    let user = state
+        .directory
+        .get_user(&auth.caller, &auth.caller.id)
+        .await?;
+    let rendered = render(&state, &auth, &query, &user).await?;
+    Ok(Json(query.entity("users", TYPE, rendered)?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let input = user_input(&body)?;
+    let user = resolve(&state, &auth, &id).await?;
+    state
+        .directory
+        .update_user(&auth.caller, &auth.context(), &user.id, input)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user = resolve(&state, &auth, &id).await?;
+    state
+        .directory
+        .delete_user(&auth.caller, &auth.context(), &user.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn get_manager(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(TYPE, &[])?;
+    let user = resolve(&state, &auth, &id).await?;
+    let manager = state.directory.get_manager(&auth.caller, &user.id).await?;
+    let mut json = user_json(&manager);
+    json.insert("@odata.type".into(), Value::from("#microsoft.graph.user"));
+    Ok(Json(query.entity(
+        "directoryObjects",
+        "directoryObject",
+        json,
+    )?))
+}
+
+pub async fn set_manager(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let manager_id = body.reference()?;
+    let user = resolve(&state, &auth, &id).await?;
+    state
+        .directory
+        .set_manager(&auth.caller, &auth.context(), &user.id, Some(&manager_id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_manager(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user = resolve(&state, &auth, &id).await?;
+    state
+        .directory
+        .set_manager(&auth.caller, &auth.context(), &user.id, None)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,257 @@
+//! The route table: every route Writ serves is declared once here, and both the axum router and
+//! the OpenAPI description (`/writ/v1/openapi.json`) are generated from that one declaration, so
+//! the description cannot drift from what is served.
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, on};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Required};
+
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// What kind of operation a route is, which fixes its documented options and responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A Graph collection: `$filter`, `$orderby`, `$select`, `$expand`, `$top`, `$skiptoken`, `$count`.
+    Collection,
+    /// A single Graph entity: `$select`, `$expand`.
+    Entity,
+    /// A create: `201`, `Idempotency-Key`.
+    Create,
+    /// An update, delete or `$ref` change: `204`.
+    NoContent,
+    /// Not under the Graph conventions (token endpoint, discovery, health).
+    Plain,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteDoc {
+    pub method: Method,
+    pub path: String,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub kind: Kind,
+    pub authenticated: bool,
+}
+
+/// Accumulates routes and their documentation together.
+pub struct Routes {
+    router: Router<AppState>,
+    docs: Vec<RouteDoc>,
+    tag: &'static str,
+    authenticated: bool,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self {
+            router: Router::new(),
+            docs: Vec::new(),
+            tag: "writ",
+            authenticated: true,
+        }
+    }
+
+    /// Following routes are documented under this tag, and as (not) needing a token.
+    pub fn section(mut self, tag: &'static str, authenticated: bool) -> Self {
+        self.tag = tag;
+        self.authenticated = authenticated;
+        self
+    }
+
+    pub fn route<H, T>(
+        mut self,
+        method: Method,
+        path: &str,
+        kind: Kind,
+        summary: &'static str,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match method {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Patch => MethodFilter::PATCH,
+            Method::Delete => MethodFilter::DELETE,
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.docs.push(RouteDoc {
+            method,
+            path: path.to_owned(),
+            summary,
+            tag: self.tag,
+            kind,
+            authenticated: self.authenticated,
+        });
+        self
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<RouteDoc>) {
+        (self.router, self.docs)
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn query_parameter(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .build()
+}
+
+/// The OpenAPI document of the given routes (already expanded under `/v1.0` and `/beta`).
+pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
+    let mut paths = Paths::new();
+    for doc in docs {
+        let method = match doc.method {
+            Method::Get => HttpMethod::Get,
+            Method::Post => HttpMethod::Post,
+            Method::Put => HttpMethod::Put,
+            Method::Patch => HttpMethod::Patch,
+            Method::Delete => HttpMethod::Delete,
+        };
+        let mut op = OperationBuilder::new()
+            .summary(Some(doc.summary))
+            .tag(doc.tag)
+            .operation_id(Some(format!(
+                "{:?}{}",
+                doc.method,
+                doc.path.replace(['/', '{', '}', '$', '.', '-'], "_")
+            )));
+        for segment in doc.path.split('/') {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                op = op.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .build(),
+                );
+            }
+        }
+        match doc.kind {
+            Kind::Collection => {
+                for (name, description) in [
+                    (
+                        "$filter",
+                        "OData filter over the entity's filterable properties (docs/api-coverage.md)",
+                    ),
+                    ("$orderby", "orderable properties, `asc`/`desc`"),
+                    ("$select", "comma-separated properties to return"),
+                    ("$expand", "navigation properties to include"),
+                    ("$top", "page size, 1 to 999 (default 100)"),
+                    ("$skiptoken", "opaque continuation from @odata.nextLink"),
+                    ("$count", "include @odata.count"),
+                ] {
+                    op = op.parameter(query_parameter(name, description));
+                }
+                op = op.response(
+                    "200",
+                    ResponseBuilder::new().description("a page of the collection"),
+                );
+            }
+            Kind::Entity => {
+                op = op
+                    .parameter(query_parameter(
+                        "$select",
+                        "comma-separated properties to return",
+                    ))
+                    .parameter(query_parameter(
+                        "$expand",
+                        "navigation properties to include",
+                    ))
+                    .response("200", ResponseBuilder::new().description("the entity"));
+            }
+            Kind::Create => {
+                op = op
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .description(Some("replays the first response for 24 h"))
+                            .build(),
+                    )
+                    .response("201", ResponseBuilder::new().description("created"));
+            }
+            Kind::NoContent => {
+                op = op.response("204", ResponseBuilder::new().description("done"));
+            }
+            Kind::Plain => {
+                op = op.response("200", ResponseBuilder::new().description("ok"));
+            }
+        }
+        if doc.authenticated {
+            op = op
+                .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+                .response(
+                    "401",
+                    ResponseBuilder::new().description("missing or invalid token"),
+                )
+                .response(
+                    "403",
+                    ResponseBuilder::new().description("the caller may not do this"),
+                );
+        }
+        if doc.kind != Kind::Plain {
+            op = op
+                .response(
+                    "400",
+                    ResponseBuilder::new().description("invalid request (Graph error envelope)"),
+                )
+                .response(
+                    "404",
+                    ResponseBuilder::new().description("not found or not visible"),
+                );
+        }
+        paths.add_path_operation(&doc.path, vec![method], op.build());
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Writ")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Entitlement management for AI agent identities, shaped like Microsoft Graph v1.0.",
+                ))
+                .build(),
+        )
+        .paths(paths)
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(
+                    "bearer",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format("JWT")
+                            .build(),
+                    ),
+                )
+                .build(),
+        ))
+        .build()
+}

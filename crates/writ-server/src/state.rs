@@ -1,0 +1,28 @@
+//! What every handler shares: the domain services, the token service and the server settings.
+
+use std::sync::Arc;
+
+use writ_domain::directory::Directory;
+
+use crate::rate_limit::RateLimiter;
+use crate::tokens::TokenService;
+
+/// Settings of the HTTP layer, resolved from the configuration at start-up.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Base of issuer URLs and `@odata.nextLink` (no trailing slash).
+    pub public_url: String,
+    pub tenant_id: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub directory: Directory,
+    pub tokens: Arc<TokenService>,
+    pub settings: Arc<ServerSettings>,
+    pub password_limiter: Arc<RateLimiter>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// An argon2 hash verified against when the user is unknown, so that a failed sign-in takes
+    /// the same time whether or not the account exists.
+    pub dummy_password_hash: Arc<String>,
+}

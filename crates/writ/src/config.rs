@@ -1,0 +1,462 @@
+//! Configuration: defaults < TOML file (`--config`; unknown keys are an error) < environment
+//! (`WRIT_*`, named in DESIGN section 2) < flags. Values are validated here, at start-up, with a
+//! message naming the setting; secrets are held in [`Secret`] so they never reach a log.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A string that prints as `***`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bootstrap {
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tokens {
+    pub signing_key_file: Option<PathBuf>,
+    pub algorithm: String,
+    pub api_lifetime: String,
+    pub resource_lifetime: String,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self {
+            signing_key_file: None,
+            algorithm: "ES256".into(),
+            api_lifetime: "PT1H".into(),
+            resource_lifetime: "PT10M".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: Secret,
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notifications {
+    pub expiry_lead_times: String,
+    pub webhooks: Vec<Webhook>,
+    pub smtp_url: Option<Secret>,
+    pub smtp_from: Option<String>,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self {
+            expiry_lead_times: "P14D,P1D".into(),
+            webhooks: Vec::new(),
+            smtp_url: None,
+            smtp_from: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    pub allow_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    pub requests: String,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            requests: "P400D".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    /// A secret: PostgreSQL URLs carry passwords.
+    pub database_url: Secret,
+    pub public_url: Option<String>,
+    pub tenant_id: Option<String>,
+    /// `tracing` filter directives, e.g. `info` or `writ_server=debug,info`.
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub bootstrap: Bootstrap,
+    pub tokens: Tokens,
+    pub notifications: Notifications,
+    pub outbound: Outbound,
+    pub retention: Retention,
+    pub audit: Audit,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: Secret("sqlite://writ.db".into()),
+            public_url: None,
+            tenant_id: None,
+            log: "info".into(),
+            log_format: "text".into(),
+            bootstrap: Bootstrap::default(),
+            tokens: Tokens::default(),
+            notifications: Notifications::default(),
+            outbound: Outbound::default(),
+            retention: Retention::default(),
+            audit: Audit::default(),
+        }
+    }
+}
+
+/// Environment variables and the setting each one sets.
+const ENV_KEYS: &[(&str, &str)] = &[
+    ("WRIT_LISTEN", "listen"),
+    ("WRIT_DATABASE_URL", "database_url"),
+    ("WRIT_PUBLIC_URL", "public_url"),
+    ("WRIT_TENANT_ID", "tenant_id"),
+    ("WRIT_LOG", "log"),
+    ("WRIT_LOG_FORMAT", "log_format"),
+    ("WRIT_BOOTSTRAP_CLIENT_ID", "bootstrap.client_id"),
+    ("WRIT_BOOTSTRAP_CLIENT_SECRET", "bootstrap.client_secret"),
+    ("WRIT_SIGNING_KEY_FILE", "tokens.signing_key_file"),
+    ("WRIT_TOKEN_ALGORITHM", "tokens.algorithm"),
+    ("WRIT_TOKEN_LIFETIME", "tokens.api_lifetime"),
+    ("WRIT_RESOURCE_TOKEN_LIFETIME", "tokens.resource_lifetime"),
+    (
+        "WRIT_EXPIRY_NOTICE_LEAD_TIMES",
+        "notifications.expiry_lead_times",
+    ),
+    ("WRIT_SMTP_URL", "notifications.smtp_url"),
+    ("WRIT_SMTP_FROM", "notifications.smtp_from"),
+    ("WRIT_RETENTION", "retention.requests"),
+    ("WRIT_AUDIT_KEY_FILE", "audit.key_file"),
+];
+
+/// Flags given on the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database: Option<String>,
+}
+
+fn nested(path: &str, value: serde_json::Value) -> serde_json::Value {
+    path.rsplit('.')
+        .fold(value, |inner, key| serde_json::json!({ key: inner }))
+}
+
+fn merge_json(into: &mut serde_json::Value, from: serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge_json(a.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+/// The settings found in `env` (a snapshot of the environment, for testability).
+fn from_env(env: &BTreeMap<String, String>) -> Result<serde_json::Value, String> {
+    let mut out = serde_json::json!({});
+    for (var, key) in ENV_KEYS {
+        if let Some(value) = env.get(*var) {
+            merge_json(
+                &mut out,
+                nested(key, serde_json::Value::from(value.clone())),
+            );
+        }
+    }
+    if let Some(list) = env.get("WRIT_OUTBOUND_ALLOW_HOSTS") {
+        let hosts: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
+        merge_json(
+            &mut out,
+            nested("outbound.allow_hosts", serde_json::json!(hosts)),
+        );
+    }
+    match (env.get("WRIT_WEBHOOK_URL"), env.get("WRIT_WEBHOOK_SECRET")) {
+        (Some(url), Some(secret)) => merge_json(
+            &mut out,
+            nested(
+                "notifications.webhooks",
+                serde_json::json!([{ "url": url, "secret": secret }]),
+            ),
+        ),
+        (None, None) => {}
+        _ => return Err("WRIT_WEBHOOK_URL and WRIT_WEBHOOK_SECRET must be set together".into()),
+    }
+    Ok(out)
+}
+
+/// Environment variables that look like Writ's but are not: probably typos.
+pub fn unknown_env_vars(env: &BTreeMap<String, String>) -> Vec<String> {
+    env.keys()
+        .filter(|k| k.starts_with("WRIT_") && !k.starts_with("WRIT_TEST_"))
+        .filter(|k| {
+            !ENV_KEYS.iter().any(|(v, _)| v == k)
+                && !matches!(
+                    k.as_str(),
+                    "WRIT_OUTBOUND_ALLOW_HOSTS" | "WRIT_WEBHOOK_URL" | "WRIT_WEBHOOK_SECRET"
+                )
+        })
+        .cloned()
+        .collect()
+}
+
+/// Loads and validates the configuration.
+pub fn load(flags: &Flags, env: &BTreeMap<String, String>) -> Result<Config, String> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = &flags.config {
+        if !path.exists() {
+            return Err(format!(
+                "configuration file {} does not exist",
+                path.display()
+            ));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment.merge(Serialized::defaults(from_env(env)?));
+    let mut cli = serde_json::json!({});
+    if let Some(listen) = &flags.listen {
+        merge_json(
+            &mut cli,
+            nested("listen", serde_json::Value::from(listen.clone())),
+        );
+    }
+    if let Some(database) = &flags.database {
+        merge_json(
+            &mut cli,
+            nested("database_url", serde_json::Value::from(database.clone())),
+        );
+    }
+    figment = figment.merge(Serialized::defaults(cli));
+    let config: Config = figment.extract().map_err(|e| {
+        e.into_iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    validate(&config)?;
+    Ok(config)
+}
+
+fn validate(config: &Config) -> Result<(), String> {
+    config
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .map_err(|e| format!("listen '{}': {e}", config.listen))?;
+    let db = &config.database_url.0;
+    if !(db.starts_with("sqlite:")
+        || db.starts_with("postgres://")
+        || db.starts_with("postgresql://"))
+    {
+        return Err("database_url must start with sqlite:// or postgres://".into());
+    }
+    if let Some(url) = &config.public_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("public_url '{url}' must be an http(s) URL"));
+        }
+    }
+    match config.tokens.algorithm.as_str() {
+        "ES256" => {}
+        "RS256" => {
+            return Err(
+                "tokens.algorithm RS256 is not available in this version; use ES256".into(),
+            );
+        }
+        other => return Err(format!("tokens.algorithm '{other}' must be ES256 or RS256")),
+    }
+    for (name, value) in [
+        ("tokens.api_lifetime", &config.tokens.api_lifetime),
+        ("tokens.resource_lifetime", &config.tokens.resource_lifetime),
+        ("retention.requests", &config.retention.requests),
+    ] {
+        let d = writ_domain::duration::parse(value).map_err(|e| format!("{name}: {e}"))?;
+        if d <= time::Duration::ZERO {
+            return Err(format!("{name} must be positive"));
+        }
+    }
+    for lead in config.notifications.expiry_lead_times.split(',') {
+        writ_domain::duration::parse(lead.trim())
+            .map_err(|e| format!("notifications.expiry_lead_times: {e}"))?;
+    }
+    for hook in &config.notifications.webhooks {
+        if !hook.secret.0.starts_with("whsec_") {
+            return Err(format!(
+                "the secret of webhook {} must start with whsec_ (Standard Webhooks)",
+                hook.url
+            ));
+        }
+    }
+    if !matches!(config.log_format.as_str(), "text" | "json") {
+        return Err("log_format must be text or json".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_env_and_flags_layer_in_order() {
+        let config = load(&Flags::default(), &env(&[])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.database_url.0, "sqlite://writ.db");
+
+        let e = env(&[
+            ("WRIT_LISTEN", "127.0.0.1:9000"),
+            (
+                "WRIT_BOOTSTRAP_CLIENT_ID",
+                "5d0f4d4e-4b0c-4c4a-9a36-5c1f0e6c8a11",
+            ),
+            ("WRIT_BOOTSTRAP_CLIENT_SECRET", "a-very-long-secret-value"),
+            ("WRIT_OUTBOUND_ALLOW_HOSTS", "127.0.0.1, example.org"),
+        ]);
+        let config = load(&Flags::default(), &e).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9000");
+        assert_eq!(
+            config.bootstrap.client_secret,
+            Some(Secret("a-very-long-secret-value".into()))
+        );
+        assert_eq!(
+            config.outbound.allow_hosts,
+            vec!["127.0.0.1", "example.org"]
+        );
+
+        let flags = Flags {
+            listen: Some("127.0.0.1:9100".into()),
+            ..Flags::default()
+        };
+        assert_eq!(load(&flags, &e).unwrap().listen, "127.0.0.1:9100");
+    }
+
+    #[test]
+    fn file_is_layered_and_unknown_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("writ-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "listen = \"127.0.0.1:7000\"\n[tokens]\napi_lifetime = \"PT5M\"\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(good),
+            ..Flags::default()
+        };
+        let config = load(&flags, &env(&[])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7000");
+        assert_eq!(config.tokens.api_lifetime, "PT5M");
+        // The environment beats the file.
+        let config = load(&flags, &env(&[("WRIT_LISTEN", "127.0.0.1:7001")])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7001");
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "listen = \"127.0.0.1:7000\"\nlisten_port = 3\n").unwrap();
+        let err = load(
+            &Flags {
+                config: Some(bad),
+                ..Flags::default()
+            },
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert!(err.contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let err = load(
+            &Flags::default(),
+            &env(&[("WRIT_TOKEN_LIFETIME", "1 hour")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("tokens.api_lifetime"), "{err}");
+        let err = load(
+            &Flags::default(),
+            &env(&[("WRIT_DATABASE_URL", "mysql://x")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("database_url"), "{err}");
+        let err = load(&Flags::default(), &env(&[("WRIT_WEBHOOK_URL", "http://x")])).unwrap_err();
+        assert!(err.contains("WRIT_WEBHOOK_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = load(
+            &Flags::default(),
+            &env(&[
+                (
+                    "WRIT_BOOTSTRAP_CLIENT_ID",
+                    "5d0f4d4e-4b0c-4c4a-9a36-5c1f0e6c8a11",
+                ),
+                ("WRIT_BOOTSTRAP_CLIENT_SECRET", "top-secret-value-123"),
+                (
+                    "WRIT_DATABASE_URL",
+                    "postgres://writ:hunter2@localhost/writ",
+                ),
+            ]),
+        )
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("top-secret-value-123"));
+        assert!(!printed.contains("hunter2"));
+    }
+
+    #[test]
+    fn typo_env_vars_are_reported() {
+        let e = env(&[
+            ("WRIT_LISTN", "x"),
+            ("WRIT_LISTEN", "y"),
+            ("WRIT_TEST_POSTGRES_URL", "z"),
+        ]);
+        assert_eq!(unknown_env_vars(&e), vec!["WRIT_LISTN".to_owned()]);
+    }
+}
