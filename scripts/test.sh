@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, on SQLite and PostgreSQL: starts a test PostgreSQL cluster, runs the Rust
+# tests (every storage test on both backends), then the end-to-end tests that drive a real
+# `writ serve` with the official Microsoft Graph Python SDK and the README's quick start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WRIT_TEST_POSTGRES_URL="$(scripts/pg-test-cluster.sh)"
+export WRIT_TEST_POSTGRES_URL
+echo "test PostgreSQL: $WRIT_TEST_POSTGRES_URL"
+
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked
+scripts/e2e-tests.sh
