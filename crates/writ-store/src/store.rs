@@ -56,9 +56,10 @@ impl SqlStore {
         self.pool.close().await;
     }
 
-    async fn page_of_objects(
+    /// A page of the objects linked to a parent (members or owners of a group), ordered by id.
+    async fn page_of_links(
         &self,
-        sql_ids: &str,
+        link: Link,
         parent_id: &str,
         now: OffsetDateTime,
         query: &ListQuery,
@@ -72,7 +73,19 @@ impl SqlStore {
             Some(token) => crate::list::decode_id_token(token)?,
             None => String::new(),
         };
-        let sql = format!("{sql_ids} AND x.object_id > $3 ORDER BY x.object_id LIMIT $4");
+        let (table, column, current) = match link {
+            Link::Members => (
+                "group_members",
+                "member_id",
+                "(x.ends_at IS NULL OR x.ends_at > $2)",
+            ),
+            // Ownership has no end; the condition keeps `$2` bound in both shapes.
+            Link::Owners => ("group_owners", "owner_id", "CAST($2 AS BIGINT) IS NOT NULL"),
+        };
+        let sql = format!(
+            "SELECT DISTINCT x.{column} AS object_id FROM {table} x WHERE x.group_id = $1 \
+             AND {current} AND x.{column} > $3 ORDER BY x.{column} LIMIT $4"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(parent_id.to_owned())
             .bind(to_micros(now))
@@ -96,15 +109,15 @@ impl SqlStore {
             }
         }
         let count = if query.count {
-            let sql = format!("SELECT COUNT(*) AS n FROM ({sql_ids}) c");
-            let row = sqlx::query(sqlx::AssertSqlSafe(
-                sql.replace(" AND x.object_id > $3", ""),
-            ))
-            .bind(parent_id.to_owned())
-            .bind(to_micros(now))
-            .fetch_one(&self.pool)
-            .await
-            .store()?;
+            let sql = format!(
+                "SELECT COUNT(DISTINCT x.{column}) AS n FROM {table} x WHERE x.group_id = $1 AND {current}"
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(parent_id.to_owned())
+                .bind(to_micros(now))
+                .fetch_one(&self.pool)
+                .await
+                .store()?;
             Some(row.try_get::<i64, _>("n").store()?)
         } else {
             None
@@ -117,11 +130,11 @@ impl SqlStore {
     }
 }
 
-const MEMBER_IDS: &str = "SELECT DISTINCT x.member_id AS object_id FROM group_members x \
-     WHERE x.group_id = $1 AND (x.ends_at IS NULL OR x.ends_at > $2)";
-// Owners have no end; `$2` is still bound so both listings share one shape.
-const OWNER_IDS: &str = "SELECT x.owner_id AS object_id FROM group_owners x \
-     WHERE x.group_id = $1 AND $2 = $2";
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    Members,
+    Owners,
+}
 
 #[async_trait]
 impl Store for SqlStore {
@@ -257,7 +270,8 @@ impl Store for SqlStore {
         now: OffsetDateTime,
         query: &ListQuery,
     ) -> StoreResult<Page<DirectoryObject>> {
-        self.page_of_objects(MEMBER_IDS, group_id, now, query).await
+        self.page_of_links(Link::Members, group_id, now, query)
+            .await
     }
 
     async fn list_group_owners(
@@ -266,7 +280,7 @@ impl Store for SqlStore {
         now: OffsetDateTime,
         query: &ListQuery,
     ) -> StoreResult<Page<DirectoryObject>> {
-        self.page_of_objects(OWNER_IDS, group_id, now, query).await
+        self.page_of_links(Link::Owners, group_id, now, query).await
     }
 
     async fn application_by_app_id(&self, app_id: &str) -> StoreResult<Option<Application>> {
