@@ -236,16 +236,15 @@ async fn issue(
     body: &[u8],
     source: &str,
 ) -> Result<Value, OAuthError> {
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        if !ct
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !ct
             .to_str()
             .map(|c| c.starts_with("application/x-www-form-urlencoded"))
             .unwrap_or(false)
-        {
-            return Err(OAuthError::invalid_request(
-                "the token request must be application/x-www-form-urlencoded",
-            ));
-        }
+    {
+        return Err(OAuthError::invalid_request(
+            "the token request must be application/x-www-form-urlencoded",
+        ));
     }
     let pairs = form(body)?;
     let grant_type = param(&pairs, "grant_type")
@@ -263,7 +262,7 @@ async fn issue(
                         })?
                         .to_owned(),
                     param(&pairs, "client_secret")
-                        .ok_or_else(|| OAuthError::invalid_client())?
+                        .ok_or_else(OAuthError::invalid_client)?
                         .to_owned(),
                 ),
             };

@@ -98,40 +98,21 @@ impl FromRequestParts<AppState> for ODataQuery {
                 ))
             };
             match name.as_str() {
-                "filter" => {
-                    if filter.replace(value.clone()).is_some() {
-                        return Err(duplicate());
-                    }
-                }
-                "orderby" => {
-                    if orderby.replace(value.clone()).is_some() {
-                        return Err(duplicate());
-                    }
-                }
+                "filter" => set_once(&mut filter, value.clone()).ok_or_else(duplicate)?,
+                "orderby" => set_once(&mut orderby, value.clone()).ok_or_else(duplicate)?,
                 "select" => {
-                    if select.replace(writ_odata::parse_select(value)?).is_some() {
-                        return Err(duplicate());
-                    }
+                    set_once(&mut select, writ_odata::parse_select(value)?).ok_or_else(duplicate)?
                 }
                 "expand" => expand.extend(writ_odata::parse_expand(value)?),
                 "top" => {
-                    if top.replace(writ_odata::parse_top(Some(value))?).is_some() {
-                        return Err(duplicate());
-                    }
+                    set_once(&mut top, writ_odata::parse_top(Some(value))?).ok_or_else(duplicate)?
                 }
-                "skiptoken" => {
-                    if skiptoken.replace(value.clone()).is_some() {
-                        return Err(duplicate());
-                    }
-                }
-                "count" => {
-                    if count
-                        .replace(writ_odata::parse_bool_option("$count", Some(value))?)
-                        .is_some()
-                    {
-                        return Err(duplicate());
-                    }
-                }
+                "skiptoken" => set_once(&mut skiptoken, value.clone()).ok_or_else(duplicate)?,
+                "count" => set_once(
+                    &mut count,
+                    writ_odata::parse_bool_option("$count", Some(value))?,
+                )
+                .ok_or_else(duplicate)?,
                 _ => {}
             }
         }
@@ -287,6 +268,17 @@ impl ODataQuery {
             }
         }
         Ok(())
+    }
+}
+
+/// Fills an option slot once; `None` if it was already filled (the option was repeated).
+fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    match slot {
+        Some(_) => None,
+        None => {
+            *slot = Some(value);
+            Some(())
+        }
     }
 }
 

@@ -68,10 +68,10 @@ pub async fn middleware(
     if let Ok(value) = HeaderValue::from_str(&ids.request_id) {
         headers.insert("request-id", value);
     }
-    if let Some(client) = ids.client_request_id.as_deref() {
-        if let Ok(value) = HeaderValue::from_str(client) {
-            headers.insert("client-request-id", value);
-        }
+    if let Some(client) = ids.client_request_id.as_deref()
+        && let Ok(value) = HeaderValue::from_str(client)
+    {
+        headers.insert("client-request-id", value);
     }
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -2,6 +2,13 @@
 //! through the domain's `Store` port only. PostgreSQL needs `WRIT_TEST_POSTGRES_URL`
 //! (`scripts/test.sh` provides it); without it the PostgreSQL half fails rather than skips.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};

@@ -290,10 +290,10 @@ fn validate(config: &Config) -> Result<(), String> {
     {
         return Err("database_url must start with sqlite:// or postgres://".into());
     }
-    if let Some(url) = &config.public_url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("public_url '{url}' must be an http(s) URL"));
-        }
+    if let Some(url) = &config.public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(format!("public_url '{url}' must be an http(s) URL"));
     }
     match config.tokens.algorithm.as_str() {
         "ES256" => {}

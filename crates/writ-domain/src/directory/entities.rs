@@ -119,6 +119,10 @@ pub struct ClientSecret {
 
 /// Any object of the directory, as returned by `directoryObjects/{id}` and member listings.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "short-lived values in listings; boxing would only add allocations"
+)]
 pub enum DirectoryObject {
     User(User),
     Group(Group),

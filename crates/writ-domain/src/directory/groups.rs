@@ -281,12 +281,12 @@ impl Directory {
         }
         let description = std::mem::take(&mut input.description);
         if !description.is_absent() {
-            if let Patch::Value(d) = &description {
-                if d.chars().count() > 1024 {
-                    return Err(DomainError::invalid(
-                        "property 'description' is longer than 1024 characters",
-                    ));
-                }
+            if let Patch::Value(d) = &description
+                && d.chars().count() > 1024
+            {
+                return Err(DomainError::invalid(
+                    "property 'description' is longer than 1024 characters",
+                ));
             }
             description.apply_to(&mut group.description);
             changed.push("description".to_owned());

@@ -1,0 +1,21 @@
+//! The HTTP API, called in-process through the router, on SQLite and on PostgreSQL: what a client
+//! observes (status, headers, Graph JSON) and what the database holds afterwards.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+#[path = "api/harness.rs"]
+mod harness;
+
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/conventions.rs"]
+mod conventions;
+#[path = "api/directory.rs"]
+mod directory;
+#[path = "api/openapi.rs"]
+mod openapi;

@@ -1,0 +1,288 @@
+//! A Writ app on a fresh database, a manual clock, and helpers to call it like a client would.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tower::ServiceExt;
+use writ_domain::clock::{Clock, ManualClock, SystemClock};
+use writ_server::state::AppState;
+use writ_store::{Backend, SqlStore};
+
+pub const ADMIN_CLIENT_ID: &str = "0d1b7a3e-9a4e-4c1f-8a61-3f2b8c9d0e11";
+pub const ADMIN_SECRET: &str = "admin-secret-for-tests-only";
+pub const PUBLIC_URL: &str = "http://writ.test";
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub store: SqlStore,
+    pub clock: ManualClock,
+    pub admin: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The Graph error code, checking the whole envelope on the way.
+    pub fn error_code(&self) -> &str {
+        let inner = &self.body["error"]["innerError"];
+        assert!(
+            inner["request-id"].is_string() && inner["date"].is_string(),
+            "error envelope without request-id/date: {}",
+            self.body
+        );
+        assert_eq!(
+            inner["request-id"].as_str(),
+            self.headers.get("request-id").and_then(|v| v.to_str().ok()),
+            "the envelope and the header carry the same request-id"
+        );
+        assert!(self.body["error"]["message"].is_string());
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+pub fn now() -> OffsetDateTime {
+    SystemClock.now()
+}
+
+pub async fn app(backend: Backend) -> TestApp {
+    let store = writ_store::testing::fresh_store(backend)
+        .await
+        .expect("fresh test database");
+    let clock = ManualClock::new(now());
+    let started = writ_server::start(
+        Arc::new(store.clone()),
+        Arc::new(clock.clone()),
+        writ_server::ServerConfig {
+            public_url: PUBLIC_URL.into(),
+            tenant_id: None,
+            bootstrap_client_id: Some(ADMIN_CLIENT_ID.into()),
+            bootstrap_client_secret: Some(ADMIN_SECRET.into()),
+            signing_key_pem: None,
+            token_lifetime: time::Duration::hours(1),
+            metrics: None,
+        },
+    )
+    .await
+    .expect("start");
+    let router = writ_server::router(started.state.clone());
+    let mut app = TestApp {
+        router,
+        state: started.state,
+        store,
+        clock,
+        admin: String::new(),
+    };
+    app.admin = app.client_token(ADMIN_CLIENT_ID, ADMIN_SECRET).await;
+    app
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = builder.body(body.unwrap_or_else(Body::empty)).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str, token: &str) -> Reply {
+        self.request(Method::GET, uri, Some(token), None, &[]).await
+    }
+
+    pub async fn send(&self, method: Method, uri: &str, token: &str, body: Value) -> Reply {
+        self.request(
+            method,
+            uri,
+            Some(token),
+            Some(Body::from(body.to_string())),
+            &[("content-type", "application/json")],
+        )
+        .await
+    }
+
+    pub async fn raw(&self, method: Method, uri: &str, token: &str, body: &str) -> Reply {
+        self.request(
+            method,
+            uri,
+            Some(token),
+            Some(Body::from(body.to_owned())),
+            &[("content-type", "application/json")],
+        )
+        .await
+    }
+
+    pub async fn token_request(&self, form: &str) -> Reply {
+        self.request(
+            Method::POST,
+            "/oauth2/v2.0/token",
+            None,
+            Some(Body::from(form.to_owned())),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await
+    }
+
+    pub async fn client_token(&self, client_id: &str, secret: &str) -> String {
+        let reply = self
+            .token_request(&format!(
+                "grant_type=client_credentials&client_id={client_id}&client_secret={secret}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+            ))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn password_token(&self, upn: &str, password: &str) -> Reply {
+        self.token_request(&format!(
+            "grant_type=password&username={}&password={}",
+            upn.replace('@', "%40"),
+            password.replace(' ', "+")
+        ))
+        .await
+    }
+
+    /// Creates a user with a password and returns its id.
+    pub async fn create_user(&self, name: &str) -> String {
+        let nickname: String = name
+            .to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let reply = self
+            .send(
+                Method::POST,
+                "/v1.0/users",
+                &self.admin,
+                json!({
+                    "displayName": name,
+                    "userPrincipalName": format!("{nickname}@example.org"),
+                    "mailNickname": nickname,
+                    "accountEnabled": true,
+                    "passwordProfile": {"password": "a long passphrase 1"},
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn user_token(&self, name: &str) -> (String, String) {
+        let id = self.create_user(name).await;
+        let nickname: String = name
+            .to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let reply = self
+            .password_token(&format!("{nickname}@example.org"), "a long passphrase 1")
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        (id, reply.body["access_token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn create_group(&self, name: &str) -> String {
+        let reply = self
+            .send(
+                Method::POST,
+                "/v1.0/groups",
+                &self.admin,
+                json!({
+                    "displayName": name,
+                    "mailNickname": name.to_lowercase().replace(' ', "-"),
+                    "mailEnabled": false,
+                    "securityEnabled": true,
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The number of users, read straight from the store.
+    pub async fn user_count(&self) -> i64 {
+        use writ_domain::store::Store;
+        self.store
+            .list_users(&writ_domain::query::ListQuery {
+                top: 1,
+                count: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .count
+            .unwrap()
+    }
+
+    pub async fn group_count(&self) -> i64 {
+        use writ_domain::store::Store;
+        self.store
+            .list_groups(&writ_domain::query::ListQuery {
+                top: 1,
+                count: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .count
+            .unwrap()
+    }
+
+    pub async fn audit_count(&self) -> usize {
+        use writ_domain::store::Store;
+        self.store.audit_records(10_000).await.unwrap().len()
+    }
+}
+
+/// Runs each named test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name(writ_store::Backend::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name(writ_store::Backend::Postgres).await }
+            )*
+        }
+    };
+}

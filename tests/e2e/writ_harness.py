@@ -1,0 +1,344 @@
+"""Runs a real `writ serve` for the end-to-end tests and talks to it over plain HTTP.
+
+`WritServer.start(backend, workdir)` picks a free loopback port and a fresh database (a SQLite
+file in `workdir`, or a new database on the PostgreSQL server named by `WRIT_TEST_POSTGRES_URL`),
+starts the binary with a chosen bootstrap administrator, waits for `GET /readyz` and fetches an
+admin token. `stop()` sends SIGTERM and reports how the process ended: a clean shutdown (exit 0
+within 10 s) is part of the server's contract, so the fixture asserts it.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_ENV = "WRIT_TEST_POSTGRES_URL"
+READY_TIMEOUT_S = 30.0
+SHUTDOWN_TIMEOUT_S = 10.0
+HTTP_TIMEOUT_S = 30.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class HarnessError(Exception):
+    """The environment cannot run the server (missing binary, no PostgreSQL, start failure)."""
+
+
+def writ_binary() -> Path:
+    """The debug binary that scripts/e2e-tests.sh builds; `WRIT_TEST_BINARY` overrides it."""
+    override = os.environ.get("WRIT_TEST_BINARY")
+    if override:
+        path = Path(override)
+    else:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
+        if not target.is_absolute():
+            target = REPO_ROOT / target
+        path = target / "debug" / "writ"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise HarnessError(
+            f"the writ binary is missing at {path}: build it with `cargo build -p writ` "
+            "(scripts/e2e-tests.sh does) or set WRIT_TEST_BINARY"
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL: one fresh database per server, dropped afterwards.
+
+
+def _psql() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    if candidates:
+        return candidates[-1]
+    raise HarnessError("psql was not found on PATH nor under /usr/lib/postgresql/*/bin")
+
+
+def _admin_postgres_url() -> str:
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if not url:
+        raise HarnessError(
+            f"{POSTGRES_ENV} is not set, so the PostgreSQL variant cannot run. Start the test "
+            f"cluster and export its URL: export {POSTGRES_ENV}=\"$(scripts/pg-test-cluster.sh)\" "
+            "(scripts/test.sh does this). The PostgreSQL variants are never skipped."
+        )
+    return url
+
+
+def _run_psql(admin_url: str, sql: str) -> None:
+    proc = subprocess.run(
+        [_psql(), admin_url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        raise HarnessError(f"psql {sql!r} failed ({proc.returncode}): {proc.stderr.strip()}")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+# --------------------------------------------------------------------------------------------
+# Plain HTTP, for raw JSON next to the SDK's typed view.
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    def __repr__(self) -> str:
+        text = self.body.decode("utf-8", "replace")
+        return f"<HTTP {self.status} {text[:2000]}>"
+
+
+def http(
+    method: str,
+    url: str,
+    *,
+    token: Optional[str] = None,
+    json_body: Any = None,
+    form: Optional[dict[str, str]] = None,
+    headers: Optional[dict[str, str]] = None,
+) -> RawResponse:
+    """One request with urllib; HTTP error statuses are returned, not raised."""
+    data = None
+    all_headers = {"Accept": "application/json"}
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        all_headers["Content-Type"] = "application/json"
+    elif form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+    all_headers.update(headers or {})
+    request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as resp:
+            return RawResponse(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as err:
+        return RawResponse(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+# --------------------------------------------------------------------------------------------
+# The server process.
+
+
+@dataclass
+class WritServer:
+    backend: str
+    url: str
+    client_id: str
+    client_secret: str
+    database_url: str
+    stderr_path: Path
+    process: subprocess.Popen
+    token: str = ""
+    _admin_pg_url: Optional[str] = None
+    _pg_database: Optional[str] = None
+    _stderr_file: Any = field(default=None, repr=False)
+
+    @property
+    def graph(self) -> str:
+        """The Graph base URL, as the SDK's `base_url`."""
+        return self.url + "/v1.0"
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, backend: str, workdir: Path) -> "WritServer":
+        binary = writ_binary()
+        workdir.mkdir(parents=True, exist_ok=True)
+        admin_pg_url = pg_database = None
+        if backend == "sqlite":
+            database_url = f"sqlite://{workdir / 'writ.db'}"
+        elif backend == "postgres":
+            admin_pg_url = _admin_postgres_url()
+            pg_database = f"writ_e2e_{secrets.token_hex(6)}"
+            _run_psql(admin_pg_url, f"CREATE DATABASE {pg_database}")
+            database_url = _with_database(admin_pg_url, pg_database)
+        else:
+            raise ValueError(f"unknown backend {backend!r}")
+
+        client_id = str(uuid.uuid4())
+        client_secret = "e2e-" + secrets.token_urlsafe(24)
+        last_error = None
+        for attempt in range(3):  # a free port can be taken between probing and binding
+            port = _free_port()
+            url = f"http://127.0.0.1:{port}"
+            env = {k: v for k, v in os.environ.items() if not k.startswith("WRIT_")}
+            env.update(
+                {
+                    "WRIT_BOOTSTRAP_CLIENT_ID": client_id,
+                    "WRIT_BOOTSTRAP_CLIENT_SECRET": client_secret,
+                    "WRIT_PUBLIC_URL": url,
+                    "NO_COLOR": "1",
+                }
+            )
+            stderr_path = workdir / f"writ-serve-{attempt}.stderr"
+            stderr_file = open(stderr_path, "wb")
+            process = subprocess.Popen(
+                [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--database", database_url],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stderr_file,
+                stderr=subprocess.STDOUT,
+            )
+            server = cls(
+                backend=backend,
+                url=url,
+                client_id=client_id,
+                client_secret=client_secret,
+                database_url=database_url,
+                stderr_path=stderr_path,
+                process=process,
+                _admin_pg_url=admin_pg_url,
+                _pg_database=pg_database,
+                _stderr_file=stderr_file,
+            )
+            try:
+                server._wait_ready()
+                server.token = server.client_credentials_token()
+                return server
+            except HarnessError as err:
+                last_error = err
+                server.kill()
+                if "in use" not in server.stderr_text().lower():
+                    break
+        if pg_database:
+            _run_psql(admin_pg_url, f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)")
+        raise last_error  # type: ignore[misc]
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise HarnessError(
+                    f"writ serve ({self.backend}) exited with {self.process.returncode} before it "
+                    f"was ready:\n{self.stderr_tail()}"
+                )
+            try:
+                if http("GET", self.url + "/readyz").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise HarnessError(
+            f"writ serve ({self.backend}) was not ready within {READY_TIMEOUT_S:.0f} s:\n"
+            f"{self.stderr_tail()}"
+        )
+
+    def stop(self) -> Optional[int]:
+        """SIGTERM, then wait up to 10 s. Returns the exit status, or None if it had to be killed."""
+        status: Optional[int]
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                status = self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                status = None
+        else:
+            status = self.process.returncode
+        self._cleanup()
+        return status
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._stderr_file and not self._stderr_file.closed:
+            self._stderr_file.close()
+        if self._pg_database and self._admin_pg_url:
+            name, self._pg_database = self._pg_database, None
+            _run_psql(self._admin_pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    # ---- output ----------------------------------------------------------------------------
+
+    def stderr_text(self) -> str:
+        try:
+            return _ANSI.sub("", self.stderr_path.read_text("utf-8", "replace"))
+        except OSError:
+            return ""
+
+    def stderr_tail(self, lines: int = 60) -> str:
+        text = self.stderr_text().splitlines()
+        return "\n".join(text[-lines:]) or "(no output)"
+
+    # ---- API helpers -----------------------------------------------------------------------
+
+    def client_credentials_token(self) -> str:
+        resp = http(
+            "POST",
+            self.url + "/oauth2/v2.0/token",
+            form={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "scope": "https://graph.microsoft.com/.default",
+            },
+        )
+        if resp.status != 200 or not (resp.json() or {}).get("access_token"):
+            raise HarnessError(f"token request failed: {resp!r}\n{self.stderr_tail()}")
+        return resp.json()["access_token"]
+
+    def api(self, method: str, path: str, json_body: Any = None, **kw: Any) -> RawResponse:
+        """A request to `<server>/v1.0/<path>` (or an absolute URL) with the admin token."""
+        url = path if path.startswith("http") else f"{self.graph}/{path.lstrip('/')}"
+        return http(method, url, token=self.token, json_body=json_body, **kw)
+
+    def get_json(self, path: str, **query: str) -> Any:
+        """GET that must answer 200; returns the parsed body."""
+        if query:
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+        resp = self.api("GET", path)
+        assert resp.status == 200, f"GET {path}: {resp!r}"
+        return resp.json()
+
+    def get_all(self, path: str, **query: str) -> list[dict]:
+        """Every item of a collection, following `@odata.nextLink` with plain HTTP."""
+        page = self.get_json(path, **query)
+        items = list(page["value"])
+        seen_links = set()
+        while page.get("@odata.nextLink"):
+            link = page["@odata.nextLink"]
+            assert link not in seen_links, f"nextLink loops: {link}"
+            seen_links.add(link)
+            page = self.get_json(link)
+            items.extend(page["value"])
+        return items
