@@ -25,10 +25,13 @@ BACKENDS = ("sqlite", "postgres")
 def writ(request, tmp_path_factory):
     backend = request.param
     workdir = tmp_path_factory.mktemp(f"writ-{backend}")
+    failure = None
     try:
         server = WritServer.start(backend, workdir)
     except HarnessError as err:
-        pytest.fail(f"[{backend}] cannot start writ serve: {err}", pytrace=False)
+        failure = f"[{backend}] cannot start writ serve: {err}"
+    if failure:
+        pytest.fail(failure, pytrace=False)
     try:
         yield server
     finally:

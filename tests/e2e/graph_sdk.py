@@ -87,16 +87,16 @@ def sdk_client(server, token: Optional[str] = None) -> tuple[GraphServiceClient,
 
 
 # Which SDK model each Writ route's JSON must parse into: (method, path pattern, model, is_collection).
-_GUID = r"[0-9a-fA-F-]{36}"
+_KEY = r"[^/]+"  # an id, or for users a userPrincipalName
 _ROUTES = [
     ("GET", rf"/v1\.0/users", User, True),
     ("POST", rf"/v1\.0/users", User, False),
-    ("GET", rf"/v1\.0/users/{_GUID}", User, False),
+    ("GET", rf"/v1\.0/users/{_KEY}", User, False),
     ("GET", rf"/v1\.0/groups", Group, True),
     ("POST", rf"/v1\.0/groups", Group, False),
-    ("GET", rf"/v1\.0/groups/{_GUID}", Group, False),
-    ("GET", rf"/v1\.0/groups/{_GUID}/(members|owners)", DirectoryObject, True),
-    ("GET", rf"/v1\.0/directoryObjects/{_GUID}", DirectoryObject, False),
+    ("GET", rf"/v1\.0/groups/{_KEY}", Group, False),
+    ("GET", rf"/v1\.0/groups/{_KEY}/(members|owners)", DirectoryObject, True),
+    ("GET", rf"/v1\.0/directoryObjects/{_KEY}", DirectoryObject, False),
 ]
 
 

@@ -224,13 +224,13 @@ class WritServer:
                 database_url=database_url,
                 stderr_path=stderr_path,
                 process=process,
-                _admin_pg_url=admin_pg_url,
-                _pg_database=pg_database,
                 _stderr_file=stderr_file,
             )
             try:
                 server._wait_ready()
                 server.token = server.client_credentials_token()
+                # From here on the server owns its database: stop() drops it.
+                server._admin_pg_url, server._pg_database = admin_pg_url, pg_database
                 return server
             except HarnessError as err:
                 last_error = err

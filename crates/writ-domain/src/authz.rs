@@ -38,6 +38,14 @@ pub mod roles {
             false,
         ),
     ];
+
+    /// The built-in definition with this id (template id).
+    pub fn definition(id: &str) -> Option<(&'static str, &'static str, &'static str, bool)> {
+        BUILT_IN
+            .iter()
+            .copied()
+            .find(|(template, ..)| template.eq_ignore_ascii_case(id))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +63,8 @@ pub struct Caller {
     /// `userPrincipalName` for users, `appId` for service principals.
     pub login_name: String,
     pub enabled: bool,
+    /// An agent identity or agent user: never a sponsor, approver or administrator.
+    pub is_agent: bool,
     /// Directory role template ids held at the tenant scope.
     pub directory_roles: Vec<String>,
 }
@@ -69,7 +79,7 @@ impl Caller {
     }
 
     pub fn is_human_user(&self) -> bool {
-        self.kind == PrincipalKind::User
+        self.kind == PrincipalKind::User && !self.is_agent
     }
 
     /// Users and groups may be read by administrators, readers and any enabled human user

@@ -14,6 +14,14 @@ impl<T> Patch<T> {
         matches!(self, Patch::Absent)
     }
 
+    /// The value, if one was given.
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Patch::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// Apply to an optional field.
     pub fn apply_to(self, field: &mut Option<T>) {
         match self {

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 
 use crate::audit::{AuditRecord, OutboxEvent};
 use crate::directory::{
-    Application, ClientSecret, DirectoryObject, Group, ObjectKind, ServicePrincipal, User,
+    AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
+    ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
+    UserKind,
 };
 use crate::error::DomainError;
 use crate::query::{ListQuery, Page};
@@ -75,7 +77,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn user_by_principal_name(&self, upn: &str) -> StoreResult<Option<User>>;
-    async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
+    /// Users, or only those of one kind (the `microsoft.graph.agentUser` cast).
+    async fn list_users(
+        &self,
+        query: &ListQuery,
+        kind: Option<UserKind>,
+    ) -> StoreResult<Page<User>>;
 
     async fn group(&self, id: &str) -> StoreResult<Option<Group>>;
     async fn list_groups(&self, query: &ListQuery) -> StoreResult<Page<Group>>;
@@ -93,18 +100,51 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         query: &ListQuery,
     ) -> StoreResult<Page<DirectoryObject>>;
 
+    async fn application(&self, id: &str) -> StoreResult<Option<Application>>;
     async fn application_by_app_id(&self, app_id: &str) -> StoreResult<Option<Application>>;
+    async fn list_applications(
+        &self,
+        query: &ListQuery,
+        kind: Option<ApplicationKind>,
+    ) -> StoreResult<Page<Application>>;
     async fn service_principal(&self, id: &str) -> StoreResult<Option<ServicePrincipal>>;
+    async fn list_service_principals(
+        &self,
+        query: &ListQuery,
+        kind: Option<ServicePrincipalKind>,
+    ) -> StoreResult<Page<ServicePrincipal>>;
+    /// Sponsors of an object (users and groups).
+    async fn sponsors(&self, object_id: &str) -> StoreResult<Vec<DirectoryObject>>;
+    /// Owners of an application or service principal.
+    async fn object_owners(&self, object_id: &str) -> StoreResult<Vec<DirectoryObject>>;
+    /// App role assignments held by a principal (`resource_id: None`) or on one resource,
+    /// current at `now`.
+    async fn app_role_assignments_of(
+        &self,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<AppRoleAssignment>>;
+    async fn app_role_assignments_to(
+        &self,
+        resource_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<AppRoleAssignment>>;
+    async fn permission_grants(&self, query: &ListQuery) -> StoreResult<Page<PermissionGrant>>;
+    async fn permission_grant(&self, id: &str) -> StoreResult<Option<PermissionGrant>>;
+    async fn role_assignments(&self, query: &ListQuery) -> StoreResult<Page<RoleAssignment>>;
+    async fn role_assignment(&self, id: &str) -> StoreResult<Option<RoleAssignment>>;
+    /// Tenant-scope directory role assignments of a principal current at `now`, with their ends.
+    async fn role_assignments_of(
+        &self,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<RoleAssignment>>;
     async fn service_principal_by_app_id(
         &self,
         app_id: &str,
     ) -> StoreResult<Option<ServicePrincipal>>;
-    /// Secrets of the application (object id) that are valid at `now`.
-    async fn client_secrets(
-        &self,
-        application_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Vec<ClientSecret>>;
+    /// Every password credential of an application or service principal, expired or not.
+    async fn password_credentials(&self, owner_id: &str) -> StoreResult<Vec<ClientSecret>>;
 
     /// Directory role template ids held by the principal at the tenant scope at `now`.
     async fn directory_roles_of(
@@ -167,15 +207,48 @@ pub trait StoreTx: Send {
     async fn remove_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool>;
     async fn count_group_owners(&mut self, group_id: &str) -> StoreResult<i64>;
 
+    async fn application(&mut self, id: &str) -> StoreResult<Option<Application>>;
     async fn application_by_app_id(&mut self, app_id: &str) -> StoreResult<Option<Application>>;
     async fn insert_application(&mut self, app: &Application) -> StoreResult<()>;
+    async fn update_application(&mut self, app: &Application) -> StoreResult<()>;
+    async fn service_principal(&mut self, id: &str) -> StoreResult<Option<ServicePrincipal>>;
     async fn service_principal_by_app_id(
         &mut self,
         app_id: &str,
     ) -> StoreResult<Option<ServicePrincipal>>;
     async fn insert_service_principal(&mut self, sp: &ServicePrincipal) -> StoreResult<()>;
+    async fn update_service_principal(&mut self, sp: &ServicePrincipal) -> StoreResult<()>;
+    /// Deletes any directory object with everything that cascades from it.
+    async fn delete_object(&mut self, id: &str) -> StoreResult<()>;
     async fn insert_client_secret(&mut self, secret: &ClientSecret) -> StoreResult<()>;
-    async fn delete_client_secrets(&mut self, application_id: &str) -> StoreResult<()>;
+    async fn delete_client_secrets(&mut self, owner_id: &str) -> StoreResult<()>;
+    /// Removes one credential; false if the owner has no such key.
+    async fn delete_client_secret(&mut self, owner_id: &str, key_id: &str) -> StoreResult<bool>;
+
+    async fn add_sponsor(&mut self, object_id: &str, sponsor_id: &str) -> StoreResult<bool>;
+    async fn remove_sponsor(&mut self, object_id: &str, sponsor_id: &str) -> StoreResult<bool>;
+    async fn sponsor_ids(&mut self, object_id: &str) -> StoreResult<Vec<String>>;
+    /// Objects this principal sponsors.
+    async fn sponsored_by(&mut self, sponsor_id: &str) -> StoreResult<Vec<String>>;
+    async fn add_object_owner(&mut self, object_id: &str, owner_id: &str) -> StoreResult<bool>;
+    async fn remove_object_owner(&mut self, object_id: &str, owner_id: &str) -> StoreResult<bool>;
+    /// Agent users whose parent is this agent identity.
+    async fn count_agent_users_of(&mut self, agent_identity_id: &str) -> StoreResult<i64>;
+
+    /// Adds an app role assignment; false if this holder already holds it.
+    async fn insert_app_role_assignment(
+        &mut self,
+        assignment: &AppRoleAssignment,
+    ) -> StoreResult<bool>;
+    async fn app_role_assignment(&mut self, id: &str) -> StoreResult<Option<AppRoleAssignment>>;
+    async fn delete_app_role_assignment(&mut self, id: &str) -> StoreResult<bool>;
+
+    async fn insert_permission_grant(&mut self, grant: &PermissionGrant) -> StoreResult<()>;
+    async fn update_permission_grant(&mut self, grant: &PermissionGrant) -> StoreResult<()>;
+    async fn delete_permission_grant(&mut self, id: &str) -> StoreResult<bool>;
+
+    async fn role_assignment(&mut self, id: &str) -> StoreResult<Option<RoleAssignment>>;
+    async fn delete_role_assignment(&mut self, id: &str) -> StoreResult<bool>;
 
     async fn count_role_holders(&mut self, role_template_id: &str) -> StoreResult<i64>;
     /// Adds a tenant-scope directory role assignment; false if it existed.

@@ -74,6 +74,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     )
                 })?;
             Caller {
+                is_agent: user.kind == writ_domain::directory::UserKind::AgentUser,
                 id: user.id,
                 kind: PrincipalKind::User,
                 display_name: user.display_name,
@@ -93,6 +94,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     )
                 })?;
             Caller {
+                is_agent: sp.is_agent(),
                 id: sp.id,
                 kind: PrincipalKind::ServicePrincipal,
                 display_name: sp.display_name,

@@ -65,6 +65,23 @@ fn type_error(name: &str, expected: &str) -> ApiError {
 }
 
 impl JsonObject {
+    /// The `@odata.type` annotation without its `#microsoft.graph.` prefix, if present.
+    pub fn odata_type(&self) -> ApiResult<Option<String>> {
+        match self.fields.get("@odata.type") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(t)) => {
+                let short = t.trim_start_matches('#');
+                let short = short.strip_prefix("microsoft.graph.").ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "@odata.type '{t}' is not a microsoft.graph type"
+                    ))
+                })?;
+                Ok(Some(short.to_owned()))
+            }
+            Some(_) => Err(ApiError::bad_request("@odata.type must be a string")),
+        }
+    }
+
     /// Refuses properties the entity does not have. `@odata.type`, when present, must name the
     /// entity type; `*@odata.bind` annotations are allowed only where listed.
     pub fn check_properties(&self, type_name: &str, allowed: &[&str]) -> ApiResult<()> {

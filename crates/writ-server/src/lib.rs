@@ -27,7 +27,9 @@ use writ_domain::directory::{BootstrapConfig, Directory, bootstrap};
 use writ_domain::store::Store;
 
 use crate::error::ApiError;
-use crate::graph::{directory_objects, groups, users};
+use crate::graph::{
+    applications, directory_objects, grants, groups, role_management, service_principals, users,
+};
 use crate::routes::{Kind, Method, RouteDoc, Routes};
 use crate::state::{AppState, ServerSettings};
 
@@ -41,6 +43,7 @@ pub struct ServerConfig {
     /// PKCS#8 PEM of the signing key, when `tokens.signing_key_file` is set.
     pub signing_key_pem: Option<String>,
     pub token_lifetime: Duration,
+    pub resource_token_lifetime: Duration,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -122,6 +125,7 @@ pub async fn start(
         settings: Arc::new(ServerSettings {
             public_url,
             tenant_id: outcome.tenant_id.clone(),
+            resource_token_lifetime: config.resource_token_lifetime,
         }),
         password_limiter: Arc::new(rate_limit::RateLimiter::new(10, 10)),
         metrics: config.metrics,
@@ -185,6 +189,62 @@ fn graph_routes() -> Routes {
             users::remove_manager,
         )
         .route(Get, "/me", Entity, "Get the signed-in user", users::me)
+        .route(
+            Get,
+            "/users/microsoft.graph.agentUser",
+            Collection,
+            "List agent users",
+            users::list_agent_users,
+        )
+        .route(
+            Post,
+            "/users/microsoft.graph.agentUser",
+            Create,
+            "Create an agent user",
+            users::create_agent_user,
+        )
+        .route(
+            Get,
+            "/users/{id}/sponsors",
+            Collection,
+            "List a user's sponsors",
+            users::list_sponsors,
+        )
+        .route(
+            Post,
+            "/users/{id}/sponsors/$ref",
+            NoContent,
+            "Add a sponsor",
+            users::add_sponsor,
+        )
+        .route(
+            Delete,
+            "/users/{id}/sponsors/{sponsor_id}/$ref",
+            NoContent,
+            "Remove a sponsor",
+            users::remove_sponsor,
+        )
+        .route(
+            Get,
+            "/users/{id}/appRoleAssignments",
+            Collection,
+            "List a user's app role assignments",
+            grants::list_assignments,
+        )
+        .route(
+            Post,
+            "/users/{id}/appRoleAssignments",
+            Create,
+            "Assign an app role to a user",
+            grants::assign_to_principal,
+        )
+        .route(
+            Delete,
+            "/users/{id}/appRoleAssignments/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            grants::remove_assignment,
+        )
         .section("groups", true)
         .route(Get, "/groups", Collection, "List groups", groups::list)
         .route(Post, "/groups", Create, "Create a group", groups::create)
@@ -245,6 +305,374 @@ fn graph_routes() -> Routes {
             "Remove an owner",
             groups::remove_owner,
         )
+        .route(
+            Get,
+            "/groups/{id}/appRoleAssignments",
+            Collection,
+            "List a group's app role assignments",
+            grants::list_assignments,
+        )
+        .route(
+            Post,
+            "/groups/{id}/appRoleAssignments",
+            Create,
+            "Assign an app role to a group",
+            grants::assign_to_principal,
+        )
+        .route(
+            Delete,
+            "/groups/{id}/appRoleAssignments/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            grants::remove_assignment,
+        )
+        .section("applications", true)
+        .route(
+            Get,
+            "/applications",
+            Collection,
+            "List applications",
+            applications::list,
+        )
+        .route(
+            Post,
+            "/applications",
+            Create,
+            "Create an application or blueprint (by @odata.type)",
+            applications::create,
+        )
+        .route(
+            Get,
+            "/applications/microsoft.graph.agentIdentityBlueprint",
+            Collection,
+            "List agent identity blueprints",
+            applications::list_blueprints,
+        )
+        .route(
+            Post,
+            "/applications/microsoft.graph.agentIdentityBlueprint",
+            Create,
+            "Create an agent identity blueprint",
+            applications::create_blueprint,
+        )
+        .route(
+            Get,
+            "/applications/{id}",
+            Entity,
+            "Get an application",
+            applications::get,
+        )
+        .route(
+            Patch,
+            "/applications/{id}",
+            NoContent,
+            "Update an application",
+            applications::update,
+        )
+        .route(
+            Delete,
+            "/applications/{id}",
+            NoContent,
+            "Delete an application and its service principal",
+            applications::delete,
+        )
+        .route(
+            Post,
+            "/applications/{id}/addPassword",
+            Plain,
+            "Add a client secret (shown once)",
+            applications::add_password,
+        )
+        .route(
+            Post,
+            "/applications/{id}/removePassword",
+            NoContent,
+            "Remove a client secret",
+            applications::remove_password,
+        )
+        .route(
+            Get,
+            "/applications/{id}/owners",
+            Collection,
+            "List owners",
+            applications::list_owners,
+        )
+        .route(
+            Post,
+            "/applications/{id}/owners/$ref",
+            NoContent,
+            "Add an owner",
+            applications::add_owner,
+        )
+        .route(
+            Delete,
+            "/applications/{id}/owners/{owner_id}/$ref",
+            NoContent,
+            "Remove an owner",
+            applications::remove_owner,
+        )
+        .route(
+            Get,
+            "/applications/{id}/sponsors",
+            Collection,
+            "List a blueprint's sponsors",
+            applications::list_sponsors,
+        )
+        .route(
+            Post,
+            "/applications/{id}/sponsors/$ref",
+            NoContent,
+            "Add a sponsor to a blueprint",
+            applications::add_sponsor,
+        )
+        .route(
+            Delete,
+            "/applications/{id}/sponsors/{sponsor_id}/$ref",
+            NoContent,
+            "Remove a blueprint sponsor",
+            applications::remove_sponsor,
+        )
+        .section("servicePrincipals", true)
+        .route(
+            Get,
+            "/servicePrincipals",
+            Collection,
+            "List service principals",
+            service_principals::list,
+        )
+        .route(
+            Post,
+            "/servicePrincipals",
+            Create,
+            "Create a service principal, blueprint principal or agent identity (by @odata.type)",
+            service_principals::create,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/microsoft.graph.agentIdentity",
+            Collection,
+            "List agent identities",
+            service_principals::list_agent_identities,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/microsoft.graph.agentIdentity",
+            Create,
+            "Create an agent identity",
+            service_principals::create_agent_identity,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+            Collection,
+            "List blueprint principals",
+            service_principals::list_blueprint_principals,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+            Create,
+            "Create a blueprint principal",
+            service_principals::create_blueprint_principal,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/{id}",
+            Entity,
+            "Get a service principal",
+            service_principals::get,
+        )
+        .route(
+            Patch,
+            "/servicePrincipals/{id}",
+            NoContent,
+            "Update a service principal",
+            service_principals::update,
+        )
+        .route(
+            Delete,
+            "/servicePrincipals/{id}",
+            NoContent,
+            "Delete a service principal",
+            service_principals::delete,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/{id}/addPassword",
+            Plain,
+            "Add a client secret to an agent identity (shown once)",
+            applications::add_password,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/{id}/removePassword",
+            NoContent,
+            "Remove an agent identity's client secret",
+            applications::remove_password,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/{id}/owners",
+            Collection,
+            "List owners",
+            service_principals::list_owners,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/{id}/owners/$ref",
+            NoContent,
+            "Add an owner",
+            applications::add_owner,
+        )
+        .route(
+            Delete,
+            "/servicePrincipals/{id}/owners/{owner_id}/$ref",
+            NoContent,
+            "Remove an owner",
+            applications::remove_owner,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/{id}/sponsors",
+            Collection,
+            "List sponsors",
+            service_principals::list_sponsors,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/{id}/sponsors/$ref",
+            NoContent,
+            "Add a sponsor",
+            applications::add_sponsor,
+        )
+        .route(
+            Delete,
+            "/servicePrincipals/{id}/sponsors/{sponsor_id}/$ref",
+            NoContent,
+            "Remove a sponsor",
+            applications::remove_sponsor,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/{id}/appRoleAssignedTo",
+            Collection,
+            "List app role assignments granted on this resource",
+            grants::list_assigned_to,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/{id}/appRoleAssignedTo",
+            Create,
+            "Assign an app role of this resource",
+            grants::assign_to_resource,
+        )
+        .route(
+            Delete,
+            "/servicePrincipals/{id}/appRoleAssignedTo/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            grants::remove_assignment,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/{id}/appRoleAssignments",
+            Collection,
+            "List app roles this principal holds",
+            grants::list_assignments,
+        )
+        .route(
+            Post,
+            "/servicePrincipals/{id}/appRoleAssignments",
+            Create,
+            "Assign an app role to this principal",
+            grants::assign_to_principal,
+        )
+        .route(
+            Delete,
+            "/servicePrincipals/{id}/appRoleAssignments/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            grants::remove_assignment,
+        )
+        .section("oauth2PermissionGrants", true)
+        .route(
+            Get,
+            "/oauth2PermissionGrants",
+            Collection,
+            "List delegated permission grants",
+            grants::list_permission_grants,
+        )
+        .route(
+            Post,
+            "/oauth2PermissionGrants",
+            Create,
+            "Grant delegated permissions",
+            grants::create_permission_grant,
+        )
+        .route(
+            Get,
+            "/oauth2PermissionGrants/{id}",
+            Entity,
+            "Get a delegated permission grant",
+            grants::get_permission_grant,
+        )
+        .route(
+            Patch,
+            "/oauth2PermissionGrants/{id}",
+            NoContent,
+            "Change a grant's scope",
+            grants::update_permission_grant,
+        )
+        .route(
+            Delete,
+            "/oauth2PermissionGrants/{id}",
+            NoContent,
+            "Revoke a delegated permission grant",
+            grants::delete_permission_grant,
+        )
+        .section("roleManagement", true)
+        .route(
+            Get,
+            "/roleManagement/directory/roleDefinitions",
+            Collection,
+            "List directory role definitions",
+            role_management::list_definitions,
+        )
+        .route(
+            Get,
+            "/roleManagement/directory/roleDefinitions/{id}",
+            Entity,
+            "Get a directory role definition",
+            role_management::get_definition,
+        )
+        .route(
+            Get,
+            "/roleManagement/directory/roleAssignments",
+            Collection,
+            "List directory role assignments",
+            role_management::list_assignments,
+        )
+        .route(
+            Post,
+            "/roleManagement/directory/roleAssignments",
+            Create,
+            "Assign a directory role",
+            role_management::create_assignment,
+        )
+        .route(
+            Get,
+            "/roleManagement/directory/roleAssignments/{id}",
+            Entity,
+            "Get a directory role assignment",
+            role_management::get_assignment,
+        )
+        .route(
+            Delete,
+            "/roleManagement/directory/roleAssignments/{id}",
+            NoContent,
+            "Remove a directory role assignment",
+            role_management::delete_assignment,
+        )
         .section("directoryObjects", true)
         .route(
             Get,
@@ -252,6 +680,13 @@ fn graph_routes() -> Routes {
             Entity,
             "Get any directory object",
             directory_objects::get,
+        )
+        .route(
+            Get,
+            "/{key}",
+            Entity,
+            "servicePrincipals(appId='…') and applications(appId='…')",
+            directory_objects::alternate_key,
         )
 }
 

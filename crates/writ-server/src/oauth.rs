@@ -184,50 +184,164 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The only scopes a token for Writ's own API may be asked with.
-fn check_api_scope(
+/// What a token is requested for.
+enum Target {
+    /// Writ's own API.
+    Writ,
+    /// A resource application registered in Writ: its service principal.
+    Resource(writ_domain::directory::ServicePrincipal),
+}
+
+/// Resolves `scope`: Writ's API (`https://graph.microsoft.com/.default`, `{public_url}/.default`)
+/// or a resource (`api://{appId}/.default`, `{appId}/.default`, `{identifierUri}/.default`).
+/// OpenID scopes are ignored; exactly one `/.default` resource scope is needed when `required`.
+async fn resolve_scope(
     state: &AppState,
     scope: Option<&str>,
     required: bool,
-) -> Result<(), OAuthError> {
+) -> Result<Target, OAuthError> {
+    let invalid_scope =
+        |message: String| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", message);
     let Some(scope) = scope else {
         return if required {
             Err(OAuthError::invalid_request(
-                "parameter 'scope' is required: use https://graph.microsoft.com/.default or {public_url}/.default",
+                "parameter 'scope' is required: use https://graph.microsoft.com/.default, {public_url}/.default or api://{appId}/.default",
             ))
         } else {
-            Ok(())
+            Ok(Target::Writ)
         };
     };
     let own = format!("{}/.default", state.settings.public_url);
-    let mut resource_scopes = 0;
+    let mut resources: Vec<&str> = Vec::new();
     for s in scope.split_whitespace() {
         if matches!(s, "openid" | "profile" | "offline_access" | "email") {
             continue;
         }
-        let s = s.trim_end_matches('/');
-        if s.eq_ignore_ascii_case("https://graph.microsoft.com/.default")
-            || s.eq_ignore_ascii_case(&own)
-        {
-            resource_scopes += 1;
-            continue;
+        resources.push(s);
+    }
+    let resource = match resources.as_slice() {
+        [] if !required => return Ok(Target::Writ),
+        [one] => *one,
+        _ => {
+            return Err(invalid_scope(
+                "exactly one resource '/.default' scope is required".into(),
+            ));
         }
-        return Err(OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            format!(
-                "The scope '{s}' is not valid: this server issues tokens for {own} (or https://graph.microsoft.com/.default)."
-            ),
-        ));
+    };
+    let Some(base) = resource.strip_suffix("/.default") else {
+        return Err(invalid_scope(format!(
+            "The scope '{resource}' is not valid: client credentials and this server use '<resource>/.default'"
+        )));
+    };
+    if resource.eq_ignore_ascii_case("https://graph.microsoft.com/.default")
+        || resource.eq_ignore_ascii_case(&own)
+    {
+        return Ok(Target::Writ);
     }
-    if required && resource_scopes != 1 {
-        return Err(OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            "exactly one resource '/.default' scope is required",
-        ));
+    let store = state.directory.store();
+    let app_id = base.strip_prefix("api://").unwrap_or(base);
+    let mut principal = match writ_domain::ids::parse_guid(app_id) {
+        Some(app_id) => store.service_principal_by_app_id(&app_id).await?,
+        None => None,
+    };
+    if principal.is_none() {
+        // An identifier URI of an application (e.g. api://orders).
+        let apps = store
+            .list_applications(
+                &writ_domain::query::ListQuery {
+                    top: 999,
+                    ..Default::default()
+                },
+                None,
+            )
+            .await?;
+        if let Some(app) = apps.items.iter().find(|a| {
+            a.identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(base))
+        }) {
+            principal = store.service_principal_by_app_id(&app.app_id).await?;
+        }
     }
-    Ok(())
+    principal.map(Target::Resource).ok_or_else(|| {
+        invalid_scope(format!(
+            "The resource '{base}' was not found in this tenant: register the application and its service principal first."
+        ))
+    })
+}
+
+/// The app role values `principal_id` holds on `resource` now, and the instant the last of them
+/// ends (a role held by several holders lasts until the latest; `None` = no end).
+async fn roles_on(
+    state: &AppState,
+    principal_id: &str,
+    resource: &writ_domain::directory::ServicePrincipal,
+    now: time::OffsetDateTime,
+) -> Result<(Vec<String>, Option<time::OffsetDateTime>), OAuthError> {
+    let store = state.directory.store();
+    let defined = store
+        .application_by_app_id(&resource.app_id)
+        .await?
+        .map(|a| a.app_roles)
+        .unwrap_or_default();
+    let held: Vec<_> = store
+        .app_role_assignments_of(principal_id, now)
+        .await?
+        .into_iter()
+        .filter(|a| a.resource_id == resource.id)
+        .collect();
+    let mut roles: Vec<(String, Option<time::OffsetDateTime>)> = Vec::new();
+    for assignment in held {
+        let Some(value) = defined
+            .iter()
+            .find(|r| r.id == assignment.app_role_id && r.is_enabled)
+            .and_then(|r| r.value.clone())
+        else {
+            continue;
+        };
+        match roles.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, end)) => {
+                *end = match (*end, assignment.ends_at) {
+                    (None, _) | (_, None) => None,
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                };
+            }
+            None => roles.push((value, assignment.ends_at)),
+        }
+    }
+    let cap = roles.iter().filter_map(|(_, end)| *end).min();
+    let mut values: Vec<String> = roles.into_iter().map(|(v, _)| v).collect();
+    values.sort();
+    Ok((values, cap))
+}
+
+/// Directory roles held now, and the instant the first of them ends.
+async fn directory_roles(
+    state: &AppState,
+    principal_id: &str,
+    now: time::OffsetDateTime,
+) -> Result<(Vec<String>, Option<time::OffsetDateTime>), OAuthError> {
+    let held = state
+        .directory
+        .store()
+        .role_assignments_of(principal_id, now)
+        .await?;
+    let cap = held.iter().filter_map(|r| r.ends_at).min();
+    let mut ids: Vec<String> = held.into_iter().map(|r| r.role_definition_id).collect();
+    ids.sort();
+    ids.dedup();
+    Ok((ids, cap))
+}
+
+fn earliest(
+    a: Option<time::OffsetDateTime>,
+    b: Option<time::OffsetDateTime>,
+) -> Option<time::OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
 }
 
 async fn issue(
@@ -251,7 +365,7 @@ async fn issue(
         .ok_or_else(|| OAuthError::invalid_request("parameter 'grant_type' is required"))?;
     let now = state.directory.clock().now();
     let store = state.directory.store();
-    let subject = match grant_type {
+    let (object_id, is_user, client_id, upn, display_name, target) = match grant_type {
         "client_credentials" => {
             let (client_id, client_secret) = match basic_credentials(headers) {
                 Some(creds) => creds,
@@ -266,40 +380,44 @@ async fn issue(
                         .to_owned(),
                 ),
             };
-            check_api_scope(state, param(&pairs, "scope"), true)?;
+            let target = resolve_scope(state, param(&pairs, "scope"), true).await?;
             let client_id =
                 writ_domain::ids::parse_guid(&client_id).ok_or_else(OAuthError::invalid_client)?;
-            let application = store
-                .application_by_app_id(&client_id)
-                .await?
-                .ok_or_else(OAuthError::invalid_client)?;
+            // Applications hold their principal's secrets; agent identities may hold their own.
+            let (owner_id, principal) = match store.application_by_app_id(&client_id).await? {
+                Some(application) => (
+                    application.id,
+                    store.service_principal_by_app_id(&client_id).await?,
+                ),
+                None => match store.service_principal_by_app_id(&client_id).await? {
+                    Some(sp) if sp.is_agent() => (sp.id.clone(), Some(sp)),
+                    _ => return Err(OAuthError::invalid_client()),
+                },
+            };
             let valid = store
-                .client_secrets(&application.id, now)
+                .password_credentials(&owner_id)
                 .await?
                 .iter()
+                .filter(|s| s.start_date_time <= now && s.end_date_time > now)
                 .any(|s| secrets::verify_client_secret(&client_secret, &s.secret_hash));
             if !valid {
                 return Err(OAuthError::invalid_client());
             }
-            let principal = store
-                .service_principal_by_app_id(&client_id)
-                .await?
-                .filter(|sp| sp.account_enabled)
-                .ok_or_else(|| {
-                    OAuthError::new(
-                        StatusCode::BAD_REQUEST,
-                        "unauthorized_client",
-                        "The application has no enabled service principal in this tenant.",
-                    )
-                })?;
-            Subject {
-                wids: store.directory_roles_of(&principal.id, now).await?,
-                object_id: principal.id,
-                is_user: false,
-                client_id: principal.app_id,
-                upn: None,
-                display_name: principal.display_name,
-            }
+            let principal = principal.filter(|sp| sp.account_enabled).ok_or_else(|| {
+                OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unauthorized_client",
+                    "The application has no enabled service principal in this tenant.",
+                )
+            })?;
+            (
+                principal.id,
+                false,
+                principal.app_id,
+                None,
+                principal.display_name,
+                target,
+            )
         }
         "password" => {
             let username = param(&pairs, "username")
@@ -307,7 +425,7 @@ async fn issue(
             let password = param(&pairs, "password")
                 .ok_or_else(|| OAuthError::invalid_request("parameter 'password' is required"))?
                 .to_owned();
-            check_api_scope(state, param(&pairs, "scope"), false)?;
+            let target = resolve_scope(state, param(&pairs, "scope"), false).await?;
             let keys = [
                 format!("user:{}", username.to_lowercase()),
                 format!("ip:{source}"),
@@ -349,14 +467,14 @@ async fn issue(
                     .ok_or_else(|| OAuthError::invalid_request("client_id is not a GUID"))?,
                 None => WRIT_PUBLIC_CLIENT_ID.to_owned(),
             };
-            Subject {
-                wids: store.directory_roles_of(&user.id, now).await?,
-                object_id: user.id,
-                is_user: true,
+            (
+                user.id,
+                true,
                 client_id,
-                upn: Some(user.user_principal_name),
-                display_name: user.display_name,
-            }
+                Some(user.user_principal_name),
+                user.display_name,
+                target,
+            )
         }
         other => {
             return Err(OAuthError::new(
@@ -368,7 +486,32 @@ async fn issue(
             ));
         }
     };
-    let token = state
+    let (wids, wids_end) = directory_roles(state, &object_id, now).await?;
+    let (audience, roles, roles_end, lifetime) = match &target {
+        Target::Writ => (None, Vec::new(), None, state.tokens.lifetime()),
+        Target::Resource(resource) => {
+            let (roles, end) = roles_on(state, &object_id, resource, now).await?;
+            (
+                Some(resource.app_id.clone()),
+                roles,
+                end,
+                state.settings.resource_token_lifetime,
+            )
+        }
+    };
+    let subject = Subject {
+        object_id,
+        is_user,
+        client_id,
+        upn,
+        display_name,
+        wids,
+        audience,
+        roles,
+        lifetime,
+        not_after: earliest(wids_end, roles_end),
+    };
+    let (token, expires_in) = state
         .tokens
         .issue(&subject, now)
         .map_err(|e| OAuthError::from(DomainError::Internal(e.to_string())))?;
@@ -376,8 +519,8 @@ async fn issue(
         .increment(1);
     Ok(json!({
         "token_type": "Bearer",
-        "expires_in": state.tokens.lifetime().whole_seconds(),
-        "ext_expires_in": state.tokens.lifetime().whole_seconds(),
+        "expires_in": expires_in,
+        "ext_expires_in": expires_in,
         "access_token": token,
     }))
 }

@@ -13,6 +13,8 @@ pub struct ServerSettings {
     /// Base of issuer URLs and `@odata.nextLink` (no trailing slash).
     pub public_url: String,
     pub tenant_id: String,
+    /// Lifetime of tokens for resource applications (`tokens.resource_lifetime`).
+    pub resource_token_lifetime: time::Duration,
 }
 
 #[derive(Clone, Debug)]

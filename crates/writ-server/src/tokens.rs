@@ -70,6 +70,9 @@ pub struct Claims {
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub wids: Vec<String>,
+    /// App role values held on the token's audience (resource tokens only).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub roles: Vec<String>,
 }
 
 /// What a token is issued for.
@@ -82,6 +85,12 @@ pub struct Subject {
     pub upn: Option<String>,
     pub display_name: String,
     pub wids: Vec<String>,
+    /// `None`: a token for Writ's own API; `Some(appId)`: for that resource application.
+    pub audience: Option<String>,
+    pub roles: Vec<String>,
+    pub lifetime: Duration,
+    /// The token never outlives this instant (the end of a grant it carries).
+    pub not_after: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,18 +176,32 @@ impl TokenService {
         serde_json::json!({ "keys": [self.jwk] })
     }
 
-    /// A token for Writ's own API.
-    pub fn issue(&self, subject: &Subject, now: OffsetDateTime) -> Result<String, TokenError> {
+    /// A token for Writ's own API or a resource application; returns it with its lifetime in
+    /// seconds.
+    pub fn issue(
+        &self,
+        subject: &Subject,
+        now: OffsetDateTime,
+    ) -> Result<(String, i64), TokenError> {
         let iat = now.unix_timestamp();
+        let mut exp = now + subject.lifetime;
+        if let Some(cap) = subject.not_after
+            && cap < exp
+        {
+            exp = cap;
+        }
         let claims = Claims {
-            aud: self.audience.clone(),
+            aud: subject
+                .audience
+                .clone()
+                .unwrap_or_else(|| self.audience.clone()),
             iss: self.issuer.clone(),
             sub: subject.object_id.clone(),
             oid: subject.object_id.clone(),
             tid: self.tenant_id.clone(),
             iat,
             nbf: iat,
-            exp: (now + self.lifetime).unix_timestamp(),
+            exp: exp.unix_timestamp(),
             idtyp: if subject.is_user { "user" } else { "app" }.into(),
             azp: subject.client_id.clone(),
             appid: subject.client_id.clone(),
@@ -188,8 +211,9 @@ impl TokenService {
             preferred_username: subject.upn.clone(),
             name: Some(subject.display_name.clone()),
             wids: subject.wids.clone(),
+            roles: subject.roles.clone(),
         };
-        self.sign(&claims)
+        Ok((self.sign(&claims)?, (exp - now).whole_seconds().max(0)))
     }
 
     /// Signs arbitrary claims with the current key (also used by tests to forge edge cases).

@@ -65,6 +65,7 @@ pub static USER: EntitySchema = EntitySchema {
         ),
         ("createdDateTime", datetime("{t}.created_at")),
         ("manager/id", id("{t}.manager_id")),
+        ("identityParentId", id("{t}.identity_parent_id")),
     ],
 };
 
@@ -102,5 +103,76 @@ pub static GROUP: EntitySchema = EntitySchema {
                 element: &UNIFIED_ELEMENT,
             },
         ),
+    ],
+};
+
+pub static APPLICATION: EntitySchema = EntitySchema {
+    entity: "application",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("appId", id("{t}.app_id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("createdDateTime", datetime("{t}.created_at")),
+    ],
+};
+
+pub const SERVICE_PRINCIPAL_TYPES: &[&str] = &[
+    "Application",
+    "ServiceIdentity",
+    "ManagedIdentity",
+    "Legacy",
+    "SocialIdp",
+];
+
+pub static SERVICE_PRINCIPAL: EntitySchema = EntitySchema {
+    entity: "servicePrincipal",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("appId", id("{t}.app_id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("accountEnabled", boolean("{t}.account_enabled")),
+        (
+            "servicePrincipalType",
+            FieldDef::Scalar {
+                sql: "{t}.service_principal_type",
+                ty: FieldType::Enum(SERVICE_PRINCIPAL_TYPES),
+                orderable: false,
+            },
+        ),
+        (
+            "agentIdentityBlueprintId",
+            id("{t}.agent_identity_blueprint_id"),
+        ),
+        ("createdDateTime", datetime("{t}.created_at")),
+    ],
+};
+
+pub const CONSENT_TYPES: &[&str] = &["AllPrincipals", "Principal"];
+
+pub static PERMISSION_GRANT: EntitySchema = EntitySchema {
+    entity: "oAuth2PermissionGrant",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("clientId", id("{t}.client_id")),
+        ("resourceId", id("{t}.resource_id")),
+        ("principalId", id("{t}.principal_id")),
+        (
+            "consentType",
+            FieldDef::Scalar {
+                sql: "{t}.consent_type",
+                ty: FieldType::Enum(CONSENT_TYPES),
+                orderable: false,
+            },
+        ),
+    ],
+};
+
+pub static ROLE_ASSIGNMENT: EntitySchema = EntitySchema {
+    entity: "unifiedRoleAssignment",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("principalId", id("{t}.principal_id")),
+        ("roleDefinitionId", id("{t}.role_definition_id")),
+        ("directoryScopeId", id("{t}.directory_scope_id")),
     ],
 };

@@ -8,10 +8,14 @@ use time::OffsetDateTime;
 use writ_domain::audit::{AuditRecord, OutboxEvent};
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::directory::{
-    Application, ClientSecret, DirectoryObject, Group, ObjectKind, ServicePrincipal, User,
+    AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
+    ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
+    UserKind,
 };
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, StoreTx};
+
+use writ_odata::SqlValue;
 
 use crate::connect::Backend;
 use crate::error::ResultExt;
@@ -130,6 +134,19 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// The objects with these ids, in the same order, skipping any deleted meanwhile.
+    async fn objects(&self, ids: Vec<String>) -> StoreResult<Vec<DirectoryObject>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(object) = self.directory_object(&id).await? {
+                out.push(object);
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Link {
     Members,
@@ -195,20 +212,10 @@ impl Store for SqlStore {
                 .service_principal(id)
                 .await?
                 .map(DirectoryObject::ServicePrincipal),
-            Some(ObjectKind::Application) => {
-                let sql = format!(
-                    "SELECT {} FROM applications t WHERE t.id = $1",
-                    rows::APPLICATION_COLUMNS
-                );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id.to_owned())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .store()?;
-                row.map(|r| rows::application(&r))
-                    .transpose()?
-                    .map(DirectoryObject::Application)
-            }
+            Some(ObjectKind::Application) => self
+                .application(id)
+                .await?
+                .map(DirectoryObject::Application),
             None => None,
         })
     }
@@ -230,14 +237,18 @@ impl Store for SqlStore {
         row.map(|r| rows::user(&r)).transpose()
     }
 
-    async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>> {
+    async fn list_users(
+        &self,
+        query: &ListQuery,
+        kind: Option<UserKind>,
+    ) -> StoreResult<Page<User>> {
         list(
             &self.pool,
             ListSpec {
                 schema: &schema::USER,
                 from: "users t",
                 columns: rows::USER_COLUMNS,
-                base_where: None,
+                base_where: kind.map(|k| ("t.kind = $1", vec![SqlValue::Text(k.as_str().into())])),
             },
             query,
             rows::user,
@@ -284,62 +295,185 @@ impl Store for SqlStore {
     }
 
     async fn application_by_app_id(&self, app_id: &str) -> StoreResult<Option<Application>> {
-        let sql = format!(
-            "SELECT {} FROM applications t WHERE t.app_id = $1",
-            rows::APPLICATION_COLUMNS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(app_id.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .store()?;
-        row.map(|r| rows::application(&r)).transpose()
+        application_by(&self.pool, "app_id", app_id).await
     }
 
     async fn service_principal(&self, id: &str) -> StoreResult<Option<ServicePrincipal>> {
-        let sql = format!(
-            "SELECT {} FROM service_principals t WHERE t.id = $1",
-            rows::SERVICE_PRINCIPAL_COLUMNS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .store()?;
-        row.map(|r| rows::service_principal(&r)).transpose()
+        service_principal_by(&self.pool, "id", id).await
     }
 
     async fn service_principal_by_app_id(
         &self,
         app_id: &str,
     ) -> StoreResult<Option<ServicePrincipal>> {
-        let sql = format!(
-            "SELECT {} FROM service_principals t WHERE t.app_id = $1",
-            rows::SERVICE_PRINCIPAL_COLUMNS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(app_id.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .store()?;
-        row.map(|r| rows::service_principal(&r)).transpose()
+        service_principal_by(&self.pool, "app_id", app_id).await
     }
 
-    async fn client_secrets(
-        &self,
-        application_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Vec<ClientSecret>> {
+    async fn password_credentials(&self, owner_id: &str) -> StoreResult<Vec<ClientSecret>> {
         let found = sqlx::query(
-            "SELECT key_id, application_id, secret_hash, hint, display_name, start_at, end_at \
-             FROM client_secrets WHERE application_id = $1 AND start_at <= $2 AND end_at > $2",
+            "SELECT key_id, owner_id, secret_hash, hint, display_name, start_at, end_at \
+             FROM password_credentials WHERE owner_id = $1 ORDER BY start_at, key_id",
         )
-        .bind(application_id.to_owned())
-        .bind(to_micros(now))
+        .bind(owner_id.to_owned())
         .fetch_all(&self.pool)
         .await
         .store()?;
         found.iter().map(rows::client_secret).collect()
+    }
+
+    async fn application(&self, id: &str) -> StoreResult<Option<Application>> {
+        application_by(&self.pool, "id", id).await
+    }
+
+    async fn list_applications(
+        &self,
+        query: &ListQuery,
+        kind: Option<ApplicationKind>,
+    ) -> StoreResult<Page<Application>> {
+        list(
+            &self.pool,
+            ListSpec {
+                schema: &schema::APPLICATION,
+                from: "applications t",
+                columns: rows::APPLICATION_COLUMNS,
+                base_where: kind.map(|k| ("t.kind = $1", vec![SqlValue::Text(k.as_str().into())])),
+            },
+            query,
+            rows::application,
+        )
+        .await
+    }
+
+    async fn list_service_principals(
+        &self,
+        query: &ListQuery,
+        kind: Option<ServicePrincipalKind>,
+    ) -> StoreResult<Page<ServicePrincipal>> {
+        list(
+            &self.pool,
+            ListSpec {
+                schema: &schema::SERVICE_PRINCIPAL,
+                from: "service_principals t",
+                columns: rows::SERVICE_PRINCIPAL_COLUMNS,
+                base_where: kind.map(|k| ("t.kind = $1", vec![SqlValue::Text(k.as_str().into())])),
+            },
+            query,
+            rows::service_principal,
+        )
+        .await
+    }
+
+    async fn sponsors(&self, object_id: &str) -> StoreResult<Vec<DirectoryObject>> {
+        let ids = linked_ids(
+            &self.pool,
+            "SELECT sponsor_id AS linked FROM sponsors WHERE object_id = $1 ORDER BY sponsor_id",
+            object_id,
+        )
+        .await?;
+        self.objects(ids).await
+    }
+
+    async fn object_owners(&self, object_id: &str) -> StoreResult<Vec<DirectoryObject>> {
+        let ids = linked_ids(
+            &self.pool,
+            "SELECT owner_id AS linked FROM object_owners WHERE object_id = $1 ORDER BY owner_id",
+            object_id,
+        )
+        .await?;
+        self.objects(ids).await
+    }
+
+    async fn app_role_assignments_of(
+        &self,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<AppRoleAssignment>> {
+        let sql = format!(
+            "{} WHERE a.principal_id = $1 AND (a.ends_at IS NULL OR a.ends_at > $2) ORDER BY a.id",
+            rows::APP_ROLE_ASSIGNMENT_SELECT
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(principal_id.to_owned())
+            .bind(to_micros(now))
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        found.iter().map(rows::app_role_assignment).collect()
+    }
+
+    async fn app_role_assignments_to(
+        &self,
+        resource_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<AppRoleAssignment>> {
+        let sql = format!(
+            "{} WHERE a.resource_id = $1 AND (a.ends_at IS NULL OR a.ends_at > $2) ORDER BY a.id",
+            rows::APP_ROLE_ASSIGNMENT_SELECT
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(resource_id.to_owned())
+            .bind(to_micros(now))
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        found.iter().map(rows::app_role_assignment).collect()
+    }
+
+    async fn permission_grants(&self, query: &ListQuery) -> StoreResult<Page<PermissionGrant>> {
+        list(
+            &self.pool,
+            ListSpec {
+                schema: &schema::PERMISSION_GRANT,
+                from: "oauth2_permission_grants t",
+                columns: rows::PERMISSION_GRANT_COLUMNS,
+                base_where: None,
+            },
+            query,
+            rows::permission_grant,
+        )
+        .await
+    }
+
+    async fn permission_grant(&self, id: &str) -> StoreResult<Option<PermissionGrant>> {
+        permission_grant_by_id(&self.pool, id).await
+    }
+
+    async fn role_assignments(&self, query: &ListQuery) -> StoreResult<Page<RoleAssignment>> {
+        list(
+            &self.pool,
+            ListSpec {
+                schema: &schema::ROLE_ASSIGNMENT,
+                from: "role_assignments t",
+                columns: rows::ROLE_ASSIGNMENT_COLUMNS,
+                base_where: None,
+            },
+            query,
+            rows::role_assignment,
+        )
+        .await
+    }
+
+    async fn role_assignment(&self, id: &str) -> StoreResult<Option<RoleAssignment>> {
+        role_assignment_by_id(&self.pool, id).await
+    }
+
+    async fn role_assignments_of(
+        &self,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<RoleAssignment>> {
+        let sql = format!(
+            "SELECT {} FROM role_assignments t WHERE t.principal_id = $1 \
+             AND t.directory_scope_id = '/' AND (t.ends_at IS NULL OR t.ends_at > $2) ORDER BY t.id",
+            rows::ROLE_ASSIGNMENT_COLUMNS
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(principal_id.to_owned())
+            .bind(to_micros(now))
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        found.iter().map(rows::role_assignment).collect()
     }
 
     async fn directory_roles_of(
@@ -506,4 +640,116 @@ where
         .await
         .store()?;
     row.map(|r| rows::group(&r)).transpose()
+}
+
+/// Ids from a one-column query with one text parameter (the statement is a constant).
+pub(crate) async fn linked_ids<'e, E>(
+    executor: E,
+    sql: &'static str,
+    id: &str,
+) -> StoreResult<Vec<String>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let found = sqlx::query(sql)
+        .bind(id.to_owned())
+        .fetch_all(executor)
+        .await
+        .store()?;
+    found.iter().map(|r| r.try_get("linked").store()).collect()
+}
+
+/// `column` is one of the constant names passed by this crate, never input.
+pub(crate) async fn application_by<'e, E>(
+    executor: E,
+    column: &'static str,
+    value: &str,
+) -> StoreResult<Option<Application>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {} FROM applications t WHERE t.{column} = $1",
+        rows::APPLICATION_COLUMNS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(value.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| rows::application(&r)).transpose()
+}
+
+pub(crate) async fn service_principal_by<'e, E>(
+    executor: E,
+    column: &'static str,
+    value: &str,
+) -> StoreResult<Option<ServicePrincipal>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {} FROM service_principals t WHERE t.{column} = $1",
+        rows::SERVICE_PRINCIPAL_COLUMNS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(value.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| rows::service_principal(&r)).transpose()
+}
+
+pub(crate) async fn permission_grant_by_id<'e, E>(
+    executor: E,
+    id: &str,
+) -> StoreResult<Option<PermissionGrant>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {} FROM oauth2_permission_grants t WHERE t.id = $1",
+        rows::PERMISSION_GRANT_COLUMNS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| rows::permission_grant(&r)).transpose()
+}
+
+pub(crate) async fn role_assignment_by_id<'e, E>(
+    executor: E,
+    id: &str,
+) -> StoreResult<Option<RoleAssignment>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {} FROM role_assignments t WHERE t.id = $1",
+        rows::ROLE_ASSIGNMENT_COLUMNS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| rows::role_assignment(&r)).transpose()
+}
+
+pub(crate) async fn app_role_assignment_by_id<'e, E>(
+    executor: E,
+    id: &str,
+) -> StoreResult<Option<AppRoleAssignment>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("{} WHERE a.id = $1", rows::APP_ROLE_ASSIGNMENT_SELECT);
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| rows::app_role_assignment(&r)).transpose()
 }

@@ -7,14 +7,17 @@ use tokio::sync::OwnedMutexGuard;
 use writ_domain::audit::{AuditRecord, OutboxEvent};
 use writ_domain::clock::to_micros;
 use writ_domain::directory::{
-    Application, ClientSecret, Group, ObjectKind, ServicePrincipal, User,
+    AppRoleAssignment, Application, ClientSecret, Group, ObjectKind, PermissionGrant,
+    RoleAssignment, ServicePrincipal, User,
 };
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
 
 use crate::connect::Backend;
 use crate::error::ResultExt;
-use crate::rows;
-use crate::store::{group_by_id, object_kind, user_by_id};
+use crate::store::{
+    app_role_assignment_by_id, application_by, group_by_id, linked_ids, object_kind,
+    role_assignment_by_id, service_principal_by, user_by_id,
+};
 
 pub(crate) struct SqlTx {
     // Field order matters: the transaction must end before the SQLite writer lock is released.
@@ -54,7 +57,7 @@ impl SqlTx {
         Ok(())
     }
 
-    async fn delete_object(&mut self, id: &str) -> StoreResult<()> {
+    async fn delete_object_row(&mut self, id: &str) -> StoreResult<()> {
         // The cascade removes the typed row, memberships, ownerships and role assignments; the
         // manager links of reports are set to NULL.
         sqlx::query("DELETE FROM directory_objects WHERE id = $1")
@@ -112,8 +115,8 @@ impl StoreTx for SqlTx {
              account_enabled, given_name, surname, mail, job_title, department, office_location, \
              mobile_phone, business_phones, employee_id, company_name, usage_location, \
              preferred_language, user_type, created_at, manager_id, password_hash, \
-             force_change_password) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+             force_change_password, kind, identity_parent_id) VALUES ($1, $2, $3, $4, $5, $6, \
+             $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
         )
         .bind(user.id.clone())
         .bind(user.display_name.clone())
@@ -137,6 +140,8 @@ impl StoreTx for SqlTx {
         .bind(user.manager_id.clone())
         .bind(user.password_hash.clone())
         .bind(user.force_change_password_next_sign_in)
+        .bind(user.kind.as_str())
+        .bind(user.identity_parent_id.clone())
         .execute(&mut *self.tx)
         .await
         .store()?;
@@ -180,7 +185,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_user(&mut self, id: &str) -> StoreResult<()> {
-        self.delete_object(id).await
+        self.delete_object_row(id).await
     }
 
     async fn group(&mut self, id: &str) -> StoreResult<Option<Group>> {
@@ -232,7 +237,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_group(&mut self, id: &str) -> StoreResult<()> {
-        self.delete_object(id).await
+        self.delete_object_row(id).await
     }
 
     async fn add_group_member(
@@ -306,49 +311,68 @@ impl StoreTx for SqlTx {
         row.try_get("n").store()
     }
 
+    async fn application(&mut self, id: &str) -> StoreResult<Option<Application>> {
+        application_by(&mut *self.tx, "id", id).await
+    }
+
     async fn application_by_app_id(&mut self, app_id: &str) -> StoreResult<Option<Application>> {
-        let sql = format!(
-            "SELECT {} FROM applications t WHERE t.app_id = $1",
-            rows::APPLICATION_COLUMNS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(app_id.to_owned())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .store()?;
-        row.map(|r| rows::application(&r)).transpose()
+        application_by(&mut *self.tx, "app_id", app_id).await
     }
 
     async fn insert_application(&mut self, app: &Application) -> StoreResult<()> {
         self.insert_object(&app.id, ObjectKind::Application, app.created_date_time)
             .await?;
         sqlx::query(
-            "INSERT INTO applications (id, app_id, display_name, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO applications (id, app_id, display_name, created_at, kind, description, \
+             app_roles, oauth2_permission_scopes, identifier_uris, sign_in_audience, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(app.id.clone())
         .bind(app.app_id.clone())
         .bind(app.display_name.clone())
         .bind(to_micros(app.created_date_time))
+        .bind(app.kind.as_str())
+        .bind(app.description.clone())
+        .bind(json(&app.app_roles)?)
+        .bind(json(&app.oauth2_permission_scopes)?)
+        .bind(json(&app.identifier_uris)?)
+        .bind(app.sign_in_audience.clone())
+        .bind(json(&app.tags)?)
         .execute(&mut *self.tx)
         .await
         .store()?;
         Ok(())
     }
 
+    async fn update_application(&mut self, app: &Application) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE applications SET display_name = $2, description = $3, app_roles = $4, \
+             oauth2_permission_scopes = $5, identifier_uris = $6, sign_in_audience = $7, \
+             tags = $8 WHERE id = $1",
+        )
+        .bind(app.id.clone())
+        .bind(app.display_name.clone())
+        .bind(app.description.clone())
+        .bind(json(&app.app_roles)?)
+        .bind(json(&app.oauth2_permission_scopes)?)
+        .bind(json(&app.identifier_uris)?)
+        .bind(app.sign_in_audience.clone())
+        .bind(json(&app.tags)?)
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn service_principal(&mut self, id: &str) -> StoreResult<Option<ServicePrincipal>> {
+        service_principal_by(&mut *self.tx, "id", id).await
+    }
+
     async fn service_principal_by_app_id(
         &mut self,
         app_id: &str,
     ) -> StoreResult<Option<ServicePrincipal>> {
-        let sql = format!(
-            "SELECT {} FROM service_principals t WHERE t.app_id = $1",
-            rows::SERVICE_PRINCIPAL_COLUMNS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(app_id.to_owned())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .store()?;
-        row.map(|r| rows::service_principal(&r)).transpose()
+        service_principal_by(&mut *self.tx, "app_id", app_id).await
     }
 
     async fn insert_service_principal(&mut self, sp: &ServicePrincipal) -> StoreResult<()> {
@@ -356,7 +380,8 @@ impl StoreTx for SqlTx {
             .await?;
         sqlx::query(
             "INSERT INTO service_principals (id, app_id, display_name, account_enabled, \
-             service_principal_type, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             service_principal_type, created_at, kind, description, agent_identity_blueprint_id, \
+             tags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(sp.id.clone())
         .bind(sp.app_id.clone())
@@ -364,19 +389,43 @@ impl StoreTx for SqlTx {
         .bind(sp.account_enabled)
         .bind(sp.service_principal_type.clone())
         .bind(to_micros(sp.created_date_time))
+        .bind(sp.kind.as_str())
+        .bind(sp.description.clone())
+        .bind(sp.agent_identity_blueprint_id.clone())
+        .bind(json(&sp.tags)?)
         .execute(&mut *self.tx)
         .await
         .store()?;
         Ok(())
     }
 
+    async fn update_service_principal(&mut self, sp: &ServicePrincipal) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE service_principals SET display_name = $2, account_enabled = $3, \
+             description = $4, tags = $5 WHERE id = $1",
+        )
+        .bind(sp.id.clone())
+        .bind(sp.display_name.clone())
+        .bind(sp.account_enabled)
+        .bind(sp.description.clone())
+        .bind(json(&sp.tags)?)
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn delete_object(&mut self, id: &str) -> StoreResult<()> {
+        self.delete_object_row(id).await
+    }
+
     async fn insert_client_secret(&mut self, secret: &ClientSecret) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO client_secrets (key_id, application_id, secret_hash, hint, display_name, \
+            "INSERT INTO password_credentials (key_id, owner_id, secret_hash, hint, display_name, \
              start_at, end_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(secret.key_id.clone())
-        .bind(secret.application_id.clone())
+        .bind(secret.owner_id.clone())
         .bind(secret.secret_hash.clone())
         .bind(secret.hint.clone())
         .bind(secret.display_name.clone())
@@ -388,13 +437,182 @@ impl StoreTx for SqlTx {
         Ok(())
     }
 
-    async fn delete_client_secrets(&mut self, application_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM client_secrets WHERE application_id = $1")
-            .bind(application_id.to_owned())
+    async fn delete_client_secrets(&mut self, owner_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM password_credentials WHERE owner_id = $1")
+            .bind(owner_id.to_owned())
             .execute(&mut *self.tx)
             .await
             .store()?;
         Ok(())
+    }
+
+    async fn delete_client_secret(&mut self, owner_id: &str, key_id: &str) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM password_credentials WHERE owner_id = $1 AND key_id = $2")
+                .bind(owner_id.to_owned())
+                .bind(key_id.to_owned())
+                .execute(&mut *self.tx)
+                .await
+                .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_sponsor(&mut self, object_id: &str, sponsor_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO sponsors (object_id, sponsor_id) VALUES ($1, $2) \
+             ON CONFLICT (object_id, sponsor_id) DO NOTHING",
+        )
+        .bind(object_id.to_owned())
+        .bind(sponsor_id.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_sponsor(&mut self, object_id: &str, sponsor_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM sponsors WHERE object_id = $1 AND sponsor_id = $2")
+            .bind(object_id.to_owned())
+            .bind(sponsor_id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sponsor_ids(&mut self, object_id: &str) -> StoreResult<Vec<String>> {
+        linked_ids(
+            &mut *self.tx,
+            "SELECT sponsor_id AS linked FROM sponsors WHERE object_id = $1 ORDER BY sponsor_id",
+            object_id,
+        )
+        .await
+    }
+
+    async fn sponsored_by(&mut self, sponsor_id: &str) -> StoreResult<Vec<String>> {
+        linked_ids(
+            &mut *self.tx,
+            "SELECT object_id AS linked FROM sponsors WHERE sponsor_id = $1 ORDER BY object_id",
+            sponsor_id,
+        )
+        .await
+    }
+
+    async fn add_object_owner(&mut self, object_id: &str, owner_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO object_owners (object_id, owner_id) VALUES ($1, $2) \
+             ON CONFLICT (object_id, owner_id) DO NOTHING",
+        )
+        .bind(object_id.to_owned())
+        .bind(owner_id.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_object_owner(&mut self, object_id: &str, owner_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM object_owners WHERE object_id = $1 AND owner_id = $2")
+            .bind(object_id.to_owned())
+            .bind(owner_id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_agent_users_of(&mut self, agent_identity_id: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE identity_parent_id = $1")
+            .bind(agent_identity_id.to_owned())
+            .fetch_one(&mut *self.tx)
+            .await
+            .store()?;
+        row.try_get("n").store()
+    }
+
+    async fn insert_app_role_assignment(&mut self, a: &AppRoleAssignment) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO app_role_assignments (id, app_role_id, principal_id, resource_id, \
+             holder, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (principal_id, resource_id, app_role_id, holder) DO NOTHING",
+        )
+        .bind(a.id.clone())
+        .bind(a.app_role_id.clone())
+        .bind(a.principal_id.clone())
+        .bind(a.resource_id.clone())
+        .bind(a.holder.clone())
+        .bind(a.ends_at.map(to_micros))
+        .bind(to_micros(a.created_date_time))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn app_role_assignment(&mut self, id: &str) -> StoreResult<Option<AppRoleAssignment>> {
+        app_role_assignment_by_id(&mut *self.tx, id).await
+    }
+
+    async fn delete_app_role_assignment(&mut self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM app_role_assignments WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_permission_grant(&mut self, g: &PermissionGrant) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oauth2_permission_grants (id, client_id, consent_type, principal_id, \
+             resource_id, scope, holder, ends_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(g.id.clone())
+        .bind(g.client_id.clone())
+        .bind(g.consent_type.clone())
+        .bind(g.principal_id.clone())
+        .bind(g.resource_id.clone())
+        .bind(g.scope.clone())
+        .bind(g.holder.clone())
+        .bind(g.ends_at.map(to_micros))
+        .bind(to_micros(g.created_date_time))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn update_permission_grant(&mut self, g: &PermissionGrant) -> StoreResult<()> {
+        sqlx::query("UPDATE oauth2_permission_grants SET scope = $2 WHERE id = $1")
+            .bind(g.id.clone())
+            .bind(g.scope.clone())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(())
+    }
+
+    async fn delete_permission_grant(&mut self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM oauth2_permission_grants WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn role_assignment(&mut self, id: &str) -> StoreResult<Option<RoleAssignment>> {
+        role_assignment_by_id(&mut *self.tx, id).await
+    }
+
+    async fn delete_role_assignment(&mut self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM role_assignments WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn count_role_holders(&mut self, role_template_id: &str) -> StoreResult<i64> {

@@ -35,6 +35,8 @@ fn now() -> OffsetDateTime {
 fn user(name: &str, created: OffsetDateTime) -> User {
     User {
         id: writ_domain::ids::new_object_id(),
+        kind: writ_domain::directory::UserKind::User,
+        identity_parent_id: None,
         display_name: name.to_owned(),
         user_principal_name: format!("{}@example.org", name.to_lowercase().replace(' ', ".")),
         mail_nickname: name.to_lowercase().replace(' ', ""),
@@ -159,7 +161,7 @@ async fn filter_order_page_and_count(backend: Backend) {
     };
     let mut seen = Vec::new();
     loop {
-        let page = s.list_users(&query).await.unwrap();
+        let page = s.list_users(&query, None).await.unwrap();
         assert_eq!(page.count, Some(20));
         assert!(page.items.len() <= 7);
         seen.extend(page.items.into_iter().map(|u| u.display_name));
@@ -182,12 +184,15 @@ async fn filter_order_page_and_count(backend: Backend) {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let page = s
-        .list_users(&ListQuery {
-            filter: Some(format!("createdDateTime ge {after}")),
-            orderby: Some("createdDateTime".into()),
-            top: 100,
-            ..ListQuery::default()
-        })
+        .list_users(
+            &ListQuery {
+                filter: Some(format!("createdDateTime ge {after}")),
+                orderby: Some("createdDateTime".into()),
+                top: 100,
+                ..ListQuery::default()
+            },
+            None,
+        )
         .await
         .unwrap();
     let names: Vec<_> = page.items.iter().map(|u| u.display_name.as_str()).collect();
@@ -200,19 +205,25 @@ async fn filter_order_page_and_count(backend: Backend) {
 
     // A token made for one query is refused by another.
     let first = s
-        .list_users(&ListQuery {
-            top: 2,
-            ..ListQuery::default()
-        })
+        .list_users(
+            &ListQuery {
+                top: 2,
+                ..ListQuery::default()
+            },
+            None,
+        )
         .await
         .unwrap();
     let err = s
-        .list_users(&ListQuery {
-            top: 2,
-            filter: Some("accountEnabled eq true".into()),
-            skiptoken: first.next_skiptoken,
-            ..ListQuery::default()
-        })
+        .list_users(
+            &ListQuery {
+                top: 2,
+                filter: Some("accountEnabled eq true".into()),
+                skiptoken: first.next_skiptoken,
+                ..ListQuery::default()
+            },
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidQuery(_)), "{err:?}");
@@ -224,21 +235,27 @@ async fn filter_order_page_and_count(backend: Backend) {
         "userType eq 'Robot'",
     ] {
         let err = s
-            .list_users(&ListQuery {
-                filter: Some(bad.into()),
-                top: 5,
-                ..ListQuery::default()
-            })
+            .list_users(
+                &ListQuery {
+                    filter: Some(bad.into()),
+                    top: 5,
+                    ..ListQuery::default()
+                },
+                None,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::InvalidQuery(_)), "{bad}: {err:?}");
     }
     let err = s
-        .list_users(&ListQuery {
-            orderby: Some("mail".into()),
-            top: 5,
-            ..ListQuery::default()
-        })
+        .list_users(
+            &ListQuery {
+                orderby: Some("mail".into()),
+                top: 5,
+                ..ListQuery::default()
+            },
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidQuery(_)), "{err:?}");
@@ -525,11 +542,14 @@ async fn concurrent_writers_all_commit(backend: Backend) {
         t.await.unwrap();
     }
     let page = s
-        .list_users(&ListQuery {
-            top: 100,
-            count: true,
-            ..ListQuery::default()
-        })
+        .list_users(
+            &ListQuery {
+                top: 100,
+                count: true,
+                ..ListQuery::default()
+            },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(page.count, Some(24));

@@ -117,6 +117,8 @@ async fn serve(config: config::Config) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{local}"));
     let token_lifetime = writ_domain::duration::parse(&config.tokens.api_lifetime)
         .map_err(|e| format!("tokens.api_lifetime: {e}"))?;
+    let resource_token_lifetime = writ_domain::duration::parse(&config.tokens.resource_lifetime)
+        .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
     let started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
@@ -127,6 +129,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             bootstrap_client_secret: config.bootstrap.client_secret.clone().map(|s| s.0),
             signing_key_pem,
             token_lifetime,
+            resource_token_lifetime,
             metrics: Some(metrics),
         },
     )

@@ -92,12 +92,12 @@ pub async fn bootstrap(
         let application = match tx.application_by_app_id(&app_id).await? {
             Some(app) => app,
             None => {
-                let app = Application {
-                    id: new_object_id(),
-                    app_id: app_id.clone(),
-                    display_name: "Writ bootstrap administrator".into(),
-                    created_date_time: now,
-                };
+                let app = Application::new(
+                    new_object_id(),
+                    app_id.clone(),
+                    "Writ bootstrap administrator".into(),
+                    now,
+                );
                 tx.insert_application(&app).await?;
                 app
             }
@@ -105,14 +105,12 @@ pub async fn bootstrap(
         let principal = match tx.service_principal_by_app_id(&app_id).await? {
             Some(sp) => sp,
             None => {
-                let sp = ServicePrincipal {
-                    id: new_object_id(),
-                    app_id: app_id.clone(),
-                    display_name: application.display_name.clone(),
-                    account_enabled: true,
-                    service_principal_type: "Application".into(),
-                    created_date_time: now,
-                };
+                let sp = ServicePrincipal::new(
+                    new_object_id(),
+                    app_id.clone(),
+                    application.display_name.clone(),
+                    now,
+                );
                 tx.insert_service_principal(&sp).await?;
                 sp
             }
@@ -120,12 +118,17 @@ pub async fn bootstrap(
         // The configured secret is the bootstrap application's only secret: rotating it in the
         // configuration revokes the previous one at the next start.
         let secret_hash = secrets::hash_client_secret(&secret);
-        let current = store.client_secrets(&application.id, now).await?;
+        let current: Vec<_> = store
+            .password_credentials(&application.id)
+            .await?
+            .into_iter()
+            .filter(|s| s.start_date_time <= now && s.end_date_time > now)
+            .collect();
         if !(current.len() == 1 && current.iter().all(|s| s.secret_hash == secret_hash)) {
             tx.delete_client_secrets(&application.id).await?;
             tx.insert_client_secret(&ClientSecret {
                 key_id: new_app_id(),
-                application_id: application.id.clone(),
+                owner_id: application.id.clone(),
                 secret_hash,
                 hint: secrets::secret_hint(&secret),
                 display_name: Some("bootstrap".into()),

@@ -41,9 +41,36 @@ impl ObjectKind {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKind {
+    User,
+    /// An agent's user account, tied to its parent agent identity.
+    AgentUser,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::User => "user",
+            UserKind::AgentUser => "agentUser",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "user" => Some(UserKind::User),
+            "agentUser" => Some(UserKind::AgentUser),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: String,
+    pub kind: UserKind,
+    /// For agent users: the object id of the parent agent identity.
+    pub identity_parent_id: Option<String>,
     pub display_name: String,
     pub user_principal_name: String,
     pub mail_nickname: String,
@@ -85,12 +112,124 @@ pub struct Group {
     pub created_date_time: OffsetDateTime,
 }
 
+/// What an application object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplicationKind {
+    Application,
+    /// An Agent ID blueprint: the template of a kind of agent; sponsors required.
+    AgentIdentityBlueprint,
+}
+
+impl ApplicationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationKind::Application => "application",
+            ApplicationKind::AgentIdentityBlueprint => "agentIdentityBlueprint",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "application" => Some(ApplicationKind::Application),
+            "agentIdentityBlueprint" => Some(ApplicationKind::AgentIdentityBlueprint),
+            _ => None,
+        }
+    }
+}
+
+/// A role an application defines, assignable to users and/or applications.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRole {
+    pub id: String,
+    /// `User` and/or `Application`.
+    pub allowed_member_types: Vec<String>,
+    pub description: Option<String>,
+    pub display_name: Option<String>,
+    pub is_enabled: bool,
+    pub value: Option<String>,
+}
+
+/// A delegated permission an API exposes (`api.oauth2PermissionScopes`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionScope {
+    pub id: String,
+    pub admin_consent_description: Option<String>,
+    pub admin_consent_display_name: Option<String>,
+    pub is_enabled: bool,
+    /// `User` or `Admin`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub user_consent_description: Option<String>,
+    pub user_consent_display_name: Option<String>,
+    pub value: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Application {
     pub id: String,
     pub app_id: String,
     pub display_name: String,
+    pub kind: ApplicationKind,
+    pub description: Option<String>,
+    pub app_roles: Vec<AppRole>,
+    pub oauth2_permission_scopes: Vec<PermissionScope>,
+    pub identifier_uris: Vec<String>,
+    pub sign_in_audience: String,
+    pub tags: Vec<String>,
     pub created_date_time: OffsetDateTime,
+}
+
+impl Application {
+    pub fn new(id: String, app_id: String, display_name: String, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            app_id,
+            display_name,
+            kind: ApplicationKind::Application,
+            description: None,
+            app_roles: Vec::new(),
+            oauth2_permission_scopes: Vec::new(),
+            identifier_uris: Vec::new(),
+            sign_in_audience: "AzureADMyOrg".into(),
+            tags: Vec::new(),
+            created_date_time: now,
+        }
+    }
+}
+
+/// What a service principal object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServicePrincipalKind {
+    ServicePrincipal,
+    /// A blueprint's presence in the tenant; must exist before agent identities of the blueprint.
+    AgentIdentityBlueprintPrincipal,
+    /// An agent's own identity: its own appId, 1–100 sponsors.
+    AgentIdentity,
+}
+
+impl ServicePrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServicePrincipalKind::ServicePrincipal => "servicePrincipal",
+            ServicePrincipalKind::AgentIdentityBlueprintPrincipal => {
+                "agentIdentityBlueprintPrincipal"
+            }
+            ServicePrincipalKind::AgentIdentity => "agentIdentity",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "servicePrincipal" => Some(ServicePrincipalKind::ServicePrincipal),
+            "agentIdentityBlueprintPrincipal" => {
+                Some(ServicePrincipalKind::AgentIdentityBlueprintPrincipal)
+            }
+            "agentIdentity" => Some(ServicePrincipalKind::AgentIdentity),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,17 +238,43 @@ pub struct ServicePrincipal {
     pub app_id: String,
     pub display_name: String,
     pub account_enabled: bool,
-    /// `Application` (later issues add the Agent ID types).
+    /// `Application`, or `ServiceIdentity` for agent identities.
     pub service_principal_type: String,
+    pub kind: ServicePrincipalKind,
+    pub description: Option<String>,
+    /// For agent identities: the blueprint's appId.
+    pub agent_identity_blueprint_id: Option<String>,
+    pub tags: Vec<String>,
     pub created_date_time: OffsetDateTime,
+}
+
+impl ServicePrincipal {
+    pub fn new(id: String, app_id: String, display_name: String, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            app_id,
+            display_name,
+            account_enabled: true,
+            service_principal_type: "Application".into(),
+            kind: ServicePrincipalKind::ServicePrincipal,
+            description: None,
+            agent_identity_blueprint_id: None,
+            tags: Vec::new(),
+            created_date_time: now,
+        }
+    }
+
+    pub fn is_agent(&self) -> bool {
+        self.kind == ServicePrincipalKind::AgentIdentity
+    }
 }
 
 /// A client secret, stored as a SHA-256 hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientSecret {
     pub key_id: String,
-    /// Object id of the application that owns the secret.
-    pub application_id: String,
+    /// Object id of the application or service principal (agent identity) that owns the secret.
+    pub owner_id: String,
     pub secret_hash: String,
     pub hint: String,
     pub display_name: Option<String>,
@@ -139,4 +304,50 @@ impl DirectoryObject {
             DirectoryObject::Application(app) => &app.id,
         }
     }
+}
+
+/// An app role held by a principal on a resource service principal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppRoleAssignment {
+    pub id: String,
+    pub app_role_id: String,
+    pub principal_id: String,
+    /// `User`, `Group` or `ServicePrincipal`.
+    pub principal_type: String,
+    pub principal_display_name: String,
+    pub resource_id: String,
+    pub resource_display_name: String,
+    /// `direct` for administrators' assignments; a package's holder id for delivered ones.
+    pub holder: String,
+    pub ends_at: Option<OffsetDateTime>,
+    pub created_date_time: OffsetDateTime,
+}
+
+/// A delegated permission grant (`oauth2PermissionGrant`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionGrant {
+    pub id: String,
+    /// Object id of the client service principal.
+    pub client_id: String,
+    /// `AllPrincipals` or `Principal`.
+    pub consent_type: String,
+    pub principal_id: Option<String>,
+    /// Object id of the resource (API) service principal.
+    pub resource_id: String,
+    /// Space-separated scope values.
+    pub scope: String,
+    pub holder: String,
+    pub ends_at: Option<OffsetDateTime>,
+    pub created_date_time: OffsetDateTime,
+}
+
+/// A directory role held by a principal (`unifiedRoleAssignment`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleAssignment {
+    pub id: String,
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub directory_scope_id: String,
+    pub created_date_time: OffsetDateTime,
+    pub ends_at: Option<OffsetDateTime>,
 }

@@ -368,8 +368,9 @@ impl Directory {
             .group(id)
             .await?
             .ok_or_else(|| DomainError::not_found("group", id))?;
-        tx.delete_group(id).await?;
         let now = self.clock.now();
+        super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
+        tx.delete_group(id).await?;
         tx.append_audit(&audit_group(
             caller,
             ctx,

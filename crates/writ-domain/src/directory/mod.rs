@@ -1,11 +1,19 @@
 //! The directory: users, groups and the applications/service principals that authenticate, and
 //! the [`Directory`] service that applies the rules of DESIGN sections 3 and 4 to changes.
 
+mod apps;
+mod assignments;
 mod bootstrap;
+mod deletion;
 mod entities;
 pub mod groups;
 mod users;
 
+pub use apps::{
+    ApplicationInput, MAX_SPONSOR_GROUPS, MAX_SPONSORS, NewSecret, PasswordCredentialInput,
+    ServicePrincipalInput,
+};
+pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignmentInput};
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
 pub use entities::*;
 pub use groups::GroupInput;

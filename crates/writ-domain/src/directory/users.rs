@@ -41,6 +41,12 @@ pub struct UserInput {
     pub usage_location: Patch<String>,
     pub preferred_language: Patch<String>,
     pub user_type: Patch<String>,
+    /// `Some(AgentUser)` for `microsoft.graph.agentUser`.
+    pub kind: Option<super::UserKind>,
+    /// For agent users: the parent agent identity's object id (required, immutable).
+    pub identity_parent_id: Patch<String>,
+    /// Object ids from `sponsors@odata.bind`.
+    pub sponsor_ids: Vec<String>,
 }
 
 fn required<T>(field: Patch<T>, name: &str) -> DomainResult<T> {
@@ -269,17 +275,54 @@ impl Directory {
         check_mail_nickname(&mail_nickname)?;
         let account_enabled =
             required(std::mem::take(&mut input.account_enabled), "accountEnabled")?;
-        let profile = required(
-            std::mem::take(&mut input.password_profile),
-            "passwordProfile",
-        )?;
-        let password = profile.password.ok_or_else(|| {
-            DomainError::invalid("property 'passwordProfile.password' is required")
-        })?;
-        secrets::check_password_policy(&password)?;
+        let kind = input.kind.unwrap_or(super::UserKind::User);
+        let (password_hash, force_change) = match kind {
+            super::UserKind::User => {
+                if !input.identity_parent_id.is_absent() {
+                    return Err(DomainError::invalid(
+                        "identityParentId is a property of agent users (microsoft.graph.agentUser)",
+                    ));
+                }
+                let profile = required(
+                    std::mem::take(&mut input.password_profile),
+                    "passwordProfile",
+                )?;
+                let password = profile.password.ok_or_else(|| {
+                    DomainError::invalid("property 'passwordProfile.password' is required")
+                })?;
+                secrets::check_password_policy(&password)?;
+                (
+                    Some(secrets::hash_password(&password)?),
+                    profile.force_change_password_next_sign_in.unwrap_or(false),
+                )
+            }
+            super::UserKind::AgentUser => {
+                if !input.password_profile.is_absent() {
+                    return Err(DomainError::invalid(
+                        "agent users have no password: they authenticate through their parent agent identity",
+                    ));
+                }
+                (None, false)
+            }
+        };
+        let identity_parent_id = match (kind, std::mem::take(&mut input.identity_parent_id)) {
+            (super::UserKind::AgentUser, Patch::Value(parent)) => {
+                Some(crate::ids::parse_guid(&parent).ok_or_else(|| {
+                    DomainError::invalid(format!("identityParentId '{parent}' is not a GUID"))
+                })?)
+            }
+            (super::UserKind::AgentUser, _) => {
+                return Err(DomainError::invalid(
+                    "property 'identityParentId' (the parent agent identity) is required",
+                ));
+            }
+            _ => None,
+        };
         let now = self.clock.now();
         let mut user = User {
             id: new_object_id(),
+            kind,
+            identity_parent_id: identity_parent_id.clone(),
             display_name,
             user_principal_name: upn,
             mail_nickname,
@@ -299,10 +342,8 @@ impl Directory {
             user_type: "Member".into(),
             created_date_time: now,
             manager_id: None,
-            password_hash: Some(secrets::hash_password(&password)?),
-            force_change_password_next_sign_in: profile
-                .force_change_password_next_sign_in
-                .unwrap_or(false),
+            password_hash,
+            force_change_password_next_sign_in: force_change,
         };
         apply_optional(&mut user, &mut input)?;
 
@@ -341,9 +382,14 @@ impl Directory {
             .ok_or_else(|| DomainError::not_found("user", id))
     }
 
-    pub async fn list_users(&self, caller: &Caller, query: &ListQuery) -> DomainResult<Page<User>> {
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        kind: Option<super::UserKind>,
+    ) -> DomainResult<Page<User>> {
         caller.require_directory_list("users")?;
-        Ok(self.store.list_users(query).await?)
+        Ok(self.store.list_users(query, kind).await?)
     }
 
     pub async fn update_user(
@@ -360,6 +406,21 @@ impl Directory {
             .user(id)
             .await?
             .ok_or_else(|| DomainError::not_found("user", id))?;
+        match std::mem::take(&mut input.identity_parent_id) {
+            Patch::Absent => {}
+            Patch::Value(v) if Some(v.as_str()) == user.identity_parent_id.as_deref() => {}
+            _ => return Err(DomainError::invalid("identityParentId is immutable")),
+        }
+        if !input.sponsor_ids.is_empty() {
+            return Err(DomainError::invalid(
+                "sponsors are changed with sponsors/$ref",
+            ));
+        }
+        if user.kind == super::UserKind::AgentUser && !input.password_profile.is_absent() {
+            return Err(DomainError::invalid(
+                "agent users have no password: they authenticate through their parent agent identity",
+            ));
+        }
         let mut changed = Vec::new();
         if let Some(name) = not_null(std::mem::take(&mut input.display_name), "displayName")? {
             check_length(&name, "displayName", 256)?;
@@ -443,8 +504,17 @@ impl Directory {
             .user(id)
             .await?
             .ok_or_else(|| DomainError::not_found("user", id))?;
-        tx.delete_user(id).await?;
         let now = self.clock.now();
+        super::deletion::release_sponsorships(
+            tx.as_mut(),
+            caller,
+            ctx,
+            now,
+            id,
+            user.manager_id.as_deref(),
+        )
+        .await?;
+        tx.delete_user(id).await?;
         tx.append_audit(&audit_user(
             caller,
             ctx,

@@ -29,3 +29,30 @@ pub async fn get(
         directory_object_json(&object),
     )?))
 }
+
+/// `GET /servicePrincipals(appId='…')` and `GET /applications(appId='…')`: Graph's alternate
+/// keys, which arrive as one path segment.
+pub async fn alternate_key(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(segment): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let parsed = segment
+        .split_once("(appId=")
+        .and_then(|(collection, rest)| {
+            let key = rest.strip_suffix(')')?.trim_matches('\'');
+            Some((collection, writ_domain::ids::parse_guid(key)?))
+        });
+    match parsed {
+        Some(("servicePrincipals", app_id)) => {
+            super::service_principals::get_by_app_id(&state, &auth, &query, &app_id).await
+        }
+        Some(("applications", app_id)) => {
+            super::applications::get_by_app_id(&state, &auth, &query, &app_id).await
+        }
+        _ => Err(crate::error::ApiError::not_found(format!(
+            "Resource not found for the segment '{segment}'."
+        ))),
+    }
+}

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
-use writ_domain::directory::{PasswordProfile, User, UserInput};
+use writ_domain::directory::{PasswordProfile, User, UserInput, UserKind};
 use writ_domain::patch::Patch;
 
 use crate::auth::Authenticated;
@@ -40,6 +40,14 @@ const WRITABLE: &[&str] = &[
     "userType",
 ];
 
+/// `user` or `agentUser`.
+pub fn user_type_name(u: &User) -> &'static str {
+    match u.kind {
+        UserKind::User => "user",
+        UserKind::AgentUser => "agentUser",
+    }
+}
+
 /// The Graph form of a user. The password never leaves the server; `passwordProfile` is not
 /// emitted, as in Graph.
 pub fn user_json(u: &User) -> Map<String, Value> {
@@ -69,11 +77,41 @@ pub fn user_json(u: &User) -> Map<String, Value> {
     m.insert("preferredLanguage".into(), opt(&u.preferred_language));
     m.insert("userType".into(), Value::from(u.user_type.clone()));
     m.insert("createdDateTime".into(), datetime(u.created_date_time));
+    if u.kind == UserKind::AgentUser {
+        m.insert("identityParentId".into(), opt(&u.identity_parent_id));
+        m.insert(
+            "@odata.type".into(),
+            Value::from("#microsoft.graph.agentUser"),
+        );
+    }
     m
 }
 
-fn user_input(body: &JsonObject) -> ApiResult<UserInput> {
-    body.check_properties(TYPE, WRITABLE)?;
+const AGENT_USER_EXTRA: &[&str] = &["identityParentId", "sponsors@odata.bind"];
+
+/// `forced`: the kind a cast segment fixes (`users/microsoft.graph.agentUser`).
+fn user_input(body: &JsonObject, forced: Option<UserKind>) -> ApiResult<UserInput> {
+    let kind = match (body.odata_type()?.as_deref(), forced) {
+        (None, forced) => forced,
+        (Some("user"), None) => Some(UserKind::User),
+        (Some("agentUser"), None | Some(UserKind::AgentUser)) => Some(UserKind::AgentUser),
+        (Some(other), _) => {
+            return Err(ApiError::bad_request(format!(
+                "@odata.type 'microsoft.graph.{other}' cannot be written to this collection"
+            )));
+        }
+    };
+    let mut writable: Vec<&str> = WRITABLE.to_vec();
+    writable.push("sponsors@odata.bind");
+    if kind == Some(UserKind::AgentUser) {
+        writable.extend_from_slice(AGENT_USER_EXTRA);
+    }
+    let type_name = if kind == Some(UserKind::AgentUser) {
+        "agentUser"
+    } else {
+        TYPE
+    };
+    body.check_properties(type_name, &writable)?;
     let password_profile = match body.object("passwordProfile")? {
         Patch::Absent => Patch::Absent,
         Patch::Null => Patch::Null,
@@ -134,6 +172,9 @@ fn user_input(body: &JsonObject) -> ApiResult<UserInput> {
         usage_location: body.string("usageLocation")?,
         preferred_language: body.string("preferredLanguage")?,
         user_type: body.string("userType")?,
+        kind,
+        identity_parent_id: body.string("identityParentId")?,
+        sponsor_ids: body.binds("sponsors")?,
     })
 }
 
@@ -184,21 +225,45 @@ pub async fn list(
     auth: Authenticated,
     query: ODataQuery,
 ) -> ApiResult<Json<Value>> {
+    list_of(&state, &auth, &query, None).await
+}
+
+/// `GET /users/microsoft.graph.agentUser`: agent users only.
+pub async fn list_agent_users(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    list_of(&state, &auth, &query, Some(UserKind::AgentUser)).await
+}
+
+async fn list_of(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    kind: Option<UserKind>,
+) -> ApiResult<Json<Value>> {
+    let (state, auth) = (state.clone(), auth.clone());
     query.check_expand(TYPE, EXPANDABLE)?;
     let page = state
         .directory
-        .list_users(&auth.caller, &query.list_query())
+        .list_users(&auth.caller, &query.list_query(), kind)
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for user in &page.items {
-        items.push(render(&state, &auth, &query, user).await?);
+        items.push(render(&state, &auth, query, user).await?);
     }
     let page = writ_domain::query::Page {
         items,
         next_skiptoken: page.next_skiptoken,
         count: page.count,
     };
-    Ok(Json(query.collection("users", TYPE, page)?))
+    let fragment = if kind == Some(UserKind::AgentUser) {
+        "users/microsoft.graph.agentUser"
+    } else {
+        "users"
+    };
+    Ok(Json(query.collection(fragment, TYPE, page)?))
 }
 
 pub async fn create(
@@ -208,7 +273,29 @@ pub async fn create(
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    let input = user_input(&body)?;
+    create_of(state, auth, query, headers, body, None).await
+}
+
+/// `POST /users/microsoft.graph.agentUser`.
+pub async fn create_agent_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_of(state, auth, query, headers, body, Some(UserKind::AgentUser)).await
+}
+
+async fn create_of(
+    state: AppState,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+    forced: Option<UserKind>,
+) -> ApiResult<Response> {
+    let input = user_input(&body, forced)?;
     let route = "POST /users";
     idempotency::run(&state, &auth, route, &headers, &body.raw, || async {
         let user = state
@@ -260,7 +347,7 @@ pub async fn update(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
-    let input = user_input(&body)?;
+    let input = user_input(&body, None)?;
     let user = resolve(&state, &auth, &id).await?;
     state
         .directory
@@ -325,6 +412,47 @@ pub async fn remove_manager(
     state
         .directory
         .set_manager(&auth.caller, &auth.context(), &user.id, None)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /users/{id}/sponsors`.
+pub async fn list_sponsors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user = resolve(&state, &auth, &id).await?;
+    super::sponsors_response(&state, &auth, &query, &user.id).await
+}
+
+/// `POST /users/{id}/sponsors/$ref`.
+pub async fn add_sponsor(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let sponsor = body.reference()?;
+    let user = resolve(&state, &auth, &id).await?;
+    state
+        .directory
+        .change_sponsor(&auth.caller, &auth.context(), &user.id, &sponsor, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /users/{id}/sponsors/{sponsor}/$ref`.
+pub async fn remove_sponsor(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, sponsor)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let user = resolve(&state, &auth, &id).await?;
+    state
+        .directory
+        .change_sponsor(&auth.caller, &auth.context(), &user.id, &sponsor, false)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

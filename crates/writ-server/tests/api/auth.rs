@@ -331,26 +331,24 @@ async fn principals_without_directory_rights_see_only_themselves(backend: Backen
     let app_id = "7c2f4e1a-8b3d-4c5e-9f60-1a2b3c4d5e6f";
     let sp_id = writ_domain::ids::new_object_id();
     let mut tx = app.store.begin().await.unwrap();
-    let application = Application {
-        id: writ_domain::ids::new_object_id(),
-        app_id: app_id.into(),
-        display_name: "plain app".into(),
-        created_date_time: now,
-    };
+    let application = Application::new(
+        writ_domain::ids::new_object_id(),
+        app_id.into(),
+        "plain app".into(),
+        now,
+    );
     tx.insert_application(&application).await.unwrap();
-    tx.insert_service_principal(&ServicePrincipal {
-        id: sp_id.clone(),
-        app_id: app_id.into(),
-        display_name: "plain app".into(),
-        account_enabled: true,
-        service_principal_type: "Application".into(),
-        created_date_time: now,
-    })
+    tx.insert_service_principal(&ServicePrincipal::new(
+        sp_id.clone(),
+        app_id.into(),
+        "plain app".into(),
+        now,
+    ))
     .await
     .unwrap();
     tx.insert_client_secret(&ClientSecret {
         key_id: "k1".into(),
-        application_id: application.id.clone(),
+        owner_id: application.id.clone(),
         secret_hash: writ_domain::secrets::hash_client_secret("plain-app-secret-123"),
         hint: "pla".into(),
         display_name: None,

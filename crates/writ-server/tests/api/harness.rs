@@ -69,6 +69,7 @@ pub async fn app(backend: Backend) -> TestApp {
             bootstrap_client_secret: Some(ADMIN_SECRET.into()),
             signing_key_pem: None,
             token_lifetime: time::Duration::hours(1),
+            resource_token_lifetime: time::Duration::minutes(10),
             metrics: None,
         },
     )
@@ -237,11 +238,14 @@ impl TestApp {
     pub async fn user_count(&self) -> i64 {
         use writ_domain::store::Store;
         self.store
-            .list_users(&writ_domain::query::ListQuery {
-                top: 1,
-                count: true,
-                ..Default::default()
-            })
+            .list_users(
+                &writ_domain::query::ListQuery {
+                    top: 1,
+                    count: true,
+                    ..Default::default()
+                },
+                None,
+            )
             .await
             .unwrap()
             .count

@@ -1,0 +1,514 @@
+//! `/applications` and the `microsoft.graph.agentIdentityBlueprint` cast: create, read, update,
+//! delete, list; `addPassword`/`removePassword`; `owners` and (blueprints) `sponsors`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use writ_domain::directory::{
+    AppRole, Application, ApplicationInput, ApplicationKind, PasswordCredentialInput,
+    PermissionScope,
+};
+use writ_domain::patch::Patch;
+use writ_domain::query::Page;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{application_json, owners_response, password_credential_json, sponsors_response};
+
+const TYPE: &str = "application";
+const WRITABLE: &[&str] = &[
+    "displayName",
+    "description",
+    "appRoles",
+    "api",
+    "identifierUris",
+    "signInAudience",
+    "tags",
+    "owners@odata.bind",
+];
+const BLUEPRINT_EXTRA: &[&str] = &["sponsors@odata.bind"];
+
+fn parse_list<T: serde::de::DeserializeOwned>(value: &Value, name: &str) -> ApiResult<Vec<T>> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::bad_request(format!("property '{name}' is not valid: {e}")))
+}
+
+fn app_roles(body: &JsonObject) -> ApiResult<Patch<Vec<AppRole>>> {
+    Ok(match body.fields.get("appRoles") {
+        None => Patch::Absent,
+        Some(Value::Null) => Patch::Null,
+        Some(Value::Array(items)) => {
+            let mut roles = Vec::with_capacity(items.len());
+            for item in items {
+                let mut item = item.clone();
+                if let Some(obj) = item.as_object_mut() {
+                    obj.remove("@odata.type");
+                    obj.remove("origin");
+                    obj.entry("isEnabled").or_insert(Value::Bool(true));
+                    for key in obj.keys() {
+                        if !matches!(
+                            key.as_str(),
+                            "id" | "allowedMemberTypes"
+                                | "description"
+                                | "displayName"
+                                | "isEnabled"
+                                | "value"
+                        ) {
+                            return Err(ApiError::bad_request(format!(
+                                "Property '{key}' does not exist on type 'microsoft.graph.appRole'."
+                            )));
+                        }
+                    }
+                }
+                roles.push(serde_json::from_value(item).map_err(|e| {
+                    ApiError::bad_request(format!("property 'appRoles' is not valid: {e}"))
+                })?);
+            }
+            Patch::Value(roles)
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "property 'appRoles' must be an array",
+            ));
+        }
+    })
+}
+
+fn scopes(body: &JsonObject) -> ApiResult<Patch<Vec<PermissionScope>>> {
+    Ok(match body.object("api")? {
+        Patch::Absent => Patch::Absent,
+        Patch::Null => Patch::Null,
+        Patch::Value(api) => {
+            for key in api.keys() {
+                if !matches!(
+                    key.as_str(),
+                    "oauth2PermissionScopes" | "@odata.type" | "requestedAccessTokenVersion"
+                ) {
+                    return Err(ApiError::bad_request(format!(
+                        "api.{key} is not supported by Writ"
+                    )));
+                }
+            }
+            match api.get("oauth2PermissionScopes") {
+                None | Some(Value::Null) => Patch::Value(Vec::new()),
+                Some(list @ Value::Array(_)) => {
+                    let mut list = list.clone();
+                    if let Some(items) = list.as_array_mut() {
+                        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                            item.remove("@odata.type");
+                            item.remove("origin");
+                            item.entry("isEnabled").or_insert(Value::Bool(true));
+                        }
+                    }
+                    Patch::Value(parse_list(&list, "api.oauth2PermissionScopes")?)
+                }
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "property 'api.oauth2PermissionScopes' must be an array",
+                    ));
+                }
+            }
+        }
+    })
+}
+
+fn application_input(
+    body: &JsonObject,
+    forced: Option<ApplicationKind>,
+) -> ApiResult<ApplicationInput> {
+    let kind = match (body.odata_type()?.as_deref(), forced) {
+        (None, forced) => forced,
+        (Some("application"), None) => Some(ApplicationKind::Application),
+        (Some("agentIdentityBlueprint"), None | Some(ApplicationKind::AgentIdentityBlueprint)) => {
+            Some(ApplicationKind::AgentIdentityBlueprint)
+        }
+        (Some(other), _) => {
+            return Err(ApiError::bad_request(format!(
+                "@odata.type 'microsoft.graph.{other}' cannot be written to this collection"
+            )));
+        }
+    };
+    let mut writable = WRITABLE.to_vec();
+    if kind == Some(ApplicationKind::AgentIdentityBlueprint) {
+        writable.extend_from_slice(BLUEPRINT_EXTRA);
+    }
+    let type_name = match kind {
+        Some(ApplicationKind::AgentIdentityBlueprint) => "agentIdentityBlueprint",
+        _ => TYPE,
+    };
+    body.check_properties(type_name, &writable)?;
+    Ok(ApplicationInput {
+        kind,
+        display_name: body.string("displayName")?,
+        description: body.string("description")?,
+        app_roles: app_roles(body)?,
+        oauth2_permission_scopes: scopes(body)?,
+        identifier_uris: body.string_array("identifierUris")?,
+        sign_in_audience: body.string("signInAudience")?,
+        tags: body.string_array("tags")?,
+        sponsor_ids: body.binds("sponsors")?,
+        owner_ids: body.binds("owners")?,
+    })
+}
+
+async fn render(
+    state: &AppState,
+    auth: &Authenticated,
+    app: &Application,
+) -> ApiResult<Map<String, Value>> {
+    let credentials = state
+        .directory
+        .password_credentials(&auth.caller, &app.id)
+        .await?;
+    Ok(application_json(app, &credentials))
+}
+
+async fn list_of(
+    state: AppState,
+    auth: Authenticated,
+    query: ODataQuery,
+    kind: Option<ApplicationKind>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(TYPE, &[])?;
+    let page = state
+        .directory
+        .list_applications(&auth.caller, &query.list_query(), kind)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for app in &page.items {
+        items.push(render(&state, &auth, app).await?);
+    }
+    let fragment = match kind {
+        Some(ApplicationKind::AgentIdentityBlueprint) => {
+            "applications/microsoft.graph.agentIdentityBlueprint"
+        }
+        _ => "applications",
+    };
+    Ok(Json(query.collection(
+        fragment,
+        TYPE,
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    list_of(state, auth, query, None).await
+}
+
+pub async fn list_blueprints(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    list_of(
+        state,
+        auth,
+        query,
+        Some(ApplicationKind::AgentIdentityBlueprint),
+    )
+    .await
+}
+
+async fn create_of(
+    state: AppState,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+    forced: Option<ApplicationKind>,
+) -> ApiResult<Response> {
+    let input = application_input(&body, forced)?;
+    idempotency::run(
+        &state,
+        &auth,
+        "POST /applications",
+        &headers,
+        &body.raw,
+        || async {
+            let app = state
+                .directory
+                .create_application(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity("applications", TYPE, application_json(&app, &[]))
+        },
+    )
+    .await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_of(state, auth, query, headers, body, None).await
+}
+
+pub async fn create_blueprint(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_of(
+        state,
+        auth,
+        query,
+        headers,
+        body,
+        Some(ApplicationKind::AgentIdentityBlueprint),
+    )
+    .await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(TYPE, &[])?;
+    let app = state.directory.get_application(&auth.caller, &id).await?;
+    let rendered = render(&state, &auth, &app).await?;
+    Ok(Json(query.entity("applications", TYPE, rendered)?))
+}
+
+/// `GET /applications(appId='…')`.
+pub async fn get_by_app_id(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    app_id: &str,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    let app = state
+        .directory
+        .store()
+        .application_by_app_id(app_id)
+        .await
+        .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("application with appId '{app_id}' was not found"))
+        })?;
+    let app = state
+        .directory
+        .get_application(&auth.caller, &app.id)
+        .await?;
+    let rendered = render(state, auth, &app).await?;
+    Ok(Json(query.entity("applications", TYPE, rendered)?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let input = application_input(&body, None)?;
+    state
+        .directory
+        .update_application(&auth.caller, &auth.context(), &id, input)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .delete_application(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn instant(value: Option<&Value>, name: &str) -> ApiResult<Option<OffsetDateTime>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => OffsetDateTime::parse(text, &Rfc3339)
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("{name} must be an ISO 8601 date-time"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{name} must be an ISO 8601 date-time"
+        ))),
+    }
+}
+
+/// The body of `addPassword`: `{"passwordCredential": {displayName, startDateTime, endDateTime}}`.
+pub(crate) fn password_input(body: &JsonObject) -> ApiResult<PasswordCredentialInput> {
+    body.check_properties("passwordCredential", &["passwordCredential"])?;
+    let credential = match body.object("passwordCredential")? {
+        Patch::Value(c) => c.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for key in credential.keys() {
+        if !matches!(
+            key.as_str(),
+            "displayName" | "startDateTime" | "endDateTime" | "@odata.type"
+        ) {
+            return Err(ApiError::bad_request(format!(
+                "passwordCredential.{key} cannot be set: the server generates the secret"
+            )));
+        }
+    }
+    let display_name = match credential.get("displayName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "passwordCredential.displayName must be a string",
+            ));
+        }
+    };
+    Ok(PasswordCredentialInput {
+        display_name,
+        start_date_time: instant(
+            credential.get("startDateTime"),
+            "passwordCredential.startDateTime",
+        )?,
+        end_date_time: instant(
+            credential.get("endDateTime"),
+            "passwordCredential.endDateTime",
+        )?,
+    })
+}
+
+/// The body of `removePassword`: `{"keyId": "…"}`.
+pub(crate) fn key_id_input(body: &JsonObject) -> ApiResult<String> {
+    body.check_properties("removePassword", &["keyId"])?;
+    match body.string("keyId")? {
+        Patch::Value(k) => writ_domain::ids::parse_guid(&k)
+            .ok_or_else(|| ApiError::bad_request("keyId must be a GUID")),
+        _ => Err(ApiError::bad_request("property 'keyId' is required")),
+    }
+}
+
+/// `POST /applications/{id}/addPassword` (and on agent identities): the secret is in this
+/// response only.
+pub async fn add_password(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    let input = password_input(&body)?;
+    let created = state
+        .directory
+        .add_password(&auth.caller, &auth.context(), &id, input)
+        .await?;
+    let mut value = password_credential_json(&created.credential, Some(&created.secret_text));
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "@odata.context".into(),
+            Value::from(query.context("microsoft.graph.passwordCredential")),
+        );
+    }
+    Ok(Json(value))
+}
+
+pub async fn remove_password(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let key_id = key_id_input(&body)?;
+    state
+        .directory
+        .remove_password(&auth.caller, &auth.context(), &id, &key_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_owners(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    owners_response(&state, &auth, &query, &id).await
+}
+
+pub async fn add_owner(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let owner = body.reference()?;
+    state
+        .directory
+        .change_object_owner(&auth.caller, &auth.context(), &id, &owner, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_owner(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, owner)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .change_object_owner(&auth.caller, &auth.context(), &id, &owner, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_sponsors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    sponsors_response(&state, &auth, &query, &id).await
+}
+
+pub async fn add_sponsor(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let sponsor = body.reference()?;
+    state
+        .directory
+        .change_sponsor(&auth.caller, &auth.context(), &id, &sponsor, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_sponsor(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, sponsor)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .change_sponsor(&auth.caller, &auth.context(), &id, &sponsor, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

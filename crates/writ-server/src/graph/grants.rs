@@ -1,0 +1,330 @@
+//! Direct grants: app role assignments (`appRoleAssignedTo` on a resource,
+//! `appRoleAssignments` on a principal) and delegated permission grants
+//! (`/oauth2PermissionGrants`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::directory::{
+    AppRoleAssignment, AppRoleAssignmentInput, PermissionGrant, PermissionGrantInput,
+};
+use writ_domain::patch::Patch;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{datetime, small_collection};
+
+pub fn app_role_assignment_json(a: &AppRoleAssignment) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(a.id.clone()));
+    m.insert("appRoleId".into(), Value::from(a.app_role_id.clone()));
+    m.insert("principalId".into(), Value::from(a.principal_id.clone()));
+    m.insert(
+        "principalType".into(),
+        Value::from(a.principal_type.clone()),
+    );
+    m.insert(
+        "principalDisplayName".into(),
+        Value::from(a.principal_display_name.clone()),
+    );
+    m.insert("resourceId".into(), Value::from(a.resource_id.clone()));
+    m.insert(
+        "resourceDisplayName".into(),
+        Value::from(a.resource_display_name.clone()),
+    );
+    m.insert("createdDateTime".into(), datetime(a.created_date_time));
+    m.insert("deletedDateTime".into(), Value::Null);
+    m
+}
+
+fn required(body: &JsonObject, name: &str) -> ApiResult<String> {
+    match body.string(name)? {
+        Patch::Value(v) => Ok(v),
+        _ => Err(ApiError::bad_request(format!(
+            "property '{name}' is required"
+        ))),
+    }
+}
+
+/// Both POST shapes carry the same body; `fixed` is the id the URL pins (`resourceId` for
+/// `appRoleAssignedTo`, `principalId` for `appRoleAssignments`), which must agree with the body.
+fn assignment_input(body: &JsonObject, fixed: (&str, &str)) -> ApiResult<AppRoleAssignmentInput> {
+    body.check_properties(
+        "appRoleAssignment",
+        &["principalId", "resourceId", "appRoleId"],
+    )?;
+    let (field, value) = fixed;
+    let mut input = AppRoleAssignmentInput {
+        principal_id: body
+            .string("principalId")?
+            .into_option()
+            .unwrap_or_default(),
+        resource_id: body.string("resourceId")?.into_option().unwrap_or_default(),
+        app_role_id: required(body, "appRoleId")?,
+    };
+    let slot = if field == "resourceId" {
+        &mut input.resource_id
+    } else {
+        &mut input.principal_id
+    };
+    if slot.is_empty() {
+        *slot = value.to_owned();
+    } else if !slot.eq_ignore_ascii_case(value) {
+        return Err(ApiError::bad_request(format!(
+            "{field} in the body must match the URL"
+        )));
+    }
+    if input.principal_id.is_empty() {
+        return Err(ApiError::bad_request("property 'principalId' is required"));
+    }
+    if input.resource_id.is_empty() {
+        return Err(ApiError::bad_request("property 'resourceId' is required"));
+    }
+    Ok(input)
+}
+
+async fn create_assignment(
+    state: AppState,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+    fixed: (&str, &str),
+    route: &str,
+) -> ApiResult<Response> {
+    let input = assignment_input(&body, fixed)?;
+    idempotency::run(&state, &auth, route, &headers, &body.raw, || async {
+        let a = state
+            .directory
+            .assign_app_role(&auth.caller, &auth.context(), input)
+            .await?;
+        query.entity(
+            "appRoleAssignments",
+            "appRoleAssignment",
+            app_role_assignment_json(&a),
+        )
+    })
+    .await
+}
+
+fn list_response(query: &ODataQuery, list: Vec<AppRoleAssignment>) -> ApiResult<Json<Value>> {
+    query.check_expand("appRoleAssignment", &[])?;
+    let items = list.iter().map(app_role_assignment_json).collect();
+    let page = small_collection(query, items)?;
+    Ok(Json(query.collection(
+        "appRoleAssignments",
+        "appRoleAssignment",
+        page,
+    )?))
+}
+
+/// `POST /servicePrincipals/{id}/appRoleAssignedTo`.
+pub async fn assign_to_resource(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_assignment(
+        state,
+        auth,
+        query,
+        headers,
+        body,
+        ("resourceId", &id),
+        "POST /servicePrincipals/appRoleAssignedTo",
+    )
+    .await
+}
+
+/// `POST /{servicePrincipals|users|groups}/{id}/appRoleAssignments`.
+pub async fn assign_to_principal(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_assignment(
+        state,
+        auth,
+        query,
+        headers,
+        body,
+        ("principalId", &id),
+        "POST /appRoleAssignments",
+    )
+    .await
+}
+
+pub async fn list_assigned_to(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let list = state
+        .directory
+        .app_role_assignments_to(&auth.caller, &id)
+        .await?;
+    list_response(&query, list)
+}
+
+pub async fn list_assignments(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let list = state
+        .directory
+        .app_role_assignments_of(&auth.caller, &id)
+        .await?;
+    list_response(&query, list)
+}
+
+pub async fn remove_assignment(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, assignment)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .remove_app_role_assignment(&auth.caller, &auth.context(), &id, &assignment)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- oauth2PermissionGrants -----
+
+pub fn permission_grant_json(g: &PermissionGrant) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(g.id.clone()));
+    m.insert("clientId".into(), Value::from(g.client_id.clone()));
+    m.insert("consentType".into(), Value::from(g.consent_type.clone()));
+    m.insert(
+        "principalId".into(),
+        g.principal_id.clone().map_or(Value::Null, Value::from),
+    );
+    m.insert("resourceId".into(), Value::from(g.resource_id.clone()));
+    m.insert("scope".into(), Value::from(g.scope.clone()));
+    m
+}
+
+pub async fn list_permission_grants(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("oAuth2PermissionGrant", &[])?;
+    let page = state
+        .directory
+        .list_permission_grants(&auth.caller, &query.list_query())
+        .await?;
+    let page = page.map(|g| permission_grant_json(&g));
+    Ok(Json(query.collection(
+        "oauth2PermissionGrants",
+        "oAuth2PermissionGrant",
+        page,
+    )?))
+}
+
+pub async fn create_permission_grant(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    body.check_properties(
+        "oAuth2PermissionGrant",
+        &[
+            "clientId",
+            "consentType",
+            "principalId",
+            "resourceId",
+            "scope",
+        ],
+    )?;
+    let input = PermissionGrantInput {
+        client_id: required(&body, "clientId")?,
+        consent_type: required(&body, "consentType")?,
+        principal_id: body.string("principalId")?.into_option(),
+        resource_id: required(&body, "resourceId")?,
+        scope: required(&body, "scope")?,
+    };
+    idempotency::run(
+        &state,
+        &auth,
+        "POST /oauth2PermissionGrants",
+        &headers,
+        &body.raw,
+        || async {
+            let g = state
+                .directory
+                .create_permission_grant(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity(
+                "oauth2PermissionGrants",
+                "oAuth2PermissionGrant",
+                permission_grant_json(&g),
+            )
+        },
+    )
+    .await
+}
+
+pub async fn get_permission_grant(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    let g = state
+        .directory
+        .get_permission_grant(&auth.caller, &id)
+        .await?;
+    Ok(Json(query.entity(
+        "oauth2PermissionGrants",
+        "oAuth2PermissionGrant",
+        permission_grant_json(&g),
+    )?))
+}
+
+pub async fn update_permission_grant(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    body.check_properties("oAuth2PermissionGrant", &["scope"])?;
+    let scope = required(&body, "scope")?;
+    state
+        .directory
+        .update_permission_grant(&auth.caller, &auth.context(), &id, scope)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_permission_grant(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .delete_permission_grant(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,183 @@
+//! `/roleManagement/directory`: the built-in role definitions and role assignments. The
+//! authorization of every call reads these assignments from the database.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::authz::roles;
+use writ_domain::directory::{RoleAssignment, RoleAssignmentInput};
+use writ_domain::patch::Patch;
+use writ_domain::query::Page;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::{GraphVersion, ODataQuery};
+use crate::state::AppState;
+
+use super::small_collection;
+
+/// A built-in definition. `isPrivileged` is not in the v1.0 schema (the v1.0 SDK model does not
+/// declare it), so it is served on `/beta` only.
+fn definition_json(
+    (id, name, description, privileged): (&str, &str, &str, bool),
+    version: GraphVersion,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(id));
+    m.insert("templateId".into(), Value::from(id));
+    m.insert("displayName".into(), Value::from(name));
+    m.insert("description".into(), Value::from(description));
+    m.insert("isBuiltIn".into(), Value::from(true));
+    m.insert("isEnabled".into(), Value::from(true));
+    m.insert("resourceScopes".into(), serde_json::json!(["/"]));
+    m.insert("rolePermissions".into(), serde_json::json!([]));
+    m.insert("version".into(), Value::from("1"));
+    if version == GraphVersion::Beta {
+        m.insert("isPrivileged".into(), Value::from(privileged));
+    }
+    m
+}
+
+pub async fn list_definitions(_auth: Authenticated, query: ODataQuery) -> ApiResult<Json<Value>> {
+    query.check_expand("unifiedRoleDefinition", &[])?;
+    let items = roles::BUILT_IN
+        .iter()
+        .map(|d| definition_json(*d, query.version))
+        .collect();
+    let page = small_collection(&query, items)?;
+    Ok(Json(query.collection(
+        "roleManagement/directory/roleDefinitions",
+        "unifiedRoleDefinition",
+        page,
+    )?))
+}
+
+pub async fn get_definition(
+    _auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    let definition = roles::definition(&id)
+        .ok_or_else(|| ApiError::not_found(format!("role definition '{id}' was not found")))?;
+    Ok(Json(query.entity(
+        "roleManagement/directory/roleDefinitions",
+        "unifiedRoleDefinition",
+        definition_json(definition, query.version),
+    )?))
+}
+
+fn assignment_json(a: &RoleAssignment) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(a.id.clone()));
+    m.insert(
+        "roleDefinitionId".into(),
+        Value::from(a.role_definition_id.clone()),
+    );
+    m.insert("principalId".into(), Value::from(a.principal_id.clone()));
+    m.insert(
+        "directoryScopeId".into(),
+        Value::from(a.directory_scope_id.clone()),
+    );
+    m
+}
+
+pub async fn list_assignments(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("unifiedRoleAssignment", &[])?;
+    let page = state
+        .directory
+        .list_role_assignments(&auth.caller, &query.list_query())
+        .await?;
+    let page: Page<_> = page.map(|a| assignment_json(&a));
+    Ok(Json(query.collection(
+        "roleManagement/directory/roleAssignments",
+        "unifiedRoleAssignment",
+        page,
+    )?))
+}
+
+pub async fn get_assignment(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    let a = state
+        .directory
+        .get_role_assignment(&auth.caller, &id)
+        .await?;
+    Ok(Json(query.entity(
+        "roleManagement/directory/roleAssignments",
+        "unifiedRoleAssignment",
+        assignment_json(&a),
+    )?))
+}
+
+pub async fn create_assignment(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    body.check_properties(
+        "unifiedRoleAssignment",
+        &["principalId", "roleDefinitionId", "directoryScopeId"],
+    )?;
+    let required = |name: &str| -> ApiResult<String> {
+        match body.string(name)? {
+            Patch::Value(v) => Ok(v),
+            _ => Err(ApiError::bad_request(format!(
+                "property '{name}' is required"
+            ))),
+        }
+    };
+    let input = RoleAssignmentInput {
+        principal_id: required("principalId")?,
+        role_definition_id: required("roleDefinitionId")?,
+        directory_scope_id: body
+            .string("directoryScopeId")?
+            .into_option()
+            .unwrap_or_else(|| "/".into()),
+    };
+    idempotency::run(
+        &state,
+        &auth,
+        "POST /roleManagement/directory/roleAssignments",
+        &headers,
+        &body.raw,
+        || async {
+            let a = state
+                .directory
+                .create_role_assignment(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity(
+                "roleManagement/directory/roleAssignments",
+                "unifiedRoleAssignment",
+                assignment_json(&a),
+            )
+        },
+    )
+    .await
+}
+
+pub async fn delete_assignment(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .delete_role_assignment(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

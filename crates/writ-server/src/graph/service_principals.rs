@@ -1,0 +1,322 @@
+//! `/servicePrincipals` with the `microsoft.graph.agentIdentity` and
+//! `microsoft.graph.agentIdentityBlueprintPrincipal` casts: create, read, update, delete, list;
+//! agent identities' own credentials; `owners`, `sponsors`, `appRoleAssignedTo`,
+//! `appRoleAssignments`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::directory::{ServicePrincipal, ServicePrincipalInput, ServicePrincipalKind};
+use writ_domain::query::Page;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{owners_response, service_principal_json, sponsors_response};
+
+const TYPE: &str = "servicePrincipal";
+const WRITABLE: &[&str] = &[
+    "appId",
+    "displayName",
+    "accountEnabled",
+    "description",
+    "tags",
+    "owners@odata.bind",
+];
+const AGENT_EXTRA: &[&str] = &["agentIdentityBlueprintId", "sponsors@odata.bind"];
+const BLUEPRINT_PRINCIPAL_EXTRA: &[&str] = &["sponsors@odata.bind"];
+
+fn kind_of(name: &str) -> Option<ServicePrincipalKind> {
+    match name {
+        "servicePrincipal" => Some(ServicePrincipalKind::ServicePrincipal),
+        "agentIdentity" => Some(ServicePrincipalKind::AgentIdentity),
+        "agentIdentityBlueprintPrincipal" => {
+            Some(ServicePrincipalKind::AgentIdentityBlueprintPrincipal)
+        }
+        _ => None,
+    }
+}
+
+fn principal_input(
+    body: &JsonObject,
+    forced: Option<ServicePrincipalKind>,
+) -> ApiResult<ServicePrincipalInput> {
+    let kind = match (body.odata_type()?, forced) {
+        (None, forced) => forced,
+        (Some(name), forced) => match (kind_of(&name), forced) {
+            (Some(k), None) => Some(k),
+            (Some(k), Some(f)) if k == f => Some(k),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "@odata.type 'microsoft.graph.{name}' cannot be written to this collection"
+                )));
+            }
+        },
+    };
+    let mut writable = WRITABLE.to_vec();
+    let type_name = match kind {
+        Some(ServicePrincipalKind::AgentIdentity) => {
+            writable.extend_from_slice(AGENT_EXTRA);
+            "agentIdentity"
+        }
+        Some(ServicePrincipalKind::AgentIdentityBlueprintPrincipal) => {
+            writable.extend_from_slice(BLUEPRINT_PRINCIPAL_EXTRA);
+            "agentIdentityBlueprintPrincipal"
+        }
+        _ => TYPE,
+    };
+    body.check_properties(type_name, &writable)?;
+    Ok(ServicePrincipalInput {
+        kind,
+        app_id: body.string("appId")?,
+        display_name: body.string("displayName")?,
+        account_enabled: body.boolean("accountEnabled")?,
+        description: body.string("description")?,
+        agent_identity_blueprint_id: body.string("agentIdentityBlueprintId")?,
+        tags: body.string_array("tags")?,
+        sponsor_ids: body.binds("sponsors")?,
+        owner_ids: body.binds("owners")?,
+    })
+}
+
+pub(crate) async fn render(
+    state: &AppState,
+    sp: &ServicePrincipal,
+) -> ApiResult<Map<String, Value>> {
+    let app = state
+        .directory
+        .store()
+        .application_by_app_id(&sp.app_id)
+        .await
+        .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?;
+    Ok(service_principal_json(sp, app.as_ref()))
+}
+
+fn fragment(kind: Option<ServicePrincipalKind>) -> &'static str {
+    match kind {
+        Some(ServicePrincipalKind::AgentIdentity) => {
+            "servicePrincipals/microsoft.graph.agentIdentity"
+        }
+        Some(ServicePrincipalKind::AgentIdentityBlueprintPrincipal) => {
+            "servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal"
+        }
+        _ => "servicePrincipals",
+    }
+}
+
+async fn list_of(
+    state: AppState,
+    auth: Authenticated,
+    query: ODataQuery,
+    kind: Option<ServicePrincipalKind>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(TYPE, &[])?;
+    let page = state
+        .directory
+        .list_service_principals(&auth.caller, &query.list_query(), kind)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for sp in &page.items {
+        items.push(render(&state, sp).await?);
+    }
+    Ok(Json(query.collection(
+        fragment(kind),
+        TYPE,
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    list_of(state, auth, query, None).await
+}
+
+pub async fn list_agent_identities(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    list_of(
+        state,
+        auth,
+        query,
+        Some(ServicePrincipalKind::AgentIdentity),
+    )
+    .await
+}
+
+pub async fn list_blueprint_principals(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    list_of(
+        state,
+        auth,
+        query,
+        Some(ServicePrincipalKind::AgentIdentityBlueprintPrincipal),
+    )
+    .await
+}
+
+async fn create_of(
+    state: AppState,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+    forced: Option<ServicePrincipalKind>,
+) -> ApiResult<Response> {
+    let input = principal_input(&body, forced)?;
+    idempotency::run(
+        &state,
+        &auth,
+        "POST /servicePrincipals",
+        &headers,
+        &body.raw,
+        || async {
+            let sp = state
+                .directory
+                .create_service_principal(&auth.caller, &auth.context(), input)
+                .await?;
+            let rendered = render(&state, &sp).await?;
+            query.entity("servicePrincipals", TYPE, rendered)
+        },
+    )
+    .await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_of(state, auth, query, headers, body, None).await
+}
+
+pub async fn create_agent_identity(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_of(
+        state,
+        auth,
+        query,
+        headers,
+        body,
+        Some(ServicePrincipalKind::AgentIdentity),
+    )
+    .await
+}
+
+pub async fn create_blueprint_principal(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    create_of(
+        state,
+        auth,
+        query,
+        headers,
+        body,
+        Some(ServicePrincipalKind::AgentIdentityBlueprintPrincipal),
+    )
+    .await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(TYPE, &[])?;
+    let sp = state
+        .directory
+        .get_service_principal(&auth.caller, &id)
+        .await?;
+    let rendered = render(&state, &sp).await?;
+    Ok(Json(query.entity("servicePrincipals", TYPE, rendered)?))
+}
+
+/// `GET /servicePrincipals(appId='…')`.
+pub async fn get_by_app_id(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    app_id: &str,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    let sp = state
+        .directory
+        .get_service_principal_by_app_id(&auth.caller, app_id)
+        .await?;
+    let rendered = render(state, &sp).await?;
+    Ok(Json(query.entity("servicePrincipals", TYPE, rendered)?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let input = principal_input(&body, None)?;
+    state
+        .directory
+        .update_service_principal(&auth.caller, &auth.context(), &id, input)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .directory
+        .delete_service_principal(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_owners(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    owners_response(&state, &auth, &query, &id).await
+}
+
+pub async fn list_sponsors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    sponsors_response(&state, &auth, &query, &id).await
+}
