@@ -71,17 +71,18 @@ pub struct NewSecret {
     pub secret_text: String,
 }
 
+/// An audit record of this module: `what` is (activity, operation type), `target` is
+/// (Graph type, object id, display name).
 fn audit(
     caller: &Caller,
     ctx: &RequestContext,
     now: OffsetDateTime,
-    activity: &str,
-    operation: &str,
-    kind: &str,
-    id: &str,
-    name: &str,
+    what: (&str, &str),
+    target: (&str, &str, &str),
     changed: Vec<String>,
 ) -> AuditRecord {
+    let (activity, operation) = what;
+    let (kind, id, name) = target;
     AuditRecord::success(
         Actor::from(caller),
         now,
@@ -327,11 +328,8 @@ impl Directory {
             caller,
             ctx,
             now,
-            activity,
-            "Add",
-            "Application",
-            &app.id,
-            &app.display_name,
+            (activity, "Add"),
+            ("Application", &app.id, &app.display_name),
             Vec::new(),
         );
         for sponsor in &input.sponsor_ids {
@@ -415,11 +413,8 @@ impl Directory {
             caller,
             ctx,
             now,
-            "Update application",
-            "Update",
-            "Application",
-            &app.id,
-            &app.display_name,
+            ("Update application", "Update"),
+            ("Application", &app.id, &app.display_name),
             changed,
         ))
         .await?;
@@ -471,11 +466,8 @@ impl Directory {
             caller,
             ctx,
             now,
-            "Delete application",
-            "Delete",
-            "Application",
-            &app.id,
-            &app.display_name,
+            ("Delete application", "Delete"),
+            ("Application", &app.id, &app.display_name),
             Vec::new(),
         ))
         .await?;
@@ -617,11 +609,8 @@ impl Directory {
             caller,
             ctx,
             now,
-            activity,
-            "Add",
-            "ServicePrincipal",
-            &sp.id,
-            &sp.display_name,
+            (activity, "Add"),
+            ("ServicePrincipal", &sp.id, &sp.display_name),
             Vec::new(),
         );
         for sponsor in &input.sponsor_ids {
@@ -732,11 +721,8 @@ impl Directory {
             caller,
             ctx,
             now,
-            "Update service principal",
-            "Update",
-            "ServicePrincipal",
-            &sp.id,
-            &sp.display_name,
+            ("Update service principal", "Update"),
+            ("ServicePrincipal", &sp.id, &sp.display_name),
             changed,
         ))
         .await?;
@@ -798,11 +784,8 @@ impl Directory {
             caller,
             ctx,
             now,
-            activity,
-            "Delete",
-            "ServicePrincipal",
-            &sp.id,
-            &sp.display_name,
+            (activity, "Delete"),
+            ("ServicePrincipal", &sp.id, &sp.display_name),
             Vec::new(),
         ))
         .await?;
@@ -879,11 +862,8 @@ impl Directory {
                 caller,
                 ctx,
                 now,
-                "Add password credential",
-                "Update",
-                kind,
-                owner_id,
-                &name,
+                ("Add password credential", "Update"),
+                (kind, owner_id, &name),
                 vec!["passwordCredentials".into()],
             )
             .detail("keyId", credential.key_id.clone()),
@@ -919,11 +899,8 @@ impl Directory {
                 caller,
                 ctx,
                 now,
-                "Remove password credential",
-                "Update",
-                kind.audit_type(),
-                owner_id,
-                "",
+                ("Remove password credential", "Update"),
+                (kind.audit_type(), owner_id, ""),
                 vec!["passwordCredentials".into()],
             )
             .detail("keyId", key_id),
