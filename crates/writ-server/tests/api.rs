@@ -11,6 +11,8 @@
 #[path = "api/harness.rs"]
 mod harness;
 
+#[path = "api/agents.rs"]
+mod agents;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/conventions.rs"]

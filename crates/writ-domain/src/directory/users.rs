@@ -356,15 +356,38 @@ impl Directory {
         {
             return Err(duplicate_upn());
         }
+        if let Some(parent) = &identity_parent_id {
+            match tx.service_principal(parent).await? {
+                Some(sp) if sp.is_agent() => {}
+                _ => {
+                    return Err(DomainError::invalid(format!(
+                        "identityParentId '{parent}' is not an agent identity"
+                    )));
+                }
+            }
+            if tx.count_agent_users_of(parent).await? > 0 {
+                return Err(DomainError::Conflict(format!(
+                    "agent identity '{parent}' already has an agent user"
+                )));
+            }
+        }
+        super::apps::check_sponsors(tx.as_mut(), &input.sponsor_ids).await?;
         tx.insert_user(&user).await.map_err(|e| match e {
             crate::store::StoreError::Unique(_) => duplicate_upn(),
             other => other.into(),
         })?;
+        for sponsor in &input.sponsor_ids {
+            tx.add_sponsor(&user.id, sponsor).await?;
+        }
+        let activity = match kind {
+            super::UserKind::User => "Add user",
+            super::UserKind::AgentUser => "Add agent user",
+        };
         tx.append_audit(&audit_user(
             caller,
             ctx,
             now,
-            "Add user",
+            activity,
             "Add",
             &user,
             Vec::new(),
