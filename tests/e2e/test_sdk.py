@@ -251,10 +251,7 @@ def test_not_found_is_an_odata_error_with_request_id(writ):
     assert body.error.inner_error.request_id == resp.headers.get("request-id"), resp
 
 
-# Server discrepancy, reported: Writ answers `notFound`, which is none of Graph's codes.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "server bug: GET /v1.0/users/<unknown id> -> 404 error.code 'notFound'; "
-    "Graph answers 'Request_ResourceNotFound'"))
+# A missing object is Graph's `Request_ResourceNotFound`, which Entra scripts match on.
 def test_not_found_code_is_graphs(writ):
     async def scenario():
         client, _ = sdk_client(writ)

@@ -35,7 +35,7 @@ impl ApiError {
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "notFound", message)
+        Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
     }
 
     pub fn unauthorized(description: impl Into<String>) -> Self {

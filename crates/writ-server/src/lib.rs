@@ -145,6 +145,13 @@ fn graph_routes() -> Routes {
     Routes::new()
         .section("users", true)
         .route(Get, "/users", Collection, "List users", users::list)
+        .route(
+            Get,
+            "/users/$count",
+            Plain,
+            "Count users (text/plain; $filter applies)",
+            users::count,
+        )
         .route(Post, "/users", Create, "Create a user", users::create)
         .route(
             Get,
@@ -247,6 +254,13 @@ fn graph_routes() -> Routes {
         )
         .section("groups", true)
         .route(Get, "/groups", Collection, "List groups", groups::list)
+        .route(
+            Get,
+            "/groups/$count",
+            Plain,
+            "Count groups (text/plain; $filter applies)",
+            groups::count,
+        )
         .route(Post, "/groups", Create, "Create a group", groups::create)
         .route(Get, "/groups/{id}", Entity, "Get a group", groups::get)
         .route(
@@ -333,6 +347,13 @@ fn graph_routes() -> Routes {
             Collection,
             "List applications",
             applications::list,
+        )
+        .route(
+            Get,
+            "/applications/$count",
+            Plain,
+            "Count applications (text/plain; $filter applies)",
+            applications::count,
         )
         .route(
             Post,
@@ -439,6 +460,13 @@ fn graph_routes() -> Routes {
             Collection,
             "List service principals",
             service_principals::list,
+        )
+        .route(
+            Get,
+            "/servicePrincipals/$count",
+            Plain,
+            "Count servicePrincipals (text/plain; $filter applies)",
+            service_principals::count,
         )
         .route(
             Post,

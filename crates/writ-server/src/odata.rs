@@ -302,3 +302,36 @@ fn project(
     });
     Ok(())
 }
+
+/// The body of `GET /{collection}/$count`: the size of the filtered collection, as plain text.
+pub fn count_response(count: i64) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        count.to_string(),
+    )
+        .into_response()
+}
+
+impl ODataQuery {
+    /// The query for `/$count`: only `$filter` applies.
+    pub fn count_query(&self) -> ApiResult<ListQuery> {
+        if self.orderby.is_some()
+            || self.select.is_some()
+            || !self.expand.is_empty()
+            || self.skiptoken.is_some()
+        {
+            return Err(ApiError::bad_request("only $filter applies to $count"));
+        }
+        Ok(ListQuery {
+            filter: self.filter.clone(),
+            orderby: None,
+            top: 1,
+            skiptoken: None,
+            count: true,
+        })
+    }
+}

@@ -124,7 +124,7 @@ fn render_error(
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "notFound",
+        "Request_ResourceNotFound",
         format!("Resource not found for the segment '{}'.", uri.path()),
     )
 }

@@ -512,3 +512,16 @@ pub async fn remove_sponsor(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /applications/$count`.
+pub async fn count(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Response> {
+    let page = state
+        .directory
+        .list_applications(&auth.caller, &query.count_query()?, None)
+        .await?;
+    Ok(crate::odata::count_response(page.count.unwrap_or(0)))
+}

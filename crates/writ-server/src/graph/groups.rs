@@ -290,3 +290,16 @@ pub async fn remove_owner(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /groups/$count`.
+pub async fn count(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Response> {
+    let page = state
+        .directory
+        .list_groups(&auth.caller, &query.count_query()?)
+        .await?;
+    Ok(crate::odata::count_response(page.count.unwrap_or(0)))
+}

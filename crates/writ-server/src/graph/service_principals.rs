@@ -320,3 +320,16 @@ pub async fn list_sponsors(
 ) -> ApiResult<Json<Value>> {
     sponsors_response(&state, &auth, &query, &id).await
 }
+
+/// `GET /servicePrincipals/$count`.
+pub async fn count(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Response> {
+    let page = state
+        .directory
+        .list_service_principals(&auth.caller, &query.count_query()?, None)
+        .await?;
+    Ok(crate::odata::count_response(page.count.unwrap_or(0)))
+}

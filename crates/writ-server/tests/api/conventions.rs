@@ -243,6 +243,23 @@ async fn collections_page_filter_select_and_count(backend: Backend) {
         }
     }
     assert_eq!(pages, 3);
+    let counted = app
+        .get(
+            &format!(
+                "/v1.0/users/$count?{}",
+                form_encode("$filter=startswith(displayName,'pager')")
+            ),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(counted.status, StatusCode::OK);
+    assert!(
+        counted.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(counted.body, 7);
     let expected: Vec<String> = (0..7).rev().map(|i| format!("Pager {i}")).collect();
     assert_eq!(seen, expected);
 
@@ -289,7 +306,7 @@ async fn responses_carry_request_ids(backend: Backend) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    assert_eq!(reply.error_code(), "notFound");
+    assert_eq!(reply.error_code(), "Request_ResourceNotFound");
     assert_eq!(reply.headers["client-request-id"], "my-correlation-42");
     assert_eq!(
         reply.body["error"]["innerError"]["client-request-id"],
