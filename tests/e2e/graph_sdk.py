@@ -20,9 +20,15 @@ from kiota_abstractions.authentication import (
     BaseBearerTokenAuthenticationProvider,
 )
 from msgraph import GraphServiceClient
+from msgraph.generated.models.agent_identity import AgentIdentity
+from msgraph.generated.models.agent_identity_blueprint_principal import AgentIdentityBlueprintPrincipal
+from msgraph.generated.models.application import Application
+from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.directory_object import DirectoryObject
 from msgraph.generated.models.group import Group
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.password_credential import PasswordCredential
+from msgraph.generated.models.service_principal import ServicePrincipal
 from msgraph.generated.models.user import User
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
@@ -97,6 +103,22 @@ _ROUTES = [
     ("GET", rf"/v1\.0/groups/{_KEY}", Group, False),
     ("GET", rf"/v1\.0/groups/{_KEY}/(members|owners)", DirectoryObject, True),
     ("GET", rf"/v1\.0/directoryObjects/{_KEY}", DirectoryObject, False),
+    # Applications and service principals, Agent ID subtypes included: a body is checked as the
+    # subclass its @odata.type names (AgentIdentityBlueprint, AgentIdentity, ...), as the SDK does.
+    ("POST", rf"/v1\.0/applications", Application, False),
+    ("GET", rf"/v1\.0/applications", Application, True),
+    ("GET", rf"/v1\.0/applications/{_KEY}", Application, False),
+    ("GET", rf"/v1\.0/servicePrincipals/microsoft\.graph\.agentIdentity", AgentIdentity, True),
+    ("GET", rf"/v1\.0/servicePrincipals/microsoft\.graph\.agentIdentityBlueprintPrincipal",
+     AgentIdentityBlueprintPrincipal, True),
+    ("POST", rf"/v1\.0/servicePrincipals(/microsoft\.graph\.(agentIdentity|agentIdentityBlueprintPrincipal))?",
+     ServicePrincipal, False),
+    ("GET", rf"/v1\.0/servicePrincipals", ServicePrincipal, True),
+    ("GET", rf"/v1\.0/servicePrincipals/{_KEY}", ServicePrincipal, False),
+    ("GET", rf"/v1\.0/(applications|servicePrincipals|users)/{_KEY}/(sponsors|owners)", DirectoryObject, True),
+    ("POST", rf"/v1\.0/(applications|servicePrincipals)/{_KEY}/addPassword", PasswordCredential, False),
+    ("POST", rf"/v1\.0/servicePrincipals/{_KEY}/(appRoleAssignedTo|appRoleAssignments)", AppRoleAssignment, False),
+    ("GET", rf"/v1\.0/servicePrincipals/{_KEY}/(appRoleAssignedTo|appRoleAssignments)", AppRoleAssignment, True),
 ]
 
 
