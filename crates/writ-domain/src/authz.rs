@@ -128,3 +128,58 @@ impl Caller {
         }
     }
 }
+
+/// Folds the paths by which a principal holds roles into one entry per role, lasting until the
+/// latest path ends (`None`: some path has no end). Sorted by role id.
+pub fn fold_role_paths(
+    paths: Vec<(String, Option<time::OffsetDateTime>)>,
+) -> Vec<(String, Option<time::OffsetDateTime>)> {
+    let mut folded: Vec<(String, Option<time::OffsetDateTime>)> = Vec::new();
+    for (role, end) in paths {
+        match folded.iter_mut().find(|(r, _)| *r == role) {
+            Some((_, current)) => {
+                *current = match (*current, end) {
+                    (None, _) | (_, None) => None,
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                };
+            }
+            None => folded.push((role, end)),
+        }
+    }
+    folded.sort_by(|a, b| a.0.cmp(&b.0));
+    folded
+}
+
+/// Directory roles an agent may hold: never a privileged one, whatever path granted it.
+pub fn allowed_for_agent(role_template_id: &str) -> bool {
+    roles::definition(role_template_id).is_none_or(|(_, _, _, privileged)| !privileged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn role_paths_fold_to_the_latest_end() {
+        let t1 = datetime!(2030-01-01 0:00 UTC);
+        let t2 = datetime!(2030-06-01 0:00 UTC);
+        let folded = fold_role_paths(vec![
+            ("b".into(), Some(t1)),
+            ("a".into(), Some(t2)),
+            ("b".into(), Some(t2)),
+            ("c".into(), Some(t1)),
+            ("c".into(), None),
+        ]);
+        assert_eq!(
+            folded,
+            vec![
+                ("a".into(), Some(t2)),
+                ("b".into(), Some(t2)),
+                ("c".into(), None)
+            ]
+        );
+        assert!(!allowed_for_agent(roles::GLOBAL_ADMINISTRATOR));
+        assert!(allowed_for_agent(roles::DIRECTORY_READERS));
+    }
+}

@@ -102,6 +102,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn application(&self, id: &str) -> StoreResult<Option<Application>>;
     async fn application_by_app_id(&self, app_id: &str) -> StoreResult<Option<Application>>;
+    /// The application one of whose `identifierUris` is `uri` (compared case-insensitively).
+    async fn application_by_identifier_uri(&self, uri: &str) -> StoreResult<Option<Application>>;
     async fn list_applications(
         &self,
         query: &ListQuery,
@@ -133,12 +135,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn permission_grant(&self, id: &str) -> StoreResult<Option<PermissionGrant>>;
     async fn role_assignments(&self, query: &ListQuery) -> StoreResult<Page<RoleAssignment>>;
     async fn role_assignment(&self, id: &str) -> StoreResult<Option<RoleAssignment>>;
-    /// Tenant-scope directory role assignments of a principal current at `now`, with their ends.
-    async fn role_assignments_of(
+    /// App roles a principal holds on a resource now, each with the instant it ends (`None`:
+    /// no end): its own assignments and, when `through_groups`, those of the groups it is a
+    /// current member of (capped by the membership's end). One entry per assignment path.
+    async fn effective_app_roles(
         &self,
         principal_id: &str,
+        resource_id: &str,
         now: OffsetDateTime,
-    ) -> StoreResult<Vec<RoleAssignment>>;
+        through_groups: bool,
+    ) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>>;
     async fn service_principal_by_app_id(
         &self,
         app_id: &str,
@@ -146,12 +152,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every password credential of an application or service principal, expired or not.
     async fn password_credentials(&self, owner_id: &str) -> StoreResult<Vec<ClientSecret>>;
 
-    /// Directory role template ids held by the principal at the tenant scope at `now`.
-    async fn directory_roles_of(
+    /// Directory roles (template ids) held at the tenant scope at `now`, directly or through a
+    /// role-assignable group the principal is a current member of, each with the instant that
+    /// path ends (`None`: no end). One entry per path.
+    async fn effective_directory_roles(
         &self,
         principal_id: &str,
         now: OffsetDateTime,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>>;
 
     async fn idempotent_response(
         &self,
@@ -205,7 +213,6 @@ pub trait StoreTx: Send {
     ) -> StoreResult<bool>;
     async fn add_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool>;
     async fn remove_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool>;
-    async fn count_group_owners(&mut self, group_id: &str) -> StoreResult<i64>;
 
     async fn application(&mut self, id: &str) -> StoreResult<Option<Application>>;
     async fn application_by_app_id(&mut self, app_id: &str) -> StoreResult<Option<Application>>;
@@ -251,6 +258,19 @@ pub trait StoreTx: Send {
     async fn delete_role_assignment(&mut self, id: &str) -> StoreResult<bool>;
 
     async fn count_role_holders(&mut self, role_template_id: &str) -> StoreResult<i64>;
+    /// Enabled users and service principals holding the role directly at `now`.
+    async fn count_enabled_role_holders(
+        &mut self,
+        role_template_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<i64>;
+    /// Whether the principal holds the role directly at `now`.
+    async fn holds_role(
+        &mut self,
+        principal_id: &str,
+        role_template_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
     /// Adds a tenant-scope directory role assignment; false if it existed.
     async fn assign_directory_role(
         &mut self,

@@ -103,10 +103,15 @@ impl FromRequestParts<AppState> for Authenticated {
                 directory_roles: Vec::new(),
             }
         };
-        let directory_roles = store
-            .directory_roles_of(&caller.id, now)
+        let paths = store
+            .effective_directory_roles(&caller.id, now)
             .await
             .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?;
+        let directory_roles = writ_domain::authz::fold_role_paths(paths)
+            .into_iter()
+            .map(|(role, _)| role)
+            .filter(|role| !caller.is_agent || writ_domain::authz::allowed_for_agent(role))
+            .collect();
         let request_id = parts
             .extensions
             .get::<RequestIds>()

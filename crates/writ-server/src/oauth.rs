@@ -211,7 +211,6 @@ async fn resolve_scope(
             Ok(Target::Writ)
         };
     };
-    let own = format!("{}/.default", state.settings.public_url);
     let mut resources: Vec<&str> = Vec::new();
     for s in scope.split_whitespace() {
         if matches!(s, "openid" | "profile" | "offline_access" | "email") {
@@ -228,13 +227,18 @@ async fn resolve_scope(
             ));
         }
     };
-    let Some(base) = resource.strip_suffix("/.default") else {
+    let lowered = resource.to_ascii_lowercase();
+    let Some(base_len) = lowered.strip_suffix("/.default").map(str::len) else {
         return Err(invalid_scope(format!(
             "The scope '{resource}' is not valid: client credentials and this server use '<resource>/.default'"
         )));
     };
-    if resource.eq_ignore_ascii_case("https://graph.microsoft.com/.default")
-        || resource.eq_ignore_ascii_case(&own)
+    let base = resource
+        .get(..base_len)
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    if base.eq_ignore_ascii_case("https://graph.microsoft.com")
+        || base.eq_ignore_ascii_case(&state.settings.public_url)
     {
         return Ok(Target::Writ);
     }
@@ -246,20 +250,7 @@ async fn resolve_scope(
     };
     if principal.is_none() {
         // An identifier URI of an application (e.g. api://orders).
-        let apps = store
-            .list_applications(
-                &writ_domain::query::ListQuery {
-                    top: 999,
-                    ..Default::default()
-                },
-                None,
-            )
-            .await?;
-        if let Some(app) = apps.items.iter().find(|a| {
-            a.identifier_uris
-                .iter()
-                .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(base))
-        }) {
+        if let Some(app) = store.application_by_identifier_uri(base).await? {
             principal = store.service_principal_by_app_id(&app.app_id).await?;
         }
     }
@@ -270,11 +261,13 @@ async fn resolve_scope(
     })
 }
 
-/// The app role values `principal_id` holds on `resource` now, and the instant the last of them
-/// ends (a role held by several holders lasts until the latest; `None` = no end).
+/// The app role values `principal_id` holds on `resource` now, and the instant the first of
+/// them ends (each role lasts until the latest path that grants it; `None` = no end). Users also
+/// hold the roles assigned to their groups.
 async fn roles_on(
     state: &AppState,
     principal_id: &str,
+    is_user: bool,
     resource: &writ_domain::directory::ServicePrincipal,
     now: time::OffsetDateTime,
 ) -> Result<(Vec<String>, Option<time::OffsetDateTime>), OAuthError> {
@@ -284,53 +277,44 @@ async fn roles_on(
         .await?
         .map(|a| a.app_roles)
         .unwrap_or_default();
-    let held: Vec<_> = store
-        .app_role_assignments_of(principal_id, now)
-        .await?
+    let paths = store
+        .effective_app_roles(principal_id, &resource.id, now, is_user)
+        .await?;
+    // Role ids become values; ids without an enabled, valued role are not claims.
+    let valued: Vec<(String, Option<time::OffsetDateTime>)> = paths
         .into_iter()
-        .filter(|a| a.resource_id == resource.id)
+        .filter_map(|(id, end)| {
+            defined
+                .iter()
+                .find(|r| r.id == id && r.is_enabled)
+                .and_then(|r| r.value.clone())
+                .map(|value| (value, end))
+        })
         .collect();
-    let mut roles: Vec<(String, Option<time::OffsetDateTime>)> = Vec::new();
-    for assignment in held {
-        let Some(value) = defined
-            .iter()
-            .find(|r| r.id == assignment.app_role_id && r.is_enabled)
-            .and_then(|r| r.value.clone())
-        else {
-            continue;
-        };
-        match roles.iter_mut().find(|(v, _)| *v == value) {
-            Some((_, end)) => {
-                *end = match (*end, assignment.ends_at) {
-                    (None, _) | (_, None) => None,
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                };
-            }
-            None => roles.push((value, assignment.ends_at)),
-        }
-    }
-    let cap = roles.iter().filter_map(|(_, end)| *end).min();
-    let mut values: Vec<String> = roles.into_iter().map(|(v, _)| v).collect();
-    values.sort();
-    Ok((values, cap))
+    let folded = writ_domain::authz::fold_role_paths(valued);
+    let cap = folded.iter().filter_map(|(_, end)| *end).min();
+    Ok((folded.into_iter().map(|(v, _)| v).collect(), cap))
 }
 
-/// Directory roles held now, and the instant the first of them ends.
+/// Directory roles held now (never a privileged one for an agent), and the instant the first
+/// of them ends.
 async fn directory_roles(
     state: &AppState,
     principal_id: &str,
+    is_agent: bool,
     now: time::OffsetDateTime,
 ) -> Result<(Vec<String>, Option<time::OffsetDateTime>), OAuthError> {
-    let held = state
+    let paths = state
         .directory
         .store()
-        .role_assignments_of(principal_id, now)
+        .effective_directory_roles(principal_id, now)
         .await?;
-    let cap = held.iter().filter_map(|r| r.ends_at).min();
-    let mut ids: Vec<String> = held.into_iter().map(|r| r.role_definition_id).collect();
-    ids.sort();
-    ids.dedup();
-    Ok((ids, cap))
+    let folded: Vec<_> = writ_domain::authz::fold_role_paths(paths)
+        .into_iter()
+        .filter(|(role, _)| !is_agent || writ_domain::authz::allowed_for_agent(role))
+        .collect();
+    let cap = folded.iter().filter_map(|(_, end)| *end).min();
+    Ok((folded.into_iter().map(|(r, _)| r).collect(), cap))
 }
 
 fn earliest(
@@ -365,7 +349,7 @@ async fn issue(
         .ok_or_else(|| OAuthError::invalid_request("parameter 'grant_type' is required"))?;
     let now = state.directory.clock().now();
     let store = state.directory.store();
-    let (object_id, is_user, client_id, upn, display_name, target) = match grant_type {
+    let (object_id, is_human, is_agent, client_id, upn, display_name, target) = match grant_type {
         "client_credentials" => {
             let (client_id, client_secret) = match basic_credentials(headers) {
                 Some(creds) => creds,
@@ -410,9 +394,11 @@ async fn issue(
                     "The application has no enabled service principal in this tenant.",
                 )
             })?;
+            let is_agent = principal.is_agent();
             (
                 principal.id,
                 false,
+                is_agent,
                 principal.app_id,
                 None,
                 principal.display_name,
@@ -462,19 +448,30 @@ async fn issue(
             if !user.account_enabled {
                 return Err(OAuthError::invalid_grant("The user account is disabled."));
             }
+            // A client named in the request must be registered here.
             let client_id = match param(&pairs, "client_id") {
-                Some(id) => writ_domain::ids::parse_guid(id)
-                    .ok_or_else(|| OAuthError::invalid_request("client_id is not a GUID"))?,
+                Some(id) => {
+                    let id =
+                        writ_domain::ids::parse_guid(id).ok_or_else(OAuthError::invalid_client)?;
+                    if store.application_by_app_id(&id).await?.is_none() {
+                        return Err(OAuthError::invalid_client());
+                    }
+                    id
+                }
                 None => WRIT_PUBLIC_CLIENT_ID.to_owned(),
             };
-            (
-                user.id,
-                true,
-                client_id,
-                Some(user.user_principal_name),
-                user.display_name,
-                target,
-            )
+            {
+                let is_agent = user.kind == writ_domain::directory::UserKind::AgentUser;
+                (
+                    user.id,
+                    !is_agent,
+                    is_agent,
+                    client_id,
+                    Some(user.user_principal_name),
+                    user.display_name,
+                    target,
+                )
+            }
         }
         other => {
             return Err(OAuthError::new(
@@ -486,11 +483,11 @@ async fn issue(
             ));
         }
     };
-    let (wids, wids_end) = directory_roles(state, &object_id, now).await?;
-    let (audience, roles, roles_end, lifetime) = match &target {
+    let (wids, wids_end) = directory_roles(state, &object_id, is_agent, now).await?;
+    let (audience, roles, roles_end, lifetime) = match target {
         Target::Writ => (None, Vec::new(), None, state.tokens.lifetime()),
         Target::Resource(resource) => {
-            let (roles, end) = roles_on(state, &object_id, resource, now).await?;
+            let (roles, end) = roles_on(state, &object_id, is_human, &resource, now).await?;
             (
                 Some(resource.app_id.clone()),
                 roles,
@@ -501,7 +498,7 @@ async fn issue(
     };
     let subject = Subject {
         object_id,
-        is_user,
+        is_user: upn.is_some(),
         client_id,
         upn,
         display_name,

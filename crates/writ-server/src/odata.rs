@@ -42,6 +42,8 @@ pub struct ODataQuery {
     pub path: String,
     /// The query pairs as sent, for rebuilding `@odata.nextLink`.
     pairs: Vec<(String, String)>,
+    /// Whether `$top` or `$count` were given (they have defaults, so the values cannot tell).
+    paging_given: bool,
     public_url: String,
 }
 
@@ -116,7 +118,9 @@ impl FromRequestParts<AppState> for ODataQuery {
                 _ => {}
             }
         }
+        let paging_given = top.is_some() || count.is_some();
         Ok(ODataQuery {
+            paging_given,
             filter,
             orderby,
             select,
@@ -151,10 +155,10 @@ impl ODataQuery {
         if self.filter.is_some()
             || self.orderby.is_some()
             || self.skiptoken.is_some()
-            || self.pairs.iter().any(|(k, _)| k == "$top")
+            || self.paging_given
         {
             return Err(ApiError::bad_request(
-                "$filter, $orderby, $top and $skiptoken apply to collections only",
+                "$filter, $orderby, $top, $count and $skiptoken apply to collections only",
             ));
         }
         Ok(())
@@ -166,8 +170,13 @@ impl ODataQuery {
             Some(fields) => format!("({})", fields.join(",")),
             None => String::new(),
         };
+        // Graph writes the selection before `/$entity`: `#users(id,displayName)/$entity`.
+        let fragment = match fragment.strip_suffix("/$entity") {
+            Some(set) => format!("{set}{select}/$entity"),
+            None => format!("{fragment}{select}"),
+        };
         format!(
-            "{}/{}/$metadata#{fragment}{select}",
+            "{}/{}/$metadata#{fragment}",
             self.public_url,
             self.version.segment()
         )
@@ -252,6 +261,12 @@ impl ODataQuery {
     /// Refuses `$expand` of anything but the listed navigations.
     pub fn check_expand(&self, type_name: &str, allowed: &[&str]) -> ApiResult<()> {
         for item in &self.expand {
+            if item.select.is_some() || item.filter.is_some() || !item.expand.is_empty() {
+                return Err(ApiError::bad_request(format!(
+                    "options inside $expand ('{}(…)') are not supported",
+                    item.property
+                )));
+            }
             if !allowed
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(&item.property))
@@ -290,11 +305,15 @@ fn project(
     expanded: &[&str],
     type_name: &str,
 ) -> ApiResult<()> {
-    for field in fields {
-        if !entity.contains_key(field.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "Could not find a property named '{field}' on type 'microsoft.graph.{type_name}'."
-            )));
+    // Items of a polymorphic collection (directoryObject) have the properties of their own
+    // type: a property one subtype lacks is simply absent from that item.
+    if type_name != "directoryObject" {
+        for field in fields {
+            if !entity.contains_key(field.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "Could not find a property named '{field}' on type 'microsoft.graph.{type_name}'."
+                )));
+            }
         }
     }
     entity.retain(|key, _| {

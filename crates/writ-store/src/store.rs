@@ -298,6 +298,40 @@ impl Store for SqlStore {
         application_by(&self.pool, "app_id", app_id).await
     }
 
+    async fn application_by_identifier_uri(&self, uri: &str) -> StoreResult<Option<Application>> {
+        // The URIs are a JSON array; the LIKE narrows the candidates on the JSON text (with
+        // LIKE's wildcards escaped), and the exact comparison decides.
+        let escaped: String = uri
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM applications t WHERE lower(t.identifier_uris) LIKE $1 ESCAPE '\\' \
+             ORDER BY t.id LIMIT 100",
+            rows::APPLICATION_COLUMNS
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(format!("%{escaped}%"))
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        for row in &found {
+            let app = rows::application(row)?;
+            if app
+                .identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(uri))
+            {
+                return Ok(Some(app));
+            }
+        }
+        Ok(None)
+    }
+
     async fn service_principal(&self, id: &str) -> StoreResult<Option<ServicePrincipal>> {
         service_principal_by(&self.pool, "id", id).await
     }
@@ -457,44 +491,57 @@ impl Store for SqlStore {
         role_assignment_by_id(&self.pool, id).await
     }
 
-    async fn role_assignments_of(
+    async fn effective_app_roles(
         &self,
         principal_id: &str,
+        resource_id: &str,
         now: OffsetDateTime,
-    ) -> StoreResult<Vec<RoleAssignment>> {
-        let sql = format!(
-            "SELECT {} FROM role_assignments t WHERE t.principal_id = $1 \
-             AND t.directory_scope_id = '/' AND (t.ends_at IS NULL OR t.ends_at > $2) ORDER BY t.id",
-            rows::ROLE_ASSIGNMENT_COLUMNS
-        );
+        through_groups: bool,
+    ) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>> {
+        let direct = "SELECT a.app_role_id AS role, a.ends_at AS grant_end, NULL AS member_end \
+             FROM app_role_assignments a WHERE a.principal_id = $1 AND a.resource_id = $2 \
+             AND (a.ends_at IS NULL OR a.ends_at > $3)";
+        let via_groups = " UNION ALL SELECT a.app_role_id, a.ends_at, m.ends_at \
+             FROM app_role_assignments a JOIN group_members m ON m.group_id = a.principal_id \
+             WHERE m.member_id = $1 AND a.resource_id = $2 \
+             AND (a.ends_at IS NULL OR a.ends_at > $3) AND (m.ends_at IS NULL OR m.ends_at > $3)";
+        let sql = if through_groups {
+            format!("{direct}{via_groups}")
+        } else {
+            direct.to_owned()
+        };
         let found = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(principal_id.to_owned())
+            .bind(resource_id.to_owned())
             .bind(to_micros(now))
             .fetch_all(&self.pool)
             .await
             .store()?;
-        found.iter().map(rows::role_assignment).collect()
+        found.iter().map(role_with_end).collect()
     }
 
-    async fn directory_roles_of(
+    async fn effective_directory_roles(
         &self,
         principal_id: &str,
         now: OffsetDateTime,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<(String, Option<OffsetDateTime>)>> {
         let found = sqlx::query(
-            "SELECT DISTINCT role_definition_id FROM role_assignments \
-             WHERE principal_id = $1 AND directory_scope_id = '/' \
-             AND (ends_at IS NULL OR ends_at > $2) ORDER BY role_definition_id",
+            "SELECT r.role_definition_id AS role, r.ends_at AS grant_end, NULL AS member_end \
+             FROM role_assignments r WHERE r.principal_id = $1 AND r.directory_scope_id = '/' \
+             AND (r.ends_at IS NULL OR r.ends_at > $2) \
+             UNION ALL SELECT r.role_definition_id, r.ends_at, m.ends_at \
+             FROM role_assignments r JOIN group_members m ON m.group_id = r.principal_id \
+             JOIN groups g ON g.id = r.principal_id \
+             WHERE m.member_id = $1 AND g.is_assignable_to_role = TRUE \
+             AND r.directory_scope_id = '/' AND (r.ends_at IS NULL OR r.ends_at > $2) \
+             AND (m.ends_at IS NULL OR m.ends_at > $2)",
         )
         .bind(principal_id.to_owned())
         .bind(to_micros(now))
         .fetch_all(&self.pool)
         .await
         .store()?;
-        found
-            .iter()
-            .map(|r| r.try_get("role_definition_id").store())
-            .collect()
+        found.iter().map(role_with_end).collect()
     }
 
     async fn idempotent_response(
@@ -752,4 +799,17 @@ where
         .await
         .store()?;
     row.map(|r| rows::app_role_assignment(&r)).transpose()
+}
+
+/// A role reached through one path, ending at the earlier of the grant's and the membership's end.
+fn role_with_end(row: &sqlx::any::AnyRow) -> StoreResult<(String, Option<OffsetDateTime>)> {
+    let role: String = row.try_get("role").store()?;
+    let grant_end: Option<i64> = row.try_get("grant_end").store()?;
+    let member_end: Option<i64> = row.try_get("member_end").store()?;
+    let end = match (grant_end, member_end) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    };
+    Ok((role, end.map(from_micros)))
 }

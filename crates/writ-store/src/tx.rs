@@ -302,15 +302,6 @@ impl StoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn count_group_owners(&mut self, group_id: &str) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM group_owners WHERE group_id = $1")
-            .bind(group_id.to_owned())
-            .fetch_one(&mut *self.tx)
-            .await
-            .store()?;
-        row.try_get("n").store()
-    }
-
     async fn application(&mut self, id: &str) -> StoreResult<Option<Application>> {
         application_by(&mut *self.tx, "id", id).await
     }
@@ -625,6 +616,47 @@ impl StoreTx for SqlTx {
         .await
         .store()?;
         row.try_get("n").store()
+    }
+
+    async fn count_enabled_role_holders(
+        &mut self,
+        role_template_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT r.principal_id) AS n FROM role_assignments r \
+             LEFT JOIN users u ON u.id = r.principal_id \
+             LEFT JOIN service_principals s ON s.id = r.principal_id \
+             WHERE r.role_definition_id = $1 AND r.directory_scope_id = '/' \
+             AND (r.ends_at IS NULL OR r.ends_at > $2) \
+             AND (u.account_enabled = TRUE OR s.account_enabled = TRUE)",
+        )
+        .bind(role_template_id.to_owned())
+        .bind(to_micros(now))
+        .fetch_one(&mut *self.tx)
+        .await
+        .store()?;
+        row.try_get("n").store()
+    }
+
+    async fn holds_role(
+        &mut self,
+        principal_id: &str,
+        role_template_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM role_assignments WHERE principal_id = $1 \
+             AND role_definition_id = $2 AND directory_scope_id = '/' \
+             AND (ends_at IS NULL OR ends_at > $3)",
+        )
+        .bind(principal_id.to_owned())
+        .bind(role_template_id.to_owned())
+        .bind(to_micros(now))
+        .fetch_one(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(row.try_get::<i64, _>("n").store()? > 0)
     }
 
     async fn assign_directory_role(

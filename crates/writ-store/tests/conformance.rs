@@ -417,7 +417,10 @@ async fn deleting_a_user_removes_its_links(backend: Backend) {
     .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
-        s.directory_roles_of(&boss.id, now()).await.unwrap().len(),
+        s.effective_directory_roles(&boss.id, now())
+            .await
+            .unwrap()
+            .len(),
         1
     );
 
@@ -442,7 +445,7 @@ async fn deleting_a_user_removes_its_links(backend: Backend) {
             .is_empty()
     );
     assert!(
-        s.directory_roles_of(&boss.id, now())
+        s.effective_directory_roles(&boss.id, now())
             .await
             .unwrap()
             .is_empty()
@@ -603,6 +606,54 @@ async fn replicas_bootstrapping_together_agree(backend: Backend) {
     );
 }
 
+async fn roles_reach_members_of_role_assignable_groups_until_their_membership_ends(
+    backend: Backend,
+) {
+    let s = store(backend).await;
+    let t0 = now();
+    let member = user("Role Member", t0);
+    insert_users(&s, std::slice::from_ref(&member)).await;
+    let mut assignable = group("Readers", t0);
+    assignable.is_assignable_to_role = true;
+    let plain = group("Plain", t0);
+    let reader = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b";
+    let governance = "45d8d3c5-c802-45c6-b32a-1d70b5e1e86e";
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_group(&assignable).await.unwrap();
+    tx.insert_group(&plain).await.unwrap();
+    tx.add_group_member(
+        &assignable.id,
+        &member.id,
+        "assignment-1",
+        Some(t0 + Duration::minutes(5)),
+    )
+    .await
+    .unwrap();
+    tx.add_group_member(&plain.id, &member.id, "direct", None)
+        .await
+        .unwrap();
+    tx.assign_directory_role("ra-g", reader, &assignable.id, t0)
+        .await
+        .unwrap();
+    // A role on a group that is not role-assignable reaches nobody.
+    tx.assign_directory_role("ra-p", governance, &plain.id, t0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let roles = s.effective_directory_roles(&member.id, t0).await.unwrap();
+    assert_eq!(
+        roles,
+        vec![(reader.to_owned(), Some(t0 + Duration::minutes(5)))]
+    );
+    assert!(
+        s.effective_directory_roles(&member.id, t0 + Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -634,4 +685,5 @@ conformance!(
     idempotency_keys_are_reserved_once,
     concurrent_writers_all_commit,
     replicas_bootstrapping_together_agree,
+    roles_reach_members_of_role_assignable_groups_until_their_membership_ends,
 );

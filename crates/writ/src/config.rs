@@ -326,6 +326,8 @@ fn validate(config: &Config) -> Result<(), String> {
             ));
         }
     }
+    tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| format!("log '{}': {e}", config.log))?;
     if !matches!(config.log_format.as_str(), "text" | "json") {
         return Err("log_format must be text or json".into());
     }

@@ -711,6 +711,9 @@ impl Directory {
                 changed.push("displayName".to_owned());
             }
         }
+        if matches!(input.account_enabled, Patch::Value(false)) && sp.account_enabled {
+            super::deletion::guard_last_admin(tx.as_mut(), id, self.clock.now()).await?;
+        }
         changed.extend(apply_principal(&mut sp, &mut input)?);
         if changed.is_empty() {
             return Ok(());
@@ -773,6 +776,7 @@ impl Directory {
                 ));
             }
         }
+        super::deletion::guard_last_admin(tx.as_mut(), id, now).await?;
         super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
         tx.delete_object(id).await?;
         let activity = if sp.is_agent() {
@@ -994,6 +998,10 @@ impl Directory {
             .object_kind(object_id)
             .await?
             .map_or("DirectoryObject", ObjectKind::audit_type);
+        let sponsor_kind = tx
+            .object_kind(sponsor_id)
+            .await?
+            .map_or("DirectoryObject", ObjectKind::audit_type);
         let record = AuditRecord::success(
             Actor::from(caller),
             now,
@@ -1003,7 +1011,7 @@ impl Directory {
             ctx.request_id.as_deref(),
         )
         .target(object_id, kind, None, vec!["sponsors".into()])
-        .target(sponsor_id, "User", None, Vec::new())
+        .target(sponsor_id, sponsor_kind, None, Vec::new())
         .detail("sponsorId", sponsor_id);
         tx.append_audit(&record).await?;
         tx.commit().await?;
@@ -1107,7 +1115,10 @@ fn apply_application(
     }
     match std::mem::take(&mut input.identifier_uris) {
         Patch::Absent => {}
-        Patch::Null => app.identifier_uris.clear(),
+        Patch::Null => {
+            app.identifier_uris.clear();
+            changed.push("identifierUris".to_owned());
+        }
         Patch::Value(uris) => {
             for uri in &uris {
                 if !uri.contains("://") || uri.chars().any(char::is_whitespace) {
@@ -1142,7 +1153,10 @@ fn apply_application(
     }
     match std::mem::take(&mut input.tags) {
         Patch::Absent => {}
-        Patch::Null => app.tags.clear(),
+        Patch::Null => {
+            app.tags.clear();
+            changed.push("tags".to_owned());
+        }
         Patch::Value(tags) => {
             check_tags(&tags)?;
             app.tags = tags;
@@ -1176,7 +1190,10 @@ fn apply_principal(
     }
     match std::mem::take(&mut input.tags) {
         Patch::Absent => {}
-        Patch::Null => sp.tags.clear(),
+        Patch::Null => {
+            sp.tags.clear();
+            changed.push("tags".to_owned());
+        }
         Patch::Value(tags) => {
             check_tags(&tags)?;
             sp.tags = tags;

@@ -626,12 +626,8 @@ impl Directory {
         caller.require_directory_write()?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        if assignment.role_definition_id == roles::GLOBAL_ADMINISTRATOR
-            && tx.count_role_holders(roles::GLOBAL_ADMINISTRATOR).await? <= 1
-        {
-            return Err(DomainError::Conflict(
-                "the last Global Administrator assignment cannot be removed".into(),
-            ));
+        if assignment.role_definition_id == roles::GLOBAL_ADMINISTRATOR {
+            super::deletion::guard_last_admin(tx.as_mut(), &assignment.principal_id, now).await?;
         }
         if !tx.delete_role_assignment(id).await? {
             return Err(DomainError::not_found("unifiedRoleAssignment", id));

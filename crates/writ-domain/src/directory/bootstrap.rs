@@ -99,6 +99,19 @@ pub async fn bootstrap(
                     now,
                 );
                 tx.insert_application(&app).await?;
+                tx.append_audit(
+                    &AuditRecord::success(
+                        Actor::system(),
+                        now,
+                        "ApplicationManagement",
+                        "Add application",
+                        "Add",
+                        None,
+                    )
+                    .target(&app.id, "Application", Some(&app.display_name), Vec::new())
+                    .detail("reason", "bootstrap administrator"),
+                )
+                .await?;
                 app
             }
         };
@@ -112,8 +125,56 @@ pub async fn bootstrap(
                     now,
                 );
                 tx.insert_service_principal(&sp).await?;
+                tx.append_audit(
+                    &AuditRecord::success(
+                        Actor::system(),
+                        now,
+                        "ApplicationManagement",
+                        "Add service principal",
+                        "Add",
+                        None,
+                    )
+                    .target(
+                        &sp.id,
+                        "ServicePrincipal",
+                        Some(&sp.display_name),
+                        Vec::new(),
+                    )
+                    .detail("reason", "bootstrap administrator"),
+                )
+                .await?;
                 sp
             }
+        };
+        // The configured administrator is usable after every start: a disabled one is enabled.
+        let principal = if principal.account_enabled {
+            principal
+        } else {
+            let mut enabled = principal;
+            enabled.account_enabled = true;
+            tx.update_service_principal(&enabled).await?;
+            tx.append_audit(
+                &AuditRecord::success(
+                    Actor::system(),
+                    now,
+                    "ApplicationManagement",
+                    "Update service principal",
+                    "Update",
+                    None,
+                )
+                .target(
+                    &enabled.id,
+                    "ServicePrincipal",
+                    Some(&enabled.display_name),
+                    vec!["accountEnabled".into()],
+                )
+                .detail(
+                    "reason",
+                    "bootstrap administrator re-enabled by configuration",
+                ),
+            )
+            .await?;
+            enabled
         };
         // The configured secret is the bootstrap application's only secret: rotating it in the
         // configuration revokes the previous one at the next start.
@@ -126,6 +187,27 @@ pub async fn bootstrap(
             .collect();
         if !(current.len() == 1 && current.iter().all(|s| s.secret_hash == secret_hash)) {
             tx.delete_client_secrets(&application.id).await?;
+            tx.append_audit(
+                &AuditRecord::success(
+                    Actor::system(),
+                    now,
+                    "ApplicationManagement",
+                    "Add password credential",
+                    "Update",
+                    None,
+                )
+                .target(
+                    &application.id,
+                    "Application",
+                    Some(&application.display_name),
+                    vec!["passwordCredentials".into()],
+                )
+                .detail(
+                    "reason",
+                    "bootstrap administrator secret set from configuration",
+                ),
+            )
+            .await?;
             tx.insert_client_secret(&ClientSecret {
                 key_id: new_app_id(),
                 owner_id: application.id.clone(),

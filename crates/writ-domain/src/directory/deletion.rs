@@ -81,3 +81,26 @@ pub(crate) async fn release_sponsorships(
     }
     Ok(())
 }
+
+/// Refuses a change that would leave no enabled Global Administrator: deleting or disabling the
+/// last one, or removing its assignment (`409`, as for other dependent-state refusals).
+pub(crate) async fn guard_last_admin(
+    tx: &mut dyn StoreTx,
+    principal_id: &str,
+    now: OffsetDateTime,
+) -> DomainResult<()> {
+    use crate::authz::roles::GLOBAL_ADMINISTRATOR;
+    if tx
+        .holds_role(principal_id, GLOBAL_ADMINISTRATOR, now)
+        .await?
+        && tx
+            .count_enabled_role_holders(GLOBAL_ADMINISTRATOR, now)
+            .await?
+            <= 1
+    {
+        return Err(crate::error::DomainError::Conflict(
+            "this is the last enabled Global Administrator: assign the role to another principal first".into(),
+        ));
+    }
+    Ok(())
+}

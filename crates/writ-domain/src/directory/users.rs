@@ -472,6 +472,9 @@ impl Directory {
         if let Some(enabled) =
             not_null(std::mem::take(&mut input.account_enabled), "accountEnabled")?
         {
+            if !enabled && user.account_enabled {
+                super::deletion::guard_last_admin(tx.as_mut(), id, self.clock.now()).await?;
+            }
             user.account_enabled = enabled;
             changed.push("accountEnabled".to_owned());
         }
@@ -528,6 +531,7 @@ impl Directory {
             .await?
             .ok_or_else(|| DomainError::not_found("user", id))?;
         let now = self.clock.now();
+        super::deletion::guard_last_admin(tx.as_mut(), id, now).await?;
         super::deletion::release_sponsorships(
             tx.as_mut(),
             caller,

@@ -107,6 +107,22 @@ fn scopes(body: &JsonObject) -> ApiResult<Patch<Vec<PermissionScope>>> {
                             item.remove("@odata.type");
                             item.remove("origin");
                             item.entry("isEnabled").or_insert(Value::Bool(true));
+                            if let Some(key) = item.keys().find(|k| {
+                                !matches!(
+                                    k.as_str(),
+                                    "id" | "adminConsentDescription"
+                                        | "adminConsentDisplayName"
+                                        | "isEnabled"
+                                        | "type"
+                                        | "userConsentDescription"
+                                        | "userConsentDisplayName"
+                                        | "value"
+                                )
+                            }) {
+                                return Err(ApiError::bad_request(format!(
+                                    "Property '{key}' does not exist on type 'microsoft.graph.permissionScope'."
+                                )));
+                            }
                         }
                     }
                     Patch::Value(parse_list(&list, "api.oauth2PermissionScopes")?)
@@ -238,7 +254,7 @@ async fn create_of(
     idempotency::run(
         &state,
         &auth,
-        "POST /applications",
+        &format!("POST {}", query.path),
         &headers,
         &body.raw,
         || async {

@@ -34,9 +34,9 @@ pub async fn get(
 /// keys, which arrive as one path segment.
 pub async fn alternate_key(
     State(state): State<AppState>,
-    auth: Authenticated,
     query: ODataQuery,
     Path(segment): Path<String>,
+    request: axum::extract::Request,
 ) -> ApiResult<Json<Value>> {
     let parsed = segment
         .split_once("(appId=")
@@ -44,15 +44,26 @@ pub async fn alternate_key(
             let key = rest.strip_suffix(')')?.trim_matches('\'');
             Some((collection, writ_domain::ids::parse_guid(key)?))
         });
-    match parsed {
-        Some(("servicePrincipals", app_id)) => {
+    let not_found = || {
+        crate::error::ApiError::not_found(format!(
+            "Resource not found for the segment '{segment}'."
+        ))
+    };
+    // Unknown paths are 404 whether or not a token came with them; only a real alternate key
+    // goes on to authentication.
+    let Some((collection, app_id)) = parsed else {
+        return Err(not_found());
+    };
+    let (mut parts, _) = request.into_parts();
+    let auth = <Authenticated as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await?;
+    match collection {
+        "servicePrincipals" => {
             super::service_principals::get_by_app_id(&state, &auth, &query, &app_id).await
         }
-        Some(("applications", app_id)) => {
-            super::applications::get_by_app_id(&state, &auth, &query, &app_id).await
-        }
-        _ => Err(crate::error::ApiError::not_found(format!(
-            "Resource not found for the segment '{segment}'."
-        ))),
+        "applications" => super::applications::get_by_app_id(&state, &auth, &query, &app_id).await,
+        _ => Err(not_found()),
     }
 }

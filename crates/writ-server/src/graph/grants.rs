@@ -97,20 +97,26 @@ async fn create_assignment(
     headers: HeaderMap,
     body: JsonObject,
     fixed: (&str, &str),
-    route: &str,
 ) -> ApiResult<Response> {
     let input = assignment_input(&body, fixed)?;
-    idempotency::run(&state, &auth, route, &headers, &body.raw, || async {
-        let a = state
-            .directory
-            .assign_app_role(&auth.caller, &auth.context(), input)
-            .await?;
-        query.entity(
-            "appRoleAssignments",
-            "appRoleAssignment",
-            app_role_assignment_json(&a),
-        )
-    })
+    idempotency::run(
+        &state,
+        &auth,
+        &format!("POST {}", query.path),
+        &headers,
+        &body.raw,
+        || async {
+            let a = state
+                .directory
+                .assign_app_role(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity(
+                "appRoleAssignments",
+                "appRoleAssignment",
+                app_role_assignment_json(&a),
+            )
+        },
+    )
     .await
 }
 
@@ -134,16 +140,7 @@ pub async fn assign_to_resource(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    create_assignment(
-        state,
-        auth,
-        query,
-        headers,
-        body,
-        ("resourceId", &id),
-        "POST /servicePrincipals/appRoleAssignedTo",
-    )
-    .await
+    create_assignment(state, auth, query, headers, body, ("resourceId", &id)).await
 }
 
 /// `POST /{servicePrincipals|users|groups}/{id}/appRoleAssignments`.
@@ -155,16 +152,7 @@ pub async fn assign_to_principal(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    create_assignment(
-        state,
-        auth,
-        query,
-        headers,
-        body,
-        ("principalId", &id),
-        "POST /appRoleAssignments",
-    )
-    .await
+    create_assignment(state, auth, query, headers, body, ("principalId", &id)).await
 }
 
 pub async fn list_assigned_to(
@@ -266,7 +254,7 @@ pub async fn create_permission_grant(
     idempotency::run(
         &state,
         &auth,
-        "POST /oauth2PermissionGrants",
+        &format!("POST {}", query.path),
         &headers,
         &body.raw,
         || async {

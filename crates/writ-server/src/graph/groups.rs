@@ -135,7 +135,7 @@ pub async fn create(
     idempotency::run(
         &state,
         &auth,
-        "POST /groups",
+        &format!("POST {}", query.path),
         &headers,
         &body.raw,
         || async {

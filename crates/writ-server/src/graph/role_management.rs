@@ -62,6 +62,7 @@ pub async fn get_definition(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     query.single_entity()?;
+    query.check_expand("unifiedRoleDefinition", &[])?;
     let definition = roles::definition(&id)
         .ok_or_else(|| ApiError::not_found(format!("role definition '{id}' was not found")))?;
     Ok(Json(query.entity(
@@ -111,6 +112,7 @@ pub async fn get_assignment(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     query.single_entity()?;
+    query.check_expand("unifiedRoleAssignment", &[])?;
     let a = state
         .directory
         .get_role_assignment(&auth.caller, &id)
@@ -152,7 +154,7 @@ pub async fn create_assignment(
     idempotency::run(
         &state,
         &auth,
-        "POST /roleManagement/directory/roleAssignments",
+        &format!("POST {}", query.path),
         &headers,
         &body.raw,
         || async {

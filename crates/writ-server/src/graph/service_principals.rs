@@ -184,7 +184,7 @@ async fn create_of(
     idempotency::run(
         &state,
         &auth,
-        "POST /servicePrincipals",
+        &format!("POST {}", query.path),
         &headers,
         &body.raw,
         || async {

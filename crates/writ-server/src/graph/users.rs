@@ -1,4 +1,5 @@
-//! `/users`: create, read, update, delete, list; `manager`, `directReports`; `/me`.
+//! `/users` and the `microsoft.graph.agentUser` cast: create, read, update, delete, list,
+//! `$count`; `manager`; `sponsors`; `/me`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -207,7 +208,10 @@ async fn render(
             Some(_) => match state.directory.get_manager(&auth.caller, &user.id).await {
                 Ok(manager) => {
                     let mut json = user_json(&manager);
-                    json.insert("@odata.type".into(), Value::from("#microsoft.graph.user"));
+                    json.insert(
+                        "@odata.type".into(),
+                        Value::from(format!("#microsoft.graph.{}", user_type_name(&manager))),
+                    );
                     Value::Object(json)
                 }
                 Err(writ_domain::DomainError::NotFound { .. }) => Value::Null,
@@ -296,7 +300,7 @@ async fn create_of(
     forced: Option<UserKind>,
 ) -> ApiResult<Response> {
     let input = user_input(&body, forced)?;
-    let route = "POST /users";
+    let route = &format!("POST {}", query.path);
     idempotency::run(&state, &auth, route, &headers, &body.raw, || async {
         let user = state
             .directory
@@ -380,7 +384,10 @@ pub async fn get_manager(
     let user = resolve(&state, &auth, &id).await?;
     let manager = state.directory.get_manager(&auth.caller, &user.id).await?;
     let mut json = user_json(&manager);
-    json.insert("@odata.type".into(), Value::from("#microsoft.graph.user"));
+    json.insert(
+        "@odata.type".into(),
+        Value::from(format!("#microsoft.graph.{}", user_type_name(&manager))),
+    );
     Ok(Json(query.entity(
         "directoryObjects",
         "directoryObject",

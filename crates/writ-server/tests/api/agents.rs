@@ -902,7 +902,104 @@ async fn application_secrets_are_shown_once_and_revocable(backend: Backend) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }
 
+async fn admin_roles_never_reach_agents_and_the_last_admin_stays(backend: Backend) {
+    let app = app(backend).await;
+    let fleet = fleet(&app).await;
+    let agent = create_agent(&app, &fleet, "grouped-agent", &[&fleet.sponsor])
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = app
+        .send(Method::POST, "/v1.0/groups", &app.admin, json!({
+            "displayName": "Tenant admins", "mailNickname": "tenant-admins", "mailEnabled": false,
+            "securityEnabled": true, "isAssignableToRole": true,
+        }))
+        .await;
+    let group = group.body["id"].as_str().unwrap().to_owned();
+    let reply = app
+        .send(Method::POST, "/v1.0/roleManagement/directory/roleAssignments", &app.admin, json!({"principalId": group, "roleDefinitionId": GLOBAL_ADMIN_ROLE, "directoryScopeId": "/"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let (human_id, human) = app.user_token("Group Admin").await;
+    for member in [&agent, &human_id] {
+        let reply = app
+            .send(
+                Method::POST,
+                &format!("/v1.0/groups/{group}/members/$ref"),
+                &app.admin,
+                json!({"@odata.id": format!("{PUBLIC_URL}/v1.0/directoryObjects/{member}")}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    }
+    // The human member administers through the group...
+    assert_eq!(
+        app.create_group_as(&human, "Made by a group admin").await,
+        StatusCode::CREATED
+    );
+    // ...the agent member never does, and its token does not claim the role.
+    let (token, claims) = agent_token(&app, &agent, "https://graph.microsoft.com/.default").await;
+    assert!(claims.get("wids").is_none(), "{claims}");
+    assert_eq!(
+        app.create_group_as(&token, "Made by an agent").await,
+        StatusCode::FORBIDDEN
+    );
+
+    // The bootstrap administrator is the last enabled direct Global Administrator.
+    let admin_sp = app
+        .store
+        .service_principal_by_app_id(crate::harness::ADMIN_CLIENT_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = app
+        .send(
+            Method::PATCH,
+            &format!("/v1.0/servicePrincipals/{}", admin_sp.id),
+            &app.admin,
+            json!({"accountEnabled": false}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    let (other_admin, other_token) = app.user_token("Second Admin").await;
+    let reply = app
+        .send(
+            Method::POST,
+            "/v1.0/roleManagement/directory/roleAssignments",
+            &app.admin,
+            json!({"principalId": other_admin, "roleDefinitionId": GLOBAL_ADMIN_ROLE}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let reply = app
+        .send(
+            Method::PATCH,
+            &format!("/v1.0/servicePrincipals/{}", admin_sp.id),
+            &other_token,
+            json!({"accountEnabled": false}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let reply = app
+        .request(
+            Method::DELETE,
+            &format!("/v1.0/users/{other_admin}"),
+            Some(&other_token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "a user cannot delete itself"
+    );
+}
+
 crate::on_both_backends!(
+    admin_roles_never_reach_agents_and_the_last_admin_stays,
     agents_are_created_with_sponsors_and_authenticate,
     invalid_agents_are_refused_without_change,
     resource_tokens_carry_exactly_the_assigned_app_roles,

@@ -234,6 +234,23 @@ impl TestApp {
         reply.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Tries to create a group with `token`; returns the status.
+    pub async fn create_group_as(&self, token: &str, name: &str) -> StatusCode {
+        self.send(
+            Method::POST,
+            "/v1.0/groups",
+            token,
+            json!({
+                "displayName": name,
+                "mailNickname": name.to_lowercase().replace(' ', "-"),
+                "mailEnabled": false,
+                "securityEnabled": true,
+            }),
+        )
+        .await
+        .status
+    }
+
     /// The number of users, read straight from the store.
     pub async fn user_count(&self) -> i64 {
         use writ_domain::store::Store;
