@@ -67,6 +67,9 @@ pub struct Caller {
     pub is_agent: bool,
     /// Directory role template ids held at the tenant scope.
     pub directory_roles: Vec<String>,
+    /// Entitlement-management roles: (role definition id, catalog id or `None` for every
+    /// catalog). Only enabled human users hold them; empty for everyone else.
+    pub catalog_roles: Vec<(String, Option<String>)>,
 }
 
 impl Caller {
@@ -126,6 +129,178 @@ impl Caller {
                 "directory writes require the Global Administrator role",
             ))
         }
+    }
+}
+
+/// Entitlement-management role definitions (`roleManagement/entitlementManagement`), Entra's ids.
+pub mod em_roles {
+    pub const CATALOG_CREATOR: &str = "ba92d953-d8e0-4e39-a797-0cbedb0a89e8";
+    pub const CATALOG_OWNER: &str = "ae79f266-94d4-4dab-b730-feca7e132178";
+    pub const CATALOG_READER: &str = "44272f93-9762-48e8-af59-1b5351b1d6b3";
+    pub const PACKAGE_MANAGER: &str = "7f480852-ebdc-47d4-87de-0d8498384a83";
+    pub const ASSIGNMENT_MANAGER: &str = "e2182095-804a-4656-ae11-64734e9b7ae5";
+
+    /// (id, display name, description, tenant-wide only)
+    pub const BUILT_IN: &[(&str, &str, &str, bool)] = &[
+        (
+            CATALOG_CREATOR,
+            "Catalog creator",
+            "Create and manage catalogs; becomes owner of the catalogs it creates.",
+            true,
+        ),
+        (
+            CATALOG_OWNER,
+            "Catalog owner",
+            "Manage everything in a catalog.",
+            false,
+        ),
+        (
+            CATALOG_READER,
+            "Catalog reader",
+            "Read everything in a catalog.",
+            false,
+        ),
+        (
+            PACKAGE_MANAGER,
+            "Access package manager",
+            "Manage access packages and their policies in a catalog.",
+            false,
+        ),
+        (
+            ASSIGNMENT_MANAGER,
+            "Access package assignment manager",
+            "Manage access package assignments in a catalog.",
+            false,
+        ),
+    ];
+
+    pub fn definition(id: &str) -> Option<(&'static str, &'static str, &'static str, bool)> {
+        BUILT_IN
+            .iter()
+            .copied()
+            .find(|(d, ..)| d.eq_ignore_ascii_case(id))
+    }
+}
+
+/// What a caller may do in one catalog (DESIGN's catalog-role table).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatalogRights {
+    pub read: bool,
+    /// Update and delete the catalog itself.
+    pub manage_catalog: bool,
+    /// Onboard and remove resources (those it may onboard).
+    pub manage_resources: bool,
+    /// Create, update, delete packages and policies.
+    pub manage_packages: bool,
+    /// Admin add/update/remove assignments.
+    pub manage_assignments: bool,
+    pub read_role_assignments: bool,
+    pub manage_role_assignments: bool,
+}
+
+impl CatalogRights {
+    pub const ALL: CatalogRights = CatalogRights {
+        read: true,
+        manage_catalog: true,
+        manage_resources: true,
+        manage_packages: true,
+        manage_assignments: true,
+        read_role_assignments: true,
+        manage_role_assignments: true,
+    };
+
+    fn union(self, other: CatalogRights) -> CatalogRights {
+        CatalogRights {
+            read: self.read || other.read,
+            manage_catalog: self.manage_catalog || other.manage_catalog,
+            manage_resources: self.manage_resources || other.manage_resources,
+            manage_packages: self.manage_packages || other.manage_packages,
+            manage_assignments: self.manage_assignments || other.manage_assignments,
+            read_role_assignments: self.read_role_assignments || other.read_role_assignments,
+            manage_role_assignments: self.manage_role_assignments || other.manage_role_assignments,
+        }
+    }
+
+    fn of_role(role: &str) -> CatalogRights {
+        let read = CatalogRights {
+            read: true,
+            ..CatalogRights::default()
+        };
+        match role {
+            em_roles::CATALOG_OWNER => CatalogRights::ALL,
+            em_roles::PACKAGE_MANAGER => CatalogRights {
+                manage_packages: true,
+                manage_assignments: true,
+                read_role_assignments: true,
+                ..read
+            },
+            em_roles::ASSIGNMENT_MANAGER => CatalogRights {
+                manage_assignments: true,
+                ..read
+            },
+            em_roles::CATALOG_READER => CatalogRights {
+                read_role_assignments: true,
+                ..read
+            },
+            _ => CatalogRights::default(),
+        }
+    }
+}
+
+impl Caller {
+    /// Global Administrator or Identity Governance Administrator: all of entitlement management.
+    pub fn is_em_admin(&self) -> bool {
+        self.is_global_admin() || self.holds(roles::IDENTITY_GOVERNANCE_ADMINISTRATOR)
+    }
+
+    /// Reads every catalog: the administrators and Global Reader.
+    pub fn reads_all_catalogs(&self) -> bool {
+        self.is_em_admin()
+            || self.holds(roles::GLOBAL_READER)
+            || self
+                .catalog_roles
+                .iter()
+                .any(|(role, scope)| scope.is_none() && CatalogRights::of_role(role).read)
+    }
+
+    /// The caller's rights in one catalog.
+    pub fn catalog_rights(&self, catalog_id: &str) -> CatalogRights {
+        if !self.enabled {
+            return CatalogRights::default();
+        }
+        if self.is_em_admin() {
+            return CatalogRights::ALL;
+        }
+        let mut rights = if self.holds(roles::GLOBAL_READER) {
+            CatalogRights {
+                read: true,
+                read_role_assignments: true,
+                ..CatalogRights::default()
+            }
+        } else {
+            CatalogRights::default()
+        };
+        for (role, scope) in &self.catalog_roles {
+            if scope.as_deref().is_none_or(|s| s == catalog_id) {
+                rights = rights.union(CatalogRights::of_role(role));
+            }
+        }
+        rights
+    }
+
+    /// Creates catalogs: administrators and catalog creators.
+    pub fn can_create_catalogs(&self) -> bool {
+        self.is_em_admin()
+            || self
+                .catalog_roles
+                .iter()
+                .any(|(role, _)| role == em_roles::CATALOG_CREATOR)
+    }
+
+    /// Whether the caller may list entitlement-management collections at all (the lists are
+    /// then filtered to its catalogs).
+    pub fn may_list_catalogs(&self) -> bool {
+        self.reads_all_catalogs() || (self.enabled && self.is_human_user())
     }
 }
 

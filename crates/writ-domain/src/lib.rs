@@ -7,6 +7,7 @@ pub mod authz;
 pub mod clock;
 pub mod directory;
 pub mod duration;
+pub mod entitlement;
 pub mod error;
 pub mod ids;
 pub mod patch;

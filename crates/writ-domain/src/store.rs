@@ -12,6 +12,10 @@ use crate::directory::{
     ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
     UserKind,
 };
+use crate::entitlement::{
+    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
+    ResourceRole, ResourceScope,
+};
 use crate::error::DomainError;
 use crate::query::{ListQuery, Page};
 
@@ -169,6 +173,59 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         not_before: OffsetDateTime,
     ) -> StoreResult<Option<IdempotentResponse>>;
 
+    // ----- entitlement management -----
+
+    async fn catalog(&self, id: &str) -> StoreResult<Option<Catalog>>;
+    /// Catalogs; `visible_to` restricts them to those the principal holds a catalog role in.
+    async fn list_catalogs(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<Catalog>>;
+    async fn catalog_resource(&self, id: &str) -> StoreResult<Option<CatalogResource>>;
+    async fn list_catalog_resources(
+        &self,
+        catalog_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<CatalogResource>>;
+    async fn resource_roles_of(&self, resource_id: &str) -> StoreResult<Vec<ResourceRole>>;
+    async fn resource_scopes_of(&self, resource_id: &str) -> StoreResult<Vec<ResourceScope>>;
+    async fn resource_role(&self, id: &str) -> StoreResult<Option<ResourceRole>>;
+    async fn resource_scope(&self, id: &str) -> StoreResult<Option<ResourceScope>>;
+    async fn list_resource_roles(
+        &self,
+        catalog_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ResourceRole>>;
+    async fn list_resource_scopes(
+        &self,
+        catalog_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ResourceScope>>;
+    async fn list_resource_requests(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<ResourceRequest>>;
+    async fn access_package(&self, id: &str) -> StoreResult<Option<AccessPackage>>;
+    /// Packages, of one catalog or all; `visible_to` as for catalogs.
+    async fn list_access_packages(
+        &self,
+        query: &ListQuery,
+        catalog_id: Option<&str>,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<AccessPackage>>;
+    async fn package_role_scopes(&self, package_id: &str) -> StoreResult<Vec<PackageRoleScope>>;
+    async fn em_role_assignment(&self, id: &str) -> StoreResult<Option<EmRoleAssignment>>;
+    /// Assignments; `catalogs_of` restricts to catalogs where that principal may read them.
+    async fn list_em_role_assignments(
+        &self,
+        query: &ListQuery,
+        catalogs_of: Option<&str>,
+    ) -> StoreResult<Page<EmRoleAssignment>>;
+    /// (role definition id, catalog id) of every entitlement-management role the principal holds.
+    async fn em_roles_of(&self, principal_id: &str) -> StoreResult<Vec<(String, Option<String>)>>;
+
     /// Every audit record, oldest first (for tests and the audit issue's readers).
     async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
@@ -302,6 +359,52 @@ pub trait StoreTx: Send {
         route: &str,
         key: &str,
     ) -> StoreResult<()>;
+
+    // ----- entitlement management -----
+
+    async fn catalog(&mut self, id: &str) -> StoreResult<Option<Catalog>>;
+    /// The built-in General catalog, if it exists.
+    async fn general_catalog(&mut self) -> StoreResult<Option<Catalog>>;
+    async fn insert_catalog(&mut self, catalog: &Catalog) -> StoreResult<()>;
+    async fn update_catalog(&mut self, catalog: &Catalog) -> StoreResult<()>;
+    async fn delete_catalog(&mut self, id: &str) -> StoreResult<()>;
+    async fn count_packages_in_catalog(&mut self, catalog_id: &str) -> StoreResult<i64>;
+    async fn catalog_resource_by_origin(
+        &mut self,
+        catalog_id: &str,
+        origin_system: &str,
+        origin_id: &str,
+    ) -> StoreResult<Option<CatalogResource>>;
+    async fn insert_catalog_resource(&mut self, resource: &CatalogResource) -> StoreResult<()>;
+    async fn update_catalog_resource(&mut self, resource: &CatalogResource) -> StoreResult<()>;
+    async fn delete_catalog_resource(&mut self, id: &str) -> StoreResult<()>;
+    async fn resource_roles_of(&mut self, resource_id: &str) -> StoreResult<Vec<ResourceRole>>;
+    async fn upsert_resource_role(&mut self, role: &ResourceRole) -> StoreResult<()>;
+    async fn delete_resource_role(&mut self, id: &str) -> StoreResult<()>;
+    async fn insert_resource_scope(&mut self, scope: &ResourceScope) -> StoreResult<()>;
+    /// Whether any package grants a role of this resource (or this role, for a role id).
+    async fn resource_in_use(&mut self, resource_id: &str) -> StoreResult<bool>;
+    async fn role_in_use(&mut self, role_id: &str) -> StoreResult<bool>;
+    async fn insert_resource_request(&mut self, request: &ResourceRequest) -> StoreResult<()>;
+    async fn access_package(&mut self, id: &str) -> StoreResult<Option<AccessPackage>>;
+    async fn insert_access_package(&mut self, package: &AccessPackage) -> StoreResult<()>;
+    async fn update_access_package(&mut self, package: &AccessPackage) -> StoreResult<()>;
+    async fn delete_access_package(&mut self, id: &str) -> StoreResult<()>;
+    /// Adds a role scope; false if the package already grants it.
+    async fn insert_package_role_scope(
+        &mut self,
+        role_scope: &PackageRoleScope,
+    ) -> StoreResult<bool>;
+    async fn delete_package_role_scope(&mut self, package_id: &str, id: &str) -> StoreResult<bool>;
+    /// Adds an assignment; false if the principal already holds that role at that scope.
+    async fn insert_em_role_assignment(
+        &mut self,
+        assignment: &EmRoleAssignment,
+    ) -> StoreResult<bool>;
+    async fn em_role_assignment(&mut self, id: &str) -> StoreResult<Option<EmRoleAssignment>>;
+    async fn delete_em_role_assignment(&mut self, id: &str) -> StoreResult<bool>;
+    /// Whether the principal owns the group, application or service principal (directly).
+    async fn owns(&mut self, owner_id: &str, object_id: &str) -> StoreResult<bool>;
 
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()>;
     async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()>;

@@ -81,6 +81,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 login_name: user.user_principal_name,
                 enabled: user.account_enabled,
                 directory_roles: Vec::new(),
+                catalog_roles: Vec::new(),
             }
         } else {
             let sp = store
@@ -101,6 +102,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 login_name: sp.app_id,
                 enabled: sp.account_enabled,
                 directory_roles: Vec::new(),
+                catalog_roles: Vec::new(),
             }
         };
         let paths = store
@@ -112,6 +114,15 @@ impl FromRequestParts<AppState> for Authenticated {
             .map(|(role, _)| role)
             .filter(|role| !caller.is_agent || writ_domain::authz::allowed_for_agent(role))
             .collect();
+        // Catalog roles belong to enabled human users only; nobody else is even looked up.
+        let catalog_roles = if caller.kind == PrincipalKind::User && !caller.is_agent {
+            store
+                .em_roles_of(&caller.id)
+                .await
+                .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?
+        } else {
+            Vec::new()
+        };
         let request_id = parts
             .extensions
             .get::<RequestIds>()
@@ -120,6 +131,7 @@ impl FromRequestParts<AppState> for Authenticated {
         Ok(Authenticated {
             caller: Caller {
                 directory_roles,
+                catalog_roles,
                 ..caller
             },
             request_id,

@@ -27,6 +27,9 @@ use writ_domain::directory::{BootstrapConfig, Directory, bootstrap};
 use writ_domain::store::Store;
 
 use crate::error::ApiError;
+use crate::graph::entitlement::{
+    catalogs as em_catalogs, packages as em_packages, resources as em_resources, roles as em_roles,
+};
 use crate::graph::{
     applications, directory_objects, grants, groups, role_management, service_principals, users,
 };
@@ -120,6 +123,7 @@ pub async fn start(
     )?;
     let dummy_password_hash = writ_domain::secrets::hash_password("writ-timing-equalizer")?;
     let state = AppState {
+        entitlement: writ_domain::entitlement::Entitlement::new(store.clone(), clock.clone()),
         directory: Directory::new(store, clock),
         tokens: Arc::new(token_service),
         settings: Arc::new(ServerSettings {
@@ -701,6 +705,34 @@ fn graph_routes() -> Routes {
             "Remove a directory role assignment",
             role_management::delete_assignment,
         )
+        .section("entitlementManagement", true)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs", Collection, "List catalogs (filtered to the caller's)", em_catalogs::list)
+        .route(Post, "/identityGovernance/entitlementManagement/catalogs", Create, "Create a catalog", em_catalogs::create)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}", Entity, "Get a catalog", em_catalogs::get)
+        .route(Patch, "/identityGovernance/entitlementManagement/catalogs/{id}", NoContent, "Update a catalog", em_catalogs::update)
+        .route(Delete, "/identityGovernance/entitlementManagement/catalogs/{id}", NoContent, "Delete a catalog (409 while it holds packages)", em_catalogs::delete)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/accessPackages", Collection, "List a catalog's packages", em_catalogs::list_packages)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/resources", Collection, "List a catalog's resources", em_resources::list_resources)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/resources/{resource_id}", Entity, "Get a catalog resource", em_resources::get_resource)
+        .route(Post, "/identityGovernance/entitlementManagement/catalogs/{id}/resources/{resource_id}/refresh", NoContent, "Rediscover a resource's roles", em_resources::refresh)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/resourceRoles", Collection, "List a catalog's resource roles", em_resources::list_roles)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/resourceScopes", Collection, "List a catalog's resource scopes", em_resources::list_scopes)
+        .route(Get, "/identityGovernance/entitlementManagement/resourceRequests", Collection, "List resource requests", em_resources::list_requests)
+        .route(Post, "/identityGovernance/entitlementManagement/resourceRequests", Create, "Add, refresh or remove a catalog resource", em_resources::create_request)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages", Collection, "List access packages (filtered to the caller's catalogs)", em_packages::list)
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages", Create, "Create an access package", em_packages::create)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}", Entity, "Get an access package", em_packages::get)
+        .route(Patch, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Update an access package", em_packages::update)
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Delete an access package", em_packages::delete)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Collection, "List the resource roles a package grants", em_packages::list_role_scopes)
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", em_packages::add_role_scope)
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", em_packages::remove_role_scope)
+        .route(Get, "/roleManagement/entitlementManagement/roleDefinitions", Collection, "List catalog role definitions", em_roles::list_definitions)
+        .route(Get, "/roleManagement/entitlementManagement/roleDefinitions/{id}", Entity, "Get a catalog role definition", em_roles::get_definition)
+        .route(Get, "/roleManagement/entitlementManagement/roleAssignments", Collection, "List catalog role assignments", em_roles::list_assignments)
+        .route(Post, "/roleManagement/entitlementManagement/roleAssignments", Create, "Assign a catalog role", em_roles::create_assignment)
+        .route(Get, "/roleManagement/entitlementManagement/roleAssignments/{id}", Entity, "Get a catalog role assignment", em_roles::get_assignment)
+        .route(Delete, "/roleManagement/entitlementManagement/roleAssignments/{id}", NoContent, "Remove a catalog role assignment", em_roles::delete_assignment)
         .section("directoryObjects", true)
         .route(
             Get,

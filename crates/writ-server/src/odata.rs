@@ -258,6 +258,59 @@ impl ODataQuery {
             .any(|e| e.property.eq_ignore_ascii_case(navigation))
     }
 
+    /// Like [`Self::check_expand`], with one level of nested `$expand` allowed where listed:
+    /// `("resourceRoleScopes", &["role", "scope"])`.
+    pub fn check_expand_nested(
+        &self,
+        type_name: &str,
+        allowed: &[(&str, &[&str])],
+    ) -> ApiResult<()> {
+        for item in &self.expand {
+            let Some((_, nested)) = allowed
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&item.property))
+            else {
+                let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                return Err(ApiError::bad_request(format!(
+                    "$expand of '{}' is not supported on {type_name}; supported: {}",
+                    item.property,
+                    names.join(", ")
+                )));
+            };
+            if item.select.is_some() || item.filter.is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "only $expand is supported inside $expand ('{}(…)')",
+                    item.property
+                )));
+            }
+            for inner in &item.expand {
+                if !nested
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&inner.property))
+                    || inner.select.is_some()
+                    || inner.filter.is_some()
+                    || !inner.expand.is_empty()
+                {
+                    return Err(ApiError::bad_request(format!(
+                        "$expand of '{}' inside '{}' is not supported",
+                        inner.property, item.property
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `$expand=outer($expand=inner)` was asked.
+    pub fn expands_nested(&self, outer: &str, inner: &str) -> bool {
+        self.expand.iter().any(|e| {
+            e.property.eq_ignore_ascii_case(outer)
+                && e.expand
+                    .iter()
+                    .any(|i| i.property.eq_ignore_ascii_case(inner))
+        })
+    }
+
     /// Refuses `$expand` of anything but the listed navigations.
     pub fn check_expand(&self, type_name: &str, allowed: &[&str]) -> ApiResult<()> {
         for item in &self.expand {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use writ_domain::directory::Directory;
+use writ_domain::entitlement::Entitlement;
 
 use crate::rate_limit::RateLimiter;
 use crate::tokens::TokenService;
@@ -20,6 +21,7 @@ pub struct ServerSettings {
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub directory: Directory,
+    pub entitlement: Entitlement,
     pub tokens: Arc<TokenService>,
     pub settings: Arc<ServerSettings>,
     pub password_limiter: Arc<RateLimiter>,

@@ -176,3 +176,133 @@ pub static ROLE_ASSIGNMENT: EntitySchema = EntitySchema {
         ("directoryScopeId", id("{t}.directory_scope_id")),
     ],
 };
+
+pub static CATALOG: EntitySchema = EntitySchema {
+    entity: "accessPackageCatalog",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("description", text("{t}.description", false)),
+        ("isExternallyVisible", boolean("{t}.is_externally_visible")),
+        (
+            "state",
+            FieldDef::Scalar {
+                sql: "{t}.state",
+                ty: FieldType::Enum(&["unpublished", "published"]),
+                orderable: false,
+            },
+        ),
+        (
+            "catalogType",
+            FieldDef::Scalar {
+                sql: "{t}.catalog_type",
+                ty: FieldType::Enum(&["userManaged", "serviceDefault", "serviceManaged"]),
+                orderable: false,
+            },
+        ),
+        ("createdDateTime", datetime("{t}.created_at")),
+        ("modifiedDateTime", datetime("{t}.modified_at")),
+    ],
+};
+
+const ORIGIN_SYSTEMS: &[&str] = &["AadGroup", "AadApplication", "DirectoryRole"];
+
+pub static CATALOG_RESOURCE: EntitySchema = EntitySchema {
+    entity: "accessPackageResource",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("originId", id("{t}.origin_id")),
+        (
+            "originSystem",
+            FieldDef::Scalar {
+                sql: "{t}.origin_system",
+                ty: FieldType::Enum(ORIGIN_SYSTEMS),
+                orderable: false,
+            },
+        ),
+        ("createdDateTime", datetime("{t}.created_at")),
+    ],
+};
+
+pub static RESOURCE_ROLE: EntitySchema = EntitySchema {
+    entity: "accessPackageResourceRole",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("originId", text("{t}.origin_id", false)),
+        (
+            "originSystem",
+            FieldDef::Scalar {
+                sql: "{t}.origin_system",
+                ty: FieldType::Enum(ORIGIN_SYSTEMS),
+                orderable: false,
+            },
+        ),
+        ("resource/id", id("{t}.resource_id")),
+        (
+            "resource/originId",
+            id("(SELECT r.origin_id FROM catalog_resources r WHERE r.id = {t}.resource_id)"),
+        ),
+    ],
+};
+
+pub static RESOURCE_SCOPE: EntitySchema = EntitySchema {
+    entity: "accessPackageResourceScope",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("originId", text("{t}.origin_id", false)),
+        (
+            "originSystem",
+            FieldDef::Scalar {
+                sql: "{t}.origin_system",
+                ty: FieldType::Enum(ORIGIN_SYSTEMS),
+                orderable: false,
+            },
+        ),
+        ("isRootScope", boolean("{t}.is_root_scope")),
+        ("resource/id", id("{t}.resource_id")),
+    ],
+};
+
+pub static RESOURCE_REQUEST: EntitySchema = EntitySchema {
+    entity: "accessPackageResourceRequest",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("catalog/id", id("{t}.catalog_id")),
+        ("resource/id", id("{t}.resource_id")),
+        (
+            "requestType",
+            FieldDef::Scalar {
+                sql: "{t}.request_type",
+                ty: FieldType::Enum(&["adminAdd", "adminUpdate", "adminRemove"]),
+                orderable: false,
+            },
+        ),
+        ("createdDateTime", datetime("{t}.created_at")),
+    ],
+};
+
+pub static ACCESS_PACKAGE: EntitySchema = EntitySchema {
+    entity: "accessPackage",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("description", text("{t}.description", false)),
+        ("isHidden", boolean("{t}.is_hidden")),
+        ("catalog/id", id("{t}.catalog_id")),
+        ("createdDateTime", datetime("{t}.created_at")),
+        ("modifiedDateTime", datetime("{t}.modified_at")),
+    ],
+};
+
+pub static EM_ROLE_ASSIGNMENT: EntitySchema = EntitySchema {
+    entity: "unifiedRoleAssignment",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("principalId", id("{t}.principal_id")),
+        ("roleDefinitionId", id("{t}.role_definition_id")),
+        ("appScopeId", text("{t}.app_scope_id", false)),
+    ],
+};

@@ -17,7 +17,13 @@ use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, Sto
 
 use writ_odata::SqlValue;
 
+use writ_domain::entitlement::{
+    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
+    ResourceRole, ResourceScope,
+};
+
 use crate::connect::Backend;
+use crate::entitlement as em;
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
 use crate::rows;
@@ -571,6 +577,132 @@ impl Store for SqlStore {
             })
         })
         .transpose()
+    }
+
+    async fn catalog(&self, id: &str) -> StoreResult<Option<Catalog>> {
+        em::catalog_by_id(&self.pool, id).await
+    }
+
+    async fn list_catalogs(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<Catalog>> {
+        em::list_catalogs(&self.pool, query, visible_to).await
+    }
+
+    async fn catalog_resource(&self, id: &str) -> StoreResult<Option<CatalogResource>> {
+        em::resource_by_id(&self.pool, id).await
+    }
+
+    async fn list_catalog_resources(
+        &self,
+        catalog_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<CatalogResource>> {
+        em::list_in_catalog(
+            &self.pool,
+            catalog_id,
+            query,
+            (
+                &schema::CATALOG_RESOURCE,
+                "catalog_resources t",
+                em::RESOURCE_COLUMNS,
+            ),
+            em::resource,
+        )
+        .await
+    }
+
+    async fn resource_roles_of(&self, resource_id: &str) -> StoreResult<Vec<ResourceRole>> {
+        em::roles_of(&self.pool, resource_id).await
+    }
+
+    async fn resource_scopes_of(&self, resource_id: &str) -> StoreResult<Vec<ResourceScope>> {
+        em::scopes_of(&self.pool, resource_id).await
+    }
+
+    async fn resource_role(&self, id: &str) -> StoreResult<Option<ResourceRole>> {
+        em::role_by_id(&self.pool, id).await
+    }
+
+    async fn resource_scope(&self, id: &str) -> StoreResult<Option<ResourceScope>> {
+        em::scope_by_id(&self.pool, id).await
+    }
+
+    async fn list_resource_roles(
+        &self,
+        catalog_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ResourceRole>> {
+        em::list_in_catalog(
+            &self.pool,
+            catalog_id,
+            query,
+            (&schema::RESOURCE_ROLE, "resource_roles t", em::ROLE_COLUMNS),
+            em::role,
+        )
+        .await
+    }
+
+    async fn list_resource_scopes(
+        &self,
+        catalog_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ResourceScope>> {
+        em::list_in_catalog(
+            &self.pool,
+            catalog_id,
+            query,
+            (
+                &schema::RESOURCE_SCOPE,
+                "resource_scopes t",
+                em::SCOPE_COLUMNS,
+            ),
+            em::scope,
+        )
+        .await
+    }
+
+    async fn list_resource_requests(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<ResourceRequest>> {
+        em::list_requests(&self.pool, query, visible_to).await
+    }
+
+    async fn access_package(&self, id: &str) -> StoreResult<Option<AccessPackage>> {
+        em::package_by_id(&self.pool, id).await
+    }
+
+    async fn list_access_packages(
+        &self,
+        query: &ListQuery,
+        catalog_id: Option<&str>,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<AccessPackage>> {
+        em::list_packages(&self.pool, query, catalog_id, visible_to).await
+    }
+
+    async fn package_role_scopes(&self, package_id: &str) -> StoreResult<Vec<PackageRoleScope>> {
+        em::role_scopes_of(&self.pool, package_id).await
+    }
+
+    async fn em_role_assignment(&self, id: &str) -> StoreResult<Option<EmRoleAssignment>> {
+        em::em_role_by_id(&self.pool, id).await
+    }
+
+    async fn list_em_role_assignments(
+        &self,
+        query: &ListQuery,
+        catalogs_of: Option<&str>,
+    ) -> StoreResult<Page<EmRoleAssignment>> {
+        em::list_em_roles(&self.pool, query, catalogs_of).await
+    }
+
+    async fn em_roles_of(&self, principal_id: &str) -> StoreResult<Vec<(String, Option<String>)>> {
+        em::em_roles_of(&self.pool, principal_id).await
     }
 
     async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {

@@ -12,7 +12,13 @@ use writ_domain::directory::{
 };
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
 
+use writ_domain::entitlement::{
+    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
+    ResourceRole, ResourceScope,
+};
+
 use crate::connect::Backend;
+use crate::entitlement as em;
 use crate::error::ResultExt;
 use crate::store::{
     app_role_assignment_by_id, application_by, group_by_id, linked_ids, object_kind,
@@ -757,6 +763,161 @@ impl StoreTx for SqlTx {
         .await
         .store()?;
         Ok(())
+    }
+
+    async fn catalog(&mut self, id: &str) -> StoreResult<Option<Catalog>> {
+        em::catalog_by_id(&mut *self.tx, id).await
+    }
+
+    async fn general_catalog(&mut self) -> StoreResult<Option<Catalog>> {
+        em::general_catalog(&mut *self.tx).await
+    }
+
+    async fn insert_catalog(&mut self, catalog: &Catalog) -> StoreResult<()> {
+        em::insert_catalog(&mut *self.tx, catalog).await
+    }
+
+    async fn update_catalog(&mut self, catalog: &Catalog) -> StoreResult<()> {
+        em::update_catalog(&mut *self.tx, catalog).await
+    }
+
+    async fn delete_catalog(&mut self, id: &str) -> StoreResult<()> {
+        // Resources, their roles and scopes, and catalog role assignments cascade.
+        em::delete_by(&mut *self.tx, "catalogs", "id", id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn count_packages_in_catalog(&mut self, catalog_id: &str) -> StoreResult<i64> {
+        em::count(
+            &mut *self.tx,
+            "SELECT COUNT(*) AS n FROM access_packages WHERE catalog_id = $1",
+            catalog_id,
+        )
+        .await
+    }
+
+    async fn catalog_resource_by_origin(
+        &mut self,
+        catalog_id: &str,
+        origin_system: &str,
+        origin_id: &str,
+    ) -> StoreResult<Option<CatalogResource>> {
+        em::resource_by_origin(&mut *self.tx, catalog_id, origin_system, origin_id).await
+    }
+
+    async fn insert_catalog_resource(&mut self, resource: &CatalogResource) -> StoreResult<()> {
+        em::insert_resource(&mut *self.tx, resource).await
+    }
+
+    async fn update_catalog_resource(&mut self, resource: &CatalogResource) -> StoreResult<()> {
+        em::update_resource(&mut *self.tx, resource).await
+    }
+
+    async fn delete_catalog_resource(&mut self, id: &str) -> StoreResult<()> {
+        em::delete_by(&mut *self.tx, "catalog_resources", "id", id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn resource_roles_of(&mut self, resource_id: &str) -> StoreResult<Vec<ResourceRole>> {
+        em::roles_of(&mut *self.tx, resource_id).await
+    }
+
+    async fn upsert_resource_role(&mut self, role: &ResourceRole) -> StoreResult<()> {
+        em::upsert_role(&mut *self.tx, role).await
+    }
+
+    async fn delete_resource_role(&mut self, id: &str) -> StoreResult<()> {
+        em::delete_by(&mut *self.tx, "resource_roles", "id", id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn insert_resource_scope(&mut self, scope: &ResourceScope) -> StoreResult<()> {
+        em::insert_scope(&mut *self.tx, scope).await
+    }
+
+    async fn resource_in_use(&mut self, resource_id: &str) -> StoreResult<bool> {
+        let n = em::count(
+            &mut *self.tx,
+            "SELECT COUNT(*) AS n FROM package_role_scopes p JOIN resource_roles r \
+             ON r.id = p.role_id WHERE r.resource_id = $1",
+            resource_id,
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn role_in_use(&mut self, role_id: &str) -> StoreResult<bool> {
+        let n = em::count(
+            &mut *self.tx,
+            "SELECT COUNT(*) AS n FROM package_role_scopes WHERE role_id = $1",
+            role_id,
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn insert_resource_request(&mut self, request: &ResourceRequest) -> StoreResult<()> {
+        em::insert_request(&mut *self.tx, request).await
+    }
+
+    async fn access_package(&mut self, id: &str) -> StoreResult<Option<AccessPackage>> {
+        em::package_by_id(&mut *self.tx, id).await
+    }
+
+    async fn insert_access_package(&mut self, package: &AccessPackage) -> StoreResult<()> {
+        em::insert_package(&mut *self.tx, package).await
+    }
+
+    async fn update_access_package(&mut self, package: &AccessPackage) -> StoreResult<()> {
+        em::update_package(&mut *self.tx, package).await
+    }
+
+    async fn delete_access_package(&mut self, id: &str) -> StoreResult<()> {
+        em::delete_by(&mut *self.tx, "access_packages", "id", id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn insert_package_role_scope(
+        &mut self,
+        role_scope: &PackageRoleScope,
+    ) -> StoreResult<bool> {
+        em::insert_role_scope(&mut *self.tx, role_scope).await
+    }
+
+    async fn delete_package_role_scope(&mut self, package_id: &str, id: &str) -> StoreResult<bool> {
+        em::delete_role_scope(&mut *self.tx, package_id, id).await
+    }
+
+    async fn insert_em_role_assignment(
+        &mut self,
+        assignment: &EmRoleAssignment,
+    ) -> StoreResult<bool> {
+        em::insert_em_role(&mut *self.tx, assignment).await
+    }
+
+    async fn em_role_assignment(&mut self, id: &str) -> StoreResult<Option<EmRoleAssignment>> {
+        em::em_role_by_id(&mut *self.tx, id).await
+    }
+
+    async fn delete_em_role_assignment(&mut self, id: &str) -> StoreResult<bool> {
+        em::delete_by(&mut *self.tx, "em_role_assignments", "id", id).await
+    }
+
+    async fn owns(&mut self, owner_id: &str, object_id: &str) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM group_owners WHERE owner_id = $1 AND group_id = $2) \
+             + (SELECT COUNT(*) FROM object_owners WHERE owner_id = $1 AND object_id = $2) AS n",
+        )
+        .bind(owner_id.to_owned())
+        .bind(object_id.to_owned())
+        .fetch_one(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(row.try_get::<i64, _>("n").store()? > 0)
     }
 
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()> {

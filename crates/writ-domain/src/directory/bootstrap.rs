@@ -61,6 +61,8 @@ pub async fn bootstrap(
         settings.push((key.clone(), stored));
     }
 
+    crate::entitlement::ensure_general_catalog(tx.as_mut(), now).await?;
+
     let mut generated_admin = None;
     let credentials = match (&config.client_id, &config.client_secret) {
         (Some(id), Some(secret)) => {

@@ -4,6 +4,7 @@
 
 pub mod applications;
 pub mod directory_objects;
+pub mod entitlement;
 pub mod grants;
 pub mod groups;
 pub mod role_management;

@@ -1,0 +1,78 @@
+//! Entitlement management, the administrator's side: catalogs, the resources onboarded into them
+//! (with roles and scopes discovered from the directory), access packages and the resource roles
+//! they grant, and the catalog-scoped administrative roles that delegate all of it.
+
+mod catalogs;
+mod entities;
+mod packages;
+mod resources;
+mod roles;
+
+pub use catalogs::{CatalogInput, ensure_general_catalog};
+pub use entities::*;
+pub use packages::{PackageInput, RoleScopeInput};
+pub use resources::ResourceRequestInput;
+pub use roles::EmRoleAssignmentInput;
+
+use std::sync::Arc;
+
+use crate::authz::{Caller, CatalogRights};
+use crate::clock::Clock;
+use crate::error::{DomainError, DomainResult};
+use crate::store::Store;
+
+/// The entitlement-management operations. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Entitlement {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Entitlement {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// The catalog and the caller's rights in it; `404` when the caller may not even read it,
+    /// so that catalogs of others do not reveal themselves.
+    async fn catalog_with_rights(
+        &self,
+        caller: &Caller,
+        catalog_id: &str,
+    ) -> DomainResult<(Catalog, CatalogRights)> {
+        let rights = caller.catalog_rights(catalog_id);
+        if !rights.read {
+            return Err(DomainError::not_found("accessPackageCatalog", catalog_id));
+        }
+        let catalog = self
+            .store
+            .catalog(catalog_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("accessPackageCatalog", catalog_id))?;
+        Ok((catalog, rights))
+    }
+
+    /// `None` when the caller reads every catalog; otherwise the principal whose catalog roles
+    /// restrict a list (inside the query). Principals that can hold no catalog role are `403`.
+    fn list_restriction(&self, caller: &Caller, what: &str) -> DomainResult<Option<String>> {
+        if caller.reads_all_catalogs() {
+            Ok(None)
+        } else if caller.may_list_catalogs() {
+            Ok(Some(caller.id.clone()))
+        } else {
+            Err(DomainError::forbidden(format!(
+                "the caller may not list {what}"
+            )))
+        }
+    }
+}
+
+fn require(allowed: bool, what: &str) -> DomainResult<()> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(format!(
+            "the caller's role in this catalog does not allow {what}"
+        )))
+    }
+}

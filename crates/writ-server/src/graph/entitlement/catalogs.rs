@@ -1,0 +1,178 @@
+//! `…/entitlementManagement/catalogs`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::entitlement::{Catalog, CatalogInput};
+use writ_domain::query::{ListQuery, Page};
+
+use crate::auth::Authenticated;
+use crate::error::ApiResult;
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{BASE, catalog_json, package_json};
+
+const TYPE: &str = "accessPackageCatalog";
+const WRITABLE: &[&str] = &[
+    "displayName",
+    "description",
+    "isExternallyVisible",
+    "state",
+    "catalogType",
+];
+/// Graph's page size for an expanded collection.
+const EXPANDED_LIMIT: u32 = 100;
+
+fn input(body: &JsonObject) -> ApiResult<CatalogInput> {
+    body.check_properties(TYPE, WRITABLE)?;
+    Ok(CatalogInput {
+        display_name: body.string("displayName")?,
+        description: body.string("description")?,
+        is_externally_visible: body.boolean("isExternallyVisible")?,
+        state: body.string("state")?,
+        catalog_type: body.string("catalogType")?,
+    })
+}
+
+async fn render(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    c: &Catalog,
+) -> ApiResult<Map<String, Value>> {
+    let mut m = catalog_json(c);
+    if query.expands("accessPackages") {
+        let packages = state
+            .entitlement
+            .list_packages(&auth.caller, &ListQuery::first(EXPANDED_LIMIT), Some(&c.id))
+            .await?;
+        m.insert(
+            "accessPackages".into(),
+            Value::Array(
+                packages
+                    .items
+                    .iter()
+                    .map(|p| Value::Object(package_json(p)))
+                    .collect(),
+            ),
+        );
+    }
+    Ok(m)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(TYPE, &["accessPackages"])?;
+    let page = state
+        .entitlement
+        .list_catalogs(&auth.caller, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for c in &page.items {
+        items.push(render(&state, &auth, &query, c).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/catalogs"),
+        TYPE,
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    let input = input(&body)?;
+    idempotency::run(
+        &state,
+        &auth,
+        &format!("POST {}", query.path),
+        &headers,
+        &body.raw,
+        || async {
+            let c = state
+                .entitlement
+                .create_catalog(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity(&format!("{BASE}/catalogs"), TYPE, catalog_json(&c))
+        },
+    )
+    .await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(TYPE, &["accessPackages"])?;
+    let c = state.entitlement.get_catalog(&auth.caller, &id).await?;
+    let rendered = render(&state, &auth, &query, &c).await?;
+    Ok(Json(query.entity(
+        &format!("{BASE}/catalogs"),
+        TYPE,
+        rendered,
+    )?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let input = input(&body)?;
+    state
+        .entitlement
+        .update_catalog(&auth.caller, &auth.context(), &id, input)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .delete_catalog(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_packages(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("accessPackage", &[])?;
+    let page = state
+        .entitlement
+        .list_packages(&auth.caller, &query.list_query(), Some(&id))
+        .await?;
+    let page = page.map(|p| package_json(&p));
+    Ok(Json(query.collection(
+        &format!("{BASE}/catalogs('{id}')/accessPackages"),
+        "accessPackage",
+        page,
+    )?))
+}

@@ -1,0 +1,299 @@
+//! `…/entitlementManagement/accessPackages` and their `resourceRoleScopes`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::entitlement::{AccessPackage, PackageInput, RoleScopeInput};
+use writ_domain::patch::Patch;
+use writ_domain::query::Page;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{BASE, catalog_json, package_json, role_scope_json};
+
+const TYPE: &str = "accessPackage";
+const WRITABLE: &[&str] = &["displayName", "description", "isHidden", "catalog"];
+const EXPANDABLE: &[(&str, &[&str])] = &[
+    ("resourceRoleScopes", &["role", "scope"]),
+    ("catalog", &[]),
+    ("assignmentPolicies", &[]),
+];
+
+fn input(body: &JsonObject) -> ApiResult<PackageInput> {
+    body.check_properties(TYPE, WRITABLE)?;
+    let catalog_id = match body.object("catalog")? {
+        Patch::Value(c) => match c.get("id") {
+            Some(Value::String(id)) => Some(id.clone()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "property 'catalog.id' must be a string",
+                ));
+            }
+        },
+        Patch::Null => return Err(ApiError::bad_request("property 'catalog' cannot be null")),
+        Patch::Absent => None,
+    };
+    Ok(PackageInput {
+        display_name: body.string("displayName")?,
+        description: body.string("description")?,
+        is_hidden: body.boolean("isHidden")?,
+        catalog_id,
+    })
+}
+
+async fn render(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    p: &AccessPackage,
+) -> ApiResult<Map<String, Value>> {
+    let mut m = package_json(p);
+    if query.expands("catalog") {
+        let c = state.entitlement.package_catalog(&auth.caller, p).await?;
+        m.insert("catalog".into(), Value::Object(catalog_json(&c)));
+    }
+    if query.expands("resourceRoleScopes") {
+        let with_role = query.expands_nested("resourceRoleScopes", "role");
+        let with_scope = query.expands_nested("resourceRoleScopes", "scope");
+        let scopes = state
+            .entitlement
+            .package_role_scopes(&auth.caller, &p.id)
+            .await?;
+        m.insert(
+            "resourceRoleScopes".into(),
+            Value::Array(
+                scopes
+                    .iter()
+                    .map(|(rs, role, scope)| {
+                        Value::Object(role_scope_json(rs, role, scope, with_role, with_scope))
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    if query.expands("assignmentPolicies") {
+        // Assignment policies arrive with the next part of entitlement management; until then a
+        // package has none.
+        m.insert("assignmentPolicies".into(), Value::Array(Vec::new()));
+    }
+    Ok(m)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand_nested(TYPE, EXPANDABLE)?;
+    let page = state
+        .entitlement
+        .list_packages(&auth.caller, &query.list_query(), None)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for p in &page.items {
+        items.push(render(&state, &auth, &query, p).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/accessPackages"),
+        TYPE,
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    let input = input(&body)?;
+    idempotency::run(
+        &state,
+        &auth,
+        &format!("POST {}", query.path),
+        &headers,
+        &body.raw,
+        || async {
+            let p = state
+                .entitlement
+                .create_package(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity(&format!("{BASE}/accessPackages"), TYPE, package_json(&p))
+        },
+    )
+    .await
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand_nested(TYPE, EXPANDABLE)?;
+    let p = state.entitlement.get_package(&auth.caller, &id).await?;
+    let rendered = render(&state, &auth, &query, &p).await?;
+    Ok(Json(query.entity(
+        &format!("{BASE}/accessPackages"),
+        TYPE,
+        rendered,
+    )?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let input = input(&body)?;
+    state
+        .entitlement
+        .update_package(&auth.caller, &auth.context(), &id, input)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .delete_package(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_role_scopes(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("accessPackageResourceRoleScope", &["role", "scope"])?;
+    let scopes = state
+        .entitlement
+        .package_role_scopes(&auth.caller, &id)
+        .await?;
+    let items = scopes
+        .iter()
+        .map(|(rs, role, scope)| {
+            role_scope_json(
+                rs,
+                role,
+                scope,
+                query.expands("role"),
+                query.expands("scope"),
+            )
+        })
+        .collect();
+    let page = super::super::small_collection(&query, items)?;
+    Ok(Json(query.collection(
+        &format!("{BASE}/accessPackages('{id}')/resourceRoleScopes"),
+        "accessPackageResourceRoleScope",
+        page,
+    )?))
+}
+
+fn str_field<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+    parent: &str,
+) -> ApiResult<Option<&'a str>> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "property '{parent}.{name}' must be a string"
+        ))),
+    }
+}
+
+/// `POST …/accessPackages/{id}/resourceRoleScopes`: `{role: {…}, scope: {…}}` as Graph's docs
+/// show; the role by id or by `originId` and `resource.id`, the scope by id or `originId`.
+pub async fn add_role_scope(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    body.check_properties("accessPackageResourceRoleScope", &["role", "scope"])?;
+    let role = match body.object("role")? {
+        Patch::Value(r) => r.clone(),
+        _ => return Err(ApiError::bad_request("property 'role' is required")),
+    };
+    let scope = match body.object("scope")? {
+        Patch::Value(s) => Some(s.clone()),
+        _ => None,
+    };
+    let resource_id = match role.get("resource") {
+        Some(Value::Object(r)) => str_field(r, "id", "role.resource")?.map(str::to_owned),
+        None | Some(Value::Null) => None,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "property 'role.resource' must be an object",
+            ));
+        }
+    };
+    let input = RoleScopeInput {
+        role_id: str_field(&role, "id", "role")?.map(str::to_owned),
+        role_origin_id: str_field(&role, "originId", "role")?.map(str::to_owned),
+        role_resource_id: resource_id,
+        scope_id: match &scope {
+            Some(s) => str_field(s, "id", "scope")?.map(str::to_owned),
+            None => None,
+        },
+        scope_origin_id: match &scope {
+            Some(s) => str_field(s, "originId", "scope")?.map(str::to_owned),
+            None => None,
+        },
+    };
+    idempotency::run(
+        &state,
+        &auth,
+        &format!("POST {}", query.path),
+        &headers,
+        &body.raw,
+        || async {
+            let (rs, role, scope) = state
+                .entitlement
+                .add_role_scope(&auth.caller, &auth.context(), &id, input)
+                .await?;
+            query.entity(
+                &format!("{BASE}/accessPackages('{id}')/resourceRoleScopes"),
+                "accessPackageResourceRoleScope",
+                role_scope_json(&rs, &role, &scope, true, true),
+            )
+        },
+    )
+    .await
+}
+
+pub async fn remove_role_scope(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, role_scope)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .remove_role_scope(&auth.caller, &auth.context(), &id, &role_scope)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

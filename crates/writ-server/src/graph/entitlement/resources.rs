@@ -1,0 +1,281 @@
+//! Catalog resources: `resourceRequests`, `catalogs/{id}/resources` (`$expand=roles,scopes`),
+//! `resourceRoles` (`$expand=resource`), `resourceScopes`, and `resources/{id}/refresh`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use writ_domain::entitlement::{CatalogResource, ResourceRequestInput};
+use writ_domain::patch::Patch;
+use writ_domain::query::Page;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::{BASE, request_json, resource_json, role_json, scope_json};
+
+fn object_field<'a>(body: &'a JsonObject, name: &str) -> ApiResult<&'a Map<String, Value>> {
+    match body.object(name)? {
+        Patch::Value(o) => Ok(o),
+        _ => Err(ApiError::bad_request(format!(
+            "property '{name}' is required"
+        ))),
+    }
+}
+
+fn text<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+    parent: &str,
+) -> ApiResult<Option<&'a str>> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "property '{parent}.{name}' must be a string"
+        ))),
+    }
+}
+
+/// `POST /resourceRequests`: `{requestType, catalog: {id}, resource: {originId, originSystem, …}}`.
+pub async fn create_request(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    body.check_properties(
+        "accessPackageResourceRequest",
+        &["requestType", "catalog", "resource", "justification"],
+    )?;
+    let request_type = match body.string("requestType")? {
+        Patch::Value(t) => t,
+        _ => return Err(ApiError::bad_request("property 'requestType' is required")),
+    };
+    let catalog = object_field(&body, "catalog")?;
+    let catalog_id = text(catalog, "id", "catalog")?
+        .ok_or_else(|| ApiError::bad_request("property 'catalog.id' is required"))?;
+    let resource = object_field(&body, "resource")?;
+    for key in resource.keys() {
+        if !matches!(
+            key.as_str(),
+            "originId"
+                | "originSystem"
+                | "displayName"
+                | "description"
+                | "@odata.type"
+                | "id"
+                | "attributes"
+        ) {
+            return Err(ApiError::bad_request(format!(
+                "resource.{key} is not supported in a resource request"
+            )));
+        }
+    }
+    let input = ResourceRequestInput {
+        request_type,
+        catalog_id: catalog_id.to_owned(),
+        origin_system: text(resource, "originSystem", "resource")?
+            .ok_or_else(|| ApiError::bad_request("property 'resource.originSystem' is required"))?
+            .to_owned(),
+        origin_id: text(resource, "originId", "resource")?
+            .ok_or_else(|| ApiError::bad_request("property 'resource.originId' is required"))?
+            .to_owned(),
+        display_name: text(resource, "displayName", "resource")?.map(str::to_owned),
+        description: text(resource, "description", "resource")?.map(str::to_owned),
+    };
+    idempotency::run(
+        &state,
+        &auth,
+        &format!("POST {}", query.path),
+        &headers,
+        &body.raw,
+        || async {
+            let request = state
+                .entitlement
+                .request_resource(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity(
+                &format!("{BASE}/resourceRequests"),
+                "accessPackageResourceRequest",
+                request_json(&request),
+            )
+        },
+    )
+    .await
+}
+
+pub async fn list_requests(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("accessPackageResourceRequest", &[])?;
+    let page = state
+        .entitlement
+        .list_resource_requests(&auth.caller, &query.list_query())
+        .await?;
+    let page = page.map(|r| request_json(&r));
+    Ok(Json(query.collection(
+        &format!("{BASE}/resourceRequests"),
+        "accessPackageResourceRequest",
+        page,
+    )?))
+}
+
+async fn render_resource(
+    state: &AppState,
+    query: &ODataQuery,
+    r: &CatalogResource,
+) -> ApiResult<Map<String, Value>> {
+    let mut m = resource_json(r);
+    if query.expands("roles") || query.expands("scopes") {
+        let (roles, scopes) = state.entitlement.resource_roles_and_scopes(&r.id).await?;
+        if query.expands("roles") {
+            m.insert(
+                "roles".into(),
+                Value::Array(roles.iter().map(|x| Value::Object(role_json(x))).collect()),
+            );
+        }
+        if query.expands("scopes") {
+            m.insert(
+                "scopes".into(),
+                Value::Array(
+                    scopes
+                        .iter()
+                        .map(|x| Value::Object(scope_json(x)))
+                        .collect(),
+                ),
+            );
+        }
+    }
+    Ok(m)
+}
+
+pub async fn list_resources(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(catalog): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("accessPackageResource", &["roles", "scopes"])?;
+    let page = state
+        .entitlement
+        .list_catalog_resources(&auth.caller, &catalog, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in &page.items {
+        items.push(render_resource(&state, &query, r).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/catalogs('{catalog}')/resources"),
+        "accessPackageResource",
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+pub async fn get_resource(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path((catalog, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand("accessPackageResource", &["roles", "scopes"])?;
+    let r = state
+        .entitlement
+        .get_catalog_resource(&auth.caller, &catalog, &id)
+        .await?;
+    let rendered = render_resource(&state, &query, &r).await?;
+    Ok(Json(query.entity(
+        &format!("{BASE}/catalogs('{catalog}')/resources"),
+        "accessPackageResource",
+        rendered,
+    )?))
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((catalog, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .refresh_resource(&auth.caller, &auth.context(), &catalog, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_roles(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(catalog): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("accessPackageResourceRole", &["resource"])?;
+    let page = state
+        .entitlement
+        .list_resource_roles(&auth.caller, &catalog, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for role in &page.items {
+        let mut m = role_json(role);
+        if query.expands("resource")
+            && let Some(resource) = state.entitlement.resource_by_id(&role.resource_id).await?
+        {
+            m.insert("resource".into(), Value::Object(resource_json(&resource)));
+        }
+        items.push(m);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/catalogs('{catalog}')/resourceRoles"),
+        "accessPackageResourceRole",
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+pub async fn list_scopes(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(catalog): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("accessPackageResourceScope", &["resource"])?;
+    let page = state
+        .entitlement
+        .list_resource_scopes(&auth.caller, &catalog, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for scope in &page.items {
+        let mut m = scope_json(scope);
+        if query.expands("resource")
+            && let Some(resource) = state.entitlement.resource_by_id(&scope.resource_id).await?
+        {
+            m.insert("resource".into(), Value::Object(resource_json(&resource)));
+        }
+        items.push(m);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/catalogs('{catalog}')/resourceScopes"),
+        "accessPackageResourceScope",
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}

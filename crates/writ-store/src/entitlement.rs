@@ -1,0 +1,769 @@
+//! Entitlement-management rows: catalogs, resources with their roles and scopes, resource
+//! requests, access packages and their role scopes, and catalog role assignments. The `Store` and
+//! `StoreTx` implementations delegate here.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor, Row};
+
+use writ_domain::clock::{from_micros, to_micros};
+use writ_domain::entitlement::{
+    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
+    ResourceRole, ResourceScope,
+};
+use writ_domain::query::{ListQuery, Page};
+use writ_domain::store::{StoreError, StoreResult};
+use writ_odata::SqlValue;
+
+use crate::error::ResultExt;
+use crate::list::{ListSpec, list};
+use crate::rows::{get_bool, get_json};
+use crate::schema;
+
+/// Catalogs a principal holds a catalog role in (the visibility filter of every list).
+const VISIBLE_CATALOGS: &str = "SELECT v.catalog_id FROM em_role_assignments v WHERE v.principal_id = $1 AND v.catalog_id IS NOT NULL";
+
+pub(crate) const CATALOG_COLUMNS: &str = "t.id, t.display_name, t.description, t.catalog_type, \
+     t.state, t.is_externally_visible, t.created_at, t.modified_at";
+
+pub(crate) fn catalog(row: &AnyRow) -> StoreResult<Catalog> {
+    Ok(Catalog {
+        id: row.try_get("id").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        catalog_type: row.try_get("catalog_type").store()?,
+        state: row.try_get("state").store()?,
+        is_externally_visible: get_bool(row, "is_externally_visible")?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+        modified_date_time: from_micros(row.try_get("modified_at").store()?),
+    })
+}
+
+pub(crate) const RESOURCE_COLUMNS: &str = "t.id, t.catalog_id, t.origin_system, t.origin_id, \
+     t.display_name, t.description, t.created_at, t.modified_at";
+
+pub(crate) fn resource(row: &AnyRow) -> StoreResult<CatalogResource> {
+    Ok(CatalogResource {
+        id: row.try_get("id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        origin_system: row.try_get("origin_system").store()?,
+        origin_id: row.try_get("origin_id").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+        modified_date_time: from_micros(row.try_get("modified_at").store()?),
+    })
+}
+
+pub(crate) const ROLE_COLUMNS: &str = "t.id, t.resource_id, t.catalog_id, t.origin_system, \
+     t.origin_id, t.display_name, t.description, t.role_type, t.allowed_member_types";
+
+pub(crate) fn role(row: &AnyRow) -> StoreResult<ResourceRole> {
+    Ok(ResourceRole {
+        id: row.try_get("id").store()?,
+        resource_id: row.try_get("resource_id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        origin_system: row.try_get("origin_system").store()?,
+        origin_id: row.try_get("origin_id").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        role_type: row.try_get("role_type").store()?,
+        allowed_member_types: get_json(row, "allowed_member_types")?,
+    })
+}
+
+pub(crate) const SCOPE_COLUMNS: &str = "t.id, t.resource_id, t.catalog_id, t.origin_system, \
+     t.origin_id, t.display_name, t.description, t.is_root_scope";
+
+pub(crate) fn scope(row: &AnyRow) -> StoreResult<ResourceScope> {
+    Ok(ResourceScope {
+        id: row.try_get("id").store()?,
+        resource_id: row.try_get("resource_id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        origin_system: row.try_get("origin_system").store()?,
+        origin_id: row.try_get("origin_id").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        is_root_scope: get_bool(row, "is_root_scope")?,
+    })
+}
+
+pub(crate) const REQUEST_COLUMNS: &str = "t.id, t.catalog_id, t.resource_id, t.request_type, \
+     t.state, t.origin_system, t.origin_id, t.created_at";
+
+pub(crate) fn request(row: &AnyRow) -> StoreResult<ResourceRequest> {
+    Ok(ResourceRequest {
+        id: row.try_get("id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        resource_id: row.try_get("resource_id").store()?,
+        request_type: row.try_get("request_type").store()?,
+        state: row.try_get("state").store()?,
+        origin_system: row.try_get("origin_system").store()?,
+        origin_id: row.try_get("origin_id").store()?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+    })
+}
+
+pub(crate) const PACKAGE_COLUMNS: &str =
+    "t.id, t.catalog_id, t.display_name, t.description, t.is_hidden, t.created_at, t.modified_at";
+
+pub(crate) fn package(row: &AnyRow) -> StoreResult<AccessPackage> {
+    Ok(AccessPackage {
+        id: row.try_get("id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        is_hidden: get_bool(row, "is_hidden")?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+        modified_date_time: from_micros(row.try_get("modified_at").store()?),
+    })
+}
+
+pub(crate) const EM_ROLE_COLUMNS: &str =
+    "t.id, t.role_definition_id, t.principal_id, t.catalog_id, t.app_scope_id, t.created_at";
+
+pub(crate) fn em_role(row: &AnyRow) -> StoreResult<EmRoleAssignment> {
+    Ok(EmRoleAssignment {
+        id: row.try_get("id").store()?,
+        role_definition_id: row.try_get("role_definition_id").store()?,
+        principal_id: row.try_get("principal_id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        app_scope_id: row.try_get("app_scope_id").store()?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+    })
+}
+
+/// One row by a statement with one text parameter (assembled from constants).
+async fn one<'e, E, T>(
+    executor: E,
+    sql: String,
+    value: &str,
+    map: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(value.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    row.map(|r| map(&r)).transpose()
+}
+
+async fn all<'e, E, T>(
+    executor: E,
+    sql: String,
+    value: &str,
+    map: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(value.to_owned())
+        .fetch_all(executor)
+        .await
+        .store()?;
+    rows.iter().map(map).collect()
+}
+
+pub(crate) async fn catalog_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<Catalog>> {
+    one(
+        e,
+        format!("SELECT {CATALOG_COLUMNS} FROM catalogs t WHERE t.id = $1"),
+        id,
+        catalog,
+    )
+    .await
+}
+
+pub(crate) async fn general_catalog<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+) -> StoreResult<Option<Catalog>> {
+    one(
+        e,
+        format!("SELECT {CATALOG_COLUMNS} FROM catalogs t WHERE t.catalog_type = $1 ORDER BY t.id LIMIT 1"),
+        "serviceDefault",
+        catalog,
+    )
+    .await
+}
+
+pub(crate) async fn resource_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<CatalogResource>> {
+    one(
+        e,
+        format!("SELECT {RESOURCE_COLUMNS} FROM catalog_resources t WHERE t.id = $1"),
+        id,
+        resource,
+    )
+    .await
+}
+
+pub(crate) async fn roles_of<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    resource_id: &str,
+) -> StoreResult<Vec<ResourceRole>> {
+    all(
+        e,
+        format!("SELECT {ROLE_COLUMNS} FROM resource_roles t WHERE t.resource_id = $1 ORDER BY t.origin_id"),
+        resource_id,
+        role,
+    )
+    .await
+}
+
+pub(crate) async fn scopes_of<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    resource_id: &str,
+) -> StoreResult<Vec<ResourceScope>> {
+    all(
+        e,
+        format!("SELECT {SCOPE_COLUMNS} FROM resource_scopes t WHERE t.resource_id = $1 ORDER BY t.origin_id"),
+        resource_id,
+        scope,
+    )
+    .await
+}
+
+pub(crate) async fn role_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<ResourceRole>> {
+    one(
+        e,
+        format!("SELECT {ROLE_COLUMNS} FROM resource_roles t WHERE t.id = $1"),
+        id,
+        role,
+    )
+    .await
+}
+
+pub(crate) async fn scope_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<ResourceScope>> {
+    one(
+        e,
+        format!("SELECT {SCOPE_COLUMNS} FROM resource_scopes t WHERE t.id = $1"),
+        id,
+        scope,
+    )
+    .await
+}
+
+pub(crate) async fn package_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<AccessPackage>> {
+    one(
+        e,
+        format!("SELECT {PACKAGE_COLUMNS} FROM access_packages t WHERE t.id = $1"),
+        id,
+        package,
+    )
+    .await
+}
+
+pub(crate) async fn em_role_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<EmRoleAssignment>> {
+    one(
+        e,
+        format!("SELECT {EM_ROLE_COLUMNS} FROM em_role_assignments t WHERE t.id = $1"),
+        id,
+        em_role,
+    )
+    .await
+}
+
+pub(crate) async fn role_scopes_of(
+    pool: &AnyPool,
+    package_id: &str,
+) -> StoreResult<Vec<PackageRoleScope>> {
+    let rows = sqlx::query(
+        "SELECT id, package_id, role_id, scope_id, created_at FROM package_role_scopes \
+         WHERE package_id = $1 ORDER BY created_at, id",
+    )
+    .bind(package_id.to_owned())
+    .fetch_all(pool)
+    .await
+    .store()?;
+    rows.iter()
+        .map(|r| {
+            Ok(PackageRoleScope {
+                id: r.try_get("id").store()?,
+                package_id: r.try_get("package_id").store()?,
+                role_id: r.try_get("role_id").store()?,
+                scope_id: r.try_get("scope_id").store()?,
+                created_date_time: from_micros(r.try_get("created_at").store()?),
+            })
+        })
+        .collect()
+}
+
+fn visible(column: &str) -> String {
+    format!("{column} IN ({VISIBLE_CATALOGS})")
+}
+
+fn restriction_of(visible_to: Option<&str>, column: &str) -> Option<(String, Vec<SqlValue>)> {
+    visible_to.map(|p| (visible(column), vec![SqlValue::Text(p.to_owned())]))
+}
+
+pub(crate) async fn list_catalogs(
+    pool: &AnyPool,
+    query: &ListQuery,
+    visible_to: Option<&str>,
+) -> StoreResult<Page<Catalog>> {
+    let restriction = restriction_of(visible_to, "t.id");
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::CATALOG,
+            from: "catalogs t",
+            columns: CATALOG_COLUMNS,
+            base_where: restriction
+                .as_ref()
+                .map(|(sql, p)| (sql.as_str(), p.clone())),
+        },
+        query,
+        catalog,
+    )
+    .await
+}
+
+pub(crate) async fn list_in_catalog<T>(
+    pool: &AnyPool,
+    catalog_id: &str,
+    query: &ListQuery,
+    spec: (&'static writ_odata::EntitySchema, &str, &str),
+    map: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Page<T>> {
+    list(
+        pool,
+        ListSpec {
+            schema: spec.0,
+            from: spec.1,
+            columns: spec.2,
+            base_where: Some((
+                "t.catalog_id = $1",
+                vec![SqlValue::Text(catalog_id.to_owned())],
+            )),
+        },
+        query,
+        map,
+    )
+    .await
+}
+
+pub(crate) async fn list_packages(
+    pool: &AnyPool,
+    query: &ListQuery,
+    catalog_id: Option<&str>,
+    visible_to: Option<&str>,
+) -> StoreResult<Page<AccessPackage>> {
+    let restriction = match catalog_id {
+        Some(c) => Some((
+            "t.catalog_id = $1".to_owned(),
+            vec![SqlValue::Text(c.to_owned())],
+        )),
+        None => restriction_of(visible_to, "t.catalog_id"),
+    };
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::ACCESS_PACKAGE,
+            from: "access_packages t",
+            columns: PACKAGE_COLUMNS,
+            base_where: restriction
+                .as_ref()
+                .map(|(sql, p)| (sql.as_str(), p.clone())),
+        },
+        query,
+        package,
+    )
+    .await
+}
+
+pub(crate) async fn list_requests(
+    pool: &AnyPool,
+    query: &ListQuery,
+    visible_to: Option<&str>,
+) -> StoreResult<Page<ResourceRequest>> {
+    let restriction = restriction_of(visible_to, "t.catalog_id");
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::RESOURCE_REQUEST,
+            from: "resource_requests t",
+            columns: REQUEST_COLUMNS,
+            base_where: restriction
+                .as_ref()
+                .map(|(sql, p)| (sql.as_str(), p.clone())),
+        },
+        query,
+        request,
+    )
+    .await
+}
+
+/// A restricted caller sees its own assignments and those of catalogs where its role lets it
+/// read role assignments (owner, reader, access package manager).
+const READABLE_ROLE_ASSIGNMENTS: &str = "(t.principal_id = $1 OR t.catalog_id IN \
+     (SELECT v.catalog_id FROM em_role_assignments v WHERE v.principal_id = $1 \
+     AND v.catalog_id IS NOT NULL AND v.role_definition_id IN \
+     ('ae79f266-94d4-4dab-b730-feca7e132178', '44272f93-9762-48e8-af59-1b5351b1d6b3', \
+     '7f480852-ebdc-47d4-87de-0d8498384a83')))";
+
+pub(crate) async fn list_em_roles(
+    pool: &AnyPool,
+    query: &ListQuery,
+    catalogs_of: Option<&str>,
+) -> StoreResult<Page<EmRoleAssignment>> {
+    let restriction = catalogs_of.map(|p| {
+        (
+            READABLE_ROLE_ASSIGNMENTS,
+            vec![SqlValue::Text(p.to_owned())],
+        )
+    });
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::EM_ROLE_ASSIGNMENT,
+            from: "em_role_assignments t",
+            columns: EM_ROLE_COLUMNS,
+            base_where: restriction,
+        },
+        query,
+        em_role,
+    )
+    .await
+}
+
+pub(crate) async fn em_roles_of(
+    pool: &AnyPool,
+    principal_id: &str,
+) -> StoreResult<Vec<(String, Option<String>)>> {
+    let rows = sqlx::query(
+        "SELECT role_definition_id, catalog_id FROM em_role_assignments WHERE principal_id = $1 \
+         ORDER BY role_definition_id, catalog_id",
+    )
+    .bind(principal_id.to_owned())
+    .fetch_all(pool)
+    .await
+    .store()?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("role_definition_id").store()?,
+                r.try_get("catalog_id").store()?,
+            ))
+        })
+        .collect()
+}
+
+// ----- writes -----
+
+pub(crate) async fn insert_catalog<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    c: &Catalog,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO catalogs (id, display_name, description, catalog_type, state, \
+         is_externally_visible, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.id.clone())
+    .bind(c.display_name.clone())
+    .bind(c.description.clone())
+    .bind(c.catalog_type.clone())
+    .bind(c.state.clone())
+    .bind(c.is_externally_visible)
+    .bind(to_micros(c.created_date_time))
+    .bind(to_micros(c.modified_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn update_catalog<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    c: &Catalog,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE catalogs SET display_name = $2, description = $3, state = $4, \
+         is_externally_visible = $5, modified_at = $6 WHERE id = $1",
+    )
+    .bind(c.id.clone())
+    .bind(c.display_name.clone())
+    .bind(c.description.clone())
+    .bind(c.state.clone())
+    .bind(c.is_externally_visible)
+    .bind(to_micros(c.modified_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn resource_by_origin<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    catalog_id: &str,
+    origin_system: &str,
+    origin_id: &str,
+) -> StoreResult<Option<CatalogResource>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RESOURCE_COLUMNS} FROM catalog_resources t WHERE t.catalog_id = $1 \
+         AND t.origin_system = $2 AND t.origin_id = $3"
+    )))
+    .bind(catalog_id.to_owned())
+    .bind(origin_system.to_owned())
+    .bind(origin_id.to_owned())
+    .fetch_optional(e)
+    .await
+    .store()?;
+    row.map(|r| resource(&r)).transpose()
+}
+
+pub(crate) async fn insert_resource<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    r: &CatalogResource,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO catalog_resources (id, catalog_id, origin_system, origin_id, display_name, \
+         description, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(r.id.clone())
+    .bind(r.catalog_id.clone())
+    .bind(r.origin_system.clone())
+    .bind(r.origin_id.clone())
+    .bind(r.display_name.clone())
+    .bind(r.description.clone())
+    .bind(to_micros(r.created_date_time))
+    .bind(to_micros(r.modified_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn update_resource<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    r: &CatalogResource,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE catalog_resources SET display_name = $2, description = $3, modified_at = $4 \
+         WHERE id = $1",
+    )
+    .bind(r.id.clone())
+    .bind(r.display_name.clone())
+    .bind(r.description.clone())
+    .bind(to_micros(r.modified_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn upsert_role<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    r: &ResourceRole,
+) -> StoreResult<()> {
+    let members = serde_json::to_string(&r.allowed_member_types)
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO resource_roles (id, resource_id, catalog_id, origin_system, origin_id, \
+         display_name, description, role_type, allowed_member_types) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO UPDATE SET display_name = $6, description = $7, role_type = $8, \
+         allowed_member_types = $9",
+    )
+    .bind(r.id.clone())
+    .bind(r.resource_id.clone())
+    .bind(r.catalog_id.clone())
+    .bind(r.origin_system.clone())
+    .bind(r.origin_id.clone())
+    .bind(r.display_name.clone())
+    .bind(r.description.clone())
+    .bind(r.role_type.clone())
+    .bind(members)
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn insert_scope<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    s: &ResourceScope,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO resource_scopes (id, resource_id, catalog_id, origin_system, origin_id, \
+         display_name, description, is_root_scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(s.id.clone())
+    .bind(s.resource_id.clone())
+    .bind(s.catalog_id.clone())
+    .bind(s.origin_system.clone())
+    .bind(s.origin_id.clone())
+    .bind(s.display_name.clone())
+    .bind(s.description.clone())
+    .bind(s.is_root_scope)
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn insert_request<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    r: &ResourceRequest,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO resource_requests (id, catalog_id, resource_id, request_type, state, \
+         origin_system, origin_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(r.id.clone())
+    .bind(r.catalog_id.clone())
+    .bind(r.resource_id.clone())
+    .bind(r.request_type.clone())
+    .bind(r.state.clone())
+    .bind(r.origin_system.clone())
+    .bind(r.origin_id.clone())
+    .bind(to_micros(r.created_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn insert_package<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    p: &AccessPackage,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO access_packages (id, catalog_id, display_name, description, is_hidden, \
+         created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(p.id.clone())
+    .bind(p.catalog_id.clone())
+    .bind(p.display_name.clone())
+    .bind(p.description.clone())
+    .bind(p.is_hidden)
+    .bind(to_micros(p.created_date_time))
+    .bind(to_micros(p.modified_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn update_package<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    p: &AccessPackage,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE access_packages SET display_name = $2, description = $3, is_hidden = $4, \
+         modified_at = $5 WHERE id = $1",
+    )
+    .bind(p.id.clone())
+    .bind(p.display_name.clone())
+    .bind(p.description.clone())
+    .bind(p.is_hidden)
+    .bind(to_micros(p.modified_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn insert_role_scope<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    rs: &PackageRoleScope,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO package_role_scopes (package_id, id, role_id, scope_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (package_id, id) DO NOTHING",
+    )
+    .bind(rs.package_id.clone())
+    .bind(rs.id.clone())
+    .bind(rs.role_id.clone())
+    .bind(rs.scope_id.clone())
+    .bind(to_micros(rs.created_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn delete_role_scope<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    package_id: &str,
+    id: &str,
+) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM package_role_scopes WHERE package_id = $1 AND id = $2")
+        .bind(package_id.to_owned())
+        .bind(id.to_owned())
+        .execute(e)
+        .await
+        .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn insert_em_role<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    a: &EmRoleAssignment,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO em_role_assignments (id, role_definition_id, principal_id, catalog_id, \
+         app_scope_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (role_definition_id, principal_id, app_scope_id) DO NOTHING",
+    )
+    .bind(a.id.clone())
+    .bind(a.role_definition_id.clone())
+    .bind(a.principal_id.clone())
+    .bind(a.catalog_id.clone())
+    .bind(a.app_scope_id.clone())
+    .bind(to_micros(a.created_date_time))
+    .execute(e)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `DELETE … WHERE <column> = $1` for a constant table and column; whether a row went.
+pub(crate) async fn delete_by<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+) -> StoreResult<bool> {
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE {column} = $1"
+    )))
+    .bind(value.to_owned())
+    .execute(e)
+    .await
+    .store()?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A constant `SELECT COUNT(*) AS n …` statement with one text parameter.
+pub(crate) async fn count<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    sql: &'static str,
+    value: &str,
+) -> StoreResult<i64> {
+    let row = sqlx::query(sql)
+        .bind(value.to_owned())
+        .fetch_one(e)
+        .await
+        .store()?;
+    row.try_get("n").store()
+}
