@@ -35,12 +35,36 @@ pub struct ResourceRequestInput {
     pub description: Option<String>,
 }
 
+/// A role the origin system offers.
+struct DiscoveredRole {
+    origin_id: String,
+    display_name: String,
+    description: Option<String>,
+    role_type: Option<String>,
+    allowed_member_types: Vec<String>,
+}
+
+fn discovered_role(
+    origin_id: String,
+    display_name: String,
+    description: Option<String>,
+    role_type: Option<String>,
+    allowed_member_types: Vec<String>,
+) -> DiscoveredRole {
+    DiscoveredRole {
+        origin_id,
+        display_name,
+        description,
+        role_type,
+        allowed_member_types,
+    }
+}
+
 /// What the directory says a resource is, and the roles it offers.
 struct Discovered {
     display_name: String,
     description: Option<String>,
-    /// (originId, displayName, description, roleType, allowedMemberTypes)
-    roles: Vec<(String, String, Option<String>, Option<String>, Vec<String>)>,
+    roles: Vec<DiscoveredRole>,
     /// Global Administrator only (directory roles, application permissions).
     needs_global_admin: bool,
     /// The objects whose ownership lets a catalog owner onboard it.
@@ -64,14 +88,14 @@ impl Entitlement {
                     display_name: group.display_name.clone(),
                     description: group.description.clone(),
                     roles: vec![
-                        (
+                        discovered_role(
                             format!("Member_{}", group.id),
                             "Member".into(),
                             Some(format!("Member of {}", group.display_name)),
                             None,
                             both.clone(),
                         ),
-                        (
+                        discovered_role(
                             format!("Owner_{}", group.id),
                             "Owner".into(),
                             Some(format!("Owner of {}", group.display_name)),
@@ -105,7 +129,7 @@ impl Entitlement {
                     if role.allowed_member_types.iter().any(|t| t == "Application") {
                         application_permissions = true;
                     }
-                    found.push((
+                    found.push(discovered_role(
                         role.id.clone(),
                         role.display_name
                             .clone()
@@ -117,7 +141,7 @@ impl Entitlement {
                     ));
                 }
                 for scope in app.oauth2_permission_scopes.iter().filter(|s| s.is_enabled) {
-                    found.push((
+                    found.push(discovered_role(
                         scope.id.clone(),
                         scope
                             .admin_consent_display_name
@@ -143,7 +167,7 @@ impl Entitlement {
                 Ok(Discovered {
                     display_name: name.into(),
                     description: Some(description.into()),
-                    roles: vec![(
+                    roles: vec![discovered_role(
                         "Active".into(),
                         "Active Member".into(),
                         Some(format!("Active member of {name}")),
@@ -467,10 +491,10 @@ async fn sync_roles(
     _now: OffsetDateTime,
 ) -> DomainResult<()> {
     let current = tx.resource_roles_of(&resource.id).await?;
-    for (origin_id, display_name, description, role_type, members) in &discovered.roles {
+    for found in &discovered.roles {
         let id = current
             .iter()
-            .find(|r| &r.origin_id == origin_id)
+            .find(|r| r.origin_id == found.origin_id)
             .map(|r| r.id.clone())
             .unwrap_or_else(new_object_id);
         tx.upsert_resource_role(&ResourceRole {
@@ -478,17 +502,17 @@ async fn sync_roles(
             resource_id: resource.id.clone(),
             catalog_id: resource.catalog_id.clone(),
             origin_system: resource.origin_system.clone(),
-            origin_id: origin_id.clone(),
-            display_name: display_name.clone(),
-            description: description.clone(),
-            role_type: role_type.clone(),
-            allowed_member_types: members.clone(),
+            origin_id: found.origin_id.clone(),
+            display_name: found.display_name.clone(),
+            description: found.description.clone(),
+            role_type: found.role_type.clone(),
+            allowed_member_types: found.allowed_member_types.clone(),
         })
         .await?;
     }
     for stale in current
         .iter()
-        .filter(|r| !discovered.roles.iter().any(|d| d.0 == r.origin_id))
+        .filter(|r| !discovered.roles.iter().any(|d| d.origin_id == r.origin_id))
     {
         if !tx.role_in_use(&stale.id).await? {
             tx.delete_resource_role(&stale.id).await?;
