@@ -20,6 +20,13 @@ from kiota_abstractions.authentication import (
     BaseBearerTokenAuthenticationProvider,
 )
 from msgraph import GraphServiceClient
+from msgraph.generated.models.access_package import AccessPackage
+from msgraph.generated.models.access_package_catalog import AccessPackageCatalog
+from msgraph.generated.models.access_package_resource import AccessPackageResource
+from msgraph.generated.models.access_package_resource_request import AccessPackageResourceRequest
+from msgraph.generated.models.access_package_resource_role import AccessPackageResourceRole
+from msgraph.generated.models.access_package_resource_role_scope import AccessPackageResourceRoleScope
+from msgraph.generated.models.access_package_resource_scope import AccessPackageResourceScope
 from msgraph.generated.models.agent_identity import AgentIdentity
 from msgraph.generated.models.agent_identity_blueprint_principal import AgentIdentityBlueprintPrincipal
 from msgraph.generated.models.application import Application
@@ -29,6 +36,8 @@ from msgraph.generated.models.group import Group
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_credential import PasswordCredential
 from msgraph.generated.models.service_principal import ServicePrincipal
+from msgraph.generated.models.unified_role_assignment import UnifiedRoleAssignment
+from msgraph.generated.models.unified_role_definition import UnifiedRoleDefinition
 from msgraph.generated.models.user import User
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
@@ -94,6 +103,8 @@ def sdk_client(server, token: Optional[str] = None) -> tuple[GraphServiceClient,
 
 # Which SDK model each Writ route's JSON must parse into: (method, path pattern, model, is_collection).
 _KEY = r"[^/]+"  # an id, or for users a userPrincipalName
+_EM = r"/v1\.0/identityGovernance/entitlementManagement"
+_EM_ROLES = r"/v1\.0/roleManagement/entitlementManagement"
 _ROUTES = [
     ("GET", rf"/v1\.0/users", User, True),
     ("POST", rf"/v1\.0/users", User, False),
@@ -119,6 +130,27 @@ _ROUTES = [
     ("POST", rf"/v1\.0/(applications|servicePrincipals)/{_KEY}/addPassword", PasswordCredential, False),
     ("POST", rf"/v1\.0/servicePrincipals/{_KEY}/(appRoleAssignedTo|appRoleAssignments)", AppRoleAssignment, False),
     ("GET", rf"/v1\.0/servicePrincipals/{_KEY}/(appRoleAssignedTo|appRoleAssignments)", AppRoleAssignment, True),
+    # Entitlement management: catalogs, their resources, access packages, catalog roles.
+    ("GET", rf"{_EM}/catalogs", AccessPackageCatalog, True),
+    ("POST", rf"{_EM}/catalogs", AccessPackageCatalog, False),
+    ("GET", rf"{_EM}/catalogs/{_KEY}", AccessPackageCatalog, False),
+    ("GET", rf"{_EM}/catalogs/{_KEY}/accessPackages", AccessPackage, True),
+    ("GET", rf"{_EM}/catalogs/{_KEY}/resources", AccessPackageResource, True),
+    ("GET", rf"{_EM}/catalogs/{_KEY}/resources/{_KEY}", AccessPackageResource, False),
+    ("GET", rf"{_EM}/catalogs/{_KEY}/resourceRoles", AccessPackageResourceRole, True),
+    ("GET", rf"{_EM}/catalogs/{_KEY}/resourceScopes", AccessPackageResourceScope, True),
+    ("GET", rf"{_EM}/resourceRequests", AccessPackageResourceRequest, True),
+    ("POST", rf"{_EM}/resourceRequests", AccessPackageResourceRequest, False),
+    ("GET", rf"{_EM}/accessPackages", AccessPackage, True),
+    ("POST", rf"{_EM}/accessPackages", AccessPackage, False),
+    ("GET", rf"{_EM}/accessPackages/{_KEY}", AccessPackage, False),
+    ("GET", rf"{_EM}/accessPackages/{_KEY}/resourceRoleScopes", AccessPackageResourceRoleScope, True),
+    ("POST", rf"{_EM}/accessPackages/{_KEY}/resourceRoleScopes", AccessPackageResourceRoleScope, False),
+    ("GET", rf"{_EM_ROLES}/roleDefinitions", UnifiedRoleDefinition, True),
+    ("GET", rf"{_EM_ROLES}/roleDefinitions/{_KEY}", UnifiedRoleDefinition, False),
+    ("GET", rf"{_EM_ROLES}/roleAssignments", UnifiedRoleAssignment, True),
+    ("POST", rf"{_EM_ROLES}/roleAssignments", UnifiedRoleAssignment, False),
+    ("GET", rf"{_EM_ROLES}/roleAssignments/{_KEY}", UnifiedRoleAssignment, False),
 ]
 
 

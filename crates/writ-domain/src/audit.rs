@@ -68,7 +68,7 @@ pub struct AuditRecord {
     pub result: String,
     pub result_reason: Option<String>,
     pub initiated_by: Actor,
-    /// The principal acted for, when it differs from the initiator (DESIGN invariant 4).
+    /// The principal acted for, when it differs from the initiator.
     pub on_behalf_of: Option<String>,
     pub target_resources: Vec<AuditTarget>,
     pub additional_details: Vec<(String, String)>,

@@ -1,6 +1,6 @@
 //! Who the caller is and what the directory lets it do. The caller is resolved from the database
 //! on every request (never from token claims), and each operation asks this module, so the rules
-//! of DESIGN section 3 live in one place.
+//! of Writ's authorization model live in one place (docs/architecture.md).
 
 use crate::error::{DomainError, DomainResult};
 
@@ -182,7 +182,7 @@ pub mod em_roles {
     }
 }
 
-/// What a caller may do in one catalog (DESIGN's catalog-role table).
+/// What a caller may do in one catalog.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CatalogRights {
     pub read: bool,

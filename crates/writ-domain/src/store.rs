@@ -13,8 +13,8 @@ use crate::directory::{
     UserKind,
 };
 use crate::entitlement::{
-    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
-    ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
+    ResourceRequest, ResourceRole, ResourceScope,
 };
 use crate::error::DomainError;
 use crate::query::{ListQuery, Page};
@@ -216,6 +216,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         visible_to: Option<&str>,
     ) -> StoreResult<Page<AccessPackage>>;
     async fn package_role_scopes(&self, package_id: &str) -> StoreResult<Vec<PackageRoleScope>>;
+    async fn assignment_policy(&self, id: &str) -> StoreResult<Option<AssignmentPolicy>>;
+    async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
+    /// Policies; `visible_to` as for catalogs.
+    async fn list_policies(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<AssignmentPolicy>>;
     async fn em_role_assignment(&self, id: &str) -> StoreResult<Option<EmRoleAssignment>>;
     /// Assignments; `catalogs_of` restricts to catalogs where that principal may read them.
     async fn list_em_role_assignments(
@@ -403,6 +411,20 @@ pub trait StoreTx: Send {
     ) -> StoreResult<bool>;
     async fn em_role_assignment(&mut self, id: &str) -> StoreResult<Option<EmRoleAssignment>>;
     async fn delete_em_role_assignment(&mut self, id: &str) -> StoreResult<bool>;
+    /// Inserts a policy with the ids of the principals its subject sets name.
+    async fn insert_policy(
+        &mut self,
+        policy: &AssignmentPolicy,
+        subjects: &[String],
+    ) -> StoreResult<()>;
+    async fn update_policy(
+        &mut self,
+        policy: &AssignmentPolicy,
+        subjects: &[String],
+    ) -> StoreResult<()>;
+    async fn delete_policy(&mut self, id: &str) -> StoreResult<()>;
+    /// Policies whose subject sets name this principal.
+    async fn policies_naming(&mut self, object_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Whether the principal owns the group, application or service principal (directly).
     async fn owns(&mut self, owner_id: &str, object_id: &str) -> StoreResult<bool>;
 

@@ -201,7 +201,7 @@ impl JsonObject {
 }
 
 /// Any URL whose path ends in `/(users|groups|servicePrincipals|applications|directoryObjects)/{id}`
-/// names that object, whatever its host (DESIGN section 4).
+/// names that object, whatever its host.
 pub fn reference_id(url: &str) -> Option<String> {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let mut segments = path.trim_end_matches('/').rsplit('/');

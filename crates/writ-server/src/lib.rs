@@ -28,7 +28,8 @@ use writ_domain::store::Store;
 
 use crate::error::ApiError;
 use crate::graph::entitlement::{
-    catalogs as em_catalogs, packages as em_packages, resources as em_resources, roles as em_roles,
+    catalogs as em_catalogs, packages as em_packages, policies as em_policies,
+    resources as em_resources, roles as em_roles,
 };
 use crate::graph::{
     applications, directory_objects, grants, groups, role_management, service_principals, users,
@@ -727,6 +728,12 @@ fn graph_routes() -> Routes {
         .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Collection, "List the resource roles a package grants", em_packages::list_role_scopes)
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", em_packages::add_role_scope)
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", em_packages::remove_role_scope)
+        .route(Get, "/identityGovernance/entitlementManagement/assignmentPolicies", Collection, "List assignment policies", em_policies::list)
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentPolicies", Create, "Create an assignment policy", em_policies::create)
+        .route(Get, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", Entity, "Get an assignment policy", em_policies::get)
+        .route(Put, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", Entity, "Replace an assignment policy", em_policies::replace)
+        .route(Patch, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", NoContent, "Update an assignment policy", em_policies::update)
+        .route(Delete, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", NoContent, "Delete an assignment policy", em_policies::delete)
         .route(Get, "/roleManagement/entitlementManagement/roleDefinitions", Collection, "List catalog role definitions", em_roles::list_definitions)
         .route(Get, "/roleManagement/entitlementManagement/roleDefinitions/{id}", Entity, "Get a catalog role definition", em_roles::get_definition)
         .route(Get, "/roleManagement/entitlementManagement/roleAssignments", Collection, "List catalog role assignments", em_roles::list_assignments)

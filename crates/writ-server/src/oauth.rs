@@ -254,6 +254,11 @@ async fn resolve_scope(
             principal = store.service_principal_by_app_id(&app.app_id).await?;
         }
     }
+    if principal.as_ref().is_some_and(|p| !p.account_enabled) {
+        return Err(invalid_scope(format!(
+            "The resource '{base}' is disabled in this tenant."
+        )));
+    }
     principal.map(Target::Resource).ok_or_else(|| {
         invalid_scope(format!(
             "The resource '{base}' was not found in this tenant: register the application and its service principal first."
@@ -364,7 +369,6 @@ async fn issue(
                         .to_owned(),
                 ),
             };
-            let target = resolve_scope(state, param(&pairs, "scope"), true).await?;
             let client_id =
                 writ_domain::ids::parse_guid(&client_id).ok_or_else(OAuthError::invalid_client)?;
             // Applications hold their principal's secrets; agent identities may hold their own.
@@ -394,6 +398,9 @@ async fn issue(
                     "The application has no enabled service principal in this tenant.",
                 )
             })?;
+            // The scope is resolved only for an authenticated client, so that resource names
+            // cannot be probed anonymously.
+            let target = resolve_scope(state, param(&pairs, "scope"), true).await?;
             let is_agent = principal.is_agent();
             (
                 principal.id,
@@ -411,7 +418,6 @@ async fn issue(
             let password = param(&pairs, "password")
                 .ok_or_else(|| OAuthError::invalid_request("parameter 'password' is required"))?
                 .to_owned();
-            let target = resolve_scope(state, param(&pairs, "scope"), false).await?;
             let keys = [
                 format!("user:{}", username.to_lowercase()),
                 format!("ip:{source}"),
@@ -448,6 +454,7 @@ async fn issue(
             if !user.account_enabled {
                 return Err(OAuthError::invalid_grant("The user account is disabled."));
             }
+            let target = resolve_scope(state, param(&pairs, "scope"), false).await?;
             // A client named in the request must be registered here.
             let client_id = match param(&pairs, "client_id") {
                 Some(id) => {

@@ -150,6 +150,17 @@ impl ODataQuery {
         }
     }
 
+    /// A create answers with the created entity as it is: `$select` and `$expand` would be
+    /// checked only after the object is saved, so they are refused up front.
+    pub fn for_create(&self) -> ApiResult<()> {
+        if self.select.is_some() || !self.expand.is_empty() {
+            return Err(ApiError::bad_request(
+                "$select and $expand are not supported when creating an object",
+            ));
+        }
+        self.single_entity()
+    }
+
     /// Refuses options that make no sense on a single entity.
     pub fn single_entity(&self) -> ApiResult<()> {
         if self.filter.is_some()

@@ -7,8 +7,8 @@ use sqlx::{Any, AnyPool, Executor, Row};
 
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
-    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
-    ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
+    ResourceRequest, ResourceRole, ResourceScope,
 };
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{StoreError, StoreResult};
@@ -766,4 +766,131 @@ pub(crate) async fn count<'e, E: Executor<'e, Database = Any>>(
         .await
         .store()?;
     row.try_get("n").store()
+}
+
+// ----- assignment policies -----
+
+pub(crate) const POLICY_COLUMNS: &str = "t.id, t.access_package_id, t.catalog_id, \
+     t.display_name, t.description, t.allowed_target_scope, t.settings, t.created_at, \
+     t.modified_at";
+
+pub(crate) fn policy(row: &AnyRow) -> StoreResult<AssignmentPolicy> {
+    Ok(AssignmentPolicy {
+        id: row.try_get("id").store()?,
+        access_package_id: row.try_get("access_package_id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        allowed_target_scope: row.try_get("allowed_target_scope").store()?,
+        settings: get_json(row, "settings")?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+        modified_date_time: from_micros(row.try_get("modified_at").store()?),
+    })
+}
+
+pub(crate) async fn policy_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<AssignmentPolicy>> {
+    one(
+        e,
+        format!("SELECT {POLICY_COLUMNS} FROM assignment_policies t WHERE t.id = $1"),
+        id,
+        policy,
+    )
+    .await
+}
+
+pub(crate) async fn policies_of_package<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    package_id: &str,
+) -> StoreResult<Vec<AssignmentPolicy>> {
+    all(
+        e,
+        format!("SELECT {POLICY_COLUMNS} FROM assignment_policies t WHERE t.access_package_id = $1 ORDER BY t.id"),
+        package_id,
+        policy,
+    )
+    .await
+}
+
+pub(crate) async fn policies_naming<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    object_id: &str,
+) -> StoreResult<Vec<AssignmentPolicy>> {
+    all(
+        e,
+        format!(
+            "SELECT {POLICY_COLUMNS} FROM assignment_policies t WHERE t.id IN \
+             (SELECT s.policy_id FROM policy_subjects s WHERE s.object_id = $1) ORDER BY t.id"
+        ),
+        object_id,
+        policy,
+    )
+    .await
+}
+
+pub(crate) async fn list_policies(
+    pool: &AnyPool,
+    query: &ListQuery,
+    visible_to: Option<&str>,
+) -> StoreResult<Page<AssignmentPolicy>> {
+    let restriction = restriction_of(visible_to, "t.catalog_id");
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::ASSIGNMENT_POLICY,
+            from: "assignment_policies t",
+            columns: POLICY_COLUMNS,
+            base_where: restriction
+                .as_ref()
+                .map(|(sql, p)| (sql.as_str(), p.clone())),
+        },
+        query,
+        policy,
+    )
+    .await
+}
+
+/// Writes a policy and the index of the principals it names (replacing any previous one).
+pub(crate) async fn save_policy(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    p: &AssignmentPolicy,
+    subjects: &[String],
+    insert: bool,
+) -> StoreResult<()> {
+    let settings =
+        serde_json::to_string(&p.settings).map_err(|e| StoreError::Other(e.to_string()))?;
+    let sql = if insert {
+        "INSERT INTO assignment_policies (id, access_package_id, catalog_id, display_name, \
+         description, allowed_target_scope, settings, created_at, modified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    } else {
+        "UPDATE assignment_policies SET access_package_id = $2, catalog_id = $3, display_name = $4, \
+         description = $5, allowed_target_scope = $6, settings = $7, created_at = $8, \
+         modified_at = $9 WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(p.id.clone())
+        .bind(p.access_package_id.clone())
+        .bind(p.catalog_id.clone())
+        .bind(p.display_name.clone())
+        .bind(p.description.clone())
+        .bind(p.allowed_target_scope.clone())
+        .bind(settings)
+        .bind(to_micros(p.created_date_time))
+        .bind(to_micros(p.modified_date_time))
+        .execute(&mut **tx)
+        .await
+        .store()?;
+    delete_by(&mut **tx, "policy_subjects", "policy_id", &p.id).await?;
+    for subject in subjects {
+        sqlx::query("INSERT INTO policy_subjects (policy_id, object_id) VALUES ($1, $2)")
+            .bind(p.id.clone())
+            .bind(subject.clone())
+            .execute(&mut **tx)
+            .await
+            .store()?;
+    }
+    Ok(())
 }

@@ -306,3 +306,24 @@ pub static EM_ROLE_ASSIGNMENT: EntitySchema = EntitySchema {
         ("appScopeId", text("{t}.app_scope_id", false)),
     ],
 };
+
+pub static ASSIGNMENT_POLICY: EntitySchema = EntitySchema {
+    entity: "accessPackageAssignmentPolicy",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        ("description", text("{t}.description", false)),
+        ("accessPackage/id", id("{t}.access_package_id")),
+        ("catalog/id", id("{t}.catalog_id")),
+        (
+            "allowedTargetScope",
+            FieldDef::Scalar {
+                sql: "{t}.allowed_target_scope",
+                ty: FieldType::Enum(writ_domain::entitlement::TARGET_SCOPES),
+                orderable: false,
+            },
+        ),
+        ("createdDateTime", datetime("{t}.created_at")),
+        ("modifiedDateTime", datetime("{t}.modified_at")),
+    ],
+};

@@ -18,8 +18,8 @@ use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, Sto
 use writ_odata::SqlValue;
 
 use writ_domain::entitlement::{
-    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
-    ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
+    ResourceRequest, ResourceRole, ResourceScope,
 };
 
 use crate::connect::Backend;
@@ -691,6 +691,22 @@ impl Store for SqlStore {
 
     async fn em_role_assignment(&self, id: &str) -> StoreResult<Option<EmRoleAssignment>> {
         em::em_role_by_id(&self.pool, id).await
+    }
+
+    async fn assignment_policy(&self, id: &str) -> StoreResult<Option<AssignmentPolicy>> {
+        em::policy_by_id(&self.pool, id).await
+    }
+
+    async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>> {
+        em::policies_of_package(&self.pool, package_id).await
+    }
+
+    async fn list_policies(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<AssignmentPolicy>> {
+        em::list_policies(&self.pool, query, visible_to).await
     }
 
     async fn list_em_role_assignments(

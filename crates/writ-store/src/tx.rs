@@ -13,8 +13,8 @@ use writ_domain::directory::{
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
 
 use writ_domain::entitlement::{
-    AccessPackage, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope, ResourceRequest,
-    ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
+    ResourceRequest, ResourceRole, ResourceScope,
 };
 
 use crate::connect::Backend;
@@ -905,6 +905,32 @@ impl StoreTx for SqlTx {
 
     async fn delete_em_role_assignment(&mut self, id: &str) -> StoreResult<bool> {
         em::delete_by(&mut *self.tx, "em_role_assignments", "id", id).await
+    }
+
+    async fn insert_policy(
+        &mut self,
+        policy: &AssignmentPolicy,
+        subjects: &[String],
+    ) -> StoreResult<()> {
+        em::save_policy(&mut self.tx, policy, subjects, true).await
+    }
+
+    async fn update_policy(
+        &mut self,
+        policy: &AssignmentPolicy,
+        subjects: &[String],
+    ) -> StoreResult<()> {
+        em::save_policy(&mut self.tx, policy, subjects, false).await
+    }
+
+    async fn delete_policy(&mut self, id: &str) -> StoreResult<()> {
+        em::delete_by(&mut *self.tx, "assignment_policies", "id", id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn policies_naming(&mut self, object_id: &str) -> StoreResult<Vec<AssignmentPolicy>> {
+        em::policies_naming(&mut *self.tx, object_id).await
     }
 
     async fn owns(&mut self, owner_id: &str, object_id: &str) -> StoreResult<bool> {

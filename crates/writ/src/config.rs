@@ -1,5 +1,5 @@
 //! Configuration: defaults < TOML file (`--config`; unknown keys are an error) < environment
-//! (`WRIT_*`, named in DESIGN section 2) < flags. Values are validated here, at start-up, with a
+//! (`WRIT_*`, listed in docs/configuration.md) < flags. Values are validated here, at start-up, with a
 //! message naming the setting; secrets are held in [`Secret`] so they never reach a log.
 
 use std::collections::BTreeMap;

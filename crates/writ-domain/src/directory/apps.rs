@@ -459,6 +459,8 @@ impl Directory {
         }
         // The application's service principal (its presence in the tenant) goes with it.
         if let Some(sp) = tx.service_principal_by_app_id(&app.app_id).await? {
+            super::deletion::guard_last_admin(tx.as_mut(), &sp.id, now).await?;
+            crate::entitlement::remove_from_policies(tx.as_mut(), &sp.id).await?;
             tx.delete_object(&sp.id).await?;
         }
         tx.delete_object(&app.id).await?;
@@ -778,6 +780,7 @@ impl Directory {
         }
         super::deletion::guard_last_admin(tx.as_mut(), id, now).await?;
         super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
+        crate::entitlement::remove_from_policies(tx.as_mut(), id).await?;
         tx.delete_object(id).await?;
         let activity = if sp.is_agent() {
             "Delete agent identity"

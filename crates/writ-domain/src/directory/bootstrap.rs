@@ -91,6 +91,13 @@ pub async fn bootstrap(
                 "bootstrap.client_secret must be at least 16 characters",
             ));
         }
+        if let Some(existing) = tx.service_principal_by_app_id(&app_id).await?
+            && existing.kind != super::ServicePrincipalKind::ServicePrincipal
+        {
+            return Err(DomainError::invalid(format!(
+                "bootstrap.client_id {app_id} is the appId of an agent identity or blueprint, not of an administrator application"
+            )));
+        }
         let application = match tx.application_by_app_id(&app_id).await? {
             Some(app) => app,
             None => {

@@ -1,4 +1,4 @@
-//! What deleting a principal does to the objects it sponsors (DESIGN section 4): an object with
+//! What deleting a principal does to the objects it sponsors: an object with
 //! other sponsors just loses this one; an object whose only sponsor this was passes to that
 //! sponsor's manager; with no manager it is left without sponsor, and an audit record says so.
 //! Runs inside the deleting transaction, before the row (and its sponsor links) cascade away.
@@ -90,9 +90,18 @@ pub(crate) async fn guard_last_admin(
     now: OffsetDateTime,
 ) -> DomainResult<()> {
     use crate::authz::roles::GLOBAL_ADMINISTRATOR;
-    if tx
-        .holds_role(principal_id, GLOBAL_ADMINISTRATOR, now)
-        .await?
+    // Only an enabled holder counts: removing a disabled one takes nothing away.
+    let enabled = match tx.user(principal_id).await? {
+        Some(user) => user.account_enabled,
+        None => tx
+            .service_principal(principal_id)
+            .await?
+            .is_some_and(|sp| sp.account_enabled),
+    };
+    if enabled
+        && tx
+            .holds_role(principal_id, GLOBAL_ADMINISTRATOR, now)
+            .await?
         && tx
             .count_enabled_role_holders(GLOBAL_ADMINISTRATOR, now)
             .await?

@@ -1,5 +1,5 @@
 //! The directory: users, groups and the applications/service principals that authenticate, and
-//! the [`Directory`] service that applies the rules of DESIGN sections 3 and 4 to changes.
+//! the [`Directory`] service that applies the directory's rules (authorization, references, deletion) to changes.
 
 mod apps;
 mod assignments;

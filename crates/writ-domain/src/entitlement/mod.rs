@@ -5,12 +5,17 @@
 mod catalogs;
 mod entities;
 mod packages;
+mod policies;
+pub mod policy_model;
 mod resources;
 mod roles;
 
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use entities::*;
 pub use packages::{PackageInput, RoleScopeInput};
+pub(crate) use policies::remove_from_policies;
+pub use policies::{PolicyInput, TARGET_SCOPES};
+pub use policy_model::AssignmentPolicy;
 pub use resources::ResourceRequestInput;
 pub use roles::EmRoleAssignmentInput;
 

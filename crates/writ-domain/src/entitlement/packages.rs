@@ -288,6 +288,7 @@ impl Entitlement {
             (None, None) => scopes.into_iter().find(|s| s.is_root_scope),
         }
         .ok_or_else(|| DomainError::invalid("the scope is not a scope of the role's resource"))?;
+        self.check_role_against_policies(&package.id, &role).await?;
         let now = self.clock.now();
         let role_scope = PackageRoleScope {
             id: format!("{}_{}", role.id, scope.id),

@@ -251,6 +251,7 @@ async fn create_of(
     forced: Option<ApplicationKind>,
 ) -> ApiResult<Response> {
     let input = application_input(&body, forced)?;
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

@@ -99,6 +99,7 @@ async fn create_assignment(
     fixed: (&str, &str),
 ) -> ApiResult<Response> {
     let input = assignment_input(&body, fixed)?;
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,
@@ -251,6 +252,7 @@ pub async fn create_permission_grant(
         resource_id: required(&body, "resourceId")?,
         scope: required(&body, "scope")?,
     };
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

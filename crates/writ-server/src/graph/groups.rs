@@ -132,6 +132,7 @@ pub async fn create(
     body: JsonObject,
 ) -> ApiResult<Response> {
     let input = group_input(&body)?;
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

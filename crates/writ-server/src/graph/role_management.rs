@@ -151,6 +151,7 @@ pub async fn create_assignment(
             .into_option()
             .unwrap_or_else(|| "/".into()),
     };
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

@@ -181,6 +181,7 @@ async fn create_of(
     forced: Option<ServicePrincipalKind>,
 ) -> ApiResult<Response> {
     let input = principal_input(&body, forced)?;
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

@@ -301,6 +301,7 @@ async fn create_of(
 ) -> ApiResult<Response> {
     let input = user_input(&body, forced)?;
     let route = &format!("POST {}", query.path);
+    query.for_create()?;
     idempotency::run(&state, &auth, route, &headers, &body.raw, || async {
         let user = state
             .directory

@@ -613,9 +613,18 @@ async fn resource_tokens_carry_exactly_the_assigned_app_roles(backend: Backend) 
 
     // An unknown resource is invalid_scope.
     let reply = app
-        .token_request("grant_type=client_credentials&client_id=x&client_secret=y&scope=api%3A%2F%2F6f0c9a1e-7c1b-4d2e-9a4b-1c2d3e4f5a6b%2F.default")
+        .token_request(&format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=api%3A%2F%2F6f0c9a1e-7c1b-4d2e-9a4b-1c2d3e4f5a6b%2F.default",
+            crate::harness::ADMIN_CLIENT_ID,
+            crate::harness::ADMIN_SECRET
+        ))
         .await;
     assert_eq!(reply.body["error"], "invalid_scope");
+    // Without valid credentials the server says nothing about which resources exist.
+    let reply = app
+        .token_request("grant_type=client_credentials&client_id=x&client_secret=y&scope=api%3A%2F%2F6f0c9a1e-7c1b-4d2e-9a4b-1c2d3e4f5a6b%2F.default")
+        .await;
+    assert_eq!(reply.body["error"], "invalid_client");
 }
 
 async fn deleting_a_sponsor_hands_agents_to_the_manager(backend: Backend) {

@@ -98,6 +98,7 @@ pub async fn create(
     body: JsonObject,
 ) -> ApiResult<Response> {
     let input = input(&body)?;
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

@@ -3,6 +3,7 @@
 
 pub mod catalogs;
 pub mod packages;
+pub mod policies;
 pub mod resources;
 pub mod roles;
 

@@ -79,9 +79,15 @@ async fn render(
         );
     }
     if query.expands("assignmentPolicies") {
-        // Assignment policies arrive with the next part of entitlement management; until then a
-        // package has none.
-        m.insert("assignmentPolicies".into(), Value::Array(Vec::new()));
+        let policies = state
+            .entitlement
+            .policies_of_package(&auth.caller, &p.id)
+            .await?;
+        let mut items = Vec::with_capacity(policies.len());
+        for policy in &policies {
+            items.push(Value::Object(super::policies::policy_json(policy)?));
+        }
+        m.insert("assignmentPolicies".into(), Value::Array(items));
     }
     Ok(m)
 }
@@ -119,6 +125,7 @@ pub async fn create(
     body: JsonObject,
 ) -> ApiResult<Response> {
     let input = input(&body)?;
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,
@@ -265,6 +272,7 @@ pub async fn add_role_scope(
             None => None,
         },
     };
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

@@ -90,6 +90,7 @@ pub async fn create_request(
         display_name: text(resource, "displayName", "resource")?.map(str::to_owned),
         description: text(resource, "description", "resource")?.map(str::to_owned),
     };
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

@@ -146,6 +146,7 @@ pub async fn create_assignment(
         role_definition_id: required("roleDefinitionId")?,
         app_scope_id: required("appScopeId")?,
     };
+    query.for_create()?;
     idempotency::run(
         &state,
         &auth,

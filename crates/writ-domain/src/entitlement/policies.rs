@@ -1,0 +1,805 @@
+//! Assignment policies: who can get a package, who may request it, approval, expiration,
+//! questions. Every setting is validated here, statically (what the policy allows by its
+//! settings); what a caller already holds or has requested is checked when requests arrive.
+//! Invalid input is `400` naming the rule.
+
+use std::collections::HashSet;
+
+use time::OffsetDateTime;
+
+use crate::authz::{Caller, roles};
+use crate::directory::{ObjectKind, RequestContext};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{new_object_id, parse_guid};
+use crate::patch::Patch;
+use crate::query::{ListQuery, Page};
+
+use super::catalogs::audit;
+use super::policy_model::{
+    ApprovalSettings, AssignmentPolicy, Expiration, NotificationSettings, PolicySettings, Question,
+    RequestorSettings, SubjectSet,
+};
+use super::{Entitlement, ORIGIN_DIRECTORY_ROLE, ResourceRole, require};
+
+/// `allowedTargetScope` values Writ accepts (Graph's, with the evolvable agent scope).
+pub const TARGET_SCOPES: &[&str] = &[
+    "notSpecified",
+    "specificDirectoryUsers",
+    "specificConnectedOrganizationUsers",
+    "specificDirectoryServicePrincipals",
+    "allMemberUsers",
+    "allDirectoryUsers",
+    "allDirectoryServicePrincipals",
+    "allConfiguredConnectedOrganizationUsers",
+    "allExternalUsers",
+    "allDirectoryAgentIdentities",
+];
+const EXPIRATION_TYPES: &[&str] = &[
+    "notSpecified",
+    "noExpiration",
+    "afterDateTime",
+    "afterDuration",
+];
+const VISIBILITIES: &[&str] = &["default", "notVisible", "visible"];
+const MAX_STAGES: usize = 3;
+const MAX_SUBJECT_SETS: usize = 100;
+
+/// A policy as the client sent it; `None`/`Absent` fields keep their value on PATCH and take
+/// their default on create and PUT.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyInput {
+    pub display_name: Patch<String>,
+    pub description: Patch<String>,
+    pub allowed_target_scope: Patch<String>,
+    pub specific_allowed_targets: Option<Vec<SubjectSet>>,
+    pub expiration: Option<Expiration>,
+    pub requestor_settings: Option<RequestorSettings>,
+    pub request_approval_settings: Option<ApprovalSettings>,
+    pub notification_settings: Option<NotificationSettings>,
+    pub questions: Option<Vec<Question>>,
+    /// How many `customExtensionStageSettings` were given.
+    pub custom_extension_stage_settings: usize,
+    pub automatic_requests_enabled: bool,
+    pub reviews_enabled: bool,
+    pub access_package_id: Option<String>,
+}
+
+fn canonical(value: &str, allowed: &[&str], name: &str) -> DomainResult<String> {
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(value))
+        .map(|a| (*a).to_owned())
+        .ok_or_else(|| {
+            DomainError::invalid(format!(
+                "'{value}' is not a valid value for '{name}' ({})",
+                allowed.join(", ")
+            ))
+        })
+}
+
+fn rule(message: impl Into<String>) -> DomainError {
+    DomainError::invalid(message)
+}
+
+/// Whether a subject-set type may stand in a slot.
+fn allowed_in(slot: &str, set: &SubjectSet) -> bool {
+    use SubjectSet::*;
+    match slot {
+        "specificAllowedTargets" => matches!(
+            set,
+            SingleUser { .. }
+                | GroupMembers { .. }
+                | SingleServicePrincipal { .. }
+                | ConnectedOrganizationMembers { .. }
+                | AttributeRuleMembers { .. }
+        ),
+        "onBehalfRequestors" => matches!(
+            set,
+            TargetAgentIdentitySponsorsOrOwners {}
+                | TargetManager { .. }
+                | TargetApplicationOwners {}
+                | SingleUser { .. }
+                | GroupMembers { .. }
+        ),
+        _ => matches!(
+            set,
+            SingleUser { .. }
+                | GroupMembers { .. }
+                | RequestorManager { .. }
+                | TargetUserSponsors {}
+                | TargetAgentIdentitySponsorsOrOwners {}
+                | InternalSponsors {}
+                | ExternalSponsors {}
+        ),
+    }
+}
+
+fn parse_duration(text: &str, name: &str, positive: bool) -> DomainResult<time::Duration> {
+    let d = crate::duration::parse(text).map_err(|_| {
+        rule(format!(
+            "{name} '{text}' is not an ISO 8601 duration (e.g. P14D, PT1H)"
+        ))
+    })?;
+    if d < time::Duration::ZERO || (positive && d == time::Duration::ZERO) {
+        return Err(rule(format!(
+            "{name} must be {}",
+            if positive {
+                "positive"
+            } else {
+                "zero or positive"
+            }
+        )));
+    }
+    Ok(d)
+}
+
+/// The kinds of principal a scope can target: (`User` principals, `Application` principals,
+/// only agents).
+fn target_kinds(scope: &str, specific: &[SubjectSet]) -> (bool, bool, bool) {
+    match scope {
+        "allDirectoryAgentIdentities" => (true, true, true),
+        "allDirectoryServicePrincipals" | "specificDirectoryServicePrincipals" => {
+            (false, true, false)
+        }
+        "notSpecified" => (true, true, false),
+        "specificDirectoryUsers" => (
+            true,
+            specific
+                .iter()
+                .any(|s| matches!(s, SubjectSet::GroupMembers { .. })),
+            false,
+        ),
+        _ => (true, false, false),
+    }
+}
+
+impl Entitlement {
+    async fn check_subjects(
+        &self,
+        slot: &str,
+        sets: &[SubjectSet],
+        subjects: &mut HashSet<String>,
+    ) -> DomainResult<()> {
+        if sets.len() > MAX_SUBJECT_SETS {
+            return Err(rule(format!(
+                "{slot} holds at most {MAX_SUBJECT_SETS} subject sets"
+            )));
+        }
+        for set in sets {
+            if !allowed_in(slot, set) {
+                return Err(rule(format!(
+                    "a {} subject set cannot be used in {slot}",
+                    set.type_name()
+                )));
+            }
+            match set {
+                SubjectSet::RequestorManager { manager_level }
+                    if !(1..=2).contains(manager_level) =>
+                {
+                    return Err(rule(format!(
+                        "{slot}: requestorManager.managerLevel must be 1 or 2"
+                    )));
+                }
+                SubjectSet::TargetManager { manager_level } if !(1..=4).contains(manager_level) => {
+                    return Err(rule(format!(
+                        "{slot}: targetManager.managerLevel must be 1 to 4"
+                    )));
+                }
+                SubjectSet::ConnectedOrganizationMembers {
+                    connected_organization_id,
+                    ..
+                } => {
+                    return Err(rule(format!(
+                        "{slot}: connected organization '{connected_organization_id}' does not exist"
+                    )));
+                }
+                SubjectSet::AttributeRuleMembers { .. } => {
+                    return Err(DomainError::Invalid {
+                        code: "notSupported",
+                        message: format!(
+                            "{slot}: attributeRuleMembers (automatic assignment rules) are not supported yet"
+                        ),
+                    });
+                }
+                _ => {}
+            }
+            if let Some(id) = set.object_id() {
+                let id = parse_guid(id).ok_or_else(|| {
+                    rule(format!(
+                        "{slot}: '{id}' in a {} is not a GUID",
+                        set.type_name()
+                    ))
+                })?;
+                let expected = match set {
+                    SubjectSet::SingleUser { .. } => ObjectKind::User,
+                    SubjectSet::GroupMembers { .. } => ObjectKind::Group,
+                    _ => ObjectKind::ServicePrincipal,
+                };
+                if self.store.object_kind(&id).await? != Some(expected) {
+                    return Err(rule(format!(
+                        "{slot}: {} '{id}' does not exist",
+                        expected.as_str()
+                    )));
+                }
+                subjects.insert(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole static validation of a policy; returns the ids of the principals it names.
+    async fn validate_policy(
+        &self,
+        policy: &mut AssignmentPolicy,
+        roles_of_package: &[ResourceRole],
+        now: OffsetDateTime,
+    ) -> DomainResult<Vec<String>> {
+        if policy.display_name.trim().is_empty() || policy.display_name.chars().count() > 256 {
+            return Err(rule("property 'displayName' must be 1 to 256 characters"));
+        }
+        let scope = policy.allowed_target_scope.clone();
+        let settings = &mut policy.settings;
+        let mut subjects = HashSet::new();
+
+        // Who can get access.
+        let specific = scope.starts_with("specific");
+        if specific && settings.specific_allowed_targets.is_empty() {
+            return Err(rule(format!(
+                "allowedTargetScope '{scope}' needs at least one specificAllowedTargets entry"
+            )));
+        }
+        if !specific && !settings.specific_allowed_targets.is_empty() {
+            return Err(rule(format!(
+                "specificAllowedTargets apply only to the specific* scopes, not '{scope}'"
+            )));
+        }
+        self.check_subjects(
+            "specificAllowedTargets",
+            &settings.specific_allowed_targets,
+            &mut subjects,
+        )
+        .await?;
+        if scope == "specificDirectoryServicePrincipals"
+            && settings
+                .specific_allowed_targets
+                .iter()
+                .any(|s| !matches!(s, SubjectSet::SingleServicePrincipal { .. }))
+        {
+            return Err(rule(
+                "specificDirectoryServicePrincipals takes singleServicePrincipal subject sets",
+            ));
+        }
+        if scope == "specificDirectoryUsers"
+            && settings.specific_allowed_targets.iter().any(|s| {
+                !matches!(
+                    s,
+                    SubjectSet::SingleUser { .. } | SubjectSet::GroupMembers { .. }
+                )
+            })
+        {
+            return Err(rule(
+                "specificDirectoryUsers takes singleUser and groupMembers subject sets",
+            ));
+        }
+
+        // How long.
+        let expiration = &mut settings.expiration;
+        expiration.kind = canonical(&expiration.kind, EXPIRATION_TYPES, "expiration.type")?;
+        match expiration.kind.as_str() {
+            "afterDuration" => {
+                let duration = expiration.duration.clone().ok_or_else(|| {
+                    rule("expiration.duration is required when expiration.type is afterDuration")
+                })?;
+                parse_duration(&duration, "expiration.duration", true)?;
+                expiration.end_date_time = None;
+            }
+            "afterDateTime" => {
+                let end = expiration.end_date_time.ok_or_else(|| {
+                    rule("expiration.endDateTime is required when expiration.type is afterDateTime")
+                })?;
+                if end <= now {
+                    return Err(rule("expiration.endDateTime is in the past"));
+                }
+                expiration.duration = None;
+            }
+            _ => {
+                if scope == "allDirectoryAgentIdentities" {
+                    return Err(rule(
+                        "access for agents is always time-bound: a policy for allDirectoryAgentIdentities needs expiration afterDuration or afterDateTime",
+                    ));
+                }
+                expiration.duration = None;
+                expiration.end_date_time = None;
+            }
+        }
+
+        // Who may request.
+        let requestor = &settings.requestor_settings;
+        self.check_subjects(
+            "onBehalfRequestors",
+            &requestor.on_behalf_requestors,
+            &mut subjects,
+        )
+        .await?;
+        let on_behalf = requestor.enable_on_behalf_requestors_to_add_access
+            || requestor.enable_on_behalf_requestors_to_update_access
+            || requestor.enable_on_behalf_requestors_to_remove_access;
+        if on_behalf && requestor.on_behalf_requestors.is_empty() {
+            return Err(rule(
+                "on-behalf requests are enabled but requestorSettings.onBehalfRequestors is empty",
+            ));
+        }
+        let self_service = requestor.enable_targets_to_self_add_access
+            || requestor.enable_targets_to_self_update_access
+            || requestor.enable_targets_to_self_remove_access;
+        if scope == "notSpecified" && (self_service || on_behalf) {
+            return Err(rule(
+                "a policy with allowedTargetScope notSpecified is for direct assignment by administrators: requests cannot be enabled",
+            ));
+        }
+
+        // Approval.
+        let approval = &mut settings.request_approval_settings;
+        if (approval.is_approval_required_for_add || approval.is_approval_required_for_update)
+            && approval.stages.is_empty()
+        {
+            return Err(rule(
+                "approval is required but requestApprovalSettings.stages is empty",
+            ));
+        }
+        if approval.stages.len() > MAX_STAGES {
+            return Err(rule(format!(
+                "a policy has at most {MAX_STAGES} approval stages"
+            )));
+        }
+        for (index, stage) in approval.stages.iter_mut().enumerate() {
+            let n = index + 1;
+            stage.approver_information_visibility = canonical(
+                &stage.approver_information_visibility,
+                VISIBILITIES,
+                "approverInformationVisibility",
+            )?;
+            if stage.primary_approvers.is_empty() && stage.fallback_primary_approvers.is_empty() {
+                return Err(rule(format!(
+                    "approval stage {n} has no primaryApprovers and no fallbackPrimaryApprovers"
+                )));
+            }
+            for (slot, sets) in [
+                ("primaryApprovers", &stage.primary_approvers),
+                (
+                    "fallbackPrimaryApprovers",
+                    &stage.fallback_primary_approvers,
+                ),
+                ("escalationApprovers", &stage.escalation_approvers),
+                (
+                    "fallbackEscalationApprovers",
+                    &stage.fallback_escalation_approvers,
+                ),
+            ] {
+                self.check_subjects(slot, sets, &mut subjects).await?;
+            }
+            let denial = match &stage.duration_before_automatic_denial {
+                Some(d) => Some(parse_duration(
+                    d,
+                    &format!("stage {n} durationBeforeAutomaticDenial"),
+                    true,
+                )?),
+                None => None,
+            };
+            let escalation = match &stage.duration_before_escalation {
+                Some(d) => Some(parse_duration(
+                    d,
+                    &format!("stage {n} durationBeforeEscalation"),
+                    false,
+                )?),
+                None => None,
+            };
+            if stage.is_escalation_enabled {
+                if stage.escalation_approvers.is_empty()
+                    && stage.fallback_escalation_approvers.is_empty()
+                {
+                    return Err(rule(format!(
+                        "approval stage {n} enables escalation but has no escalationApprovers"
+                    )));
+                }
+                let escalation = escalation.filter(|d| *d > time::Duration::ZERO).ok_or_else(|| {
+                    rule(format!("approval stage {n} enables escalation: durationBeforeEscalation must be positive"))
+                })?;
+                if let Some(denial) = denial
+                    && escalation >= denial
+                {
+                    return Err(rule(format!(
+                        "approval stage {n}: durationBeforeEscalation must be shorter than durationBeforeAutomaticDenial"
+                    )));
+                }
+            }
+        }
+
+        // Questions.
+        let mut sequences = HashSet::new();
+        for question in settings.questions.iter_mut() {
+            let (id, text, localizations, sequence) = match question {
+                Question::TextInput {
+                    id,
+                    text,
+                    localizations,
+                    sequence,
+                    ..
+                }
+                | Question::MultipleChoice {
+                    id,
+                    text,
+                    localizations,
+                    sequence,
+                    ..
+                } => (id, text, localizations, sequence),
+            };
+            if text.trim().is_empty() {
+                return Err(rule("a question needs text"));
+            }
+            if localizations
+                .iter()
+                .any(|l| l.language_code.trim().is_empty())
+            {
+                return Err(rule("a question localization needs a languageCode"));
+            }
+            if !sequences.insert(*sequence) {
+                return Err(rule(format!("two questions have sequence {sequence}")));
+            }
+            if id.is_none() {
+                *id = Some(new_object_id());
+            }
+            if let Question::MultipleChoice { choices, .. } = question {
+                if choices.is_empty() {
+                    return Err(rule("a multiple-choice question needs at least one choice"));
+                }
+                let mut values = HashSet::new();
+                for choice in choices.iter() {
+                    if choice.actual_value.is_empty() || !values.insert(choice.actual_value.clone())
+                    {
+                        return Err(rule(
+                            "the choices of a question need distinct, non-empty actualValue",
+                        ));
+                    }
+                }
+            }
+        }
+
+        // The roles the package grants must be deliverable to the policy's targets.
+        let (users, applications, agents_only) =
+            target_kinds(&scope, &settings.specific_allowed_targets);
+        for role in roles_of_package {
+            self.check_deliverable(role, &scope, users, applications, agents_only)
+                .await?;
+        }
+        Ok(subjects.into_iter().collect())
+    }
+
+    async fn check_deliverable(
+        &self,
+        role: &ResourceRole,
+        scope: &str,
+        users: bool,
+        applications: bool,
+        agents_only: bool,
+    ) -> DomainResult<()> {
+        let fits = role
+            .allowed_member_types
+            .iter()
+            .any(|t| (t == "User" && users) || (t == "Application" && applications));
+        if !fits {
+            return Err(rule(format!(
+                "role '{}' ({}) can never be delivered to the targets of allowedTargetScope '{scope}' (it is for {})",
+                role.display_name,
+                role.origin_id,
+                role.allowed_member_types.join(", ")
+            )));
+        }
+        if agents_only && role.origin_system == ORIGIN_DIRECTORY_ROLE {
+            let privileged = match self.store.catalog_resource(&role.resource_id).await? {
+                Some(resource) => roles::definition(&resource.origin_id).is_some_and(|(.., p)| p),
+                None => false,
+            };
+            if privileged {
+                return Err(rule(format!(
+                    "an agent never receives a privileged directory role: '{}' cannot be delivered through an allDirectoryAgentIdentities policy",
+                    role.display_name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The roles a package grants.
+    async fn package_roles(&self, package_id: &str) -> DomainResult<Vec<ResourceRole>> {
+        let mut out = Vec::new();
+        for rs in self.store.package_role_scopes(package_id).await? {
+            if let Some(role) = self.store.resource_role(&rs.role_id).await? {
+                out.push(role);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses a role that some policy of the package could never deliver (when the role is added).
+    pub(super) async fn check_role_against_policies(
+        &self,
+        package_id: &str,
+        role: &ResourceRole,
+    ) -> DomainResult<()> {
+        for policy in self.store.policies_of_package(package_id).await? {
+            let (users, applications, agents_only) = target_kinds(
+                &policy.allowed_target_scope,
+                &policy.settings.specific_allowed_targets,
+            );
+            self.check_deliverable(
+                role,
+                &policy.allowed_target_scope,
+                users,
+                applications,
+                agents_only,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn apply(policy: &mut AssignmentPolicy, input: PolicyInput, replace: bool) -> DomainResult<()> {
+        if input.automatic_requests_enabled {
+            return Err(DomainError::Invalid {
+                code: "notSupported",
+                message: "automaticRequestSettings (automatic assignment) are not supported yet"
+                    .into(),
+            });
+        }
+        if input.reviews_enabled {
+            return Err(DomainError::Invalid {
+                code: "notSupported",
+                message: "reviewSettings (access reviews) are not supported yet".into(),
+            });
+        }
+        if input.custom_extension_stage_settings > 0 {
+            return Err(rule(
+                "customExtensionStageSettings name custom extensions, and this catalog has none",
+            ));
+        }
+        match input.display_name {
+            Patch::Value(v) => policy.display_name = v,
+            Patch::Null => return Err(rule("property 'displayName' cannot be null")),
+            Patch::Absent if replace => return Err(rule("property 'displayName' is required")),
+            Patch::Absent => {}
+        }
+        match input.description {
+            Patch::Absent if !replace => {}
+            other => policy.description = other.into_option(),
+        }
+        match input.allowed_target_scope {
+            Patch::Value(v) => {
+                policy.allowed_target_scope = canonical(&v, TARGET_SCOPES, "allowedTargetScope")?
+            }
+            Patch::Null => return Err(rule("property 'allowedTargetScope' cannot be null")),
+            Patch::Absent if replace => policy.allowed_target_scope = "notSpecified".into(),
+            Patch::Absent => {}
+        }
+        let s = &mut policy.settings;
+        macro_rules! field {
+            ($name:ident) => {
+                match input.$name {
+                    Some(v) => s.$name = v,
+                    None if replace => s.$name = Default::default(),
+                    None => {}
+                }
+            };
+        }
+        field!(specific_allowed_targets);
+        field!(expiration);
+        field!(requestor_settings);
+        field!(request_approval_settings);
+        field!(notification_settings);
+        field!(questions);
+        Ok(())
+    }
+
+    async fn policy_with_rights(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> DomainResult<(AssignmentPolicy, crate::authz::CatalogRights)> {
+        let policy = self
+            .store
+            .assignment_policy(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("accessPackageAssignmentPolicy", id))?;
+        let rights = caller.catalog_rights(&policy.catalog_id);
+        if !rights.read {
+            return Err(DomainError::not_found("accessPackageAssignmentPolicy", id));
+        }
+        Ok((policy, rights))
+    }
+
+    pub async fn create_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: PolicyInput,
+    ) -> DomainResult<AssignmentPolicy> {
+        let package_id = input
+            .access_package_id
+            .clone()
+            .ok_or_else(|| rule("property 'accessPackage' ({\"id\": …}) is required"))?;
+        let package = self
+            .store
+            .access_package(&package_id)
+            .await?
+            .filter(|p| caller.catalog_rights(&p.catalog_id).read)
+            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))?;
+        require(
+            caller.catalog_rights(&package.catalog_id).manage_packages,
+            "creating policies",
+        )?;
+        let now = self.clock.now();
+        let mut policy = AssignmentPolicy {
+            id: new_object_id(),
+            access_package_id: package.id.clone(),
+            catalog_id: package.catalog_id.clone(),
+            display_name: String::new(),
+            description: None,
+            allowed_target_scope: "notSpecified".into(),
+            settings: PolicySettings::default(),
+            created_date_time: now,
+            modified_date_time: now,
+        };
+        Self::apply(&mut policy, input, true)?;
+        let roles = self.package_roles(&package.id).await?;
+        let subjects = self.validate_policy(&mut policy, &roles, now).await?;
+        let mut tx = self.store.begin().await?;
+        tx.insert_policy(&policy, &subjects).await?;
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Create access package assignment policy", "Add"),
+                (
+                    "AccessPackageAssignmentPolicy",
+                    &policy.id,
+                    &policy.display_name,
+                ),
+            )
+            .detail("accessPackageId", package.id.clone()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(policy)
+    }
+
+    pub async fn get_policy(&self, caller: &Caller, id: &str) -> DomainResult<AssignmentPolicy> {
+        Ok(self.policy_with_rights(caller, id).await?.0)
+    }
+
+    pub async fn list_policies(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+    ) -> DomainResult<Page<AssignmentPolicy>> {
+        let restriction = self.list_restriction(caller, "assignment policies")?;
+        Ok(self
+            .store
+            .list_policies(query, restriction.as_deref())
+            .await?)
+    }
+
+    pub async fn policies_of_package(
+        &self,
+        caller: &Caller,
+        package_id: &str,
+    ) -> DomainResult<Vec<AssignmentPolicy>> {
+        self.get_package(caller, package_id).await?;
+        Ok(self.store.policies_of_package(package_id).await?)
+    }
+
+    /// PUT (`replace`: absent settings take their defaults) or PATCH (absent settings stay).
+    pub async fn update_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        id: &str,
+        input: PolicyInput,
+        replace: bool,
+    ) -> DomainResult<AssignmentPolicy> {
+        let (mut policy, rights) = self.policy_with_rights(caller, id).await?;
+        require(rights.manage_packages, "changing policies")?;
+        if let Some(package) = &input.access_package_id
+            && package != &policy.access_package_id
+        {
+            return Err(rule("a policy cannot move to another access package"));
+        }
+        Self::apply(&mut policy, input, replace)?;
+        let now = self.clock.now();
+        policy.modified_date_time = now;
+        let roles = self.package_roles(&policy.access_package_id).await?;
+        let subjects = self.validate_policy(&mut policy, &roles, now).await?;
+        let mut tx = self.store.begin().await?;
+        tx.update_policy(&policy, &subjects).await?;
+        tx.append_audit(&audit(
+            caller,
+            ctx,
+            now,
+            ("Update access package assignment policy", "Update"),
+            (
+                "AccessPackageAssignmentPolicy",
+                &policy.id,
+                &policy.display_name,
+            ),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(policy)
+    }
+
+    pub async fn delete_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> DomainResult<()> {
+        let (policy, rights) = self.policy_with_rights(caller, id).await?;
+        require(rights.manage_packages, "deleting policies")?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        // Assignments arrive with requests; a policy with active assignments will be refused here.
+        tx.delete_policy(id).await?;
+        tx.append_audit(&audit(
+            caller,
+            ctx,
+            now,
+            ("Delete access package assignment policy", "Delete"),
+            (
+                "AccessPackageAssignmentPolicy",
+                &policy.id,
+                &policy.display_name,
+            ),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Takes a deleted principal out of every policy that names it (inside the deleting transaction).
+pub(crate) async fn remove_from_policies(
+    tx: &mut dyn crate::store::StoreTx,
+    object_id: &str,
+) -> DomainResult<()> {
+    for mut policy in tx.policies_naming(object_id).await? {
+        let keep = |s: &SubjectSet| s.object_id() != Some(object_id);
+        let settings = &mut policy.settings;
+        settings.specific_allowed_targets.retain(keep);
+        settings
+            .requestor_settings
+            .on_behalf_requestors
+            .retain(keep);
+        for stage in settings.request_approval_settings.stages.iter_mut() {
+            stage.primary_approvers.retain(keep);
+            stage.fallback_primary_approvers.retain(keep);
+            stage.escalation_approvers.retain(keep);
+            stage.fallback_escalation_approvers.retain(keep);
+        }
+        let mut subjects: Vec<String> = Vec::new();
+        let mut collect = |sets: &[SubjectSet]| {
+            subjects.extend(sets.iter().filter_map(|s| s.object_id().map(str::to_owned)))
+        };
+        collect(&settings.specific_allowed_targets);
+        collect(&settings.requestor_settings.on_behalf_requestors);
+        for stage in &settings.request_approval_settings.stages {
+            collect(&stage.primary_approvers);
+            collect(&stage.fallback_primary_approvers);
+            collect(&stage.escalation_approvers);
+            collect(&stage.fallback_escalation_approvers);
+        }
+        subjects.sort();
+        subjects.dedup();
+        tx.update_policy(&policy, &subjects).await?;
+    }
+    Ok(())
+}
