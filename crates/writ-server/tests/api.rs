@@ -23,3 +23,5 @@ mod conventions;
 mod directory;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/policies.rs"]
+mod policies;

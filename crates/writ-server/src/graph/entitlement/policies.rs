@@ -92,15 +92,13 @@ fn typed<T: serde::de::DeserializeOwned>(
         ))),
         Some(value) => {
             let mut value = value.clone();
-            normalize(&mut value, false);
-            if let Value::Array(items) = &mut value
-                && POLYMORPHIC.contains(&name)
-            {
-                for item in items.iter_mut() {
-                    if let Value::Object(map) = item {
-                        map.remove("isBackup");
+            match &mut value {
+                Value::Array(items) if POLYMORPHIC.contains(&name) => {
+                    for item in items.iter_mut() {
+                        normalize(item, true);
                     }
                 }
+                other => normalize(other, false),
             }
             serde_json::from_value(value)
                 .map(Some)

@@ -1,0 +1,556 @@
+//! Assignment policies: the agent policy of the worked example, PUT/PATCH round trips, one test
+//! per validation rule (the 400, its message, an unchanged database), and principals removed
+//! from policies when deleted.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use writ_store::Backend;
+
+use crate::harness::{TestApp, app};
+
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
+
+struct Setup {
+    package: String,
+    approver: String,
+    fallback: String,
+    group: String,
+    member_role: String,
+    privileged_role: Option<String>,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let catalog = app
+        .send(
+            Method::POST,
+            &format!("{EM}/catalogs"),
+            &app.admin,
+            json!({"displayName": "Agents catalog"}),
+        )
+        .await;
+    let catalog = catalog.body["id"].as_str().unwrap().to_owned();
+    let group = app.create_group("Agent Tools").await;
+    let added = app
+        .send(Method::POST, &format!("{EM}/resourceRequests"), &app.admin, json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": group, "originSystem": "AadGroup"}}))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let roles = app
+        .get(
+            &format!("{EM}/catalogs/{catalog}/resourceRoles"),
+            &app.admin,
+        )
+        .await;
+    let member_role = roles.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["displayName"] == "Member")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let package = app
+        .send(
+            Method::POST,
+            &format!("{EM}/accessPackages"),
+            &app.admin,
+            json!({"displayName": "Agent tools", "catalog": {"id": catalog}}),
+        )
+        .await;
+    let package = package.body["id"].as_str().unwrap().to_owned();
+    let rs = app
+        .send(
+            Method::POST,
+            &format!("{EM}/accessPackages/{package}/resourceRoleScopes"),
+            &app.admin,
+            json!({"role": {"id": member_role}}),
+        )
+        .await;
+    assert_eq!(rs.status, StatusCode::CREATED);
+    // A privileged directory role as a resource, for the deliverability rule.
+    let global_admin = "62e90394-69f5-4237-9190-012177145e10";
+    let added = app
+        .send(Method::POST, &format!("{EM}/resourceRequests"), &app.admin, json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": global_admin, "originSystem": "DirectoryRole"}}))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let roles = app
+        .get(
+            &format!(
+                "{EM}/catalogs/{catalog}/resourceRoles?$filter=originSystem%20eq%20'DirectoryRole'"
+            ),
+            &app.admin,
+        )
+        .await;
+    let privileged_role = roles.body["value"][0]["id"].as_str().map(str::to_owned);
+    Setup {
+        package,
+        approver: app.create_user("Approver Ann").await,
+        fallback: app.create_user("Fallback Fred").await,
+        group,
+        member_role,
+        privileged_role,
+    }
+}
+
+fn agent_policy(s: &Setup) -> Value {
+    json!({
+        "displayName": "Agents request, sponsors approve",
+        "description": "All agents; the agent's sponsors approve, with a fallback approver",
+        "allowedTargetScope": "allDirectoryAgentIdentities",
+        "specificAllowedTargets": [],
+        "expiration": {"type": "afterDuration", "duration": "P30D", "endDateTime": null},
+        "requestorSettings": {
+            "enableTargetsToSelfAddAccess": true, "enableTargetsToSelfUpdateAccess": true,
+            "enableTargetsToSelfRemoveAccess": true, "allowCustomAssignmentSchedule": false,
+            "enableOnBehalfRequestorsToAddAccess": true, "enableOnBehalfRequestorsToUpdateAccess": true,
+            "enableOnBehalfRequestorsToRemoveAccess": true,
+            "onBehalfRequestors": [{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners", "isBackup": false}]
+        },
+        "requestApprovalSettings": {
+            "isApprovalRequiredForAdd": true, "isApprovalRequiredForUpdate": true,
+            "isRequestorJustificationRequired": true,
+            "stages": [{
+                "@odata.type": "#microsoft.graph.accessPackageApprovalStage",
+                "durationBeforeAutomaticDenial": "P7D", "isApproverJustificationRequired": true,
+                "isEscalationEnabled": false, "durationBeforeEscalation": "PT0S",
+                "primaryApprovers": [{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}],
+                "fallbackPrimaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": s.fallback}],
+                "escalationApprovers": [], "fallbackEscalationApprovers": []
+            }]
+        },
+        "questions": [{
+            "@odata.type": "#microsoft.graph.accessPackageTextInputQuestion",
+            "sequence": 1, "isRequired": true, "isAnswerEditable": true, "isSingleLineQuestion": true,
+            "text": "Which ticket queue?",
+            "localizations": [{"languageCode": "fr", "text": "Quelle file de tickets ?"}]
+        }],
+        "accessPackage": {"id": s.package}
+    })
+}
+
+async fn policy_count(app: &TestApp) -> usize {
+    app.get(&format!("{EM}/assignmentPolicies"), &app.admin)
+        .await
+        .body["value"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn policies_round_trip(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let created = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            agent_policy(&s),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let read = app
+        .get(
+            &format!("{EM}/assignmentPolicies/{id}?$expand=accessPackage"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let body = &read.body;
+    assert_eq!(body["allowedTargetScope"], "allDirectoryAgentIdentities");
+    assert_eq!(
+        body["expiration"],
+        json!({"type": "afterDuration", "duration": "P30D", "endDateTime": null})
+    );
+    assert_eq!(
+        body["requestorSettings"]["onBehalfRequestors"],
+        json!([{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}])
+    );
+    let stage = &body["requestApprovalSettings"]["stages"][0];
+    assert_eq!(
+        stage["fallbackPrimaryApprovers"][0],
+        json!({"@odata.type": "#microsoft.graph.singleUser", "userId": s.fallback})
+    );
+    assert_eq!(stage["approverInformationVisibility"], "default");
+    assert!(body["questions"][0]["id"].is_string(), "questions get ids");
+    assert_eq!(
+        body["questions"][0]["localizations"][0]["text"],
+        "Quelle file de tickets ?"
+    );
+    assert_eq!(body["accessPackage"]["id"], s.package.as_str());
+    let expanded = app
+        .get(
+            &format!(
+                "{EM}/accessPackages/{}?$expand=assignmentPolicies",
+                s.package
+            ),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(expanded.body["assignmentPolicies"][0]["id"], id.as_str());
+
+    // PUT replaces the whole policy and GET returns what was put.
+    let mut put = agent_policy(&s);
+    put["displayName"] = json!("Replaced");
+    put["expiration"] = json!({"type": "afterDuration", "duration": "P14D"});
+    put["requestApprovalSettings"]["stages"][0]["primaryApprovers"] = json!([{"@odata.type": "#microsoft.graph.singleUser", "userId": s.approver, "description": "Ann"}]);
+    put.as_object_mut().unwrap().remove("questions");
+    let replaced = app
+        .send(
+            Method::PUT,
+            &format!("{EM}/assignmentPolicies/{id}"),
+            &app.admin,
+            put.clone(),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    let read = app
+        .get(&format!("{EM}/assignmentPolicies/{id}"), &app.admin)
+        .await;
+    for key in [
+        "displayName",
+        "description",
+        "allowedTargetScope",
+        "requestorSettings",
+    ] {
+        let mut sent = put[key].clone();
+        if key == "requestorSettings" {
+            sent["onBehalfRequestors"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("isBackup");
+        }
+        assert_eq!(read.body[key], sent, "{key}");
+    }
+    assert_eq!(read.body["expiration"]["duration"], "P14D");
+    assert_eq!(
+        read.body["questions"],
+        json!([]),
+        "PUT without questions removes them"
+    );
+    assert_eq!(
+        read.body["requestApprovalSettings"]["stages"][0]["primaryApprovers"][0]["description"],
+        "Ann"
+    );
+
+    // PATCH changes only what it names.
+    let reply = app
+        .send(
+            Method::PATCH,
+            &format!("{EM}/assignmentPolicies/{id}"),
+            &app.admin,
+            json!({"description": "patched"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let read = app
+        .get(&format!("{EM}/assignmentPolicies/{id}"), &app.admin)
+        .await;
+    assert_eq!(read.body["description"], "patched");
+    assert_eq!(read.body["displayName"], "Replaced");
+
+    // Deleting a principal takes it out of every policy, in the same transaction.
+    let reply = app
+        .request(
+            Method::DELETE,
+            &format!("/v1.0/users/{}", s.approver),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let read = app
+        .get(&format!("{EM}/assignmentPolicies/{id}"), &app.admin)
+        .await;
+    assert_eq!(
+        read.body["requestApprovalSettings"]["stages"][0]["primaryApprovers"],
+        json!([])
+    );
+    assert_eq!(
+        read.body["requestApprovalSettings"]["stages"][0]["fallbackPrimaryApprovers"][0]["userId"],
+        s.fallback.as_str()
+    );
+
+    // A user-only role cannot join a package whose policy targets only service principals.
+    let sp_policy = json!({
+        "displayName": "Service principals, admin assigned", "allowedTargetScope": "allDirectoryServicePrincipals",
+        "expiration": {"type": "afterDuration", "duration": "P7D"}, "accessPackage": {"id": s.package}
+    });
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            sp_policy
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+
+    assert_eq!(
+        app.request(
+            Method::DELETE,
+            &format!("{EM}/assignmentPolicies/{id}"),
+            Some(&app.admin),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get(&format!("{EM}/assignmentPolicies/{id}"), &app.admin)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn each_policy_rule_is_a_named_400(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let base = agent_policy(&s);
+    let with = |path: &[&str], value: Value| {
+        let mut body = base.clone();
+        let mut slot = &mut body;
+        for (i, key) in path.iter().enumerate() {
+            if i + 1 == path.len() {
+                slot[*key] = value.clone();
+            } else {
+                slot = if let Ok(index) = key.parse::<usize>() {
+                    &mut slot[index]
+                } else {
+                    &mut slot[*key]
+                };
+            }
+        }
+        body
+    };
+    let stage = base["requestApprovalSettings"]["stages"][0].clone();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "approval required with no stages",
+            with(&["requestApprovalSettings", "stages"], json!([])),
+            "stages is empty",
+        ),
+        (
+            "more than three stages",
+            with(
+                &["requestApprovalSettings", "stages"],
+                json!([stage, stage, stage, stage]),
+            ),
+            "at most 3",
+        ),
+        (
+            "a stage without approvers or fallback",
+            with(
+                &["requestApprovalSettings", "stages"],
+                json!([{"primaryApprovers": [], "fallbackPrimaryApprovers": []}]),
+            ),
+            "no primaryApprovers and no fallbackPrimaryApprovers",
+        ),
+        (
+            "an unparsable duration",
+            with(
+                &[
+                    "requestApprovalSettings",
+                    "stages",
+                    "0",
+                    "durationBeforeAutomaticDenial",
+                ],
+                json!("a week"),
+            ),
+            "ISO 8601",
+        ),
+        (
+            "a negative duration",
+            with(
+                &["expiration"],
+                json!({"type": "afterDuration", "duration": "-P1D"}),
+            ),
+            "ISO 8601",
+        ),
+        (
+            "afterDateTime in the past",
+            with(
+                &["expiration"],
+                json!({"type": "afterDateTime", "endDateTime": "2001-01-01T00:00:00Z"}),
+            ),
+            "in the past",
+        ),
+        (
+            "a subject set in the wrong slot",
+            with(
+                &["requestorSettings", "onBehalfRequestors"],
+                json!([{"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 1}]),
+            ),
+            "cannot be used in onBehalfRequestors",
+        ),
+        (
+            "an approver slot holding a service principal",
+            with(
+                &["requestApprovalSettings", "stages", "0", "primaryApprovers"],
+                json!([{"@odata.type": "#microsoft.graph.singleServicePrincipal", "servicePrincipalId": s.group}]),
+            ),
+            "cannot be used in primaryApprovers",
+        ),
+        (
+            "noExpiration for agents",
+            with(&["expiration"], json!({"type": "noExpiration"})),
+            "time-bound",
+        ),
+        (
+            "automatic assignment",
+            with(
+                &["automaticRequestSettings"],
+                json!({"requestAccessForAllowedTargets": true}),
+            ),
+            "not supported",
+        ),
+        (
+            "access reviews",
+            with(&["reviewSettings"], json!({"isEnabled": true})),
+            "not supported",
+        ),
+        (
+            "an unknown subject set type",
+            with(
+                &["specificAllowedTargets"],
+                json!([{"@odata.type": "#microsoft.graph.everyone"}]),
+            ),
+            "specificAllowedTargets",
+        ),
+        (
+            "an unknown property",
+            with(&["requestorSettings", "enableEverything"], json!(true)),
+            "enableEverything",
+        ),
+        (
+            "an unknown scope",
+            with(&["allowedTargetScope"], json!("everybody")),
+            "allowedTargetScope",
+        ),
+        (
+            "a missing approver",
+            with(
+                &[
+                    "requestApprovalSettings",
+                    "stages",
+                    "0",
+                    "fallbackPrimaryApprovers",
+                ],
+                json!([{"@odata.type": "#microsoft.graph.singleUser", "userId": "6f0c9a1e-7c1b-4d2e-9a4b-1c2d3e4f5a6b"}]),
+            ),
+            "does not exist",
+        ),
+        (
+            "a specific scope without targets",
+            with(&["allowedTargetScope"], json!("specificDirectoryUsers")),
+            "needs at least one specificAllowedTargets",
+        ),
+        (
+            "a role the targets can never receive",
+            with(
+                &["allowedTargetScope"],
+                json!("allDirectoryServicePrincipals"),
+            ),
+            "NOT-REACHED",
+        ),
+    ];
+    let before = policy_count(&app).await;
+    for (name, body, mentions) in cases {
+        if mentions == "NOT-REACHED" {
+            continue;
+        }
+        let reply = app
+            .send(
+                Method::POST,
+                &format!("{EM}/assignmentPolicies"),
+                &app.admin,
+                body,
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            reply.body
+        );
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(mentions),
+            "{name}: '{message}' should mention '{mentions}'"
+        );
+    }
+    assert_eq!(
+        policy_count(&app).await,
+        before,
+        "refused policies change nothing"
+    );
+
+    // Deliverability: a privileged directory role can never go to agents.
+    let privileged = s.privileged_role.clone().unwrap();
+    let rs = app
+        .send(
+            Method::POST,
+            &format!("{EM}/accessPackages/{}/resourceRoleScopes", s.package),
+            &app.admin,
+            json!({"role": {"id": privileged}}),
+        )
+        .await;
+    assert_eq!(rs.status, StatusCode::CREATED, "no policy yet: {}", rs.body);
+    let reply = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            base.clone(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("privileged")
+    );
+    let rs_id = rs.body["id"].as_str().unwrap();
+    app.request(
+        Method::DELETE,
+        &format!(
+            "{EM}/accessPackages/{}/resourceRoleScopes/{rs_id}",
+            s.package
+        ),
+        Some(&app.admin),
+        None,
+        &[],
+    )
+    .await;
+    let created = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            base,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    // With the agent policy in place, the privileged role cannot be added back.
+    let rs = app
+        .send(
+            Method::POST,
+            &format!("{EM}/accessPackages/{}/resourceRoleScopes", s.package),
+            &app.admin,
+            json!({"role": {"id": privileged}}),
+        )
+        .await;
+    assert_eq!(rs.status, StatusCode::BAD_REQUEST, "{}", rs.body);
+    assert_eq!(policy_count(&app).await, before + 1);
+    let _ = s.member_role;
+}
+
+crate::on_both_backends!(policies_round_trip, each_policy_rule_is_a_named_400);
