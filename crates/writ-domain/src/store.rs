@@ -217,6 +217,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Page<AccessPackage>>;
     async fn package_role_scopes(&self, package_id: &str) -> StoreResult<Vec<PackageRoleScope>>;
     async fn assignment_policy(&self, id: &str) -> StoreResult<Option<AssignmentPolicy>>;
+    /// Every policy that lets targets request for themselves (`enableTargetsToSelfAddAccess`).
+    async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
+    /// Whether the principal is a current member of the group (any holder).
+    async fn is_group_member(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Packages this package is incompatible with (`outgoing`) or that are incompatible with it.
+    async fn incompatible_packages(
+        &self,
+        package_id: &str,
+        outgoing: bool,
+    ) -> StoreResult<Vec<AccessPackage>>;
+    async fn incompatible_groups(&self, package_id: &str) -> StoreResult<Vec<Group>>;
     async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Policies; `visible_to` as for catalogs.
     async fn list_policies(
@@ -411,6 +427,15 @@ pub trait StoreTx: Send {
     ) -> StoreResult<bool>;
     async fn em_role_assignment(&mut self, id: &str) -> StoreResult<Option<EmRoleAssignment>>;
     async fn delete_em_role_assignment(&mut self, id: &str) -> StoreResult<bool>;
+    /// Adds (`add`) or removes a package's incompatibility with another package or a group;
+    /// whether anything changed.
+    async fn change_incompatibility(
+        &mut self,
+        package_id: &str,
+        other_id: &str,
+        with_group: bool,
+        add: bool,
+    ) -> StoreResult<bool>;
     /// Inserts a policy with the ids of the principals its subject sets name.
     async fn insert_policy(
         &mut self,

@@ -894,3 +894,65 @@ pub(crate) async fn save_policy(
     }
     Ok(())
 }
+
+/// Policies with `enableTargetsToSelfAddAccess`, found in the stored settings document.
+pub(crate) async fn self_requestable_policies(
+    pool: &AnyPool,
+) -> StoreResult<Vec<AssignmentPolicy>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {POLICY_COLUMNS} FROM assignment_policies t \
+         WHERE t.settings LIKE '%\"enableTargetsToSelfAddAccess\":true%' ORDER BY t.id"
+    )))
+    .fetch_all(pool)
+    .await
+    .store()?;
+    rows.iter().map(policy).collect()
+}
+
+pub(crate) async fn incompatible_packages(
+    pool: &AnyPool,
+    package_id: &str,
+    outgoing: bool,
+) -> StoreResult<Vec<AccessPackage>> {
+    let (pick, by) = if outgoing {
+        ("other_package_id", "package_id")
+    } else {
+        ("package_id", "other_package_id")
+    };
+    all(
+        pool,
+        format!(
+            "SELECT {PACKAGE_COLUMNS} FROM access_packages t WHERE t.id IN \
+             (SELECT i.{pick} FROM package_incompatible_packages i WHERE i.{by} = $1) ORDER BY t.id"
+        ),
+        package_id,
+        package,
+    )
+    .await
+}
+
+pub(crate) async fn change_incompatibility(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    package_id: &str,
+    other_id: &str,
+    with_group: bool,
+    add: bool,
+) -> StoreResult<bool> {
+    let (table, column) = if with_group {
+        ("package_incompatible_groups", "group_id")
+    } else {
+        ("package_incompatible_packages", "other_package_id")
+    };
+    let sql = if add {
+        format!("INSERT INTO {table} (package_id, {column}) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+    } else {
+        format!("DELETE FROM {table} WHERE package_id = $1 AND {column} = $2")
+    };
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(package_id.to_owned())
+        .bind(other_id.to_owned())
+        .execute(&mut **tx)
+        .await
+        .store()?;
+    Ok(done.rows_affected() == 1)
+}

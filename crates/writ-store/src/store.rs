@@ -697,6 +697,51 @@ impl Store for SqlStore {
         em::policy_by_id(&self.pool, id).await
     }
 
+    async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>> {
+        em::self_requestable_policies(&self.pool).await
+    }
+
+    async fn is_group_member(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND member_id = $2 \
+             AND (ends_at IS NULL OR ends_at > $3)",
+        )
+        .bind(group_id.to_owned())
+        .bind(member_id.to_owned())
+        .bind(to_micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .store()?;
+        Ok(row.try_get::<i64, _>("n").store()? > 0)
+    }
+
+    async fn incompatible_packages(
+        &self,
+        package_id: &str,
+        outgoing: bool,
+    ) -> StoreResult<Vec<AccessPackage>> {
+        em::incompatible_packages(&self.pool, package_id, outgoing).await
+    }
+
+    async fn incompatible_groups(&self, package_id: &str) -> StoreResult<Vec<Group>> {
+        let sql = format!(
+            "SELECT {} FROM groups t WHERE t.id IN (SELECT i.group_id FROM \
+             package_incompatible_groups i WHERE i.package_id = $1) ORDER BY t.id",
+            rows::GROUP_COLUMNS
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(package_id.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        found.iter().map(rows::group).collect()
+    }
+
     async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>> {
         em::policies_of_package(&self.pool, package_id).await
     }

@@ -907,6 +907,16 @@ impl StoreTx for SqlTx {
         em::delete_by(&mut *self.tx, "em_role_assignments", "id", id).await
     }
 
+    async fn change_incompatibility(
+        &mut self,
+        package_id: &str,
+        other_id: &str,
+        with_group: bool,
+        add: bool,
+    ) -> StoreResult<bool> {
+        em::change_incompatibility(&mut self.tx, package_id, other_id, with_group, add).await
+    }
+
     async fn insert_policy(
         &mut self,
         policy: &AssignmentPolicy,

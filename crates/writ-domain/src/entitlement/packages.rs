@@ -355,3 +355,105 @@ impl Entitlement {
         Ok(())
     }
 }
+
+impl Entitlement {
+    /// `incompatibleAccessPackages` (`outgoing`) or `accessPackagesIncompatibleWith`.
+    pub async fn incompatible_packages(
+        &self,
+        caller: &Caller,
+        package_id: &str,
+        outgoing: bool,
+    ) -> DomainResult<Vec<AccessPackage>> {
+        self.package_with_rights(caller, package_id).await?;
+        Ok(self
+            .store
+            .incompatible_packages(package_id, outgoing)
+            .await?)
+    }
+
+    pub async fn incompatible_groups(
+        &self,
+        caller: &Caller,
+        package_id: &str,
+    ) -> DomainResult<Vec<crate::directory::Group>> {
+        self.package_with_rights(caller, package_id).await?;
+        Ok(self.store.incompatible_groups(package_id).await?)
+    }
+
+    /// Adds or removes an incompatible package (`with_group` false) or group.
+    pub async fn change_incompatibility(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        package_id: &str,
+        other_id: &str,
+        with_group: bool,
+        add: bool,
+    ) -> DomainResult<()> {
+        let (package, rights) = self.package_with_rights(caller, package_id).await?;
+        require(rights.manage_packages, "changing access packages")?;
+        if add {
+            if with_group {
+                if self.store.group(other_id).await?.is_none() {
+                    return Err(DomainError::invalid(format!(
+                        "group '{other_id}' does not exist"
+                    )));
+                }
+            } else {
+                if other_id == package_id {
+                    return Err(DomainError::invalid(
+                        "a package cannot be incompatible with itself",
+                    ));
+                }
+                let other = self
+                    .store
+                    .access_package(other_id)
+                    .await?
+                    .filter(|p| caller.catalog_rights(&p.catalog_id).read);
+                if other.is_none() {
+                    return Err(DomainError::invalid(format!(
+                        "access package '{other_id}' does not exist"
+                    )));
+                }
+            }
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let changed = tx
+            .change_incompatibility(package_id, other_id, with_group, add)
+            .await?;
+        match (changed, add) {
+            (false, true) => {
+                return Err(DomainError::Conflict(
+                    "this incompatibility already exists".into(),
+                ));
+            }
+            (false, false) => {
+                return Err(DomainError::not_found(
+                    if with_group { "group" } else { "accessPackage" },
+                    other_id,
+                ));
+            }
+            _ => {}
+        }
+        let what = match (with_group, add) {
+            (false, true) => "Add incompatible access package",
+            (false, false) => "Remove incompatible access package",
+            (true, true) => "Add incompatible group",
+            (true, false) => "Remove incompatible group",
+        };
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                (what, "Update"),
+                ("AccessPackage", &package.id, &package.display_name),
+            )
+            .detail("incompatibleWith", other_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

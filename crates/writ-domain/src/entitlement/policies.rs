@@ -803,3 +803,120 @@ pub(crate) async fn remove_from_policies(
     }
     Ok(())
 }
+
+impl Entitlement {
+    /// Whether the caller itself falls within a policy's `allowedTargetScope` (and its specific
+    /// targets) now.
+    async fn caller_in_scope(
+        &self,
+        caller: &Caller,
+        policy: &AssignmentPolicy,
+    ) -> DomainResult<bool> {
+        use crate::authz::PrincipalKind;
+        let now = self.clock.now();
+        let user = match caller.kind {
+            PrincipalKind::User => self.store.user(&caller.id).await?,
+            PrincipalKind::ServicePrincipal => None,
+        };
+        let is_sp = caller.kind == PrincipalKind::ServicePrincipal;
+        Ok(match policy.allowed_target_scope.as_str() {
+            "allDirectoryAgentIdentities" => caller.is_agent,
+            "allDirectoryServicePrincipals" => is_sp,
+            "allMemberUsers" => user
+                .as_ref()
+                .is_some_and(|u| !caller.is_agent && u.user_type == "Member"),
+            "allDirectoryUsers" => user.is_some() && !caller.is_agent,
+            "specificDirectoryUsers" | "specificDirectoryServicePrincipals" => {
+                let mut found = false;
+                for set in &policy.settings.specific_allowed_targets {
+                    found = match set {
+                        SubjectSet::SingleUser { user_id, .. } => {
+                            user.is_some() && user_id == &caller.id
+                        }
+                        SubjectSet::SingleServicePrincipal {
+                            service_principal_id,
+                            ..
+                        } => is_sp && service_principal_id == &caller.id,
+                        SubjectSet::GroupMembers { group_id, .. } => {
+                            self.store
+                                .is_group_member(group_id, &caller.id, now)
+                                .await?
+                        }
+                        _ => false,
+                    };
+                    if found {
+                        break;
+                    }
+                }
+                found
+            }
+            // Direct assignment only, or external users Writ does not have.
+            _ => false,
+        })
+    }
+
+    /// Policies of a package under which the caller may request it for itself.
+    async fn self_policies(
+        &self,
+        caller: &Caller,
+        package_id: &str,
+    ) -> DomainResult<Vec<AssignmentPolicy>> {
+        let mut out = Vec::new();
+        for policy in self.store.policies_of_package(package_id).await? {
+            if policy
+                .settings
+                .requestor_settings
+                .enable_targets_to_self_add_access
+                && self.caller_in_scope(caller, &policy).await?
+            {
+                out.push(policy);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `accessPackages/filterByCurrentUser(on='allowedRequestor')`: the packages the caller may
+    /// request for itself (hidden ones excluded), whatever catalog they are in.
+    pub async fn requestable_packages(
+        &self,
+        caller: &Caller,
+    ) -> DomainResult<Vec<super::AccessPackage>> {
+        let mut ids: Vec<String> = Vec::new();
+        for policy in self.store.self_requestable_policies().await? {
+            if !ids.contains(&policy.access_package_id)
+                && self.caller_in_scope(caller, &policy).await?
+            {
+                ids.push(policy.access_package_id.clone());
+            }
+        }
+        let mut packages = Vec::new();
+        for id in ids {
+            if let Some(package) = self.store.access_package(&id).await?
+                && !package.is_hidden
+            {
+                packages.push(package);
+            }
+        }
+        packages.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
+        Ok(packages)
+    }
+
+    /// `accessPackages/{id}/getApplicablePolicyRequirements`: one entry per policy under which
+    /// the caller may request the package for itself.
+    pub async fn applicable_policies(
+        &self,
+        caller: &Caller,
+        package_id: &str,
+    ) -> DomainResult<Vec<AssignmentPolicy>> {
+        let package = self
+            .store
+            .access_package(package_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("accessPackage", package_id))?;
+        let policies = self.self_policies(caller, &package.id).await?;
+        if policies.is_empty() && !caller.catalog_rights(&package.catalog_id).read {
+            return Err(DomainError::not_found("accessPackage", package_id));
+        }
+        Ok(policies)
+    }
+}

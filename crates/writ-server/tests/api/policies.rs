@@ -553,4 +553,205 @@ async fn each_policy_rule_is_a_named_400(backend: Backend) {
     let _ = s.member_role;
 }
 
-crate::on_both_backends!(policies_round_trip, each_policy_rule_is_a_named_400);
+async fn requestors_discover_what_they_may_request(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let created = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            agent_policy(&s),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let policy = created.body["id"].as_str().unwrap().to_owned();
+
+    // An agent identity, with its own secret and token.
+    let sponsor = app.create_user("Requestable Sponsor").await;
+    let blueprint = app
+        .send(Method::POST, "/v1.0/applications", &app.admin, json!({"@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": "bp", "sponsors@odata.bind": [format!("{}/v1.0/users/{sponsor}", crate::harness::PUBLIC_URL)]}))
+        .await;
+    let bp_app = blueprint.body["appId"].as_str().unwrap().to_owned();
+    app.send(
+        Method::POST,
+        "/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        &app.admin,
+        json!({"appId": bp_app}),
+    )
+    .await;
+    let agent = app
+        .send(Method::POST, "/v1.0/servicePrincipals", &app.admin, json!({"@odata.type": "#microsoft.graph.agentIdentity", "displayName": "requester", "agentIdentityBlueprintId": bp_app, "sponsors@odata.bind": [format!("{}/v1.0/users/{sponsor}", crate::harness::PUBLIC_URL)]}))
+        .await;
+    let agent_id = agent.body["id"].as_str().unwrap().to_owned();
+    let agent_app = agent.body["appId"].as_str().unwrap().to_owned();
+    let secret = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/servicePrincipals/{agent_id}/addPassword"),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    let token = app
+        .token_request(&format!(
+            "grant_type=client_credentials&client_id={agent_app}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+            secret.body["secretText"].as_str().unwrap()
+        ))
+        .await;
+    let token = token.body["access_token"].as_str().unwrap().to_owned();
+
+    let path = format!("{EM}/accessPackages/filterByCurrentUser(on='allowedRequestor')");
+    let mine = app.get(&path, &token).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    let ids: Vec<&str> = mine.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [s.package.as_str()],
+        "the agent may request the All-agents package"
+    );
+    let (_, human) = app.user_token("Human Requestor").await;
+    assert_eq!(
+        app.get(&path, &human).await.body["value"],
+        json!([]),
+        "a human is not an agent"
+    );
+
+    let requirements = app
+        .request(
+            Method::POST,
+            &format!(
+                "{EM}/accessPackages/{}/getApplicablePolicyRequirements",
+                s.package
+            ),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(requirements.status, StatusCode::OK, "{}", requirements.body);
+    let first = &requirements.body["value"][0];
+    assert_eq!(first["policyId"], policy.as_str());
+    assert_eq!(first["isApprovalRequiredForAdd"], true);
+    assert_eq!(first["isRequestorJustificationRequired"], true);
+    assert_eq!(first["questions"][0]["text"], "Which ticket queue?");
+    let none = app
+        .request(
+            Method::POST,
+            &format!(
+                "{EM}/accessPackages/{}/getApplicablePolicyRequirements",
+                s.package
+            ),
+            Some(&human),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        none.status,
+        StatusCode::NOT_FOUND,
+        "a package the caller can neither see nor request"
+    );
+
+    // Hidden packages are not offered.
+    app.send(
+        Method::PATCH,
+        &format!("{EM}/accessPackages/{}", s.package),
+        &app.admin,
+        json!({"isHidden": true}),
+    )
+    .await;
+    assert_eq!(app.get(&path, &token).await.body["value"], json!([]));
+
+    // Separation of duties: incompatible packages and groups.
+    let catalog = app
+        .get(
+            &format!("{EM}/accessPackages/{}?$expand=catalog", s.package),
+            &app.admin,
+        )
+        .await;
+    let catalog = catalog.body["catalog"]["id"].as_str().unwrap().to_owned();
+    let other = app
+        .send(
+            Method::POST,
+            &format!("{EM}/accessPackages"),
+            &app.admin,
+            json!({"displayName": "Finance", "catalog": {"id": catalog}}),
+        )
+        .await;
+    let other = other.body["id"].as_str().unwrap().to_owned();
+    let reply = app
+        .send(Method::POST, &format!("{EM}/accessPackages/{}/incompatibleAccessPackages/$ref", s.package), &app.admin, json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/identityGovernance/entitlementManagement/accessPackages/{other}")}))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let listed = app
+        .get(
+            &format!(
+                "{EM}/accessPackages/{}/incompatibleAccessPackages",
+                s.package
+            ),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(listed.body["value"][0]["id"], other.as_str());
+    let reverse = app
+        .get(
+            &format!("{EM}/accessPackages/{other}/accessPackagesIncompatibleWith"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(reverse.body["value"][0]["id"], s.package.as_str());
+    let reply = app
+        .send(
+            Method::POST,
+            &format!("{EM}/accessPackages/{}/incompatibleGroups/$ref", s.package),
+            &app.admin,
+            json!({"@odata.id": format!("{}/v1.0/groups/{}", crate::harness::PUBLIC_URL, s.group)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let groups = app
+        .get(
+            &format!("{EM}/accessPackages/{}/incompatibleGroups", s.package),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(groups.body["value"][0]["id"], s.group.as_str());
+    let reply = app
+        .request(
+            Method::DELETE,
+            &format!(
+                "{EM}/accessPackages/{}/incompatibleAccessPackages/{other}/$ref",
+                s.package
+            ),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let reply = app
+        .request(
+            Method::DELETE,
+            &format!(
+                "{EM}/accessPackages/{}/incompatibleAccessPackages/{other}/$ref",
+                s.package
+            ),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+crate::on_both_backends!(
+    policies_round_trip,
+    each_policy_rule_is_a_named_400,
+    requestors_discover_what_they_may_request
+);

@@ -305,3 +305,209 @@ pub async fn remove_role_scope(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET …/accessPackages/filterByCurrentUser(on='allowedRequestor')`.
+pub async fn filter_by_current_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(TYPE, &[])?;
+    let packages = state.entitlement.requestable_packages(&auth.caller).await?;
+    let items = packages.iter().map(package_json).collect();
+    let page = super::super::small_collection(&query, items)?;
+    Ok(Json(query.collection(
+        &format!("{BASE}/accessPackages"),
+        TYPE,
+        page,
+    )?))
+}
+
+/// `POST …/accessPackages/{id}/getApplicablePolicyRequirements`.
+pub async fn applicable_policy_requirements(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let policies = state
+        .entitlement
+        .applicable_policies(&auth.caller, &id)
+        .await?;
+    let mut items = Vec::with_capacity(policies.len());
+    for p in &policies {
+        let settings =
+            serde_json::to_value(&p.settings).map_err(|e| ApiError::internal(&e.to_string()))?;
+        let approval = &p.settings.request_approval_settings;
+        let mut m = Map::new();
+        m.insert("policyId".into(), Value::from(p.id.clone()));
+        m.insert(
+            "policyDisplayName".into(),
+            Value::from(p.display_name.clone()),
+        );
+        m.insert(
+            "policyDescription".into(),
+            p.description.clone().map_or(Value::Null, Value::from),
+        );
+        m.insert(
+            "isApprovalRequiredForAdd".into(),
+            Value::from(approval.is_approval_required_for_add),
+        );
+        m.insert(
+            "isApprovalRequiredForUpdate".into(),
+            Value::from(approval.is_approval_required_for_update),
+        );
+        m.insert(
+            "isRequestorJustificationRequired".into(),
+            Value::from(approval.is_requestor_justification_required),
+        );
+        m.insert(
+            "allowCustomAssignmentSchedule".into(),
+            Value::from(
+                p.settings
+                    .requestor_settings
+                    .allow_custom_assignment_schedule,
+            ),
+        );
+        m.insert(
+            "questions".into(),
+            settings
+                .get("questions")
+                .cloned()
+                .unwrap_or(Value::Array(Vec::new())),
+        );
+        m.insert("schedule".into(), serde_json::json!({"expiration": settings.get("expiration").cloned().unwrap_or(Value::Null)}));
+        items.push(Value::Object(m));
+    }
+    Ok(Json(serde_json::json!({
+        "@odata.context": query.context("Collection(microsoft.graph.accessPackageAssignmentRequestRequirements)"),
+        "value": items,
+    })))
+}
+
+fn package_reference(body: &JsonObject) -> ApiResult<String> {
+    if body.fields.keys().any(|k| k != "@odata.id") {
+        return Err(ApiError::bad_request(
+            "a $ref body holds exactly one property, '@odata.id'",
+        ));
+    }
+    let url = body
+        .fields
+        .get("@odata.id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("property '@odata.id' (a URL) is required"))?;
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit_once("/accessPackages/")
+        .and_then(|(_, id)| writ_domain::ids::parse_guid(id.trim_end_matches('/')))
+        .ok_or_else(|| ApiError::bad_request(format!("'{url}' does not name an access package")))
+}
+
+async fn package_list(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    id: &str,
+    outgoing: bool,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(TYPE, &[])?;
+    let packages = state
+        .entitlement
+        .incompatible_packages(&auth.caller, id, outgoing)
+        .await?;
+    let items = packages.iter().map(package_json).collect();
+    let page = super::super::small_collection(query, items)?;
+    Ok(Json(query.collection(
+        &format!("{BASE}/accessPackages"),
+        TYPE,
+        page,
+    )?))
+}
+
+pub async fn list_incompatible_packages(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    package_list(&state, &auth, &query, &id, true).await
+}
+
+pub async fn list_incompatible_with(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    package_list(&state, &auth, &query, &id, false).await
+}
+
+pub async fn add_incompatible_package(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let other = package_reference(&body)?;
+    state
+        .entitlement
+        .change_incompatibility(&auth.caller, &auth.context(), &id, &other, false, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_incompatible_package(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, other)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .change_incompatibility(&auth.caller, &auth.context(), &id, &other, false, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_incompatible_groups(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("group", &[])?;
+    let groups = state
+        .entitlement
+        .incompatible_groups(&auth.caller, &id)
+        .await?;
+    let items = groups
+        .iter()
+        .map(crate::graph::groups::group_json)
+        .collect();
+    let page = super::super::small_collection(&query, items)?;
+    Ok(Json(query.collection("groups", "group", page)?))
+}
+
+pub async fn add_incompatible_group(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    let group = body.reference()?;
+    state
+        .entitlement
+        .change_incompatibility(&auth.caller, &auth.context(), &id, &group, true, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_incompatible_group(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, group)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .change_incompatibility(&auth.caller, &auth.context(), &id, &group, true, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
