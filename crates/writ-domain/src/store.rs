@@ -13,8 +13,9 @@ use crate::directory::{
     UserKind,
 };
 use crate::entitlement::{
-    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
-    ResourceRequest, ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, ConnectedOrganization,
+    CustomExtension, EmRoleAssignment, PackageRoleScope, ResourceRequest, ResourceRole,
+    ResourceScope,
 };
 use crate::error::DomainError;
 use crate::query::{ListQuery, Page};
@@ -217,6 +218,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Page<AccessPackage>>;
     async fn package_role_scopes(&self, package_id: &str) -> StoreResult<Vec<PackageRoleScope>>;
     async fn assignment_policy(&self, id: &str) -> StoreResult<Option<AssignmentPolicy>>;
+    async fn connected_organization(&self, id: &str) -> StoreResult<Option<ConnectedOrganization>>;
+    async fn list_connected_organizations(
+        &self,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ConnectedOrganization>>;
+    async fn connected_organization_sponsors(
+        &self,
+        id: &str,
+        internal: bool,
+    ) -> StoreResult<Vec<DirectoryObject>>;
+    async fn custom_extension(&self, id: &str) -> StoreResult<Option<CustomExtension>>;
+    async fn custom_extensions_of(&self, catalog_id: &str) -> StoreResult<Vec<CustomExtension>>;
     /// Every policy that lets targets request for themselves (`enableTargetsToSelfAddAccess`).
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Whether the principal is a current member of the group (any holder).
@@ -436,6 +449,29 @@ pub trait StoreTx: Send {
         with_group: bool,
         add: bool,
     ) -> StoreResult<bool>;
+    async fn save_connected_organization(
+        &mut self,
+        organization: &ConnectedOrganization,
+        insert: bool,
+    ) -> StoreResult<()>;
+    async fn delete_connected_organization(&mut self, id: &str) -> StoreResult<()>;
+    async fn connected_organization_in_use(&mut self, id: &str) -> StoreResult<bool>;
+    async fn change_connected_organization_sponsor(
+        &mut self,
+        id: &str,
+        sponsor_id: &str,
+        internal: bool,
+        add: bool,
+    ) -> StoreResult<bool>;
+    async fn save_custom_extension(
+        &mut self,
+        extension: &CustomExtension,
+        insert: bool,
+    ) -> StoreResult<()>;
+    async fn delete_custom_extension(&mut self, id: &str) -> StoreResult<()>;
+    async fn custom_extension_in_use(&mut self, id: &str) -> StoreResult<bool>;
+    /// Inserts or replaces a setting.
+    async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;
     /// Inserts a policy with the ids of the principals its subject sets name.
     async fn insert_policy(
         &mut self,

@@ -28,8 +28,8 @@ use writ_domain::store::Store;
 
 use crate::error::ApiError;
 use crate::graph::entitlement::{
-    catalogs as em_catalogs, packages as em_packages, policies as em_policies,
-    resources as em_resources, roles as em_roles,
+    catalogs as em_catalogs, organizations as em_orgs, packages as em_packages,
+    policies as em_policies, resources as em_resources, roles as em_roles,
 };
 use crate::graph::{
     applications, directory_objects, grants, groups, role_management, service_principals, users,
@@ -743,6 +743,24 @@ fn graph_routes() -> Routes {
         .route(Put, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", Entity, "Replace an assignment policy", em_policies::replace)
         .route(Patch, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", NoContent, "Update an assignment policy", em_policies::update)
         .route(Delete, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", NoContent, "Delete an assignment policy", em_policies::delete)
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations", Collection, "List connected organizations", em_orgs::list_organizations)
+        .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations", Create, "Create a connected organization", em_orgs::create_organization)
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", Entity, "Get a connected organization", em_orgs::get_organization)
+        .route(Patch, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", NoContent, "Update a connected organization", em_orgs::update_organization)
+        .route(Delete, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", NoContent, "Delete a connected organization", em_orgs::delete_organization)
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/internalSponsors", Collection, "List internal sponsors", em_orgs::list_internal_sponsors)
+        .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/internalSponsors/$ref", NoContent, "Add an internal sponsor", em_orgs::add_internal_sponsor)
+        .route(Delete, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/internalSponsors/{sponsor_id}/$ref", NoContent, "Remove an internal sponsor", em_orgs::remove_internal_sponsor)
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/externalSponsors", Collection, "List external sponsors", em_orgs::list_external_sponsors)
+        .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/externalSponsors/$ref", NoContent, "Add an external sponsor", em_orgs::add_external_sponsor)
+        .route(Delete, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/externalSponsors/{sponsor_id}/$ref", NoContent, "Remove an external sponsor", em_orgs::remove_external_sponsor)
+        .route(Get, "/identityGovernance/entitlementManagement/settings", Entity, "Get entitlement-management settings", em_orgs::get_settings)
+        .route(Patch, "/identityGovernance/entitlementManagement/settings", NoContent, "Update entitlement-management settings", em_orgs::update_settings)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions", Collection, "List a catalog's custom workflow extensions", em_orgs::list_extensions)
+        .route(Post, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions", Create, "Create a custom workflow extension", em_orgs::create_extension)
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", Entity, "Get a custom workflow extension", em_orgs::get_extension)
+        .route(Patch, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", NoContent, "Update a custom workflow extension", em_orgs::update_extension)
+        .route(Delete, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", NoContent, "Delete a custom workflow extension (409 while a policy uses it)", em_orgs::delete_extension)
         .route(Get, "/roleManagement/entitlementManagement/roleDefinitions", Collection, "List catalog role definitions", em_roles::list_definitions)
         .route(Get, "/roleManagement/entitlementManagement/roleDefinitions/{id}", Entity, "Get a catalog role definition", em_roles::get_definition)
         .route(Get, "/roleManagement/entitlementManagement/roleAssignments", Collection, "List catalog role assignments", em_roles::list_assignments)

@@ -7,8 +7,9 @@ use sqlx::{Any, AnyPool, Executor, Row};
 
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
-    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
-    ResourceRequest, ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, ConnectedOrganization,
+    CustomExtension, EmRoleAssignment, PackageRoleScope, ResourceRequest, ResourceRole,
+    ResourceScope,
 };
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{StoreError, StoreResult};
@@ -955,4 +956,200 @@ pub(crate) async fn change_incompatibility(
         .await
         .store()?;
     Ok(done.rows_affected() == 1)
+}
+
+// ----- connected organizations and custom extensions -----
+
+pub(crate) const ORGANIZATION_COLUMNS: &str = "t.id, t.display_name, t.description, t.state, \
+     t.identity_sources, t.created_at, t.modified_at";
+
+pub(crate) fn organization(row: &AnyRow) -> StoreResult<ConnectedOrganization> {
+    Ok(ConnectedOrganization {
+        id: row.try_get("id").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        state: row.try_get("state").store()?,
+        identity_sources: get_json(row, "identity_sources")?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+        modified_date_time: from_micros(row.try_get("modified_at").store()?),
+    })
+}
+
+pub(crate) async fn organization_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<ConnectedOrganization>> {
+    one(
+        e,
+        format!("SELECT {ORGANIZATION_COLUMNS} FROM connected_organizations t WHERE t.id = $1"),
+        id,
+        organization,
+    )
+    .await
+}
+
+pub(crate) async fn list_organizations(
+    pool: &AnyPool,
+    query: &ListQuery,
+) -> StoreResult<Page<ConnectedOrganization>> {
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::CONNECTED_ORGANIZATION,
+            from: "connected_organizations t",
+            columns: ORGANIZATION_COLUMNS,
+            base_where: None,
+        },
+        query,
+        organization,
+    )
+    .await
+}
+
+pub(crate) async fn organization_sponsor_ids(
+    pool: &AnyPool,
+    id: &str,
+    internal: bool,
+) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT sponsor_id FROM connected_organization_sponsors WHERE organization_id = $1 \
+         AND kind = $2 ORDER BY sponsor_id",
+    )
+    .bind(id.to_owned())
+    .bind(if internal { "internal" } else { "external" })
+    .fetch_all(pool)
+    .await
+    .store()?;
+    rows.iter()
+        .map(|r| r.try_get("sponsor_id").store())
+        .collect()
+}
+
+pub(crate) async fn save_organization(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    o: &ConnectedOrganization,
+    insert: bool,
+) -> StoreResult<()> {
+    let sources =
+        serde_json::to_string(&o.identity_sources).map_err(|e| StoreError::Other(e.to_string()))?;
+    let sql = if insert {
+        "INSERT INTO connected_organizations (id, display_name, description, state, \
+         identity_sources, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    } else {
+        "UPDATE connected_organizations SET display_name = $2, description = $3, state = $4, \
+         identity_sources = $5, created_at = $6, modified_at = $7 WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(o.id.clone())
+        .bind(o.display_name.clone())
+        .bind(o.description.clone())
+        .bind(o.state.clone())
+        .bind(sources)
+        .bind(to_micros(o.created_date_time))
+        .bind(to_micros(o.modified_date_time))
+        .execute(&mut **tx)
+        .await
+        .store()?;
+    Ok(())
+}
+
+pub(crate) async fn change_organization_sponsor(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    id: &str,
+    sponsor_id: &str,
+    internal: bool,
+    add: bool,
+) -> StoreResult<bool> {
+    let sql = if add {
+        "INSERT INTO connected_organization_sponsors (organization_id, sponsor_id, kind) \
+         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM connected_organization_sponsors WHERE organization_id = $1 \
+         AND sponsor_id = $2 AND kind = $3"
+    };
+    let done = sqlx::query(sql)
+        .bind(id.to_owned())
+        .bind(sponsor_id.to_owned())
+        .bind(if internal { "internal" } else { "external" })
+        .execute(&mut **tx)
+        .await
+        .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) const EXTENSION_COLUMNS: &str = "t.id, t.catalog_id, t.kind, t.display_name, \
+     t.description, t.settings, t.created_by, t.created_at, t.modified_by, t.modified_at";
+
+pub(crate) fn extension(row: &AnyRow) -> StoreResult<CustomExtension> {
+    Ok(CustomExtension {
+        id: row.try_get("id").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        kind: row.try_get("kind").store()?,
+        display_name: row.try_get("display_name").store()?,
+        description: row.try_get("description").store()?,
+        settings: get_json(row, "settings")?,
+        created_by: row.try_get("created_by").store()?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+        modified_by: row.try_get("modified_by").store()?,
+        modified_date_time: from_micros(row.try_get("modified_at").store()?),
+    })
+}
+
+pub(crate) async fn extension_by_id<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: &str,
+) -> StoreResult<Option<CustomExtension>> {
+    one(
+        e,
+        format!("SELECT {EXTENSION_COLUMNS} FROM custom_extensions t WHERE t.id = $1"),
+        id,
+        extension,
+    )
+    .await
+}
+
+pub(crate) async fn extensions_of<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    catalog_id: &str,
+) -> StoreResult<Vec<CustomExtension>> {
+    all(
+        e,
+        format!("SELECT {EXTENSION_COLUMNS} FROM custom_extensions t WHERE t.catalog_id = $1 ORDER BY t.id"),
+        catalog_id,
+        extension,
+    )
+    .await
+}
+
+pub(crate) async fn save_extension(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    x: &CustomExtension,
+    insert: bool,
+) -> StoreResult<()> {
+    let settings =
+        serde_json::to_string(&x.settings).map_err(|e| StoreError::Other(e.to_string()))?;
+    let sql = if insert {
+        "INSERT INTO custom_extensions (id, catalog_id, kind, display_name, description, \
+         settings, created_by, created_at, modified_by, modified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    } else {
+        "UPDATE custom_extensions SET catalog_id = $2, kind = $3, display_name = $4, \
+         description = $5, settings = $6, created_by = $7, created_at = $8, modified_by = $9, \
+         modified_at = $10 WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(x.id.clone())
+        .bind(x.catalog_id.clone())
+        .bind(x.kind.clone())
+        .bind(x.display_name.clone())
+        .bind(x.description.clone())
+        .bind(settings)
+        .bind(x.created_by.clone())
+        .bind(to_micros(x.created_date_time))
+        .bind(x.modified_by.clone())
+        .bind(to_micros(x.modified_date_time))
+        .execute(&mut **tx)
+        .await
+        .store()?;
+    Ok(())
 }

@@ -327,3 +327,20 @@ pub static ASSIGNMENT_POLICY: EntitySchema = EntitySchema {
         ("modifiedDateTime", datetime("{t}.modified_at")),
     ],
 };
+
+pub static CONNECTED_ORGANIZATION: EntitySchema = EntitySchema {
+    entity: "connectedOrganization",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        (
+            "state",
+            FieldDef::Scalar {
+                sql: "{t}.state",
+                ty: FieldType::Enum(&["configured", "proposed"]),
+                orderable: false,
+            },
+        ),
+        ("createdDateTime", datetime("{t}.created_at")),
+    ],
+};

@@ -18,8 +18,9 @@ use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, Sto
 use writ_odata::SqlValue;
 
 use writ_domain::entitlement::{
-    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
-    ResourceRequest, ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, ConnectedOrganization,
+    CustomExtension, EmRoleAssignment, PackageRoleScope, ResourceRequest, ResourceRole,
+    ResourceScope,
 };
 
 use crate::connect::Backend;
@@ -695,6 +696,34 @@ impl Store for SqlStore {
 
     async fn assignment_policy(&self, id: &str) -> StoreResult<Option<AssignmentPolicy>> {
         em::policy_by_id(&self.pool, id).await
+    }
+
+    async fn connected_organization(&self, id: &str) -> StoreResult<Option<ConnectedOrganization>> {
+        em::organization_by_id(&self.pool, id).await
+    }
+
+    async fn list_connected_organizations(
+        &self,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ConnectedOrganization>> {
+        em::list_organizations(&self.pool, query).await
+    }
+
+    async fn connected_organization_sponsors(
+        &self,
+        id: &str,
+        internal: bool,
+    ) -> StoreResult<Vec<DirectoryObject>> {
+        let ids = em::organization_sponsor_ids(&self.pool, id, internal).await?;
+        self.objects(ids).await
+    }
+
+    async fn custom_extension(&self, id: &str) -> StoreResult<Option<CustomExtension>> {
+        em::extension_by_id(&self.pool, id).await
+    }
+
+    async fn custom_extensions_of(&self, catalog_id: &str) -> StoreResult<Vec<CustomExtension>> {
+        em::extensions_of(&self.pool, catalog_id).await
     }
 
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>> {

@@ -13,8 +13,9 @@ use writ_domain::directory::{
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
 
 use writ_domain::entitlement::{
-    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, EmRoleAssignment, PackageRoleScope,
-    ResourceRequest, ResourceRole, ResourceScope,
+    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, ConnectedOrganization,
+    CustomExtension, EmRoleAssignment, PackageRoleScope, ResourceRequest, ResourceRole,
+    ResourceScope,
 };
 
 use crate::connect::Backend;
@@ -905,6 +906,77 @@ impl StoreTx for SqlTx {
 
     async fn delete_em_role_assignment(&mut self, id: &str) -> StoreResult<bool> {
         em::delete_by(&mut *self.tx, "em_role_assignments", "id", id).await
+    }
+
+    async fn save_connected_organization(
+        &mut self,
+        organization: &ConnectedOrganization,
+        insert: bool,
+    ) -> StoreResult<()> {
+        em::save_organization(&mut self.tx, organization, insert).await
+    }
+
+    async fn delete_connected_organization(&mut self, id: &str) -> StoreResult<()> {
+        em::delete_by(&mut *self.tx, "connected_organizations", "id", id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn connected_organization_in_use(&mut self, id: &str) -> StoreResult<bool> {
+        let n = em::count(
+            &mut *self.tx,
+            "SELECT COUNT(*) AS n FROM policy_subjects WHERE object_id = $1",
+            id,
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn change_connected_organization_sponsor(
+        &mut self,
+        id: &str,
+        sponsor_id: &str,
+        internal: bool,
+        add: bool,
+    ) -> StoreResult<bool> {
+        em::change_organization_sponsor(&mut self.tx, id, sponsor_id, internal, add).await
+    }
+
+    async fn save_custom_extension(
+        &mut self,
+        extension: &CustomExtension,
+        insert: bool,
+    ) -> StoreResult<()> {
+        em::save_extension(&mut self.tx, extension, insert).await
+    }
+
+    async fn delete_custom_extension(&mut self, id: &str) -> StoreResult<()> {
+        em::delete_by(&mut *self.tx, "custom_extensions", "id", id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn custom_extension_in_use(&mut self, id: &str) -> StoreResult<bool> {
+        let n = em::count(
+            &mut *self.tx,
+            "SELECT COUNT(*) AS n FROM policy_subjects WHERE object_id = $1",
+            id,
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = $2",
+        )
+        .bind(key.to_owned())
+        .bind(value.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
     }
 
     async fn change_incompatibility(

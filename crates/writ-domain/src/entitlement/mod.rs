@@ -4,6 +4,7 @@
 
 mod catalogs;
 mod entities;
+mod organizations;
 mod packages;
 mod policies;
 pub mod policy_model;
@@ -12,6 +13,7 @@ mod roles;
 
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use entities::*;
+pub use organizations::*;
 pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};

@@ -57,8 +57,8 @@ pub struct PolicyInput {
     pub request_approval_settings: Option<ApprovalSettings>,
     pub notification_settings: Option<NotificationSettings>,
     pub questions: Option<Vec<Question>>,
-    /// How many `customExtensionStageSettings` were given.
-    pub custom_extension_stage_settings: usize,
+    pub custom_extension_stage_settings:
+        Option<Vec<super::policy_model::CustomExtensionStageSetting>>,
     pub automatic_requests_enabled: bool,
     pub reviews_enabled: bool,
     pub access_package_id: Option<String>,
@@ -238,6 +238,7 @@ impl Entitlement {
             return Err(rule("property 'displayName' must be 1 to 256 characters"));
         }
         let scope = policy.allowed_target_scope.clone();
+        let catalog_id = policy.catalog_id.clone();
         let settings = &mut policy.settings;
         let mut subjects = HashSet::new();
 
@@ -465,6 +466,59 @@ impl Entitlement {
             }
         }
 
+        // Custom extensions: of this catalog, at a stage their type serves.
+        const REQUEST_STAGES: &[&str] = &[
+            "assignmentRequestCreated",
+            "assignmentRequestApproved",
+            "assignmentRequestGranted",
+            "assignmentRequestRemoved",
+        ];
+        const ASSIGNMENT_STAGES: &[&str] = &[
+            "assignmentFourteenDaysBeforeExpiration",
+            "assignmentOneDayBeforeExpiration",
+        ];
+        let mut stages_seen = HashSet::new();
+        for setting in settings.custom_extension_stage_settings.iter_mut() {
+            let all: Vec<&str> = REQUEST_STAGES
+                .iter()
+                .chain(ASSIGNMENT_STAGES)
+                .copied()
+                .collect();
+            setting.stage = canonical(&setting.stage, &all, "customExtensionStageSettings.stage")?;
+            if !stages_seen.insert(setting.stage.clone()) {
+                return Err(rule(format!(
+                    "two customExtensionStageSettings name stage '{}'",
+                    setting.stage
+                )));
+            }
+            let extension = self
+                .store
+                .custom_extension(&setting.custom_extension.id)
+                .await?
+                .filter(|e| e.catalog_id == catalog_id)
+                .ok_or_else(|| {
+                    rule(format!(
+                        "custom extension '{}' is not an extension of this catalog",
+                        setting.custom_extension.id
+                    ))
+                })?;
+            let serves = if REQUEST_STAGES.contains(&setting.stage.as_str()) {
+                extension.kind == super::REQUEST_EXTENSION
+            } else {
+                extension.kind == super::ASSIGNMENT_EXTENSION
+            };
+            if !serves {
+                return Err(rule(format!(
+                    "a {} cannot be called at stage '{}'",
+                    extension.kind, setting.stage
+                )));
+            }
+            if setting.id.is_none() {
+                setting.id = Some(new_object_id());
+            }
+            subjects.insert(extension.id.clone());
+        }
+
         // The roles the package grants must be deliverable to the policy's targets.
         let (users, applications, agents_only) =
             target_kinds(&scope, &settings.specific_allowed_targets);
@@ -558,11 +612,6 @@ impl Entitlement {
                 message: "reviewSettings (access reviews) are not supported yet".into(),
             });
         }
-        if input.custom_extension_stage_settings > 0 {
-            return Err(rule(
-                "customExtensionStageSettings name custom extensions, and this catalog has none",
-            ));
-        }
         match input.display_name {
             Patch::Value(v) => policy.display_name = v,
             Patch::Null => return Err(rule("property 'displayName' cannot be null")),
@@ -597,6 +646,7 @@ impl Entitlement {
         field!(request_approval_settings);
         field!(notification_settings);
         field!(questions);
+        field!(custom_extension_stage_settings);
         Ok(())
     }
 
@@ -785,9 +835,19 @@ pub(crate) async fn remove_from_policies(
             stage.escalation_approvers.retain(keep);
             stage.fallback_escalation_approvers.retain(keep);
         }
-        let mut subjects: Vec<String> = Vec::new();
+        let mut subjects: Vec<String> = settings
+            .custom_extension_stage_settings
+            .iter()
+            .map(|c| c.custom_extension.id.clone())
+            .collect();
         let mut collect = |sets: &[SubjectSet]| {
-            subjects.extend(sets.iter().filter_map(|s| s.object_id().map(str::to_owned)))
+            subjects.extend(sets.iter().filter_map(|s| match s {
+                SubjectSet::ConnectedOrganizationMembers {
+                    connected_organization_id,
+                    ..
+                } => Some(connected_organization_id.clone()),
+                other => other.object_id().map(str::to_owned),
+            }))
         };
         collect(&settings.specific_allowed_targets);
         collect(&settings.requestor_settings.on_behalf_requestors);

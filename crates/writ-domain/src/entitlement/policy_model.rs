@@ -254,6 +254,23 @@ pub enum Question {
     },
 }
 
+/// A reference to a custom workflow extension of the policy's catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtensionReference {
+    pub id: String,
+}
+
+/// When a custom workflow extension is called (`customExtensionStageSettings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomExtensionStageSetting {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub stage: String,
+    pub custom_extension: ExtensionReference,
+}
+
 /// The nested settings of a policy, stored as one JSON document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -264,6 +281,7 @@ pub struct PolicySettings {
     pub request_approval_settings: ApprovalSettings,
     pub notification_settings: NotificationSettings,
     pub questions: Vec<Question>,
+    pub custom_extension_stage_settings: Vec<CustomExtensionStageSetting>,
 }
 
 /// An assignment policy of an access package.

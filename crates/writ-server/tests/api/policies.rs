@@ -750,7 +750,166 @@ async fn requestors_discover_what_they_may_request(backend: Backend) {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
+async fn organizations_settings_and_extensions(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    // Connected organizations with internal and external sponsors.
+    let org = app
+        .send(Method::POST, &format!("{EM}/connectedOrganizations"), &app.admin, json!({
+            "displayName": "Contoso partners", "description": "A partner",
+            "identitySources": [{"@odata.type": "#microsoft.graph.domainIdentitySource", "domainName": "contoso.example", "displayName": "Contoso"}],
+            "state": "configured"
+        }))
+        .await;
+    assert_eq!(org.status, StatusCode::CREATED, "{}", org.body);
+    let org = org.body["id"].as_str().unwrap().to_owned();
+    let bad = app
+        .send(
+            Method::POST,
+            &format!("{EM}/connectedOrganizations"),
+            &app.admin,
+            json!({"displayName": "No sources", "identitySources": []}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let reply = app
+        .send(Method::POST, &format!("{EM}/connectedOrganizations/{org}/internalSponsors/$ref"), &app.admin, json!({"@odata.id": format!("{}/v1.0/users/{}", crate::harness::PUBLIC_URL, s.approver)}))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let internal = app
+        .get(
+            &format!("{EM}/connectedOrganizations/{org}/internalSponsors"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(internal.body["value"][0]["id"], s.approver.as_str());
+    assert_eq!(
+        app.get(
+            &format!("{EM}/connectedOrganizations/{org}/externalSponsors"),
+            &app.admin
+        )
+        .await
+        .body["value"],
+        json!([])
+    );
+    let (_, plain) = app.user_token("Plain Person").await;
+    assert_eq!(
+        app.get(&format!("{EM}/connectedOrganizations"), &plain)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&format!("{EM}/connectedOrganizations/{org}"), &plain)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Settings.
+    let settings = app.get(&format!("{EM}/settings"), &app.admin).await;
+    assert_eq!(settings.body["externalUserLifecycleAction"], "none");
+    let reply = app.send(Method::PATCH, &format!("{EM}/settings"), &app.admin, json!({"externalUserLifecycleAction": "BLOCKSIGNIN", "durationUntilExternalUserDeletedAfterBlocked": "P10D"})).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let settings = app.get(&format!("{EM}/settings"), &app.admin).await;
+    assert_eq!(settings.body["externalUserLifecycleAction"], "blockSignIn");
+    assert_eq!(
+        settings.body["durationUntilExternalUserDeletedAfterBlocked"],
+        "P10D"
+    );
+    assert_eq!(
+        app.send(
+            Method::PATCH,
+            &format!("{EM}/settings"),
+            &plain,
+            json!({"externalUserLifecycleAction": "none"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Custom workflow extensions, used by a policy, cannot be deleted.
+    let package = app
+        .get(
+            &format!("{EM}/accessPackages/{}?$expand=catalog", s.package),
+            &app.admin,
+        )
+        .await;
+    let catalog = package.body["catalog"]["id"].as_str().unwrap().to_owned();
+    let extension = app
+        .send(Method::POST, &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions"), &app.admin, json!({
+            "@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
+            "displayName": "Ticket check", "description": "asks the ticket system",
+            "endpointConfiguration": {"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": "https://tickets.example/hook"},
+            "authenticationConfiguration": {"@odata.type": "#microsoft.graph.azureAdTokenAuthentication", "resourceId": "api://tickets"},
+            "callbackConfiguration": {"@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration", "timeoutDuration": "PT1H"}
+        }))
+        .await;
+    assert_eq!(extension.status, StatusCode::CREATED, "{}", extension.body);
+    assert_eq!(
+        extension.body["@odata.type"],
+        "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension"
+    );
+    let extension = extension.body["id"].as_str().unwrap().to_owned();
+    let bad = app
+        .send(Method::POST, &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions"), &app.admin, json!({
+            "@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension", "displayName": "x",
+            "endpointConfiguration": {"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": "ftp://nope"}
+        }))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let mut policy = agent_policy(&s);
+    policy["customExtensionStageSettings"] = json!([{"stage": "assignmentOneDayBeforeExpiration", "customExtension": {"id": extension}}]);
+    let wrong_stage = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            policy.clone(),
+        )
+        .await;
+    assert_eq!(
+        wrong_stage.status,
+        StatusCode::BAD_REQUEST,
+        "a request extension at an assignment stage"
+    );
+    policy["customExtensionStageSettings"] =
+        json!([{"stage": "assignmentRequestCreated", "customExtension": {"id": extension}}]);
+    let created = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            policy,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        created.body["customExtensionStageSettings"][0]["customExtension"]["id"],
+        extension.as_str()
+    );
+    let reply = app
+        .request(
+            Method::DELETE,
+            &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions/{extension}"),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    let listed = app
+        .get(
+            &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(listed.body["value"].as_array().unwrap().len(), 1);
+}
+
 crate::on_both_backends!(
+    organizations_settings_and_extensions,
     policies_round_trip,
     each_policy_rule_is_a_named_400,
     requestors_discover_what_they_may_request

@@ -2,6 +2,7 @@
 //! the wire form of catalogs, resources, packages and catalog roles, and their handlers.
 
 pub mod catalogs;
+pub mod organizations;
 pub mod packages;
 pub mod policies;
 pub mod resources;

@@ -129,15 +129,6 @@ fn input(body: &JsonObject) -> ApiResult<PolicyInput> {
         ),
         _ => None,
     };
-    let custom = match fields.get("customExtensionStageSettings") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Array(items)) => items.len(),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "property 'customExtensionStageSettings' must be an array",
-            ));
-        }
-    };
     let questions = typed(fields, "questions")?;
     Ok(PolicyInput {
         display_name: body.string("displayName")?,
@@ -149,7 +140,7 @@ fn input(body: &JsonObject) -> ApiResult<PolicyInput> {
         request_approval_settings: typed(fields, "requestApprovalSettings")?,
         notification_settings: typed(fields, "notificationSettings")?,
         questions,
-        custom_extension_stage_settings: custom,
+        custom_extension_stage_settings: typed(fields, "customExtensionStageSettings")?,
         automatic_requests_enabled: enabled(
             fields,
             "automaticRequestSettings",
@@ -179,10 +170,6 @@ pub fn policy_json(p: &AssignmentPolicy) -> ApiResult<Map<String, Value>> {
     );
     m.insert("automaticRequestSettings".into(), Value::Null);
     m.insert("reviewSettings".into(), Value::Null);
-    m.insert(
-        "customExtensionStageSettings".into(),
-        Value::Array(Vec::new()),
-    );
     m.insert("createdDateTime".into(), datetime(p.created_date_time));
     m.insert("modifiedDateTime".into(), datetime(p.modified_date_time));
     Ok(m)
