@@ -15,6 +15,8 @@ mod harness;
 mod agents;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/authorization.rs"]
+mod authorization;
 #[path = "api/catalogs.rs"]
 mod catalogs;
 #[path = "api/conventions.rs"]

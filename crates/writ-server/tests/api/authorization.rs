@@ -1,0 +1,314 @@
+//! The table-driven authorization test of entitlement management: every endpoint below, called
+//! by each kind of caller, answers exactly the status in the table (404 for what the caller may
+//! not see, 403 for what it may see but not change).
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use writ_store::Backend;
+
+use crate::harness::{PUBLIC_URL, TestApp, app};
+
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
+const EM_ROLES: &str = "/v1.0/roleManagement/entitlementManagement/roleAssignments";
+const IGA: &str = "45d8d3c5-c802-45c6-b32a-1d70b5e1e86e";
+
+/// The callers, in the order of the table's columns.
+const CALLERS: [&str; 9] = [
+    "global admin",
+    "governance admin",
+    "owner of this catalog",
+    "owner of another catalog",
+    "catalog reader",
+    "package manager",
+    "assignment manager",
+    "ordinary user",
+    "agent identity",
+];
+
+fn id(reply: &crate::harness::Reply) -> String {
+    reply.body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {}", reply.body))
+        .to_owned()
+}
+
+async fn user_with_catalog_role(app: &TestApp, name: &str, role: &str, catalog: &str) -> String {
+    let (user, token) = app.user_token(name).await;
+    let reply = app
+        .send(Method::POST, EM_ROLES, &app.admin, json!({"principalId": user, "roleDefinitionId": role, "appScopeId": format!("/AccessPackageCatalog/{catalog}")}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    token
+}
+
+async fn agent_token(app: &TestApp) -> String {
+    let sponsor = app.create_user("Matrix Sponsor").await;
+    let bind = json!([format!("{PUBLIC_URL}/v1.0/users/{sponsor}")]);
+    let bp = app.send(Method::POST, "/v1.0/applications", &app.admin, json!({"@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": "matrix bp", "sponsors@odata.bind": bind})).await;
+    let bp_app = bp.body["appId"].as_str().unwrap().to_owned();
+    app.send(
+        Method::POST,
+        "/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        &app.admin,
+        json!({"appId": bp_app}),
+    )
+    .await;
+    let agent = app
+        .send(Method::POST, "/v1.0/servicePrincipals", &app.admin, json!({"@odata.type": "#microsoft.graph.agentIdentity", "displayName": "matrix agent", "agentIdentityBlueprintId": bp_app, "sponsors@odata.bind": bind}))
+        .await;
+    let agent_id = id(&agent);
+    let secret = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/servicePrincipals/{agent_id}/addPassword"),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    let reply = app
+        .token_request(&format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+            agent.body["appId"].as_str().unwrap(),
+            secret.body["secretText"].as_str().unwrap()
+        ))
+        .await;
+    reply.body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn catalog_endpoints_answer_by_role(backend: Backend) {
+    let app = app(backend).await;
+    // Catalog A with a group resource, a package and a policy; catalog B, owned by someone else.
+    let catalog_a = id(&app
+        .send(
+            Method::POST,
+            &format!("{EM}/catalogs"),
+            &app.admin,
+            json!({"displayName": "Catalog A"}),
+        )
+        .await);
+    let catalog_b = id(&app
+        .send(
+            Method::POST,
+            &format!("{EM}/catalogs"),
+            &app.admin,
+            json!({"displayName": "Catalog B"}),
+        )
+        .await);
+    let group = app.create_group("Matrix Group").await;
+    let added = app
+        .send(Method::POST, &format!("{EM}/resourceRequests"), &app.admin, json!({"requestType": "adminAdd", "catalog": {"id": catalog_a}, "resource": {"originId": group, "originSystem": "AadGroup"}}))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let resource = app
+        .get(&format!("{EM}/catalogs/{catalog_a}/resources"), &app.admin)
+        .await;
+    let resource = resource.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let package = id(&app
+        .send(
+            Method::POST,
+            &format!("{EM}/accessPackages"),
+            &app.admin,
+            json!({"displayName": "Package P", "catalog": {"id": catalog_a}}),
+        )
+        .await);
+    let policy = app
+        .send(Method::POST, &format!("{EM}/assignmentPolicies"), &app.admin, json!({"displayName": "Policy X", "allowedTargetScope": "notSpecified", "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": package}}))
+        .await;
+    let policy = id(&policy);
+
+    let (iga_user, iga) = app.user_token("Governance Admin").await;
+    let reply = app
+        .send(
+            Method::POST,
+            "/v1.0/roleManagement/directory/roleAssignments",
+            &app.admin,
+            json!({"principalId": iga_user, "roleDefinitionId": IGA, "directoryScopeId": "/"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let tokens = [
+        app.admin.clone(),
+        iga,
+        user_with_catalog_role(
+            &app,
+            "Owner A",
+            "ae79f266-94d4-4dab-b730-feca7e132178",
+            &catalog_a,
+        )
+        .await,
+        user_with_catalog_role(
+            &app,
+            "Owner B",
+            "ae79f266-94d4-4dab-b730-feca7e132178",
+            &catalog_b,
+        )
+        .await,
+        user_with_catalog_role(
+            &app,
+            "Reader A",
+            "44272f93-9762-48e8-af59-1b5351b1d6b3",
+            &catalog_a,
+        )
+        .await,
+        user_with_catalog_role(
+            &app,
+            "Manager A",
+            "7f480852-ebdc-47d4-87de-0d8498384a83",
+            &catalog_a,
+        )
+        .await,
+        user_with_catalog_role(
+            &app,
+            "Assigner A",
+            "e2182095-804a-4656-ae11-64734e9b7ae5",
+            &catalog_a,
+        )
+        .await,
+        app.user_token("Ordinary User").await.1,
+        agent_token(&app).await,
+    ];
+
+    let refresh = json!({"requestType": "adminUpdate", "catalog": {"id": catalog_a}, "resource": {"originId": group, "originSystem": "AadGroup"}});
+    let new_package = json!({"displayName": "New package", "catalog": {"id": catalog_a}});
+    // (what, method, path, body, expected status per caller in CALLERS order)
+    let table: Vec<(&str, Method, String, Option<Value>, [u16; 9])> = vec![
+        (
+            "read catalog A",
+            Method::GET,
+            format!("{EM}/catalogs/{catalog_a}"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "update catalog A",
+            Method::PATCH,
+            format!("{EM}/catalogs/{catalog_a}"),
+            Some(json!({"description": "changed"})),
+            [204, 204, 204, 404, 403, 403, 403, 404, 404],
+        ),
+        (
+            "list A's resources",
+            Method::GET,
+            format!("{EM}/catalogs/{catalog_a}/resources"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "A's resource through catalog B",
+            Method::GET,
+            format!("{EM}/catalogs/{catalog_b}/resources/{resource}"),
+            None,
+            [404, 404, 404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
+            "refresh a group nobody owns",
+            Method::POST,
+            format!("{EM}/resourceRequests"),
+            Some(refresh),
+            [201, 201, 403, 404, 403, 403, 403, 404, 404],
+        ),
+        (
+            "read package P",
+            Method::GET,
+            format!("{EM}/accessPackages/{package}"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "update package P",
+            Method::PATCH,
+            format!("{EM}/accessPackages/{package}"),
+            Some(json!({"description": "changed"})),
+            [204, 204, 204, 404, 403, 204, 403, 404, 404],
+        ),
+        (
+            "create a package in A",
+            Method::POST,
+            format!("{EM}/accessPackages"),
+            Some(new_package),
+            [201, 201, 201, 400, 403, 201, 403, 400, 400],
+        ),
+        (
+            "read policy X",
+            Method::GET,
+            format!("{EM}/assignmentPolicies/{policy}"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "update policy X",
+            Method::PATCH,
+            format!("{EM}/assignmentPolicies/{policy}"),
+            Some(json!({"description": "changed"})),
+            [204, 204, 204, 404, 403, 204, 403, 404, 404],
+        ),
+        (
+            "list catalogs",
+            Method::GET,
+            format!("{EM}/catalogs"),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "list catalog role assignments",
+            Method::GET,
+            EM_ROLES.to_owned(),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "delete catalog B",
+            Method::DELETE,
+            format!("{EM}/catalogs/{catalog_b}"),
+            None,
+            [0, 0, 404, 0, 404, 404, 404, 404, 404],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, method, path, body, expected) in &table {
+        for (i, caller) in CALLERS.iter().enumerate() {
+            // Destructive rows run only for callers expected to be refused.
+            if expected[i] == 0 {
+                continue;
+            }
+            let reply = match body {
+                Some(body) => {
+                    app.send(method.clone(), path, &tokens[i], body.clone())
+                        .await
+                }
+                None => {
+                    app.request(method.clone(), path, Some(&tokens[i]), None, &[])
+                        .await
+                }
+            };
+            if reply.status.as_u16() != expected[i] {
+                failures.push(format!(
+                    "{what} as {caller}: expected {}, got {} {}",
+                    expected[i], reply.status, reply.body
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization table mismatches:\n{}",
+        failures.join("\n")
+    );
+    // Lists are filtered in the query: the owner of B sees only B; the ordinary user nothing.
+    let listed = app.get(&format!("{EM}/catalogs"), &tokens[3]).await;
+    let names: Vec<&str> = listed.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Catalog B"]);
+    assert_eq!(
+        app.get(&format!("{EM}/accessPackages"), &tokens[7])
+            .await
+            .body["value"],
+        json!([])
+    );
+}
+
+crate::on_both_backends!(catalog_endpoints_answer_by_role);
