@@ -25,6 +25,9 @@ const CALLERS: [&str; 9] = [
     "agent identity",
 ];
 
+/// (what, method, path, body, expected status per caller in [`CALLERS`] order; 0 = not run).
+type Row<'a> = (&'a str, Method, String, Option<Value>, [u16; 9]);
+
 fn id(reply: &crate::harness::Reply) -> String {
     reply.body["id"]
         .as_str()
@@ -171,7 +174,7 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
     let refresh = json!({"requestType": "adminUpdate", "catalog": {"id": catalog_a}, "resource": {"originId": group, "originSystem": "AadGroup"}});
     let new_package = json!({"displayName": "New package", "catalog": {"id": catalog_a}});
     // (what, method, path, body, expected status per caller in CALLERS order)
-    let table: Vec<(&str, Method, String, Option<Value>, [u16; 9])> = vec![
+    let table: Vec<Row> = vec![
         (
             "read catalog A",
             Method::GET,
