@@ -455,7 +455,6 @@ pub trait StoreTx: Send {
         insert: bool,
     ) -> StoreResult<()>;
     async fn delete_connected_organization(&mut self, id: &str) -> StoreResult<()>;
-    async fn connected_organization_in_use(&mut self, id: &str) -> StoreResult<bool>;
     async fn change_connected_organization_sponsor(
         &mut self,
         id: &str,
@@ -469,7 +468,9 @@ pub trait StoreTx: Send {
         insert: bool,
     ) -> StoreResult<()>;
     async fn delete_custom_extension(&mut self, id: &str) -> StoreResult<()>;
-    async fn custom_extension_in_use(&mut self, id: &str) -> StoreResult<bool>;
+    /// Whether an assignment policy names this object (a principal, a connected organization,
+    /// a custom extension).
+    async fn referenced_by_policy(&mut self, id: &str) -> StoreResult<bool>;
     /// Inserts or replaces a setting.
     async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;
     /// Inserts a policy with the ids of the principals its subject sets name.

@@ -922,16 +922,6 @@ impl StoreTx for SqlTx {
             .map(|_| ())
     }
 
-    async fn connected_organization_in_use(&mut self, id: &str) -> StoreResult<bool> {
-        let n = em::count(
-            &mut *self.tx,
-            "SELECT COUNT(*) AS n FROM policy_subjects WHERE object_id = $1",
-            id,
-        )
-        .await?;
-        Ok(n > 0)
-    }
-
     async fn change_connected_organization_sponsor(
         &mut self,
         id: &str,
@@ -956,7 +946,7 @@ impl StoreTx for SqlTx {
             .map(|_| ())
     }
 
-    async fn custom_extension_in_use(&mut self, id: &str) -> StoreResult<bool> {
+    async fn referenced_by_policy(&mut self, id: &str) -> StoreResult<bool> {
         let n = em::count(
             &mut *self.tx,
             "SELECT COUNT(*) AS n FROM policy_subjects WHERE object_id = $1",

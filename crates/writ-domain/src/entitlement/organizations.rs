@@ -373,7 +373,7 @@ impl Entitlement {
         Self::require_em_admin(caller)?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        if tx.connected_organization_in_use(id).await? {
+        if tx.referenced_by_policy(id).await? {
             return Err(DomainError::Conflict(
                 "an assignment policy names this connected organization".into(),
             ));
@@ -677,7 +677,7 @@ impl Entitlement {
         require(rights.manage_catalog, "managing its custom extensions")?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        if tx.custom_extension_in_use(id).await? {
+        if tx.referenced_by_policy(id).await? {
             return Err(DomainError::Conflict(
                 "an assignment policy uses this custom extension".into(),
             ));
