@@ -908,7 +908,66 @@ async fn organizations_settings_and_extensions(backend: Backend) {
     assert_eq!(listed.body["value"].as_array().unwrap().len(), 1);
 }
 
+async fn roles_must_be_deliverable_to_the_policy_targets(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let package = app
+        .get(
+            &format!("{EM}/accessPackages/{}?$expand=catalog", s.package),
+            &app.admin,
+        )
+        .await;
+    let catalog = package.body["catalog"]["id"].as_str().unwrap().to_owned();
+    // An API whose only role is for users.
+    let api = app
+        .send(Method::POST, "/v1.0/applications", &app.admin, json!({"displayName": "Reports", "appRoles": [
+            {"id": "2b3c4d5e-6f70-4a8b-9c0d-1e2f3a4b5c6d", "allowedMemberTypes": ["User"], "value": "Reports.View", "displayName": "View reports", "isEnabled": true}
+        ]}))
+        .await;
+    let sp = app
+        .send(
+            Method::POST,
+            "/v1.0/servicePrincipals",
+            &app.admin,
+            json!({"appId": api.body["appId"]}),
+        )
+        .await;
+    let sp = sp.body["id"].as_str().unwrap().to_owned();
+    app.send(Method::POST, &format!("{EM}/resourceRequests"), &app.admin, json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": sp, "originSystem": "AadApplication"}})).await;
+    let rs = app
+        .send(Method::POST, &format!("{EM}/accessPackages/{}/resourceRoleScopes", s.package), &app.admin, json!({
+            "role": {"originId": "2b3c4d5e-6f70-4a8b-9c0d-1e2f3a4b5c6d", "resource": {"id": app.get(&format!("{EM}/catalogs/{catalog}/resources?$filter=originSystem%20eq%20'AadApplication'"), &app.admin).await.body["value"][0]["id"]}}
+        }))
+        .await;
+    assert_eq!(rs.status, StatusCode::CREATED, "{}", rs.body);
+    let before = policy_count(&app).await;
+    let reply = app
+        .send(Method::POST, &format!("{EM}/assignmentPolicies"), &app.admin, json!({
+            "displayName": "Service principals", "allowedTargetScope": "allDirectoryServicePrincipals",
+            "expiration": {"type": "afterDuration", "duration": "P7D"}, "accessPackage": {"id": s.package}
+        }))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("can never be delivered"), "{message}");
+    assert_eq!(policy_count(&app).await, before);
+    // For users the same package is fine.
+    let reply = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            json!({
+                "displayName": "Members", "allowedTargetScope": "allMemberUsers",
+                "expiration": {"type": "noExpiration"}, "accessPackage": {"id": s.package}
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
 crate::on_both_backends!(
+    roles_must_be_deliverable_to_the_policy_targets,
     organizations_settings_and_extensions,
     policies_round_trip,
     each_policy_rule_is_a_named_400,
