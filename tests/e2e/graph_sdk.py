@@ -21,6 +21,7 @@ from kiota_abstractions.authentication import (
 )
 from msgraph import GraphServiceClient
 from msgraph.generated.models.access_package import AccessPackage
+from msgraph.generated.models.access_package_assignment_policy import AccessPackageAssignmentPolicy
 from msgraph.generated.models.access_package_catalog import AccessPackageCatalog
 from msgraph.generated.models.access_package_resource import AccessPackageResource
 from msgraph.generated.models.access_package_resource_request import AccessPackageResourceRequest
@@ -146,6 +147,10 @@ _ROUTES = [
     ("GET", rf"{_EM}/accessPackages/{_KEY}", AccessPackage, False),
     ("GET", rf"{_EM}/accessPackages/{_KEY}/resourceRoleScopes", AccessPackageResourceRoleScope, True),
     ("POST", rf"{_EM}/accessPackages/{_KEY}/resourceRoleScopes", AccessPackageResourceRoleScope, False),
+    ("GET", rf"{_EM}/assignmentPolicies", AccessPackageAssignmentPolicy, True),
+    ("POST", rf"{_EM}/assignmentPolicies", AccessPackageAssignmentPolicy, False),
+    ("GET", rf"{_EM}/assignmentPolicies/{_KEY}", AccessPackageAssignmentPolicy, False),
+    ("PUT", rf"{_EM}/assignmentPolicies/{_KEY}", AccessPackageAssignmentPolicy, False),
     ("GET", rf"{_EM_ROLES}/roleDefinitions", UnifiedRoleDefinition, True),
     ("GET", rf"{_EM_ROLES}/roleDefinitions/{_KEY}", UnifiedRoleDefinition, False),
     ("GET", rf"{_EM_ROLES}/roleAssignments", UnifiedRoleAssignment, True),
