@@ -263,6 +263,16 @@ impl Caller {
                 .any(|(role, scope)| scope.is_none() && CatalogRights::of_role(role).read)
     }
 
+    /// Reads every catalog's role assignments: administrators, Global Reader, and tenant-wide
+    /// roles that read role assignments.
+    pub fn reads_all_role_assignments(&self) -> bool {
+        self.is_em_admin()
+            || self.holds(roles::GLOBAL_READER)
+            || self.catalog_roles.iter().any(|(role, scope)| {
+                scope.is_none() && CatalogRights::of_role(role).read_role_assignments
+            })
+    }
+
     /// The caller's rights in one catalog.
     pub fn catalog_rights(&self, catalog_id: &str) -> CatalogRights {
         if !self.enabled {

@@ -413,6 +413,11 @@ pub trait StoreTx: Send {
         origin_id: &str,
     ) -> StoreResult<Option<CatalogResource>>;
     async fn insert_catalog_resource(&mut self, resource: &CatalogResource) -> StoreResult<()>;
+    /// Resources, in any catalog, whose origin is this directory object.
+    async fn catalog_resources_with_origin(
+        &mut self,
+        origin_id: &str,
+    ) -> StoreResult<Vec<CatalogResource>>;
     async fn update_catalog_resource(&mut self, resource: &CatalogResource) -> StoreResult<()>;
     async fn delete_catalog_resource(&mut self, id: &str) -> StoreResult<()>;
     async fn resource_roles_of(&mut self, resource_id: &str) -> StoreResult<Vec<ResourceRole>>;

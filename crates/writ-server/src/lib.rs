@@ -729,6 +729,7 @@ fn graph_routes() -> Routes {
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", em_packages::add_role_scope)
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", em_packages::remove_role_scope)
 .route(Get, "/identityGovernance/entitlementManagement/accessPackages/filterByCurrentUser(on='allowedRequestor')", Collection, "Packages the caller may request for itself", em_packages::filter_by_current_user)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/filterByCurrentUser(on=%27allowedRequestor%27)", Collection, "(the same, with the quotes percent-encoded)", em_packages::filter_by_current_user)
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/getApplicablePolicyRequirements", Plain, "The caller's requirements under each policy it may request through", em_packages::applicable_policy_requirements)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages", Collection, "Packages incompatible with this one", em_packages::list_incompatible_packages)
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/$ref", NoContent, "Add an incompatible package", em_packages::add_incompatible_package)

@@ -1153,3 +1153,16 @@ pub(crate) async fn save_extension(
         .store()?;
     Ok(())
 }
+
+pub(crate) async fn resources_with_origin<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    origin_id: &str,
+) -> StoreResult<Vec<CatalogResource>> {
+    all(
+        e,
+        format!("SELECT {RESOURCE_COLUMNS} FROM catalog_resources t WHERE t.origin_id = $1 ORDER BY t.id"),
+        origin_id,
+        resource,
+    )
+    .await
+}

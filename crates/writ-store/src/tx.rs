@@ -807,6 +807,13 @@ impl StoreTx for SqlTx {
         em::resource_by_origin(&mut *self.tx, catalog_id, origin_system, origin_id).await
     }
 
+    async fn catalog_resources_with_origin(
+        &mut self,
+        origin_id: &str,
+    ) -> StoreResult<Vec<CatalogResource>> {
+        em::resources_with_origin(&mut *self.tx, origin_id).await
+    }
+
     async fn insert_catalog_resource(&mut self, resource: &CatalogResource) -> StoreResult<()> {
         em::insert_resource(&mut *self.tx, resource).await
     }

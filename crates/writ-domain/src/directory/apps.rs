@@ -460,7 +460,9 @@ impl Directory {
         // The application's service principal (its presence in the tenant) goes with it.
         if let Some(sp) = tx.service_principal_by_app_id(&app.app_id).await? {
             super::deletion::guard_last_admin(tx.as_mut(), &sp.id, now).await?;
-            crate::entitlement::remove_from_policies(tx.as_mut(), &sp.id).await?;
+            crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, &sp.id).await?;
+            crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, &sp.id)
+                .await?;
             tx.delete_object(&sp.id).await?;
         }
         tx.delete_object(&app.id).await?;
@@ -780,7 +782,8 @@ impl Directory {
         }
         super::deletion::guard_last_admin(tx.as_mut(), id, now).await?;
         super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
-        crate::entitlement::remove_from_policies(tx.as_mut(), id).await?;
+        crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
+        crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, id).await?;
         tx.delete_object(id).await?;
         let activity = if sp.is_agent() {
             "Delete agent identity"

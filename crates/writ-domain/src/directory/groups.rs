@@ -370,7 +370,8 @@ impl Directory {
             .ok_or_else(|| DomainError::not_found("group", id))?;
         let now = self.clock.now();
         super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
-        crate::entitlement::remove_from_policies(tx.as_mut(), id).await?;
+        crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
+        crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, id).await?;
         tx.delete_group(id).await?;
         tx.append_audit(&audit_group(
             caller,

@@ -541,7 +541,7 @@ impl Directory {
             user.manager_id.as_deref(),
         )
         .await?;
-        crate::entitlement::remove_from_policies(tx.as_mut(), id).await?;
+        crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
         tx.delete_user(id).await?;
         tx.append_audit(&audit_user(
             caller,

@@ -19,6 +19,7 @@ pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
 pub use policy_model::AssignmentPolicy;
 pub use resources::ResourceRequestInput;
+pub(crate) use resources::release_catalog_resources;
 pub use roles::EmRoleAssignmentInput;
 
 use std::sync::Arc;

@@ -62,6 +62,8 @@ pub struct PolicyInput {
     pub automatic_requests_enabled: bool,
     pub reviews_enabled: bool,
     pub access_package_id: Option<String>,
+    /// `catalog.id`, if the body names one: it must be the package's catalog.
+    pub catalog_id: Option<String>,
 }
 
 fn canonical(value: &str, allowed: &[&str], name: &str) -> DomainResult<String> {
@@ -189,9 +191,17 @@ impl Entitlement {
                     connected_organization_id,
                     ..
                 } => {
-                    return Err(rule(format!(
-                        "{slot}: connected organization '{connected_organization_id}' does not exist"
-                    )));
+                    if self
+                        .store
+                        .connected_organization(connected_organization_id)
+                        .await?
+                        .is_none()
+                    {
+                        return Err(rule(format!(
+                            "{slot}: connected organization '{connected_organization_id}' does not exist"
+                        )));
+                    }
+                    subjects.insert(connected_organization_id.clone());
                 }
                 SubjectSet::AttributeRuleMembers { .. } => {
                     return Err(DomainError::Invalid {
@@ -210,6 +220,18 @@ impl Entitlement {
                         set.type_name()
                     ))
                 })?;
+                if matches!(set, SubjectSet::SingleUser { .. })
+                    && slot != "specificAllowedTargets"
+                    && self
+                        .store
+                        .user(&id)
+                        .await?
+                        .is_some_and(|u| u.kind != crate::directory::UserKind::User)
+                {
+                    return Err(rule(format!(
+                        "{slot}: '{id}' is an agent user: approvers and on-behalf requestors are human users"
+                    )));
+                }
                 let expected = match set {
                     SubjectSet::SingleUser { .. } => ObjectKind::User,
                     SubjectSet::GroupMembers { .. } => ObjectKind::Group,
@@ -268,6 +290,16 @@ impl Entitlement {
         {
             return Err(rule(
                 "specificDirectoryServicePrincipals takes singleServicePrincipal subject sets",
+            ));
+        }
+        if scope == "specificConnectedOrganizationUsers"
+            && settings
+                .specific_allowed_targets
+                .iter()
+                .any(|s| !matches!(s, SubjectSet::ConnectedOrganizationMembers { .. }))
+        {
+            return Err(rule(
+                "specificConnectedOrganizationUsers takes connectedOrganizationMembers subject sets",
             ));
         }
         if scope == "specificDirectoryUsers"
@@ -687,6 +719,11 @@ impl Entitlement {
             caller.catalog_rights(&package.catalog_id).manage_packages,
             "creating policies",
         )?;
+        if let Some(catalog) = &input.catalog_id
+            && catalog != &package.catalog_id
+        {
+            return Err(rule("catalog.id must be the access package's catalog"));
+        }
         let now = self.clock.now();
         let mut policy = AssignmentPolicy {
             id: new_object_id(),
@@ -764,6 +801,11 @@ impl Entitlement {
         {
             return Err(rule("a policy cannot move to another access package"));
         }
+        if let Some(catalog) = &input.catalog_id
+            && catalog != &policy.catalog_id
+        {
+            return Err(rule("catalog.id must be the access package's catalog"));
+        }
         Self::apply(&mut policy, input, replace)?;
         let now = self.clock.now();
         policy.modified_date_time = now;
@@ -819,6 +861,9 @@ impl Entitlement {
 /// Takes a deleted principal out of every policy that names it (inside the deleting transaction).
 pub(crate) async fn remove_from_policies(
     tx: &mut dyn crate::store::StoreTx,
+    caller: &Caller,
+    ctx: &RequestContext,
+    now: OffsetDateTime,
     object_id: &str,
 ) -> DomainResult<()> {
     for mut policy in tx.policies_naming(object_id).await? {
@@ -860,6 +905,22 @@ pub(crate) async fn remove_from_policies(
         subjects.sort();
         subjects.dedup();
         tx.update_policy(&policy, &subjects).await?;
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Update access package assignment policy", "Update"),
+                (
+                    "AccessPackageAssignmentPolicy",
+                    &policy.id,
+                    &policy.display_name,
+                ),
+            )
+            .detail("removedPrincipal", object_id)
+            .detail("reason", "the principal was deleted"),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -873,6 +934,15 @@ impl Entitlement {
         policy: &AssignmentPolicy,
     ) -> DomainResult<bool> {
         use crate::authz::PrincipalKind;
+        // Access for agents is always time-bound: a policy without an end is never theirs.
+        if caller.is_agent
+            && !matches!(
+                policy.settings.expiration.kind.as_str(),
+                "afterDuration" | "afterDateTime"
+            )
+        {
+            return Ok(false);
+        }
         let now = self.clock.now();
         let user = match caller.kind {
             PrincipalKind::User => self.store.user(&caller.id).await?,

@@ -520,3 +520,40 @@ async fn sync_roles(
     }
     Ok(())
 }
+
+/// A directory object being deleted leaves the catalogs it is a resource of; refused (`409`)
+/// while a package grants one of its roles. Runs inside the deleting transaction.
+pub(crate) async fn release_catalog_resources(
+    tx: &mut dyn crate::store::StoreTx,
+    caller: &Caller,
+    ctx: &RequestContext,
+    now: OffsetDateTime,
+    object_id: &str,
+) -> DomainResult<()> {
+    for resource in tx.catalog_resources_with_origin(object_id).await? {
+        if tx.resource_in_use(&resource.id).await? {
+            return Err(DomainError::Conflict(format!(
+                "an access package grants a role of this object (resource '{}' of catalog {}): remove it from the packages first",
+                resource.display_name, resource.catalog_id
+            )));
+        }
+        tx.delete_catalog_resource(&resource.id).await?;
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Remove resource from catalog", "Delete"),
+                (
+                    "AccessPackageResource",
+                    &resource.id,
+                    &resource.display_name,
+                ),
+            )
+            .detail("catalogId", resource.catalog_id.clone())
+            .detail("reason", "the directory object was deleted"),
+        )
+        .await?;
+    }
+    Ok(())
+}

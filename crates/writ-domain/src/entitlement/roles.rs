@@ -134,7 +134,7 @@ impl Entitlement {
         caller.id == a.principal_id
             || match &a.catalog_id {
                 Some(c) => caller.catalog_rights(c).read_role_assignments,
-                None => caller.reads_all_catalogs(),
+                None => caller.reads_all_role_assignments(),
             }
     }
 
@@ -155,7 +155,15 @@ impl Entitlement {
         caller: &Caller,
         query: &ListQuery,
     ) -> DomainResult<Page<EmRoleAssignment>> {
-        let restriction = self.list_restriction(caller, "role assignments")?;
+        let restriction = if caller.reads_all_role_assignments() {
+            None
+        } else if caller.may_list_catalogs() {
+            Some(caller.id.clone())
+        } else {
+            return Err(DomainError::forbidden(
+                "the caller may not list role assignments",
+            ));
+        };
         Ok(self
             .store
             .list_em_role_assignments(query, restriction.as_deref())

@@ -966,7 +966,187 @@ async fn roles_must_be_deliverable_to_the_policy_targets(backend: Backend) {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
 }
 
+async fn references_stay_consistent(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let before = policy_count(&app).await;
+    // A policy naming another catalog is refused; so is an agent user as approver.
+    let mut other_catalog = agent_policy(&s);
+    other_catalog["catalog"] = json!({"id": "6f0c9a1e-7c1b-4d2e-9a4b-1c2d3e4f5a6b"});
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            other_catalog
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let sponsor = app.create_user("Ref Sponsor").await;
+    let bind = json!([format!(
+        "{}/v1.0/users/{sponsor}",
+        crate::harness::PUBLIC_URL
+    )]);
+    let bp = app.send(Method::POST, "/v1.0/applications", &app.admin, json!({"@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": "bp", "sponsors@odata.bind": bind})).await;
+    let bp_app = bp.body["appId"].as_str().unwrap().to_owned();
+    app.send(
+        Method::POST,
+        "/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        &app.admin,
+        json!({"appId": bp_app}),
+    )
+    .await;
+    let agent = app.send(Method::POST, "/v1.0/servicePrincipals", &app.admin, json!({"@odata.type": "#microsoft.graph.agentIdentity", "displayName": "a", "agentIdentityBlueprintId": bp_app, "sponsors@odata.bind": bind})).await;
+    let agent_user = app
+        .send(Method::POST, "/v1.0/users/microsoft.graph.agentUser", &app.admin, json!({"displayName": "au", "userPrincipalName": "au@example.org", "mailNickname": "au", "accountEnabled": true, "identityParentId": agent.body["id"]}))
+        .await;
+    let mut agent_approver = agent_policy(&s);
+    agent_approver["requestApprovalSettings"]["stages"][0]["fallbackPrimaryApprovers"] =
+        json!([{"@odata.type": "#microsoft.graph.singleUser", "userId": agent_user.body["id"]}]);
+    let reply = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentPolicies"),
+            &app.admin,
+            agent_approver,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("agent user")
+    );
+    assert_eq!(policy_count(&app).await, before);
+
+    // A connected organization can be named by a policy, and then cannot be deleted.
+    let org = app
+        .send(Method::POST, &format!("{EM}/connectedOrganizations"), &app.admin, json!({"displayName": "Partner", "identitySources": [{"@odata.type": "#microsoft.graph.domainIdentitySource", "domainName": "partner.example"}]}))
+        .await;
+    let org = org.body["id"].as_str().unwrap().to_owned();
+    let external = app
+        .send(Method::POST, &format!("{EM}/assignmentPolicies"), &app.admin, json!({
+            "displayName": "Partner users", "allowedTargetScope": "specificConnectedOrganizationUsers",
+            "specificAllowedTargets": [{"@odata.type": "#microsoft.graph.connectedOrganizationMembers", "connectedOrganizationId": org}],
+            "expiration": {"type": "afterDuration", "duration": "P30D"}, "accessPackage": {"id": s.package}
+        }))
+        .await;
+    assert_eq!(external.status, StatusCode::CREATED, "{}", external.body);
+    assert_eq!(
+        app.request(
+            Method::DELETE,
+            &format!("{EM}/connectedOrganizations/{org}"),
+            Some(&app.admin),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+
+    // A group a package grants cannot be deleted; the package's role keeps it.
+    let reply = app
+        .request(
+            Method::DELETE,
+            &format!("/v1.0/groups/{}", s.group),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    // An onboarded group no package uses leaves the catalog with its deletion.
+    let package = app
+        .get(
+            &format!("{EM}/accessPackages/{}?$expand=catalog", s.package),
+            &app.admin,
+        )
+        .await;
+    let catalog = package.body["catalog"]["id"].as_str().unwrap().to_owned();
+    let spare = app.create_group("Spare Group").await;
+    app.send(Method::POST, &format!("{EM}/resourceRequests"), &app.admin, json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": spare, "originSystem": "AadGroup"}})).await;
+    let count = |body: &Value| body["value"].as_array().unwrap().len();
+    let before_resources = count(
+        &app.get(&format!("{EM}/catalogs/{catalog}/resources"), &app.admin)
+            .await
+            .body,
+    );
+    assert_eq!(
+        app.request(
+            Method::DELETE,
+            &format!("/v1.0/groups/{spare}"),
+            Some(&app.admin),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        count(
+            &app.get(&format!("{EM}/catalogs/{catalog}/resources"), &app.admin)
+                .await
+                .body
+        ),
+        before_resources - 1
+    );
+
+    // The discovery function answers with its quotes percent-encoded too.
+    let encoded = app
+        .get(
+            &format!("{EM}/accessPackages/filterByCurrentUser(on=%27allowedRequestor%27)"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(encoded.status, StatusCode::OK);
+
+    // PATCH of an extension updates what it names and keeps the rest.
+    let extension = app
+        .send(Method::POST, &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions"), &app.admin, json!({
+            "@odata.type": "#microsoft.graph.accessPackageAssignmentWorkflowExtension", "displayName": "Expiry hook",
+            "endpointConfiguration": {"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": "https://hooks.example/expiry"},
+            "clientConfiguration": {"maximumRetries": 1, "timeoutInMilliseconds": 5000}
+        }))
+        .await;
+    let extension = extension.body["id"].as_str().unwrap().to_owned();
+    let path = format!("{EM}/catalogs/{catalog}/customWorkflowExtensions/{extension}");
+    assert_eq!(
+        app.send(
+            Method::PATCH,
+            &path,
+            &app.admin,
+            json!({"clientConfiguration": {"maximumRetries": 99}})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.send(
+            Method::PATCH,
+            &path,
+            &app.admin,
+            json!({"clientConfiguration": {"maximumRetries": 3}})
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    let read = app.get(&path, &app.admin).await;
+    assert_eq!(read.body["clientConfiguration"]["maximumRetries"], 3);
+    assert_eq!(
+        read.body["endpointConfiguration"]["targetUrl"],
+        "https://hooks.example/expiry"
+    );
+}
+
 crate::on_both_backends!(
+    references_stay_consistent,
     roles_must_be_deliverable_to_the_policy_targets,
     organizations_settings_and_extensions,
     policies_round_trip,

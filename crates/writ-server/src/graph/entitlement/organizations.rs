@@ -379,14 +379,29 @@ const EXTENSION_WRITABLE: &[&str] = &[
     "callbackConfiguration",
 ];
 
-fn extension_input(body: &JsonObject) -> ApiResult<CustomExtensionInput> {
+/// `base`: on PATCH, the stored configuration, which the body's configurations update.
+fn extension_input(
+    body: &JsonObject,
+    base: Option<&ExtensionSettings>,
+) -> ApiResult<CustomExtensionInput> {
     let kind = body.odata_type()?;
     let type_name = kind
         .clone()
         .unwrap_or_else(|| "customCalloutExtension".into());
     body.check_properties(&type_name, EXTENSION_WRITABLE)?;
-    let settings = if body.fields.contains_key("endpointConfiguration") {
-        let mut object = Map::new();
+    let configures = [
+        "endpointConfiguration",
+        "authenticationConfiguration",
+        "clientConfiguration",
+        "callbackConfiguration",
+    ]
+    .iter()
+    .any(|k| body.fields.contains_key(*k));
+    let settings = if configures {
+        let mut object = match base.map(serde_json::to_value) {
+            Some(Ok(Value::Object(stored))) => stored,
+            _ => Map::new(),
+        };
         for key in [
             "endpointConfiguration",
             "authenticationConfiguration",
@@ -451,7 +466,7 @@ pub async fn create_extension(
     Path(catalog): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    let input = extension_input(&body)?;
+    let input = extension_input(&body, None)?;
     query.for_create()?;
     idempotency::run(
         &state,
@@ -499,7 +514,11 @@ pub async fn update_extension(
     Path((catalog, id)): Path<(String, String)>,
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
-    let input = extension_input(&body)?;
+    let existing = state
+        .entitlement
+        .get_custom_extension(&auth.caller, &catalog, &id)
+        .await?;
+    let input = extension_input(&body, Some(&existing.settings))?;
     state
         .entitlement
         .update_custom_extension(&auth.caller, &auth.context(), &catalog, &id, input)

@@ -148,6 +148,15 @@ fn input(body: &JsonObject) -> ApiResult<PolicyInput> {
         ),
         reviews_enabled: enabled(fields, "reviewSettings", "isEnabled"),
         access_package_id,
+        catalog_id: match body.object("catalog")? {
+            Patch::Value(c) => Some(
+                c.get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ApiError::bad_request("property 'catalog.id' must be a string"))?
+                    .to_owned(),
+            ),
+            _ => None,
+        },
     })
 }
 
