@@ -171,6 +171,14 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
         agent_token(&app).await,
     ];
 
+    let extension = json!({
+        "@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension", "displayName": "hook",
+        "endpointConfiguration": {"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": "https://hooks.example/a"}
+    });
+    let organization = json!({"displayName": "Org", "identitySources": [{"@odata.type": "#microsoft.graph.domainIdentitySource", "domainName": "org.example"}]});
+    // A user none of the callers is, so that the grant changes nobody's rights in the table.
+    let ordinary = app.create_user("Grant Target").await;
+    let grant_reader = json!({"principalId": ordinary, "roleDefinitionId": "44272f93-9762-48e8-af59-1b5351b1d6b3", "appScopeId": format!("/AccessPackageCatalog/{catalog_a}")});
     let refresh = json!({"requestType": "adminUpdate", "catalog": {"id": catalog_a}, "resource": {"originId": group, "originSystem": "AadGroup"}});
     let new_package = json!({"displayName": "New package", "catalog": {"id": catalog_a}});
     // (what, method, path, body, expected status per caller in CALLERS order)
@@ -258,6 +266,146 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             EM_ROLES.to_owned(),
             None,
             [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "list A's resource roles",
+            Method::GET,
+            format!("{EM}/catalogs/{catalog_a}/resourceRoles"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "list A's resource scopes",
+            Method::GET,
+            format!("{EM}/catalogs/{catalog_a}/resourceScopes"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "list A's packages",
+            Method::GET,
+            format!("{EM}/catalogs/{catalog_a}/accessPackages"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "list A's custom extensions",
+            Method::GET,
+            format!("{EM}/catalogs/{catalog_a}/customWorkflowExtensions"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "create an extension in A",
+            Method::POST,
+            format!("{EM}/catalogs/{catalog_a}/customWorkflowExtensions"),
+            Some(extension),
+            [201, 201, 201, 404, 403, 403, 403, 404, 404],
+        ),
+        (
+            "list P's role scopes",
+            Method::GET,
+            format!("{EM}/accessPackages/{package}/resourceRoleScopes"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "remove a role scope P does not have",
+            Method::DELETE,
+            format!("{EM}/accessPackages/{package}/resourceRoleScopes/none_none"),
+            None,
+            [404, 404, 404, 404, 403, 404, 403, 404, 404],
+        ),
+        (
+            "list P's incompatible packages",
+            Method::GET,
+            format!("{EM}/accessPackages/{package}/incompatibleAccessPackages"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "list P's incompatible groups",
+            Method::GET,
+            format!("{EM}/accessPackages/{package}/incompatibleGroups"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "P's requirements for the caller",
+            Method::POST,
+            format!("{EM}/accessPackages/{package}/getApplicablePolicyRequirements"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "packages the caller may request",
+            Method::GET,
+            format!("{EM}/accessPackages/filterByCurrentUser(on='allowedRequestor')"),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "list policies",
+            Method::GET,
+            format!("{EM}/assignmentPolicies"),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "list resource requests",
+            Method::GET,
+            format!("{EM}/resourceRequests"),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "list connected organizations",
+            Method::GET,
+            format!("{EM}/connectedOrganizations"),
+            None,
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "create a connected organization",
+            Method::POST,
+            format!("{EM}/connectedOrganizations"),
+            Some(organization),
+            [201, 201, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "read settings",
+            Method::GET,
+            format!("{EM}/settings"),
+            None,
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "change settings",
+            Method::PATCH,
+            format!("{EM}/settings"),
+            Some(json!({"externalUserLifecycleAction": "none"})),
+            [204, 204, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "make another user a reader of A",
+            Method::POST,
+            EM_ROLES.to_owned(),
+            Some(grant_reader),
+            [0, 0, 201, 400, 403, 403, 403, 400, 400],
+        ),
+        (
+            "delete policy X",
+            Method::DELETE,
+            format!("{EM}/assignmentPolicies/{policy}"),
+            None,
+            [0, 0, 0, 404, 403, 0, 403, 404, 404],
+        ),
+        (
+            "delete package P",
+            Method::DELETE,
+            format!("{EM}/accessPackages/{package}"),
+            None,
+            [0, 0, 0, 404, 403, 0, 403, 404, 404],
         ),
         (
             "delete catalog B",
