@@ -1035,6 +1035,27 @@ async fn references_stay_consistent(backend: Backend) {
         }))
         .await;
     assert_eq!(external.status, StatusCode::CREATED, "{}", external.body);
+    // Deleting a sponsor takes it off the organization's sponsor list in the same transaction.
+    let org_sponsor = app.create_user("Org Sponsor").await;
+    let reply = app
+        .send(Method::POST, &format!("{EM}/connectedOrganizations/{org}/externalSponsors/$ref"), &app.admin, json!({"@odata.id": format!("{}/v1.0/users/{org_sponsor}", crate::harness::PUBLIC_URL)}))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    app.request(
+        Method::DELETE,
+        &format!("/v1.0/users/{org_sponsor}"),
+        Some(&app.admin),
+        None,
+        &[],
+    )
+    .await;
+    let sponsors = app
+        .get(
+            &format!("{EM}/connectedOrganizations/{org}/externalSponsors"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(sponsors.body["value"], json!([]));
     assert_eq!(
         app.request(
             Method::DELETE,
