@@ -51,4 +51,13 @@ impl DomainError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::Forbidden(message.into())
     }
+
+    /// The message with the detail that `Display` keeps from clients, for operators: logs and
+    /// the stored error of a failed job.
+    pub fn operator_detail(&self) -> String {
+        match self {
+            Self::Unavailable(detail) | Self::Internal(detail) => format!("{self}: {detail}"),
+            other => other.to_string(),
+        }
+    }
 }

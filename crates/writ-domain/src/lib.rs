@@ -10,6 +10,7 @@ pub mod duration;
 pub mod entitlement;
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod patch;
 pub mod query;
 pub mod secrets;

@@ -18,6 +18,7 @@ use crate::entitlement::{
     ResourceScope,
 };
 use crate::error::DomainError;
+use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
 use crate::query::{ListQuery, Page};
 
 #[derive(Debug, Error)]
@@ -266,6 +267,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every audit record, oldest first (for tests and the audit issue's readers).
     async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// When a worker next has something to do: the earliest due time of a job that is not
+    /// parked, or the end of its lease when it is leased past that.
+    async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+    /// The queued and parked jobs about one request or assignment, oldest due first.
+    async fn jobs_about(&self, subject_id: &str) -> StoreResult<Vec<QueuedJob>>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls back.
@@ -497,6 +503,39 @@ pub trait StoreTx: Send {
 
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()>;
     async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()>;
+
+    /// Writes a job unless one with the same dedupe key is queued; `false` when it was.
+    async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;
+    /// Leases up to `limit` jobs due at `now` that are neither parked nor leased by a live
+    /// lease, to `worker` until `lease_until`, counting the attempt. Jobs another transaction
+    /// is claiming are skipped, not waited for.
+    async fn claim_jobs(
+        &mut self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>>;
+    /// Deletes a job `worker` still holds the lease of; `false` when the lease was lost.
+    async fn complete_job(&mut self, id: &str, worker: &str) -> StoreResult<bool>;
+    /// Releases the lease and makes the job due again at `due_at`, keeping the error.
+    async fn retry_job(
+        &mut self,
+        id: &str,
+        worker: &str,
+        due_at: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<bool>;
+    /// Stops retrying a job: it stays, with its error, until reprocessed.
+    async fn park_job(
+        &mut self,
+        id: &str,
+        worker: &str,
+        now: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<bool>;
+    /// Makes the parked jobs about a subject due again at `now` with a fresh attempt count.
+    async fn unpark_jobs(&mut self, subject_id: &str, now: OffsetDateTime) -> StoreResult<u64>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

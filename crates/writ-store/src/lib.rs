@@ -12,6 +12,7 @@
 mod connect;
 mod entitlement;
 mod error;
+mod jobs;
 mod list;
 mod rows;
 pub mod schema;

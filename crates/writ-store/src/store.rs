@@ -12,6 +12,7 @@ use writ_domain::directory::{
     ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
     UserKind,
 };
+use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, StoreTx};
 
@@ -832,6 +833,14 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
+        crate::jobs::next_due(&self.pool).await
+    }
+
+    async fn jobs_about(&self, subject_id: &str) -> StoreResult<Vec<QueuedJob>> {
+        crate::jobs::about(&self.pool, subject_id).await
     }
 
     async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {

@@ -10,6 +10,7 @@ use writ_domain::directory::{
     AppRoleAssignment, Application, ClientSecret, Group, ObjectKind, PermissionGrant,
     RoleAssignment, ServicePrincipal, User,
 };
+use writ_domain::jobs::{ClaimedJob, NewJob};
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
 
 use writ_domain::entitlement::{
@@ -1065,6 +1066,48 @@ impl StoreTx for SqlTx {
         .await
         .store()?;
         Ok(())
+    }
+
+    async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {
+        crate::jobs::enqueue(&mut *self.tx, job).await
+    }
+
+    async fn claim_jobs(
+        &mut self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>> {
+        crate::jobs::claim(&mut *self.tx, self.backend, worker, now, lease_until, limit).await
+    }
+
+    async fn complete_job(&mut self, id: &str, worker: &str) -> StoreResult<bool> {
+        crate::jobs::complete(&mut *self.tx, id, worker).await
+    }
+
+    async fn retry_job(
+        &mut self,
+        id: &str,
+        worker: &str,
+        due_at: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<bool> {
+        crate::jobs::retry(&mut *self.tx, id, worker, due_at, error).await
+    }
+
+    async fn park_job(
+        &mut self,
+        id: &str,
+        worker: &str,
+        now: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<bool> {
+        crate::jobs::park(&mut *self.tx, id, worker, now, error).await
+    }
+
+    async fn unpark_jobs(&mut self, subject_id: &str, now: OffsetDateTime) -> StoreResult<u64> {
+        crate::jobs::unpark(&mut *self.tx, subject_id, now).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

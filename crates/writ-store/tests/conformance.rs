@@ -15,8 +15,12 @@ use time::{Duration, OffsetDateTime};
 use writ_domain::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use writ_domain::clock::{Clock, ManualClock, SystemClock};
 use writ_domain::directory::{BootstrapConfig, Group, ObjectKind, User, bootstrap};
+use writ_domain::jobs::{
+    ClaimedJob, JobHandler, JobKind, NewJob, PassReport, WorkerConfig, run_due_jobs,
+};
 use writ_domain::query::ListQuery;
 use writ_domain::store::{Store, StoreError};
+use writ_domain::{DomainError, DomainResult};
 use writ_store::{Backend, SqlStore, testing};
 
 async fn store(backend: Backend) -> SqlStore {
@@ -654,6 +658,252 @@ async fn roles_reach_members_of_role_assignable_groups_until_their_membership_en
     );
 }
 
+fn worker(id: &str, batch_size: u32, max_attempts: u32) -> WorkerConfig {
+    WorkerConfig {
+        worker_id: id.to_owned(),
+        lease: Duration::seconds(30),
+        batch_size,
+        max_attempts,
+    }
+}
+
+async fn claim(store: &SqlStore, worker: &str, at: OffsetDateTime, limit: u32) -> Vec<ClaimedJob> {
+    let mut tx = store.begin().await.unwrap();
+    let jobs = tx
+        .claim_jobs(worker, at, at + Duration::seconds(30), limit)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    jobs
+}
+
+async fn jobs_are_claimed_when_due_under_a_lease(backend: Backend) {
+    let store = store(backend).await;
+    let t0 = now();
+    let job = NewJob::new(
+        JobKind::ProcessRequest,
+        "request-1",
+        t0 + Duration::seconds(10),
+    );
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.enqueue_job(&job).await.unwrap());
+    // The same work enqueued again (a retried cause) is one job.
+    assert!(
+        !tx.enqueue_job(&NewJob::new(
+            JobKind::ProcessRequest,
+            "request-1",
+            job.due_at
+        ))
+        .await
+        .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(store.next_job_due().await.unwrap(), Some(job.due_at));
+
+    assert!(claim(&store, "a", t0, 10).await.is_empty(), "not due yet");
+    let claimed = claim(&store, "a", t0 + Duration::seconds(10), 10).await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, job.id);
+    assert_eq!(claimed[0].kind, Some(JobKind::ProcessRequest));
+    assert_eq!(claimed[0].subject_id, "request-1");
+    assert_eq!(claimed[0].attempts, 1);
+    // Leased: nobody else takes it, and the next due time is the lease's end.
+    assert!(
+        claim(&store, "b", t0 + Duration::seconds(11), 10)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        store.next_job_due().await.unwrap(),
+        Some(t0 + Duration::seconds(40))
+    );
+
+    // Worker a dies; its lease runs out and b takes the job over, counting a second attempt.
+    let taken_over = claim(&store, "b", t0 + Duration::seconds(40), 10).await;
+    assert_eq!(taken_over.len(), 1);
+    assert_eq!(taken_over[0].attempts, 2);
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        !tx.complete_job(&job.id, "a").await.unwrap(),
+        "a lost its lease"
+    );
+    assert!(tx.complete_job(&job.id, "b").await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(store.jobs_about("request-1").await.unwrap().is_empty());
+    assert_eq!(store.next_job_due().await.unwrap(), None);
+
+    // A job written by a transaction that rolls back never existed.
+    let mut tx = store.begin().await.unwrap();
+    tx.enqueue_job(&NewJob::new(JobKind::ExpireAssignment, "assignment-1", t0))
+        .await
+        .unwrap();
+    drop(tx);
+    assert!(store.jobs_about("assignment-1").await.unwrap().is_empty());
+    // Once done, the same work may be queued again.
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.enqueue_job(&NewJob::new(
+            JobKind::ProcessRequest,
+            "request-1",
+            job.due_at
+        ))
+        .await
+        .unwrap()
+    );
+    tx.commit().await.unwrap();
+}
+
+/// Fails while `failures_left` is above zero, then succeeds; records what it ran.
+#[derive(Default)]
+struct FlakyHandler {
+    failures_left: std::sync::Mutex<u32>,
+    ran: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for FlakyHandler {
+    async fn handle(&self, job: &ClaimedJob, _now: OffsetDateTime) -> DomainResult<()> {
+        self.ran.lock().unwrap().push(job.subject_id.clone());
+        let mut left = self.failures_left.lock().unwrap();
+        if *left > 0 {
+            *left -= 1;
+            return Err(DomainError::Unavailable(
+                "target directory unreachable".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+async fn failing_jobs_back_off_then_park_until_reprocessed(backend: Backend) {
+    let store = store(backend).await;
+    let clock = ManualClock::new(now());
+    let handler = FlakyHandler {
+        failures_left: std::sync::Mutex::new(3),
+        ..Default::default()
+    };
+    let config = worker("w", 10, 2);
+    let mut tx = store.begin().await.unwrap();
+    tx.enqueue_job(&NewJob::new(
+        JobKind::DeliverAssignment,
+        "assignment-9",
+        clock.now(),
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let report = run_due_jobs(&store, &handler, &config, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        PassReport {
+            completed: 0,
+            retried: 1,
+            parked: 0
+        }
+    );
+    let queued = store.jobs_about("assignment-9").await.unwrap();
+    assert_eq!(
+        queued[0].due_at,
+        clock.now() + Duration::seconds(1),
+        "first retry after 1 s"
+    );
+    assert_eq!(
+        queued[0].last_error.as_deref(),
+        Some("service temporarily unavailable: target directory unreachable")
+    );
+    assert_eq!(queued[0].lease_owner, None);
+    // Not yet due: a pass does nothing.
+    assert_eq!(
+        run_due_jobs(&store, &handler, &config, clock.now())
+            .await
+            .unwrap(),
+        PassReport::default()
+    );
+
+    clock.advance(Duration::seconds(1));
+    let report = run_due_jobs(&store, &handler, &config, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.parked, 1, "second failure reaches max_attempts");
+    let parked = &store.jobs_about("assignment-9").await.unwrap()[0];
+    assert_eq!(parked.parked_at, Some(clock.now()));
+    assert_eq!(parked.attempts, 2);
+    assert_eq!(
+        store.next_job_due().await.unwrap(),
+        None,
+        "parked jobs wait for reprocess"
+    );
+    clock.advance(Duration::hours(1));
+    assert_eq!(
+        run_due_jobs(&store, &handler, &config, clock.now())
+            .await
+            .unwrap(),
+        PassReport::default()
+    );
+
+    // reprocess: due again with a fresh count; it fails once more, then succeeds.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.unpark_jobs("assignment-9", clock.now()).await.unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        run_due_jobs(&store, &handler, &config, clock.now())
+            .await
+            .unwrap()
+            .retried,
+        1
+    );
+    clock.advance(Duration::seconds(1));
+    assert_eq!(
+        run_due_jobs(&store, &handler, &config, clock.now())
+            .await
+            .unwrap()
+            .completed,
+        1
+    );
+    assert!(store.jobs_about("assignment-9").await.unwrap().is_empty());
+    assert_eq!(handler.ran.lock().unwrap().len(), 4);
+}
+
+async fn concurrent_workers_claim_disjoint_jobs(backend: Backend) {
+    let store = store(backend).await;
+    let at = now();
+    let mut tx = store.begin().await.unwrap();
+    for n in 0..120 {
+        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &format!("r{n}"), at))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = claim(&store, &format!("w{w}"), at, 7).await;
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|job| job.subject_id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let distinct: std::collections::HashSet<_> = all.iter().cloned().collect();
+    assert_eq!(all.len(), 120, "every job claimed exactly once");
+    assert_eq!(distinct.len(), 120);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -686,4 +936,7 @@ conformance!(
     concurrent_writers_all_commit,
     replicas_bootstrapping_together_agree,
     roles_reach_members_of_role_assignable_groups_until_their_membership_ends,
+    jobs_are_claimed_when_due_under_a_lease,
+    failing_jobs_back_off_then_park_until_reprocessed,
+    concurrent_workers_claim_disjoint_jobs,
 );

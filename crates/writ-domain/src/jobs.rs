@@ -1,0 +1,248 @@
+//! The job queue's domain half (DESIGN section 7): asynchronous and timed work is data, a row
+//! written in the same transaction as the change that causes it, so that nothing is lost between
+//! a commit and a worker noticing it. Workers claim due rows with a lease, run them, and delete
+//! them (done) or push their due time back (retry with backoff). A worker that dies leaves its
+//! lease to run out, and another worker claims the row again; handlers are therefore idempotent.
+//!
+//! Writ keeps its own queue rather than a crate such as `apalis` or `sqlxmq`: those are bound to
+//! one database (PostgreSQL) and to their own schema and transactions, while Writ's jobs must be
+//! written by the same `StoreTx` as their cause on both SQLite and PostgreSQL, and the domain must
+//! take `now` from the injected clock so that tests move time by hand.
+//!
+//! This module owns the job vocabulary, the backoff rule and one pass of a worker
+//! ([`run_due_jobs`]); sleeping and waking (tokio) belong to the server.
+
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::new_object_id;
+use crate::store::Store;
+
+/// What a job does. Stored by name, so a kind that a newer build wrote and this build does not
+/// know is reported rather than misread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Move an assignment request along: approval routing, delivery, removal.
+    ProcessRequest,
+    /// Apply (or re-apply) an assignment's resource roles through its provider.
+    DeliverAssignment,
+    /// End an assignment at its end instant and release its grants.
+    ExpireAssignment,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::ProcessRequest => "processRequest",
+            JobKind::DeliverAssignment => "deliverAssignment",
+            JobKind::ExpireAssignment => "expireAssignment",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            JobKind::ProcessRequest,
+            JobKind::DeliverAssignment,
+            JobKind::ExpireAssignment,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// A job to write. `dedupe_key` makes enqueueing idempotent: a second job with the same key
+/// while the first is still queued is not written (a retried transaction, or two causes of the
+/// same work, yield one job).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub id: String,
+    pub kind: JobKind,
+    /// The request or assignment the job is about.
+    pub subject_id: String,
+    pub due_at: OffsetDateTime,
+    pub dedupe_key: String,
+}
+
+impl NewJob {
+    /// A job due at `due_at`, deduplicated on its kind, subject and due time.
+    pub fn new(kind: JobKind, subject_id: &str, due_at: OffsetDateTime) -> Self {
+        Self {
+            id: new_object_id(),
+            kind,
+            subject_id: subject_id.to_owned(),
+            due_at,
+            dedupe_key: format!(
+                "{}:{}:{}",
+                kind.as_str(),
+                subject_id,
+                due_at.unix_timestamp_nanos() / 1_000
+            ),
+        }
+    }
+}
+
+/// A job a worker holds the lease of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub id: String,
+    /// `None` when the stored kind is unknown to this build.
+    pub kind: Option<JobKind>,
+    pub kind_name: String,
+    pub subject_id: String,
+    pub due_at: OffsetDateTime,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+}
+
+/// A job as stored, for status and `reprocess`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedJob {
+    pub id: String,
+    pub kind_name: String,
+    pub subject_id: String,
+    pub due_at: OffsetDateTime,
+    pub attempts: u32,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+    pub parked_at: Option<OffsetDateTime>,
+}
+
+/// How a worker claims: who it is, how long its lease lasts, how many jobs at once.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub worker_id: String,
+    pub lease: Duration,
+    pub batch_size: u32,
+    /// After this many failed attempts a job is parked (kept, with its error, for `reprocess`)
+    /// instead of retried.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            worker_id: new_object_id(),
+            lease: Duration::seconds(60),
+            batch_size: 100,
+            max_attempts: 12,
+        }
+    }
+}
+
+/// The wait before attempt `attempts + 1`: exponential from 1 s, capped at 15 minutes. Jitter is
+/// not needed here because retries of different jobs are already spread by their causes; the
+/// webhook sender, which hits one endpoint with many events, adds its own.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(10);
+    let seconds = 1i64 << exponent;
+    Duration::seconds(seconds.min(15 * 60))
+}
+
+/// Runs one job. Returning an error schedules a retry; handlers must be idempotent because a job
+/// whose worker died after the work but before the delete runs again.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    async fn handle(&self, job: &ClaimedJob, now: OffsetDateTime) -> DomainResult<()>;
+}
+
+/// What one pass did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    pub completed: u32,
+    pub retried: u32,
+    pub parked: u32,
+}
+
+/// One pass of a worker at `now`: claim a batch of due jobs (committed, so other workers skip
+/// them), run each, then delete it or schedule its retry. Returns what happened; the caller
+/// loops while a pass claimed a full batch, and otherwise sleeps until
+/// [`Store::next_job_due`] or a wake-up.
+pub async fn run_due_jobs(
+    store: &dyn Store,
+    handler: &dyn JobHandler,
+    config: &WorkerConfig,
+    now: OffsetDateTime,
+) -> DomainResult<PassReport> {
+    let mut tx = store.begin().await?;
+    let jobs = tx
+        .claim_jobs(
+            &config.worker_id,
+            now,
+            now + config.lease,
+            config.batch_size,
+        )
+        .await?;
+    tx.commit().await?;
+
+    let mut report = PassReport::default();
+    for job in &jobs {
+        let outcome = match job.kind {
+            Some(_) => handler.handle(job, now).await,
+            None => Err(DomainError::Internal(format!(
+                "job kind {:?} is unknown to this build",
+                job.kind_name
+            ))),
+        };
+        let mut tx = store.begin().await?;
+        match outcome {
+            Ok(()) => {
+                tx.complete_job(&job.id, &config.worker_id).await?;
+                report.completed += 1;
+            }
+            Err(error) if job.attempts >= config.max_attempts => {
+                tx.park_job(&job.id, &config.worker_id, now, &error.operator_detail())
+                    .await?;
+                report.parked += 1;
+            }
+            Err(error) => {
+                let due = now + retry_delay(job.attempts);
+                tx.retry_job(&job.id, &config.worker_id, due, &error.operator_detail())
+                    .await?;
+                report.retried += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_and_caps_at_fifteen_minutes() {
+        assert_eq!(retry_delay(1), Duration::seconds(1));
+        assert_eq!(retry_delay(2), Duration::seconds(2));
+        assert_eq!(retry_delay(5), Duration::seconds(16));
+        assert_eq!(retry_delay(11), Duration::seconds(15 * 60));
+        assert_eq!(retry_delay(40), Duration::seconds(15 * 60));
+    }
+
+    #[test]
+    fn kinds_round_trip_by_name_and_unknown_names_are_refused() {
+        for kind in [
+            JobKind::ProcessRequest,
+            JobKind::DeliverAssignment,
+            JobKind::ExpireAssignment,
+        ] {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(JobKind::parse("sendPigeon"), None);
+    }
+
+    #[test]
+    fn dedupe_key_names_kind_subject_and_instant() {
+        let at = OffsetDateTime::UNIX_EPOCH + Duration::seconds(5);
+        let a = NewJob::new(JobKind::ProcessRequest, "r1", at);
+        let b = NewJob::new(JobKind::ProcessRequest, "r1", at);
+        assert_ne!(a.id, b.id);
+        assert_eq!(a.dedupe_key, b.dedupe_key);
+        assert_ne!(
+            a.dedupe_key,
+            NewJob::new(JobKind::ExpireAssignment, "r1", at).dedupe_key
+        );
+    }
+}

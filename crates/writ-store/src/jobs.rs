@@ -1,0 +1,225 @@
+//! The job queue's SQL (DESIGN section 7): enqueue, claim with a lease, complete, retry, park.
+//! One SQL body serves both backends except the claim, where PostgreSQL adds `FOR UPDATE SKIP
+//! LOCKED` so that replicas claiming at once take disjoint rows without waiting on each other;
+//! SQLite has one writer (the store's writer lock), so its claims are serial already.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
+use time::OffsetDateTime;
+use writ_domain::clock::{from_micros, to_micros};
+use writ_domain::jobs::{ClaimedJob, JobKind, NewJob, QueuedJob};
+use writ_domain::store::StoreResult;
+
+use crate::connect::Backend;
+use crate::error::ResultExt;
+
+pub(crate) async fn enqueue<'e, E>(executor: E, job: &NewJob) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query(
+        "INSERT INTO jobs (id, kind, subject_id, due_at, dedupe_key) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(job.id.clone())
+    .bind(job.kind.as_str())
+    .bind(job.subject_id.clone())
+    .bind(to_micros(job.due_at))
+    .bind(job.dedupe_key.clone())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+// The claim in two halves, so that both backends' statements are static strings.
+macro_rules! claim_sql {
+    () => {
+        "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM jobs WHERE parked_at IS NULL AND due_at <= $3 \
+         AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at, id LIMIT $4"
+    };
+}
+macro_rules! claim_returning {
+    () => {
+        ") RETURNING id, kind, subject_id, due_at, attempts"
+    };
+}
+
+pub(crate) async fn claim<'e, E>(
+    executor: E,
+    backend: Backend,
+    worker: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedJob>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = match backend {
+        Backend::Postgres => concat!(claim_sql!(), " FOR UPDATE SKIP LOCKED", claim_returning!()),
+        Backend::Sqlite => concat!(claim_sql!(), claim_returning!()),
+    };
+    let rows = sqlx::query(sql)
+        .bind(worker.to_owned())
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(executor)
+        .await
+        .store()?;
+    let mut jobs = rows
+        .iter()
+        .map(|row| {
+            let kind_name: String = row.try_get("kind").store()?;
+            Ok(ClaimedJob {
+                id: row.try_get("id").store()?,
+                kind: JobKind::parse(&kind_name),
+                kind_name,
+                subject_id: row.try_get("subject_id").store()?,
+                due_at: from_micros(row.try_get("due_at").store()?),
+                attempts: attempts(row)?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    // RETURNING keeps no order; run the oldest work first.
+    jobs.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+    Ok(jobs)
+}
+
+pub(crate) async fn complete<'e, E>(executor: E, id: &str, worker: &str) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
+        .bind(id.to_owned())
+        .bind(worker.to_owned())
+        .execute(executor)
+        .await
+        .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn retry<'e, E>(
+    executor: E,
+    id: &str,
+    worker: &str,
+    due_at: OffsetDateTime,
+    error: &str,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query(
+        "UPDATE jobs SET due_at = $3, lease_owner = NULL, lease_until = NULL, last_error = $4 \
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(id.to_owned())
+    .bind(worker.to_owned())
+    .bind(to_micros(due_at))
+    .bind(error.to_owned())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn park<'e, E>(
+    executor: E,
+    id: &str,
+    worker: &str,
+    now: OffsetDateTime,
+    error: &str,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query(
+        "UPDATE jobs SET parked_at = $3, lease_owner = NULL, lease_until = NULL, last_error = $4 \
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(id.to_owned())
+    .bind(worker.to_owned())
+    .bind(to_micros(now))
+    .bind(error.to_owned())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn unpark<'e, E>(
+    executor: E,
+    subject_id: &str,
+    now: OffsetDateTime,
+) -> StoreResult<u64>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query(
+        "UPDATE jobs SET parked_at = NULL, due_at = $2, attempts = 0 \
+         WHERE subject_id = $1 AND parked_at IS NOT NULL",
+    )
+    .bind(subject_id.to_owned())
+    .bind(to_micros(now))
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn next_due<'e, E>(executor: E) -> StoreResult<Option<OffsetDateTime>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(
+        "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > due_at \
+         THEN lease_until ELSE due_at END) AS next FROM jobs WHERE parked_at IS NULL",
+    )
+    .fetch_one(executor)
+    .await
+    .store()?;
+    let next: Option<i64> = row.try_get("next").store()?;
+    Ok(next.map(from_micros))
+}
+
+pub(crate) async fn about<'e, E>(executor: E, subject_id: &str) -> StoreResult<Vec<QueuedJob>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(
+        "SELECT id, kind, subject_id, due_at, attempts, lease_owner, lease_until, last_error, \
+         parked_at FROM jobs WHERE subject_id = $1 ORDER BY due_at, id",
+    )
+    .bind(subject_id.to_owned())
+    .fetch_all(executor)
+    .await
+    .store()?;
+    rows.iter()
+        .map(|row| {
+            Ok(QueuedJob {
+                id: row.try_get("id").store()?,
+                kind_name: row.try_get("kind").store()?,
+                subject_id: row.try_get("subject_id").store()?,
+                due_at: from_micros(row.try_get("due_at").store()?),
+                attempts: attempts(row)?,
+                lease_owner: row.try_get("lease_owner").store()?,
+                lease_until: row
+                    .try_get::<Option<i64>, _>("lease_until")
+                    .store()?
+                    .map(from_micros),
+                last_error: row.try_get("last_error").store()?,
+                parked_at: row
+                    .try_get::<Option<i64>, _>("parked_at")
+                    .store()?
+                    .map(from_micros),
+            })
+        })
+        .collect()
+}
+
+fn attempts(row: &AnyRow) -> StoreResult<u32> {
+    let attempts: i64 = row.try_get("attempts").store()?;
+    Ok(u32::try_from(attempts).unwrap_or(u32::MAX))
+}
