@@ -7,6 +7,7 @@ pub mod error;
 pub mod graph;
 pub mod health;
 pub mod idempotency;
+pub mod job_worker;
 pub mod json_input;
 pub mod oauth;
 pub mod odata;

@@ -1,0 +1,106 @@
+//! The job worker's runtime (DESIGN section 7): a task that runs passes of
+//! [`writ_domain::jobs::run_due_jobs`], sleeps until the next job is due, and wakes early when
+//! this process commits new work. Other replicas' new work is found by the bounded idle wait,
+//! and their dead workers' jobs when the lease runs out.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use tokio::sync::Notify;
+use writ_domain::clock::Clock;
+use writ_domain::jobs::{JobHandler, WorkerConfig, run_due_jobs};
+use writ_domain::store::Store;
+
+/// Wakes the worker of this process after a transaction that wrote a job commits. Cloning
+/// shares the signal; a wake with no worker waiting is kept for its next wait, so none is lost.
+#[derive(Debug, Clone, Default)]
+pub struct JobWaker(Arc<Notify>);
+
+impl JobWaker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// How long the worker waits when it has nothing to do, and after a failed pass.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerTiming {
+    /// The longest sleep: how late another replica's new work may be noticed.
+    pub max_idle: StdDuration,
+    /// The pause after a pass that failed (the database was unreachable).
+    pub error_pause: StdDuration,
+}
+
+impl Default for WorkerTiming {
+    fn default() -> Self {
+        Self {
+            max_idle: StdDuration::from_secs(5),
+            error_pause: StdDuration::from_secs(1),
+        }
+    }
+}
+
+/// Everything a worker runs with.
+pub struct JobWorker {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub handler: Arc<dyn JobHandler>,
+    pub config: WorkerConfig,
+    pub timing: WorkerTiming,
+    pub waker: JobWaker,
+}
+
+impl JobWorker {
+    /// Runs until `shutdown` resolves. A job being run when it does is finished first, so a
+    /// SIGTERM never leaves work half done; SIGKILL leaves the lease to run out instead.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match run_due_jobs(
+                self.store.as_ref(),
+                self.handler.as_ref(),
+                &self.config,
+                self.clock.now(),
+            )
+            .await
+            {
+                Ok(report) => {
+                    let claimed = report.completed + report.retried + report.parked;
+                    if claimed > 0 {
+                        tracing::debug!(?report, "job pass");
+                    }
+                    if claimed >= self.config.batch_size {
+                        // A full batch: more may be due already.
+                        continue;
+                    }
+                    self.idle_wait().await
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error.operator_detail(), "job pass failed");
+                    self.timing.error_pause
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.waker.0.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn idle_wait(&self) -> StdDuration {
+        match self.store.next_job_due().await {
+            Ok(Some(due)) => {
+                let until = due - self.clock.now();
+                StdDuration::try_from(until)
+                    .unwrap_or(StdDuration::ZERO)
+                    .min(self.timing.max_idle)
+            }
+            Ok(None) => self.timing.max_idle,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the next job's due time");
+                self.timing.error_pause
+            }
+        }
+    }
+}
