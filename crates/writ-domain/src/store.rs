@@ -13,9 +13,9 @@ use crate::directory::{
     UserKind,
 };
 use crate::entitlement::{
-    AccessPackage, AssignmentPolicy, Catalog, CatalogResource, ConnectedOrganization,
-    CustomExtension, EmRoleAssignment, PackageRoleScope, ResourceRequest, ResourceRole,
-    ResourceScope,
+    AccessPackage, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentState, Catalog,
+    CatalogResource, ConnectedOrganization, CustomExtension, EmRoleAssignment, PackageRoleScope,
+    RequestState, ResourceRequest, ResourceRole, ResourceScope,
 };
 use crate::error::DomainError;
 use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
@@ -269,6 +269,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
     /// When a worker next has something to do: the earliest due time of a job that is not
     /// parked, or the end of its lease when it is leased past that.
+    async fn assignment_request(&self, id: &str) -> StoreResult<Option<AssignmentRequest>>;
+    /// Requests, or (`visible_to`) those in catalogs where the principal holds a role.
+    async fn list_assignment_requests(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<AssignmentRequest>>;
+    async fn assignment(&self, id: &str) -> StoreResult<Option<Assignment>>;
+    async fn list_assignments(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<Assignment>>;
+    /// The assignments of a target that have not ended.
+    async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
     /// The queued and parked jobs about one request or assignment, oldest due first.
     async fn jobs_about(&self, subject_id: &str) -> StoreResult<Vec<QueuedJob>>;
@@ -503,6 +518,37 @@ pub trait StoreTx: Send {
 
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()>;
     async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()>;
+
+    async fn insert_assignment_request(&mut self, request: &AssignmentRequest) -> StoreResult<()>;
+    /// Stores the request's new state if it is still in `expected`; `false` when another
+    /// transaction moved it first.
+    async fn update_assignment_request(
+        &mut self,
+        request: &AssignmentRequest,
+        expected: RequestState,
+    ) -> StoreResult<bool>;
+    /// The id of an add request still in progress for this target and package.
+    async fn open_request_for(
+        &mut self,
+        target_id: &str,
+        package_id: &str,
+    ) -> StoreResult<Option<String>>;
+    async fn insert_assignment(&mut self, assignment: &Assignment) -> StoreResult<()>;
+    /// Stores the assignment's new state if it is still in `expected`.
+    async fn update_assignment(
+        &mut self,
+        assignment: &Assignment,
+        expected: AssignmentState,
+    ) -> StoreResult<bool>;
+    /// The target's assignment of this package that has not ended.
+    async fn active_assignment_for(
+        &mut self,
+        target_id: &str,
+        package_id: &str,
+    ) -> StoreResult<Option<Assignment>>;
+    /// Deletes every grant `holder` holds (memberships, app role assignments, delegated
+    /// grants); grants other holders hold stay.
+    async fn release_grants(&mut self, holder: &str) -> StoreResult<u64>;
 
     /// Writes a job unless one with the same dedupe key is queued; `false` when it was.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;

@@ -29,8 +29,8 @@ use writ_domain::store::Store;
 
 use crate::error::ApiError;
 use crate::graph::entitlement::{
-    catalogs as em_catalogs, organizations as em_orgs, packages as em_packages,
-    policies as em_policies, resources as em_resources, roles as em_roles,
+    assignments as em_assignments, catalogs as em_catalogs, organizations as em_orgs,
+    packages as em_packages, policies as em_policies, resources as em_resources, roles as em_roles,
 };
 use crate::graph::{
     applications, directory_objects, grants, groups, role_management, service_principals, users,
@@ -136,6 +136,7 @@ pub async fn start(
         password_limiter: Arc::new(rate_limit::RateLimiter::new(10, 10)),
         metrics: config.metrics,
         dummy_password_hash: Arc::new(dummy_password_hash),
+        job_waker: job_worker::JobWaker::default(),
     };
     Ok(Started {
         state,
@@ -745,6 +746,11 @@ fn graph_routes() -> Routes {
         .route(Put, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", Entity, "Replace an assignment policy", em_policies::replace)
         .route(Patch, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", NoContent, "Update an assignment policy", em_policies::update)
         .route(Delete, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", NoContent, "Delete an assignment policy", em_policies::delete)
+        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests", Collection, "List assignment requests", em_assignments::list_requests)
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests", Create, "Request, assign or remove access (adminAdd, adminRemove)", em_assignments::create_request)
+        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", Entity, "Get an assignment request", em_assignments::get_request)
+        .route(Get, "/identityGovernance/entitlementManagement/assignments", Collection, "List assignments", em_assignments::list_assignments)
+        .route(Get, "/identityGovernance/entitlementManagement/assignments/{id}", Entity, "Get an assignment", em_assignments::get_assignment)
         .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations", Collection, "List connected organizations", em_orgs::list_organizations)
         .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations", Create, "Create a connected organization", em_orgs::create_organization)
         .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", Entity, "Get a connected organization", em_orgs::get_organization)

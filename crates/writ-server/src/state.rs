@@ -5,6 +5,7 @@ use std::sync::Arc;
 use writ_domain::directory::Directory;
 use writ_domain::entitlement::Entitlement;
 
+use crate::job_worker::JobWaker;
 use crate::rate_limit::RateLimiter;
 use crate::tokens::TokenService;
 
@@ -29,4 +30,6 @@ pub struct AppState {
     /// An argon2 hash verified against when the user is unknown, so that a failed sign-in takes
     /// the same time whether or not the account exists.
     pub dummy_password_hash: Arc<String>,
+    /// Wakes this process's job worker after a handler commits new work.
+    pub job_waker: JobWaker,
 }

@@ -13,6 +13,8 @@ mod harness;
 
 #[path = "api/agents.rs"]
 mod agents;
+#[path = "api/assignments.rs"]
+mod assignments;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/authorization.rs"]

@@ -313,7 +313,10 @@ fn visible(column: &str) -> String {
     format!("{column} IN ({VISIBLE_CATALOGS})")
 }
 
-fn restriction_of(visible_to: Option<&str>, column: &str) -> Option<(String, Vec<SqlValue>)> {
+pub(crate) fn restriction_of(
+    visible_to: Option<&str>,
+    column: &str,
+) -> Option<(String, Vec<SqlValue>)> {
     visible_to.map(|p| (visible(column), vec![SqlValue::Text(p.to_owned())]))
 }
 

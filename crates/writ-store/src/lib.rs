@@ -9,6 +9,7 @@
 //! constants and from the OData compiler's output, whose values are always bound parameters.
 //! The conformance suite (`tests/conformance.rs`) runs every test on both.
 
+mod assignments;
 mod connect;
 mod entitlement;
 mod error;

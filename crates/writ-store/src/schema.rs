@@ -344,3 +344,58 @@ pub static CONNECTED_ORGANIZATION: EntitySchema = EntitySchema {
         ("createdDateTime", datetime("{t}.created_at")),
     ],
 };
+
+pub static ASSIGNMENT_REQUEST: EntitySchema = EntitySchema {
+    entity: "accessPackageAssignmentRequest",
+    fields: &[
+        ("id", id("{t}.id")),
+        (
+            "state",
+            FieldDef::Scalar {
+                sql: "{t}.state",
+                ty: FieldType::Enum(writ_domain::entitlement::RequestState::NAMES),
+                orderable: false,
+            },
+        ),
+        (
+            "requestType",
+            FieldDef::Scalar {
+                sql: "{t}.request_type",
+                ty: FieldType::Enum(&[
+                    "userAdd",
+                    "userUpdate",
+                    "userRemove",
+                    "adminAdd",
+                    "adminUpdate",
+                    "adminRemove",
+                    "systemRemove",
+                ]),
+                orderable: false,
+            },
+        ),
+        ("accessPackage/id", id("{t}.access_package_id")),
+        ("requestor/objectId", id("{t}.requestor_id")),
+        ("target/objectId", id("{t}.target_id")),
+        ("createdDateTime", datetime("{t}.created_at")),
+        ("completedDateTime", datetime("{t}.completed_at")),
+    ],
+};
+
+pub static ASSIGNMENT: EntitySchema = EntitySchema {
+    entity: "accessPackageAssignment",
+    fields: &[
+        ("id", id("{t}.id")),
+        (
+            "state",
+            FieldDef::Scalar {
+                sql: "{t}.state",
+                ty: FieldType::Enum(writ_domain::entitlement::AssignmentState::NAMES),
+                orderable: false,
+            },
+        ),
+        ("accessPackage/id", id("{t}.access_package_id")),
+        ("assignmentPolicy/id", id("{t}.policy_id")),
+        ("target/objectId", id("{t}.target_id")),
+        ("expiredDateTime", datetime("{t}.expired_at")),
+    ],
+};

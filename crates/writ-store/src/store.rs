@@ -12,6 +12,7 @@ use writ_domain::directory::{
     ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
     UserKind,
 };
+use writ_domain::entitlement::{Assignment, AssignmentRequest};
 use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, StoreTx};
@@ -833,6 +834,34 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn assignment_request(&self, id: &str) -> StoreResult<Option<AssignmentRequest>> {
+        crate::assignments::request_by_id(&self.pool, id).await
+    }
+
+    async fn list_assignment_requests(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<AssignmentRequest>> {
+        crate::assignments::list_requests(&self.pool, query, visible_to).await
+    }
+
+    async fn assignment(&self, id: &str) -> StoreResult<Option<Assignment>> {
+        crate::assignments::assignment_by_id(&self.pool, id).await
+    }
+
+    async fn list_assignments(
+        &self,
+        query: &ListQuery,
+        visible_to: Option<&str>,
+    ) -> StoreResult<Page<Assignment>> {
+        crate::assignments::list_assignments(&self.pool, query, visible_to).await
+    }
+
+    async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {
+        crate::assignments::live_assignments_of(&self.pool, target_id, None).await
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {

@@ -10,6 +10,7 @@ use writ_domain::directory::{
     AppRoleAssignment, Application, ClientSecret, Group, ObjectKind, PermissionGrant,
     RoleAssignment, ServicePrincipal, User,
 };
+use writ_domain::entitlement::{Assignment, AssignmentRequest, AssignmentState, RequestState};
 use writ_domain::jobs::{ClaimedJob, NewJob};
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
 
@@ -1066,6 +1067,53 @@ impl StoreTx for SqlTx {
         .await
         .store()?;
         Ok(())
+    }
+
+    async fn insert_assignment_request(&mut self, request: &AssignmentRequest) -> StoreResult<()> {
+        crate::assignments::insert_request(&mut *self.tx, request).await
+    }
+
+    async fn update_assignment_request(
+        &mut self,
+        request: &AssignmentRequest,
+        expected: RequestState,
+    ) -> StoreResult<bool> {
+        crate::assignments::update_request(&mut *self.tx, request, expected).await
+    }
+
+    async fn open_request_for(
+        &mut self,
+        target_id: &str,
+        package_id: &str,
+    ) -> StoreResult<Option<String>> {
+        crate::assignments::open_request_for(&mut *self.tx, target_id, package_id).await
+    }
+
+    async fn insert_assignment(&mut self, assignment: &Assignment) -> StoreResult<()> {
+        crate::assignments::insert_assignment(&mut *self.tx, assignment).await
+    }
+
+    async fn update_assignment(
+        &mut self,
+        assignment: &Assignment,
+        expected: AssignmentState,
+    ) -> StoreResult<bool> {
+        crate::assignments::update_assignment(&mut *self.tx, assignment, expected).await
+    }
+
+    async fn active_assignment_for(
+        &mut self,
+        target_id: &str,
+        package_id: &str,
+    ) -> StoreResult<Option<Assignment>> {
+        let mut live =
+            crate::assignments::live_assignments_of(&mut *self.tx, target_id, Some(package_id))
+                .await?;
+        Ok(live.pop())
+    }
+
+    async fn release_grants(&mut self, holder: &str) -> StoreResult<u64> {
+        crate::assignments::release_grants(&mut self.tx, holder).await
     }
 
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {

@@ -150,9 +150,29 @@ async fn serve(config: config::Config) -> Result<(), String> {
         database = store.backend_kind().name(),
         "writ is serving"
     );
-    writ_server::serve(listener, started.state, shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    // One shutdown signal stops both the HTTP server and the job worker.
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let worker = writ_server::job_worker::JobWorker {
+        store: Arc::new(store.clone()),
+        clock: Arc::new(SystemClock),
+        handler: Arc::new(started.state.entitlement.clone()),
+        config: writ_domain::jobs::WorkerConfig::default(),
+        timing: writ_server::job_worker::WorkerTiming::default(),
+        waker: started.state.job_waker.clone(),
+    };
+    let worker = tokio::spawn(worker.run(async move {
+        let mut stopped = worker_stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    writ_server::serve(listener, started.state, async move {
+        shutdown_signal().await;
+        let _ = stop_worker.send(true);
+    })
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    if let Err(error) = worker.await {
+        tracing::error!(%error, "the job worker ended abnormally");
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

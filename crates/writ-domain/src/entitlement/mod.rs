@@ -8,6 +8,7 @@ mod organizations;
 mod packages;
 mod policies;
 pub mod policy_model;
+mod requests;
 mod resources;
 mod roles;
 
@@ -18,6 +19,10 @@ pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
 pub use policy_model::AssignmentPolicy;
+pub use requests::{
+    Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
+    RequestState, RequestType, Subject,
+};
 pub use resources::ResourceRequestInput;
 pub(crate) use resources::release_catalog_resources;
 pub use roles::EmRoleAssignmentInput;

@@ -597,7 +597,7 @@ impl Entitlement {
     }
 
     /// The roles a package grants.
-    async fn package_roles(&self, package_id: &str) -> DomainResult<Vec<ResourceRole>> {
+    pub(super) async fn package_roles(&self, package_id: &str) -> DomainResult<Vec<ResourceRole>> {
         let mut out = Vec::new();
         for rs in self.store.package_role_scopes(package_id).await? {
             if let Some(role) = self.store.resource_role(&rs.role_id).await? {
@@ -931,6 +931,24 @@ impl Entitlement {
     async fn caller_in_scope(
         &self,
         caller: &Caller,
+        policy: &AssignmentPolicy,
+    ) -> DomainResult<bool> {
+        let subject = super::requests::Subject {
+            id: caller.id.clone(),
+            kind: caller.kind,
+            is_agent: caller.is_agent,
+            display_name: caller.display_name.clone(),
+            principal_name: None,
+            mail: None,
+        };
+        self.principal_in_scope(&subject, policy).await
+    }
+
+    /// Whether a principal falls within a policy's `allowedTargetScope` (and its specific
+    /// targets) now.
+    pub(super) async fn principal_in_scope(
+        &self,
+        caller: &super::requests::Subject,
         policy: &AssignmentPolicy,
     ) -> DomainResult<bool> {
         use crate::authz::PrincipalKind;

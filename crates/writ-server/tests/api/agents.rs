@@ -15,17 +15,17 @@ const GLOBAL_ADMIN_ROLE: &str = "62e90394-69f5-4237-9190-012177145e10";
 const ORDERS_READ_ROLE: &str = "4b1a7c2e-1f3d-4e5a-8b6c-7d8e9f0a1b2c";
 const ORDERS_WRITE_ROLE: &str = "5c2b8d3f-2a4e-4f6b-9c7d-8e9f0a1b2c3d";
 
-fn user_url(id: &str) -> String {
+pub(crate) fn user_url(id: &str) -> String {
     format!("{PUBLIC_URL}/v1.0/users/{id}")
 }
 
-struct Fleet {
-    sponsor: String,
-    blueprint_app_id: String,
+pub(crate) struct Fleet {
+    pub sponsor: String,
+    pub blueprint_app_id: String,
     blueprint_id: String,
 }
 
-async fn fleet(app: &TestApp) -> Fleet {
+pub(crate) async fn fleet(app: &TestApp) -> Fleet {
     let sponsor = app.create_user("Sam Sponsor").await;
     let blueprint = app
         .send(
@@ -65,7 +65,7 @@ async fn fleet(app: &TestApp) -> Fleet {
     }
 }
 
-async fn create_agent(
+pub(crate) async fn create_agent(
     app: &TestApp,
     fleet: &Fleet,
     name: &str,
@@ -86,7 +86,7 @@ async fn create_agent(
     .await
 }
 
-async fn agent_token(app: &TestApp, agent_id: &str, scope: &str) -> (String, Value) {
+pub(crate) async fn agent_token(app: &TestApp, agent_id: &str, scope: &str) -> (String, Value) {
     let secret = app
         .send(
             Method::POST,

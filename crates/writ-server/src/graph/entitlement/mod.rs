@@ -1,6 +1,7 @@
 //! `/identityGovernance/entitlementManagement` and `/roleManagement/entitlementManagement`:
 //! the wire form of catalogs, resources, packages and catalog roles, and their handlers.
 
+pub mod assignments;
 pub mod catalogs;
 pub mod organizations;
 pub mod packages;

@@ -1,0 +1,1109 @@
+//! Assignment requests and assignments (DESIGN sections 5 and 6): the administrator's pathways
+//! (`adminAdd`, `adminRemove`), delivery of a package's resource roles as grants held by the
+//! assignment, and expiry at the assignment's end. Grants are rows with the assignment as their
+//! holder and its end as their end, so access ends at that instant for every read that decides
+//! it (invariant 2), and a grant another holder also holds survives this one's end (invariant 3).
+//!
+//! A create records the request (`submitted`) with a `processRequest` job in one transaction;
+//! the job worker delivers it. A removal takes effect in the transaction that records it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::policy_model::{AssignmentPolicy, Expiration};
+use super::{Entitlement, ResourceRole, require};
+use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
+use crate::authz::{Caller, PrincipalKind};
+use crate::directory::{DirectoryObject, RequestContext, ServicePrincipalKind, UserKind};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::new_object_id;
+use crate::jobs::{ClaimedJob, JobHandler, JobKind, NewJob};
+use crate::query::{ListQuery, Page};
+use crate::store::StoreTx;
+
+const CATEGORY: &str = "EntitlementManagement";
+const ORIGIN_GROUP: &str = "AadGroup";
+const ORIGIN_APPLICATION: &str = "AadApplication";
+
+/// Graph's `accessPackageRequestType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestType {
+    UserAdd,
+    UserUpdate,
+    UserRemove,
+    AdminAdd,
+    AdminUpdate,
+    AdminRemove,
+    SystemRemove,
+}
+
+impl RequestType {
+    const ALL: [RequestType; 7] = [
+        RequestType::UserAdd,
+        RequestType::UserUpdate,
+        RequestType::UserRemove,
+        RequestType::AdminAdd,
+        RequestType::AdminUpdate,
+        RequestType::AdminRemove,
+        RequestType::SystemRemove,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestType::UserAdd => "userAdd",
+            RequestType::UserUpdate => "userUpdate",
+            RequestType::UserRemove => "userRemove",
+            RequestType::AdminAdd => "adminAdd",
+            RequestType::AdminUpdate => "adminUpdate",
+            RequestType::AdminRemove => "adminRemove",
+            RequestType::SystemRemove => "systemRemove",
+        }
+    }
+
+    /// Enum input in any case, as for every Graph enum.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// Graph's `accessPackageRequestState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestState {
+    Submitted,
+    PendingApproval,
+    Scheduled,
+    Delivering,
+    Delivered,
+    PartiallyDelivered,
+    DeliveryFailed,
+    Denied,
+    Canceled,
+}
+
+impl RequestState {
+    const ALL: [RequestState; 9] = [
+        RequestState::Submitted,
+        RequestState::PendingApproval,
+        RequestState::Scheduled,
+        RequestState::Delivering,
+        RequestState::Delivered,
+        RequestState::PartiallyDelivered,
+        RequestState::DeliveryFailed,
+        RequestState::Denied,
+        RequestState::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Submitted => "submitted",
+            RequestState::PendingApproval => "pendingApproval",
+            RequestState::Scheduled => "scheduled",
+            RequestState::Delivering => "delivering",
+            RequestState::Delivered => "delivered",
+            RequestState::PartiallyDelivered => "partiallyDelivered",
+            RequestState::DeliveryFailed => "deliveryFailed",
+            RequestState::Denied => "denied",
+            RequestState::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The states of a request still in progress: at most one per target and package.
+    pub const OPEN: [RequestState; 4] = [
+        RequestState::Submitted,
+        RequestState::PendingApproval,
+        RequestState::Scheduled,
+        RequestState::Delivering,
+    ];
+
+    /// The names Graph's `$filter` accepts, in declaration order.
+    pub const NAMES: &'static [&'static str] = &[
+        "submitted",
+        "pendingApproval",
+        "delivering",
+        "delivered",
+        "deliveryFailed",
+        "denied",
+        "scheduled",
+        "canceled",
+        "partiallyDelivered",
+    ];
+}
+
+/// Graph's `accessPackageAssignmentState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignmentState {
+    Delivering,
+    Delivered,
+    PartiallyDelivered,
+    DeliveryFailed,
+    Expired,
+}
+
+impl AssignmentState {
+    const ALL: [AssignmentState; 5] = [
+        AssignmentState::Delivering,
+        AssignmentState::Delivered,
+        AssignmentState::PartiallyDelivered,
+        AssignmentState::DeliveryFailed,
+        AssignmentState::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignmentState::Delivering => "delivering",
+            AssignmentState::Delivered => "delivered",
+            AssignmentState::PartiallyDelivered => "partiallyDelivered",
+            AssignmentState::DeliveryFailed => "deliveryFailed",
+            AssignmentState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub const NAMES: &'static [&'static str] = &[
+        "delivering",
+        "partiallyDelivered",
+        "delivered",
+        "expired",
+        "deliveryFailed",
+    ];
+}
+
+/// The schedule a request asks for (Graph's `entitlementManagementSchedule`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RequestSchedule {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub start_date_time: Option<OffsetDateTime>,
+    pub expiration: Expiration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentRequest {
+    pub id: String,
+    pub request_type: RequestType,
+    pub state: RequestState,
+    /// Graph's free-form `status` (DESIGN section 5's table).
+    pub status: String,
+    pub catalog_id: String,
+    pub access_package_id: String,
+    pub policy_id: Option<String>,
+    pub assignment_id: Option<String>,
+    pub target_id: String,
+    pub target_kind: PrincipalKind,
+    pub requestor_id: String,
+    pub requestor_kind: PrincipalKind,
+    pub justification: Option<String>,
+    pub schedule: RequestSchedule,
+    pub created_date_time: OffsetDateTime,
+    pub completed_date_time: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    pub id: String,
+    pub state: AssignmentState,
+    pub status: String,
+    pub catalog_id: String,
+    pub access_package_id: String,
+    pub policy_id: String,
+    pub target_id: String,
+    pub target_kind: PrincipalKind,
+    pub start_date_time: OffsetDateTime,
+    /// `None`: no end (a `noExpiration` policy; never an agent's).
+    pub end_date_time: Option<OffsetDateTime>,
+    pub expired_date_time: Option<OffsetDateTime>,
+    pub created_date_time: OffsetDateTime,
+}
+
+/// A create body, as the HTTP layer read it from `requestType` and `assignment`.
+#[derive(Debug, Clone, Default)]
+pub struct AssignmentRequestInput {
+    pub request_type: String,
+    pub access_package_id: Option<String>,
+    pub policy_id: Option<String>,
+    pub target_id: Option<String>,
+    /// For updates and removals: the assignment acted on.
+    pub assignment_id: Option<String>,
+    pub justification: Option<String>,
+    pub schedule: Option<RequestSchedule>,
+}
+
+/// A principal that can be the target of an assignment.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: String,
+    pub kind: PrincipalKind,
+    pub is_agent: bool,
+    pub display_name: String,
+    pub principal_name: Option<String>,
+    pub mail: Option<String>,
+}
+
+impl Subject {
+    /// Graph's `accessPackageSubject.subjectType`.
+    pub fn subject_type(kind: PrincipalKind) -> &'static str {
+        match kind {
+            PrincipalKind::User => "user",
+            PrincipalKind::ServicePrincipal => "servicePrincipal",
+        }
+    }
+}
+
+fn rule(message: impl Into<String>) -> DomainError {
+    DomainError::invalid(message)
+}
+
+fn required(value: Option<String>, name: &str) -> DomainResult<String> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| rule(format!("property 'assignment.{name}' is required")))
+}
+
+/// When an assignment delivered at `start` under `policy` ends, with the requested schedule.
+fn assignment_end(
+    policy: &AssignmentPolicy,
+    requested: &RequestSchedule,
+    start: OffsetDateTime,
+) -> DomainResult<Option<OffsetDateTime>> {
+    let end_of = |pattern: &Expiration| -> DomainResult<Option<OffsetDateTime>> {
+        match pattern.kind.as_str() {
+            "afterDuration" => {
+                let text = pattern.duration.as_deref().unwrap_or_default();
+                Ok(Some(start + crate::duration::parse(text)?))
+            }
+            "afterDateTime" => Ok(pattern.end_date_time),
+            _ => Ok(None),
+        }
+    };
+    let by_policy = end_of(&policy.settings.expiration)?;
+    let custom = end_of(&requested.expiration)?;
+    match (custom, by_policy) {
+        (Some(custom), Some(max)) if custom > max => Err(rule(format!(
+            "the requested schedule ends after the policy's maximum ({max})"
+        ))),
+        (Some(custom), _) if custom <= start => {
+            Err(rule("the requested schedule ends before it starts"))
+        }
+        (Some(custom), _) => Ok(Some(custom)),
+        (None, by_policy) => Ok(by_policy),
+    }
+}
+
+impl Entitlement {
+    /// The user or service principal with this id, as a subject.
+    async fn subject(&self, id: &str) -> DomainResult<Option<Subject>> {
+        if let Some(user) = self.store.user(id).await? {
+            return Ok(Some(Subject {
+                id: user.id,
+                kind: PrincipalKind::User,
+                is_agent: user.kind == UserKind::AgentUser,
+                display_name: user.display_name,
+                principal_name: Some(user.user_principal_name),
+                mail: user.mail,
+            }));
+        }
+        if let Some(sp) = self.store.service_principal(id).await? {
+            return Ok(Some(Subject {
+                id: sp.id,
+                kind: PrincipalKind::ServicePrincipal,
+                is_agent: sp.kind == ServicePrincipalKind::AgentIdentity,
+                display_name: sp.display_name,
+                principal_name: Some(sp.app_id),
+                mail: None,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Human users to notify about a target: its sponsors that are users with a mailbox or not
+    /// (the notifier decides the channel).
+    async fn sponsor_recipients(&self, target_id: &str) -> DomainResult<Vec<Recipient>> {
+        let mut out = Vec::new();
+        for sponsor in self.store.sponsors(target_id).await? {
+            if let DirectoryObject::User(user) = sponsor
+                && user.account_enabled
+                && user.kind == UserKind::User
+            {
+                out.push(Recipient {
+                    id: user.id,
+                    kind: "user".into(),
+                    mail: user.mail,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// `POST …/assignmentRequests`.
+    pub async fn create_assignment_request(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+    ) -> DomainResult<AssignmentRequest> {
+        let request_type = RequestType::parse(&input.request_type).ok_or_else(|| {
+            rule(format!(
+                "requestType '{}' is not a valid accessPackageRequestType",
+                input.request_type
+            ))
+        })?;
+        match request_type {
+            RequestType::AdminAdd => self.admin_add(caller, ctx, input).await,
+            RequestType::AdminRemove => self.admin_remove(caller, ctx, input).await,
+            RequestType::SystemRemove => Err(DomainError::forbidden(
+                "systemRemove requests are made by Writ itself",
+            )),
+            other => Err(DomainError::Invalid {
+                code: "notSupported",
+                message: format!(
+                    "requestType '{}' is not supported yet; administrators assign with adminAdd",
+                    other.as_str()
+                ),
+            }),
+        }
+    }
+
+    async fn admin_add(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+    ) -> DomainResult<AssignmentRequest> {
+        let package_id = required(input.access_package_id, "accessPackageId")?;
+        let package = self
+            .store
+            .access_package(&package_id)
+            .await?
+            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))?;
+        // admin* types are for the catalog's administrators: anyone else is refused outright
+        // (DESIGN section 5), whether or not it can see the catalog.
+        require(
+            caller
+                .catalog_rights(&package.catalog_id)
+                .manage_assignments,
+            "assigning access packages",
+        )?;
+        let policy_id = required(input.policy_id, "assignmentPolicyId")?;
+        let policy = self
+            .store
+            .assignment_policy(&policy_id)
+            .await?
+            .ok_or_else(|| rule(format!("assignment policy '{policy_id}' does not exist")))?;
+        if policy.access_package_id != package.id {
+            return Err(rule(format!(
+                "assignment policy '{policy_id}' belongs to another access package"
+            )));
+        }
+        let target_id = required(input.target_id, "targetId")?;
+        let target = self.subject(&target_id).await?.ok_or_else(|| {
+            rule(format!(
+                "target '{target_id}' is not a user or service principal of the directory"
+            ))
+        })?;
+        // Anti-escalation: a catalog role is not a way to give one's own agents access.
+        if !caller.is_em_admin() && target.is_agent {
+            let sponsors = self.store.sponsors(&target.id).await?;
+            let owners = self.store.object_owners(&target.id).await?;
+            if sponsors
+                .iter()
+                .chain(owners.iter())
+                .any(|o| o.id() == caller.id)
+            {
+                return Err(DomainError::forbidden(
+                    "a catalog role does not allow assigning access to an agent its holder sponsors or owns",
+                ));
+            }
+        }
+        let time_bound = matches!(
+            policy.settings.expiration.kind.as_str(),
+            "afterDuration" | "afterDateTime"
+        );
+        let schedule = input.schedule.unwrap_or_default();
+        if target.is_agent && !time_bound && schedule.expiration.kind != "afterDateTime" {
+            return Err(rule(format!(
+                "access for agents is always time-bound: policy '{}' has no expiration",
+                policy.display_name
+            )));
+        }
+        if policy.allowed_target_scope != "notSpecified"
+            && !self.principal_in_scope(&target, &policy).await?
+        {
+            return Err(rule(format!(
+                "target '{}' is outside the policy's allowedTargetScope '{}'",
+                target.id, policy.allowed_target_scope
+            )));
+        }
+        let now = self.clock.now();
+        let start = schedule.start_date_time.unwrap_or(now);
+        assignment_end(&policy, &schedule, start)?;
+        self.check_incompatible(&package.id, &target.id, now)
+            .await?;
+
+        let mut tx = self.store.begin().await?;
+        if let Some(open) = tx.open_request_for(&target.id, &package.id).await? {
+            return Err(rule(format!(
+                "an open request ({open}) exists for this target and access package"
+            )));
+        }
+        if let Some(held) = tx.active_assignment_for(&target.id, &package.id).await? {
+            return Err(rule(format!(
+                "the target already has an assignment of this access package ({}); extend it instead",
+                held.id
+            )));
+        }
+        let request = AssignmentRequest {
+            id: new_object_id(),
+            request_type: RequestType::AdminAdd,
+            state: RequestState::Submitted,
+            status: "Accepted".into(),
+            catalog_id: package.catalog_id.clone(),
+            access_package_id: package.id.clone(),
+            policy_id: Some(policy.id.clone()),
+            assignment_id: None,
+            target_id: target.id.clone(),
+            target_kind: target.kind,
+            requestor_id: caller.id.clone(),
+            requestor_kind: caller.kind,
+            justification: input.justification,
+            schedule,
+            created_date_time: now,
+            completed_date_time: None,
+        };
+        tx.insert_assignment_request(&request).await?;
+        tx.append_audit(&request_audit(
+            Actor::from(caller),
+            ctx.request_id.as_deref(),
+            now,
+            "Create access package assignment request",
+            &request,
+            &target.display_name,
+        ))
+        .await?;
+        tx.enqueue_event(&OutboxEvent::new(
+            "request.created",
+            now,
+            request_event_data(&request),
+            Vec::new(),
+        ))
+        .await?;
+        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+            .await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// Refuses a target that holds a package, or is a member of a group, that this package is
+    /// incompatible with.
+    async fn check_incompatible(
+        &self,
+        package_id: &str,
+        target_id: &str,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let mut incompatible = self.store.incompatible_packages(package_id, true).await?;
+        incompatible.extend(self.store.incompatible_packages(package_id, false).await?);
+        if !incompatible.is_empty() {
+            for held in self.store.active_assignments_of(target_id).await? {
+                if let Some(other) = incompatible.iter().find(|p| p.id == held.access_package_id) {
+                    return Err(rule(format!(
+                        "the target holds access package '{}', which is incompatible with this one",
+                        other.display_name
+                    )));
+                }
+            }
+        }
+        for group in self.store.incompatible_groups(package_id).await? {
+            if self
+                .store
+                .is_group_member(&group.id, target_id, now)
+                .await?
+            {
+                return Err(rule(format!(
+                    "the target is a member of group '{}', which is incompatible with this access package",
+                    group.display_name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn admin_remove(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+    ) -> DomainResult<AssignmentRequest> {
+        let assignment_id = required(input.assignment_id, "id")?;
+        let assignment = self
+            .store
+            .assignment(&assignment_id)
+            .await?
+            .ok_or_else(|| rule(format!("assignment '{assignment_id}' does not exist")))?;
+        require(
+            caller
+                .catalog_rights(&assignment.catalog_id)
+                .manage_assignments,
+            "removing assignments",
+        )?;
+        let now = self.clock.now();
+        let target_name = self
+            .subject(&assignment.target_id)
+            .await?
+            .map(|s| s.display_name)
+            .unwrap_or_default();
+        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        let mut tx = self.store.begin().await?;
+        let request = end_assignment(
+            tx.as_mut(),
+            Ending {
+                assignment,
+                request_type: RequestType::AdminRemove,
+                actor: Actor::from(caller),
+                requestor: (caller.id.clone(), caller.kind),
+                request_id: ctx.request_id.as_deref(),
+                justification: input.justification,
+                at: now,
+                target_name: &target_name,
+                recipients,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    pub async fn get_assignment_request(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> DomainResult<AssignmentRequest> {
+        self.store
+            .assignment_request(id)
+            .await?
+            .filter(|r| {
+                caller.catalog_rights(&r.catalog_id).read
+                    || r.target_id == caller.id
+                    || r.requestor_id == caller.id
+            })
+            .ok_or_else(|| DomainError::not_found("accessPackageAssignmentRequest", id))
+    }
+
+    pub async fn list_assignment_requests(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+    ) -> DomainResult<Page<AssignmentRequest>> {
+        let restriction = self.list_restriction(caller, "assignment requests")?;
+        Ok(self
+            .store
+            .list_assignment_requests(query, restriction.as_deref())
+            .await?)
+    }
+
+    pub async fn get_assignment(&self, caller: &Caller, id: &str) -> DomainResult<Assignment> {
+        self.store
+            .assignment(id)
+            .await?
+            .filter(|a| caller.catalog_rights(&a.catalog_id).read || a.target_id == caller.id)
+            .ok_or_else(|| DomainError::not_found("accessPackageAssignment", id))
+    }
+
+    pub async fn list_assignments(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+    ) -> DomainResult<Page<Assignment>> {
+        let restriction = self.list_restriction(caller, "assignments")?;
+        Ok(self
+            .store
+            .list_assignments(query, restriction.as_deref())
+            .await?)
+    }
+
+    /// The package, policy, subject or assignment a request or assignment names, for
+    /// `$expand`: the caller was already allowed to see the object that names it.
+    pub async fn related_package(&self, id: &str) -> DomainResult<Option<super::AccessPackage>> {
+        Ok(self.store.access_package(id).await?)
+    }
+
+    pub async fn related_policy(&self, id: &str) -> DomainResult<Option<AssignmentPolicy>> {
+        Ok(self.store.assignment_policy(id).await?)
+    }
+
+    pub async fn related_subject(&self, id: &str) -> DomainResult<Option<Subject>> {
+        self.subject(id).await
+    }
+
+    pub async fn related_assignment(&self, id: &str) -> DomainResult<Option<Assignment>> {
+        Ok(self.store.assignment(id).await?)
+    }
+
+    /// Runs a job of the request lifecycle. Idempotent: a job whose work is already done (the
+    /// request moved on, the assignment was extended or removed) does nothing.
+    pub async fn run_job(&self, job: &ClaimedJob, now: OffsetDateTime) -> DomainResult<()> {
+        match job.kind {
+            Some(JobKind::ProcessRequest) => self.process_request(&job.subject_id, now).await,
+            Some(JobKind::ExpireAssignment) => self.expire_assignment(&job.subject_id, now).await,
+            Some(JobKind::DeliverAssignment) | None => Err(DomainError::Internal(format!(
+                "no handler for job kind {:?}",
+                job.kind_name
+            ))),
+        }
+    }
+
+    async fn process_request(&self, request_id: &str, now: OffsetDateTime) -> DomainResult<()> {
+        let Some(request) = self.store.assignment_request(request_id).await? else {
+            return Ok(());
+        };
+        if !matches!(
+            request.state,
+            RequestState::Submitted | RequestState::Scheduled
+        ) || !matches!(
+            request.request_type,
+            RequestType::AdminAdd | RequestType::UserAdd
+        ) {
+            return Ok(());
+        }
+        let policy = match &request.policy_id {
+            Some(id) => self.store.assignment_policy(id).await?,
+            None => None,
+        };
+        let Some(policy) = policy else {
+            return self
+                .fail_request(request, now, "the assignment policy was deleted")
+                .await;
+        };
+        let start = request.schedule.start_date_time.unwrap_or(now).max(now);
+        if start > now {
+            let mut tx = self.store.begin().await?;
+            let mut scheduled = request.clone();
+            scheduled.state = RequestState::Scheduled;
+            scheduled.status = "Scheduled".into();
+            if tx
+                .update_assignment_request(&scheduled, request.state)
+                .await?
+            {
+                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, start))
+                    .await?;
+                tx.append_audit(&request_audit(
+                    Actor::system(),
+                    None,
+                    now,
+                    "Schedule access package assignment request",
+                    &scheduled,
+                    "",
+                ))
+                .await?;
+            }
+            return Ok(tx.commit().await?);
+        }
+        let end = match assignment_end(&policy, &request.schedule, start) {
+            Ok(end) => end,
+            Err(error) => return self.fail_request(request, now, &error.to_string()).await,
+        };
+        let roles = self.package_roles(&request.access_package_id).await?;
+        let target = self.subject(&request.target_id).await?;
+        let Some(target) = target else {
+            return self
+                .fail_request(request, now, "the target no longer exists")
+                .await;
+        };
+        let recipients = self.sponsor_recipients(&target.id).await?;
+
+        let mut tx = self.store.begin().await?;
+        let mut assignment = Assignment {
+            id: new_object_id(),
+            state: AssignmentState::Delivering,
+            status: "Delivering".into(),
+            catalog_id: request.catalog_id.clone(),
+            access_package_id: request.access_package_id.clone(),
+            policy_id: policy.id.clone(),
+            target_id: target.id.clone(),
+            target_kind: target.kind,
+            start_date_time: start,
+            end_date_time: end,
+            expired_date_time: None,
+            created_date_time: now,
+        };
+        let mut failures = Vec::new();
+        for role in &roles {
+            if let Err(reason) = self
+                .apply_role(tx.as_mut(), role, &target, &assignment, now)
+                .await?
+            {
+                failures.push(format!("{}: {reason}", role.display_name));
+            }
+        }
+        let (assignment_state, state) = if failures.is_empty() {
+            (AssignmentState::Delivered, RequestState::Delivered)
+        } else if failures.len() == roles.len() {
+            (
+                AssignmentState::DeliveryFailed,
+                RequestState::DeliveryFailed,
+            )
+        } else {
+            (
+                AssignmentState::PartiallyDelivered,
+                RequestState::PartiallyDelivered,
+            )
+        };
+        assignment.state = assignment_state;
+        assignment.status = status_of(state).into();
+        tx.insert_assignment(&assignment).await?;
+        let mut delivered = request.clone();
+        delivered.state = state;
+        delivered.status = status_of(state).into();
+        delivered.assignment_id = Some(assignment.id.clone());
+        delivered.completed_date_time = Some(now);
+        if !tx
+            .update_assignment_request(&delivered, request.state)
+            .await?
+        {
+            // Another worker finished it first; this transaction's grants are dropped with it.
+            return Ok(());
+        }
+        let mut record = request_audit(
+            Actor::system(),
+            None,
+            now,
+            "Fulfill access package assignment request",
+            &delivered,
+            &target.display_name,
+        )
+        .detail("assignmentId", assignment.id.clone());
+        if !failures.is_empty() {
+            record = record.detail("deliveryFailures", failures.join("; "));
+        }
+        tx.append_audit(&record).await?;
+        tx.enqueue_event(&OutboxEvent::new(
+            if failures.is_empty() {
+                "assignment.delivered"
+            } else {
+                "delivery.failed"
+            },
+            now,
+            assignment_event_data(&assignment, Some(&delivered.id)),
+            recipients,
+        ))
+        .await?;
+        if let Some(end) = end {
+            tx.enqueue_job(&NewJob::new(JobKind::ExpireAssignment, &assignment.id, end))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fail_request(
+        &self,
+        request: AssignmentRequest,
+        now: OffsetDateTime,
+        reason: &str,
+    ) -> DomainResult<()> {
+        let mut tx = self.store.begin().await?;
+        let mut failed = request.clone();
+        failed.state = RequestState::DeliveryFailed;
+        failed.status = "DeliveryFailed".into();
+        failed.completed_date_time = Some(now);
+        if tx.update_assignment_request(&failed, request.state).await? {
+            tx.append_audit(
+                &request_audit(
+                    Actor::system(),
+                    None,
+                    now,
+                    "Fulfill access package assignment request",
+                    &failed,
+                    "",
+                )
+                .detail("reason", reason),
+            )
+            .await?;
+            tx.enqueue_event(&OutboxEvent::new(
+                "delivery.failed",
+                now,
+                request_event_data(&failed),
+                Vec::new(),
+            ))
+            .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    /// Applies one resource role as a grant held by the assignment. `Ok(Err(reason))` is a role
+    /// that cannot be delivered (recorded on the request), `Err` a failure to retry.
+    async fn apply_role(
+        &self,
+        tx: &mut dyn StoreTx,
+        role: &ResourceRole,
+        target: &Subject,
+        assignment: &Assignment,
+        now: OffsetDateTime,
+    ) -> DomainResult<Result<(), String>> {
+        let ends = assignment.end_date_time;
+        match role.origin_system.as_str() {
+            ORIGIN_GROUP => {
+                let Some(group_id) = role.origin_id.strip_prefix("Member_") else {
+                    return Ok(Err("group ownership is not delivered yet".into()));
+                };
+                tx.add_group_member(group_id, &target.id, &assignment.id, ends)
+                    .await?;
+                Ok(Ok(()))
+            }
+            ORIGIN_APPLICATION if role.role_type.as_deref() == Some("application") => {
+                let wanted = match target.kind {
+                    PrincipalKind::ServicePrincipal => "Application",
+                    PrincipalKind::User => "User",
+                };
+                if !role.allowed_member_types.iter().any(|t| t == wanted) {
+                    return Ok(Err(format!("the app role is not for {wanted} principals")));
+                }
+                let Some(resource) = self.store.catalog_resource(&role.resource_id).await? else {
+                    return Ok(Err("the resource left the catalog".into()));
+                };
+                tx.insert_app_role_assignment(&crate::directory::AppRoleAssignment {
+                    id: new_object_id(),
+                    app_role_id: role.origin_id.clone(),
+                    principal_id: target.id.clone(),
+                    principal_type: match target.kind {
+                        PrincipalKind::ServicePrincipal => "ServicePrincipal".into(),
+                        PrincipalKind::User => "User".into(),
+                    },
+                    principal_display_name: target.display_name.clone(),
+                    resource_id: resource.origin_id.clone(),
+                    resource_display_name: resource.display_name.clone(),
+                    holder: assignment.id.clone(),
+                    ends_at: ends,
+                    created_date_time: now,
+                })
+                .await?;
+                Ok(Ok(()))
+            }
+            other => Ok(Err(format!(
+                "delivery of {other} roles of type {} is not available yet",
+                role.role_type.as_deref().unwrap_or("none")
+            ))),
+        }
+    }
+
+    async fn expire_assignment(
+        &self,
+        assignment_id: &str,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let Some(assignment) = self.store.assignment(assignment_id).await? else {
+            return Ok(());
+        };
+        let due = match assignment.end_date_time {
+            Some(end) if assignment.state != AssignmentState::Expired && end <= now => end,
+            // Removed, or extended (a job for the new end exists), or not yet due.
+            _ => return Ok(()),
+        };
+        let target_name = self
+            .subject(&assignment.target_id)
+            .await?
+            .map(|s| s.display_name)
+            .unwrap_or_default();
+        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        let mut tx = self.store.begin().await?;
+        let requestor = (assignment.target_id.clone(), assignment.target_kind);
+        end_assignment(
+            tx.as_mut(),
+            Ending {
+                assignment,
+                request_type: RequestType::SystemRemove,
+                actor: Actor::system(),
+                requestor,
+                request_id: None,
+                justification: None,
+                at: due,
+                target_name: &target_name,
+                recipients,
+            },
+        )
+        .await?;
+        Ok(tx.commit().await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Entitlement {
+    async fn handle(&self, job: &ClaimedJob, now: OffsetDateTime) -> DomainResult<()> {
+        self.run_job(job, now).await
+    }
+}
+
+/// How an assignment ends: by removal now, or by expiry at its end instant.
+struct Ending<'a> {
+    assignment: Assignment,
+    request_type: RequestType,
+    actor: Actor,
+    requestor: (String, PrincipalKind),
+    request_id: Option<&'a str>,
+    justification: Option<String>,
+    at: OffsetDateTime,
+    target_name: &'a str,
+    recipients: Vec<Recipient>,
+}
+
+/// Ends an assignment inside `tx`: marks it expired (status `Removed` or `Expired`), releases
+/// the grants it holds, and records the removal request, its audit record and its event.
+async fn end_assignment(
+    tx: &mut dyn StoreTx,
+    ending: Ending<'_>,
+) -> DomainResult<AssignmentRequest> {
+    let Ending {
+        assignment,
+        request_type,
+        actor,
+        requestor,
+        request_id,
+        justification,
+        at,
+        target_name,
+        recipients,
+    } = ending;
+    let expiry = request_type == RequestType::SystemRemove;
+    if assignment.state == AssignmentState::Expired {
+        return Err(DomainError::Conflict(format!(
+            "assignment '{}' has already ended",
+            assignment.id
+        )));
+    }
+    let mut ended = assignment.clone();
+    ended.state = AssignmentState::Expired;
+    ended.status = if expiry { "Expired" } else { "Removed" }.into();
+    ended.expired_date_time = Some(at);
+    if !tx.update_assignment(&ended, assignment.state).await? {
+        return Err(DomainError::Conflict(format!(
+            "assignment '{}' has already ended",
+            assignment.id
+        )));
+    }
+    tx.release_grants(&assignment.id).await?;
+    let request = AssignmentRequest {
+        id: new_object_id(),
+        request_type,
+        state: RequestState::Delivered,
+        status: "Delivered".into(),
+        catalog_id: assignment.catalog_id.clone(),
+        access_package_id: assignment.access_package_id.clone(),
+        policy_id: Some(assignment.policy_id.clone()),
+        assignment_id: Some(assignment.id.clone()),
+        target_id: assignment.target_id.clone(),
+        target_kind: assignment.target_kind,
+        requestor_id: requestor.0,
+        requestor_kind: requestor.1,
+        justification,
+        schedule: RequestSchedule::default(),
+        created_date_time: at,
+        completed_date_time: Some(at),
+    };
+    tx.insert_assignment_request(&request).await?;
+    tx.append_audit(
+        &request_audit(
+            actor,
+            request_id,
+            at,
+            if expiry {
+                "Access package assignment expired"
+            } else {
+                "Remove access package assignment"
+            },
+            &request,
+            target_name,
+        )
+        .detail("assignmentId", assignment.id.clone()),
+    )
+    .await?;
+    tx.enqueue_event(&OutboxEvent::new(
+        if expiry {
+            "assignment.expired"
+        } else {
+            "assignment.removed"
+        },
+        at,
+        assignment_event_data(&ended, Some(&request.id)),
+        recipients,
+    ))
+    .await?;
+    Ok(request)
+}
+
+fn status_of(state: RequestState) -> &'static str {
+    match state {
+        RequestState::Submitted => "Accepted",
+        RequestState::PendingApproval => "PendingApproval",
+        RequestState::Scheduled => "Scheduled",
+        RequestState::Delivering => "Delivering",
+        RequestState::Delivered => "Delivered",
+        RequestState::PartiallyDelivered => "PartiallyDelivered",
+        RequestState::DeliveryFailed => "DeliveryFailed",
+        RequestState::Denied => "Denied",
+        RequestState::Canceled => "Canceled",
+    }
+}
+
+/// One audit record for a request's change. The target is named as the principal acted for
+/// (invariant 4).
+fn request_audit(
+    actor: Actor,
+    request_id: Option<&str>,
+    now: OffsetDateTime,
+    activity: &str,
+    request: &AssignmentRequest,
+    target_name: &str,
+) -> AuditRecord {
+    let mut record = AuditRecord::success(actor, now, CATEGORY, activity, "Update", request_id)
+        .target(
+            &request.id,
+            "AccessPackageAssignmentRequest",
+            None,
+            vec!["state".into()],
+        )
+        .target(
+            &request.target_id,
+            match request.target_kind {
+                PrincipalKind::User => "User",
+                PrincipalKind::ServicePrincipal => "ServicePrincipal",
+            },
+            (!target_name.is_empty()).then_some(target_name),
+            Vec::new(),
+        )
+        .detail("requestType", request.request_type.as_str())
+        .detail("state", request.state.as_str())
+        .detail("accessPackageId", request.access_package_id.clone())
+        .detail("onBehalfOf", request.target_id.clone());
+    record.on_behalf_of = Some(request.target_id.clone());
+    record
+}
+
+fn request_event_data(request: &AssignmentRequest) -> serde_json::Value {
+    json!({
+        "requestId": request.id,
+        "requestType": request.request_type.as_str(),
+        "state": request.state.as_str(),
+        "accessPackageId": request.access_package_id,
+        "targetId": request.target_id,
+    })
+}
+
+fn assignment_event_data(assignment: &Assignment, request_id: Option<&str>) -> serde_json::Value {
+    json!({
+        "assignmentId": assignment.id,
+        "requestId": request_id,
+        "state": assignment.state.as_str(),
+        "accessPackageId": assignment.access_package_id,
+        "targetId": assignment.target_id,
+        "endDateTime": assignment.end_date_time.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+    })
+}

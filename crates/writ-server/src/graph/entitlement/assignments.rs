@@ -1,0 +1,426 @@
+//! `…/entitlementManagement/assignmentRequests` and `…/assignments`: the wire form of requests,
+//! assignments and their subjects, and the handlers that create, read and list them.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use writ_domain::entitlement::{
+    Assignment, AssignmentRequest, AssignmentRequestInput, RequestSchedule, Subject,
+};
+use writ_domain::patch::Patch;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::idempotency;
+use crate::json_input::JsonObject;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+use super::super::{datetime, opt};
+use super::policies::policy_json;
+use super::{BASE, package_json};
+
+const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
+const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
+
+fn optional_datetime(t: Option<time::OffsetDateTime>) -> Value {
+    t.map_or(Value::Null, datetime)
+}
+
+fn schedule_json(
+    start: Option<time::OffsetDateTime>,
+    end: Option<time::OffsetDateTime>,
+    duration: Option<&str>,
+    kind: &str,
+) -> Value {
+    json!({
+        "startDateTime": optional_datetime(start),
+        "recurrence": null,
+        "expiration": {
+            "endDateTime": optional_datetime(end),
+            "duration": duration,
+            "type": kind,
+        },
+    })
+}
+
+pub fn request_json(r: &AssignmentRequest) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(r.id.clone()));
+    m.insert("requestType".into(), Value::from(r.request_type.as_str()));
+    m.insert("state".into(), Value::from(r.state.as_str()));
+    m.insert("status".into(), Value::from(r.status.clone()));
+    m.insert("createdDateTime".into(), datetime(r.created_date_time));
+    m.insert(
+        "completedDateTime".into(),
+        optional_datetime(r.completed_date_time),
+    );
+    m.insert("justification".into(), opt(&r.justification));
+    m.insert(
+        "schedule".into(),
+        schedule_json(
+            r.schedule.start_date_time,
+            r.schedule.expiration.end_date_time,
+            r.schedule.expiration.duration.as_deref(),
+            &r.schedule.expiration.kind,
+        ),
+    );
+    m.insert("answers".into(), Value::Array(Vec::new()));
+    m.insert(
+        "customExtensionCalloutInstances".into(),
+        Value::Array(Vec::new()),
+    );
+    m
+}
+
+pub fn assignment_json(a: &Assignment) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(a.id.clone()));
+    m.insert("state".into(), Value::from(a.state.as_str()));
+    m.insert("status".into(), Value::from(a.status.clone()));
+    m.insert(
+        "expiredDateTime".into(),
+        optional_datetime(a.expired_date_time),
+    );
+    m.insert(
+        "schedule".into(),
+        schedule_json(
+            Some(a.start_date_time),
+            a.end_date_time,
+            None,
+            if a.end_date_time.is_some() {
+                "afterDateTime"
+            } else {
+                "noExpiration"
+            },
+        ),
+    );
+    m.insert(
+        "customExtensionCalloutInstances".into(),
+        Value::Array(Vec::new()),
+    );
+    m
+}
+
+pub fn subject_json(s: &Subject) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(s.id.clone()));
+    m.insert("objectId".into(), Value::from(s.id.clone()));
+    m.insert("displayName".into(), Value::from(s.display_name.clone()));
+    m.insert("principalName".into(), opt(&s.principal_name));
+    m.insert("email".into(), opt(&s.mail));
+    m.insert("onPremisesSecurityIdentifier".into(), Value::Null);
+    m.insert(
+        "subjectType".into(),
+        Value::from(Subject::subject_type(s.kind)),
+    );
+    m.insert("subjectLifecycle".into(), Value::from("notDefined"));
+    m
+}
+
+/// An id from `assignment.{flat}` or `assignment.{nested}.{key}`, the two spellings Graph's
+/// documents use.
+fn assignment_ref(
+    assignment: &Map<String, Value>,
+    flat: &str,
+    nested: &str,
+    key: &str,
+) -> ApiResult<Option<String>> {
+    let from = |value: Option<&Value>, name: String| -> ApiResult<Option<String>> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "property '{name}' must be a string"
+            ))),
+        }
+    };
+    if let Some(id) = from(assignment.get(flat), format!("assignment.{flat}"))? {
+        return Ok(Some(id));
+    }
+    match assignment.get(nested) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(inner)) => from(inner.get(key), format!("assignment.{nested}.{key}")),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "property 'assignment.{nested}' must be an object"
+        ))),
+    }
+}
+
+/// Strips the `@odata.type` annotations clients put on complex values.
+fn without_annotations(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| k.as_str() != "@odata.type")
+                .map(|(k, v)| (k.clone(), without_annotations(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn input(body: &JsonObject) -> ApiResult<AssignmentRequestInput> {
+    body.check_properties(
+        REQUEST_TYPE,
+        &[
+            "requestType",
+            "assignment",
+            "accessPackageAssignment",
+            "justification",
+            "schedule",
+            "answers",
+        ],
+    )?;
+    let request_type = match body.string("requestType")? {
+        Patch::Value(t) => t,
+        _ => return Err(ApiError::bad_request("property 'requestType' is required")),
+    };
+    let assignment = match body.object("assignment")? {
+        Patch::Value(a) => a,
+        _ => match body.object("accessPackageAssignment")? {
+            Patch::Value(a) => a,
+            _ => return Err(ApiError::bad_request("property 'assignment' is required")),
+        },
+    };
+    for key in assignment.keys() {
+        if !matches!(
+            key.as_str(),
+            "id" | "targetId"
+                | "assignmentPolicyId"
+                | "accessPackageId"
+                | "target"
+                | "assignmentPolicy"
+                | "accessPackage"
+                | "schedule"
+                | "@odata.type"
+        ) {
+            return Err(ApiError::bad_request(format!(
+                "property 'assignment.{key}' is not supported in an assignment request"
+            )));
+        }
+    }
+    if let Some(answers) = body.fields.get("answers")
+        && !matches!(answers, Value::Null)
+        && answers.as_array().is_none_or(|a| !a.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            "answers are not supported yet; send an empty list",
+        ));
+    }
+    let schedule = match body.fields.get("schedule") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            serde_json::from_value::<RequestSchedule>(without_annotations(value)).map_err(|e| {
+                ApiError::bad_request(format!("property 'schedule' is not valid: {e}"))
+            })?,
+        ),
+    };
+    Ok(AssignmentRequestInput {
+        request_type,
+        access_package_id: assignment_ref(assignment, "accessPackageId", "accessPackage", "id")?,
+        policy_id: assignment_ref(assignment, "assignmentPolicyId", "assignmentPolicy", "id")?,
+        target_id: assignment_ref(assignment, "targetId", "target", "objectId")?,
+        assignment_id: assignment
+            .get("id")
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request("property 'assignment.id' must be a string")
+                })
+            })
+            .transpose()?,
+        justification: body.string("justification")?.into_option(),
+        schedule,
+    })
+}
+
+async fn render_request(
+    state: &AppState,
+    query: &ODataQuery,
+    r: &AssignmentRequest,
+) -> ApiResult<Map<String, Value>> {
+    let mut m = request_json(r);
+    let em = &state.entitlement;
+    if query.expands("accessPackage") {
+        let package = em.related_package(&r.access_package_id).await?;
+        m.insert(
+            "accessPackage".into(),
+            package.map_or(Value::Null, |p| Value::Object(package_json(&p))),
+        );
+    }
+    if query.expands("assignment") {
+        let assignment = match &r.assignment_id {
+            Some(id) => em.related_assignment(id).await?,
+            None => None,
+        };
+        m.insert(
+            "assignment".into(),
+            assignment.map_or(Value::Null, |a| Value::Object(assignment_json(&a))),
+        );
+    }
+    if query.expands("requestor") {
+        let requestor = em.related_subject(&r.requestor_id).await?;
+        m.insert(
+            "requestor".into(),
+            requestor.map_or(Value::Null, |s| Value::Object(subject_json(&s))),
+        );
+    }
+    Ok(m)
+}
+
+async fn render_assignment(
+    state: &AppState,
+    query: &ODataQuery,
+    a: &Assignment,
+) -> ApiResult<Map<String, Value>> {
+    let mut m = assignment_json(a);
+    let em = &state.entitlement;
+    if query.expands("accessPackage") {
+        let package = em.related_package(&a.access_package_id).await?;
+        m.insert(
+            "accessPackage".into(),
+            package.map_or(Value::Null, |p| Value::Object(package_json(&p))),
+        );
+    }
+    if query.expands("assignmentPolicy") {
+        let policy = match em.related_policy(&a.policy_id).await? {
+            Some(p) => Value::Object(policy_json(&p)?),
+            None => Value::Null,
+        };
+        m.insert("assignmentPolicy".into(), policy);
+    }
+    if query.expands("target") {
+        let target = em.related_subject(&a.target_id).await?;
+        m.insert(
+            "target".into(),
+            target.map_or(Value::Null, |s| Value::Object(subject_json(&s))),
+        );
+    }
+    Ok(m)
+}
+
+const REQUEST_EXPANDS: &[&str] = &["accessPackage", "assignment", "requestor"];
+const ASSIGNMENT_EXPANDS: &[&str] = &["accessPackage", "assignmentPolicy", "target"];
+
+/// `POST /assignmentRequests`: `201` with the request as recorded; delivery continues in the
+/// job worker, which this wakes.
+pub async fn create_request(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Response> {
+    let input = input(&body)?;
+    query.for_create()?;
+    let response = idempotency::run(
+        &state,
+        &auth,
+        &format!("POST {}", query.path),
+        &headers,
+        &body.raw,
+        || async {
+            let request = state
+                .entitlement
+                .create_assignment_request(&auth.caller, &auth.context(), input)
+                .await?;
+            query.entity(
+                &format!("{BASE}/assignmentRequests"),
+                REQUEST_TYPE,
+                request_json(&request),
+            )
+        },
+    )
+    .await;
+    state.job_waker.wake();
+    response
+}
+
+pub async fn get_request(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
+    let request = state
+        .entitlement
+        .get_assignment_request(&auth.caller, &id)
+        .await?;
+    let rendered = render_request(&state, &query, &request).await?;
+    Ok(Json(query.entity(
+        &format!("{BASE}/assignmentRequests"),
+        REQUEST_TYPE,
+        rendered,
+    )?))
+}
+
+pub async fn list_requests(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
+    let page = state
+        .entitlement
+        .list_assignment_requests(&auth.caller, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in &page.items {
+        items.push(render_request(&state, &query, r).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/assignmentRequests"),
+        REQUEST_TYPE,
+        writ_domain::query::Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+pub async fn get_assignment(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
+    let assignment = state.entitlement.get_assignment(&auth.caller, &id).await?;
+    let rendered = render_assignment(&state, &query, &assignment).await?;
+    Ok(Json(query.entity(
+        &format!("{BASE}/assignments"),
+        ASSIGNMENT_TYPE,
+        rendered,
+    )?))
+}
+
+pub async fn list_assignments(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
+    let page = state
+        .entitlement
+        .list_assignments(&auth.caller, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for a in &page.items {
+        items.push(render_assignment(&state, &query, a).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/assignments"),
+        ASSIGNMENT_TYPE,
+        writ_domain::query::Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}

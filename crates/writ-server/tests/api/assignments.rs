@@ -1,0 +1,559 @@
+//! Assignment requests and assignments, the administrator's pathway: `adminAdd` recorded as
+//! `submitted`, delivered by the job worker (run here by hand at the test clock's `now`) as group
+//! membership and an app role held by the assignment; `adminRemove` and expiry take the access
+//! away at once while access another holder holds stays; every refusal is its named status.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use time::Duration;
+use writ_domain::clock::Clock;
+use writ_domain::jobs::{PassReport, WorkerConfig, run_due_jobs};
+use writ_domain::store::Store;
+use writ_store::Backend;
+
+use crate::agents::{agent_token, create_agent, fleet};
+use crate::harness::{TestApp, app};
+
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
+const EM_ROLES: &str = "/v1.0/roleManagement/entitlementManagement/roleAssignments";
+const ASSIGNMENT_MANAGER: &str = "e2182095-804a-4656-ae11-64734e9b7ae5";
+const TICKETS_READ: &str = "6d3e9f4a-3b5c-4d7e-8f9a-0b1c2d3e4f5a";
+
+fn id(body: &Value) -> String {
+    body["id"].as_str().unwrap().to_owned()
+}
+
+struct Setup {
+    catalog: String,
+    package: String,
+    policy: String,
+    group: String,
+    api_app_id: String,
+    agent: String,
+    sponsor: String,
+    fleet: crate::agents::Fleet,
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> Value {
+    let reply = app
+        .send(Method::POST, &format!("{EM}{path}"), &app.admin, body)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
+    reply.body
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let fleet = fleet(app).await;
+    let agent = create_agent(app, &fleet, "support-agent-7", &[&fleet.sponsor]).await;
+    let agent = id(&agent.body);
+    let catalog = id(&post(app, "/catalogs", json!({"displayName": "Support"})).await);
+    let group = app.create_group("Ticket Tools").await;
+    let api = app
+        .send(Method::POST, "/v1.0/applications", &app.admin, json!({
+            "displayName": "Tickets API",
+            "appRoles": [{"id": TICKETS_READ, "allowedMemberTypes": ["Application"], "displayName": "Read tickets", "description": "Read", "value": "Tickets.Read", "isEnabled": true}],
+        }))
+        .await;
+    let api_app_id = api.body["appId"].as_str().unwrap().to_owned();
+    let api_sp = app
+        .send(
+            Method::POST,
+            "/v1.0/servicePrincipals",
+            &app.admin,
+            json!({"appId": api_app_id}),
+        )
+        .await;
+    let api_sp = id(&api_sp.body);
+    for (system, origin) in [("AadGroup", &group), ("AadApplication", &api_sp)] {
+        post(app, "/resourceRequests", json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": origin, "originSystem": system}})).await;
+    }
+    let package = id(&post(
+        app,
+        "/accessPackages",
+        json!({"displayName": "Ticket triage", "catalog": {"id": catalog}}),
+    )
+    .await);
+    let roles = app
+        .get(
+            &format!("{EM}/catalogs/{catalog}/resourceRoles"),
+            &app.admin,
+        )
+        .await;
+    for role in roles.body["value"].as_array().unwrap() {
+        if role["displayName"] == "Member" || role["originId"] == TICKETS_READ {
+            post(
+                app,
+                &format!("/accessPackages/{package}/resourceRoleScopes"),
+                json!({"role": {"id": role["id"]}}),
+            )
+            .await;
+        }
+    }
+    let policy = id(&post(app, "/assignmentPolicies", json!({
+        "displayName": "Agents, two hours",
+        "allowedTargetScope": "allDirectoryAgentIdentities",
+        "expiration": {"type": "afterDuration", "duration": "PT2H"},
+        "requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "stages": []},
+        "accessPackage": {"id": package},
+    }))
+    .await);
+    Setup {
+        catalog,
+        package,
+        policy,
+        group,
+        api_app_id,
+        agent,
+        sponsor: fleet.sponsor.clone(),
+        fleet,
+    }
+}
+
+async fn admin_add(app: &TestApp, token: &str, s: &Setup, target: &str) -> crate::harness::Reply {
+    app.send(
+        Method::POST,
+        &format!("{EM}/assignmentRequests"),
+        token,
+        json!({
+            "requestType": "AdminAdd",
+            "justification": "triage rota",
+            "assignment": {"targetId": target, "assignmentPolicyId": s.policy, "accessPackageId": s.package},
+        }),
+    )
+    .await
+}
+
+async fn run_jobs(app: &TestApp) -> PassReport {
+    run_due_jobs(
+        &app.store,
+        &app.state.entitlement,
+        &WorkerConfig::default(),
+        app.clock.now(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn member_ids(app: &TestApp, group: &str) -> Vec<String> {
+    app.get(&format!("/v1.0/groups/{group}/members"), &app.admin)
+        .await
+        .body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect()
+}
+
+async fn token_roles(app: &TestApp, s: &Setup) -> Value {
+    let (_, claims) = agent_token(app, &s.agent, &format!("api://{}/.default", s.api_app_id)).await;
+    claims.get("roles").cloned().unwrap_or(json!([]))
+}
+
+/// The activities of the assignment-request audit records written since `since` records,
+/// checking that each names its target as the principal acted for.
+async fn request_activities(app: &TestApp, since: usize) -> Vec<String> {
+    let records = app.store.audit_records(10_000).await.unwrap();
+    records[since..]
+        .iter()
+        .filter(|r| {
+            r.target_resources
+                .iter()
+                .any(|t| t.kind == "AccessPackageAssignmentRequest")
+        })
+        .map(|r| {
+            assert!(r.on_behalf_of.is_some(), "{r:?}");
+            r.activity_display_name.clone()
+        })
+        .collect()
+}
+
+async fn admin_assigns_delivers_and_removes(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let audits_before = app.audit_count().await;
+
+    let created = admin_add(&app, &app.admin, &s, &s.agent).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["state"], "submitted");
+    assert_eq!(created.body["status"], "Accepted");
+    assert_eq!(created.body["requestType"], "adminAdd");
+    assert_eq!(created.body["justification"], "triage rota");
+    assert!(created.body["@odata.context"].as_str().unwrap().ends_with(
+        "/$metadata#identityGovernance/entitlementManagement/assignmentRequests/$entity"
+    ));
+    let request = id(&created.body);
+    assert!(
+        !member_ids(&app, &s.group).await.contains(&s.agent),
+        "not before delivery"
+    );
+
+    assert_eq!(run_jobs(&app).await.completed, 1);
+    let read = app
+        .get(
+            &format!(
+                "{EM}/assignmentRequests/{request}?$expand=assignment,requestor,accessPackage"
+            ),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["state"], "delivered");
+    assert_eq!(read.body["status"], "Delivered");
+    assert!(read.body["completedDateTime"].is_string());
+    assert_eq!(read.body["accessPackage"]["id"], s.package.as_str());
+    assert_eq!(read.body["requestor"]["subjectType"], "servicePrincipal");
+    let assignment = read.body["assignment"].clone();
+    assert_eq!(assignment["state"], "delivered");
+    assert_eq!(
+        assignment["schedule"]["expiration"]["type"],
+        "afterDateTime"
+    );
+    let start = time::OffsetDateTime::parse(
+        assignment["schedule"]["startDateTime"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let end = time::OffsetDateTime::parse(
+        assignment["schedule"]["expiration"]["endDateTime"]
+            .as_str()
+            .unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(end - start, Duration::hours(2), "the policy's PT2H");
+    let assignment = id(&assignment);
+
+    // Delivered: a member of the group, and the API token carries the app role.
+    assert!(member_ids(&app, &s.group).await.contains(&s.agent));
+    assert_eq!(token_roles(&app, &s).await, json!(["Tickets.Read"]));
+
+    let listed = app
+        .get(
+            &format!("{EM}/assignments?$filter=target/objectId%20eq%20'{}'&$expand=target,assignmentPolicy", s.agent),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let items = listed.body["value"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], assignment.as_str());
+    assert_eq!(items[0]["target"]["objectId"], s.agent.as_str());
+    assert_eq!(items[0]["target"]["subjectType"], "servicePrincipal");
+    assert_eq!(items[0]["assignmentPolicy"]["id"], s.policy.as_str());
+    let by_state = app
+        .get(&format!("{EM}/assignmentRequests?$filter=state%20eq%20'delivered'%20and%20accessPackage/id%20eq%20'{}'", s.package), &app.admin)
+        .await;
+    assert_eq!(by_state.body["value"].as_array().unwrap().len(), 1);
+
+    // A second add while assigned is refused, naming the rule.
+    let again = admin_add(&app, &app.admin, &s, &s.agent).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(
+        again.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("extend it instead")
+    );
+
+    // The agent is also a member directly: removal keeps that membership, not the app role.
+    let direct = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/groups/{}/members/$ref", s.group),
+            &app.admin,
+            json!({"@odata.id": format!("{}/v1.0/directoryObjects/{}", crate::harness::PUBLIC_URL, s.agent)}),
+        )
+        .await;
+    assert_eq!(direct.status, StatusCode::NO_CONTENT, "{}", direct.body);
+    let removed = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentRequests"),
+            &app.admin,
+            json!({"requestType": "adminRemove", "assignment": {"id": assignment}}),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::CREATED, "{}", removed.body);
+    assert_eq!(removed.body["requestType"], "adminRemove");
+    assert_eq!(removed.body["state"], "delivered");
+    assert_eq!(
+        token_roles(&app, &s).await,
+        json!([]),
+        "the role is gone at once"
+    );
+    assert!(
+        member_ids(&app, &s.group).await.contains(&s.agent),
+        "the direct membership stays"
+    );
+    let ended = app
+        .get(&format!("{EM}/assignments/{assignment}"), &app.admin)
+        .await;
+    assert_eq!(ended.body["state"], "expired");
+    assert_eq!(ended.body["status"], "Removed");
+    assert!(ended.body["expiredDateTime"].is_string());
+    let twice = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentRequests"),
+            &app.admin,
+            json!({"requestType": "adminRemove", "assignment": {"id": assignment}}),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+
+    // One audit record per change: the add, its delivery, the removal, each naming the agent
+    // as the principal acted for.
+    let activities = request_activities(&app, audits_before).await;
+    assert_eq!(
+        activities,
+        [
+            "Create access package assignment request",
+            "Fulfill access package assignment request",
+            "Remove access package assignment"
+        ]
+    );
+    let events = app.store.outbox_events(100).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    for expected in [
+        "request.created",
+        "assignment.delivered",
+        "assignment.removed",
+    ] {
+        assert!(types.contains(&expected), "{expected} in {types:?}");
+    }
+    let delivered = events
+        .iter()
+        .find(|e| e.event_type == "assignment.delivered")
+        .unwrap();
+    assert_eq!(
+        delivered.recipients[0].id, s.sponsor,
+        "the agent's sponsor is told"
+    );
+}
+
+async fn access_ends_at_the_end_instant_and_expiry_is_recorded(backend: Backend) {
+    let mut app = app(backend).await;
+    let s = setup(&app).await;
+    let created = admin_add(&app, &app.admin, &s, &s.agent).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    run_jobs(&app).await;
+    assert_eq!(token_roles(&app, &s).await, json!(["Tickets.Read"]));
+
+    // At the end instant the access is gone for every read, before any worker has run.
+    app.clock.advance(Duration::hours(2));
+    // The administrator's token expired too.
+    app.admin = app
+        .client_token(
+            crate::harness::ADMIN_CLIENT_ID,
+            crate::harness::ADMIN_SECRET,
+        )
+        .await;
+    assert!(!member_ids(&app, &s.group).await.contains(&s.agent));
+    assert_eq!(token_roles(&app, &s).await, json!([]));
+    let listed = app.get(&format!("{EM}/assignments"), &app.admin).await;
+    assert_eq!(
+        listed.body["value"][0]["state"], "delivered",
+        "recorded state follows the sweep"
+    );
+
+    assert_eq!(run_jobs(&app).await.completed, 1);
+    let listed = app.get(&format!("{EM}/assignments"), &app.admin).await;
+    assert_eq!(listed.body["value"][0]["state"], "expired");
+    assert_eq!(listed.body["value"][0]["status"], "Expired");
+    let system = app
+        .get(
+            &format!("{EM}/assignmentRequests?$filter=requestType%20eq%20'systemRemove'"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(
+        system.body["value"].as_array().unwrap().len(),
+        1,
+        "{}",
+        system.body
+    );
+    // Expired: a new assignment may be made.
+    let again = admin_add(&app, &app.admin, &s, &s.agent).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+}
+
+async fn admin_add_refusals(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let audits_before = app.audit_count().await;
+    let human = app.create_user("Harriet Human").await;
+
+    let refused = admin_add(&app, &app.admin, &s, &human).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the policy's allowedTargetScope")
+    );
+
+    let other_package = id(&post(
+        &app,
+        "/accessPackages",
+        json!({"displayName": "Other", "catalog": {"id": s.catalog}}),
+    )
+    .await);
+    let reply = app
+        .send(Method::POST, &format!("{EM}/assignmentRequests"), &app.admin, json!({
+            "requestType": "adminAdd",
+            "assignment": {"targetId": s.agent, "assignmentPolicyId": s.policy, "accessPackageId": other_package},
+        }))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to another access package")
+    );
+
+    // An admin-only policy without an end: anyone may be assigned, but never an agent.
+    let forever = id(&post(
+        &app,
+        "/assignmentPolicies",
+        json!({
+            "displayName": "Admin only, no end", "allowedTargetScope": "notSpecified",
+            "expiration": {"type": "noExpiration"}, "accessPackage": {"id": s.package},
+        }),
+    )
+    .await);
+    let reply = app
+        .send(Method::POST, &format!("{EM}/assignmentRequests"), &app.admin, json!({
+            "requestType": "adminAdd",
+            "assignment": {"targetId": s.agent, "assignmentPolicyId": forever, "accessPackageId": s.package},
+        }))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("time-bound")
+    );
+
+    for (body, needle) in [
+        (
+            json!({"requestType": "grantEverything", "assignment": {}}),
+            "not a valid accessPackageRequestType",
+        ),
+        (
+            json!({"requestType": "adminAdd", "assignment": {"targetId": s.agent, "accessPackageId": s.package}}),
+            "assignmentPolicyId",
+        ),
+        (
+            json!({"requestType": "adminAdd", "assignment": {"targetId": "nobody", "assignmentPolicyId": s.policy, "accessPackageId": s.package}}),
+            "not a user or service principal",
+        ),
+        (
+            json!({"requestType": "adminAdd", "assignment": {"targetId": s.agent, "assignmentPolicyId": s.policy, "accessPackageId": s.package, "grantAll": true}}),
+            "assignment.grantAll",
+        ),
+    ] {
+        let reply = app
+            .send(
+                Method::POST,
+                &format!("{EM}/assignmentRequests"),
+                &app.admin,
+                body,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(needle),
+            "{needle}: {}",
+            reply.body
+        );
+    }
+    let unsupported = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentRequests"),
+            &app.admin,
+            json!({"requestType": "userAdd", "assignment": {"accessPackageId": s.package}}),
+        )
+        .await;
+    assert_eq!(unsupported.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unsupported.body["error"]["code"], "notSupported");
+
+    // Callers without the right: a plain user, the agent itself.
+    let (_, plain) = app.user_token("Pat Plain").await;
+    assert_eq!(
+        admin_add(&app, &plain, &s, &s.agent).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let (agent_writ_token, _) =
+        agent_token(&app, &s.agent, "https://graph.microsoft.com/.default").await;
+    let reply = admin_add(&app, &agent_writ_token, &s, &s.agent).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FORBIDDEN,
+        "an agent is never an administrator"
+    );
+
+    // A catalog assignment manager may assign, but not its own agent.
+    let (manager, manager_token) = app.user_token("Morgan Manager").await;
+    let reply = app
+        .send(Method::POST, EM_ROLES, &app.admin, json!({"principalId": manager, "roleDefinitionId": ASSIGNMENT_MANAGER, "appScopeId": format!("/AccessPackageCatalog/{}", s.catalog)}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let own = create_agent(&app, &s.fleet, "morgans-agent", &[&manager]).await;
+    let own = id(&own.body);
+    let reply = admin_add(&app, &manager_token, &s, &own).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let reply = admin_add(&app, &manager_token, &s, &s.agent).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+
+    // An open request for the same target and package.
+    let reply = admin_add(&app, &app.admin, &s, &s.agent).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("open request")
+    );
+
+    // Reads: the plain user sees no requests; a missing one is 404.
+    assert_eq!(
+        app.get(&format!("{EM}/assignmentRequests"), &plain)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("{EM}/assignmentRequests"), &plain)
+            .await
+            .body["value"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let missing = app
+        .get(
+            &format!("{EM}/assignments/00000000-0000-0000-0000-000000000000"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // The refusals left no record; only the manager's accepted request did.
+    assert_eq!(
+        request_activities(&app, audits_before).await,
+        ["Create access package assignment request"]
+    );
+}
+
+crate::on_both_backends!(
+    admin_assigns_delivers_and_removes,
+    access_ends_at_the_end_instant_and_expiry_is_recorded,
+    admin_add_refusals,
+);

@@ -1,0 +1,360 @@
+//! Assignment requests, assignments and the release of the grants an assignment holds. State
+//! changes are compare-and-set on the state the caller read, so that two workers (or a worker
+//! and an administrator) racing on one request or assignment produce one change.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row};
+use writ_domain::authz::PrincipalKind;
+use writ_domain::clock::{from_micros, to_micros};
+use writ_domain::entitlement::{
+    Assignment, AssignmentRequest, AssignmentState, RequestSchedule, RequestState, RequestType,
+};
+use writ_domain::query::{ListQuery, Page};
+use writ_domain::store::{StoreError, StoreResult};
+
+use crate::entitlement::restriction_of;
+use crate::error::ResultExt;
+use crate::list::{ListSpec, list};
+use crate::schema;
+
+const REQUEST_COLUMNS: &str = "t.id, t.request_type, t.state, t.status, t.catalog_id, \
+     t.access_package_id, t.policy_id, t.assignment_id, t.target_id, t.target_type, \
+     t.requestor_id, t.requestor_type, t.justification, t.schedule, t.created_at, t.completed_at";
+
+const ASSIGNMENT_COLUMNS: &str = "t.id, t.state, t.status, t.catalog_id, t.access_package_id, \
+     t.policy_id, t.target_id, t.target_type, t.start_at, t.end_at, t.expired_at, t.created_at";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Other(format!(
+        "stored {what} '{value}' is not known to this build"
+    ))
+}
+
+fn kind_name(kind: PrincipalKind) -> &'static str {
+    match kind {
+        PrincipalKind::User => "user",
+        PrincipalKind::ServicePrincipal => "servicePrincipal",
+    }
+}
+
+fn kind_of(text: &str) -> StoreResult<PrincipalKind> {
+    match text {
+        "user" => Ok(PrincipalKind::User),
+        "servicePrincipal" => Ok(PrincipalKind::ServicePrincipal),
+        other => Err(corrupt("subject type", other)),
+    }
+}
+
+fn request(row: &AnyRow) -> StoreResult<AssignmentRequest> {
+    let request_type: String = row.try_get("request_type").store()?;
+    let state: String = row.try_get("state").store()?;
+    let schedule: String = row.try_get("schedule").store()?;
+    Ok(AssignmentRequest {
+        id: row.try_get("id").store()?,
+        request_type: RequestType::parse(&request_type)
+            .ok_or_else(|| corrupt("request type", &request_type))?,
+        state: RequestState::parse(&state).ok_or_else(|| corrupt("request state", &state))?,
+        status: row.try_get("status").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        access_package_id: row.try_get("access_package_id").store()?,
+        policy_id: row.try_get("policy_id").store()?,
+        assignment_id: row.try_get("assignment_id").store()?,
+        target_id: row.try_get("target_id").store()?,
+        target_kind: kind_of(&row.try_get::<String, _>("target_type").store()?)?,
+        requestor_id: row.try_get("requestor_id").store()?,
+        requestor_kind: kind_of(&row.try_get::<String, _>("requestor_type").store()?)?,
+        justification: row.try_get("justification").store()?,
+        schedule: serde_json::from_str::<RequestSchedule>(&schedule)
+            .map_err(|e| StoreError::Other(e.to_string()))?,
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+        completed_date_time: row
+            .try_get::<Option<i64>, _>("completed_at")
+            .store()?
+            .map(from_micros),
+    })
+}
+
+fn assignment(row: &AnyRow) -> StoreResult<Assignment> {
+    let state: String = row.try_get("state").store()?;
+    Ok(Assignment {
+        id: row.try_get("id").store()?,
+        state: AssignmentState::parse(&state).ok_or_else(|| corrupt("assignment state", &state))?,
+        status: row.try_get("status").store()?,
+        catalog_id: row.try_get("catalog_id").store()?,
+        access_package_id: row.try_get("access_package_id").store()?,
+        policy_id: row.try_get("policy_id").store()?,
+        target_id: row.try_get("target_id").store()?,
+        target_kind: kind_of(&row.try_get::<String, _>("target_type").store()?)?,
+        start_date_time: from_micros(row.try_get("start_at").store()?),
+        end_date_time: row
+            .try_get::<Option<i64>, _>("end_at")
+            .store()?
+            .map(from_micros),
+        expired_date_time: row
+            .try_get::<Option<i64>, _>("expired_at")
+            .store()?
+            .map(from_micros),
+        created_date_time: from_micros(row.try_get("created_at").store()?),
+    })
+}
+
+pub(crate) async fn request_by_id<'e, E>(
+    executor: E,
+    id: &str,
+) -> StoreResult<Option<AssignmentRequest>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = format!("SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?
+        .as_ref()
+        .map(request)
+        .transpose()
+}
+
+pub(crate) async fn assignment_by_id<'e, E>(
+    executor: E,
+    id: &str,
+) -> StoreResult<Option<Assignment>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?
+        .as_ref()
+        .map(assignment)
+        .transpose()
+}
+
+pub(crate) async fn list_requests(
+    pool: &AnyPool,
+    query: &ListQuery,
+    visible_to: Option<&str>,
+) -> StoreResult<Page<AssignmentRequest>> {
+    let restriction = restriction_of(visible_to, "t.catalog_id");
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::ASSIGNMENT_REQUEST,
+            from: "assignment_requests t",
+            columns: REQUEST_COLUMNS,
+            base_where: restriction
+                .as_ref()
+                .map(|(sql, p)| (sql.as_str(), p.clone())),
+        },
+        query,
+        request,
+    )
+    .await
+}
+
+pub(crate) async fn list_assignments(
+    pool: &AnyPool,
+    query: &ListQuery,
+    visible_to: Option<&str>,
+) -> StoreResult<Page<Assignment>> {
+    let restriction = restriction_of(visible_to, "t.catalog_id");
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::ASSIGNMENT,
+            from: "assignments t",
+            columns: ASSIGNMENT_COLUMNS,
+            base_where: restriction
+                .as_ref()
+                .map(|(sql, p)| (sql.as_str(), p.clone())),
+        },
+        query,
+        assignment,
+    )
+    .await
+}
+
+pub(crate) async fn live_assignments_of<'e, E>(
+    executor: E,
+    target_id: &str,
+    package_id: Option<&str>,
+) -> StoreResult<Vec<Assignment>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = format!(
+        "SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.target_id = $1 \
+         AND t.state <> 'expired' AND ($2 IS NULL OR t.access_package_id = $2) ORDER BY t.id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(target_id.to_owned())
+        .bind(package_id.map(str::to_owned))
+        .fetch_all(executor)
+        .await
+        .store()?
+        .iter()
+        .map(assignment)
+        .collect()
+}
+
+pub(crate) async fn insert_request<'e, E>(
+    executor: E,
+    request: &AssignmentRequest,
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let schedule =
+        serde_json::to_string(&request.schedule).map_err(|e| StoreError::Other(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO assignment_requests (id, request_type, state, status, catalog_id, \
+         access_package_id, policy_id, assignment_id, target_id, target_type, requestor_id, \
+         requestor_type, justification, schedule, created_at, completed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(request.id.clone())
+    .bind(request.request_type.as_str())
+    .bind(request.state.as_str())
+    .bind(request.status.clone())
+    .bind(request.catalog_id.clone())
+    .bind(request.access_package_id.clone())
+    .bind(request.policy_id.clone())
+    .bind(request.assignment_id.clone())
+    .bind(request.target_id.clone())
+    .bind(kind_name(request.target_kind))
+    .bind(request.requestor_id.clone())
+    .bind(kind_name(request.requestor_kind))
+    .bind(request.justification.clone())
+    .bind(schedule)
+    .bind(to_micros(request.created_date_time))
+    .bind(request.completed_date_time.map(to_micros))
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn update_request<'e, E>(
+    executor: E,
+    request: &AssignmentRequest,
+    expected: RequestState,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query(
+        "UPDATE assignment_requests SET state = $2, status = $3, assignment_id = $4, \
+         completed_at = $5 WHERE id = $1 AND state = $6",
+    )
+    .bind(request.id.clone())
+    .bind(request.state.as_str())
+    .bind(request.status.clone())
+    .bind(request.assignment_id.clone())
+    .bind(request.completed_date_time.map(to_micros))
+    .bind(expected.as_str())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn open_request_for<'e, E>(
+    executor: E,
+    target_id: &str,
+    package_id: &str,
+) -> StoreResult<Option<String>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(
+        "SELECT id FROM assignment_requests WHERE target_id = $1 AND access_package_id = $2 \
+         AND request_type IN ('userAdd', 'adminAdd') \
+         AND state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')",
+    )
+    .bind(target_id.to_owned())
+    .bind(package_id.to_owned())
+    .fetch_optional(executor)
+    .await
+    .store()?;
+    row.map(|r| r.try_get("id").store()).transpose()
+}
+
+pub(crate) async fn insert_assignment<'e, E>(
+    executor: E,
+    assignment: &Assignment,
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO assignments (id, state, status, catalog_id, access_package_id, policy_id, \
+         target_id, target_type, start_at, end_at, expired_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(assignment.id.clone())
+    .bind(assignment.state.as_str())
+    .bind(assignment.status.clone())
+    .bind(assignment.catalog_id.clone())
+    .bind(assignment.access_package_id.clone())
+    .bind(assignment.policy_id.clone())
+    .bind(assignment.target_id.clone())
+    .bind(kind_name(assignment.target_kind))
+    .bind(to_micros(assignment.start_date_time))
+    .bind(assignment.end_date_time.map(to_micros))
+    .bind(assignment.expired_date_time.map(to_micros))
+    .bind(to_micros(assignment.created_date_time))
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn update_assignment<'e, E>(
+    executor: E,
+    assignment: &Assignment,
+    expected: AssignmentState,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query(
+        "UPDATE assignments SET state = $2, status = $3, start_at = $4, end_at = $5, \
+         expired_at = $6 WHERE id = $1 AND state = $7",
+    )
+    .bind(assignment.id.clone())
+    .bind(assignment.state.as_str())
+    .bind(assignment.status.clone())
+    .bind(to_micros(assignment.start_date_time))
+    .bind(assignment.end_date_time.map(to_micros))
+    .bind(assignment.expired_date_time.map(to_micros))
+    .bind(expected.as_str())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes the grants one holder holds, table by table, inside the caller's transaction.
+pub(crate) async fn release_grants(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    holder: &str,
+) -> StoreResult<u64> {
+    let mut released = 0;
+    for sql in [
+        "DELETE FROM group_members WHERE holder = $1",
+        "DELETE FROM app_role_assignments WHERE holder = $1",
+        "DELETE FROM oauth2_permission_grants WHERE holder = $1",
+    ] {
+        released += sqlx::query(sql)
+            .bind(holder.to_owned())
+            .execute(&mut **tx)
+            .await
+            .store()?
+            .rows_affected();
+    }
+    Ok(released)
+}
