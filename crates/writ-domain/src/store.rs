@@ -546,6 +546,10 @@ pub trait StoreTx: Send {
         target_id: &str,
         package_id: &str,
     ) -> StoreResult<Option<Assignment>>;
+    /// The target's assignments that have not ended.
+    async fn live_assignments_of(&mut self, target_id: &str) -> StoreResult<Vec<Assignment>>;
+    /// The target's add requests still in progress.
+    async fn open_requests_of(&mut self, target_id: &str) -> StoreResult<Vec<AssignmentRequest>>;
     /// Deletes every grant `holder` holds (memberships, app role assignments, delegated
     /// grants); grants other holders hold stay.
     async fn release_grants(&mut self, holder: &str) -> StoreResult<u64>;

@@ -283,6 +283,27 @@ where
     row.map(|r| r.try_get("id").store()).transpose()
 }
 
+pub(crate) async fn open_requests_of<'e, E>(
+    executor: E,
+    target_id: &str,
+) -> StoreResult<Vec<AssignmentRequest>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.target_id = $1 \
+         AND t.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering') ORDER BY t.id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(target_id.to_owned())
+        .fetch_all(executor)
+        .await
+        .store()?
+        .iter()
+        .map(request)
+        .collect()
+}
+
 pub(crate) async fn insert_assignment<'e, E>(
     executor: E,
     assignment: &Assignment,

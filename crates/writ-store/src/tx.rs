@@ -1112,6 +1112,14 @@ impl StoreTx for SqlTx {
         Ok(live.pop())
     }
 
+    async fn live_assignments_of(&mut self, target_id: &str) -> StoreResult<Vec<Assignment>> {
+        crate::assignments::live_assignments_of(&mut *self.tx, target_id, None).await
+    }
+
+    async fn open_requests_of(&mut self, target_id: &str) -> StoreResult<Vec<AssignmentRequest>> {
+        crate::assignments::open_requests_of(&mut *self.tx, target_id).await
+    }
+
     async fn release_grants(&mut self, holder: &str) -> StoreResult<u64> {
         crate::assignments::release_grants(&mut self.tx, holder).await
     }

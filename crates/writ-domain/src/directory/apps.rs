@@ -461,6 +461,7 @@ impl Directory {
         if let Some(sp) = tx.service_principal_by_app_id(&app.app_id).await? {
             super::deletion::guard_last_admin(tx.as_mut(), &sp.id, now).await?;
             crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, &sp.id).await?;
+            crate::entitlement::end_assignments_of(tx.as_mut(), caller, ctx, now, &sp.id).await?;
             crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, &sp.id)
                 .await?;
             tx.delete_object(&sp.id).await?;
@@ -783,6 +784,7 @@ impl Directory {
         super::deletion::guard_last_admin(tx.as_mut(), id, now).await?;
         super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
         crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
+        crate::entitlement::end_assignments_of(tx.as_mut(), caller, ctx, now, id).await?;
         crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, id).await?;
         tx.delete_object(id).await?;
         let activity = if sp.is_agent() {

@@ -542,6 +542,7 @@ impl Directory {
         )
         .await?;
         crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
+        crate::entitlement::end_assignments_of(tx.as_mut(), caller, ctx, now, id).await?;
         tx.delete_user(id).await?;
         tx.append_audit(&audit_user(
             caller,

@@ -19,6 +19,7 @@ pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
 pub use policy_model::AssignmentPolicy;
+pub(crate) use requests::end_assignments_of;
 pub use requests::{
     Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
     RequestState, RequestType, Subject,

@@ -568,6 +568,7 @@ impl Entitlement {
             Ending {
                 assignment,
                 request_type: RequestType::AdminRemove,
+                expiry: false,
                 actor: Actor::from(caller),
                 requestor: (caller.id.clone(), caller.kind),
                 request_id: ctx.request_id.as_deref(),
@@ -921,6 +922,7 @@ impl Entitlement {
             Ending {
                 assignment,
                 request_type: RequestType::SystemRemove,
+                expiry: true,
                 actor: Actor::system(),
                 requestor,
                 request_id: None,
@@ -942,10 +944,70 @@ impl JobHandler for Entitlement {
     }
 }
 
+/// Deleting a principal ends its assignments (`systemRemove`) and cancels its open requests, in
+/// the deleting transaction, before the principal's grant rows cascade away.
+pub(crate) async fn end_assignments_of(
+    tx: &mut dyn StoreTx,
+    caller: &Caller,
+    ctx: &RequestContext,
+    now: OffsetDateTime,
+    principal_id: &str,
+) -> DomainResult<()> {
+    for assignment in tx.live_assignments_of(principal_id).await? {
+        let requestor = (caller.id.clone(), caller.kind);
+        let ending = Ending {
+            assignment,
+            request_type: RequestType::SystemRemove,
+            expiry: false,
+            actor: Actor::from(caller),
+            requestor,
+            request_id: ctx.request_id.as_deref(),
+            justification: Some("the target was deleted".into()),
+            at: now,
+            target_name: "",
+            recipients: Vec::new(),
+        };
+        end_assignment(tx, ending).await?;
+    }
+    for request in tx.open_requests_of(principal_id).await? {
+        let mut canceled = request.clone();
+        canceled.state = RequestState::Canceled;
+        canceled.status = "Canceled".into();
+        canceled.completed_date_time = Some(now);
+        if tx
+            .update_assignment_request(&canceled, request.state)
+            .await?
+        {
+            tx.append_audit(
+                &request_audit(
+                    Actor::from(caller),
+                    ctx.request_id.as_deref(),
+                    now,
+                    "Cancel access package assignment request",
+                    &canceled,
+                    "",
+                )
+                .detail("reason", "the target was deleted"),
+            )
+            .await?;
+            tx.enqueue_event(&OutboxEvent::new(
+                "request.canceled",
+                now,
+                request_event_data(&canceled),
+                Vec::new(),
+            ))
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// How an assignment ends: by removal now, or by expiry at its end instant.
 struct Ending<'a> {
     assignment: Assignment,
     request_type: RequestType,
+    /// Ended by reaching its end instant (status `Expired`), not removed (`Removed`).
+    expiry: bool,
     actor: Actor,
     requestor: (String, PrincipalKind),
     request_id: Option<&'a str>,
@@ -964,6 +1026,7 @@ async fn end_assignment(
     let Ending {
         assignment,
         request_type,
+        expiry,
         actor,
         requestor,
         request_id,
@@ -972,7 +1035,6 @@ async fn end_assignment(
         target_name,
         recipients,
     } = ending;
-    let expiry = request_type == RequestType::SystemRemove;
     if assignment.state == AssignmentState::Expired {
         return Err(DomainError::Conflict(format!(
             "assignment '{}' has already ended",

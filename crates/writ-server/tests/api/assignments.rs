@@ -552,7 +552,49 @@ async fn admin_add_refusals(backend: Backend) {
     );
 }
 
+async fn deleting_the_target_ends_its_assignments_and_cancels_its_requests(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let delivered = admin_add(&app, &app.admin, &s, &s.agent).await;
+    assert_eq!(delivered.status, StatusCode::CREATED);
+    run_jobs(&app).await;
+    let other = create_agent(&app, &s.fleet, "support-agent-8", &[&s.sponsor]).await;
+    let other = id(&other.body);
+    let pending = admin_add(&app, &app.admin, &s, &other).await;
+    assert_eq!(pending.status, StatusCode::CREATED);
+    let pending = id(&pending.body);
+
+    for agent in [&s.agent, &other] {
+        let reply = app
+            .request(
+                Method::DELETE,
+                &format!("/v1.0/servicePrincipals/{agent}"),
+                Some(&app.admin),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    }
+    // History stays readable: the assignment ended as removed, the open request canceled.
+    let listed = app.get(&format!("{EM}/assignments"), &app.admin).await;
+    assert_eq!(listed.body["value"][0]["state"], "expired");
+    assert_eq!(listed.body["value"][0]["status"], "Removed");
+    let read = app
+        .get(&format!("{EM}/assignmentRequests/{pending}"), &app.admin)
+        .await;
+    assert_eq!(read.body["state"], "canceled");
+    assert_eq!(read.body["status"], "Canceled");
+    // The canceled request's job finds nothing to do.
+    assert_eq!(run_jobs(&app).await.completed, 1);
+    let read = app
+        .get(&format!("{EM}/assignmentRequests/{pending}"), &app.admin)
+        .await;
+    assert_eq!(read.body["state"], "canceled");
+}
+
 crate::on_both_backends!(
+    deleting_the_target_ends_its_assignments_and_cancels_its_requests,
     admin_assigns_delivers_and_removes,
     access_ends_at_the_end_instant_and_expiry_is_recorded,
     admin_add_refusals,
