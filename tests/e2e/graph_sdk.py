@@ -21,7 +21,9 @@ from kiota_abstractions.authentication import (
 )
 from msgraph import GraphServiceClient
 from msgraph.generated.models.access_package import AccessPackage
+from msgraph.generated.models.access_package_assignment import AccessPackageAssignment
 from msgraph.generated.models.access_package_assignment_policy import AccessPackageAssignmentPolicy
+from msgraph.generated.models.access_package_assignment_request import AccessPackageAssignmentRequest
 from msgraph.generated.models.access_package_catalog import AccessPackageCatalog
 from msgraph.generated.models.access_package_resource import AccessPackageResource
 from msgraph.generated.models.access_package_resource_request import AccessPackageResourceRequest
@@ -151,6 +153,11 @@ _ROUTES = [
     ("POST", rf"{_EM}/assignmentPolicies", AccessPackageAssignmentPolicy, False),
     ("GET", rf"{_EM}/assignmentPolicies/{_KEY}", AccessPackageAssignmentPolicy, False),
     ("PUT", rf"{_EM}/assignmentPolicies/{_KEY}", AccessPackageAssignmentPolicy, False),
+    ("GET", rf"{_EM}/assignmentRequests", AccessPackageAssignmentRequest, True),
+    ("POST", rf"{_EM}/assignmentRequests", AccessPackageAssignmentRequest, False),
+    ("GET", rf"{_EM}/assignmentRequests/{_KEY}", AccessPackageAssignmentRequest, False),
+    ("GET", rf"{_EM}/assignments", AccessPackageAssignment, True),
+    ("GET", rf"{_EM}/assignments/{_KEY}", AccessPackageAssignment, False),
     ("GET", rf"{_EM_ROLES}/roleDefinitions", UnifiedRoleDefinition, True),
     ("GET", rf"{_EM_ROLES}/roleDefinitions/{_KEY}", UnifiedRoleDefinition, False),
     ("GET", rf"{_EM_ROLES}/roleAssignments", UnifiedRoleAssignment, True),

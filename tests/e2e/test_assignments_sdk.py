@@ -1,0 +1,168 @@
+"""The administrator's assignment pathway against a running `writ serve`, driven by the official
+Microsoft Graph Python SDK, on SQLite and on PostgreSQL, with short real durations.
+
+An agent identity (sponsored by a user) is assigned an access package directly (`adminAdd`)
+under an "All agents" policy whose assignments last 6 seconds. The request is `submitted` when
+created; the server's job worker delivers it (no test hook drives it): the request becomes
+`delivered`, the assignment's schedule runs exactly the policy's 6 seconds, and the agent is a
+member of the package's group. When the end instant passes, the membership is gone and the
+worker records the assignment as `expired` with a `systemRemove` request. A second agent is
+assigned and removed with `adminRemove`: the membership goes at once.
+
+Every JSON body the server returns passes the strict model check (`graph_sdk.py` route table).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from datetime import datetime, timedelta
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.identity_governance.entitlement_management.assignment_requests.assignment_requests_request_builder import (
+    AssignmentRequestsRequestBuilder,
+)
+from msgraph.generated.identity_governance.entitlement_management.assignments.assignments_request_builder import (
+    AssignmentsRequestBuilder,
+)
+from msgraph.generated.models.access_package import AccessPackage
+from msgraph.generated.models.access_package_assignment import AccessPackageAssignment
+from msgraph.generated.models.access_package_assignment_approval_settings import (
+    AccessPackageAssignmentApprovalSettings,
+)
+from msgraph.generated.models.access_package_assignment_policy import AccessPackageAssignmentPolicy
+from msgraph.generated.models.access_package_assignment_request import AccessPackageAssignmentRequest
+from msgraph.generated.models.access_package_assignment_state import AccessPackageAssignmentState
+from msgraph.generated.models.access_package_catalog import AccessPackageCatalog
+from msgraph.generated.models.access_package_request_state import AccessPackageRequestState
+from msgraph.generated.models.access_package_request_type import AccessPackageRequestType
+from msgraph.generated.models.access_package_resource import AccessPackageResource
+from msgraph.generated.models.access_package_resource_request import AccessPackageResourceRequest
+from msgraph.generated.models.access_package_resource_role import AccessPackageResourceRole
+from msgraph.generated.models.access_package_resource_role_scope import AccessPackageResourceRoleScope
+from msgraph.generated.models.agent_identity import AgentIdentity
+from msgraph.generated.models.agent_identity_blueprint import AgentIdentityBlueprint
+from msgraph.generated.models.agent_identity_blueprint_principal import AgentIdentityBlueprintPrincipal
+from msgraph.generated.models.allowed_target_scope import AllowedTargetScope
+from msgraph.generated.models.expiration_pattern import ExpirationPattern
+from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType
+from msgraph.generated.models.group import Group
+
+from graph_sdk import sdk_client, strict_check_exchanges
+from test_agents_sdk import new_user, sponsor_bind
+
+LIFETIME_S = 6
+DEADLINE_S = 15.0
+
+
+async def poll(fetch, done, what: str):
+    """Calls `fetch` until `done(result)`, for at most DEADLINE_S seconds of real time."""
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        result = await fetch()
+        if done(result):
+            return result
+        assert time.monotonic() < deadline, f"{what} did not happen within {DEADLINE_S} s: {result}"
+        await asyncio.sleep(0.2)
+
+
+def test_admin_assignment_is_delivered_expires_and_is_removed(writ):
+    prefix = "asg" + secrets.token_hex(3)
+
+    async def scenario():
+        client, recorder = sdk_client(writ)
+        em = client.identity_governance.entitlement_management
+
+        sponsor = await client.users.post(new_user(prefix, 1))
+        blueprint = await client.applications.post(AgentIdentityBlueprint(
+            display_name=f"{prefix} blueprint", additional_data=sponsor_bind(writ, sponsor.id)))
+        await client.service_principals.post(AgentIdentityBlueprintPrincipal(app_id=blueprint.app_id))
+        agents = []
+        for n in (1, 2):
+            agent = await client.service_principals.post(AgentIdentity(
+                display_name=f"{prefix}-agent-{n}", agent_identity_blueprint_id=blueprint.app_id,
+                additional_data=sponsor_bind(writ, sponsor.id)))
+            agents.append(agent.id)
+
+        group = await client.groups.post(Group(
+            display_name=f"{prefix} tools", mail_enabled=False, mail_nickname=f"{prefix}tools",
+            security_enabled=True))
+        catalog = await em.catalogs.post(AccessPackageCatalog(display_name=f"{prefix} catalog"))
+        await em.resource_requests.post(AccessPackageResourceRequest(
+            request_type=AccessPackageRequestType.AdminAdd,
+            resource=AccessPackageResource(origin_id=group.id, origin_system="AadGroup"),
+            catalog=AccessPackageCatalog(id=catalog.id)))
+        roles = await em.catalogs.by_access_package_catalog_id(catalog.id).resource_roles.get()
+        member = next(r for r in roles.value if r.display_name == "Member")
+        package = await em.access_packages.post(AccessPackage(
+            display_name=f"{prefix} package", catalog=AccessPackageCatalog(id=catalog.id)))
+        await em.access_packages.by_access_package_id(package.id).resource_role_scopes.post(
+            AccessPackageResourceRoleScope(role=AccessPackageResourceRole(id=member.id)))
+        policy = await em.assignment_policies.post(AccessPackageAssignmentPolicy(
+            display_name="All agents, briefly",
+            allowed_target_scope=AllowedTargetScope.AllDirectoryAgentIdentities,
+            expiration=ExpirationPattern(type=ExpirationPatternType.AfterDuration,
+                                         duration=f"PT{LIFETIME_S}S"),
+            request_approval_settings=AccessPackageAssignmentApprovalSettings(
+                is_approval_required_for_add=False, stages=[]),
+            access_package=AccessPackage(id=package.id)))
+
+        def admin_add(target: str) -> AccessPackageAssignmentRequest:
+            return AccessPackageAssignmentRequest(
+                request_type=AccessPackageRequestType.AdminAdd,
+                assignment=AccessPackageAssignment(additional_data={
+                    "targetId": target, "assignmentPolicyId": policy.id,
+                    "accessPackageId": package.id}))
+
+        async def members() -> list[str]:
+            page = await client.groups.by_group_id(group.id).members.get()
+            return [m.id for m in page.value]
+
+        # Delivered by the server's own worker.
+        created = await em.assignment_requests.post(admin_add(agents[0]))
+        assert created.state == AccessPackageRequestState.Submitted, created
+        assert created.status == "Accepted"
+        request_item = em.assignment_requests.by_access_package_assignment_request_id(created.id)
+        delivered = await poll(
+            lambda: request_item.get(request_configuration=RequestConfiguration(
+                query_parameters=AssignmentRequestsRequestBuilder.AssignmentRequestsRequestBuilderGetQueryParameters(
+                    expand=["assignment"]))),
+            lambda r: r.state == AccessPackageRequestState.Delivered, "delivery")
+        assert delivered.status == "Delivered"
+        assignment = delivered.assignment
+        assert assignment.state == AccessPackageAssignmentState.Delivered
+        start = assignment.schedule.start_date_time
+        end = assignment.schedule.expiration.end_date_time
+        assert isinstance(start, datetime) and end - start == timedelta(seconds=LIFETIME_S)
+        assert agents[0] in await members()
+
+        # Removed by the administrator: the membership goes at once.
+        second = await em.assignment_requests.post(admin_add(agents[1]))
+        await poll(lambda: em.assignment_requests.by_access_package_assignment_request_id(second.id).get(),
+                   lambda r: r.state == AccessPackageRequestState.Delivered, "second delivery")
+        assert agents[1] in await members()
+        listed = await em.assignments.get(request_configuration=RequestConfiguration(
+            query_parameters=AssignmentsRequestBuilder.AssignmentsRequestBuilderGetQueryParameters(
+                filter=f"target/objectId eq '{agents[1]}'", expand=["target"])))
+        assert len(listed.value) == 1 and listed.value[0].target.object_id == agents[1]
+        removal = await em.assignment_requests.post(AccessPackageAssignmentRequest(
+            request_type=AccessPackageRequestType.AdminRemove,
+            assignment=AccessPackageAssignment(id=listed.value[0].id)))
+        assert removal.request_type == AccessPackageRequestType.AdminRemove
+        assert agents[1] not in await members()
+
+        # Expiry: the first assignment's access ends at its end instant; the worker records it.
+        expired = await poll(
+            lambda: em.assignments.by_access_package_assignment_id(assignment.id).get(),
+            lambda a: a.state == AccessPackageAssignmentState.Expired, "expiry")
+        assert expired.status == "Expired"
+        assert agents[0] not in await members()
+        removals = await em.assignment_requests.get(request_configuration=RequestConfiguration(
+            query_parameters=AssignmentRequestsRequestBuilder.AssignmentRequestsRequestBuilderGetQueryParameters(
+                filter="requestType eq 'systemRemove'")))
+        assert len(removals.value) == 1
+
+        assert strict_check_exchanges(recorder.exchanges) >= 20
+
+    asyncio.run(scenario())
