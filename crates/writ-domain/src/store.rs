@@ -546,6 +546,8 @@ pub trait StoreTx: Send {
         target_id: &str,
         package_id: &str,
     ) -> StoreResult<Option<Assignment>>;
+    /// Whether a package has an assignment that has not ended or an add request in progress.
+    async fn package_in_use(&mut self, package_id: &str) -> StoreResult<bool>;
     /// The target's assignments that have not ended.
     async fn live_assignments_of(&mut self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     /// The target's add requests still in progress.

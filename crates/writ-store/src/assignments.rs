@@ -379,3 +379,20 @@ pub(crate) async fn release_grants(
     }
     Ok(released)
 }
+
+pub(crate) async fn package_in_use(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    package_id: &str,
+) -> StoreResult<bool> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM assignments WHERE access_package_id = $1 \
+         AND state <> 'expired') + (SELECT COUNT(*) FROM assignment_requests \
+         WHERE access_package_id = $1 AND request_type IN ('userAdd', 'adminAdd') \
+         AND state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')) AS n",
+    )
+    .bind(package_id.to_owned())
+    .fetch_one(&mut **tx)
+    .await
+    .store()?;
+    Ok(row.try_get::<i64, _>("n").store()? > 0)
+}

@@ -1112,6 +1112,10 @@ impl StoreTx for SqlTx {
         Ok(live.pop())
     }
 
+    async fn package_in_use(&mut self, package_id: &str) -> StoreResult<bool> {
+        crate::assignments::package_in_use(&mut self.tx, package_id).await
+    }
+
     async fn live_assignments_of(&mut self, target_id: &str) -> StoreResult<Vec<Assignment>> {
         crate::assignments::live_assignments_of(&mut *self.tx, target_id, None).await
     }

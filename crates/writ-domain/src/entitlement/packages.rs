@@ -217,6 +217,14 @@ impl Entitlement {
         require(rights.manage_packages, "deleting access packages")?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        // Graph's rule: a package with assignments (or requests under way) is not deleted; they
+        // are removed first, so that no access outlives the package it came from.
+        if tx.package_in_use(id).await? {
+            return Err(DomainError::Conflict(
+                "the access package has assignments or requests in progress: remove them first"
+                    .into(),
+            ));
+        }
         tx.delete_access_package(id).await?;
         tx.append_audit(&audit(
             caller,

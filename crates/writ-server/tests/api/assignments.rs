@@ -246,6 +246,18 @@ async fn admin_assigns_delivers_and_removes(backend: Backend) {
         .await;
     assert_eq!(by_state.body["value"].as_array().unwrap().len(), 1);
 
+    // The package cannot be deleted while it is assigned.
+    let delete = app
+        .request(
+            Method::DELETE,
+            &format!("{EM}/accessPackages/{}", s.package),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(delete.status, StatusCode::CONFLICT, "{}", delete.body);
+
     // A second add while assigned is refused, naming the rule.
     let again = admin_add(&app, &app.admin, &s, &s.agent).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);

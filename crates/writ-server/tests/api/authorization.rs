@@ -118,6 +118,14 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
         .send(Method::POST, &format!("{EM}/assignmentPolicies"), &app.admin, json!({"displayName": "Policy X", "allowedTargetScope": "notSpecified", "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": package}}))
         .await;
     let policy = id(&policy);
+    // Two humans as assignment targets under the admin-only policy X: one assigned by the
+    // administrator up front (read by the table), one for the callers to try to assign.
+    let assigned = app.create_user("Matrix Assigned").await;
+    let request_x = id(&app
+        .send(Method::POST, &format!("{EM}/assignmentRequests"), &app.admin, json!({"requestType": "adminAdd", "assignment": {"targetId": assigned, "assignmentPolicyId": policy, "accessPackageId": package}}))
+        .await);
+    let target = app.create_user("Matrix Target").await;
+    let assign_target = json!({"requestType": "adminAdd", "assignment": {"targetId": target, "assignmentPolicyId": policy, "accessPackageId": package}});
 
     let (iga_user, iga) = app.user_token("Governance Admin").await;
     let reply = app
@@ -357,6 +365,34 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             format!("{EM}/resourceRequests"),
             None,
             [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "list assignment requests",
+            Method::GET,
+            format!("{EM}/assignmentRequests"),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "list assignments",
+            Method::GET,
+            format!("{EM}/assignments"),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            "read the request that assigned P",
+            Method::GET,
+            format!("{EM}/assignmentRequests/{request_x}"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "assign P directly (only the assignment manager's call is made)",
+            Method::POST,
+            format!("{EM}/assignmentRequests"),
+            Some(assign_target),
+            [0, 0, 0, 403, 403, 0, 201, 403, 403],
         ),
         (
             "list connected organizations",
