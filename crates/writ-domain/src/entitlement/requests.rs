@@ -1,5 +1,6 @@
 //! Assignment requests and assignments (DESIGN sections 5 and 6): the administrator's pathways
-//! (`adminAdd`, `adminRemove`), delivery of a package's resource roles as grants held by the
+//! (`adminAdd`, `adminRemove`), the agent's own and its sponsor's (`userAdd`, `userRemove`, under
+//! policies without approval until approvals land), delivery of a package's resource roles as grants held by the
 //! assignment, and expiry at the assignment's end. Grants are rows with the assignment as their
 //! holder and its end as their end, so access ends at that instant for every read that decides
 //! it (invariant 2), and a grant another holder also holds survives this one's end (invariant 3).
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::policy_model::{AssignmentPolicy, Expiration};
+use super::policy_model::{AssignmentPolicy, Expiration, Question, SubjectSet};
 use super::{Entitlement, ResourceRole, require};
 use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use crate::authz::{Caller, PrincipalKind};
@@ -360,13 +361,15 @@ impl Entitlement {
         match request_type {
             RequestType::AdminAdd => self.admin_add(caller, ctx, input).await,
             RequestType::AdminRemove => self.admin_remove(caller, ctx, input).await,
+            RequestType::UserAdd => self.user_add(caller, ctx, input).await,
+            RequestType::UserRemove => self.user_remove(caller, ctx, input).await,
             RequestType::SystemRemove => Err(DomainError::forbidden(
                 "systemRemove requests are made by Writ itself",
             )),
             other => Err(DomainError::Invalid {
                 code: "notSupported",
                 message: format!(
-                    "requestType '{}' is not supported yet; administrators assign with adminAdd",
+                    "requestType '{}' is not supported yet (extensions come with approvals)",
                     other.as_str()
                 ),
             }),
@@ -443,9 +446,40 @@ impl Entitlement {
                 target.id, policy.allowed_target_scope
             )));
         }
+        self.record_add(
+            caller,
+            ctx,
+            NewAdd {
+                request_type: RequestType::AdminAdd,
+                package: &package,
+                policy: &policy,
+                target: &target,
+                justification: input.justification,
+                schedule,
+            },
+        )
+        .await
+    }
+
+    /// The checks every add shares (schedule, incompatibility, no open request, no live
+    /// assignment) and the transaction that records the request with its job.
+    async fn record_add(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        add: NewAdd<'_>,
+    ) -> DomainResult<AssignmentRequest> {
+        let NewAdd {
+            request_type,
+            package,
+            policy,
+            target,
+            justification,
+            schedule,
+        } = add;
         let now = self.clock.now();
         let start = schedule.start_date_time.unwrap_or(now);
-        assignment_end(&policy, &schedule, start)?;
+        assignment_end(policy, &schedule, start)?;
         self.check_incompatible(&package.id, &target.id, now)
             .await?;
 
@@ -463,7 +497,7 @@ impl Entitlement {
         }
         let request = AssignmentRequest {
             id: new_object_id(),
-            request_type: RequestType::AdminAdd,
+            request_type,
             state: RequestState::Submitted,
             status: "Accepted".into(),
             catalog_id: package.catalog_id.clone(),
@@ -474,7 +508,7 @@ impl Entitlement {
             target_kind: target.kind,
             requestor_id: caller.id.clone(),
             requestor_kind: caller.kind,
-            justification: input.justification,
+            justification,
             schedule,
             created_date_time: now,
             completed_date_time: None,
@@ -498,6 +532,285 @@ impl Entitlement {
         .await?;
         tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
             .await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// Whether `caller` is among the target's sponsors or owners (DESIGN section 5's resolver):
+    /// an agent identity's sponsors and its human owners; an agent user's sponsors and those of
+    /// its parent agent identity; a user's sponsors. Sponsor groups count through their enabled
+    /// members.
+    async fn sponsors_or_owns(
+        &self,
+        caller: &Caller,
+        target: &Subject,
+        now: OffsetDateTime,
+    ) -> DomainResult<bool> {
+        if !caller.is_human_user() || !caller.enabled {
+            return Ok(false);
+        }
+        let mut candidates = self.store.sponsors(&target.id).await?;
+        match target.kind {
+            PrincipalKind::ServicePrincipal => {
+                candidates.extend(self.store.object_owners(&target.id).await?)
+            }
+            PrincipalKind::User => {
+                if let Some(parent) = self
+                    .store
+                    .user(&target.id)
+                    .await?
+                    .and_then(|u| u.identity_parent_id)
+                {
+                    candidates.extend(self.store.sponsors(&parent).await?);
+                }
+            }
+        }
+        for candidate in candidates {
+            let found = match &candidate {
+                DirectoryObject::User(user) => user.id == caller.id,
+                DirectoryObject::Group(group) => {
+                    self.store
+                        .is_group_member(&group.id, &caller.id, now)
+                        .await?
+                }
+                _ => false,
+            };
+            if found {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the policy's `onBehalfRequestors` name the caller for this target. Agents are
+    /// never on-behalf requestors.
+    async fn may_act_on_behalf(
+        &self,
+        caller: &Caller,
+        target: &Subject,
+        policy: &AssignmentPolicy,
+    ) -> DomainResult<bool> {
+        if !caller.is_human_user() || !caller.enabled {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        for set in &policy.settings.requestor_settings.on_behalf_requestors {
+            let allowed = match set {
+                SubjectSet::TargetAgentIdentitySponsorsOrOwners {} => {
+                    target.is_agent && self.sponsors_or_owns(caller, target, now).await?
+                }
+                SubjectSet::SingleUser { user_id, .. } => user_id == &caller.id,
+                SubjectSet::GroupMembers { group_id, .. } => {
+                    self.store
+                        .is_group_member(group_id, &caller.id, now)
+                        .await?
+                }
+                SubjectSet::TargetManager { .. } => self
+                    .store
+                    .user(&target.id)
+                    .await?
+                    .is_some_and(|u| u.manager_id.as_deref() == Some(caller.id.as_str())),
+                SubjectSet::TargetApplicationOwners {} => self
+                    .store
+                    .object_owners(&target.id)
+                    .await?
+                    .iter()
+                    .any(|o| o.id() == caller.id),
+                _ => false,
+            };
+            if allowed {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// `userAdd`: the target requests for itself, or an allowed on-behalf requestor (an agent's
+    /// sponsor) for it.
+    async fn user_add(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+    ) -> DomainResult<AssignmentRequest> {
+        let package_id = required(input.access_package_id, "accessPackageId")?;
+        let package = self
+            .store
+            .access_package(&package_id)
+            .await?
+            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))?;
+        let policy = match input.policy_id.filter(|p| !p.is_empty()) {
+            Some(policy_id) => self
+                .store
+                .assignment_policy(&policy_id)
+                .await?
+                .ok_or_else(|| rule(format!("assignment policy '{policy_id}' does not exist")))?,
+            None => {
+                // Graph's documents also show requests naming only the package: that works
+                // when the package has one policy.
+                let mut policies = self.store.policies_of_package(&package.id).await?;
+                if policies.len() != 1 {
+                    return Err(rule("property 'assignment.assignmentPolicyId' is required"));
+                }
+                policies.remove(0)
+            }
+        };
+        if policy.access_package_id != package.id {
+            return Err(rule(format!(
+                "assignment policy '{}' belongs to another access package",
+                policy.id
+            )));
+        }
+        let target_id = input.target_id.unwrap_or_else(|| caller.id.clone());
+        let target = self.subject(&target_id).await?.ok_or_else(|| {
+            rule(format!(
+                "target '{target_id}' is not a user or service principal of the directory"
+            ))
+        })?;
+        let settings = &policy.settings;
+        if target.id == caller.id {
+            if !settings
+                .requestor_settings
+                .enable_targets_to_self_add_access
+            {
+                return Err(DomainError::forbidden(
+                    "this policy does not let targets request access for themselves",
+                ));
+            }
+        } else if caller.is_agent {
+            return Err(DomainError::forbidden(
+                "an agent never requests access on behalf of another principal",
+            ));
+        } else if !settings
+            .requestor_settings
+            .enable_on_behalf_requestors_to_add_access
+            || !self.may_act_on_behalf(caller, &target, &policy).await?
+        {
+            return Err(DomainError::forbidden(
+                "the caller is not an allowed on-behalf requestor of this policy for this target",
+            ));
+        }
+        if !self.principal_in_scope(&target, &policy).await? {
+            return Err(rule(format!(
+                "target '{}' is outside the policy's allowedTargetScope '{}'{}",
+                target.id,
+                policy.allowed_target_scope,
+                if target.is_agent {
+                    " (access for agents is always time-bound)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if settings
+            .request_approval_settings
+            .is_approval_required_for_add
+        {
+            return Err(DomainError::Invalid {
+                code: "notSupported",
+                message: "requests under a policy that requires approval are not supported yet"
+                    .into(),
+            });
+        }
+        if settings
+            .request_approval_settings
+            .is_requestor_justification_required
+            && input
+                .justification
+                .as_deref()
+                .is_none_or(|j| j.trim().is_empty())
+        {
+            return Err(rule("this policy requires a justification"));
+        }
+        if settings.questions.iter().any(|q| match q {
+            Question::TextInput { is_required, .. }
+            | Question::MultipleChoice { is_required, .. } => *is_required,
+        }) {
+            return Err(DomainError::Invalid {
+                code: "notSupported",
+                message: "answers to the policy's required questions are not supported yet".into(),
+            });
+        }
+        let schedule = input.schedule.unwrap_or_default();
+        if (schedule.start_date_time.is_some() || schedule.expiration.kind != "notSpecified")
+            && !settings.requestor_settings.allow_custom_assignment_schedule
+        {
+            return Err(rule("this policy does not allow a custom schedule"));
+        }
+        self.record_add(
+            caller,
+            ctx,
+            NewAdd {
+                request_type: RequestType::UserAdd,
+                package: &package,
+                policy: &policy,
+                target: &target,
+                justification: input.justification,
+                schedule,
+            },
+        )
+        .await
+    }
+
+    /// `userRemove`: the target removes its own assignment, or an allowed on-behalf requestor
+    /// removes it; it ends in this transaction.
+    async fn user_remove(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+    ) -> DomainResult<AssignmentRequest> {
+        let assignment_id = required(input.assignment_id, "id")?;
+        let assignment = self
+            .store
+            .assignment(&assignment_id)
+            .await?
+            .ok_or_else(|| rule(format!("assignment '{assignment_id}' does not exist")))?;
+        let target = self
+            .subject(&assignment.target_id)
+            .await?
+            .ok_or_else(|| rule(format!("assignment '{assignment_id}' does not exist")))?;
+        let policy = self.store.assignment_policy(&assignment.policy_id).await?;
+        let allowed = match &policy {
+            None => false,
+            Some(policy) if target.id == caller.id => {
+                policy
+                    .settings
+                    .requestor_settings
+                    .enable_targets_to_self_remove_access
+            }
+            Some(policy) => {
+                policy
+                    .settings
+                    .requestor_settings
+                    .enable_on_behalf_requestors_to_remove_access
+                    && self.may_act_on_behalf(caller, &target, policy).await?
+            }
+        };
+        if !allowed {
+            return Err(DomainError::forbidden(
+                "this policy does not let the caller remove this assignment",
+            ));
+        }
+        let now = self.clock.now();
+        let recipients = self.sponsor_recipients(&target.id).await?;
+        let mut tx = self.store.begin().await?;
+        let request = end_assignment(
+            tx.as_mut(),
+            Ending {
+                assignment,
+                request_type: RequestType::UserRemove,
+                expiry: false,
+                actor: Actor::from(caller),
+                requestor: (caller.id.clone(), caller.kind),
+                request_id: ctx.request_id.as_deref(),
+                justification: input.justification,
+                at: now,
+                target_name: &target.display_name,
+                recipients,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(request)
     }
@@ -1000,6 +1313,16 @@ pub(crate) async fn end_assignments_of(
         }
     }
     Ok(())
+}
+
+/// What an add request records, once its pathway's own checks passed.
+struct NewAdd<'a> {
+    request_type: RequestType,
+    package: &'a super::AccessPackage,
+    policy: &'a AssignmentPolicy,
+    target: &'a Subject,
+    justification: Option<String>,
+    schedule: RequestSchedule,
 }
 
 /// How an assignment ends: by removal now, or by expiry at its end instant.

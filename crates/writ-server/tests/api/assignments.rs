@@ -490,7 +490,7 @@ async fn admin_add_refusals(backend: Backend) {
             Method::POST,
             &format!("{EM}/assignmentRequests"),
             &app.admin,
-            json!({"requestType": "userAdd", "assignment": {"accessPackageId": s.package}}),
+            json!({"requestType": "adminUpdate", "assignment": {"id": "anything"}}),
         )
         .await;
     assert_eq!(unsupported.status, StatusCode::BAD_REQUEST);
@@ -605,7 +605,147 @@ async fn deleting_the_target_ends_its_assignments_and_cancels_its_requests(backe
     assert_eq!(read.body["state"], "canceled");
 }
 
+async fn post_request(app: &TestApp, token: &str, body: Value) -> crate::harness::Reply {
+    app.send(
+        Method::POST,
+        &format!("{EM}/assignmentRequests"),
+        token,
+        body,
+    )
+    .await
+}
+
+async fn agents_and_sponsors_request_under_a_policy_without_approval(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let self_service = id(&post(&app, "/assignmentPolicies", json!({
+        "displayName": "Agents and their sponsors, no approval",
+        "allowedTargetScope": "allDirectoryAgentIdentities",
+        "expiration": {"type": "afterDuration", "duration": "PT2H"},
+        "requestorSettings": {
+            "enableTargetsToSelfAddAccess": true, "enableTargetsToSelfRemoveAccess": true,
+            "enableOnBehalfRequestorsToAddAccess": true, "enableOnBehalfRequestorsToRemoveAccess": true,
+            "onBehalfRequestors": [{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}]
+        },
+        "requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "stages": []},
+        "accessPackage": {"id": s.package},
+    }))
+    .await);
+    let add = |target: Option<&str>| {
+        let mut assignment =
+            json!({"accessPackageId": s.package, "assignmentPolicyId": self_service});
+        if let Some(target) = target {
+            assignment["targetId"] = json!(target);
+        }
+        json!({"requestType": "userAdd", "assignment": assignment})
+    };
+
+    // The agent requests for itself.
+    let (agent_token_writ, _) =
+        agent_token(&app, &s.agent, "https://graph.microsoft.com/.default").await;
+    let created = post_request(&app, &agent_token_writ, add(None)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["requestType"], "userAdd");
+    let request = id(&created.body);
+    assert_eq!(run_jobs(&app).await.completed, 1);
+    let own = app
+        .get(
+            &format!("{EM}/assignmentRequests/{request}?$expand=requestor,assignment"),
+            &agent_token_writ,
+        )
+        .await;
+    assert_eq!(
+        own.status,
+        StatusCode::OK,
+        "the requestor reads its request: {}",
+        own.body
+    );
+    assert_eq!(own.body["state"], "delivered");
+    assert_eq!(own.body["requestor"]["objectId"], s.agent.as_str());
+    assert!(member_ids(&app, &s.group).await.contains(&s.agent));
+    let again = post_request(&app, &agent_token_writ, add(None)).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+
+    // ... and removes it.
+    let assignment = own.body["assignment"]["id"].as_str().unwrap().to_owned();
+    let removed = post_request(
+        &app,
+        &agent_token_writ,
+        json!({"requestType": "userRemove", "assignment": {"id": assignment}}),
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::CREATED, "{}", removed.body);
+    assert!(!member_ids(&app, &s.group).await.contains(&s.agent));
+
+    // Its sponsor requests on its behalf.
+    let sponsor = app
+        .password_token("samsponsor@example.org", "a long passphrase 1")
+        .await;
+    let sponsor = sponsor.body["access_token"].as_str().unwrap().to_owned();
+    let on_behalf = post_request(&app, &sponsor, add(Some(&s.agent))).await;
+    assert_eq!(on_behalf.status, StatusCode::CREATED, "{}", on_behalf.body);
+    run_jobs(&app).await;
+    let read = app
+        .get(
+            &format!(
+                "{EM}/assignmentRequests/{}?$expand=requestor",
+                id(&on_behalf.body)
+            ),
+            &sponsor,
+        )
+        .await;
+    assert_eq!(read.body["state"], "delivered");
+    assert_eq!(read.body["requestor"]["objectId"], s.sponsor.as_str());
+    assert_eq!(read.body["requestor"]["subjectType"], "user");
+    assert!(member_ids(&app, &s.group).await.contains(&s.agent));
+
+    // Refused: a human who sponsors nothing, another agent, a human for itself (All agents).
+    let (_, stranger) = app.user_token("Stella Stranger").await;
+    let reply = post_request(&app, &stranger, add(Some(&s.agent))).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let other = create_agent(&app, &s.fleet, "support-agent-9", &[&s.sponsor]).await;
+    let other = id(&other.body);
+    let (other_token, _) = agent_token(&app, &other, "https://graph.microsoft.com/.default").await;
+    let reply = post_request(&app, &other_token, add(Some(&s.agent))).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let reply = post_request(&app, &stranger, add(None)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the policy's allowedTargetScope")
+    );
+    // The stranger cannot read the sponsor's request either.
+    let hidden = app
+        .get(
+            &format!("{EM}/assignmentRequests/{}", id(&on_behalf.body)),
+            &stranger,
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    // Nor remove the assignment; the sponsor can.
+    let listed = app
+        .get(
+            &format!("{EM}/assignments?$filter=state%20eq%20'delivered'"),
+            &app.admin,
+        )
+        .await;
+    let live = listed.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let remove = json!({"requestType": "userRemove", "assignment": {"id": live}});
+    assert_eq!(
+        post_request(&app, &stranger, remove.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post_request(&app, &sponsor, remove).await.status,
+        StatusCode::CREATED
+    );
+    assert!(!member_ids(&app, &s.group).await.contains(&s.agent));
+}
+
 crate::on_both_backends!(
+    agents_and_sponsors_request_under_a_policy_without_approval,
     deleting_the_target_ends_its_assignments_and_cancels_its_requests,
     admin_assigns_delivers_and_removes,
     access_ends_at_the_end_instant_and_expiry_is_recorded,
