@@ -13,9 +13,9 @@ use crate::directory::{
     UserKind,
 };
 use crate::entitlement::{
-    AccessPackage, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentState, Catalog,
-    CatalogResource, ConnectedOrganization, CustomExtension, EmRoleAssignment, PackageRoleScope,
-    RequestState, ResourceRequest, ResourceRole, ResourceScope,
+    AccessPackage, ApprovalStageRecord, Assignment, AssignmentPolicy, AssignmentRequest,
+    AssignmentState, Catalog, CatalogResource, ConnectedOrganization, CustomExtension,
+    EmRoleAssignment, PackageRoleScope, RequestState, ResourceRequest, ResourceRole, ResourceScope,
 };
 use crate::error::DomainError;
 use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
@@ -277,6 +277,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         visible_to: Option<&str>,
     ) -> StoreResult<Page<AssignmentRequest>>;
     async fn assignment(&self, id: &str) -> StoreResult<Option<Assignment>>;
+    /// The approval stages of a request, in order.
+    async fn approval_stages(&self, request_id: &str) -> StoreResult<Vec<ApprovalStageRecord>>;
+    /// Requests with a stage in progress that the user may decide.
+    async fn requests_awaiting(&self, approver_id: &str) -> StoreResult<Vec<AssignmentRequest>>;
     async fn list_assignments(
         &self,
         query: &ListQuery,
@@ -546,6 +550,13 @@ pub trait StoreTx: Send {
         target_id: &str,
         package_id: &str,
     ) -> StoreResult<Option<Assignment>>;
+    async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()>;
+    /// Stores the stage's new state if its status is still `expected_status`.
+    async fn update_approval_stage(
+        &mut self,
+        stage: &ApprovalStageRecord,
+        expected_status: &str,
+    ) -> StoreResult<bool>;
     /// Whether a package has an assignment that has not ended or an add request in progress.
     async fn package_in_use(&mut self, package_id: &str) -> StoreResult<bool>;
     /// The target's assignments that have not ended.

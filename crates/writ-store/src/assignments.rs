@@ -7,7 +7,8 @@ use sqlx::{Any, AnyPool, Row};
 use writ_domain::authz::PrincipalKind;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
-    Assignment, AssignmentRequest, AssignmentState, RequestSchedule, RequestState, RequestType,
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestSchedule,
+    RequestState, RequestType,
 };
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{StoreError, StoreResult};
@@ -395,4 +396,135 @@ pub(crate) async fn package_in_use(
     .await
     .store()?;
     Ok(row.try_get::<i64, _>("n").store()? > 0)
+}
+
+const STAGE_COLUMNS: &str = "id, request_id, stage_index, status, review_result, approver_ids, \
+     used_fallback, started_at, reviewed_by, reviewed_by_name, reviewed_at, justification";
+
+fn stage(row: &AnyRow) -> StoreResult<ApprovalStageRecord> {
+    let approvers: String = row.try_get("approver_ids").store()?;
+    let index: i64 = row.try_get("stage_index").store()?;
+    let reviewed_by: Option<String> = row.try_get("reviewed_by").store()?;
+    let reviewed_by_name: Option<String> = row.try_get("reviewed_by_name").store()?;
+    Ok(ApprovalStageRecord {
+        id: row.try_get("id").store()?,
+        request_id: row.try_get("request_id").store()?,
+        stage_index: u32::try_from(index).unwrap_or(u32::MAX),
+        status: row.try_get("status").store()?,
+        review_result: row.try_get("review_result").store()?,
+        approver_ids: serde_json::from_str(&approvers)
+            .map_err(|e| StoreError::Other(e.to_string()))?,
+        used_fallback: row.try_get::<i64, _>("used_fallback").store()? != 0,
+        started_date_time: row
+            .try_get::<Option<i64>, _>("started_at")
+            .store()?
+            .map(from_micros),
+        reviewed_by: reviewed_by.map(|id| (id, reviewed_by_name.unwrap_or_default())),
+        reviewed_date_time: row
+            .try_get::<Option<i64>, _>("reviewed_at")
+            .store()?
+            .map(from_micros),
+        justification: row.try_get("justification").store()?,
+    })
+}
+
+pub(crate) async fn stages_of<'e, E>(
+    executor: E,
+    request_id: &str,
+) -> StoreResult<Vec<ApprovalStageRecord>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = format!(
+        "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE request_id = $1 ORDER BY stage_index"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(request_id.to_owned())
+        .fetch_all(executor)
+        .await
+        .store()?
+        .iter()
+        .map(stage)
+        .collect()
+}
+
+pub(crate) async fn requests_awaiting(
+    pool: &AnyPool,
+    approver_id: &str,
+) -> StoreResult<Vec<AssignmentRequest>> {
+    // The approver list is a small JSON array; the quoted id cannot match anything but an id.
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.state = 'pendingApproval' \
+         AND EXISTS (SELECT 1 FROM approval_stages s WHERE s.request_id = t.id \
+         AND s.status = 'InProgress' AND s.approver_ids LIKE $1) ORDER BY t.created_at, t.id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(format!("%\"{approver_id}\"%"))
+        .fetch_all(pool)
+        .await
+        .store()?
+        .iter()
+        .map(request)
+        .collect()
+}
+
+pub(crate) async fn insert_stage<'e, E>(executor: E, s: &ApprovalStageRecord) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let approvers =
+        serde_json::to_string(&s.approver_ids).map_err(|e| StoreError::Other(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO approval_stages (id, request_id, stage_index, status, review_result, \
+         approver_ids, used_fallback, started_at, reviewed_by, reviewed_by_name, reviewed_at, \
+         justification) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(s.id.clone())
+    .bind(s.request_id.clone())
+    .bind(i64::from(s.stage_index))
+    .bind(s.status.clone())
+    .bind(s.review_result.clone())
+    .bind(approvers)
+    .bind(i64::from(s.used_fallback))
+    .bind(s.started_date_time.map(to_micros))
+    .bind(s.reviewed_by.as_ref().map(|r| r.0.clone()))
+    .bind(s.reviewed_by.as_ref().map(|r| r.1.clone()))
+    .bind(s.reviewed_date_time.map(to_micros))
+    .bind(s.justification.clone())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(())
+}
+
+pub(crate) async fn update_stage<'e, E>(
+    executor: E,
+    s: &ApprovalStageRecord,
+    expected_status: &str,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let approvers =
+        serde_json::to_string(&s.approver_ids).map_err(|e| StoreError::Other(e.to_string()))?;
+    let done = sqlx::query(
+        "UPDATE approval_stages SET status = $2, review_result = $3, approver_ids = $4, \
+         used_fallback = $5, started_at = $6, reviewed_by = $7, reviewed_by_name = $8, \
+         reviewed_at = $9, justification = $10 WHERE id = $1 AND status = $11",
+    )
+    .bind(s.id.clone())
+    .bind(s.status.clone())
+    .bind(s.review_result.clone())
+    .bind(approvers)
+    .bind(i64::from(s.used_fallback))
+    .bind(s.started_date_time.map(to_micros))
+    .bind(s.reviewed_by.as_ref().map(|r| r.0.clone()))
+    .bind(s.reviewed_by.as_ref().map(|r| r.1.clone()))
+    .bind(s.reviewed_date_time.map(to_micros))
+    .bind(s.justification.clone())
+    .bind(expected_status.to_owned())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
 }

@@ -12,7 +12,7 @@ use writ_domain::directory::{
     ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
     UserKind,
 };
-use writ_domain::entitlement::{Assignment, AssignmentRequest};
+use writ_domain::entitlement::{ApprovalStageRecord, Assignment, AssignmentRequest};
 use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, StoreTx};
@@ -858,6 +858,14 @@ impl Store for SqlStore {
         visible_to: Option<&str>,
     ) -> StoreResult<Page<Assignment>> {
         crate::assignments::list_assignments(&self.pool, query, visible_to).await
+    }
+
+    async fn approval_stages(&self, request_id: &str) -> StoreResult<Vec<ApprovalStageRecord>> {
+        crate::assignments::stages_of(&self.pool, request_id).await
+    }
+
+    async fn requests_awaiting(&self, approver_id: &str) -> StoreResult<Vec<AssignmentRequest>> {
+        crate::assignments::requests_awaiting(&self.pool, approver_id).await
     }
 
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {

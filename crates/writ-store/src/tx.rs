@@ -10,7 +10,9 @@ use writ_domain::directory::{
     AppRoleAssignment, Application, ClientSecret, Group, ObjectKind, PermissionGrant,
     RoleAssignment, ServicePrincipal, User,
 };
-use writ_domain::entitlement::{Assignment, AssignmentRequest, AssignmentState, RequestState};
+use writ_domain::entitlement::{
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestState,
+};
 use writ_domain::jobs::{ClaimedJob, NewJob};
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
 
@@ -1110,6 +1112,18 @@ impl StoreTx for SqlTx {
             crate::assignments::live_assignments_of(&mut *self.tx, target_id, Some(package_id))
                 .await?;
         Ok(live.pop())
+    }
+
+    async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()> {
+        crate::assignments::insert_stage(&mut *self.tx, stage).await
+    }
+
+    async fn update_approval_stage(
+        &mut self,
+        stage: &ApprovalStageRecord,
+        expected_status: &str,
+    ) -> StoreResult<bool> {
+        crate::assignments::update_stage(&mut *self.tx, stage, expected_status).await
     }
 
     async fn package_in_use(&mut self, package_id: &str) -> StoreResult<bool> {

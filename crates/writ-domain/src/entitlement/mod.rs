@@ -2,6 +2,7 @@
 //! (with roles and scopes discovered from the directory), access packages and the resource roles
 //! they grant, and the catalog-scoped administrative roles that delegate all of it.
 
+mod approvals;
 mod catalogs;
 mod entities;
 mod organizations;
@@ -12,6 +13,7 @@ mod requests;
 mod resources;
 mod roles;
 
+pub use approvals::StageDecision;
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use entities::*;
 pub use organizations::*;
@@ -21,8 +23,8 @@ pub use policies::{PolicyInput, TARGET_SCOPES};
 pub use policy_model::AssignmentPolicy;
 pub(crate) use requests::end_assignments_of;
 pub use requests::{
-    Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
-    RequestState, RequestType, Subject,
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState,
+    RequestSchedule, RequestState, RequestType, Subject,
 };
 pub use resources::ResourceRequestInput;
 pub(crate) use resources::release_catalog_resources;

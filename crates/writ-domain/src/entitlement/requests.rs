@@ -226,6 +226,26 @@ pub struct Assignment {
     pub created_date_time: OffsetDateTime,
 }
 
+/// One approval stage of a request (Graph's `approvalStage`; the approval's id is the request's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalStageRecord {
+    pub id: String,
+    pub request_id: String,
+    pub stage_index: u32,
+    /// `NotStarted`, `InProgress`, `Completed`.
+    pub status: String,
+    /// `NotReviewed`, `Approved`, `Denied`.
+    pub review_result: String,
+    /// Who may decide: resolved when the stage starts.
+    pub approver_ids: Vec<String>,
+    /// The primary approvers resolved to nobody, so the fallback approvers apply.
+    pub used_fallback: bool,
+    pub started_date_time: Option<OffsetDateTime>,
+    pub reviewed_by: Option<(String, String)>,
+    pub reviewed_date_time: Option<OffsetDateTime>,
+    pub justification: Option<String>,
+}
+
 /// A create body, as the HTTP layer read it from `requestType` and `assignment`.
 #[derive(Debug, Clone, Default)]
 pub struct AssignmentRequestInput {
@@ -549,22 +569,7 @@ impl Entitlement {
         if !caller.is_human_user() || !caller.enabled {
             return Ok(false);
         }
-        let mut candidates = self.store.sponsors(&target.id).await?;
-        match target.kind {
-            PrincipalKind::ServicePrincipal => {
-                candidates.extend(self.store.object_owners(&target.id).await?)
-            }
-            PrincipalKind::User => {
-                if let Some(parent) = self
-                    .store
-                    .user(&target.id)
-                    .await?
-                    .and_then(|u| u.identity_parent_id)
-                {
-                    candidates.extend(self.store.sponsors(&parent).await?);
-                }
-            }
-        }
+        let candidates = self.sponsor_objects(&target.id, target.kind).await?;
         for candidate in candidates {
             let found = match &candidate {
                 DirectoryObject::User(user) => user.id == caller.id,
@@ -701,16 +706,6 @@ impl Entitlement {
                     ""
                 }
             )));
-        }
-        if settings
-            .request_approval_settings
-            .is_approval_required_for_add
-        {
-            return Err(DomainError::Invalid {
-                code: "notSupported",
-                message: "requests under a policy that requires approval are not supported yet"
-                    .into(),
-            });
         }
         if settings
             .request_approval_settings
@@ -981,7 +976,7 @@ impl Entitlement {
         };
         if !matches!(
             request.state,
-            RequestState::Submitted | RequestState::Scheduled
+            RequestState::Submitted | RequestState::Scheduled | RequestState::Delivering
         ) || !matches!(
             request.request_type,
             RequestType::AdminAdd | RequestType::UserAdd
@@ -997,6 +992,11 @@ impl Entitlement {
                 .fail_request(request, now, "the assignment policy was deleted")
                 .await;
         };
+        if request.state == RequestState::Submitted
+            && super::approvals::needs_approval(&request, &policy)
+        {
+            return self.begin_approval(request, &policy, now).await;
+        }
         let start = request.schedule.start_date_time.unwrap_or(now).max(now);
         if start > now {
             let mut tx = self.store.begin().await?;
@@ -1440,7 +1440,7 @@ fn status_of(state: RequestState) -> &'static str {
 
 /// One audit record for a request's change. The target is named as the principal acted for
 /// (invariant 4).
-fn request_audit(
+pub(super) fn request_audit(
     actor: Actor,
     request_id: Option<&str>,
     now: OffsetDateTime,
@@ -1472,7 +1472,7 @@ fn request_audit(
     record
 }
 
-fn request_event_data(request: &AssignmentRequest) -> serde_json::Value {
+pub(super) fn request_event_data(request: &AssignmentRequest) -> serde_json::Value {
     json!({
         "requestId": request.id,
         "requestType": request.request_type.as_str(),

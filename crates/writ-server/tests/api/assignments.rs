@@ -11,7 +11,7 @@ use writ_domain::jobs::{PassReport, WorkerConfig, run_due_jobs};
 use writ_domain::store::Store;
 use writ_store::Backend;
 
-use crate::agents::{agent_token, create_agent, fleet};
+use crate::agents::{agent_token, create_agent, fleet, user_url};
 use crate::harness::{TestApp, app};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
@@ -744,7 +744,288 @@ async fn agents_and_sponsors_request_under_a_policy_without_approval(backend: Ba
     assert!(!member_ids(&app, &s.group).await.contains(&s.agent));
 }
 
+const APPROVALS: &str =
+    "/v1.0/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
+
+async fn login(app: &TestApp, nickname: &str) -> String {
+    let reply = app
+        .password_token(&format!("{nickname}@example.org"), "a long passphrase 1")
+        .await;
+    reply.body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The stage of a request's first stage, read by `token`.
+async fn first_stage(app: &TestApp, request: &str, token: &str) -> Value {
+    let approval = app.get(&format!("{APPROVALS}/{request}"), token).await;
+    assert_eq!(approval.status, StatusCode::OK, "{}", approval.body);
+    approval.body["stages"][0].clone()
+}
+
+async fn decide(
+    app: &TestApp,
+    token: &str,
+    request: &str,
+    stage: &str,
+    result: &str,
+) -> crate::harness::Reply {
+    app.send(
+        Method::PATCH,
+        &format!("{APPROVALS}/{request}/stages/{stage}"),
+        token,
+        json!({"reviewResult": result, "justification": "checked the ticket queue"}),
+    )
+    .await
+}
+
+async fn request_state(app: &TestApp, request: &str) -> String {
+    app.get(&format!("{EM}/assignmentRequests/{request}"), &app.admin)
+        .await
+        .body["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn sponsors_approve_with_a_fallback_approver(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let fallback = app.create_user("Fiona Fallback").await;
+    let co_sponsor = app.create_user("Cody Cosponsor").await;
+    let policy = id(&post(&app, "/assignmentPolicies", json!({
+        "displayName": "All agents, sponsors approve",
+        "allowedTargetScope": "allDirectoryAgentIdentities",
+        "expiration": {"type": "afterDuration", "duration": "PT2H"},
+        "requestorSettings": {
+            "enableTargetsToSelfAddAccess": true, "enableOnBehalfRequestorsToAddAccess": true,
+            "onBehalfRequestors": [{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}]
+        },
+        "requestApprovalSettings": {
+            "isApprovalRequiredForAdd": true, "isRequestorJustificationRequired": true,
+            "stages": [{
+                "durationBeforeAutomaticDenial": "P7D", "isApproverJustificationRequired": true,
+                "primaryApprovers": [{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}],
+                "fallbackPrimaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": fallback}]
+            }]
+        },
+        "accessPackage": {"id": s.package},
+    }))
+    .await);
+    let add = |target: &str| json!({"requestType": "userAdd", "justification": "ticket queue 7", "assignment": {"accessPackageId": s.package, "assignmentPolicyId": policy, "targetId": target}});
+    let sponsor = login(&app, "samsponsor").await;
+    let fallback_token = login(&app, "fionafallback").await;
+    let co_token = login(&app, "codycosponsor").await;
+    let (stranger_id, stranger) = app.user_token("Stella Stranger").await;
+    let _ = stranger_id;
+
+    // 1. The agent asks for itself; its two sponsors may approve; the first decision wins.
+    let reply = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/servicePrincipals/{}/sponsors/$ref", s.agent),
+            &app.admin,
+            json!({"@odata.id": user_url(&co_sponsor)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let (agent_writ, _) = agent_token(&app, &s.agent, "https://graph.microsoft.com/.default").await;
+    let without = post_request(&app, &agent_writ, json!({"requestType": "userAdd", "assignment": {"accessPackageId": s.package, "assignmentPolicyId": policy}})).await;
+    assert_eq!(
+        without.status,
+        StatusCode::BAD_REQUEST,
+        "justification required: {}",
+        without.body
+    );
+    let created = post_request(&app, &agent_writ, add(&s.agent)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let request = id(&created.body);
+    run_jobs(&app).await;
+    assert_eq!(request_state(&app, &request).await, "pendingApproval");
+    let stage = first_stage(&app, &request, &sponsor).await;
+    assert_eq!(stage["status"], "InProgress");
+    assert_eq!(stage["assignedToMe"], true);
+    assert_eq!(stage["reviewResult"], "NotReviewed");
+    let stage_id = stage["id"].as_str().unwrap().to_owned();
+    let mine = app
+        .get(
+            &format!("{EM}/assignmentRequests/filterByCurrentUser(on='approver')"),
+            &sponsor,
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    assert_eq!(mine.body["value"][0]["id"], request.as_str());
+    assert_eq!(
+        app.get(
+            &format!("{EM}/assignmentRequests/filterByCurrentUser(on='approver')"),
+            &fallback_token
+        )
+        .await
+        .body["value"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "the fallback approver is not asked while sponsors exist"
+    );
+    // Who may not decide: the agent (403), a stranger who cannot see it (404), the fallback
+    // approver, who is not asked while sponsors are (404), an approver without the required
+    // justification (400).
+    assert_eq!(
+        decide(&app, &agent_writ, &request, &stage_id, "Approve")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        decide(&app, &stranger, &request, &stage_id, "Approve")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        decide(&app, &fallback_token, &request, &stage_id, "Approve")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let bare = app
+        .send(
+            Method::PATCH,
+            &format!("{APPROVALS}/{request}/stages/{stage_id}"),
+            &sponsor,
+            json!({"reviewResult": "Approve"}),
+        )
+        .await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST, "{}", bare.body);
+    assert_eq!(
+        decide(&app, &co_token, &request, &stage_id, "Approve")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let late = decide(&app, &sponsor, &request, &stage_id, "Deny").await;
+    assert_eq!(
+        late.status,
+        StatusCode::CONFLICT,
+        "the stage is decided: {}",
+        late.body
+    );
+    assert_eq!(request_state(&app, &request).await, "delivering");
+    run_jobs(&app).await;
+    assert_eq!(request_state(&app, &request).await, "delivered");
+    assert!(member_ids(&app, &s.group).await.contains(&s.agent));
+    let decided = first_stage(&app, &request, &app.admin).await;
+    assert_eq!(decided["reviewResult"], "Approved");
+    assert_eq!(decided["reviewedBy"]["id"], co_sponsor.as_str());
+
+    // 2. The sponsor asks on behalf of an agent it alone sponsors: only the fallback decides.
+    let other = create_agent(&app, &s.fleet, "support-agent-10", &[&s.sponsor]).await;
+    let other = id(&other.body);
+    let created = post_request(&app, &sponsor, add(&other)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let request = id(&created.body);
+    run_jobs(&app).await;
+    let stage = first_stage(&app, &request, &fallback_token).await;
+    assert_eq!(stage["assignedToMe"], true);
+    let stage_id = stage["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        decide(&app, &sponsor, &request, &stage_id, "Approve")
+            .await
+            .status,
+        StatusCode::FORBIDDEN,
+        "the requestor never approves"
+    );
+    assert_eq!(
+        decide(&app, &fallback_token, &request, &stage_id, "approve")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    run_jobs(&app).await;
+    assert_eq!(request_state(&app, &request).await, "delivered");
+    assert!(member_ids(&app, &s.group).await.contains(&other));
+
+    // 3. A sponsor removed between the stage's start and the decision cannot decide.
+    let third = create_agent(
+        &app,
+        &s.fleet,
+        "support-agent-11",
+        &[&s.sponsor, &co_sponsor],
+    )
+    .await;
+    let third = id(&third.body);
+    let (third_writ, _) = agent_token(&app, &third, "https://graph.microsoft.com/.default").await;
+    let request = id(&post_request(&app, &third_writ, add(&third)).await.body);
+    run_jobs(&app).await;
+    let stage_id = first_stage(&app, &request, &co_token).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let removed = app
+        .request(
+            Method::DELETE,
+            &format!("/v1.0/servicePrincipals/{third}/sponsors/{co_sponsor}/$ref"),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    assert_eq!(
+        decide(&app, &co_token, &request, &stage_id, "Approve")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    // A denial ends it.
+    assert_eq!(
+        decide(&app, &sponsor, &request, &stage_id, "Deny")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(request_state(&app, &request).await, "denied");
+
+    // 4. Cancel while pending; then approving is a conflict, and so is a second cancel.
+    let fourth = create_agent(&app, &s.fleet, "support-agent-12", &[&s.sponsor]).await;
+    let fourth = id(&fourth.body);
+    let (fourth_writ, _) = agent_token(&app, &fourth, "https://graph.microsoft.com/.default").await;
+    let request = id(&post_request(&app, &fourth_writ, add(&fourth)).await.body);
+    run_jobs(&app).await;
+    let stage_id = first_stage(&app, &request, &sponsor).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = app
+        .request(
+            Method::POST,
+            &format!("{EM}/assignmentRequests/{request}/cancel"),
+            Some(&fourth_writ),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(cancel.status, StatusCode::NO_CONTENT, "{}", cancel.body);
+    assert_eq!(request_state(&app, &request).await, "canceled");
+    assert_eq!(
+        decide(&app, &sponsor, &request, &stage_id, "Approve")
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    let again = app
+        .request(
+            Method::POST,
+            &format!("{EM}/assignmentRequests/{request}/cancel"),
+            Some(&fourth_writ),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
 crate::on_both_backends!(
+    sponsors_approve_with_a_fallback_approver,
     agents_and_sponsors_request_under_a_policy_without_approval,
     deleting_the_target_ends_its_assignments_and_cancels_its_requests,
     admin_assigns_delivers_and_removes,

@@ -3,11 +3,12 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 use writ_domain::entitlement::{
-    Assignment, AssignmentRequest, AssignmentRequestInput, RequestSchedule, Subject,
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput, RequestSchedule,
+    StageDecision, Subject,
 };
 use writ_domain::patch::Patch;
 
@@ -421,6 +422,175 @@ pub async fn list_assignments(
             items,
             next_skiptoken: page.next_skiptoken,
             count: page.count,
+        },
+    )?))
+}
+
+fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(stage.id.clone()));
+    m.insert(
+        "displayName".into(),
+        Value::from(format!("Stage {}", stage.stage_index + 1)),
+    );
+    m.insert("status".into(), Value::from(stage.status.clone()));
+    m.insert(
+        "reviewResult".into(),
+        Value::from(stage.review_result.clone()),
+    );
+    m.insert(
+        "assignedToMe".into(),
+        Value::from(
+            stage.status == "InProgress" && stage.approver_ids.iter().any(|a| a == caller_id),
+        ),
+    );
+    m.insert("justification".into(), opt(&stage.justification));
+    m.insert(
+        "reviewedBy".into(),
+        stage.reviewed_by.as_ref().map_or(
+            Value::Null,
+            |(id, name)| json!({"id": id, "displayName": name}),
+        ),
+    );
+    m.insert(
+        "reviewedDateTime".into(),
+        optional_datetime(stage.reviewed_date_time),
+    );
+    m
+}
+
+const APPROVALS: &str = "identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
+
+/// `GET …/accessPackageAssignmentApprovals/{id}`: the approval of request `id`, its stages inline.
+pub async fn get_approval(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand("approval", &["stages"])?;
+    let stages = state.entitlement.approval(&auth.caller, &id).await?;
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(id));
+    m.insert(
+        "stages".into(),
+        Value::Array(
+            stages
+                .iter()
+                .map(|s| Value::Object(stage_json(s, &auth.caller.id)))
+                .collect(),
+        ),
+    );
+    Ok(Json(query.entity(APPROVALS, "approval", m)?))
+}
+
+pub async fn list_stages(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("approvalStage", &[])?;
+    let stages = state.entitlement.approval(&auth.caller, &id).await?;
+    let items = stages
+        .iter()
+        .map(|s| stage_json(s, &auth.caller.id))
+        .collect();
+    Ok(Json(query.collection(
+        &format!("{APPROVALS}('{id}')/stages"),
+        "approvalStage",
+        writ_domain::query::Page {
+            items,
+            next_skiptoken: None,
+            count: query.list_query().count.then_some(stages.len() as i64),
+        },
+    )?))
+}
+
+pub async fn get_stage(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path((id, stage_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    query.single_entity()?;
+    query.check_expand("approvalStage", &[])?;
+    let stages = state.entitlement.approval(&auth.caller, &id).await?;
+    let stage = stages.iter().find(|s| s.id == stage_id).ok_or_else(|| {
+        ApiError::from(writ_domain::DomainError::not_found(
+            "approvalStage",
+            stage_id.clone(),
+        ))
+    })?;
+    Ok(Json(query.entity(
+        &format!("{APPROVALS}('{id}')/stages"),
+        "approvalStage",
+        stage_json(stage, &auth.caller.id),
+    )?))
+}
+
+/// `PATCH …/stages/{stageId}` with `reviewResult` (`Approve`/`Deny`) and `justification`.
+pub async fn decide_stage(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, stage_id)): Path<(String, String)>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    body.check_properties("approvalStage", &["reviewResult", "justification"])?;
+    let review_result = match body.string("reviewResult")? {
+        Patch::Value(v) => v,
+        _ => return Err(ApiError::bad_request("property 'reviewResult' is required")),
+    };
+    state
+        .entitlement
+        .decide_stage(
+            &auth.caller,
+            &auth.context(),
+            &id,
+            &stage_id,
+            StageDecision {
+                review_result,
+                justification: body.string("justification")?.into_option(),
+            },
+        )
+        .await?;
+    state.job_waker.wake();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST …/assignmentRequests/{id}/cancel`.
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .cancel_request(&auth.caller, &auth.context(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET …/assignmentRequests/filterByCurrentUser(on='approver')`.
+pub async fn requests_awaiting_me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
+    let requests = state.entitlement.requests_awaiting(&auth.caller).await?;
+    let mut items = Vec::with_capacity(requests.len());
+    for r in &requests {
+        items.push(render_request(&state, &query, r).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/assignmentRequests"),
+        REQUEST_TYPE,
+        writ_domain::query::Page {
+            items,
+            next_skiptoken: None,
+            count: None,
         },
     )?))
 }

@@ -1,0 +1,565 @@
+//! Approval of assignment requests (DESIGN section 5): stages in order, approvers resolved when a
+//! stage starts (subject sets expanded to enabled human users, the requestor and the target
+//! removed, the fallback approvers when none remain, denial when still none), the decision
+//! checked again against the policy at decision time, one decision per stage (compare-and-set:
+//! the loser of a race gets `409`), and `cancel` while a request is open.
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::Entitlement;
+use super::policy_model::{ApprovalStage, AssignmentPolicy, SubjectSet};
+use super::requests::{
+    ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, request_audit,
+    request_event_data,
+};
+use crate::audit::{Actor, OutboxEvent, Recipient};
+use crate::authz::{Caller, PrincipalKind};
+use crate::directory::{DirectoryObject, RequestContext, UserKind};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::new_object_id;
+use crate::jobs::{JobKind, NewJob};
+use crate::query::ListQuery;
+
+const IN_PROGRESS: &str = "InProgress";
+const NOT_STARTED: &str = "NotStarted";
+const COMPLETED: &str = "Completed";
+
+/// Whether a request must pass approval before delivery.
+pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
+    let settings = &policy.settings.request_approval_settings;
+    request.request_type == RequestType::UserAdd
+        && settings.is_approval_required_for_add
+        && !settings.stages.is_empty()
+}
+
+/// A decision on a stage, as sent in `PATCH …/stages/{id}`.
+#[derive(Debug, Clone)]
+pub struct StageDecision {
+    pub review_result: String,
+    pub justification: Option<String>,
+}
+
+impl Entitlement {
+    /// The human users a target's sponsors and owners stand for (DESIGN section 5's resolver):
+    /// for an agent identity its sponsors and owners, for an agent user its sponsors and its
+    /// parent's, for a user its sponsors; groups count through their members.
+    pub(super) async fn sponsor_objects(
+        &self,
+        target_id: &str,
+        target_kind: PrincipalKind,
+    ) -> DomainResult<Vec<DirectoryObject>> {
+        let mut objects = self.store.sponsors(target_id).await?;
+        match target_kind {
+            PrincipalKind::ServicePrincipal => {
+                objects.extend(self.store.object_owners(target_id).await?)
+            }
+            PrincipalKind::User => {
+                if let Some(parent) = self
+                    .store
+                    .user(target_id)
+                    .await?
+                    .and_then(|u| u.identity_parent_id)
+                {
+                    objects.extend(self.store.sponsors(&parent).await?);
+                }
+            }
+        }
+        Ok(objects)
+    }
+
+    /// User ids of the current members of a group (the first 999: approver groups are small).
+    async fn member_ids(&self, group_id: &str, now: OffsetDateTime) -> DomainResult<Vec<String>> {
+        let page = self
+            .store
+            .list_group_members(
+                group_id,
+                now,
+                &ListQuery {
+                    top: 999,
+                    ..ListQuery::default()
+                },
+            )
+            .await?;
+        Ok(page
+            .items
+            .iter()
+            .filter(|o| matches!(o, DirectoryObject::User(_)))
+            .map(|o| o.id().to_owned())
+            .collect())
+    }
+
+    /// Expands approver subject sets for a request into enabled human users, without its
+    /// requestor and target.
+    async fn resolve_approvers(
+        &self,
+        sets: &[SubjectSet],
+        request: &AssignmentRequest,
+        now: OffsetDateTime,
+    ) -> DomainResult<Vec<Recipient>> {
+        let mut ids: Vec<String> = Vec::new();
+        for set in sets {
+            match set {
+                SubjectSet::SingleUser { user_id, .. } => ids.push(user_id.clone()),
+                SubjectSet::GroupMembers { group_id, .. } => {
+                    ids.extend(self.member_ids(group_id, now).await?)
+                }
+                SubjectSet::TargetAgentIdentitySponsorsOrOwners {}
+                | SubjectSet::TargetUserSponsors {} => {
+                    for object in self
+                        .sponsor_objects(&request.target_id, request.target_kind)
+                        .await?
+                    {
+                        match object {
+                            DirectoryObject::User(user) => ids.push(user.id),
+                            DirectoryObject::Group(group) => {
+                                ids.extend(self.member_ids(&group.id, now).await?)
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                SubjectSet::RequestorManager { .. } => {
+                    if let Some(manager) = self
+                        .store
+                        .user(&request.requestor_id)
+                        .await?
+                        .and_then(|u| u.manager_id)
+                    {
+                        ids.push(manager);
+                    }
+                }
+                // Connected-organization sponsors apply to external requestors, which Writ
+                // does not have.
+                _ => {}
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::new();
+        for id in ids {
+            if id == request.requestor_id || id == request.target_id {
+                continue;
+            }
+            if let Some(user) = self.store.user(&id).await?
+                && user.account_enabled
+                && user.kind == UserKind::User
+            {
+                out.push(Recipient {
+                    id: user.id,
+                    kind: "user".into(),
+                    mail: user.mail,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A stage's approvers: the primary ones, or the fallback ones when none remain.
+    async fn stage_approvers(
+        &self,
+        stage: &ApprovalStage,
+        request: &AssignmentRequest,
+        now: OffsetDateTime,
+    ) -> DomainResult<(Vec<Recipient>, bool)> {
+        let primary = self
+            .resolve_approvers(&stage.primary_approvers, request, now)
+            .await?;
+        if !primary.is_empty() {
+            return Ok((primary, false));
+        }
+        let fallback = self
+            .resolve_approvers(&stage.fallback_primary_approvers, request, now)
+            .await?;
+        Ok((fallback, true))
+    }
+
+    /// Moves a submitted request into approval: its stages are written, the first started.
+    pub(super) async fn begin_approval(
+        &self,
+        request: AssignmentRequest,
+        policy: &AssignmentPolicy,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let stages = &policy.settings.request_approval_settings.stages;
+        let Some(first) = stages.first() else {
+            return Ok(());
+        };
+        let (approvers, used_fallback) = self.stage_approvers(first, &request, now).await?;
+        let mut tx = self.store.begin().await?;
+        if approvers.is_empty() {
+            let mut denied = request.clone();
+            denied.state = RequestState::Denied;
+            denied.status = "Denied".into();
+            denied.completed_date_time = Some(now);
+            if tx.update_assignment_request(&denied, request.state).await? {
+                tx.append_audit(
+                    &request_audit(
+                        Actor::system(),
+                        None,
+                        now,
+                        "Deny access package assignment request",
+                        &denied,
+                        "",
+                    )
+                    .detail("reason", "no approver could be resolved for stage 1"),
+                )
+                .await?;
+                tx.enqueue_event(&OutboxEvent::new(
+                    "request.denied",
+                    now,
+                    request_event_data(&denied),
+                    Vec::new(),
+                ))
+                .await?;
+            }
+            return Ok(tx.commit().await?);
+        }
+        let mut pending = request.clone();
+        pending.state = RequestState::PendingApproval;
+        pending.status = "PendingApproval".into();
+        if !tx
+            .update_assignment_request(&pending, request.state)
+            .await?
+        {
+            return Ok(());
+        }
+        for (index, _) in stages.iter().enumerate() {
+            let started = index == 0;
+            tx.insert_approval_stage(&ApprovalStageRecord {
+                id: new_object_id(),
+                request_id: request.id.clone(),
+                stage_index: u32::try_from(index).unwrap_or(u32::MAX),
+                status: if started { IN_PROGRESS } else { NOT_STARTED }.into(),
+                review_result: "NotReviewed".into(),
+                approver_ids: if started {
+                    approvers.iter().map(|a| a.id.clone()).collect()
+                } else {
+                    Vec::new()
+                },
+                used_fallback: started && used_fallback,
+                started_date_time: started.then_some(now),
+                reviewed_by: None,
+                reviewed_date_time: None,
+                justification: None,
+            })
+            .await?;
+        }
+        tx.append_audit(
+            &request_audit(
+                Actor::system(),
+                None,
+                now,
+                "Start approval of access package assignment request",
+                &pending,
+                "",
+            )
+            .detail("approvers", approvers.len().to_string()),
+        )
+        .await?;
+        tx.enqueue_event(&OutboxEvent::new(
+            "request.pendingApproval",
+            now,
+            request_event_data(&pending),
+            Vec::new(),
+        ))
+        .await?;
+        tx.enqueue_event(&OutboxEvent::new(
+            "approval.stageAssigned",
+            now,
+            json!({"requestId": pending.id, "stage": 1, "accessPackageId": pending.access_package_id, "targetId": pending.target_id}),
+            approvers,
+        ))
+        .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// Whether the caller may see a request's approval: those who may see the request, and its
+    /// approvers.
+    fn may_see_approval(
+        caller: &Caller,
+        request: &AssignmentRequest,
+        stages: &[ApprovalStageRecord],
+    ) -> bool {
+        caller.catalog_rights(&request.catalog_id).read
+            || request.requestor_id == caller.id
+            || request.target_id == caller.id
+            || stages.iter().any(|s| s.approver_ids.contains(&caller.id))
+    }
+
+    /// `GET accessPackageAssignmentApprovals/{id}`: the request's stages, `404` for a caller who
+    /// may not see them.
+    pub async fn approval(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+    ) -> DomainResult<Vec<ApprovalStageRecord>> {
+        let not_found = || DomainError::not_found("approval", request_id);
+        let request = self
+            .store
+            .assignment_request(request_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let stages = self.store.approval_stages(request_id).await?;
+        if stages.is_empty() || !Self::may_see_approval(caller, &request, &stages) {
+            return Err(not_found());
+        }
+        Ok(stages)
+    }
+
+    /// `assignmentRequests/filterByCurrentUser(on='approver')`: requests with a stage the
+    /// caller may decide now.
+    pub async fn requests_awaiting(&self, caller: &Caller) -> DomainResult<Vec<AssignmentRequest>> {
+        Ok(self.store.requests_awaiting(&caller.id).await?)
+    }
+
+    /// `PATCH accessPackageAssignmentApprovals/{id}/stages/{stageId}`.
+    pub async fn decide_stage(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        request_id: &str,
+        stage_id: &str,
+        decision: StageDecision,
+    ) -> DomainResult<()> {
+        let stages = self.approval(caller, request_id).await?;
+        let not_found = || DomainError::not_found("approvalStage", stage_id);
+        let stage = stages
+            .iter()
+            .find(|s| s.id == stage_id)
+            .cloned()
+            .ok_or_else(not_found)?;
+        let request = self
+            .store
+            .assignment_request(request_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if caller.is_agent || !caller.is_human_user() {
+            return Err(DomainError::forbidden("an agent never approves"));
+        }
+        if caller.id == request.requestor_id || caller.id == request.target_id {
+            return Err(DomainError::forbidden(
+                "the requestor and the target cannot decide their own request",
+            ));
+        }
+        if !stage.approver_ids.contains(&caller.id) {
+            return Err(DomainError::forbidden(
+                "the caller is not an approver of this stage",
+            ));
+        }
+        if stage.status != IN_PROGRESS || request.state != RequestState::PendingApproval {
+            return Err(DomainError::Conflict(
+                "this stage is not awaiting a decision".into(),
+            ));
+        }
+        let approve = match decision.review_result.to_ascii_lowercase().as_str() {
+            "approve" => true,
+            "deny" => false,
+            other => {
+                return Err(DomainError::invalid(format!(
+                    "reviewResult '{other}' is not valid: use 'Approve' or 'Deny'"
+                )));
+            }
+        };
+        let policy = match &request.policy_id {
+            Some(id) => self.store.assignment_policy(id).await?,
+            None => None,
+        }
+        .ok_or_else(|| DomainError::Conflict("the request's policy was deleted".into()))?;
+        let settings = &policy.settings.request_approval_settings.stages;
+        let index = usize::try_from(stage.stage_index).unwrap_or(usize::MAX);
+        let stage_settings = settings
+            .get(index)
+            .ok_or_else(|| DomainError::Conflict("the policy's stages changed".into()))?;
+        if stage_settings.is_approver_justification_required
+            && decision
+                .justification
+                .as_deref()
+                .is_none_or(|j| j.trim().is_empty())
+        {
+            return Err(DomainError::invalid(
+                "this stage requires a justification from the approver",
+            ));
+        }
+        let now = self.clock.now();
+        // The right is checked again now: a sponsor removed since the stage started cannot
+        // decide it.
+        let current = self
+            .resolve_approvers(
+                if stage.used_fallback {
+                    &stage_settings.fallback_primary_approvers
+                } else {
+                    &stage_settings.primary_approvers
+                },
+                &request,
+                now,
+            )
+            .await?;
+        if !current.iter().any(|r| r.id == caller.id) {
+            return Err(DomainError::forbidden(
+                "the caller is no longer an approver of this stage",
+            ));
+        }
+        let next = if approve {
+            match (settings.get(index + 1), stages.get(index + 1)) {
+                (Some(next_settings), Some(next_stage)) => Some((
+                    next_stage.clone(),
+                    self.stage_approvers(next_settings, &request, now).await?,
+                )),
+                _ => None,
+            }
+        } else {
+            None
+        };
+
+        let mut tx = self.store.begin().await?;
+        let mut decided = stage.clone();
+        decided.status = COMPLETED.into();
+        decided.review_result = if approve { "Approved" } else { "Denied" }.into();
+        decided.reviewed_by = Some((caller.id.clone(), caller.display_name.clone()));
+        decided.reviewed_date_time = Some(now);
+        decided.justification = decision.justification;
+        if !tx.update_approval_stage(&decided, IN_PROGRESS).await? {
+            return Err(DomainError::Conflict(
+                "another approver decided this stage first".into(),
+            ));
+        }
+        let actor = Actor::from(caller);
+        let mut updated = request.clone();
+        let (activity, event, recipients) = match next {
+            Some((mut next_stage, (approvers, used_fallback))) if !approvers.is_empty() => {
+                next_stage.status = IN_PROGRESS.into();
+                next_stage.approver_ids = approvers.iter().map(|a| a.id.clone()).collect();
+                next_stage.used_fallback = used_fallback;
+                next_stage.started_date_time = Some(now);
+                tx.update_approval_stage(&next_stage, NOT_STARTED).await?;
+                (
+                    "Approve stage of access package assignment request",
+                    "approval.stageAssigned",
+                    approvers,
+                )
+            }
+            Some(_) => {
+                updated.state = RequestState::Denied;
+                updated.status = "Denied".into();
+                updated.completed_date_time = Some(now);
+                (
+                    "Deny access package assignment request",
+                    "request.denied",
+                    Vec::new(),
+                )
+            }
+            None if approve => {
+                updated.state = RequestState::Delivering;
+                updated.status = "Delivering".into();
+                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+                    .await?;
+                (
+                    "Approve access package assignment request",
+                    "request.approved",
+                    Vec::new(),
+                )
+            }
+            None => {
+                updated.state = RequestState::Denied;
+                updated.status = "Denied".into();
+                updated.completed_date_time = Some(now);
+                (
+                    "Deny access package assignment request",
+                    "request.denied",
+                    Vec::new(),
+                )
+            }
+        };
+        if updated.state != request.state
+            && !tx
+                .update_assignment_request(&updated, request.state)
+                .await?
+        {
+            return Err(DomainError::Conflict(
+                "the request changed while it was being decided".into(),
+            ));
+        }
+        tx.append_audit(
+            &request_audit(
+                actor,
+                ctx.request_id.as_deref(),
+                now,
+                activity,
+                &updated,
+                "",
+            )
+            .detail("stage", (stage.stage_index + 1).to_string()),
+        )
+        .await?;
+        tx.enqueue_event(&OutboxEvent::new(
+            event,
+            now,
+            request_event_data(&updated),
+            recipients,
+        ))
+        .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// `POST assignmentRequests/{id}/cancel`: by its requestor, its target or an assignment
+    /// manager, while it is open (`409` after).
+    pub async fn cancel_request(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        request_id: &str,
+    ) -> DomainResult<()> {
+        let request = self.get_assignment_request(caller, request_id).await?;
+        if !(request.requestor_id == caller.id
+            || request.target_id == caller.id
+            || caller
+                .catalog_rights(&request.catalog_id)
+                .manage_assignments)
+        {
+            return Err(DomainError::forbidden(
+                "only the requestor, the target or an assignment manager cancels a request",
+            ));
+        }
+        if !matches!(
+            request.state,
+            RequestState::Submitted | RequestState::PendingApproval | RequestState::Scheduled
+        ) {
+            return Err(DomainError::Conflict(format!(
+                "a request in state '{}' cannot be canceled",
+                request.state.as_str()
+            )));
+        }
+        let now = self.clock.now();
+        let mut canceled = request.clone();
+        canceled.state = RequestState::Canceled;
+        canceled.status = "Canceled".into();
+        canceled.completed_date_time = Some(now);
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .update_assignment_request(&canceled, request.state)
+            .await?
+        {
+            return Err(DomainError::Conflict(
+                "the request changed while it was being canceled".into(),
+            ));
+        }
+        tx.append_audit(&request_audit(
+            Actor::from(caller),
+            ctx.request_id.as_deref(),
+            now,
+            "Cancel access package assignment request",
+            &canceled,
+            "",
+        ))
+        .await?;
+        tx.enqueue_event(&OutboxEvent::new(
+            "request.canceled",
+            now,
+            request_event_data(&canceled),
+            Vec::new(),
+        ))
+        .await?;
+        Ok(tx.commit().await?)
+    }
+}
