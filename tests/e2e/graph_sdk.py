@@ -33,6 +33,8 @@ from msgraph.generated.models.access_package_resource_scope import AccessPackage
 from msgraph.generated.models.agent_identity import AgentIdentity
 from msgraph.generated.models.agent_identity_blueprint_principal import AgentIdentityBlueprintPrincipal
 from msgraph.generated.models.application import Application
+from msgraph.generated.models.approval import Approval
+from msgraph.generated.models.approval_stage import ApprovalStage
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.directory_object import DirectoryObject
 from msgraph.generated.models.group import Group
@@ -155,7 +157,12 @@ _ROUTES = [
     ("PUT", rf"{_EM}/assignmentPolicies/{_KEY}", AccessPackageAssignmentPolicy, False),
     ("GET", rf"{_EM}/assignmentRequests", AccessPackageAssignmentRequest, True),
     ("POST", rf"{_EM}/assignmentRequests", AccessPackageAssignmentRequest, False),
+    ("GET", rf"{_EM}/assignmentRequests/filterByCurrentUser\(on=('|%27)approver('|%27)\)",
+     AccessPackageAssignmentRequest, True),
     ("GET", rf"{_EM}/assignmentRequests/{_KEY}", AccessPackageAssignmentRequest, False),
+    ("GET", rf"{_EM}/accessPackageAssignmentApprovals/{_KEY}", Approval, False),
+    ("GET", rf"{_EM}/accessPackageAssignmentApprovals/{_KEY}/stages", ApprovalStage, True),
+    ("GET", rf"{_EM}/accessPackageAssignmentApprovals/{_KEY}/stages/{_KEY}", ApprovalStage, False),
     ("GET", rf"{_EM}/assignments", AccessPackageAssignment, True),
     ("GET", rf"{_EM}/assignments/{_KEY}", AccessPackageAssignment, False),
     ("GET", rf"{_EM_ROLES}/roleDefinitions", UnifiedRoleDefinition, True),

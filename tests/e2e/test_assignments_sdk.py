@@ -9,6 +9,12 @@ member of the package's group. When the end instant passes, the membership is go
 worker records the assignment as `expired` with a `systemRemove` request. A second agent is
 assigned and removed with `adminRemove`: the membership goes at once.
 
+A second scenario drives the approval pathway of DESIGN section 5: under an "All agents" policy
+whose one stage is decided by the agent's sponsors (a fallback user behind them), the agent,
+with its own token, requests the package for itself; the sponsor finds it with
+`filterByCurrentUser(on='approver')`, reads the approval and its stage (`assignedToMe`), and
+approves it with a `PATCH` on the stage; the worker delivers it.
+
 Every JSON body the server returns passes the strict model check (`graph_sdk.py` route table).
 """
 
@@ -47,10 +53,22 @@ from msgraph.generated.models.agent_identity_blueprint_principal import AgentIde
 from msgraph.generated.models.allowed_target_scope import AllowedTargetScope
 from msgraph.generated.models.expiration_pattern import ExpirationPattern
 from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType
+from msgraph.generated.models.access_package_approval_stage import AccessPackageApprovalStage
+from msgraph.generated.models.access_package_assignment_requestor_settings import (
+    AccessPackageAssignmentRequestorSettings,
+)
+from msgraph.generated.models.approval_stage import ApprovalStage
 from msgraph.generated.models.group import Group
+from msgraph.generated.models.password_credential import PasswordCredential
+from msgraph.generated.models.single_user import SingleUser
+from msgraph.generated.service_principals.item.add_password.add_password_post_request_body import (
+    AddPasswordPostRequestBody,
+)
+from msgraph.generated.models.target_agent_identity_sponsors_or_owners import TargetAgentIdentitySponsorsOrOwners
 
 from graph_sdk import sdk_client, strict_check_exchanges
-from test_agents_sdk import new_user, sponsor_bind
+from test_agents_sdk import GRAPH_SCOPE, new_user, sponsor_bind, token_for
+from test_catalogs_sdk import password_token
 
 LIFETIME_S = 6
 DEADLINE_S = 15.0
@@ -164,5 +182,94 @@ def test_admin_assignment_is_delivered_expires_and_is_removed(writ):
         assert len(removals.value) == 1
 
         assert strict_check_exchanges(recorder.exchanges) >= 20
+
+    asyncio.run(scenario())
+
+
+def test_agent_requests_and_its_sponsor_approves(writ):
+    prefix = "apr" + secrets.token_hex(3)
+
+    async def scenario():
+        admin, admin_recorder = sdk_client(writ)
+        em = admin.identity_governance.entitlement_management
+        sponsor = await admin.users.post(new_user(prefix, 1))
+        fallback = await admin.users.post(new_user(prefix, 2))
+        blueprint = await admin.applications.post(AgentIdentityBlueprint(
+            display_name=f"{prefix} blueprint", additional_data=sponsor_bind(writ, sponsor.id)))
+        await admin.service_principals.post(AgentIdentityBlueprintPrincipal(app_id=blueprint.app_id))
+        agent = await admin.service_principals.post(AgentIdentity(
+            display_name=f"{prefix}-agent", agent_identity_blueprint_id=blueprint.app_id,
+            additional_data=sponsor_bind(writ, sponsor.id)))
+        secret = await admin.service_principals.by_service_principal_id(agent.id).add_password.post(
+            AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name="e2e")))
+
+        group = await admin.groups.post(Group(
+            display_name=f"{prefix} tools", mail_enabled=False, mail_nickname=f"{prefix}tools",
+            security_enabled=True))
+        catalog = await em.catalogs.post(AccessPackageCatalog(display_name=f"{prefix} catalog"))
+        await em.resource_requests.post(AccessPackageResourceRequest(
+            request_type=AccessPackageRequestType.AdminAdd,
+            resource=AccessPackageResource(origin_id=group.id, origin_system="AadGroup"),
+            catalog=AccessPackageCatalog(id=catalog.id)))
+        roles = await em.catalogs.by_access_package_catalog_id(catalog.id).resource_roles.get()
+        member = next(r for r in roles.value if r.display_name == "Member")
+        package = await em.access_packages.post(AccessPackage(
+            display_name=f"{prefix} package", catalog=AccessPackageCatalog(id=catalog.id)))
+        await em.access_packages.by_access_package_id(package.id).resource_role_scopes.post(
+            AccessPackageResourceRoleScope(role=AccessPackageResourceRole(id=member.id)))
+        policy = await em.assignment_policies.post(AccessPackageAssignmentPolicy(
+            display_name="All agents, sponsors approve",
+            allowed_target_scope=AllowedTargetScope.AllDirectoryAgentIdentities,
+            expiration=ExpirationPattern(type=ExpirationPatternType.AfterDuration, duration="P30D"),
+            requestor_settings=AccessPackageAssignmentRequestorSettings(
+                enable_targets_to_self_add_access=True),
+            request_approval_settings=AccessPackageAssignmentApprovalSettings(
+                is_approval_required_for_add=True,
+                stages=[AccessPackageApprovalStage(
+                    duration_before_automatic_denial="P7D",
+                    primary_approvers=[TargetAgentIdentitySponsorsOrOwners()],
+                    fallback_primary_approvers=[SingleUser(user_id=fallback.id)])]),
+            access_package=AccessPackage(id=package.id)))
+
+        # The agent, with its own token, asks for the package.
+        agent_token = token_for(writ, agent.app_id, secret.secret_text, GRAPH_SCOPE)["access_token"]
+        as_agent, agent_recorder = sdk_client(writ, token=agent_token)
+        created = await as_agent.identity_governance.entitlement_management.assignment_requests.post(
+            AccessPackageAssignmentRequest(
+                request_type=AccessPackageRequestType.UserAdd,
+                assignment=AccessPackageAssignment(additional_data={
+                    "accessPackageId": package.id, "assignmentPolicyId": policy.id})))
+        assert created.state == AccessPackageRequestState.Submitted, created
+
+        # Its sponsor finds it awaiting a decision and approves it.
+        sponsor_token = password_token(writ, sponsor.user_principal_name, f"a long passphrase 1 {prefix}")
+        as_sponsor, sponsor_recorder = sdk_client(writ, token=sponsor_token)
+        sem = as_sponsor.identity_governance.entitlement_management
+        awaiting = await poll(
+            lambda: sem.assignment_requests.filter_by_current_user_with_on("approver").get(),
+            lambda r: len(r.value) == 1, "approval routing")
+        assert awaiting.value[0].id == created.id
+        assert awaiting.value[0].state == AccessPackageRequestState.PendingApproval
+        approval = await sem.access_package_assignment_approvals.by_approval_id(created.id).get()
+        assert approval.id == created.id and len(approval.stages) == 1
+        stage = approval.stages[0]
+        assert stage.assigned_to_me is True and stage.status == "InProgress", stage
+        await sem.access_package_assignment_approvals.by_approval_id(created.id).stages.by_approval_stage_id(
+            stage.id).patch(ApprovalStage(review_result="Approve", justification="queue 7 is short-staffed"))
+        stages = await sem.access_package_assignment_approvals.by_approval_id(created.id).stages.get()
+        assert stages.value[0].review_result == "Approved"
+        assert stages.value[0].reviewed_by.id == sponsor.id
+
+        # The worker delivers it; the agent reads its request as delivered.
+        delivered = await poll(
+            lambda: as_agent.identity_governance.entitlement_management.assignment_requests
+            .by_access_package_assignment_request_id(created.id).get(),
+            lambda r: r.state == AccessPackageRequestState.Delivered, "delivery after approval")
+        assert delivered.status == "Delivered"
+        page = await admin.groups.by_group_id(group.id).members.get()
+        assert agent.id in [m.id for m in page.value]
+
+        for recorder in (admin_recorder, agent_recorder, sponsor_recorder):
+            strict_check_exchanges(recorder.exchanges)
 
     asyncio.run(scenario())
