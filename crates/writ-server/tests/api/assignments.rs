@@ -1024,7 +1024,116 @@ async fn sponsors_approve_with_a_fallback_approver(backend: Backend) {
     assert_eq!(again.status, StatusCode::CONFLICT);
 }
 
+async fn a_future_start_is_scheduled_and_a_shared_grant_outlives_one_holder(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    // A second package granting the same group.
+    let second = id(&post(
+        &app,
+        "/accessPackages",
+        json!({"displayName": "Ticket triage too", "catalog": {"id": s.catalog}}),
+    )
+    .await);
+    let roles = app
+        .get(
+            &format!("{EM}/catalogs/{}/resourceRoles", s.catalog),
+            &app.admin,
+        )
+        .await;
+    let member_role = roles.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["displayName"] == "Member")
+        .unwrap()["id"]
+        .clone();
+    post(
+        &app,
+        &format!("/accessPackages/{second}/resourceRoleScopes"),
+        json!({"role": {"id": member_role}}),
+    )
+    .await;
+    let second_policy = id(&post(&app, "/assignmentPolicies", json!({
+        "displayName": "Agents, a day", "allowedTargetScope": "allDirectoryAgentIdentities",
+        "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": second},
+    })).await);
+
+    // The first assignment starts in an hour: scheduled until then.
+    let start = app.clock.now() + Duration::hours(1);
+    let start_text = start
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let created = post_request(&app, &app.admin, json!({
+        "requestType": "adminAdd",
+        "schedule": {"startDateTime": start_text},
+        "assignment": {"targetId": s.agent, "assignmentPolicyId": s.policy, "accessPackageId": s.package},
+    })).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let first = id(&created.body);
+    run_jobs(&app).await;
+    assert_eq!(request_state(&app, &first).await, "scheduled");
+    assert!(!member_ids(&app, &s.group).await.contains(&s.agent));
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(run_jobs(&app).await.completed, 1);
+    assert_eq!(request_state(&app, &first).await, "delivered");
+    assert!(member_ids(&app, &s.group).await.contains(&s.agent));
+
+    // The second package grants the same membership; removing the first keeps it.
+    let other = post_request(&app, &app.admin, json!({
+        "requestType": "adminAdd",
+        "assignment": {"targetId": s.agent, "assignmentPolicyId": second_policy, "accessPackageId": second},
+    })).await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.body);
+    run_jobs(&app).await;
+    let assignments = app
+        .get(
+            &format!(
+                "{EM}/assignments?$filter=accessPackage/id%20eq%20'{}'",
+                s.package
+            ),
+            &app.admin,
+        )
+        .await;
+    let first_assignment = assignments.body["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let removed = post_request(
+        &app,
+        &app.admin,
+        json!({"requestType": "adminRemove", "assignment": {"id": first_assignment}}),
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::CREATED);
+    assert!(
+        member_ids(&app, &s.group).await.contains(&s.agent),
+        "the other assignment still holds it"
+    );
+    let assignments = app
+        .get(
+            &format!("{EM}/assignments?$filter=accessPackage/id%20eq%20'{second}'"),
+            &app.admin,
+        )
+        .await;
+    let second_assignment = assignments.body["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let removed = post_request(
+        &app,
+        &app.admin,
+        json!({"requestType": "adminRemove", "assignment": {"id": second_assignment}}),
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::CREATED);
+    assert!(
+        !member_ids(&app, &s.group).await.contains(&s.agent),
+        "the last holder is gone"
+    );
+}
+
 crate::on_both_backends!(
+    a_future_start_is_scheduled_and_a_shared_grant_outlives_one_holder,
     sponsors_approve_with_a_fallback_approver,
     agents_and_sponsors_request_under_a_policy_without_approval,
     deleting_the_target_ends_its_assignments_and_cancels_its_requests,
