@@ -57,6 +57,14 @@ impl From<StoreError> for DomainError {
     }
 }
 
+/// Which side of a request or assignment a principal is on, for `filterByCurrentUser`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Target,
+    /// The requestor of a request; for an assignment, the requestor of the request that created it.
+    Requestor,
+}
+
 /// A response remembered for an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotentResponse {
@@ -270,11 +278,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// When a worker next has something to do: the earliest due time of a job that is not
     /// parked, or the end of its lease when it is leased past that.
     async fn assignment_request(&self, id: &str) -> StoreResult<Option<AssignmentRequest>>;
-    /// Requests, or (`visible_to`) those in catalogs where the principal holds a role.
+    /// Requests, or (`visible_to`) those in catalogs where the principal holds a role, or
+    /// (`party`) those the principal is the target or the requestor of.
     async fn list_assignment_requests(
         &self,
         query: &ListQuery,
         visible_to: Option<&str>,
+        party: Option<(Party, &str)>,
     ) -> StoreResult<Page<AssignmentRequest>>;
     async fn assignment(&self, id: &str) -> StoreResult<Option<Assignment>>;
     /// The approval stages of a request, in order.
@@ -285,6 +295,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         query: &ListQuery,
         visible_to: Option<&str>,
+        party: Option<(Party, &str)>,
     ) -> StoreResult<Page<Assignment>>;
     /// The assignments of a target that have not ended.
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;

@@ -11,7 +11,8 @@ use writ_domain::entitlement::{
     RequestState, RequestType,
 };
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::{StoreError, StoreResult};
+use writ_domain::store::{Party, StoreError, StoreResult};
+use writ_odata::SqlValue;
 
 use crate::entitlement::restriction_of;
 use crate::error::ResultExt;
@@ -135,12 +136,32 @@ where
         .transpose()
 }
 
+/// The base condition of a list: the caller's catalogs, or its side of the object.
+fn base_condition(
+    visible_to: Option<&str>,
+    party: Option<(Party, &str)>,
+    requestor_column: &str,
+) -> Option<(String, Vec<SqlValue>)> {
+    match party {
+        Some((Party::Target, id)) => Some((
+            "t.target_id = $1".to_owned(),
+            vec![SqlValue::Text(id.to_owned())],
+        )),
+        Some((Party::Requestor, id)) => Some((
+            format!("{requestor_column} = $1"),
+            vec![SqlValue::Text(id.to_owned())],
+        )),
+        None => restriction_of(visible_to, "t.catalog_id"),
+    }
+}
+
 pub(crate) async fn list_requests(
     pool: &AnyPool,
     query: &ListQuery,
     visible_to: Option<&str>,
+    party: Option<(Party, &str)>,
 ) -> StoreResult<Page<AssignmentRequest>> {
-    let restriction = restriction_of(visible_to, "t.catalog_id");
+    let restriction = base_condition(visible_to, party, "t.requestor_id");
     list(
         pool,
         ListSpec {
@@ -161,8 +182,15 @@ pub(crate) async fn list_assignments(
     pool: &AnyPool,
     query: &ListQuery,
     visible_to: Option<&str>,
+    party: Option<(Party, &str)>,
 ) -> StoreResult<Page<Assignment>> {
-    let restriction = restriction_of(visible_to, "t.catalog_id");
+    // An assignment's creator is the requestor of the add request that created it.
+    let restriction = base_condition(
+        visible_to,
+        party,
+        "(SELECT r.requestor_id FROM assignment_requests r WHERE r.assignment_id = t.id \
+         AND r.request_type IN ('userAdd', 'adminAdd'))",
+    );
     list(
         pool,
         ListSpec {

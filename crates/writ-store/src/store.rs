@@ -15,7 +15,7 @@ use writ_domain::directory::{
 use writ_domain::entitlement::{ApprovalStageRecord, Assignment, AssignmentRequest};
 use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::{IdempotentResponse, Store, StoreError, StoreResult, StoreTx};
+use writ_domain::store::{IdempotentResponse, Party, Store, StoreError, StoreResult, StoreTx};
 
 use writ_odata::SqlValue;
 
@@ -844,8 +844,9 @@ impl Store for SqlStore {
         &self,
         query: &ListQuery,
         visible_to: Option<&str>,
+        party: Option<(Party, &str)>,
     ) -> StoreResult<Page<AssignmentRequest>> {
-        crate::assignments::list_requests(&self.pool, query, visible_to).await
+        crate::assignments::list_requests(&self.pool, query, visible_to, party).await
     }
 
     async fn assignment(&self, id: &str) -> StoreResult<Option<Assignment>> {
@@ -856,8 +857,9 @@ impl Store for SqlStore {
         &self,
         query: &ListQuery,
         visible_to: Option<&str>,
+        party: Option<(Party, &str)>,
     ) -> StoreResult<Page<Assignment>> {
-        crate::assignments::list_assignments(&self.pool, query, visible_to).await
+        crate::assignments::list_assignments(&self.pool, query, visible_to, party).await
     }
 
     async fn approval_stages(&self, request_id: &str) -> StoreResult<Vec<ApprovalStageRecord>> {

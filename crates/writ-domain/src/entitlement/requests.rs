@@ -915,7 +915,7 @@ impl Entitlement {
         let restriction = self.list_restriction(caller, "assignment requests")?;
         Ok(self
             .store
-            .list_assignment_requests(query, restriction.as_deref())
+            .list_assignment_requests(query, restriction.as_deref(), None)
             .await?)
     }
 
@@ -935,7 +935,33 @@ impl Entitlement {
         let restriction = self.list_restriction(caller, "assignments")?;
         Ok(self
             .store
-            .list_assignments(query, restriction.as_deref())
+            .list_assignments(query, restriction.as_deref(), None)
+            .await?)
+    }
+
+    /// `…/assignmentRequests/filterByCurrentUser(on=…)` and `…/assignments/filterByCurrentUser(on=…)`
+    /// for `target` and `createdBy`: the caller's own, whatever its catalog rights.
+    pub async fn list_own_requests(
+        &self,
+        caller: &Caller,
+        party: crate::store::Party,
+        query: &ListQuery,
+    ) -> DomainResult<Page<AssignmentRequest>> {
+        Ok(self
+            .store
+            .list_assignment_requests(query, None, Some((party, &caller.id)))
+            .await?)
+    }
+
+    pub async fn list_own_assignments(
+        &self,
+        caller: &Caller,
+        party: crate::store::Party,
+        query: &ListQuery,
+    ) -> DomainResult<Page<Assignment>> {
+        Ok(self
+            .store
+            .list_assignments(query, None, Some((party, &caller.id)))
             .await?)
     }
 

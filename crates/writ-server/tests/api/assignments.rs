@@ -699,6 +699,52 @@ async fn agents_and_sponsors_request_under_a_policy_without_approval(backend: Ba
     assert_eq!(read.body["requestor"]["subjectType"], "user");
     assert!(member_ids(&app, &s.group).await.contains(&s.agent));
 
+    // Each sees its own side with filterByCurrentUser, though neither may list everything.
+    let count = |body: &Value| body["value"].as_array().unwrap().len();
+    assert_eq!(
+        app.get(&format!("{EM}/assignmentRequests"), &agent_token_writ)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let mine = app
+        .get(
+            &format!("{EM}/assignmentRequests/filterByCurrentUser(on='target')"),
+            &agent_token_writ,
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    assert_eq!(
+        count(&mine.body),
+        3,
+        "its add, its removal, the sponsor's add: {}",
+        mine.body
+    );
+    let made = app
+        .get(
+            &format!("{EM}/assignmentRequests/filterByCurrentUser(on=%27createdBy%27)"),
+            &sponsor,
+        )
+        .await;
+    assert_eq!(count(&made.body), 1);
+    assert_eq!(made.body["value"][0]["id"], id(&on_behalf.body).as_str());
+    let held = app
+        .get(
+            &format!(
+                "{EM}/assignments/filterByCurrentUser(on='target')?$filter=state%20eq%20'delivered'"
+            ),
+            &agent_token_writ,
+        )
+        .await;
+    assert_eq!(count(&held.body), 1, "{}", held.body);
+    let created_by = app
+        .get(
+            &format!("{EM}/assignments/filterByCurrentUser(on='createdBy')"),
+            &sponsor,
+        )
+        .await;
+    assert_eq!(count(&created_by.body), 1, "{}", created_by.body);
+
     // Refused: a human who sponsors nothing, another agent, a human for itself (All agents).
     let (_, stranger) = app.user_token("Stella Stranger").await;
     let reply = post_request(&app, &stranger, add(Some(&s.agent))).await;

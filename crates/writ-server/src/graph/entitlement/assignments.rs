@@ -11,6 +11,7 @@ use writ_domain::entitlement::{
     StageDecision, Subject,
 };
 use writ_domain::patch::Patch;
+use writ_domain::store::Party;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -593,4 +594,92 @@ pub async fn requests_awaiting_me(
             count: None,
         },
     )?))
+}
+
+async fn own_requests(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    party: Party,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
+    let page = state
+        .entitlement
+        .list_own_requests(&auth.caller, party, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in &page.items {
+        items.push(render_request(state, query, r).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/assignmentRequests"),
+        REQUEST_TYPE,
+        writ_domain::query::Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+/// `GET …/assignmentRequests/filterByCurrentUser(on='target')`.
+pub async fn requests_targeting_me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    own_requests(&state, &auth, &query, Party::Target).await
+}
+
+/// `GET …/assignmentRequests/filterByCurrentUser(on='createdBy')`.
+pub async fn requests_created_by_me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    own_requests(&state, &auth, &query, Party::Requestor).await
+}
+
+async fn own_assignments(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    party: Party,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
+    let page = state
+        .entitlement
+        .list_own_assignments(&auth.caller, party, &query.list_query())
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for a in &page.items {
+        items.push(render_assignment(state, query, a).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/assignments"),
+        ASSIGNMENT_TYPE,
+        writ_domain::query::Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+/// `GET …/assignments/filterByCurrentUser(on='target')`.
+pub async fn assignments_of_me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    own_assignments(&state, &auth, &query, Party::Target).await
+}
+
+/// `GET …/assignments/filterByCurrentUser(on='createdBy')`.
+pub async fn assignments_created_by_me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    own_assignments(&state, &auth, &query, Party::Requestor).await
 }
