@@ -942,12 +942,25 @@ async fn sponsors_approve_with_a_fallback_approver(backend: Backend) {
         )
         .await;
     assert_eq!(bare.status, StatusCode::BAD_REQUEST, "{}", bare.body);
-    assert_eq!(
-        decide(&app, &co_token, &request, &stage_id, "Approve")
-            .await
-            .status,
-        StatusCode::NO_CONTENT
+    // Both sponsors approve at once: one decision is recorded, the other is a conflict.
+    let (a, b) = tokio::join!(
+        decide(&app, &co_token, &request, &stage_id, "Approve"),
+        decide(&app, &sponsor, &request, &stage_id, "Approve"),
     );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::NO_CONTENT, StatusCode::CONFLICT],
+        "{} / {}",
+        a.body,
+        b.body
+    );
+    let winner = if a.status == StatusCode::NO_CONTENT {
+        co_sponsor.clone()
+    } else {
+        s.sponsor.clone()
+    };
     let late = decide(&app, &sponsor, &request, &stage_id, "Deny").await;
     assert_eq!(
         late.status,
@@ -961,7 +974,7 @@ async fn sponsors_approve_with_a_fallback_approver(backend: Backend) {
     assert!(member_ids(&app, &s.group).await.contains(&s.agent));
     let decided = first_stage(&app, &request, &app.admin).await;
     assert_eq!(decided["reviewResult"], "Approved");
-    assert_eq!(decided["reviewedBy"]["id"], co_sponsor.as_str());
+    assert_eq!(decided["reviewedBy"]["id"], winner.as_str());
 
     // 2. The sponsor asks on behalf of an agent it alone sponsors: only the fallback decides.
     let other = create_agent(&app, &s.fleet, "support-agent-10", &[&s.sponsor]).await;
