@@ -13,7 +13,10 @@ A second scenario drives the approval pathway of DESIGN section 5: under an "All
 whose one stage is decided by the agent's sponsors (a fallback user behind them), the agent,
 with its own token, requests the package for itself; the sponsor finds it with
 `filterByCurrentUser(on='approver')`, reads the approval and its stage (`assignedToMe`), and
-approves it with a `PATCH` on the stage; the worker delivers it.
+approves it with a `PATCH` on the stage; the worker delivers it: the agent is a member of the
+package's group and its token for the Orders API carries the app role. The sponsor then asks on
+behalf of a second agent: it is the requestor, so only the fallback approver is asked, and
+approves. `adminRemove` takes the first agent's membership and app role away at once.
 
 Every JSON body the server returns passes the strict model check (`graph_sdk.py` route table).
 """
@@ -58,7 +61,10 @@ from msgraph.generated.models.access_package_assignment_requestor_settings impor
     AccessPackageAssignmentRequestorSettings,
 )
 from msgraph.generated.models.approval_stage import ApprovalStage
+from msgraph.generated.models.app_role import AppRole
+from msgraph.generated.models.application import Application
 from msgraph.generated.models.group import Group
+from msgraph.generated.models.service_principal import ServicePrincipal
 from msgraph.generated.models.password_credential import PasswordCredential
 from msgraph.generated.models.single_user import SingleUser
 from msgraph.generated.service_principals.item.add_password.add_password_post_request_body import (
@@ -67,7 +73,7 @@ from msgraph.generated.service_principals.item.add_password.add_password_post_re
 from msgraph.generated.models.target_agent_identity_sponsors_or_owners import TargetAgentIdentitySponsorsOrOwners
 
 from graph_sdk import sdk_client, strict_check_exchanges
-from test_agents_sdk import GRAPH_SCOPE, new_user, sponsor_bind, token_for
+from test_agents_sdk import GRAPH_SCOPE, ORDERS_ROLE_ID, ORDERS_ROLE_VALUE, new_user, sponsor_bind, token_for
 from test_catalogs_sdk import password_token
 
 LIFETIME_S = 6
@@ -211,18 +217,32 @@ def test_agent_requests_and_its_sponsor_approves(writ):
             request_type=AccessPackageRequestType.AdminAdd,
             resource=AccessPackageResource(origin_id=group.id, origin_system="AadGroup"),
             catalog=AccessPackageCatalog(id=catalog.id)))
+        orders = await admin.applications.post(Application(
+            display_name=f"{prefix} Orders API",
+            app_roles=[AppRole(
+                id=ORDERS_ROLE_ID, allowed_member_types=["Application"], value=ORDERS_ROLE_VALUE,
+                display_name="Read orders", description="Read all orders", is_enabled=True)]))
+        orders_sp = await admin.service_principals.post(ServicePrincipal(app_id=orders.app_id))
+        await em.resource_requests.post(AccessPackageResourceRequest(
+            request_type=AccessPackageRequestType.AdminAdd,
+            resource=AccessPackageResource(origin_id=orders_sp.id, origin_system="AadApplication"),
+            catalog=AccessPackageCatalog(id=catalog.id)))
         roles = await em.catalogs.by_access_package_catalog_id(catalog.id).resource_roles.get()
         member = next(r for r in roles.value if r.display_name == "Member")
+        read_orders = next(r for r in roles.value if r.origin_id == str(ORDERS_ROLE_ID))
         package = await em.access_packages.post(AccessPackage(
             display_name=f"{prefix} package", catalog=AccessPackageCatalog(id=catalog.id)))
-        await em.access_packages.by_access_package_id(package.id).resource_role_scopes.post(
-            AccessPackageResourceRoleScope(role=AccessPackageResourceRole(id=member.id)))
+        for role in (member, read_orders):
+            await em.access_packages.by_access_package_id(package.id).resource_role_scopes.post(
+                AccessPackageResourceRoleScope(role=AccessPackageResourceRole(id=role.id)))
         policy = await em.assignment_policies.post(AccessPackageAssignmentPolicy(
             display_name="All agents, sponsors approve",
             allowed_target_scope=AllowedTargetScope.AllDirectoryAgentIdentities,
             expiration=ExpirationPattern(type=ExpirationPatternType.AfterDuration, duration="P30D"),
             requestor_settings=AccessPackageAssignmentRequestorSettings(
-                enable_targets_to_self_add_access=True),
+                enable_targets_to_self_add_access=True,
+                enable_on_behalf_requestors_to_add_access=True,
+                on_behalf_requestors=[TargetAgentIdentitySponsorsOrOwners()]),
             request_approval_settings=AccessPackageAssignmentApprovalSettings(
                 is_approval_required_for_add=True,
                 stages=[AccessPackageApprovalStage(
@@ -268,8 +288,50 @@ def test_agent_requests_and_its_sponsor_approves(writ):
         assert delivered.status == "Delivered"
         page = await admin.groups.by_group_id(group.id).members.get()
         assert agent.id in [m.id for m in page.value]
+        orders_scope = f"api://{orders.app_id}/.default"
+        claims = token_for(writ, agent.app_id, secret.secret_text, orders_scope)["claims"]
+        assert claims.get("roles") == [ORDERS_ROLE_VALUE], claims
 
-        for recorder in (admin_recorder, agent_recorder, sponsor_recorder):
+        # The sponsor asks on behalf of a second agent: being the requestor, it cannot approve;
+        # the fallback approver does.
+        second = await admin.service_principals.post(AgentIdentity(
+            display_name=f"{prefix}-agent-2", agent_identity_blueprint_id=blueprint.app_id,
+            additional_data=sponsor_bind(writ, sponsor.id)))
+        on_behalf = await sem.assignment_requests.post(AccessPackageAssignmentRequest(
+            request_type=AccessPackageRequestType.UserAdd,
+            assignment=AccessPackageAssignment(additional_data={
+                "accessPackageId": package.id, "assignmentPolicyId": policy.id,
+                "targetId": second.id})))
+        fallback_token = password_token(writ, fallback.user_principal_name, f"a long passphrase 2 {prefix}")
+        as_fallback, fallback_recorder = sdk_client(writ, token=fallback_token)
+        fem = as_fallback.identity_governance.entitlement_management
+        awaiting = await poll(
+            lambda: fem.assignment_requests.filter_by_current_user_with_on("approver").get(),
+            lambda r: len(r.value) == 1, "routing to the fallback approver")
+        assert awaiting.value[0].id == on_behalf.id
+        stage = (await fem.access_package_assignment_approvals.by_approval_id(on_behalf.id).get()).stages[0]
+        assert stage.assigned_to_me is True
+        assert (await sem.assignment_requests.filter_by_current_user_with_on("approver").get()).value == []
+        await fem.access_package_assignment_approvals.by_approval_id(on_behalf.id).stages.by_approval_stage_id(
+            stage.id).patch(ApprovalStage(review_result="Approve", justification="for the sponsor"))
+        await poll(
+            lambda: em.assignment_requests.by_access_package_assignment_request_id(on_behalf.id).get(),
+            lambda r: r.state == AccessPackageRequestState.Delivered, "on-behalf delivery")
+
+        # adminRemove takes the first agent's membership and role away at once.
+        listed = await em.assignments.get(request_configuration=RequestConfiguration(
+            query_parameters=AssignmentsRequestBuilder.AssignmentsRequestBuilderGetQueryParameters(
+                filter=f"target/objectId eq '{agent.id}' and state eq 'delivered'")))
+        await em.assignment_requests.post(AccessPackageAssignmentRequest(
+            request_type=AccessPackageRequestType.AdminRemove,
+            assignment=AccessPackageAssignment(id=listed.value[0].id)))
+        page = await admin.groups.by_group_id(group.id).members.get()
+        members = [m.id for m in page.value]
+        assert agent.id not in members and second.id in members
+        claims = token_for(writ, agent.app_id, secret.secret_text, orders_scope)["claims"]
+        assert claims.get("roles", []) == [], claims
+
+        for recorder in (admin_recorder, agent_recorder, sponsor_recorder, fallback_recorder):
             strict_check_exchanges(recorder.exchanges)
 
     asyncio.run(scenario())
