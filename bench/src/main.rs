@@ -29,6 +29,7 @@ struct Args {
     tokens: usize,
     users: usize,
     pages: usize,
+    assignments: usize,
 }
 
 fn args() -> Args {
@@ -37,6 +38,7 @@ fn args() -> Args {
         tokens: 4000,
         users: 10_000,
         pages: 500,
+        assignments: 1000,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -47,6 +49,7 @@ fn args() -> Args {
             "--tokens" => out.tokens = value.parse().expect("--tokens N"),
             "--users" => out.users = value.parse().expect("--users N"),
             "--pages" => out.pages = value.parse().expect("--pages N"),
+            "--assignments" => out.assignments = value.parse().expect("--assignments N"),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -161,11 +164,24 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
     )
     .await
     .unwrap();
+    let state = started.state.clone();
     tokio::spawn(writ_server::serve(
         listener,
         started.state,
         std::future::pending(),
     ));
+    // The job worker, as `writ serve` runs it: it delivers the assignment storm below.
+    tokio::spawn(
+        writ_server::job_worker::JobWorker {
+            store: Arc::new(store.clone()),
+            clock: Arc::new(SystemClock),
+            handler: Arc::new(state.entitlement.clone()),
+            config: writ_domain::jobs::WorkerConfig::default(),
+            timing: writ_server::job_worker::WorkerTiming::default(),
+            waker: state.job_waker.clone(),
+        }
+        .run(std::future::pending()),
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
@@ -264,6 +280,10 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         }
     })
     .await;
+    // The assignment storm: adminAdd for N users under an admin-only policy granting one
+    // group's membership, each recorded with its job and delivered by the worker.
+    let (assign_rate, assign_latencies, storm, delivered_rate) =
+        assignment_storm(&http, &base, &token, args.assignments).await;
     let baseline = baseline_commits(&url, args.users).await;
     vec![
         format!(
@@ -283,9 +303,182 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
             percentile(&page_latencies, 0.99).as_secs_f64() * 1e3
         ),
         format!(
+            "| {backend} | assignment request (`adminAdd`, recorded with its job) | {assign_rate:.0}/s | p50 {:.2} ms, p99 {:.2} ms | {:.2}× of {baseline:.0} raw commits/s |",
+            percentile(&assign_latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&assign_latencies, 0.99).as_secs_f64() * 1e3,
+            assign_rate / baseline
+        ),
+        format!(
+            "| {backend} | {} assignments submitted at once until the last is delivered | {delivered_rate:.0} delivered/s | all delivered {:.2} s after the first submit | {:.2}× of {baseline:.0} raw commits/s |",
+            args.assignments,
+            storm.as_secs_f64(),
+            delivered_rate / baseline
+        ),
+        format!(
             "| {backend} | raw single-row durable commits (baseline) | {baseline:.0}/s | — | 1.00× |"
         ),
     ]
+}
+
+async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Submits `n` adminAdd requests (8 clients) and waits until all are delivered. Returns the
+/// submit rate, submit latencies, the time from the first submit to the last delivery, and the
+/// delivery rate over that time.
+async fn assignment_storm(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+) -> (f64, Vec<Duration>, Duration, f64) {
+    let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
+    let group = post_json(
+        http,
+        format!("{base}/v1.0/groups"),
+        token,
+        serde_json::json!({
+        "displayName": "Bench delivered group", "mailNickname": "benchdelivered",
+        "mailEnabled": false, "securityEnabled": true}),
+    )
+    .await;
+    let group = group["id"].as_str().unwrap().to_owned();
+    let catalog = post_json(
+        http,
+        format!("{em}/catalogs"),
+        token,
+        serde_json::json!({"displayName": "Bench catalog"}),
+    )
+    .await;
+    let catalog = catalog["id"].as_str().unwrap().to_owned();
+    post_json(
+        http,
+        format!("{em}/resourceRequests"),
+        token,
+        serde_json::json!({
+        "requestType": "adminAdd", "catalog": {"id": catalog},
+        "resource": {"originId": group, "originSystem": "AadGroup"}}),
+    )
+    .await;
+    let roles: serde_json::Value = http
+        .get(format!("{em}/catalogs/{catalog}/resourceRoles"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let member = roles["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["displayName"] == "Member")
+        .unwrap()["id"]
+        .clone();
+    let package = post_json(
+        http,
+        format!("{em}/accessPackages"),
+        token,
+        serde_json::json!({"displayName": "Bench package", "catalog": {"id": catalog}}),
+    )
+    .await;
+    let package = package["id"].as_str().unwrap().to_owned();
+    post_json(
+        http,
+        format!("{em}/accessPackages/{package}/resourceRoleScopes"),
+        token,
+        serde_json::json!({"role": {"id": member}}),
+    )
+    .await;
+    let policy = post_json(http, format!("{em}/assignmentPolicies"), token, serde_json::json!({
+        "displayName": "Bench admin-only", "allowedTargetScope": "notSpecified",
+        "expiration": {"type": "afterDuration", "duration": "PT1H"}, "accessPackage": {"id": package}})).await;
+    let policy = policy["id"].as_str().unwrap().to_owned();
+
+    let mut targets = Vec::new();
+    let mut next = Some(format!("{base}/v1.0/users?$select=id&$top=999"));
+    while let Some(url) = next.take() {
+        let page: serde_json::Value = http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        targets.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned()),
+        );
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    assert!(
+        targets.len() >= n,
+        "--assignments {n} needs as many --users"
+    );
+    let targets = Arc::new(targets);
+
+    let started = Instant::now();
+    let (client, em_c, tok) = (http.clone(), em.clone(), token.to_owned());
+    let (rate, latencies) = load(n, move |i| {
+        let (client, em_c, tok, targets) =
+            (client.clone(), em_c.clone(), tok.clone(), targets.clone());
+        let (package, policy) = (package.clone(), policy.clone());
+        async move {
+            let body = serde_json::json!({"requestType": "adminAdd", "assignment": {
+                "targetId": targets[i], "assignmentPolicyId": policy, "accessPackageId": package}});
+            let r = client
+                .post(format!("{em_c}/assignmentRequests"))
+                .bearer_auth(&tok)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        }
+    })
+    .await;
+    loop {
+        let page: serde_json::Value = http
+            .get(format!("{em}/assignments"))
+            .query(&[
+                ("$filter", "state eq 'delivered'"),
+                ("$count", "true"),
+                ("$top", "1"),
+            ])
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page["@odata.count"].as_u64() == Some(n as u64) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let storm = started.elapsed();
+    (rate, latencies, storm, n as f64 / storm.as_secs_f64())
 }
 
 #[tokio::main]
