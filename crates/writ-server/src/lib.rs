@@ -758,6 +758,7 @@ fn graph_routes() -> Routes {
         .route(Get, "/identityGovernance/entitlementManagement/assignments/filterByCurrentUser(on=%27target%27)", Collection, "(the same, with the quotes percent-encoded)", em_assignments::assignments_of_me)
         .route(Get, "/identityGovernance/entitlementManagement/assignments/filterByCurrentUser(on='createdBy')", Collection, "Assignments the caller requested", em_assignments::assignments_created_by_me)
         .route(Get, "/identityGovernance/entitlementManagement/assignments/filterByCurrentUser(on=%27createdBy%27)", Collection, "(the same, with the quotes percent-encoded)", em_assignments::assignments_created_by_me)
+        .route(Delete, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", NoContent, "Delete a request: refused, history is kept (409)", em_assignments::delete_request)
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/cancel", NoContent, "Cancel a request while it is open", em_assignments::cancel_request)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}", Entity, "The approval of a request, with its stages", em_assignments::get_approval)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages", Collection, "The stages of an approval", em_assignments::list_stages)

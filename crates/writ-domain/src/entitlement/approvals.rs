@@ -562,4 +562,26 @@ impl Entitlement {
         .await?;
         Ok(tx.commit().await?)
     }
+
+    /// `DELETE assignmentRequests/{id}`: history is kept for the retention period (invariant 6),
+    /// so a completed request is not deleted (`409`), and an open one is canceled, not deleted.
+    pub async fn delete_request(&self, caller: &Caller, request_id: &str) -> DomainResult<()> {
+        let request = self.get_assignment_request(caller, request_id).await?;
+        if !caller
+            .catalog_rights(&request.catalog_id)
+            .manage_assignments
+        {
+            return Err(DomainError::forbidden(
+                "only an assignment manager of the catalog deletes requests",
+            ));
+        }
+        Err(DomainError::Conflict(
+            if request.completed_date_time.is_some() {
+                "completed requests are kept for the retention period (400 days) and cannot be deleted"
+                .into()
+            } else {
+                "an open request is canceled (POST …/cancel), not deleted".into()
+            },
+        ))
+    }
 }

@@ -246,6 +246,24 @@ async fn admin_assigns_delivers_and_removes(backend: Backend) {
         .await;
     assert_eq!(by_state.body["value"].as_array().unwrap().len(), 1);
 
+    // History is kept: the completed request cannot be deleted.
+    let delete = app
+        .request(
+            Method::DELETE,
+            &format!("{EM}/assignmentRequests/{request}"),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(delete.status, StatusCode::CONFLICT, "{}", delete.body);
+    assert!(
+        delete.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retention")
+    );
+
     // The package cannot be deleted while it is assigned.
     let delete = app
         .request(

@@ -683,3 +683,13 @@ pub async fn assignments_created_by_me(
 ) -> ApiResult<Json<Value>> {
     own_assignments(&state, &auth, &query, Party::Requestor).await
 }
+
+/// `DELETE …/assignmentRequests/{id}`: refused (history is kept); see the domain for the rule.
+pub async fn delete_request(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.entitlement.delete_request(&auth.caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
