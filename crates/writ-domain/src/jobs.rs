@@ -115,6 +115,10 @@ pub struct WorkerConfig {
     pub worker_id: String,
     pub lease: Duration,
     pub batch_size: u32,
+    /// How many of a batch's jobs run at once. Their subjects are distinct work and every state
+    /// change is a compare-and-set, so running them together is safe; it overlaps their reads.
+    /// Kept well below the connection pool's size: a job holding a transaction also reads.
+    pub concurrency: usize,
     /// After this many failed attempts a job is parked (kept, with its error, for `reprocess`)
     /// instead of retried.
     pub max_attempts: u32,
@@ -126,6 +130,7 @@ impl Default for WorkerConfig {
             worker_id: new_object_id(),
             lease: Duration::seconds(60),
             batch_size: 100,
+            concurrency: 4,
             max_attempts: 12,
         }
     }
@@ -177,35 +182,65 @@ pub async fn run_due_jobs(
     tx.commit().await?;
 
     let mut report = PassReport::default();
-    for job in &jobs {
-        let outcome = match job.kind {
-            Some(_) => handler.handle(job, now).await,
-            None => Err(DomainError::Internal(format!(
-                "job kind {:?} is unknown to this build",
-                job.kind_name
-            ))),
-        };
-        let mut tx = store.begin().await?;
-        match outcome {
-            Ok(()) => {
-                tx.complete_job(&job.id, &config.worker_id).await?;
-                report.completed += 1;
-            }
-            Err(error) if job.attempts >= config.max_attempts => {
-                tx.park_job(&job.id, &config.worker_id, now, &error.operator_detail())
-                    .await?;
-                report.parked += 1;
-            }
-            Err(error) => {
-                let due = now + retry_delay(job.attempts);
-                tx.retry_job(&job.id, &config.worker_id, due, &error.operator_detail())
-                    .await?;
-                report.retried += 1;
+    for chunk in jobs.chunks(config.concurrency.max(1)) {
+        let outcomes = futures_util::future::join_all(
+            chunk
+                .iter()
+                .map(|job| run_one(store, handler, config, job, now)),
+        )
+        .await;
+        for outcome in outcomes {
+            match outcome? {
+                Outcome::Completed => report.completed += 1,
+                Outcome::Retried => report.retried += 1,
+                Outcome::Parked => report.parked += 1,
             }
         }
-        tx.commit().await?;
     }
     Ok(report)
+}
+
+enum Outcome {
+    Completed,
+    Retried,
+    Parked,
+}
+
+/// Runs one claimed job and records its outcome (deleted, retried later, or parked).
+async fn run_one(
+    store: &dyn Store,
+    handler: &dyn JobHandler,
+    config: &WorkerConfig,
+    job: &ClaimedJob,
+    now: OffsetDateTime,
+) -> DomainResult<Outcome> {
+    let outcome = match job.kind {
+        Some(_) => handler.handle(job, now).await,
+        None => Err(DomainError::Internal(format!(
+            "job kind {:?} is unknown to this build",
+            job.kind_name
+        ))),
+    };
+    let mut tx = store.begin().await?;
+    let recorded = match outcome {
+        Ok(()) => {
+            tx.complete_job(&job.id, &config.worker_id).await?;
+            Outcome::Completed
+        }
+        Err(error) if job.attempts >= config.max_attempts => {
+            tx.park_job(&job.id, &config.worker_id, now, &error.operator_detail())
+                .await?;
+            Outcome::Parked
+        }
+        Err(error) => {
+            let due = now + retry_delay(job.attempts);
+            tx.retry_job(&job.id, &config.worker_id, due, &error.operator_detail())
+                .await?;
+            Outcome::Retried
+        }
+    };
+    tx.commit().await?;
+    Ok(recorded)
 }
 
 #[cfg(test)]

@@ -663,6 +663,7 @@ fn worker(id: &str, batch_size: u32, max_attempts: u32) -> WorkerConfig {
         worker_id: id.to_owned(),
         lease: Duration::seconds(30),
         batch_size,
+        concurrency: 4,
         max_attempts,
     }
 }
