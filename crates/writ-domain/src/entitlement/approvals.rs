@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use super::Entitlement;
 use super::policy_model::{ApprovalStage, AssignmentPolicy, SubjectSet};
 use super::requests::{
-    ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, request_audit,
-    request_event_data,
+    ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, Transition, request_audit,
+    request_event_data, transition,
 };
 use crate::audit::{Actor, OutboxEvent, Recipient};
 use crate::authz::{Caller, PrincipalKind};
@@ -188,36 +188,24 @@ impl Entitlement {
         let (approvers, used_fallback) = self.stage_approvers(first, &request, now).await?;
         let mut tx = self.store.begin().await?;
         if approvers.is_empty() {
-            let mut denied = request.clone();
-            denied.state = RequestState::Denied;
-            denied.status = "Denied".into();
-            denied.completed_date_time = Some(now);
-            if tx.update_assignment_request(&denied, request.state).await? {
-                tx.append_audit(
-                    &request_audit(
-                        Actor::system(),
-                        None,
-                        now,
-                        "Deny access package assignment request",
-                        &denied,
-                        "",
-                    )
-                    .detail("reason", "no approver could be resolved for stage 1"),
-                )
-                .await?;
-                tx.enqueue_event(&OutboxEvent::new(
-                    "request.denied",
-                    now,
-                    request_event_data(&denied),
-                    Vec::new(),
-                ))
-                .await?;
-            }
+            transition(
+                tx.as_mut(),
+                &request,
+                RequestState::Denied,
+                now,
+                Transition {
+                    actor: Actor::system(),
+                    request_id: None,
+                    activity: "Deny access package assignment request",
+                    event: "request.denied",
+                    reason: Some("no approver could be resolved for stage 1"),
+                    recipients: Vec::new(),
+                },
+            )
+            .await?;
             return Ok(tx.commit().await?);
         }
-        let mut pending = request.clone();
-        pending.state = RequestState::PendingApproval;
-        pending.status = "PendingApproval".into();
+        let pending = request.moved_to(RequestState::PendingApproval, now);
         if !tx
             .update_assignment_request(&pending, request.state)
             .await?
@@ -440,9 +428,7 @@ impl Entitlement {
                 )
             }
             Some(_) => {
-                updated.state = RequestState::Denied;
-                updated.status = "Denied".into();
-                updated.completed_date_time = Some(now);
+                updated = request.moved_to(RequestState::Denied, now);
                 (
                     "Deny access package assignment request",
                     "request.denied",
@@ -450,8 +436,7 @@ impl Entitlement {
                 )
             }
             None if approve => {
-                updated.state = RequestState::Delivering;
-                updated.status = "Delivering".into();
+                updated = request.moved_to(RequestState::Delivering, now);
                 tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
                     .await?;
                 (
@@ -461,9 +446,7 @@ impl Entitlement {
                 )
             }
             None => {
-                updated.state = RequestState::Denied;
-                updated.status = "Denied".into();
-                updated.completed_date_time = Some(now);
+                updated = request.moved_to(RequestState::Denied, now);
                 (
                     "Deny access package assignment request",
                     "request.denied",
@@ -531,35 +514,27 @@ impl Entitlement {
             )));
         }
         let now = self.clock.now();
-        let mut canceled = request.clone();
-        canceled.state = RequestState::Canceled;
-        canceled.status = "Canceled".into();
-        canceled.completed_date_time = Some(now);
         let mut tx = self.store.begin().await?;
-        if !tx
-            .update_assignment_request(&canceled, request.state)
-            .await?
-        {
+        let moved = transition(
+            tx.as_mut(),
+            &request,
+            RequestState::Canceled,
+            now,
+            Transition {
+                actor: Actor::from(caller),
+                request_id: ctx.request_id.as_deref(),
+                activity: "Cancel access package assignment request",
+                event: "request.canceled",
+                reason: None,
+                recipients: Vec::new(),
+            },
+        )
+        .await?;
+        if moved.is_none() {
             return Err(DomainError::Conflict(
                 "the request changed while it was being canceled".into(),
             ));
         }
-        tx.append_audit(&request_audit(
-            Actor::from(caller),
-            ctx.request_id.as_deref(),
-            now,
-            "Cancel access package assignment request",
-            &canceled,
-            "",
-        ))
-        .await?;
-        tx.enqueue_event(&OutboxEvent::new(
-            "request.canceled",
-            now,
-            request_event_data(&canceled),
-            Vec::new(),
-        ))
-        .await?;
         Ok(tx.commit().await?)
     }
 

@@ -226,6 +226,73 @@ pub struct Assignment {
     pub created_date_time: OffsetDateTime,
 }
 
+impl AssignmentRequest {
+    /// This request in `state` at `now`: the status string follows the state (DESIGN section 5's
+    /// table), and a final state completes the request.
+    pub(super) fn moved_to(&self, state: RequestState, now: OffsetDateTime) -> Self {
+        let mut next = self.clone();
+        next.state = state;
+        next.status = status_of(state).into();
+        if matches!(
+            state,
+            RequestState::Delivered
+                | RequestState::PartiallyDelivered
+                | RequestState::DeliveryFailed
+                | RequestState::Denied
+                | RequestState::Canceled
+        ) {
+            next.completed_date_time = Some(now);
+        }
+        next
+    }
+}
+
+/// Who moves a request, and what its audit record and event say.
+pub(super) struct Transition<'a> {
+    pub actor: Actor,
+    pub request_id: Option<&'a str>,
+    pub activity: &'a str,
+    pub event: &'a str,
+    /// Recorded as the audit record's `reason` detail.
+    pub reason: Option<&'a str>,
+    pub recipients: Vec<Recipient>,
+}
+
+/// Moves `request` from the state it was read in to `state` inside `tx`, with its audit record
+/// and event. `None`, with nothing written, when another transaction moved it first.
+pub(super) async fn transition(
+    tx: &mut dyn StoreTx,
+    request: &AssignmentRequest,
+    state: RequestState,
+    now: OffsetDateTime,
+    change: Transition<'_>,
+) -> DomainResult<Option<AssignmentRequest>> {
+    let moved = request.moved_to(state, now);
+    if !tx.update_assignment_request(&moved, request.state).await? {
+        return Ok(None);
+    }
+    let mut record = request_audit(
+        change.actor,
+        change.request_id,
+        now,
+        change.activity,
+        &moved,
+        "",
+    );
+    if let Some(reason) = change.reason {
+        record = record.detail("reason", reason);
+    }
+    tx.append_audit(&record).await?;
+    tx.enqueue_event(&OutboxEvent::new(
+        change.event,
+        now,
+        request_event_data(&moved),
+        change.recipients,
+    ))
+    .await?;
+    Ok(Some(moved))
+}
+
 /// One approval stage of a request (Graph's `approvalStage`; the approval's id is the request's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalStageRecord {
@@ -1026,9 +1093,7 @@ impl Entitlement {
         let start = request.schedule.start_date_time.unwrap_or(now).max(now);
         if start > now {
             let mut tx = self.store.begin().await?;
-            let mut scheduled = request.clone();
-            scheduled.state = RequestState::Scheduled;
-            scheduled.status = "Scheduled".into();
+            let scheduled = request.moved_to(RequestState::Scheduled, now);
             if tx
                 .update_assignment_request(&scheduled, request.state)
                 .await?
@@ -1100,11 +1165,8 @@ impl Entitlement {
         assignment.state = assignment_state;
         assignment.status = status_of(state).into();
         tx.insert_assignment(&assignment).await?;
-        let mut delivered = request.clone();
-        delivered.state = state;
-        delivered.status = status_of(state).into();
+        let mut delivered = request.moved_to(state, now);
         delivered.assignment_id = Some(assignment.id.clone());
-        delivered.completed_date_time = Some(now);
         if !tx
             .update_assignment_request(&delivered, request.state)
             .await?
@@ -1151,31 +1213,21 @@ impl Entitlement {
         reason: &str,
     ) -> DomainResult<()> {
         let mut tx = self.store.begin().await?;
-        let mut failed = request.clone();
-        failed.state = RequestState::DeliveryFailed;
-        failed.status = "DeliveryFailed".into();
-        failed.completed_date_time = Some(now);
-        if tx.update_assignment_request(&failed, request.state).await? {
-            tx.append_audit(
-                &request_audit(
-                    Actor::system(),
-                    None,
-                    now,
-                    "Fulfill access package assignment request",
-                    &failed,
-                    "",
-                )
-                .detail("reason", reason),
-            )
-            .await?;
-            tx.enqueue_event(&OutboxEvent::new(
-                "delivery.failed",
-                now,
-                request_event_data(&failed),
-                Vec::new(),
-            ))
-            .await?;
-        }
+        transition(
+            tx.as_mut(),
+            &request,
+            RequestState::DeliveryFailed,
+            now,
+            Transition {
+                actor: Actor::system(),
+                request_id: None,
+                activity: "Fulfill access package assignment request",
+                event: "delivery.failed",
+                reason: Some(reason),
+                recipients: Vec::new(),
+            },
+        )
+        .await?;
         Ok(tx.commit().await?)
     }
 
@@ -1309,34 +1361,21 @@ pub(crate) async fn end_assignments_of(
         end_assignment(tx, ending).await?;
     }
     for request in tx.open_requests_of(principal_id).await? {
-        let mut canceled = request.clone();
-        canceled.state = RequestState::Canceled;
-        canceled.status = "Canceled".into();
-        canceled.completed_date_time = Some(now);
-        if tx
-            .update_assignment_request(&canceled, request.state)
-            .await?
-        {
-            tx.append_audit(
-                &request_audit(
-                    Actor::from(caller),
-                    ctx.request_id.as_deref(),
-                    now,
-                    "Cancel access package assignment request",
-                    &canceled,
-                    "",
-                )
-                .detail("reason", "the target was deleted"),
-            )
-            .await?;
-            tx.enqueue_event(&OutboxEvent::new(
-                "request.canceled",
-                now,
-                request_event_data(&canceled),
-                Vec::new(),
-            ))
-            .await?;
-        }
+        transition(
+            tx,
+            &request,
+            RequestState::Canceled,
+            now,
+            Transition {
+                actor: Actor::from(caller),
+                request_id: ctx.request_id.as_deref(),
+                activity: "Cancel access package assignment request",
+                event: "request.canceled",
+                reason: Some("the target was deleted"),
+                recipients: Vec::new(),
+            },
+        )
+        .await?;
     }
     Ok(())
 }
