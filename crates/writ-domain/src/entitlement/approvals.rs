@@ -33,6 +33,16 @@ pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPol
         && !settings.stages.is_empty()
 }
 
+fn find_stage<'a>(
+    stages: &'a [ApprovalStageRecord],
+    stage_id: &str,
+) -> DomainResult<&'a ApprovalStageRecord> {
+    stages
+        .iter()
+        .find(|s| s.id == stage_id)
+        .ok_or_else(|| DomainError::not_found("approvalStage", stage_id))
+}
+
 /// A decision on a stage, as sent in `PATCH …/stages/{id}`.
 #[derive(Debug, Clone)]
 pub struct StageDecision {
@@ -295,6 +305,17 @@ impl Entitlement {
         Ok(stages)
     }
 
+    /// `GET accessPackageAssignmentApprovals/{id}/stages/{stageId}`.
+    pub async fn approval_stage(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        stage_id: &str,
+    ) -> DomainResult<ApprovalStageRecord> {
+        let stages = self.approval(caller, request_id).await?;
+        Ok(find_stage(&stages, stage_id)?.clone())
+    }
+
     /// `assignmentRequests/filterByCurrentUser(on='approver')`: requests with a stage the
     /// caller may decide now.
     pub async fn requests_awaiting(&self, caller: &Caller) -> DomainResult<Vec<AssignmentRequest>> {
@@ -312,11 +333,7 @@ impl Entitlement {
     ) -> DomainResult<()> {
         let stages = self.approval(caller, request_id).await?;
         let not_found = || DomainError::not_found("approvalStage", stage_id);
-        let stage = stages
-            .iter()
-            .find(|s| s.id == stage_id)
-            .cloned()
-            .ok_or_else(not_found)?;
+        let stage = find_stage(&stages, stage_id)?.clone();
         let request = self
             .store
             .assignment_request(request_id)

@@ -11,6 +11,7 @@ use writ_domain::entitlement::{
     StageDecision, Subject,
 };
 use writ_domain::patch::Patch;
+use writ_domain::query::Page;
 use writ_domain::store::Party;
 
 use crate::auth::Authenticated;
@@ -303,6 +304,48 @@ async fn render_assignment(
     Ok(m)
 }
 
+/// A page of requests as a Graph collection, each rendered with the asked expansions.
+async fn request_page(
+    state: &AppState,
+    query: &ODataQuery,
+    page: Page<AssignmentRequest>,
+) -> ApiResult<Json<Value>> {
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in &page.items {
+        items.push(render_request(state, query, r).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/assignmentRequests"),
+        REQUEST_TYPE,
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
+/// A page of assignments as a Graph collection, each rendered with the asked expansions.
+async fn assignment_page(
+    state: &AppState,
+    query: &ODataQuery,
+    page: Page<Assignment>,
+) -> ApiResult<Json<Value>> {
+    let mut items = Vec::with_capacity(page.items.len());
+    for a in &page.items {
+        items.push(render_assignment(state, query, a).await?);
+    }
+    Ok(Json(query.collection(
+        &format!("{BASE}/assignments"),
+        ASSIGNMENT_TYPE,
+        Page {
+            items,
+            next_skiptoken: page.next_skiptoken,
+            count: page.count,
+        },
+    )?))
+}
+
 const REQUEST_EXPANDS: &[&str] = &["accessPackage", "assignment", "requestor"];
 const ASSIGNMENT_EXPANDS: &[&str] = &["accessPackage", "assignmentPolicy", "target"];
 
@@ -370,19 +413,7 @@ pub async fn list_requests(
         .entitlement
         .list_assignment_requests(&auth.caller, &query.list_query())
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for r in &page.items {
-        items.push(render_request(&state, &query, r).await?);
-    }
-    Ok(Json(query.collection(
-        &format!("{BASE}/assignmentRequests"),
-        REQUEST_TYPE,
-        writ_domain::query::Page {
-            items,
-            next_skiptoken: page.next_skiptoken,
-            count: page.count,
-        },
-    )?))
+    request_page(&state, &query, page).await
 }
 
 pub async fn get_assignment(
@@ -412,19 +443,7 @@ pub async fn list_assignments(
         .entitlement
         .list_assignments(&auth.caller, &query.list_query())
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for a in &page.items {
-        items.push(render_assignment(&state, &query, a).await?);
-    }
-    Ok(Json(query.collection(
-        &format!("{BASE}/assignments"),
-        ASSIGNMENT_TYPE,
-        writ_domain::query::Page {
-            items,
-            next_skiptoken: page.next_skiptoken,
-            count: page.count,
-        },
-    )?))
+    assignment_page(&state, &query, page).await
 }
 
 fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value> {
@@ -501,7 +520,7 @@ pub async fn list_stages(
     Ok(Json(query.collection(
         &format!("{APPROVALS}('{id}')/stages"),
         "approvalStage",
-        writ_domain::query::Page {
+        Page {
             items,
             next_skiptoken: None,
             count: query.list_query().count.then_some(stages.len() as i64),
@@ -517,17 +536,14 @@ pub async fn get_stage(
 ) -> ApiResult<Json<Value>> {
     query.single_entity()?;
     query.check_expand("approvalStage", &[])?;
-    let stages = state.entitlement.approval(&auth.caller, &id).await?;
-    let stage = stages.iter().find(|s| s.id == stage_id).ok_or_else(|| {
-        ApiError::from(writ_domain::DomainError::not_found(
-            "approvalStage",
-            stage_id.clone(),
-        ))
-    })?;
+    let stage = state
+        .entitlement
+        .approval_stage(&auth.caller, &id, &stage_id)
+        .await?;
     Ok(Json(query.entity(
         &format!("{APPROVALS}('{id}')/stages"),
         "approvalStage",
-        stage_json(stage, &auth.caller.id),
+        stage_json(&stage, &auth.caller.id),
     )?))
 }
 
@@ -581,19 +597,12 @@ pub async fn requests_awaiting_me(
 ) -> ApiResult<Json<Value>> {
     query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
     let requests = state.entitlement.requests_awaiting(&auth.caller).await?;
-    let mut items = Vec::with_capacity(requests.len());
-    for r in &requests {
-        items.push(render_request(&state, &query, r).await?);
-    }
-    Ok(Json(query.collection(
-        &format!("{BASE}/assignmentRequests"),
-        REQUEST_TYPE,
-        writ_domain::query::Page {
-            items,
-            next_skiptoken: None,
-            count: None,
-        },
-    )?))
+    let page = Page {
+        items: requests,
+        next_skiptoken: None,
+        count: None,
+    };
+    request_page(&state, &query, page).await
 }
 
 async fn own_requests(
@@ -607,19 +616,7 @@ async fn own_requests(
         .entitlement
         .list_own_requests(&auth.caller, party, &query.list_query())
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for r in &page.items {
-        items.push(render_request(state, query, r).await?);
-    }
-    Ok(Json(query.collection(
-        &format!("{BASE}/assignmentRequests"),
-        REQUEST_TYPE,
-        writ_domain::query::Page {
-            items,
-            next_skiptoken: page.next_skiptoken,
-            count: page.count,
-        },
-    )?))
+    request_page(state, query, page).await
 }
 
 /// `GET …/assignmentRequests/filterByCurrentUser(on='target')`.
@@ -651,19 +648,7 @@ async fn own_assignments(
         .entitlement
         .list_own_assignments(&auth.caller, party, &query.list_query())
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for a in &page.items {
-        items.push(render_assignment(state, query, a).await?);
-    }
-    Ok(Json(query.collection(
-        &format!("{BASE}/assignments"),
-        ASSIGNMENT_TYPE,
-        writ_domain::query::Page {
-            items,
-            next_skiptoken: page.next_skiptoken,
-            count: page.count,
-        },
-    )?))
+    assignment_page(state, query, page).await
 }
 
 /// `GET …/assignments/filterByCurrentUser(on='target')`.
