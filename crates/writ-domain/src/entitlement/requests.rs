@@ -413,6 +413,53 @@ impl Entitlement {
         Ok(None)
     }
 
+    /// The package a request names; `400` when it does not exist.
+    async fn requested_package(&self, package_id: &str) -> DomainResult<super::AccessPackage> {
+        self.store
+            .access_package(package_id)
+            .await?
+            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))
+    }
+
+    /// The policy a request names, which must be one of the package's. Graph's documents also
+    /// show requests naming only the package: that works when the package has one policy.
+    async fn policy_of(
+        &self,
+        package: &super::AccessPackage,
+        policy_id: Option<String>,
+    ) -> DomainResult<AssignmentPolicy> {
+        let policy = match policy_id {
+            Some(policy_id) => self
+                .store
+                .assignment_policy(&policy_id)
+                .await?
+                .ok_or_else(|| rule(format!("assignment policy '{policy_id}' does not exist")))?,
+            None => {
+                let mut policies = self.store.policies_of_package(&package.id).await?;
+                if policies.len() != 1 {
+                    return Err(rule("property 'assignment.assignmentPolicyId' is required"));
+                }
+                policies.remove(0)
+            }
+        };
+        if policy.access_package_id != package.id {
+            return Err(rule(format!(
+                "assignment policy '{}' belongs to another access package",
+                policy.id
+            )));
+        }
+        Ok(policy)
+    }
+
+    /// The user or service principal a request targets; `400` when there is none.
+    async fn target(&self, target_id: &str) -> DomainResult<Subject> {
+        self.subject(target_id).await?.ok_or_else(|| {
+            rule(format!(
+                "target '{target_id}' is not a user or service principal of the directory"
+            ))
+        })
+    }
+
     /// Human users to notify about a target: its sponsors that are users with a mailbox or not
     /// (the notifier decides the channel).
     async fn sponsor_recipients(&self, target_id: &str) -> DomainResult<Vec<Recipient>> {
@@ -469,12 +516,9 @@ impl Entitlement {
         ctx: &RequestContext,
         input: AssignmentRequestInput,
     ) -> DomainResult<AssignmentRequest> {
-        let package_id = required(input.access_package_id, "accessPackageId")?;
         let package = self
-            .store
-            .access_package(&package_id)
-            .await?
-            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))?;
+            .requested_package(&required(input.access_package_id, "accessPackageId")?)
+            .await?;
         // admin* types are for the catalog's administrators: anyone else is refused outright
         // (DESIGN section 5), whether or not it can see the catalog.
         require(
@@ -484,22 +528,8 @@ impl Entitlement {
             "assigning access packages",
         )?;
         let policy_id = required(input.policy_id, "assignmentPolicyId")?;
-        let policy = self
-            .store
-            .assignment_policy(&policy_id)
-            .await?
-            .ok_or_else(|| rule(format!("assignment policy '{policy_id}' does not exist")))?;
-        if policy.access_package_id != package.id {
-            return Err(rule(format!(
-                "assignment policy '{policy_id}' belongs to another access package"
-            )));
-        }
-        let target_id = required(input.target_id, "targetId")?;
-        let target = self.subject(&target_id).await?.ok_or_else(|| {
-            rule(format!(
-                "target '{target_id}' is not a user or service principal of the directory"
-            ))
-        })?;
+        let policy = self.policy_of(&package, Some(policy_id)).await?;
+        let target = self.target(&required(input.target_id, "targetId")?).await?;
         // Anti-escalation: a catalog role is not a way to give one's own agents access.
         if !caller.is_em_admin() && target.is_agent {
             let sponsors = self.store.sponsors(&target.id).await?;
@@ -705,40 +735,15 @@ impl Entitlement {
         ctx: &RequestContext,
         input: AssignmentRequestInput,
     ) -> DomainResult<AssignmentRequest> {
-        let package_id = required(input.access_package_id, "accessPackageId")?;
         let package = self
-            .store
-            .access_package(&package_id)
-            .await?
-            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))?;
-        let policy = match input.policy_id.filter(|p| !p.is_empty()) {
-            Some(policy_id) => self
-                .store
-                .assignment_policy(&policy_id)
-                .await?
-                .ok_or_else(|| rule(format!("assignment policy '{policy_id}' does not exist")))?,
-            None => {
-                // Graph's documents also show requests naming only the package: that works
-                // when the package has one policy.
-                let mut policies = self.store.policies_of_package(&package.id).await?;
-                if policies.len() != 1 {
-                    return Err(rule("property 'assignment.assignmentPolicyId' is required"));
-                }
-                policies.remove(0)
-            }
-        };
-        if policy.access_package_id != package.id {
-            return Err(rule(format!(
-                "assignment policy '{}' belongs to another access package",
-                policy.id
-            )));
-        }
-        let target_id = input.target_id.unwrap_or_else(|| caller.id.clone());
-        let target = self.subject(&target_id).await?.ok_or_else(|| {
-            rule(format!(
-                "target '{target_id}' is not a user or service principal of the directory"
-            ))
-        })?;
+            .requested_package(&required(input.access_package_id, "accessPackageId")?)
+            .await?;
+        let policy = self
+            .policy_of(&package, input.policy_id.filter(|p| !p.is_empty()))
+            .await?;
+        let target = self
+            .target(&input.target_id.unwrap_or_else(|| caller.id.clone()))
+            .await?;
         let settings = &policy.settings;
         if target.id == caller.id {
             if !settings
