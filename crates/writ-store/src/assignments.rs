@@ -168,9 +168,7 @@ pub(crate) async fn list_requests(
             schema: &schema::ASSIGNMENT_REQUEST,
             from: "assignment_requests t",
             columns: REQUEST_COLUMNS,
-            base_where: restriction
-                .as_ref()
-                .map(|(sql, p)| (sql.as_str(), p.clone())),
+            base_where: restriction,
         },
         query,
         request,
@@ -197,9 +195,7 @@ pub(crate) async fn list_assignments(
             schema: &schema::ASSIGNMENT,
             from: "assignments t",
             columns: ASSIGNMENT_COLUMNS,
-            base_where: restriction
-                .as_ref()
-                .map(|(sql, p)| (sql.as_str(), p.clone())),
+            base_where: restriction,
         },
         query,
         assignment,

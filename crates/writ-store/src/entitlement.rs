@@ -332,9 +332,7 @@ pub(crate) async fn list_catalogs(
             schema: &schema::CATALOG,
             from: "catalogs t",
             columns: CATALOG_COLUMNS,
-            base_where: restriction
-                .as_ref()
-                .map(|(sql, p)| (sql.as_str(), p.clone())),
+            base_where: restriction,
         },
         query,
         catalog,
@@ -356,7 +354,7 @@ pub(crate) async fn list_in_catalog<T>(
             from: spec.1,
             columns: spec.2,
             base_where: Some((
-                "t.catalog_id = $1",
+                "t.catalog_id = $1".to_owned(),
                 vec![SqlValue::Text(catalog_id.to_owned())],
             )),
         },
@@ -385,9 +383,7 @@ pub(crate) async fn list_packages(
             schema: &schema::ACCESS_PACKAGE,
             from: "access_packages t",
             columns: PACKAGE_COLUMNS,
-            base_where: restriction
-                .as_ref()
-                .map(|(sql, p)| (sql.as_str(), p.clone())),
+            base_where: restriction,
         },
         query,
         package,
@@ -407,9 +403,7 @@ pub(crate) async fn list_requests(
             schema: &schema::RESOURCE_REQUEST,
             from: "resource_requests t",
             columns: REQUEST_COLUMNS,
-            base_where: restriction
-                .as_ref()
-                .map(|(sql, p)| (sql.as_str(), p.clone())),
+            base_where: restriction,
         },
         query,
         request,
@@ -432,7 +426,7 @@ pub(crate) async fn list_em_roles(
 ) -> StoreResult<Page<EmRoleAssignment>> {
     let restriction = catalogs_of.map(|p| {
         (
-            READABLE_ROLE_ASSIGNMENTS,
+            READABLE_ROLE_ASSIGNMENTS.to_owned(),
             vec![SqlValue::Text(p.to_owned())],
         )
     });
@@ -846,9 +840,7 @@ pub(crate) async fn list_policies(
             schema: &schema::ASSIGNMENT_POLICY,
             from: "assignment_policies t",
             columns: POLICY_COLUMNS,
-            base_where: restriction
-                .as_ref()
-                .map(|(sql, p)| (sql.as_str(), p.clone())),
+            base_where: restriction,
         },
         query,
         policy,

@@ -104,7 +104,7 @@ pub(crate) struct ListSpec<'a> {
     /// Columns to select (aliased on `t`).
     pub columns: &'a str,
     /// A condition always applied (visibility, parent), with its parameters numbered from 1.
-    pub base_where: Option<(&'a str, Vec<SqlValue>)>,
+    pub base_where: Option<(String, Vec<SqlValue>)>,
 }
 
 pub(crate) async fn list<T>(

@@ -257,7 +257,12 @@ impl Store for SqlStore {
                 schema: &schema::USER,
                 from: "users t",
                 columns: rows::USER_COLUMNS,
-                base_where: kind.map(|k| ("t.kind = $1", vec![SqlValue::Text(k.as_str().into())])),
+                base_where: kind.map(|k| {
+                    (
+                        "t.kind = $1".to_owned(),
+                        vec![SqlValue::Text(k.as_str().into())],
+                    )
+                }),
             },
             query,
             rows::user,
@@ -379,7 +384,12 @@ impl Store for SqlStore {
                 schema: &schema::APPLICATION,
                 from: "applications t",
                 columns: rows::APPLICATION_COLUMNS,
-                base_where: kind.map(|k| ("t.kind = $1", vec![SqlValue::Text(k.as_str().into())])),
+                base_where: kind.map(|k| {
+                    (
+                        "t.kind = $1".to_owned(),
+                        vec![SqlValue::Text(k.as_str().into())],
+                    )
+                }),
             },
             query,
             rows::application,
@@ -398,7 +408,12 @@ impl Store for SqlStore {
                 schema: &schema::SERVICE_PRINCIPAL,
                 from: "service_principals t",
                 columns: rows::SERVICE_PRINCIPAL_COLUMNS,
-                base_where: kind.map(|k| ("t.kind = $1", vec![SqlValue::Text(k.as_str().into())])),
+                base_where: kind.map(|k| {
+                    (
+                        "t.kind = $1".to_owned(),
+                        vec![SqlValue::Text(k.as_str().into())],
+                    )
+                }),
             },
             query,
             rows::service_principal,
