@@ -15,7 +15,8 @@ use crate::directory::{
 use crate::entitlement::{
     AccessPackage, ApprovalStageRecord, Assignment, AssignmentPolicy, AssignmentRequest,
     AssignmentState, Catalog, CatalogResource, ConnectedOrganization, CustomExtension,
-    EmRoleAssignment, PackageRoleScope, RequestState, ResourceRequest, ResourceRole, ResourceScope,
+    EmRoleAssignment, HeldGrant, PackageRoleScope, RequestState, ResourceRequest, ResourceRole,
+    ResourceScope,
 };
 use crate::error::DomainError;
 use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
@@ -145,9 +146,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         resource_id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<AppRoleAssignment>>;
-    async fn permission_grants(&self, query: &ListQuery) -> StoreResult<Page<PermissionGrant>>;
+    /// Delegated grants in force at `now`.
+    async fn permission_grants(
+        &self,
+        query: &ListQuery,
+        now: OffsetDateTime,
+    ) -> StoreResult<Page<PermissionGrant>>;
     async fn permission_grant(&self, id: &str) -> StoreResult<Option<PermissionGrant>>;
-    async fn role_assignments(&self, query: &ListQuery) -> StoreResult<Page<RoleAssignment>>;
+    /// Directory role assignments in force at `now`.
+    async fn role_assignments(
+        &self,
+        query: &ListQuery,
+        now: OffsetDateTime,
+    ) -> StoreResult<Page<RoleAssignment>>;
     async fn role_assignment(&self, id: &str) -> StoreResult<Option<RoleAssignment>>;
     /// App roles a principal holds on a resource now, each with the instant it ends (`None`:
     /// no end): its own assignments and, when `through_groups`, those of the groups it is a
@@ -341,8 +352,21 @@ pub trait StoreTx: Send {
         member_id: &str,
         holder: &str,
     ) -> StoreResult<bool>;
-    async fn add_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool>;
-    async fn remove_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool>;
+    /// Adds an ownership held by `holder` (`direct` for `owners/$ref`); false if it existed.
+    async fn add_group_owner(
+        &mut self,
+        group_id: &str,
+        owner_id: &str,
+        holder: &str,
+        ends_at: Option<OffsetDateTime>,
+    ) -> StoreResult<bool>;
+    /// Removes the ownership held by `holder`; false if there was none.
+    async fn remove_group_owner(
+        &mut self,
+        group_id: &str,
+        owner_id: &str,
+        holder: &str,
+    ) -> StoreResult<bool>;
 
     async fn application(&mut self, id: &str) -> StoreResult<Option<Application>>;
     async fn application_by_app_id(&mut self, app_id: &str) -> StoreResult<Option<Application>>;
@@ -380,7 +404,8 @@ pub trait StoreTx: Send {
     async fn app_role_assignment(&mut self, id: &str) -> StoreResult<Option<AppRoleAssignment>>;
     async fn delete_app_role_assignment(&mut self, id: &str) -> StoreResult<bool>;
 
-    async fn insert_permission_grant(&mut self, grant: &PermissionGrant) -> StoreResult<()>;
+    /// Adds a delegated grant; false if its (non-direct) holder already holds the same grant.
+    async fn insert_permission_grant(&mut self, grant: &PermissionGrant) -> StoreResult<bool>;
     async fn update_permission_grant(&mut self, grant: &PermissionGrant) -> StoreResult<()>;
     async fn delete_permission_grant(&mut self, id: &str) -> StoreResult<bool>;
 
@@ -401,14 +426,8 @@ pub trait StoreTx: Send {
         role_template_id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
-    /// Adds a tenant-scope directory role assignment; false if it existed.
-    async fn assign_directory_role(
-        &mut self,
-        id: &str,
-        role_template_id: &str,
-        principal_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool>;
+    /// Adds a directory role assignment; false if its holder already holds this role.
+    async fn assign_directory_role(&mut self, assignment: &RoleAssignment) -> StoreResult<bool>;
 
     async fn reserve_idempotency_key(
         &mut self,
@@ -528,8 +547,14 @@ pub trait StoreTx: Send {
     async fn delete_policy(&mut self, id: &str) -> StoreResult<()>;
     /// Policies whose subject sets name this principal.
     async fn policies_naming(&mut self, object_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
-    /// Whether the principal owns the group, application or service principal (directly).
-    async fn owns(&mut self, owner_id: &str, object_id: &str) -> StoreResult<bool>;
+    /// Whether the principal owns the group, application or service principal at `now`
+    /// (directly, or by a group ownership an access package delivered and that has not ended).
+    async fn owns(
+        &mut self,
+        owner_id: &str,
+        object_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
 
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()>;
     async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()>;
@@ -574,9 +599,11 @@ pub trait StoreTx: Send {
     async fn live_assignments_of(&mut self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     /// The target's add requests still in progress.
     async fn open_requests_of(&mut self, target_id: &str) -> StoreResult<Vec<AssignmentRequest>>;
-    /// Deletes every grant `holder` holds (memberships, app role assignments, delegated
-    /// grants); grants other holders hold stay.
+    /// Deletes every grant `holder` holds (memberships, ownerships, app role assignments,
+    /// delegated grants, directory roles); grants other holders hold stay.
     async fn release_grants(&mut self, holder: &str) -> StoreResult<u64>;
+    /// Every grant `holder` holds, whatever its end: what a delivery applied, read back.
+    async fn grants_held(&mut self, holder: &str) -> StoreResult<Vec<HeldGrant>>;
 
     /// Writes a job unless one with the same dedupe key is queued; `false` when it was.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;

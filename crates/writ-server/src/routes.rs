@@ -32,6 +32,8 @@ pub enum Kind {
     Create,
     /// An update, delete or `$ref` change: `204`.
     NoContent,
+    /// An action that continues in the background: `202`.
+    Accepted,
     /// Not under the Graph conventions (token endpoint, discovery, health).
     Plain,
 }
@@ -199,6 +201,12 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
             }
             Kind::NoContent => {
                 op = op.response("204", ResponseBuilder::new().description("done"));
+            }
+            Kind::Accepted => {
+                op = op.response(
+                    "202",
+                    ResponseBuilder::new().description("accepted; continues in the background"),
+                );
             }
             Kind::Plain => {
                 op = op.response("200", ResponseBuilder::new().description("ok"));

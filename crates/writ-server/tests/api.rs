@@ -23,6 +23,8 @@ mod authorization;
 mod catalogs;
 #[path = "api/conventions.rs"]
 mod conventions;
+#[path = "api/delivery.rs"]
+mod delivery;
 #[path = "api/directory.rs"]
 mod directory;
 #[path = "api/openapi.rs"]

@@ -7,8 +7,8 @@ use sqlx::{Any, AnyPool, Row};
 use writ_domain::authz::PrincipalKind;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
-    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestSchedule,
-    RequestState, RequestType,
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, HeldGrant,
+    RequestSchedule, RequestState, RequestType,
 };
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{Party, StoreError, StoreResult};
@@ -394,6 +394,8 @@ pub(crate) async fn release_grants(
         "DELETE FROM group_members WHERE holder = $1",
         "DELETE FROM app_role_assignments WHERE holder = $1",
         "DELETE FROM oauth2_permission_grants WHERE holder = $1",
+        "DELETE FROM group_owners WHERE holder = $1",
+        "DELETE FROM role_assignments WHERE holder = $1",
     ] {
         released += sqlx::query(sql)
             .bind(holder.to_owned())
@@ -403,6 +405,63 @@ pub(crate) async fn release_grants(
             .rows_affected();
     }
     Ok(released)
+}
+
+/// Every grant one holder holds, in the provider's terms, whatever its end.
+pub(crate) async fn grants_held(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    holder: &str,
+) -> StoreResult<Vec<HeldGrant>> {
+    // One statement: kind, then up to four key columns, in the order `HeldGrant` names them.
+    let rows = sqlx::query(
+        "SELECT 'member' AS kind, group_id AS a, member_id AS b, '' AS c, '' AS d \
+         FROM group_members WHERE holder = $1 \
+         UNION ALL SELECT 'owner', group_id, owner_id, '', '' FROM group_owners WHERE holder = $1 \
+         UNION ALL SELECT 'appRole', resource_id, app_role_id, principal_id, '' \
+         FROM app_role_assignments WHERE holder = $1 \
+         UNION ALL SELECT 'delegated', client_id, resource_id, scope, COALESCE(principal_id, '') \
+         FROM oauth2_permission_grants WHERE holder = $1 \
+         UNION ALL SELECT 'role', role_definition_id, principal_id, '', '' \
+         FROM role_assignments WHERE holder = $1",
+    )
+    .bind(holder.to_owned())
+    .fetch_all(&mut **tx)
+    .await
+    .store()?;
+    let mut held = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let kind: String = row.try_get("kind").store()?;
+        let a: String = row.try_get("a").store()?;
+        let b: String = row.try_get("b").store()?;
+        let c: String = row.try_get("c").store()?;
+        let d: String = row.try_get("d").store()?;
+        held.push(match kind.as_str() {
+            "member" => HeldGrant::GroupMember {
+                group_id: a,
+                principal_id: b,
+            },
+            "owner" => HeldGrant::GroupOwner {
+                group_id: a,
+                principal_id: b,
+            },
+            "appRole" => HeldGrant::AppRole {
+                resource_id: a,
+                app_role_id: b,
+                principal_id: c,
+            },
+            "delegated" => HeldGrant::Delegated {
+                client_id: a,
+                resource_id: b,
+                scope: c,
+                principal_id: d,
+            },
+            _ => HeldGrant::DirectoryRole {
+                role_definition_id: a,
+                principal_id: b,
+            },
+        });
+    }
+    Ok(held)
 }
 
 pub(crate) async fn package_in_use(

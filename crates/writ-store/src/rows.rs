@@ -192,8 +192,8 @@ pub(crate) fn permission_grant(row: &AnyRow) -> Result<PermissionGrant, StoreErr
     })
 }
 
-pub(crate) const ROLE_ASSIGNMENT_COLUMNS: &str =
-    "t.id, t.role_definition_id, t.principal_id, t.directory_scope_id, t.created_at, t.ends_at";
+pub(crate) const ROLE_ASSIGNMENT_COLUMNS: &str = "t.id, t.role_definition_id, t.principal_id, t.directory_scope_id, t.holder, t.created_at, \
+     t.ends_at";
 
 pub(crate) fn role_assignment(row: &AnyRow) -> Result<RoleAssignment, StoreError> {
     Ok(RoleAssignment {
@@ -201,6 +201,7 @@ pub(crate) fn role_assignment(row: &AnyRow) -> Result<RoleAssignment, StoreError
         role_definition_id: row.try_get("role_definition_id").store()?,
         principal_id: row.try_get("principal_id").store()?,
         directory_scope_id: row.try_get("directory_scope_id").store()?,
+        holder: row.try_get("holder").store()?,
         created_date_time: from_micros(row.try_get("created_at").store()?),
         ends_at: get_micros_opt(row, "ends_at")?,
     })

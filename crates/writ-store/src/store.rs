@@ -92,8 +92,11 @@ impl SqlStore {
                 "member_id",
                 "(x.ends_at IS NULL OR x.ends_at > $2)",
             ),
-            // Ownership has no end; the condition keeps `$2` bound in both shapes.
-            Link::Owners => ("group_owners", "owner_id", "CAST($2 AS BIGINT) IS NOT NULL"),
+            Link::Owners => (
+                "group_owners",
+                "owner_id",
+                "(x.ends_at IS NULL OR x.ends_at > $2)",
+            ),
         };
         let sql = format!(
             "SELECT DISTINCT x.{column} AS object_id FROM {table} x WHERE x.group_id = $1 \
@@ -160,6 +163,14 @@ impl SqlStore {
 enum Link {
     Members,
     Owners,
+}
+
+/// A list's condition for grants that have not ended at `now` (invariant 2).
+fn in_force(now: OffsetDateTime) -> (String, Vec<SqlValue>) {
+    (
+        "t.ends_at IS NULL OR t.ends_at > $1".into(),
+        vec![SqlValue::I64(to_micros(now))],
+    )
 }
 
 #[async_trait]
@@ -477,14 +488,18 @@ impl Store for SqlStore {
         found.iter().map(rows::app_role_assignment).collect()
     }
 
-    async fn permission_grants(&self, query: &ListQuery) -> StoreResult<Page<PermissionGrant>> {
+    async fn permission_grants(
+        &self,
+        query: &ListQuery,
+        now: OffsetDateTime,
+    ) -> StoreResult<Page<PermissionGrant>> {
         list(
             &self.pool,
             ListSpec {
                 schema: &schema::PERMISSION_GRANT,
                 from: "oauth2_permission_grants t",
                 columns: rows::PERMISSION_GRANT_COLUMNS,
-                base_where: None,
+                base_where: Some(in_force(now)),
             },
             query,
             rows::permission_grant,
@@ -496,14 +511,18 @@ impl Store for SqlStore {
         permission_grant_by_id(&self.pool, id).await
     }
 
-    async fn role_assignments(&self, query: &ListQuery) -> StoreResult<Page<RoleAssignment>> {
+    async fn role_assignments(
+        &self,
+        query: &ListQuery,
+        now: OffsetDateTime,
+    ) -> StoreResult<Page<RoleAssignment>> {
         list(
             &self.pool,
             ListSpec {
                 schema: &schema::ROLE_ASSIGNMENT,
                 from: "role_assignments t",
                 columns: rows::ROLE_ASSIGNMENT_COLUMNS,
-                base_where: None,
+                base_where: Some(in_force(now)),
             },
             query,
             rows::role_assignment,

@@ -11,7 +11,7 @@ use writ_domain::directory::{
     RoleAssignment, ServicePrincipal, User,
 };
 use writ_domain::entitlement::{
-    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestState,
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, HeldGrant, RequestState,
 };
 use writ_domain::jobs::{ClaimedJob, NewJob};
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
@@ -290,26 +290,42 @@ impl StoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn add_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool> {
+    async fn add_group_owner(
+        &mut self,
+        group_id: &str,
+        owner_id: &str,
+        holder: &str,
+        ends_at: Option<OffsetDateTime>,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "INSERT INTO group_owners (group_id, owner_id) VALUES ($1, $2) \
-             ON CONFLICT (group_id, owner_id) DO NOTHING",
+            "INSERT INTO group_owners (group_id, owner_id, holder, ends_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (group_id, owner_id, holder) DO NOTHING",
         )
         .bind(group_id.to_owned())
         .bind(owner_id.to_owned())
+        .bind(holder.to_owned())
+        .bind(ends_at.map(to_micros))
         .execute(&mut *self.tx)
         .await
         .store()?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn remove_group_owner(&mut self, group_id: &str, owner_id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM group_owners WHERE group_id = $1 AND owner_id = $2")
-            .bind(group_id.to_owned())
-            .bind(owner_id.to_owned())
-            .execute(&mut *self.tx)
-            .await
-            .store()?;
+    async fn remove_group_owner(
+        &mut self,
+        group_id: &str,
+        owner_id: &str,
+        holder: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM group_owners WHERE group_id = $1 AND owner_id = $2 AND holder = $3",
+        )
+        .bind(group_id.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(holder.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -564,11 +580,12 @@ impl StoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_permission_grant(&mut self, g: &PermissionGrant) -> StoreResult<()> {
-        sqlx::query(
+    async fn insert_permission_grant(&mut self, g: &PermissionGrant) -> StoreResult<bool> {
+        // Only delivered grants have a unique key (per holder); direct ones never conflict.
+        let done = sqlx::query(
             "INSERT INTO oauth2_permission_grants (id, client_id, consent_type, principal_id, \
              resource_id, scope, holder, ends_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         )
         .bind(g.id.clone())
         .bind(g.client_id.clone())
@@ -582,7 +599,7 @@ impl StoreTx for SqlTx {
         .execute(&mut *self.tx)
         .await
         .store()?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn update_permission_grant(&mut self, g: &PermissionGrant) -> StoreResult<()> {
@@ -670,22 +687,19 @@ impl StoreTx for SqlTx {
         Ok(row.try_get::<i64, _>("n").store()? > 0)
     }
 
-    async fn assign_directory_role(
-        &mut self,
-        id: &str,
-        role_template_id: &str,
-        principal_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool> {
+    async fn assign_directory_role(&mut self, a: &RoleAssignment) -> StoreResult<bool> {
         let done = sqlx::query(
             "INSERT INTO role_assignments (id, role_definition_id, principal_id, \
-             directory_scope_id, created_at) VALUES ($1, $2, $3, '/', $4) \
-             ON CONFLICT (role_definition_id, principal_id, directory_scope_id) DO NOTHING",
+             directory_scope_id, holder, created_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (role_definition_id, principal_id, directory_scope_id, holder) DO NOTHING",
         )
-        .bind(id.to_owned())
-        .bind(role_template_id.to_owned())
-        .bind(principal_id.to_owned())
-        .bind(to_micros(now))
+        .bind(a.id.clone())
+        .bind(a.role_definition_id.clone())
+        .bind(a.principal_id.clone())
+        .bind(a.directory_scope_id.clone())
+        .bind(a.holder.clone())
+        .bind(to_micros(a.created_date_time))
+        .bind(a.ends_at.map(to_micros))
         .execute(&mut *self.tx)
         .await
         .store()?;
@@ -1016,13 +1030,20 @@ impl StoreTx for SqlTx {
         em::policies_naming(&mut *self.tx, object_id).await
     }
 
-    async fn owns(&mut self, owner_id: &str, object_id: &str) -> StoreResult<bool> {
+    async fn owns(
+        &mut self,
+        owner_id: &str,
+        object_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
         let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM group_owners WHERE owner_id = $1 AND group_id = $2) \
+            "SELECT (SELECT COUNT(*) FROM group_owners WHERE owner_id = $1 AND group_id = $2 \
+             AND (ends_at IS NULL OR ends_at > $3)) \
              + (SELECT COUNT(*) FROM object_owners WHERE owner_id = $1 AND object_id = $2) AS n",
         )
         .bind(owner_id.to_owned())
         .bind(object_id.to_owned())
+        .bind(to_micros(now))
         .fetch_one(&mut *self.tx)
         .await
         .store()?;
@@ -1140,6 +1161,10 @@ impl StoreTx for SqlTx {
 
     async fn release_grants(&mut self, holder: &str) -> StoreResult<u64> {
         crate::assignments::release_grants(&mut self.tx, holder).await
+    }
+
+    async fn grants_held(&mut self, holder: &str) -> StoreResult<Vec<HeldGrant>> {
+        crate::assignments::grants_held(&mut self.tx, holder).await
     }
 
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use writ_domain::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use writ_domain::clock::{Clock, ManualClock, SystemClock};
-use writ_domain::directory::{BootstrapConfig, Group, ObjectKind, User, bootstrap};
+use writ_domain::directory::{BootstrapConfig, Group, ObjectKind, RoleAssignment, User, bootstrap};
 use writ_domain::jobs::{
     ClaimedJob, JobHandler, JobKind, NewJob, PassReport, WorkerConfig, run_due_jobs,
 };
@@ -410,13 +410,15 @@ async fn deleting_a_user_removes_its_links(backend: Backend) {
     tx.add_group_member(&g.id, &boss.id, "direct", None)
         .await
         .unwrap();
-    tx.add_group_owner(&g.id, &boss.id).await.unwrap();
-    tx.assign_directory_role(
+    tx.add_group_owner(&g.id, &boss.id, "direct", None)
+        .await
+        .unwrap();
+    tx.assign_directory_role(&direct_role(
         "ra-1",
         "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
         &boss.id,
         now(),
-    )
+    ))
     .await
     .unwrap();
     tx.commit().await.unwrap();
@@ -636,11 +638,11 @@ async fn roles_reach_members_of_role_assignable_groups_until_their_membership_en
     tx.add_group_member(&plain.id, &member.id, "direct", None)
         .await
         .unwrap();
-    tx.assign_directory_role("ra-g", reader, &assignable.id, t0)
+    tx.assign_directory_role(&direct_role("ra-g", reader, &assignable.id, t0))
         .await
         .unwrap();
     // A role on a group that is not role-assignable reaches nobody.
-    tx.assign_directory_role("ra-p", governance, &plain.id, t0)
+    tx.assign_directory_role(&direct_role("ra-p", governance, &plain.id, t0))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -941,3 +943,16 @@ conformance!(
     failing_jobs_back_off_then_park_until_reprocessed,
     concurrent_workers_claim_disjoint_jobs,
 );
+
+/// A tenant-wide directory role an administrator assigned.
+fn direct_role(id: &str, role: &str, principal: &str, at: OffsetDateTime) -> RoleAssignment {
+    RoleAssignment {
+        id: id.into(),
+        role_definition_id: role.into(),
+        principal_id: principal.into(),
+        directory_scope_id: "/".into(),
+        holder: "direct".into(),
+        created_date_time: at,
+        ends_at: None,
+    }
+}

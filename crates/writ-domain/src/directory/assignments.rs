@@ -18,6 +18,18 @@ pub const DEFAULT_APP_ROLE_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// The holder of grants made directly by administrators.
 pub const DIRECT_HOLDER: &str = "direct";
 
+/// A grant an access package delivered changes only with its assignment (`409` otherwise), so
+/// that the assignment's record stays the truth about the access it gives.
+fn require_direct(holder: &str, what: &str) -> DomainResult<()> {
+    if holder == DIRECT_HOLDER {
+        Ok(())
+    } else {
+        Err(DomainError::Conflict(format!(
+            "this {what} was delivered by an access package; remove the package assignment instead"
+        )))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AppRoleAssignmentInput {
     pub principal_id: String,
@@ -228,11 +240,7 @@ impl Directory {
             .await?
             .filter(|a| a.principal_id == via || a.resource_id == via)
             .ok_or_else(|| DomainError::not_found("appRoleAssignment", assignment_id))?;
-        if assignment.holder != DIRECT_HOLDER {
-            return Err(DomainError::Conflict(
-                "this app role assignment was delivered by an access package; remove the package assignment instead".into(),
-            ));
-        }
+        require_direct(&assignment.holder, "app role assignment")?;
         tx.delete_app_role_assignment(assignment_id).await?;
         let record = AuditRecord::success(
             Actor::from(caller),
@@ -406,7 +414,10 @@ impl Directory {
         query: &ListQuery,
     ) -> DomainResult<Page<PermissionGrant>> {
         caller.require_directory_list("oauth2PermissionGrants")?;
-        Ok(self.store.permission_grants(query).await?)
+        Ok(self
+            .store
+            .permission_grants(query, self.clock.now())
+            .await?)
     }
 
     pub async fn get_permission_grant(
@@ -432,6 +443,7 @@ impl Directory {
     ) -> DomainResult<()> {
         let mut grant = self.get_permission_grant(caller, id).await?;
         caller.require_directory_write()?;
+        require_direct(&grant.holder, "delegated permission grant")?;
         let resource = self
             .store
             .service_principal(&grant.resource_id)
@@ -471,6 +483,7 @@ impl Directory {
     ) -> DomainResult<()> {
         let grant = self.get_permission_grant(caller, id).await?;
         caller.require_directory_write()?;
+        require_direct(&grant.holder, "delegated permission grant")?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         tx.delete_permission_grant(id).await?;
@@ -504,7 +517,7 @@ impl Directory {
         query: &ListQuery,
     ) -> DomainResult<Page<RoleAssignment>> {
         caller.require_directory_list("roleAssignments")?;
-        Ok(self.store.role_assignments(query).await?)
+        Ok(self.store.role_assignments(query, self.clock.now()).await?)
     }
 
     pub async fn get_role_assignment(
@@ -576,14 +589,12 @@ impl Directory {
             role_definition_id: role_id.clone(),
             principal_id: principal_id.clone(),
             directory_scope_id: "/".into(),
+            holder: DIRECT_HOLDER.into(),
             created_date_time: now,
             ends_at: None,
         };
         let mut tx = self.store.begin().await?;
-        if !tx
-            .assign_directory_role(&assignment.id, &role_id, &principal_id, now)
-            .await?
-        {
+        if !tx.assign_directory_role(&assignment).await? {
             return Err(DomainError::Conflict(format!(
                 "the principal already holds '{role_name}'"
             )));
@@ -624,6 +635,7 @@ impl Directory {
     ) -> DomainResult<()> {
         let assignment = self.get_role_assignment(caller, id).await?;
         caller.require_directory_write()?;
+        require_direct(&assignment.holder, "directory role assignment")?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         if assignment.role_definition_id == roles::GLOBAL_ADMINISTRATOR {

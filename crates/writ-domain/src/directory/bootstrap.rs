@@ -229,12 +229,15 @@ pub async fn bootstrap(
             .await?;
         }
         let assigned = tx
-            .assign_directory_role(
-                &new_object_id(),
-                roles::GLOBAL_ADMINISTRATOR,
-                &principal.id,
-                now,
-            )
+            .assign_directory_role(&super::RoleAssignment {
+                id: new_object_id(),
+                role_definition_id: roles::GLOBAL_ADMINISTRATOR.into(),
+                principal_id: principal.id.clone(),
+                directory_scope_id: "/".into(),
+                holder: super::assignments::DIRECT_HOLDER.into(),
+                created_date_time: now,
+                ends_at: None,
+            })
             .await?;
         if assigned {
             let record = AuditRecord::success(

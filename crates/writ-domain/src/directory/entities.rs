@@ -348,6 +348,9 @@ pub struct RoleAssignment {
     pub role_definition_id: String,
     pub principal_id: String,
     pub directory_scope_id: String,
+    /// `direct` for administrators' assignments; an access package assignment's id for
+    /// delivered ones.
+    pub holder: String,
     pub created_date_time: OffsetDateTime,
     pub ends_at: Option<OffsetDateTime>,
 }

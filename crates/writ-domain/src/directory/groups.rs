@@ -207,7 +207,8 @@ impl Directory {
         }
         for owner in &input.owner_ids {
             check_reference(tx.as_mut(), owner, OWNER_KINDS, "a group owner").await?;
-            tx.add_group_owner(&group.id, owner).await?;
+            tx.add_group_owner(&group.id, owner, DIRECT_HOLDER, None)
+                .await?;
         }
         let mut record = audit_group(caller, ctx, now, "Add group", "Add", &group, Vec::new());
         for member in &input.member_ids {
@@ -466,7 +467,8 @@ impl Directory {
                 return Err(DomainError::invalid("a group cannot be a member of itself"));
             }
             let inserted = if owner {
-                tx.add_group_owner(group_id, object_id).await?
+                tx.add_group_owner(group_id, object_id, DIRECT_HOLDER, None)
+                    .await?
             } else {
                 tx.add_group_member(group_id, object_id, DIRECT_HOLDER, None)
                     .await?
@@ -480,7 +482,8 @@ impl Directory {
         } else {
             let kind = tx.object_kind(object_id).await?;
             let removed = if owner {
-                tx.remove_group_owner(group_id, object_id).await?
+                tx.remove_group_owner(group_id, object_id, DIRECT_HOLDER)
+                    .await?
             } else {
                 tx.remove_group_member(group_id, object_id, DIRECT_HOLDER)
                     .await?

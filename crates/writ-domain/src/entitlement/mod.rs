@@ -4,17 +4,20 @@
 
 mod approvals;
 mod catalogs;
+mod delivery;
 mod entities;
 mod organizations;
 mod packages;
 mod policies;
 pub mod policy_model;
+mod reprocess;
 mod requests;
 mod resources;
 mod roles;
 
 pub use approvals::StageDecision;
 pub use catalogs::{CatalogInput, ensure_general_catalog};
+pub use delivery::HeldGrant;
 pub use entities::*;
 pub use organizations::*;
 pub use packages::{PackageInput, RoleScopeInput};

@@ -940,6 +940,7 @@ impl Entitlement {
             display_name: caller.display_name.clone(),
             principal_name: None,
             mail: None,
+            identity_parent_id: None,
         };
         self.principal_in_scope(&subject, policy).await
     }

@@ -13,7 +13,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::policy_model::{AssignmentPolicy, Expiration, Question, SubjectSet};
-use super::{Entitlement, ResourceRole, require};
+use super::{Entitlement, ResourceRole, delivery, require};
 use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use crate::authz::{Caller, PrincipalKind};
 use crate::directory::{DirectoryObject, RequestContext, ServicePrincipalKind, UserKind};
@@ -24,8 +24,6 @@ use crate::query::{ListQuery, Page};
 use crate::store::StoreTx;
 
 const CATEGORY: &str = "EntitlementManagement";
-const ORIGIN_GROUP: &str = "AadGroup";
-const ORIGIN_APPLICATION: &str = "AadApplication";
 
 /// Graph's `accessPackageRequestType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,6 +333,8 @@ pub struct Subject {
     pub display_name: String,
     pub principal_name: Option<String>,
     pub mail: Option<String>,
+    /// For an agent user, the agent identity it acts through.
+    pub identity_parent_id: Option<String>,
 }
 
 impl Subject {
@@ -389,7 +389,7 @@ fn assignment_end(
 
 impl Entitlement {
     /// The user or service principal with this id, as a subject.
-    async fn subject(&self, id: &str) -> DomainResult<Option<Subject>> {
+    pub(super) async fn subject(&self, id: &str) -> DomainResult<Option<Subject>> {
         if let Some(user) = self.store.user(id).await? {
             return Ok(Some(Subject {
                 id: user.id,
@@ -398,6 +398,7 @@ impl Entitlement {
                 display_name: user.display_name,
                 principal_name: Some(user.user_principal_name),
                 mail: user.mail,
+                identity_parent_id: user.identity_parent_id,
             }));
         }
         if let Some(sp) = self.store.service_principal(id).await? {
@@ -408,6 +409,7 @@ impl Entitlement {
                 display_name: sp.display_name,
                 principal_name: Some(sp.app_id),
                 mail: None,
+                identity_parent_id: None,
             }));
         }
         Ok(None)
@@ -462,7 +464,7 @@ impl Entitlement {
 
     /// Human users to notify about a target: its sponsors that are users with a mailbox or not
     /// (the notifier decides the channel).
-    async fn sponsor_recipients(&self, target_id: &str) -> DomainResult<Vec<Recipient>> {
+    pub(super) async fn sponsor_recipients(&self, target_id: &str) -> DomainResult<Vec<Recipient>> {
         let mut out = Vec::new();
         for sponsor in self.store.sponsors(target_id).await? {
             if let DirectoryObject::User(user) = sponsor
@@ -1061,7 +1063,8 @@ impl Entitlement {
         match job.kind {
             Some(JobKind::ProcessRequest) => self.process_request(&job.subject_id, now).await,
             Some(JobKind::ExpireAssignment) => self.expire_assignment(&job.subject_id, now).await,
-            Some(JobKind::DeliverAssignment) | None => Err(DomainError::Internal(format!(
+            Some(JobKind::DeliverAssignment) => self.redeliver(&job.subject_id, None, now).await,
+            None => Err(DomainError::Internal(format!(
                 "no handler for job kind {:?}",
                 job.kind_name
             ))),
@@ -1095,6 +1098,10 @@ impl Entitlement {
         {
             return self.begin_approval(request, &policy, now).await;
         }
+        if let Some(assignment_id) = request.assignment_id.clone() {
+            // A reprocessed request: its assignment exists and keeps its schedule.
+            return self.redeliver(&assignment_id, Some(request), now).await;
+        }
         let start = request.schedule.start_date_time.unwrap_or(now).max(now);
         if start > now {
             let mut tx = self.store.begin().await?;
@@ -1121,7 +1128,7 @@ impl Entitlement {
             Ok(end) => end,
             Err(error) => return self.fail_request(request, now, &error.to_string()).await,
         };
-        let roles = self.package_roles(&request.access_package_id).await?;
+        let roles = self.roles_to_deliver(&request.access_package_id).await?;
         let target = self.subject(&request.target_id).await?;
         let Some(target) = target else {
             return self
@@ -1145,18 +1152,13 @@ impl Entitlement {
             expired_date_time: None,
             created_date_time: now,
         };
-        let mut failures = Vec::new();
-        for role in &roles {
-            if let Err(reason) = self
-                .apply_role(tx.as_mut(), role, &target, &assignment, now)
-                .await?
-            {
-                failures.push(format!("{}: {reason}", role.display_name));
-            }
-        }
+        let report =
+            delivery::deliver_roles(tx.as_mut(), &roles, &target, &assignment.id, end, now, &[])
+                .await?;
+        let failures = report.failures;
         let (assignment_state, state) = if failures.is_empty() {
             (AssignmentState::Delivered, RequestState::Delivered)
-        } else if failures.len() == roles.len() {
+        } else if report.delivered == 0 {
             (
                 AssignmentState::DeliveryFailed,
                 RequestState::DeliveryFailed,
@@ -1211,7 +1213,7 @@ impl Entitlement {
         Ok(())
     }
 
-    async fn fail_request(
+    pub(super) async fn fail_request(
         &self,
         request: AssignmentRequest,
         now: OffsetDateTime,
@@ -1236,60 +1238,18 @@ impl Entitlement {
         Ok(tx.commit().await?)
     }
 
-    /// Applies one resource role as a grant held by the assignment. `Ok(Err(reason))` is a role
-    /// that cannot be delivered (recorded on the request), `Err` a failure to retry.
-    async fn apply_role(
+    /// The package's roles, each with the catalog resource it belongs to (`None` when the
+    /// resource has left the catalog since).
+    pub(super) async fn roles_to_deliver(
         &self,
-        tx: &mut dyn StoreTx,
-        role: &ResourceRole,
-        target: &Subject,
-        assignment: &Assignment,
-        now: OffsetDateTime,
-    ) -> DomainResult<Result<(), String>> {
-        let ends = assignment.end_date_time;
-        match role.origin_system.as_str() {
-            ORIGIN_GROUP => {
-                let Some(group_id) = role.origin_id.strip_prefix("Member_") else {
-                    return Ok(Err("group ownership is not delivered yet".into()));
-                };
-                tx.add_group_member(group_id, &target.id, &assignment.id, ends)
-                    .await?;
-                Ok(Ok(()))
-            }
-            ORIGIN_APPLICATION if role.role_type.as_deref() == Some("application") => {
-                let wanted = match target.kind {
-                    PrincipalKind::ServicePrincipal => "Application",
-                    PrincipalKind::User => "User",
-                };
-                if !role.allowed_member_types.iter().any(|t| t == wanted) {
-                    return Ok(Err(format!("the app role is not for {wanted} principals")));
-                }
-                let Some(resource) = self.store.catalog_resource(&role.resource_id).await? else {
-                    return Ok(Err("the resource left the catalog".into()));
-                };
-                tx.insert_app_role_assignment(&crate::directory::AppRoleAssignment {
-                    id: new_object_id(),
-                    app_role_id: role.origin_id.clone(),
-                    principal_id: target.id.clone(),
-                    principal_type: match target.kind {
-                        PrincipalKind::ServicePrincipal => "ServicePrincipal".into(),
-                        PrincipalKind::User => "User".into(),
-                    },
-                    principal_display_name: target.display_name.clone(),
-                    resource_id: resource.origin_id.clone(),
-                    resource_display_name: resource.display_name.clone(),
-                    holder: assignment.id.clone(),
-                    ends_at: ends,
-                    created_date_time: now,
-                })
-                .await?;
-                Ok(Ok(()))
-            }
-            other => Ok(Err(format!(
-                "delivery of {other} roles of type {} is not available yet",
-                role.role_type.as_deref().unwrap_or("none")
-            ))),
+        package_id: &str,
+    ) -> DomainResult<Vec<(ResourceRole, Option<super::CatalogResource>)>> {
+        let mut out = Vec::new();
+        for role in self.package_roles(package_id).await? {
+            let resource = self.store.catalog_resource(&role.resource_id).await?;
+            out.push((role, resource));
         }
+        Ok(out)
     }
 
     async fn expire_assignment(
@@ -1444,7 +1404,7 @@ async fn end_assignment(
             assignment.id
         )));
     }
-    tx.release_grants(&assignment.id).await?;
+    delivery::revoke_all(tx, &assignment.id).await?;
     let request = AssignmentRequest {
         id: new_object_id(),
         request_type,
@@ -1494,7 +1454,7 @@ async fn end_assignment(
     Ok(request)
 }
 
-fn status_of(state: RequestState) -> &'static str {
+pub(super) fn status_of(state: RequestState) -> &'static str {
     match state {
         RequestState::Submitted => "Accepted",
         RequestState::PendingApproval => "PendingApproval",
@@ -1552,7 +1512,10 @@ pub(super) fn request_event_data(request: &AssignmentRequest) -> serde_json::Val
     })
 }
 
-fn assignment_event_data(assignment: &Assignment, request_id: Option<&str>) -> serde_json::Value {
+pub(super) fn assignment_event_data(
+    assignment: &Assignment,
+    request_id: Option<&str>,
+) -> serde_json::Value {
     json!({
         "assignmentId": assignment.id,
         "requestId": request_id,

@@ -373,8 +373,9 @@ impl Entitlement {
         if caller.is_em_admin() {
             return Ok(());
         }
+        let now = self.clock.now();
         for object in &discovered.owned_via {
-            if tx.owns(&caller.id, object).await? {
+            if tx.owns(&caller.id, object, now).await? {
                 return Ok(());
             }
         }

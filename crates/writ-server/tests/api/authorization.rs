@@ -388,6 +388,13 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             [200, 200, 200, 404, 200, 200, 200, 404, 404],
         ),
         (
+            "reprocess the request that assigned P (still submitted, so 409 for who may)",
+            Method::POST,
+            format!("{EM}/assignmentRequests/{request_x}/reprocess"),
+            None,
+            [409, 409, 409, 404, 403, 409, 409, 404, 404],
+        ),
+        (
             "assign P directly (only the assignment manager's call is made)",
             Method::POST,
             format!("{EM}/assignmentRequests"),

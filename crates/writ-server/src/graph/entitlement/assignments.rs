@@ -589,6 +589,34 @@ pub async fn cancel_request(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST …/assignmentRequests/{id}/reprocess`.
+pub async fn reprocess_request(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .reprocess_request(&auth.caller, &auth.context(), &id)
+        .await?;
+    state.job_waker.wake();
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST …/assignments/{id}/reprocess`.
+pub async fn reprocess_assignment(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .entitlement
+        .reprocess_assignment(&auth.caller, &auth.context(), &id)
+        .await?;
+    state.job_waker.wake();
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// `GET …/assignmentRequests/filterByCurrentUser(on='approver')`.
 pub async fn requests_awaiting_me(
     State(state): State<AppState>,

@@ -1,0 +1,377 @@
+//! Delivery of a package's resource roles (DESIGN section 6) through a provider interface: plan,
+//! apply, read back and revoke, each keyed by the holder (the assignment) and the grant, so that
+//! a retry or a `reprocess` finds what an earlier attempt applied and applies only the rest.
+//!
+//! The built-in directory is the one provider today; external targets (LDAP, SCIM, webhooks) are
+//! meant to implement the same trait. The built-in provider writes inside the caller's
+//! transaction, so a grant exists exactly when the assignment that holds it is recorded
+//! (invariant 1), carries the assignment's end (invariant 2) and is one row among its holders
+//! (invariant 3).
+
+use time::OffsetDateTime;
+
+use super::{CatalogResource, ORIGIN_APPLICATION, ORIGIN_DIRECTORY_ROLE, ORIGIN_GROUP};
+use super::{ResourceRole, Subject};
+use crate::authz::{PrincipalKind, roles};
+use crate::directory::{AppRoleAssignment, PermissionGrant, RoleAssignment};
+use crate::error::DomainResult;
+use crate::ids::new_object_id;
+use crate::store::StoreTx;
+
+/// One grant as a provider holds it for one holder: what `plan` means to apply and what
+/// `read_back` reports, compared as values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldGrant {
+    GroupMember {
+        group_id: String,
+        principal_id: String,
+    },
+    GroupOwner {
+        group_id: String,
+        principal_id: String,
+    },
+    /// An app role of the API whose service principal is `resource_id`.
+    AppRole {
+        resource_id: String,
+        app_role_id: String,
+        principal_id: String,
+    },
+    /// A delegated permission (`consentType: Principal`) for one scope value.
+    Delegated {
+        client_id: String,
+        resource_id: String,
+        scope: String,
+        principal_id: String,
+    },
+    /// A tenant-wide directory role.
+    DirectoryRole {
+        role_definition_id: String,
+        principal_id: String,
+    },
+}
+
+/// One resource role to deliver to one target for one holder.
+pub(crate) struct Delivery<'a> {
+    pub role: &'a ResourceRole,
+    pub resource: &'a CatalogResource,
+    pub target: &'a Subject,
+    pub holder: &'a str,
+    pub ends_at: Option<OffsetDateTime>,
+    pub now: OffsetDateTime,
+}
+
+/// A provider of grants for some origin systems.
+#[async_trait::async_trait]
+pub(crate) trait DeliveryProvider: Send + Sync {
+    fn delivers(&self, origin_system: &str) -> bool;
+    /// The grant that delivers this role to this target, or why it cannot be delivered (a
+    /// permanent reason, recorded on the request; `Err` is a failure to retry).
+    async fn plan(
+        &self,
+        tx: &mut dyn StoreTx,
+        delivery: &Delivery<'_>,
+    ) -> DomainResult<Result<HeldGrant, String>>;
+    /// Applies a planned grant; applying one the holder already holds changes nothing.
+    async fn apply(
+        &self,
+        tx: &mut dyn StoreTx,
+        delivery: &Delivery<'_>,
+        grant: &HeldGrant,
+    ) -> DomainResult<()>;
+    /// Every grant the holder holds in this provider.
+    async fn read_back(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<Vec<HeldGrant>>;
+    /// Takes away every grant the holder holds; grants of other holders stay.
+    async fn revoke(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<u64>;
+}
+
+/// Writ's own directory: group membership and ownership, app role assignments, delegated
+/// permission grants and directory role assignments.
+pub(crate) struct BuiltInDirectory;
+
+static BUILT_IN: BuiltInDirectory = BuiltInDirectory;
+
+/// The providers, in the order revocation visits them.
+pub(crate) fn providers() -> [&'static dyn DeliveryProvider; 1] {
+    [&BUILT_IN]
+}
+
+pub(crate) fn provider_for(origin_system: &str) -> Option<&'static dyn DeliveryProvider> {
+    providers().into_iter().find(|p| p.delivers(origin_system))
+}
+
+/// Revokes, in every provider, what a holder holds.
+pub(crate) async fn revoke_all(tx: &mut dyn StoreTx, holder: &str) -> DomainResult<u64> {
+    let mut released = 0;
+    for provider in providers() {
+        released += provider.revoke(tx, holder).await?;
+    }
+    Ok(released)
+}
+
+/// The outcome of delivering a package's roles: the roles that could not be delivered, with why.
+#[derive(Debug, Default)]
+pub(crate) struct DeliveryReport {
+    /// Roles the target holds through this holder now.
+    pub delivered: usize,
+    /// Of those, the grants this call wrote (the rest were held already).
+    pub applied: usize,
+    pub failures: Vec<String>,
+}
+
+/// Every grant the holder holds, across providers.
+pub(crate) async fn read_back_all(
+    tx: &mut dyn StoreTx,
+    holder: &str,
+) -> DomainResult<Vec<HeldGrant>> {
+    let mut held = Vec::new();
+    for provider in providers() {
+        held.extend(provider.read_back(tx, holder).await?);
+    }
+    Ok(held)
+}
+
+/// Delivers every role to the target for the holder, skipping grants in `already_held` (empty
+/// for a new assignment; what read-back found when an assignment is reprocessed).
+pub(crate) async fn deliver_roles(
+    tx: &mut dyn StoreTx,
+    roles: &[(ResourceRole, Option<CatalogResource>)],
+    target: &Subject,
+    holder: &str,
+    ends_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    already_held: &[HeldGrant],
+) -> DomainResult<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    for (role, resource) in roles {
+        let Some(resource) = resource else {
+            report.failures.push(format!(
+                "{}: the resource left the catalog",
+                role.display_name
+            ));
+            continue;
+        };
+        let Some(provider) = provider_for(&role.origin_system) else {
+            report.failures.push(format!(
+                "{}: no provider delivers {} roles",
+                role.display_name, role.origin_system
+            ));
+            continue;
+        };
+        let delivery = Delivery {
+            role,
+            resource,
+            target,
+            holder,
+            ends_at,
+            now,
+        };
+        match provider.plan(tx, &delivery).await? {
+            Ok(grant) => {
+                if !already_held.contains(&grant) {
+                    provider.apply(tx, &delivery, &grant).await?;
+                    report.applied += 1;
+                }
+                report.delivered += 1;
+            }
+            Err(reason) => report
+                .failures
+                .push(format!("{}: {reason}", role.display_name)),
+        }
+    }
+    Ok(report)
+}
+
+#[async_trait::async_trait]
+impl DeliveryProvider for BuiltInDirectory {
+    fn delivers(&self, origin_system: &str) -> bool {
+        [ORIGIN_GROUP, ORIGIN_APPLICATION, ORIGIN_DIRECTORY_ROLE].contains(&origin_system)
+    }
+
+    async fn plan(
+        &self,
+        tx: &mut dyn StoreTx,
+        delivery: &Delivery<'_>,
+    ) -> DomainResult<Result<HeldGrant, String>> {
+        let Delivery {
+            role,
+            resource,
+            target,
+            ..
+        } = delivery;
+        let principal_id = target.id.clone();
+        match (role.origin_system.as_str(), role.role_type.as_deref()) {
+            (ORIGIN_GROUP, _) => {
+                if let Some(group_id) = role.origin_id.strip_prefix("Member_") {
+                    Ok(Ok(HeldGrant::GroupMember {
+                        group_id: group_id.to_owned(),
+                        principal_id,
+                    }))
+                } else if let Some(group_id) = role.origin_id.strip_prefix("Owner_") {
+                    Ok(Ok(HeldGrant::GroupOwner {
+                        group_id: group_id.to_owned(),
+                        principal_id,
+                    }))
+                } else {
+                    Ok(Err(format!("'{}' is not a group role", role.origin_id)))
+                }
+            }
+            (ORIGIN_APPLICATION, Some("application")) => {
+                let wanted = match target.kind {
+                    PrincipalKind::ServicePrincipal => "Application",
+                    PrincipalKind::User => "User",
+                };
+                if !role.allowed_member_types.iter().any(|t| t == wanted) {
+                    return Ok(Err(format!("the app role is not for {wanted} principals")));
+                }
+                Ok(Ok(HeldGrant::AppRole {
+                    resource_id: resource.origin_id.clone(),
+                    app_role_id: role.origin_id.clone(),
+                    principal_id,
+                }))
+            }
+            (ORIGIN_APPLICATION, Some("delegated")) => {
+                if target.kind != PrincipalKind::User {
+                    return Ok(Err(
+                        "delegated permissions are granted to users and agent users only".into(),
+                    ));
+                }
+                let Some(api) = tx.service_principal(&resource.origin_id).await? else {
+                    return Ok(Err("the API's service principal no longer exists".into()));
+                };
+                let Some(app) = tx.application_by_app_id(&api.app_id).await? else {
+                    return Ok(Err("the API's application no longer exists".into()));
+                };
+                let Some(scope) = app
+                    .oauth2_permission_scopes
+                    .iter()
+                    .find(|s| s.id == role.origin_id && s.is_enabled)
+                    .and_then(|s| s.value.clone())
+                else {
+                    return Ok(Err("the delegated permission is no longer offered".into()));
+                };
+                // An agent user acts through its parent agent identity, so that is the client the
+                // grant is for; a human user's grant is for the API's own client.
+                let client_id = target
+                    .identity_parent_id
+                    .clone()
+                    .unwrap_or_else(|| api.id.clone());
+                Ok(Ok(HeldGrant::Delegated {
+                    client_id,
+                    resource_id: api.id,
+                    scope,
+                    principal_id,
+                }))
+            }
+            (ORIGIN_DIRECTORY_ROLE, _) => {
+                let Some((role_id, name, _, privileged)) = roles::definition(&resource.origin_id)
+                else {
+                    return Ok(Err("the directory role no longer exists".into()));
+                };
+                if privileged && target.is_agent {
+                    return Ok(Err(format!(
+                        "an agent never receives a privileged directory role ('{name}')"
+                    )));
+                }
+                Ok(Ok(HeldGrant::DirectoryRole {
+                    role_definition_id: role_id.to_owned(),
+                    principal_id,
+                }))
+            }
+            (system, kind) => Ok(Err(format!(
+                "{system} roles of type {} are not delivered",
+                kind.unwrap_or("none")
+            ))),
+        }
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut dyn StoreTx,
+        delivery: &Delivery<'_>,
+        grant: &HeldGrant,
+    ) -> DomainResult<()> {
+        let (holder, ends_at, now) = (delivery.holder, delivery.ends_at, delivery.now);
+        match grant {
+            HeldGrant::GroupMember {
+                group_id,
+                principal_id,
+            } => {
+                tx.add_group_member(group_id, principal_id, holder, ends_at)
+                    .await?;
+            }
+            HeldGrant::GroupOwner {
+                group_id,
+                principal_id,
+            } => {
+                tx.add_group_owner(group_id, principal_id, holder, ends_at)
+                    .await?;
+            }
+            HeldGrant::AppRole {
+                resource_id,
+                app_role_id,
+                principal_id,
+            } => {
+                let target = delivery.target;
+                tx.insert_app_role_assignment(&AppRoleAssignment {
+                    id: new_object_id(),
+                    app_role_id: app_role_id.clone(),
+                    principal_id: principal_id.clone(),
+                    principal_type: match target.kind {
+                        PrincipalKind::ServicePrincipal => "ServicePrincipal".into(),
+                        PrincipalKind::User => "User".into(),
+                    },
+                    principal_display_name: target.display_name.clone(),
+                    resource_id: resource_id.clone(),
+                    resource_display_name: delivery.resource.display_name.clone(),
+                    holder: holder.to_owned(),
+                    ends_at,
+                    created_date_time: now,
+                })
+                .await?;
+            }
+            HeldGrant::Delegated {
+                client_id,
+                resource_id,
+                scope,
+                principal_id,
+            } => {
+                tx.insert_permission_grant(&PermissionGrant {
+                    id: new_object_id(),
+                    client_id: client_id.clone(),
+                    consent_type: "Principal".into(),
+                    principal_id: Some(principal_id.clone()),
+                    resource_id: resource_id.clone(),
+                    scope: scope.clone(),
+                    holder: holder.to_owned(),
+                    ends_at,
+                    created_date_time: now,
+                })
+                .await?;
+            }
+            HeldGrant::DirectoryRole {
+                role_definition_id,
+                principal_id,
+            } => {
+                tx.assign_directory_role(&RoleAssignment {
+                    id: new_object_id(),
+                    role_definition_id: role_definition_id.clone(),
+                    principal_id: principal_id.clone(),
+                    directory_scope_id: "/".into(),
+                    holder: holder.to_owned(),
+                    created_date_time: now,
+                    ends_at,
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_back(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<Vec<HeldGrant>> {
+        Ok(tx.grants_held(holder).await?)
+    }
+
+    async fn revoke(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<u64> {
+        Ok(tx.release_grants(holder).await?)
+    }
+}

@@ -1,0 +1,276 @@
+//! `reprocess` (DESIGN section 6): retrying a request whose delivery failed in whole or in part,
+//! and re-enforcing an assignment's grants. Both read back what the assignment holds and apply
+//! only what is missing (the package's roles as they are now, so a role added to the package
+//! since reaches the assignment too). The call is accepted (`202`) and recorded; the work runs on
+//! the job queue like any delivery.
+
+use time::{Duration, OffsetDateTime};
+
+use super::requests::{
+    Assignment, AssignmentRequest, AssignmentState, RequestState, assignment_event_data,
+    request_audit, status_of,
+};
+use super::{Entitlement, delivery, require};
+use crate::audit::{Actor, AuditRecord, OutboxEvent};
+use crate::authz::{Caller, PrincipalKind};
+use crate::directory::RequestContext;
+use crate::error::{DomainError, DomainResult};
+use crate::jobs::{JobKind, NewJob};
+
+/// Graph's limit: a request is reprocessed within 14 days of its completion; after that a new
+/// request is the way.
+const REPROCESS_WINDOW: Duration = Duration::days(14);
+
+impl Entitlement {
+    /// `POST …/assignmentRequests/{id}/reprocess`.
+    pub async fn reprocess_request(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> DomainResult<()> {
+        let request = self.get_assignment_request(caller, id).await?;
+        require(
+            caller
+                .catalog_rights(&request.catalog_id)
+                .manage_assignments,
+            "reprocessing assignment requests",
+        )?;
+        if !matches!(
+            request.state,
+            RequestState::DeliveryFailed | RequestState::PartiallyDelivered
+        ) {
+            return Err(DomainError::Conflict(format!(
+                "only a request in state deliveryFailed or partiallyDelivered is reprocessed; this one is {}",
+                request.state.as_str()
+            )));
+        }
+        let now = self.clock.now();
+        if request
+            .completed_date_time
+            .is_some_and(|done| now - done > REPROCESS_WINDOW)
+        {
+            return Err(DomainError::Conflict(
+                "the request completed more than 14 days ago; submit a new request instead".into(),
+            ));
+        }
+        let mut delivering = request.moved_to(RequestState::Delivering, now);
+        delivering.completed_date_time = None;
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .update_assignment_request(&delivering, request.state)
+            .await?
+        {
+            return Err(DomainError::Conflict(
+                "the request changed while it was being reprocessed".into(),
+            ));
+        }
+        tx.append_audit(&request_audit(
+            Actor::from(caller),
+            ctx.request_id.as_deref(),
+            now,
+            "Reprocess access package assignment request",
+            &delivering,
+            "",
+        ))
+        .await?;
+        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+            .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// `POST …/assignments/{id}/reprocess`.
+    pub async fn reprocess_assignment(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> DomainResult<()> {
+        let assignment = self.get_assignment(caller, id).await?;
+        require(
+            caller
+                .catalog_rights(&assignment.catalog_id)
+                .manage_assignments,
+            "reprocessing assignments",
+        )?;
+        if assignment.state == AssignmentState::Expired {
+            return Err(DomainError::Conflict(
+                "the assignment has ended; an ended assignment is not reprocessed".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(&assignment_audit(
+            Actor::from(caller),
+            ctx.request_id.as_deref(),
+            now,
+            "Reprocess access package assignment",
+            &assignment,
+        ))
+        .await?;
+        tx.enqueue_job(&NewJob::new(
+            JobKind::DeliverAssignment,
+            &assignment.id,
+            now,
+        ))
+        .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// The `deliverAssignment` job, and a reprocessed request that already has its assignment:
+    /// applies what read-back shows missing, then records the assignment's (and the request's)
+    /// new state.
+    pub(super) async fn redeliver(
+        &self,
+        assignment_id: &str,
+        request: Option<AssignmentRequest>,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let Some(assignment) = self.store.assignment(assignment_id).await? else {
+            return Ok(());
+        };
+        if assignment.state == AssignmentState::Expired {
+            return match request {
+                Some(request) => {
+                    self.fail_request(request, now, "the assignment has ended")
+                        .await
+                }
+                None => Ok(()),
+            };
+        }
+        let Some(target) = self.subject(&assignment.target_id).await? else {
+            return Ok(());
+        };
+        let roles = self.roles_to_deliver(&assignment.access_package_id).await?;
+        let recipients = self.sponsor_recipients(&target.id).await?;
+
+        let mut tx = self.store.begin().await?;
+        let held = delivery::read_back_all(tx.as_mut(), &assignment.id).await?;
+        let report = delivery::deliver_roles(
+            tx.as_mut(),
+            &roles,
+            &target,
+            &assignment.id,
+            assignment.end_date_time,
+            now,
+            &held,
+        )
+        .await?;
+        let (assignment_state, state) = if report.failures.is_empty() {
+            (AssignmentState::Delivered, RequestState::Delivered)
+        } else if report.delivered == 0 {
+            (
+                AssignmentState::DeliveryFailed,
+                RequestState::DeliveryFailed,
+            )
+        } else {
+            (
+                AssignmentState::PartiallyDelivered,
+                RequestState::PartiallyDelivered,
+            )
+        };
+        let mut updated = assignment.clone();
+        updated.state = assignment_state;
+        if assignment.state != assignment_state {
+            updated.status = status_of(state).into();
+        }
+        if !tx.update_assignment(&updated, assignment.state).await? {
+            // Removed or expired meanwhile: what this transaction applied is dropped with it.
+            return Ok(());
+        }
+        let request_id = match &request {
+            Some(request) => {
+                let finished = request.moved_to(state, now);
+                if !tx
+                    .update_assignment_request(&finished, request.state)
+                    .await?
+                {
+                    return Ok(());
+                }
+                tx.append_audit(
+                    &request_audit(
+                        Actor::system(),
+                        None,
+                        now,
+                        "Fulfill access package assignment request",
+                        &finished,
+                        &target.display_name,
+                    )
+                    .detail("assignmentId", assignment.id.clone()),
+                )
+                .await?;
+                Some(finished.id)
+            }
+            None => None,
+        };
+        let mut record = assignment_audit(
+            Actor::system(),
+            None,
+            now,
+            "Deliver access package assignment",
+            &updated,
+        )
+        .detail("grantsApplied", report.applied.to_string());
+        if !report.failures.is_empty() {
+            record = record.detail("deliveryFailures", report.failures.join("; "));
+        }
+        tx.append_audit(&record).await?;
+        let event = if !report.failures.is_empty() {
+            Some("delivery.failed")
+        } else if assignment.state != AssignmentState::Delivered {
+            Some("assignment.delivered")
+        } else {
+            None
+        };
+        if let Some(event) = event {
+            tx.enqueue_event(&OutboxEvent::new(
+                event,
+                now,
+                assignment_event_data(&updated, request_id.as_deref()),
+                recipients,
+            ))
+            .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+}
+
+/// The audit record of a change to an assignment, naming its target as the principal acted for
+/// (invariant 4).
+fn assignment_audit(
+    actor: Actor,
+    request_id: Option<&str>,
+    now: OffsetDateTime,
+    activity: &str,
+    assignment: &Assignment,
+) -> AuditRecord {
+    let mut record = AuditRecord::success(
+        actor,
+        now,
+        "EntitlementManagement",
+        activity,
+        "Update",
+        request_id,
+    )
+    .target(
+        &assignment.id,
+        "AccessPackageAssignment",
+        None,
+        vec!["state".into()],
+    )
+    .target(
+        &assignment.target_id,
+        match assignment.target_kind {
+            PrincipalKind::User => "User",
+            PrincipalKind::ServicePrincipal => "ServicePrincipal",
+        },
+        None,
+        Vec::new(),
+    )
+    .detail("assignmentId", assignment.id.clone())
+    .detail("state", assignment.state.as_str())
+    .detail("accessPackageId", assignment.access_package_id.clone())
+    .detail("onBehalfOf", assignment.target_id.clone());
+    record.on_behalf_of = Some(assignment.target_id.clone());
+    record
+}
