@@ -308,6 +308,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         visible_to: Option<&str>,
         party: Option<(Party, &str)>,
     ) -> StoreResult<Page<Assignment>>;
+    /// Live assignments of `package_id` whose target also holds a live assignment of one of
+    /// `other_package_ids` (Graph's `additionalAccess`).
+    async fn list_additional_access(
+        &self,
+        query: &ListQuery,
+        package_id: &str,
+        other_package_ids: &[String],
+    ) -> StoreResult<Page<Assignment>>;
     /// The assignments of a target that have not ended.
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;

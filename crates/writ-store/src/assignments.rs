@@ -203,6 +203,36 @@ pub(crate) async fn list_assignments(
     .await
 }
 
+pub(crate) async fn list_additional_access(
+    pool: &AnyPool,
+    query: &ListQuery,
+    package_id: &str,
+    other_package_ids: &[String],
+) -> StoreResult<Page<Assignment>> {
+    let others: Vec<String> = (0..other_package_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let condition = format!(
+        "t.access_package_id = $1 AND t.state <> 'expired' AND EXISTS (SELECT 1 FROM assignments o \
+         WHERE o.target_id = t.target_id AND o.state <> 'expired' AND o.access_package_id IN ({}))",
+        others.join(", ")
+    );
+    let mut params = vec![SqlValue::Text(package_id.to_owned())];
+    params.extend(other_package_ids.iter().cloned().map(SqlValue::Text));
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::ASSIGNMENT,
+            from: "assignments t",
+            columns: ASSIGNMENT_COLUMNS,
+            base_where: Some((condition, params)),
+        },
+        query,
+        assignment,
+    )
+    .await
+}
+
 pub(crate) async fn live_assignments_of<'e, E>(
     executor: E,
     target_id: &str,

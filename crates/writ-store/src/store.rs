@@ -896,6 +896,16 @@ impl Store for SqlStore {
         crate::assignments::list_assignments(&self.pool, query, visible_to, party).await
     }
 
+    async fn list_additional_access(
+        &self,
+        query: &ListQuery,
+        package_id: &str,
+        other_package_ids: &[String],
+    ) -> StoreResult<Page<Assignment>> {
+        crate::assignments::list_additional_access(&self.pool, query, package_id, other_package_ids)
+            .await
+    }
+
     async fn approval_stages(&self, request_id: &str) -> StoreResult<Vec<ApprovalStageRecord>> {
         crate::assignments::stages_of(&self.pool, request_id).await
     }

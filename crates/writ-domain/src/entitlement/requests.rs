@@ -1013,6 +1013,58 @@ impl Entitlement {
             .await?)
     }
 
+    /// `GET …/assignments/additionalAccess(accessPackageId=…, incompatibleAccessPackageId=…)`:
+    /// the package's live assignments whose targets also hold the other package (or, without
+    /// it, any package incompatible with this one) — the holders to review when packages are
+    /// made incompatible after the fact.
+    pub async fn additional_access(
+        &self,
+        caller: &Caller,
+        package_id: &str,
+        other_package_id: Option<&str>,
+        query: &ListQuery,
+    ) -> DomainResult<Page<Assignment>> {
+        let package = self
+            .store
+            .access_package(package_id)
+            .await?
+            .filter(|p| caller.catalog_rights(&p.catalog_id).read)
+            .ok_or_else(|| DomainError::not_found("accessPackage", package_id))?;
+        let others: Vec<String> = match other_package_id {
+            Some(other) => {
+                self.store
+                    .access_package(other)
+                    .await?
+                    .ok_or_else(|| DomainError::not_found("accessPackage", other))?;
+                vec![other.to_owned()]
+            }
+            None => {
+                let mut ids: Vec<String> = self
+                    .store
+                    .incompatible_packages(&package.id, true)
+                    .await?
+                    .into_iter()
+                    .chain(self.store.incompatible_packages(&package.id, false).await?)
+                    .map(|p| p.id)
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                ids
+            }
+        };
+        if others.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                next_skiptoken: None,
+                count: query.count.then_some(0),
+            });
+        }
+        Ok(self
+            .store
+            .list_additional_access(query, &package.id, &others)
+            .await?)
+    }
+
     /// `…/assignmentRequests/filterByCurrentUser(on=…)` and `…/assignments/filterByCurrentUser(on=…)`
     /// for `target` and `createdBy`: the caller's own, whatever its catalog rights.
     pub async fn list_own_requests(

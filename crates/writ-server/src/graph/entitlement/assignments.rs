@@ -446,6 +446,67 @@ pub async fn list_assignments(
     assignment_page(&state, &query, page).await
 }
 
+/// The arguments of a bound function in the path, `name='value',name2='value2'` (the quotes may
+/// come percent-encoded; the path extractor has decoded them), checked against the names the
+/// function takes.
+fn function_arguments(text: &str, allowed: &[&str]) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(ApiError::bad_request(format!(
+                "function argument '{part}' is not name='value'"
+            )));
+        };
+        let name = name.trim();
+        if !allowed.contains(&name) {
+            return Err(ApiError::bad_request(format!(
+                "unknown function parameter '{name}' (expected {})",
+                allowed.join(", ")
+            )));
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .unwrap_or(value);
+        out.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(out)
+}
+
+/// `GET …/assignments/additionalAccess(accessPackageId='…',incompatibleAccessPackageId='…')`.
+pub async fn additional_access(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(arguments): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
+    let arguments = function_arguments(
+        &arguments,
+        &["accessPackageId", "incompatibleAccessPackageId"],
+    )?;
+    let argument = |name: &str| {
+        arguments
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let package = argument("accessPackageId").ok_or_else(|| {
+        ApiError::bad_request("additionalAccess needs the parameter accessPackageId")
+    })?;
+    let page = state
+        .entitlement
+        .additional_access(
+            &auth.caller,
+            package,
+            argument("incompatibleAccessPackageId"),
+            &query.list_query(),
+        )
+        .await?;
+    assignment_page(&state, &query, page).await
+}
+
 fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), Value::from(stage.id.clone()));
