@@ -317,9 +317,70 @@ impl Entitlement {
     }
 
     /// `assignmentRequests/filterByCurrentUser(on='approver')`: requests with a stage the
-    /// caller may decide now.
+    /// caller may decide now. The store finds the stages the caller was made an approver of when
+    /// they started; each is checked again as a decision would be (a sponsor removed since is
+    /// no longer asked).
     pub async fn requests_awaiting(&self, caller: &Caller) -> DomainResult<Vec<AssignmentRequest>> {
-        Ok(self.store.requests_awaiting(&caller.id).await?)
+        let now = self.clock.now();
+        let mut awaiting = Vec::new();
+        for request in self.store.requests_awaiting(&caller.id).await? {
+            if self.may_decide_now(&caller.id, &request, now).await? {
+                awaiting.push(request);
+            }
+        }
+        Ok(awaiting)
+    }
+
+    /// Whether `approver_id` may decide the stage of `request` in progress now.
+    async fn may_decide_now(
+        &self,
+        approver_id: &str,
+        request: &AssignmentRequest,
+        now: OffsetDateTime,
+    ) -> DomainResult<bool> {
+        let stages = self.store.approval_stages(&request.id).await?;
+        let Some(stage) = stages.iter().find(|s| s.status == IN_PROGRESS) else {
+            return Ok(false);
+        };
+        let policy = match &request.policy_id {
+            Some(id) => self.store.assignment_policy(id).await?,
+            None => None,
+        };
+        let index = usize::try_from(stage.stage_index).unwrap_or(usize::MAX);
+        let Some(settings) = policy
+            .as_ref()
+            .and_then(|p| p.settings.request_approval_settings.stages.get(index))
+        else {
+            return Ok(false);
+        };
+        self.is_current_approver(approver_id, request, stage, settings, now)
+            .await
+    }
+
+    /// Whether `approver_id` is still an approver of `stage`: the approvers it was started with
+    /// (primary, or fallback when those were used) resolved again at `now`, so a sponsor removed
+    /// since the stage started is not one.
+    async fn is_current_approver(
+        &self,
+        approver_id: &str,
+        request: &AssignmentRequest,
+        stage: &ApprovalStageRecord,
+        settings: &ApprovalStage,
+        now: OffsetDateTime,
+    ) -> DomainResult<bool> {
+        if !stage.approver_ids.iter().any(|a| a == approver_id) {
+            return Ok(false);
+        }
+        let sets = if stage.used_fallback {
+            &settings.fallback_primary_approvers
+        } else {
+            &settings.primary_approvers
+        };
+        Ok(self
+            .resolve_approvers(sets, request, now)
+            .await?
+            .iter()
+            .any(|r| r.id == approver_id))
     }
 
     /// `PATCH accessPackageAssignmentApprovals/{id}/stages/{stageId}`.
@@ -389,18 +450,10 @@ impl Entitlement {
         let now = self.clock.now();
         // The right is checked again now: a sponsor removed since the stage started cannot
         // decide it.
-        let current = self
-            .resolve_approvers(
-                if stage.used_fallback {
-                    &stage_settings.fallback_primary_approvers
-                } else {
-                    &stage_settings.primary_approvers
-                },
-                &request,
-                now,
-            )
-            .await?;
-        if !current.iter().any(|r| r.id == caller.id) {
+        if !self
+            .is_current_approver(&caller.id, &request, &stage, stage_settings, now)
+            .await?
+        {
             return Err(DomainError::forbidden(
                 "the caller is no longer an approver of this stage",
             ));
