@@ -768,7 +768,7 @@ fn graph_routes() -> Routes {
         .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", Entity, "Get an assignment request", em_assignments::get_request)
         .route(Get, "/identityGovernance/entitlementManagement/assignments", Collection, "List assignments", em_assignments::list_assignments)
         .route(Get, "/identityGovernance/entitlementManagement/assignments/{id}", Entity, "Get an assignment", em_assignments::get_assignment)
-        .route(Get, "/identityGovernance/entitlementManagement/assignments/additionalAccess({arguments})", Collection, "Assignments of a package whose targets also hold an incompatible one (accessPackageId='…'[,incompatibleAccessPackageId='…'])", em_assignments::additional_access)
+        .served_by_id_route(Get, "/identityGovernance/entitlementManagement/assignments/additionalAccess(accessPackageId='{accessPackageId}',incompatibleAccessPackageId='{incompatibleAccessPackageId}')", Collection, "Assignments of a package whose targets also hold an incompatible one (accessPackageId='…'[,incompatibleAccessPackageId='…'])")
         .route(Post, "/identityGovernance/entitlementManagement/assignments/{id}/reprocess", Accepted, "Re-apply what the assignment grants that is missing", em_assignments::reprocess_assignment)
         .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations", Collection, "List connected organizations", em_orgs::list_organizations)
         .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations", Create, "Create a connected organization", em_orgs::create_organization)

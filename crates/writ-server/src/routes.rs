@@ -104,6 +104,27 @@ impl Routes {
         self
     }
 
+    /// Documents a route that another route's handler serves: a bound function whose arguments
+    /// sit in one path segment, `name(a='…',b='…')`, which the router cannot match with more
+    /// than one parameter, so the `…/{id}` route of the same collection dispatches it.
+    pub fn served_by_id_route(
+        mut self,
+        method: Method,
+        path: &str,
+        kind: Kind,
+        summary: &'static str,
+    ) -> Self {
+        self.docs.push(RouteDoc {
+            method,
+            path: path.to_owned(),
+            summary,
+            tag: self.tag,
+            kind,
+            authenticated: self.authenticated,
+        });
+        self
+    }
+
     pub fn into_parts(self) -> (Router<AppState>, Vec<RouteDoc>) {
         (self.router, self.docs)
     }

@@ -11,6 +11,8 @@
 #[path = "api/harness.rs"]
 mod harness;
 
+#[path = "api/additional_access.rs"]
+mod additional_access;
 #[path = "api/agents.rs"]
 mod agents;
 #[path = "api/assignments.rs"]

@@ -422,6 +422,12 @@ pub async fn get_assignment(
     query: ODataQuery,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    if let Some(arguments) = id
+        .strip_prefix("additionalAccess(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        return additional_access(&state, &auth, &query, arguments).await;
+    }
     query.single_entity()?;
     query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
     let assignment = state.entitlement.get_assignment(&auth.caller, &id).await?;
@@ -474,16 +480,17 @@ fn function_arguments(text: &str, allowed: &[&str]) -> ApiResult<Vec<(String, St
     Ok(out)
 }
 
-/// `GET …/assignments/additionalAccess(accessPackageId='…',incompatibleAccessPackageId='…')`.
-pub async fn additional_access(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-    Path(arguments): Path<String>,
+/// `GET …/assignments/additionalAccess(accessPackageId='…',incompatibleAccessPackageId='…')`,
+/// reached through the `assignments/{id}` route (see `Routes::served_by_id_route`).
+async fn additional_access(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &ODataQuery,
+    arguments: &str,
 ) -> ApiResult<Json<Value>> {
     query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
     let arguments = function_arguments(
-        &arguments,
+        arguments,
         &["accessPackageId", "incompatibleAccessPackageId"],
     )?;
     let argument = |name: &str| {
@@ -504,7 +511,7 @@ pub async fn additional_access(
             &query.list_query(),
         )
         .await?;
-    assignment_page(&state, &query, page).await
+    assignment_page(state, query, page).await
 }
 
 fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value> {
