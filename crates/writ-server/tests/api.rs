@@ -15,6 +15,8 @@ mod harness;
 mod additional_access;
 #[path = "api/agents.rs"]
 mod agents;
+#[path = "api/answers.rs"]
+mod answers;
 #[path = "api/assignments.rs"]
 mod assignments;
 #[path = "api/auth.rs"]

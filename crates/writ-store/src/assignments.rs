@@ -7,7 +7,7 @@ use sqlx::{Any, AnyPool, Row};
 use writ_domain::authz::PrincipalKind;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
-    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, HeldGrant,
+    Answer, ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, HeldGrant,
     RequestSchedule, RequestState, RequestType,
 };
 use writ_domain::query::{ListQuery, Page};
@@ -21,7 +21,8 @@ use crate::schema;
 
 const REQUEST_COLUMNS: &str = "t.id, t.request_type, t.state, t.status, t.catalog_id, \
      t.access_package_id, t.policy_id, t.assignment_id, t.target_id, t.target_type, \
-     t.requestor_id, t.requestor_type, t.justification, t.schedule, t.created_at, t.completed_at";
+     t.requestor_id, t.requestor_type, t.justification, t.schedule, t.answers, t.created_at, \
+     t.completed_at";
 
 const ASSIGNMENT_COLUMNS: &str = "t.id, t.state, t.status, t.catalog_id, t.access_package_id, \
      t.policy_id, t.target_id, t.target_type, t.start_at, t.end_at, t.expired_at, t.created_at";
@@ -51,6 +52,7 @@ fn request(row: &AnyRow) -> StoreResult<AssignmentRequest> {
     let request_type: String = row.try_get("request_type").store()?;
     let state: String = row.try_get("state").store()?;
     let schedule: String = row.try_get("schedule").store()?;
+    let answers: String = row.try_get("answers").store()?;
     Ok(AssignmentRequest {
         id: row.try_get("id").store()?,
         request_type: RequestType::parse(&request_type)
@@ -67,6 +69,8 @@ fn request(row: &AnyRow) -> StoreResult<AssignmentRequest> {
         requestor_kind: kind_of(&row.try_get::<String, _>("requestor_type").store()?)?,
         justification: row.try_get("justification").store()?,
         schedule: serde_json::from_str::<RequestSchedule>(&schedule)
+            .map_err(|e| StoreError::Other(e.to_string()))?,
+        answers: serde_json::from_str::<Vec<Answer>>(&answers)
             .map_err(|e| StoreError::Other(e.to_string()))?,
         created_date_time: from_micros(row.try_get("created_at").store()?),
         completed_date_time: row
@@ -265,11 +269,13 @@ where
 {
     let schedule =
         serde_json::to_string(&request.schedule).map_err(|e| StoreError::Other(e.to_string()))?;
+    let answers =
+        serde_json::to_string(&request.answers).map_err(|e| StoreError::Other(e.to_string()))?;
     sqlx::query(
         "INSERT INTO assignment_requests (id, request_type, state, status, catalog_id, \
          access_package_id, policy_id, assignment_id, target_id, target_type, requestor_id, \
-         requestor_type, justification, schedule, created_at, completed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         requestor_type, justification, schedule, created_at, completed_at, answers) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(request.id.clone())
     .bind(request.request_type.as_str())
@@ -287,6 +293,7 @@ where
     .bind(schedule)
     .bind(to_micros(request.created_date_time))
     .bind(request.completed_date_time.map(to_micros))
+    .bind(answers)
     .execute(executor)
     .await
     .store()?;

@@ -2,6 +2,7 @@
 //! (with roles and scopes discovered from the directory), access packages and the resource roles
 //! they grant, and the catalog-scoped administrative roles that delegate all of it.
 
+mod answers;
 mod approvals;
 mod catalogs;
 mod delivery;
@@ -15,6 +16,7 @@ mod requests;
 mod resources;
 mod roles;
 
+pub use answers::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
 pub use approvals::StageDecision;
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use delivery::HeldGrant;

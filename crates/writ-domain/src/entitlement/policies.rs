@@ -482,6 +482,14 @@ impl Entitlement {
             if id.is_none() {
                 *id = Some(new_object_id());
             }
+            if let Question::TextInput {
+                regex_pattern: Some(pattern),
+                ..
+            } = question
+                && !pattern.is_empty()
+            {
+                super::answers::anchored(pattern)?;
+            }
             if let Question::MultipleChoice { choices, .. } = question {
                 if choices.is_empty() {
                     return Err(rule("a multiple-choice question needs at least one choice"));

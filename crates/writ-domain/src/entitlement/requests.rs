@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::policy_model::{AssignmentPolicy, Expiration, Question, SubjectSet};
+use super::answers::{Answer, check_answers};
+use super::policy_model::{AssignmentPolicy, Expiration, SubjectSet};
 use super::{Entitlement, ResourceRole, delivery, require};
 use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use crate::authz::{Caller, PrincipalKind};
@@ -203,6 +204,8 @@ pub struct AssignmentRequest {
     pub requestor_kind: PrincipalKind,
     pub justification: Option<String>,
     pub schedule: RequestSchedule,
+    /// Answers to the policy's questions.
+    pub answers: Vec<Answer>,
     pub created_date_time: OffsetDateTime,
     pub completed_date_time: Option<OffsetDateTime>,
 }
@@ -322,6 +325,7 @@ pub struct AssignmentRequestInput {
     pub assignment_id: Option<String>,
     pub justification: Option<String>,
     pub schedule: Option<RequestSchedule>,
+    pub answers: Vec<Answer>,
 }
 
 /// A principal that can be the target of an assignment.
@@ -565,6 +569,7 @@ impl Entitlement {
                 target.id, policy.allowed_target_scope
             )));
         }
+        let answers = check_answers(&policy.settings.questions, input.answers, false)?;
         self.record_add(
             caller,
             ctx,
@@ -575,6 +580,7 @@ impl Entitlement {
                 target: &target,
                 justification: input.justification,
                 schedule,
+                answers,
             },
         )
         .await
@@ -595,6 +601,7 @@ impl Entitlement {
             target,
             justification,
             schedule,
+            answers,
         } = add;
         let now = self.clock.now();
         let start = schedule.start_date_time.unwrap_or(now);
@@ -629,6 +636,7 @@ impl Entitlement {
             requestor_kind: caller.kind,
             justification,
             schedule,
+            answers,
             created_date_time: now,
             completed_date_time: None,
         };
@@ -791,15 +799,7 @@ impl Entitlement {
         {
             return Err(rule("this policy requires a justification"));
         }
-        if settings.questions.iter().any(|q| match q {
-            Question::TextInput { is_required, .. }
-            | Question::MultipleChoice { is_required, .. } => *is_required,
-        }) {
-            return Err(DomainError::Invalid {
-                code: "notSupported",
-                message: "answers to the policy's required questions are not supported yet".into(),
-            });
-        }
+        let answers = check_answers(&settings.questions, input.answers, true)?;
         let schedule = input.schedule.unwrap_or_default();
         if (schedule.start_date_time.is_some() || schedule.expiration.kind != "notSpecified")
             && !settings.requestor_settings.allow_custom_assignment_schedule
@@ -816,6 +816,7 @@ impl Entitlement {
                 target: &target,
                 justification: input.justification,
                 schedule,
+                answers,
             },
         )
         .await
@@ -1405,6 +1406,7 @@ struct NewAdd<'a> {
     target: &'a Subject,
     justification: Option<String>,
     schedule: RequestSchedule,
+    answers: Vec<Answer>,
 }
 
 /// How an assignment ends: by removal now, or by expiry at its end instant.
@@ -1472,6 +1474,7 @@ async fn end_assignment(
         requestor_kind: requestor.1,
         justification,
         schedule: RequestSchedule::default(),
+        answers: Vec::new(),
         created_date_time: at,
         completed_date_time: Some(at),
     };

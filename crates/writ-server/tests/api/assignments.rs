@@ -23,18 +23,18 @@ fn id(body: &Value) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-struct Setup {
-    catalog: String,
-    package: String,
-    policy: String,
-    group: String,
-    api_app_id: String,
-    agent: String,
-    sponsor: String,
-    fleet: crate::agents::Fleet,
+pub(crate) struct Setup {
+    pub catalog: String,
+    pub package: String,
+    pub policy: String,
+    pub group: String,
+    pub api_app_id: String,
+    pub agent: String,
+    pub sponsor: String,
+    pub fleet: crate::agents::Fleet,
 }
 
-async fn post(app: &TestApp, path: &str, body: Value) -> Value {
+pub(crate) async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     let reply = app
         .send(Method::POST, &format!("{EM}{path}"), &app.admin, body)
         .await;
@@ -42,7 +42,7 @@ async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     reply.body
 }
 
-async fn setup(app: &TestApp) -> Setup {
+pub(crate) async fn setup(app: &TestApp) -> Setup {
     let fleet = fleet(app).await;
     let agent = create_agent(app, &fleet, "support-agent-7", &[&fleet.sponsor]).await;
     let agent = id(&agent.body);
@@ -123,7 +123,7 @@ async fn admin_add(app: &TestApp, token: &str, s: &Setup, target: &str) -> crate
     .await
 }
 
-async fn run_jobs(app: &TestApp) -> PassReport {
+pub(crate) async fn run_jobs(app: &TestApp) -> PassReport {
     run_due_jobs(
         &app.store,
         &app.state.entitlement,
@@ -623,7 +623,7 @@ async fn deleting_the_target_ends_its_assignments_and_cancels_its_requests(backe
     assert_eq!(read.body["state"], "canceled");
 }
 
-async fn post_request(app: &TestApp, token: &str, body: Value) -> crate::harness::Reply {
+pub(crate) async fn post_request(app: &TestApp, token: &str, body: Value) -> crate::harness::Reply {
     app.send(
         Method::POST,
         &format!("{EM}/assignmentRequests"),

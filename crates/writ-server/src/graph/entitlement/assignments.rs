@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 use writ_domain::entitlement::{
-    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput, RequestSchedule,
-    StageDecision, Subject,
+    Answer, ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput,
+    RequestSchedule, StageDecision, Subject,
 };
 use writ_domain::patch::Patch;
 use writ_domain::query::Page;
@@ -70,7 +70,22 @@ pub fn request_json(r: &AssignmentRequest) -> Map<String, Value> {
             &r.schedule.expiration.kind,
         ),
     );
-    m.insert("answers".into(), Value::Array(Vec::new()));
+    m.insert(
+        "answers".into(),
+        Value::Array(
+            r.answers
+                .iter()
+                .map(|a| {
+                    json!({
+                        "@odata.type": ANSWER_TYPE,
+                        "value": a.value,
+                        "displayValue": a.display_value,
+                        "answeredQuestion": {"@odata.type": a.question_type, "id": a.question_id},
+                    })
+                })
+                .collect(),
+        ),
+    );
     m.insert(
         "customExtensionCalloutInstances".into(),
         Value::Array(Vec::new()),
@@ -205,14 +220,15 @@ fn input(body: &JsonObject) -> ApiResult<AssignmentRequestInput> {
             )));
         }
     }
-    if let Some(answers) = body.fields.get("answers")
-        && !matches!(answers, Value::Null)
-        && answers.as_array().is_none_or(|a| !a.is_empty())
-    {
-        return Err(ApiError::bad_request(
-            "answers are not supported yet; send an empty list",
-        ));
-    }
+    let answers = match body.fields.get("answers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| answer(i, item))
+            .collect::<ApiResult<_>>()?,
+        Some(_) => return Err(ApiError::bad_request("property 'answers' must be a list")),
+    };
     let schedule = match body.fields.get("schedule") {
         None | Some(Value::Null) => None,
         Some(value) => Some(
@@ -236,6 +252,57 @@ fn input(body: &JsonObject) -> ApiResult<AssignmentRequestInput> {
             .transpose()?,
         justification: body.string("justification")?.into_option(),
         schedule,
+        answers,
+    })
+}
+
+const ANSWER_TYPE: &str = "#microsoft.graph.accessPackageAnswerString";
+
+/// One `accessPackageAnswerString` of a create body: `value`, optional `displayValue`, and the
+/// question it answers as `answeredQuestion.id`.
+fn answer(index: usize, item: &Value) -> ApiResult<Answer> {
+    let bad = |what: &str| ApiError::bad_request(format!("answers[{index}]: {what}"));
+    let Value::Object(fields) = item else {
+        return Err(bad("must be an object"));
+    };
+    for (key, value) in fields {
+        match key.as_str() {
+            "@odata.type"
+                if value
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(ANSWER_TYPE)) => {}
+            "@odata.type" => {
+                return Err(bad(&format!(
+                    "only {ANSWER_TYPE} answers are taken, not {value}"
+                )));
+            }
+            "value" | "displayValue" | "answeredQuestion" => {}
+            other => {
+                return Err(bad(&format!(
+                    "property '{other}' is not an answer property"
+                )));
+            }
+        }
+    }
+    let value = fields
+        .get("value")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("property 'value' (a string) is required"))?;
+    let display_value = match fields.get("displayValue") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad("property 'displayValue' must be a string")),
+    };
+    let question_id = fields
+        .get("answeredQuestion")
+        .and_then(|q| q.get("id"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("property 'answeredQuestion.id' is required"))?;
+    Ok(Answer {
+        question_id: question_id.to_owned(),
+        question_type: String::new(),
+        value: value.to_owned(),
+        display_value,
     })
 }
 
