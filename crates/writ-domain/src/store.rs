@@ -612,6 +612,13 @@ pub trait StoreTx: Send {
     async fn release_grants(&mut self, holder: &str) -> StoreResult<u64>;
     /// Every grant `holder` holds, whatever its end: what a delivery applied, read back.
     async fn grants_held(&mut self, holder: &str) -> StoreResult<Vec<HeldGrant>>;
+    /// Deletes one grant `holder` holds; false if it held none such.
+    async fn release_grant(&mut self, holder: &str, grant: &HeldGrant) -> StoreResult<bool>;
+    /// Ids of the package's assignments that have not ended.
+    async fn live_assignment_ids_of_package(
+        &mut self,
+        package_id: &str,
+    ) -> StoreResult<Vec<String>>;
 
     /// Writes a job unless one with the same dedupe key is queued; `false` when it was.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;

@@ -501,6 +501,63 @@ pub(crate) async fn grants_held(
     Ok(held)
 }
 
+/// Deletes the one row of `grant` that `holder` holds.
+pub(crate) async fn release_grant(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    holder: &str,
+    grant: &HeldGrant,
+) -> StoreResult<bool> {
+    let (sql, keys): (&str, Vec<&str>) = match grant {
+        HeldGrant::GroupMember {
+            group_id,
+            principal_id,
+        } => (
+            "DELETE FROM group_members WHERE holder = $1 AND group_id = $2 AND member_id = $3",
+            vec![group_id, principal_id],
+        ),
+        HeldGrant::GroupOwner {
+            group_id,
+            principal_id,
+        } => (
+            "DELETE FROM group_owners WHERE holder = $1 AND group_id = $2 AND owner_id = $3",
+            vec![group_id, principal_id],
+        ),
+        HeldGrant::AppRole {
+            resource_id,
+            app_role_id,
+            principal_id,
+        } => (
+            "DELETE FROM app_role_assignments WHERE holder = $1 AND resource_id = $2 \
+             AND app_role_id = $3 AND principal_id = $4",
+            vec![resource_id, app_role_id, principal_id],
+        ),
+        HeldGrant::Delegated {
+            client_id,
+            resource_id,
+            scope,
+            principal_id,
+        } => (
+            "DELETE FROM oauth2_permission_grants WHERE holder = $1 AND client_id = $2 \
+             AND resource_id = $3 AND scope = $4 AND principal_id = $5",
+            vec![client_id, resource_id, scope, principal_id],
+        ),
+        HeldGrant::DirectoryRole {
+            role_definition_id,
+            principal_id,
+        } => (
+            "DELETE FROM role_assignments WHERE holder = $1 AND role_definition_id = $2 \
+             AND principal_id = $3",
+            vec![role_definition_id, principal_id],
+        ),
+    };
+    let mut query = sqlx::query(sql).bind(holder.to_owned());
+    for key in keys {
+        query = query.bind(key.to_owned());
+    }
+    let done = query.execute(&mut **tx).await.store()?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub(crate) async fn package_in_use(
     tx: &mut sqlx::Transaction<'static, Any>,
     package_id: &str,

@@ -1167,6 +1167,25 @@ impl StoreTx for SqlTx {
         crate::assignments::grants_held(&mut self.tx, holder).await
     }
 
+    async fn release_grant(&mut self, holder: &str, grant: &HeldGrant) -> StoreResult<bool> {
+        crate::assignments::release_grant(&mut self.tx, holder, grant).await
+    }
+
+    async fn live_assignment_ids_of_package(
+        &mut self,
+        package_id: &str,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM assignments WHERE access_package_id = $1 AND state <> 'expired' \
+             ORDER BY id",
+        )
+        .bind(package_id.to_owned())
+        .fetch_all(&mut *self.tx)
+        .await
+        .store()?;
+        rows.iter().map(|r| r.try_get("id").store()).collect()
+    }
+
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {
         crate::jobs::enqueue(&mut *self.tx, job).await
     }

@@ -82,6 +82,14 @@ pub(crate) trait DeliveryProvider: Send + Sync {
     async fn read_back(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<Vec<HeldGrant>>;
     /// Takes away every grant the holder holds; grants of other holders stay.
     async fn revoke(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<u64>;
+    /// Takes away one grant the holder holds (its role left the package, or can no longer be
+    /// delivered); false if it held none such.
+    async fn revoke_grant(
+        &self,
+        tx: &mut dyn StoreTx,
+        holder: &str,
+        grant: &HeldGrant,
+    ) -> DomainResult<bool>;
 }
 
 /// Writ's own directory: group membership and ownership, app role assignments, delegated
@@ -115,7 +123,29 @@ pub(crate) struct DeliveryReport {
     pub delivered: usize,
     /// Of those, the grants this call wrote (the rest were held already).
     pub applied: usize,
+    /// Every grant the package's roles mean for this target now.
+    pub planned: Vec<HeldGrant>,
     pub failures: Vec<String>,
+}
+
+/// Revokes what the holder holds beyond `planned` (roles that left the package, or can no
+/// longer be delivered); returns how many grants went.
+pub(crate) async fn revoke_unplanned(
+    tx: &mut dyn StoreTx,
+    holder: &str,
+    held: &[HeldGrant],
+    planned: &[HeldGrant],
+) -> DomainResult<usize> {
+    let mut revoked = 0;
+    for grant in held.iter().filter(|g| !planned.contains(g)) {
+        for provider in providers() {
+            if provider.revoke_grant(tx, holder, grant).await? {
+                revoked += 1;
+                break;
+            }
+        }
+    }
+    Ok(revoked)
 }
 
 /// Every grant the holder holds, across providers.
@@ -172,6 +202,7 @@ pub(crate) async fn deliver_roles(
                     report.applied += 1;
                 }
                 report.delivered += 1;
+                report.planned.push(grant);
             }
             Err(reason) => report
                 .failures
@@ -373,5 +404,14 @@ impl DeliveryProvider for BuiltInDirectory {
 
     async fn revoke(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<u64> {
         Ok(tx.release_grants(holder).await?)
+    }
+
+    async fn revoke_grant(
+        &self,
+        tx: &mut dyn StoreTx,
+        holder: &str,
+        grant: &HeldGrant,
+    ) -> DomainResult<bool> {
+        Ok(tx.release_grant(holder, grant).await?)
     }
 }

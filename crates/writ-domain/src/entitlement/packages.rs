@@ -324,6 +324,7 @@ impl Entitlement {
             .detail("scopeId", scope.id.clone()),
         )
         .await?;
+        super::reprocess::reconcile_package(tx.as_mut(), &package.id, now).await?;
         tx.commit().await?;
         Ok((role_scope, role, scope))
     }
@@ -359,6 +360,7 @@ impl Entitlement {
             .detail("resourceRoleScopeId", role_scope_id),
         )
         .await?;
+        super::reprocess::reconcile_package(tx.as_mut(), &package.id, now).await?;
         tx.commit().await?;
         Ok(())
     }

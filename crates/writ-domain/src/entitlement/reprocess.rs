@@ -16,6 +16,7 @@ use crate::authz::{Caller, PrincipalKind};
 use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{JobKind, NewJob};
+use crate::store::StoreTx;
 
 /// Graph's limit: a request is reprocessed within 14 days of its completion; after that a new
 /// request is the way.
@@ -156,6 +157,8 @@ impl Entitlement {
             &held,
         )
         .await?;
+        let revoked =
+            delivery::revoke_unplanned(tx.as_mut(), &assignment.id, &held, &report.planned).await?;
         let (assignment_state, state) = if report.failures.is_empty() {
             (AssignmentState::Delivered, RequestState::Delivered)
         } else if report.delivered == 0 {
@@ -210,7 +213,8 @@ impl Entitlement {
             "Deliver access package assignment",
             &updated,
         )
-        .detail("grantsApplied", report.applied.to_string());
+        .detail("grantsApplied", report.applied.to_string())
+        .detail("grantsRevoked", revoked.to_string());
         if !report.failures.is_empty() {
             record = record.detail("deliveryFailures", report.failures.join("; "));
         }
@@ -233,6 +237,20 @@ impl Entitlement {
         }
         Ok(tx.commit().await?)
     }
+}
+
+/// Queues a re-delivery of every live assignment of a package whose roles changed, so that
+/// holders gain a role added to it and lose one removed from it, as Entra does.
+pub(super) async fn reconcile_package(
+    tx: &mut dyn StoreTx,
+    package_id: &str,
+    now: OffsetDateTime,
+) -> DomainResult<()> {
+    for id in tx.live_assignment_ids_of_package(package_id).await? {
+        tx.enqueue_job(&NewJob::new(JobKind::DeliverAssignment, &id, now))
+            .await?;
+    }
+    Ok(())
 }
 
 /// The audit record of a change to an assignment, naming its target as the principal acted for

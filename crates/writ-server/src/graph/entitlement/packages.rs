@@ -284,6 +284,8 @@ pub async fn add_role_scope(
                 .entitlement
                 .add_role_scope(&auth.caller, &auth.context(), &id, input)
                 .await?;
+            // Live assignments of the package are re-delivered with the new role.
+            state.job_waker.wake();
             query.entity(
                 &format!("{BASE}/accessPackages('{id}')/resourceRoleScopes"),
                 "accessPackageResourceRoleScope",
@@ -303,6 +305,8 @@ pub async fn remove_role_scope(
         .entitlement
         .remove_role_scope(&auth.caller, &auth.context(), &id, &role_scope)
         .await?;
+    // Live assignments of the package lose the role on their re-delivery.
+    state.job_waker.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 
