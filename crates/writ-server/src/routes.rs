@@ -7,6 +7,7 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Required};
 
@@ -44,7 +45,20 @@ pub struct RouteDoc {
     pub tag: &'static str,
     pub kind: Kind,
     pub authenticated: bool,
+    /// For a bound function (`…/name(param='{param}')`): its one enumeration parameter.
+    pub function_parameter: Option<FunctionParameter>,
 }
+
+/// The enumeration parameter of a bound function, with the values it accepts.
+#[derive(Debug, Clone)]
+pub struct FunctionParameter {
+    pub name: &'static str,
+    pub values: Vec<&'static str>,
+}
+
+/// The path parameter that receives a function's arguments: everything after its opening
+/// parenthesis, the closing one included (see [`Routes::function`]).
+const FUNCTION_ARGUMENTS: &str = "arguments";
 
 /// Accumulates routes and their documentation together.
 pub struct Routes {
@@ -98,6 +112,39 @@ impl Routes {
             tag: self.tag,
             kind,
             authenticated: self.authenticated,
+            function_parameter: None,
+        });
+        self
+    }
+
+    /// A bound function with one enumeration parameter, `{collection}/{name}({parameter}='…')`:
+    /// one route for every value and spelling of it (quotes literal or percent-encoded, any
+    /// case), served as `{collection}/{name}({arguments}` (the router matches a parameter that
+    /// ends a segment after a literal prefix) so the handler parses the arguments itself; the
+    /// description shows `{collection}/{name}({parameter}='{parameter}')` with the accepted values.
+    pub fn function<H, T>(
+        mut self,
+        collection: &str,
+        name: &str,
+        parameter: FunctionParameter,
+        kind: Kind,
+        summary: &'static str,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let served = format!("{collection}/{name}({{{FUNCTION_ARGUMENTS}}}");
+        self.router = self.router.route(&served, on(MethodFilter::GET, handler));
+        self.docs.push(RouteDoc {
+            method: Method::Get,
+            path: format!("{collection}/{name}({0}='{{{0}}}')", parameter.name),
+            summary,
+            tag: self.tag,
+            kind,
+            authenticated: self.authenticated,
+            function_parameter: Some(parameter),
         });
         self
     }
@@ -151,6 +198,23 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                         .build(),
                 );
             }
+        }
+        if let Some(parameter) = &doc.function_parameter {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(parameter.name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .description(Some(
+                        "one of the values listed, in any case; the quotes may be percent-encoded",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(parameter.values.iter().copied())),
+                    ))
+                    .build(),
+            );
         }
         match doc.kind {
             Kind::Collection => {

@@ -23,9 +23,13 @@ mod authorization;
 mod catalogs;
 #[path = "api/conventions.rs"]
 mod conventions;
+#[path = "api/current_user.rs"]
+mod current_user;
 #[path = "api/directory.rs"]
 mod directory;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/policies.rs"]
 mod policies;
+#[path = "api/subjects.rs"]
+mod subjects;

@@ -316,12 +316,6 @@ impl Entitlement {
         Ok(find_stage(&stages, stage_id)?.clone())
     }
 
-    /// `assignmentRequests/filterByCurrentUser(on='approver')`: requests with a stage the
-    /// caller may decide now.
-    pub async fn requests_awaiting(&self, caller: &Caller) -> DomainResult<Vec<AssignmentRequest>> {
-        Ok(self.store.requests_awaiting(&caller.id).await?)
-    }
-
     /// `PATCH accessPackageAssignmentApprovals/{id}/stages/{stageId}`.
     pub async fn decide_stage(
         &self,

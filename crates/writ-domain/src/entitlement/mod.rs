@@ -4,6 +4,7 @@
 
 mod approvals;
 mod catalogs;
+mod current_user;
 mod entities;
 mod organizations;
 mod packages;
@@ -12,9 +13,11 @@ pub mod policy_model;
 mod requests;
 mod resources;
 mod roles;
+mod subjects;
 
 pub use approvals::StageDecision;
 pub use catalogs::{CatalogInput, ensure_general_catalog};
+pub use current_user::{CurrentUserFunction, CurrentUserOption};
 pub use entities::*;
 pub use organizations::*;
 pub use packages::{PackageInput, RoleScopeInput};

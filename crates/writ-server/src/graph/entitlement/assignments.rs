@@ -12,7 +12,6 @@ use writ_domain::entitlement::{
 };
 use writ_domain::patch::Patch;
 use writ_domain::query::Page;
-use writ_domain::store::Party;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -25,8 +24,8 @@ use super::super::{datetime, opt};
 use super::policies::policy_json;
 use super::{BASE, package_json};
 
-const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
-const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
+pub(super) const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
+pub(super) const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
 
 fn optional_datetime(t: Option<time::OffsetDateTime>) -> Value {
     t.map_or(Value::Null, datetime)
@@ -305,7 +304,7 @@ async fn render_assignment(
 }
 
 /// A page of requests as a Graph collection, each rendered with the asked expansions.
-async fn request_page(
+pub(super) async fn request_page(
     state: &AppState,
     query: &ODataQuery,
     page: Page<AssignmentRequest>,
@@ -326,7 +325,7 @@ async fn request_page(
 }
 
 /// A page of assignments as a Graph collection, each rendered with the asked expansions.
-async fn assignment_page(
+pub(super) async fn assignment_page(
     state: &AppState,
     query: &ODataQuery,
     page: Page<Assignment>,
@@ -346,8 +345,8 @@ async fn assignment_page(
     )?))
 }
 
-const REQUEST_EXPANDS: &[&str] = &["accessPackage", "assignment", "requestor"];
-const ASSIGNMENT_EXPANDS: &[&str] = &["accessPackage", "assignmentPolicy", "target"];
+pub(super) const REQUEST_EXPANDS: &[&str] = &["accessPackage", "assignment", "requestor"];
+pub(super) const ASSIGNMENT_EXPANDS: &[&str] = &["accessPackage", "assignmentPolicy", "target"];
 
 /// `POST /assignmentRequests`: `201` with the request as recorded; delivery continues in the
 /// job worker, which this wakes.
@@ -479,7 +478,8 @@ fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value
     m
 }
 
-const APPROVALS: &str = "identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
+pub(super) const APPROVALS: &str =
+    "identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
 
 /// `GET …/accessPackageAssignmentApprovals/{id}`: the approval of request `id`, its stages inline.
 pub async fn get_approval(
@@ -491,6 +491,19 @@ pub async fn get_approval(
     query.single_entity()?;
     query.check_expand("approval", &["stages"])?;
     let stages = state.entitlement.approval(&auth.caller, &id).await?;
+    Ok(Json(query.entity(
+        APPROVALS,
+        "approval",
+        approval_json(&id, &stages, &auth.caller.id),
+    )?))
+}
+
+/// An approval: the id of the request it decides, and its stages inline.
+pub(super) fn approval_json(
+    id: &str,
+    stages: &[ApprovalStageRecord],
+    caller_id: &str,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), Value::from(id));
     m.insert(
@@ -498,11 +511,11 @@ pub async fn get_approval(
         Value::Array(
             stages
                 .iter()
-                .map(|s| Value::Object(stage_json(s, &auth.caller.id)))
+                .map(|s| Value::Object(stage_json(s, caller_id)))
                 .collect(),
         ),
     );
-    Ok(Json(query.entity(APPROVALS, "approval", m)?))
+    m
 }
 
 pub async fn list_stages(
@@ -587,86 +600,6 @@ pub async fn cancel_request(
         .cancel_request(&auth.caller, &auth.context(), &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `GET …/assignmentRequests/filterByCurrentUser(on='approver')`.
-pub async fn requests_awaiting_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
-    let requests = state.entitlement.requests_awaiting(&auth.caller).await?;
-    let page = Page {
-        items: requests,
-        next_skiptoken: None,
-        count: None,
-    };
-    request_page(&state, &query, page).await
-}
-
-async fn own_requests(
-    state: &AppState,
-    auth: &Authenticated,
-    query: &ODataQuery,
-    party: Party,
-) -> ApiResult<Json<Value>> {
-    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
-    let page = state
-        .entitlement
-        .list_own_requests(&auth.caller, party, &query.list_query())
-        .await?;
-    request_page(state, query, page).await
-}
-
-/// `GET …/assignmentRequests/filterByCurrentUser(on='target')`.
-pub async fn requests_targeting_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_requests(&state, &auth, &query, Party::Target).await
-}
-
-/// `GET …/assignmentRequests/filterByCurrentUser(on='createdBy')`.
-pub async fn requests_created_by_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_requests(&state, &auth, &query, Party::Requestor).await
-}
-
-async fn own_assignments(
-    state: &AppState,
-    auth: &Authenticated,
-    query: &ODataQuery,
-    party: Party,
-) -> ApiResult<Json<Value>> {
-    query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
-    let page = state
-        .entitlement
-        .list_own_assignments(&auth.caller, party, &query.list_query())
-        .await?;
-    assignment_page(state, query, page).await
-}
-
-/// `GET …/assignments/filterByCurrentUser(on='target')`.
-pub async fn assignments_of_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_assignments(&state, &auth, &query, Party::Target).await
-}
-
-/// `GET …/assignments/filterByCurrentUser(on='createdBy')`.
-pub async fn assignments_created_by_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_assignments(&state, &auth, &query, Party::Requestor).await
 }
 
 /// `DELETE …/assignmentRequests/{id}`: refused (history is kept); see the domain for the rule.
