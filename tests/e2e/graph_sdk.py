@@ -30,6 +30,7 @@ from msgraph.generated.models.access_package_resource_request import AccessPacka
 from msgraph.generated.models.access_package_resource_role import AccessPackageResourceRole
 from msgraph.generated.models.access_package_resource_role_scope import AccessPackageResourceRoleScope
 from msgraph.generated.models.access_package_resource_scope import AccessPackageResourceScope
+from msgraph.generated.models.access_package_subject import AccessPackageSubject
 from msgraph.generated.models.agent_identity import AgentIdentity
 from msgraph.generated.models.agent_identity_blueprint_principal import AgentIdentityBlueprintPrincipal
 from msgraph.generated.models.application import Application
@@ -110,6 +111,8 @@ def sdk_client(server, token: Optional[str] = None) -> tuple[GraphServiceClient,
 _KEY = r"[^/]+"  # an id, or for users a userPrincipalName
 _EM = r"/v1\.0/identityGovernance/entitlementManagement"
 _EM_ROLES = r"/v1\.0/roleManagement/entitlementManagement"
+# filterByCurrentUser(on='…') with literal or percent-encoded quotes, any member and case.
+_ON = r"filterByCurrentUser\(on=('|%27)\w+('|%27)\)"
 _ROUTES = [
     ("GET", rf"/v1\.0/users", User, True),
     ("POST", rf"/v1\.0/users", User, False),
@@ -157,14 +160,17 @@ _ROUTES = [
     ("PUT", rf"{_EM}/assignmentPolicies/{_KEY}", AccessPackageAssignmentPolicy, False),
     ("GET", rf"{_EM}/assignmentRequests", AccessPackageAssignmentRequest, True),
     ("POST", rf"{_EM}/assignmentRequests", AccessPackageAssignmentRequest, False),
-    ("GET", rf"{_EM}/assignmentRequests/filterByCurrentUser\(on=('|%27)approver('|%27)\)",
-     AccessPackageAssignmentRequest, True),
+    ("GET", rf"{_EM}/assignmentRequests/{_ON}", AccessPackageAssignmentRequest, True),
     ("GET", rf"{_EM}/assignmentRequests/{_KEY}", AccessPackageAssignmentRequest, False),
+    ("GET", rf"{_EM}/accessPackageAssignmentApprovals/{_ON}", Approval, True),
     ("GET", rf"{_EM}/accessPackageAssignmentApprovals/{_KEY}", Approval, False),
     ("GET", rf"{_EM}/accessPackageAssignmentApprovals/{_KEY}/stages", ApprovalStage, True),
     ("GET", rf"{_EM}/accessPackageAssignmentApprovals/{_KEY}/stages/{_KEY}", ApprovalStage, False),
     ("GET", rf"{_EM}/assignments", AccessPackageAssignment, True),
+    ("GET", rf"{_EM}/assignments/{_ON}", AccessPackageAssignment, True),
     ("GET", rf"{_EM}/assignments/{_KEY}", AccessPackageAssignment, False),
+    ("GET", rf"{_EM}/subjects", AccessPackageSubject, True),
+    ("GET", rf"{_EM}/subjects/{_KEY}", AccessPackageSubject, False),
     ("GET", rf"{_EM_ROLES}/roleDefinitions", UnifiedRoleDefinition, True),
     ("GET", rf"{_EM_ROLES}/roleDefinitions/{_KEY}", UnifiedRoleDefinition, False),
     ("GET", rf"{_EM_ROLES}/roleAssignments", UnifiedRoleAssignment, True),

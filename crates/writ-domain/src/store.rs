@@ -16,7 +16,7 @@ use crate::entitlement::{
     AccessPackage, ApprovalStageRecord, Assignment, AssignmentPolicy, AssignmentRequest,
     AssignmentState, Catalog, CatalogResource, ConnectedOrganization, CustomExtension,
     EmRoleAssignment, HeldGrant, PackageRoleScope, RequestState, ResourceRequest, ResourceRole,
-    ResourceScope,
+    ResourceScope, Subject,
 };
 use crate::error::DomainError;
 use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
@@ -64,6 +64,20 @@ pub enum Party {
     Target,
     /// The requestor of a request; for an assignment, the requestor of the request that created it.
     Requestor,
+    /// The target or the requestor.
+    TargetOrRequestor,
+    /// The requestor of a request whose target is someone else.
+    RequestorForOther,
+    /// The manager of the target (`users.manager`).
+    TargetManager,
+    /// A sponsor or owner of an agent target, by DESIGN section 5's resolver: an agent identity's
+    /// sponsors and owners, an agent user's sponsors and its parent agent identity's; a sponsor
+    /// group counts through its members current at `at`. Only an enabled human user is one.
+    TargetSponsorOrOwner {
+        at: OffsetDateTime,
+    },
+    /// An approver of the stage in progress of a request pending approval (requests only).
+    Approver,
 }
 
 /// A response remembered for an `Idempotency-Key`.
@@ -300,8 +314,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn assignment(&self, id: &str) -> StoreResult<Option<Assignment>>;
     /// The approval stages of a request, in order.
     async fn approval_stages(&self, request_id: &str) -> StoreResult<Vec<ApprovalStageRecord>>;
-    /// Requests with a stage in progress that the user may decide.
-    async fn requests_awaiting(&self, approver_id: &str) -> StoreResult<Vec<AssignmentRequest>>;
     async fn list_assignments(
         &self,
         query: &ListQuery,
@@ -316,6 +328,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         package_id: &str,
         other_package_ids: &[String],
     ) -> StoreResult<Page<Assignment>>;
+    /// The requests that have approval stages, of one side (`party`) of which the principal is,
+    /// as the rows of `accessPackageAssignmentApprovals` (filterable on `id` only).
+    async fn list_approvals(
+        &self,
+        query: &ListQuery,
+        party: (Party, &str),
+    ) -> StoreResult<Page<AssignmentRequest>>;
+    /// `accessPackageSubject`s: the users and service principals that exist and have been the
+    /// target or the requestor of an assignment request.
+    async fn list_subjects(&self, query: &ListQuery) -> StoreResult<Page<Subject>>;
+    async fn subject(&self, id: &str) -> StoreResult<Option<Subject>>;
     /// The assignments of a target that have not ended.
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;

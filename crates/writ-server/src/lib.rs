@@ -25,12 +25,14 @@ use axum::response::IntoResponse;
 use time::Duration;
 use writ_domain::clock::Clock;
 use writ_domain::directory::{BootstrapConfig, Directory, bootstrap};
+use writ_domain::entitlement::CurrentUserFunction;
 use writ_domain::store::Store;
 
 use crate::error::ApiError;
 use crate::graph::entitlement::{
-    assignments as em_assignments, catalogs as em_catalogs, organizations as em_orgs,
-    packages as em_packages, policies as em_policies, resources as em_resources, roles as em_roles,
+    assignments as em_assignments, catalogs as em_catalogs, current_user as em_current_user,
+    organizations as em_orgs, packages as em_packages, policies as em_policies,
+    resources as em_resources, roles as em_roles, subjects as em_subjects,
 };
 use crate::graph::{
     applications, directory_objects, grants, groups, role_management, service_principals, users,
@@ -730,8 +732,7 @@ fn graph_routes() -> Routes {
         .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Collection, "List the resource roles a package grants", em_packages::list_role_scopes)
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", em_packages::add_role_scope)
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", em_packages::remove_role_scope)
-.route(Get, "/identityGovernance/entitlementManagement/accessPackages/filterByCurrentUser(on='allowedRequestor')", Collection, "Packages the caller may request for itself", em_packages::filter_by_current_user)
-        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/filterByCurrentUser(on=%27allowedRequestor%27)", Collection, "(the same, with the quotes percent-encoded)", em_packages::filter_by_current_user)
+        .function("/identityGovernance/entitlementManagement/accessPackages", "filterByCurrentUser", vec![em_current_user::on_parameter(CurrentUserFunction::AccessPackages)], Collection, "Packages the caller may request for itself", em_packages::filter_by_current_user)
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/getApplicablePolicyRequirements", Plain, "The caller's requirements under each policy it may request through", em_packages::applicable_policy_requirements)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages", Collection, "Packages incompatible with this one", em_packages::list_incompatible_packages)
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/$ref", NoContent, "Add an incompatible package", em_packages::add_incompatible_package)
@@ -748,19 +749,12 @@ fn graph_routes() -> Routes {
         .route(Delete, "/identityGovernance/entitlementManagement/assignmentPolicies/{id}", NoContent, "Delete an assignment policy", em_policies::delete)
         .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests", Collection, "List assignment requests", em_assignments::list_requests)
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests", Create, "Request, assign or remove access (adminAdd, adminRemove)", em_assignments::create_request)
-        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/filterByCurrentUser(on='approver')", Collection, "Requests awaiting the caller's decision", em_assignments::requests_awaiting_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/filterByCurrentUser(on=%27approver%27)", Collection, "(the same, with the quotes percent-encoded)", em_assignments::requests_awaiting_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/filterByCurrentUser(on='target')", Collection, "Requests for the caller", em_assignments::requests_targeting_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/filterByCurrentUser(on=%27target%27)", Collection, "(the same, with the quotes percent-encoded)", em_assignments::requests_targeting_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/filterByCurrentUser(on='createdBy')", Collection, "Requests the caller made", em_assignments::requests_created_by_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/filterByCurrentUser(on=%27createdBy%27)", Collection, "(the same, with the quotes percent-encoded)", em_assignments::requests_created_by_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignments/filterByCurrentUser(on='target')", Collection, "The caller's assignments", em_assignments::assignments_of_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignments/filterByCurrentUser(on=%27target%27)", Collection, "(the same, with the quotes percent-encoded)", em_assignments::assignments_of_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignments/filterByCurrentUser(on='createdBy')", Collection, "Assignments the caller requested", em_assignments::assignments_created_by_me)
-        .route(Get, "/identityGovernance/entitlementManagement/assignments/filterByCurrentUser(on=%27createdBy%27)", Collection, "(the same, with the quotes percent-encoded)", em_assignments::assignments_created_by_me)
+        .function("/identityGovernance/entitlementManagement/assignmentRequests", "filterByCurrentUser", vec![em_current_user::on_parameter(CurrentUserFunction::AssignmentRequests)], Collection, "Requests the caller is the target, requestor, approver, target's manager or agent sponsor of", em_current_user::requests)
+        .function("/identityGovernance/entitlementManagement/assignments", "filterByCurrentUser", vec![em_current_user::on_parameter(CurrentUserFunction::Assignments)], Collection, "Assignments the caller is the target, requestor, target's manager or agent sponsor of", em_current_user::assignments)
         .route(Delete, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", NoContent, "Delete a request: refused, history is kept (409)", em_assignments::delete_request)
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/cancel", NoContent, "Cancel a request while it is open", em_assignments::cancel_request)
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/reprocess", Accepted, "Retry a request whose delivery failed in whole or in part (within 14 days)", em_assignments::reprocess_request)
+        .function("/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals", "filterByCurrentUser", vec![em_current_user::on_parameter(CurrentUserFunction::Approvals)], Collection, "Approvals the caller may decide now, or of its own requests", em_current_user::approvals)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}", Entity, "The approval of a request, with its stages", em_assignments::get_approval)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages", Collection, "The stages of an approval", em_assignments::list_stages)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages/{stage_id}", Entity, "One stage", em_assignments::get_stage)
@@ -768,8 +762,10 @@ fn graph_routes() -> Routes {
         .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", Entity, "Get an assignment request", em_assignments::get_request)
         .route(Get, "/identityGovernance/entitlementManagement/assignments", Collection, "List assignments", em_assignments::list_assignments)
         .route(Get, "/identityGovernance/entitlementManagement/assignments/{id}", Entity, "Get an assignment", em_assignments::get_assignment)
-        .served_by_id_route(Get, "/identityGovernance/entitlementManagement/assignments/additionalAccess(accessPackageId='{accessPackageId}',incompatibleAccessPackageId='{incompatibleAccessPackageId}')", Collection, "Assignments of a package whose targets also hold an incompatible one (accessPackageId='…'[,incompatibleAccessPackageId='…'])")
+        .function("/identityGovernance/entitlementManagement/assignments", "additionalAccess", em_assignments::additional_access_parameters(), Collection, "Assignments of a package whose targets also hold another (named, or any incompatible one)", em_assignments::additional_access)
         .route(Post, "/identityGovernance/entitlementManagement/assignments/{id}/reprocess", Accepted, "Re-apply what the assignment grants that is missing", em_assignments::reprocess_assignment)
+        .route(Get, "/identityGovernance/entitlementManagement/subjects", Collection, "List the principals that have been a request's target or requestor", em_subjects::list)
+        .route(Get, "/identityGovernance/entitlementManagement/subjects/{id}", Entity, "Get a subject (by directory object id)", em_subjects::get)
         .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations", Collection, "List connected organizations", em_orgs::list_organizations)
         .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations", Create, "Create a connected organization", em_orgs::create_organization)
         .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", Entity, "Get a connected organization", em_orgs::get_organization)

@@ -7,6 +7,7 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Required};
 
@@ -46,7 +47,22 @@ pub struct RouteDoc {
     pub tag: &'static str,
     pub kind: Kind,
     pub authenticated: bool,
+    /// For a bound function (`…/name(param='{param}')`): its one enumeration parameter.
+    /// A bound function's parameters, documented as path parameters.
+    pub function_parameters: Vec<FunctionParameter>,
 }
+
+/// The enumeration parameter of a bound function, with the values it accepts.
+#[derive(Debug, Clone)]
+pub struct FunctionParameter {
+    pub name: &'static str,
+    /// The accepted values of an enum parameter; empty for a free value (an id).
+    pub values: Vec<&'static str>,
+}
+
+/// The path parameter that receives a function's arguments: everything after its opening
+/// parenthesis, the closing one included (see [`Routes::function`]).
+const FUNCTION_ARGUMENTS: &str = "arguments";
 
 /// Accumulates routes and their documentation together.
 pub struct Routes {
@@ -100,27 +116,46 @@ impl Routes {
             tag: self.tag,
             kind,
             authenticated: self.authenticated,
+            function_parameters: Vec::new(),
         });
         self
     }
 
-    /// Documents a route that another route's handler serves: a bound function whose arguments
-    /// sit in one path segment, `name(a='…',b='…')`, which the router cannot match with more
-    /// than one parameter, so the `…/{id}` route of the same collection dispatches it.
-    pub fn served_by_id_route(
+    /// A bound function with one enumeration parameter, `{collection}/{name}({parameter}='…')`:
+    /// one route for every value and spelling of it (quotes literal or percent-encoded, any
+    /// case), served as `{collection}/{name}({arguments}` (the router matches a parameter that
+    /// ends a segment after a literal prefix) so the handler parses the arguments itself; the
+    /// description shows `{collection}/{name}({parameter}='{parameter}')` with the accepted values.
+    pub fn function<H, T>(
         mut self,
-        method: Method,
-        path: &str,
+        collection: &str,
+        name: &str,
+        parameters: Vec<FunctionParameter>,
         kind: Kind,
         summary: &'static str,
-    ) -> Self {
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let served = format!("{collection}/{name}({{{FUNCTION_ARGUMENTS}}}");
+        self.router = self.router.route(&served, on(MethodFilter::GET, handler));
         self.docs.push(RouteDoc {
-            method,
-            path: path.to_owned(),
+            method: Method::Get,
+            path: format!(
+                "{collection}/{name}({})",
+                parameters
+                    .iter()
+                    .map(|p| format!("{0}='{{{0}}}'", p.name))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             summary,
             tag: self.tag,
             kind,
             authenticated: self.authenticated,
+            function_parameters: parameters,
         });
         self
     }
@@ -174,6 +209,24 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                         .build(),
                 );
             }
+        }
+        for parameter in &doc.function_parameters {
+            let mut schema = ObjectBuilder::new().schema_type(Type::String);
+            let description = if parameter.values.is_empty() {
+                "an id; the quotes may be percent-encoded"
+            } else {
+                schema = schema.enum_values(Some(parameter.values.iter().copied()));
+                "one of the values listed, in any case; the quotes may be percent-encoded"
+            };
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(parameter.name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .description(Some(description))
+                    .schema(Some(schema))
+                    .build(),
+            );
         }
         match doc.kind {
             Kind::Collection => {

@@ -27,6 +27,8 @@ mod authorization;
 mod catalogs;
 #[path = "api/conventions.rs"]
 mod conventions;
+#[path = "api/current_user.rs"]
+mod current_user;
 #[path = "api/delivery.rs"]
 mod delivery;
 #[path = "api/directory.rs"]
@@ -35,3 +37,5 @@ mod directory;
 mod openapi;
 #[path = "api/policies.rs"]
 mod policies;
+#[path = "api/subjects.rs"]
+mod subjects;

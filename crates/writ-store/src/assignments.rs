@@ -19,7 +19,7 @@ use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
 use crate::schema;
 
-const REQUEST_COLUMNS: &str = "t.id, t.request_type, t.state, t.status, t.catalog_id, \
+pub(crate) const REQUEST_COLUMNS: &str = "t.id, t.request_type, t.state, t.status, t.catalog_id, \
      t.access_package_id, t.policy_id, t.assignment_id, t.target_id, t.target_type, \
      t.requestor_id, t.requestor_type, t.justification, t.schedule, t.answers, t.created_at, \
      t.completed_at";
@@ -48,7 +48,7 @@ fn kind_of(text: &str) -> StoreResult<PrincipalKind> {
     }
 }
 
-fn request(row: &AnyRow) -> StoreResult<AssignmentRequest> {
+pub(crate) fn request(row: &AnyRow) -> StoreResult<AssignmentRequest> {
     let request_type: String = row.try_get("request_type").store()?;
     let state: String = row.try_get("state").store()?;
     let schedule: String = row.try_get("schedule").store()?;
@@ -147,14 +147,7 @@ fn base_condition(
     requestor_column: &str,
 ) -> Option<(String, Vec<SqlValue>)> {
     match party {
-        Some((Party::Target, id)) => Some((
-            "t.target_id = $1".to_owned(),
-            vec![SqlValue::Text(id.to_owned())],
-        )),
-        Some((Party::Requestor, id)) => Some((
-            format!("{requestor_column} = $1"),
-            vec![SqlValue::Text(id.to_owned())],
-        )),
+        Some((party, id)) => Some(crate::parties::condition(party, id, requestor_column)),
         None => restriction_of(visible_to, "t.catalog_id"),
     }
 }
@@ -622,26 +615,6 @@ where
         .store()?
         .iter()
         .map(stage)
-        .collect()
-}
-
-pub(crate) async fn requests_awaiting(
-    pool: &AnyPool,
-    approver_id: &str,
-) -> StoreResult<Vec<AssignmentRequest>> {
-    // The approver list is a small JSON array; the quoted id cannot match anything but an id.
-    let sql = format!(
-        "SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.state = 'pendingApproval' \
-         AND EXISTS (SELECT 1 FROM approval_stages s WHERE s.request_id = t.id \
-         AND s.status = 'InProgress' AND s.approver_ids LIKE $1) ORDER BY t.created_at, t.id"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(format!("%\"{approver_id}\"%"))
-        .fetch_all(pool)
-        .await
-        .store()?
-        .iter()
-        .map(request)
         .collect()
 }
 

@@ -15,9 +15,11 @@ mod entitlement;
 mod error;
 mod jobs;
 mod list;
+mod parties;
 mod rows;
 pub mod schema;
 mod store;
+mod subjects;
 pub mod testing;
 mod tx;
 

@@ -399,3 +399,37 @@ pub static ASSIGNMENT: EntitySchema = EntitySchema {
         ("expiredDateTime", datetime("{t}.expired_at")),
     ],
 };
+
+/// `accessPackageAssignmentApprovals/filterByCurrentUser`: an approval has only its id (the
+/// request's) and its stages, which are not filterable.
+pub static APPROVAL: EntitySchema = EntitySchema {
+    entity: "approval",
+    fields: &[("id", id("{t}.id"))],
+};
+
+/// Graph's `accessPackageSubjectType` (`notSpecified` and `unknownFutureValue` match nothing).
+pub const SUBJECT_TYPES: &[&str] = &[
+    "notSpecified",
+    "user",
+    "servicePrincipal",
+    "unknownFutureValue",
+];
+
+/// `…/subjects`, over the derived table of `crate::subjects` (`id` and `objectId` are both the
+/// directory object id).
+pub static SUBJECT: EntitySchema = EntitySchema {
+    entity: "accessPackageSubject",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("objectId", id("{t}.id")),
+        ("displayName", text("{t}.display_name", true)),
+        (
+            "subjectType",
+            FieldDef::Scalar {
+                sql: "{t}.subject_type",
+                ty: FieldType::Enum(SUBJECT_TYPES),
+                orderable: false,
+            },
+        ),
+    ],
+};

@@ -12,7 +12,7 @@ use writ_domain::directory::{
     ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
     UserKind,
 };
-use writ_domain::entitlement::{ApprovalStageRecord, Assignment, AssignmentRequest};
+use writ_domain::entitlement::{ApprovalStageRecord, Assignment, AssignmentRequest, Subject};
 use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{IdempotentResponse, Party, Store, StoreError, StoreResult, StoreTx};
@@ -910,8 +910,20 @@ impl Store for SqlStore {
         crate::assignments::stages_of(&self.pool, request_id).await
     }
 
-    async fn requests_awaiting(&self, approver_id: &str) -> StoreResult<Vec<AssignmentRequest>> {
-        crate::assignments::requests_awaiting(&self.pool, approver_id).await
+    async fn list_approvals(
+        &self,
+        query: &ListQuery,
+        party: (Party, &str),
+    ) -> StoreResult<Page<AssignmentRequest>> {
+        crate::parties::list_approvals(&self.pool, query, party).await
+    }
+
+    async fn list_subjects(&self, query: &ListQuery) -> StoreResult<Page<Subject>> {
+        crate::subjects::list_subjects(&self.pool, query).await
+    }
+
+    async fn subject(&self, id: &str) -> StoreResult<Option<Subject>> {
+        crate::subjects::subject_by_id(&self.pool, id).await
     }
 
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {

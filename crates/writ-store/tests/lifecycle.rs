@@ -666,9 +666,14 @@ impl World {
     /// The ids of the requests `approver` is asked to decide (`filterByCurrentUser(on='approver')`).
     async fn awaiting(&self, approver: &str) -> Vec<String> {
         self.entitlement
-            .requests_awaiting(&self.caller(approver).await)
+            .list_requests_for_current_user(
+                &self.caller(approver).await,
+                writ_domain::entitlement::CurrentUserOption::Approver,
+                &ListQuery::first(100),
+            )
             .await
             .unwrap()
+            .items
             .into_iter()
             .map(|r| r.id)
             .collect()
@@ -1372,12 +1377,30 @@ async fn a_removed_sponsor_is_no_longer_asked_to_decide(backend: Backend) {
     w.change_sponsor(&w.agent, &w.co_sponsor, true).await;
     let request = w.pending_self_request(&w.agent).await;
     assert_eq!(w.awaiting(&w.co_sponsor).await, [request.as_str()]);
+    let assigned = |approver: String| {
+        let w = &w;
+        let request = request.clone();
+        async move {
+            w.entitlement
+                .stage_assigned_to(&w.caller(&approver).await, &request)
+                .await
+                .unwrap()
+        }
+    };
+    let stage = w.stage(&request).await.id;
+    assert_eq!(assigned(w.co_sponsor.clone()).await, Some(stage.clone()));
     w.change_sponsor(&w.agent, &w.co_sponsor, false).await;
     forbidden(w.decide(&w.co_sponsor, &request, "Approve").await);
     assert!(
         w.awaiting(&w.co_sponsor).await.is_empty(),
         "filterByCurrentUser(on='approver') lists the stages the caller may decide now"
     );
+    assert_eq!(
+        assigned(w.co_sponsor.clone()).await,
+        None,
+        "assignedToMe is false for the removed sponsor"
+    );
+    assert_eq!(assigned(w.sponsor.clone()).await, Some(stage));
 }
 
 /// When neither the primary nor the fallback approvers resolve to anyone but the requestor,

@@ -316,31 +316,31 @@ impl Entitlement {
         Ok(find_stage(&stages, stage_id)?.clone())
     }
 
-    /// `assignmentRequests/filterByCurrentUser(on='approver')`: requests with a stage the
-    /// caller may decide now. The store finds the stages the caller was made an approver of when
-    /// they started; each is checked again as a decision would be (a sponsor removed since is
-    /// no longer asked).
-    pub async fn requests_awaiting(&self, caller: &Caller) -> DomainResult<Vec<AssignmentRequest>> {
-        let now = self.clock.now();
-        let mut awaiting = Vec::new();
-        for request in self.store.requests_awaiting(&caller.id).await? {
-            if self.may_decide_now(&caller.id, &request, now).await? {
-                awaiting.push(request);
-            }
-        }
-        Ok(awaiting)
+    /// The stage of request `request_id` in progress that the caller may decide now (Graph's
+    /// `assignedToMe`), checked as a decision would be: a sponsor removed since the stage
+    /// started is no longer asked.
+    pub async fn stage_assigned_to(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+    ) -> DomainResult<Option<String>> {
+        let Some(request) = self.store.assignment_request(request_id).await? else {
+            return Ok(None);
+        };
+        self.decidable_stage(&caller.id, &request, self.clock.now())
+            .await
     }
 
-    /// Whether `approver_id` may decide the stage of `request` in progress now.
-    async fn may_decide_now(
+    /// The id of the stage of `request` in progress that `approver_id` may decide now.
+    pub(super) async fn decidable_stage(
         &self,
         approver_id: &str,
         request: &AssignmentRequest,
         now: OffsetDateTime,
-    ) -> DomainResult<bool> {
+    ) -> DomainResult<Option<String>> {
         let stages = self.store.approval_stages(&request.id).await?;
         let Some(stage) = stages.iter().find(|s| s.status == IN_PROGRESS) else {
-            return Ok(false);
+            return Ok(None);
         };
         let policy = match &request.policy_id {
             Some(id) => self.store.assignment_policy(id).await?,
@@ -351,10 +351,12 @@ impl Entitlement {
             .as_ref()
             .and_then(|p| p.settings.request_approval_settings.stages.get(index))
         else {
-            return Ok(false);
+            return Ok(None);
         };
-        self.is_current_approver(approver_id, request, stage, settings, now)
-            .await
+        Ok(self
+            .is_current_approver(approver_id, request, stage, settings, now)
+            .await?
+            .then(|| stage.id.clone()))
     }
 
     /// Whether `approver_id` is still an approver of `stage`: the approvers it was started with

@@ -5,6 +5,7 @@
 mod answers;
 mod approvals;
 mod catalogs;
+mod current_user;
 mod delivery;
 mod entities;
 mod organizations;
@@ -15,10 +16,12 @@ mod reprocess;
 mod requests;
 mod resources;
 mod roles;
+mod subjects;
 
 pub use answers::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
 pub use approvals::StageDecision;
 pub use catalogs::{CatalogInput, ensure_general_catalog};
+pub use current_user::{CurrentUserFunction, CurrentUserOption};
 pub use delivery::HeldGrant;
 pub use entities::*;
 pub use organizations::*;

@@ -127,20 +127,41 @@ impl Entitlement {
         request: Option<AssignmentRequest>,
         now: OffsetDateTime,
     ) -> DomainResult<()> {
+        // Another re-delivery of the same assignment (a package change and a reprocess) may
+        // commit between the read and the compare-and-set; reading again settles it, as every
+        // step is idempotent. Past a few rounds the job retries with backoff.
+        for _ in 0..3 {
+            if self
+                .try_redeliver(assignment_id, request.clone(), now)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(DomainError::Conflict(format!(
+            "assignment {assignment_id} kept changing while it was re-delivered"
+        )))
+    }
+
+    /// One round of `redeliver`; `false` when the assignment changed under it.
+    async fn try_redeliver(
+        &self,
+        assignment_id: &str,
+        request: Option<AssignmentRequest>,
+        now: OffsetDateTime,
+    ) -> DomainResult<bool> {
         let Some(assignment) = self.store.assignment(assignment_id).await? else {
-            return Ok(());
+            return Ok(true);
         };
         if assignment.state == AssignmentState::Expired {
-            return match request {
-                Some(request) => {
-                    self.fail_request(request, now, "the assignment has ended")
-                        .await
-                }
-                None => Ok(()),
-            };
+            if let Some(request) = request {
+                self.fail_request(request, now, "the assignment has ended")
+                    .await?;
+            }
+            return Ok(true);
         }
         let Some(target) = self.subject(&assignment.target_id).await? else {
-            return Ok(());
+            return Ok(true);
         };
         let roles = self.roles_to_deliver(&assignment.access_package_id).await?;
         let recipients = self.sponsor_recipients(&target.id).await?;
@@ -178,8 +199,9 @@ impl Entitlement {
             updated.status = status_of(state).into();
         }
         if !tx.update_assignment(&updated, assignment.state).await? {
-            // Removed or expired meanwhile: what this transaction applied is dropped with it.
-            return Ok(());
+            // Changed meanwhile (removed, expired, or re-delivered by another job): what this
+            // transaction applied is dropped with it, and the caller reads again.
+            return Ok(false);
         }
         let request_id = match &request {
             Some(request) => {
@@ -188,7 +210,7 @@ impl Entitlement {
                     .update_assignment_request(&finished, request.state)
                     .await?
                 {
-                    return Ok(());
+                    return Ok(true);
                 }
                 tx.append_audit(
                     &request_audit(
@@ -235,7 +257,8 @@ impl Entitlement {
             ))
             .await?;
         }
-        Ok(tx.commit().await?)
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -515,6 +515,58 @@ async fn reprocessing_an_assignment_applies_roles_added_since(backend: Backend) 
         "{delivered:?}"
     );
 
+    // A role removed from the package leaves its live assignments too (as Entra does).
+    let scopes = app
+        .get(
+            &format!(
+                "{EM}/accessPackages/{}/resourceRoleScopes?$expand=role",
+                s.package
+            ),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(scopes.status, StatusCode::OK, "{}", scopes.body);
+    let directory_role_scope = scopes.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rs| rs["role"]["originId"] == "Active")
+        .unwrap_or_else(|| panic!("{}", scopes.body))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let removed_role = app
+        .send(
+            Method::DELETE,
+            &format!(
+                "{EM}/accessPackages/{}/resourceRoleScopes/{directory_role_scope}",
+                s.package
+            ),
+            &app.admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        removed_role.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        removed_role.body
+    );
+    assert_eq!(directory_roles_of(&app, &s.agent_user).await.len(), 1);
+    assert_eq!(run_jobs(&app).await.completed, 1);
+    assert!(directory_roles_of(&app, &s.agent_user).await.is_empty());
+    assert!(members(&app, &s.group).await.contains(&s.agent_user));
+    let last = app.store.audit_records(10_000).await.unwrap();
+    assert!(
+        last.last()
+            .unwrap()
+            .additional_details
+            .iter()
+            .any(|(k, v)| k == "grantsRevoked" && v == "1"),
+        "{:?}",
+        last.last()
+    );
+
     // An ended assignment is not reprocessed.
     let removed = app
         .send(

@@ -12,21 +12,21 @@ use writ_domain::entitlement::{
 };
 use writ_domain::patch::Patch;
 use writ_domain::query::Page;
-use writ_domain::store::Party;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
+use crate::routes::FunctionParameter;
 use crate::state::AppState;
 
 use super::super::{datetime, opt};
 use super::policies::policy_json;
 use super::{BASE, package_json};
 
-const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
-const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
+pub(super) const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
+pub(super) const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
 
 fn optional_datetime(t: Option<time::OffsetDateTime>) -> Value {
     t.map_or(Value::Null, datetime)
@@ -372,7 +372,7 @@ async fn render_assignment(
 }
 
 /// A page of requests as a Graph collection, each rendered with the asked expansions.
-async fn request_page(
+pub(super) async fn request_page(
     state: &AppState,
     query: &ODataQuery,
     page: Page<AssignmentRequest>,
@@ -393,7 +393,7 @@ async fn request_page(
 }
 
 /// A page of assignments as a Graph collection, each rendered with the asked expansions.
-async fn assignment_page(
+pub(super) async fn assignment_page(
     state: &AppState,
     query: &ODataQuery,
     page: Page<Assignment>,
@@ -413,8 +413,8 @@ async fn assignment_page(
     )?))
 }
 
-const REQUEST_EXPANDS: &[&str] = &["accessPackage", "assignment", "requestor"];
-const ASSIGNMENT_EXPANDS: &[&str] = &["accessPackage", "assignmentPolicy", "target"];
+pub(super) const REQUEST_EXPANDS: &[&str] = &["accessPackage", "assignment", "requestor"];
+pub(super) const ASSIGNMENT_EXPANDS: &[&str] = &["accessPackage", "assignmentPolicy", "target"];
 
 /// `POST /assignmentRequests`: `201` with the request as recorded; delivery continues in the
 /// job worker, which this wakes.
@@ -489,12 +489,6 @@ pub async fn get_assignment(
     query: ODataQuery,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(arguments) = id
-        .strip_prefix("additionalAccess(")
-        .and_then(|rest| rest.strip_suffix(')'))
-    {
-        return additional_access(&state, &auth, &query, arguments).await;
-    }
     query.single_entity()?;
     query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
     let assignment = state.entitlement.get_assignment(&auth.caller, &id).await?;
@@ -547,19 +541,32 @@ fn function_arguments(text: &str, allowed: &[&str]) -> ApiResult<Vec<(String, St
     Ok(out)
 }
 
-/// `GET …/assignments/additionalAccess(accessPackageId='…',incompatibleAccessPackageId='…')`,
-/// reached through the `assignments/{id}` route (see `Routes::served_by_id_route`).
-async fn additional_access(
-    state: &AppState,
-    auth: &Authenticated,
-    query: &ODataQuery,
-    arguments: &str,
+const ADDITIONAL_ACCESS_PARAMETERS: [&str; 2] = ["accessPackageId", "incompatibleAccessPackageId"];
+
+/// The parameters of `additionalAccess`, for the route table's documentation.
+pub fn additional_access_parameters() -> Vec<FunctionParameter> {
+    ADDITIONAL_ACCESS_PARAMETERS
+        .iter()
+        .map(|name| FunctionParameter {
+            name,
+            values: Vec::new(),
+        })
+        .collect()
+}
+
+/// `GET …/assignments/additionalAccess(accessPackageId='…'[,incompatibleAccessPackageId='…'])`;
+/// `arguments` is the text after the opening parenthesis (see `Routes::function`).
+pub async fn additional_access(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(arguments): Path<String>,
 ) -> ApiResult<Json<Value>> {
     query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
-    let arguments = function_arguments(
-        arguments,
-        &["accessPackageId", "incompatibleAccessPackageId"],
-    )?;
+    let arguments = arguments.strip_suffix(')').ok_or_else(|| {
+        ApiError::bad_request("additionalAccess(…) is missing its closing parenthesis")
+    })?;
+    let arguments = function_arguments(arguments, &ADDITIONAL_ACCESS_PARAMETERS)?;
     let argument = |name: &str| {
         arguments
             .iter()
@@ -578,10 +585,12 @@ async fn additional_access(
             &query.list_query(),
         )
         .await?;
-    assignment_page(state, query, page).await
+    assignment_page(&state, &query, page).await
 }
 
-fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value> {
+/// One stage; `assigned` is the stage the caller may decide now (from the domain, which checks
+/// it as a decision would).
+fn stage_json(stage: &ApprovalStageRecord, assigned: Option<&str>) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), Value::from(stage.id.clone()));
     m.insert(
@@ -595,9 +604,7 @@ fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value
     );
     m.insert(
         "assignedToMe".into(),
-        Value::from(
-            stage.status == "InProgress" && stage.approver_ids.iter().any(|a| a == caller_id),
-        ),
+        Value::from(assigned == Some(stage.id.as_str())),
     );
     m.insert("justification".into(), opt(&stage.justification));
     m.insert(
@@ -614,7 +621,8 @@ fn stage_json(stage: &ApprovalStageRecord, caller_id: &str) -> Map<String, Value
     m
 }
 
-const APPROVALS: &str = "identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
+pub(super) const APPROVALS: &str =
+    "identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
 
 /// `GET …/accessPackageAssignmentApprovals/{id}`: the approval of request `id`, its stages inline.
 pub async fn get_approval(
@@ -626,6 +634,23 @@ pub async fn get_approval(
     query.single_entity()?;
     query.check_expand("approval", &["stages"])?;
     let stages = state.entitlement.approval(&auth.caller, &id).await?;
+    let assigned = state
+        .entitlement
+        .stage_assigned_to(&auth.caller, &id)
+        .await?;
+    Ok(Json(query.entity(
+        APPROVALS,
+        "approval",
+        approval_json(&id, &stages, assigned.as_deref()),
+    )?))
+}
+
+/// An approval: the id of the request it decides, and its stages inline.
+pub(super) fn approval_json(
+    id: &str,
+    stages: &[ApprovalStageRecord],
+    assigned: Option<&str>,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), Value::from(id));
     m.insert(
@@ -633,11 +658,11 @@ pub async fn get_approval(
         Value::Array(
             stages
                 .iter()
-                .map(|s| Value::Object(stage_json(s, &auth.caller.id)))
+                .map(|s| Value::Object(stage_json(s, assigned)))
                 .collect(),
         ),
     );
-    Ok(Json(query.entity(APPROVALS, "approval", m)?))
+    m
 }
 
 pub async fn list_stages(
@@ -648,9 +673,13 @@ pub async fn list_stages(
 ) -> ApiResult<Json<Value>> {
     query.check_expand("approvalStage", &[])?;
     let stages = state.entitlement.approval(&auth.caller, &id).await?;
+    let assigned = state
+        .entitlement
+        .stage_assigned_to(&auth.caller, &id)
+        .await?;
     let items = stages
         .iter()
-        .map(|s| stage_json(s, &auth.caller.id))
+        .map(|s| stage_json(s, assigned.as_deref()))
         .collect();
     Ok(Json(query.collection(
         &format!("{APPROVALS}('{id}')/stages"),
@@ -675,10 +704,14 @@ pub async fn get_stage(
         .entitlement
         .approval_stage(&auth.caller, &id, &stage_id)
         .await?;
+    let assigned = state
+        .entitlement
+        .stage_assigned_to(&auth.caller, &id)
+        .await?;
     Ok(Json(query.entity(
         &format!("{APPROVALS}('{id}')/stages"),
         "approvalStage",
-        stage_json(&stage, &auth.caller.id),
+        stage_json(&stage, assigned.as_deref()),
     )?))
 }
 
@@ -750,86 +783,6 @@ pub async fn reprocess_assignment(
         .await?;
     state.job_waker.wake();
     Ok(StatusCode::ACCEPTED)
-}
-
-/// `GET …/assignmentRequests/filterByCurrentUser(on='approver')`.
-pub async fn requests_awaiting_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
-    let requests = state.entitlement.requests_awaiting(&auth.caller).await?;
-    let page = Page {
-        items: requests,
-        next_skiptoken: None,
-        count: None,
-    };
-    request_page(&state, &query, page).await
-}
-
-async fn own_requests(
-    state: &AppState,
-    auth: &Authenticated,
-    query: &ODataQuery,
-    party: Party,
-) -> ApiResult<Json<Value>> {
-    query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
-    let page = state
-        .entitlement
-        .list_own_requests(&auth.caller, party, &query.list_query())
-        .await?;
-    request_page(state, query, page).await
-}
-
-/// `GET …/assignmentRequests/filterByCurrentUser(on='target')`.
-pub async fn requests_targeting_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_requests(&state, &auth, &query, Party::Target).await
-}
-
-/// `GET …/assignmentRequests/filterByCurrentUser(on='createdBy')`.
-pub async fn requests_created_by_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_requests(&state, &auth, &query, Party::Requestor).await
-}
-
-async fn own_assignments(
-    state: &AppState,
-    auth: &Authenticated,
-    query: &ODataQuery,
-    party: Party,
-) -> ApiResult<Json<Value>> {
-    query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
-    let page = state
-        .entitlement
-        .list_own_assignments(&auth.caller, party, &query.list_query())
-        .await?;
-    assignment_page(state, query, page).await
-}
-
-/// `GET …/assignments/filterByCurrentUser(on='target')`.
-pub async fn assignments_of_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_assignments(&state, &auth, &query, Party::Target).await
-}
-
-/// `GET …/assignments/filterByCurrentUser(on='createdBy')`.
-pub async fn assignments_created_by_me(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    query: ODataQuery,
-) -> ApiResult<Json<Value>> {
-    own_assignments(&state, &auth, &query, Party::Requestor).await
 }
 
 /// `DELETE …/assignmentRequests/{id}`: refused (history is kept); see the domain for the rule.

@@ -3,11 +3,13 @@
 
 pub mod assignments;
 pub mod catalogs;
+pub mod current_user;
 pub mod organizations;
 pub mod packages;
 pub mod policies;
 pub mod resources;
 pub mod roles;
+pub mod subjects;
 
 use serde_json::{Map, Value};
 use writ_domain::entitlement::{

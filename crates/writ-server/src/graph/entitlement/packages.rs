@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
-use writ_domain::entitlement::{AccessPackage, PackageInput, RoleScopeInput};
+use writ_domain::entitlement::{AccessPackage, CurrentUserFunction, PackageInput, RoleScopeInput};
 use writ_domain::patch::Patch;
 use writ_domain::query::Page;
 
@@ -310,12 +310,15 @@ pub async fn remove_role_scope(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET …/accessPackages/filterByCurrentUser(on='allowedRequestor')`.
+/// `GET …/accessPackages/filterByCurrentUser(on='allowedRequestor')` (the `on` parameter parsed
+/// as for the other `filterByCurrentUser` functions).
 pub async fn filter_by_current_user(
     State(state): State<AppState>,
     auth: Authenticated,
     query: ODataQuery,
+    Path(arguments): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    super::current_user::parse_on(&arguments, CurrentUserFunction::AccessPackages)?;
     query.check_expand(TYPE, &[])?;
     let packages = state.entitlement.requestable_packages(&auth.caller).await?;
     let items = packages.iter().map(package_json).collect();

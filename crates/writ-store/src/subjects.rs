@@ -1,0 +1,79 @@
+//! `accessPackageSubject`s, derived rather than stored: the users and service principals of the
+//! directory that are the target or the requestor of at least one assignment request. One derived
+//! table (alias `t`) serves the list, with `$filter`, `$orderby`, paging and `$count` in SQL, and
+//! the read of one subject; a principal deleted from the directory drops out of it.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+use writ_domain::authz::PrincipalKind;
+use writ_domain::entitlement::Subject;
+use writ_domain::query::{ListQuery, Page};
+use writ_domain::store::{StoreError, StoreResult};
+
+use crate::error::ResultExt;
+use crate::list::{ListSpec, list};
+use crate::schema;
+
+/// Every subject, one row each: `id`, `display_name`, `principal_name` (a user's
+/// userPrincipalName, a service principal's appId), `mail`, `subject_type` (Graph's
+/// `accessPackageSubjectType`) and `kind` (the directory kind, which tells agents apart).
+const SUBJECTS: &str = "(SELECT u.id AS id, u.display_name AS display_name, \
+     u.user_principal_name AS principal_name, u.mail AS mail, 'user' AS subject_type, \
+     u.kind AS kind, u.identity_parent_id AS identity_parent_id FROM users u \
+     WHERE EXISTS (SELECT 1 FROM assignment_requests r WHERE r.target_id = u.id) \
+     OR EXISTS (SELECT 1 FROM assignment_requests r WHERE r.requestor_id = u.id) \
+     UNION ALL \
+     SELECT s.id, s.display_name, s.app_id, NULL, 'servicePrincipal', s.kind, NULL \
+     FROM service_principals s \
+     WHERE EXISTS (SELECT 1 FROM assignment_requests r WHERE r.target_id = s.id) \
+     OR EXISTS (SELECT 1 FROM assignment_requests r WHERE r.requestor_id = s.id)) t";
+
+const SUBJECT_COLUMNS: &str = "t.id, t.display_name, t.principal_name, t.mail, t.subject_type, t.kind, \
+     t.identity_parent_id";
+
+fn subject(row: &AnyRow) -> StoreResult<Subject> {
+    let subject_type: String = row.try_get("subject_type").store()?;
+    let kind: String = row.try_get("kind").store()?;
+    Ok(Subject {
+        id: row.try_get("id").store()?,
+        kind: match subject_type.as_str() {
+            "user" => PrincipalKind::User,
+            "servicePrincipal" => PrincipalKind::ServicePrincipal,
+            other => {
+                return Err(StoreError::Other(format!("subject type '{other}'")));
+            }
+        },
+        is_agent: matches!(kind.as_str(), "agentUser" | "agentIdentity"),
+        display_name: row.try_get("display_name").store()?,
+        principal_name: row.try_get("principal_name").store()?,
+        mail: row.try_get("mail").store()?,
+        identity_parent_id: row.try_get("identity_parent_id").store()?,
+    })
+}
+
+pub(crate) async fn list_subjects(pool: &AnyPool, query: &ListQuery) -> StoreResult<Page<Subject>> {
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::SUBJECT,
+            from: SUBJECTS,
+            columns: SUBJECT_COLUMNS,
+            base_where: None,
+        },
+        query,
+        subject,
+    )
+    .await
+}
+
+pub(crate) async fn subject_by_id(pool: &AnyPool, id: &str) -> StoreResult<Option<Subject>> {
+    let sql = format!("SELECT {SUBJECT_COLUMNS} FROM {SUBJECTS} WHERE t.id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .fetch_optional(pool)
+        .await
+        .store()?
+        .as_ref()
+        .map(subject)
+        .transpose()
+}
