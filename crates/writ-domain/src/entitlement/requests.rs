@@ -971,15 +971,46 @@ impl Entitlement {
         caller: &Caller,
         id: &str,
     ) -> DomainResult<AssignmentRequest> {
-        self.store
+        let not_found = || DomainError::not_found("accessPackageAssignmentRequest", id);
+        let request = self
+            .store
             .assignment_request(id)
             .await?
-            .filter(|r| {
-                caller.catalog_rights(&r.catalog_id).read
-                    || r.target_id == caller.id
-                    || r.requestor_id == caller.id
-            })
-            .ok_or_else(|| DomainError::not_found("accessPackageAssignmentRequest", id))
+            .ok_or_else(not_found)?;
+        if caller.catalog_rights(&request.catalog_id).read
+            || request.target_id == caller.id
+            || request.requestor_id == caller.id
+            || self
+                .speaks_for_target(caller, &request.target_id, request.target_kind)
+                .await?
+        {
+            Ok(request)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Whether the caller is the target's manager or (DESIGN section 5's resolver) among its
+    /// sponsors and owners: the parties `filterByCurrentUser(on='targetManager' |
+    /// 'targetAgentIdentitySponsorOrOwner')` lists requests and assignments for, who may then
+    /// read each of them too.
+    async fn speaks_for_target(
+        &self,
+        caller: &Caller,
+        target_id: &str,
+        target_kind: PrincipalKind,
+    ) -> DomainResult<bool> {
+        if target_kind == PrincipalKind::User
+            && let Some(user) = self.store.user(target_id).await?
+            && user.manager_id.as_deref() == Some(caller.id.as_str())
+        {
+            return Ok(true);
+        }
+        let Some(target) = self.subject(target_id).await? else {
+            return Ok(false);
+        };
+        self.sponsors_or_owns(caller, &target, self.clock.now())
+            .await
     }
 
     pub async fn list_assignment_requests(
@@ -995,11 +1026,18 @@ impl Entitlement {
     }
 
     pub async fn get_assignment(&self, caller: &Caller, id: &str) -> DomainResult<Assignment> {
-        self.store
-            .assignment(id)
-            .await?
-            .filter(|a| caller.catalog_rights(&a.catalog_id).read || a.target_id == caller.id)
-            .ok_or_else(|| DomainError::not_found("accessPackageAssignment", id))
+        let not_found = || DomainError::not_found("accessPackageAssignment", id);
+        let assignment = self.store.assignment(id).await?.ok_or_else(not_found)?;
+        if caller.catalog_rights(&assignment.catalog_id).read
+            || assignment.target_id == caller.id
+            || self
+                .speaks_for_target(caller, &assignment.target_id, assignment.target_kind)
+                .await?
+        {
+            Ok(assignment)
+        } else {
+            Err(not_found())
+        }
     }
 
     pub async fn list_assignments(

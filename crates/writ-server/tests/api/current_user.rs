@@ -521,6 +521,36 @@ async fn every_on_value_selects_the_callers_rows(backend: Backend) {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
     assert_eq!(bad.error_code(), "invalidRequest");
+
+    // What these lists show the caller, it may read one by one; others still get 404.
+    let readable = |path: String, token: &String| {
+        let app = &app;
+        let token = token.clone();
+        async move { app.get(&path, &token).await.status }
+    };
+    assert_eq!(
+        readable(format!("{EM}/assignmentRequests/{}", w.r5), &mona).await,
+        StatusCode::OK,
+        "the target's manager"
+    );
+    assert_eq!(
+        readable(format!("{EM}/assignments/{a5}"), &mona).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        readable(format!("{EM}/assignmentRequests/{}", w.r6), &sam).await,
+        StatusCode::OK,
+        "a sponsor of the target"
+    );
+    let (_, outsider) = app.user_token("Otto Outsider").await;
+    assert_eq!(
+        readable(format!("{EM}/assignmentRequests/{}", w.r5), &outsider).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        readable(format!("{EM}/assignments/{a5}"), &outsider).await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn the_on_parameter_is_an_evolvable_enumeration(backend: Backend) {
