@@ -13,10 +13,9 @@ use crate::directory::{
     UserKind,
 };
 use crate::entitlement::{
-    AccessPackage, ApprovalStageRecord, Assignment, AssignmentPolicy, AssignmentRequest,
-    AssignmentState, Catalog, CatalogResource, ConnectedOrganization, CustomExtension,
-    EmRoleAssignment, HeldGrant, PackageRoleScope, RequestState, ResourceRequest, ResourceRole,
-    ResourceScope, Subject,
+    AccessPackage, ApprovalStageRecord, Assignment, AssignmentPolicy, AssignmentRequest, Catalog,
+    CatalogResource, ConnectedOrganization, CustomExtension, EmRoleAssignment, HeldGrant,
+    PackageRoleScope, RequestState, ResourceRequest, ResourceRole, ResourceScope, Subject,
 };
 use crate::error::DomainError;
 use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
@@ -605,12 +604,25 @@ pub trait StoreTx: Send {
         package_id: &str,
     ) -> StoreResult<Option<String>>;
     async fn insert_assignment(&mut self, assignment: &Assignment) -> StoreResult<()>;
-    /// Stores the assignment's new state if it is still in `expected`.
+    /// Stores the assignment's new version if the stored one still has `expected`'s state and
+    /// end (an extension moves the end without changing the state, so an expiry read before it
+    /// must not pass); `false` when another transaction changed it first.
     async fn update_assignment(
         &mut self,
         assignment: &Assignment,
-        expected: AssignmentState,
+        expected: &Assignment,
     ) -> StoreResult<bool>;
+    /// The extension (`userUpdate`/`adminUpdate`) of this assignment still in progress.
+    async fn open_update_for(
+        &mut self,
+        assignment_id: &str,
+    ) -> StoreResult<Option<AssignmentRequest>>;
+    /// Moves the end of every grant `holder` holds (an extension); returns how many rows.
+    async fn set_grant_ends(
+        &mut self,
+        holder: &str,
+        ends_at: Option<OffsetDateTime>,
+    ) -> StoreResult<u64>;
     /// The target's assignment of this package that has not ended.
     async fn active_assignment_for(
         &mut self,

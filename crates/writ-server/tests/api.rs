@@ -33,6 +33,8 @@ mod current_user;
 mod delivery;
 #[path = "api/directory.rs"]
 mod directory;
+#[path = "api/extensions.rs"]
+mod extensions;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/policies.rs"]

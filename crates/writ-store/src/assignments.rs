@@ -4,6 +4,7 @@
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
+use time::OffsetDateTime;
 use writ_domain::authz::PrincipalKind;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
@@ -338,6 +339,54 @@ where
     row.map(|r| r.try_get("id").store()).transpose()
 }
 
+pub(crate) async fn open_update_for<'e, E>(
+    executor: E,
+    assignment_id: &str,
+) -> StoreResult<Option<AssignmentRequest>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.assignment_id = $1 \
+         AND t.request_type IN ('userUpdate', 'adminUpdate') \
+         AND t.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(assignment_id.to_owned())
+        .fetch_optional(executor)
+        .await
+        .store()?
+        .as_ref()
+        .map(request)
+        .transpose()
+}
+
+/// Moves the end of every grant one holder holds, table by table.
+pub(crate) async fn set_grant_ends(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    holder: &str,
+    ends_at: Option<OffsetDateTime>,
+) -> StoreResult<u64> {
+    let mut moved = 0;
+    for table in [
+        "group_members",
+        "group_owners",
+        "app_role_assignments",
+        "oauth2_permission_grants",
+        "role_assignments",
+    ] {
+        let sql = format!("UPDATE {table} SET ends_at = $2 WHERE holder = $1");
+        moved += sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(holder.to_owned())
+            .bind(ends_at.map(to_micros))
+            .execute(&mut **tx)
+            .await
+            .store()?
+            .rows_affected();
+    }
+    Ok(moved)
+}
+
 pub(crate) async fn open_requests_of<'e, E>(
     executor: E,
     target_id: &str,
@@ -392,14 +441,17 @@ where
 pub(crate) async fn update_assignment<'e, E>(
     executor: E,
     assignment: &Assignment,
-    expected: AssignmentState,
+    expected: &Assignment,
 ) -> StoreResult<bool>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
+    // `$8` is the expected end, `$9` whether there is none (a typed NULL comparison would need
+    // a cast on each backend).
     let done = sqlx::query(
         "UPDATE assignments SET state = $2, status = $3, start_at = $4, end_at = $5, \
-         expired_at = $6 WHERE id = $1 AND state = $7",
+         expired_at = $6 WHERE id = $1 AND state = $7 \
+         AND ((end_at IS NULL AND $9) OR end_at = $8)",
     )
     .bind(assignment.id.clone())
     .bind(assignment.state.as_str())
@@ -407,7 +459,9 @@ where
     .bind(to_micros(assignment.start_date_time))
     .bind(assignment.end_date_time.map(to_micros))
     .bind(assignment.expired_date_time.map(to_micros))
-    .bind(expected.as_str())
+    .bind(expected.state.as_str())
+    .bind(expected.end_date_time.map_or(0, to_micros))
+    .bind(expected.end_date_time.is_none())
     .execute(executor)
     .await
     .store()?;

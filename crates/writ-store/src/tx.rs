@@ -11,7 +11,7 @@ use writ_domain::directory::{
     RoleAssignment, ServicePrincipal, User,
 };
 use writ_domain::entitlement::{
-    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, HeldGrant, RequestState,
+    ApprovalStageRecord, Assignment, AssignmentRequest, HeldGrant, RequestState,
 };
 use writ_domain::jobs::{ClaimedJob, NewJob};
 use writ_domain::store::{StoreError, StoreResult, StoreTx};
@@ -1119,9 +1119,24 @@ impl StoreTx for SqlTx {
     async fn update_assignment(
         &mut self,
         assignment: &Assignment,
-        expected: AssignmentState,
+        expected: &Assignment,
     ) -> StoreResult<bool> {
         crate::assignments::update_assignment(&mut *self.tx, assignment, expected).await
+    }
+
+    async fn open_update_for(
+        &mut self,
+        assignment_id: &str,
+    ) -> StoreResult<Option<AssignmentRequest>> {
+        crate::assignments::open_update_for(&mut *self.tx, assignment_id).await
+    }
+
+    async fn set_grant_ends(
+        &mut self,
+        holder: &str,
+        ends_at: Option<OffsetDateTime>,
+    ) -> StoreResult<u64> {
+        crate::assignments::set_grant_ends(&mut self.tx, holder, ends_at).await
     }
 
     async fn active_assignment_for(

@@ -28,9 +28,13 @@ const COMPLETED: &str = "Completed";
 /// Whether a request must pass approval before delivery.
 pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
     let settings = &policy.settings.request_approval_settings;
-    request.request_type == RequestType::UserAdd
-        && settings.is_approval_required_for_add
-        && !settings.stages.is_empty()
+    let required = match request.request_type {
+        RequestType::UserAdd => settings.is_approval_required_for_add,
+        // An administrator's extension never needs approval (DESIGN section 5).
+        RequestType::UserUpdate => settings.is_approval_required_for_update,
+        _ => false,
+    };
+    required && !settings.stages.is_empty()
 }
 
 fn find_stage<'a>(

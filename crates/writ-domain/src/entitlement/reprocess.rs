@@ -198,7 +198,7 @@ impl Entitlement {
         if assignment.state != assignment_state {
             updated.status = status_of(state).into();
         }
-        if !tx.update_assignment(&updated, assignment.state).await? {
+        if !tx.update_assignment(&updated, &assignment).await? {
             // Changed meanwhile (removed, expired, or re-delivered by another job): what this
             // transaction applied is dropped with it, and the caller reads again.
             return Ok(false);

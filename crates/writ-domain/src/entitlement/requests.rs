@@ -362,7 +362,7 @@ fn required(value: Option<String>, name: &str) -> DomainResult<String> {
 }
 
 /// When an assignment delivered at `start` under `policy` ends, with the requested schedule.
-fn assignment_end(
+pub(super) fn assignment_end(
     policy: &AssignmentPolicy,
     requested: &RequestSchedule,
     start: OffsetDateTime,
@@ -503,16 +503,12 @@ impl Entitlement {
             RequestType::AdminRemove => self.admin_remove(caller, ctx, input).await,
             RequestType::UserAdd => self.user_add(caller, ctx, input).await,
             RequestType::UserRemove => self.user_remove(caller, ctx, input).await,
+            RequestType::UserUpdate | RequestType::AdminUpdate => {
+                self.request_update(caller, ctx, input, request_type).await
+            }
             RequestType::SystemRemove => Err(DomainError::forbidden(
                 "systemRemove requests are made by Writ itself",
             )),
-            other => Err(DomainError::Invalid {
-                code: "notSupported",
-                message: format!(
-                    "requestType '{}' is not supported yet (extensions come with approvals)",
-                    other.as_str()
-                ),
-            }),
         }
     }
 
@@ -536,20 +532,7 @@ impl Entitlement {
         let policy_id = required(input.policy_id, "assignmentPolicyId")?;
         let policy = self.policy_of(&package, Some(policy_id)).await?;
         let target = self.target(&required(input.target_id, "targetId")?).await?;
-        // Anti-escalation: a catalog role is not a way to give one's own agents access.
-        if !caller.is_em_admin() && target.is_agent {
-            let sponsors = self.store.sponsors(&target.id).await?;
-            let owners = self.store.object_owners(&target.id).await?;
-            if sponsors
-                .iter()
-                .chain(owners.iter())
-                .any(|o| o.id() == caller.id)
-            {
-                return Err(DomainError::forbidden(
-                    "a catalog role does not allow assigning access to an agent its holder sponsors or owns",
-                ));
-            }
-        }
+        self.refuse_own_agent(caller, &target).await?;
         let time_bound = matches!(
             policy.settings.expiration.kind.as_str(),
             "afterDuration" | "afterDateTime"
@@ -584,6 +567,29 @@ impl Entitlement {
             },
         )
         .await
+    }
+
+    /// Anti-escalation (DESIGN section 3): a catalog role is not a way to give, or prolong,
+    /// access for one's own agents.
+    pub(super) async fn refuse_own_agent(
+        &self,
+        caller: &Caller,
+        target: &Subject,
+    ) -> DomainResult<()> {
+        if !caller.is_em_admin() && target.is_agent {
+            let sponsors = self.store.sponsors(&target.id).await?;
+            let owners = self.store.object_owners(&target.id).await?;
+            if sponsors
+                .iter()
+                .chain(owners.iter())
+                .any(|o| o.id() == caller.id)
+            {
+                return Err(DomainError::forbidden(
+                    "a catalog role does not allow assigning access to an agent its holder sponsors or owns",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The checks every add shares (schedule, incompatibility, no open request, no live
@@ -696,7 +702,7 @@ impl Entitlement {
 
     /// Whether the policy's `onBehalfRequestors` name the caller for this target. Agents are
     /// never on-behalf requestors.
-    async fn may_act_on_behalf(
+    pub(super) async fn may_act_on_behalf(
         &self,
         caller: &Caller,
         target: &Subject,
@@ -1171,7 +1177,10 @@ impl Entitlement {
             RequestState::Submitted | RequestState::Scheduled | RequestState::Delivering
         ) || !matches!(
             request.request_type,
-            RequestType::AdminAdd | RequestType::UserAdd
+            RequestType::AdminAdd
+                | RequestType::UserAdd
+                | RequestType::AdminUpdate
+                | RequestType::UserUpdate
         ) {
             return Ok(());
         }
@@ -1184,6 +1193,12 @@ impl Entitlement {
                 .fail_request(request, now, "the assignment policy was deleted")
                 .await;
         };
+        if matches!(
+            request.request_type,
+            RequestType::AdminUpdate | RequestType::UserUpdate
+        ) {
+            return self.process_update(request, &policy, now).await;
+        }
         if request.state == RequestState::Submitted
             && super::approvals::needs_approval(&request, &policy)
         {
@@ -1490,13 +1505,24 @@ async fn end_assignment(
     ended.state = AssignmentState::Expired;
     ended.status = if expiry { "Expired" } else { "Removed" }.into();
     ended.expired_date_time = Some(at);
-    if !tx.update_assignment(&ended, assignment.state).await? {
+    if !tx.update_assignment(&ended, &assignment).await? {
         return Err(DomainError::Conflict(format!(
             "assignment '{}' has already ended",
             assignment.id
         )));
     }
     delivery::revoke_all(tx, &assignment.id).await?;
+    super::extensions::close_open_update(
+        tx,
+        &assignment,
+        at,
+        if expiry {
+            super::extensions::UpdateClosed::Expired
+        } else {
+            super::extensions::UpdateClosed::Removed
+        },
+    )
+    .await?;
     let request = AssignmentRequest {
         id: new_object_id(),
         request_type,

@@ -134,7 +134,7 @@ pub(crate) async fn run_jobs(app: &TestApp) -> PassReport {
     .unwrap()
 }
 
-async fn member_ids(app: &TestApp, group: &str) -> Vec<String> {
+pub(crate) async fn member_ids(app: &TestApp, group: &str) -> Vec<String> {
     app.get(&format!("/v1.0/groups/{group}/members"), &app.admin)
         .await
         .body["value"]
@@ -145,7 +145,7 @@ async fn member_ids(app: &TestApp, group: &str) -> Vec<String> {
         .collect()
 }
 
-async fn token_roles(app: &TestApp, s: &Setup) -> Value {
+pub(crate) async fn token_roles(app: &TestApp, s: &Setup) -> Value {
     let (_, claims) = agent_token(app, &s.agent, &format!("api://{}/.default", s.api_app_id)).await;
     claims.get("roles").cloned().unwrap_or(json!([]))
 }
@@ -503,7 +503,7 @@ async fn admin_add_refusals(backend: Backend) {
             reply.body
         );
     }
-    let unsupported = app
+    let unknown = app
         .send(
             Method::POST,
             &format!("{EM}/assignmentRequests"),
@@ -511,8 +511,13 @@ async fn admin_add_refusals(backend: Backend) {
             json!({"requestType": "adminUpdate", "assignment": {"id": "anything"}}),
         )
         .await;
-    assert_eq!(unsupported.status, StatusCode::BAD_REQUEST);
-    assert_eq!(unsupported.body["error"]["code"], "notSupported");
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unknown.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("assignment 'anything' does not exist")
+    );
 
     // Callers without the right: a plain user, the agent itself.
     let (_, plain) = app.user_token("Pat Plain").await;
@@ -811,7 +816,7 @@ async fn agents_and_sponsors_request_under_a_policy_without_approval(backend: Ba
 const APPROVALS: &str =
     "/v1.0/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
 
-async fn login(app: &TestApp, nickname: &str) -> String {
+pub(crate) async fn login(app: &TestApp, nickname: &str) -> String {
     let reply = app
         .password_token(&format!("{nickname}@example.org"), "a long passphrase 1")
         .await;

@@ -88,6 +88,11 @@ pub async fn app(backend: Backend) -> TestApp {
 }
 
 impl TestApp {
+    /// A new administrator token, for when the test clock has moved past the old one's life.
+    pub async fn refresh_admin(&mut self) {
+        self.admin = self.client_token(ADMIN_CLIENT_ID, ADMIN_SECRET).await;
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -1,0 +1,343 @@
+//! Extension (DESIGN section 5): `userUpdate` by the agent (`enableTargetsToSelfUpdateAccess`)
+//! or an allowed on-behalf requestor such as its sponsor (`enableOnBehalfRequestorsToUpdateAccess`),
+//! `adminUpdate` by the catalog's administrators. An extension moves the end of the same
+//! assignment — by the policy's expiration counted from when it is granted, or to an allowed
+//! custom end — and with it the end of every grant the assignment holds. A `userUpdate` under
+//! `isApprovalRequiredForUpdate` runs the policy's stages again, and until it is approved the
+//! old end stands; an extension still open when the assignment ends is `denied` with status
+//! `AssignmentExpired` (or `canceled` when the assignment was removed).
+
+use time::OffsetDateTime;
+
+use super::answers::check_answers;
+use super::policy_model::AssignmentPolicy;
+use super::requests::{
+    Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
+    RequestState, RequestType, assignment_end, assignment_event_data, request_audit,
+    request_event_data,
+};
+use super::{Entitlement, require};
+use crate::audit::{Actor, OutboxEvent};
+use crate::authz::Caller;
+use crate::directory::RequestContext;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::new_object_id;
+use crate::jobs::{JobKind, NewJob};
+use crate::store::StoreTx;
+
+const CATEGORY_ACTIVITY_EXTEND: &str = "Extend access package assignment";
+
+fn rule(message: impl Into<String>) -> DomainError {
+    DomainError::invalid(message)
+}
+
+impl Entitlement {
+    /// `userUpdate` / `adminUpdate`: records the extension request (`submitted`) with its job.
+    pub(super) async fn request_update(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+        request_type: RequestType,
+    ) -> DomainResult<AssignmentRequest> {
+        let assignment_id = input
+            .assignment_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| rule("property 'assignment.id' is required"))?;
+        let missing = || rule(format!("assignment '{assignment_id}' does not exist"));
+        let assignment = self
+            .store
+            .assignment(&assignment_id)
+            .await?
+            .ok_or_else(missing)?;
+        let target = self
+            .subject(&assignment.target_id)
+            .await?
+            .ok_or_else(missing)?;
+        let policy = self
+            .store
+            .assignment_policy(&assignment.policy_id)
+            .await?
+            .ok_or_else(|| {
+                rule("the assignment's policy was deleted; it cannot be extended, only assigned again")
+            })?;
+        let settings = &policy.settings;
+        if request_type == RequestType::AdminUpdate {
+            require(
+                caller
+                    .catalog_rights(&assignment.catalog_id)
+                    .manage_assignments,
+                "extending assignments",
+            )?;
+            self.refuse_own_agent(caller, &target).await?;
+        } else if target.id == caller.id {
+            if !settings
+                .requestor_settings
+                .enable_targets_to_self_update_access
+            {
+                return Err(DomainError::forbidden(
+                    "this policy does not let targets extend their own access",
+                ));
+            }
+        } else if caller.is_agent {
+            return Err(DomainError::forbidden(
+                "an agent never requests access on behalf of another principal",
+            ));
+        } else if !settings
+            .requestor_settings
+            .enable_on_behalf_requestors_to_update_access
+            || !self.may_act_on_behalf(caller, &target, &policy).await?
+        {
+            return Err(DomainError::forbidden(
+                "the caller is not an allowed on-behalf requestor of this policy for this target",
+            ));
+        }
+        if assignment.state == AssignmentState::Expired {
+            return Err(DomainError::Conflict(
+                "the assignment has ended; request the access package again instead".into(),
+            ));
+        }
+        let requestor = request_type == RequestType::UserUpdate;
+        if requestor
+            && settings
+                .request_approval_settings
+                .is_requestor_justification_required
+            && input
+                .justification
+                .as_deref()
+                .is_none_or(|j| j.trim().is_empty())
+        {
+            return Err(rule("this policy requires a justification"));
+        }
+        let schedule = input.schedule.unwrap_or_default();
+        if schedule.start_date_time.is_some() {
+            return Err(rule(
+                "an extension keeps the assignment's start: send only schedule.expiration",
+            ));
+        }
+        if requestor
+            && schedule.expiration.kind != "notSpecified"
+            && !settings.requestor_settings.allow_custom_assignment_schedule
+        {
+            return Err(rule("this policy does not allow a custom schedule"));
+        }
+        let now = self.clock.now();
+        let end = new_end(&policy, &schedule, now)?;
+        if target.is_agent && end.is_none() {
+            return Err(rule(format!(
+                "access for agents is always time-bound: policy '{}' has no expiration",
+                policy.display_name
+            )));
+        }
+        let answers = check_answers(&settings.questions, input.answers, false)?;
+
+        let mut tx = self.store.begin().await?;
+        if let Some(open) = tx.open_update_for(&assignment.id).await? {
+            return Err(rule(format!(
+                "an open extension request ({}) exists for this assignment",
+                open.id
+            )));
+        }
+        let request = AssignmentRequest {
+            id: new_object_id(),
+            request_type,
+            state: RequestState::Submitted,
+            status: "Accepted".into(),
+            catalog_id: assignment.catalog_id.clone(),
+            access_package_id: assignment.access_package_id.clone(),
+            policy_id: Some(policy.id.clone()),
+            assignment_id: Some(assignment.id.clone()),
+            target_id: target.id.clone(),
+            target_kind: target.kind,
+            requestor_id: caller.id.clone(),
+            requestor_kind: caller.kind,
+            justification: input.justification,
+            schedule,
+            answers,
+            created_date_time: now,
+            completed_date_time: None,
+        };
+        tx.insert_assignment_request(&request).await?;
+        tx.append_audit(&request_audit(
+            Actor::from(caller),
+            ctx.request_id.as_deref(),
+            now,
+            "Create access package assignment request",
+            &request,
+            &target.display_name,
+        ))
+        .await?;
+        tx.enqueue_event(&OutboxEvent::new(
+            "request.created",
+            now,
+            request_event_data(&request),
+            Vec::new(),
+        ))
+        .await?;
+        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+            .await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// The `processRequest` job of an extension: approval first when the policy asks for it,
+    /// then the new end for the assignment and its grants, in one transaction.
+    pub(super) async fn process_update(
+        &self,
+        request: AssignmentRequest,
+        policy: &AssignmentPolicy,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        if request.state == RequestState::Submitted
+            && super::approvals::needs_approval(&request, policy)
+        {
+            return self.begin_approval(request, policy, now).await;
+        }
+        let assignment = match &request.assignment_id {
+            Some(id) => self.store.assignment(id).await?,
+            None => None,
+        };
+        let Some(assignment) = assignment.filter(|a| a.state != AssignmentState::Expired) else {
+            let mut tx = self.store.begin().await?;
+            close_update(tx.as_mut(), &request, now, UpdateClosed::Expired).await?;
+            return Ok(tx.commit().await?);
+        };
+        let end = match new_end(policy, &request.schedule, now) {
+            Ok(end) => end,
+            Err(error) => return self.fail_request(request, now, &error.to_string()).await,
+        };
+        let target_name = self
+            .subject(&assignment.target_id)
+            .await?
+            .map(|s| s.display_name)
+            .unwrap_or_default();
+        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+
+        let mut tx = self.store.begin().await?;
+        let mut extended = assignment.clone();
+        extended.end_date_time = end;
+        if !tx.update_assignment(&extended, &assignment).await? {
+            // It ended or changed since it was read: the job runs again and reads it anew.
+            return Err(DomainError::Conflict(format!(
+                "assignment {} changed while it was being extended",
+                assignment.id
+            )));
+        }
+        tx.set_grant_ends(&assignment.id, end).await?;
+        let done = request.moved_to(RequestState::Delivered, now);
+        if !tx.update_assignment_request(&done, request.state).await? {
+            return Ok(());
+        }
+        let format = |t: Option<OffsetDateTime>| {
+            t.and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| "none".into())
+        };
+        tx.append_audit(
+            &request_audit(
+                Actor::system(),
+                None,
+                now,
+                CATEGORY_ACTIVITY_EXTEND,
+                &done,
+                &target_name,
+            )
+            .detail("assignmentId", assignment.id.clone())
+            .detail("previousEndDateTime", format(assignment.end_date_time))
+            .detail("endDateTime", format(end)),
+        )
+        .await?;
+        let mut data = assignment_event_data(&extended, Some(&done.id));
+        data["previousEndDateTime"] = format(assignment.end_date_time).into();
+        tx.enqueue_event(&OutboxEvent::new(
+            "assignment.extended",
+            now,
+            data,
+            recipients,
+        ))
+        .await?;
+        if let Some(end) = end {
+            tx.enqueue_job(&NewJob::new(JobKind::ExpireAssignment, &assignment.id, end))
+                .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+}
+
+/// The end an extension granted at `now` gives: the requested custom end (within the policy's
+/// maximum), else the policy's expiration counted from `now`.
+fn new_end(
+    policy: &AssignmentPolicy,
+    schedule: &RequestSchedule,
+    now: OffsetDateTime,
+) -> DomainResult<Option<OffsetDateTime>> {
+    let end = assignment_end(policy, schedule, now)?;
+    if end.is_some_and(|end| end <= now) {
+        return Err(rule("the extension would end the assignment before now"));
+    }
+    Ok(end)
+}
+
+/// Why an open extension closes without being granted.
+pub(super) enum UpdateClosed {
+    /// Its assignment reached its end first: `denied`, status `AssignmentExpired`.
+    Expired,
+    /// Its assignment was removed: `canceled`.
+    Removed,
+}
+
+/// Closes an open extension of an assignment that ended, inside the transaction that ends it.
+pub(super) async fn close_open_update(
+    tx: &mut dyn StoreTx,
+    assignment: &Assignment,
+    at: OffsetDateTime,
+    why: UpdateClosed,
+) -> DomainResult<()> {
+    if let Some(open) = tx.open_update_for(&assignment.id).await? {
+        close_update(tx, &open, at, why).await?;
+    }
+    Ok(())
+}
+
+async fn close_update(
+    tx: &mut dyn StoreTx,
+    request: &AssignmentRequest,
+    at: OffsetDateTime,
+    why: UpdateClosed,
+) -> DomainResult<()> {
+    let (state, status, activity, event, reason) = match why {
+        UpdateClosed::Expired => (
+            RequestState::Denied,
+            "AssignmentExpired",
+            "Deny access package assignment request",
+            "request.denied",
+            "the assignment ended before the extension was granted",
+        ),
+        UpdateClosed::Removed => (
+            RequestState::Canceled,
+            "Canceled",
+            "Cancel access package assignment request",
+            "request.canceled",
+            "the assignment was removed",
+        ),
+    };
+    let mut closed = request.moved_to(state, at);
+    closed.status = status.into();
+    if !tx.update_assignment_request(&closed, request.state).await? {
+        return Ok(());
+    }
+    tx.append_audit(
+        &request_audit(Actor::system(), None, at, activity, &closed, "").detail("reason", reason),
+    )
+    .await?;
+    tx.enqueue_event(&OutboxEvent::new(
+        event,
+        at,
+        request_event_data(&closed),
+        Vec::new(),
+    ))
+    .await?;
+    Ok(())
+}
