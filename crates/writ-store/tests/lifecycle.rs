@@ -1735,6 +1735,208 @@ async fn a_catalog_role_does_not_assign_an_agent_its_holder_sponsors(backend: Ba
     );
 }
 
+// ----- time: extension and the races at the end instant -----
+
+impl World {
+    /// A policy like "All agents" where the agent extends itself, with the sponsors' approval
+    /// when `approval` is set.
+    async fn extensible_policy(&self, approval: bool) -> String {
+        let mut input = all_agents_policy(&self.package, Some(&self.fallback));
+        if let Some(requestor) = input.requestor_settings.as_mut() {
+            requestor.enable_targets_to_self_update_access = true;
+        }
+        if let Some(approvals) = input.request_approval_settings.as_mut() {
+            approvals.is_approval_required_for_add = false;
+            approvals.is_approval_required_for_update = approval;
+        }
+        input.display_name = text(&format!("Agents extend (approval: {approval})"));
+        self.entitlement
+            .create_policy(&self.admin().await, &ctx(), input)
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn extend(
+        &self,
+        caller: &str,
+        request_type: &str,
+        assignment: &str,
+    ) -> AssignmentRequest {
+        self.create_request(
+            caller,
+            AssignmentRequestInput {
+                request_type: request_type.into(),
+                assignment_id: Some(assignment.into()),
+                justification: Some("still on the rota".into()),
+                ..AssignmentRequestInput::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Runs the due jobs once at the clock's instant, failures allowed (a lost race retries).
+    async fn run_jobs_once(&self) -> PassReport {
+        run_due_jobs(
+            &self.store,
+            &self.entitlement,
+            &WorkerConfig::default(),
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Moves the clock on until no job is due or waiting for a retry.
+    async fn settle(&self) {
+        for _ in 0..20 {
+            let pass = self.run_jobs_once().await;
+            if pass.completed == 0 && pass.retried == 0 && pass.parked == 0 {
+                match self.store.next_job_due().await.unwrap() {
+                    Some(due) if due <= self.clock.now() + Duration::hours(1) => {
+                        self.clock.set(due.max(self.clock.now()));
+                    }
+                    _ => return,
+                }
+            }
+        }
+    }
+}
+
+/// An extension moves the end of the same assignment and of its grants: access outlives the
+/// old end, the expiry job of the old end does nothing, and access ends at the new end.
+async fn an_extension_moves_the_end_of_the_assignment_and_its_grants(backend: Backend) {
+    let w = World::new(backend).await;
+    let policy = w.extensible_policy(false).await;
+    let assignment = w.delivered(&w.package, &policy, &w.agent).await;
+    assert_eq!(assignment.end_date_time, Some(T0 + LIFETIME));
+    w.clock.set(T0 + Duration::hours(1));
+    let extension = w.extend(&w.agent, "userUpdate", &assignment.id).await;
+    assert_eq!(extension.state, RequestState::Submitted);
+    w.run_jobs().await;
+    assert_eq!(
+        w.request(&extension.id).await.state,
+        RequestState::Delivered
+    );
+    let new_end = T0 + Duration::hours(1) + LIFETIME;
+    assert_eq!(
+        w.assignment(&assignment.id).await.end_date_time,
+        Some(new_end)
+    );
+    let past_old_end = T0 + LIFETIME + Duration::seconds(1);
+    assert!(w.member_at(&w.agent, past_old_end).await);
+    assert_eq!(
+        w.token_roles_at(&w.agent, past_old_end).await,
+        [TICKETS_READ]
+    );
+    w.clock.set(T0 + LIFETIME);
+    w.run_jobs().await;
+    assert_eq!(
+        w.assignment(&assignment.id).await.state,
+        AssignmentState::Delivered,
+        "the old end's expiry finds the assignment extended"
+    );
+    assert!(!w.member_at(&w.agent, new_end).await);
+    assert!(w.token_roles_at(&w.agent, new_end).await.is_empty());
+    w.clock.set(new_end);
+    w.run_jobs().await;
+    let ended = w.assignment(&assignment.id).await;
+    assert_eq!(ended.state, AssignmentState::Expired);
+    assert_eq!(ended.expired_date_time, Some(new_end));
+    assert_eq!(
+        w.events_of(&assignment.id).await,
+        [
+            "assignment.delivered",
+            "assignment.extended",
+            "assignment.expired"
+        ]
+    );
+    let records = w.audits_of(&extension.id).await;
+    let record = only_record(&records, "Extend access package assignment");
+    assert_eq!(record.on_behalf_of.as_deref(), Some(w.agent.as_str()));
+    assert_eq!(
+        detail(record, "previousEndDateTime"),
+        Some("2031-03-04T11:00:00Z")
+    );
+}
+
+/// An extension approved just before the end and the expiry at the end run in one pass: one
+/// of them wins, and the records, the grants and the access agree with it.
+async fn expiry_and_an_approved_extension_settle_on_one_outcome(backend: Backend) {
+    let w = World::new(backend).await;
+    let policy = w.extensible_policy(true).await;
+    let assignment = w.delivered(&w.package, &policy, &w.agent).await;
+    w.clock.set(T0 + Duration::hours(1));
+    let extension = w.extend(&w.agent, "userUpdate", &assignment.id).await;
+    w.run_jobs().await;
+    assert_eq!(
+        w.request(&extension.id).await.state,
+        RequestState::PendingApproval
+    );
+    assert_eq!(
+        w.assignment(&assignment.id).await.end_date_time,
+        Some(T0 + LIFETIME),
+        "the old end stands until the extension is approved"
+    );
+    w.clock.set(T0 + LIFETIME - Duration::seconds(1));
+    w.decide(&w.sponsor, &extension.id, "Approve")
+        .await
+        .unwrap();
+    // The extension's delivery and the expiry are both due now.
+    w.clock.set(T0 + LIFETIME);
+    w.run_jobs_once().await;
+    w.settle().await;
+
+    let now = w.clock.now();
+    let request = w.request(&extension.id).await;
+    let ended = w.assignment(&assignment.id).await;
+    let events = w.events_of(&assignment.id).await;
+    match ended.state {
+        AssignmentState::Delivered => {
+            assert_eq!(request.state, RequestState::Delivered, "{request:?}");
+            assert!(ended.end_date_time.is_some_and(|end| end > now));
+            assert!(w.member_at(&w.agent, now).await);
+            assert!(w.requests_of(&w.agent, "systemRemove").await.is_empty());
+            assert_eq!(events, ["assignment.delivered", "assignment.extended"]);
+        }
+        AssignmentState::Expired => {
+            assert_eq!(request.state, RequestState::Denied, "{request:?}");
+            assert_eq!(request.status, "AssignmentExpired");
+            assert!(!w.member_at(&w.agent, now).await);
+            assert_eq!(w.requests_of(&w.agent, "systemRemove").await.len(), 1);
+            assert_eq!(events, ["assignment.delivered", "assignment.expired"]);
+        }
+        other => panic!("the assignment ended up {other:?}"),
+    }
+}
+
+/// A removal at the end instant and the expiry job: exactly one of them ends the assignment.
+async fn removal_and_expiry_end_an_assignment_once(backend: Backend) {
+    let w = World::new(backend).await;
+    let assignment = w.delivered(&w.package, &w.policy, &w.agent).await;
+    w.clock.set(T0 + LIFETIME);
+    let (removal, _) = tokio::join!(
+        w.remove(&w.admin, "adminRemove", &assignment.id),
+        w.run_jobs_once()
+    );
+    w.settle().await;
+    let removals = w.requests_of(&w.agent, "adminRemove").await.len();
+    let expiries = w.requests_of(&w.agent, "systemRemove").await.len();
+    assert_eq!(removals + expiries, 1, "{removal:?}");
+    match removal {
+        Ok(_) => assert_eq!(w.assignment(&assignment.id).await.status, "Removed"),
+        Err(error) => {
+            assert!(matches!(error, DomainError::Conflict(_)), "{error:?}");
+            assert_eq!(w.assignment(&assignment.id).await.status, "Expired");
+        }
+    }
+    let events = w.events_of(&assignment.id).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(!w.member_at(&w.agent, w.clock.now()).await);
+    assert!(w.app_roles(&w.agent).await.is_empty());
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1770,4 +1972,7 @@ on_both_backends!(
     requests_against_the_rules_are_invalid_and_name_the_rule,
     only_the_target_and_its_sponsors_request_for_an_agent,
     a_catalog_role_does_not_assign_an_agent_its_holder_sponsors,
+    an_extension_moves_the_end_of_the_assignment_and_its_grants,
+    expiry_and_an_approved_extension_settle_on_one_outcome,
+    removal_and_expiry_end_an_assignment_once,
 );
