@@ -1937,6 +1937,52 @@ async fn removal_and_expiry_end_an_assignment_once(backend: Backend) {
     assert!(w.app_roles(&w.agent).await.is_empty());
 }
 
+/// A request whose job the queue gave up on (parked after its attempts) is retried by
+/// `reprocess`; one still in the works with a live job is a conflict.
+async fn reprocess_retries_a_request_the_queue_gave_up_on(backend: Backend) {
+    let w = World::new(backend).await;
+    let created = w
+        .admin_add(&w.admin, &w.package, &w.policy, &w.agent, None)
+        .await
+        .unwrap();
+    let admin = w.admin().await;
+    conflict(
+        w.entitlement
+            .reprocess_request(&admin, &ctx(), &created.id)
+            .await,
+    );
+    // The worker claims the job and gives up on it, as after its last failed attempt.
+    let mut tx = w.store.begin().await.unwrap();
+    let claimed = tx
+        .claim_jobs("worker-a", T0, T0 + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        tx.park_job(
+            &claimed[0].id,
+            "worker-a",
+            T0,
+            "the directory was unreachable"
+        )
+        .await
+        .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(w.run_jobs().await.completed, 0, "a parked job is not run");
+    assert_eq!(w.request(&created.id).await.state, RequestState::Submitted);
+
+    w.entitlement
+        .reprocess_request(&admin, &ctx(), &created.id)
+        .await
+        .unwrap();
+    assert_eq!(w.run_jobs().await.completed, 1);
+    assert_eq!(w.request(&created.id).await.state, RequestState::Delivered);
+    assert!(w.member_at(&w.agent, T0).await);
+    let records = w.audits_of(&created.id).await;
+    only_record(&records, "Reprocess access package assignment request");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1975,4 +2021,5 @@ on_both_backends!(
     an_extension_moves_the_end_of_the_assignment_and_its_grants,
     expiry_and_an_approved_extension_settle_on_one_outcome,
     removal_and_expiry_end_an_assignment_once,
+    reprocess_retries_a_request_the_queue_gave_up_on,
 );

@@ -37,16 +37,40 @@ impl Entitlement {
                 .manage_assignments,
             "reprocessing assignment requests",
         )?;
+        let now = self.clock.now();
+        if matches!(
+            request.state,
+            RequestState::Submitted | RequestState::Scheduled | RequestState::Delivering
+        ) {
+            // Still in the works: reprocessing retries its job if the queue gave up on it
+            // (parked after its attempts ran out), and is a conflict otherwise.
+            let mut tx = self.store.begin().await?;
+            if tx.unpark_jobs(&request.id, now).await? == 0 {
+                return Err(DomainError::Conflict(format!(
+                    "the request is still being processed ({}); nothing to retry",
+                    request.state.as_str()
+                )));
+            }
+            tx.append_audit(&request_audit(
+                Actor::from(caller),
+                ctx.request_id.as_deref(),
+                now,
+                "Reprocess access package assignment request",
+                &request,
+                "",
+            ))
+            .await?;
+            return Ok(tx.commit().await?);
+        }
         if !matches!(
             request.state,
             RequestState::DeliveryFailed | RequestState::PartiallyDelivered
         ) {
             return Err(DomainError::Conflict(format!(
-                "only a request in state deliveryFailed or partiallyDelivered is reprocessed; this one is {}",
+                "only a request in state deliveryFailed or partiallyDelivered, or one whose processing was given up, is reprocessed; this one is {}",
                 request.state.as_str()
             )));
         }
-        let now = self.clock.now();
         if request
             .completed_date_time
             .is_some_and(|done| now - done > REPROCESS_WINDOW)
@@ -101,6 +125,8 @@ impl Entitlement {
         }
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        // An expiry or delivery the queue gave up on is retried too.
+        tx.unpark_jobs(&assignment.id, now).await?;
         tx.append_audit(&assignment_audit(
             Actor::from(caller),
             ctx.request_id.as_deref(),

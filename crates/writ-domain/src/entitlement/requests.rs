@@ -1077,9 +1077,11 @@ impl Entitlement {
             .ok_or_else(|| DomainError::not_found("accessPackage", package_id))?;
         let others: Vec<String> = match other_package_id {
             Some(other) => {
+                // Whether the targets hold the other package is the other catalog's to tell.
                 self.store
                     .access_package(other)
                     .await?
+                    .filter(|p| caller.catalog_rights(&p.catalog_id).read)
                     .ok_or_else(|| DomainError::not_found("accessPackage", other))?;
                 vec![other.to_owned()]
             }
