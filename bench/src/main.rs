@@ -30,6 +30,7 @@ struct Args {
     users: usize,
     pages: usize,
     assignments: usize,
+    expiry: usize,
 }
 
 fn args() -> Args {
@@ -39,6 +40,7 @@ fn args() -> Args {
         users: 10_000,
         pages: 500,
         assignments: 1000,
+        expiry: 0,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -50,6 +52,7 @@ fn args() -> Args {
             "--users" => out.users = value.parse().expect("--users N"),
             "--pages" => out.pages = value.parse().expect("--pages N"),
             "--assignments" => out.assignments = value.parse().expect("--assignments N"),
+            "--expiry" => out.expiry = value.parse().expect("--expiry N"),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -284,8 +287,13 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
     // group's membership, each recorded with its job and delivered by the worker.
     let (assign_rate, assign_latencies, storm, drain) =
         assignment_storm(&http, &base, &token, args.assignments).await;
-    let baseline = baseline_commits(&url, args.users).await;
-    vec![
+    let expiry = if args.expiry > 0 {
+        Some(expiry_storm(&http, &base, &token, store.pool(), args.expiry).await)
+    } else {
+        None
+    };
+    let baseline = baseline_commits(&url, args.users.max(args.expiry)).await;
+    let mut rows = vec![
         format!(
             "| {backend} | token issuance (client_credentials) | {tokens_per_s:.0}/s | p50 {:.2} ms, p99 {:.2} ms | — |",
             token_p50.as_secs_f64() * 1e3,
@@ -316,10 +324,336 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
             drain.as_secs_f64(),
             args.assignments as f64 / storm.as_secs_f64() / baseline
         ),
-        format!(
-            "| {backend} | raw single-row durable commits (baseline) | {baseline:.0}/s | — | 1.00× |"
-        ),
-    ]
+    ];
+    if let Some(e) = expiry {
+        rows.push(format!(
+            "| {backend} | {} agents' assignments ending at one instant: access gone at the instant | — | group member count {} ms after the instant: {} | — |",
+            e.n,
+            e.first_read_after.as_millis(),
+            e.members_after_instant
+        ));
+        rows.push(format!(
+            "| {backend} | … until all are recorded `expired` and their grants released | {:.0} expired/s | all recorded {:.2} s after the instant | {:.2}× of {baseline:.0} raw commits/s |",
+            e.n as f64 / e.recorded.as_secs_f64(),
+            e.recorded.as_secs_f64(),
+            e.n as f64 / e.recorded.as_secs_f64() / baseline
+        ));
+        rows.push(format!(
+            "| {backend} | recording lag, {} assignments ending {}/s (steady stream) | — | p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms | — |",
+            e.lags.len(),
+            LAG_RATE,
+            percentile(&e.lags, 0.5).as_secs_f64() * 1e3,
+            percentile(&e.lags, 0.99).as_secs_f64() * 1e3,
+            e.lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        ));
+    }
+    rows.push(format!(
+        "| {backend} | raw single-row durable commits (baseline) | {baseline:.0}/s | — | 1.00× |"
+    ));
+    rows
+}
+
+/// The steady stream of the recording-lag measure: assignments ending per second.
+const LAG_RATE: usize = 20;
+
+struct ExpiryFigures {
+    n: usize,
+    /// How long after the instant the membership read below was answered.
+    first_read_after: Duration,
+    /// `@odata.count` of the group's members read right after the instant (0 when access ended).
+    members_after_instant: u64,
+    /// From the instant until every assignment is `expired` and no membership row remains.
+    recorded: Duration,
+    /// Sorted: for each assignment of the steady stream, its end until it reads `expired`.
+    lags: Vec<Duration>,
+}
+
+/// Seconds since the epoch of `at`, RFC 3339.
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+async fn get_json(http: &reqwest::Client, url: String, token: &str) -> serde_json::Value {
+    let r = http.get(url).bearer_auth(token).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+/// The expiry storm: `n` agent identities (created here) are each assigned a package granting
+/// one group's membership, all ending at one instant `T`; the group's member count is read just
+/// after `T` (access must be gone without waiting for any job), then the time until all are
+/// recorded `expired` with their membership rows deleted. Then the recording lag of a steady
+/// stream: up to 500 of the agents assigned again, ending `LAG_RATE` per second, each polled from
+/// its end until it reads `expired`.
+async fn expiry_storm(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    pool: &sqlx::AnyPool,
+    n: usize,
+) -> ExpiryFigures {
+    let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
+    let sponsor = post_json(
+        http,
+        format!("{base}/v1.0/users"),
+        token,
+        serde_json::json!({
+        "displayName": "Bench Sponsor", "userPrincipalName": "benchsponsor@example.org",
+        "mailNickname": "benchsponsor", "accountEnabled": true,
+        "passwordProfile": {"password": "bench password 1"}}),
+    )
+    .await;
+    let sponsor_ref = format!("{base}/v1.0/users/{}", sponsor["id"].as_str().unwrap());
+    let blueprint = post_json(
+        http,
+        format!("{base}/v1.0/applications"),
+        token,
+        serde_json::json!({
+        "@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": "Bench blueprint",
+        "sponsors@odata.bind": [sponsor_ref.clone()]}),
+    )
+    .await;
+    let blueprint_app_id = blueprint["appId"].as_str().unwrap().to_owned();
+    post_json(
+        http,
+        format!("{base}/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal"),
+        token,
+        serde_json::json!({"appId": blueprint_app_id}),
+    )
+    .await;
+    let agents = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
+    let (client, base_c, tok, out) = (
+        http.clone(),
+        base.to_owned(),
+        token.to_owned(),
+        agents.clone(),
+    );
+    let (agent_rate, _) = load(n, move |i| {
+        let (client, base_c, tok, out) = (client.clone(), base_c.clone(), tok.clone(), out.clone());
+        let (blueprint_app_id, sponsor_ref) = (blueprint_app_id.clone(), sponsor_ref.clone());
+        async move {
+            let body = serde_json::json!({
+                "@odata.type": "#microsoft.graph.agentIdentity", "displayName": format!("bench-agent-{i:06}"),
+                "agentIdentityBlueprintId": blueprint_app_id, "sponsors@odata.bind": [sponsor_ref]});
+            let created = post_json(&client, format!("{base_c}/v1.0/servicePrincipals"), &tok, body).await;
+            out.lock().unwrap()[i] = created["id"].as_str().unwrap().to_owned();
+        }
+    })
+    .await;
+    eprintln!("expiry storm: {n} agents created ({agent_rate:.0}/s)");
+    let agents = Arc::new(agents.lock().unwrap().clone());
+
+    let group = post_json(
+        http,
+        format!("{base}/v1.0/groups"),
+        token,
+        serde_json::json!({
+        "displayName": "Bench expiring group", "mailNickname": "benchexpiring",
+        "mailEnabled": false, "securityEnabled": true}),
+    )
+    .await;
+    let group = group["id"].as_str().unwrap().to_owned();
+    let catalog = post_json(
+        http,
+        format!("{em}/catalogs"),
+        token,
+        serde_json::json!({"displayName": "Bench expiry catalog"}),
+    )
+    .await;
+    let catalog = catalog["id"].as_str().unwrap().to_owned();
+    post_json(
+        http,
+        format!("{em}/resourceRequests"),
+        token,
+        serde_json::json!({
+        "requestType": "adminAdd", "catalog": {"id": catalog},
+        "resource": {"originId": group, "originSystem": "AadGroup"}}),
+    )
+    .await;
+    let roles = get_json(
+        http,
+        format!("{em}/catalogs/{catalog}/resourceRoles"),
+        token,
+    )
+    .await;
+    let member = roles["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["displayName"] == "Member")
+        .unwrap()["id"]
+        .clone();
+    let package = post_json(
+        http,
+        format!("{em}/accessPackages"),
+        token,
+        serde_json::json!({"displayName": "Bench expiring package", "catalog": {"id": catalog}}),
+    )
+    .await;
+    let package = package["id"].as_str().unwrap().to_owned();
+    post_json(
+        http,
+        format!("{em}/accessPackages/{package}/resourceRoleScopes"),
+        token,
+        serde_json::json!({"role": {"id": member}}),
+    )
+    .await;
+    let policy = post_json(http, format!("{em}/assignmentPolicies"), token, serde_json::json!({
+        "displayName": "Bench agents, a day", "allowedTargetScope": "allDirectoryAgentIdentities",
+        "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": package}})).await;
+    let policy = policy["id"].as_str().unwrap().to_owned();
+
+    // Every assignment ends at `instant`, far enough ahead for all to be delivered first
+    // (checked below: the figure is void otherwise).
+    let margin = time::Duration::seconds(30 + (n / 40) as i64);
+    let instant = time::OffsetDateTime::now_utc() + margin;
+    let assign = |targets: Arc<Vec<String>>,
+                  ends: Arc<dyn Fn(usize) -> time::OffsetDateTime + Send + Sync>| {
+        let (client, em_c, tok) = (http.clone(), em.clone(), token.to_owned());
+        let (package, policy) = (package.clone(), policy.clone());
+        move |i: usize| {
+            let (client, em_c, tok, targets) =
+                (client.clone(), em_c.clone(), tok.clone(), targets.clone());
+            let (package, policy, end) = (package.clone(), policy.clone(), ends(i));
+            async move {
+                let body = serde_json::json!({"requestType": "adminAdd",
+                    "schedule": {"expiration": {"type": "afterDateTime", "endDateTime": rfc3339(end)}},
+                    "assignment": {"targetId": targets[i], "assignmentPolicyId": policy, "accessPackageId": package}});
+                let r = client
+                    .post(format!("{em_c}/assignmentRequests"))
+                    .bearer_auth(&tok)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+            }
+        }
+    };
+    let (submit_rate, _) = load(n, assign(agents.clone(), Arc::new(move |_| instant))).await;
+    let count = |filter: String| {
+        let (http, em, token) = (http.clone(), em.clone(), token.to_owned());
+        async move {
+            let page = get_json(
+                &http,
+                format!("{em}/assignments?$filter={filter}&$count=true&$top=1"),
+                &token,
+            )
+            .await;
+            page["@odata.count"].as_u64().unwrap()
+        }
+    };
+    let package_filter = format!("accessPackage/id%20eq%20'{package}'");
+    while count(format!("{package_filter}%20and%20state%20eq%20'delivered'")).await < n as u64 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered_at = time::OffsetDateTime::now_utc();
+    assert!(
+        delivered_at < instant - time::Duration::seconds(1),
+        "seeding overran the instant: raise the margin"
+    );
+    eprintln!(
+        "expiry storm: {n} assignments submitted ({submit_rate:.0}/s) and delivered; ending at {}",
+        rfc3339(instant)
+    );
+
+    // Access is gone at the instant, before any job has run.
+    let wait = instant - time::OffsetDateTime::now_utc();
+    tokio::time::sleep(Duration::from_secs_f64(wait.as_seconds_f64().max(0.0))).await;
+    let started = Instant::now();
+    let members = get_json(
+        http,
+        format!("{base}/v1.0/groups/{group}/members?$count=true&$top=1"),
+        token,
+    )
+    .await;
+    let first_read_after = (time::OffsetDateTime::now_utc() - instant).unsigned_abs();
+    let members_after_instant = members["@odata.count"].as_u64().unwrap();
+    loop {
+        let expired = count(format!("{package_filter}%20and%20state%20eq%20'expired'")).await;
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM group_members WHERE group_id = '{group}'"
+        )))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if expired == n as u64 && rows == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recorded = started.elapsed() + first_read_after;
+
+    // The steady stream: assignments ending LAG_RATE per second, each polled from its end.
+    let stream = n.min(500);
+    let first_end =
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(15 + (stream / 40) as i64);
+    let end_of =
+        move |i: usize| first_end + time::Duration::milliseconds((i * 1000 / LAG_RATE) as i64);
+    load(stream, assign(agents.clone(), Arc::new(end_of))).await;
+    while count(format!("{package_filter}%20and%20state%20eq%20'delivered'")).await < stream as u64
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ids = Vec::new();
+    let mut next = Some(format!(
+        "{em}/assignments?$filter={package_filter}%20and%20state%20eq%20'delivered'&$select=id,target&$expand=target&$top=999"
+    ));
+    while let Some(url) = next.take() {
+        let page = get_json(http, url, token).await;
+        for a in page["value"].as_array().unwrap() {
+            ids.push((
+                a["id"].as_str().unwrap().to_owned(),
+                a["target"]["objectId"].as_str().unwrap().to_owned(),
+            ));
+        }
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(
+        ids.len(),
+        stream,
+        "the stream's assignments are delivered before they end"
+    );
+    let position: std::collections::HashMap<String, usize> = agents
+        .iter()
+        .take(stream)
+        .enumerate()
+        .map(|(i, a)| (a.clone(), i))
+        .collect();
+    let mut pollers = Vec::new();
+    for (id, target) in ids {
+        let end = end_of(position[&target]);
+        let (http, em, token) = (http.clone(), em.clone(), token.to_owned());
+        pollers.push(tokio::spawn(async move {
+            let wait = end - time::OffsetDateTime::now_utc();
+            tokio::time::sleep(Duration::from_secs_f64(wait.as_seconds_f64().max(0.0))).await;
+            loop {
+                let a = get_json(
+                    &http,
+                    format!("{em}/assignments/{id}?$select=state"),
+                    &token,
+                )
+                .await;
+                if a["state"] == "expired" {
+                    return (time::OffsetDateTime::now_utc() - end).unsigned_abs();
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }));
+    }
+    let mut lags = Vec::new();
+    for p in pollers {
+        lags.push(p.await.unwrap());
+    }
+    lags.sort();
+    ExpiryFigures {
+        n,
+        first_read_after,
+        members_after_instant,
+        recorded,
+        lags,
+    }
 }
 
 async fn post_json(
