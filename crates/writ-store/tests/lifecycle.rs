@@ -1771,3 +1771,6 @@ on_both_backends!(
     only_the_target_and_its_sponsors_request_for_an_agent,
     a_catalog_role_does_not_assign_an_agent_its_holder_sponsors,
 );
+
+#[path = "lifecycle/approval_timeouts.rs"]
+mod approval_timeouts;
