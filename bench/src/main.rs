@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use writ_domain::clock::SystemClock;
+use writ_domain::clock::{Clock, SystemClock};
 use writ_store::ConnectOptions;
 
 const CLIENT_ID: &str = "0d1b7a3e-9a4e-4c1f-8a61-3f2b8c9d0e11";
@@ -507,7 +507,7 @@ async fn expiry_storm(
     // Every assignment ends at `instant`, far enough ahead for all to be delivered first
     // (checked below: the figure is void otherwise).
     let margin = time::Duration::seconds(30 + (n / 40) as i64);
-    let instant = time::OffsetDateTime::now_utc() + margin;
+    let instant = SystemClock.now() + margin;
     let assign = |targets: Arc<Vec<String>>,
                   ends: Arc<dyn Fn(usize) -> time::OffsetDateTime + Send + Sync>| {
         let (client, em_c, tok) = (http.clone(), em.clone(), token.to_owned());
@@ -548,7 +548,7 @@ async fn expiry_storm(
     while count(format!("{package_filter}%20and%20state%20eq%20'delivered'")).await < n as u64 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let delivered_at = time::OffsetDateTime::now_utc();
+    let delivered_at = SystemClock.now();
     assert!(
         delivered_at < instant - time::Duration::seconds(1),
         "seeding overran the instant: raise the margin"
@@ -559,7 +559,7 @@ async fn expiry_storm(
     );
 
     // Access is gone at the instant, before any job has run.
-    let wait = instant - time::OffsetDateTime::now_utc();
+    let wait = instant - SystemClock.now();
     tokio::time::sleep(Duration::from_secs_f64(wait.as_seconds_f64().max(0.0))).await;
     let started = Instant::now();
     let members = get_json(
@@ -568,7 +568,7 @@ async fn expiry_storm(
         token,
     )
     .await;
-    let first_read_after = (time::OffsetDateTime::now_utc() - instant).unsigned_abs();
+    let first_read_after = (SystemClock.now() - instant).unsigned_abs();
     let members_after_instant = members["@odata.count"].as_u64().unwrap();
     loop {
         let expired = count(format!("{package_filter}%20and%20state%20eq%20'expired'")).await;
@@ -588,7 +588,7 @@ async fn expiry_storm(
     // The steady stream: assignments ending LAG_RATE per second, each polled from its end.
     let stream = n.min(500);
     let first_end =
-        time::OffsetDateTime::now_utc() + time::Duration::seconds(15 + (stream / 40) as i64);
+        SystemClock.now() + time::Duration::seconds(15 + (stream / 40) as i64);
     let end_of =
         move |i: usize| first_end + time::Duration::milliseconds((i * 1000 / LAG_RATE) as i64);
     load(stream, assign(agents.clone(), Arc::new(end_of))).await;
@@ -626,7 +626,7 @@ async fn expiry_storm(
         let end = end_of(position[&target]);
         let (http, em, token) = (http.clone(), em.clone(), token.to_owned());
         pollers.push(tokio::spawn(async move {
-            let wait = end - time::OffsetDateTime::now_utc();
+            let wait = end - SystemClock.now();
             tokio::time::sleep(Duration::from_secs_f64(wait.as_seconds_f64().max(0.0))).await;
             loop {
                 let a = get_json(
@@ -636,7 +636,7 @@ async fn expiry_storm(
                 )
                 .await;
                 if a["state"] == "expired" {
-                    return (time::OffsetDateTime::now_utc() - end).unsigned_abs();
+                    return (SystemClock.now() - end).unsigned_abs();
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }

@@ -29,6 +29,12 @@ pub enum JobKind {
     DeliverAssignment,
     /// End an assignment at its end instant and release its grants.
     ExpireAssignment,
+    /// Deny a request whose approval stage in progress is still undecided at the end of its
+    /// `durationBeforeAutomaticDenial` (subject: the request).
+    ApprovalTimeout,
+    /// Forward a request's approval stage in progress to its escalation approvers at the end of
+    /// its `durationBeforeEscalation` (subject: the request).
+    ApprovalEscalation,
 }
 
 impl JobKind {
@@ -37,6 +43,8 @@ impl JobKind {
             JobKind::ProcessRequest => "processRequest",
             JobKind::DeliverAssignment => "deliverAssignment",
             JobKind::ExpireAssignment => "expireAssignment",
+            JobKind::ApprovalTimeout => "approvalTimeout",
+            JobKind::ApprovalEscalation => "approvalEscalation",
         }
     }
 
@@ -45,6 +53,8 @@ impl JobKind {
             JobKind::ProcessRequest,
             JobKind::DeliverAssignment,
             JobKind::ExpireAssignment,
+            JobKind::ApprovalTimeout,
+            JobKind::ApprovalEscalation,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == name)
@@ -262,6 +272,8 @@ mod tests {
             JobKind::ProcessRequest,
             JobKind::DeliverAssignment,
             JobKind::ExpireAssignment,
+            JobKind::ApprovalTimeout,
+            JobKind::ApprovalEscalation,
         ] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }

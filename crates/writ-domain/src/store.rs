@@ -630,11 +630,22 @@ pub trait StoreTx: Send {
         package_id: &str,
     ) -> StoreResult<Option<Assignment>>;
     async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()>;
-    /// Stores the stage's new state if its status is still `expected_status`.
+    /// Stores the stage's new state if its status is still `expected_status` (its escalation
+    /// record excepted: see [`Self::escalate_approval_stage`]).
     async fn update_approval_stage(
         &mut self,
         stage: &ApprovalStageRecord,
         expected_status: &str,
+    ) -> StoreResult<bool>;
+    /// Records that the stage escalated at `at` to these approvers (`used_fallback`: the fallback
+    /// escalation approvers), if it is still `InProgress` and has not escalated before; `false`
+    /// otherwise. A later [`Self::update_approval_stage`] leaves this record alone.
+    async fn escalate_approval_stage(
+        &mut self,
+        stage_id: &str,
+        approver_ids: &[String],
+        used_fallback: bool,
+        at: OffsetDateTime,
     ) -> StoreResult<bool>;
     /// Whether a package has an assignment that has not ended or an add request in progress.
     async fn package_in_use(&mut self, package_id: &str) -> StoreResult<bool>;

@@ -17,6 +17,8 @@ mod additional_access;
 mod agents;
 #[path = "api/answers.rs"]
 mod answers;
+#[path = "api/approval_timeouts.rs"]
+mod approval_timeouts;
 #[path = "api/assignments.rs"]
 mod assignments;
 #[path = "api/auth.rs"]

@@ -623,10 +623,16 @@ pub(crate) async fn package_in_use(
 }
 
 const STAGE_COLUMNS: &str = "id, request_id, stage_index, status, review_result, approver_ids, \
-     used_fallback, started_at, reviewed_by, reviewed_by_name, reviewed_at, justification";
+     used_fallback, started_at, reviewed_by, reviewed_by_name, reviewed_at, justification, \
+     escalation_approver_ids, escalation_used_fallback, escalated_at";
+
+fn id_list(ids: &[String]) -> StoreResult<String> {
+    serde_json::to_string(ids).map_err(|e| StoreError::Other(e.to_string()))
+}
 
 fn stage(row: &AnyRow) -> StoreResult<ApprovalStageRecord> {
     let approvers: String = row.try_get("approver_ids").store()?;
+    let escalation: String = row.try_get("escalation_approver_ids").store()?;
     let index: i64 = row.try_get("stage_index").store()?;
     let reviewed_by: Option<String> = row.try_get("reviewed_by").store()?;
     let reviewed_by_name: Option<String> = row.try_get("reviewed_by_name").store()?;
@@ -641,6 +647,13 @@ fn stage(row: &AnyRow) -> StoreResult<ApprovalStageRecord> {
         used_fallback: row.try_get::<i64, _>("used_fallback").store()? != 0,
         started_date_time: row
             .try_get::<Option<i64>, _>("started_at")
+            .store()?
+            .map(from_micros),
+        escalation_approver_ids: serde_json::from_str(&escalation)
+            .map_err(|e| StoreError::Other(e.to_string()))?,
+        escalation_used_fallback: row.try_get::<i64, _>("escalation_used_fallback").store()? != 0,
+        escalated_date_time: row
+            .try_get::<Option<i64>, _>("escalated_at")
             .store()?
             .map(from_micros),
         reviewed_by: reviewed_by.map(|id| (id, reviewed_by_name.unwrap_or_default())),
@@ -676,12 +689,12 @@ pub(crate) async fn insert_stage<'e, E>(executor: E, s: &ApprovalStageRecord) ->
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let approvers =
-        serde_json::to_string(&s.approver_ids).map_err(|e| StoreError::Other(e.to_string()))?;
+    let approvers = id_list(&s.approver_ids)?;
     sqlx::query(
         "INSERT INTO approval_stages (id, request_id, stage_index, status, review_result, \
          approver_ids, used_fallback, started_at, reviewed_by, reviewed_by_name, reviewed_at, \
-         justification) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         justification, escalation_approver_ids, escalation_used_fallback, escalated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(s.id.clone())
     .bind(s.request_id.clone())
@@ -695,12 +708,18 @@ where
     .bind(s.reviewed_by.as_ref().map(|r| r.1.clone()))
     .bind(s.reviewed_date_time.map(to_micros))
     .bind(s.justification.clone())
+    .bind(id_list(&s.escalation_approver_ids)?)
+    .bind(i64::from(s.escalation_used_fallback))
+    .bind(s.escalated_date_time.map(to_micros))
     .execute(executor)
     .await
     .store()?;
     Ok(())
 }
 
+/// Stores a stage's decision or start if its status is still `expected_status`. The escalation
+/// columns are left alone: only [`escalate_stage`] writes them, so a decision read before an
+/// escalation committed does not undo it.
 pub(crate) async fn update_stage<'e, E>(
     executor: E,
     s: &ApprovalStageRecord,
@@ -709,8 +728,7 @@ pub(crate) async fn update_stage<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let approvers =
-        serde_json::to_string(&s.approver_ids).map_err(|e| StoreError::Other(e.to_string()))?;
+    let approvers = id_list(&s.approver_ids)?;
     let done = sqlx::query(
         "UPDATE approval_stages SET status = $2, review_result = $3, approver_ids = $4, \
          used_fallback = $5, started_at = $6, reviewed_by = $7, reviewed_by_name = $8, \
@@ -727,6 +745,32 @@ where
     .bind(s.reviewed_date_time.map(to_micros))
     .bind(s.justification.clone())
     .bind(expected_status.to_owned())
+    .execute(executor)
+    .await
+    .store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records that stage `stage_id` escalated at `at` to `approver_ids`, if it is still in progress
+/// and has not escalated before.
+pub(crate) async fn escalate_stage<'e, E>(
+    executor: E,
+    stage_id: &str,
+    approver_ids: &[String],
+    used_fallback: bool,
+    at: OffsetDateTime,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let done = sqlx::query(
+        "UPDATE approval_stages SET escalation_approver_ids = $2, escalation_used_fallback = $3, \
+         escalated_at = $4 WHERE id = $1 AND status = 'InProgress' AND escalated_at IS NULL",
+    )
+    .bind(stage_id.to_owned())
+    .bind(id_list(approver_ids)?)
+    .bind(i64::from(used_fallback))
+    .bind(to_micros(at))
     .execute(executor)
     .await
     .store()?;

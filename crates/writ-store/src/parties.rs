@@ -66,11 +66,11 @@ pub(crate) fn condition(party: Party, id: &str, requestor_column: &str) -> (Stri
             (sql, vec![caller[0].clone(), SqlValue::I64(to_micros(at))])
         }
         Party::Approver => (
-            // The approver list is a small JSON array; the quoted id cannot match anything but
-            // an id.
+            // The approver lists (primary, and escalation once the stage escalated) are small
+            // JSON arrays; the quoted id cannot match anything but an id.
             "(t.state = 'pendingApproval' AND EXISTS (SELECT 1 FROM approval_stages st \
              WHERE st.request_id = t.id AND st.status = 'InProgress' \
-             AND st.approver_ids LIKE $1))"
+             AND (st.approver_ids LIKE $1 OR st.escalation_approver_ids LIKE $1)))"
                 .to_owned(),
             vec![SqlValue::Text(format!("%\"{id}\"%"))],
         ),

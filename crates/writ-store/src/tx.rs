@@ -1162,6 +1162,17 @@ impl StoreTx for SqlTx {
         crate::assignments::update_stage(&mut *self.tx, stage, expected_status).await
     }
 
+    async fn escalate_approval_stage(
+        &mut self,
+        stage_id: &str,
+        approver_ids: &[String],
+        used_fallback: bool,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        crate::assignments::escalate_stage(&mut *self.tx, stage_id, approver_ids, used_fallback, at)
+            .await
+    }
+
     async fn package_in_use(&mut self, package_id: &str) -> StoreResult<bool> {
         crate::assignments::package_in_use(&mut self.tx, package_id).await
     }

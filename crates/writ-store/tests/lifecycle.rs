@@ -2023,3 +2023,6 @@ on_both_backends!(
     removal_and_expiry_end_an_assignment_once,
     reprocess_retries_a_request_the_queue_gave_up_on,
 );
+
+#[path = "lifecycle/approval_timeouts.rs"]
+mod approval_timeouts;

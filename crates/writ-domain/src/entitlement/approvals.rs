@@ -2,7 +2,9 @@
 //! stage starts (subject sets expanded to enabled human users, the requestor and the target
 //! removed, the fallback approvers when none remain, denial when still none), the decision
 //! checked again against the policy at decision time, one decision per stage (compare-and-set:
-//! the loser of a race gets `409`), and `cancel` while a request is open.
+//! the loser of a race gets `409`), and `cancel` while a request is open. A stage's timers
+//! (automatic denial, escalation) are armed here when it starts and run in [`super::timeouts`];
+//! once a stage escalated, its escalation approvers decide it as its primary ones do.
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -13,6 +15,7 @@ use super::requests::{
     ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, Transition, request_audit,
     request_event_data, transition,
 };
+use super::timeouts::arm_stage_timers;
 use crate::audit::{Actor, OutboxEvent, Recipient};
 use crate::authz::{Caller, PrincipalKind};
 use crate::directory::{DirectoryObject, RequestContext, UserKind};
@@ -21,9 +24,11 @@ use crate::ids::new_object_id;
 use crate::jobs::{JobKind, NewJob};
 use crate::query::ListQuery;
 
-const IN_PROGRESS: &str = "InProgress";
+pub(super) const IN_PROGRESS: &str = "InProgress";
 const NOT_STARTED: &str = "NotStarted";
 const COMPLETED: &str = "Completed";
+/// A stage left undecided for its `durationBeforeAutomaticDenial` (Graph's `Expired`).
+pub(super) const EXPIRED: &str = "Expired";
 
 /// Whether a request must pass approval before delivery.
 pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
@@ -45,6 +50,15 @@ fn find_stage<'a>(
         .iter()
         .find(|s| s.id == stage_id)
         .ok_or_else(|| DomainError::not_found("approvalStage", stage_id))
+}
+
+impl ApprovalStageRecord {
+    /// Whether `id` was named an approver of this stage: resolved when it started, or among the
+    /// escalation approvers added since.
+    pub fn lists_approver(&self, id: &str) -> bool {
+        self.approver_ids.iter().any(|a| a == id)
+            || self.escalation_approver_ids.iter().any(|a| a == id)
+    }
 }
 
 /// A decision on a stage, as sent in `PATCH …/stages/{id}`.
@@ -188,6 +202,26 @@ impl Entitlement {
         Ok((fallback, true))
     }
 
+    /// A stage's escalation approvers: the escalation ones, or the fallback escalation ones when
+    /// none remain (`true`).
+    pub(super) async fn escalation_approvers(
+        &self,
+        stage: &ApprovalStage,
+        request: &AssignmentRequest,
+        now: OffsetDateTime,
+    ) -> DomainResult<(Vec<Recipient>, bool)> {
+        let escalation = self
+            .resolve_approvers(&stage.escalation_approvers, request, now)
+            .await?;
+        if !escalation.is_empty() {
+            return Ok((escalation, false));
+        }
+        let fallback = self
+            .resolve_approvers(&stage.fallback_escalation_approvers, request, now)
+            .await?;
+        Ok((fallback, true))
+    }
+
     /// Moves a submitted request into approval: its stages are written, the first started.
     pub(super) async fn begin_approval(
         &self,
@@ -241,12 +275,16 @@ impl Entitlement {
                 },
                 used_fallback: started && used_fallback,
                 started_date_time: started.then_some(now),
+                escalation_approver_ids: Vec::new(),
+                escalation_used_fallback: false,
+                escalated_date_time: None,
                 reviewed_by: None,
                 reviewed_date_time: None,
                 justification: None,
             })
             .await?;
         }
+        arm_stage_timers(tx.as_mut(), &request.id, first, now).await?;
         tx.append_audit(
             &request_audit(
                 Actor::system(),
@@ -286,7 +324,7 @@ impl Entitlement {
         caller.catalog_rights(&request.catalog_id).read
             || request.requestor_id == caller.id
             || request.target_id == caller.id
-            || stages.iter().any(|s| s.approver_ids.contains(&caller.id))
+            || stages.iter().any(|s| s.lists_approver(&caller.id))
     }
 
     /// `GET accessPackageAssignmentApprovals/{id}`: the request's stages, `404` for a caller who
@@ -364,8 +402,9 @@ impl Entitlement {
     }
 
     /// Whether `approver_id` is still an approver of `stage`: the approvers it was started with
-    /// (primary, or fallback when those were used) resolved again at `now`, so a sponsor removed
-    /// since the stage started is not one.
+    /// (primary, or fallback when those were used), or the escalation approvers it was given
+    /// (escalation, or fallback escalation), resolved again at `now` from the subject sets they
+    /// came from, so a sponsor removed since is not one.
     async fn is_current_approver(
         &self,
         approver_id: &str,
@@ -374,19 +413,36 @@ impl Entitlement {
         settings: &ApprovalStage,
         now: OffsetDateTime,
     ) -> DomainResult<bool> {
-        if !stage.approver_ids.iter().any(|a| a == approver_id) {
-            return Ok(false);
+        let mut lists = Vec::with_capacity(2);
+        if stage.approver_ids.iter().any(|a| a == approver_id) {
+            lists.push(if stage.used_fallback {
+                &settings.fallback_primary_approvers
+            } else {
+                &settings.primary_approvers
+            });
         }
-        let sets = if stage.used_fallback {
-            &settings.fallback_primary_approvers
-        } else {
-            &settings.primary_approvers
-        };
-        Ok(self
-            .resolve_approvers(sets, request, now)
-            .await?
+        if stage
+            .escalation_approver_ids
             .iter()
-            .any(|r| r.id == approver_id))
+            .any(|a| a == approver_id)
+        {
+            lists.push(if stage.escalation_used_fallback {
+                &settings.fallback_escalation_approvers
+            } else {
+                &settings.escalation_approvers
+            });
+        }
+        for sets in lists {
+            if self
+                .resolve_approvers(sets, request, now)
+                .await?
+                .iter()
+                .any(|r| r.id == approver_id)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// `PATCH accessPackageAssignmentApprovals/{id}/stages/{stageId}`.
@@ -414,7 +470,7 @@ impl Entitlement {
                 "the requestor and the target cannot decide their own request",
             ));
         }
-        if !stage.approver_ids.contains(&caller.id) {
+        if !stage.lists_approver(&caller.id) {
             return Err(DomainError::forbidden(
                 "the caller is not an approver of this stage",
             ));
@@ -468,6 +524,7 @@ impl Entitlement {
             match (settings.get(index + 1), stages.get(index + 1)) {
                 (Some(next_settings), Some(next_stage)) => Some((
                     next_stage.clone(),
+                    next_settings,
                     self.stage_approvers(next_settings, &request, now).await?,
                 )),
                 _ => None,
@@ -489,51 +546,52 @@ impl Entitlement {
             ));
         }
         let actor = Actor::from(caller);
-        let mut updated = request.clone();
-        let (activity, event, recipients) = match next {
-            Some((mut next_stage, (approvers, used_fallback))) if !approvers.is_empty() => {
+        let (updated, activity, event, recipients) = match next {
+            Some((mut next_stage, next_settings, (approvers, used_fallback)))
+                if !approvers.is_empty() =>
+            {
                 next_stage.status = IN_PROGRESS.into();
                 next_stage.approver_ids = approvers.iter().map(|a| a.id.clone()).collect();
                 next_stage.used_fallback = used_fallback;
                 next_stage.started_date_time = Some(now);
                 tx.update_approval_stage(&next_stage, NOT_STARTED).await?;
+                arm_stage_timers(tx.as_mut(), &request.id, next_settings, now).await?;
+                // Still pending approval, now of a stage that has not escalated: written even
+                // though the state stays, so an escalation of the decided stage does not linger
+                // in the status (and a request canceled meanwhile fails the compare-and-set).
                 (
+                    request.moved_to(RequestState::PendingApproval, now),
                     "Approve stage of access package assignment request",
                     "approval.stageAssigned",
                     approvers,
                 )
             }
-            Some(_) => {
-                updated = request.moved_to(RequestState::Denied, now);
-                (
-                    "Deny access package assignment request",
-                    "request.denied",
-                    Vec::new(),
-                )
-            }
+            Some(_) => (
+                request.moved_to(RequestState::Denied, now),
+                "Deny access package assignment request",
+                "request.denied",
+                Vec::new(),
+            ),
             None if approve => {
-                updated = request.moved_to(RequestState::Delivering, now);
                 tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
                     .await?;
                 (
+                    request.moved_to(RequestState::Delivering, now),
                     "Approve access package assignment request",
                     "request.approved",
                     Vec::new(),
                 )
             }
-            None => {
-                updated = request.moved_to(RequestState::Denied, now);
-                (
-                    "Deny access package assignment request",
-                    "request.denied",
-                    Vec::new(),
-                )
-            }
+            None => (
+                request.moved_to(RequestState::Denied, now),
+                "Deny access package assignment request",
+                "request.denied",
+                Vec::new(),
+            ),
         };
-        if updated.state != request.state
-            && !tx
-                .update_assignment_request(&updated, request.state)
-                .await?
+        if !tx
+            .update_assignment_request(&updated, request.state)
+            .await?
         {
             return Err(DomainError::Conflict(
                 "the request changed while it was being decided".into(),

@@ -18,6 +18,7 @@ mod requests;
 mod resources;
 mod roles;
 mod subjects;
+mod timeouts;
 
 pub use answers::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
 pub use approvals::StageDecision;

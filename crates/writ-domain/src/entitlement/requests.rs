@@ -246,6 +246,19 @@ impl AssignmentRequest {
         }
         next
     }
+
+    /// This request in `state` at `now`, moved there for `reason`: as [`Self::moved_to`], with
+    /// the status string the reason gives (see [`status_for`]).
+    pub(super) fn moved_to_for(
+        &self,
+        state: RequestState,
+        reason: StatusReason,
+        now: OffsetDateTime,
+    ) -> Self {
+        let mut next = self.moved_to(state, now);
+        next.status = status_for(state, Some(reason)).into();
+        next
+    }
 }
 
 /// Who moves a request, and what its audit record and event say.
@@ -300,7 +313,8 @@ pub struct ApprovalStageRecord {
     pub id: String,
     pub request_id: String,
     pub stage_index: u32,
-    /// `NotStarted`, `InProgress`, `Completed`.
+    /// `NotStarted`, `InProgress`, `Completed`, `Expired` (undecided within
+    /// `durationBeforeAutomaticDenial`).
     pub status: String,
     /// `NotReviewed`, `Approved`, `Denied`.
     pub review_result: String,
@@ -309,6 +323,13 @@ pub struct ApprovalStageRecord {
     /// The primary approvers resolved to nobody, so the fallback approvers apply.
     pub used_fallback: bool,
     pub started_date_time: Option<OffsetDateTime>,
+    /// The escalation approvers added after `durationBeforeEscalation` (empty until then); they
+    /// may decide the stage alongside `approver_ids`.
+    pub escalation_approver_ids: Vec<String>,
+    /// The escalation approvers resolved to nobody, so the fallback escalation approvers apply.
+    pub escalation_used_fallback: bool,
+    /// When the stage was forwarded to its escalation approvers.
+    pub escalated_date_time: Option<OffsetDateTime>,
     pub reviewed_by: Option<(String, String)>,
     pub reviewed_date_time: Option<OffsetDateTime>,
     pub justification: Option<String>,
@@ -1163,6 +1184,8 @@ impl Entitlement {
             Some(JobKind::ProcessRequest) => self.process_request(&job.subject_id, now).await,
             Some(JobKind::ExpireAssignment) => self.expire_assignment(&job.subject_id, now).await,
             Some(JobKind::DeliverAssignment) => self.redeliver(&job.subject_id, None, now).await,
+            Some(JobKind::ApprovalTimeout) => self.time_out_approval(&job.subject_id, now).await,
+            Some(JobKind::ApprovalEscalation) => self.escalate_approval(&job.subject_id, now).await,
             None => Err(DomainError::Internal(format!(
                 "no handler for job kind {:?}",
                 job.kind_name
@@ -1586,6 +1609,28 @@ pub(super) fn status_of(state: RequestState) -> &'static str {
         RequestState::DeliveryFailed => "DeliveryFailed",
         RequestState::Denied => "Denied",
         RequestState::Canceled => "Canceled",
+    }
+}
+
+/// Why a request is in its state, where DESIGN section 5's table gives that a status string of
+/// its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StatusReason {
+    /// Denied because a stage went undecided for its `durationBeforeAutomaticDenial`.
+    TimedOut,
+    /// Pending approval, forwarded to the stage's escalation approvers.
+    Escalated,
+}
+
+/// The status string of a request in `state`, moved there for `reason`: [`status_of`] unless
+/// the reason has a string of its own for that state.
+pub(super) fn status_for(state: RequestState, reason: Option<StatusReason>) -> &'static str {
+    match (state, reason) {
+        (RequestState::Denied, Some(StatusReason::TimedOut)) => "TimedOut",
+        (RequestState::PendingApproval, Some(StatusReason::Escalated)) => {
+            "PendingApprovalEscalated"
+        }
+        _ => status_of(state),
     }
 }
 
