@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditRecord, OutboxEvent};
+use crate::audit::{AuditRecord, OutboxEvent, Recipient};
 use crate::directory::{
     AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
     ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
@@ -338,6 +338,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// target or the requestor of an assignment request.
     async fn list_subjects(&self, query: &ListQuery) -> StoreResult<Page<Subject>>;
     async fn subject(&self, id: &str) -> StoreResult<Option<Subject>>;
+    /// The assignments with these ids (those that exist), for a batch of jobs.
+    async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
+    /// (id, displayName) of the users and service principals with these ids.
+    async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>>;
+    /// (sponsored object id, recipient) for each enabled human user sponsoring one of `ids`
+    /// directly: the recipients of the objects' lifecycle events.
+    async fn human_sponsors_of(&self, ids: &[String]) -> StoreResult<Vec<(String, Recipient)>>;
     /// The assignments of a target that have not ended.
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;

@@ -5,6 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
 use time::OffsetDateTime;
+use writ_domain::audit::Recipient;
 use writ_domain::authz::PrincipalKind;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
@@ -199,6 +200,103 @@ pub(crate) async fn list_assignments(
         assignment,
     )
     .await
+}
+
+/// `$1, $2, …` for `n` values.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) async fn assignments_by_ids(
+    pool: &AnyPool,
+    ids: &[String],
+) -> StoreResult<Vec<Assignment>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN ({})",
+        placeholders(ids.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(id.clone());
+    }
+    query
+        .fetch_all(pool)
+        .await
+        .store()?
+        .iter()
+        .map(assignment)
+        .collect()
+}
+
+pub(crate) async fn principal_names(
+    pool: &AnyPool,
+    ids: &[String],
+) -> StoreResult<Vec<(String, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = placeholders(ids.len());
+    let sql = format!(
+        "SELECT id, display_name FROM users WHERE id IN ({list}) \
+         UNION ALL SELECT id, display_name FROM service_principals WHERE id IN ({list})"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(id.clone());
+    }
+    query
+        .fetch_all(pool)
+        .await
+        .store()?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("id").store()?,
+                row.try_get("display_name").store()?,
+            ))
+        })
+        .collect()
+}
+
+pub(crate) async fn human_sponsors_of(
+    pool: &AnyPool,
+    ids: &[String],
+) -> StoreResult<Vec<(String, Recipient)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT s.object_id, u.id, u.mail FROM sponsors s JOIN users u ON u.id = s.sponsor_id \
+         WHERE s.object_id IN ({}) AND u.account_enabled = TRUE AND u.kind = 'user' \
+         ORDER BY s.object_id, u.id",
+        placeholders(ids.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(id.clone());
+    }
+    query
+        .fetch_all(pool)
+        .await
+        .store()?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("object_id").store()?,
+                Recipient {
+                    id: row.try_get("id").store()?,
+                    kind: "user".into(),
+                    mail: row.try_get("mail").store()?,
+                },
+            ))
+        })
+        .collect()
 }
 
 pub(crate) async fn list_additional_access(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
-use writ_domain::audit::{AuditRecord, OutboxEvent};
+use writ_domain::audit::{AuditRecord, OutboxEvent, Recipient};
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::directory::{
     AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
@@ -894,6 +894,18 @@ impl Store for SqlStore {
         party: Option<(Party, &str)>,
     ) -> StoreResult<Page<Assignment>> {
         crate::assignments::list_assignments(&self.pool, query, visible_to, party).await
+    }
+
+    async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>> {
+        crate::assignments::assignments_by_ids(&self.pool, ids).await
+    }
+
+    async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+        crate::assignments::principal_names(&self.pool, ids).await
+    }
+
+    async fn human_sponsors_of(&self, ids: &[String]) -> StoreResult<Vec<(String, Recipient)>> {
+        crate::assignments::human_sponsors_of(&self.pool, ids).await
     }
 
     async fn list_additional_access(

@@ -924,6 +924,123 @@ macro_rules! conformance {
     };
 }
 
+/// Runs jobs one by one (the trait's default batches nothing); records what it ran, and the
+/// batches a wrapping handler ran.
+#[derive(Default)]
+struct BatchingHandler {
+    fail_batch: bool,
+    batches: std::sync::Mutex<Vec<Vec<String>>>,
+    singles: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for BatchingHandler {
+    async fn handle(&self, job: &ClaimedJob, _now: OffsetDateTime) -> DomainResult<()> {
+        self.singles.lock().unwrap().push(job.subject_id.clone());
+        Ok(())
+    }
+}
+
+/// The store's side of a batch: a handler that completes a claim's jobs of one kind in one
+/// transaction; when it fails, the worker runs them one by one instead.
+struct StoreBatchingHandler {
+    inner: BatchingHandler,
+    store: SqlStore,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for StoreBatchingHandler {
+    async fn handle(&self, job: &ClaimedJob, now: OffsetDateTime) -> DomainResult<()> {
+        self.inner.handle(job, now).await
+    }
+
+    async fn handle_batch(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        _now: OffsetDateTime,
+    ) -> DomainResult<bool> {
+        if self.inner.fail_batch {
+            return Err(DomainError::Conflict("an assignment changed".into()));
+        }
+        let mut tx = self.store.begin().await.unwrap();
+        for job in jobs {
+            assert!(tx.complete_job(&job.id, worker).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+        self.inner
+            .batches
+            .lock()
+            .unwrap()
+            .push(jobs.iter().map(|j| j.subject_id.clone()).collect());
+        Ok(true)
+    }
+}
+
+async fn jobs_of_one_kind_run_as_a_batch_or_one_by_one(backend: Backend) {
+    let store = store(backend).await;
+    let t0 = now();
+    for fail_batch in [false, true] {
+        let mut tx = store.begin().await.unwrap();
+        for i in 0..3 {
+            tx.enqueue_job(&NewJob::new(
+                JobKind::ExpireAssignment,
+                &format!("assignment-{fail_batch}-{i}"),
+                t0,
+            ))
+            .await
+            .unwrap();
+        }
+        tx.enqueue_job(&NewJob::new(
+            JobKind::ProcessRequest,
+            &format!("request-{fail_batch}"),
+            t0,
+        ))
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let handler = StoreBatchingHandler {
+            inner: BatchingHandler {
+                fail_batch,
+                ..Default::default()
+            },
+            store: store.clone(),
+        };
+        let report = run_due_jobs(&store, &handler, &worker("w", 10, 3), t0)
+            .await
+            .unwrap();
+        assert_eq!((report.completed, report.retried), (4, 0));
+        let batches = handler.inner.batches.lock().unwrap().clone();
+        let mut singles = handler.inner.singles.lock().unwrap().clone();
+        singles.sort();
+        if fail_batch {
+            assert!(batches.is_empty());
+            assert_eq!(
+                singles,
+                [
+                    "assignment-true-0",
+                    "assignment-true-1",
+                    "assignment-true-2",
+                    "request-true"
+                ],
+                "a failed batch runs one by one"
+            );
+        } else {
+            assert_eq!(batches.len(), 1);
+            assert_eq!(batches[0].len(), 3);
+            assert_eq!(singles, ["request-false"], "a lone job runs by itself");
+        }
+        assert_eq!(
+            store.next_job_due().await.unwrap(),
+            None,
+            "every job was completed"
+        );
+    }
+    // A handler that does not batch says so.
+    let plain = BatchingHandler::default();
+    assert!(!plain.handle_batch(&[], "w", t0).await.unwrap());
+}
+
 conformance!(
     migrations_are_idempotent_and_ready,
     users_round_trip,
@@ -942,6 +1059,7 @@ conformance!(
     jobs_are_claimed_when_due_under_a_lease,
     failing_jobs_back_off_then_park_until_reprocessed,
     concurrent_workers_claim_disjoint_jobs,
+    jobs_of_one_kind_run_as_a_batch_or_one_by_one,
 );
 
 /// A tenant-wide directory role an administrator assigned.

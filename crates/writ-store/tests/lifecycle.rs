@@ -1983,6 +1983,69 @@ async fn reprocess_retries_a_request_the_queue_gave_up_on(backend: Backend) {
     only_record(&records, "Reprocess access package assignment request");
 }
 
+/// Many assignments ending at one instant are recorded in one pass of the worker (one batch,
+/// one transaction): each expired once with its `systemRemove`, its record and its event; one
+/// extended since and one removed since are left as they are.
+async fn a_storm_of_expiries_is_recorded_in_one_pass(backend: Backend) {
+    let w = World::new(backend).await;
+    let mut agents = vec![w.agent.clone()];
+    for i in 0..5 {
+        agents.push(
+            w.create_agent(&format!("storm-agent-{i}"), &[&w.sponsor])
+                .await,
+        );
+    }
+    let mut assignments = Vec::new();
+    for agent in &agents {
+        assignments.push(w.delivered(&w.package, &w.policy, agent).await);
+    }
+    w.clock.set(T0 + Duration::hours(1));
+    let extended = &assignments[0];
+    w.extend(&w.admin, "adminUpdate", &extended.id).await;
+    w.run_jobs().await;
+    let removed = &assignments[1];
+    w.remove(&w.admin, "adminRemove", &removed.id)
+        .await
+        .unwrap();
+
+    w.clock.set(T0 + LIFETIME);
+    let pass = w.run_jobs_once().await;
+    assert_eq!(
+        (pass.completed, pass.retried, pass.parked),
+        (6, 0, 0),
+        "every expiry job of the instant done in the pass"
+    );
+    for assignment in &assignments[2..] {
+        let ended = w.assignment(&assignment.id).await;
+        assert_eq!(ended.state, AssignmentState::Expired);
+        assert_eq!(ended.status, "Expired");
+        assert_eq!(ended.expired_date_time, Some(T0 + LIFETIME));
+        assert_eq!(
+            w.events_of(&assignment.id).await,
+            ["assignment.delivered", "assignment.expired"]
+        );
+        assert!(!w.member_at(&assignment.target_id, T0 + LIFETIME).await);
+        assert_eq!(
+            w.requests_of(&assignment.target_id, "systemRemove")
+                .await
+                .len(),
+            1
+        );
+    }
+    assert_eq!(
+        w.assignment(&extended.id).await.state,
+        AssignmentState::Delivered
+    );
+    assert!(w.member_at(&extended.target_id, T0 + LIFETIME).await);
+    assert_eq!(w.assignment(&removed.id).await.status, "Removed");
+    assert!(
+        w.requests_of(&removed.target_id, "systemRemove")
+            .await
+            .is_empty()
+    );
+    assert_eq!(w.run_jobs_once().await.completed, 0, "nothing left to do");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -2022,6 +2085,7 @@ on_both_backends!(
     expiry_and_an_approved_extension_settle_on_one_outcome,
     removal_and_expiry_end_an_assignment_once,
     reprocess_retries_a_request_the_queue_gave_up_on,
+    a_storm_of_expiries_is_recorded_in_one_pass,
 );
 
 #[path = "lifecycle/approval_timeouts.rs"]

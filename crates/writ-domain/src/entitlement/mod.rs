@@ -8,6 +8,7 @@ mod catalogs;
 mod current_user;
 mod delivery;
 mod entities;
+mod expiry;
 mod extensions;
 mod organizations;
 mod packages;

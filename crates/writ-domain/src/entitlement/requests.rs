@@ -1382,52 +1382,27 @@ impl Entitlement {
         }
         Ok(out)
     }
-
-    async fn expire_assignment(
-        &self,
-        assignment_id: &str,
-        now: OffsetDateTime,
-    ) -> DomainResult<()> {
-        let Some(assignment) = self.store.assignment(assignment_id).await? else {
-            return Ok(());
-        };
-        let due = match assignment.end_date_time {
-            Some(end) if assignment.state != AssignmentState::Expired && end <= now => end,
-            // Removed, or extended (a job for the new end exists), or not yet due.
-            _ => return Ok(()),
-        };
-        let target_name = self
-            .subject(&assignment.target_id)
-            .await?
-            .map(|s| s.display_name)
-            .unwrap_or_default();
-        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
-        let mut tx = self.store.begin().await?;
-        let requestor = (assignment.target_id.clone(), assignment.target_kind);
-        end_assignment(
-            tx.as_mut(),
-            Ending {
-                assignment,
-                request_type: RequestType::SystemRemove,
-                expiry: true,
-                actor: Actor::system(),
-                requestor,
-                request_id: None,
-                justification: None,
-                at: due,
-                target_name: &target_name,
-                recipients,
-            },
-        )
-        .await?;
-        Ok(tx.commit().await?)
-    }
 }
 
 #[async_trait::async_trait]
 impl JobHandler for Entitlement {
     async fn handle(&self, job: &ClaimedJob, now: OffsetDateTime) -> DomainResult<()> {
         self.run_job(job, now).await
+    }
+
+    async fn handle_batch(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        now: OffsetDateTime,
+    ) -> DomainResult<bool> {
+        match jobs.first().and_then(|j| j.kind) {
+            Some(JobKind::ExpireAssignment) => {
+                self.expire_batch(jobs, worker, now).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
@@ -1488,23 +1463,23 @@ struct NewAdd<'a> {
 }
 
 /// How an assignment ends: by removal now, or by expiry at its end instant.
-struct Ending<'a> {
-    assignment: Assignment,
-    request_type: RequestType,
+pub(super) struct Ending<'a> {
+    pub assignment: Assignment,
+    pub request_type: RequestType,
     /// Ended by reaching its end instant (status `Expired`), not removed (`Removed`).
-    expiry: bool,
-    actor: Actor,
-    requestor: (String, PrincipalKind),
-    request_id: Option<&'a str>,
-    justification: Option<String>,
-    at: OffsetDateTime,
-    target_name: &'a str,
-    recipients: Vec<Recipient>,
+    pub expiry: bool,
+    pub actor: Actor,
+    pub requestor: (String, PrincipalKind),
+    pub request_id: Option<&'a str>,
+    pub justification: Option<String>,
+    pub at: OffsetDateTime,
+    pub target_name: &'a str,
+    pub recipients: Vec<Recipient>,
 }
 
 /// Ends an assignment inside `tx`: marks it expired (status `Removed` or `Expired`), releases
 /// the grants it holds, and records the removal request, its audit record and its event.
-async fn end_assignment(
+pub(super) async fn end_assignment(
     tx: &mut dyn StoreTx,
     ending: Ending<'_>,
 ) -> DomainResult<AssignmentRequest> {

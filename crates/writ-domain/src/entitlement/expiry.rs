@@ -1,0 +1,138 @@
+//! Expiry (DESIGN sections 5 and 7): the `expireAssignment` job at an assignment's end instant
+//! records it `expired` (status `Expired`) with a `systemRemove` request, its audit record and
+//! its `assignment.expired` event, and releases its grants (access itself already ended at the
+//! instant: every deciding read filters on the grants' end).
+//!
+//! Many assignments ending together (a fleet assigned at once, a policy's fixed end date) is the
+//! normal case, so the worker hands the due expiries of a claim to [`Entitlement::expire_batch`]:
+//! one read of the assignments, their targets' names and their sponsors for the lot, then every
+//! expiry and the completion of every job in one transaction — one commit instead of two per
+//! assignment. A batch that fails (an assignment changed under it, a lease lost) is rolled back
+//! whole and its jobs run one by one, each reading afresh.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use super::Entitlement;
+use super::requests::{Assignment, AssignmentState, Ending, RequestType, end_assignment};
+use crate::audit::{Actor, Recipient};
+use crate::error::{DomainError, DomainResult};
+use crate::jobs::ClaimedJob;
+
+/// The instant an assignment is due to be recorded expired, if it is (not already ended, not
+/// extended past `now`).
+fn due(assignment: &Assignment, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    match assignment.end_date_time {
+        Some(end) if assignment.state != AssignmentState::Expired && end <= now => Some(end),
+        // Removed, or extended (a job for the new end exists), or not yet due.
+        _ => None,
+    }
+}
+
+impl Entitlement {
+    /// One `expireAssignment` job.
+    pub(super) async fn expire_assignment(
+        &self,
+        assignment_id: &str,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let Some(assignment) = self.store.assignment(assignment_id).await? else {
+            return Ok(());
+        };
+        let Some(at) = due(&assignment, now) else {
+            return Ok(());
+        };
+        let target_name = self
+            .subject(&assignment.target_id)
+            .await?
+            .map(|s| s.display_name)
+            .unwrap_or_default();
+        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        let mut tx = self.store.begin().await?;
+        end_assignment(
+            tx.as_mut(),
+            expiry(assignment, at, &target_name, recipients),
+        )
+        .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// A claim's `expireAssignment` jobs, completed by `worker` in the transaction that records
+    /// them.
+    pub(super) async fn expire_batch(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let ids: Vec<String> = jobs.iter().map(|j| j.subject_id.clone()).collect();
+        let assignments: Vec<(Assignment, OffsetDateTime)> = self
+            .store
+            .assignments_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter_map(|a| due(&a, now).map(|at| (a, at)))
+            .collect();
+        let mut targets: Vec<String> = assignments
+            .iter()
+            .map(|(a, _)| a.target_id.clone())
+            .collect();
+        targets.sort();
+        targets.dedup();
+        let names: HashMap<String, String> = self
+            .store
+            .principal_names(&targets)
+            .await?
+            .into_iter()
+            .collect();
+        let mut sponsors: HashMap<String, Vec<Recipient>> = HashMap::new();
+        for (object, recipient) in self.store.human_sponsors_of(&targets).await? {
+            sponsors.entry(object).or_default().push(recipient);
+        }
+
+        let mut tx = self.store.begin().await?;
+        for (assignment, at) in assignments {
+            let name = names
+                .get(&assignment.target_id)
+                .cloned()
+                .unwrap_or_default();
+            let recipients = sponsors
+                .get(&assignment.target_id)
+                .cloned()
+                .unwrap_or_default();
+            end_assignment(tx.as_mut(), expiry(assignment, at, &name, recipients)).await?;
+        }
+        for job in jobs {
+            if !tx.complete_job(&job.id, worker).await? {
+                return Err(DomainError::Conflict(format!(
+                    "the lease of job {} was lost",
+                    job.id
+                )));
+            }
+        }
+        Ok(tx.commit().await?)
+    }
+}
+
+/// How an assignment reaching its end is recorded: by the system, for the target.
+fn expiry(
+    assignment: Assignment,
+    at: OffsetDateTime,
+    target_name: &str,
+    recipients: Vec<Recipient>,
+) -> Ending<'_> {
+    let requestor = (assignment.target_id.clone(), assignment.target_kind);
+    Ending {
+        assignment,
+        request_type: RequestType::SystemRemove,
+        expiry: true,
+        actor: Actor::system(),
+        requestor,
+        request_id: None,
+        justification: None,
+        at,
+        target_name,
+        recipients,
+    }
+}
