@@ -587,8 +587,7 @@ async fn expiry_storm(
 
     // The steady stream: assignments ending LAG_RATE per second, each polled from its end.
     let stream = n.min(500);
-    let first_end =
-        SystemClock.now() + time::Duration::seconds(15 + (stream / 40) as i64);
+    let first_end = SystemClock.now() + time::Duration::seconds(15 + (stream / 40) as i64);
     let end_of =
         move |i: usize| first_end + time::Duration::milliseconds((i * 1000 / LAG_RATE) as i64);
     load(stream, assign(agents.clone(), Arc::new(end_of))).await;
