@@ -51,8 +51,10 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        server = item.funcargs.get("writ") if hasattr(item, "funcargs") else None
-        if isinstance(server, WritServer):
-            report.sections.append(
-                (f"writ serve log ({server.backend}, last lines)", server.stderr_tail(80))
-            )
+        for value in (getattr(item, "funcargs", None) or {}).values():
+            servers = value if isinstance(value, (list, tuple)) else [value]
+            for server in servers:
+                if isinstance(server, WritServer):
+                    report.sections.append(
+                        (f"{server.name} log ({server.backend}, last lines)", server.stderr_tail(80))
+                    )

@@ -18,6 +18,14 @@ package's group and its token for the Orders API carries the app role. The spons
 behalf of a second agent: it is the requestor, so only the fallback approver is asked, and
 approves. `adminRemove` takes the first agent's membership and app role away at once.
 
+A third scenario times the end of access: two agents are assigned, for 6 seconds, a package
+granting a group membership and an app role of the Orders API; the first agent also holds the same
+group through a standing assignment of another package. Shortly before the end each agent is a
+member and its token carries the role, expiring no later than the assignment; right after each
+end instant a new token carries no role, the agent with only the brief assignment is no longer a
+member while the other keeps its membership, and each brief assignment is recorded `expired`
+within 2 seconds of its end.
+
 Every JSON body the server returns passes the strict model check (`graph_sdk.py` route table).
 """
 
@@ -333,5 +341,134 @@ def test_agent_requests_and_its_sponsor_approves(writ):
 
         for recorder in (admin_recorder, agent_recorder, sponsor_recorder, fallback_recorder):
             strict_check_exchanges(recorder.exchanges)
+
+    asyncio.run(scenario())
+
+
+RECORDING_WINDOW_S = 2.0
+
+
+def test_access_ends_at_the_instant_and_a_shared_group_stays(writ):
+    prefix = "end" + secrets.token_hex(3)
+
+    async def scenario():
+        client, recorder = sdk_client(writ)
+        em = client.identity_governance.entitlement_management
+        sponsor = await client.users.post(new_user(prefix, 1))
+        blueprint = await client.applications.post(AgentIdentityBlueprint(
+            display_name=f"{prefix} blueprint", additional_data=sponsor_bind(writ, sponsor.id)))
+        await client.service_principals.post(AgentIdentityBlueprintPrincipal(app_id=blueprint.app_id))
+        agents, secrets_ = [], []
+        for n in (1, 2):
+            agent = await client.service_principals.post(AgentIdentity(
+                display_name=f"{prefix}-agent-{n}", agent_identity_blueprint_id=blueprint.app_id,
+                additional_data=sponsor_bind(writ, sponsor.id)))
+            secret = await client.service_principals.by_service_principal_id(agent.id).add_password.post(
+                AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name="e2e")))
+            agents.append(agent)
+            secrets_.append(secret.secret_text)
+
+        group = await client.groups.post(Group(
+            display_name=f"{prefix} tools", mail_enabled=False, mail_nickname=f"{prefix}tools",
+            security_enabled=True))
+        orders = await client.applications.post(Application(
+            display_name=f"{prefix} Orders API",
+            app_roles=[AppRole(
+                id=ORDERS_ROLE_ID, allowed_member_types=["Application"], value=ORDERS_ROLE_VALUE,
+                display_name="Read orders", description="Read all orders", is_enabled=True)]))
+        orders_sp = await client.service_principals.post(ServicePrincipal(app_id=orders.app_id))
+        catalog = await em.catalogs.post(AccessPackageCatalog(display_name=f"{prefix} catalog"))
+        for origin_id, system in ((group.id, "AadGroup"), (orders_sp.id, "AadApplication")):
+            await em.resource_requests.post(AccessPackageResourceRequest(
+                request_type=AccessPackageRequestType.AdminAdd,
+                resource=AccessPackageResource(origin_id=origin_id, origin_system=system),
+                catalog=AccessPackageCatalog(id=catalog.id)))
+        roles = await em.catalogs.by_access_package_catalog_id(catalog.id).resource_roles.get()
+        member = next(r for r in roles.value if r.display_name == "Member")
+        read_orders = next(r for r in roles.value if r.origin_id == str(ORDERS_ROLE_ID))
+
+        async def package_with(name: str, roles_: list, duration: str) -> tuple[str, str]:
+            package = await em.access_packages.post(AccessPackage(
+                display_name=f"{prefix} {name}", catalog=AccessPackageCatalog(id=catalog.id)))
+            for role in roles_:
+                await em.access_packages.by_access_package_id(package.id).resource_role_scopes.post(
+                    AccessPackageResourceRoleScope(role=AccessPackageResourceRole(id=role.id)))
+            policy = await em.assignment_policies.post(AccessPackageAssignmentPolicy(
+                display_name=f"All agents, {duration}",
+                allowed_target_scope=AllowedTargetScope.AllDirectoryAgentIdentities,
+                expiration=ExpirationPattern(type=ExpirationPatternType.AfterDuration, duration=duration),
+                request_approval_settings=AccessPackageAssignmentApprovalSettings(
+                    is_approval_required_for_add=False, stages=[]),
+                access_package=AccessPackage(id=package.id)))
+            return package.id, policy.id
+
+        brief = await package_with("brief", [member, read_orders], f"PT{LIFETIME_S}S")
+        standing = await package_with("standing", [member], "P1D")
+
+        async def assign(agent, package_policy) -> AccessPackageAssignment:
+            package_id, policy_id = package_policy
+            created = await em.assignment_requests.post(AccessPackageAssignmentRequest(
+                request_type=AccessPackageRequestType.AdminAdd,
+                assignment=AccessPackageAssignment(additional_data={
+                    "targetId": agent.id, "assignmentPolicyId": policy_id, "accessPackageId": package_id})))
+            delivered = await poll(
+                lambda: em.assignment_requests.by_access_package_assignment_request_id(created.id).get(
+                    request_configuration=RequestConfiguration(
+                        query_parameters=AssignmentRequestsRequestBuilder
+                        .AssignmentRequestsRequestBuilderGetQueryParameters(expand=["assignment"]))),
+                lambda r: r.state == AccessPackageRequestState.Delivered, "delivery")
+            return delivered.assignment
+
+        async def members() -> set[str]:
+            page = await client.groups.by_group_id(group.id).members.get()
+            return {m.id for m in page.value}
+
+        orders_scope = f"api://{orders.app_id}/.default"
+
+        def token_claims(n: int) -> dict:
+            return token_for(writ, agents[n].app_id, secrets_[n], orders_scope)["claims"]
+
+        # The first agent also holds the group through a standing assignment of another package.
+        kept = await assign(agents[0], standing)
+        brief_assignments = [await assign(agent, brief) for agent in agents]
+        ends = [a.schedule.expiration.end_date_time for a in brief_assignments]
+        for a in brief_assignments:
+            assert a.schedule.expiration.end_date_time - a.schedule.start_date_time == timedelta(
+                seconds=LIFETIME_S)
+
+        # Shortly before the end: access, and a token that lasts no longer than the assignment.
+        assert datetime.now(ends[0].tzinfo) < min(ends) - timedelta(seconds=1), "delivery was too slow"
+        assert {a.id for a in agents} <= await members()
+        for n, end in enumerate(ends):
+            claims = token_claims(n)
+            assert claims.get("roles") == [ORDERS_ROLE_VALUE], claims
+            assert claims["exp"] <= end.timestamp(), (claims["exp"], end)
+
+        # Right after each end instant the role is gone from a new token and the brief-only agent
+        # from the group; the agent with the standing assignment keeps its membership.
+        for n in sorted(range(len(agents)), key=lambda n: ends[n]):
+            await asyncio.sleep(max(0.0, (ends[n] - datetime.now(ends[n].tzinfo)).total_seconds()))
+            claims = token_claims(n)
+            current = await members()
+            late = (datetime.now(ends[n].tzinfo) - ends[n]).total_seconds()
+            assert claims.get("roles", []) == [], f"{late:.3f} s after the end: {claims}"
+            if n == 0:
+                assert agents[0].id in current, "the standing assignment keeps the membership"
+            else:
+                assert agents[n].id not in current, f"still a member {late:.3f} s after the end"
+
+        # Each brief assignment is recorded expired within 2 s of its end.
+        for assignment, end in zip(brief_assignments, ends):
+            item = em.assignments.by_access_package_assignment_id(assignment.id)
+            while (recorded := await item.get()).state != AccessPackageAssignmentState.Expired:
+                late = (datetime.now(end.tzinfo) - end).total_seconds()
+                assert late < RECORDING_WINDOW_S, f"not recorded expired {late:.2f} s after the end"
+                await asyncio.sleep(0.05)
+            assert recorded.status == "Expired"
+        still = await em.assignments.by_access_package_assignment_id(kept.id).get()
+        assert still.state == AccessPackageAssignmentState.Delivered
+        assert await members() == {agents[0].id}
+
+        strict_check_exchanges(recorder.exchanges)
 
     asyncio.run(scenario())

@@ -5,10 +5,15 @@ file in `workdir`, or a new database on the PostgreSQL server named by `WRIT_TES
 starts the binary with a chosen bootstrap administrator, waits for `GET /readyz` and fetches an
 admin token. `stop()` sends SIGTERM and reports how the process ended: a clean shutdown (exit 0
 within 10 s) is part of the server's contract, so the fixture asserts it.
+
+For the replica and crash tests: `replica()` starts another process on the same database (same
+administrator, its own port and log), `crash()` SIGKILLs a process and keeps its database,
+`restart()` starts it again on that database, and `sql()` reads the database directly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -17,6 +22,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -158,13 +164,20 @@ def http(
 @dataclass
 class WritServer:
     backend: str
-    url: str
+    workdir: Path
     client_id: str
     client_secret: str
     database_url: str
-    stderr_path: Path
-    process: subprocess.Popen
+    # Extra `WRIT_*` settings for this process (e.g. `WRIT_JOB_LEASE`).
+    env: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    stderr_path: Path = Path("/dev/null")
+    process: Optional[subprocess.Popen] = None
     token: str = ""
+    # The name that tells this process's log files from another's in the same workdir.
+    name: str = "writ-serve"
+    # Every log file this server has written, one per process started (restarts included).
+    logs: list[Path] = field(default_factory=list)
     _admin_pg_url: Optional[str] = None
     _pg_database: Optional[str] = None
     _stderr_file: Any = field(default=None, repr=False)
@@ -177,8 +190,8 @@ class WritServer:
     # ---- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, backend: str, workdir: Path) -> "WritServer":
-        binary = writ_binary()
+    def start(cls, backend: str, workdir: Path, env: Optional[dict[str, str]] = None) -> "WritServer":
+        """A server on a fresh database that it owns: `stop()` drops it (PostgreSQL)."""
         workdir.mkdir(parents=True, exist_ok=True)
         admin_pg_url = pg_database = None
         if backend == "sqlite":
@@ -190,55 +203,89 @@ class WritServer:
             database_url = _with_database(admin_pg_url, pg_database)
         else:
             raise ValueError(f"unknown backend {backend!r}")
+        server = cls(
+            backend=backend,
+            workdir=workdir,
+            client_id=str(uuid.uuid4()),
+            client_secret="e2e-" + secrets.token_urlsafe(24),
+            database_url=database_url,
+            env=dict(env or {}),
+        )
+        try:
+            server._launch()
+        except BaseException:
+            if pg_database:
+                _run_psql(admin_pg_url, f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)")
+            raise
+        # From here on the server owns its database: stop() drops it.
+        server._admin_pg_url, server._pg_database = admin_pg_url, pg_database
+        return server
 
-        client_id = str(uuid.uuid4())
-        client_secret = "e2e-" + secrets.token_urlsafe(24)
-        last_error = None
-        for attempt in range(3):  # a free port can be taken between probing and binding
+    def replica(self, name: str, env: Optional[dict[str, str]] = None) -> "WritServer":
+        """A second `writ serve` process on this server's database, with the same bootstrap
+        administrator and its own port and log. It does not own the database: stop replicas
+        before the server that does."""
+        other = WritServer(
+            backend=self.backend,
+            workdir=self.workdir,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            database_url=self.database_url,
+            env=dict(self.env if env is None else env),
+            name=name,
+        )
+        other._launch()
+        return other
+
+    def crash(self) -> None:
+        """SIGKILL: the process dies at once, wherever it is; the database is kept for a restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._close_log()
+
+    def restart(self) -> None:
+        """Starts the process again on the same database (after `crash()` or a stopped process),
+        on a new port, and fetches a new admin token."""
+        assert self.process is None or self.process.poll() is not None, "still running"
+        self._launch()
+
+    def _launch(self) -> None:
+        binary = writ_binary()
+        last_error: Optional[HarnessError] = None
+        for _ in range(3):  # a free port can be taken between probing and binding
             port = _free_port()
-            url = f"http://127.0.0.1:{port}"
+            self.url = f"http://127.0.0.1:{port}"
             env = {k: v for k, v in os.environ.items() if not k.startswith("WRIT_")}
             env.update(
                 {
-                    "WRIT_BOOTSTRAP_CLIENT_ID": client_id,
-                    "WRIT_BOOTSTRAP_CLIENT_SECRET": client_secret,
-                    "WRIT_PUBLIC_URL": url,
+                    "WRIT_BOOTSTRAP_CLIENT_ID": self.client_id,
+                    "WRIT_BOOTSTRAP_CLIENT_SECRET": self.client_secret,
+                    "WRIT_PUBLIC_URL": self.url,
                     "NO_COLOR": "1",
                 }
             )
-            stderr_path = workdir / f"writ-serve-{attempt}.stderr"
-            stderr_file = open(stderr_path, "wb")
-            process = subprocess.Popen(
-                [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--database", database_url],
-                cwd=workdir,
+            env.update(self.env)
+            self.stderr_path = self.workdir / f"{self.name}-{len(self.logs)}.stderr"
+            self.logs.append(self.stderr_path)
+            self._stderr_file = open(self.stderr_path, "wb")
+            self.process = subprocess.Popen(
+                [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--database", self.database_url],
+                cwd=self.workdir,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=stderr_file,
+                stdout=self._stderr_file,
                 stderr=subprocess.STDOUT,
             )
-            server = cls(
-                backend=backend,
-                url=url,
-                client_id=client_id,
-                client_secret=client_secret,
-                database_url=database_url,
-                stderr_path=stderr_path,
-                process=process,
-                _stderr_file=stderr_file,
-            )
             try:
-                server._wait_ready()
-                server.token = server.client_credentials_token()
-                # From here on the server owns its database: stop() drops it.
-                server._admin_pg_url, server._pg_database = admin_pg_url, pg_database
-                return server
+                self._wait_ready()
+                self.token = self.client_credentials_token()
+                return
             except HarnessError as err:
                 last_error = err
-                server.kill()
-                if "in use" not in server.stderr_text().lower():
+                self.crash()
+                if "in use" not in self.stderr_text().lower():
                     break
-        if pg_database:
-            _run_psql(admin_pg_url, f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)")
         raise last_error  # type: ignore[misc]
 
     def _wait_ready(self) -> None:
@@ -263,7 +310,7 @@ class WritServer:
     def stop(self) -> Optional[int]:
         """SIGTERM, then wait up to 10 s. Returns the exit status, or None if it had to be killed."""
         status: Optional[int]
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 status = self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
@@ -271,22 +318,44 @@ class WritServer:
                 self.kill()
                 status = None
         else:
-            status = self.process.returncode
+            status = self.process.returncode if self.process is not None else None
         self._cleanup()
         return status
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """SIGKILL, then drop the database this server owns."""
+        self.crash()
         self._cleanup()
 
-    def _cleanup(self) -> None:
+    def _close_log(self) -> None:
         if self._stderr_file and not self._stderr_file.closed:
             self._stderr_file.close()
+
+    def _cleanup(self) -> None:
+        self._close_log()
         if self._pg_database and self._admin_pg_url:
             name, self._pg_database = self._pg_database, None
             _run_psql(self._admin_pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    # ---- the database, read directly (for counts the API does not expose) ------------------
+
+    def sql(self, query: str) -> list[tuple[str, ...]]:
+        """Runs a read-only query on this server's database and returns its rows as text
+        tuples (`psql` for PostgreSQL, Python's sqlite3 module for SQLite)."""
+        if self.backend == "postgres":
+            proc = subprocess.run(
+                [_psql(), self.database_url, "-v", "ON_ERROR_STOP=1", "-q", "-A", "-t",
+                 "-F", "\x1f", "-c", query],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if proc.returncode != 0:
+                raise HarnessError(f"psql {query!r} failed ({proc.returncode}): {proc.stderr.strip()}")
+            return [tuple(line.split("\x1f")) for line in proc.stdout.splitlines() if line]
+        path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+            return [tuple("" if v is None else str(v) for v in row) for row in db.execute(query)]
 
     # ---- output ----------------------------------------------------------------------------
 

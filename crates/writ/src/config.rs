@@ -104,6 +104,22 @@ pub struct Audit {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct Jobs {
+    /// How long a worker's claim on a job lasts: a job whose worker died is claimed again by
+    /// another (or a restarted) worker once this has passed.
+    pub lease: String,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self {
+            lease: "PT60S".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: String,
     /// A secret: PostgreSQL URLs carry passwords.
@@ -120,6 +136,7 @@ pub struct Config {
     pub outbound: Outbound,
     pub retention: Retention,
     pub audit: Audit,
+    pub jobs: Jobs,
 }
 
 impl Default for Config {
@@ -137,6 +154,7 @@ impl Default for Config {
             outbound: Outbound::default(),
             retention: Retention::default(),
             audit: Audit::default(),
+            jobs: Jobs::default(),
         }
     }
 }
@@ -163,6 +181,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("WRIT_SMTP_FROM", "notifications.smtp_from"),
     ("WRIT_RETENTION", "retention.requests"),
     ("WRIT_AUDIT_KEY_FILE", "audit.key_file"),
+    ("WRIT_JOB_LEASE", "jobs.lease"),
 ];
 
 /// Flags given on the command line (highest precedence).
@@ -308,6 +327,7 @@ fn validate(config: &Config) -> Result<(), String> {
         ("tokens.api_lifetime", &config.tokens.api_lifetime),
         ("tokens.resource_lifetime", &config.tokens.resource_lifetime),
         ("retention.requests", &config.retention.requests),
+        ("jobs.lease", &config.jobs.lease),
     ] {
         let d = writ_domain::duration::parse(value).map_err(|e| format!("{name}: {e}"))?;
         if d <= time::Duration::ZERO {
@@ -428,6 +448,10 @@ mod tests {
         assert!(err.contains("database_url"), "{err}");
         let err = load(&Flags::default(), &env(&[("WRIT_WEBHOOK_URL", "http://x")])).unwrap_err();
         assert!(err.contains("WRIT_WEBHOOK_SECRET"), "{err}");
+        let err = load(&Flags::default(), &env(&[("WRIT_JOB_LEASE", "PT0S")])).unwrap_err();
+        assert!(err.contains("jobs.lease"), "{err}");
+        let config = load(&Flags::default(), &env(&[("WRIT_JOB_LEASE", "PT2S")])).unwrap();
+        assert_eq!(config.jobs.lease, "PT2S");
     }
 
     #[test]

@@ -117,6 +117,8 @@ async fn serve(config: config::Config) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{local}"));
     let token_lifetime = writ_domain::duration::parse(&config.tokens.api_lifetime)
         .map_err(|e| format!("tokens.api_lifetime: {e}"))?;
+    let job_lease =
+        writ_domain::duration::parse(&config.jobs.lease).map_err(|e| format!("jobs.lease: {e}"))?;
     let resource_token_lifetime = writ_domain::duration::parse(&config.tokens.resource_lifetime)
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
     let started = writ_server::start(
@@ -156,7 +158,10 @@ async fn serve(config: config::Config) -> Result<(), String> {
         store: Arc::new(store.clone()),
         clock: Arc::new(SystemClock),
         handler: Arc::new(started.state.entitlement.clone()),
-        config: writ_domain::jobs::WorkerConfig::default(),
+        config: writ_domain::jobs::WorkerConfig {
+            lease: job_lease,
+            ..writ_domain::jobs::WorkerConfig::default()
+        },
         timing: writ_server::job_worker::WorkerTiming::default(),
         waker: started.state.job_waker.clone(),
     };

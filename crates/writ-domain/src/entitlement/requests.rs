@@ -383,18 +383,22 @@ fn required(value: Option<String>, name: &str) -> DomainResult<String> {
 }
 
 /// When an assignment delivered at `start` under `policy` ends, with the requested schedule.
+///
+/// The end is a whole second, rounded down: the API shows instants in whole seconds, and the end
+/// it shows must be the instant access ends (invariant 2), never a fraction of a second before it.
 pub(super) fn assignment_end(
     policy: &AssignmentPolicy,
     requested: &RequestSchedule,
     start: OffsetDateTime,
 ) -> DomainResult<Option<OffsetDateTime>> {
+    let whole_second = |t: OffsetDateTime| t.replace_nanosecond(0).unwrap_or(t);
     let end_of = |pattern: &Expiration| -> DomainResult<Option<OffsetDateTime>> {
         match pattern.kind.as_str() {
             "afterDuration" => {
                 let text = pattern.duration.as_deref().unwrap_or_default();
-                Ok(Some(start + crate::duration::parse(text)?))
+                Ok(Some(whole_second(start + crate::duration::parse(text)?)))
             }
-            "afterDateTime" => Ok(pattern.end_date_time),
+            "afterDateTime" => Ok(pattern.end_date_time.map(whole_second)),
             _ => Ok(None),
         }
     };

@@ -408,6 +408,47 @@ async fn access_ends_at_the_end_instant_and_expiry_is_recorded(backend: Backend)
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
 }
 
+/// The end the API shows (whole seconds) is the instant access ends, also when the assignment
+/// was delivered at a fraction of a second.
+async fn the_end_shown_is_the_instant_access_ends(backend: Backend) {
+    let mut app = app(backend).await;
+    let s = setup(&app).await;
+    let fraction = Duration::nanoseconds(i64::from(app.clock.now().nanosecond()));
+    app.clock
+        .advance(Duration::milliseconds(700) + Duration::seconds(1) - fraction);
+    let created = admin_add(&app, &app.admin, &s, &s.agent).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    run_jobs(&app).await;
+    let listed = app.get(&format!("{EM}/assignments"), &app.admin).await;
+    let end = time::OffsetDateTime::parse(
+        listed.body["value"][0]["schedule"]["expiration"]["endDateTime"]
+            .as_str()
+            .unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+
+    app.clock.set(end - Duration::seconds(1));
+    app.admin = app
+        .client_token(
+            crate::harness::ADMIN_CLIENT_ID,
+            crate::harness::ADMIN_SECRET,
+        )
+        .await;
+    assert_eq!(token_roles(&app, &s).await, json!(["Tickets.Read"]));
+    assert!(member_ids(&app, &s.group).await.contains(&s.agent));
+    app.clock.set(end);
+    assert_eq!(token_roles(&app, &s).await, json!([]), "no role at {end}");
+    assert!(!member_ids(&app, &s.group).await.contains(&s.agent));
+    assert_eq!(run_jobs(&app).await.completed, 1);
+    let listed = app.get(&format!("{EM}/assignments"), &app.admin).await;
+    assert_eq!(listed.body["value"][0]["state"], "expired");
+    assert_eq!(
+        listed.body["value"][0]["expiredDateTime"],
+        listed.body["value"][0]["schedule"]["expiration"]["endDateTime"]
+    );
+}
+
 async fn admin_add_refusals(backend: Backend) {
     let app = app(backend).await;
     let s = setup(&app).await;
@@ -1221,5 +1262,6 @@ crate::on_both_backends!(
     deleting_the_target_ends_its_assignments_and_cancels_its_requests,
     admin_assigns_delivers_and_removes,
     access_ends_at_the_end_instant_and_expiry_is_recorded,
+    the_end_shown_is_the_instant_access_ends,
     admin_add_refusals,
 );
