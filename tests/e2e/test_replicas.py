@@ -481,13 +481,21 @@ def test_a_killed_replicas_work_is_taken_over(leased_replicas):
     assert datetime.now(timezone.utc) < t, "the first wave was not delivered before T"
     offset = b.stderr_path.stat().st_size
 
-    delay = round(random.uniform(0.1, 0.3), 3)
-    sleep_until(t + timedelta(seconds=delay))
-    # Both workers are in the middle of a batch: each holds leases. (Which owner is B cannot be
-    # told from the table; B's log shows whether it had finished a pass when it was killed.)
-    leases = dict(a.sql("SELECT lease_owner, count(*) FROM jobs WHERE lease_owner IS NOT NULL "
-                        "GROUP BY lease_owner"))
+    # Both workers are in the middle of a batch: each holds leases. The moment is caught by
+    # watching the queue from T (a batch can be done in tens of milliseconds), and B is killed
+    # as soon as it is seen. (Which owner is B cannot be told from the table; B's log shows
+    # whether it had finished a pass when it was killed.)
+    sleep_until(t)
+    leases = {}
+    watch_until = time.monotonic() + 3
+    while time.monotonic() < watch_until:
+        leases = dict(a.sql("SELECT lease_owner, count(*) FROM jobs WHERE lease_owner IS NOT NULL "
+                            "AND lease_until > " + str(micros(datetime.now(timezone.utc))) +
+                            " GROUP BY lease_owner"))
+        if len(leases) == 2:
+            break
     b.crash()
+    delay = round((datetime.now(timezone.utc) - t).total_seconds(), 3)
     assert len(leases) == 2, f"both workers held leases just before B was killed: {leases}"
     assert not fleet.members(a) & set(ending), "an assignment that ended at T still grants"
     poll("the surviving replica to finish the work", lambda: settled(a), deadline_s=30)
