@@ -472,3 +472,147 @@ def test_access_ends_at_the_instant_and_a_shared_group_stays(writ):
         strict_check_exchanges(recorder.exchanges)
 
     asyncio.run(scenario())
+
+
+EXTENSION_LIFETIME_S = 8
+
+
+def test_an_approved_extension_keeps_access_and_an_unanswered_one_does_not(writ):
+    """Two agents assigned for a few seconds each ask to extend (userUpdate, approval by their
+    sponsor required for updates): the approved one keeps its membership and role past the
+    original end, on the same assignment; the unanswered one loses them at the original end and
+    its extension reads denied, status AssignmentExpired."""
+    prefix = "ext" + secrets.token_hex(3)
+
+    async def scenario():
+        admin, admin_recorder = sdk_client(writ)
+        em = admin.identity_governance.entitlement_management
+        sponsor = await admin.users.post(new_user(prefix, 1))
+        fallback = await admin.users.post(new_user(prefix, 2))
+        blueprint = await admin.applications.post(AgentIdentityBlueprint(
+            display_name=f"{prefix} blueprint", additional_data=sponsor_bind(writ, sponsor.id)))
+        await admin.service_principals.post(AgentIdentityBlueprintPrincipal(app_id=blueprint.app_id))
+        agents, secrets_ = [], []
+        for n in (1, 2):
+            agent = await admin.service_principals.post(AgentIdentity(
+                display_name=f"{prefix}-agent-{n}", agent_identity_blueprint_id=blueprint.app_id,
+                additional_data=sponsor_bind(writ, sponsor.id)))
+            secret = await admin.service_principals.by_service_principal_id(agent.id).add_password.post(
+                AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name="e2e")))
+            agents.append(agent)
+            secrets_.append(secret.secret_text)
+        group = await admin.groups.post(Group(
+            display_name=f"{prefix} tools", mail_enabled=False, mail_nickname=f"{prefix}tools",
+            security_enabled=True))
+        orders = await admin.applications.post(Application(
+            display_name=f"{prefix} Orders API",
+            app_roles=[AppRole(
+                id=ORDERS_ROLE_ID, allowed_member_types=["Application"], value=ORDERS_ROLE_VALUE,
+                display_name="Read orders", description="Read all orders", is_enabled=True)]))
+        orders_sp = await admin.service_principals.post(ServicePrincipal(app_id=orders.app_id))
+        catalog = await em.catalogs.post(AccessPackageCatalog(display_name=f"{prefix} catalog"))
+        for origin_id, system in ((group.id, "AadGroup"), (orders_sp.id, "AadApplication")):
+            await em.resource_requests.post(AccessPackageResourceRequest(
+                request_type=AccessPackageRequestType.AdminAdd,
+                resource=AccessPackageResource(origin_id=origin_id, origin_system=system),
+                catalog=AccessPackageCatalog(id=catalog.id)))
+        roles = await em.catalogs.by_access_package_catalog_id(catalog.id).resource_roles.get()
+        package = await em.access_packages.post(AccessPackage(
+            display_name=f"{prefix} package", catalog=AccessPackageCatalog(id=catalog.id)))
+        for role in roles.value:
+            if role.display_name == "Member" or role.origin_id == str(ORDERS_ROLE_ID):
+                await em.access_packages.by_access_package_id(package.id).resource_role_scopes.post(
+                    AccessPackageResourceRoleScope(role=AccessPackageResourceRole(id=role.id)))
+        policy = await em.assignment_policies.post(AccessPackageAssignmentPolicy(
+            display_name="All agents, extensions approved by sponsors",
+            allowed_target_scope=AllowedTargetScope.AllDirectoryAgentIdentities,
+            expiration=ExpirationPattern(
+                type=ExpirationPatternType.AfterDuration, duration=f"PT{EXTENSION_LIFETIME_S}S"),
+            requestor_settings=AccessPackageAssignmentRequestorSettings(
+                enable_targets_to_self_update_access=True),
+            request_approval_settings=AccessPackageAssignmentApprovalSettings(
+                is_approval_required_for_add=False, is_approval_required_for_update=True,
+                stages=[AccessPackageApprovalStage(
+                    duration_before_automatic_denial="P7D",
+                    primary_approvers=[TargetAgentIdentitySponsorsOrOwners()],
+                    fallback_primary_approvers=[SingleUser(user_id=fallback.id)])]),
+            access_package=AccessPackage(id=package.id)))
+
+        assignments = []
+        for agent in agents:
+            created = await em.assignment_requests.post(AccessPackageAssignmentRequest(
+                request_type=AccessPackageRequestType.AdminAdd,
+                assignment=AccessPackageAssignment(additional_data={
+                    "targetId": agent.id, "assignmentPolicyId": policy.id, "accessPackageId": package.id})))
+            delivered = await poll(
+                lambda: em.assignment_requests.by_access_package_assignment_request_id(created.id).get(
+                    request_configuration=RequestConfiguration(
+                        query_parameters=AssignmentRequestsRequestBuilder
+                        .AssignmentRequestsRequestBuilderGetQueryParameters(expand=["assignment"]))),
+                lambda r: r.state == AccessPackageRequestState.Delivered, "delivery")
+            assignments.append(delivered.assignment)
+        original_ends = [a.schedule.expiration.end_date_time for a in assignments]
+
+        # Each agent asks, with its own token, to extend its assignment.
+        extensions = []
+        for agent, secret, assignment in zip(agents, secrets_, assignments):
+            token = token_for(writ, agent.app_id, secret, GRAPH_SCOPE)["access_token"]
+            as_agent, _ = sdk_client(writ, token=token)
+            extension = await as_agent.identity_governance.entitlement_management.assignment_requests.post(
+                AccessPackageAssignmentRequest(
+                    request_type=AccessPackageRequestType.UserUpdate,
+                    assignment=AccessPackageAssignment(id=assignment.id)))
+            assert extension.state == AccessPackageRequestState.Submitted, extension
+            extensions.append(extension)
+
+        # The sponsor approves the first; nobody answers the second.
+        sponsor_token = password_token(writ, sponsor.user_principal_name, f"a long passphrase 1 {prefix}")
+        as_sponsor, sponsor_recorder = sdk_client(writ, token=sponsor_token)
+        sem = as_sponsor.identity_governance.entitlement_management
+        await poll(
+            lambda: sem.assignment_requests.filter_by_current_user_with_on("approver").get(),
+            lambda r: len(r.value) == 2, "routing both extensions to the sponsor")
+        approval = await sem.access_package_assignment_approvals.by_approval_id(extensions[0].id).get()
+        stage = approval.stages[0]
+        assert stage.assigned_to_me is True, stage
+        # The new end counts from the approval: waiting a little makes it tell from the old one
+        # (ends are whole seconds).
+        await asyncio.sleep(1.5)
+        await sem.access_package_assignment_approvals.by_approval_id(extensions[0].id).stages.by_approval_stage_id(
+            stage.id).patch(ApprovalStage(review_result="Approve", justification="still on the rota"))
+        extended = await poll(
+            lambda: em.assignment_requests.by_access_package_assignment_request_id(extensions[0].id).get(),
+            lambda r: r.state == AccessPackageRequestState.Delivered, "the approved extension")
+        assert extended.status == "Delivered"
+        moved = await em.assignments.by_access_package_assignment_id(assignments[0].id).get()
+        new_end = moved.schedule.expiration.end_date_time
+        assert new_end > original_ends[0], (new_end, original_ends[0])
+        assert datetime.now(new_end.tzinfo) < min(original_ends), "the extension came too late to tell"
+
+        # Past the original ends: the extended agent keeps access; the other lost it at its end.
+        latest = max(original_ends)
+        await asyncio.sleep(max(0.0, (latest - datetime.now(latest.tzinfo)).total_seconds()) + 0.2)
+        assert datetime.now(latest.tzinfo) < new_end, "the new end came before the check"
+        page = await admin.groups.by_group_id(group.id).members.get()
+        members = {m.id for m in page.value}
+        assert agents[0].id in members and agents[1].id not in members, members
+        orders_scope = f"api://{orders.app_id}/.default"
+        assert token_for(writ, agents[0].app_id, secrets_[0], orders_scope)["claims"].get(
+            "roles") == [ORDERS_ROLE_VALUE]
+        assert token_for(writ, agents[1].app_id, secrets_[1], orders_scope)["claims"].get(
+            "roles", []) == []
+        closed = await poll(
+            lambda: em.assignment_requests.by_access_package_assignment_request_id(extensions[1].id).get(),
+            lambda r: r.state == AccessPackageRequestState.Denied, "the unanswered extension's end")
+        assert closed.status == "AssignmentExpired"
+        still = await em.assignments.by_access_package_assignment_id(assignments[0].id).get()
+        assert still.state == AccessPackageAssignmentState.Delivered
+        ended = await poll(
+            lambda: em.assignments.by_access_package_assignment_id(assignments[1].id).get(),
+            lambda a: a.state == AccessPackageAssignmentState.Expired, "the unextended expiry")
+        assert ended.status == "Expired"
+
+        for recorder in (admin_recorder, sponsor_recorder):
+            strict_check_exchanges(recorder.exchanges)
+
+    asyncio.run(scenario())
