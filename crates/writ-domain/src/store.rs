@@ -673,6 +673,31 @@ pub trait StoreTx: Send {
         package_id: &str,
     ) -> StoreResult<Vec<String>>;
 
+    // ----- set-wise writes of a batch (an expiry storm) -----
+
+    /// Records the listed assignments that have not ended and are due at `now` as expired (status
+    /// `Expired`, at their end); returns the ids changed.
+    async fn expire_due_assignments(
+        &mut self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<String>>;
+    /// Deletes every grant these holders hold.
+    async fn release_grants_of(&mut self, holders: &[String]) -> StoreResult<u64>;
+    /// The extensions still in progress of these assignments.
+    async fn open_updates_for_many(
+        &mut self,
+        assignment_ids: &[String],
+    ) -> StoreResult<Vec<AssignmentRequest>>;
+    async fn insert_assignment_requests(
+        &mut self,
+        requests: &[AssignmentRequest],
+    ) -> StoreResult<()>;
+    async fn append_audits(&mut self, records: &[AuditRecord]) -> StoreResult<()>;
+    async fn enqueue_events(&mut self, events: &[OutboxEvent]) -> StoreResult<()>;
+    /// Deletes the jobs `worker` still holds the leases of; returns how many.
+    async fn complete_jobs(&mut self, ids: &[String], worker: &str) -> StoreResult<u64>;
+
     /// Writes a job unless one with the same dedupe key is queued; `false` when it was.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;
     /// Leases up to `limit` jobs due at `now` that are neither parked nor leased by a live

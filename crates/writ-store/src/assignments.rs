@@ -35,7 +35,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     ))
 }
 
-fn kind_name(kind: PrincipalKind) -> &'static str {
+pub(crate) fn kind_name(kind: PrincipalKind) -> &'static str {
     match kind {
         PrincipalKind::User => "user",
         PrincipalKind::ServicePrincipal => "servicePrincipal",

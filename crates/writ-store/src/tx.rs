@@ -1189,6 +1189,44 @@ impl StoreTx for SqlTx {
         crate::assignments::release_grants(&mut self.tx, holder).await
     }
 
+    async fn expire_due_assignments(
+        &mut self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<String>> {
+        crate::batch::expire_due_assignments(&mut self.tx, ids, now).await
+    }
+
+    async fn release_grants_of(&mut self, holders: &[String]) -> StoreResult<u64> {
+        crate::batch::release_grants_of(&mut self.tx, holders).await
+    }
+
+    async fn open_updates_for_many(
+        &mut self,
+        assignment_ids: &[String],
+    ) -> StoreResult<Vec<AssignmentRequest>> {
+        crate::batch::open_updates_for(&mut self.tx, assignment_ids).await
+    }
+
+    async fn insert_assignment_requests(
+        &mut self,
+        requests: &[AssignmentRequest],
+    ) -> StoreResult<()> {
+        crate::batch::insert_assignment_requests(&mut self.tx, requests).await
+    }
+
+    async fn append_audits(&mut self, records: &[AuditRecord]) -> StoreResult<()> {
+        crate::batch::append_audits(&mut self.tx, records).await
+    }
+
+    async fn enqueue_events(&mut self, events: &[OutboxEvent]) -> StoreResult<()> {
+        crate::batch::enqueue_events(&mut self.tx, events).await
+    }
+
+    async fn complete_jobs(&mut self, ids: &[String], worker: &str) -> StoreResult<u64> {
+        crate::batch::complete_jobs(&mut self.tx, ids, worker).await
+    }
+
     async fn grants_held(&mut self, holder: &str) -> StoreResult<Vec<HeldGrant>> {
         crate::assignments::grants_held(&mut self.tx, holder).await
     }

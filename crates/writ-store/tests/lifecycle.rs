@@ -1999,10 +1999,19 @@ async fn a_storm_of_expiries_is_recorded_in_one_pass(backend: Backend) {
     for agent in &agents {
         assignments.push(w.delivered(&w.package, &w.policy, agent).await);
     }
+    // One more, whose extension will still be waiting for its approval at the end.
+    let waiting_agent = w.create_agent("storm-agent-waiting", &[&w.sponsor]).await;
+    let extensible = w.extensible_policy(true).await;
+    let waiting = w.delivered(&w.package, &extensible, &waiting_agent).await;
     w.clock.set(T0 + Duration::hours(1));
     let extended = &assignments[0];
     w.extend(&w.admin, "adminUpdate", &extended.id).await;
+    let pending = w.extend(&waiting_agent, "userUpdate", &waiting.id).await;
     w.run_jobs().await;
+    assert_eq!(
+        w.request(&pending.id).await.state,
+        RequestState::PendingApproval
+    );
     let removed = &assignments[1];
     w.remove(&w.admin, "adminRemove", &removed.id)
         .await
@@ -2012,8 +2021,16 @@ async fn a_storm_of_expiries_is_recorded_in_one_pass(backend: Backend) {
     let pass = w.run_jobs_once().await;
     assert_eq!(
         (pass.completed, pass.retried, pass.parked),
-        (6, 0, 0),
+        (7, 0, 0),
         "every expiry job of the instant done in the pass"
+    );
+    let closed = w.request(&pending.id).await;
+    assert_eq!(closed.state, RequestState::Denied);
+    assert_eq!(closed.status, "AssignmentExpired");
+    assert_eq!(closed.completed_date_time, Some(T0 + LIFETIME));
+    assert_eq!(
+        w.assignment(&waiting.id).await.state,
+        AssignmentState::Expired
     );
     for assignment in &assignments[2..] {
         let ended = w.assignment(&assignment.id).await;

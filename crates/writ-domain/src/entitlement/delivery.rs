@@ -82,6 +82,14 @@ pub(crate) trait DeliveryProvider: Send + Sync {
     async fn read_back(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<Vec<HeldGrant>>;
     /// Takes away every grant the holder holds; grants of other holders stay.
     async fn revoke(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<u64>;
+    /// `revoke` for many holders at once (an expiry batch).
+    async fn revoke_holders(&self, tx: &mut dyn StoreTx, holders: &[String]) -> DomainResult<u64> {
+        let mut released = 0;
+        for holder in holders {
+            released += self.revoke(tx, holder).await?;
+        }
+        Ok(released)
+    }
     /// Takes away one grant the holder holds (its role left the package, or can no longer be
     /// delivered); false if it held none such.
     async fn revoke_grant(
@@ -112,6 +120,15 @@ pub(crate) async fn revoke_all(tx: &mut dyn StoreTx, holder: &str) -> DomainResu
     let mut released = 0;
     for provider in providers() {
         released += provider.revoke(tx, holder).await?;
+    }
+    Ok(released)
+}
+
+/// Revokes, in every provider, what these holders hold.
+pub(crate) async fn revoke_all_of(tx: &mut dyn StoreTx, holders: &[String]) -> DomainResult<u64> {
+    let mut released = 0;
+    for provider in providers() {
+        released += provider.revoke_holders(tx, holders).await?;
     }
     Ok(released)
 }
@@ -404,6 +421,10 @@ impl DeliveryProvider for BuiltInDirectory {
 
     async fn revoke(&self, tx: &mut dyn StoreTx, holder: &str) -> DomainResult<u64> {
         Ok(tx.release_grants(holder).await?)
+    }
+
+    async fn revoke_holders(&self, tx: &mut dyn StoreTx, holders: &[String]) -> DomainResult<u64> {
+        Ok(tx.release_grants_of(holders).await?)
     }
 
     async fn revoke_grant(

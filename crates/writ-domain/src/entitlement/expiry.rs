@@ -5,17 +5,21 @@
 //!
 //! Many assignments ending together (a fleet assigned at once, a policy's fixed end date) is the
 //! normal case, so the worker hands the due expiries of a claim to [`Entitlement::expire_batch`]:
-//! one read of the assignments, their targets' names and their sponsors for the lot, then every
-//! expiry and the completion of every job in one transaction — one commit instead of two per
-//! assignment. A batch that fails (an assignment changed under it, a lease lost) is rolled back
-//! whole and its jobs run one by one, each reading afresh.
+//! one read of the assignments, their targets' names and their sponsors for the lot, then one
+//! transaction that writes the batch set-wise — one statement per table for all of it, the jobs'
+//! completion included — instead of two commits and about ten statements per assignment. A batch
+//! that fails (an assignment changed under it, a lease lost) is rolled back whole and its jobs
+//! run one by one, each reading afresh.
 
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
-use super::Entitlement;
-use super::requests::{Assignment, AssignmentState, Ending, RequestType, end_assignment};
+use super::extensions::{UpdateClosed, close_update};
+use super::requests::{
+    Assignment, AssignmentState, Ending, RequestType, end_assignment, ending_records,
+};
+use super::{Entitlement, delivery};
 use crate::audit::{Actor, Recipient};
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::ClaimedJob;
@@ -91,7 +95,7 @@ impl Entitlement {
             sponsors.entry(object).or_default().push(recipient);
         }
 
-        let mut tx = self.store.begin().await?;
+        let mut records = Vec::with_capacity(assignments.len());
         for (assignment, at) in assignments {
             let name = names
                 .get(&assignment.target_id)
@@ -101,15 +105,41 @@ impl Entitlement {
                 .get(&assignment.target_id)
                 .cloned()
                 .unwrap_or_default();
-            end_assignment(tx.as_mut(), expiry(assignment, at, &name, recipients)).await?;
+            records.push(ending_records(expiry(assignment, at, &name, recipients)));
         }
-        for job in jobs {
-            if !tx.complete_job(&job.id, worker).await? {
-                return Err(DomainError::Conflict(format!(
-                    "the lease of job {} was lost",
-                    job.id
-                )));
-            }
+        let due_ids: Vec<String> = records.iter().map(|r| r.ended.id.clone()).collect();
+        let job_ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+
+        let mut tx = self.store.begin().await?;
+        let changed = tx.expire_due_assignments(&due_ids, now).await?;
+        if changed.len() != due_ids.len() {
+            // Some ended or moved since they were read: one by one, each reads afresh.
+            return Err(DomainError::Conflict(format!(
+                "{} of {} assignments changed while their expiry was recorded",
+                due_ids.len() - changed.len(),
+                due_ids.len()
+            )));
+        }
+        delivery::revoke_all_of(tx.as_mut(), &due_ids).await?;
+        for open in tx.open_updates_for_many(&due_ids).await? {
+            // Closed at its assignment's end, as one expiry alone does.
+            let at = records
+                .iter()
+                .find(|r| open.assignment_id.as_deref() == Some(r.ended.id.as_str()))
+                .and_then(|r| r.ended.expired_date_time)
+                .unwrap_or(now);
+            close_update(tx.as_mut(), &open, at, UpdateClosed::Expired).await?;
+        }
+        let requests: Vec<_> = records.iter().map(|r| r.request.clone()).collect();
+        let audits: Vec<_> = records.iter().map(|r| r.audit.clone()).collect();
+        let events: Vec<_> = records.into_iter().map(|r| r.event).collect();
+        tx.insert_assignment_requests(&requests).await?;
+        tx.append_audits(&audits).await?;
+        tx.enqueue_events(&events).await?;
+        if tx.complete_jobs(&job_ids, worker).await? != job_ids.len() as u64 {
+            return Err(DomainError::Conflict(
+                "the lease of a job of the batch was lost".into(),
+            ));
         }
         Ok(tx.commit().await?)
     }

@@ -301,7 +301,7 @@ pub(super) async fn close_open_update(
     Ok(())
 }
 
-async fn close_update(
+pub(super) async fn close_update(
     tx: &mut dyn StoreTx,
     request: &AssignmentRequest,
     at: OffsetDateTime,

@@ -1483,10 +1483,17 @@ pub(super) struct Ending<'a> {
 
 /// Ends an assignment inside `tx`: marks it expired (status `Removed` or `Expired`), releases
 /// the grants it holds, and records the removal request, its audit record and its event.
-pub(super) async fn end_assignment(
-    tx: &mut dyn StoreTx,
-    ending: Ending<'_>,
-) -> DomainResult<AssignmentRequest> {
+/// What ending an assignment writes: the assignment as ended, the removal request that records
+/// it, the request's audit record and the assignment's event.
+pub(super) struct EndingRecords {
+    pub ended: Assignment,
+    pub request: AssignmentRequest,
+    pub audit: AuditRecord,
+    pub event: OutboxEvent,
+}
+
+/// The records of an ending, built and not yet written.
+pub(super) fn ending_records(ending: Ending<'_>) -> EndingRecords {
     let Ending {
         assignment,
         request_type,
@@ -1499,21 +1506,74 @@ pub(super) async fn end_assignment(
         target_name,
         recipients,
     } = ending;
-    if assignment.state == AssignmentState::Expired {
-        return Err(DomainError::Conflict(format!(
-            "assignment '{}' has already ended",
-            assignment.id
-        )));
-    }
-    let mut ended = assignment.clone();
+    let mut ended = assignment;
     ended.state = AssignmentState::Expired;
     ended.status = if expiry { "Expired" } else { "Removed" }.into();
     ended.expired_date_time = Some(at);
-    if !tx.update_assignment(&ended, &assignment).await? {
-        return Err(DomainError::Conflict(format!(
-            "assignment '{}' has already ended",
-            assignment.id
-        )));
+    let request = AssignmentRequest {
+        id: new_object_id(),
+        request_type,
+        state: RequestState::Delivered,
+        status: "Delivered".into(),
+        catalog_id: ended.catalog_id.clone(),
+        access_package_id: ended.access_package_id.clone(),
+        policy_id: Some(ended.policy_id.clone()),
+        assignment_id: Some(ended.id.clone()),
+        target_id: ended.target_id.clone(),
+        target_kind: ended.target_kind,
+        requestor_id: requestor.0,
+        requestor_kind: requestor.1,
+        justification,
+        schedule: RequestSchedule::default(),
+        answers: Vec::new(),
+        created_date_time: at,
+        completed_date_time: Some(at),
+    };
+    let audit = request_audit(
+        actor,
+        request_id,
+        at,
+        if expiry {
+            "Access package assignment expired"
+        } else {
+            "Remove access package assignment"
+        },
+        &request,
+        target_name,
+    )
+    .detail("assignmentId", ended.id.clone());
+    let event = OutboxEvent::new(
+        if expiry {
+            "assignment.expired"
+        } else {
+            "assignment.removed"
+        },
+        at,
+        assignment_event_data(&ended, Some(&request.id)),
+        recipients,
+    );
+    EndingRecords {
+        ended,
+        request,
+        audit,
+        event,
+    }
+}
+
+pub(super) async fn end_assignment(
+    tx: &mut dyn StoreTx,
+    ending: Ending<'_>,
+) -> DomainResult<AssignmentRequest> {
+    let assignment = ending.assignment.clone();
+    let (expiry, at) = (ending.expiry, ending.at);
+    let already_ended =
+        || DomainError::Conflict(format!("assignment '{}' has already ended", assignment.id));
+    if assignment.state == AssignmentState::Expired {
+        return Err(already_ended());
+    }
+    let records = ending_records(ending);
+    if !tx.update_assignment(&records.ended, &assignment).await? {
+        return Err(already_ended());
     }
     delivery::revoke_all(tx, &assignment.id).await?;
     super::extensions::close_open_update(
@@ -1527,54 +1587,10 @@ pub(super) async fn end_assignment(
         },
     )
     .await?;
-    let request = AssignmentRequest {
-        id: new_object_id(),
-        request_type,
-        state: RequestState::Delivered,
-        status: "Delivered".into(),
-        catalog_id: assignment.catalog_id.clone(),
-        access_package_id: assignment.access_package_id.clone(),
-        policy_id: Some(assignment.policy_id.clone()),
-        assignment_id: Some(assignment.id.clone()),
-        target_id: assignment.target_id.clone(),
-        target_kind: assignment.target_kind,
-        requestor_id: requestor.0,
-        requestor_kind: requestor.1,
-        justification,
-        schedule: RequestSchedule::default(),
-        answers: Vec::new(),
-        created_date_time: at,
-        completed_date_time: Some(at),
-    };
-    tx.insert_assignment_request(&request).await?;
-    tx.append_audit(
-        &request_audit(
-            actor,
-            request_id,
-            at,
-            if expiry {
-                "Access package assignment expired"
-            } else {
-                "Remove access package assignment"
-            },
-            &request,
-            target_name,
-        )
-        .detail("assignmentId", assignment.id.clone()),
-    )
-    .await?;
-    tx.enqueue_event(&OutboxEvent::new(
-        if expiry {
-            "assignment.expired"
-        } else {
-            "assignment.removed"
-        },
-        at,
-        assignment_event_data(&ended, Some(&request.id)),
-        recipients,
-    ))
-    .await?;
-    Ok(request)
+    tx.insert_assignment_request(&records.request).await?;
+    tx.append_audit(&records.audit).await?;
+    tx.enqueue_event(&records.event).await?;
+    Ok(records.request)
 }
 
 pub(super) fn status_of(state: RequestState) -> &'static str {

@@ -1,0 +1,250 @@
+//! Set-wise writes for work done in batches (expiry storms): one statement per table for a whole
+//! batch — `UPDATE … WHERE id IN (…)`, `DELETE … WHERE holder IN (…)`, multi-row `INSERT`s — in
+//! the caller's transaction. Each statement binds at most [`MAX_PARAMETERS`] values, below both
+//! backends' limits, by splitting the rows into chunks.
+
+use sqlx::{Any, Row, Transaction};
+use time::OffsetDateTime;
+use writ_domain::audit::{AuditRecord, OutboxEvent};
+use writ_domain::clock::to_micros;
+use writ_domain::entitlement::AssignmentRequest;
+use writ_domain::store::{StoreError, StoreResult};
+
+use crate::error::ResultExt;
+
+/// Values bound per statement at most (SQLite allows 32,766; PostgreSQL 65,535).
+const MAX_PARAMETERS: usize = 30_000;
+
+type Tx = Transaction<'static, Any>;
+
+fn json(value: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+/// `$first, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `(…), (…)` for `rows` rows of `columns` values each.
+fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A bound value of a row, in the column order of the statement.
+enum Value {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+async fn insert_rows(
+    tx: &mut Tx,
+    head: &str,
+    columns: usize,
+    rows: Vec<Vec<Value>>,
+) -> StoreResult<()> {
+    for chunk in rows.chunks((MAX_PARAMETERS / columns).max(1)) {
+        let sql = format!("{head} VALUES {}", value_rows(chunk.len(), columns));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            for value in row {
+                query = match value {
+                    Value::Text(v) => query.bind(v.clone()),
+                    Value::OptText(v) => query.bind(v.clone()),
+                    Value::Int(v) => query.bind(*v),
+                    Value::OptInt(v) => query.bind(*v),
+                };
+            }
+        }
+        query.execute(&mut **tx).await.store()?;
+    }
+    Ok(())
+}
+
+/// Records the listed assignments that have not ended and are due at `now` as expired at their
+/// end; returns the ids changed (another transaction may have ended or extended some).
+pub(crate) async fn expire_due_assignments(
+    tx: &mut Tx,
+    ids: &[String],
+    now: OffsetDateTime,
+) -> StoreResult<Vec<String>> {
+    let mut changed = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(MAX_PARAMETERS - 1) {
+        let sql = format!(
+            "UPDATE assignments SET state = 'expired', status = 'Expired', expired_at = end_at \
+             WHERE id IN ({}) AND state <> 'expired' AND end_at IS NOT NULL AND end_at <= $1 \
+             RETURNING id",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_micros(now));
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut **tx).await.store()? {
+            changed.push(row.try_get("id").store()?);
+        }
+    }
+    Ok(changed)
+}
+
+/// Deletes every grant these holders hold, table by table.
+pub(crate) async fn release_grants_of(tx: &mut Tx, holders: &[String]) -> StoreResult<u64> {
+    let mut released = 0;
+    for chunk in holders.chunks(MAX_PARAMETERS) {
+        for table in [
+            "group_members",
+            "group_owners",
+            "app_role_assignments",
+            "oauth2_permission_grants",
+            "role_assignments",
+        ] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE holder IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for holder in chunk {
+                query = query.bind(holder.clone());
+            }
+            released += query.execute(&mut **tx).await.store()?.rows_affected();
+        }
+    }
+    Ok(released)
+}
+
+/// The extensions still in progress of these assignments.
+pub(crate) async fn open_updates_for(
+    tx: &mut Tx,
+    assignment_ids: &[String],
+) -> StoreResult<Vec<AssignmentRequest>> {
+    let mut found = Vec::new();
+    for chunk in assignment_ids.chunks(MAX_PARAMETERS) {
+        let sql = format!(
+            "SELECT {} FROM assignment_requests t WHERE t.assignment_id IN ({}) \
+             AND t.request_type IN ('userUpdate', 'adminUpdate') \
+             AND t.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')",
+            crate::assignments::REQUEST_COLUMNS,
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut **tx).await.store()? {
+            found.push(crate::assignments::request(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) async fn insert_assignment_requests(
+    tx: &mut Tx,
+    requests: &[AssignmentRequest],
+) -> StoreResult<()> {
+    let mut rows = Vec::with_capacity(requests.len());
+    for r in requests {
+        rows.push(vec![
+            Value::Text(r.id.clone()),
+            Value::Text(r.request_type.as_str().to_owned()),
+            Value::Text(r.state.as_str().to_owned()),
+            Value::Text(r.status.clone()),
+            Value::Text(r.catalog_id.clone()),
+            Value::Text(r.access_package_id.clone()),
+            Value::OptText(r.policy_id.clone()),
+            Value::OptText(r.assignment_id.clone()),
+            Value::Text(r.target_id.clone()),
+            Value::Text(crate::assignments::kind_name(r.target_kind).to_owned()),
+            Value::Text(r.requestor_id.clone()),
+            Value::Text(crate::assignments::kind_name(r.requestor_kind).to_owned()),
+            Value::OptText(r.justification.clone()),
+            Value::Text(json(&r.schedule)?),
+            Value::Int(to_micros(r.created_date_time)),
+            Value::OptInt(r.completed_date_time.map(to_micros)),
+            Value::Text(json(&r.answers)?),
+        ]);
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO assignment_requests (id, request_type, state, status, catalog_id, \
+         access_package_id, policy_id, assignment_id, target_id, target_type, requestor_id, \
+         requestor_type, justification, schedule, created_at, completed_at, answers)",
+        17,
+        rows,
+    )
+    .await
+}
+
+pub(crate) async fn append_audits(tx: &mut Tx, records: &[AuditRecord]) -> StoreResult<()> {
+    let mut rows = Vec::with_capacity(records.len());
+    for r in records {
+        rows.push(vec![
+            Value::Text(r.id.clone()),
+            Value::Int(to_micros(r.activity_date_time)),
+            Value::Text(r.category.clone()),
+            Value::Text(r.activity_display_name.clone()),
+            Value::Text(r.operation_type.clone()),
+            Value::Text(r.result.clone()),
+            Value::OptText(r.result_reason.clone()),
+            Value::Text(json(&r.initiated_by)?),
+            Value::OptText(r.initiated_by.id.clone()),
+            Value::OptText(r.on_behalf_of.clone()),
+            Value::Text(json(&r.target_resources)?),
+            Value::Text(json(&r.additional_details)?),
+            Value::OptText(r.request_id.clone()),
+        ]);
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO audit_log (id, activity_at, category, activity, operation_type, result, \
+         result_reason, initiated_by, initiated_by_id, on_behalf_of, target_resources, \
+         additional_details, request_id)",
+        13,
+        rows,
+    )
+    .await
+}
+
+pub(crate) async fn enqueue_events(tx: &mut Tx, events: &[OutboxEvent]) -> StoreResult<()> {
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        rows.push(vec![
+            Value::Text(e.id.clone()),
+            Value::Text(e.event_type.clone()),
+            Value::Int(to_micros(e.occurred_at)),
+            Value::Text(json(&e.data)?),
+            Value::Text(json(&e.recipients)?),
+        ]);
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients)",
+        5,
+        rows,
+    )
+    .await
+}
+
+/// Deletes the jobs `worker` still holds the leases of; returns how many.
+pub(crate) async fn complete_jobs(tx: &mut Tx, ids: &[String], worker: &str) -> StoreResult<u64> {
+    let mut done = 0;
+    for chunk in ids.chunks(MAX_PARAMETERS - 1) {
+        let sql = format!(
+            "DELETE FROM jobs WHERE lease_owner = $1 AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(worker.to_owned());
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        done += query.execute(&mut **tx).await.store()?.rows_affected();
+    }
+    Ok(done)
+}
