@@ -506,7 +506,7 @@ async fn expiry_storm(
 
     // Every assignment ends at `instant`, far enough ahead for all to be delivered first
     // (checked below: the figure is void otherwise).
-    let margin = time::Duration::seconds(30 + (n / 40) as i64);
+    let margin = time::Duration::seconds(30 + (n / 150) as i64);
     let instant = SystemClock.now() + margin;
     let assign = |targets: Arc<Vec<String>>,
                   ends: Arc<dyn Fn(usize) -> time::OffsetDateTime + Send + Sync>| {
