@@ -489,6 +489,19 @@ impl Directory {
                     .await?
             };
             if !removed {
+                // Held only through an access package: say so, rather than that it is absent.
+                let now = self.clock.now();
+                let held = if owner {
+                    tx.owns(object_id, group_id, now).await?
+                } else {
+                    self.store.is_group_member(group_id, object_id, now).await?
+                };
+                if held {
+                    return Err(DomainError::Conflict(format!(
+                        "the {} is held through an access package assignment; remove that assignment instead",
+                        if owner { "ownership" } else { "membership" }
+                    )));
+                }
                 return Err(DomainError::not_found(
                     if owner { "group owner" } else { "group member" },
                     object_id,

@@ -285,6 +285,17 @@ async fn every_kind_of_role_is_delivered_and_released(backend: Backend) {
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
 
+    // The package's ownership is not the directory's to remove either.
+    let refused = app
+        .send(
+            Method::DELETE,
+            &format!("/v1.0/groups/{}/owners/{}/$ref", s.group, s.agent_user),
+            &app.admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+
     // A direct ownership of the same group outlives the package's.
     let direct = app
         .send(
