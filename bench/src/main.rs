@@ -444,65 +444,19 @@ async fn expiry_storm(
     eprintln!("expiry storm: {n} agents created ({agent_rate:.0}/s)");
     let agents = Arc::new(agents.lock().unwrap().clone());
 
-    let group = post_json(
+    let Granting {
+        group,
+        package,
+        policy,
+    } = package_granting_group(
         http,
-        format!("{base}/v1.0/groups"),
+        base,
         token,
-        serde_json::json!({
-        "displayName": "Bench expiring group", "mailNickname": "benchexpiring",
-        "mailEnabled": false, "securityEnabled": true}),
+        "expiring",
+        serde_json::json!({"allowedTargetScope": "allDirectoryAgentIdentities",
+            "expiration": {"type": "afterDuration", "duration": "P1D"}}),
     )
     .await;
-    let group = group["id"].as_str().unwrap().to_owned();
-    let catalog = post_json(
-        http,
-        format!("{em}/catalogs"),
-        token,
-        serde_json::json!({"displayName": "Bench expiry catalog"}),
-    )
-    .await;
-    let catalog = catalog["id"].as_str().unwrap().to_owned();
-    post_json(
-        http,
-        format!("{em}/resourceRequests"),
-        token,
-        serde_json::json!({
-        "requestType": "adminAdd", "catalog": {"id": catalog},
-        "resource": {"originId": group, "originSystem": "AadGroup"}}),
-    )
-    .await;
-    let roles = get_json(
-        http,
-        format!("{em}/catalogs/{catalog}/resourceRoles"),
-        token,
-    )
-    .await;
-    let member = roles["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["displayName"] == "Member")
-        .unwrap()["id"]
-        .clone();
-    let package = post_json(
-        http,
-        format!("{em}/accessPackages"),
-        token,
-        serde_json::json!({"displayName": "Bench expiring package", "catalog": {"id": catalog}}),
-    )
-    .await;
-    let package = package["id"].as_str().unwrap().to_owned();
-    post_json(
-        http,
-        format!("{em}/accessPackages/{package}/resourceRoleScopes"),
-        token,
-        serde_json::json!({"role": {"id": member}}),
-    )
-    .await;
-    let policy = post_json(http, format!("{em}/assignmentPolicies"), token, serde_json::json!({
-        "displayName": "Bench agents, a day", "allowedTargetScope": "allDirectoryAgentIdentities",
-        "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": package}})).await;
-    let policy = policy["id"].as_str().unwrap().to_owned();
 
     // Every assignment ends at `instant`, far enough ahead for all to be delivered first
     // (checked below: the figure is void otherwise).
@@ -672,6 +626,81 @@ async fn post_json(
     r.json().await.unwrap()
 }
 
+/// What a storm assigns: a package granting one group's membership, and its policy.
+struct Granting {
+    group: String,
+    package: String,
+    policy: String,
+}
+
+/// A group onboarded to a new catalog, a package granting its membership, and a policy of that
+/// package with `policy` settings (`allowedTargetScope`, `expiration`).
+async fn package_granting_group(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    mut policy: serde_json::Value,
+) -> Granting {
+    let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
+    let id = |v: serde_json::Value| v["id"].as_str().unwrap().to_owned();
+    let group = id(post_json(
+        http,
+        format!("{base}/v1.0/groups"),
+        token,
+        serde_json::json!({
+        "displayName": format!("Bench {name} group"), "mailNickname": format!("bench{name}"),
+        "mailEnabled": false, "securityEnabled": true}),
+    )
+    .await);
+    let catalog = id(post_json(
+        http,
+        format!("{em}/catalogs"),
+        token,
+        serde_json::json!({"displayName": format!("Bench {name} catalog")}),
+    )
+    .await);
+    post_json(
+        http,
+        format!("{em}/resourceRequests"),
+        token,
+        serde_json::json!({
+        "requestType": "adminAdd", "catalog": {"id": catalog},
+        "resource": {"originId": group, "originSystem": "AadGroup"}}),
+    )
+    .await;
+    let roles = get_json(
+        http,
+        format!("{em}/catalogs/{catalog}/resourceRoles"),
+        token,
+    )
+    .await;
+    let member = roles["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["displayName"] == "Member")
+        .unwrap()["id"]
+        .clone();
+    let package = id(post_json(http, format!("{em}/accessPackages"), token,
+        serde_json::json!({"displayName": format!("Bench {name} package"), "catalog": {"id": catalog}})).await);
+    post_json(
+        http,
+        format!("{em}/accessPackages/{package}/resourceRoleScopes"),
+        token,
+        serde_json::json!({"role": {"id": member}}),
+    )
+    .await;
+    policy["displayName"] = format!("Bench {name} policy").into();
+    policy["accessPackage"] = serde_json::json!({"id": package});
+    let policy = id(post_json(http, format!("{em}/assignmentPolicies"), token, policy).await);
+    Granting {
+        group,
+        package,
+        policy,
+    }
+}
+
 /// Submits `n` adminAdd requests (8 clients) and waits until all are delivered. Returns the
 /// submit rate, submit latencies, the time from the first submit to the last delivery, and the
 /// time from the last submit to the last delivery (the backlog the worker had left).
@@ -682,68 +711,17 @@ async fn assignment_storm(
     n: usize,
 ) -> (f64, Vec<Duration>, Duration, Duration) {
     let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
-    let group = post_json(
+    let Granting {
+        package, policy, ..
+    } = package_granting_group(
         http,
-        format!("{base}/v1.0/groups"),
+        base,
         token,
-        serde_json::json!({
-        "displayName": "Bench delivered group", "mailNickname": "benchdelivered",
-        "mailEnabled": false, "securityEnabled": true}),
+        "delivered",
+        serde_json::json!({"allowedTargetScope": "notSpecified",
+            "expiration": {"type": "afterDuration", "duration": "PT1H"}}),
     )
     .await;
-    let group = group["id"].as_str().unwrap().to_owned();
-    let catalog = post_json(
-        http,
-        format!("{em}/catalogs"),
-        token,
-        serde_json::json!({"displayName": "Bench catalog"}),
-    )
-    .await;
-    let catalog = catalog["id"].as_str().unwrap().to_owned();
-    post_json(
-        http,
-        format!("{em}/resourceRequests"),
-        token,
-        serde_json::json!({
-        "requestType": "adminAdd", "catalog": {"id": catalog},
-        "resource": {"originId": group, "originSystem": "AadGroup"}}),
-    )
-    .await;
-    let roles: serde_json::Value = http
-        .get(format!("{em}/catalogs/{catalog}/resourceRoles"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let member = roles["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["displayName"] == "Member")
-        .unwrap()["id"]
-        .clone();
-    let package = post_json(
-        http,
-        format!("{em}/accessPackages"),
-        token,
-        serde_json::json!({"displayName": "Bench package", "catalog": {"id": catalog}}),
-    )
-    .await;
-    let package = package["id"].as_str().unwrap().to_owned();
-    post_json(
-        http,
-        format!("{em}/accessPackages/{package}/resourceRoleScopes"),
-        token,
-        serde_json::json!({"role": {"id": member}}),
-    )
-    .await;
-    let policy = post_json(http, format!("{em}/assignmentPolicies"), token, serde_json::json!({
-        "displayName": "Bench admin-only", "allowedTargetScope": "notSpecified",
-        "expiration": {"type": "afterDuration", "duration": "PT1H"}, "accessPackage": {"id": package}})).await;
-    let policy = policy["id"].as_str().unwrap().to_owned();
 
     let mut targets = Vec::new();
     let mut next = Some(format!("{base}/v1.0/users?$select=id&$top=999"));

@@ -16,6 +16,7 @@ use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{Party, StoreError, StoreResult};
 use writ_odata::SqlValue;
 
+use crate::batch::{GRANT_TABLES, placeholders};
 use crate::entitlement::restriction_of;
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
@@ -202,14 +203,6 @@ pub(crate) async fn list_assignments(
     .await
 }
 
-/// `$1, $2, …` for `n` values.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 pub(crate) async fn assignments_by_ids(
     pool: &AnyPool,
     ids: &[String],
@@ -219,7 +212,7 @@ pub(crate) async fn assignments_by_ids(
     }
     let sql = format!(
         "SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN ({})",
-        placeholders(ids.len())
+        placeholders(1, ids.len())
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for id in ids {
@@ -241,7 +234,7 @@ pub(crate) async fn principal_names(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = placeholders(ids.len());
+    let list = placeholders(1, ids.len());
     let sql = format!(
         "SELECT id, display_name FROM users WHERE id IN ({list}) \
          UNION ALL SELECT id, display_name FROM service_principals WHERE id IN ({list})"
@@ -275,7 +268,7 @@ pub(crate) async fn human_sponsors_of(
         "SELECT s.object_id, u.id, u.mail FROM sponsors s JOIN users u ON u.id = s.sponsor_id \
          WHERE s.object_id IN ({}) AND u.account_enabled = TRUE AND u.kind = 'user' \
          ORDER BY s.object_id, u.id",
-        placeholders(ids.len())
+        placeholders(1, ids.len())
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for id in ids {
@@ -305,13 +298,10 @@ pub(crate) async fn list_additional_access(
     package_id: &str,
     other_package_ids: &[String],
 ) -> StoreResult<Page<Assignment>> {
-    let others: Vec<String> = (0..other_package_ids.len())
-        .map(|i| format!("${}", i + 2))
-        .collect();
     let condition = format!(
         "t.access_package_id = $1 AND t.state <> 'expired' AND EXISTS (SELECT 1 FROM assignments o \
          WHERE o.target_id = t.target_id AND o.state <> 'expired' AND o.access_package_id IN ({}))",
-        others.join(", ")
+        placeholders(2, other_package_ids.len())
     );
     let mut params = vec![SqlValue::Text(package_id.to_owned())];
     params.extend(other_package_ids.iter().cloned().map(SqlValue::Text));
@@ -437,28 +427,6 @@ where
     row.map(|r| r.try_get("id").store()).transpose()
 }
 
-pub(crate) async fn open_update_for<'e, E>(
-    executor: E,
-    assignment_id: &str,
-) -> StoreResult<Option<AssignmentRequest>>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-{
-    let sql = format!(
-        "SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.assignment_id = $1 \
-         AND t.request_type IN ('userUpdate', 'adminUpdate') \
-         AND t.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(assignment_id.to_owned())
-        .fetch_optional(executor)
-        .await
-        .store()?
-        .as_ref()
-        .map(request)
-        .transpose()
-}
-
 /// Moves the end of every grant one holder holds, table by table.
 pub(crate) async fn set_grant_ends(
     tx: &mut sqlx::Transaction<'static, Any>,
@@ -466,13 +434,7 @@ pub(crate) async fn set_grant_ends(
     ends_at: Option<OffsetDateTime>,
 ) -> StoreResult<u64> {
     let mut moved = 0;
-    for table in [
-        "group_members",
-        "group_owners",
-        "app_role_assignments",
-        "oauth2_permission_grants",
-        "role_assignments",
-    ] {
+    for table in GRANT_TABLES {
         let sql = format!("UPDATE {table} SET ends_at = $2 WHERE holder = $1");
         moved += sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder.to_owned())
@@ -564,29 +526,6 @@ where
     .await
     .store()?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Deletes the grants one holder holds, table by table, inside the caller's transaction.
-pub(crate) async fn release_grants(
-    tx: &mut sqlx::Transaction<'static, Any>,
-    holder: &str,
-) -> StoreResult<u64> {
-    let mut released = 0;
-    for sql in [
-        "DELETE FROM group_members WHERE holder = $1",
-        "DELETE FROM app_role_assignments WHERE holder = $1",
-        "DELETE FROM oauth2_permission_grants WHERE holder = $1",
-        "DELETE FROM group_owners WHERE holder = $1",
-        "DELETE FROM role_assignments WHERE holder = $1",
-    ] {
-        released += sqlx::query(sql)
-            .bind(holder.to_owned())
-            .execute(&mut **tx)
-            .await
-            .store()?
-            .rows_affected();
-    }
-    Ok(released)
 }
 
 /// Every grant one holder holds, in the provider's terms, whatever its end.

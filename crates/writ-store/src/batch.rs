@@ -8,21 +8,28 @@ use time::OffsetDateTime;
 use writ_domain::audit::{AuditRecord, OutboxEvent};
 use writ_domain::clock::to_micros;
 use writ_domain::entitlement::AssignmentRequest;
-use writ_domain::store::{StoreError, StoreResult};
+use writ_domain::store::StoreResult;
 
 use crate::error::ResultExt;
+use crate::tx::json;
 
 /// Values bound per statement at most (SQLite allows 32,766; PostgreSQL 65,535).
 const MAX_PARAMETERS: usize = 30_000;
 
 type Tx = Transaction<'static, Any>;
 
-fn json(value: &impl serde::Serialize) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))
-}
+/// The tables of grants held per holder (what an assignment delivered), for the writes that
+/// touch all of a holder's grants.
+pub(crate) const GRANT_TABLES: [&str; 5] = [
+    "group_members",
+    "group_owners",
+    "app_role_assignments",
+    "oauth2_permission_grants",
+    "role_assignments",
+];
 
 /// `$first, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -99,13 +106,7 @@ pub(crate) async fn expire_due_assignments(
 pub(crate) async fn release_grants_of(tx: &mut Tx, holders: &[String]) -> StoreResult<u64> {
     let mut released = 0;
     for chunk in holders.chunks(MAX_PARAMETERS) {
-        for table in [
-            "group_members",
-            "group_owners",
-            "app_role_assignments",
-            "oauth2_permission_grants",
-            "role_assignments",
-        ] {
+        for table in GRANT_TABLES {
             let sql = format!(
                 "DELETE FROM {table} WHERE holder IN ({})",
                 placeholders(1, chunk.len())

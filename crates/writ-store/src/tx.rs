@@ -80,7 +80,7 @@ impl SqlTx {
     }
 }
 
-fn json(value: &impl serde::Serialize) -> StoreResult<String> {
+pub(crate) fn json(value: &impl serde::Serialize) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))
 }
 
@@ -1128,7 +1128,11 @@ impl StoreTx for SqlTx {
         &mut self,
         assignment_id: &str,
     ) -> StoreResult<Option<AssignmentRequest>> {
-        crate::assignments::open_update_for(&mut *self.tx, assignment_id).await
+        Ok(
+            crate::batch::open_updates_for(&mut self.tx, &[assignment_id.to_owned()])
+                .await?
+                .pop(),
+        )
     }
 
     async fn set_grant_ends(
@@ -1186,7 +1190,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn release_grants(&mut self, holder: &str) -> StoreResult<u64> {
-        crate::assignments::release_grants(&mut self.tx, holder).await
+        crate::batch::release_grants_of(&mut self.tx, &[holder.to_owned()]).await
     }
 
     async fn expire_due_assignments(

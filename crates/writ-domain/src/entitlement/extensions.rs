@@ -13,7 +13,7 @@ use super::answers::check_answers;
 use super::policy_model::AssignmentPolicy;
 use super::requests::{
     Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
-    RequestState, RequestType, assignment_end, assignment_event_data, request_audit,
+    RequestState, RequestType, StatusReason, assignment_end, assignment_event_data, request_audit,
     request_event_data,
 };
 use super::{Entitlement, require};
@@ -307,24 +307,20 @@ pub(super) async fn close_update(
     at: OffsetDateTime,
     why: UpdateClosed,
 ) -> DomainResult<()> {
-    let (state, status, activity, event, reason) = match why {
+    let (closed, activity, event, reason) = match why {
         UpdateClosed::Expired => (
-            RequestState::Denied,
-            "AssignmentExpired",
+            request.moved_to_for(RequestState::Denied, StatusReason::AssignmentEnded, at),
             "Deny access package assignment request",
             "request.denied",
             "the assignment ended before the extension was granted",
         ),
         UpdateClosed::Removed => (
-            RequestState::Canceled,
-            "Canceled",
+            request.moved_to(RequestState::Canceled, at),
             "Cancel access package assignment request",
             "request.canceled",
             "the assignment was removed",
         ),
     };
-    let mut closed = request.moved_to(state, at);
-    closed.status = status.into();
     if !tx.update_assignment_request(&closed, request.state).await? {
         return Ok(());
     }

@@ -1615,6 +1615,8 @@ pub(super) enum StatusReason {
     TimedOut,
     /// Pending approval, forwarded to the stage's escalation approvers.
     Escalated,
+    /// An extension denied because its assignment reached its end first.
+    AssignmentEnded,
 }
 
 /// The status string of a request in `state`, moved there for `reason`: [`status_of`] unless
@@ -1625,6 +1627,7 @@ pub(super) fn status_for(state: RequestState, reason: Option<StatusReason>) -> &
         (RequestState::PendingApproval, Some(StatusReason::Escalated)) => {
             "PendingApprovalEscalated"
         }
+        (RequestState::Denied, Some(StatusReason::AssignmentEnded)) => "AssignmentExpired",
         _ => status_of(state),
     }
 }
