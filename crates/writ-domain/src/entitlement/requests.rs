@@ -701,13 +701,14 @@ impl Entitlement {
     async fn sponsors_or_owns(
         &self,
         caller: &Caller,
-        target: &Subject,
+        target_id: &str,
+        target_kind: PrincipalKind,
         now: OffsetDateTime,
     ) -> DomainResult<bool> {
         if !caller.is_human_user() || !caller.enabled {
             return Ok(false);
         }
-        let candidates = self.sponsor_objects(&target.id, target.kind).await?;
+        let candidates = self.sponsor_objects(target_id, target_kind).await?;
         for candidate in candidates {
             let found = match &candidate {
                 DirectoryObject::User(user) => user.id == caller.id,
@@ -740,7 +741,10 @@ impl Entitlement {
         for set in &policy.settings.requestor_settings.on_behalf_requestors {
             let allowed = match set {
                 SubjectSet::TargetAgentIdentitySponsorsOrOwners {} => {
-                    target.is_agent && self.sponsors_or_owns(caller, target, now).await?
+                    target.is_agent
+                        && self
+                            .sponsors_or_owns(caller, &target.id, target.kind, now)
+                            .await?
                 }
                 SubjectSet::SingleUser { user_id, .. } => user_id == &caller.id,
                 SubjectSet::GroupMembers { group_id, .. } => {
@@ -1037,10 +1041,7 @@ impl Entitlement {
         {
             return Ok(true);
         }
-        let Some(target) = self.subject(target_id).await? else {
-            return Ok(false);
-        };
-        self.sponsors_or_owns(caller, &target, self.clock.now())
+        self.sponsors_or_owns(caller, target_id, target_kind, self.clock.now())
             .await
     }
 
