@@ -2,7 +2,8 @@
 //! PostgreSQL. Each figure comes with a raw-database baseline measured in the same run (the same
 //! number of single-row durable commits), so results are read as ratios rather than as absolute
 //! numbers that depend on the machine. Run with
-//! `cargo run --release -p writ-bench -- [--postgres postgres://…] [--tokens N] [--users N]`.
+//! `cargo run --release -p writ-bench -- [--postgres postgres://…] [--tokens N] [--users N]
+//! [--pages N] [--assignments N] [--lifecycles N] [--expiry N] [--loaded N]`.
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -16,6 +17,8 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod loaded;
 
 use writ_domain::clock::{Clock, SystemClock};
 use writ_store::ConnectOptions;
@@ -31,6 +34,8 @@ struct Args {
     pages: usize,
     assignments: usize,
     expiry: usize,
+    lifecycles: usize,
+    loaded: usize,
 }
 
 fn args() -> Args {
@@ -41,6 +46,8 @@ fn args() -> Args {
         pages: 500,
         assignments: 1000,
         expiry: 0,
+        lifecycles: 1000,
+        loaded: 0,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -53,6 +60,8 @@ fn args() -> Args {
             "--pages" => out.pages = value.parse().expect("--pages N"),
             "--assignments" => out.assignments = value.parse().expect("--assignments N"),
             "--expiry" => out.expiry = value.parse().expect("--expiry N"),
+            "--lifecycles" => out.lifecycles = value.parse().expect("--lifecycles N"),
+            "--loaded" => out.loaded = value.parse().expect("--loaded N"),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -71,11 +80,20 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    load_with(CONCURRENCY, n, call).await
+}
+
+/// [`load`] over `concurrency` workers.
+async fn load_with<F, Fut>(concurrency: usize, n: usize, call: F) -> (f64, Vec<Duration>)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let call = Arc::new(call);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..concurrency {
         let call = call.clone();
         let next = next.clone();
         workers.push(tokio::spawn(async move {
@@ -287,8 +305,20 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
     // group's membership, each recorded with its job and delivered by the worker.
     let (assign_rate, assign_latencies, storm, drain) =
         assignment_storm(&http, &base, &token, args.assignments).await;
+    let lifecycle = if args.lifecycles > 0 {
+        Some(lifecycle_storm(&http, &base, &token, args.lifecycles).await)
+    } else {
+        None
+    };
     let expiry = if args.expiry > 0 {
         Some(expiry_storm(&http, &base, &token, store.pool(), args.expiry).await)
+    } else {
+        None
+    };
+    // Last: the loaded rows would otherwise be counted by the storms' state filters.
+    let loaded = if args.loaded > 0 {
+        let sqlite = url.starts_with("sqlite:");
+        Some(loaded::loaded_lists(&http, &base, &token, store.pool(), sqlite, args.loaded).await)
     } else {
         None
     };
@@ -325,6 +355,18 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
             args.assignments as f64 / storm.as_secs_f64() / baseline
         ),
     ];
+    if let Some(l) = lifecycle {
+        let rate = l.n as f64 / l.all_delivered.as_secs_f64();
+        rows.push(format!(
+            "| {backend} | {} agents each requesting for itself (`userAdd`, no approval) until the last is delivered | {rate:.0} lifecycles/s | requests accepted at {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; all delivered {:.2} s after the first | {:.2}× of {baseline:.0} raw commits/s |",
+            l.n,
+            l.submit_rate,
+            percentile(&l.latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&l.latencies, 0.99).as_secs_f64() * 1e3,
+            l.all_delivered.as_secs_f64(),
+            rate / baseline
+        ));
+    }
     if let Some(e) = expiry {
         rows.push(format!(
             "| {backend} | {} agents' assignments ending at one instant: access gone at the instant | — | group member count {} ms after the instant: {} | — |",
@@ -346,6 +388,9 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
             percentile(&e.lags, 0.99).as_secs_f64() * 1e3,
             e.lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3
         ));
+    }
+    if let Some(figures) = &loaded {
+        rows.extend(loaded::rows(backend, figures));
     }
     rows.push(format!(
         "| {backend} | raw single-row durable commits (baseline) | {baseline:.0}/s | — | 1.00× |"
@@ -394,55 +439,8 @@ async fn expiry_storm(
     n: usize,
 ) -> ExpiryFigures {
     let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
-    let sponsor = post_json(
-        http,
-        format!("{base}/v1.0/users"),
-        token,
-        serde_json::json!({
-        "displayName": "Bench Sponsor", "userPrincipalName": "benchsponsor@example.org",
-        "mailNickname": "benchsponsor", "accountEnabled": true,
-        "passwordProfile": {"password": "bench password 1"}}),
-    )
-    .await;
-    let sponsor_ref = format!("{base}/v1.0/users/{}", sponsor["id"].as_str().unwrap());
-    let blueprint = post_json(
-        http,
-        format!("{base}/v1.0/applications"),
-        token,
-        serde_json::json!({
-        "@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": "Bench blueprint",
-        "sponsors@odata.bind": [sponsor_ref.clone()]}),
-    )
-    .await;
-    let blueprint_app_id = blueprint["appId"].as_str().unwrap().to_owned();
-    post_json(
-        http,
-        format!("{base}/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal"),
-        token,
-        serde_json::json!({"appId": blueprint_app_id}),
-    )
-    .await;
-    let agents = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
-    let (client, base_c, tok, out) = (
-        http.clone(),
-        base.to_owned(),
-        token.to_owned(),
-        agents.clone(),
-    );
-    let (agent_rate, _) = load(n, move |i| {
-        let (client, base_c, tok, out) = (client.clone(), base_c.clone(), tok.clone(), out.clone());
-        let (blueprint_app_id, sponsor_ref) = (blueprint_app_id.clone(), sponsor_ref.clone());
-        async move {
-            let body = serde_json::json!({
-                "@odata.type": "#microsoft.graph.agentIdentity", "displayName": format!("bench-agent-{i:06}"),
-                "agentIdentityBlueprintId": blueprint_app_id, "sponsors@odata.bind": [sponsor_ref]});
-            let created = post_json(&client, format!("{base_c}/v1.0/servicePrincipals"), &tok, body).await;
-            out.lock().unwrap()[i] = created["id"].as_str().unwrap().to_owned();
-        }
-    })
-    .await;
-    eprintln!("expiry storm: {n} agents created ({agent_rate:.0}/s)");
-    let agents = Arc::new(agents.lock().unwrap().clone());
+    let fleet = agent_fleet(http, base, token, n, "expiring").await;
+    let agents = Arc::new(fleet.into_iter().map(|a| a.id).collect::<Vec<_>>());
 
     let Granting {
         group,
@@ -607,6 +605,193 @@ async fn expiry_storm(
         recorded,
         lags,
     }
+}
+
+/// What the self-service lifecycle storm measured.
+struct LifecycleFigures {
+    n: usize,
+    /// Submit rate of the agents' own requests and their latencies (sorted).
+    submit_rate: f64,
+    latencies: Vec<Duration>,
+    /// From the first submit until the last assignment reads `delivered`.
+    all_delivered: Duration,
+}
+
+/// Request → auto-approved → delivered, as an agent does it: `n` agent identities (created
+/// here, each with its own secret and client-credentials token) each request a package for
+/// themselves (`userAdd`) under a policy that needs no approval; the time from the first request
+/// until every assignment is delivered, as an agent reading its own assignment would see it.
+async fn lifecycle_storm(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+) -> LifecycleFigures {
+    let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
+    let fleet = Arc::new(agent_fleet(http, base, token, n, "selfservice").await);
+    let tokens = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
+    let (client, base_c, tok, fleet_c, out) = (
+        http.clone(),
+        base.to_owned(),
+        token.to_owned(),
+        fleet.clone(),
+        tokens.clone(),
+    );
+    load(n, move |i| {
+        let (client, base_c, tok, fleet, out) = (
+            client.clone(),
+            base_c.clone(),
+            tok.clone(),
+            fleet_c.clone(),
+            out.clone(),
+        );
+        async move {
+            let agent = &fleet[i];
+            let secret = post_json(
+                &client,
+                format!("{base_c}/v1.0/servicePrincipals/{}/addPassword", agent.id),
+                &tok,
+                serde_json::json!({"passwordCredential": {"displayName": "bench"}}),
+            )
+            .await;
+            let form = format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+                agent.app_id,
+                secret["secretText"].as_str().unwrap()
+            );
+            let reply: serde_json::Value = client
+                .post(format!("{base_c}/oauth2/v2.0/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            out.lock().unwrap()[i] = reply["access_token"].as_str().unwrap().to_owned();
+        }
+    })
+    .await;
+    let tokens = Arc::new(std::mem::take(&mut *tokens.lock().unwrap()));
+    let Granting {
+        package, policy, ..
+    } = package_granting_group(
+        http,
+        base,
+        token,
+        "selfservice",
+        serde_json::json!({"allowedTargetScope": "allDirectoryAgentIdentities",
+            "expiration": {"type": "afterDuration", "duration": "PT8H"},
+            "requestorSettings": {"enableTargetsToSelfAddAccess": true},
+            "requestApprovalSettings": {"isApprovalRequiredForAdd": false, "stages": []}}),
+    )
+    .await;
+
+    let started = Instant::now();
+    let (client, em_c, package_c) = (http.clone(), em.clone(), package.clone());
+    let (submit_rate, latencies) = load(n, move |i| {
+        let (client, em_c, tokens) = (client.clone(), em_c.clone(), tokens.clone());
+        let (package, policy) = (package_c.clone(), policy.clone());
+        async move {
+            let body = serde_json::json!({"requestType": "userAdd", "assignment": {
+                "assignmentPolicyId": policy, "accessPackageId": package}});
+            let r = client
+                .post(format!("{em_c}/assignmentRequests"))
+                .bearer_auth(&tokens[i])
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        }
+    })
+    .await;
+    let delivered = format!(
+        "{em}/assignments?$filter=accessPackage/id%20eq%20'{package}'%20and%20state%20eq%20'delivered'&$count=true&$top=1"
+    );
+    while get_json(http, delivered.clone(), token).await["@odata.count"].as_u64() != Some(n as u64)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    LifecycleFigures {
+        n,
+        submit_rate,
+        latencies,
+        all_delivered: started.elapsed(),
+    }
+}
+
+/// One created agent identity.
+struct Agent {
+    id: String,
+    app_id: String,
+}
+
+/// `n` agent identities of one new blueprint, all sponsored by one new user.
+async fn agent_fleet(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+    name: &str,
+) -> Vec<Agent> {
+    let sponsor = post_json(
+        http,
+        format!("{base}/v1.0/users"),
+        token,
+        serde_json::json!({
+        "displayName": format!("Bench {name} sponsor"), "userPrincipalName": format!("bench{name}sponsor@example.org"),
+        "mailNickname": format!("bench{name}sponsor"), "accountEnabled": true,
+        "passwordProfile": {"password": "bench password 1"}}),
+    )
+    .await;
+    let sponsor_ref = format!("{base}/v1.0/users/{}", sponsor["id"].as_str().unwrap());
+    let blueprint = post_json(
+        http,
+        format!("{base}/v1.0/applications"),
+        token,
+        serde_json::json!({
+        "@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": format!("Bench {name} blueprint"),
+        "sponsors@odata.bind": [sponsor_ref.clone()]}),
+    )
+    .await;
+    let blueprint_app_id = blueprint["appId"].as_str().unwrap().to_owned();
+    post_json(
+        http,
+        format!("{base}/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal"),
+        token,
+        serde_json::json!({"appId": blueprint_app_id}),
+    )
+    .await;
+    let agents = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
+    let (client, base_c, tok, out) = (
+        http.clone(),
+        base.to_owned(),
+        token.to_owned(),
+        agents.clone(),
+    );
+    let name_c = name.to_owned();
+    let (agent_rate, _) = load(n, move |i| {
+        let (client, base_c, tok, out) = (client.clone(), base_c.clone(), tok.clone(), out.clone());
+        let (blueprint_app_id, sponsor_ref) = (blueprint_app_id.clone(), sponsor_ref.clone());
+        let name = name_c.clone();
+        async move {
+            let body = serde_json::json!({
+                "@odata.type": "#microsoft.graph.agentIdentity", "displayName": format!("bench-{name}-agent-{i:06}"),
+                "agentIdentityBlueprintId": blueprint_app_id, "sponsors@odata.bind": [sponsor_ref]});
+            let created = post_json(&client, format!("{base_c}/v1.0/servicePrincipals"), &tok, body).await;
+            out.lock().unwrap().push((i, Agent {
+                id: created["id"].as_str().unwrap().to_owned(),
+                app_id: created["appId"].as_str().unwrap().to_owned(),
+            }));
+        }
+    })
+    .await;
+    eprintln!("{name}: {n} agents created ({agent_rate:.0}/s)");
+    let mut agents = std::mem::take(&mut *agents.lock().unwrap());
+    agents.sort_by_key(|(i, _)| *i);
+    agents.into_iter().map(|(_, a)| a).collect()
 }
 
 async fn post_json(
