@@ -2063,6 +2063,88 @@ async fn a_storm_of_expiries_is_recorded_in_one_pass(backend: Backend) {
     assert_eq!(w.run_jobs_once().await.completed, 0, "nothing left to do");
 }
 
+/// Requests submitted together are taken in one pass of the worker: those due for delivery are
+/// delivered in one transaction (one assignment, grants, record and event each), and each other
+/// step runs as it would alone — a self-request goes to its approver, a scheduled one waits for
+/// its start.
+async fn a_pass_delivers_a_batch_of_requests_and_takes_each_other_step(backend: Backend) {
+    let w = World::new(backend).await;
+    let mut agents = vec![w.agent.clone()];
+    for i in 0..4 {
+        agents.push(
+            w.create_agent(&format!("batch-agent-{i}"), &[&w.sponsor])
+                .await,
+        );
+    }
+    let mut delivered = Vec::new();
+    for agent in &agents {
+        delivered.push(
+            w.admin_add(&w.admin, &w.package, &w.policy, agent, None)
+                .await
+                .unwrap(),
+        );
+    }
+    let asking = w.create_agent("batch-agent-asking", &[&w.sponsor]).await;
+    let pending = w
+        .user_add(&asking, &w.package, &w.policy, None)
+        .await
+        .unwrap();
+    let later = w.create_agent("batch-agent-later", &[&w.sponsor]).await;
+    let start = T0 + Duration::hours(1);
+    let scheduled = w
+        .admin_add(&w.admin, &w.package, &w.policy, &later, Some(start))
+        .await
+        .unwrap();
+    let audits = w.audit_count().await;
+
+    let pass = w.run_jobs_once().await;
+    assert_eq!(
+        (pass.completed, pass.retried, pass.parked),
+        (7, 0, 0),
+        "every request's job done in the pass"
+    );
+    let mut assignment_ids = Vec::new();
+    for (request, agent) in delivered.iter().zip(&agents) {
+        let assignment = w.assignment_of(&request.id).await;
+        assert_eq!(&assignment.target_id, agent);
+        assert_eq!(assignment.state, AssignmentState::Delivered);
+        assert_eq!(assignment.end_date_time, Some(T0 + LIFETIME));
+        assert!(w.member_at(agent, T0).await);
+        assert_eq!(w.events_of(&assignment.id).await, ["assignment.delivered"]);
+        let records = w.audits_of(&request.id).await;
+        only_record(&records, "Fulfill access package assignment request");
+        assignment_ids.push(assignment.id);
+    }
+    assignment_ids.sort();
+    assignment_ids.dedup();
+    assert_eq!(assignment_ids.len(), agents.len(), "one assignment each");
+    assert_eq!(
+        w.request(&pending.id).await.state,
+        RequestState::PendingApproval
+    );
+    assert_eq!(w.awaiting(&w.sponsor).await, [pending.id.clone()]);
+    assert_eq!(
+        w.request(&scheduled.id).await.state,
+        RequestState::Scheduled
+    );
+    assert!(!w.member_at(&later, T0).await);
+    assert_eq!(
+        w.audit_count().await,
+        audits + 7,
+        "one record per request's step"
+    );
+    assert_eq!(
+        w.run_jobs_once().await.completed,
+        0,
+        "nothing left to do now"
+    );
+
+    w.clock.set(start);
+    w.run_jobs().await;
+    assert_eq!(w.assignment_of(&scheduled.id).await.start_date_time, start);
+    assert!(w.member_at(&later, start).await);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -2081,6 +2163,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    a_pass_delivers_a_batch_of_requests_and_takes_each_other_step,
     admin_add_is_delivered_and_access_ends_at_the_end_instant,
     a_future_start_is_scheduled_until_it_passes,
     a_request_canceled_before_processing_is_never_delivered,
