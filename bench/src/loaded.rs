@@ -10,6 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use writ_domain::clock::{Clock, SystemClock};
+
 use crate::{CONCURRENCY, get_json, load_with, percentile, post_json};
 
 /// Packages the loaded assignments spread over.
@@ -18,6 +20,9 @@ const PACKAGES: usize = 1000;
 const ROWS_PER_STATEMENT: usize = 500;
 /// Pages read per query shape.
 const PAGES: usize = 400;
+
+/// The query string of the `i`th page read of a shape.
+type QueryOf = Arc<dyn Fn(usize) -> String + Send + Sync>;
 
 pub struct LoadedFigures {
     pub n: usize,
@@ -71,7 +76,7 @@ pub async fn loaded_lists(
         .to_owned();
     let (rss_before_mib, _) = resident_mib();
 
-    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
+    let now = SystemClock.now().unix_timestamp() * 1_000_000;
     let day = 86_400_i64 * 1_000_000;
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await.unwrap();
@@ -105,7 +110,7 @@ pub async fn loaded_lists(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for k in i..i + rows {
-            let live = (k + k / PACKAGES) % 5 == 0;
+            let live = (k + k / PACKAGES).is_multiple_of(5);
             let start = now - (k as i64 % 365) * day - 30 * day;
             q = q
                 .bind(synthetic_id(0xa55, k))
@@ -148,7 +153,7 @@ pub async fn loaded_lists(
     let em = Arc::new(em);
     let token = Arc::new(token.to_owned());
     let mut shapes = Vec::new();
-    let shape_urls: [(&'static str, Arc<dyn Fn(usize) -> String + Send + Sync>); 4] = [
+    let shape_urls: [(&'static str, QueryOf); 4] = [
         (
             "first page, no filter (`$top=100`)",
             Arc::new(|_| "$top=100".to_owned()),
