@@ -2122,7 +2122,7 @@ async fn a_pass_delivers_a_batch_of_requests_and_takes_each_other_step(backend: 
         w.request(&pending.id).await.state,
         RequestState::PendingApproval
     );
-    assert_eq!(w.awaiting(&w.sponsor).await, [pending.id.clone()]);
+    assert_eq!(w.awaiting(&w.sponsor).await, vec![pending.id.clone()]);
     assert_eq!(
         w.request(&scheduled.id).await.state,
         RequestState::Scheduled
