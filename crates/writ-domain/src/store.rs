@@ -342,9 +342,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
     /// (id, displayName) of the users and service principals with these ids.
     async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>>;
-    /// (sponsored object id, recipient) for each enabled human user sponsoring one of `ids`
-    /// directly: the recipients of the objects' lifecycle events.
-    async fn human_sponsors_of(&self, ids: &[String]) -> StoreResult<Vec<(String, Recipient)>>;
+    /// (object id, recipient) for each enabled human user among the sponsors of one of `ids`,
+    /// as DESIGN section 5 resolves them: an agent identity's (a service principal's) sponsors
+    /// and owners; an agent user's sponsors and its parent agent identity's; a user's sponsors;
+    /// groups among them expanded to their members at `now`. The one resolver of the recipients
+    /// of a target's notices and of `targetAgentIdentitySponsorsOrOwners` approvers.
+    async fn human_sponsors_of(
+        &self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, Recipient)>>;
     /// The assignments of a target that have not ended.
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;

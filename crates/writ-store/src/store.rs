@@ -904,8 +904,12 @@ impl Store for SqlStore {
         crate::assignments::principal_names(&self.pool, ids).await
     }
 
-    async fn human_sponsors_of(&self, ids: &[String]) -> StoreResult<Vec<(String, Recipient)>> {
-        crate::assignments::human_sponsors_of(&self.pool, ids).await
+    async fn human_sponsors_of(
+        &self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, Recipient)>> {
+        crate::assignments::human_sponsors_of(&self.pool, ids, now).await
     }
 
     async fn list_additional_access(

@@ -133,20 +133,13 @@ impl Entitlement {
                     ids.extend(self.member_ids(group_id, now).await?)
                 }
                 SubjectSet::TargetAgentIdentitySponsorsOrOwners {}
-                | SubjectSet::TargetUserSponsors {} => {
-                    for object in self
-                        .sponsor_objects(&request.target_id, request.target_kind)
+                | SubjectSet::TargetUserSponsors {} => ids.extend(
+                    self.store
+                        .human_sponsors_of(std::slice::from_ref(&request.target_id), now)
                         .await?
-                    {
-                        match object {
-                            DirectoryObject::User(user) => ids.push(user.id),
-                            DirectoryObject::Group(group) => {
-                                ids.extend(self.member_ids(&group.id, now).await?)
-                            }
-                            _ => {}
-                        }
-                    }
-                }
+                        .into_iter()
+                        .map(|(_, recipient)| recipient.id),
+                ),
                 SubjectSet::RequestorManager { .. } => {
                     if let Some(manager) = self
                         .store

@@ -493,23 +493,17 @@ impl Entitlement {
         })
     }
 
-    /// Human users to notify about a target: its sponsors that are users with a mailbox or not
-    /// (the notifier decides the channel).
+    /// Human users to notify about a target: its sponsors as DESIGN section 5 resolves them
+    /// (`Store::human_sponsors_of`), with a mailbox or not (the notifier decides the channel).
     pub(super) async fn sponsor_recipients(&self, target_id: &str) -> DomainResult<Vec<Recipient>> {
-        let mut out = Vec::new();
-        for sponsor in self.store.sponsors(target_id).await? {
-            if let DirectoryObject::User(user) = sponsor
-                && user.account_enabled
-                && user.kind == UserKind::User
-            {
-                out.push(Recipient {
-                    id: user.id,
-                    kind: "user".into(),
-                    mail: user.mail,
-                });
-            }
-        }
-        Ok(out)
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .human_sponsors_of(&[target_id.to_owned()], now)
+            .await?
+            .into_iter()
+            .map(|(_, recipient)| recipient)
+            .collect())
     }
 
     /// `POST …/assignmentRequests`.
