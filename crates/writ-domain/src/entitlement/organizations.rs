@@ -579,7 +579,7 @@ impl Entitlement {
                     &extension.display_name,
                 ),
             )
-            .in_catalog(&catalog_id)
+            .in_catalog(catalog_id)
             .detail("catalogId", catalog_id),
         )
         .await?;
