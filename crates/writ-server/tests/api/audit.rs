@@ -701,7 +701,83 @@ async fn filters_order_and_paging(backend: Backend) {
     assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
 }
 
+/// Directory writes by an administrator name the principal they act on (invariant 4): the user
+/// created, the member added, the role holder, the agent whose sponsors change.
+async fn directory_changes_name_the_principal_acted_for(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let user = app.create_user("Nia Newcomer").await;
+    let group = app.create_group("Night Shift").await;
+    let added = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/groups/{group}/members/$ref"),
+            &app.admin,
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/users/{user}")}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::NO_CONTENT, "{}", added.body);
+    let role = app
+        .send(
+            Method::POST,
+            "/v1.0/roleManagement/directory/roleAssignments",
+            &app.admin,
+            json!({"principalId": user, "roleDefinitionId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "directoryScopeId": "/"}),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.body);
+    let sponsored = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/servicePrincipals/{}/sponsors/$ref", s.agent),
+            &app.admin,
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/users/{user}")}),
+        )
+        .await;
+    assert_eq!(
+        sponsored.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        sponsored.body
+    );
+
+    let about_user = all_pages(
+        &app,
+        &app.admin,
+        &filtered(&format!("targetResources/any(t: t/id eq '{user}')"), ""),
+    )
+    .await;
+    let activities: Vec<(&str, Option<&str>)> = about_user
+        .iter()
+        .map(|r| {
+            (
+                r["activityDisplayName"].as_str().unwrap(),
+                detail(r, "onBehalfOf"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        activities,
+        vec![
+            ("Add user", Some(user.as_str())),
+            ("Add member to group", Some(user.as_str())),
+            ("Add member to role", Some(user.as_str())),
+            // The new sponsor is a target; the agent is the principal acted for.
+            ("Add sponsor", Some(s.agent.as_str())),
+        ]
+    );
+    for record in &about_user {
+        assert_eq!(
+            record["initiatedBy"]["app"]["appId"],
+            crate::harness::ADMIN_CLIENT_ID,
+            "{record}"
+        );
+        assert!(record["correlationId"].is_string());
+    }
+}
+
 crate::on_both_backends!(
+    directory_changes_name_the_principal_acted_for,
     a_full_lifecycle_leaves_one_record_per_transition,
     only_administrators_and_catalog_roles_read_the_log,
     filters_order_and_paging,
