@@ -2,6 +2,7 @@
 //! endpoint, authentication, the Graph conventions applied once for every route, and the one
 //! error mapping. [`start`] wires a store and clock into an [`AppState`]; [`router`] serves it.
 
+pub mod audit_chainer;
 pub mod auth;
 pub mod error;
 pub mod graph;
@@ -35,7 +36,8 @@ use crate::graph::entitlement::{
     resources as em_resources, roles as em_roles, subjects as em_subjects,
 };
 use crate::graph::{
-    applications, directory_objects, grants, groups, role_management, service_principals, users,
+    applications, audit_logs, directory_objects, grants, groups, role_management,
+    service_principals, users,
 };
 use crate::routes::{Kind, Method, RouteDoc, Routes};
 use crate::state::{AppState, ServerSettings};
@@ -790,6 +792,21 @@ fn graph_routes() -> Routes {
         .route(Post, "/roleManagement/entitlementManagement/roleAssignments", Create, "Assign a catalog role", em_roles::create_assignment)
         .route(Get, "/roleManagement/entitlementManagement/roleAssignments/{id}", Entity, "Get a catalog role assignment", em_roles::get_assignment)
         .route(Delete, "/roleManagement/entitlementManagement/roleAssignments/{id}", NoContent, "Remove a catalog role assignment", em_roles::delete_assignment)
+        .section("auditLogs", true)
+        .route(
+            Get,
+            "/auditLogs/directoryAudits",
+            Collection,
+            "List audit records (administrators: all; catalog roles: their catalogs')",
+            audit_logs::list,
+        )
+        .route(
+            Get,
+            "/auditLogs/directoryAudits/{id}",
+            Entity,
+            "Get an audit record",
+            audit_logs::get,
+        )
         .section("directoryObjects", true)
         .route(
             Get,

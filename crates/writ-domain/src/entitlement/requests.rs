@@ -1766,7 +1766,8 @@ pub(super) fn request_audit(
         .detail("requestType", request.request_type.as_str())
         .detail("state", request.state.as_str())
         .detail("accessPackageId", request.access_package_id.clone())
-        .detail("onBehalfOf", request.target_id.clone());
+        .detail("onBehalfOf", request.target_id.clone())
+        .in_catalog(&request.catalog_id);
     record.on_behalf_of = Some(request.target_id.clone());
     record
 }
