@@ -54,6 +54,8 @@ pub struct ServerConfig {
     pub token_lifetime: Duration,
     pub resource_token_lifetime: Duration,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// `notifications.expiry_lead_times`; `None`: Entra's P14D and P1D.
+    pub expiry_notice_lead_times: Option<Vec<Duration>>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -128,8 +130,12 @@ pub async fn start(
         config.token_lifetime,
     )?;
     let dummy_password_hash = writ_domain::secrets::hash_password("writ-timing-equalizer")?;
+    let mut entitlement = writ_domain::entitlement::Entitlement::new(store.clone(), clock.clone());
+    if let Some(lead_times) = &config.expiry_notice_lead_times {
+        entitlement = entitlement.with_expiry_notice_lead_times(lead_times.clone());
+    }
     let state = AppState {
-        entitlement: writ_domain::entitlement::Entitlement::new(store.clone(), clock.clone()),
+        entitlement,
         directory: Directory::new(store, clock),
         tokens: Arc::new(token_service),
         settings: Arc::new(ServerSettings {

@@ -147,6 +147,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
         writ_domain::duration::parse(&config.jobs.lease).map_err(|e| format!("jobs.lease: {e}"))?;
     let resource_token_lifetime = writ_domain::duration::parse(&config.tokens.resource_lifetime)
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
+    let expiry_notice_lead_times = config::expiry_lead_times(&config)?;
     let started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
@@ -159,6 +160,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             token_lifetime,
             resource_token_lifetime,
             metrics: Some(metrics),
+            expiry_notice_lead_times: Some(expiry_notice_lead_times),
         },
     )
     .await

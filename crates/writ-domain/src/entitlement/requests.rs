@@ -1187,6 +1187,10 @@ impl Entitlement {
             Some(JobKind::DeliverAssignment) => self.redeliver(&job.subject_id, None, now).await,
             Some(JobKind::ApprovalTimeout) => self.time_out_approval(&job.subject_id, now).await,
             Some(JobKind::ApprovalEscalation) => self.escalate_approval(&job.subject_id, now).await,
+            Some(JobKind::ExpiryNotice) => {
+                self.send_expiry_notice(&job.subject_id, job.due_at, now)
+                    .await
+            }
             None => Err(DomainError::Internal(format!(
                 "no handler for job kind {:?}",
                 job.kind_name
@@ -1338,7 +1342,12 @@ impl Entitlement {
         };
         let recipients = self.sponsor_recipients(&target.id).await?;
 
+        let assignment_id = new_object_id();
+        let notices =
+            super::notices::notice_jobs(&assignment_id, end, now, &self.expiry_notice_lead_times);
         Ok(Some(DeliveryPlan {
+            assignment_id,
+            notices,
             request,
             policy_id: policy.id.clone(),
             start,
@@ -1391,6 +1400,9 @@ impl Entitlement {
 
 /// A request due for delivery, with everything its transaction writes read beforehand.
 struct DeliveryPlan {
+    assignment_id: String,
+    /// The assignment's expiry notices still ahead.
+    notices: Vec<NewJob>,
     request: AssignmentRequest,
     policy_id: String,
     start: OffsetDateTime,
@@ -1409,6 +1421,8 @@ async fn write_delivery(
     now: OffsetDateTime,
 ) -> DomainResult<bool> {
     let DeliveryPlan {
+        assignment_id,
+        notices,
         request,
         policy_id,
         start,
@@ -1418,7 +1432,7 @@ async fn write_delivery(
         recipients,
     } = plan;
     let mut assignment = Assignment {
-        id: new_object_id(),
+        id: assignment_id,
         state: AssignmentState::Delivering,
         status: "Delivering".into(),
         catalog_id: request.catalog_id.clone(),
@@ -1485,6 +1499,9 @@ async fn write_delivery(
     if let Some(end) = end {
         tx.enqueue_job(&NewJob::new(JobKind::ExpireAssignment, &assignment.id, end))
             .await?;
+    }
+    for notice in &notices {
+        tx.enqueue_job(notice).await?;
     }
     Ok(true)
 }
