@@ -525,6 +525,13 @@ impl Entitlement {
         } else {
             None
         };
+        let decision_recipients = self
+            .request_recipients(
+                &request.target_id,
+                &request.requestor_id,
+                request.requestor_kind,
+            )
+            .await?;
 
         let mut tx = self.store.begin().await?;
         let mut decided = stage.clone();
@@ -563,7 +570,7 @@ impl Entitlement {
                 request.moved_to(RequestState::Denied, now),
                 "Deny access package assignment request",
                 "request.denied",
-                Vec::new(),
+                decision_recipients,
             ),
             None if approve => {
                 tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
@@ -572,14 +579,14 @@ impl Entitlement {
                     request.moved_to(RequestState::Delivering, now),
                     "Approve access package assignment request",
                     "request.approved",
-                    Vec::new(),
+                    decision_recipients,
                 )
             }
             None => (
                 request.moved_to(RequestState::Denied, now),
                 "Deny access package assignment request",
                 "request.denied",
-                Vec::new(),
+                decision_recipients,
             ),
         };
         if !tx

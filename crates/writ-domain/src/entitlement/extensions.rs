@@ -211,7 +211,13 @@ impl Entitlement {
             .await?
             .map(|s| s.display_name)
             .unwrap_or_default();
-        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        let recipients = self
+            .request_recipients(
+                &assignment.target_id,
+                &request.requestor_id,
+                request.requestor_kind,
+            )
+            .await?;
 
         let mut tx = self.store.begin().await?;
         let mut extended = assignment.clone();

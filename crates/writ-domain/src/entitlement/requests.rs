@@ -506,6 +506,35 @@ impl Entitlement {
             .collect())
     }
 
+    /// The recipients of a request's events (decisions, delivery, extension, removal): its
+    /// requestor — a user with its mailbox, or the agent or application itself — and the
+    /// target's sponsors.
+    pub(super) async fn request_recipients(
+        &self,
+        target_id: &str,
+        requestor_id: &str,
+        requestor_kind: PrincipalKind,
+    ) -> DomainResult<Vec<Recipient>> {
+        let mut recipients = self.sponsor_recipients(target_id).await?;
+        if recipients.iter().any(|r| r.id == requestor_id) {
+            return Ok(recipients);
+        }
+        let requestor = match requestor_kind {
+            PrincipalKind::User => self.store.user(requestor_id).await?.map(|user| Recipient {
+                id: user.id,
+                kind: "user".into(),
+                mail: user.mail,
+            }),
+            PrincipalKind::ServicePrincipal => Some(Recipient {
+                id: requestor_id.to_owned(),
+                kind: "servicePrincipal".into(),
+                mail: None,
+            }),
+        };
+        recipients.extend(requestor);
+        Ok(recipients)
+    }
+
     /// `POST …/assignmentRequests`.
     pub async fn create_assignment_request(
         &self,
@@ -894,7 +923,9 @@ impl Entitlement {
             ));
         }
         let now = self.clock.now();
-        let recipients = self.sponsor_recipients(&target.id).await?;
+        let recipients = self
+            .request_recipients(&target.id, &caller.id, caller.kind)
+            .await?;
         let mut tx = self.store.begin().await?;
         let request = end_assignment(
             tx.as_mut(),
@@ -975,7 +1006,9 @@ impl Entitlement {
             .await?
             .map(|s| s.display_name)
             .unwrap_or_default();
-        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        let recipients = self
+            .request_recipients(&assignment.target_id, &caller.id, caller.kind)
+            .await?;
         let mut tx = self.store.begin().await?;
         let request = end_assignment(
             tx.as_mut(),
@@ -1340,7 +1373,9 @@ impl Entitlement {
                 .await?;
             return Ok(None);
         };
-        let recipients = self.sponsor_recipients(&target.id).await?;
+        let recipients = self
+            .request_recipients(&target.id, &request.requestor_id, request.requestor_kind)
+            .await?;
 
         let assignment_id = new_object_id();
         let notices =

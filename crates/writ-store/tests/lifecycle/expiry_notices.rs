@@ -2,7 +2,8 @@
 //! lead time per assignment end, to the target's sponsors as the one resolver finds them (direct
 //! sponsors and the members of a sponsoring group), reflected in the assignment's status; lead
 //! times already past at delivery skipped; re-armed by an extension; none under a policy that
-//! disables assignment notifications. Time is the `World`'s manual clock.
+//! disables assignment notifications. And the recipients of a request's events: its requestor and
+//! the target's sponsors. Time is the `World`'s manual clock.
 
 use writ_domain::audit::OutboxEvent;
 use writ_domain::entitlement::policy_model::NotificationSettings;
@@ -185,7 +186,7 @@ async fn a_lead_time_past_at_delivery_is_skipped(backend: Backend) {
     let notices = w.notices_of(&assignment.id).await;
     let instants: Vec<OffsetDateTime> = notices.iter().map(|n| n.occurred_at).collect();
     assert_eq!(instants, [end - LATE], "only the lead time still ahead");
-    assert_eq!(recipient_ids(&notices[0]), [w.sponsor.clone()]);
+    assert_eq!(recipient_ids(&notices[0]), vec![w.sponsor.clone()]);
 }
 
 /// `notificationSettings.isAssignmentNotificationDisabled` sends no notice and leaves the
@@ -218,7 +219,44 @@ async fn disabled_notifications_and_ended_assignments_send_no_notice(backend: Ba
     assert_eq!(w.assignment(&removed.id).await.status, "Removed");
 }
 
+/// The events of a request's decision and delivery go to its requestor (here the agent itself)
+/// and to the target's sponsors.
+async fn decision_and_delivery_events_name_the_requestor_and_the_sponsors(backend: Backend) {
+    let w = World::new(backend).await;
+    let request = w.pending_self_request(&w.agent).await;
+    w.decide(&w.sponsor, &request, "Approve").await.unwrap();
+    w.run_jobs().await;
+    let assignment = w.assignment_of(&request).await;
+    let events = w.store.outbox_events(100_000).await.unwrap();
+    let of = |event_type: &str, key: &str, id: &str| {
+        events
+            .iter()
+            .find(|e| e.event_type == event_type && e.data[key] == id)
+            .map(|e| {
+                let mut r: Vec<(String, String)> = e
+                    .recipients
+                    .iter()
+                    .map(|r| (r.id.clone(), r.kind.clone()))
+                    .collect();
+                r.sort();
+                r
+            })
+            .unwrap_or_else(|| panic!("no {event_type} event"))
+    };
+    let mut expected = vec![
+        (w.agent.clone(), "servicePrincipal".to_owned()),
+        (w.sponsor.clone(), "user".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(of("request.approved", "requestId", &request), expected);
+    assert_eq!(
+        of("assignment.delivered", "assignmentId", &assignment.id),
+        expected
+    );
+}
+
 on_both_backends!(
+    decision_and_delivery_events_name_the_requestor_and_the_sponsors,
     notices_go_to_the_sponsors_at_each_lead_time_and_again_after_an_extension,
     a_lead_time_past_at_delivery_is_skipped,
     disabled_notifications_and_ended_assignments_send_no_notice,
