@@ -16,6 +16,11 @@ use crate::tx::json;
 /// Values bound per statement at most (SQLite allows 32,766; PostgreSQL 65,535).
 const MAX_PARAMETERS: usize = 30_000;
 
+/// Rows per multi-row `INSERT`. The cost per row of one statement grows with its length past
+/// ~100 rows (measured on SQLite: 100 rows of requests in 7 ms, 500 in 130–280 ms), so longer
+/// batches are written in statements of this many rows.
+const ROWS_PER_INSERT: usize = 50;
+
 type Tx = Transaction<'static, Any>;
 
 /// The tables of grants held per holder (what an assignment delivered), for the writes that
@@ -58,7 +63,7 @@ pub(crate) async fn insert_rows(
     columns: usize,
     rows: Vec<Vec<Value>>,
 ) -> StoreResult<()> {
-    for chunk in rows.chunks((MAX_PARAMETERS / columns).max(1)) {
+    for chunk in rows.chunks((MAX_PARAMETERS / columns).clamp(1, ROWS_PER_INSERT)) {
         let sql = format!("{head} VALUES {}", value_rows(chunk.len(), columns));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
