@@ -215,8 +215,10 @@ pub trait WebhookStore: Send + Sync {
 
     /// Deliveries, newest first unless `$orderby` says otherwise; `$filter` on `state`,
     /// `eventType`, `eventId`, `endpointUrl` and the instants.
-    async fn list_webhook_deliveries(&self, query: &ListQuery)
-    -> StoreResult<Page<WebhookDelivery>>;
+    async fn list_webhook_deliveries(
+        &self,
+        query: &ListQuery,
+    ) -> StoreResult<Page<WebhookDelivery>>;
 }
 
 /// One POST, ready to send.
@@ -519,11 +521,7 @@ async fn attempt(
     cx: &PassContext<'_>,
     delivery: &ClaimedDelivery,
 ) -> DomainResult<(AttemptRecord, bool)> {
-    let outcome = match cx
-        .endpoints
-        .iter()
-        .find(|e| e.url == delivery.endpoint_url)
-    {
+    let outcome = match cx.endpoints.iter().find(|e| e.url == delivery.endpoint_url) {
         Some(endpoint) => {
             let timestamp = cx.clock.now().unix_timestamp();
             let body = payload(&delivery.event);
@@ -608,10 +606,7 @@ mod tests {
             1_614_265_330,
             r#"{"test": 2432232314}"#,
         );
-        assert_eq!(
-            signature,
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
     #[test]
@@ -619,7 +614,10 @@ mod tests {
         let base = Duration::seconds(2);
         let max = Duration::hours(1);
         assert_eq!(backoff(1, base, max, 0.0), Duration::seconds(1));
-        assert_eq!(backoff(1, base, max, 0.999_999), Duration::seconds(2) - Duration::microseconds(1));
+        assert_eq!(
+            backoff(1, base, max, 0.999_999),
+            Duration::seconds(2) - Duration::microseconds(1)
+        );
         assert_eq!(backoff(3, base, max, 0.0), Duration::seconds(4));
         assert_eq!(backoff(3, base, max, 0.5), Duration::seconds(6));
         assert_eq!(backoff(20, base, max, 0.0), Duration::minutes(30));
@@ -630,7 +628,10 @@ mod tests {
     fn retry_after_reads_seconds_and_http_dates() {
         let now = at(1_000_000);
         assert_eq!(parse_retry_after("1", now), Some(Duration::seconds(1)));
-        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::seconds(120)));
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::seconds(120))
+        );
         // 1970-01-12T13:46:40Z is `now`; ten seconds later:
         assert_eq!(
             parse_retry_after("Mon, 12 Jan 1970 13:46:50 GMT", now),
@@ -670,7 +671,10 @@ mod tests {
         let record = next_step(&limited("30"), 3, &config, clock.now(), 0.0);
         assert_eq!(record.next, NextStep::RetryAt(at(1_031)));
         let record = next_step(&limited("999999"), 3, &config, clock.now(), 0.0);
-        assert_eq!(record.next, NextStep::RetryAt(at(1_001) + Duration::hours(1)));
+        assert_eq!(
+            record.next,
+            NextStep::RetryAt(at(1_001) + Duration::hours(1))
+        );
         // Retry-After on a 500 is not a schedule the receiver may set.
         let odd = SendOutcome::Answered {
             status: 500,

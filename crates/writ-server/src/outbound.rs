@@ -354,7 +354,11 @@ mod tests {
                 "{address} should be refused"
             );
         }
-        for address in ["93.184.216.34", "2606:2800:220:1::1", "::ffff:93.184.216.34"] {
+        for address in [
+            "93.184.216.34",
+            "2606:2800:220:1::1",
+            "::ffff:93.184.216.34",
+        ] {
             assert!(empty.check("h", ip(address)).is_ok(), "{address} is public");
         }
         let reason = empty.check("localhost", ip("127.0.0.1")).unwrap_err();

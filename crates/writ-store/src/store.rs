@@ -79,10 +79,7 @@ impl SqlStore {
             Backend::Postgres => None,
         };
         let tx = self.pool.begin().await.store()?;
-        Ok(RawTx {
-            tx,
-            _writer: guard,
-        })
+        Ok(RawTx { tx, _writer: guard })
     }
 
     /// Closes the pool, waiting for connections in use to come back.

@@ -514,8 +514,11 @@ mod tests {
         let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let config = hook("https://hooks.example.org/writ", good).unwrap();
         assert_eq!(webhook_endpoints(&config).unwrap().len(), 1);
-        let err = hook("https://hooks.example.org/writ", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            .unwrap_err();
+        let err = hook(
+            "https://hooks.example.org/writ",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .unwrap_err();
         assert!(err.contains("whsec_"), "{err}");
         assert!(!err.contains("MfKQ9r8G"), "the secret is not echoed: {err}");
         let err = hook("https://hooks.example.org/writ", "whsec_%%%").unwrap_err();

@@ -64,7 +64,10 @@ pub async fn list(
         body.insert("@odata.count".into(), Value::from(count));
     }
     if let Some(token) = &page.next_skiptoken {
-        body.insert("@odata.nextLink".into(), Value::from(query.next_link(token)));
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::from(query.next_link(token)),
+        );
     }
     let mut items = Vec::with_capacity(page.items.len());
     for mut item in page.items {

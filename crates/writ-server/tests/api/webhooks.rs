@@ -17,8 +17,8 @@ use writ_domain::audit::{OutboxEvent, Recipient};
 use writ_domain::clock::Clock;
 use writ_domain::store::Store;
 use writ_domain::webhooks::{
-    DispatchConfig, PassContext, WebhookEndpoint, WebhookPassReport, WebhookSecret,
-    WebhookSender, WebhookStore, run_webhook_pass,
+    DispatchConfig, PassContext, WebhookEndpoint, WebhookPassReport, WebhookSecret, WebhookSender,
+    WebhookStore, run_webhook_pass,
 };
 use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
 use writ_server::webhooks::HttpWebhookSender;
@@ -228,7 +228,10 @@ async fn drain(
 
 async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
     let reply = app
-        .get(&format!("{DELIVERIES}{}", query.replace(' ', "%20")), &app.admin)
+        .get(
+            &format!("{DELIVERIES}{}", query.replace(' ', "%20")),
+            &app.admin,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.body["value"].as_array().unwrap().clone()
@@ -247,7 +250,11 @@ async fn a_flaky_receiver_gets_each_event_once_after_dedup(backend: Backend) {
     let ids = add_events(
         &app.store,
         app.clock.now(),
-        &["request.created", "request.approved", "assignment.delivered"],
+        &[
+            "request.created",
+            "request.approved",
+            "assignment.delivered",
+        ],
     )
     .await;
     let endpoints = [endpoint(format!("{}/hooks", hook.url), &[])];
@@ -259,6 +266,27 @@ async fn a_flaky_receiver_gets_each_event_once_after_dedup(backend: Backend) {
     assert_eq!((first.routed, first.claimed, first.retried), (3, 3, 3));
     let again = pass(&app, &sender, &endpoints, &config).await;
     assert_eq!(again.claimed, 0, "nothing is due before the backoff ends");
+    // Second attempt (500), then the third (429 with Retry-After: 1): the next attempt is due
+    // one second after it, the receiver's wait rather than the backoff's four.
+    for _ in 0..2 {
+        app.clock
+            .set(app.store.next_webhook_due().await.unwrap().unwrap());
+        assert_eq!(pass(&app, &sender, &endpoints, &config).await.retried, 3);
+    }
+    for d in deliveries(&app, "").await {
+        assert_eq!(d["lastStatusCode"], 429, "{d}");
+        let at = |name: &str| {
+            time::OffsetDateTime::parse(
+                d[name].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            at("nextAttemptDateTime") - at("lastAttemptDateTime"),
+            Duration::seconds(1)
+        );
+    }
     drain(&app, &sender, &endpoints, &config).await;
 
     let received = hook.all();
@@ -268,7 +296,10 @@ async fn a_flaky_receiver_gets_each_event_once_after_dedup(backend: Backend) {
         verify(SECRET, &r.headers, &r.body).unwrap();
         let body: Value = serde_json::from_str(&r.body).unwrap();
         let id = r.headers["webhook-id"].to_str().unwrap();
-        assert_eq!(body["id"], id, "the header and the body name the same event");
+        assert_eq!(
+            body["id"], id,
+            "the header and the body name the same event"
+        );
         assert_eq!(r.headers["content-type"], "application/json");
         assert_eq!(body["recipients"][0]["type"], "user");
         assert!(body["time"].is_string() && body["data"]["requestId"].is_string());
@@ -277,7 +308,10 @@ async fn a_flaky_receiver_gets_each_event_once_after_dedup(backend: Backend) {
         }
     }
     let expected: BTreeMap<String, u32> = ids.iter().map(|id| (id.clone(), 1)).collect();
-    assert_eq!(accepted, expected, "each event accepted once, by its stable id");
+    assert_eq!(
+        accepted, expected,
+        "each event accepted once, by its stable id"
+    );
 
     let listed = deliveries(&app, "").await;
     assert_eq!(listed.len(), 3);
@@ -328,10 +362,22 @@ async fn a_receiver_that_never_answers_ends_dead_lettered(backend: Backend) {
             "{d}"
         );
     }
-    let silent_row = dead.iter().find(|d| d["endpointUrl"] == silent_url).unwrap();
+    let silent_row = dead
+        .iter()
+        .find(|d| d["endpointUrl"] == silent_url)
+        .unwrap();
     assert!(silent_row["lastStatusCode"].is_null());
-    assert!(silent_row["lastError"].as_str().unwrap().contains("timed out"));
-    assert!(deliveries(&app, "?$filter=state eq 'pending'").await.is_empty());
+    assert!(
+        silent_row["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("timed out")
+    );
+    assert!(
+        deliveries(&app, "?$filter=state eq 'pending'")
+            .await
+            .is_empty()
+    );
 
     // Paging as on the other lists.
     let page = app
@@ -485,7 +531,10 @@ async fn replicas_shutdown_and_crashes_send_nothing_twice(backend: Backend) {
     assert_eq!((report.claimed, report.released), (4, 4));
     assert!(hook.all().is_empty());
     for d in deliveries(&app, "").await {
-        assert_eq!((d["state"].as_str(), d["attempts"].as_u64()), (Some("pending"), Some(0)));
+        assert_eq!(
+            (d["state"].as_str(), d["attempts"].as_u64()),
+            (Some("pending"), Some(0))
+        );
     }
 
     // Two replicas at once, over more events: every event accepted exactly once.
@@ -539,7 +588,11 @@ async fn replicas_shutdown_and_crashes_send_nothing_twice(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(pass(&app, &sender, &endpoints, &a).await.claimed, 0, "leased");
+    assert_eq!(
+        pass(&app, &sender, &endpoints, &a).await.claimed,
+        0,
+        "leased"
+    );
     app.clock.advance(a.lease + Duration::seconds(1));
     assert_eq!(pass(&app, &sender, &endpoints, &a).await.delivered, 1);
     let last = hook.all().pop().unwrap();
@@ -560,11 +613,17 @@ async fn deliveries_are_for_administrators(backend: Backend) {
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     let reply = app
-        .get(&format!("{DELIVERIES}?$filter=state%20eq%20'lost'"), &app.admin)
+        .get(
+            &format!("{DELIVERIES}?$filter=state%20eq%20'lost'"),
+            &app.admin,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     let reply = app
-        .get(&format!("{DELIVERIES}?$filter=secret%20eq%20'x'"), &app.admin)
+        .get(
+            &format!("{DELIVERIES}?$filter=secret%20eq%20'x'"),
+            &app.admin,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     let reply = app.get(DELIVERIES, &app.admin).await;
