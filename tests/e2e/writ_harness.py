@@ -262,6 +262,9 @@ class WritServer:
                     "WRIT_BOOTSTRAP_CLIENT_ID": self.client_id,
                     "WRIT_BOOTSTRAP_CLIENT_SECRET": self.client_secret,
                     "WRIT_PUBLIC_URL": self.url,
+                    # The audit HMAC key: required with PostgreSQL, and shared by the replicas
+                    # of one database, as they share this workdir.
+                    "WRIT_AUDIT_KEY_FILE": str(self.workdir / "writ.audit-key"),
                     "NO_COLOR": "1",
                 }
             )

@@ -70,6 +70,9 @@ pub struct AuditRecord {
     pub initiated_by: Actor,
     /// The principal acted for, when it differs from the initiator.
     pub on_behalf_of: Option<String>,
+    /// The entitlement-management catalog the change belongs to: its owner, managers and
+    /// readers may read the record (DESIGN section 9).
+    pub catalog_id: Option<String>,
     pub target_resources: Vec<AuditTarget>,
     pub additional_details: Vec<(String, String)>,
     pub request_id: Option<String>,
@@ -95,6 +98,7 @@ impl AuditRecord {
             result_reason: None,
             initiated_by: actor,
             on_behalf_of: None,
+            catalog_id: None,
             target_resources: Vec::new(),
             additional_details: Vec::new(),
             request_id: request_id.map(str::to_owned),
@@ -118,11 +122,65 @@ impl AuditRecord {
         self
     }
 
+    /// Files the record under a catalog, for the catalog-scoped readers.
+    pub fn in_catalog(mut self, catalog_id: &str) -> Self {
+        self.catalog_id = Some(catalog_id.to_owned());
+        self
+    }
+
+    /// Names the principal acted for (invariant 4): among the targets (added when absent) and
+    /// as the `onBehalfOf` detail.
+    pub fn on_behalf_of(mut self, id: &str, kind: &str, display_name: Option<&str>) -> Self {
+        if !self.target_resources.iter().any(|t| t.id == id) {
+            self = self.target(id, kind, display_name, Vec::new());
+        }
+        if !self
+            .additional_details
+            .iter()
+            .any(|(k, _)| k == "onBehalfOf")
+        {
+            self = self.detail("onBehalfOf", id);
+        }
+        self.on_behalf_of = Some(id.to_owned());
+        self
+    }
+
     pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
         self.additional_details.push((key.into(), value.into()));
         self
     }
 }
+
+/// Which audit records a reader may see (DESIGN section 9), decided by
+/// [`Caller::audit_scope`](crate::authz::Caller::audit_scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    /// Every record: Global Administrator, Global Reader.
+    All,
+    /// Every record of entitlement management (category `EntitlementManagement`): the Identity
+    /// Governance Administrator.
+    EntitlementManagement,
+    /// Records filed under a catalog: under any catalog (`all`, a catalog role held for every
+    /// catalog) or under one of `ids`.
+    Catalogs { all: bool, ids: Vec<String> },
+}
+
+impl AuditScope {
+    /// Whether a record falls within the scope.
+    pub fn includes(&self, record: &AuditRecord) -> bool {
+        match self {
+            AuditScope::All => true,
+            AuditScope::EntitlementManagement => record.category == ENTITLEMENT_MANAGEMENT,
+            AuditScope::Catalogs { all, ids } => record
+                .catalog_id
+                .as_ref()
+                .is_some_and(|c| *all || ids.contains(c)),
+        }
+    }
+}
+
+/// The category of entitlement management's records.
+pub const ENTITLEMENT_MANAGEMENT: &str = "EntitlementManagement";
 
 /// A recipient of a notification, resolved when the event is written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -307,6 +307,36 @@ impl Caller {
                 .any(|(role, _)| role == em_roles::CATALOG_CREATOR)
     }
 
+    /// Which audit records the caller may read (DESIGN section 9): everything for Global
+    /// Administrator and Global Reader, entitlement management's records for the Identity
+    /// Governance Administrator, its catalogs' records for a catalog-scoped role; `None` (`403`)
+    /// for everyone else, agents and ordinary users included.
+    pub fn audit_scope(&self) -> Option<crate::audit::AuditScope> {
+        use crate::audit::AuditScope;
+        if !self.enabled {
+            return None;
+        }
+        if self.is_global_admin() || self.holds(roles::GLOBAL_READER) {
+            return Some(AuditScope::All);
+        }
+        if self.holds(roles::IDENTITY_GOVERNANCE_ADMINISTRATOR) {
+            return Some(AuditScope::EntitlementManagement);
+        }
+        let readable = self
+            .catalog_roles
+            .iter()
+            .filter(|(role, _)| CatalogRights::of_role(role).read);
+        let mut all = false;
+        let mut ids = Vec::new();
+        for (_, scope) in readable {
+            match scope {
+                None => all = true,
+                Some(id) => ids.push(id.clone()),
+            }
+        }
+        (all || !ids.is_empty()).then_some(AuditScope::Catalogs { all, ids })
+    }
+
     /// Whether the caller may list entitlement-management collections at all (the lists are
     /// then filtered to its catalogs).
     pub fn may_list_catalogs(&self) -> bool {

@@ -35,6 +35,8 @@ pub enum JobKind {
     /// Forward a request's approval stage in progress to its escalation approvers at the end of
     /// its `durationBeforeEscalation` (subject: the request).
     ApprovalEscalation,
+    /// An `assignment.expiringSoon` notice, due at the assignment's end minus a lead time.
+    ExpiryNotice,
 }
 
 impl JobKind {
@@ -45,6 +47,7 @@ impl JobKind {
             JobKind::ExpireAssignment => "expireAssignment",
             JobKind::ApprovalTimeout => "approvalTimeout",
             JobKind::ApprovalEscalation => "approvalEscalation",
+            JobKind::ExpiryNotice => "expiryNotice",
         }
     }
 
@@ -55,6 +58,7 @@ impl JobKind {
             JobKind::ExpireAssignment,
             JobKind::ApprovalTimeout,
             JobKind::ApprovalEscalation,
+            JobKind::ExpiryNotice,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == name)

@@ -3,6 +3,7 @@
 //! into calls on [`directory::Directory`], and storage implements the [`store::Store`] port.
 
 pub mod audit;
+pub mod audit_chain;
 pub mod authz;
 pub mod clock;
 pub mod directory;

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditRecord, OutboxEvent, Recipient};
+use crate::audit::{AuditRecord, AuditScope, OutboxEvent, Recipient};
+use crate::audit_chain::{AuditLink, ChainHead, ChainedAudit};
 use crate::directory::{
     AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
     ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
@@ -300,6 +301,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Every audit record, oldest first (for tests and the audit issue's readers).
     async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    async fn audit_record(&self, id: &str) -> StoreResult<Option<AuditRecord>>;
+    /// `auditLogs/directoryAudits`: a page of the records within `scope`.
+    async fn list_audit_records(
+        &self,
+        query: &ListQuery,
+        scope: &AuditScope,
+    ) -> StoreResult<Page<AuditRecord>>;
+    /// The audit chain's head row.
+    async fn audit_chain_head(&self) -> StoreResult<ChainHead>;
+    /// Linked records in chain order (sequence number, then id), after `(seq, id)`.
+    async fn chained_audits(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChainedAudit>>;
+    /// How many records are not linked yet.
+    async fn unchained_audit_count(&self) -> StoreResult<i64>;
     async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
     /// When a worker next has something to do: the earliest due time of a job that is not
     /// parked, or the end of its lease when it is leased past that.
@@ -344,9 +362,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
     /// (id, displayName) of the users and service principals with these ids.
     async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>>;
-    /// (sponsored object id, recipient) for each enabled human user sponsoring one of `ids`
-    /// directly: the recipients of the objects' lifecycle events.
-    async fn human_sponsors_of(&self, ids: &[String]) -> StoreResult<Vec<(String, Recipient)>>;
+    /// (object id, recipient) for each enabled human user among the sponsors of one of `ids`,
+    /// as DESIGN section 5 resolves them: an agent identity's (a service principal's) sponsors
+    /// and owners; an agent user's sponsors and its parent agent identity's; a user's sponsors;
+    /// groups among them expanded to their members at `now`. The one resolver of the recipients
+    /// of a target's notices and of `targetAgentIdentitySponsorsOrOwners` approvers.
+    async fn human_sponsors_of(
+        &self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, Recipient)>>;
     /// The assignments of a target that have not ended.
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
@@ -596,6 +621,15 @@ pub trait StoreTx: Send {
     ) -> StoreResult<bool>;
 
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()>;
+    /// The audit chain's head row, as this transaction sees it.
+    async fn audit_chain_head(&mut self) -> StoreResult<ChainHead>;
+    /// The oldest committed records not linked yet (by activity time, then id).
+    async fn unchained_audits(&mut self, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// Moves the chain head from `from` to `to` if it is still at `from` (compare-and-set);
+    /// `false` when another chainer moved it first.
+    async fn advance_audit_chain(&mut self, from: &ChainHead, to: &ChainHead) -> StoreResult<bool>;
+    /// Writes the links of records that have none.
+    async fn seal_audits(&mut self, links: &[AuditLink]) -> StoreResult<()>;
     async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()>;
 
     async fn insert_assignment_request(&mut self, request: &AssignmentRequest) -> StoreResult<()>;

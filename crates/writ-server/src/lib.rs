@@ -2,6 +2,7 @@
 //! endpoint, authentication, the Graph conventions applied once for every route, and the one
 //! error mapping. [`start`] wires a store and clock into an [`AppState`]; [`router`] serves it.
 
+pub mod audit_chainer;
 pub mod auth;
 pub mod error;
 pub mod graph;
@@ -38,7 +39,8 @@ use crate::graph::entitlement::{
     resources as em_resources, roles as em_roles, subjects as em_subjects,
 };
 use crate::graph::{
-    applications, directory_objects, grants, groups, role_management, service_principals, users,
+    applications, audit_logs, directory_objects, grants, groups, role_management,
+    service_principals, users,
 };
 use crate::routes::{Kind, Method, RouteDoc, Routes};
 use crate::state::{AppState, ServerSettings};
@@ -55,6 +57,8 @@ pub struct ServerConfig {
     pub token_lifetime: Duration,
     pub resource_token_lifetime: Duration,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// `notifications.expiry_lead_times`; `None`: Entra's P14D and P1D.
+    pub expiry_notice_lead_times: Option<Vec<Duration>>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -129,8 +133,12 @@ pub async fn start(
         config.token_lifetime,
     )?;
     let dummy_password_hash = writ_domain::secrets::hash_password("writ-timing-equalizer")?;
+    let mut entitlement = writ_domain::entitlement::Entitlement::new(store.clone(), clock.clone());
+    if let Some(lead_times) = &config.expiry_notice_lead_times {
+        entitlement = entitlement.with_expiry_notice_lead_times(lead_times.clone());
+    }
     let state = AppState {
-        entitlement: writ_domain::entitlement::Entitlement::new(store.clone(), clock.clone()),
+        entitlement,
         directory: Directory::new(store, clock),
         tokens: Arc::new(token_service),
         settings: Arc::new(ServerSettings {
@@ -793,6 +801,21 @@ fn graph_routes() -> Routes {
         .route(Post, "/roleManagement/entitlementManagement/roleAssignments", Create, "Assign a catalog role", em_roles::create_assignment)
         .route(Get, "/roleManagement/entitlementManagement/roleAssignments/{id}", Entity, "Get a catalog role assignment", em_roles::get_assignment)
         .route(Delete, "/roleManagement/entitlementManagement/roleAssignments/{id}", NoContent, "Remove a catalog role assignment", em_roles::delete_assignment)
+        .section("auditLogs", true)
+        .route(
+            Get,
+            "/auditLogs/directoryAudits",
+            Collection,
+            "List audit records (administrators: all; catalog roles: their catalogs')",
+            audit_logs::list,
+        )
+        .route(
+            Get,
+            "/auditLogs/directoryAudits/{id}",
+            Entity,
+            "Get an audit record",
+            audit_logs::get,
+        )
         .section("directoryObjects", true)
         .route(
             Get,

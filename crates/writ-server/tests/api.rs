@@ -21,6 +21,8 @@ mod answers;
 mod approval_timeouts;
 #[path = "api/assignments.rs"]
 mod assignments;
+#[path = "api/audit.rs"]
+mod audit;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/authorization.rs"]

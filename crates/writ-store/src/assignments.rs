@@ -260,20 +260,36 @@ pub(crate) async fn principal_names(
 pub(crate) async fn human_sponsors_of(
     pool: &AnyPool,
     ids: &[String],
+    now: OffsetDateTime,
 ) -> StoreResult<Vec<(String, Recipient)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // The same numbered placeholders serve the three branches: both databases bind a number
+    // used twice to one value.
+    let objects = placeholders(1, ids.len());
+    let now_param = ids.len() + 1;
     let sql = format!(
-        "SELECT s.object_id, u.id, u.mail FROM sponsors s JOIN users u ON u.id = s.sponsor_id \
-         WHERE s.object_id IN ({}) AND u.account_enabled = TRUE AND u.kind = 'user' \
-         ORDER BY s.object_id, u.id",
-        placeholders(1, ids.len())
+        "WITH direct (object_id, sponsor_id) AS ( \
+             SELECT s.object_id, s.sponsor_id FROM sponsors s WHERE s.object_id IN ({objects}) \
+             UNION SELECT o.object_id, o.owner_id FROM object_owners o \
+                 WHERE o.object_id IN ({objects}) \
+             UNION SELECT u.id, s.sponsor_id FROM users u \
+                 JOIN sponsors s ON s.object_id = u.identity_parent_id WHERE u.id IN ({objects}) \
+         ), people (object_id, user_id) AS ( \
+             SELECT object_id, sponsor_id FROM direct \
+             UNION SELECT d.object_id, m.member_id FROM direct d \
+                 JOIN group_members m ON m.group_id = d.sponsor_id \
+                 WHERE m.ends_at IS NULL OR m.ends_at > ${now_param} \
+         ) \
+         SELECT DISTINCT p.object_id, u.id, u.mail FROM people p JOIN users u ON u.id = p.user_id \
+         WHERE u.account_enabled = TRUE AND u.kind = 'user' ORDER BY p.object_id, u.id"
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for id in ids {
         query = query.bind(id.clone());
     }
+    query = query.bind(to_micros(now));
     query
         .fetch_all(pool)
         .await

@@ -5,7 +5,7 @@
 
 use sqlx::{Any, Row, Transaction};
 use time::OffsetDateTime;
-use writ_domain::audit::{AuditRecord, OutboxEvent};
+use writ_domain::audit::OutboxEvent;
 use writ_domain::clock::to_micros;
 use writ_domain::entitlement::AssignmentRequest;
 use writ_domain::store::StoreResult;
@@ -45,14 +45,14 @@ fn value_rows(rows: usize, columns: usize) -> String {
 }
 
 /// A bound value of a row, in the column order of the statement.
-enum Value {
+pub(crate) enum Value {
     Text(String),
     OptText(Option<String>),
     Int(i64),
     OptInt(Option<i64>),
 }
 
-async fn insert_rows(
+pub(crate) async fn insert_rows(
     tx: &mut Tx,
     head: &str,
     columns: usize,
@@ -178,36 +178,6 @@ pub(crate) async fn insert_assignment_requests(
          access_package_id, policy_id, assignment_id, target_id, target_type, requestor_id, \
          requestor_type, justification, schedule, created_at, completed_at, answers)",
         17,
-        rows,
-    )
-    .await
-}
-
-pub(crate) async fn append_audits(tx: &mut Tx, records: &[AuditRecord]) -> StoreResult<()> {
-    let mut rows = Vec::with_capacity(records.len());
-    for r in records {
-        rows.push(vec![
-            Value::Text(r.id.clone()),
-            Value::Int(to_micros(r.activity_date_time)),
-            Value::Text(r.category.clone()),
-            Value::Text(r.activity_display_name.clone()),
-            Value::Text(r.operation_type.clone()),
-            Value::Text(r.result.clone()),
-            Value::OptText(r.result_reason.clone()),
-            Value::Text(json(&r.initiated_by)?),
-            Value::OptText(r.initiated_by.id.clone()),
-            Value::OptText(r.on_behalf_of.clone()),
-            Value::Text(json(&r.target_resources)?),
-            Value::Text(json(&r.additional_details)?),
-            Value::OptText(r.request_id.clone()),
-        ]);
-    }
-    insert_rows(
-        tx,
-        "INSERT INTO audit_log (id, activity_at, category, activity, operation_type, result, \
-         result_reason, initiated_by, initiated_by_id, on_behalf_of, target_resources, \
-         additional_details, request_id)",
-        13,
         rows,
     )
     .await

@@ -10,6 +10,7 @@
 //! The conformance suite (`tests/conformance.rs`) runs every test on both.
 
 mod assignments;
+mod audit;
 mod batch;
 mod connect;
 mod entitlement;

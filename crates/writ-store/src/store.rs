@@ -5,7 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
-use writ_domain::audit::{AuditRecord, OutboxEvent, Recipient};
+use writ_domain::audit::{AuditRecord, AuditScope, OutboxEvent, Recipient};
+use writ_domain::audit_chain::{ChainHead, ChainedAudit};
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::directory::{
     AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
@@ -854,42 +855,35 @@ impl Store for SqlStore {
     }
 
     async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let found = sqlx::query(
-            "SELECT id, activity_at, category, activity, operation_type, result, result_reason, \
-             initiated_by, on_behalf_of, target_resources, additional_details, request_id \
-             FROM audit_log ORDER BY activity_at, id LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .store()?;
-        found
-            .iter()
-            .map(|r| {
-                let json = |col: &str| -> StoreResult<serde_json::Value> {
-                    let text: String = r.try_get(col).store()?;
-                    serde_json::from_str(&text)
-                        .map_err(|e| StoreError::Other(format!("audit_log.{col}: {e}")))
-                };
-                Ok(AuditRecord {
-                    id: r.try_get("id").store()?,
-                    activity_date_time: from_micros(r.try_get("activity_at").store()?),
-                    category: r.try_get("category").store()?,
-                    activity_display_name: r.try_get("activity").store()?,
-                    operation_type: r.try_get("operation_type").store()?,
-                    result: r.try_get("result").store()?,
-                    result_reason: r.try_get("result_reason").store()?,
-                    initiated_by: serde_json::from_value(json("initiated_by")?)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                    on_behalf_of: r.try_get("on_behalf_of").store()?,
-                    target_resources: serde_json::from_value(json("target_resources")?)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                    additional_details: serde_json::from_value(json("additional_details")?)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                    request_id: r.try_get("request_id").store()?,
-                })
-            })
-            .collect()
+        crate::audit::all(&self.pool, limit).await
+    }
+
+    async fn audit_record(&self, id: &str) -> StoreResult<Option<AuditRecord>> {
+        crate::audit::by_id(&self.pool, id).await
+    }
+
+    async fn list_audit_records(
+        &self,
+        query: &ListQuery,
+        scope: &AuditScope,
+    ) -> StoreResult<Page<AuditRecord>> {
+        crate::audit::list_records(&self.pool, query, scope).await
+    }
+
+    async fn audit_chain_head(&self) -> StoreResult<ChainHead> {
+        crate::audit::chain_head(&self.pool).await
+    }
+
+    async fn chained_audits(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChainedAudit>> {
+        crate::audit::chained(&self.pool, after, limit).await
+    }
+
+    async fn unchained_audit_count(&self) -> StoreResult<i64> {
+        crate::audit::unchained_count(&self.pool).await
     }
 
     async fn assignment_request(&self, id: &str) -> StoreResult<Option<AssignmentRequest>> {
@@ -926,8 +920,12 @@ impl Store for SqlStore {
         crate::assignments::principal_names(&self.pool, ids).await
     }
 
-    async fn human_sponsors_of(&self, ids: &[String]) -> StoreResult<Vec<(String, Recipient)>> {
-        crate::assignments::human_sponsors_of(&self.pool, ids).await
+    async fn human_sponsors_of(
+        &self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, Recipient)>> {
+        crate::assignments::human_sponsors_of(&self.pool, ids, now).await
     }
 
     async fn list_additional_access(

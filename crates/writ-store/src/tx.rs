@@ -5,6 +5,7 @@ use sqlx::{Any, Row, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::OwnedMutexGuard;
 use writ_domain::audit::{AuditRecord, OutboxEvent};
+use writ_domain::audit_chain::{AuditLink, ChainHead};
 use writ_domain::clock::to_micros;
 use writ_domain::directory::{
     AppRoleAssignment, Application, ClientSecret, Group, ObjectKind, PermissionGrant,
@@ -1051,29 +1052,23 @@ impl StoreTx for SqlTx {
     }
 
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (id, activity_at, category, activity, operation_type, result, \
-             result_reason, initiated_by, initiated_by_id, on_behalf_of, target_resources, \
-             additional_details, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(record.id.clone())
-        .bind(to_micros(record.activity_date_time))
-        .bind(record.category.clone())
-        .bind(record.activity_display_name.clone())
-        .bind(record.operation_type.clone())
-        .bind(record.result.clone())
-        .bind(record.result_reason.clone())
-        .bind(json(&record.initiated_by)?)
-        .bind(record.initiated_by.id.clone())
-        .bind(record.on_behalf_of.clone())
-        .bind(json(&record.target_resources)?)
-        .bind(json(&record.additional_details)?)
-        .bind(record.request_id.clone())
-        .execute(&mut *self.tx)
-        .await
-        .store()?;
-        Ok(())
+        crate::audit::append(&mut self.tx, std::slice::from_ref(record)).await
+    }
+
+    async fn audit_chain_head(&mut self) -> StoreResult<ChainHead> {
+        crate::audit::chain_head_in(&mut self.tx).await
+    }
+
+    async fn unchained_audits(&mut self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        crate::audit::unchained(&mut self.tx, limit).await
+    }
+
+    async fn advance_audit_chain(&mut self, from: &ChainHead, to: &ChainHead) -> StoreResult<bool> {
+        crate::audit::advance(&mut self.tx, from, to).await
+    }
+
+    async fn seal_audits(&mut self, links: &[AuditLink]) -> StoreResult<()> {
+        crate::audit::seal(&mut self.tx, links).await
     }
 
     async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()> {
@@ -1220,7 +1215,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn append_audits(&mut self, records: &[AuditRecord]) -> StoreResult<()> {
-        crate::batch::append_audits(&mut self.tx, records).await
+        crate::audit::append(&mut self.tx, records).await
     }
 
     async fn enqueue_events(&mut self, events: &[OutboxEvent]) -> StoreResult<()> {

@@ -1041,6 +1041,10 @@ async fn jobs_of_one_kind_run_as_a_batch_or_one_by_one(backend: Backend) {
     assert!(!plain.handle_batch(&[], "w", t0).await.unwrap());
 }
 
+// After the macro, which it uses.
+#[path = "conformance/audit_chain.rs"]
+mod audit_chain;
+
 conformance!(
     migrations_are_idempotent_and_ready,
     users_round_trip,

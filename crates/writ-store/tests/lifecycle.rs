@@ -2190,3 +2190,6 @@ on_both_backends!(
 
 #[path = "lifecycle/approval_timeouts.rs"]
 mod approval_timeouts;
+
+#[path = "lifecycle/expiry_notices.rs"]
+mod expiry_notices;

@@ -323,6 +323,29 @@ pub fn webhook_endpoints(
     Ok(endpoints)
 }
 
+/// `notifications.expiry_lead_times`: comma-separated positive durations; empty sends no
+/// expiry notices.
+pub fn expiry_lead_times(config: &Config) -> Result<Vec<time::Duration>, String> {
+    let mut out = Vec::new();
+    for lead in config
+        .notifications
+        .expiry_lead_times
+        .split(',')
+        .map(str::trim)
+        .filter(|lead| !lead.is_empty())
+    {
+        let d = writ_domain::duration::parse(lead)
+            .map_err(|e| format!("notifications.expiry_lead_times: {e}"))?;
+        if d <= time::Duration::ZERO {
+            return Err(format!(
+                "notifications.expiry_lead_times: '{lead}' must be positive"
+            ));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
 fn validate(config: &Config) -> Result<(), String> {
     config
         .listen
@@ -360,10 +383,7 @@ fn validate(config: &Config) -> Result<(), String> {
             return Err(format!("{name} must be positive"));
         }
     }
-    for lead in config.notifications.expiry_lead_times.split(',') {
-        writ_domain::duration::parse(lead.trim())
-            .map_err(|e| format!("notifications.expiry_lead_times: {e}"))?;
-    }
+    expiry_lead_times(config)?;
     webhook_endpoints(config)?;
     if config.notifications.webhook_max_attempts == 0 {
         return Err("notifications.webhook_max_attempts must be at least 1".into());
@@ -535,6 +555,29 @@ mod tests {
         assert!(err.contains("jobs.lease"), "{err}");
         let config = load(&Flags::default(), &env(&[("WRIT_JOB_LEASE", "PT2S")])).unwrap();
         assert_eq!(config.jobs.lease, "PT2S");
+    }
+
+    #[test]
+    fn expiry_lead_times_are_positive_durations_and_empty_sends_none() {
+        let lead = |value: &str| {
+            load(
+                &Flags::default(),
+                &env(&[("WRIT_EXPIRY_NOTICE_LEAD_TIMES", value)]),
+            )
+            .and_then(|config| expiry_lead_times(&config))
+        };
+        assert_eq!(
+            lead("PT8S, PT4S").unwrap(),
+            [time::Duration::seconds(8), time::Duration::seconds(4)]
+        );
+        assert_eq!(
+            expiry_lead_times(&Config::default()).unwrap(),
+            [time::Duration::days(14), time::Duration::days(1)]
+        );
+        assert!(lead("").unwrap().is_empty());
+        let err = lead("PT0S").unwrap_err();
+        assert!(err.contains("notifications.expiry_lead_times"), "{err}");
+        assert!(lead("soon").is_err());
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The `writ` binary: `writ serve` runs the API (and, in later versions, the background
-//! workers); `writ migrate` brings the database schema up to date. Both read the same
+//! The `writ` binary: `writ serve` runs the API and the background workers (the job worker and
+//! the audit chainer); `writ migrate` brings the database schema up to date; `writ audit verify`
+//! and `writ audit export` check and export the tamper-evident audit log. All read the same
 //! configuration (see `config.rs` and docs/configuration.md).
 
+mod audit;
 mod config;
 
 use std::collections::BTreeMap;
@@ -40,6 +42,29 @@ enum Command {
     },
     /// Apply the embedded database migrations and exit.
     Migrate,
+    /// Check or export the tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Recompute the audit chain; report the first broken link (exit status 1) or that it is
+    /// intact (0).
+    Verify {
+        /// An export file (or any file of checkpoint lines): its last checkpoint must still be
+        /// in the chain, so a truncated log is detected.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write every linked record as a JSON line, with signed checkpoints.
+    Export {
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn init_logging(config: &config::Config) {
@@ -100,6 +125,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
+    let audit_key = Arc::new(audit::load_or_create_key(&audit::key_path(&config)?)?);
     let store = open_store(&config).await?;
     let signing_key_pem = match &config.tokens.signing_key_file {
         Some(path) => Some(
@@ -121,6 +147,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
         writ_domain::duration::parse(&config.jobs.lease).map_err(|e| format!("jobs.lease: {e}"))?;
     let resource_token_lifetime = writ_domain::duration::parse(&config.tokens.resource_lifetime)
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
+    let expiry_notice_lead_times = config::expiry_lead_times(&config)?;
     let started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
@@ -133,6 +160,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             token_lifetime,
             resource_token_lifetime,
             metrics: Some(metrics),
+            expiry_notice_lead_times: Some(expiry_notice_lead_times),
         },
     )
     .await
@@ -167,12 +195,22 @@ async fn serve(config: config::Config) -> Result<(), String> {
     };
     let dispatcher = webhook_dispatcher(&config, &store, job_lease)?;
     let mut dispatcher_stopped = worker_stopped.clone();
+    let chainer_stopped = worker_stopped.clone();
     let worker = tokio::spawn(worker.run(async move {
         let mut stopped = worker_stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));
     let dispatcher = tokio::spawn(dispatcher.run(async move {
         let _ = dispatcher_stopped.wait_for(|stop| *stop).await;
+    }));
+    let chainer = writ_server::audit_chainer::AuditChainer {
+        store: Arc::new(store.clone()),
+        key: audit_key,
+        interval: std::time::Duration::from_secs(1),
+    };
+    let chainer = tokio::spawn(chainer.run(async move {
+        let mut stopped = chainer_stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
     }));
     writ_server::serve(listener, started.state, async move {
         shutdown_signal().await;
@@ -185,6 +223,9 @@ async fn serve(config: config::Config) -> Result<(), String> {
     }
     if let Err(error) = dispatcher.await {
         tracing::error!(%error, "the webhook dispatcher ended abnormally");
+    }
+    if let Err(error) = chainer.await {
+        tracing::error!(%error, "the audit chainer ended abnormally");
     }
     store.close().await;
     tracing::info!("stopped");
@@ -234,7 +275,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
-        Command::Migrate => None,
+        Command::Migrate | Command::Audit { .. } => None,
     };
     let flags = config::Flags {
         config: cli.config.clone(),
@@ -254,7 +295,53 @@ async fn run(cli: Cli) -> Result<(), String> {
             store.close().await;
             Ok(())
         }
+        Command::Audit { command } => run_audit(&config, command).await,
     }
+}
+
+async fn run_audit(config: &config::Config, command: AuditCommand) -> Result<(), String> {
+    let key = audit::load_key(&audit::key_path(config)?)?;
+    let store = open_store(config).await?;
+    let outcome = match command {
+        AuditCommand::Verify { checkpoint } => {
+            let checkpoint = checkpoint
+                .as_deref()
+                .map(audit::read_last_checkpoint)
+                .transpose()?;
+            match audit::verify(&store, &key, checkpoint.as_ref()).await {
+                Ok((true, report)) => {
+                    println!("{report}");
+                    Ok(())
+                }
+                Ok((false, report)) => {
+                    println!("{report}");
+                    Err("the audit log failed verification".to_owned())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        AuditCommand::Export { out } => {
+            let now = writ_domain::clock::Clock::now(&SystemClock);
+            let exported = match &out {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    audit::export(&store, &key, now, &mut writer).await
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut writer = stdout.lock();
+                    audit::export(&store, &key, now, &mut writer).await
+                }
+            };
+            exported.map(|seq| {
+                tracing::info!(audit.last_seq = seq, "audit log exported");
+            })
+        }
+    };
+    store.close().await;
+    outcome
 }
 
 fn main() -> ExitCode {

@@ -83,7 +83,7 @@ fn audit(
 ) -> AuditRecord {
     let (activity, operation) = what;
     let (kind, id, name) = target;
-    AuditRecord::success(
+    let record = AuditRecord::success(
         Actor::from(caller),
         now,
         CATEGORY,
@@ -91,7 +91,14 @@ fn audit(
         operation,
         ctx.request_id.as_deref(),
     )
-    .target(id, kind, Some(name), changed)
+    .target(id, kind, Some(name), changed);
+    // A principal (an agent identity among them) is the one acted for (invariant 4); an
+    // application is not a principal, its service principal is.
+    if matches!(kind, "ServicePrincipal" | "User") {
+        record.on_behalf_of(id, kind, Some(name))
+    } else {
+        record
+    }
 }
 
 fn check_display_name(name: &str) -> DomainResult<()> {
@@ -1020,7 +1027,8 @@ impl Directory {
         )
         .target(object_id, kind, None, vec!["sponsors".into()])
         .target(sponsor_id, sponsor_kind, None, Vec::new())
-        .detail("sponsorId", sponsor_id);
+        .detail("sponsorId", sponsor_id)
+        .on_behalf_of(object_id, kind, None);
         tx.append_audit(&record).await?;
         tx.commit().await?;
         Ok(())

@@ -187,7 +187,7 @@ impl Directory {
             Vec::new(),
         )
         .detail("appRoleId", assignment.app_role_id.clone())
-        .detail("onBehalfOf", principal_id.clone());
+        .on_behalf_of(&principal_id, &assignment.principal_type, None);
         tx.append_audit(&record).await?;
         tx.commit().await?;
         Ok(assignment)
@@ -263,7 +263,7 @@ impl Directory {
             Vec::new(),
         )
         .detail("appRoleId", assignment.app_role_id.clone())
-        .detail("onBehalfOf", assignment.principal_id.clone());
+        .on_behalf_of(&assignment.principal_id, &assignment.principal_type, None);
         tx.append_audit(&record).await?;
         tx.commit().await?;
         Ok(())
@@ -370,7 +370,8 @@ impl Directory {
                 Some(&resource.display_name),
                 Vec::new(),
             )
-            .detail("scope", grant.scope.clone()),
+            .detail("scope", grant.scope.clone())
+            .on_behalf_of(grant_subject(&grant).0, grant_subject(&grant).1, None),
         )
         .await?;
         tx.commit().await?;
@@ -468,7 +469,8 @@ impl Directory {
                 None,
                 vec!["scope".into()],
             )
-            .detail("scope", grant.scope.clone()),
+            .detail("scope", grant.scope.clone())
+            .on_behalf_of(grant_subject(&grant).0, grant_subject(&grant).1, None),
         )
         .await?;
         tx.commit().await?;
@@ -502,7 +504,8 @@ impl Directory {
                 None,
                 vec!["oauth2PermissionGrants".into()],
             )
-            .detail("scope", grant.scope.clone()),
+            .detail("scope", grant.scope.clone())
+            .on_behalf_of(grant_subject(&grant).0, grant_subject(&grant).1, None),
         )
         .await?;
         tx.commit().await?;
@@ -620,7 +623,8 @@ impl Directory {
                 vec!["roleDefinitionId".into()],
             )
             .detail("roleDefinitionId", role_id.clone())
-            .detail("roleName", role_name),
+            .detail("roleName", role_name)
+            .on_behalf_of(&principal_id, kind.audit_type(), None),
         )
         .await?;
         tx.commit().await?;
@@ -659,10 +663,20 @@ impl Directory {
                 None,
                 vec!["roleDefinitionId".into()],
             )
-            .detail("roleDefinitionId", assignment.role_definition_id.clone()),
+            .detail("roleDefinitionId", assignment.role_definition_id.clone())
+            .on_behalf_of(&assignment.principal_id, "DirectoryObject", None),
         )
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// The principal a delegated grant acts for: its user (`Principal` consent), otherwise the client
+/// for every user (`AllPrincipals`).
+fn grant_subject(grant: &PermissionGrant) -> (&str, &'static str) {
+    match &grant.principal_id {
+        Some(user) => (user, "User"),
+        None => (&grant.client_id, "ServicePrincipal"),
     }
 }

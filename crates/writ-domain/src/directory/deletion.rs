@@ -58,6 +58,7 @@ pub(crate) async fn release_sponsorships(
                 .target(heir, "User", None, Vec::new())
                 .detail("previousSponsorId", deleted_id)
                 .detail("newSponsorId", heir)
+                .on_behalf_of(&object_id, kind, None)
             }
             None => {
                 let mut record = AuditRecord::success(
@@ -69,7 +70,8 @@ pub(crate) async fn release_sponsorships(
                     ctx.request_id.as_deref(),
                 )
                 .target(&object_id, kind, None, vec!["sponsors".into()])
-                .detail("previousSponsorId", deleted_id);
+                .detail("previousSponsorId", deleted_id)
+                .on_behalf_of(&object_id, kind, None);
                 record.result_reason = Some(
                     "its only sponsor was deleted and had no manager to take the sponsorship over"
                         .into(),

@@ -525,7 +525,7 @@ impl Directory {
             &group,
             vec![relation.to_owned()],
         )
-        .target(object_id, kind.audit_type(), None, Vec::new());
+        .on_behalf_of(object_id, kind.audit_type(), None);
         tx.append_audit(&record).await?;
         tx.commit().await?;
         Ok(())

@@ -3,6 +3,7 @@
 
 mod apps;
 mod assignments;
+mod audit_log;
 mod bootstrap;
 mod deletion;
 mod entities;

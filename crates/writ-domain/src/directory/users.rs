@@ -253,7 +253,7 @@ fn audit_user(
     if let Some(target) = record.target_resources.last_mut() {
         target.user_principal_name = Some(user.user_principal_name.clone());
     }
-    record
+    record.on_behalf_of(&user.id, "User", Some(&user.display_name))
 }
 
 impl Directory {

@@ -133,20 +133,13 @@ impl Entitlement {
                     ids.extend(self.member_ids(group_id, now).await?)
                 }
                 SubjectSet::TargetAgentIdentitySponsorsOrOwners {}
-                | SubjectSet::TargetUserSponsors {} => {
-                    for object in self
-                        .sponsor_objects(&request.target_id, request.target_kind)
+                | SubjectSet::TargetUserSponsors {} => ids.extend(
+                    self.store
+                        .human_sponsors_of(std::slice::from_ref(&request.target_id), now)
                         .await?
-                    {
-                        match object {
-                            DirectoryObject::User(user) => ids.push(user.id),
-                            DirectoryObject::Group(group) => {
-                                ids.extend(self.member_ids(&group.id, now).await?)
-                            }
-                            _ => {}
-                        }
-                    }
-                }
+                        .into_iter()
+                        .map(|(_, recipient)| recipient.id),
+                ),
                 SubjectSet::RequestorManager { .. } => {
                     if let Some(manager) = self
                         .store
@@ -532,6 +525,13 @@ impl Entitlement {
         } else {
             None
         };
+        let decision_recipients = self
+            .request_recipients(
+                &request.target_id,
+                &request.requestor_id,
+                request.requestor_kind,
+            )
+            .await?;
 
         let mut tx = self.store.begin().await?;
         let mut decided = stage.clone();
@@ -570,7 +570,7 @@ impl Entitlement {
                 request.moved_to(RequestState::Denied, now),
                 "Deny access package assignment request",
                 "request.denied",
-                Vec::new(),
+                decision_recipients,
             ),
             None if approve => {
                 tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
@@ -579,14 +579,14 @@ impl Entitlement {
                     request.moved_to(RequestState::Delivering, now),
                     "Approve access package assignment request",
                     "request.approved",
-                    Vec::new(),
+                    decision_recipients,
                 )
             }
             None => (
                 request.moved_to(RequestState::Denied, now),
                 "Deny access package assignment request",
                 "request.denied",
-                Vec::new(),
+                decision_recipients,
             ),
         };
         if !tx

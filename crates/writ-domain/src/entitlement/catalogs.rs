@@ -48,7 +48,7 @@ pub(super) fn audit(
     what: (&str, &str),
     target: (&str, &str, &str),
 ) -> AuditRecord {
-    AuditRecord::success(
+    let mut record = AuditRecord::success(
         Actor::from(caller),
         now,
         CATEGORY,
@@ -56,7 +56,12 @@ pub(super) fn audit(
         what.1,
         ctx.request_id.as_deref(),
     )
-    .target(target.1, target.0, Some(target.2), Vec::new())
+    .target(target.1, target.0, Some(target.2), Vec::new());
+    // A catalog's own records belong to it, for its owners and readers.
+    if target.0 == "AccessPackageCatalog" {
+        record = record.in_catalog(target.1);
+    }
+    record
 }
 
 /// Creates the General catalog if the directory has none (first start, under the bootstrap lock).
@@ -90,6 +95,7 @@ pub async fn ensure_general_catalog(tx: &mut dyn StoreTx, now: OffsetDateTime) -
             Some(&catalog.display_name),
             Vec::new(),
         )
+        .in_catalog(&catalog.id)
         .detail("reason", "built-in General catalog"),
     )
     .await?;
@@ -182,7 +188,8 @@ impl Entitlement {
                     ("User", &caller.id, &caller.display_name),
                 )
                 .detail("roleDefinitionId", em_roles::CATALOG_OWNER)
-                .detail("catalogId", catalog.id.clone()),
+                .detail("catalogId", catalog.id.clone())
+                .in_catalog(&catalog.id),
             )
             .await?;
         }

@@ -91,7 +91,7 @@ impl Entitlement {
             .into_iter()
             .collect();
         let mut sponsors: HashMap<String, Vec<Recipient>> = HashMap::new();
-        for (object, recipient) in self.store.human_sponsors_of(&targets).await? {
+        for (object, recipient) in self.store.human_sponsors_of(&targets, now).await? {
             sponsors.entry(object).or_default().push(recipient);
         }
 

@@ -211,11 +211,25 @@ impl Entitlement {
             .await?
             .map(|s| s.display_name)
             .unwrap_or_default();
-        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        let recipients = self
+            .request_recipients(
+                &assignment.target_id,
+                &request.requestor_id,
+                request.requestor_kind,
+            )
+            .await?;
 
         let mut tx = self.store.begin().await?;
         let mut extended = assignment.clone();
         extended.end_date_time = end;
+        if extended.status.starts_with("NearExpiry") {
+            // The notices were about the old end; the new end's come again.
+            extended.status = match extended.state {
+                AssignmentState::PartiallyDelivered => "PartiallyDelivered",
+                _ => "Delivered",
+            }
+            .into();
+        }
         if !tx.update_assignment(&extended, &assignment).await? {
             // It ended or changed since it was read: the job runs again and reads it anew.
             return Err(DomainError::Conflict(format!(
@@ -261,6 +275,11 @@ impl Entitlement {
         if let Some(end) = end {
             tx.enqueue_job(&NewJob::new(JobKind::ExpireAssignment, &assignment.id, end))
                 .await?;
+        }
+        for notice in
+            super::notices::notice_jobs(&assignment.id, end, now, &self.expiry_notice_lead_times)
+        {
+            tx.enqueue_job(&notice).await?;
         }
         Ok(tx.commit().await?)
     }

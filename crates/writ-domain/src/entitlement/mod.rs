@@ -10,6 +10,7 @@ mod delivery;
 mod entities;
 mod expiry;
 mod extensions;
+mod notices;
 mod organizations;
 mod packages;
 mod policies;
@@ -53,11 +54,23 @@ use crate::store::Store;
 pub struct Entitlement {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// How long before an assignment's end each expiry notice goes out.
+    expiry_notice_lead_times: Arc<[time::Duration]>,
 }
 
 impl Entitlement {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            expiry_notice_lead_times: Arc::new(notices::DEFAULT_EXPIRY_NOTICE_LEAD_TIMES),
+        }
+    }
+
+    /// Sets the expiry notices' lead times (`notifications.expiry_lead_times`).
+    pub fn with_expiry_notice_lead_times(mut self, lead_times: Vec<time::Duration>) -> Self {
+        self.expiry_notice_lead_times = lead_times.into();
+        self
     }
 
     /// The catalog and the caller's rights in it; `404` when the caller may not even read it,

@@ -579,6 +579,7 @@ impl Entitlement {
                     &extension.display_name,
                 ),
             )
+            .in_catalog(catalog_id)
             .detail("catalogId", catalog_id),
         )
         .await?;
@@ -649,17 +650,20 @@ impl Entitlement {
         extension.modified_by = Some(caller.login_name.clone());
         let mut tx = self.store.begin().await?;
         tx.save_custom_extension(&extension, false).await?;
-        tx.append_audit(&audit(
-            caller,
-            ctx,
-            now,
-            ("Update custom extension", "Update"),
-            (
-                "CustomCalloutExtension",
-                &extension.id,
-                &extension.display_name,
-            ),
-        ))
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Update custom extension", "Update"),
+                (
+                    "CustomCalloutExtension",
+                    &extension.id,
+                    &extension.display_name,
+                ),
+            )
+            .in_catalog(catalog_id),
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -683,17 +687,20 @@ impl Entitlement {
             ));
         }
         tx.delete_custom_extension(id).await?;
-        tx.append_audit(&audit(
-            caller,
-            ctx,
-            now,
-            ("Delete custom extension", "Delete"),
-            (
-                "CustomCalloutExtension",
-                &extension.id,
-                &extension.display_name,
-            ),
-        ))
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Delete custom extension", "Delete"),
+                (
+                    "CustomCalloutExtension",
+                    &extension.id,
+                    &extension.display_name,
+                ),
+            )
+            .in_catalog(catalog_id),
+        )
         .await?;
         tx.commit().await?;
         Ok(())

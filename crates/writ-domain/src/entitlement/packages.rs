@@ -103,6 +103,7 @@ impl Entitlement {
                 ("Create access package", "Add"),
                 ("AccessPackage", &package.id, &package.display_name),
             )
+            .in_catalog(&catalog.id)
             .detail("catalogId", catalog.id),
         )
         .await?;
@@ -198,7 +199,8 @@ impl Entitlement {
             now,
             ("Update access package", "Update"),
             ("AccessPackage", &package.id, &package.display_name),
-        );
+        )
+        .in_catalog(&package.catalog_id);
         if let Some(target) = record.target_resources.first_mut() {
             target.modified_properties = changed;
         }
@@ -226,13 +228,16 @@ impl Entitlement {
             ));
         }
         tx.delete_access_package(id).await?;
-        tx.append_audit(&audit(
-            caller,
-            ctx,
-            now,
-            ("Delete access package", "Delete"),
-            ("AccessPackage", &package.id, &package.display_name),
-        ))
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Delete access package", "Delete"),
+                ("AccessPackage", &package.id, &package.display_name),
+            )
+            .in_catalog(&package.catalog_id),
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -319,6 +324,7 @@ impl Entitlement {
                 ("Add resource role to access package", "Update"),
                 ("AccessPackage", &package.id, &package.display_name),
             )
+            .in_catalog(&package.catalog_id)
             .detail("roleId", role.id.clone())
             .detail("roleOriginId", role.origin_id.clone())
             .detail("scopeId", scope.id.clone()),
@@ -357,6 +363,7 @@ impl Entitlement {
                 ("Remove resource role from access package", "Update"),
                 ("AccessPackage", &package.id, &package.display_name),
             )
+            .in_catalog(&package.catalog_id)
             .detail("resourceRoleScopeId", role_scope_id),
         )
         .await?;
@@ -460,6 +467,7 @@ impl Entitlement {
                 (what, "Update"),
                 ("AccessPackage", &package.id, &package.display_name),
             )
+            .in_catalog(&package.catalog_id)
             .detail("incompatibleWith", other_id),
         )
         .await?;

@@ -761,6 +761,7 @@ impl Entitlement {
                     &policy.display_name,
                 ),
             )
+            .in_catalog(&policy.catalog_id)
             .detail("accessPackageId", package.id.clone()),
         )
         .await?;
@@ -821,17 +822,20 @@ impl Entitlement {
         let subjects = self.validate_policy(&mut policy, &roles, now).await?;
         let mut tx = self.store.begin().await?;
         tx.update_policy(&policy, &subjects).await?;
-        tx.append_audit(&audit(
-            caller,
-            ctx,
-            now,
-            ("Update access package assignment policy", "Update"),
-            (
-                "AccessPackageAssignmentPolicy",
-                &policy.id,
-                &policy.display_name,
-            ),
-        ))
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Update access package assignment policy", "Update"),
+                (
+                    "AccessPackageAssignmentPolicy",
+                    &policy.id,
+                    &policy.display_name,
+                ),
+            )
+            .in_catalog(&policy.catalog_id),
+        )
         .await?;
         tx.commit().await?;
         Ok(policy)
@@ -849,17 +853,20 @@ impl Entitlement {
         let mut tx = self.store.begin().await?;
         // Assignments arrive with requests; a policy with active assignments will be refused here.
         tx.delete_policy(id).await?;
-        tx.append_audit(&audit(
-            caller,
-            ctx,
-            now,
-            ("Delete access package assignment policy", "Delete"),
-            (
-                "AccessPackageAssignmentPolicy",
-                &policy.id,
-                &policy.display_name,
-            ),
-        ))
+        tx.append_audit(
+            &audit(
+                caller,
+                ctx,
+                now,
+                ("Delete access package assignment policy", "Delete"),
+                (
+                    "AccessPackageAssignmentPolicy",
+                    &policy.id,
+                    &policy.display_name,
+                ),
+            )
+            .in_catalog(&policy.catalog_id),
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -925,6 +932,7 @@ pub(crate) async fn remove_from_policies(
                     &policy.display_name,
                 ),
             )
+            .in_catalog(&policy.catalog_id)
             .detail("removedPrincipal", object_id)
             .detail("reason", "the principal was deleted"),
         )

@@ -337,7 +337,8 @@ fn assignment_audit(
     .detail("assignmentId", assignment.id.clone())
     .detail("state", assignment.state.as_str())
     .detail("accessPackageId", assignment.access_package_id.clone())
-    .detail("onBehalfOf", assignment.target_id.clone());
+    .detail("onBehalfOf", assignment.target_id.clone())
+    .in_catalog(&assignment.catalog_id);
     record.on_behalf_of = Some(assignment.target_id.clone());
     record
 }

@@ -493,23 +493,46 @@ impl Entitlement {
         })
     }
 
-    /// Human users to notify about a target: its sponsors that are users with a mailbox or not
-    /// (the notifier decides the channel).
+    /// Human users to notify about a target: its sponsors as DESIGN section 5 resolves them
+    /// (`Store::human_sponsors_of`), with a mailbox or not (the notifier decides the channel).
     pub(super) async fn sponsor_recipients(&self, target_id: &str) -> DomainResult<Vec<Recipient>> {
-        let mut out = Vec::new();
-        for sponsor in self.store.sponsors(target_id).await? {
-            if let DirectoryObject::User(user) = sponsor
-                && user.account_enabled
-                && user.kind == UserKind::User
-            {
-                out.push(Recipient {
-                    id: user.id,
-                    kind: "user".into(),
-                    mail: user.mail,
-                });
-            }
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .human_sponsors_of(&[target_id.to_owned()], now)
+            .await?
+            .into_iter()
+            .map(|(_, recipient)| recipient)
+            .collect())
+    }
+
+    /// The recipients of a request's events (decisions, delivery, extension, removal): its
+    /// requestor — a user with its mailbox, or the agent or application itself — and the
+    /// target's sponsors.
+    pub(super) async fn request_recipients(
+        &self,
+        target_id: &str,
+        requestor_id: &str,
+        requestor_kind: PrincipalKind,
+    ) -> DomainResult<Vec<Recipient>> {
+        let mut recipients = self.sponsor_recipients(target_id).await?;
+        if recipients.iter().any(|r| r.id == requestor_id) {
+            return Ok(recipients);
         }
-        Ok(out)
+        let requestor = match requestor_kind {
+            PrincipalKind::User => self.store.user(requestor_id).await?.map(|user| Recipient {
+                id: user.id,
+                kind: "user".into(),
+                mail: user.mail,
+            }),
+            PrincipalKind::ServicePrincipal => Some(Recipient {
+                id: requestor_id.to_owned(),
+                kind: "servicePrincipal".into(),
+                mail: None,
+            }),
+        };
+        recipients.extend(requestor);
+        Ok(recipients)
     }
 
     /// `POST …/assignmentRequests`.
@@ -900,7 +923,9 @@ impl Entitlement {
             ));
         }
         let now = self.clock.now();
-        let recipients = self.sponsor_recipients(&target.id).await?;
+        let recipients = self
+            .request_recipients(&target.id, &caller.id, caller.kind)
+            .await?;
         let mut tx = self.store.begin().await?;
         let request = end_assignment(
             tx.as_mut(),
@@ -981,7 +1006,9 @@ impl Entitlement {
             .await?
             .map(|s| s.display_name)
             .unwrap_or_default();
-        let recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        let recipients = self
+            .request_recipients(&assignment.target_id, &caller.id, caller.kind)
+            .await?;
         let mut tx = self.store.begin().await?;
         let request = end_assignment(
             tx.as_mut(),
@@ -1193,6 +1220,10 @@ impl Entitlement {
             Some(JobKind::DeliverAssignment) => self.redeliver(&job.subject_id, None, now).await,
             Some(JobKind::ApprovalTimeout) => self.time_out_approval(&job.subject_id, now).await,
             Some(JobKind::ApprovalEscalation) => self.escalate_approval(&job.subject_id, now).await,
+            Some(JobKind::ExpiryNotice) => {
+                self.send_expiry_notice(&job.subject_id, job.due_at, now)
+                    .await
+            }
             None => Err(DomainError::Internal(format!(
                 "no handler for job kind {:?}",
                 job.kind_name
@@ -1342,9 +1373,16 @@ impl Entitlement {
                 .await?;
             return Ok(None);
         };
-        let recipients = self.sponsor_recipients(&target.id).await?;
+        let recipients = self
+            .request_recipients(&target.id, &request.requestor_id, request.requestor_kind)
+            .await?;
 
+        let assignment_id = new_object_id();
+        let notices =
+            super::notices::notice_jobs(&assignment_id, end, now, &self.expiry_notice_lead_times);
         Ok(Some(DeliveryPlan {
+            assignment_id,
+            notices,
             request,
             policy_id: policy.id.clone(),
             start,
@@ -1397,6 +1435,9 @@ impl Entitlement {
 
 /// A request due for delivery, with everything its transaction writes read beforehand.
 struct DeliveryPlan {
+    assignment_id: String,
+    /// The assignment's expiry notices still ahead.
+    notices: Vec<NewJob>,
     request: AssignmentRequest,
     policy_id: String,
     start: OffsetDateTime,
@@ -1415,6 +1456,8 @@ async fn write_delivery(
     now: OffsetDateTime,
 ) -> DomainResult<bool> {
     let DeliveryPlan {
+        assignment_id,
+        notices,
         request,
         policy_id,
         start,
@@ -1424,7 +1467,7 @@ async fn write_delivery(
         recipients,
     } = plan;
     let mut assignment = Assignment {
-        id: new_object_id(),
+        id: assignment_id,
         state: AssignmentState::Delivering,
         status: "Delivering".into(),
         catalog_id: request.catalog_id.clone(),
@@ -1491,6 +1534,9 @@ async fn write_delivery(
     if let Some(end) = end {
         tx.enqueue_job(&NewJob::new(JobKind::ExpireAssignment, &assignment.id, end))
             .await?;
+    }
+    for notice in &notices {
+        tx.enqueue_job(notice).await?;
     }
     Ok(true)
 }
@@ -1772,7 +1818,8 @@ pub(super) fn request_audit(
         .detail("requestType", request.request_type.as_str())
         .detail("state", request.state.as_str())
         .detail("accessPackageId", request.access_package_id.clone())
-        .detail("onBehalfOf", request.target_id.clone());
+        .detail("onBehalfOf", request.target_id.clone())
+        .in_catalog(&request.catalog_id);
     record.on_behalf_of = Some(request.target_id.clone());
     record
 }

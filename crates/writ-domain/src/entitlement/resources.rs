@@ -249,6 +249,7 @@ impl Entitlement {
                             &resource.display_name,
                         ),
                     )
+                    .in_catalog(&catalog.id)
                     .detail("catalogId", catalog.id.clone()),
                 )
                 .await?;
@@ -335,6 +336,7 @@ impl Entitlement {
                             &resource.display_name,
                         ),
                     )
+                    .in_catalog(&catalog.id)
                     .detail("catalogId", catalog.id.clone()),
                 )
                 .await?;
@@ -551,6 +553,7 @@ pub(crate) async fn release_catalog_resources(
                     &resource.display_name,
                 ),
             )
+            .in_catalog(&resource.catalog_id)
             .detail("catalogId", resource.catalog_id.clone())
             .detail("reason", "the directory object was deleted"),
         )

@@ -113,19 +113,20 @@ impl Entitlement {
                 "the principal already holds '{role_name}' at this scope"
             )));
         }
-        tx.append_audit(
-            &audit(
-                caller,
-                ctx,
-                now,
-                ("Add catalog role assignment", "Assign"),
-                ("User", &principal_id, ""),
-            )
-            .detail("roleDefinitionId", role_id)
-            .detail("appScopeId", assignment.app_scope_id.clone())
-            .detail("onBehalfOf", principal_id.clone()),
+        let mut record = audit(
+            caller,
+            ctx,
+            now,
+            ("Add catalog role assignment", "Assign"),
+            ("User", &principal_id, ""),
         )
-        .await?;
+        .detail("roleDefinitionId", role_id)
+        .detail("appScopeId", assignment.app_scope_id.clone())
+        .on_behalf_of(&principal_id, "User", None);
+        if let Some(catalog_id) = &assignment.catalog_id {
+            record = record.in_catalog(catalog_id);
+        }
+        tx.append_audit(&record).await?;
         tx.commit().await?;
         Ok(assignment)
     }
@@ -191,18 +192,20 @@ impl Entitlement {
         if !tx.delete_em_role_assignment(id).await? {
             return Err(DomainError::not_found("unifiedRoleAssignment", id));
         }
-        tx.append_audit(
-            &audit(
-                caller,
-                ctx,
-                now,
-                ("Remove catalog role assignment", "Unassign"),
-                ("User", &assignment.principal_id, ""),
-            )
-            .detail("roleDefinitionId", assignment.role_definition_id.clone())
-            .detail("appScopeId", assignment.app_scope_id.clone()),
+        let mut record = audit(
+            caller,
+            ctx,
+            now,
+            ("Remove catalog role assignment", "Unassign"),
+            ("User", &assignment.principal_id, ""),
         )
-        .await?;
+        .detail("roleDefinitionId", assignment.role_definition_id.clone())
+        .detail("appScopeId", assignment.app_scope_id.clone())
+        .on_behalf_of(&assignment.principal_id, "User", None);
+        if let Some(catalog_id) = &assignment.catalog_id {
+            record = record.in_catalog(catalog_id);
+        }
+        tx.append_audit(&record).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! domain inputs in the other.
 
 pub mod applications;
+pub mod audit_logs;
 pub mod directory_objects;
 pub mod entitlement;
 pub mod grants;

@@ -71,6 +71,7 @@ pub async fn app(backend: Backend) -> TestApp {
             token_lifetime: time::Duration::hours(1),
             resource_token_lifetime: time::Duration::minutes(10),
             metrics: None,
+            expiry_notice_lead_times: None,
         },
     )
     .await

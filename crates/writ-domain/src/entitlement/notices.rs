@@ -1,0 +1,224 @@
+//! Expiry notices (DESIGN sections 5 and 8, the seed's sponsor loop): one
+//! `assignment.expiringSoon` per configured lead time per assignment end, to the target's
+//! sponsors (and a human target itself), reflected in the assignment's `status`.
+//!
+//! Each notice is an `expiryNotice` job due at `end − lead time`, written with the delivery or
+//! the extension that set the end; lead times already past then are skipped. A job is matched
+//! back to its lead time by its due instant, so a job left over from an end that an extension
+//! moved finds no lead time and does nothing — an extension re-arms the notices by writing new
+//! jobs for the new end.
+
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use super::Entitlement;
+use super::requests::{Assignment, AssignmentState, assignment_event_data};
+use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
+use crate::authz::PrincipalKind;
+use crate::error::{DomainError, DomainResult};
+use crate::jobs::{JobKind, NewJob};
+
+/// Entra's schedule: fourteen days and one day before the end.
+pub const DEFAULT_EXPIRY_NOTICE_LEAD_TIMES: [Duration; 2] = [Duration::days(14), Duration::days(1)];
+
+/// The notice jobs of an assignment ending at `end`, for the lead times still ahead at `now`.
+pub(super) fn notice_jobs(
+    assignment_id: &str,
+    end: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    lead_times: &[Duration],
+) -> Vec<NewJob> {
+    let Some(end) = end else {
+        return Vec::new();
+    };
+    lead_times
+        .iter()
+        .map(|lead| end - *lead)
+        .filter(|due| *due > now)
+        .map(|due| NewJob::new(JobKind::ExpiryNotice, assignment_id, due))
+        .collect()
+}
+
+/// The assignment `status` after a notice: Graph names the two lead times of Entra's own
+/// schedule, and has one name for any other.
+pub fn notice_status(lead: Duration) -> &'static str {
+    if lead == Duration::days(14) {
+        "NearExpiry14DaysNotificationTriggered"
+    } else if lead == Duration::days(1) {
+        "NearExpiry1DayNotificationTriggered"
+    } else {
+        "NearExpiryNotificationTriggered"
+    }
+}
+
+/// ISO 8601 text of a lead time, as the event carries it (`P14D`, `PT30S`).
+fn iso_duration(lead: Duration) -> String {
+    let seconds = lead.whole_seconds();
+    if seconds % 86_400 == 0 {
+        format!("P{}D", seconds / 86_400)
+    } else {
+        format!("PT{seconds}S")
+    }
+}
+
+impl Entitlement {
+    /// Runs an `expiryNotice` job due at `due`: records the notice on a live assignment whose
+    /// end is still `due` + one of the lead times, unless its policy disables assignment
+    /// notifications.
+    pub(super) async fn send_expiry_notice(
+        &self,
+        assignment_id: &str,
+        due: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let Some(assignment) = self.store.assignment(assignment_id).await? else {
+            return Ok(());
+        };
+        if !matches!(
+            assignment.state,
+            AssignmentState::Delivered | AssignmentState::PartiallyDelivered
+        ) {
+            return Ok(());
+        }
+        let Some(end) = assignment.end_date_time.filter(|end| *end > now) else {
+            return Ok(());
+        };
+        let Some(lead) = self
+            .expiry_notice_lead_times
+            .iter()
+            .copied()
+            .find(|lead| end - *lead == due)
+        else {
+            // The end moved (an extension wrote this end's own jobs) or the lead times changed.
+            return Ok(());
+        };
+        let disabled = self
+            .store
+            .assignment_policy(&assignment.policy_id)
+            .await?
+            .is_some_and(|p| {
+                p.settings
+                    .notification_settings
+                    .is_assignment_notification_disabled
+            });
+        if disabled {
+            return Ok(());
+        }
+        let target = self.subject(&assignment.target_id).await?;
+        let mut recipients = self.sponsor_recipients(&assignment.target_id).await?;
+        if let Some(target) = &target
+            && target.kind == PrincipalKind::User
+            && !target.is_agent
+            && !recipients.iter().any(|r| r.id == target.id)
+        {
+            recipients.push(Recipient {
+                id: target.id.clone(),
+                kind: "user".into(),
+                mail: target.mail.clone(),
+            });
+        }
+        let target_name = target.map(|t| t.display_name).unwrap_or_default();
+
+        let noticed = Assignment {
+            status: notice_status(lead).into(),
+            ..assignment.clone()
+        };
+        let mut tx = self.store.begin().await?;
+        if !tx.update_assignment(&noticed, &assignment).await? {
+            // It ended or was extended since it was read: the job runs again and reads anew.
+            return Err(DomainError::Conflict(format!(
+                "assignment {assignment_id} changed while its expiry notice was recorded"
+            )));
+        }
+        let lead_text = iso_duration(lead);
+        tx.append_audit(
+            &AuditRecord::success(
+                Actor::system(),
+                now,
+                "EntitlementManagement",
+                "Notify of access package assignment expiry",
+                "Update",
+                None,
+            )
+            .target(
+                &assignment.id,
+                "AccessPackageAssignment",
+                None,
+                vec!["status".into()],
+            )
+            .on_behalf_of(
+                &assignment.target_id,
+                match assignment.target_kind {
+                    PrincipalKind::User => "User",
+                    PrincipalKind::ServicePrincipal => "ServicePrincipal",
+                },
+                (!target_name.is_empty()).then_some(target_name.as_str()),
+            )
+            .detail("accessPackageId", assignment.access_package_id.clone())
+            .detail("leadTime", lead_text.clone())
+            .detail(
+                "recipients",
+                recipients
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+            .in_catalog(&assignment.catalog_id),
+        )
+        .await?;
+        let mut data = assignment_event_data(&noticed, None);
+        data["leadTime"] = json!(lead_text);
+        tx.enqueue_event(&OutboxEvent::new(
+            "assignment.expiringSoon",
+            now,
+            data,
+            recipients,
+        ))
+        .await?;
+        Ok(tx.commit().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn lead_times_already_past_are_skipped() {
+        let end = datetime!(2031-03-20 09:00 UTC);
+        let lead_times = DEFAULT_EXPIRY_NOTICE_LEAD_TIMES;
+        let dues = |now| {
+            notice_jobs("a", Some(end), now, &lead_times)
+                .into_iter()
+                .map(|j| j.due_at)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            dues(end - Duration::days(30)),
+            [end - Duration::days(14), end - Duration::days(1)]
+        );
+        assert_eq!(dues(end - Duration::days(14)), [end - Duration::days(1)]);
+        assert!(dues(end - Duration::hours(2)).is_empty());
+        assert!(notice_jobs("a", None, end, &lead_times).is_empty());
+    }
+
+    #[test]
+    fn status_names_follow_graph() {
+        assert_eq!(
+            notice_status(Duration::days(14)),
+            "NearExpiry14DaysNotificationTriggered"
+        );
+        assert_eq!(
+            notice_status(Duration::days(1)),
+            "NearExpiry1DayNotificationTriggered"
+        );
+        assert_eq!(
+            notice_status(Duration::seconds(8)),
+            "NearExpiryNotificationTriggered"
+        );
+        assert_eq!(iso_duration(Duration::days(14)), "P14D");
+        assert_eq!(iso_duration(Duration::seconds(8)), "PT8S");
+    }
+}

@@ -1,0 +1,310 @@
+//! The audit log's SQL: appending records (with the derived columns and target rows that make
+//! `auditLogs/directoryAudits` filters indexed), reading them back as Graph lists, and the chain:
+//! the head row advanced by compare-and-set, unlinked records, links, and the chain-ordered read
+//! that `writ audit verify` and `writ audit export` walk.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use writ_domain::audit::{AuditRecord, AuditScope};
+use writ_domain::audit_chain::{AuditLink, ChainHead, ChainedAudit};
+use writ_domain::clock::{from_micros, to_micros};
+use writ_domain::query::{ListQuery, Page};
+use writ_domain::store::{StoreError, StoreResult};
+use writ_odata::SqlValue;
+
+use crate::batch::{Value, insert_rows, placeholders};
+use crate::error::ResultExt;
+use crate::list::{ListSpec, list};
+use crate::schema;
+use crate::tx::json;
+
+type Tx = Transaction<'static, Any>;
+
+const COLUMNS: &str = "t.id, t.activity_at, t.category, t.activity, t.operation_type, t.result, \
+     t.result_reason, t.initiated_by, t.on_behalf_of, t.catalog_id, t.target_resources, \
+     t.additional_details, t.request_id";
+
+/// Appends records and their target rows, in the caller's transaction.
+pub(crate) async fn append(tx: &mut Tx, records: &[AuditRecord]) -> StoreResult<()> {
+    let mut rows = Vec::with_capacity(records.len());
+    let mut targets = Vec::new();
+    for r in records {
+        let by_kind = |kind: &str| {
+            (r.initiated_by.kind == kind)
+                .then(|| r.initiated_by.id.clone())
+                .flatten()
+        };
+        rows.push(vec![
+            Value::Text(r.id.clone()),
+            Value::Int(to_micros(r.activity_date_time)),
+            Value::Text(r.category.clone()),
+            Value::Text(r.activity_display_name.clone()),
+            Value::Text(r.operation_type.clone()),
+            Value::Text(r.result.clone()),
+            Value::OptText(r.result_reason.clone()),
+            Value::Text(json(&r.initiated_by)?),
+            Value::OptText(r.initiated_by.id.clone()),
+            Value::OptText(by_kind("user")),
+            Value::OptText(by_kind("app")),
+            Value::OptText(r.on_behalf_of.clone()),
+            Value::OptText(r.catalog_id.clone()),
+            Value::Text(json(&r.target_resources)?),
+            Value::Text(json(&r.additional_details)?),
+            Value::OptText(r.request_id.clone()),
+        ]);
+        let mut seen: Vec<&str> = Vec::new();
+        for target in &r.target_resources {
+            if !seen.contains(&target.id.as_str()) {
+                seen.push(&target.id);
+                targets.push(vec![
+                    Value::Text(r.id.clone()),
+                    Value::Text(target.id.clone()),
+                ]);
+            }
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO audit_log (id, activity_at, category, activity, operation_type, result, \
+         result_reason, initiated_by, initiated_by_id, initiated_by_user_id, initiated_by_app_id, \
+         on_behalf_of, catalog_id, target_resources, additional_details, request_id)",
+        16,
+        rows,
+    )
+    .await?;
+    insert_rows(
+        tx,
+        "INSERT INTO audit_log_targets (audit_id, target_id)",
+        2,
+        targets,
+    )
+    .await
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, String> {
+    let text: String = row.try_get(column).map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("audit_log.{column}: {e}"))
+}
+
+/// A row as a record; the error names what no longer reads (for `verify`, which reports it).
+fn try_record(row: &AnyRow) -> Result<AuditRecord, String> {
+    let get = |column: &str| -> Result<Option<String>, String> {
+        row.try_get::<Option<String>, _>(column)
+            .map_err(|e| format!("audit_log.{column}: {e}"))
+    };
+    let required = |column: &str| -> Result<String, String> {
+        get(column)?.ok_or_else(|| format!("audit_log.{column} is NULL"))
+    };
+    Ok(AuditRecord {
+        id: required("id")?,
+        activity_date_time: from_micros(
+            row.try_get::<i64, _>("activity_at")
+                .map_err(|e| format!("audit_log.activity_at: {e}"))?,
+        ),
+        category: required("category")?,
+        activity_display_name: required("activity")?,
+        operation_type: required("operation_type")?,
+        result: required("result")?,
+        result_reason: get("result_reason")?,
+        initiated_by: parse_json(row, "initiated_by")?,
+        on_behalf_of: get("on_behalf_of")?,
+        catalog_id: get("catalog_id")?,
+        target_resources: parse_json(row, "target_resources")?,
+        additional_details: parse_json(row, "additional_details")?,
+        request_id: get("request_id")?,
+    })
+}
+
+fn record(row: &AnyRow) -> StoreResult<AuditRecord> {
+    try_record(row).map_err(StoreError::Other)
+}
+
+/// Oldest first, for tests.
+pub(crate) async fn all(pool: &AnyPool, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_log t ORDER BY t.activity_at, t.id LIMIT $1");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .store()?;
+    rows.iter().map(record).collect()
+}
+
+pub(crate) async fn by_id(pool: &AnyPool, id: &str) -> StoreResult<Option<AuditRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_log t WHERE t.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .fetch_optional(pool)
+        .await
+        .store()?;
+    row.as_ref().map(record).transpose()
+}
+
+/// The condition that keeps a list within the reader's scope, with its parameters from `$1`.
+fn scope_condition(scope: &AuditScope) -> Option<(String, Vec<SqlValue>)> {
+    match scope {
+        AuditScope::All => None,
+        AuditScope::EntitlementManagement => Some((
+            "t.category = $1".to_owned(),
+            vec![SqlValue::Text(
+                writ_domain::audit::ENTITLEMENT_MANAGEMENT.to_owned(),
+            )],
+        )),
+        AuditScope::Catalogs { all: true, .. } => Some(("t.catalog_id IS NOT NULL".into(), vec![])),
+        AuditScope::Catalogs { all: false, ids } => Some((
+            format!("t.catalog_id IN ({})", placeholders(1, ids.len().max(1))),
+            if ids.is_empty() {
+                // Never true: a catalog id is never NULL inside IN.
+                vec![SqlValue::Null]
+            } else {
+                ids.iter().cloned().map(SqlValue::Text).collect()
+            },
+        )),
+    }
+}
+
+pub(crate) async fn list_records(
+    pool: &AnyPool,
+    query: &ListQuery,
+    scope: &AuditScope,
+) -> StoreResult<Page<AuditRecord>> {
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::DIRECTORY_AUDIT,
+            from: "audit_log t",
+            columns: COLUMNS,
+            base_where: scope_condition(scope),
+        },
+        query,
+        record,
+    )
+    .await
+}
+
+async fn head<'e>(executor: impl Executor<'e, Database = Any>) -> StoreResult<ChainHead> {
+    let row = sqlx::query("SELECT seq, mac FROM audit_chain_head WHERE id = 1")
+        .fetch_optional(executor)
+        .await
+        .store()?;
+    match row {
+        Some(row) => Ok(ChainHead {
+            seq: row.try_get("seq").store()?,
+            mac: row.try_get("mac").store()?,
+        }),
+        // The migration writes the row; without it there is no chain to speak of yet.
+        None => Ok(ChainHead::default()),
+    }
+}
+
+pub(crate) async fn chain_head(pool: &AnyPool) -> StoreResult<ChainHead> {
+    head(pool).await
+}
+
+pub(crate) async fn chain_head_in(tx: &mut Tx) -> StoreResult<ChainHead> {
+    head(&mut **tx).await
+}
+
+pub(crate) async fn unchained(tx: &mut Tx, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_log t WHERE t.chain_seq IS NULL \
+         ORDER BY t.activity_at, t.id LIMIT $1"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await
+        .store()?;
+    rows.iter().map(record).collect()
+}
+
+pub(crate) async fn advance(tx: &mut Tx, from: &ChainHead, to: &ChainHead) -> StoreResult<bool> {
+    // On PostgreSQL a racing chainer's UPDATE waits for the first to commit, then finds the
+    // head moved and changes nothing; on SQLite the single writer serializes them.
+    let changed = sqlx::query(
+        "UPDATE audit_chain_head SET seq = $1, mac = $2 WHERE id = 1 AND seq = $3 AND mac = $4",
+    )
+    .bind(to.seq)
+    .bind(to.mac.clone())
+    .bind(from.seq)
+    .bind(from.mac.clone())
+    .execute(&mut **tx)
+    .await
+    .store()?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+pub(crate) async fn seal(tx: &mut Tx, links: &[AuditLink]) -> StoreResult<()> {
+    for link in links {
+        let changed = sqlx::query(
+            "UPDATE audit_log SET chain_seq = $1, chain_mac = $2 WHERE id = $3 AND chain_seq IS NULL",
+        )
+        .bind(link.seq)
+        .bind(link.mac.clone())
+        .bind(link.id.clone())
+        .execute(&mut **tx)
+        .await
+        .store()?
+        .rows_affected();
+        if changed != 1 {
+            // The head moved under our compare-and-set, so this cannot happen unless the row
+            // was deleted or linked outside the chainer; roll back rather than leave a gap.
+            return Err(StoreError::Other(format!(
+                "audit record {} could not be linked",
+                link.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn chained(
+    pool: &AnyPool,
+    after: Option<&(i64, String)>,
+    limit: u32,
+) -> StoreResult<Vec<ChainedAudit>> {
+    let select = format!("SELECT {COLUMNS}, t.chain_seq, t.chain_mac FROM audit_log t");
+    let rows = match after {
+        Some((seq, id)) => {
+            let sql = format!(
+                "{select} WHERE t.chain_seq > $1 OR (t.chain_seq = $1 AND t.id > $2) \
+                 ORDER BY t.chain_seq, t.id LIMIT $3"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(*seq)
+                .bind(id.clone())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        }
+        None => {
+            let sql = format!(
+                "{select} WHERE t.chain_seq IS NOT NULL ORDER BY t.chain_seq, t.id LIMIT $1"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .store()?;
+    rows.iter()
+        .map(|row| {
+            Ok(ChainedAudit {
+                id: row.try_get("id").store()?,
+                seq: row.try_get("chain_seq").store()?,
+                mac: row.try_get("chain_mac").store()?,
+                record: try_record(row),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn unchained_count(pool: &AnyPool) -> StoreResult<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE chain_seq IS NULL")
+        .fetch_one(pool)
+        .await
+        .store()?;
+    row.try_get("n").store()
+}
