@@ -16,5 +16,6 @@ pub mod patch;
 pub mod query;
 pub mod secrets;
 pub mod store;
+pub mod webhooks;
 
 pub use error::{DomainError, DomainResult};

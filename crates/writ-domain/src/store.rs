@@ -98,6 +98,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// The database answers and its schema is at the version this build expects.
     async fn ready(&self) -> StoreResult<()>;
+    /// The webhook deliveries' storage (a port of its own: see `webhooks`), on the same database.
+    fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
 

@@ -12,11 +12,14 @@ pub mod job_worker;
 pub mod json_input;
 pub mod oauth;
 pub mod odata;
+pub mod outbound;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
 pub mod state;
 pub mod tokens;
+pub mod webhooks;
+pub mod writ_api;
 
 use std::sync::Arc;
 
@@ -893,6 +896,14 @@ fn plain_routes() -> Routes {
             Plain,
             "This OpenAPI description",
             openapi_json,
+        )
+        .section("writ", true)
+        .route(
+            Get,
+            "/writ/v1/webhookDeliveries",
+            Kind::Collection,
+            "List webhook deliveries and their state (administrators)",
+            writ_api::webhook_deliveries::list,
         )
 }
 

@@ -45,3 +45,5 @@ mod openapi;
 mod policies;
 #[path = "api/subjects.rs"]
 mod subjects;
+#[path = "api/webhooks.rs"]
+mod webhooks;

@@ -24,6 +24,7 @@ mod store;
 mod subjects;
 pub mod testing;
 mod tx;
+mod webhooks;
 
 pub use connect::{Backend, ConnectOptions, connect, migrate};
 pub use store::SqlStore;

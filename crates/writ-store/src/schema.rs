@@ -434,6 +434,28 @@ pub static SUBJECT: EntitySchema = EntitySchema {
     ],
 };
 
+/// `/writ/v1/webhookDeliveries` (Writ's own API, not Graph).
+pub static WEBHOOK_DELIVERY: EntitySchema = EntitySchema {
+    entity: "webhookDelivery",
+    fields: &[
+        ("id", id("{t}.id")),
+        (
+            "state",
+            FieldDef::Scalar {
+                sql: "{t}.state",
+                ty: FieldType::Enum(writ_domain::webhooks::DeliveryState::NAMES),
+                orderable: false,
+            },
+        ),
+        ("eventId", id("{t}.event_id")),
+        ("eventType", text("{t}.event_type", true)),
+        ("endpointUrl", text("{t}.endpoint_url", true)),
+        ("createdDateTime", datetime("{t}.created_at")),
+        ("lastAttemptDateTime", datetime("{t}.last_attempt_at")),
+        ("nextAttemptDateTime", datetime("{t}.next_attempt_at")),
+    ],
+};
+
 pub const AUDIT_RESULTS: &[&str] = &["success", "failure", "timeout"];
 
 static AUDIT_TARGET: EntitySchema = EntitySchema {

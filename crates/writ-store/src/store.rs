@@ -34,6 +34,13 @@ use crate::rows;
 use crate::schema;
 use crate::tx::SqlTx;
 
+/// A transaction with SQLite's writer lock; the transaction ends before the lock is released
+/// (fields drop in order).
+pub(crate) struct RawTx {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
 /// The SQL implementation of the store, on whichever backend it was connected to.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -63,6 +70,17 @@ impl SqlStore {
 
     pub fn backend_kind(&self) -> Backend {
         self.backend
+    }
+
+    /// A write transaction outside the [`StoreTx`] port (the webhook store's own), holding
+    /// SQLite's writer lock like [`Store::begin`] does.
+    pub(crate) async fn begin_raw(&self) -> StoreResult<RawTx> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let tx = self.pool.begin().await.store()?;
+        Ok(RawTx { tx, _writer: guard })
     }
 
     /// Closes the pool, waiting for connections in use to come back.
@@ -187,6 +205,10 @@ impl Store for SqlStore {
         };
         let tx = self.pool.begin().await.store()?;
         Ok(Box::new(SqlTx::new(tx, guard, self.backend)))
+    }
+
+    fn webhooks(&self) -> &dyn writ_domain::webhooks::WebhookStore {
+        self
     }
 
     async fn ready(&self) -> StoreResult<()> {

@@ -61,6 +61,8 @@ pub struct Webhook {
 pub struct Notifications {
     pub expiry_lead_times: String,
     pub webhooks: Vec<Webhook>,
+    /// Attempts of one webhook delivery before it is dead-lettered.
+    pub webhook_max_attempts: u32,
     pub smtp_url: Option<Secret>,
     pub smtp_from: Option<String>,
 }
@@ -70,6 +72,7 @@ impl Default for Notifications {
         Self {
             expiry_lead_times: "P14D,P1D".into(),
             webhooks: Vec::new(),
+            webhook_max_attempts: writ_domain::webhooks::DEFAULT_MAX_ATTEMPTS,
             smtp_url: None,
             smtp_from: None,
         }
@@ -176,6 +179,10 @@ const ENV_KEYS: &[(&str, &str)] = &[
     (
         "WRIT_EXPIRY_NOTICE_LEAD_TIMES",
         "notifications.expiry_lead_times",
+    ),
+    (
+        "WRIT_WEBHOOK_MAX_ATTEMPTS",
+        "notifications.webhook_max_attempts",
     ),
     ("WRIT_SMTP_URL", "notifications.smtp_url"),
     ("WRIT_SMTP_FROM", "notifications.smtp_from"),
@@ -297,6 +304,25 @@ pub fn load(flags: &Flags, env: &BTreeMap<String, String>) -> Result<Config, Str
     Ok(config)
 }
 
+/// The configured webhook endpoints, checked (URL, `whsec_` secret, event names, one entry per
+/// URL).
+pub fn webhook_endpoints(
+    config: &Config,
+) -> Result<Vec<writ_domain::webhooks::WebhookEndpoint>, String> {
+    let mut endpoints: Vec<writ_domain::webhooks::WebhookEndpoint> = Vec::new();
+    for hook in &config.notifications.webhooks {
+        let endpoint = writ_server::webhooks::endpoint(&hook.url, &hook.secret.0, &hook.events)?;
+        if endpoints.iter().any(|e| e.url == endpoint.url) {
+            return Err(format!(
+                "notifications.webhooks: {} is listed twice; give it one entry with all its events",
+                hook.url
+            ));
+        }
+        endpoints.push(endpoint);
+    }
+    Ok(endpoints)
+}
+
 /// `notifications.expiry_lead_times`: comma-separated positive durations; empty sends no
 /// expiry notices.
 pub fn expiry_lead_times(config: &Config) -> Result<Vec<time::Duration>, String> {
@@ -358,14 +384,11 @@ fn validate(config: &Config) -> Result<(), String> {
         }
     }
     expiry_lead_times(config)?;
-    for hook in &config.notifications.webhooks {
-        if !hook.secret.0.starts_with("whsec_") {
-            return Err(format!(
-                "the secret of webhook {} must start with whsec_ (Standard Webhooks)",
-                hook.url
-            ));
-        }
+    webhook_endpoints(config)?;
+    if config.notifications.webhook_max_attempts == 0 {
+        return Err("notifications.webhook_max_attempts must be at least 1".into());
     }
+    writ_server::outbound::OutboundPolicy::parse(&config.outbound.allow_hosts)?;
     tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| format!("log '{}': {e}", config.log))?;
     if !matches!(config.log_format.as_str(), "text" | "json") {
@@ -453,6 +476,40 @@ mod tests {
     }
 
     #[test]
+    fn several_webhooks_come_from_the_file_with_their_filters() {
+        let dir = std::env::temp_dir().join(format!("writ-config-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, body: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, body).unwrap();
+            Flags {
+                config: Some(path),
+                ..Flags::default()
+            }
+        };
+        let two = "[notifications]\nwebhook_max_attempts = 3\n\
+            [[notifications.webhooks]]\nurl = \"https://a.example.org/h\"\n\
+            secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+            events = [\"assignment.expired\", \"assignment.expiringSoon\"]\n\
+            [[notifications.webhooks]]\nurl = \"https://b.example.org/h\"\n\
+            secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+        let config = load(&file("two.toml", two), &env(&[])).unwrap();
+        let endpoints = webhook_endpoints(&config).unwrap();
+        assert_eq!(endpoints.len(), 2);
+        assert!(endpoints[0].wants("assignment.expired"));
+        assert!(!endpoints[0].wants("request.created"));
+        assert!(endpoints[1].wants("request.created"));
+        assert_eq!(config.notifications.webhook_max_attempts, 3);
+
+        let typo = two.replace("assignment.expiringSoon", "assignment.expiringsoon");
+        let err = load(&file("typo.toml", &typo), &env(&[])).unwrap_err();
+        assert!(err.contains("assignment.expiringsoon"), "{err}");
+        let twice = two.replace("b.example.org", "a.example.org");
+        let err = load(&file("twice.toml", &twice), &env(&[])).unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
+    }
+
+    #[test]
     fn invalid_values_are_named() {
         let err = load(
             &Flags::default(),
@@ -468,6 +525,32 @@ mod tests {
         assert!(err.contains("database_url"), "{err}");
         let err = load(&Flags::default(), &env(&[("WRIT_WEBHOOK_URL", "http://x")])).unwrap_err();
         assert!(err.contains("WRIT_WEBHOOK_SECRET"), "{err}");
+        let hook = |url: &str, secret: &str| {
+            load(
+                &Flags::default(),
+                &env(&[("WRIT_WEBHOOK_URL", url), ("WRIT_WEBHOOK_SECRET", secret)]),
+            )
+        };
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let config = hook("https://hooks.example.org/writ", good).unwrap();
+        assert_eq!(webhook_endpoints(&config).unwrap().len(), 1);
+        let err = hook(
+            "https://hooks.example.org/writ",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .unwrap_err();
+        assert!(err.contains("whsec_"), "{err}");
+        assert!(!err.contains("MfKQ9r8G"), "the secret is not echoed: {err}");
+        let err = hook("https://hooks.example.org/writ", "whsec_%%%").unwrap_err();
+        assert!(err.contains("base64"), "{err}");
+        let err = hook("ftp://hooks.example.org/writ", good).unwrap_err();
+        assert!(err.contains("http or https"), "{err}");
+        let err = load(
+            &Flags::default(),
+            &env(&[("WRIT_OUTBOUND_ALLOW_HOSTS", "10.0.0.0/40")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("outbound.allow_hosts"), "{err}");
         let err = load(&Flags::default(), &env(&[("WRIT_JOB_LEASE", "PT0S")])).unwrap_err();
         assert!(err.contains("jobs.lease"), "{err}");
         let config = load(&Flags::default(), &env(&[("WRIT_JOB_LEASE", "PT2S")])).unwrap();

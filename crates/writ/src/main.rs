@@ -193,10 +193,15 @@ async fn serve(config: config::Config) -> Result<(), String> {
         timing: writ_server::job_worker::WorkerTiming::default(),
         waker: started.state.job_waker.clone(),
     };
+    let dispatcher = webhook_dispatcher(&config, &store, job_lease)?;
+    let mut dispatcher_stopped = worker_stopped.clone();
     let chainer_stopped = worker_stopped.clone();
     let worker = tokio::spawn(worker.run(async move {
         let mut stopped = worker_stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    let dispatcher = tokio::spawn(dispatcher.run(async move {
+        let _ = dispatcher_stopped.wait_for(|stop| *stop).await;
     }));
     let chainer = writ_server::audit_chainer::AuditChainer {
         store: Arc::new(store.clone()),
@@ -216,12 +221,54 @@ async fn serve(config: config::Config) -> Result<(), String> {
     if let Err(error) = worker.await {
         tracing::error!(%error, "the job worker ended abnormally");
     }
+    if let Err(error) = dispatcher.await {
+        tracing::error!(%error, "the webhook dispatcher ended abnormally");
+    }
     if let Err(error) = chainer.await {
         tracing::error!(%error, "the audit chainer ended abnormally");
     }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The webhook dispatcher for the configured endpoints (it runs with none, routing events to
+/// nothing, so that an endpoint configured later is not sent the events of before).
+fn webhook_dispatcher(
+    config: &config::Config,
+    store: &SqlStore,
+    job_lease: time::Duration,
+) -> Result<writ_server::webhooks::WebhookDispatcher, String> {
+    use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
+    let endpoints = config::webhook_endpoints(config)?;
+    let policy = OutboundPolicy::parse(&config.outbound.allow_hosts)?;
+    let timeouts = OutboundTimeouts::default();
+    let client = OutboundClient::new(policy, timeouts)?;
+    if !endpoints.is_empty() {
+        tracing::info!(
+            endpoints = endpoints.len(),
+            "sending webhooks to {} endpoint(s)",
+            endpoints.len()
+        );
+    }
+    // A lease must outlast a send, or a slow receiver would get the event twice.
+    let send_time = time::Duration::try_from(timeouts.request + timeouts.connect)
+        .unwrap_or(time::Duration::seconds(30));
+    Ok(writ_server::webhooks::WebhookDispatcher {
+        store: Arc::new(store.clone()),
+        sender: Arc::new(writ_server::webhooks::HttpWebhookSender::new(client)),
+        endpoints: Arc::new(endpoints),
+        clock: Arc::new(SystemClock),
+        config: writ_domain::webhooks::DispatchConfig {
+            lease: job_lease.max(send_time + time::Duration::seconds(5)),
+            max_attempts: config.notifications.webhook_max_attempts,
+            ..writ_domain::webhooks::DispatchConfig::default()
+        },
+        timing: writ_server::job_worker::WorkerTiming {
+            max_idle: std::time::Duration::from_secs(1),
+            error_pause: std::time::Duration::from_secs(1),
+        },
+    })
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

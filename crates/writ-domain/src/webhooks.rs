@@ -1,0 +1,755 @@
+//! Webhooks (DESIGN section 8): which outbox events go to which configured endpoint, the body
+//! and Standard Webhooks signature of each POST, the retry schedule, and one pass of the
+//! dispatcher ([`run_webhook_pass`]).
+//!
+//! Delivery is at least once and durable. Every outbox event is *routed* once: a delivery row
+//! is written for each endpoint whose event filter accepts it (in one transaction that also
+//! marks the event routed, so a crash repeats the whole step and the unique (event, endpoint)
+//! pair keeps it from doubling). Workers then claim due deliveries with a lease, as the job
+//! queue does (section 7), send them, and record the outcome under that lease: delivered after a
+//! 2xx, retried later with backoff and jitter (or at the receiver's `Retry-After`), or
+//! dead-lettered after [`DispatchConfig::max_attempts`] or when the outbound policy refuses the
+//! endpoint's address. The `webhook-id` header is the event id, so a resend after a crash is
+//! recognisable by the receiver.
+//!
+//! The HTTP client and the address policy are the server's ([`WebhookSender`]); the rows are the
+//! store's ([`WebhookStore`]). Time and randomness are parameters.
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::OutboxEvent;
+use crate::authz::Caller;
+use crate::clock::Clock;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::new_object_id;
+use crate::query::{ListQuery, Page};
+use crate::store::StoreResult;
+
+/// The prefix of a Standard Webhooks secret; the rest is the base64 of the key.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// An endpoint's signing key, decoded from its `whsec_…` form. Prints as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl WebhookSecret {
+    /// Reads `whsec_` + base64 (standard alphabet, padded or not). The message never contains
+    /// the secret.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let encoded = text
+            .strip_prefix(SECRET_PREFIX)
+            .ok_or_else(|| format!("must start with {SECRET_PREFIX} (Standard Webhooks)"))?;
+        let key = STANDARD
+            .decode(encoded)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded))
+            .map_err(|_| format!("the part after {SECRET_PREFIX} must be base64"))?;
+        // Standard Webhooks asks for 24 to 64 bytes; shorter keys are too easy to guess.
+        if key.len() < 16 {
+            return Err(format!(
+                "the key after {SECRET_PREFIX} must be at least 16 bytes (it is {})",
+                key.len()
+            ));
+        }
+        Ok(Self(key))
+    }
+
+    pub fn from_bytes(key: Vec<u8>) -> Self {
+        Self(key)
+    }
+}
+
+/// A configured receiver of events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEndpoint {
+    /// An `http` or `https` URL, checked at start-up.
+    pub url: String,
+    pub secret: WebhookSecret,
+    /// Event types this endpoint receives; empty: all of them.
+    pub events: Vec<String>,
+}
+
+impl WebhookEndpoint {
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == event_type)
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not yet accepted by the receiver; due again at its next attempt time.
+    Pending,
+    /// A 2xx answered one attempt.
+    Delivered,
+    /// Given up: too many failed attempts, or the endpoint's address was refused.
+    DeadLettered,
+}
+
+impl DeliveryState {
+    pub const NAMES: &'static [&'static str] = &["pending", "delivered", "deadLettered"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::DeadLettered => "deadLettered",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+            DeliveryState::DeadLettered,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+/// One (event, endpoint) delivery as stored, for `/writ/v1/webhookDeliveries`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_url: String,
+    /// `None` when the stored state is unknown to this build.
+    pub state: Option<DeliveryState>,
+    pub state_name: String,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<OffsetDateTime>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub dead_lettered_at: Option<OffsetDateTime>,
+}
+
+/// A delivery a worker holds the lease of, with the event to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub endpoint_url: String,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+    pub event: OutboxEvent,
+}
+
+/// A delivery row to write when an event is routed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_url: String,
+    pub due_at: OffsetDateTime,
+}
+
+/// What became of one attempt, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub at: OffsetDateTime,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub next: NextStep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(OffsetDateTime),
+    DeadLetter,
+}
+
+/// The storage the dispatcher needs. Each call is its own transaction.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Routes up to `limit` events not routed yet, oldest first: writes a pending delivery due
+    /// at `now` for each endpoint that wants the event (none twice for one event and URL) and
+    /// marks the events routed, in one transaction. Events another replica is routing are
+    /// skipped. Returns how many events were routed.
+    async fn route_webhook_events(
+        &self,
+        endpoints: &[WebhookEndpoint],
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<u32>;
+
+    /// Leases up to `limit` pending deliveries due at `now` and not leased by a live lease, to
+    /// `worker` until `lease_until`, counting the attempt; oldest due first.
+    async fn claim_webhook_deliveries(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+
+    /// Records an attempt of a delivery `worker` still holds the lease of and releases the
+    /// lease; `false` when the lease was lost (the record is then dropped).
+    async fn record_webhook_attempt(
+        &self,
+        id: &str,
+        worker: &str,
+        record: &AttemptRecord,
+    ) -> StoreResult<bool>;
+
+    /// Gives leased deliveries back unsent (a shutdown), uncounting their attempt.
+    async fn release_webhook_deliveries(&self, ids: &[String], worker: &str) -> StoreResult<u64>;
+
+    /// When the dispatcher next has something to do: now-ish if an event waits to be routed,
+    /// else the earliest next attempt of a pending delivery (or its lease's end).
+    async fn next_webhook_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+
+    /// Deliveries, newest first unless `$orderby` says otherwise; `$filter` on `state`,
+    /// `eventType`, `eventId`, `endpointUrl` and the instants.
+    async fn list_webhook_deliveries(
+        &self,
+        query: &ListQuery,
+    ) -> StoreResult<Page<WebhookDelivery>>;
+}
+
+/// One POST, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRequest {
+    pub url: String,
+    /// `webhook-id`: the event id, the same on every attempt.
+    pub webhook_id: String,
+    /// `webhook-timestamp`: unix seconds of this attempt.
+    pub timestamp: i64,
+    /// `webhook-signature`.
+    pub signature: String,
+    pub body: String,
+}
+
+/// What the receiver (or the network) said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// The receiver answered; anything but 2xx (3xx included: redirects are not followed) is a
+    /// failed attempt.
+    Answered {
+        status: u16,
+        /// The `Retry-After` header as sent, if any.
+        retry_after: Option<String>,
+    },
+    /// No answer: connection refused, reset, timed out, TLS failure, DNS failure.
+    Failed { error: String },
+    /// The outbound policy refused the endpoint's address. Permanent: not retried.
+    Refused { reason: String },
+}
+
+/// Sends one webhook POST. Implemented by the server with an HTTP client that enforces the
+/// outbound policy and follows no redirects.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn send(&self, request: &WebhookRequest) -> SendOutcome;
+}
+
+/// How a dispatcher claims, retries and gives up.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    pub worker_id: String,
+    /// Longer than a send can take (the sender's whole-request timeout), so that a live
+    /// worker's lease never runs out under it.
+    pub lease: Duration,
+    pub batch_size: u32,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// The first retry's nominal wait; each further one doubles it.
+    pub base_delay: Duration,
+    /// The longest wait between attempts, `Retry-After` included.
+    pub max_delay: Duration,
+}
+
+/// Attempts before dead-lettering, by default: with [`DEFAULT_BASE_DELAY`] doubling to
+/// [`DEFAULT_MAX_DELAY`] the last attempt comes about 9 hours after the first.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 15;
+pub const DEFAULT_BASE_DELAY: Duration = Duration::seconds(2);
+pub const DEFAULT_MAX_DELAY: Duration = Duration::hours(1);
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            worker_id: new_object_id(),
+            lease: Duration::seconds(60),
+            batch_size: 50,
+            concurrency: 8,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            base_delay: DEFAULT_BASE_DELAY,
+            max_delay: DEFAULT_MAX_DELAY,
+        }
+    }
+}
+
+/// The wait after failed attempt number `attempts` (1-based): `base · 2^(attempts-1)` capped at
+/// `max`, of which the upper half is scaled by `jitter` ∈ [0, 1) ("equal jitter"): retries of
+/// many events that failed together spread out instead of hitting the receiver at once, and no
+/// wait is shorter than half its nominal value.
+pub fn backoff(attempts: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(30);
+    let nominal = base
+        .checked_mul(1i32 << exponent.min(30))
+        .unwrap_or(max)
+        .min(max);
+    let half = nominal / 2;
+    half + half * jitter.clamp(0.0, 1.0)
+}
+
+/// Reads `Retry-After`: delay-seconds or an HTTP date (IMF-fixdate), relative to `now`. A date
+/// in the past means "now"; anything else unreadable is ignored.
+pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u32>() {
+        return Some(Duration::seconds(i64::from(seconds)));
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value, format)
+        .ok()?
+        .assume_utc();
+    Some((at - now).max(Duration::ZERO))
+}
+
+/// What to record after attempt number `attempts` ended with `outcome` at `now`.
+pub fn next_step(
+    outcome: &SendOutcome,
+    attempts: u32,
+    config: &DispatchConfig,
+    now: OffsetDateTime,
+    jitter: f64,
+) -> AttemptRecord {
+    let retry_or_give_up = |status: Option<u16>, error: String, wait: Duration| AttemptRecord {
+        at: now,
+        status,
+        error: Some(if attempts >= config.max_attempts {
+            format!("{error}; gave up after {attempts} attempts")
+        } else {
+            error
+        }),
+        next: if attempts >= config.max_attempts {
+            NextStep::DeadLetter
+        } else {
+            NextStep::RetryAt(now + wait)
+        },
+    };
+    let backoff = backoff(attempts, config.base_delay, config.max_delay, jitter);
+    match outcome {
+        SendOutcome::Answered { status, .. } if (200..300).contains(status) => AttemptRecord {
+            at: now,
+            status: Some(*status),
+            error: None,
+            next: NextStep::Delivered,
+        },
+        SendOutcome::Answered {
+            status,
+            retry_after,
+        } => {
+            // The receiver's own schedule wins where it gives one (429, 503), within our cap.
+            let wait = match (status, retry_after) {
+                (429 | 503, Some(value)) => parse_retry_after(value, now)
+                    .map(|d| d.min(config.max_delay))
+                    .unwrap_or(backoff),
+                _ => backoff,
+            };
+            let error = if (300..400).contains(status) {
+                format!("the receiver answered {status} (redirects are not followed)")
+            } else {
+                format!("the receiver answered {status}")
+            };
+            retry_or_give_up(Some(*status), error, wait)
+        }
+        SendOutcome::Failed { error } => retry_or_give_up(None, error.clone(), backoff),
+        SendOutcome::Refused { reason } => AttemptRecord {
+            at: now,
+            status: None,
+            error: Some(reason.clone()),
+            next: NextStep::DeadLetter,
+        },
+    }
+}
+
+/// The POST body: `{"id","type","time","data","recipients":[{"id","type","mail"}]}`.
+pub fn payload(event: &OutboxEvent) -> String {
+    let time = event
+        .occurred_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let recipients: Vec<serde_json::Value> = event
+        .recipients
+        .iter()
+        .map(|r| json!({ "id": r.id, "type": r.kind, "mail": r.mail }))
+        .collect();
+    json!({
+        "id": event.id,
+        "type": event.event_type,
+        "time": time,
+        "data": event.data,
+        "recipients": recipients,
+    })
+    .to_string()
+}
+
+/// The Standard Webhooks signature: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")).
+pub fn sign(secret: &WebhookSecret, webhook_id: &str, timestamp: i64, body: &str) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &secret.0);
+    let mut context = hmac::Context::with_key(&key);
+    context.update(webhook_id.as_bytes());
+    context.update(b".");
+    context.update(timestamp.to_string().as_bytes());
+    context.update(b".");
+    context.update(body.as_bytes());
+    format!("v1,{}", STANDARD.encode(context.sign().as_ref()))
+}
+
+/// A delivery given up on in a pass, for the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub endpoint_url: String,
+    pub reason: String,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct WebhookPassReport {
+    pub routed: u32,
+    pub claimed: u32,
+    pub delivered: u32,
+    pub retried: u32,
+    pub released: u32,
+    /// Attempts whose lease ran out before they were recorded.
+    pub lost: u32,
+    pub dead_lettered: Vec<DeadLetter>,
+}
+
+/// What a pass is given besides the store and the sender.
+pub struct PassContext<'a> {
+    pub endpoints: &'a [WebhookEndpoint],
+    pub config: &'a DispatchConfig,
+    pub clock: &'a dyn Clock,
+    /// A uniform draw from [0, 1), for jitter.
+    pub jitter: &'a (dyn Fn() -> f64 + Send + Sync),
+    /// Whether shutdown was asked: checked between groups of sends; deliveries claimed and not
+    /// yet sent are then released.
+    pub stopping: &'a (dyn Fn() -> bool + Send + Sync),
+}
+
+/// One pass of the dispatcher: route new events, claim a batch of due deliveries, send them
+/// (`concurrency` at a time) and record each outcome. The caller loops while a pass claimed a
+/// full batch and otherwise sleeps until [`WebhookStore::next_webhook_due`] or a wake-up.
+pub async fn run_webhook_pass(
+    store: &dyn WebhookStore,
+    sender: &dyn WebhookSender,
+    cx: &PassContext<'_>,
+) -> DomainResult<WebhookPassReport> {
+    let config = cx.config;
+    let mut report = WebhookPassReport {
+        routed: store
+            .route_webhook_events(cx.endpoints, cx.clock.now(), config.batch_size)
+            .await?,
+        ..WebhookPassReport::default()
+    };
+    let now = cx.clock.now();
+    let claimed = store
+        .claim_webhook_deliveries(
+            &config.worker_id,
+            now,
+            now + config.lease,
+            config.batch_size,
+        )
+        .await?;
+    report.claimed = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
+    let mut chunks = claimed.chunks(config.concurrency.max(1));
+    while let Some(chunk) = chunks.next() {
+        if (cx.stopping)() {
+            let unsent: Vec<String> = std::iter::once(chunk)
+                .chain(chunks.by_ref())
+                .flatten()
+                .map(|d| d.id.clone())
+                .collect();
+            let released = store
+                .release_webhook_deliveries(&unsent, &config.worker_id)
+                .await?;
+            report.released = u32::try_from(released).unwrap_or(u32::MAX);
+            break;
+        }
+        let outcomes =
+            futures_util::future::join_all(chunk.iter().map(|d| attempt(store, sender, cx, d)))
+                .await;
+        for (delivery, outcome) in chunk.iter().zip(outcomes) {
+            let (record, kept) = outcome?;
+            if !kept {
+                report.lost += 1;
+                continue;
+            }
+            match record.next {
+                NextStep::Delivered => report.delivered += 1,
+                NextStep::RetryAt(_) => report.retried += 1,
+                NextStep::DeadLetter => report.dead_lettered.push(DeadLetter {
+                    delivery_id: delivery.id.clone(),
+                    event_id: delivery.event.id.clone(),
+                    endpoint_url: delivery.endpoint_url.clone(),
+                    reason: record.error.clone().unwrap_or_default(),
+                }),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Sends one claimed delivery and records the outcome; whether the record was kept.
+async fn attempt(
+    store: &dyn WebhookStore,
+    sender: &dyn WebhookSender,
+    cx: &PassContext<'_>,
+    delivery: &ClaimedDelivery,
+) -> DomainResult<(AttemptRecord, bool)> {
+    let outcome = match cx.endpoints.iter().find(|e| e.url == delivery.endpoint_url) {
+        Some(endpoint) => {
+            let timestamp = cx.clock.now().unix_timestamp();
+            let body = payload(&delivery.event);
+            let signature = sign(&endpoint.secret, &delivery.event.id, timestamp, &body);
+            sender
+                .send(&WebhookRequest {
+                    url: endpoint.url.clone(),
+                    webhook_id: delivery.event.id.clone(),
+                    timestamp,
+                    signature,
+                    body,
+                })
+                .await
+        }
+        // Configuration changed since the event was routed: nothing can sign it any more.
+        None => SendOutcome::Refused {
+            reason: "the endpoint is no longer configured".into(),
+        },
+    };
+    let record = next_step(
+        &outcome,
+        delivery.attempts,
+        cx.config,
+        cx.clock.now(),
+        (cx.jitter)(),
+    );
+    let kept = store
+        .record_webhook_attempt(&delivery.id, &cx.config.worker_id, &record)
+        .await?;
+    Ok((record, kept))
+}
+
+/// `GET /writ/v1/webhookDeliveries`: administrators of entitlement management only.
+pub async fn list_deliveries(
+    store: &dyn WebhookStore,
+    caller: &Caller,
+    query: &ListQuery,
+) -> DomainResult<Page<WebhookDelivery>> {
+    if !caller.is_em_admin() {
+        return Err(DomainError::forbidden(
+            "webhook deliveries are visible to Global Administrators and Identity Governance \
+             Administrators only",
+        ));
+    }
+    Ok(store.list_webhook_deliveries(query).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Recipient;
+    use crate::clock::ManualClock;
+
+    fn at(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + Duration::seconds(seconds)
+    }
+
+    #[test]
+    fn secrets_are_whsec_base64_and_never_print() {
+        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(format!("{secret:?}"), "***");
+        assert!(
+            WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                .unwrap_err()
+                .contains("whsec_")
+        );
+        assert!(
+            WebhookSecret::parse("whsec_not base64!")
+                .unwrap_err()
+                .contains("base64")
+        );
+        assert!(WebhookSecret::parse("whsec_c2hvcnQ=").is_err());
+    }
+
+    /// The example of the Standard Webhooks specification, computed independently there.
+    #[test]
+    fn signature_matches_the_standard_webhooks_example() {
+        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let signature = sign(
+            &secret,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1_614_265_330,
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters_within_the_upper_half() {
+        let base = Duration::seconds(2);
+        let max = Duration::hours(1);
+        assert_eq!(backoff(1, base, max, 0.0), Duration::seconds(1));
+        assert_eq!(
+            backoff(1, base, max, 0.999_999),
+            Duration::seconds(2) - Duration::microseconds(1)
+        );
+        assert_eq!(backoff(3, base, max, 0.0), Duration::seconds(4));
+        assert_eq!(backoff(3, base, max, 0.5), Duration::seconds(6));
+        assert_eq!(backoff(20, base, max, 0.0), Duration::minutes(30));
+        assert_eq!(backoff(u32::MAX, base, max, 1.0), Duration::hours(1));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = at(1_000_000);
+        assert_eq!(parse_retry_after("1", now), Some(Duration::seconds(1)));
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::seconds(120))
+        );
+        // 1970-01-12T13:46:40Z is `now`; ten seconds later:
+        assert_eq!(
+            parse_retry_after("Mon, 12 Jan 1970 13:46:50 GMT", now),
+            Some(Duration::seconds(10))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 12 Jan 1970 13:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn the_schedule_follows_the_clock_and_honours_retry_after() {
+        let clock = ManualClock::new(at(1_000));
+        let config = DispatchConfig {
+            max_attempts: 4,
+            ..DispatchConfig::default()
+        };
+        let failed = SendOutcome::Answered {
+            status: 500,
+            retry_after: None,
+        };
+        let record = next_step(&failed, 1, &config, clock.now(), 0.0);
+        assert_eq!(record.next, NextStep::RetryAt(at(1_001)));
+        assert_eq!(record.status, Some(500));
+        clock.advance(Duration::seconds(1));
+        let record = next_step(&failed, 2, &config, clock.now(), 0.0);
+        assert_eq!(record.next, NextStep::RetryAt(at(1_003)));
+
+        // 429 with Retry-After: the receiver's wait, not ours; capped at max_delay.
+        let limited = |value: &str| SendOutcome::Answered {
+            status: 429,
+            retry_after: Some(value.into()),
+        };
+        let record = next_step(&limited("30"), 3, &config, clock.now(), 0.0);
+        assert_eq!(record.next, NextStep::RetryAt(at(1_031)));
+        let record = next_step(&limited("999999"), 3, &config, clock.now(), 0.0);
+        assert_eq!(
+            record.next,
+            NextStep::RetryAt(at(1_001) + Duration::hours(1))
+        );
+        // Retry-After on a 500 is not a schedule the receiver may set.
+        let odd = SendOutcome::Answered {
+            status: 500,
+            retry_after: Some("30".into()),
+        };
+        assert_eq!(
+            next_step(&odd, 1, &config, clock.now(), 0.0).next,
+            NextStep::RetryAt(at(1_002))
+        );
+
+        // The last attempt fails: dead letter, with the reason.
+        let record = next_step(&failed, 4, &config, clock.now(), 0.0);
+        assert_eq!(record.next, NextStep::DeadLetter);
+        assert!(record.error.unwrap().contains("gave up after 4 attempts"));
+
+        let redirect = SendOutcome::Answered {
+            status: 302,
+            retry_after: None,
+        };
+        let record = next_step(&redirect, 1, &config, clock.now(), 0.0);
+        assert!(matches!(record.next, NextStep::RetryAt(_)));
+        assert!(record.error.unwrap().contains("redirects are not followed"));
+
+        let refused = SendOutcome::Refused {
+            reason: "loopback".into(),
+        };
+        assert_eq!(
+            next_step(&refused, 1, &config, clock.now(), 0.0).next,
+            NextStep::DeadLetter
+        );
+        let ok = SendOutcome::Answered {
+            status: 204,
+            retry_after: None,
+        };
+        assert_eq!(
+            next_step(&ok, 4, &config, clock.now(), 0.0).next,
+            NextStep::Delivered
+        );
+    }
+
+    #[test]
+    fn payload_has_the_documented_shape_and_filters_match_types() {
+        let event = OutboxEvent {
+            id: "e1".into(),
+            event_type: "assignment.expired".into(),
+            occurred_at: at(0),
+            data: json!({"assignmentId": "a1"}),
+            recipients: vec![Recipient {
+                id: "u1".into(),
+                kind: "user".into(),
+                mail: Some("u1@example.org".into()),
+            }],
+        };
+        let body: serde_json::Value = serde_json::from_str(&payload(&event)).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "id": "e1",
+                "type": "assignment.expired",
+                "time": "1970-01-01T00:00:00Z",
+                "data": {"assignmentId": "a1"},
+                "recipients": [{"id": "u1", "type": "user", "mail": "u1@example.org"}],
+            })
+        );
+        let endpoint = WebhookEndpoint {
+            url: "https://example.org/hook".into(),
+            secret: WebhookSecret::from_bytes(vec![0; 32]),
+            events: vec!["assignment.expired".into()],
+        };
+        assert!(endpoint.wants("assignment.expired"));
+        assert!(!endpoint.wants("request.created"));
+        let all = WebhookEndpoint {
+            events: Vec::new(),
+            ..endpoint
+        };
+        assert!(all.wants("request.created"));
+    }
+}

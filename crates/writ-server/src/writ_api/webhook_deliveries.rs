@@ -1,0 +1,79 @@
+//! `GET /writ/v1/webhookDeliveries`: each (event, endpoint) webhook delivery with its state,
+//! attempts and last outcome, for administrators (DESIGN section 8's dead-letter list).
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Map, Value};
+use writ_domain::query::Page;
+use writ_domain::webhooks::{WebhookDelivery, list_deliveries};
+
+use crate::auth::Authenticated;
+use crate::error::ApiResult;
+use crate::graph::datetime;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+fn instant(value: Option<time::OffsetDateTime>) -> Value {
+    value.map_or(Value::Null, datetime)
+}
+
+fn delivery_json(d: WebhookDelivery) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(d.id));
+    m.insert("eventId".into(), Value::from(d.event_id));
+    m.insert("eventType".into(), Value::from(d.event_type));
+    m.insert("endpointUrl".into(), Value::from(d.endpoint_url));
+    m.insert(
+        "state".into(),
+        Value::from(d.state.map_or(d.state_name, |s| s.as_str().to_owned())),
+    );
+    m.insert("attempts".into(), Value::from(d.attempts));
+    m.insert(
+        "lastStatusCode".into(),
+        d.last_status.map_or(Value::Null, Value::from),
+    );
+    m.insert(
+        "lastError".into(),
+        d.last_error.map_or(Value::Null, Value::from),
+    );
+    m.insert("lastAttemptDateTime".into(), instant(d.last_attempt_at));
+    m.insert("nextAttemptDateTime".into(), instant(d.next_attempt_at));
+    m.insert("createdDateTime".into(), datetime(d.created_at));
+    m.insert("deliveredDateTime".into(), instant(d.delivered_at));
+    m.insert("deadLetteredDateTime".into(), instant(d.dead_lettered_at));
+    m
+}
+
+/// Lists deliveries in creation order; `$filter` (e.g. `state eq 'deadLettered'`), `$orderby`,
+/// `$top`, `$skiptoken`, `$count` and `$select` as on Graph collections.
+pub async fn list(
+    auth: Authenticated,
+    State(state): State<AppState>,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("webhookDelivery", &[])?;
+    let store = state.directory.store();
+    let page = list_deliveries(store.webhooks(), &auth.caller, &query.list_query()).await?;
+    let page = Page {
+        items: page.items.into_iter().map(delivery_json).collect(),
+        next_skiptoken: page.next_skiptoken,
+        count: page.count,
+    };
+    let mut body = Map::new();
+    if let Some(count) = page.count {
+        body.insert("@odata.count".into(), Value::from(count));
+    }
+    if let Some(token) = &page.next_skiptoken {
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::from(query.next_link(token)),
+        );
+    }
+    let mut items = Vec::with_capacity(page.items.len());
+    for mut item in page.items {
+        query.project(&mut item, "webhookDelivery")?;
+        items.push(Value::Object(item));
+    }
+    body.insert("value".into(), Value::Array(items));
+    Ok(Json(Value::Object(body)))
+}
