@@ -11,59 +11,13 @@ the notices come again for the new end, and the assignment expires with one
 
 from __future__ import annotations
 
-import json
 import signal
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from test_replicas import EM, Fleet, created, poll
-from test_webhooks import SECRET, backend, start, verify  # noqa: F401 (backend is a fixture)
+from test_webhooks import SECRET, Receiver, backend, start  # noqa: F401 (backend is a fixture)
 
 LEAD_TIMES = (8, 4)
-
-
-class Sink:
-    """Accepts every POST (204) and records it with the time it arrived."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.received: list[tuple[dict, bytes, datetime]] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with sink.lock:
-                    sink.received.append((headers, body, datetime.now(timezone.utc)))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self, event_type: str, assignment: str) -> list[tuple[dict, datetime]]:
-        with self.lock:
-            out = []
-            for headers, body, at in self.received:
-                assert verify(headers, body), headers
-                event = json.loads(body)
-                if event["type"] == event_type and event["data"].get("assignmentId") == assignment:
-                    out.append((event, at))
-            return out
-
-    def ids(self) -> list[str]:
-        with self.lock:
-            return [headers["webhook-id"] for headers, _, _ in self.received]
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def instant(text: str) -> datetime:
@@ -72,7 +26,7 @@ def instant(text: str) -> datetime:
 
 def test_notices_reach_both_sponsors_at_each_lead_time_and_again_after_an_extension(
         backend, tmp_path):
-    sink = Sink()
+    sink = Receiver(flaky=False)
     server = start(backend, tmp_path, {
         "WRIT_WEBHOOK_URL": sink.url,
         "WRIT_WEBHOOK_SECRET": SECRET,
@@ -102,11 +56,12 @@ def test_notices_reach_both_sponsors_at_each_lead_time_and_again_after_an_extens
         end = instant(assignment["schedule"]["expiration"]["endDateTime"])
 
         def notices(n: int):
-            found = sink.events("assignment.expiringSoon", assignment_id)
+            found = sink.events("assignment.expiringSoon", "assignmentId", assignment_id)
             return found if len(found) >= n else None
 
         # The first lead time: one notice to both sponsors, at its instant.
-        [(first, first_at)] = poll("the first notice", lambda: notices(1), 15)
+        [(first, arrived)] = poll("the first notice", lambda: notices(1), 15)
+        first_at = datetime.fromtimestamp(arrived, timezone.utc)
         assert sorted(r["id"] for r in first["recipients"]) == sponsors, first
         assert first["data"]["leadTime"] == "PT8S"
         assert first_at >= end - timedelta(seconds=8) - timedelta(milliseconds=50), (first_at, end)
@@ -140,9 +95,9 @@ def test_notices_reach_both_sponsors_at_each_lead_time_and_again_after_an_extens
         assert [instant(n["data"]["endDateTime"]) for n, _ in all_notices] == [end, end, new_end, new_end]
 
         [(expired, _)] = poll(
-            "the expiry", lambda: sink.events("assignment.expired", assignment_id) or None, 20)
+            "the expiry", lambda: sink.events("assignment.expired", "assignmentId", assignment_id) or None, 20)
         assert sorted(r["id"] for r in expired["recipients"]) == sponsors
-        ids = sink.ids()
+        ids = [headers["webhook-id"] for headers, _, _ in sink.all()]
         assert len(ids) == len(set(ids)), "an event was sent twice"
     finally:
         server.stop()

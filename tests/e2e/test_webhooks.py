@@ -46,9 +46,10 @@ def verify(headers: dict, body: bytes, tolerance: int = 300) -> bool:
 
 
 class Receiver:
-    """Records every POST; answers 500, 500, 429 (Retry-After: 1), then 204 per event id."""
+    """Records every POST; answers 500, 500, 429 (Retry-After: 1), then 204 per event id — or,
+    not `flaky`, 204 at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, flaky: bool = True) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[dict, bytes, int]] = []
         self.counts: dict[str, int] = {}
@@ -61,8 +62,8 @@ class Receiver:
                 with receiver.lock:
                     n = receiver.counts.get(headers.get("webhook-id", ""), 0) + 1
                     receiver.counts[headers.get("webhook-id", "")] = n
-                    status = 500 if n <= 2 else 429 if n == 3 else 204
-                    receiver.requests.append((headers, body, status))
+                    status = 204 if not flaky else 500 if n <= 2 else 429 if n == 3 else 204
+                    receiver.requests.append((headers, body, status, time.time()))
                 self.send_response(status)
                 if status == 429:
                     self.send_header("Retry-After", "1")
@@ -79,14 +80,26 @@ class Receiver:
     def accepted(self) -> dict[str, int]:
         with self.lock:
             out: dict[str, int] = {}
-            for headers, _, status in self.requests:
+            for headers, _, status, _ in self.requests:
                 if status == 204:
                     out[headers["webhook-id"]] = out.get(headers["webhook-id"], 0) + 1
             return out
 
     def all(self) -> list[tuple[dict, bytes, int]]:
         with self.lock:
-            return list(self.requests)
+            return [(headers, body, status) for headers, body, status, _ in self.requests]
+
+    def events(self, event_type: str, subject_key: str, subject: str) -> list[tuple[dict, float]]:
+        """The events of this type about this subject (`data[subject_key] == subject`), each with
+        the time it arrived, every signature checked."""
+        with self.lock:
+            out = []
+            for headers, body, _, at in self.requests:
+                assert verify(headers, body), headers
+                event = json.loads(body)
+                if event["type"] == event_type and event["data"].get(subject_key) == subject:
+                    out.append((event, at))
+            return out
 
     def close(self) -> None:
         self.server.shutdown()
