@@ -54,6 +54,17 @@ pub enum PrincipalKind {
     ServicePrincipal,
 }
 
+impl PrincipalKind {
+    /// Graph's type name of the principal: audit records' `targetResources[].type`, an app role
+    /// assignment's `principalType`.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "User",
+            PrincipalKind::ServicePrincipal => "ServicePrincipal",
+        }
+    }
+}
+
 /// The authenticated principal of a request, as the database describes it now.
 #[derive(Debug, Clone)]
 pub struct Caller {

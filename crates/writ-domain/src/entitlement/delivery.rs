@@ -10,6 +10,7 @@
 
 use time::OffsetDateTime;
 
+use super::requests::{AssignmentState, RequestState};
 use super::{CatalogResource, ORIGIN_APPLICATION, ORIGIN_DIRECTORY_ROLE, ORIGIN_GROUP};
 use super::{ResourceRole, Subject};
 use crate::authz::{PrincipalKind, roles};
@@ -143,6 +144,26 @@ pub(crate) struct DeliveryReport {
     /// Every grant the package's roles mean for this target now.
     pub planned: Vec<HeldGrant>,
     pub failures: Vec<String>,
+}
+
+impl DeliveryReport {
+    /// The states a delivery ends in: every role delivered, some (`partiallyDelivered`), or
+    /// none (`deliveryFailed`), for the assignment and for the request that asked for it.
+    pub(crate) fn outcome(&self) -> (AssignmentState, RequestState) {
+        if self.failures.is_empty() {
+            (AssignmentState::Delivered, RequestState::Delivered)
+        } else if self.delivered == 0 {
+            (
+                AssignmentState::DeliveryFailed,
+                RequestState::DeliveryFailed,
+            )
+        } else {
+            (
+                AssignmentState::PartiallyDelivered,
+                RequestState::PartiallyDelivered,
+            )
+        }
+    }
 }
 
 /// Revokes what the holder holds beyond `planned` (roles that left the package, or can no
@@ -364,10 +385,7 @@ impl DeliveryProvider for BuiltInDirectory {
                     id: new_object_id(),
                     app_role_id: app_role_id.clone(),
                     principal_id: principal_id.clone(),
-                    principal_type: match target.kind {
-                        PrincipalKind::ServicePrincipal => "ServicePrincipal".into(),
-                        PrincipalKind::User => "User".into(),
-                    },
+                    principal_type: target.kind.type_name().into(),
                     principal_display_name: target.display_name.clone(),
                     resource_id: resource_id.clone(),
                     resource_display_name: delivery.resource.display_name.clone(),

@@ -13,8 +13,8 @@ use super::answers::check_answers;
 use super::policy_model::AssignmentPolicy;
 use super::requests::{
     Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
-    RequestState, RequestType, StatusReason, assignment_end, assignment_event_data, request_audit,
-    request_event_data,
+    RequestState, RequestType, StatusReason, assignment_end, assignment_event_data,
+    record_submitted, request_audit, request_event_data,
 };
 use super::{Entitlement, require};
 use crate::audit::{Actor, OutboxEvent};
@@ -70,27 +70,19 @@ impl Entitlement {
                 "extending assignments",
             )?;
             self.refuse_own_agent(caller, &target).await?;
-        } else if target.id == caller.id {
-            if !settings
-                .requestor_settings
-                .enable_targets_to_self_update_access
-            {
-                return Err(DomainError::forbidden(
+        } else {
+            let requestors = &settings.requestor_settings;
+            self.require_requestor(
+                caller,
+                &target,
+                &policy,
+                (
+                    requestors.enable_targets_to_self_update_access,
                     "this policy does not let targets extend their own access",
-                ));
-            }
-        } else if caller.is_agent {
-            return Err(DomainError::forbidden(
-                "an agent never requests access on behalf of another principal",
-            ));
-        } else if !settings
-            .requestor_settings
-            .enable_on_behalf_requestors_to_update_access
-            || !self.may_act_on_behalf(caller, &target, &policy).await?
-        {
-            return Err(DomainError::forbidden(
-                "the caller is not an allowed on-behalf requestor of this policy for this target",
-            ));
+                ),
+                requestors.enable_on_behalf_requestors_to_update_access,
+            )
+            .await?;
         }
         if assignment.state == AssignmentState::Expired {
             return Err(DomainError::Conflict(
@@ -157,25 +149,7 @@ impl Entitlement {
             created_date_time: now,
             completed_date_time: None,
         };
-        tx.insert_assignment_request(&request).await?;
-        tx.append_audit(&request_audit(
-            Actor::from(caller),
-            ctx.request_id.as_deref(),
-            now,
-            "Create access package assignment request",
-            &request,
-            &target.display_name,
-        ))
-        .await?;
-        tx.enqueue_event(&OutboxEvent::new(
-            "request.created",
-            now,
-            request_event_data(&request),
-            Vec::new(),
-        ))
-        .await?;
-        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
-            .await?;
+        record_submitted(tx.as_mut(), caller, ctx, &request, &target.display_name).await?;
         tx.commit().await?;
         Ok(request)
     }

@@ -148,10 +148,7 @@ impl Entitlement {
             )
             .on_behalf_of(
                 &assignment.target_id,
-                match assignment.target_kind {
-                    PrincipalKind::User => "User",
-                    PrincipalKind::ServicePrincipal => "ServicePrincipal",
-                },
+                assignment.target_kind.type_name(),
                 (!target_name.is_empty()).then_some(target_name.as_str()),
             )
             .detail("accessPackageId", assignment.access_package_id.clone())

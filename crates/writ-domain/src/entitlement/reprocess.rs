@@ -12,7 +12,7 @@ use super::requests::{
 };
 use super::{Entitlement, delivery, require};
 use crate::audit::{Actor, AuditRecord, OutboxEvent};
-use crate::authz::{Caller, PrincipalKind};
+use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{JobKind, NewJob};
@@ -206,19 +206,7 @@ impl Entitlement {
         .await?;
         let revoked =
             delivery::revoke_unplanned(tx.as_mut(), &assignment.id, &held, &report.planned).await?;
-        let (assignment_state, state) = if report.failures.is_empty() {
-            (AssignmentState::Delivered, RequestState::Delivered)
-        } else if report.delivered == 0 {
-            (
-                AssignmentState::DeliveryFailed,
-                RequestState::DeliveryFailed,
-            )
-        } else {
-            (
-                AssignmentState::PartiallyDelivered,
-                RequestState::PartiallyDelivered,
-            )
-        };
+        let (assignment_state, state) = report.outcome();
         let mut updated = assignment.clone();
         updated.state = assignment_state;
         if assignment.state != assignment_state {
@@ -327,10 +315,7 @@ fn assignment_audit(
     )
     .target(
         &assignment.target_id,
-        match assignment.target_kind {
-            PrincipalKind::User => "User",
-            PrincipalKind::ServicePrincipal => "ServicePrincipal",
-        },
+        assignment.target_kind.type_name(),
         None,
         Vec::new(),
     )

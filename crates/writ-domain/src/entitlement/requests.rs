@@ -696,25 +696,7 @@ impl Entitlement {
             created_date_time: now,
             completed_date_time: None,
         };
-        tx.insert_assignment_request(&request).await?;
-        tx.append_audit(&request_audit(
-            Actor::from(caller),
-            ctx.request_id.as_deref(),
-            now,
-            "Create access package assignment request",
-            &request,
-            &target.display_name,
-        ))
-        .await?;
-        tx.enqueue_event(&OutboxEvent::new(
-            "request.created",
-            now,
-            request_event_data(&request),
-            Vec::new(),
-        ))
-        .await?;
-        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
-            .await?;
+        record_submitted(tx.as_mut(), caller, ctx, &request, &target.display_name).await?;
         tx.commit().await?;
         Ok(request)
     }
@@ -797,6 +779,39 @@ impl Entitlement {
         Ok(false)
     }
 
+    /// The requestor rule of the `userAdd` and `userUpdate` pathways (DESIGN section 5): the
+    /// target itself where the policy lets targets (`for_self`: the flag and the refusal's
+    /// message), else a human the policy's `onBehalfRequestors` name where `on_behalf` is set;
+    /// an agent never for another principal.
+    pub(super) async fn require_requestor(
+        &self,
+        caller: &Caller,
+        target: &Subject,
+        policy: &AssignmentPolicy,
+        for_self: (bool, &str),
+        on_behalf: bool,
+    ) -> DomainResult<()> {
+        if target.id == caller.id {
+            let (allowed, refusal) = for_self;
+            return if allowed {
+                Ok(())
+            } else {
+                Err(DomainError::forbidden(refusal))
+            };
+        }
+        if caller.is_agent {
+            return Err(DomainError::forbidden(
+                "an agent never requests access on behalf of another principal",
+            ));
+        }
+        if !on_behalf || !self.may_act_on_behalf(caller, target, policy).await? {
+            return Err(DomainError::forbidden(
+                "the caller is not an allowed on-behalf requestor of this policy for this target",
+            ));
+        }
+        Ok(())
+    }
+
     /// `userAdd`: the target requests for itself, or an allowed on-behalf requestor (an agent's
     /// sponsor) for it.
     async fn user_add(
@@ -815,28 +830,18 @@ impl Entitlement {
             .target(&input.target_id.unwrap_or_else(|| caller.id.clone()))
             .await?;
         let settings = &policy.settings;
-        if target.id == caller.id {
-            if !settings
-                .requestor_settings
-                .enable_targets_to_self_add_access
-            {
-                return Err(DomainError::forbidden(
-                    "this policy does not let targets request access for themselves",
-                ));
-            }
-        } else if caller.is_agent {
-            return Err(DomainError::forbidden(
-                "an agent never requests access on behalf of another principal",
-            ));
-        } else if !settings
-            .requestor_settings
-            .enable_on_behalf_requestors_to_add_access
-            || !self.may_act_on_behalf(caller, &target, &policy).await?
-        {
-            return Err(DomainError::forbidden(
-                "the caller is not an allowed on-behalf requestor of this policy for this target",
-            ));
-        }
+        let requestors = &settings.requestor_settings;
+        self.require_requestor(
+            caller,
+            &target,
+            &policy,
+            (
+                requestors.enable_targets_to_self_add_access,
+                "this policy does not let targets request access for themselves",
+            ),
+            requestors.enable_on_behalf_requestors_to_add_access,
+        )
+        .await?;
         if !self.principal_in_scope(&target, &policy).await? {
             return Err(rule(format!(
                 "target '{}' is outside the policy's allowedTargetScope '{}'{}",
@@ -1482,20 +1487,8 @@ async fn write_delivery(
     };
     let report =
         delivery::deliver_roles(tx, &roles, &target, &assignment.id, end, now, &[]).await?;
+    let (assignment_state, state) = report.outcome();
     let failures = report.failures;
-    let (assignment_state, state) = if failures.is_empty() {
-        (AssignmentState::Delivered, RequestState::Delivered)
-    } else if report.delivered == 0 {
-        (
-            AssignmentState::DeliveryFailed,
-            RequestState::DeliveryFailed,
-        )
-    } else {
-        (
-            AssignmentState::PartiallyDelivered,
-            RequestState::PartiallyDelivered,
-        )
-    };
     assignment.state = assignment_state;
     assignment.status = status_of(state).into();
     tx.insert_assignment(&assignment).await?;
@@ -1791,6 +1784,39 @@ pub(super) fn status_for(state: RequestState, reason: Option<StatusReason>) -> &
 
 /// One audit record for a request's change. The target is named as the principal acted for
 /// (invariant 4).
+/// Records a request as submitted in `tx`: the row, its audit record (initiated by the caller),
+/// its `request.created` event and the `processRequest` job due at once. Every create
+/// (`userAdd`, `adminAdd`, `userUpdate`, `adminUpdate`) goes through here.
+pub(super) async fn record_submitted(
+    tx: &mut dyn StoreTx,
+    caller: &Caller,
+    ctx: &RequestContext,
+    request: &AssignmentRequest,
+    target_name: &str,
+) -> DomainResult<()> {
+    let now = request.created_date_time;
+    tx.insert_assignment_request(request).await?;
+    tx.append_audit(&request_audit(
+        Actor::from(caller),
+        ctx.request_id.as_deref(),
+        now,
+        "Create access package assignment request",
+        request,
+        target_name,
+    ))
+    .await?;
+    tx.enqueue_event(&OutboxEvent::new(
+        "request.created",
+        now,
+        request_event_data(request),
+        Vec::new(),
+    ))
+    .await?;
+    tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+        .await?;
+    Ok(())
+}
+
 pub(super) fn request_audit(
     actor: Actor,
     request_id: Option<&str>,
@@ -1808,10 +1834,7 @@ pub(super) fn request_audit(
         )
         .target(
             &request.target_id,
-            match request.target_kind {
-                PrincipalKind::User => "User",
-                PrincipalKind::ServicePrincipal => "ServicePrincipal",
-            },
+            request.target_kind.type_name(),
             (!target_name.is_empty()).then_some(target_name),
             Vec::new(),
         )
