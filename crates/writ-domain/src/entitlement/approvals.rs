@@ -17,7 +17,7 @@ use super::requests::{
 };
 use super::timeouts::arm_stage_timers;
 use crate::audit::{Actor, OutboxEvent, Recipient};
-use crate::authz::{Caller, PrincipalKind};
+use crate::authz::Caller;
 use crate::directory::{DirectoryObject, RequestContext, UserKind};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
@@ -69,33 +69,6 @@ pub struct StageDecision {
 }
 
 impl Entitlement {
-    /// The human users a target's sponsors and owners stand for (DESIGN section 5's resolver):
-    /// for an agent identity its sponsors and owners, for an agent user its sponsors and its
-    /// parent's, for a user its sponsors; groups count through their members.
-    pub(super) async fn sponsor_objects(
-        &self,
-        target_id: &str,
-        target_kind: PrincipalKind,
-    ) -> DomainResult<Vec<DirectoryObject>> {
-        let mut objects = self.store.sponsors(target_id).await?;
-        match target_kind {
-            PrincipalKind::ServicePrincipal => {
-                objects.extend(self.store.object_owners(target_id).await?)
-            }
-            PrincipalKind::User => {
-                if let Some(parent) = self
-                    .store
-                    .user(target_id)
-                    .await?
-                    .and_then(|u| u.identity_parent_id)
-                {
-                    objects.extend(self.store.sponsors(&parent).await?);
-                }
-            }
-        }
-        Ok(objects)
-    }
-
     /// User ids of the current members of a group (the first 999: approver groups are small).
     async fn member_ids(&self, group_id: &str, now: OffsetDateTime) -> DomainResult<Vec<String>> {
         let page = self

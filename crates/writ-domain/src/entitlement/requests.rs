@@ -19,7 +19,7 @@ use super::policy_model::{AssignmentPolicy, Expiration, SubjectSet};
 use super::{Entitlement, ResourceRole, delivery, require};
 use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use crate::authz::{Caller, PrincipalKind};
-use crate::directory::{DirectoryObject, RequestContext, ServicePrincipalKind, UserKind};
+use crate::directory::{RequestContext, ServicePrincipalKind, UserKind};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::jobs::{ClaimedJob, JobHandler, JobKind, NewJob};
@@ -701,36 +701,25 @@ impl Entitlement {
         Ok(request)
     }
 
-    /// Whether `caller` is among the target's sponsors or owners (DESIGN section 5's resolver):
-    /// an agent identity's sponsors and its human owners; an agent user's sponsors and those of
-    /// its parent agent identity; a user's sponsors. Sponsor groups count through their enabled
-    /// members.
+    /// Whether `caller` is among the target's sponsors or owners, as the one resolver of DESIGN
+    /// section 5 finds them (`Store::human_sponsors_of`: an agent identity's sponsors and human
+    /// owners, an agent user's sponsors and its parent's, a user's sponsors, sponsor groups
+    /// through their enabled members).
     async fn sponsors_or_owns(
         &self,
         caller: &Caller,
         target_id: &str,
-        target_kind: PrincipalKind,
         now: OffsetDateTime,
     ) -> DomainResult<bool> {
         if !caller.is_human_user() || !caller.enabled {
             return Ok(false);
         }
-        let candidates = self.sponsor_objects(target_id, target_kind).await?;
-        for candidate in candidates {
-            let found = match &candidate {
-                DirectoryObject::User(user) => user.id == caller.id,
-                DirectoryObject::Group(group) => {
-                    self.store
-                        .is_group_member(&group.id, &caller.id, now)
-                        .await?
-                }
-                _ => false,
-            };
-            if found {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self
+            .store
+            .human_sponsors_of(&[target_id.to_owned()], now)
+            .await?
+            .iter()
+            .any(|(_, sponsor)| sponsor.id == caller.id))
     }
 
     /// Whether the policy's `onBehalfRequestors` name the caller for this target. Agents are
@@ -748,10 +737,7 @@ impl Entitlement {
         for set in &policy.settings.requestor_settings.on_behalf_requestors {
             let allowed = match set {
                 SubjectSet::TargetAgentIdentitySponsorsOrOwners {} => {
-                    target.is_agent
-                        && self
-                            .sponsors_or_owns(caller, &target.id, target.kind, now)
-                            .await?
+                    target.is_agent && self.sponsors_or_owns(caller, &target.id, now).await?
                 }
                 SubjectSet::SingleUser { user_id, .. } => user_id == &caller.id,
                 SubjectSet::GroupMembers { group_id, .. } => {
@@ -1075,7 +1061,7 @@ impl Entitlement {
         {
             return Ok(true);
         }
-        self.sponsors_or_owns(caller, target_id, target_kind, self.clock.now())
+        self.sponsors_or_owns(caller, target_id, self.clock.now())
             .await
     }
 
