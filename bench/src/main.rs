@@ -207,9 +207,7 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap();
-    let form = format!(
-        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={SECRET}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
-    );
+    let form = token_form(CLIENT_ID, SECRET);
 
     // Token issuance.
     let (client, url_t, body) = (
@@ -237,17 +235,7 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
 
     // Users for the list pages (each create hashes a password with Argon2, so it is not the
     // measure of the write path).
-    let token: serde_json::Value = http
-        .post(format!("{base}/oauth2/v2.0/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
     let (client, base_c, tok) = (http.clone(), base.clone(), token.clone());
     load(args.users, move |i| {
         let (client, base_c, tok) = (client.clone(), base_c.clone(), tok.clone());
@@ -671,22 +659,14 @@ async fn lifecycle_storm(
                 serde_json::json!({"passwordCredential": {"displayName": "bench"}}),
             )
             .await;
-            let form = format!(
-                "grant_type=client_credentials&client_id={}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
-                agent.app_id,
-                secret["secretText"].as_str().unwrap()
-            );
-            let reply: serde_json::Value = client
-                .post(format!("{base_c}/oauth2/v2.0/token"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            out.lock().unwrap()[i] = reply["access_token"].as_str().unwrap().to_owned();
+            let token = access_token(
+                &client,
+                &base_c,
+                &agent.app_id,
+                secret["secretText"].as_str().unwrap(),
+            )
+            .await;
+            out.lock().unwrap()[i] = token;
         }
     })
     .await;
@@ -809,6 +789,28 @@ async fn agent_fleet(
     let mut agents = std::mem::take(&mut *agents.lock().unwrap());
     agents.sort_by_key(|(i, _)| *i);
     agents.into_iter().map(|(_, a)| a).collect()
+}
+
+/// The body of a client-credentials token request for Writ's own API.
+fn token_form(client_id: &str, secret: &str) -> String {
+    format!(
+        "grant_type=client_credentials&client_id={client_id}&client_secret={secret}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+    )
+}
+
+/// A client-credentials access token for Writ's own API.
+async fn access_token(http: &reqwest::Client, base: &str, client_id: &str, secret: &str) -> String {
+    let reply: serde_json::Value = http
+        .post(format!("{base}/oauth2/v2.0/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(token_form(client_id, secret))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn post_json(
