@@ -12,7 +12,7 @@ use writ_domain::store::Store;
 use writ_store::Backend;
 
 use crate::agents::{create_agent, fleet};
-use crate::harness::{TestApp, app};
+use crate::harness::{Reply, TestApp, app};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const DIRECTORY_READERS: &str = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b";
@@ -166,6 +166,17 @@ async fn admin_add(app: &TestApp, s: &Setup, target: &str) -> String {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     id(&created.body)
+}
+
+/// `POST …/{collection}/{id}/reprocess` as the holder of `token`.
+async fn reprocess(app: &TestApp, collection: &str, id: &str, token: &str) -> Reply {
+    app.send(
+        Method::POST,
+        &format!("{EM}/{collection}/{id}/reprocess"),
+        token,
+        Value::Null,
+    )
+    .await
 }
 
 async fn request(app: &TestApp, request: &str) -> Value {
@@ -356,40 +367,25 @@ async fn a_role_that_cannot_reach_the_target_is_partial_and_reprocess_retries(ba
     // Who may not reprocess: the agent itself; what may not be: an unknown request.
     let (agent_token, _) =
         crate::agents::agent_token(&app, &s.agent, "https://graph.microsoft.com/.default").await;
-    let refused = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignmentRequests/{to_agent}/reprocess"),
-            &agent_token,
-            Value::Null,
-        )
-        .await;
+    let refused = reprocess(&app, "assignmentRequests", &to_agent, &agent_token).await;
     assert!(
         refused.status == StatusCode::FORBIDDEN || refused.status == StatusCode::NOT_FOUND,
         "{}: {}",
         refused.status,
         refused.body
     );
-    let unknown = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignmentRequests/00000000-0000-0000-0000-000000000000/reprocess"),
-            &app.admin,
-            Value::Null,
-        )
-        .await;
+    let unknown = reprocess(
+        &app,
+        "assignmentRequests",
+        "00000000-0000-0000-0000-000000000000",
+        &app.admin,
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
 
     // Reprocessing retries; the failure is permanent, so the request ends partial again, with
     // no grant applied twice.
-    let accepted = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignmentRequests/{to_agent}/reprocess"),
-            &app.admin,
-            Value::Null,
-        )
-        .await;
+    let accepted = reprocess(&app, "assignmentRequests", &to_agent, &app.admin).await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
     let delivering = request(&app, &to_agent).await;
     assert_eq!(delivering["state"], "delivering", "{delivering}");
@@ -414,14 +410,7 @@ async fn a_role_that_cannot_reach_the_target_is_partial_and_reprocess_retries(ba
         )
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
-    let accepted = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignmentRequests/{to_agent}/reprocess"),
-            &app.admin,
-            Value::Null,
-        )
-        .await;
+    let accepted = reprocess(&app, "assignmentRequests", &to_agent, &app.admin).await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
     run_jobs(&app).await;
     let done = request(&app, &to_agent).await;
@@ -433,14 +422,7 @@ async fn a_role_that_cannot_reach_the_target_is_partial_and_reprocess_retries(ba
     assert_eq!(directory_roles_of(&app, &s.agent).await.len(), 1);
 
     // A delivered request is not reprocessed.
-    let again = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignmentRequests/{to_agent}/reprocess"),
-            &app.admin,
-            Value::Null,
-        )
-        .await;
+    let again = reprocess(&app, "assignmentRequests", &to_agent, &app.admin).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
     assert_eq!(again.error_code(), "conflict");
 }
@@ -477,24 +459,10 @@ async fn reprocessing_an_assignment_applies_roles_added_since(backend: Backend) 
 
     // Nobody without the catalog's assignment rights reprocesses it.
     let (_, nobody) = app.user_token("Nobody").await;
-    let refused = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignments/{assignment_id}/reprocess"),
-            &nobody,
-            Value::Null,
-        )
-        .await;
+    let refused = reprocess(&app, "assignments", &assignment_id, &nobody).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
     let audit_before = app.store.audit_records(10_000).await.unwrap().len();
-    let accepted = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignments/{assignment_id}/reprocess"),
-            &app.admin,
-            Value::Null,
-        )
-        .await;
+    let accepted = reprocess(&app, "assignments", &assignment_id, &app.admin).await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
     assert_eq!(run_jobs(&app).await.completed, 1);
     assert!(members(&app, &s.group).await.contains(&s.agent_user));
@@ -590,14 +558,7 @@ async fn reprocessing_an_assignment_applies_roles_added_since(backend: Backend) 
         )
         .await;
     assert_eq!(removed.status, StatusCode::CREATED, "{}", removed.body);
-    let refused = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignments/{assignment_id}/reprocess"),
-            &app.admin,
-            Value::Null,
-        )
-        .await;
+    let refused = reprocess(&app, "assignments", &assignment_id, &app.admin).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
 }
 
