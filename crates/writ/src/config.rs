@@ -323,6 +323,15 @@ pub fn webhook_endpoints(
     Ok(endpoints)
 }
 
+/// The SMTP relay and sender (`notifications.smtp_url`, `smtp_from`), checked; `None` when no
+/// relay is configured. Errors never contain the URL's password.
+pub fn smtp(config: &Config) -> Result<Option<writ_server::email::SmtpConfig>, String> {
+    writ_server::email::SmtpConfig::parse(
+        config.notifications.smtp_url.as_ref().map(|s| s.0.as_str()),
+        config.notifications.smtp_from.as_deref(),
+    )
+}
+
 /// `notifications.expiry_lead_times`: comma-separated positive durations; empty sends no
 /// expiry notices.
 pub fn expiry_lead_times(config: &Config) -> Result<Vec<time::Duration>, String> {
@@ -385,6 +394,7 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     expiry_lead_times(config)?;
     webhook_endpoints(config)?;
+    smtp(config)?;
     if config.notifications.webhook_max_attempts == 0 {
         return Err("notifications.webhook_max_attempts must be at least 1".into());
     }
