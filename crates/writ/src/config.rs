@@ -613,6 +613,53 @@ mod tests {
     }
 
     #[test]
+    fn smtp_settings_are_checked_at_start_without_printing_the_password() {
+        let config = load(
+            &Flags::default(),
+            &env(&[
+                (
+                    "WRIT_SMTP_URL",
+                    "smtp://notices:hunter%402@relay.example.org?tls=required",
+                ),
+                ("WRIT_SMTP_FROM", "Writ <writ@example.org>"),
+            ]),
+        )
+        .unwrap();
+        let relay = smtp(&config).unwrap().unwrap();
+        assert_eq!(relay.settings.port, 587);
+        assert_eq!(relay.settings.username.as_deref(), Some("notices"));
+        assert!(!format!("{config:?}{relay:?}").contains("hunter"));
+        for (url, from, expected) in [
+            ("smtp://u:hunter%402@relay", None, "smtp_from"),
+            (
+                "imap://u:hunter%402@relay",
+                Some("w@example.org"),
+                "smtp or smtps",
+            ),
+            (
+                "smtp://u:hunter%402@relay?tls=on",
+                Some("w@example.org"),
+                "tls=on",
+            ),
+            ("smtp://relay", Some("not an address"), "smtp_from"),
+        ] {
+            let mut pairs = vec![("WRIT_SMTP_URL", url)];
+            if let Some(from) = from {
+                pairs.push(("WRIT_SMTP_FROM", from));
+            }
+            let error = load(&Flags::default(), &env(&pairs)).unwrap_err();
+            assert!(error.contains(expected), "{url}: {error}");
+            assert!(!error.contains("hunter"), "{url}: {error}");
+        }
+        // No relay: no email, and no error.
+        assert!(
+            smtp(&load(&Flags::default(), &env(&[])).unwrap())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn typo_env_vars_are_reported() {
         let e = env(&[
             ("WRIT_LISTN", "x"),
