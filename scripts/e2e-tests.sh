@@ -3,7 +3,7 @@
 # Microsoft Graph Python SDK (msgraph-sdk) and by the README's quick start (curl + jq).
 #
 # Builds target/debug/writ, creates or reuses a Python venv in target/e2e-venv with the pinned
-# packages of tests/e2e/requirements.txt (from PyPI), and runs pytest on tests/e2e; exits with
+# packages of tests/e2e/requirements.txt (from PyPI; scripts/e2e-venv.sh), and runs pytest on tests/e2e; exits with
 # pytest's status. Extra arguments go to pytest (e.g. `-k readme`, `-x`).
 #
 # The PostgreSQL variants need WRIT_TEST_POSTGRES_URL (scripts/test.sh sets it; by hand:
@@ -14,16 +14,7 @@ cd "$(dirname "$0")/.."
 
 cargo build -p writ --locked
 
-PYTHON="${PYTHON:-python3}"
-VENV=target/e2e-venv
-if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
-    rm -rf "$VENV"
-    if ! "$PYTHON" -m venv "$VENV"; then
-        echo "e2e: '$PYTHON -m venv' failed; a Python 3.11 with the venv module is needed" >&2
-        exit 1
-    fi
-fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt
+VENV_PYTHON="$(scripts/e2e-venv.sh)"
 
 if [[ -z "${WRIT_TEST_POSTGRES_URL:-}" ]]; then
     echo "e2e: WRIT_TEST_POSTGRES_URL is not set: the PostgreSQL variants will fail" >&2
@@ -31,5 +22,5 @@ fi
 
 export PYTHONDONTWRITEBYTECODE=1
 status=0
-"$VENV/bin/python" -m pytest tests/e2e -q "$@" || status=$?
+"$VENV_PYTHON" -m pytest tests/e2e -q "$@" || status=$?
 exit "$status"

@@ -24,6 +24,7 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::OutboxEvent;
 use crate::authz::Caller;
 use crate::clock::Clock;
+use crate::dispatch::{Claimed, DeliveryQueue, Pacing, run_pass};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::query::{ListQuery, Page};
@@ -417,7 +418,8 @@ pub fn sign(secret: &WebhookSecret, webhook_id: &str, timestamp: i64, body: &str
     format!("v1,{}", STANDARD.encode(context.sign().as_ref()))
 }
 
-/// A delivery given up on in a pass, for the log.
+/// A delivery given up on in a pass, for the log (`endpoint_url`: where it was going, for
+/// email the recipient's address).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
     pub delivery_id: String,
@@ -426,18 +428,8 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
-/// What one pass did.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct WebhookPassReport {
-    pub routed: u32,
-    pub claimed: u32,
-    pub delivered: u32,
-    pub retried: u32,
-    pub released: u32,
-    /// Attempts whose lease ran out before they were recorded.
-    pub lost: u32,
-    pub dead_lettered: Vec<DeadLetter>,
-}
+/// What one webhook pass did.
+pub type WebhookPassReport = crate::dispatch::PassReport;
 
 /// What a pass is given besides the store and the sender.
 pub struct PassContext<'a> {
@@ -451,107 +443,107 @@ pub struct PassContext<'a> {
     pub stopping: &'a (dyn Fn() -> bool + Send + Sync),
 }
 
-/// One pass of the dispatcher: route new events, claim a batch of due deliveries, send them
-/// (`concurrency` at a time) and record each outcome. The caller loops while a pass claimed a
-/// full batch and otherwise sleeps until [`WebhookStore::next_webhook_due`] or a wake-up.
+impl Claimed for ClaimedDelivery {
+    fn delivery_id(&self) -> &str {
+        &self.id
+    }
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    fn event_id(&self) -> &str {
+        &self.event.id
+    }
+    fn destination(&self) -> &str {
+        &self.endpoint_url
+    }
+}
+
+/// The webhook channel as a [`DeliveryQueue`]: its store, its sender, the endpoints that sign.
+struct WebhookQueue<'a> {
+    store: &'a dyn WebhookStore,
+    sender: &'a dyn WebhookSender,
+    endpoints: &'a [WebhookEndpoint],
+    clock: &'a dyn Clock,
+}
+
+#[async_trait]
+impl DeliveryQueue for WebhookQueue<'_> {
+    type Item = ClaimedDelivery;
+
+    async fn route(&self, now: OffsetDateTime, limit: u32) -> StoreResult<u32> {
+        self.store
+            .route_webhook_events(self.endpoints, now, limit)
+            .await
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.store
+            .claim_webhook_deliveries(worker, now, lease_until, limit)
+            .await
+    }
+
+    async fn send(&self, delivery: &ClaimedDelivery) -> SendOutcome {
+        let Some(endpoint) = self
+            .endpoints
+            .iter()
+            .find(|e| e.url == delivery.endpoint_url)
+        else {
+            // Configuration changed since the event was routed: nothing can sign it any more.
+            return SendOutcome::Refused {
+                reason: "the endpoint is no longer configured".into(),
+            };
+        };
+        let timestamp = self.clock.now().unix_timestamp();
+        let body = payload(&delivery.event);
+        let signature = sign(&endpoint.secret, &delivery.event.id, timestamp, &body);
+        self.sender
+            .send(&WebhookRequest {
+                url: endpoint.url.clone(),
+                webhook_id: delivery.event.id.clone(),
+                timestamp,
+                signature,
+                body,
+            })
+            .await
+    }
+
+    async fn record(&self, id: &str, worker: &str, record: &AttemptRecord) -> StoreResult<bool> {
+        self.store.record_webhook_attempt(id, worker, record).await
+    }
+
+    async fn release(&self, ids: &[String], worker: &str) -> StoreResult<u64> {
+        self.store.release_webhook_deliveries(ids, worker).await
+    }
+}
+
+/// One pass of the webhook dispatcher ([`crate::dispatch::run_pass`] over the webhook queue).
 pub async fn run_webhook_pass(
     store: &dyn WebhookStore,
     sender: &dyn WebhookSender,
     cx: &PassContext<'_>,
 ) -> DomainResult<WebhookPassReport> {
-    let config = cx.config;
-    let mut report = WebhookPassReport {
-        routed: store
-            .route_webhook_events(cx.endpoints, cx.clock.now(), config.batch_size)
-            .await?,
-        ..WebhookPassReport::default()
+    let queue = WebhookQueue {
+        store,
+        sender,
+        endpoints: cx.endpoints,
+        clock: cx.clock,
     };
-    let now = cx.clock.now();
-    let claimed = store
-        .claim_webhook_deliveries(
-            &config.worker_id,
-            now,
-            now + config.lease,
-            config.batch_size,
-        )
-        .await?;
-    report.claimed = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
-    let mut chunks = claimed.chunks(config.concurrency.max(1));
-    while let Some(chunk) = chunks.next() {
-        if (cx.stopping)() {
-            let unsent: Vec<String> = std::iter::once(chunk)
-                .chain(chunks.by_ref())
-                .flatten()
-                .map(|d| d.id.clone())
-                .collect();
-            let released = store
-                .release_webhook_deliveries(&unsent, &config.worker_id)
-                .await?;
-            report.released = u32::try_from(released).unwrap_or(u32::MAX);
-            break;
-        }
-        let outcomes =
-            futures_util::future::join_all(chunk.iter().map(|d| attempt(store, sender, cx, d)))
-                .await;
-        for (delivery, outcome) in chunk.iter().zip(outcomes) {
-            let (record, kept) = outcome?;
-            if !kept {
-                report.lost += 1;
-                continue;
-            }
-            match record.next {
-                NextStep::Delivered => report.delivered += 1,
-                NextStep::RetryAt(_) => report.retried += 1,
-                NextStep::DeadLetter => report.dead_lettered.push(DeadLetter {
-                    delivery_id: delivery.id.clone(),
-                    event_id: delivery.event.id.clone(),
-                    endpoint_url: delivery.endpoint_url.clone(),
-                    reason: record.error.clone().unwrap_or_default(),
-                }),
-            }
-        }
-    }
-    Ok(report)
-}
-
-/// Sends one claimed delivery and records the outcome; whether the record was kept.
-async fn attempt(
-    store: &dyn WebhookStore,
-    sender: &dyn WebhookSender,
-    cx: &PassContext<'_>,
-    delivery: &ClaimedDelivery,
-) -> DomainResult<(AttemptRecord, bool)> {
-    let outcome = match cx.endpoints.iter().find(|e| e.url == delivery.endpoint_url) {
-        Some(endpoint) => {
-            let timestamp = cx.clock.now().unix_timestamp();
-            let body = payload(&delivery.event);
-            let signature = sign(&endpoint.secret, &delivery.event.id, timestamp, &body);
-            sender
-                .send(&WebhookRequest {
-                    url: endpoint.url.clone(),
-                    webhook_id: delivery.event.id.clone(),
-                    timestamp,
-                    signature,
-                    body,
-                })
-                .await
-        }
-        // Configuration changed since the event was routed: nothing can sign it any more.
-        None => SendOutcome::Refused {
-            reason: "the endpoint is no longer configured".into(),
+    run_pass(
+        &queue,
+        &Pacing {
+            config: cx.config,
+            clock: cx.clock,
+            jitter: cx.jitter,
+            stopping: cx.stopping,
         },
-    };
-    let record = next_step(
-        &outcome,
-        delivery.attempts,
-        cx.config,
-        cx.clock.now(),
-        (cx.jitter)(),
-    );
-    let kept = store
-        .record_webhook_attempt(&delivery.id, &cx.config.worker_id, &record)
-        .await?;
-    Ok((record, kept))
+    )
+    .await
 }
 
 /// `GET /writ/v1/webhookDeliveries`: administrators of entitlement management only.

@@ -4,6 +4,8 @@
 
 pub mod audit_chainer;
 pub mod auth;
+pub mod dispatch_loop;
+pub mod email;
 pub mod error;
 pub mod graph;
 pub mod health;

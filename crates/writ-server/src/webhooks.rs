@@ -1,22 +1,23 @@
 //! The webhook dispatcher's runtime (DESIGN section 8): the HTTP [`WebhookSender`] over the
 //! [`OutboundClient`], the endpoints read from the configuration, and the task that runs passes
 //! of [`writ_domain::webhooks::run_webhook_pass`], sleeping until the next delivery is due.
-//!
-//! Shutdown: the sends in flight when it is asked finish and are recorded; deliveries claimed
-//! and not yet sent are released, so a clean restart sends nothing twice. After a SIGKILL the
-//! leases run out and another (or the restarted) process resends with the same `webhook-id`.
+//! The loop and its shutdown are [`crate::dispatch_loop`]'s; a resend after a SIGKILL carries
+//! the same `webhook-id`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 use writ_domain::clock::Clock;
+use writ_domain::dispatch::PassReport;
+use writ_domain::error::DomainResult;
+use writ_domain::store::StoreResult;
 use writ_domain::webhooks::{
     DispatchConfig, PassContext, SendOutcome, WebhookEndpoint, WebhookRequest, WebhookSecret,
     WebhookSender, WebhookStore, run_webhook_pass,
 };
 
+use crate::dispatch_loop::{self, Passes, jitter};
 use crate::job_worker::WorkerTiming;
 use crate::outbound::{OutboundClient, OutboundError, check_url};
 
@@ -117,94 +118,36 @@ pub struct WebhookDispatcher {
     pub timing: WorkerTiming,
 }
 
-/// A uniform draw from [0, 1) for jitter, from the operating system's generator (through
-/// UUIDv4, which the workspace already uses) rather than a new dependency.
-fn jitter() -> f64 {
-    let bits = uuid::Uuid::new_v4().as_u128() >> 75; // 53 random bits
-    // Exact: 53 bits fit an f64's mantissa.
-    #[expect(clippy::cast_precision_loss, reason = "53 bits convert exactly")]
-    let value = bits as f64;
-    value / (1u64 << 53) as f64
+#[async_trait]
+impl Passes for WebhookDispatcher {
+    const CHANNEL: &'static str = "webhook";
+
+    async fn pass(&self, stopping: &(dyn Fn() -> bool + Send + Sync)) -> DomainResult<PassReport> {
+        let cx = PassContext {
+            endpoints: &self.endpoints,
+            config: &self.config,
+            clock: self.clock.as_ref(),
+            jitter: &jitter,
+            stopping,
+        };
+        run_webhook_pass(self.store.as_ref(), self.sender.as_ref(), &cx).await
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<OffsetDateTime>> {
+        self.store.next_webhook_due().await
+    }
 }
 
 impl WebhookDispatcher {
-    /// Runs until `shutdown` resolves; see the module documentation for what shutdown does.
+    /// Runs until `shutdown` resolves; see [`crate::dispatch_loop`] for what shutdown does.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let stop_flag = stopping.clone();
-        let is_stopping = move || stop_flag.load(Ordering::SeqCst);
-        loop {
-            let cx = PassContext {
-                endpoints: &self.endpoints,
-                config: &self.config,
-                clock: self.clock.as_ref(),
-                jitter: &jitter,
-                stopping: &is_stopping,
-            };
-            let pass = run_webhook_pass(self.store.as_ref(), self.sender.as_ref(), &cx);
-            tokio::pin!(pass);
-            let mut stop_now = false;
-            let result = tokio::select! {
-                result = &mut pass => result,
-                () = &mut shutdown => {
-                    // Finish what is in flight; the pass releases what it has not sent.
-                    stopping.store(true, Ordering::SeqCst);
-                    stop_now = true;
-                    pass.await
-                }
-            };
-            let pause = match result {
-                Ok(report) => {
-                    for dead in &report.dead_lettered {
-                        tracing::warn!(
-                            delivery.id = %dead.delivery_id,
-                            event.id = %dead.event_id,
-                            endpoint.url = %dead.endpoint_url,
-                            reason = %dead.reason,
-                            "webhook delivery {} dead-lettered", dead.delivery_id
-                        );
-                    }
-                    if report.claimed > 0 || report.routed > 0 {
-                        tracing::debug!(?report, "webhook pass");
-                    }
-                    if stop_now {
-                        return;
-                    }
-                    if report.claimed >= self.config.batch_size
-                        || report.routed >= self.config.batch_size
-                    {
-                        continue;
-                    }
-                    self.idle_wait().await
-                }
-                Err(error) => {
-                    tracing::warn!(error = %error.operator_detail(), "webhook pass failed");
-                    if stop_now {
-                        return;
-                    }
-                    self.timing.error_pause
-                }
-            };
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
-    }
-
-    async fn idle_wait(&self) -> StdDuration {
-        match self.store.next_webhook_due().await {
-            // At least a moment: work that is due but held by another replica's open
-            // transaction must not make this loop spin.
-            Ok(Some(due)) => StdDuration::try_from(due - self.clock.now())
-                .unwrap_or(StdDuration::ZERO)
-                .clamp(StdDuration::from_millis(20), self.timing.max_idle),
-            Ok(None) => self.timing.max_idle,
-            Err(error) => {
-                tracing::warn!(%error, "could not read the next webhook delivery's due time");
-                self.timing.error_pause
-            }
-        }
+        dispatch_loop::run(
+            &self,
+            self.clock.as_ref(),
+            self.config.batch_size,
+            &self.timing,
+            shutdown,
+        )
+        .await;
     }
 }

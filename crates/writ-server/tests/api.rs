@@ -37,6 +37,8 @@ mod current_user;
 mod delivery;
 #[path = "api/directory.rs"]
 mod directory;
+#[path = "api/email.rs"]
+mod email;
 #[path = "api/extensions.rs"]
 mod extensions;
 #[path = "api/openapi.rs"]

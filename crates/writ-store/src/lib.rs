@@ -13,6 +13,8 @@ mod assignments;
 mod audit;
 mod batch;
 mod connect;
+mod deliveries;
+mod email;
 mod entitlement;
 mod error;
 mod jobs;

@@ -1,63 +1,33 @@
-//! The webhook deliveries' SQL (DESIGN section 8): routing outbox events to endpoints, claiming
-//! due deliveries with a lease, recording attempts, and the administrators' list. Like the job
-//! queue, one SQL body serves both backends except the two claims, where PostgreSQL adds `FOR
-//! UPDATE SKIP LOCKED` so that replicas take disjoint rows; SQLite's claims are serial already
-//! (one writer).
+//! The webhook deliveries (DESIGN section 8): the [`WebhookStore`] over the delivery SQL shared
+//! with email ([`crate::deliveries`]), one row per (event, endpoint URL) that wants the event,
+//! and the administrators' list.
 
 use async_trait::async_trait;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
 use time::OffsetDateTime;
-use writ_domain::audit::OutboxEvent;
-use writ_domain::clock::{from_micros, to_micros};
-use writ_domain::ids::new_object_id;
+use writ_domain::clock::from_micros;
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::{StoreError, StoreResult};
+use writ_domain::store::StoreResult;
 use writ_domain::webhooks::{
-    AttemptRecord, ClaimedDelivery, DeliveryState, NewDelivery, NextStep, WebhookDelivery,
-    WebhookEndpoint, WebhookStore,
+    AttemptRecord, ClaimedDelivery, DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookStore,
 };
 
-use crate::batch::placeholders;
-use crate::connect::Backend;
+use crate::deliveries::{self, Table, count};
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
 use crate::schema;
 use crate::store::SqlStore;
 
-/// Rows per multi-row statement: 6 values each, far below both backends' parameter limits.
-const CHUNK: usize = 500;
-
-macro_rules! unrouted_sql {
-    () => {
-        "SELECT id, event_type FROM outbox_events WHERE webhooks_routed_at IS NULL \
-         ORDER BY occurred_at, id LIMIT $1"
-    };
-}
-
-macro_rules! claim_sql {
-    () => {
-        "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2, \
-         attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' \
-         AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-         ORDER BY next_attempt_at, id LIMIT $4"
-    };
-}
-macro_rules! claim_returning {
-    () => {
-        ") RETURNING id, event_id, endpoint_url, attempts"
-    };
-}
+const TABLE: Table = Table {
+    name: "webhook_deliveries",
+    destination: "endpoint_url",
+    routed: "webhooks_routed_at",
+};
 
 const DELIVERY_COLUMNS: &str = "t.id, t.event_id, t.event_type, t.endpoint_url, t.state, \
      t.attempts, t.last_status, t.last_error, t.last_attempt_at, t.next_attempt_at, \
      t.created_at, t.delivered_at, t.dead_lettered_at";
-
-fn count(row: &AnyRow, column: &str) -> StoreResult<u32> {
-    let n: i64 = row.try_get(column).store()?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
-}
 
 fn instant(row: &AnyRow, column: &str) -> StoreResult<Option<OffsetDateTime>> {
     Ok(row
@@ -89,48 +59,6 @@ fn delivery_row(row: &AnyRow) -> StoreResult<WebhookDelivery> {
     })
 }
 
-fn event_row(row: &AnyRow) -> StoreResult<OutboxEvent> {
-    let data: String = row.try_get("data").store()?;
-    let recipients: String = row.try_get("recipients").store()?;
-    Ok(OutboxEvent {
-        id: row.try_get("id").store()?,
-        event_type: row.try_get("event_type").store()?,
-        occurred_at: from_micros(row.try_get("occurred_at").store()?),
-        data: serde_json::from_str(&data).map_err(|e| StoreError::Other(e.to_string()))?,
-        recipients: serde_json::from_str(&recipients)
-            .map_err(|e| StoreError::Other(e.to_string()))?,
-    })
-}
-
-async fn insert_deliveries(
-    tx: &mut sqlx::Transaction<'static, Any>,
-    deliveries: &[NewDelivery],
-) -> StoreResult<()> {
-    for chunk in deliveries.chunks(CHUNK) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({}, 'pending', 0)", placeholders(i * 6 + 1, 6)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO webhook_deliveries (id, event_id, event_type, endpoint_url, created_at, \
-             next_attempt_at, state, attempts) VALUES {} \
-             ON CONFLICT (event_id, endpoint_url) DO NOTHING",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for d in chunk {
-            query = query
-                .bind(d.id.clone())
-                .bind(d.event_id.clone())
-                .bind(d.event_type.clone())
-                .bind(d.endpoint_url.clone())
-                .bind(to_micros(d.due_at))
-                .bind(to_micros(d.due_at));
-        }
-        query.execute(&mut **tx).await.store()?;
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl WebhookStore for SqlStore {
     async fn route_webhook_events(
@@ -139,49 +67,14 @@ impl WebhookStore for SqlStore {
         now: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<u32> {
-        let mut raw = self.begin_raw().await?;
-        let sql = match self.backend_kind() {
-            Backend::Postgres => concat!(unrouted_sql!(), " FOR UPDATE SKIP LOCKED"),
-            Backend::Sqlite => unrouted_sql!(),
+        let fan_out = |event_type: &str, _: &[writ_domain::audit::Recipient]| {
+            endpoints
+                .iter()
+                .filter(|e| e.wants(event_type))
+                .map(|e| e.url.clone())
+                .collect()
         };
-        let events = sqlx::query(sql)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *raw.tx)
-            .await
-            .store()?;
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let mut ids = Vec::with_capacity(events.len());
-        let mut deliveries = Vec::new();
-        for row in &events {
-            let event_id: String = row.try_get("id").store()?;
-            let event_type: String = row.try_get("event_type").store()?;
-            for endpoint in endpoints.iter().filter(|e| e.wants(&event_type)) {
-                deliveries.push(NewDelivery {
-                    id: new_object_id(),
-                    event_id: event_id.clone(),
-                    event_type: event_type.clone(),
-                    endpoint_url: endpoint.url.clone(),
-                    due_at: now,
-                });
-            }
-            ids.push(event_id);
-        }
-        insert_deliveries(&mut raw.tx, &deliveries).await?;
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "UPDATE outbox_events SET webhooks_routed_at = $1 WHERE id IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_micros(now));
-            for id in chunk {
-                query = query.bind(id.clone());
-            }
-            query.execute(&mut *raw.tx).await.store()?;
-        }
-        raw.tx.commit().await.store()?;
-        Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
+        deliveries::route(self, &TABLE, now, limit, &fan_out).await
     }
 
     async fn claim_webhook_deliveries(
@@ -191,76 +84,16 @@ impl WebhookStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let mut raw = self.begin_raw().await?;
-        let sql = match self.backend_kind() {
-            Backend::Postgres => {
-                concat!(claim_sql!(), " FOR UPDATE SKIP LOCKED", claim_returning!())
-            }
-            Backend::Sqlite => concat!(claim_sql!(), claim_returning!()),
-        };
-        let rows = sqlx::query(sql)
-            .bind(worker.to_owned())
-            .bind(to_micros(lease_until))
-            .bind(to_micros(now))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *raw.tx)
-            .await
-            .store()?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut leased = Vec::with_capacity(rows.len());
-        for row in &rows {
-            leased.push((
-                row.try_get::<String, _>("id").store()?,
-                row.try_get::<String, _>("event_id").store()?,
-                row.try_get::<String, _>("endpoint_url").store()?,
-                count(row, "attempts")?,
-            ));
-        }
-        let mut event_ids: Vec<String> = leased.iter().map(|(_, e, _, _)| e.clone()).collect();
-        event_ids.sort();
-        event_ids.dedup();
-        let sql = format!(
-            "SELECT id, event_type, occurred_at, data, recipients FROM outbox_events \
-             WHERE id IN ({})",
-            placeholders(1, event_ids.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in &event_ids {
-            query = query.bind(id.clone());
-        }
-        let events = query
-            .fetch_all(&mut *raw.tx)
-            .await
-            .store()?
-            .iter()
-            .map(event_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        raw.tx.commit().await.store()?;
-        let mut claimed: Vec<ClaimedDelivery> = leased
+        let rows = deliveries::claim(self, &TABLE, worker, now, lease_until, limit).await?;
+        Ok(rows
             .into_iter()
-            .filter_map(|(id, event_id, endpoint_url, attempts)| {
-                // The foreign key cascades deletes, so the event exists while the row does.
-                events
-                    .iter()
-                    .find(|e| e.id == event_id)
-                    .map(|event| ClaimedDelivery {
-                        id,
-                        endpoint_url,
-                        attempts,
-                        event: event.clone(),
-                    })
+            .map(|row| ClaimedDelivery {
+                id: row.id,
+                endpoint_url: row.destination,
+                attempts: row.attempts,
+                event: row.event,
             })
-            .collect();
-        // RETURNING keeps no order; send the oldest events first.
-        claimed.sort_by(|a, b| {
-            a.event
-                .occurred_at
-                .cmp(&b.event.occurred_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(claimed)
+            .collect())
     }
 
     async fn record_webhook_attempt(
@@ -269,75 +102,15 @@ impl WebhookStore for SqlStore {
         worker: &str,
         record: &AttemptRecord,
     ) -> StoreResult<bool> {
-        let at = to_micros(record.at);
-        let (state, next, delivered, dead) = match record.next {
-            NextStep::Delivered => (DeliveryState::Delivered, None, Some(at), None),
-            NextStep::RetryAt(due) => (DeliveryState::Pending, Some(to_micros(due)), None, None),
-            NextStep::DeadLetter => (DeliveryState::DeadLettered, None, None, Some(at)),
-        };
-        let mut raw = self.begin_raw().await?;
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET state = $3, next_attempt_at = $4, lease_owner = NULL, \
-             lease_until = NULL, last_status = $5, last_error = $6, last_attempt_at = $7, \
-             delivered_at = $8, dead_lettered_at = $9 \
-             WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
-        )
-        .bind(id.to_owned())
-        .bind(worker.to_owned())
-        .bind(state.as_str())
-        .bind(next)
-        .bind(record.status.map(i64::from))
-        .bind(record.error.clone())
-        .bind(at)
-        .bind(delivered)
-        .bind(dead)
-        .execute(&mut *raw.tx)
-        .await
-        .store()?;
-        raw.tx.commit().await.store()?;
-        Ok(done.rows_affected() == 1)
+        deliveries::record(self, &TABLE, id, worker, record).await
     }
 
     async fn release_webhook_deliveries(&self, ids: &[String], worker: &str) -> StoreResult<u64> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let mut raw = self.begin_raw().await?;
-        let mut released = 0;
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL, \
-                 attempts = attempts - 1 \
-                 WHERE lease_owner = $1 AND state = 'pending' AND id IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(worker.to_owned());
-            for id in chunk {
-                query = query.bind(id.clone());
-            }
-            released += query.execute(&mut *raw.tx).await.store()?.rows_affected();
-        }
-        raw.tx.commit().await.store()?;
-        Ok(released)
+        deliveries::release(self, &TABLE, ids, worker).await
     }
 
     async fn next_webhook_due(&self) -> StoreResult<Option<OffsetDateTime>> {
-        let row = sqlx::query(
-            "SELECT (SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at \
-             THEN lease_until ELSE next_attempt_at END) FROM webhook_deliveries \
-             WHERE state = 'pending') AS next_delivery, \
-             (SELECT MIN(occurred_at) FROM outbox_events WHERE webhooks_routed_at IS NULL) \
-             AS next_event",
-        )
-        .fetch_one(self.pool())
-        .await
-        .store()?;
-        let delivery: Option<i64> = row.try_get("next_delivery").store()?;
-        let event: Option<i64> = row.try_get("next_event").store()?;
-        Ok(match (delivery, event) {
-            (Some(a), Some(b)) => Some(from_micros(a.min(b))),
-            (a, b) => a.or(b).map(from_micros),
-        })
+        deliveries::next_due(self, &TABLE).await
     }
 
     async fn list_webhook_deliveries(

@@ -323,6 +323,15 @@ pub fn webhook_endpoints(
     Ok(endpoints)
 }
 
+/// The SMTP relay and sender (`notifications.smtp_url`, `smtp_from`), checked; `None` when no
+/// relay is configured. Errors never contain the URL's password.
+pub fn smtp(config: &Config) -> Result<Option<writ_server::email::SmtpConfig>, String> {
+    writ_server::email::SmtpConfig::parse(
+        config.notifications.smtp_url.as_ref().map(|s| s.0.as_str()),
+        config.notifications.smtp_from.as_deref(),
+    )
+}
+
 /// `notifications.expiry_lead_times`: comma-separated positive durations; empty sends no
 /// expiry notices.
 pub fn expiry_lead_times(config: &Config) -> Result<Vec<time::Duration>, String> {
@@ -385,6 +394,7 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     expiry_lead_times(config)?;
     webhook_endpoints(config)?;
+    smtp(config)?;
     if config.notifications.webhook_max_attempts == 0 {
         return Err("notifications.webhook_max_attempts must be at least 1".into());
     }
@@ -600,6 +610,53 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("top-secret-value-123"));
         assert!(!printed.contains("hunter2"));
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_at_start_without_printing_the_password() {
+        let config = load(
+            &Flags::default(),
+            &env(&[
+                (
+                    "WRIT_SMTP_URL",
+                    "smtp://notices:hunter%402@relay.example.org?tls=required",
+                ),
+                ("WRIT_SMTP_FROM", "Writ <writ@example.org>"),
+            ]),
+        )
+        .unwrap();
+        let relay = smtp(&config).unwrap().unwrap();
+        assert_eq!(relay.settings.port, 587);
+        assert_eq!(relay.settings.username.as_deref(), Some("notices"));
+        assert!(!format!("{config:?}{relay:?}").contains("hunter"));
+        for (url, from, expected) in [
+            ("smtp://u:hunter%402@relay", None, "smtp_from"),
+            (
+                "imap://u:hunter%402@relay",
+                Some("w@example.org"),
+                "smtp or smtps",
+            ),
+            (
+                "smtp://u:hunter%402@relay?tls=on",
+                Some("w@example.org"),
+                "tls=on",
+            ),
+            ("smtp://relay", Some("not an address"), "smtp_from"),
+        ] {
+            let mut pairs = vec![("WRIT_SMTP_URL", url)];
+            if let Some(from) = from {
+                pairs.push(("WRIT_SMTP_FROM", from));
+            }
+            let error = load(&Flags::default(), &env(&pairs)).unwrap_err();
+            assert!(error.contains(expected), "{url}: {error}");
+            assert!(!error.contains("hunter"), "{url}: {error}");
+        }
+        // No relay: no email, and no error.
+        assert!(
+            smtp(&load(&Flags::default(), &env(&[])).unwrap())
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

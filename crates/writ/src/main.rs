@@ -194,7 +194,9 @@ async fn serve(config: config::Config) -> Result<(), String> {
         waker: started.state.job_waker.clone(),
     };
     let dispatcher = webhook_dispatcher(&config, &store, job_lease)?;
+    let mailer = email_dispatcher(&config, &store, job_lease, &public_url)?;
     let mut dispatcher_stopped = worker_stopped.clone();
+    let mut mailer_stopped = worker_stopped.clone();
     let chainer_stopped = worker_stopped.clone();
     let worker = tokio::spawn(worker.run(async move {
         let mut stopped = worker_stopped;
@@ -203,6 +205,11 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let dispatcher = tokio::spawn(dispatcher.run(async move {
         let _ = dispatcher_stopped.wait_for(|stop| *stop).await;
     }));
+    let mailer = mailer.map(|mailer| {
+        tokio::spawn(mailer.run(async move {
+            let _ = mailer_stopped.wait_for(|stop| *stop).await;
+        }))
+    });
     let chainer = writ_server::audit_chainer::AuditChainer {
         store: Arc::new(store.clone()),
         key: audit_key,
@@ -223,6 +230,11 @@ async fn serve(config: config::Config) -> Result<(), String> {
     }
     if let Err(error) = dispatcher.await {
         tracing::error!(%error, "the webhook dispatcher ended abnormally");
+    }
+    if let Some(mailer) = mailer
+        && let Err(error) = mailer.await
+    {
+        tracing::error!(%error, "the email dispatcher ended abnormally");
     }
     if let Err(error) = chainer.await {
         tracing::error!(%error, "the audit chainer ended abnormally");
@@ -269,6 +281,46 @@ fn webhook_dispatcher(
             error_pause: std::time::Duration::from_secs(1),
         },
     })
+}
+
+/// The email dispatcher, when an SMTP relay is configured. Without one no event is routed to
+/// email, so configuring a relay later mails the events from then on (migration 19 marked the
+/// older ones routed; those written while no relay was configured are mailed once one is).
+fn email_dispatcher(
+    config: &config::Config,
+    store: &SqlStore,
+    job_lease: time::Duration,
+    public_url: &str,
+) -> Result<Option<writ_server::email::EmailDispatcher>, String> {
+    let Some(smtp) = config::smtp(config)? else {
+        return Ok(None);
+    };
+    let host = writ_server::email::host_of(public_url);
+    let sender = writ_server::email::SmtpEmailSender::new(&smtp, &host)?;
+    tracing::info!(
+        relay = %smtp.settings.host,
+        port = smtp.settings.port,
+        security = ?smtp.settings.security,
+        "sending notification email"
+    );
+    let send_time = time::Duration::try_from(writ_server::email::SMTP_TIMEOUT)
+        .unwrap_or(time::Duration::seconds(30));
+    Ok(Some(writ_server::email::EmailDispatcher {
+        store: Arc::new(store.clone()),
+        sender: Arc::new(sender),
+        clock: Arc::new(SystemClock),
+        public_url: public_url.to_owned(),
+        host,
+        config: writ_domain::webhooks::DispatchConfig {
+            // A lease outlasts a whole SMTP exchange, or a slow relay would get a message twice.
+            lease: job_lease.max(send_time * 2 + time::Duration::seconds(5)),
+            ..writ_domain::webhooks::DispatchConfig::default()
+        },
+        timing: writ_server::job_worker::WorkerTiming {
+            max_idle: std::time::Duration::from_secs(1),
+            error_pause: std::time::Duration::from_secs(1),
+        },
+    }))
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

@@ -1,0 +1,465 @@
+//! Notification email (DESIGN section 8): which outbox events become email, the message each
+//! recipient with a mailbox gets (subject, text and HTML bodies, a `Message-ID` stable per event
+//! and recipient), and one pass of the email dispatcher ([`run_email_pass`]).
+//!
+//! Delivery is the webhooks' (see [`crate::dispatch`]): every outbox event is routed once into
+//! one delivery row per recipient that has a `mail`, claimed under a lease, marked sent once the
+//! SMTP server accepted the message, retried with backoff and jitter, dead-lettered after
+//! [`DispatchConfig::max_attempts`] or a permanent (5xx) refusal. Because the `Message-ID` is
+//! derived from the event and the recipient, a resend after a crash carries the same one.
+//!
+//! The SMTP client is the server's ([`EmailSender`]); the rows are the store's ([`EmailStore`]).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::audit::{OutboxEvent, Recipient};
+use crate::clock::Clock;
+use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
+use crate::error::DomainResult;
+use crate::store::StoreResult;
+use crate::webhooks::{AttemptRecord, DispatchConfig, SendOutcome};
+
+/// The events a person acts on or must know about, and so the ones mailed. The rest
+/// (`request.created`, `request.pendingApproval`, `request.canceled`, `delivery.failed`) go to
+/// webhooks only: the requestor caused them or an administrator reads them from the API.
+pub const EMAIL_EVENT_TYPES: &[&str] = &[
+    "approval.stageAssigned",
+    "approval.escalated",
+    "request.approved",
+    "request.denied",
+    "assignment.delivered",
+    "assignment.expiringSoon",
+    "assignment.expired",
+    "assignment.extended",
+    "assignment.removed",
+];
+
+/// A delivery a worker holds the lease of, with the event to mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedEmail {
+    pub id: String,
+    pub recipient_id: String,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+    pub event: OutboxEvent,
+}
+
+impl ClaimedEmail {
+    /// The recipient as the event lists it (its `mail` fixed when the event was written).
+    pub fn recipient(&self) -> Option<&Recipient> {
+        self.event
+            .recipients
+            .iter()
+            .find(|r| r.id == self.recipient_id)
+    }
+}
+
+impl Claimed for ClaimedEmail {
+    fn delivery_id(&self) -> &str {
+        &self.id
+    }
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    fn event_id(&self) -> &str {
+        &self.event.id
+    }
+    fn destination(&self) -> &str {
+        &self.recipient_id
+    }
+}
+
+/// The storage the email dispatcher needs. Each call is its own transaction.
+#[async_trait]
+pub trait EmailStore: Send + Sync {
+    /// Routes up to `limit` events not routed to email yet, oldest first: a pending delivery
+    /// due at `now` per recipient with a `mail` of each event whose type is in `event_types`
+    /// (none twice for one event and recipient), marking the events routed in the same
+    /// transaction.
+    async fn route_email_events(
+        &self,
+        event_types: &[&str],
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<u32>;
+
+    /// Leases up to `limit` due pending deliveries to `worker` until `lease_until`.
+    async fn claim_email_deliveries(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedEmail>>;
+
+    /// Records an attempt under `worker`'s lease; `false` when the lease was lost.
+    async fn record_email_attempt(
+        &self,
+        id: &str,
+        worker: &str,
+        record: &AttemptRecord,
+    ) -> StoreResult<bool>;
+
+    /// Gives leased deliveries back unsent (a shutdown), uncounting their attempt.
+    async fn release_email_deliveries(&self, ids: &[String], worker: &str) -> StoreResult<u64>;
+
+    /// When the email dispatcher next has something to do.
+    async fn next_email_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+
+    /// Display names of the given directory objects and access packages, by id; ids not found
+    /// (deleted since the event) are absent.
+    async fn display_names(&self, ids: &[String]) -> StoreResult<HashMap<String, String>>;
+}
+
+/// One message, ready for the SMTP client (which adds `From`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailMessage {
+    /// The `Date` header: when this attempt composed it.
+    pub date: OffsetDateTime,
+    /// With the angle brackets: `<{event id}.{recipient id}@{host}>`.
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Sends one message. Implemented by the server over SMTP: [`SendOutcome::Answered`] with the
+/// server's 2xx code once it accepted the message, [`SendOutcome::Failed`] for a transient
+/// failure (no connection, 4xx), [`SendOutcome::Refused`] for a permanent one (5xx).
+#[async_trait]
+pub trait EmailSender: Send + Sync {
+    async fn send(&self, message: &EmailMessage) -> SendOutcome;
+}
+
+/// `<{event id}.{recipient id}@{host}>`: the same for every attempt of one delivery.
+pub fn message_id(event_id: &str, recipient_id: &str, host: &str) -> String {
+    format!("<{event_id}.{recipient_id}@{host}>")
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// What the message is built from besides the event.
+pub struct Compose<'a> {
+    /// The server's public URL, for the extension call.
+    pub public_url: &'a str,
+    /// The host in the `Message-ID`.
+    pub host: &'a str,
+    pub names: &'a HashMap<String, String>,
+    pub now: OffsetDateTime,
+}
+
+fn field<'e>(event: &'e OutboxEvent, name: &str) -> Option<&'e str> {
+    event.data.get(name).and_then(serde_json::Value::as_str)
+}
+
+/// "2026-12-01T10:00:00Z (Tuesday 1 December 2026, 10:00 UTC)"; the text as stored if it is
+/// not an RFC 3339 instant.
+fn human_time(value: &str) -> String {
+    let format = time::macros::format_description!(
+        "[weekday] [day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
+    );
+    match OffsetDateTime::parse(value, &Rfc3339) {
+        Ok(at) => {
+            let utc = at.to_offset(time::UtcOffset::UTC);
+            match (utc.format(&Rfc3339), utc.format(&format)) {
+                (Ok(exact), Ok(human)) => format!("{exact} ({human})"),
+                _ => value.to_owned(),
+            }
+        }
+        Err(_) => value.to_owned(),
+    }
+}
+
+/// The message for one recipient of one event.
+pub fn compose(
+    event: &OutboxEvent,
+    recipient: &Recipient,
+    to: &str,
+    cx: &Compose<'_>,
+) -> EmailMessage {
+    let name = |key: &str| {
+        field(event, key).map(|id| {
+            cx.names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("(deleted) {id}"))
+        })
+    };
+    let agent = name("targetId").unwrap_or_else(|| "an agent".into());
+    let package = name("accessPackageId").unwrap_or_else(|| "an access package".into());
+    let end = field(event, "endDateTime").map(human_time);
+    let assignment = field(event, "assignmentId");
+    let headline = match event.event_type.as_str() {
+        "assignment.expiringSoon" => format!("Access of {agent} to {package} expires soon"),
+        "assignment.expired" => format!("Access of {agent} to {package} has expired"),
+        "assignment.extended" => format!("Access of {agent} to {package} was extended"),
+        "assignment.removed" => format!("Access of {agent} to {package} was removed"),
+        "assignment.delivered" => format!("{agent} now has access to {package}"),
+        "approval.stageAssigned" => format!("Approval needed: {agent} requests {package}"),
+        "approval.escalated" => format!("Approval escalated to you: {agent} requests {package}"),
+        "request.approved" => format!("Request of {agent} for {package} approved"),
+        "request.denied" => format!("Request of {agent} for {package} denied"),
+        other => format!("{other}: {agent}, {package}"),
+    };
+    // (label, value) lines shown in both parts.
+    let mut facts: Vec<(&str, String)> =
+        vec![("Agent", agent.clone()), ("Access package", package)];
+    if let Some(end) = &end {
+        facts.push(("Ends", end.clone()));
+    }
+    if let Some(lead) = field(event, "leadTime") {
+        facts.push(("Notice", format!("{lead} before the end")));
+    }
+    if let Some(id) = assignment {
+        facts.push(("Assignment id", id.to_owned()));
+    }
+    if let Some(id) = field(event, "requestId") {
+        facts.push(("Request id", id.to_owned()));
+    }
+    facts.push(("Event", format!("{} ({})", event.event_type, event.id)));
+    let requests_url = format!(
+        "{}/v1.0/identityGovernance/entitlementManagement/assignmentRequests",
+        cx.public_url.trim_end_matches('/')
+    );
+    // How to extend: only where there is an assignment still running to extend.
+    let extend = match (event.event_type.as_str(), assignment) {
+        ("assignment.expiringSoon" | "assignment.delivered" | "assignment.extended", Some(id)) => {
+            Some(format!(
+                "To extend it, the agent (or its sponsor on its behalf) sends\n  POST {requests_url}\n  \
+                 {{\"requestType\": \"userUpdate\", \"assignment\": {{\"id\": \"{id}\"}}}}\n\
+                 An administrator sends the same with \"requestType\": \"adminUpdate\". \
+                 Otherwise the access ends at the time above."
+            ))
+        }
+        _ => None,
+    };
+    let mut text = format!("{headline}.\n\n");
+    for (label, value) in &facts {
+        text.push_str(&format!("{label}: {value}\n"));
+    }
+    if let Some(extend) = &extend {
+        text.push('\n');
+        text.push_str(extend);
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "\nYou receive this as {} {} of this event in Writ.\n",
+        recipient.kind, recipient.id
+    ));
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><body>\n<p><strong>{}.</strong></p>\n<table>\n",
+        html_escape(&headline)
+    );
+    for (label, value) in &facts {
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+            html_escape(label),
+            html_escape(value)
+        ));
+    }
+    html.push_str("</table>\n");
+    if let Some(extend) = &extend {
+        html.push_str(&format!("<pre>{}</pre>\n", html_escape(extend)));
+    }
+    html.push_str(&format!(
+        "<p>You receive this as {} {} of this event in Writ.</p>\n</body></html>\n",
+        html_escape(&recipient.kind),
+        html_escape(&recipient.id)
+    ));
+    EmailMessage {
+        date: cx.now,
+        message_id: message_id(&event.id, &recipient.id, cx.host),
+        to: to.to_owned(),
+        subject: headline,
+        text,
+        html,
+    }
+}
+
+/// What an email pass is given besides the store and the sender.
+pub struct EmailContext<'a> {
+    pub public_url: &'a str,
+    pub host: &'a str,
+    pub config: &'a DispatchConfig,
+    pub clock: &'a dyn Clock,
+    pub jitter: &'a (dyn Fn() -> f64 + Send + Sync),
+    pub stopping: &'a (dyn Fn() -> bool + Send + Sync),
+}
+
+struct EmailQueue<'a> {
+    store: &'a dyn EmailStore,
+    sender: &'a dyn EmailSender,
+    public_url: &'a str,
+    host: &'a str,
+    clock: &'a dyn Clock,
+}
+
+#[async_trait]
+impl DeliveryQueue for EmailQueue<'_> {
+    type Item = ClaimedEmail;
+
+    async fn route(&self, now: OffsetDateTime, limit: u32) -> StoreResult<u32> {
+        self.store
+            .route_email_events(EMAIL_EVENT_TYPES, now, limit)
+            .await
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedEmail>> {
+        self.store
+            .claim_email_deliveries(worker, now, lease_until, limit)
+            .await
+    }
+
+    async fn send(&self, delivery: &ClaimedEmail) -> SendOutcome {
+        let Some((recipient, to)) = delivery
+            .recipient()
+            .and_then(|r| r.mail.as_deref().map(|mail| (r, mail)))
+        else {
+            // Routing writes rows only for recipients with a mail; an event is never edited.
+            return SendOutcome::Refused {
+                reason: "the recipient has no mail address".into(),
+            };
+        };
+        // Names as they are now: a renamed agent is mailed under its current name.
+        let ids: Vec<String> = ["targetId", "accessPackageId"]
+            .iter()
+            .filter_map(|k| field(&delivery.event, k).map(str::to_owned))
+            .collect();
+        let names = match self.store.display_names(&ids).await {
+            Ok(names) => names,
+            Err(error) => {
+                return SendOutcome::Failed {
+                    error: format!("could not read display names: {error}"),
+                };
+            }
+        };
+        let message = compose(
+            &delivery.event,
+            recipient,
+            to,
+            &Compose {
+                public_url: self.public_url,
+                host: self.host,
+                names: &names,
+                now: self.clock.now(),
+            },
+        );
+        self.sender.send(&message).await
+    }
+
+    async fn record(&self, id: &str, worker: &str, record: &AttemptRecord) -> StoreResult<bool> {
+        self.store.record_email_attempt(id, worker, record).await
+    }
+
+    async fn release(&self, ids: &[String], worker: &str) -> StoreResult<u64> {
+        self.store.release_email_deliveries(ids, worker).await
+    }
+}
+
+/// One pass of the email dispatcher ([`crate::dispatch::run_pass`] over the email queue).
+pub async fn run_email_pass(
+    store: &dyn EmailStore,
+    sender: &dyn EmailSender,
+    cx: &EmailContext<'_>,
+) -> DomainResult<PassReport> {
+    let queue = EmailQueue {
+        store,
+        sender,
+        public_url: cx.public_url,
+        host: cx.host,
+        clock: cx.clock,
+    };
+    run_pass(
+        &queue,
+        &Pacing {
+            config: cx.config,
+            clock: cx.clock,
+            jitter: cx.jitter,
+            stopping: cx.stopping,
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_message_names_agent_package_end_and_extension_and_escapes_html() {
+        let event = OutboxEvent {
+            id: "e1".into(),
+            event_type: "assignment.expiringSoon".into(),
+            occurred_at: OffsetDateTime::UNIX_EPOCH,
+            data: json!({"assignmentId": "a1", "accessPackageId": "p1", "targetId": "t1",
+                         "endDateTime": "2026-12-01T10:00:00Z", "leadTime": "P1D"}),
+            recipients: vec![],
+        };
+        let recipient = Recipient {
+            id: "u1".into(),
+            kind: "user".into(),
+            mail: Some("u1@example.org".into()),
+        };
+        let names = HashMap::from([
+            ("t1".to_owned(), "Bot <script>".to_owned()),
+            ("p1".to_owned(), "Sales & Co".to_owned()),
+        ]);
+        let m = compose(
+            &event,
+            &recipient,
+            "u1@example.org",
+            &Compose {
+                public_url: "https://writ.example.org/",
+                host: "writ.example.org",
+                names: &names,
+                now: OffsetDateTime::UNIX_EPOCH,
+            },
+        );
+        assert_eq!(m.message_id, "<e1.u1@writ.example.org>");
+        assert_eq!(
+            m.subject,
+            "Access of Bot <script> to Sales & Co expires soon"
+        );
+        assert!(
+            m.text
+                .contains("Ends: 2026-12-01T10:00:00Z (Tuesday 1 December 2026, 10:00 UTC)")
+        );
+        assert!(m.text.contains(
+            "POST https://writ.example.org/v1.0/identityGovernance/entitlementManagement/assignmentRequests"
+        ));
+        assert!(
+            m.text
+                .contains("\"requestType\": \"userUpdate\", \"assignment\": {\"id\": \"a1\"}")
+        );
+        assert!(m.html.contains("Bot &lt;script&gt;"));
+        assert!(m.html.contains("Sales &amp; Co"));
+        assert!(!m.html.contains("<script>"));
+        assert!(m.html.contains("&quot;adminUpdate&quot;"));
+    }
+}

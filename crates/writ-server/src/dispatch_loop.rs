@@ -1,0 +1,116 @@
+//! The task loop shared by the outbox dispatchers (webhooks, email): run passes of
+//! [`writ_domain::dispatch::run_pass`] until shutdown, sleeping until the next delivery is due
+//! (at most `max_idle`, since events are written on any replica without a signal to this task).
+//!
+//! Shutdown: the sends in flight when it is asked finish and are recorded; deliveries claimed
+//! and not yet sent are released, so a clean restart sends nothing twice. After a SIGKILL the
+//! leases run out and another (or the restarted) process resends them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use writ_domain::clock::Clock;
+use writ_domain::dispatch::PassReport;
+use writ_domain::error::DomainResult;
+use writ_domain::store::StoreResult;
+
+use crate::job_worker::WorkerTiming;
+
+/// One channel's passes, as the loop drives them.
+#[async_trait]
+pub trait Passes: Send + Sync {
+    /// For the log: "webhook", "email".
+    const CHANNEL: &'static str;
+    async fn pass(&self, stopping: &(dyn Fn() -> bool + Send + Sync)) -> DomainResult<PassReport>;
+    async fn next_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+}
+
+/// A uniform draw from [0, 1) for jitter, from the operating system's generator (through
+/// UUIDv4, which the workspace already uses) rather than a new dependency.
+pub fn jitter() -> f64 {
+    let bits = uuid::Uuid::new_v4().as_u128() >> 75; // 53 random bits
+    // Exact: 53 bits fit an f64's mantissa.
+    #[expect(clippy::cast_precision_loss, reason = "53 bits convert exactly")]
+    let value = bits as f64;
+    value / (1u64 << 53) as f64
+}
+
+/// Runs `passes` until `shutdown` resolves.
+pub async fn run<P: Passes>(
+    passes: &P,
+    clock: &dyn Clock,
+    batch_size: u32,
+    timing: &WorkerTiming,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stop_flag = stopping.clone();
+    let is_stopping = move || stop_flag.load(Ordering::SeqCst);
+    loop {
+        let pass = passes.pass(&is_stopping);
+        tokio::pin!(pass);
+        let mut stop_now = false;
+        let result = tokio::select! {
+            result = &mut pass => result,
+            () = &mut shutdown => {
+                // Finish what is in flight; the pass releases what it has not sent.
+                stopping.store(true, Ordering::SeqCst);
+                stop_now = true;
+                pass.await
+            }
+        };
+        let pause = match result {
+            Ok(report) => {
+                for dead in &report.dead_lettered {
+                    tracing::warn!(
+                        delivery.id = %dead.delivery_id,
+                        event.id = %dead.event_id,
+                        destination = %dead.endpoint_url,
+                        reason = %dead.reason,
+                        "{} delivery {} dead-lettered", P::CHANNEL, dead.delivery_id
+                    );
+                }
+                if report.claimed > 0 || report.routed > 0 {
+                    tracing::debug!(?report, "{} pass", P::CHANNEL);
+                }
+                if stop_now {
+                    return;
+                }
+                if report.claimed >= batch_size || report.routed >= batch_size {
+                    continue;
+                }
+                idle_wait(passes, clock, timing).await
+            }
+            Err(error) => {
+                tracing::warn!(error = %error.operator_detail(), "{} pass failed", P::CHANNEL);
+                if stop_now {
+                    return;
+                }
+                timing.error_pause
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+async fn idle_wait<P: Passes>(passes: &P, clock: &dyn Clock, timing: &WorkerTiming) -> StdDuration {
+    match passes.next_due().await {
+        // At least a moment: work that is due but held by another replica's open transaction
+        // must not make this loop spin.
+        Ok(Some(due)) => StdDuration::try_from(due - clock.now())
+            .unwrap_or(StdDuration::ZERO)
+            .clamp(StdDuration::from_millis(20), timing.max_idle),
+        Ok(None) => timing.max_idle,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the next {} delivery's due time", P::CHANNEL);
+            timing.error_pause
+        }
+    }
+}

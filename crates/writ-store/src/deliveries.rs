@@ -1,0 +1,336 @@
+//! The SQL shared by the outbox's delivery tables, `webhook_deliveries` and `email_deliveries`
+//! (DESIGN section 8): routing unrouted outbox events into pending rows, claiming due rows with a
+//! lease, recording an attempt, releasing unsent claims, and the next due time. The tables have
+//! the same columns except the destination (`endpoint_url`, `recipient_id`) and each has its own
+//! "routed" column on `outbox_events`, so one body serves both; PostgreSQL adds `FOR UPDATE SKIP
+//! LOCKED` so that replicas take disjoint rows, SQLite's writes are serial already.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
+use time::OffsetDateTime;
+use writ_domain::audit::{OutboxEvent, Recipient};
+use writ_domain::clock::{from_micros, to_micros};
+use writ_domain::ids::new_object_id;
+use writ_domain::store::{StoreError, StoreResult};
+use writ_domain::webhooks::{AttemptRecord, DeliveryState, NextStep};
+
+use crate::batch::placeholders;
+use crate::connect::Backend;
+use crate::error::ResultExt;
+use crate::store::SqlStore;
+
+/// Rows per multi-row statement: 6 values each, far below both backends' parameter limits.
+const CHUNK: usize = 500;
+
+/// One delivery table. The names are constants of this crate, never input, so they may be
+/// formatted into SQL.
+pub(crate) struct Table {
+    pub name: &'static str,
+    /// The destination column, unique with `event_id`.
+    pub destination: &'static str,
+    /// The `outbox_events` column set when an event was routed to this table.
+    pub routed: &'static str,
+}
+
+/// A claimed row with its event.
+pub(crate) struct ClaimedRow {
+    pub id: String,
+    pub destination: String,
+    pub attempts: u32,
+    pub event: OutboxEvent,
+}
+
+pub(crate) fn count(row: &AnyRow, column: &str) -> StoreResult<u32> {
+    let n: i64 = row.try_get(column).store()?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn skip_locked(store: &SqlStore) -> &'static str {
+    match store.backend_kind() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
+fn json_error(e: serde_json::Error) -> StoreError {
+    StoreError::Other(e.to_string())
+}
+
+fn event_row(row: &AnyRow) -> StoreResult<OutboxEvent> {
+    let data: String = row.try_get("data").store()?;
+    let recipients: String = row.try_get("recipients").store()?;
+    Ok(OutboxEvent {
+        id: row.try_get("id").store()?,
+        event_type: row.try_get("event_type").store()?,
+        occurred_at: from_micros(row.try_get("occurred_at").store()?),
+        data: serde_json::from_str(&data).map_err(json_error)?,
+        recipients: serde_json::from_str(&recipients).map_err(json_error)?,
+    })
+}
+
+/// Routes up to `limit` events not routed to `table` yet, oldest first: a pending row due at
+/// `now` per destination `fan_out` names for the event (its type and recipients), and the
+/// events marked routed, in one transaction. Returns how many events were routed.
+pub(crate) async fn route(
+    store: &SqlStore,
+    table: &Table,
+    now: OffsetDateTime,
+    limit: u32,
+    fan_out: &(dyn Fn(&str, &[Recipient]) -> Vec<String> + Send + Sync),
+) -> StoreResult<u32> {
+    let mut raw = store.begin_raw().await?;
+    let sql = format!(
+        "SELECT id, event_type, recipients FROM outbox_events WHERE {} IS NULL \
+         ORDER BY occurred_at, id LIMIT $1{}",
+        table.routed,
+        skip_locked(store)
+    );
+    let events = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *raw.tx)
+        .await
+        .store()?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    // (event id, event type, destination)
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for row in &events {
+        let event_id: String = row.try_get("id").store()?;
+        let event_type: String = row.try_get("event_type").store()?;
+        let recipients: String = row.try_get("recipients").store()?;
+        let recipients: Vec<Recipient> = serde_json::from_str(&recipients).map_err(json_error)?;
+        for destination in fan_out(&event_type, &recipients) {
+            rows.push((event_id.clone(), event_type.clone(), destination));
+        }
+        ids.push(event_id);
+    }
+    insert(&mut raw.tx, table, &rows, now).await?;
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "UPDATE outbox_events SET {} = $1 WHERE id IN ({})",
+            table.routed,
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_micros(now));
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        query.execute(&mut *raw.tx).await.store()?;
+    }
+    raw.tx.commit().await.store()?;
+    Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
+}
+
+async fn insert(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    table: &Table,
+    rows: &[(String, String, String)],
+    due_at: OffsetDateTime,
+) -> StoreResult<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({}, 'pending', 0)", placeholders(i * 6 + 1, 6)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} (id, event_id, event_type, {destination}, created_at, \
+             next_attempt_at, state, attempts) VALUES {values} \
+             ON CONFLICT (event_id, {destination}) DO NOTHING",
+            table = table.name,
+            destination = table.destination,
+            values = values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (event_id, event_type, destination) in chunk {
+            query = query
+                .bind(new_object_id())
+                .bind(event_id.clone())
+                .bind(event_type.clone())
+                .bind(destination.clone())
+                .bind(to_micros(due_at))
+                .bind(to_micros(due_at));
+        }
+        query.execute(&mut **tx).await.store()?;
+    }
+    Ok(())
+}
+
+/// Leases up to `limit` due pending rows to `worker` until `lease_until`, counting the attempt;
+/// returned oldest event first.
+pub(crate) async fn claim(
+    store: &SqlStore,
+    table: &Table,
+    worker: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedRow>> {
+    let mut raw = store.begin_raw().await?;
+    let sql = format!(
+        "UPDATE {table} SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM {table} WHERE state = 'pending' \
+         AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+         ORDER BY next_attempt_at, id LIMIT $4{skip}) \
+         RETURNING id, event_id, {destination} AS destination, attempts",
+        table = table.name,
+        destination = table.destination,
+        skip = skip_locked(store)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(worker.to_owned())
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *raw.tx)
+        .await
+        .store()?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut leased = Vec::with_capacity(rows.len());
+    for row in &rows {
+        leased.push((
+            row.try_get::<String, _>("id").store()?,
+            row.try_get::<String, _>("event_id").store()?,
+            row.try_get::<String, _>("destination").store()?,
+            count(row, "attempts")?,
+        ));
+    }
+    let mut event_ids: Vec<String> = leased.iter().map(|(_, e, _, _)| e.clone()).collect();
+    event_ids.sort();
+    event_ids.dedup();
+    let sql = format!(
+        "SELECT id, event_type, occurred_at, data, recipients FROM outbox_events \
+         WHERE id IN ({})",
+        placeholders(1, event_ids.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &event_ids {
+        query = query.bind(id.clone());
+    }
+    let events = query
+        .fetch_all(&mut *raw.tx)
+        .await
+        .store()?
+        .iter()
+        .map(event_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    raw.tx.commit().await.store()?;
+    let mut claimed: Vec<ClaimedRow> = leased
+        .into_iter()
+        .filter_map(|(id, event_id, destination, attempts)| {
+            // The foreign key cascades deletes, so the event exists while the row does.
+            events
+                .iter()
+                .find(|e| e.id == event_id)
+                .map(|event| ClaimedRow {
+                    id,
+                    destination,
+                    attempts,
+                    event: event.clone(),
+                })
+        })
+        .collect();
+    // RETURNING keeps no order; send the oldest events first.
+    claimed.sort_by(|a, b| {
+        a.event
+            .occurred_at
+            .cmp(&b.event.occurred_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(claimed)
+}
+
+/// Records an attempt of a row `worker` still leases and releases the lease; `false` when the
+/// lease was lost.
+pub(crate) async fn record(
+    store: &SqlStore,
+    table: &Table,
+    id: &str,
+    worker: &str,
+    record: &AttemptRecord,
+) -> StoreResult<bool> {
+    let at = to_micros(record.at);
+    let (state, next, delivered, dead) = match record.next {
+        NextStep::Delivered => (DeliveryState::Delivered, None, Some(at), None),
+        NextStep::RetryAt(due) => (DeliveryState::Pending, Some(to_micros(due)), None, None),
+        NextStep::DeadLetter => (DeliveryState::DeadLettered, None, None, Some(at)),
+    };
+    let sql = format!(
+        "UPDATE {} SET state = $3, next_attempt_at = $4, lease_owner = NULL, \
+         lease_until = NULL, last_status = $5, last_error = $6, last_attempt_at = $7, \
+         delivered_at = $8, dead_lettered_at = $9 \
+         WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+        table.name
+    );
+    let mut raw = store.begin_raw().await?;
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_owned())
+        .bind(worker.to_owned())
+        .bind(state.as_str())
+        .bind(next)
+        .bind(record.status.map(i64::from))
+        .bind(record.error.clone())
+        .bind(at)
+        .bind(delivered)
+        .bind(dead)
+        .execute(&mut *raw.tx)
+        .await
+        .store()?;
+    raw.tx.commit().await.store()?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives rows `worker` leases back unsent, uncounting their attempt.
+pub(crate) async fn release(
+    store: &SqlStore,
+    table: &Table,
+    ids: &[String],
+    worker: &str,
+) -> StoreResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut raw = store.begin_raw().await?;
+    let mut released = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "UPDATE {} SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 \
+             WHERE lease_owner = $1 AND state = 'pending' AND id IN ({})",
+            table.name,
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(worker.to_owned());
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        released += query.execute(&mut *raw.tx).await.store()?.rows_affected();
+    }
+    raw.tx.commit().await.store()?;
+    Ok(released)
+}
+
+/// The earliest of: an unrouted event, a pending row's next attempt (or its lease's end).
+pub(crate) async fn next_due(
+    store: &SqlStore,
+    table: &Table,
+) -> StoreResult<Option<OffsetDateTime>> {
+    let sql = format!(
+        "SELECT (SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at \
+         THEN lease_until ELSE next_attempt_at END) FROM {} \
+         WHERE state = 'pending') AS next_delivery, \
+         (SELECT MIN(occurred_at) FROM outbox_events WHERE {} IS NULL) AS next_event",
+        table.name, table.routed
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_one(store.pool())
+        .await
+        .store()?;
+    let delivery: Option<i64> = row.try_get("next_delivery").store()?;
+    let event: Option<i64> = row.try_get("next_event").store()?;
+    Ok(match (delivery, event) {
+        (Some(a), Some(b)) => Some(from_micros(a.min(b))),
+        (a, b) => a.or(b).map(from_micros),
+    })
+}
