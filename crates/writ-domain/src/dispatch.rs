@@ -23,6 +23,11 @@ pub trait Claimed {
     fn event_id(&self) -> &str;
     /// Where it goes (an endpoint URL, a recipient), for the dead-letter log.
     fn destination(&self) -> &str;
+    /// Attempts before this delivery is dead-lettered, where it sets its own (a custom
+    /// extension's `maximumRetries`); otherwise the channel's.
+    fn max_attempts(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// A channel's deliveries: its store calls (each its own transaction) and its sender.
@@ -135,10 +140,14 @@ async fn attempt<Q: DeliveryQueue + ?Sized>(
     delivery: &Q::Item,
 ) -> DomainResult<(AttemptRecord, bool)> {
     let outcome = queue.send(delivery).await;
+    let own_limit = delivery.max_attempts().map(|max_attempts| DispatchConfig {
+        max_attempts,
+        ..pacing.config.clone()
+    });
     let record = crate::webhooks::next_step(
         &outcome,
         delivery.attempts(),
-        pacing.config,
+        own_limit.as_ref().unwrap_or(pacing.config),
         pacing.clock.now(),
         (pacing.jitter)(),
     );

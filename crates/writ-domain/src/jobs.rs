@@ -37,6 +37,9 @@ pub enum JobKind {
     ApprovalEscalation,
     /// An `assignment.expiringSoon` notice, due at the assignment's end minus a lead time.
     ExpiryNotice,
+    /// Deny a request still waiting on a launch-and-wait custom extension at the end of its
+    /// callback timeout (subject: the callout).
+    CalloutTimeout,
 }
 
 impl JobKind {
@@ -48,6 +51,7 @@ impl JobKind {
             JobKind::ApprovalTimeout => "approvalTimeout",
             JobKind::ApprovalEscalation => "approvalEscalation",
             JobKind::ExpiryNotice => "expiryNotice",
+            JobKind::CalloutTimeout => "calloutTimeout",
         }
     }
 
@@ -59,6 +63,7 @@ impl JobKind {
             JobKind::ApprovalTimeout,
             JobKind::ApprovalEscalation,
             JobKind::ExpiryNotice,
+            JobKind::CalloutTimeout,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == name)

@@ -100,6 +100,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ready(&self) -> StoreResult<()>;
     /// The webhook deliveries' storage (a port of its own: see `webhooks`), on the same database.
     fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
+    /// The custom extension callouts' queue (claimed, retried and dead-lettered like webhooks).
+    fn callout_queue(&self) -> &dyn crate::entitlement::CalloutQueueStore;
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
 
@@ -266,6 +268,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Vec<DirectoryObject>>;
     async fn custom_extension(&self, id: &str) -> StoreResult<Option<CustomExtension>>;
     async fn custom_extensions_of(&self, catalog_id: &str) -> StoreResult<Vec<CustomExtension>>;
+    /// A custom extension callout by its stage-instance id.
+    async fn callout(&self, id: &str) -> StoreResult<Option<crate::entitlement::Callout>>;
+    /// The callouts of the requests and assignments `holder_ids`, oldest first.
+    async fn callouts_of(
+        &self,
+        holder_ids: &[String],
+    ) -> StoreResult<Vec<crate::entitlement::Callout>>;
     /// Every policy that lets targets request for themselves (`enableTargetsToSelfAddAccess`).
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Whether the principal is a current member of the group (any holder).
@@ -592,6 +601,17 @@ pub trait StoreTx: Send {
         insert: bool,
     ) -> StoreResult<()>;
     async fn delete_custom_extension(&mut self, id: &str) -> StoreResult<()>;
+    async fn insert_callout(&mut self, callout: &crate::entitlement::Callout) -> StoreResult<()>;
+    /// Moves a callout's callback from `from` to `to` (compare-and-set), recording the detail
+    /// and the instant; `false` when it was not in `from`.
+    async fn set_callout_callback(
+        &mut self,
+        id: &str,
+        from: crate::entitlement::CallbackState,
+        to: crate::entitlement::CallbackState,
+        detail: Option<&str>,
+        at: time::OffsetDateTime,
+    ) -> StoreResult<bool>;
     /// Whether an assignment policy names this object (a principal, a connected organization,
     /// a custom extension).
     async fn referenced_by_policy(&mut self, id: &str) -> StoreResult<bool>;

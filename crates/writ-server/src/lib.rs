@@ -4,6 +4,7 @@
 
 pub mod audit_chainer;
 pub mod auth;
+pub mod callouts;
 pub mod dispatch_loop;
 pub mod email;
 pub mod error;
@@ -766,6 +767,7 @@ fn graph_routes() -> Routes {
         .function("/identityGovernance/entitlementManagement/assignments", "filterByCurrentUser", vec![em_current_user::on_parameter(CurrentUserFunction::Assignments)], Collection, "Assignments the caller is the target, requestor, target's manager or agent sponsor of", em_current_user::assignments)
         .route(Delete, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", NoContent, "Delete a request: refused, history is kept (409)", em_assignments::delete_request)
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/cancel", NoContent, "Cancel a request while it is open", em_assignments::cancel_request)
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/resume", NoContent, "A custom extension's callback: resume (or deny) a request waiting on it", em_assignments::resume_request)
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/reprocess", Accepted, "Retry a request whose delivery failed in whole or in part (within 14 days)", em_assignments::reprocess_request)
         .function("/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals", "filterByCurrentUser", vec![em_current_user::on_parameter(CurrentUserFunction::Approvals)], Collection, "Approvals the caller may decide now, or of its own requests", em_current_user::approvals)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}", Entity, "The approval of a request, with its stages", em_assignments::get_approval)

@@ -76,8 +76,7 @@ impl WebhookSender for HttpWebhookSender {
     async fn send(&self, request: &WebhookRequest) -> SendOutcome {
         let builder = match self.client.post(&request.url) {
             Ok(builder) => builder,
-            Err(OutboundError::Refused(reason)) => return SendOutcome::Refused { reason },
-            Err(OutboundError::Failed(error)) => return SendOutcome::Failed { error },
+            Err(error) => return not_sent(error),
         };
         let sent = builder
             .header("content-type", "application/json")
@@ -87,22 +86,31 @@ impl WebhookSender for HttpWebhookSender {
             .body(request.body.clone())
             .send()
             .await;
-        match sent {
-            // The body is not read: only the status matters, and a receiver cannot make us
-            // download anything.
-            Ok(response) => SendOutcome::Answered {
-                status: response.status().as_u16(),
-                retry_after: response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-            },
-            Err(error) => match OutboundError::from_reqwest(&error) {
-                OutboundError::Refused(reason) => SendOutcome::Refused { reason },
-                OutboundError::Failed(error) => SendOutcome::Failed { error },
-            },
-        }
+        outcome_of(sent)
+    }
+}
+
+/// An outbound POST that could not be made.
+pub(crate) fn not_sent(error: OutboundError) -> SendOutcome {
+    match error {
+        OutboundError::Refused(reason) => SendOutcome::Refused { reason },
+        OutboundError::Failed(error) => SendOutcome::Failed { error },
+    }
+}
+
+/// What an outbound POST came to. The body is not read: only the status matters, and a
+/// receiver cannot make us download anything.
+pub(crate) fn outcome_of(sent: Result<reqwest::Response, reqwest::Error>) -> SendOutcome {
+    match sent {
+        Ok(response) => SendOutcome::Answered {
+            status: response.status().as_u16(),
+            retry_after: response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        },
+        Err(error) => not_sent(OutboundError::from_reqwest(&error)),
     }
 }
 

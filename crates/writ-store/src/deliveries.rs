@@ -28,8 +28,9 @@ pub(crate) struct Table {
     pub name: &'static str,
     /// The destination column, unique with `event_id`.
     pub destination: &'static str,
-    /// The `outbox_events` column set when an event was routed to this table.
-    pub routed: &'static str,
+    /// The `outbox_events` column set when an event was routed to this table (`None`: rows
+    /// are written directly, not routed from the outbox).
+    pub routed: Option<&'static str>,
 }
 
 /// A claimed row with its event.
@@ -82,7 +83,7 @@ pub(crate) async fn route(
     let sql = format!(
         "SELECT id, event_type, recipients FROM outbox_events WHERE {} IS NULL \
          ORDER BY occurred_at, id LIMIT $1{}",
-        table.routed,
+        routed_column(table)?,
         skip_locked(store)
     );
     let events = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -110,7 +111,7 @@ pub(crate) async fn route(
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "UPDATE outbox_events SET {} = $1 WHERE id IN ({})",
-            table.routed,
+            routed_column(table)?,
             placeholders(2, chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_micros(now));
@@ -156,6 +157,36 @@ async fn insert(
     Ok(())
 }
 
+/// Leases up to `limit` due pending rows of `table` to `worker` until `lease_until`, counting
+/// the attempt, in `raw`'s transaction; returns the `returning` columns of each.
+pub(crate) async fn lease(
+    raw: &mut sqlx::Transaction<'static, Any>,
+    store: &SqlStore,
+    table: &Table,
+    returning: &str,
+    worker: &str,
+    (now, lease_until): (OffsetDateTime, OffsetDateTime),
+    limit: u32,
+) -> StoreResult<Vec<AnyRow>> {
+    let sql = format!(
+        "UPDATE {table} SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM {table} WHERE state = 'pending' \
+         AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+         ORDER BY next_attempt_at, id LIMIT $4{skip}) \
+         RETURNING {returning}",
+        table = table.name,
+        skip = skip_locked(store)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(worker.to_owned())
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut **raw)
+        .await
+        .store()
+}
+
 /// Leases up to `limit` due pending rows to `worker` until `lease_until`, counting the attempt;
 /// returned oldest event first.
 pub(crate) async fn claim(
@@ -167,24 +198,20 @@ pub(crate) async fn claim(
     limit: u32,
 ) -> StoreResult<Vec<ClaimedRow>> {
     let mut raw = store.begin_raw().await?;
-    let sql = format!(
-        "UPDATE {table} SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM {table} WHERE state = 'pending' \
-         AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-         ORDER BY next_attempt_at, id LIMIT $4{skip}) \
-         RETURNING id, event_id, {destination} AS destination, attempts",
-        table = table.name,
-        destination = table.destination,
-        skip = skip_locked(store)
+    let returning = format!(
+        "id, event_id, {} AS destination, attempts",
+        table.destination
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(worker.to_owned())
-        .bind(to_micros(lease_until))
-        .bind(to_micros(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *raw.tx)
-        .await
-        .store()?;
+    let rows = lease(
+        &mut raw.tx,
+        store,
+        table,
+        &returning,
+        worker,
+        (now, lease_until),
+        limit,
+    )
+    .await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -311,17 +338,30 @@ pub(crate) async fn release(
     Ok(released)
 }
 
-/// The earliest of: an unrouted event, a pending row's next attempt (or its lease's end).
+fn routed_column(table: &Table) -> StoreResult<&'static str> {
+    table
+        .routed
+        .ok_or_else(|| StoreError::Other(format!("{} is not routed from the outbox", table.name)))
+}
+
+/// The earliest of: an unrouted event (for a routed table), a pending row's next attempt (or
+/// its lease's end).
 pub(crate) async fn next_due(
     store: &SqlStore,
     table: &Table,
 ) -> StoreResult<Option<OffsetDateTime>> {
+    let next_event = match table.routed {
+        Some(routed) => {
+            format!("(SELECT MIN(occurred_at) FROM outbox_events WHERE {routed} IS NULL)")
+        }
+        None => "CAST(NULL AS BIGINT)".to_owned(),
+    };
     let sql = format!(
         "SELECT (SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at \
          THEN lease_until ELSE next_attempt_at END) FROM {} \
          WHERE state = 'pending') AS next_delivery, \
-         (SELECT MIN(occurred_at) FROM outbox_events WHERE {} IS NULL) AS next_event",
-        table.name, table.routed
+         {next_event} AS next_event",
+        table.name
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_one(store.pool())

@@ -20,7 +20,7 @@ use crate::store::SqlStore;
 const TABLE: Table = Table {
     name: "email_deliveries",
     destination: "recipient_id",
-    routed: "email_routed_at",
+    routed: Some("email_routed_at"),
 };
 
 /// The tables whose display names a message may show: agents and other service principals,

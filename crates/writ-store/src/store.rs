@@ -211,6 +211,10 @@ impl Store for SqlStore {
         self
     }
 
+    fn callout_queue(&self) -> &dyn writ_domain::entitlement::CalloutQueueStore {
+        self
+    }
+
     async fn ready(&self) -> StoreResult<()> {
         let expected = self
             .backend
@@ -783,6 +787,17 @@ impl Store for SqlStore {
 
     async fn custom_extensions_of(&self, catalog_id: &str) -> StoreResult<Vec<CustomExtension>> {
         em::extensions_of(&self.pool, catalog_id).await
+    }
+
+    async fn callout(&self, id: &str) -> StoreResult<Option<writ_domain::entitlement::Callout>> {
+        self.callout_by_id(id).await
+    }
+
+    async fn callouts_of(
+        &self,
+        holder_ids: &[String],
+    ) -> StoreResult<Vec<writ_domain::entitlement::Callout>> {
+        self.callouts_of_holders(holder_ids).await
     }
 
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>> {

@@ -972,6 +972,24 @@ impl StoreTx for SqlTx {
             .map(|_| ())
     }
 
+    async fn insert_callout(
+        &mut self,
+        callout: &writ_domain::entitlement::Callout,
+    ) -> StoreResult<()> {
+        crate::callouts::insert(&mut self.tx, callout).await
+    }
+
+    async fn set_callout_callback(
+        &mut self,
+        id: &str,
+        from: writ_domain::entitlement::CallbackState,
+        to: writ_domain::entitlement::CallbackState,
+        detail: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        crate::callouts::set_callback(&mut self.tx, id, from, to, detail, at).await
+    }
+
     async fn referenced_by_policy(&mut self, id: &str) -> StoreResult<bool> {
         let n = em::count(
             &mut *self.tx,

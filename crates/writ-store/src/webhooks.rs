@@ -22,7 +22,7 @@ use crate::store::SqlStore;
 const TABLE: Table = Table {
     name: "webhook_deliveries",
     destination: "endpoint_url",
-    routed: "webhooks_routed_at",
+    routed: Some("webhooks_routed_at"),
 };
 
 const DELIVERY_COLUMNS: &str = "t.id, t.event_id, t.event_type, t.endpoint_url, t.state, \

@@ -197,6 +197,8 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let mailer = email_dispatcher(&config, &store, job_lease, &public_url)?;
     let mut dispatcher_stopped = worker_stopped.clone();
     let mut mailer_stopped = worker_stopped.clone();
+    let mut callouts_stopped = worker_stopped.clone();
+    let callouts = callout_dispatcher(&config, &started.state, job_lease)?;
     let chainer_stopped = worker_stopped.clone();
     let worker = tokio::spawn(worker.run(async move {
         let mut stopped = worker_stopped;
@@ -210,6 +212,9 @@ async fn serve(config: config::Config) -> Result<(), String> {
             let _ = mailer_stopped.wait_for(|stop| *stop).await;
         }))
     });
+    let callouts = tokio::spawn(callouts.run(async move {
+        let _ = callouts_stopped.wait_for(|stop| *stop).await;
+    }));
     let chainer = writ_server::audit_chainer::AuditChainer {
         store: Arc::new(store.clone()),
         key: audit_key,
@@ -235,6 +240,9 @@ async fn serve(config: config::Config) -> Result<(), String> {
         && let Err(error) = mailer.await
     {
         tracing::error!(%error, "the email dispatcher ended abnormally");
+    }
+    if let Err(error) = callouts.await {
+        tracing::error!(%error, "the custom extension callout dispatcher ended abnormally");
     }
     if let Err(error) = chainer.await {
         tracing::error!(%error, "the audit chainer ended abnormally");
@@ -274,6 +282,42 @@ fn webhook_dispatcher(
         config: writ_domain::webhooks::DispatchConfig {
             lease: job_lease.max(send_time + time::Duration::seconds(5)),
             max_attempts: config.notifications.webhook_max_attempts,
+            ..writ_domain::webhooks::DispatchConfig::default()
+        },
+        timing: writ_server::job_worker::WorkerTiming {
+            max_idle: std::time::Duration::from_secs(1),
+            error_pause: std::time::Duration::from_secs(1),
+        },
+    })
+}
+
+/// The dispatcher of custom extension callouts, under the same outbound rules as webhooks.
+fn callout_dispatcher(
+    config: &config::Config,
+    state: &writ_server::state::AppState,
+    job_lease: time::Duration,
+) -> Result<writ_server::callouts::CalloutDispatcher, String> {
+    use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
+    let policy = OutboundPolicy::parse(&config.outbound.allow_hosts)?;
+    // An extension's own `timeoutInMilliseconds` (at most 60 s) bounds each request.
+    let timeouts = OutboundTimeouts {
+        request: std::time::Duration::from_secs(60),
+        ..OutboundTimeouts::default()
+    };
+    let client = OutboundClient::new(policy, timeouts)?;
+    let send_time = time::Duration::try_from(timeouts.request + timeouts.connect)
+        .unwrap_or(time::Duration::seconds(70));
+    let clock: Arc<dyn writ_domain::clock::Clock> = Arc::new(SystemClock);
+    Ok(writ_server::callouts::CalloutDispatcher {
+        entitlement: state.entitlement.clone(),
+        sender: Arc::new(writ_server::callouts::HttpCalloutSender::new(
+            client,
+            state.tokens.clone(),
+            clock.clone(),
+        )),
+        clock,
+        config: writ_domain::webhooks::DispatchConfig {
+            lease: job_lease.max(send_time + time::Duration::seconds(5)),
             ..writ_domain::webhooks::DispatchConfig::default()
         },
         timing: writ_server::job_worker::WorkerTiming {

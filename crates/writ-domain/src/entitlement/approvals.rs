@@ -10,6 +10,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Entitlement;
+use super::callouts::{self, CalloutOn, CalloutStage};
 use super::policy_model::{ApprovalStage, AssignmentPolicy, SubjectSet};
 use super::requests::{
     ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, Transition, request_audit,
@@ -505,6 +506,18 @@ impl Entitlement {
                 request.requestor_kind,
             )
             .await?;
+        let approved = request.moved_to(RequestState::Delivering, now);
+        let approved_callout = if approve && next.is_none() {
+            self.plan_callout(
+                &policy,
+                CalloutStage::RequestApproved,
+                CalloutOn::Request(&approved),
+                now,
+            )
+            .await?
+        } else {
+            None
+        };
 
         let mut tx = self.store.begin().await?;
         let mut decided = stage.clone();
@@ -546,10 +559,17 @@ impl Entitlement {
                 decision_recipients,
             ),
             None if approve => {
-                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
-                    .await?;
+                callouts::write_callout(tx.as_mut(), approved_callout.as_ref()).await?;
+                let mut approved = approved;
+                if callouts::holds(approved_callout.as_ref()) {
+                    // Delivered once the extension resumes it.
+                    approved.status = callouts::WAITING_FOR_CALLBACK.into();
+                } else {
+                    tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+                        .await?;
+                }
                 (
-                    request.moved_to(RequestState::Delivering, now),
+                    approved,
                     "Approve access package assignment request",
                     "request.approved",
                     decision_recipients,

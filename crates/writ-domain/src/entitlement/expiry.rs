@@ -16,9 +16,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use super::extensions::{UpdateClosed, close_update};
-use super::requests::{
-    Assignment, AssignmentState, Ending, RequestType, end_assignment, ending_records,
-};
+use super::requests::{Assignment, AssignmentState, Ending, RequestType, ending_records};
 use super::{Entitlement, delivery};
 use crate::audit::{Actor, Recipient};
 use crate::error::{DomainError, DomainResult};
@@ -53,13 +51,9 @@ impl Entitlement {
             .map(|s| s.display_name)
             .unwrap_or_default();
         let recipients = self.sponsor_recipients(&assignment.target_id).await?;
-        let mut tx = self.store.begin().await?;
-        end_assignment(
-            tx.as_mut(),
-            expiry(assignment, at, &target_name, recipients),
-        )
-        .await?;
-        Ok(tx.commit().await?)
+        self.end_with_callout(expiry(assignment, at, &target_name, recipients))
+            .await?;
+        Ok(())
     }
 
     /// A claim's `expireAssignment` jobs, completed by `worker` in the transaction that records
@@ -107,6 +101,11 @@ impl Entitlement {
                 .unwrap_or_default();
             records.push(ending_records(expiry(assignment, at, &name, recipients)));
         }
+        let mut policies = HashMap::new();
+        let mut callouts = Vec::new();
+        for record in &records {
+            callouts.extend(self.removed_callout(record, &mut policies).await?);
+        }
         let due_ids: Vec<String> = records.iter().map(|r| r.ended.id.clone()).collect();
         let job_ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
 
@@ -136,6 +135,9 @@ impl Entitlement {
         tx.insert_assignment_requests(&requests).await?;
         tx.append_audits(&audits).await?;
         tx.enqueue_events(&events).await?;
+        for callout in &callouts {
+            super::callouts::write_callout(tx.as_mut(), Some(callout)).await?;
+        }
         if tx.complete_jobs(&job_ids, worker).await? != job_ids.len() as u64 {
             return Err(DomainError::Conflict(
                 "the lease of a job of the batch was lost".into(),

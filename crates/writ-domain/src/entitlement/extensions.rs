@@ -123,14 +123,7 @@ impl Entitlement {
         }
         let answers = check_answers(&settings.questions, input.answers, false)?;
 
-        let mut tx = self.store.begin().await?;
-        if let Some(open) = tx.open_update_for(&assignment.id).await? {
-            return Err(rule(format!(
-                "an open extension request ({}) exists for this assignment",
-                open.id
-            )));
-        }
-        let request = AssignmentRequest {
+        let mut request = AssignmentRequest {
             id: new_object_id(),
             request_type,
             state: RequestState::Submitted,
@@ -149,7 +142,23 @@ impl Entitlement {
             created_date_time: now,
             completed_date_time: None,
         };
-        record_submitted(tx.as_mut(), caller, ctx, &request, &target.display_name).await?;
+        let callout = self.created_callout(&policy, &mut request, now).await?;
+        let mut tx = self.store.begin().await?;
+        if let Some(open) = tx.open_update_for(&assignment.id).await? {
+            return Err(rule(format!(
+                "an open extension request ({}) exists for this assignment",
+                open.id
+            )));
+        }
+        record_submitted(
+            tx.as_mut(),
+            caller,
+            ctx,
+            &request,
+            &target.display_name,
+            callout.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(request)
     }

@@ -4,6 +4,7 @@
 
 mod answers;
 mod approvals;
+mod callouts;
 mod catalogs;
 mod current_user;
 mod delivery;
@@ -24,6 +25,10 @@ mod timeouts;
 
 pub use answers::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
 pub use approvals::StageDecision;
+pub use callouts::{
+    CallbackState, Callout, CalloutInstance, CalloutQueueStore, CalloutSender, CalloutStage,
+    ClaimedCallout, ResumeInput,
+};
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use current_user::{CurrentUserFunction, CurrentUserOption};
 pub use delivery::HeldGrant;

@@ -12,6 +12,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::Entitlement;
+use super::callouts::{self, CalloutOn, CalloutStage};
 use super::requests::{Assignment, AssignmentState, assignment_event_data};
 use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use crate::authz::PrincipalKind;
@@ -92,17 +93,39 @@ impl Entitlement {
             // The end moved (an extension wrote this end's own jobs) or the lead times changed.
             return Ok(());
         };
-        let disabled = self
-            .store
-            .assignment_policy(&assignment.policy_id)
-            .await?
-            .is_some_and(|p| {
-                p.settings
-                    .notification_settings
-                    .is_assignment_notification_disabled
-            });
+        let policy = self.store.assignment_policy(&assignment.policy_id).await?;
+        // The custom extension of this lead time's stage, notices or not: the first of two or
+        // more lead times is Graph's "fourteen days before", the last its "one day before".
+        let leads = &self.expiry_notice_lead_times;
+        let stage = match leads.iter().position(|l| *l == lead) {
+            Some(0) if leads.len() >= 2 => Some(CalloutStage::FourteenDaysBeforeExpiration),
+            Some(i) if i + 1 == leads.len() => Some(CalloutStage::OneDayBeforeExpiration),
+            _ => None,
+        };
+        let callout = match (&policy, stage) {
+            (Some(policy), Some(stage)) => {
+                self.plan_callout(
+                    policy,
+                    stage,
+                    CalloutOn::Assignment {
+                        assignment: &assignment,
+                        request: None,
+                    },
+                    now,
+                )
+                .await?
+            }
+            _ => None,
+        };
+        let disabled = policy.as_ref().is_some_and(|p| {
+            p.settings
+                .notification_settings
+                .is_assignment_notification_disabled
+        });
         if disabled {
-            return Ok(());
+            let mut tx = self.store.begin().await?;
+            callouts::write_callout(tx.as_mut(), callout.as_ref()).await?;
+            return Ok(tx.commit().await?);
         }
         let target = self.subject(&assignment.target_id).await?;
         let mut recipients = self.sponsor_recipients(&assignment.target_id).await?;
@@ -173,6 +196,7 @@ impl Entitlement {
             recipients,
         ))
         .await?;
+        callouts::write_callout(tx.as_mut(), callout.as_ref()).await?;
         Ok(tx.commit().await?)
     }
 }

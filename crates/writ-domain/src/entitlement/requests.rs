@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::Callout;
 use super::answers::{Answer, check_answers};
+use super::callouts::{self, CalloutOn, CalloutStage};
 use super::policy_model::{AssignmentPolicy, Expiration, SubjectSet};
 use super::{Entitlement, ResourceRole, delivery, require};
 use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
@@ -665,19 +667,7 @@ impl Entitlement {
         self.check_incompatible(&package.id, &target.id, now)
             .await?;
 
-        let mut tx = self.store.begin().await?;
-        if let Some(open) = tx.open_request_for(&target.id, &package.id).await? {
-            return Err(rule(format!(
-                "an open request ({open}) exists for this target and access package"
-            )));
-        }
-        if let Some(held) = tx.active_assignment_for(&target.id, &package.id).await? {
-            return Err(rule(format!(
-                "the target already has an assignment of this access package ({}); extend it instead",
-                held.id
-            )));
-        }
-        let request = AssignmentRequest {
+        let mut request = AssignmentRequest {
             id: new_object_id(),
             request_type,
             state: RequestState::Submitted,
@@ -696,9 +686,94 @@ impl Entitlement {
             created_date_time: now,
             completed_date_time: None,
         };
-        record_submitted(tx.as_mut(), caller, ctx, &request, &target.display_name).await?;
+        let callout = self.created_callout(policy, &mut request, now).await?;
+        let mut tx = self.store.begin().await?;
+        if let Some(open) = tx.open_request_for(&target.id, &package.id).await? {
+            return Err(rule(format!(
+                "an open request ({open}) exists for this target and access package"
+            )));
+        }
+        if let Some(held) = tx.active_assignment_for(&target.id, &package.id).await? {
+            return Err(rule(format!(
+                "the target already has an assignment of this access package ({}); extend it instead",
+                held.id
+            )));
+        }
+        record_submitted(
+            tx.as_mut(),
+            caller,
+            ctx,
+            &request,
+            &target.display_name,
+            callout.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(request)
+    }
+
+    /// Ends an assignment in a transaction of its own, with the `assignmentRequestRemoved`
+    /// callout its policy makes.
+    pub(super) async fn end_with_callout(
+        &self,
+        ending: Ending<'_>,
+    ) -> DomainResult<AssignmentRequest> {
+        let original = ending.assignment.clone();
+        let records = ending_records(ending);
+        let callout = self.removed_callout(&records, &mut HashMap::new()).await?;
+        let mut tx = self.store.begin().await?;
+        let request = write_ending(tx.as_mut(), &original, records, callout.as_ref()).await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// The `assignmentRequestRemoved` callout of an ending, if its policy makes one; `policies`
+    /// caches the policies read across a batch.
+    pub(super) async fn removed_callout(
+        &self,
+        records: &EndingRecords,
+        policies: &mut HashMap<String, Option<AssignmentPolicy>>,
+    ) -> DomainResult<Option<Callout>> {
+        let policy_id = &records.ended.policy_id;
+        if !policies.contains_key(policy_id) {
+            let policy = self.store.assignment_policy(policy_id).await?;
+            policies.insert(policy_id.clone(), policy);
+        }
+        let Some(Some(policy)) = policies.get(policy_id) else {
+            return Ok(None);
+        };
+        self.plan_callout(
+            policy,
+            CalloutStage::RequestRemoved,
+            CalloutOn::Assignment {
+                assignment: &records.ended,
+                request: Some(&records.request),
+            },
+            records.request.created_date_time,
+        )
+        .await
+    }
+
+    /// The `assignmentRequestCreated` callout of a new request, if its policy configures one; a
+    /// launch-and-wait one holds the request at `WaitingForCallback`.
+    pub(super) async fn created_callout(
+        &self,
+        policy: &AssignmentPolicy,
+        request: &mut AssignmentRequest,
+        now: OffsetDateTime,
+    ) -> DomainResult<Option<Callout>> {
+        let callout = self
+            .plan_callout(
+                policy,
+                CalloutStage::RequestCreated,
+                CalloutOn::Request(request),
+                now,
+            )
+            .await?;
+        if callouts::holds(callout.as_ref()) {
+            request.status = callouts::WAITING_FOR_CALLBACK.into();
+        }
+        Ok(callout)
     }
 
     /// Whether `caller` is among the target's sponsors or owners, as the one resolver of DESIGN
@@ -917,25 +992,19 @@ impl Entitlement {
         let recipients = self
             .request_recipients(&target.id, &caller.id, caller.kind)
             .await?;
-        let mut tx = self.store.begin().await?;
-        let request = end_assignment(
-            tx.as_mut(),
-            Ending {
-                assignment,
-                request_type: RequestType::UserRemove,
-                expiry: false,
-                actor: Actor::from(caller),
-                requestor: (caller.id.clone(), caller.kind),
-                request_id: ctx.request_id.as_deref(),
-                justification: input.justification,
-                at: now,
-                target_name: &target.display_name,
-                recipients,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(request)
+        self.end_with_callout(Ending {
+            assignment,
+            request_type: RequestType::UserRemove,
+            expiry: false,
+            actor: Actor::from(caller),
+            requestor: (caller.id.clone(), caller.kind),
+            request_id: ctx.request_id.as_deref(),
+            justification: input.justification,
+            at: now,
+            target_name: &target.display_name,
+            recipients,
+        })
+        .await
     }
 
     /// Refuses a target that holds a package, or is a member of a group, that this package is
@@ -1000,25 +1069,19 @@ impl Entitlement {
         let recipients = self
             .request_recipients(&assignment.target_id, &caller.id, caller.kind)
             .await?;
-        let mut tx = self.store.begin().await?;
-        let request = end_assignment(
-            tx.as_mut(),
-            Ending {
-                assignment,
-                request_type: RequestType::AdminRemove,
-                expiry: false,
-                actor: Actor::from(caller),
-                requestor: (caller.id.clone(), caller.kind),
-                request_id: ctx.request_id.as_deref(),
-                justification: input.justification,
-                at: now,
-                target_name: &target_name,
-                recipients,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(request)
+        self.end_with_callout(Ending {
+            assignment,
+            request_type: RequestType::AdminRemove,
+            expiry: false,
+            actor: Actor::from(caller),
+            requestor: (caller.id.clone(), caller.kind),
+            request_id: ctx.request_id.as_deref(),
+            justification: input.justification,
+            at: now,
+            target_name: &target_name,
+            recipients,
+        })
+        .await
     }
 
     pub async fn get_assignment_request(
@@ -1211,6 +1274,7 @@ impl Entitlement {
             Some(JobKind::DeliverAssignment) => self.redeliver(&job.subject_id, None, now).await,
             Some(JobKind::ApprovalTimeout) => self.time_out_approval(&job.subject_id, now).await,
             Some(JobKind::ApprovalEscalation) => self.escalate_approval(&job.subject_id, now).await,
+            Some(JobKind::CalloutTimeout) => self.time_out_callout(&job.subject_id, now).await,
             Some(JobKind::ExpiryNotice) => {
                 self.send_expiry_notice(&job.subject_id, job.due_at, now)
                     .await
@@ -1281,6 +1345,10 @@ impl Entitlement {
         let Some(request) = self.store.assignment_request(request_id).await? else {
             return Ok(None);
         };
+        if request.status == callouts::WAITING_FOR_CALLBACK {
+            // Held by a launch-and-wait custom extension: `resume` (or its timeout) moves it.
+            return Ok(None);
+        }
         if !matches!(
             request.state,
             RequestState::Submitted | RequestState::Scheduled | RequestState::Delivering
@@ -1371,9 +1439,39 @@ impl Entitlement {
         let assignment_id = new_object_id();
         let notices =
             super::notices::notice_jobs(&assignment_id, end, now, &self.expiry_notice_lead_times);
+        let granted_callout = if policy.settings.custom_extension_stage_settings.is_empty() {
+            None
+        } else {
+            let granted = Assignment {
+                id: assignment_id.clone(),
+                state: AssignmentState::Delivered,
+                status: "Delivered".into(),
+                catalog_id: request.catalog_id.clone(),
+                access_package_id: request.access_package_id.clone(),
+                policy_id: policy.id.clone(),
+                target_id: target.id.clone(),
+                target_kind: target.kind,
+                start_date_time: start,
+                end_date_time: end,
+                expired_date_time: None,
+                created_date_time: now,
+            };
+            let delivered = request.moved_to(RequestState::Delivered, now);
+            self.plan_callout(
+                &policy,
+                CalloutStage::RequestGranted,
+                CalloutOn::Assignment {
+                    assignment: &granted,
+                    request: Some(&delivered),
+                },
+                now,
+            )
+            .await?
+        };
         Ok(Some(DeliveryPlan {
             assignment_id,
             notices,
+            granted_callout,
             request,
             policy_id: policy.id.clone(),
             start,
@@ -1429,6 +1527,8 @@ struct DeliveryPlan {
     assignment_id: String,
     /// The assignment's expiry notices still ahead.
     notices: Vec<NewJob>,
+    /// The `assignmentRequestGranted` callout, written when the delivery succeeds.
+    granted_callout: Option<Callout>,
     request: AssignmentRequest,
     policy_id: String,
     start: OffsetDateTime,
@@ -1449,6 +1549,7 @@ async fn write_delivery(
     let DeliveryPlan {
         assignment_id,
         notices,
+        granted_callout,
         request,
         policy_id,
         start,
@@ -1516,6 +1617,9 @@ async fn write_delivery(
     }
     for notice in &notices {
         tx.enqueue_job(notice).await?;
+    }
+    if state != RequestState::DeliveryFailed {
+        callouts::write_callout(tx, granted_callout.as_ref()).await?;
     }
     Ok(true)
 }
@@ -1700,21 +1804,36 @@ pub(super) async fn end_assignment(
     tx: &mut dyn StoreTx,
     ending: Ending<'_>,
 ) -> DomainResult<AssignmentRequest> {
-    let assignment = ending.assignment.clone();
-    let (expiry, at) = (ending.expiry, ending.at);
+    let original = ending.assignment.clone();
+    write_ending(tx, &original, ending_records(ending), None).await
+}
+
+/// Writes an assignment's end (read as `original`) into `tx`: the ended assignment, its grants
+/// released, an open extension closed, the recording request, its audit record and event, and
+/// the `assignmentRequestRemoved` callout its policy makes, if any.
+pub(super) async fn write_ending(
+    tx: &mut dyn StoreTx,
+    original: &Assignment,
+    records: EndingRecords,
+    callout: Option<&Callout>,
+) -> DomainResult<AssignmentRequest> {
     let already_ended =
-        || DomainError::Conflict(format!("assignment '{}' has already ended", assignment.id));
-    if assignment.state == AssignmentState::Expired {
+        || DomainError::Conflict(format!("assignment '{}' has already ended", original.id));
+    if original.state == AssignmentState::Expired {
         return Err(already_ended());
     }
-    let records = ending_records(ending);
-    if !tx.update_assignment(&records.ended, &assignment).await? {
+    let at = records
+        .ended
+        .expired_date_time
+        .unwrap_or(records.request.created_date_time);
+    let expiry = records.ended.status == "Expired";
+    if !tx.update_assignment(&records.ended, original).await? {
         return Err(already_ended());
     }
-    delivery::revoke_all(tx, &assignment.id).await?;
+    delivery::revoke_all(tx, &original.id).await?;
     super::extensions::close_open_update(
         tx,
-        &assignment,
+        original,
         at,
         if expiry {
             super::extensions::UpdateClosed::Expired
@@ -1726,6 +1845,7 @@ pub(super) async fn end_assignment(
     tx.insert_assignment_request(&records.request).await?;
     tx.append_audit(&records.audit).await?;
     tx.enqueue_event(&records.event).await?;
+    callouts::write_callout(tx, callout).await?;
     Ok(records.request)
 }
 
@@ -1753,6 +1873,10 @@ pub(super) enum StatusReason {
     Escalated,
     /// An extension denied because its assignment reached its end first.
     AssignmentEnded,
+    /// Denied: a launch-and-wait custom extension never called back.
+    CalloutTimedOut,
+    /// Denied: a launch-and-wait custom extension could not be called.
+    CalloutFailed,
 }
 
 /// The status string of a request in `state`, moved there for `reason`: [`status_of`] unless
@@ -1764,6 +1888,8 @@ pub(super) fn status_for(state: RequestState, reason: Option<StatusReason>) -> &
             "PendingApprovalEscalated"
         }
         (RequestState::Denied, Some(StatusReason::AssignmentEnded)) => "AssignmentExpired",
+        (RequestState::Denied, Some(StatusReason::CalloutTimedOut)) => "CalloutTimedOut",
+        (RequestState::Denied, Some(StatusReason::CalloutFailed)) => "CalloutFailed",
         _ => status_of(state),
     }
 }
@@ -1779,9 +1905,11 @@ pub(super) async fn record_submitted(
     ctx: &RequestContext,
     request: &AssignmentRequest,
     target_name: &str,
+    callout: Option<&Callout>,
 ) -> DomainResult<()> {
     let now = request.created_date_time;
     tx.insert_assignment_request(request).await?;
+    callouts::write_callout(tx, callout).await?;
     tx.append_audit(&request_audit(
         Actor::from(caller),
         ctx.request_id.as_deref(),
@@ -1798,8 +1926,11 @@ pub(super) async fn record_submitted(
         Vec::new(),
     ))
     .await?;
-    tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
-        .await?;
+    // A request held by its callout moves on when the extension resumes it.
+    if !callouts::holds(callout) {
+        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+            .await?;
+    }
     Ok(())
 }
 

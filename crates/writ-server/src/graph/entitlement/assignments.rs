@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use writ_domain::entitlement::{
     Answer, ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput,
-    RequestSchedule, StageDecision, Subject,
+    CalloutInstance, RequestSchedule, ResumeInput, StageDecision, Subject,
 };
 use writ_domain::patch::Patch;
 use writ_domain::query::Page;
@@ -306,12 +306,43 @@ fn answer(index: usize, item: &Value) -> ApiResult<Answer> {
     })
 }
 
+/// Graph's `customExtensionCalloutInstances`.
+fn callout_instances_json(instances: &[CalloutInstance]) -> Value {
+    Value::Array(
+        instances
+            .iter()
+            .map(|i| {
+                json!({
+                    "id": i.id,
+                    "customExtensionId": i.custom_extension_id,
+                    "detail": i.detail,
+                    "externalCorrelationId": null,
+                    "status": i.status,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The callout instances of the requests or assignments `ids`, by id.
+async fn instances_of(
+    state: &AppState,
+    ids: Vec<String>,
+) -> ApiResult<std::collections::HashMap<String, Vec<CalloutInstance>>> {
+    Ok(state.entitlement.callout_instances(&ids).await?)
+}
+
 async fn render_request(
     state: &AppState,
     query: &ODataQuery,
     r: &AssignmentRequest,
+    instances: &[CalloutInstance],
 ) -> ApiResult<Map<String, Value>> {
     let mut m = request_json(r);
+    m.insert(
+        "customExtensionCalloutInstances".into(),
+        callout_instances_json(instances),
+    );
     let em = &state.entitlement;
     if query.expands("accessPackage") {
         let package = em.related_package(&r.access_package_id).await?;
@@ -344,8 +375,13 @@ async fn render_assignment(
     state: &AppState,
     query: &ODataQuery,
     a: &Assignment,
+    instances: &[CalloutInstance],
 ) -> ApiResult<Map<String, Value>> {
     let mut m = assignment_json(a);
+    m.insert(
+        "customExtensionCalloutInstances".into(),
+        callout_instances_json(instances),
+    );
     let em = &state.entitlement;
     if query.expands("accessPackage") {
         let package = em.related_package(&a.access_package_id).await?;
@@ -377,9 +413,11 @@ pub(super) async fn request_page(
     query: &ODataQuery,
     page: Page<AssignmentRequest>,
 ) -> ApiResult<Json<Value>> {
+    let instances = instances_of(state, page.items.iter().map(|r| r.id.clone()).collect()).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for r in &page.items {
-        items.push(render_request(state, query, r).await?);
+        let own = instances.get(&r.id).map_or(&[][..], Vec::as_slice);
+        items.push(render_request(state, query, r, own).await?);
     }
     Ok(Json(query.collection(
         &format!("{BASE}/assignmentRequests"),
@@ -398,9 +436,11 @@ pub(super) async fn assignment_page(
     query: &ODataQuery,
     page: Page<Assignment>,
 ) -> ApiResult<Json<Value>> {
+    let instances = instances_of(state, page.items.iter().map(|a| a.id.clone()).collect()).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for a in &page.items {
-        items.push(render_assignment(state, query, a).await?);
+        let own = instances.get(&a.id).map_or(&[][..], Vec::as_slice);
+        items.push(render_assignment(state, query, a, own).await?);
     }
     Ok(Json(query.collection(
         &format!("{BASE}/assignments"),
@@ -438,10 +478,16 @@ pub async fn create_request(
                 .entitlement
                 .create_assignment_request(&auth.caller, &auth.context(), input)
                 .await?;
+            let instances = instances_of(&state, vec![request.id.clone()]).await?;
+            let mut rendered = request_json(&request);
+            rendered.insert(
+                "customExtensionCalloutInstances".into(),
+                callout_instances_json(instances.get(&request.id).map_or(&[][..], Vec::as_slice)),
+            );
             query.entity(
                 &format!("{BASE}/assignmentRequests"),
                 REQUEST_TYPE,
-                request_json(&request),
+                rendered,
             )
         },
     )
@@ -462,7 +508,9 @@ pub async fn get_request(
         .entitlement
         .get_assignment_request(&auth.caller, &id)
         .await?;
-    let rendered = render_request(&state, &query, &request).await?;
+    let instances = instances_of(&state, vec![request.id.clone()]).await?;
+    let own = instances.get(&request.id).map_or(&[][..], Vec::as_slice);
+    let rendered = render_request(&state, &query, &request, own).await?;
     Ok(Json(query.entity(
         &format!("{BASE}/assignmentRequests"),
         REQUEST_TYPE,
@@ -492,7 +540,9 @@ pub async fn get_assignment(
     query.single_entity()?;
     query.check_expand(ASSIGNMENT_TYPE, ASSIGNMENT_EXPANDS)?;
     let assignment = state.entitlement.get_assignment(&auth.caller, &id).await?;
-    let rendered = render_assignment(&state, &query, &assignment).await?;
+    let instances = instances_of(&state, vec![assignment.id.clone()]).await?;
+    let own = instances.get(&assignment.id).map_or(&[][..], Vec::as_slice);
+    let rendered = render_assignment(&state, &query, &assignment, own).await?;
     Ok(Json(query.entity(
         &format!("{BASE}/assignments"),
         ASSIGNMENT_TYPE,
@@ -754,6 +804,51 @@ pub async fn cancel_request(
         .entitlement
         .cancel_request(&auth.caller, &auth.context(), &id)
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST …/assignmentRequests/{id}/resume`: a custom extension's callback, `{source, type,
+/// data}` with `data` an `accessPackageAssignmentRequestCallbackData`.
+pub async fn resume_request(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<StatusCode> {
+    body.check_properties(
+        "customExtensionCalloutResponse",
+        &["source", "type", "data"],
+    )?;
+    let data = match body.object("data")? {
+        Patch::Value(data) => JsonObject {
+            fields: data.clone(),
+            raw: Default::default(),
+        },
+        _ => return Err(ApiError::bad_request("property 'data' is required")),
+    };
+    data.check_properties(
+        "accessPackageAssignmentRequestCallbackData",
+        &[
+            "stage",
+            "customExtensionStageInstanceId",
+            "customExtensionStageInstanceDetail",
+            "state",
+        ],
+    )?;
+    let input = ResumeInput {
+        callback_type: body.string("type")?.into_option(),
+        stage: data.string("stage")?.into_option(),
+        stage_instance_id: data.string("customExtensionStageInstanceId")?.into_option(),
+        detail: data
+            .string("customExtensionStageInstanceDetail")?
+            .into_option(),
+        state: data.string("state")?.into_option(),
+    };
+    state
+        .entitlement
+        .resume_request(&auth.caller, &auth.context(), &id, input)
+        .await?;
+    state.job_waker.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 

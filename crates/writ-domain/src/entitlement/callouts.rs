@@ -1,0 +1,1020 @@
+//! Calls to a catalog's custom workflow extensions (DESIGN section 8): a policy's
+//! `customExtensionStageSettings` name an extension per stage; reaching the stage writes a
+//! callout row, in the transaction of the change that reached it, holding the body exactly as it
+//! will be POSTed (Graph's `customExtensionCalloutRequest`). The callout dispatcher sends it with
+//! the webhooks' retry rules ([`crate::dispatch`]); a resend after a crash carries the same body
+//! and stage-instance id.
+//!
+//! "Launch and wait" (an extension with `callbackConfiguration`, at the two stages Entra lets
+//! wait: request created and request approved) holds the request at status
+//! `WaitingForCallback` until `POST …/assignmentRequests/{id}/resume` carries the callout's
+//! stage-instance id, or until the callback timeout denies it (`CalloutTimedOut`). A callout
+//! that cannot be delivered at all denies its waiting request at once (`CalloutFailed`) rather
+//! than leaving it to the timeout. The stage-instance id is the `resume` secret: 128 random bits,
+//! sent only to the extension and shown only to those who may read the request.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::policy_model::AssignmentPolicy;
+use super::requests::{
+    Assignment, AssignmentRequest, RequestState, StatusReason, Subject, Transition, request_audit,
+    transition,
+};
+use super::{AccessPackage, Catalog, CustomExtension, Entitlement};
+use super::{AuthenticationConfiguration, EndpointConfiguration};
+use crate::audit::{Actor, OutboxEvent};
+use crate::authz::{Caller, PrincipalKind};
+use crate::directory::RequestContext;
+use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
+use crate::error::{DomainError, DomainResult};
+use crate::jobs::{JobKind, NewJob};
+use crate::store::{StoreResult, StoreTx};
+use crate::webhooks::{AttemptRecord, DeliveryState, NextStep, SendOutcome};
+
+/// Graph's `accessPackageCustomExtensionStage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CalloutStage {
+    RequestCreated,
+    RequestApproved,
+    RequestGranted,
+    RequestRemoved,
+    FourteenDaysBeforeExpiration,
+    OneDayBeforeExpiration,
+}
+
+impl CalloutStage {
+    const ALL: [CalloutStage; 6] = [
+        CalloutStage::RequestCreated,
+        CalloutStage::RequestApproved,
+        CalloutStage::RequestGranted,
+        CalloutStage::RequestRemoved,
+        CalloutStage::FourteenDaysBeforeExpiration,
+        CalloutStage::OneDayBeforeExpiration,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalloutStage::RequestCreated => "assignmentRequestCreated",
+            CalloutStage::RequestApproved => "assignmentRequestApproved",
+            CalloutStage::RequestGranted => "assignmentRequestGranted",
+            CalloutStage::RequestRemoved => "assignmentRequestRemoved",
+            CalloutStage::FourteenDaysBeforeExpiration => "assignmentFourteenDaysBeforeExpiration",
+            CalloutStage::OneDayBeforeExpiration => "assignmentOneDayBeforeExpiration",
+        }
+    }
+
+    /// Enum input in any case; also the qualified `microsoft.graph.accessPackageCustomExtensionStage.X`
+    /// that `resume`'s `type` carries.
+    pub fn parse(text: &str) -> Option<Self> {
+        let name = text.rsplit('.').next().unwrap_or(text);
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The stages a request can wait at (Entra's "launch and wait"); elsewhere an extension's
+    /// `callbackConfiguration` is ignored and the callout is fire-and-forget.
+    fn may_wait(self) -> bool {
+        matches!(
+            self,
+            CalloutStage::RequestCreated | CalloutStage::RequestApproved
+        )
+    }
+
+    /// The stages of an assignment rather than a request.
+    fn of_assignment(self) -> bool {
+        matches!(
+            self,
+            CalloutStage::FourteenDaysBeforeExpiration | CalloutStage::OneDayBeforeExpiration
+        )
+    }
+}
+
+/// Where a callout stands with its callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackState {
+    /// Fire and forget.
+    None,
+    /// Launch and wait: the request holds until `resume` or the timeout.
+    Waiting,
+    Received,
+    TimedOut,
+    /// The callout could not be delivered; the request it held was denied.
+    Failed,
+}
+
+impl CallbackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackState::None => "none",
+            CallbackState::Waiting => "waiting",
+            CallbackState::Received => "received",
+            CallbackState::TimedOut => "timedOut",
+            CallbackState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            CallbackState::None,
+            CallbackState::Waiting,
+            CallbackState::Received,
+            CallbackState::TimedOut,
+            CallbackState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One call of a custom extension at a stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Callout {
+    /// Graph's `customExtensionStageInstanceId`.
+    pub id: String,
+    pub request_id: Option<String>,
+    pub assignment_id: Option<String>,
+    pub custom_extension_id: String,
+    pub catalog_id: String,
+    pub stage: CalloutStage,
+    pub callback_state: CallbackState,
+    /// What `resume` said (`customExtensionStageInstanceDetail`), or why the callout failed.
+    pub callback_detail: Option<String>,
+    pub endpoint_url: String,
+    /// The audience of the callout's bearer token, when the extension names one.
+    pub token_audience: Option<String>,
+    pub timeout_ms: u32,
+    pub max_attempts: u32,
+    /// The body as it is POSTed.
+    pub payload: Value,
+    pub delivery_state: DeliveryState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub callback_at: Option<OffsetDateTime>,
+}
+
+/// Graph's `customExtensionCalloutInstance`, as requests and assignments list them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalloutInstance {
+    pub id: String,
+    pub custom_extension_id: String,
+    pub detail: Option<String>,
+    /// `calloutSent`, `callbackReceived`, `calloutFailed`, `callbackTimedOut`,
+    /// `waitingForCallback`.
+    pub status: &'static str,
+    /// The request or assignment it belongs to.
+    pub holder_id: String,
+}
+
+impl Callout {
+    /// The instance as Graph shows it; `None` for a fire-and-forget callout not sent yet.
+    pub fn instance(&self) -> Option<CalloutInstance> {
+        let status = match (self.callback_state, self.delivery_state) {
+            (CallbackState::Waiting, _) => "waitingForCallback",
+            (CallbackState::Received, _) => "callbackReceived",
+            (CallbackState::TimedOut, _) => "callbackTimedOut",
+            (CallbackState::Failed, _) | (CallbackState::None, DeliveryState::DeadLettered) => {
+                "calloutFailed"
+            }
+            (CallbackState::None, DeliveryState::Delivered) => "calloutSent",
+            (CallbackState::None, DeliveryState::Pending) => return None,
+        };
+        let holder_id = if self.stage.of_assignment() {
+            self.assignment_id.clone()
+        } else {
+            self.request_id.clone()
+        }
+        .unwrap_or_default();
+        Some(CalloutInstance {
+            id: self.id.clone(),
+            custom_extension_id: self.custom_extension_id.clone(),
+            detail: self.callback_detail.clone().or(self.last_error.clone()),
+            status,
+            holder_id,
+        })
+    }
+
+    /// Whether `caller` is the service principal the extension names: the audience of its
+    /// tokens (`azureAdTokenAuthentication.resourceId`), as an appId or an object id.
+    fn is_extension_principal(&self, caller: &Caller) -> bool {
+        caller.kind == PrincipalKind::ServicePrincipal
+            && caller.enabled
+            && self
+                .token_audience
+                .as_deref()
+                .is_some_and(|aud| aud == caller.login_name || aud == caller.id)
+    }
+}
+
+/// A callout's HTTP attempts are its extension's `clientConfiguration` (Graph's defaults where it
+/// gives none): the timeout of one attempt, and retries after the first.
+const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+const DEFAULT_MAX_RETRIES: u32 = 3;
+/// How long a launch-and-wait callout waits when its `callbackConfiguration` gives no
+/// `timeoutDuration`: Entra's longest.
+const DEFAULT_CALLBACK_TIMEOUT: &str = "P14D";
+
+/// The `resume` body (Graph's `customExtensionCalloutResponse` with
+/// `accessPackageAssignmentRequestCallbackData`), as the HTTP layer read it.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeInput {
+    /// `type`, e.g. `microsoft.graph.accessPackageCustomExtensionStage.assignmentRequestCreated`.
+    pub callback_type: Option<String>,
+    pub stage: Option<String>,
+    pub stage_instance_id: Option<String>,
+    pub detail: Option<String>,
+    /// `Denied` or `Canceled` end the request; anything else (or nothing) lets it proceed.
+    pub state: Option<String>,
+}
+
+/// What the payload names, read before the transaction that writes the callout.
+pub(super) enum CalloutOn<'a> {
+    Request(&'a AssignmentRequest),
+    Assignment {
+        assignment: &'a Assignment,
+        request: Option<&'a AssignmentRequest>,
+    },
+}
+
+fn subject_json(subject: Option<&Subject>, id: &str) -> Value {
+    match subject {
+        Some(s) => json!({
+            "id": s.id,
+            "objectId": s.id,
+            "displayName": s.display_name,
+            "principalName": s.principal_name,
+            "email": s.mail,
+            "subjectType": Subject::subject_type(s.kind),
+        }),
+        None => json!({ "id": id, "objectId": id }),
+    }
+}
+
+fn named(id: &str, display_name: &str, description: Option<&str>) -> Value {
+    json!({ "id": id, "displayName": display_name, "description": description })
+}
+
+fn time_text(t: OffsetDateTime) -> Value {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .map_or(Value::Null, Value::from)
+}
+
+fn assignment_json(assignment: &Assignment, target: Value, policy: &AssignmentPolicy) -> Value {
+    json!({
+        "id": assignment.id,
+        "state": assignment.state.as_str(),
+        "status": assignment.status,
+        "schedule": {
+            "startDateTime": time_text(assignment.start_date_time),
+            "expiration": {
+                "endDateTime": assignment.end_date_time.map_or(Value::Null, time_text),
+                "type": if assignment.end_date_time.is_some() { "afterDateTime" } else { "noExpiration" },
+            },
+        },
+        "target": target,
+        "assignmentPolicy": named(&policy.id, &policy.display_name, policy.description.as_deref()),
+    })
+}
+
+/// The parts of a payload read from the store.
+struct PayloadParts<'a> {
+    id: &'a str,
+    stage: CalloutStage,
+    waits: Option<&'a str>,
+    package: &'a AccessPackage,
+    catalog: &'a Catalog,
+    policy: &'a AssignmentPolicy,
+    on: &'a CalloutOn<'a>,
+    target: Option<&'a Subject>,
+    requestor: Option<&'a Subject>,
+}
+
+/// Graph's `customExtensionCalloutRequest`: `source`, `type` and `data`, an
+/// `accessPackageAssignmentRequestCalloutData` at request stages and an
+/// `accessPackageAssignmentCalloutData` at the expiration stages.
+fn payload(parts: &PayloadParts<'_>) -> Value {
+    let stage = parts.stage.as_str();
+    let mut data = serde_json::Map::new();
+    data.insert("stage".into(), Value::from(stage));
+    data.insert(
+        "customExtensionStageInstanceId".into(),
+        Value::from(parts.id),
+    );
+    data.insert(
+        "callbackConfiguration".into(),
+        parts.waits.map_or(Value::Null, |timeout| {
+            json!({
+                "@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration",
+                "timeoutDuration": timeout,
+            })
+        }),
+    );
+    data.insert(
+        "accessPackage".into(),
+        named(
+            &parts.package.id,
+            &parts.package.display_name,
+            parts.package.description.as_deref(),
+        ),
+    );
+    data.insert(
+        "accessPackageCatalog".into(),
+        named(
+            &parts.catalog.id,
+            &parts.catalog.display_name,
+            parts.catalog.description.as_deref(),
+        ),
+    );
+    let (request, assignment) = match parts.on {
+        CalloutOn::Request(request) => (Some(*request), None),
+        CalloutOn::Assignment {
+            assignment,
+            request,
+        } => (*request, Some(*assignment)),
+    };
+    let target_id = request
+        .map(|r| r.target_id.as_str())
+        .or(assignment.map(|a| a.target_id.as_str()))
+        .unwrap_or_default();
+    let target = subject_json(parts.target, target_id);
+    let source;
+    if parts.stage.of_assignment() {
+        let assignment_id = assignment.map(|a| a.id.as_str()).unwrap_or_default();
+        source = format!("/identityGovernance/entitlementManagement/assignments/{assignment_id}");
+        data.insert(
+            "@odata.type".into(),
+            Value::from("#microsoft.graph.accessPackageAssignmentCalloutData"),
+        );
+        data.insert(
+            "accessPackageAssignmentRequestId".into(),
+            request.map_or(Value::Null, |r| Value::from(r.id.clone())),
+        );
+    } else {
+        let request_id = request.map(|r| r.id.as_str()).unwrap_or_default();
+        source =
+            format!("/identityGovernance/entitlementManagement/assignmentRequests/{request_id}");
+        data.insert(
+            "@odata.type".into(),
+            Value::from("#microsoft.graph.accessPackageAssignmentRequestCalloutData"),
+        );
+        data.insert(
+            "accessPackageAssignmentRequestId".into(),
+            Value::from(request_id),
+        );
+        data.insert(
+            "callbackUriPath".into(),
+            parts.waits.map_or(Value::Null, |_| {
+                Value::from(format!(
+                    "/identityGovernance/entitlementManagement/assignmentRequests/{request_id}/resume"
+                ))
+            }),
+        );
+        if let Some(r) = request {
+            data.insert("requestType".into(), Value::from(r.request_type.as_str()));
+            data.insert("state".into(), Value::from(r.state.as_str()));
+            data.insert("status".into(), Value::from(r.status.clone()));
+            data.insert(
+                "answers".into(),
+                Value::Array(
+                    r.answers
+                        .iter()
+                        .map(|a| {
+                            json!({
+                                "value": a.value,
+                                "displayValue": a.display_value,
+                                "answeredQuestion": {"id": a.question_id},
+                            })
+                        })
+                        .collect(),
+                ),
+            );
+            data.insert(
+                "requestor".into(),
+                subject_json(parts.requestor, &r.requestor_id),
+            );
+        }
+    }
+    data.insert(
+        "assignment".into(),
+        match assignment {
+            Some(a) => assignment_json(a, target, parts.policy),
+            // Before delivery, the assignment the request asks for.
+            None => json!({
+                "target": target,
+                "assignmentPolicy": named(&parts.policy.id, &parts.policy.display_name, parts.policy.description.as_deref()),
+            }),
+        },
+    );
+    json!({
+        "source": source,
+        "type": format!("microsoft.graph.accessPackageCustomExtensionStage.{stage}"),
+        "data": Value::Object(data),
+    })
+}
+
+impl Entitlement {
+    /// The callout `policy` makes at `stage` for what `on` names, if its
+    /// `customExtensionStageSettings` configure one and the extension still exists; read before
+    /// the transaction that reaches the stage, which writes it with [`write_callout`].
+    pub(super) async fn plan_callout(
+        &self,
+        policy: &AssignmentPolicy,
+        stage: CalloutStage,
+        on: CalloutOn<'_>,
+        now: OffsetDateTime,
+    ) -> DomainResult<Option<Callout>> {
+        let Some(setting) = policy
+            .settings
+            .custom_extension_stage_settings
+            .iter()
+            .find(|s| CalloutStage::parse(&s.stage) == Some(stage))
+        else {
+            return Ok(None);
+        };
+        let Some(extension) = self
+            .store
+            .custom_extension(&setting.custom_extension.id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let package = self.store.access_package(&policy.access_package_id).await?;
+        let catalog = self.store.catalog(&policy.catalog_id).await?;
+        let (Some(package), Some(catalog)) = (package, catalog) else {
+            return Ok(None);
+        };
+        let (request, assignment) = match &on {
+            CalloutOn::Request(r) => (Some(*r), None),
+            CalloutOn::Assignment {
+                assignment,
+                request,
+            } => (*request, Some(*assignment)),
+        };
+        let target_id = request
+            .map(|r| r.target_id.clone())
+            .or(assignment.map(|a| a.target_id.clone()))
+            .unwrap_or_default();
+        let target = self.subject(&target_id).await?;
+        let requestor = match request {
+            Some(r) => self.subject(&r.requestor_id).await?,
+            None => None,
+        };
+        let waits = stage.may_wait()
+            && extension.settings.callback_configuration.is_some()
+            && request.is_some();
+        let timeout_text = waits.then(|| callback_timeout(&extension));
+        let id = new_stage_instance_id();
+        let payload = payload(&PayloadParts {
+            id: &id,
+            stage,
+            waits: timeout_text.as_deref(),
+            package: &package,
+            catalog: &catalog,
+            policy,
+            on: &on,
+            target: target.as_ref(),
+            requestor: requestor.as_ref(),
+        });
+        Ok(Some(callout_of(
+            &extension, id, stage, request, assignment, waits, payload, now,
+        )))
+    }
+
+    /// `POST assignmentRequests/{id}/resume`: the extension's callback for a launch-and-wait
+    /// callout. Allowed to a catalog administrator and to the service principal the extension
+    /// names, never to the request's requestor or target. A denial ends the request; otherwise it
+    /// proceeds from where it waited.
+    pub async fn resume_request(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        request_id: &str,
+        input: ResumeInput,
+    ) -> DomainResult<()> {
+        let not_found = || DomainError::not_found("accessPackageAssignmentRequest", request_id);
+        let request = self
+            .store
+            .assignment_request(request_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let instance_id = input
+            .stage_instance_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let callout = match instance_id {
+            Some(id) => self
+                .store
+                .callout(id)
+                .await?
+                .filter(|c| c.request_id.as_deref() == Some(request_id)),
+            None => None,
+        };
+        let is_party = caller.id == request.requestor_id || caller.id == request.target_id;
+        let extension_principal = callout
+            .as_ref()
+            .is_some_and(|c| c.is_extension_principal(caller));
+        if !extension_principal || is_party {
+            // Anyone else must be able to read the request (404 otherwise) and administer its
+            // catalog (403 otherwise).
+            self.get_assignment_request(caller, request_id).await?;
+            if is_party {
+                return Err(DomainError::forbidden(
+                    "the requestor or target of a request never resumes it",
+                ));
+            }
+            if !caller.catalog_rights(&request.catalog_id).manage_catalog {
+                return Err(DomainError::forbidden(
+                    "only a catalog administrator or the extension's service principal resumes a request",
+                ));
+            }
+        }
+        let Some(instance_id) = instance_id else {
+            return Err(DomainError::invalid(
+                "data.customExtensionStageInstanceId is required",
+            ));
+        };
+        let callout = callout.ok_or_else(|| {
+            DomainError::invalid(format!(
+                "'{instance_id}' is not a custom extension callout of this request"
+            ))
+        })?;
+        for given in [input.stage.as_deref(), input.callback_type.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if CalloutStage::parse(given) != Some(callout.stage) {
+                return Err(DomainError::invalid(format!(
+                    "stage '{given}' is not the callout's stage '{}'",
+                    callout.stage.as_str()
+                )));
+            }
+        }
+        if callout.callback_state != CallbackState::Waiting {
+            return Err(DomainError::Conflict(format!(
+                "this callout is not waiting for a callback (it is {})",
+                callout.instance().map_or("pending", |i| i.status)
+            )));
+        }
+        let ends = match input
+            .state
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("denied") => Some(RequestState::Denied),
+            Some("canceled" | "cancelled") => Some(RequestState::Canceled),
+            _ => None,
+        };
+        let now = self.clock.now();
+        let recipients = self
+            .request_recipients(
+                &request.target_id,
+                &request.requestor_id,
+                request.requestor_kind,
+            )
+            .await?;
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .set_callout_callback(
+                &callout.id,
+                CallbackState::Waiting,
+                CallbackState::Received,
+                input.detail.as_deref(),
+                now,
+            )
+            .await?
+        {
+            return Err(DomainError::Conflict(
+                "the callout's wait ended while it was being resumed".into(),
+            ));
+        }
+        let actor = Actor::from(caller);
+        let moved = match ends {
+            Some(state) => {
+                transition(
+                    tx.as_mut(),
+                    &request,
+                    state,
+                    now,
+                    Transition {
+                        actor,
+                        request_id: ctx.request_id.as_deref(),
+                        activity: if state == RequestState::Denied {
+                            "Deny access package assignment request"
+                        } else {
+                            "Cancel access package assignment request"
+                        },
+                        event: if state == RequestState::Denied {
+                            "request.denied"
+                        } else {
+                            "request.canceled"
+                        },
+                        reason: Some("the custom extension's callback ended the request"),
+                        recipients,
+                    },
+                )
+                .await?
+            }
+            None => {
+                // Back to the status of its state; the job takes the step it waited before.
+                let resumed = request.moved_to(request.state, now);
+                if tx
+                    .update_assignment_request(&resumed, request.state)
+                    .await?
+                {
+                    tx.append_audit(
+                        &request_audit(
+                            actor,
+                            ctx.request_id.as_deref(),
+                            now,
+                            "Resume access package assignment request",
+                            &resumed,
+                            "",
+                        )
+                        .detail("stage", callout.stage.as_str()),
+                    )
+                    .await?;
+                    tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+                        .await?;
+                    Some(resumed)
+                } else {
+                    None
+                }
+            }
+        };
+        if moved.is_none() {
+            return Err(DomainError::Conflict(
+                "the request changed while it was being resumed".into(),
+            ));
+        }
+        Ok(tx.commit().await?)
+    }
+
+    /// The callback timeout of a launch-and-wait callout: the request is denied with status
+    /// `CalloutTimedOut` if the callout still waits. Idempotent.
+    pub(super) async fn time_out_callout(
+        &self,
+        callout_id: &str,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        self.end_wait(callout_id, CallbackState::TimedOut, None, now)
+            .await
+    }
+
+    /// Ends a callout's wait as `to` (timed out, failed) and denies the request it held.
+    async fn end_wait(
+        &self,
+        callout_id: &str,
+        to: CallbackState,
+        detail: Option<&str>,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let Some(callout) = self.store.callout(callout_id).await? else {
+            return Ok(());
+        };
+        if callout.callback_state != CallbackState::Waiting {
+            return Ok(());
+        }
+        let request = match &callout.request_id {
+            Some(id) => self.store.assignment_request(id).await?,
+            None => None,
+        };
+        let Some(request) = request else {
+            return Ok(());
+        };
+        let recipients = self
+            .request_recipients(
+                &request.target_id,
+                &request.requestor_id,
+                request.requestor_kind,
+            )
+            .await?;
+        let (reason, text) = if to == CallbackState::TimedOut {
+            (
+                StatusReason::CalloutTimedOut,
+                "the custom extension did not call back in time",
+            )
+        } else {
+            (
+                StatusReason::CalloutFailed,
+                "the custom extension could not be called",
+            )
+        };
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .set_callout_callback(&callout.id, CallbackState::Waiting, to, detail, now)
+            .await?
+        {
+            return Ok(());
+        }
+        let denied = request.moved_to_for(RequestState::Denied, reason, now);
+        if tx.update_assignment_request(&denied, request.state).await? {
+            tx.append_audit(
+                &request_audit(
+                    Actor::system(),
+                    None,
+                    now,
+                    "Deny access package assignment request",
+                    &denied,
+                    "",
+                )
+                .detail("reason", text)
+                .detail("stage", callout.stage.as_str()),
+            )
+            .await?;
+            tx.enqueue_event(&OutboxEvent::new(
+                "request.denied",
+                now,
+                super::requests::request_event_data(&denied),
+                recipients,
+            ))
+            .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    /// The callout instances of the requests (or assignments) `ids`, by holder id.
+    pub async fn callout_instances(
+        &self,
+        ids: &[String],
+    ) -> DomainResult<HashMap<String, Vec<CalloutInstance>>> {
+        let mut out: HashMap<String, Vec<CalloutInstance>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        for callout in self.store.callouts_of(ids).await? {
+            if let Some(instance) = callout.instance()
+                && ids.contains(&instance.holder_id)
+            {
+                out.entry(instance.holder_id.clone())
+                    .or_default()
+                    .push(instance);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One pass of the callout dispatcher: claim due callouts, send them, record each outcome;
+    /// a waiting callout given up on denies its request.
+    pub async fn run_callout_pass(
+        &self,
+        sender: &dyn CalloutSender,
+        pacing: &Pacing<'_>,
+    ) -> DomainResult<PassReport> {
+        let queue = CalloutQueue {
+            entitlement: self,
+            sender,
+        };
+        run_pass(&queue, pacing).await
+    }
+
+    /// When the callout dispatcher has work next.
+    pub async fn next_callout_due(&self) -> StoreResult<Option<OffsetDateTime>> {
+        self.store.callout_queue().next_callout_due().await
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn callout_of(
+    extension: &CustomExtension,
+    id: String,
+    stage: CalloutStage,
+    request: Option<&AssignmentRequest>,
+    assignment: Option<&Assignment>,
+    waits: bool,
+    payload: Value,
+    now: OffsetDateTime,
+) -> Callout {
+    let settings = &extension.settings;
+    let endpoint_url = match &settings.endpoint_configuration {
+        EndpointConfiguration::HttpRequestEndpoint { target_url } => target_url.clone(),
+        EndpointConfiguration::LogicAppTrigger { url, .. } => url.clone(),
+    };
+    let token_audience = match &settings.authentication_configuration {
+        Some(AuthenticationConfiguration::AzureAdToken { resource_id }) => {
+            Some(resource_id.clone())
+        }
+        _ => None,
+    };
+    let client = settings.client_configuration.clone().unwrap_or_default();
+    Callout {
+        id,
+        request_id: request.map(|r| r.id.clone()),
+        assignment_id: assignment.map(|a| a.id.clone()),
+        custom_extension_id: extension.id.clone(),
+        catalog_id: extension.catalog_id.clone(),
+        stage,
+        callback_state: if waits {
+            CallbackState::Waiting
+        } else {
+            CallbackState::None
+        },
+        callback_detail: None,
+        endpoint_url,
+        token_audience,
+        timeout_ms: client
+            .timeout_in_milliseconds
+            .and_then(|t| u32::try_from(t).ok())
+            .unwrap_or(DEFAULT_TIMEOUT_MS),
+        max_attempts: client
+            .maximum_retries
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(DEFAULT_MAX_RETRIES)
+            + 1,
+        payload,
+        delivery_state: DeliveryState::Pending,
+        attempts: 0,
+        last_error: None,
+        created_at: now,
+        callback_at: None,
+    }
+}
+
+/// The extension's `callbackConfiguration.timeoutDuration` as written (validated positive when
+/// the extension was saved), or the default.
+fn callback_timeout(extension: &CustomExtension) -> String {
+    extension
+        .settings
+        .callback_configuration
+        .as_ref()
+        .and_then(|c| c.timeout_duration.clone())
+        .filter(|d| crate::duration::parse(d).is_ok_and(|d| d > time::Duration::ZERO))
+        .unwrap_or_else(|| DEFAULT_CALLBACK_TIMEOUT.to_owned())
+}
+
+/// 128 random bits from the operating system (through UUIDv4, 122 of them random), hex: the
+/// secret `resume` must carry.
+fn new_stage_instance_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Callout {
+    /// When a waiting callout's callback times out.
+    pub(super) fn timeout_at(&self) -> Option<OffsetDateTime> {
+        if self.callback_state != CallbackState::Waiting {
+            return None;
+        }
+        let timeout = self
+            .payload
+            .pointer("/data/callbackConfiguration/timeoutDuration")
+            .and_then(Value::as_str)
+            .and_then(|d| crate::duration::parse(d).ok())
+            .unwrap_or(time::Duration::days(14));
+        Some(self.created_at + timeout)
+    }
+}
+
+/// A claimed callout, as the dispatcher sends it.
+#[derive(Debug, Clone)]
+pub struct ClaimedCallout {
+    pub id: String,
+    pub request_id: Option<String>,
+    pub endpoint_url: String,
+    pub token_audience: Option<String>,
+    pub custom_extension_id: String,
+    pub timeout_ms: u32,
+    pub max_attempts: u32,
+    pub attempts: u32,
+    pub waits: bool,
+    pub body: String,
+}
+
+impl Claimed for ClaimedCallout {
+    fn delivery_id(&self) -> &str {
+        &self.id
+    }
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    fn event_id(&self) -> &str {
+        &self.id
+    }
+    fn destination(&self) -> &str {
+        &self.endpoint_url
+    }
+    fn max_attempts(&self) -> Option<u32> {
+        Some(self.max_attempts)
+    }
+}
+
+/// The callout rows' queue (implemented by the store).
+#[async_trait]
+pub trait CalloutQueueStore: Send + Sync {
+    async fn claim_callouts(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedCallout>>;
+    async fn record_callout_attempt(
+        &self,
+        id: &str,
+        worker: &str,
+        record: &AttemptRecord,
+    ) -> StoreResult<bool>;
+    async fn release_callouts(&self, ids: &[String], worker: &str) -> StoreResult<u64>;
+    async fn next_callout_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+}
+
+/// POSTs one callout. Implemented by the server over the outbound client, with a bearer token
+/// for the extension's audience that carries no roles.
+#[async_trait]
+pub trait CalloutSender: Send + Sync {
+    async fn send(&self, callout: &ClaimedCallout) -> SendOutcome;
+}
+
+struct CalloutQueue<'a> {
+    entitlement: &'a Entitlement,
+    sender: &'a dyn CalloutSender,
+}
+
+#[async_trait]
+impl DeliveryQueue for CalloutQueue<'_> {
+    type Item = ClaimedCallout;
+
+    async fn route(&self, _now: OffsetDateTime, _limit: u32) -> StoreResult<u32> {
+        // Callouts are written where their stage is reached; there is nothing to route.
+        Ok(0)
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedCallout>> {
+        self.entitlement
+            .store
+            .callout_queue()
+            .claim_callouts(worker, now, lease_until, limit)
+            .await
+    }
+
+    async fn send(&self, item: &ClaimedCallout) -> SendOutcome {
+        self.sender.send(item).await
+    }
+
+    async fn record(&self, id: &str, worker: &str, record: &AttemptRecord) -> StoreResult<bool> {
+        let kept = self
+            .entitlement
+            .store
+            .callout_queue()
+            .record_callout_attempt(id, worker, record)
+            .await?;
+        if kept && record.next == NextStep::DeadLetter {
+            let now = record.at;
+            // A request left waiting on an extension that cannot be reached is denied now.
+            // Should this fail, the callback timeout still ends the wait.
+            self.entitlement
+                .end_wait(id, CallbackState::Failed, record.error.as_deref(), now)
+                .await
+                .map_err(|e| {
+                    crate::store::StoreError::Other(format!(
+                        "could not deny the request of failed callout {id}: {}",
+                        e.operator_detail()
+                    ))
+                })?;
+        }
+        Ok(kept)
+    }
+
+    async fn release(&self, ids: &[String], worker: &str) -> StoreResult<u64> {
+        self.entitlement
+            .store
+            .callout_queue()
+            .release_callouts(ids, worker)
+            .await
+    }
+}
+
+/// Writes a planned callout in the transaction that reached its stage: the row, and the
+/// timeout job of a wait.
+pub(super) async fn write_callout(
+    tx: &mut dyn StoreTx,
+    callout: Option<&Callout>,
+) -> DomainResult<()> {
+    if let Some(callout) = callout {
+        tx.insert_callout(callout).await?;
+        if let Some(at) = callout.timeout_at() {
+            tx.enqueue_job(&NewJob::new(JobKind::CalloutTimeout, &callout.id, at))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a planned callout holds its request.
+pub(super) fn holds(callout: Option<&Callout>) -> bool {
+    callout.is_some_and(|c| c.callback_state == CallbackState::Waiting)
+}
+
+/// The status of a request held by a launch-and-wait callout.
+pub(super) const WAITING_FOR_CALLBACK: &str = "WaitingForCallback";

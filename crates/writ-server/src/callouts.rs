@@ -1,0 +1,142 @@
+//! The custom extension callout dispatcher's runtime (DESIGN section 8): the HTTP
+//! [`CalloutSender`] over the [`OutboundClient`] (allow-list, no redirects), which POSTs the
+//! stored body with a bearer token for the extension's audience that carries no roles, and the
+//! task that runs passes of [`Entitlement::run_callout_pass`]. The loop and its shutdown are
+//! [`crate::dispatch_loop`]'s.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use writ_domain::clock::Clock;
+use writ_domain::dispatch::{Pacing, PassReport};
+use writ_domain::entitlement::{CalloutSender, ClaimedCallout, Entitlement};
+use writ_domain::error::DomainResult;
+use writ_domain::store::StoreResult;
+use writ_domain::webhooks::{DispatchConfig, SendOutcome};
+
+use crate::dispatch_loop::{self, Passes, jitter};
+use crate::job_worker::WorkerTiming;
+use crate::outbound::OutboundClient;
+use crate::tokens::{Subject, TokenService};
+use crate::webhooks::{not_sent, outcome_of};
+
+/// The `appid` of callout tokens: Writ's entitlement management calling out, not any principal
+/// of the directory.
+pub const CALLOUT_CLIENT_ID: &str = "writ-entitlement-management";
+
+/// How long a callout's token is valid: long enough for one attempt, no more.
+const CALLOUT_TOKEN_LIFETIME: time::Duration = time::Duration::minutes(5);
+
+/// Sends callouts with the outbound client.
+pub struct HttpCalloutSender {
+    client: OutboundClient,
+    tokens: Arc<TokenService>,
+    clock: Arc<dyn Clock>,
+}
+
+impl HttpCalloutSender {
+    pub fn new(client: OutboundClient, tokens: Arc<TokenService>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            client,
+            tokens,
+            clock,
+        }
+    }
+
+    /// A token for the extension's audience: issued by Writ, for the callout (`sub`/`oid` the
+    /// stage-instance id), with no roles and no directory roles, so it grants nothing at Writ or
+    /// anywhere else that checks roles.
+    fn token(&self, callout: &ClaimedCallout, audience: &str) -> Result<String, String> {
+        let subject = Subject {
+            object_id: callout.id.clone(),
+            is_user: false,
+            client_id: CALLOUT_CLIENT_ID.into(),
+            upn: None,
+            display_name: "Writ entitlement management".into(),
+            wids: Vec::new(),
+            audience: Some(audience.to_owned()),
+            roles: Vec::new(),
+            lifetime: CALLOUT_TOKEN_LIFETIME,
+            not_after: None,
+        };
+        self.tokens
+            .issue(&subject, self.clock.now())
+            .map(|(token, _)| token)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl CalloutSender for HttpCalloutSender {
+    async fn send(&self, callout: &ClaimedCallout) -> SendOutcome {
+        let mut builder = match self.client.post(&callout.endpoint_url) {
+            Ok(builder) => builder,
+            Err(error) => return not_sent(error),
+        };
+        if let Some(audience) = &callout.token_audience {
+            match self.token(callout, audience) {
+                Ok(token) => builder = builder.bearer_auth(token),
+                Err(error) => {
+                    return SendOutcome::Failed {
+                        error: format!("could not sign the callout's token: {error}"),
+                    };
+                }
+            }
+        }
+        let sent = builder
+            .timeout(StdDuration::from_millis(u64::from(callout.timeout_ms)))
+            .header("content-type", "application/json")
+            .body(callout.body.clone())
+            .send()
+            .await;
+        outcome_of(sent)
+    }
+}
+
+/// Everything the callout dispatcher runs with.
+pub struct CalloutDispatcher {
+    pub entitlement: Entitlement,
+    pub sender: Arc<dyn CalloutSender>,
+    pub clock: Arc<dyn Clock>,
+    pub config: DispatchConfig,
+    /// `max_idle` bounds how late a new callout is noticed: callouts are written on any replica
+    /// without a signal to this task.
+    pub timing: WorkerTiming,
+}
+
+#[async_trait]
+impl Passes for CalloutDispatcher {
+    const CHANNEL: &'static str = "callout";
+
+    async fn pass(&self, stopping: &(dyn Fn() -> bool + Send + Sync)) -> DomainResult<PassReport> {
+        let pacing = Pacing {
+            config: &self.config,
+            clock: self.clock.as_ref(),
+            jitter: &jitter,
+            stopping,
+        };
+        self.entitlement
+            .run_callout_pass(self.sender.as_ref(), &pacing)
+            .await
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<OffsetDateTime>> {
+        self.entitlement.next_callout_due().await
+    }
+}
+
+impl CalloutDispatcher {
+    /// Runs until `shutdown` resolves; see [`crate::dispatch_loop`] for what shutdown does.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        dispatch_loop::run(
+            &self,
+            self.clock.as_ref(),
+            self.config.batch_size,
+            &self.timing,
+            shutdown,
+        )
+        .await;
+    }
+}
