@@ -27,6 +27,8 @@ mod audit;
 mod auth;
 #[path = "api/authorization.rs"]
 mod authorization;
+#[path = "api/callouts.rs"]
+mod callouts;
 #[path = "api/catalogs.rs"]
 mod catalogs;
 #[path = "api/conventions.rs"]
