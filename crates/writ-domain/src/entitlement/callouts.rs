@@ -555,10 +555,13 @@ impl Entitlement {
                 )));
             }
         }
-        if callout.callback_state != CallbackState::Waiting {
+        if callout.callback_state != CallbackState::Waiting
+            || request.status != WAITING_FOR_CALLBACK
+        {
             return Err(DomainError::Conflict(format!(
-                "this callout is not waiting for a callback (it is {})",
-                callout.instance().map_or("pending", |i| i.status)
+                "this callout is not waiting for a callback (it is {}; the request is {})",
+                callout.instance().map_or("pending", |i| i.status),
+                request.state.as_str()
             )));
         }
         let ends = match input
@@ -712,6 +715,10 @@ impl Entitlement {
             .await?
         {
             return Ok(());
+        }
+        if request.status != WAITING_FOR_CALLBACK {
+            // Canceled while it waited: the wait ends, the request stays as it is.
+            return Ok(tx.commit().await?);
         }
         let denied = request.moved_to_for(RequestState::Denied, reason, now);
         if tx.update_assignment_request(&denied, request.state).await? {

@@ -777,11 +777,53 @@ async fn redirects_are_not_followed(backend: Backend) {
     );
 }
 
+/// The agent cancels its request while it waits: a later resume is `409` and the timeout leaves
+/// it canceled.
+async fn a_request_canceled_while_waiting_stays_canceled(backend: Backend) {
+    let app = app(backend).await;
+    let endpoint = extension_endpoint(202).await;
+    let s = setup(&app, &endpoint.url, Some("PT10M")).await;
+    let policy = policy(
+        &app,
+        &s,
+        &[("assignmentRequestCreated", &s.request_extension)],
+        None,
+    )
+    .await;
+    let (agent, token) = agent(&app).await;
+    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    send_callouts(&app, &sender(&app, &["127.0.0.1"])).await;
+    let canceled = app
+        .send(
+            Method::POST,
+            &format!("{EM}/assignmentRequests/{request_id}/cancel"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(canceled.status, StatusCode::NO_CONTENT, "{}", canceled.body);
+    let callout = endpoint.all()[0].body.clone();
+    let late = resume(
+        &app,
+        &s.extension_token,
+        &request_id,
+        resume_body(&callout, None),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    app.clock.advance(Duration::minutes(10));
+    run_jobs(&app).await;
+    let shown = request(&app, &request_id).await;
+    assert_eq!(shown["state"], "canceled", "{shown}");
+    assert_eq!(shown["status"], "Canceled");
+}
+
 crate::on_both_backends!(
     each_configured_stage_calls_the_extension,
     a_waiting_request_proceeds_when_the_extension_resumes_it,
     a_resume_with_a_denial_ends_the_request,
     an_unanswered_wait_times_out,
+    a_request_canceled_while_waiting_stays_canceled,
     an_approved_request_waits_for_the_extension,
     loopback_extensions_are_refused_without_an_allow_list,
     redirects_are_not_followed,
