@@ -173,8 +173,7 @@ impl CalloutQueueStore for SqlStore {
             &mut raw.tx,
             self,
             &TABLE,
-            "id, request_id, endpoint_url, token_audience, custom_extension_id, timeout_ms, \
-             max_attempts, attempts, waits, payload",
+            "id, endpoint_url, token_audience, timeout_ms, max_attempts, attempts, payload",
             worker,
             (now, lease_until),
             limit,
@@ -185,14 +184,11 @@ impl CalloutQueueStore for SqlStore {
             .map(|row| {
                 Ok(ClaimedCallout {
                     id: row.try_get("id").store()?,
-                    request_id: row.try_get("request_id").store()?,
                     endpoint_url: row.try_get("endpoint_url").store()?,
                     token_audience: row.try_get("token_audience").store()?,
-                    custom_extension_id: row.try_get("custom_extension_id").store()?,
                     timeout_ms: count(row, "timeout_ms")?,
                     max_attempts: count(row, "max_attempts")?,
                     attempts: count(row, "attempts")?,
-                    waits: row.try_get::<i64, _>("waits").store()? != 0,
                     body: row.try_get("payload").store()?,
                 })
             })

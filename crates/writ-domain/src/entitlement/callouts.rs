@@ -480,9 +480,13 @@ impl Entitlement {
             target: target.as_ref(),
             requestor: requestor.as_ref(),
         });
-        Ok(Some(callout_of(
-            &extension, id, stage, request, assignment, waits, payload, now,
-        )))
+        let mut callout = callout_of(&extension, id, stage, payload, now);
+        callout.request_id = request.map(|r| r.id.clone());
+        callout.assignment_id = assignment.map(|a| a.id.clone());
+        if waits {
+            callout.callback_state = CallbackState::Waiting;
+        }
+        Ok(Some(callout))
     }
 
     /// `POST assignmentRequests/{id}/resume`: the extension's callback for a launch-and-wait
@@ -787,14 +791,11 @@ impl Entitlement {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A fire-and-forget callout of `extension` at `stage`, holding nothing yet.
 fn callout_of(
     extension: &CustomExtension,
     id: String,
     stage: CalloutStage,
-    request: Option<&AssignmentRequest>,
-    assignment: Option<&Assignment>,
-    waits: bool,
     payload: Value,
     now: OffsetDateTime,
 ) -> Callout {
@@ -812,16 +813,12 @@ fn callout_of(
     let client = settings.client_configuration.clone().unwrap_or_default();
     Callout {
         id,
-        request_id: request.map(|r| r.id.clone()),
-        assignment_id: assignment.map(|a| a.id.clone()),
+        request_id: None,
+        assignment_id: None,
         custom_extension_id: extension.id.clone(),
         catalog_id: extension.catalog_id.clone(),
         stage,
-        callback_state: if waits {
-            CallbackState::Waiting
-        } else {
-            CallbackState::None
-        },
+        callback_state: CallbackState::None,
         callback_detail: None,
         endpoint_url,
         token_audience,
@@ -881,14 +878,11 @@ impl Callout {
 #[derive(Debug, Clone)]
 pub struct ClaimedCallout {
     pub id: String,
-    pub request_id: Option<String>,
     pub endpoint_url: String,
     pub token_audience: Option<String>,
-    pub custom_extension_id: String,
     pub timeout_ms: u32,
     pub max_attempts: u32,
     pub attempts: u32,
-    pub waits: bool,
     pub body: String,
 }
 
