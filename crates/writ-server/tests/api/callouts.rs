@@ -17,6 +17,7 @@ use time::Duration;
 use writ_domain::clock::Clock;
 use writ_domain::dispatch::Pacing;
 use writ_domain::jobs::{WorkerConfig, run_due_jobs};
+use writ_domain::store::Store;
 use writ_domain::webhooks::DispatchConfig;
 use writ_server::callouts::HttpCalloutSender;
 use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
@@ -818,6 +819,50 @@ async fn a_request_canceled_while_waiting_stays_canceled(backend: Backend) {
     assert_eq!(shown["status"], "Canceled");
 }
 
+/// A worker that claimed a callout and died (SIGKILL) sends nothing; once its lease has run out
+/// another sends it, with the same body and stage-instance id, exactly once.
+async fn a_crashed_workers_callout_is_sent_once_by_another(backend: Backend) {
+    let app = app(backend).await;
+    let endpoint = extension_endpoint(202).await;
+    let s = setup(&app, &endpoint.url, Some("PT1H")).await;
+    let policy = policy(
+        &app,
+        &s,
+        &[("assignmentRequestCreated", &s.request_extension)],
+        None,
+    )
+    .await;
+    let (agent, token) = agent(&app).await;
+    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    let now = app.clock.now();
+    let claimed = app
+        .store
+        .callout_queue()
+        .claim_callouts("crashed", now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let sender = sender(&app, &["127.0.0.1"]);
+    send_callouts(&app, &sender).await;
+    assert!(endpoint.all().is_empty(), "the lease holds it");
+    app.clock.advance(Duration::seconds(61));
+    send_callouts(&app, &sender).await;
+    send_callouts(&app, &sender).await;
+    let received = endpoint.all();
+    assert_eq!(received.len(), 1);
+    let sent: Value = serde_json::from_str(&claimed[0].body).unwrap();
+    assert_eq!(received[0].body, sent, "the resend is the stored body");
+    assert_eq!(
+        received[0].body["data"]["customExtensionStageInstanceId"],
+        claimed[0].id.as_str()
+    );
+    let shown = request(&app, &request_id).await;
+    assert_eq!(
+        shown["customExtensionCalloutInstances"][0]["id"],
+        claimed[0].id.as_str()
+    );
+}
+
 crate::on_both_backends!(
     each_configured_stage_calls_the_extension,
     a_waiting_request_proceeds_when_the_extension_resumes_it,
@@ -827,4 +872,5 @@ crate::on_both_backends!(
     an_approved_request_waits_for_the_extension,
     loopback_extensions_are_refused_without_an_allow_list,
     redirects_are_not_followed,
+    a_crashed_workers_callout_is_sent_once_by_another,
 );
