@@ -313,6 +313,26 @@ async fn self_request(app: &TestApp, token: &str, agent: &str, s: &Setup, policy
     .await
 }
 
+/// A setup whose policy calls the request extension when a request is created, and an agent's
+/// self-request under it: (setup, agent, agent's token, request id).
+async fn at_creation(
+    app: &TestApp,
+    url: &str,
+    wait: Option<&str>,
+) -> (Setup, String, String, String) {
+    let s = setup(app, url, wait).await;
+    let policy = policy(
+        app,
+        &s,
+        &[("assignmentRequestCreated", &s.request_extension)],
+        None,
+    )
+    .await;
+    let (agent, token) = agent(app).await;
+    let request_id = id(&self_request(app, &token, &agent, &s, &policy).await);
+    (s, agent, token, request_id)
+}
+
 async fn request(app: &TestApp, request: &str) -> Value {
     let reply = app
         .get(&format!("{EM}/assignmentRequests/{request}"), &app.admin)
@@ -588,16 +608,7 @@ async fn a_waiting_request_proceeds_when_the_extension_resumes_it(backend: Backe
 async fn a_resume_with_a_denial_ends_the_request(backend: Backend) {
     let app = app(backend).await;
     let endpoint = extension_endpoint(202).await;
-    let s = setup(&app, &endpoint.url, Some("PT1H")).await;
-    let policy = policy(
-        &app,
-        &s,
-        &[("assignmentRequestCreated", &s.request_extension)],
-        None,
-    )
-    .await;
-    let (agent, token) = agent(&app).await;
-    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    let (s, agent, _, request_id) = at_creation(&app, &endpoint.url, Some("PT1H")).await;
     send_callouts(&app, &sender(&app, &["127.0.0.1"])).await;
     let callout = endpoint.all()[0].body.clone();
     let reply = resume(
@@ -630,16 +641,7 @@ async fn a_resume_with_a_denial_ends_the_request(backend: Backend) {
 async fn an_unanswered_wait_times_out(backend: Backend) {
     let app = app(backend).await;
     let endpoint = extension_endpoint(202).await;
-    let s = setup(&app, &endpoint.url, Some("PT10M")).await;
-    let policy = policy(
-        &app,
-        &s,
-        &[("assignmentRequestCreated", &s.request_extension)],
-        None,
-    )
-    .await;
-    let (agent, token) = agent(&app).await;
-    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    let (s, _, _, request_id) = at_creation(&app, &endpoint.url, Some("PT10M")).await;
     send_callouts(&app, &sender(&app, &["127.0.0.1"])).await;
     app.clock.advance(Duration::minutes(9));
     run_jobs(&app).await;
@@ -718,16 +720,7 @@ async fn an_approved_request_waits_for_the_extension(backend: Backend) {
 async fn loopback_extensions_are_refused_without_an_allow_list(backend: Backend) {
     let app = app(backend).await;
     let endpoint = extension_endpoint(202).await;
-    let s = setup(&app, &endpoint.url, Some("PT1H")).await;
-    let policy = policy(
-        &app,
-        &s,
-        &[("assignmentRequestCreated", &s.request_extension)],
-        None,
-    )
-    .await;
-    let (agent, token) = agent(&app).await;
-    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    let (_, _, _, request_id) = at_creation(&app, &endpoint.url, Some("PT1H")).await;
     send_callouts(&app, &sender(&app, &[])).await;
     assert!(endpoint.all().is_empty());
     let shown = request(&app, &request_id).await;
@@ -757,16 +750,7 @@ async fn redirects_are_not_followed(backend: Backend) {
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         format!("http://{address}/callout")
     };
-    let s = setup(&app, &redirect, None).await;
-    let policy = policy(
-        &app,
-        &s,
-        &[("assignmentRequestCreated", &s.request_extension)],
-        None,
-    )
-    .await;
-    let (agent, token) = agent(&app).await;
-    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    let (_, _, _, request_id) = at_creation(&app, &redirect, None).await;
     send_callouts(&app, &sender(&app, &["127.0.0.1"])).await;
     assert!(target.all().is_empty(), "the redirect was followed");
     let shown = request(&app, &request_id).await;
@@ -783,16 +767,7 @@ async fn redirects_are_not_followed(backend: Backend) {
 async fn a_request_canceled_while_waiting_stays_canceled(backend: Backend) {
     let app = app(backend).await;
     let endpoint = extension_endpoint(202).await;
-    let s = setup(&app, &endpoint.url, Some("PT10M")).await;
-    let policy = policy(
-        &app,
-        &s,
-        &[("assignmentRequestCreated", &s.request_extension)],
-        None,
-    )
-    .await;
-    let (agent, token) = agent(&app).await;
-    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    let (s, _, token, request_id) = at_creation(&app, &endpoint.url, Some("PT10M")).await;
     send_callouts(&app, &sender(&app, &["127.0.0.1"])).await;
     let canceled = app
         .send(
@@ -824,16 +799,7 @@ async fn a_request_canceled_while_waiting_stays_canceled(backend: Backend) {
 async fn a_crashed_workers_callout_is_sent_once_by_another(backend: Backend) {
     let app = app(backend).await;
     let endpoint = extension_endpoint(202).await;
-    let s = setup(&app, &endpoint.url, Some("PT1H")).await;
-    let policy = policy(
-        &app,
-        &s,
-        &[("assignmentRequestCreated", &s.request_extension)],
-        None,
-    )
-    .await;
-    let (agent, token) = agent(&app).await;
-    let request_id = id(&self_request(&app, &token, &agent, &s, &policy).await);
+    let (_, _, _, request_id) = at_creation(&app, &endpoint.url, Some("PT1H")).await;
     let now = app.clock.now();
     let claimed = app
         .store
