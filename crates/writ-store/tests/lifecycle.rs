@@ -1733,6 +1733,35 @@ async fn a_catalog_role_does_not_assign_an_agent_its_holder_sponsors(backend: Ba
         w.assignment_of(&created.id).await.state,
         AssignmentState::Delivered
     );
+
+    // Sponsoring through a group counts as well: the one sponsor resolver decides.
+    let admin = w.admin().await;
+    let circle = w
+        .directory
+        .create_group(
+            &admin,
+            &ctx(),
+            GroupInput {
+                display_name: text("Sponsor circle"),
+                mail_nickname: text("sponsor-circle"),
+                mail_enabled: Patch::Value(false),
+                security_enabled: Patch::Value(true),
+                ..GroupInput::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    w.directory
+        .change_group_member(&admin, &ctx(), &circle, &w.sponsor, true)
+        .await
+        .unwrap();
+    let via_group = w.create_agent("support-agent-9", &[&circle]).await;
+    let message = forbidden(
+        w.admin_add(&w.sponsor, &w.package, &w.policy, &via_group, None)
+            .await,
+    );
+    assert!(message.contains("sponsors or owns"), "{message}");
 }
 
 // ----- time: extension and the races at the end instant -----

@@ -628,18 +628,17 @@ impl Entitlement {
         caller: &Caller,
         target: &Subject,
     ) -> DomainResult<()> {
-        if !caller.is_em_admin() && target.is_agent {
-            let sponsors = self.store.sponsors(&target.id).await?;
-            let owners = self.store.object_owners(&target.id).await?;
-            if sponsors
-                .iter()
-                .chain(owners.iter())
-                .any(|o| o.id() == caller.id)
-            {
-                return Err(DomainError::forbidden(
-                    "a catalog role does not allow assigning access to an agent its holder sponsors or owns",
-                ));
-            }
+        // The one sponsor resolver (DESIGN section 5): sponsoring through a group, or through an
+        // agent user's parent, counts as sponsoring.
+        if !caller.is_em_admin()
+            && target.is_agent
+            && self
+                .sponsors_or_owns(caller, &target.id, self.clock.now())
+                .await?
+        {
+            return Err(DomainError::forbidden(
+                "a catalog role does not allow assigning access to an agent its holder sponsors or owns",
+            ));
         }
         Ok(())
     }
