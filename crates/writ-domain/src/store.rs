@@ -100,6 +100,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ready(&self) -> StoreResult<()>;
     /// The webhook deliveries' storage (a port of its own: see `webhooks`), on the same database.
     fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
+    /// The email deliveries' storage (a port of its own: see `email`), on the same database.
+    fn email(&self) -> &dyn crate::email::EmailStore;
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
 
