@@ -1,7 +1,8 @@
 """An SMTP server for the end-to-end tests: aiosmtpd (pinned in requirements.txt) on a free
 loopback port in this process, recording every message it accepts with its envelope recipient,
-parsed by Python's `email` package. Plain SMTP: TLS and AUTH are covered by the Rust email tests
-(crates/writ-server/tests/api/email.rs)."""
+parsed by Python's `email` package. Plain SMTP, or STARTTLS required with `starttls=(cert, key)`;
+AUTH and implicit TLS are covered by the Rust email tests (crates/writ-server/tests/api/email.rs,
+whose smtp_relay.py also makes the test certificates)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import email
 import email.policy
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Optional
 
 from aiosmtpd.controller import Controller
 
@@ -22,6 +25,8 @@ class Mail:
     rcpt: str
     message: EmailMessage
     arrived: float
+    # Whether the session had switched to TLS (STARTTLS) before the message.
+    tls: bool = False
 
     @property
     def message_id(self) -> str:
@@ -44,7 +49,7 @@ class Mail:
 
 
 class MailSink:
-    def __init__(self) -> None:
+    def __init__(self, starttls: Optional[tuple[str, str]] = None) -> None:
         self.lock = threading.Lock()
         self.mails: list[Mail] = []
         sink = self
@@ -54,13 +59,18 @@ class MailSink:
                 message = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 with sink.lock:
                     for rcpt in envelope.rcpt_tos:
-                        sink.mails.append(Mail(rcpt, message, time.time()))
+                        sink.mails.append(Mail(rcpt, message, time.time(), bool(session.ssl)))
                 return "250 OK"
 
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        tls = {}
+        if starttls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*starttls)
+            tls = {"tls_context": context, "require_starttls": True}
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, **tls)
         self.controller.start()
         self.url = f"smtp://127.0.0.1:{port}"
 

@@ -667,7 +667,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            error.contains("notifications.smtp_ca_file /nonexistent/writ-relay-ca.pem cannot be read"),
+            error.contains(
+                "notifications.smtp_ca_file /nonexistent/writ-relay-ca.pem cannot be read"
+            ),
             "{error}"
         );
         // No relay: no email, and no error.

@@ -126,13 +126,15 @@ impl SmtpServer {
         let Some(python) = python_with_aiosmtpd() else {
             let note = "no Python with aiosmtpd and cryptography (scripts/e2e-venv.sh makes \
                         target/e2e-venv; or set WRIT_TEST_AIOSMTPD_PYTHON)";
-            assert!(!under_ci(), "CI is set, so the email tests may not skip: {note}");
+            assert!(
+                !under_ci(),
+                "CI is set, so the email tests may not skip: {note}"
+            );
             eprintln!("SKIPPED: {note}");
             return None;
         };
-        let dir = tempdir::Dir(
-            std::env::temp_dir().join(format!("writ-smtp-{}", uuid::Uuid::new_v4())),
-        );
+        let dir =
+            tempdir::Dir(std::env::temp_dir().join(format!("writ-smtp-{}", uuid::Uuid::new_v4())));
         std::fs::create_dir_all(&dir.0).unwrap();
         if security != Security::Plain {
             let status = Command::new(&python)
@@ -716,8 +718,8 @@ async fn a_relay_that_stops_answering_times_out_and_is_retried(backend: Backend)
             held.push(stream);
         }
     });
-    let sender = sender(&format!("smtp://127.0.0.1:{port}"))
-        .with_timeout(StdDuration::from_millis(500));
+    let sender =
+        sender(&format!("smtp://127.0.0.1:{port}")).with_timeout(StdDuration::from_millis(500));
     add_event(
         &app,
         "assignment.expired",
@@ -856,15 +858,18 @@ async fn deliveries_are_listed_for_administrators_only(backend: Backend) {
     assert_eq!(sent["state"], "delivered");
     assert_eq!(sent["eventType"], "assignment.expiringSoon");
     assert_eq!(sent["recipientMail"], "one@example.org");
+    assert_eq!(sent["messageId"], format!("<{}.s-1@writ.test>", notice.id));
     assert_eq!(
-        sent["messageId"],
-        format!("<{}.s-1@writ.test>", notice.id)
+        (&sent["attempts"], &sent["lastStatusCode"]),
+        (&json!(1), &json!(250))
     );
-    assert_eq!((&sent["attempts"], &sent["lastStatusCode"]), (&json!(1), &json!(250)));
     assert!(sent["deliveredDateTime"].is_string() && sent["nextAttemptDateTime"].is_null());
     let refused = find(&notice.id, "s-2");
     assert_eq!(refused["state"], "deadLettered");
-    assert!(refused["lastError"].as_str().unwrap().contains("550"), "{refused}");
+    assert!(
+        refused["lastError"].as_str().unwrap().contains("550"),
+        "{refused}"
+    );
     assert!(refused["deadLetteredDateTime"].is_string());
     let waiting = find(&expired.id, "s-1");
     assert_eq!(waiting["state"], "pending");
@@ -888,7 +893,12 @@ async fn deliveries_are_listed_for_administrators_only(backend: Backend) {
     let next = page.body["@odata.nextLink"].as_str().unwrap();
     let next = &next[next.find("/writ/").unwrap()..];
     let rest = app.get(next, &app.admin).await;
-    assert_eq!(rest.body["value"].as_array().unwrap().len(), 1, "{}", rest.body);
+    assert_eq!(
+        rest.body["value"].as_array().unwrap().len(),
+        1,
+        "{}",
+        rest.body
+    );
     let selected = deliveries(&app, "?$select=id,state").await;
     assert_eq!(selected[0].as_object().unwrap().len(), 2, "{selected:?}");
 
@@ -897,10 +907,15 @@ async fn deliveries_are_listed_for_administrators_only(backend: Backend) {
     let one = app.get(&format!("{DELIVERIES}/{id}"), &app.admin).await;
     assert_eq!(one.status.as_u16(), 200, "{}", one.body);
     assert_eq!(one.body, sent);
-    let missing = app.get(&format!("{DELIVERIES}/no-such-id"), &app.admin).await;
+    let missing = app
+        .get(&format!("{DELIVERIES}/no-such-id"), &app.admin)
+        .await;
     assert_eq!(missing.status.as_u16(), 404, "{}", missing.body);
     let bad = app
-        .get(&format!("{DELIVERIES}?$filter=state%20eq%20'lost'"), &app.admin)
+        .get(
+            &format!("{DELIVERIES}?$filter=state%20eq%20'lost'"),
+            &app.admin,
+        )
         .await;
     assert_eq!(bad.status.as_u16(), 400, "{}", bad.body);
 
