@@ -9,7 +9,8 @@ WRIT_TEST_POSTGRES_URL="$(scripts/pg-test-cluster.sh)"
 export WRIT_TEST_POSTGRES_URL
 echo "test PostgreSQL: $WRIT_TEST_POSTGRES_URL"
 
-# The Rust email tests deliver to aiosmtpd from this venv (they skip, saying so, without one).
+# The Rust email tests deliver to aiosmtpd from this venv (without one they skip, saying so, or
+# fail when CI is set).
 WRIT_TEST_AIOSMTPD_PYTHON="$(scripts/e2e-venv.sh)"
 export WRIT_TEST_AIOSMTPD_PYTHON
 

@@ -9,6 +9,8 @@
 //! derived from the event and the recipient, a resend after a crash carries the same one.
 //!
 //! The SMTP client is the server's ([`EmailSender`]); the rows are the store's ([`EmailStore`]).
+//! Administrators read the rows at `/writ/v1/emailDeliveries` ([`list_deliveries`],
+//! [`get_delivery`]).
 
 use std::collections::HashMap;
 
@@ -17,11 +19,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::audit::{OutboxEvent, Recipient};
+use crate::authz::Caller;
 use crate::clock::Clock;
 use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
+use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
-use crate::webhooks::{AttemptRecord, DispatchConfig, SendOutcome};
+use crate::webhooks::{AttemptRecord, DeliveryState, DispatchConfig, SendOutcome};
 
 /// The events a person acts on or must know about, and so the ones mailed. The rest
 /// (`request.created`, `request.pendingApproval`, `request.canceled`, `delivery.failed`) go to
@@ -73,6 +77,29 @@ impl Claimed for ClaimedEmail {
     }
 }
 
+/// One (event, recipient) email delivery as stored, for `/writ/v1/emailDeliveries`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub recipient_id: String,
+    /// The address the event gave the recipient (what the message is sent to).
+    pub recipient_mail: Option<String>,
+    /// `None` when the stored state is unknown to this build.
+    pub state: Option<DeliveryState>,
+    pub state_name: String,
+    pub attempts: u32,
+    /// The SMTP server's last reply code.
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<OffsetDateTime>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub dead_lettered_at: Option<OffsetDateTime>,
+}
+
 /// The storage the email dispatcher needs. Each call is its own transaction.
 #[async_trait]
 pub trait EmailStore: Send + Sync {
@@ -113,6 +140,13 @@ pub trait EmailStore: Send + Sync {
     /// Display names of the given directory objects and access packages, by id; ids not found
     /// (deleted since the event) are absent.
     async fn display_names(&self, ids: &[String]) -> StoreResult<HashMap<String, String>>;
+
+    /// Deliveries in id order unless `$orderby` says otherwise; `$filter` on `id`, `state`,
+    /// `eventId`, `eventType`, `recipientId` and the instants.
+    async fn list_email_deliveries(&self, query: &ListQuery) -> StoreResult<Page<EmailDelivery>>;
+
+    /// One delivery by id.
+    async fn email_delivery(&self, id: &str) -> StoreResult<Option<EmailDelivery>>;
 }
 
 /// One message, ready for the SMTP client (which adds `From`).
@@ -404,6 +438,40 @@ pub async fn run_email_pass(
         },
     )
     .await
+}
+
+fn require_admin(caller: &Caller) -> DomainResult<()> {
+    if caller.is_em_admin() {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "email deliveries are visible to Global Administrators and Identity Governance \
+             Administrators only",
+        ))
+    }
+}
+
+/// `GET /writ/v1/emailDeliveries`: administrators of entitlement management only.
+pub async fn list_deliveries(
+    store: &dyn EmailStore,
+    caller: &Caller,
+    query: &ListQuery,
+) -> DomainResult<Page<EmailDelivery>> {
+    require_admin(caller)?;
+    Ok(store.list_email_deliveries(query).await?)
+}
+
+/// `GET /writ/v1/emailDeliveries/{id}`: administrators only (403 before 404 for anyone else).
+pub async fn get_delivery(
+    store: &dyn EmailStore,
+    caller: &Caller,
+    id: &str,
+) -> DomainResult<EmailDelivery> {
+    require_admin(caller)?;
+    store
+        .email_delivery(id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("emailDelivery", id))
 }
 
 #[cfg(test)]

@@ -102,6 +102,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
     /// The custom extension callouts' queue (claimed, retried and dead-lettered like webhooks).
     fn callout_queue(&self) -> &dyn crate::entitlement::CalloutQueueStore;
+    /// The email deliveries' storage (a port of its own: see `email`), on the same database.
+    fn email(&self) -> &dyn crate::email::EmailStore;
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
 

@@ -6,17 +6,20 @@
 //! same host or network; `smtp://host?tls=required` requires STARTTLS (port 587);
 //! `smtp://host?tls=opportunistic` uses STARTTLS when offered; `smtps://host` is implicit TLS
 //! (port 465). `user:password@` authenticates (percent-decoded). Certificates are checked with
-//! the platform verifier, as the webhook client's are. The relay is the administrator's own
+//! the platform verifier, as the webhook client's are, trusting also the certificates of
+//! `notifications.smtp_ca_file` (PEM) when one is given: a relay with a certificate from a
+//! private CA. The relay is the administrator's own
 //! configuration and typically on loopback or a private network, so the outbound allow-list of
 //! webhooks does not apply to it.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::OffsetDateTime;
@@ -149,28 +152,92 @@ pub fn parse_from(text: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("notifications.smtp_from '{text}' is not a mail address: {e}"))
 }
 
+/// Certificates trusted for the relay besides the platform's (`notifications.smtp_ca_file`).
+#[derive(Clone)]
+pub struct ExtraRoots {
+    pub path: PathBuf,
+    certificate: Certificate,
+}
+
+impl std::fmt::Debug for ExtraRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraRoots")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl ExtraRoots {
+    /// Reads a PEM file of one or more CA certificates, checking each can be a trust anchor.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let shown = path.display();
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("notifications.smtp_ca_file {shown} cannot be read: {e}"))?;
+        let not_pem = || {
+            format!(
+                "notifications.smtp_ca_file {shown} holds no PEM certificate \
+                 (-----BEGIN CERTIFICATE-----)"
+            )
+        };
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(not_pem());
+        }
+        let certificate = Certificate::from_pem(&pem).map_err(|_| not_pem())?;
+        // Building the TLS settings parses each certificate as a trust anchor.
+        TlsParameters::builder("localhost".to_owned())
+            .add_root_certificate(certificate.clone())
+            .build()
+            .map_err(|e| {
+                format!("notifications.smtp_ca_file {shown}: not a usable CA certificate: {e}")
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+            certificate,
+        })
+    }
+}
+
 /// The relay and the sender's address, as configured.
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
     pub settings: SmtpSettings,
     pub from: Mailbox,
+    pub extra_roots: Option<ExtraRoots>,
 }
 
 impl SmtpConfig {
-    /// `notifications.smtp_url` and `smtp_from`: `None` without a URL (no email is sent); with
-    /// one, the sender's address is required.
-    pub fn parse(url: Option<&str>, from: Option<&str>) -> Result<Option<Self>, String> {
+    /// `notifications.smtp_url`, `smtp_from` and `smtp_ca_file`: `None` without a URL (no email
+    /// is sent); with one, the sender's address is required, and a CA file only with TLS.
+    pub fn parse(
+        url: Option<&str>,
+        from: Option<&str>,
+        ca_file: Option<&Path>,
+    ) -> Result<Option<Self>, String> {
         let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
-            return Ok(None);
+            return match ca_file {
+                Some(_) => Err("notifications.smtp_ca_file (WRIT_SMTP_CA_FILE) is set \
+                                without notifications.smtp_url"
+                    .into()),
+                None => Ok(None),
+            };
         };
         let settings = SmtpSettings::parse(url.trim())?;
         let from = from.filter(|f| !f.trim().is_empty()).ok_or(
             "notifications.smtp_from (WRIT_SMTP_FROM) is required with notifications.smtp_url: \
              the address notices are sent from",
         )?;
+        if ca_file.is_some() && settings.security == SmtpSecurity::Plain {
+            return Err(
+                "notifications.smtp_ca_file (WRIT_SMTP_CA_FILE) is set but notifications.smtp_url \
+                 uses no TLS: add ?tls=required, or use smtps://"
+                    .into(),
+            );
+        }
+        let extra_roots = ca_file.map(ExtraRoots::load).transpose()?;
         Ok(Some(Self {
             settings,
             from: parse_from(from.trim())?,
+            extra_roots,
         }))
     }
 }
@@ -189,9 +256,12 @@ pub fn host_of(public_url: &str) -> String {
 pub struct SmtpEmailSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// How long one whole exchange may take ([`SMTP_TIMEOUT`]).
+    timeout: StdDuration,
 }
 
-/// How long one exchange with the relay may take; the dispatcher's lease must be longer.
+/// How long one exchange with the relay (connection, TLS, AUTH, the message) may take; the
+/// dispatcher's lease must be longer.
 pub const SMTP_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
 impl SmtpEmailSender {
@@ -199,7 +269,12 @@ impl SmtpEmailSender {
     pub fn new(config: &SmtpConfig, hello_name: &str) -> Result<Self, String> {
         let settings = &config.settings;
         let tls = || {
-            TlsParameters::new(settings.host.clone())
+            let mut builder = TlsParameters::builder(settings.host.clone());
+            if let Some(roots) = &config.extra_roots {
+                builder = builder.add_root_certificate(roots.certificate.clone());
+            }
+            builder
+                .build()
                 .map_err(|e| format!("notifications.smtp_url: TLS set-up failed: {e}"))
         };
         let tls = match settings.security {
@@ -219,7 +294,14 @@ impl SmtpEmailSender {
         Ok(Self {
             transport: builder.build(),
             from: config.from.clone(),
+            timeout: SMTP_TIMEOUT,
         })
+    }
+
+    /// The same sender giving up on an exchange after `timeout` (tests use a short one).
+    pub fn with_timeout(mut self, timeout: StdDuration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     fn build(&self, message: &EmailMessage) -> Result<Message, String> {
@@ -249,7 +331,17 @@ impl EmailSender for SmtpEmailSender {
             // A bad address stays bad: no retry.
             Err(reason) => return SendOutcome::Refused { reason },
         };
-        match self.transport.send(email).await {
+        // lettre's own timeout covers only the connection: a relay that stops answering
+        // mid-dialogue would hold the delivery past its lease, so the whole exchange is bounded.
+        let Ok(sent) = tokio::time::timeout(self.timeout, self.transport.send(email)).await else {
+            return SendOutcome::Failed {
+                error: format!(
+                    "SMTP: no answer from the server within {} s",
+                    self.timeout.as_secs()
+                ),
+            };
+        };
+        match sent {
             Ok(response) => SendOutcome::Answered {
                 status: u16::from(response.code()),
                 retry_after: None,
@@ -360,15 +452,60 @@ mod tests {
         }
         assert!(parse_from("Writ <writ@example.org>").is_ok());
         assert!(parse_from("not an address").is_err());
-        assert!(SmtpConfig::parse(None, None).unwrap().is_none());
+        assert!(SmtpConfig::parse(None, None, None).unwrap().is_none());
         assert!(
-            SmtpConfig::parse(Some("smtp://relay"), None)
+            SmtpConfig::parse(Some("smtp://relay"), None, None)
                 .unwrap_err()
                 .contains("smtp_from")
         );
-        let config = SmtpConfig::parse(Some("smtp://relay"), Some("writ@example.org"))
+        let config = SmtpConfig::parse(Some("smtp://relay"), Some("writ@example.org"), None)
             .unwrap()
             .unwrap();
         assert_eq!(config.from.email.to_string(), "writ@example.org");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_usable_certificates_and_needs_tls() {
+        let dir = std::env::temp_dir().join(format!("writ-ca-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.pem");
+        let no_pem = dir.join("key.pem");
+        std::fs::write(
+            &no_pem,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        for (path, expected) in [
+            (&missing, "cannot be read"),
+            (&no_pem, "no PEM certificate"),
+            (&garbage, "not a usable CA certificate"),
+        ] {
+            let error = SmtpConfig::parse(
+                Some("smtps://u:hunter2@relay"),
+                Some("writ@example.org"),
+                Some(path),
+            )
+            .unwrap_err();
+            assert!(error.contains(expected), "{error}");
+            assert!(error.contains("smtp_ca_file"), "{error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+        assert!(
+            SmtpConfig::parse(None, None, Some(&missing))
+                .unwrap_err()
+                .contains("without notifications.smtp_url")
+        );
+        assert!(
+            SmtpConfig::parse(Some("smtp://relay"), Some("w@example.org"), Some(&missing))
+                .unwrap_err()
+                .contains("uses no TLS")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -909,6 +909,20 @@ fn plain_routes() -> Routes {
             "List webhook deliveries and their state (administrators)",
             writ_api::webhook_deliveries::list,
         )
+        .route(
+            Get,
+            "/writ/v1/emailDeliveries",
+            Kind::Collection,
+            "List notification email deliveries and their state (administrators)",
+            writ_api::email_deliveries::list,
+        )
+        .route(
+            Get,
+            "/writ/v1/emailDeliveries/{id}",
+            Kind::Entity,
+            "One notification email delivery (administrators)",
+            writ_api::email_deliveries::get,
+        )
 }
 
 /// Every route with its documentation, Graph routes expanded under both prefixes.

@@ -1,20 +1,25 @@
 //! The email deliveries (DESIGN section 8): the [`EmailStore`] over the delivery SQL shared with
-//! webhooks ([`crate::deliveries`]), one row per (event, recipient with a mail), and the display
-//! names a message is written with.
+//! webhooks ([`crate::deliveries`]), one row per (event, recipient with a mail), the display
+//! names a message is written with, and the administrators' list.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use writ_domain::audit::Recipient;
-use writ_domain::email::{ClaimedEmail, EmailStore};
+use writ_domain::clock::from_micros;
+use writ_domain::email::{ClaimedEmail, EmailDelivery, EmailStore};
+use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::StoreResult;
-use writ_domain::webhooks::AttemptRecord;
+use writ_domain::webhooks::{AttemptRecord, DeliveryState};
 
 use crate::batch::placeholders;
-use crate::deliveries::{self, Table};
+use crate::deliveries::{self, Table, count};
 use crate::error::ResultExt;
+use crate::list::{ListSpec, list};
+use crate::schema;
 use crate::store::SqlStore;
 
 const TABLE: Table = Table {
@@ -26,6 +31,50 @@ const TABLE: Table = Table {
 /// The tables whose display names a message may show: agents and other service principals,
 /// users (human targets), access packages.
 const NAMED: &[&str] = &["service_principals", "users", "access_packages"];
+
+/// The delivery and its event's recipients (for the address), on `t` and `e`.
+const DELIVERY_FROM: &str = "email_deliveries t JOIN outbox_events e ON e.id = t.event_id";
+const DELIVERY_COLUMNS: &str = "t.id, t.event_id, t.event_type, t.recipient_id, t.state, \
+     t.attempts, t.last_status, t.last_error, t.last_attempt_at, t.next_attempt_at, \
+     t.created_at, t.delivered_at, t.dead_lettered_at, e.recipients";
+
+fn instant(row: &AnyRow, column: &str) -> StoreResult<Option<OffsetDateTime>> {
+    Ok(row
+        .try_get::<Option<i64>, _>(column)
+        .store()?
+        .map(from_micros))
+}
+
+fn delivery_row(row: &AnyRow) -> StoreResult<EmailDelivery> {
+    let state_name: String = row.try_get("state").store()?;
+    let recipient_id: String = row.try_get("recipient_id").store()?;
+    // The address is the event's; an unreadable list only loses the address, not the row.
+    let recipients: String = row.try_get("recipients").store()?;
+    let recipient_mail = serde_json::from_str::<Vec<Recipient>>(&recipients)
+        .ok()
+        .and_then(|all| all.into_iter().find(|r| r.id == recipient_id))
+        .and_then(|r| r.mail);
+    Ok(EmailDelivery {
+        id: row.try_get("id").store()?,
+        event_id: row.try_get("event_id").store()?,
+        event_type: row.try_get("event_type").store()?,
+        recipient_id,
+        recipient_mail,
+        state: DeliveryState::parse(&state_name),
+        state_name,
+        attempts: count(row, "attempts")?,
+        last_status: row
+            .try_get::<Option<i64>, _>("last_status")
+            .store()?
+            .and_then(|s| u16::try_from(s).ok()),
+        last_error: row.try_get("last_error").store()?,
+        last_attempt_at: instant(row, "last_attempt_at")?,
+        next_attempt_at: instant(row, "next_attempt_at")?,
+        created_at: from_micros(row.try_get("created_at").store()?),
+        delivered_at: instant(row, "delivered_at")?,
+        dead_lettered_at: instant(row, "dead_lettered_at")?,
+    })
+}
 
 #[async_trait]
 impl EmailStore for SqlStore {
@@ -114,5 +163,31 @@ impl EmailStore for SqlStore {
             }
         }
         Ok(names)
+    }
+
+    async fn list_email_deliveries(&self, query: &ListQuery) -> StoreResult<Page<EmailDelivery>> {
+        list(
+            self.pool(),
+            ListSpec {
+                schema: &schema::EMAIL_DELIVERY,
+                from: DELIVERY_FROM,
+                columns: DELIVERY_COLUMNS,
+                base_where: None,
+            },
+            query,
+            delivery_row,
+        )
+        .await
+    }
+
+    async fn email_delivery(&self, id: &str) -> StoreResult<Option<EmailDelivery>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE t.id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .store()?;
+        row.as_ref().map(delivery_row).transpose()
     }
 }

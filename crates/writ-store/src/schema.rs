@@ -456,6 +456,28 @@ pub static WEBHOOK_DELIVERY: EntitySchema = EntitySchema {
     ],
 };
 
+/// `/writ/v1/emailDeliveries` (Writ's own API, not Graph).
+pub static EMAIL_DELIVERY: EntitySchema = EntitySchema {
+    entity: "emailDelivery",
+    fields: &[
+        ("id", id("{t}.id")),
+        (
+            "state",
+            FieldDef::Scalar {
+                sql: "{t}.state",
+                ty: FieldType::Enum(writ_domain::webhooks::DeliveryState::NAMES),
+                orderable: false,
+            },
+        ),
+        ("eventId", id("{t}.event_id")),
+        ("eventType", text("{t}.event_type", true)),
+        ("recipientId", id("{t}.recipient_id")),
+        ("createdDateTime", datetime("{t}.created_at")),
+        ("lastAttemptDateTime", datetime("{t}.last_attempt_at")),
+        ("nextAttemptDateTime", datetime("{t}.next_attempt_at")),
+    ],
+};
+
 pub const AUDIT_RESULTS: &[&str] = &["success", "failure", "timeout"];
 
 static AUDIT_TARGET: EntitySchema = EntitySchema {

@@ -215,6 +215,10 @@ impl Store for SqlStore {
         self
     }
 
+    fn email(&self) -> &dyn writ_domain::email::EmailStore {
+        self
+    }
+
     async fn ready(&self) -> StoreResult<()> {
         let expected = self
             .backend

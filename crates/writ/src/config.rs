@@ -65,6 +65,8 @@ pub struct Notifications {
     pub webhook_max_attempts: u32,
     pub smtp_url: Option<Secret>,
     pub smtp_from: Option<String>,
+    /// PEM certificates trusted for the relay besides the platform's (a private CA).
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl Default for Notifications {
@@ -75,6 +77,7 @@ impl Default for Notifications {
             webhook_max_attempts: writ_domain::webhooks::DEFAULT_MAX_ATTEMPTS,
             smtp_url: None,
             smtp_from: None,
+            smtp_ca_file: None,
         }
     }
 }
@@ -186,6 +189,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("WRIT_SMTP_URL", "notifications.smtp_url"),
     ("WRIT_SMTP_FROM", "notifications.smtp_from"),
+    ("WRIT_SMTP_CA_FILE", "notifications.smtp_ca_file"),
     ("WRIT_RETENTION", "retention.requests"),
     ("WRIT_AUDIT_KEY_FILE", "audit.key_file"),
     ("WRIT_JOB_LEASE", "jobs.lease"),
@@ -323,12 +327,14 @@ pub fn webhook_endpoints(
     Ok(endpoints)
 }
 
-/// The SMTP relay and sender (`notifications.smtp_url`, `smtp_from`), checked; `None` when no
-/// relay is configured. Errors never contain the URL's password.
+/// The SMTP relay and sender (`notifications.smtp_url`, `smtp_from`, `smtp_ca_file`, whose
+/// certificates are read and checked here), checked; `None` when no relay is configured. Errors
+/// never contain the URL's password.
 pub fn smtp(config: &Config) -> Result<Option<writ_server::email::SmtpConfig>, String> {
     writ_server::email::SmtpConfig::parse(
         config.notifications.smtp_url.as_ref().map(|s| s.0.as_str()),
         config.notifications.smtp_from.as_deref(),
+        config.notifications.smtp_ca_file.as_deref(),
     )
 }
 
@@ -651,6 +657,21 @@ mod tests {
             assert!(error.contains(expected), "{url}: {error}");
             assert!(!error.contains("hunter"), "{url}: {error}");
         }
+        let error = load(
+            &Flags::default(),
+            &env(&[
+                ("WRIT_SMTP_URL", "smtps://u:hunter%402@relay"),
+                ("WRIT_SMTP_FROM", "w@example.org"),
+                ("WRIT_SMTP_CA_FILE", "/nonexistent/writ-relay-ca.pem"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            error.contains(
+                "notifications.smtp_ca_file /nonexistent/writ-relay-ca.pem cannot be read"
+            ),
+            "{error}"
+        );
         // No relay: no email, and no error.
         assert!(
             smtp(&load(&Flags::default(), &env(&[])).unwrap())

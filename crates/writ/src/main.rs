@@ -345,6 +345,7 @@ fn email_dispatcher(
         relay = %smtp.settings.host,
         port = smtp.settings.port,
         security = ?smtp.settings.security,
+        ca_file = ?smtp.extra_roots.as_ref().map(|r| &r.path),
         "sending notification email"
     );
     let send_time = time::Duration::try_from(writ_server::email::SMTP_TIMEOUT)

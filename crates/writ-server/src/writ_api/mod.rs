@@ -2,4 +2,5 @@
 //! served from the route table in `lib.rs`). Same authentication, error envelope and paging as
 //! the Graph routes.
 
+pub mod email_deliveries;
 pub mod webhook_deliveries;

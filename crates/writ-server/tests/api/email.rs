@@ -1,11 +1,15 @@
 //! Notification email end to end against a real SMTP server process, on SQLite and PostgreSQL:
-//! `aiosmtpd` (PyPI) started by the test, storing what it accepts in a Maildir that Python's own
-//! `email` package reads back; the real `lettre` sender; the dispatcher's passes driven by hand
-//! with the manual clock, so that retries fall due by moving time rather than by sleeping.
+//! `aiosmtpd` (PyPI) started by the test through `smtp_relay.py` (plain, STARTTLS or implicit
+//! TLS with a certificate from a CA the test makes, AUTH when asked), storing what it accepts in
+//! a Maildir that Python's own `email` package reads back; the real `lettre` sender; the
+//! dispatcher's passes driven by hand with the manual clock, so that retries fall due by moving
+//! time rather than by sleeping.
 //!
-//! The Python with `aiosmtpd` is `WRIT_TEST_AIOSMTPD_PYTHON`, else the first of
-//! `$CARGO_TARGET_DIR/smtp-venv`, `target/smtp-venv`, `target/e2e-venv` and `python3` that can
-//! import it; when none can, each test says so and passes without running.
+//! The Python with `aiosmtpd` (and `cryptography`, for the certificates) is
+//! `WRIT_TEST_AIOSMTPD_PYTHON`, else the first of `$CARGO_TARGET_DIR/smtp-venv`,
+//! `target/smtp-venv`, `target/e2e-venv` and `python3` that can import them; when none can, each
+//! test says so and passes without running, except under CI (`CI` set, as CI services do),
+//! where that is a failure.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,7 +24,7 @@ use writ_domain::clock::Clock;
 use writ_domain::dispatch::PassReport;
 use writ_domain::email::{EmailContext, EmailSender, run_email_pass};
 use writ_domain::store::Store;
-use writ_domain::webhooks::DispatchConfig;
+use writ_domain::webhooks::{DispatchConfig, SendOutcome};
 use writ_server::email::{SmtpConfig, SmtpEmailSender};
 use writ_store::Backend;
 
@@ -48,7 +52,7 @@ fn python_with_aiosmtpd() -> Option<PathBuf> {
     candidates.push("python3".into());
     candidates.into_iter().find(|python| {
         Command::new(python)
-            .args(["-c", "import aiosmtpd"])
+            .args(["-c", "import aiosmtpd, cryptography"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -56,11 +60,34 @@ fn python_with_aiosmtpd() -> Option<PathBuf> {
     })
 }
 
-/// A running `python -m aiosmtpd` storing messages in a Maildir; stopped when dropped.
+/// Whether the tests run under CI (`CI` set to anything but `false` or `0`), where a missing
+/// SMTP server fails them instead of skipping.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// How the relay is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    Plain,
+    /// `smtp://…?tls=required`: STARTTLS, required by the relay before `MAIL`.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Smtps,
+}
+
+/// The user and password the relay requires when it requires AUTH (the password needs
+/// percent-encoding in the URL).
+const USER: &str = "notices";
+const PASSWORD: &str = "pa:ss w@rd+1";
+
+/// A running `smtp_relay.py serve` storing messages in a Maildir; stopped when dropped.
 struct SmtpServer {
     python: PathBuf,
     port: u16,
-    maildir: tempdir::Dir,
+    security: Security,
+    auth: bool,
+    dir: tempdir::Dir,
     child: Option<Child>,
 }
 
@@ -82,42 +109,113 @@ fn free_port() -> u16 {
         .port()
 }
 
+fn relay_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/smtp_relay.py")
+}
+
 impl SmtpServer {
-    /// Prepared but not started; `None` (with a note) without aiosmtpd.
+    /// A plain relay without AUTH, prepared but not started; `None` (with a note) without
+    /// aiosmtpd, a failure under CI.
     fn prepare() -> Option<Self> {
+        Self::prepare_with(Security::Plain, false)
+    }
+
+    /// A relay with this security, requiring AUTH (`USER`, `PASSWORD`) if `auth`; with TLS, a
+    /// fresh CA and a certificate for 127.0.0.1 signed by it (`ca_file`).
+    fn prepare_with(security: Security, auth: bool) -> Option<Self> {
         let Some(python) = python_with_aiosmtpd() else {
-            eprintln!(
-                "SKIPPED: no Python with aiosmtpd (pip install aiosmtpd into \
-                 $CARGO_TARGET_DIR/smtp-venv, or set WRIT_TEST_AIOSMTPD_PYTHON)"
+            let note = "no Python with aiosmtpd and cryptography (scripts/e2e-venv.sh makes \
+                        target/e2e-venv; or set WRIT_TEST_AIOSMTPD_PYTHON)";
+            assert!(
+                !under_ci(),
+                "CI is set, so the email tests may not skip: {note}"
             );
+            eprintln!("SKIPPED: {note}");
             return None;
         };
-        let dir = std::env::temp_dir().join(format!("writ-smtp-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir =
+            tempdir::Dir(std::env::temp_dir().join(format!("writ-smtp-{}", uuid::Uuid::new_v4())));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        if security != Security::Plain {
+            let status = Command::new(&python)
+                .arg(relay_script())
+                .arg("certs")
+                .arg(dir.0.join("certs"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "smtp_relay.py certs failed");
+        }
         Some(Self {
             python,
             port: free_port(),
-            maildir: tempdir::Dir(dir.join("maildir")),
+            security,
+            auth,
+            dir,
             child: None,
         })
     }
 
+    fn maildir(&self) -> PathBuf {
+        self.dir.0.join("maildir")
+    }
+
+    /// The CA that signed the relay's certificate.
+    fn ca_file(&self) -> PathBuf {
+        self.dir.0.join("certs/ca.pem")
+    }
+
+    /// The relay's URL with the right scheme and `tls`, with these credentials.
+    fn url_as(&self, credentials: Option<(&str, &str)>) -> String {
+        let userinfo = credentials.map_or(String::new(), |(user, password)| {
+            let encode =
+                |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            format!("{}:{}@", encode(user), encode(password).replace('+', "%20"))
+        });
+        match self.security {
+            Security::Plain => format!("smtp://{userinfo}127.0.0.1:{}", self.port),
+            Security::StartTls => {
+                format!("smtp://{userinfo}127.0.0.1:{}?tls=required", self.port)
+            }
+            Security::Smtps => format!("smtps://{userinfo}127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// The URL with the relay's own credentials when it requires AUTH.
     fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
+        self.url_as(self.auth.then_some((USER, PASSWORD)))
     }
 
     async fn start(&mut self) {
-        let child = Command::new(&self.python)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
+        let mut command = Command::new(&self.python);
+        command
+            .arg(relay_script())
+            .arg("serve")
             .arg(format!("127.0.0.1:{}", self.port))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&self.maildir.0)
+            .arg(self.maildir());
+        let certs = self.dir.0.join("certs");
+        match self.security {
+            Security::Plain => {}
+            Security::StartTls => {
+                command
+                    .arg("--starttls")
+                    .args([certs.join("server.pem"), certs.join("server.key")]);
+            }
+            Security::Smtps => {
+                command
+                    .arg("--smtps")
+                    .args([certs.join("server.pem"), certs.join("server.key")]);
+            }
+        }
+        if self.auth {
+            command.arg("--auth").arg(format!("{USER}:{PASSWORD}"));
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         self.child = Some(child);
-        for _ in 0..200 {
+        for _ in 0..400 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .is_ok()
@@ -138,7 +236,7 @@ impl SmtpServer {
 
     /// What arrived, parsed by Python's `email` package: one object per message.
     fn received(&self) -> Vec<Value> {
-        if !self.maildir.0.exists() {
+        if !self.maildir().exists() {
             return Vec::new();
         }
         let script = r#"
@@ -151,7 +249,7 @@ for key, msg in mailbox.Maildir(sys.argv[1], factory=None, create=False).items()
     out.append({
         "messageId": m["Message-ID"], "from": m["From"], "to": m["To"],
         "subject": m["Subject"], "date": m["Date"], "contentType": m.get_content_type(),
-        "rcptTo": m["X-RcptTo"],
+        "rcptTo": m["X-RcptTo"], "security": m["X-Relay-Security"], "login": m["X-Auth-Login"],
         "text": text.get_content() if text else None,
         "html": html.get_content() if html else None,
     })
@@ -159,7 +257,7 @@ print(json.dumps(out))
 "#;
         let output = Command::new(&self.python)
             .args(["-c", script])
-            .arg(&self.maildir.0)
+            .arg(self.maildir())
             .output()
             .unwrap();
         assert!(
@@ -180,7 +278,12 @@ impl Drop for SmtpServer {
 }
 
 fn sender(url: &str) -> SmtpEmailSender {
-    let config = SmtpConfig::parse(Some(url), Some("Writ Notices <writ@writ.test>"))
+    sender_trusting(url, None)
+}
+
+/// A sender that trusts `ca_file` besides the platform's roots (`notifications.smtp_ca_file`).
+fn sender_trusting(url: &str, ca_file: Option<&Path>) -> SmtpEmailSender {
+    let config = SmtpConfig::parse(Some(url), Some("Writ Notices <writ@writ.test>"), ca_file)
         .unwrap()
         .unwrap();
     SmtpEmailSender::new(&config, "writ.test").unwrap()
@@ -476,8 +579,368 @@ async fn shutdown_releases_and_a_crash_resends_the_same_message_id(backend: Back
     );
 }
 
+/// STARTTLS (`smtp://…?tls=required`) and implicit TLS (`smtps://`) to a relay whose
+/// certificate comes from a private CA (`notifications.smtp_ca_file`) and that requires AUTH:
+/// each message arrives over TLS, authenticated as the URL's user.
+async fn starttls_and_implicit_tls_with_auth_deliver(backend: Backend) {
+    let app = app(backend).await;
+    let cast = cast(&app).await;
+    for (security, expected) in [(Security::StartTls, "starttls"), (Security::Smtps, "smtps")] {
+        let Some(mut smtp) = SmtpServer::prepare_with(security, true) else {
+            return;
+        };
+        smtp.start().await;
+        let sender = sender_trusting(&smtp.url(), Some(&smtp.ca_file()));
+        let event = add_event(
+            &app,
+            "assignment.expiringSoon",
+            &cast,
+            vec![recipient("s-1", Some("sponsor.one@example.org"))],
+        )
+        .await;
+        let report = pass(&app, &sender, &config(5), false).await;
+        assert_eq!((report.claimed, report.delivered), (1, 1), "{report:?}");
+        let received = smtp.received();
+        assert_eq!(received.len(), 1, "{received:#?}");
+        assert_eq!(
+            received[0]["messageId"],
+            format!("<{}.s-1@writ.test>", event.id)
+        );
+        assert_eq!(received[0]["security"], expected);
+        assert_eq!(received[0]["login"], USER);
+        assert_eq!(received[0]["rcptTo"], "sponsor.one@example.org");
+    }
+}
+
+/// A relay whose certificate the platform does not trust (no `smtp_ca_file`): nothing is sent
+/// in clear, each attempt fails on the certificate and is retried, and the delivery is
+/// dead-lettered after the bounded attempts, as the administrators' list shows.
+async fn an_untrusted_certificate_is_retried_then_dead_lettered(backend: Backend) {
+    let app = app(backend).await;
+    let cast = cast(&app).await;
+    for security in [Security::StartTls, Security::Smtps] {
+        let Some(mut smtp) = SmtpServer::prepare_with(security, true) else {
+            return;
+        };
+        smtp.start().await;
+        let sender = sender(&smtp.url());
+        let event = add_event(
+            &app,
+            "assignment.expired",
+            &cast,
+            vec![recipient("s-1", Some("one@example.org"))],
+        )
+        .await;
+        let first = pass(&app, &sender, &config(3), false).await;
+        assert_eq!(
+            (first.claimed, first.retried, first.delivered),
+            (1, 1, 0),
+            "{security:?}: {first:?}"
+        );
+        let mut dead = Vec::new();
+        for _ in 0..2 {
+            app.clock.advance(Duration::minutes(1));
+            let report = pass(&app, &sender, &config(3), false).await;
+            assert_eq!(report.claimed, 1, "{security:?}: {report:?}");
+            dead.extend(report.dead_lettered);
+        }
+        assert_eq!(dead.len(), 1, "{security:?}: {dead:?}");
+        assert_eq!(dead[0].event_id, event.id);
+        assert!(
+            dead[0].reason.contains("gave up after 3 attempts")
+                && dead[0].reason.to_lowercase().contains("certificate"),
+            "{security:?}: {}",
+            dead[0].reason
+        );
+        assert!(!dead[0].reason.contains(PASSWORD), "{}", dead[0].reason);
+        assert!(smtp.received().is_empty(), "{security:?}");
+        let row = &deliveries(&app, &format!("?$filter=eventId eq '{}'", event.id)).await[0];
+        assert_eq!(
+            (&row["state"], &row["attempts"]),
+            (&json!("deadLettered"), &json!(3)),
+            "{row}"
+        );
+        assert!(
+            row["lastError"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("certificate"),
+            "{row}"
+        );
+    }
+}
+
+/// A wrong password, or none, where the relay requires AUTH: nothing is delivered, and the
+/// relay's 5xx refusal dead-letters the delivery at once (retrying cannot fix credentials).
+async fn wrong_credentials_do_not_deliver(backend: Backend) {
+    let Some(mut smtp) = SmtpServer::prepare_with(Security::StartTls, true) else {
+        return;
+    };
+    smtp.start().await;
+    let app = app(backend).await;
+    let cast = cast(&app).await;
+    for credentials in [Some((USER, "not the password")), None] {
+        let sender = sender_trusting(&smtp.url_as(credentials), Some(&smtp.ca_file()));
+        add_event(
+            &app,
+            "assignment.removed",
+            &cast,
+            vec![recipient("s-1", Some("one@example.org"))],
+        )
+        .await;
+        let report = pass(&app, &sender, &config(5), false).await;
+        assert_eq!(
+            (report.claimed, report.delivered, report.dead_lettered.len()),
+            (1, 0, 1),
+            "{credentials:?}: {report:?}"
+        );
+        let reason = &report.dead_lettered[0].reason;
+        assert!(reason.contains("refused"), "{credentials:?}: {reason}");
+        assert!(!reason.contains("not the password"), "{reason}");
+    }
+    assert!(smtp.received().is_empty());
+}
+
+/// A relay that greets and then never answers: the exchange is given up on after the
+/// sender's timeout (lettre's own covers only connecting) and retried, never left hanging
+/// past its lease.
+async fn a_relay_that_stops_answering_times_out_and_is_retried(backend: Backend) {
+    let app = app(backend).await;
+    let cast = cast(&app).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mute = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let mut held = Vec::new();
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(b"220 mute.test ESMTP\r\n").await;
+            held.push(stream);
+        }
+    });
+    let sender =
+        sender(&format!("smtp://127.0.0.1:{port}")).with_timeout(StdDuration::from_millis(500));
+    add_event(
+        &app,
+        "assignment.expired",
+        &cast,
+        vec![recipient("s-1", Some("one@example.org"))],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let report = pass(&app, &sender, &config(5), false).await;
+    assert_eq!(
+        (report.claimed, report.retried, report.delivered),
+        (1, 1, 0),
+        "{report:?}"
+    );
+    assert!(started.elapsed() < StdDuration::from_secs(10));
+    let rows = deliveries(&app, "").await;
+    let row = &rows[0];
+    assert_eq!(row["state"], "pending", "{row}");
+    assert!(
+        row["lastError"].as_str().unwrap().contains("no answer"),
+        "{row}"
+    );
+    mute.abort();
+}
+
+const DELIVERIES: &str = "/writ/v1/emailDeliveries";
+
+async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
+    let reply = app
+        .get(
+            &format!("{DELIVERIES}{}", query.replace(' ', "%20")),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    reply.body["value"].as_array().unwrap().clone()
+}
+
+/// A sender that answers by address and event without a relay: `two@…` is refused (550), the
+/// event `failing` fails transiently, the rest is accepted (250).
+struct ScriptedSender {
+    failing: String,
+}
+
+#[async_trait::async_trait]
+impl EmailSender for ScriptedSender {
+    async fn send(&self, message: &writ_domain::email::EmailMessage) -> SendOutcome {
+        if message.to.starts_with("two@") {
+            SendOutcome::Refused {
+                reason: "the SMTP server refused the message: 550 no such mailbox".into(),
+            }
+        } else if message.message_id.contains(&self.failing) {
+            SendOutcome::Failed {
+                error: "SMTP: connection refused".into(),
+            }
+        } else {
+            SendOutcome::Answered {
+                status: 250,
+                retry_after: None,
+            }
+        }
+    }
+}
+
+/// Administrators list the deliveries with their recipient, Message-ID, state, attempts, last
+/// error and times, filter them by state, page and select them, and read one by id; nothing else
+/// is in a row. Anyone else gets 403 (also for an id that does not exist), no token 401.
+async fn deliveries_are_listed_for_administrators_only(backend: Backend) {
+    let app = app(backend).await;
+    let cast = cast(&app).await;
+    let notice = add_event(
+        &app,
+        "assignment.expiringSoon",
+        &cast,
+        vec![
+            recipient("s-1", Some("one@example.org")),
+            recipient("s-2", Some("two@example.org")),
+            recipient("s-3", None),
+        ],
+    )
+    .await;
+    let expired = add_event(
+        &app,
+        "assignment.expired",
+        &cast,
+        vec![recipient("s-1", Some("one@example.org"))],
+    )
+    .await;
+    let sender = ScriptedSender {
+        failing: expired.id.clone(),
+    };
+    let report = pass(&app, &sender, &config(5), false).await;
+    assert_eq!(
+        (report.delivered, report.retried, report.dead_lettered.len()),
+        (1, 1, 1),
+        "{report:?}"
+    );
+
+    let all = deliveries(&app, "?$count=true").await;
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let keys: Vec<&str> = all[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "id",
+        "eventId",
+        "eventType",
+        "recipientId",
+        "recipientMail",
+        "messageId",
+        "state",
+        "attempts",
+        "lastStatusCode",
+        "lastError",
+        "lastAttemptDateTime",
+        "nextAttemptDateTime",
+        "createdDateTime",
+        "deliveredDateTime",
+        "deadLetteredDateTime",
+    ];
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected);
+
+    let find = |event: &str, recipient: &str| {
+        all.iter()
+            .find(|r| r["eventId"] == event && r["recipientId"] == recipient)
+            .unwrap_or_else(|| panic!("no row for {event}/{recipient}: {all:#?}"))
+            .clone()
+    };
+    let sent = find(&notice.id, "s-1");
+    assert_eq!(sent["state"], "delivered");
+    assert_eq!(sent["eventType"], "assignment.expiringSoon");
+    assert_eq!(sent["recipientMail"], "one@example.org");
+    assert_eq!(sent["messageId"], format!("<{}.s-1@writ.test>", notice.id));
+    assert_eq!(
+        (&sent["attempts"], &sent["lastStatusCode"]),
+        (&json!(1), &json!(250))
+    );
+    assert!(sent["deliveredDateTime"].is_string() && sent["nextAttemptDateTime"].is_null());
+    let refused = find(&notice.id, "s-2");
+    assert_eq!(refused["state"], "deadLettered");
+    assert!(
+        refused["lastError"].as_str().unwrap().contains("550"),
+        "{refused}"
+    );
+    assert!(refused["deadLetteredDateTime"].is_string());
+    let waiting = find(&expired.id, "s-1");
+    assert_eq!(waiting["state"], "pending");
+    assert_eq!(waiting["attempts"], 1);
+    assert!(waiting["nextAttemptDateTime"].is_string(), "{waiting}");
+    assert_eq!(waiting["lastError"], "SMTP: connection refused");
+
+    let dead = deliveries(&app, "?$filter=state eq 'deadLettered'").await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["id"], refused["id"]);
+    let pending = deliveries(&app, "?$filter=state eq 'pending' and recipientId eq 's-1'").await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["id"], waiting["id"]);
+
+    // Paging, count and $select.
+    let page = app
+        .get(&format!("{DELIVERIES}?$top=2&$count=true"), &app.admin)
+        .await;
+    assert_eq!(page.body["@odata.count"], 3, "{}", page.body);
+    assert_eq!(page.body["value"].as_array().unwrap().len(), 2);
+    let next = page.body["@odata.nextLink"].as_str().unwrap();
+    let next = &next[next.find("/writ/").unwrap()..];
+    let rest = app.get(next, &app.admin).await;
+    assert_eq!(
+        rest.body["value"].as_array().unwrap().len(),
+        1,
+        "{}",
+        rest.body
+    );
+    let selected = deliveries(&app, "?$select=id,state").await;
+    assert_eq!(selected[0].as_object().unwrap().len(), 2, "{selected:?}");
+
+    // One by id.
+    let id = sent["id"].as_str().unwrap();
+    let one = app.get(&format!("{DELIVERIES}/{id}"), &app.admin).await;
+    assert_eq!(one.status.as_u16(), 200, "{}", one.body);
+    assert_eq!(one.body, sent);
+    let missing = app
+        .get(&format!("{DELIVERIES}/no-such-id"), &app.admin)
+        .await;
+    assert_eq!(missing.status.as_u16(), 404, "{}", missing.body);
+    let bad = app
+        .get(
+            &format!("{DELIVERIES}?$filter=state%20eq%20'lost'"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 400, "{}", bad.body);
+
+    // Nobody else.
+    let (_, user) = app.user_token("Plain User").await;
+    for path in [
+        DELIVERIES.to_owned(),
+        format!("{DELIVERIES}/{id}"),
+        format!("{DELIVERIES}/no-such-id"),
+    ] {
+        let reply = app.get(&path, &user).await;
+        assert_eq!(reply.status.as_u16(), 403, "{path}: {}", reply.body);
+        assert_eq!(reply.error_code(), "accessDenied");
+        let reply = app.request(Method::GET, &path, None, None, &[]).await;
+        assert_eq!(reply.status.as_u16(), 401, "{path}");
+    }
+}
+
 crate::on_both_backends!(
     each_recipient_with_a_mailbox_gets_one_message,
     a_relay_that_is_down_is_retried_then_dead_lettered,
     shutdown_releases_and_a_crash_resends_the_same_message_id,
+    starttls_and_implicit_tls_with_auth_deliver,
+    an_untrusted_certificate_is_retried_then_dead_lettered,
+    wrong_credentials_do_not_deliver,
+    a_relay_that_stops_answering_times_out_and_is_retried,
+    deliveries_are_listed_for_administrators_only,
 );

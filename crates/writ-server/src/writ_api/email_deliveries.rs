@@ -1,0 +1,111 @@
+//! `GET /writ/v1/emailDeliveries` and `/{id}`: each (event, recipient) notification email with
+//! its state, attempts and last outcome, for administrators (DESIGN section 8's dead letters).
+//! Nothing secret is in a row: the relay's URL and credentials are configuration, never stored.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Map, Value};
+use writ_domain::email::{EmailDelivery, get_delivery, list_deliveries, message_id};
+use writ_domain::query::Page;
+
+use crate::auth::Authenticated;
+use crate::email::host_of;
+use crate::error::ApiResult;
+use crate::graph::datetime;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+fn instant(value: Option<time::OffsetDateTime>) -> Value {
+    value.map_or(Value::Null, datetime)
+}
+
+/// `host`: the host of the public URL, as in the messages' `Message-ID`.
+fn delivery_json(d: EmailDelivery, host: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(d.id));
+    m.insert("eventId".into(), Value::from(d.event_id.clone()));
+    m.insert("eventType".into(), Value::from(d.event_type));
+    m.insert("recipientId".into(), Value::from(d.recipient_id.clone()));
+    m.insert(
+        "recipientMail".into(),
+        d.recipient_mail.map_or(Value::Null, Value::from),
+    );
+    m.insert(
+        "messageId".into(),
+        Value::from(message_id(&d.event_id, &d.recipient_id, host)),
+    );
+    m.insert(
+        "state".into(),
+        Value::from(d.state.map_or(d.state_name, |s| s.as_str().to_owned())),
+    );
+    m.insert("attempts".into(), Value::from(d.attempts));
+    m.insert(
+        "lastStatusCode".into(),
+        d.last_status.map_or(Value::Null, Value::from),
+    );
+    m.insert(
+        "lastError".into(),
+        d.last_error.map_or(Value::Null, Value::from),
+    );
+    m.insert("lastAttemptDateTime".into(), instant(d.last_attempt_at));
+    m.insert("nextAttemptDateTime".into(), instant(d.next_attempt_at));
+    m.insert("createdDateTime".into(), datetime(d.created_at));
+    m.insert("deliveredDateTime".into(), instant(d.delivered_at));
+    m.insert("deadLetteredDateTime".into(), instant(d.dead_lettered_at));
+    m
+}
+
+/// Lists deliveries in id order; `$filter` (e.g. `state eq 'deadLettered'`), `$orderby`,
+/// `$top`, `$skiptoken`, `$count` and `$select` as on Graph collections.
+pub async fn list(
+    auth: Authenticated,
+    State(state): State<AppState>,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("emailDelivery", &[])?;
+    let store = state.directory.store();
+    let page = list_deliveries(store.email(), &auth.caller, &query.list_query()).await?;
+    let host = host_of(&state.settings.public_url);
+    let page = Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|d| delivery_json(d, &host))
+            .collect(),
+        next_skiptoken: page.next_skiptoken,
+        count: page.count,
+    };
+    let mut body = Map::new();
+    if let Some(count) = page.count {
+        body.insert("@odata.count".into(), Value::from(count));
+    }
+    if let Some(token) = &page.next_skiptoken {
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::from(query.next_link(token)),
+        );
+    }
+    let mut items = Vec::with_capacity(page.items.len());
+    for mut item in page.items {
+        query.project(&mut item, "emailDelivery")?;
+        items.push(Value::Object(item));
+    }
+    body.insert("value".into(), Value::Array(items));
+    Ok(Json(Value::Object(body)))
+}
+
+/// One delivery; `$select` applies.
+pub async fn get(
+    auth: Authenticated,
+    State(state): State<AppState>,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("emailDelivery", &[])?;
+    query.single_entity()?;
+    let store = state.directory.store();
+    let delivery = get_delivery(store.email(), &auth.caller, &id).await?;
+    let mut item = delivery_json(delivery, &host_of(&state.settings.public_url));
+    query.project(&mut item, "emailDelivery")?;
+    Ok(Json(Value::Object(item)))
+}
