@@ -25,7 +25,7 @@ use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
 use crate::error::{DomainError, DomainResult};
 use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
-use crate::webhooks::{AttemptRecord, DeliveryState, DispatchConfig, SendOutcome};
+use crate::webhooks::{AttemptRecord, DeliveryProgress, DispatchConfig, SendOutcome};
 
 /// The events a person acts on or must know about, and so the ones mailed. The rest
 /// (`request.created`, `request.pendingApproval`, `request.canceled`, `delivery.failed`) go to
@@ -86,18 +86,7 @@ pub struct EmailDelivery {
     pub recipient_id: String,
     /// The address the event gave the recipient (what the message is sent to).
     pub recipient_mail: Option<String>,
-    /// `None` when the stored state is unknown to this build.
-    pub state: Option<DeliveryState>,
-    pub state_name: String,
-    pub attempts: u32,
-    /// The SMTP server's last reply code.
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub last_attempt_at: Option<OffsetDateTime>,
-    pub next_attempt_at: Option<OffsetDateTime>,
-    pub created_at: OffsetDateTime,
-    pub delivered_at: Option<OffsetDateTime>,
-    pub dead_lettered_at: Option<OffsetDateTime>,
+    pub progress: DeliveryProgress,
 }
 
 /// The storage the email dispatcher needs. Each call is its own transaction.

@@ -125,10 +125,17 @@ pub struct WebhookDelivery {
     pub event_id: String,
     pub event_type: String,
     pub endpoint_url: String,
+    pub progress: DeliveryProgress,
+}
+
+/// Where one delivery stands, in any channel (webhooks, email): what administrators list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryProgress {
     /// `None` when the stored state is unknown to this build.
     pub state: Option<DeliveryState>,
     pub state_name: String,
     pub attempts: u32,
+    /// The receiver's last answer: an HTTP status, an SMTP reply code.
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub last_attempt_at: Option<OffsetDateTime>,

@@ -12,7 +12,7 @@ use writ_domain::audit::{OutboxEvent, Recipient};
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::ids::new_object_id;
 use writ_domain::store::{StoreError, StoreResult};
-use writ_domain::webhooks::{AttemptRecord, DeliveryState, NextStep};
+use writ_domain::webhooks::{AttemptRecord, DeliveryProgress, DeliveryState, NextStep};
 
 use crate::batch::placeholders;
 use crate::connect::Backend;
@@ -39,6 +39,35 @@ pub(crate) struct ClaimedRow {
     pub destination: String,
     pub attempts: u32,
     pub event: OutboxEvent,
+}
+
+fn instant(row: &AnyRow, column: &str) -> StoreResult<Option<OffsetDateTime>> {
+    Ok(row
+        .try_get::<Option<i64>, _>(column)
+        .store()?
+        .map(from_micros))
+}
+
+/// Where a delivery row stands, as administrators list it: from its `state`, `attempts`,
+/// `last_status`, `last_error`, `last_attempt_at`, `next_attempt_at`, `created_at`,
+/// `delivered_at` and `dead_lettered_at`.
+pub(crate) fn progress_row(row: &AnyRow) -> StoreResult<DeliveryProgress> {
+    let state_name: String = row.try_get("state").store()?;
+    Ok(DeliveryProgress {
+        state: DeliveryState::parse(&state_name),
+        state_name,
+        attempts: count(row, "attempts")?,
+        last_status: row
+            .try_get::<Option<i64>, _>("last_status")
+            .store()?
+            .and_then(|s| u16::try_from(s).ok()),
+        last_error: row.try_get("last_error").store()?,
+        last_attempt_at: instant(row, "last_attempt_at")?,
+        next_attempt_at: instant(row, "next_attempt_at")?,
+        created_at: from_micros(row.try_get("created_at").store()?),
+        delivered_at: instant(row, "delivered_at")?,
+        dead_lettered_at: instant(row, "dead_lettered_at")?,
+    })
 }
 
 pub(crate) fn count(row: &AnyRow, column: &str) -> StoreResult<u32> {

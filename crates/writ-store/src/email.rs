@@ -9,14 +9,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use writ_domain::audit::Recipient;
-use writ_domain::clock::from_micros;
 use writ_domain::email::{ClaimedEmail, EmailDelivery, EmailStore};
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::StoreResult;
-use writ_domain::webhooks::{AttemptRecord, DeliveryState};
+use writ_domain::webhooks::AttemptRecord;
 
 use crate::batch::placeholders;
-use crate::deliveries::{self, Table, count};
+use crate::deliveries::{self, Table};
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
 use crate::schema;
@@ -38,15 +37,7 @@ const DELIVERY_COLUMNS: &str = "t.id, t.event_id, t.event_type, t.recipient_id, 
      t.attempts, t.last_status, t.last_error, t.last_attempt_at, t.next_attempt_at, \
      t.created_at, t.delivered_at, t.dead_lettered_at, e.recipients";
 
-fn instant(row: &AnyRow, column: &str) -> StoreResult<Option<OffsetDateTime>> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)
-        .store()?
-        .map(from_micros))
-}
-
 fn delivery_row(row: &AnyRow) -> StoreResult<EmailDelivery> {
-    let state_name: String = row.try_get("state").store()?;
     let recipient_id: String = row.try_get("recipient_id").store()?;
     // The address is the event's; an unreadable list only loses the address, not the row.
     let recipients: String = row.try_get("recipients").store()?;
@@ -60,19 +51,7 @@ fn delivery_row(row: &AnyRow) -> StoreResult<EmailDelivery> {
         event_type: row.try_get("event_type").store()?,
         recipient_id,
         recipient_mail,
-        state: DeliveryState::parse(&state_name),
-        state_name,
-        attempts: count(row, "attempts")?,
-        last_status: row
-            .try_get::<Option<i64>, _>("last_status")
-            .store()?
-            .and_then(|s| u16::try_from(s).ok()),
-        last_error: row.try_get("last_error").store()?,
-        last_attempt_at: instant(row, "last_attempt_at")?,
-        next_attempt_at: instant(row, "next_attempt_at")?,
-        created_at: from_micros(row.try_get("created_at").store()?),
-        delivered_at: instant(row, "delivered_at")?,
-        dead_lettered_at: instant(row, "dead_lettered_at")?,
+        progress: deliveries::progress_row(row)?,
     })
 }
 

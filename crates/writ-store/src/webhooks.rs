@@ -6,14 +6,13 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use writ_domain::clock::from_micros;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::StoreResult;
 use writ_domain::webhooks::{
-    AttemptRecord, ClaimedDelivery, DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookStore,
+    AttemptRecord, ClaimedDelivery, WebhookDelivery, WebhookEndpoint, WebhookStore,
 };
 
-use crate::deliveries::{self, Table, count};
+use crate::deliveries::{self, Table};
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
 use crate::schema;
@@ -29,33 +28,13 @@ const DELIVERY_COLUMNS: &str = "t.id, t.event_id, t.event_type, t.endpoint_url, 
      t.attempts, t.last_status, t.last_error, t.last_attempt_at, t.next_attempt_at, \
      t.created_at, t.delivered_at, t.dead_lettered_at";
 
-fn instant(row: &AnyRow, column: &str) -> StoreResult<Option<OffsetDateTime>> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)
-        .store()?
-        .map(from_micros))
-}
-
 fn delivery_row(row: &AnyRow) -> StoreResult<WebhookDelivery> {
-    let state_name: String = row.try_get("state").store()?;
     Ok(WebhookDelivery {
         id: row.try_get("id").store()?,
         event_id: row.try_get("event_id").store()?,
         event_type: row.try_get("event_type").store()?,
         endpoint_url: row.try_get("endpoint_url").store()?,
-        state: DeliveryState::parse(&state_name),
-        state_name,
-        attempts: count(row, "attempts")?,
-        last_status: row
-            .try_get::<Option<i64>, _>("last_status")
-            .store()?
-            .and_then(|s| u16::try_from(s).ok()),
-        last_error: row.try_get("last_error").store()?,
-        last_attempt_at: instant(row, "last_attempt_at")?,
-        next_attempt_at: instant(row, "next_attempt_at")?,
-        created_at: from_micros(row.try_get("created_at").store()?),
-        delivered_at: instant(row, "delivered_at")?,
-        dead_lettered_at: instant(row, "dead_lettered_at")?,
+        progress: deliveries::progress_row(row)?,
     })
 }
 

@@ -11,13 +11,10 @@ use writ_domain::query::Page;
 use crate::auth::Authenticated;
 use crate::email::host_of;
 use crate::error::ApiResult;
-use crate::graph::datetime;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-fn instant(value: Option<time::OffsetDateTime>) -> Value {
-    value.map_or(Value::Null, datetime)
-}
+use super::webhook_deliveries::progress_json;
 
 /// `host`: the host of the public URL, as in the messages' `Message-ID`.
 fn delivery_json(d: EmailDelivery, host: &str) -> Map<String, Value> {
@@ -34,24 +31,7 @@ fn delivery_json(d: EmailDelivery, host: &str) -> Map<String, Value> {
         "messageId".into(),
         Value::from(message_id(&d.event_id, &d.recipient_id, host)),
     );
-    m.insert(
-        "state".into(),
-        Value::from(d.state.map_or(d.state_name, |s| s.as_str().to_owned())),
-    );
-    m.insert("attempts".into(), Value::from(d.attempts));
-    m.insert(
-        "lastStatusCode".into(),
-        d.last_status.map_or(Value::Null, Value::from),
-    );
-    m.insert(
-        "lastError".into(),
-        d.last_error.map_or(Value::Null, Value::from),
-    );
-    m.insert("lastAttemptDateTime".into(), instant(d.last_attempt_at));
-    m.insert("nextAttemptDateTime".into(), instant(d.next_attempt_at));
-    m.insert("createdDateTime".into(), datetime(d.created_at));
-    m.insert("deliveredDateTime".into(), instant(d.delivered_at));
-    m.insert("deadLetteredDateTime".into(), instant(d.dead_lettered_at));
+    progress_json(&mut m, d.progress);
     m
 }
 

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value};
 use writ_domain::query::Page;
-use writ_domain::webhooks::{WebhookDelivery, list_deliveries};
+use writ_domain::webhooks::{DeliveryProgress, WebhookDelivery, list_deliveries};
 
 use crate::auth::Authenticated;
 use crate::error::ApiResult;
@@ -23,25 +23,30 @@ fn delivery_json(d: WebhookDelivery) -> Map<String, Value> {
     m.insert("eventId".into(), Value::from(d.event_id));
     m.insert("eventType".into(), Value::from(d.event_type));
     m.insert("endpointUrl".into(), Value::from(d.endpoint_url));
+    progress_json(&mut m, d.progress);
+    m
+}
+
+/// Where a delivery stands, as both delivery lists (webhooks, email) show it.
+pub(super) fn progress_json(m: &mut Map<String, Value>, p: DeliveryProgress) {
     m.insert(
         "state".into(),
-        Value::from(d.state.map_or(d.state_name, |s| s.as_str().to_owned())),
+        Value::from(p.state.map_or(p.state_name, |s| s.as_str().to_owned())),
     );
-    m.insert("attempts".into(), Value::from(d.attempts));
+    m.insert("attempts".into(), Value::from(p.attempts));
     m.insert(
         "lastStatusCode".into(),
-        d.last_status.map_or(Value::Null, Value::from),
+        p.last_status.map_or(Value::Null, Value::from),
     );
     m.insert(
         "lastError".into(),
-        d.last_error.map_or(Value::Null, Value::from),
+        p.last_error.map_or(Value::Null, Value::from),
     );
-    m.insert("lastAttemptDateTime".into(), instant(d.last_attempt_at));
-    m.insert("nextAttemptDateTime".into(), instant(d.next_attempt_at));
-    m.insert("createdDateTime".into(), datetime(d.created_at));
-    m.insert("deliveredDateTime".into(), instant(d.delivered_at));
-    m.insert("deadLetteredDateTime".into(), instant(d.dead_lettered_at));
-    m
+    m.insert("lastAttemptDateTime".into(), instant(p.last_attempt_at));
+    m.insert("nextAttemptDateTime".into(), instant(p.next_attempt_at));
+    m.insert("createdDateTime".into(), datetime(p.created_at));
+    m.insert("deliveredDateTime".into(), instant(p.delivered_at));
+    m.insert("deadLetteredDateTime".into(), instant(p.dead_lettered_at));
 }
 
 /// Lists deliveries in creation order; `$filter` (e.g. `state eq 'deadLettered'`), `$orderby`,
