@@ -3,7 +3,9 @@
 //! number of single-row durable commits), so results are read as ratios rather than as absolute
 //! numbers that depend on the machine. Run with
 //! `cargo run --release -p writ-bench -- [--postgres postgres://…] [--tokens N] [--users N]
-//! [--pages N] [--assignments N] [--lifecycles N] [--expiry N] [--loaded N]`.
+//! [--pages N] [--assignments N] [--lifecycles N] [--expiry N] [--loaded N]`, or
+//! `… -- [--postgres postgres://…] --storm N` for the expiry storm with its notices alone
+//! (`storm.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod loaded;
+mod storm;
 
 use writ_domain::clock::{Clock, SystemClock};
 use writ_store::ConnectOptions;
@@ -36,6 +39,13 @@ struct Args {
     expiry: usize,
     lifecycles: usize,
     loaded: usize,
+    storm: usize,
+    /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
+    max_batch: Option<u32>,
+    /// The job worker's passes side by side (`WorkerConfig::parallel_passes`).
+    passes: Option<usize>,
+    /// Only PostgreSQL (with `--postgres`).
+    no_sqlite: bool,
 }
 
 fn args() -> Args {
@@ -48,6 +58,10 @@ fn args() -> Args {
         expiry: 0,
         lifecycles: 1000,
         loaded: 0,
+        storm: 0,
+        max_batch: None,
+        passes: None,
+        no_sqlite: false,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -62,6 +76,14 @@ fn args() -> Args {
             "--expiry" => out.expiry = value.parse().expect("--expiry N"),
             "--lifecycles" => out.lifecycles = value.parse().expect("--lifecycles N"),
             "--loaded" => out.loaded = value.parse().expect("--loaded N"),
+            "--storm" => out.storm = value.parse().expect("--storm N"),
+            "--passes" => out.passes = Some(value.parse().expect("--passes N")),
+            "--max-batch" => out.max_batch = Some(value.parse().expect("--max-batch N")),
+            "--no-sqlite" => {
+                out.no_sqlite = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -191,13 +213,25 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         started.state,
         std::future::pending(),
     ));
+    // Expiries recorded, as the worker's handler reports them (read by `--storm`).
+    let recorded = storm::Recorded::default();
     // The job worker, as `writ serve` runs it: it delivers the assignment storm below.
     tokio::spawn(
         writ_server::job_worker::JobWorker {
             store: Arc::new(store.clone()),
             clock: Arc::new(SystemClock),
-            handler: Arc::new(state.entitlement.clone()),
-            config: writ_domain::jobs::WorkerConfig::default(),
+            handler: Arc::new(storm::Reporting {
+                inner: Arc::new(state.entitlement.clone()),
+                recorded: recorded.clone(),
+            }),
+            config: {
+                let default = writ_domain::jobs::WorkerConfig::default();
+                writ_domain::jobs::WorkerConfig {
+                    max_batch_size: args.max_batch.unwrap_or(default.max_batch_size),
+                    parallel_passes: args.passes.unwrap_or(store.backend_kind().job_passes()),
+                    ..default
+                }
+            },
             timing: writ_server::job_worker::WorkerTiming::default(),
             waker: state.job_waker.clone(),
         }
@@ -208,6 +242,25 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         .build()
         .unwrap();
     let form = token_form(CLIENT_ID, SECRET);
+    if args.storm > 0 {
+        // Alone: the earlier phases' rows and backlog would blur the worker's figure.
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let sqlite = url.starts_with("sqlite:");
+        let figures = storm::storm(
+            &http,
+            &base,
+            &token,
+            store.pool(),
+            sqlite,
+            storm::Worker {
+                waker: &state.job_waker,
+                recorded: &recorded,
+            },
+            args.storm,
+        )
+        .await;
+        return storm::rows(backend, &figures);
+    }
 
     // Token issuance.
     let (client, url_t, body) = (
@@ -1006,7 +1059,9 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("writ-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sqlite = format!("sqlite://{}", dir.join("bench.db").display());
-    rows.extend(run("SQLite", sqlite, &args).await);
+    if !args.no_sqlite {
+        rows.extend(run("SQLite", sqlite, &args).await);
+    }
     if let Some(server) = &args.postgres {
         sqlx::any::install_default_drivers();
         let name = format!("writ_bench_{}", std::process::id());

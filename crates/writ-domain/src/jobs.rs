@@ -134,6 +134,14 @@ pub struct WorkerConfig {
     pub worker_id: String,
     pub lease: Duration,
     pub batch_size: u32,
+    /// The largest claim: while passes come back full (a backlog, a storm of expiries at one
+    /// instant), the worker doubles its claim up to this, so that a batch's fixed costs (the
+    /// claim's commit, the reads, the transaction's commit) are shared by more jobs.
+    pub max_batch_size: u32,
+    /// How many passes a worker runs side by side. On PostgreSQL their claims take disjoint
+    /// jobs (`FOR UPDATE SKIP LOCKED`, then the lease) and their transactions run at once; on
+    /// SQLite their writes queue on the one writer while their reads overlap.
+    pub parallel_passes: usize,
     /// How many of a batch's jobs run at once. Their subjects are distinct work and every state
     /// change is a compare-and-set, so running them together is safe; it overlaps their reads.
     /// Kept well below the connection pool's size: a job holding a transaction also reads.
@@ -149,6 +157,8 @@ impl Default for WorkerConfig {
             worker_id: new_object_id(),
             lease: Duration::seconds(60),
             batch_size: 100,
+            max_batch_size: 1000,
+            parallel_passes: 1,
             concurrency: 4,
             max_attempts: 12,
         }

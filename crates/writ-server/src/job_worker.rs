@@ -54,12 +54,30 @@ impl JobWorker {
     /// Runs until `shutdown` resolves. A job being run when it does is finished first, so a
     /// SIGTERM never leaves work half done; SIGKILL leaves the lease to run out instead.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let passes = futures_util::future::join_all(
+            (0..self.config.parallel_passes.max(1)).map(|_| self.passes(stopped.clone())),
+        );
+        tokio::pin!(passes, shutdown);
+        tokio::select! {
+            _ = &mut passes => return,
+            () = &mut shutdown => {}
+        }
+        let _ = stop.send(true);
+        passes.await;
+    }
+
+    /// One loop of passes, until `stopped` turns true (between passes).
+    async fn passes(&self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        // The claim grows while passes come back full (a backlog) and falls back after one
+        // that was not.
+        let mut config = self.config.clone();
         loop {
+            let started = std::time::Instant::now();
             let pause = match run_due_jobs(
                 self.store.as_ref(),
                 self.handler.as_ref(),
-                &self.config,
+                &config,
                 self.clock.now(),
             )
             .await
@@ -67,12 +85,22 @@ impl JobWorker {
                 Ok(report) => {
                     let claimed = report.completed + report.retried + report.parked;
                     if claimed > 0 {
-                        tracing::debug!(?report, "job pass");
+                        tracing::debug!(
+                            ?report,
+                            claim = config.batch_size,
+                            duration_ms = started.elapsed().as_millis(),
+                            "job pass"
+                        );
                     }
-                    if claimed >= self.config.batch_size {
+                    if claimed >= config.batch_size {
                         // A full batch: more may be due already.
+                        config.batch_size = config
+                            .batch_size
+                            .saturating_mul(2)
+                            .min(self.config.max_batch_size.max(self.config.batch_size));
                         continue;
                     }
+                    config.batch_size = self.config.batch_size;
                     self.idle_wait().await
                 }
                 Err(error) => {
@@ -81,7 +109,7 @@ impl JobWorker {
                 }
             };
             tokio::select! {
-                () = &mut shutdown => return,
+                _ = stopped.wait_for(|stop| *stop) => return,
                 () = self.waker.0.notified() => {}
                 () = tokio::time::sleep(pause) => {}
             }

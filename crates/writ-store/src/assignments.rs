@@ -16,7 +16,8 @@ use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{Party, StoreError, StoreResult};
 use writ_odata::SqlValue;
 
-use crate::batch::{GRANT_TABLES, placeholders};
+use crate::batch::{GRANT_TABLES, id_array, id_set, placeholders};
+use crate::connect::Backend;
 use crate::entitlement::restriction_of;
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
@@ -205,20 +206,18 @@ pub(crate) async fn list_assignments(
 
 pub(crate) async fn assignments_by_ids(
     pool: &AnyPool,
+    backend: Backend,
     ids: &[String],
 ) -> StoreResult<Vec<Assignment>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN ({})",
-        placeholders(1, ids.len())
+        "SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN {}",
+        id_set(backend, 1)
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in ids {
-        query = query.bind(id.clone());
-    }
-    query
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id_array(ids)?)
         .fetch_all(pool)
         .await
         .store()?
@@ -229,21 +228,19 @@ pub(crate) async fn assignments_by_ids(
 
 pub(crate) async fn principal_names(
     pool: &AnyPool,
+    backend: Backend,
     ids: &[String],
 ) -> StoreResult<Vec<(String, String)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = placeholders(1, ids.len());
+    let list = id_set(backend, 1);
     let sql = format!(
-        "SELECT id, display_name FROM users WHERE id IN ({list}) \
-         UNION ALL SELECT id, display_name FROM service_principals WHERE id IN ({list})"
+        "SELECT id, display_name FROM users WHERE id IN {list} \
+         UNION ALL SELECT id, display_name FROM service_principals WHERE id IN {list}"
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in ids {
-        query = query.bind(id.clone());
-    }
-    query
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id_array(ids)?)
         .fetch_all(pool)
         .await
         .store()?
@@ -259,38 +256,35 @@ pub(crate) async fn principal_names(
 
 pub(crate) async fn human_sponsors_of(
     pool: &AnyPool,
+    backend: Backend,
     ids: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<Vec<(String, Recipient)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // The same numbered placeholders serve the three branches: both databases bind a number
-    // used twice to one value.
-    let objects = placeholders(1, ids.len());
-    let now_param = ids.len() + 1;
+    // The one bound set of ids serves the three branches: both databases bind a number used
+    // several times to one value.
+    let objects = id_set(backend, 1);
     let sql = format!(
         "WITH direct (object_id, sponsor_id) AS ( \
-             SELECT s.object_id, s.sponsor_id FROM sponsors s WHERE s.object_id IN ({objects}) \
+             SELECT s.object_id, s.sponsor_id FROM sponsors s WHERE s.object_id IN {objects} \
              UNION SELECT o.object_id, o.owner_id FROM object_owners o \
-                 WHERE o.object_id IN ({objects}) \
+                 WHERE o.object_id IN {objects} \
              UNION SELECT u.id, s.sponsor_id FROM users u \
-                 JOIN sponsors s ON s.object_id = u.identity_parent_id WHERE u.id IN ({objects}) \
+                 JOIN sponsors s ON s.object_id = u.identity_parent_id WHERE u.id IN {objects} \
          ), people (object_id, user_id) AS ( \
              SELECT object_id, sponsor_id FROM direct \
              UNION SELECT d.object_id, m.member_id FROM direct d \
                  JOIN group_members m ON m.group_id = d.sponsor_id \
-                 WHERE m.ends_at IS NULL OR m.ends_at > ${now_param} \
+                 WHERE m.ends_at IS NULL OR m.ends_at > $2 \
          ) \
          SELECT DISTINCT p.object_id, u.id, u.mail FROM people p JOIN users u ON u.id = p.user_id \
          WHERE u.account_enabled = TRUE AND u.kind = 'user' ORDER BY p.object_id, u.id"
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in ids {
-        query = query.bind(id.clone());
-    }
-    query = query.bind(to_micros(now));
-    query
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id_array(ids)?)
+        .bind(to_micros(now))
         .fetch_all(pool)
         .await
         .store()?

@@ -1,7 +1,8 @@
 //! Set-wise writes for work done in batches (expiry storms): one statement per table for a whole
 //! batch — `UPDATE … WHERE id IN (…)`, `DELETE … WHERE holder IN (…)`, multi-row `INSERT`s — in
-//! the caller's transaction. Each statement binds at most [`MAX_PARAMETERS`] values, below both
-//! backends' limits, by splitting the rows into chunks.
+//! the caller's transaction. A batch's ids are bound as one JSON array ([`id_set`]); inserts bind
+//! at most [`MAX_PARAMETERS`] values per statement, below both backends' limits, by splitting
+//! the rows into chunks.
 
 use sqlx::{Any, Row, Transaction};
 use time::OffsetDateTime;
@@ -10,6 +11,7 @@ use writ_domain::clock::to_micros;
 use writ_domain::entitlement::AssignmentRequest;
 use writ_domain::store::StoreResult;
 
+use crate::connect::Backend;
 use crate::error::ResultExt;
 use crate::tx::json;
 
@@ -32,6 +34,23 @@ pub(crate) const GRANT_TABLES: [&str; 5] = [
     "oauth2_permission_grants",
     "role_assignments",
 ];
+
+/// `(SELECT …)`: the ids of the JSON array bound at `$param`, for `… IN {id_set}`. One statement
+/// text whatever the batch's size, so it is prepared once; and PostgreSQL plans a list of 1,000
+/// placeholders as a scan of the whole table (measured: 0.4 s per 1,000 expiries for the reads
+/// of a batch over 100,000 assignments), where a set from a function is joined id by id
+/// through the index.
+pub(crate) fn id_set(backend: Backend, param: usize) -> String {
+    match backend {
+        Backend::Postgres => format!("(SELECT jsonb_array_elements_text(${param}::jsonb))"),
+        Backend::Sqlite => format!("(SELECT value FROM json_each(${param}))"),
+    }
+}
+
+/// The value bound for an [`id_set`].
+pub(crate) fn id_array(ids: &[String]) -> StoreResult<String> {
+    json(&ids)
+}
 
 /// `$first, …` for `n` values.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
@@ -85,43 +104,47 @@ pub(crate) async fn insert_rows(
 /// end; returns the ids changed (another transaction may have ended or extended some).
 pub(crate) async fn expire_due_assignments(
     tx: &mut Tx,
+    backend: Backend,
     ids: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<Vec<String>> {
-    let mut changed = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(MAX_PARAMETERS - 1) {
-        let sql = format!(
-            "UPDATE assignments SET state = 'expired', status = 'Expired', expired_at = end_at \
-             WHERE id IN ({}) AND state <> 'expired' AND end_at IS NOT NULL AND end_at <= $1 \
-             RETURNING id",
-            placeholders(2, chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_micros(now));
-        for id in chunk {
-            query = query.bind(id.clone());
-        }
-        for row in query.fetch_all(&mut **tx).await.store()? {
-            changed.push(row.try_get("id").store()?);
-        }
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(changed)
+    let sql = format!(
+        "UPDATE assignments SET state = 'expired', status = 'Expired', expired_at = end_at \
+         WHERE id IN {} AND state <> 'expired' AND end_at IS NOT NULL AND end_at <= $1 \
+         RETURNING id",
+        id_set(backend, 2)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(to_micros(now))
+        .bind(id_array(ids)?)
+        .fetch_all(&mut **tx)
+        .await
+        .store()?;
+    rows.iter().map(|row| row.try_get("id").store()).collect()
 }
 
 /// Deletes every grant these holders hold, table by table.
-pub(crate) async fn release_grants_of(tx: &mut Tx, holders: &[String]) -> StoreResult<u64> {
+pub(crate) async fn release_grants_of(
+    tx: &mut Tx,
+    backend: Backend,
+    holders: &[String],
+) -> StoreResult<u64> {
+    if holders.is_empty() {
+        return Ok(0);
+    }
+    let holders = id_array(holders)?;
     let mut released = 0;
-    for chunk in holders.chunks(MAX_PARAMETERS) {
-        for table in GRANT_TABLES {
-            let sql = format!(
-                "DELETE FROM {table} WHERE holder IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for holder in chunk {
-                query = query.bind(holder.clone());
-            }
-            released += query.execute(&mut **tx).await.store()?.rows_affected();
-        }
+    for table in GRANT_TABLES {
+        let sql = format!("DELETE FROM {table} WHERE holder IN {}", id_set(backend, 1));
+        released += sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(holders.clone())
+            .execute(&mut **tx)
+            .await
+            .store()?
+            .rows_affected();
     }
     Ok(released)
 }
@@ -129,26 +152,27 @@ pub(crate) async fn release_grants_of(tx: &mut Tx, holders: &[String]) -> StoreR
 /// The extensions still in progress of these assignments.
 pub(crate) async fn open_updates_for(
     tx: &mut Tx,
+    backend: Backend,
     assignment_ids: &[String],
 ) -> StoreResult<Vec<AssignmentRequest>> {
-    let mut found = Vec::new();
-    for chunk in assignment_ids.chunks(MAX_PARAMETERS) {
-        let sql = format!(
-            "SELECT {} FROM assignment_requests t WHERE t.assignment_id IN ({}) \
-             AND t.request_type IN ('userUpdate', 'adminUpdate') \
-             AND t.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')",
-            crate::assignments::REQUEST_COLUMNS,
-            placeholders(1, chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            query = query.bind(id.clone());
-        }
-        for row in query.fetch_all(&mut **tx).await.store()? {
-            found.push(crate::assignments::request(&row)?);
-        }
+    if assignment_ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(found)
+    let sql = format!(
+        "SELECT {} FROM assignment_requests t WHERE t.assignment_id IN {} \
+         AND t.request_type IN ('userUpdate', 'adminUpdate') \
+         AND t.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')",
+        crate::assignments::REQUEST_COLUMNS,
+        id_set(backend, 1)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id_array(assignment_ids)?)
+        .fetch_all(&mut **tx)
+        .await
+        .store()?
+        .iter()
+        .map(crate::assignments::request)
+        .collect()
 }
 
 pub(crate) async fn insert_assignment_requests(
@@ -209,18 +233,24 @@ pub(crate) async fn enqueue_events(tx: &mut Tx, events: &[OutboxEvent]) -> Store
 }
 
 /// Deletes the jobs `worker` still holds the leases of; returns how many.
-pub(crate) async fn complete_jobs(tx: &mut Tx, ids: &[String], worker: &str) -> StoreResult<u64> {
-    let mut done = 0;
-    for chunk in ids.chunks(MAX_PARAMETERS - 1) {
-        let sql = format!(
-            "DELETE FROM jobs WHERE lease_owner = $1 AND id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(worker.to_owned());
-        for id in chunk {
-            query = query.bind(id.clone());
-        }
-        done += query.execute(&mut **tx).await.store()?.rows_affected();
+pub(crate) async fn complete_jobs(
+    tx: &mut Tx,
+    backend: Backend,
+    ids: &[String],
+    worker: &str,
+) -> StoreResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
     }
-    Ok(done)
+    let sql = format!(
+        "DELETE FROM jobs WHERE lease_owner = $1 AND id IN {}",
+        id_set(backend, 2)
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(worker.to_owned())
+        .bind(id_array(ids)?)
+        .execute(&mut **tx)
+        .await
+        .store()?
+        .rows_affected())
 }

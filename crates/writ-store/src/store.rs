@@ -932,11 +932,11 @@ impl Store for SqlStore {
     }
 
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>> {
-        crate::assignments::assignments_by_ids(&self.pool, ids).await
+        crate::assignments::assignments_by_ids(&self.pool, self.backend, ids).await
     }
 
     async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
-        crate::assignments::principal_names(&self.pool, ids).await
+        crate::assignments::principal_names(&self.pool, self.backend, ids).await
     }
 
     async fn human_sponsors_of(
@@ -944,7 +944,7 @@ impl Store for SqlStore {
         ids: &[String],
         now: OffsetDateTime,
     ) -> StoreResult<Vec<(String, Recipient)>> {
-        crate::assignments::human_sponsors_of(&self.pool, ids, now).await
+        crate::assignments::human_sponsors_of(&self.pool, self.backend, ids, now).await
     }
 
     async fn list_additional_access(

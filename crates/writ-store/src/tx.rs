@@ -1142,7 +1142,7 @@ impl StoreTx for SqlTx {
         assignment_id: &str,
     ) -> StoreResult<Option<AssignmentRequest>> {
         Ok(
-            crate::batch::open_updates_for(&mut self.tx, &[assignment_id.to_owned()])
+            crate::batch::open_updates_for(&mut self.tx, self.backend, &[assignment_id.to_owned()])
                 .await?
                 .pop(),
         )
@@ -1203,7 +1203,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn release_grants(&mut self, holder: &str) -> StoreResult<u64> {
-        crate::batch::release_grants_of(&mut self.tx, &[holder.to_owned()]).await
+        crate::batch::release_grants_of(&mut self.tx, self.backend, &[holder.to_owned()]).await
     }
 
     async fn expire_due_assignments(
@@ -1211,18 +1211,18 @@ impl StoreTx for SqlTx {
         ids: &[String],
         now: OffsetDateTime,
     ) -> StoreResult<Vec<String>> {
-        crate::batch::expire_due_assignments(&mut self.tx, ids, now).await
+        crate::batch::expire_due_assignments(&mut self.tx, self.backend, ids, now).await
     }
 
     async fn release_grants_of(&mut self, holders: &[String]) -> StoreResult<u64> {
-        crate::batch::release_grants_of(&mut self.tx, holders).await
+        crate::batch::release_grants_of(&mut self.tx, self.backend, holders).await
     }
 
     async fn open_updates_for_many(
         &mut self,
         assignment_ids: &[String],
     ) -> StoreResult<Vec<AssignmentRequest>> {
-        crate::batch::open_updates_for(&mut self.tx, assignment_ids).await
+        crate::batch::open_updates_for(&mut self.tx, self.backend, assignment_ids).await
     }
 
     async fn insert_assignment_requests(
@@ -1241,7 +1241,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn complete_jobs(&mut self, ids: &[String], worker: &str) -> StoreResult<u64> {
-        crate::batch::complete_jobs(&mut self.tx, ids, worker).await
+        crate::batch::complete_jobs(&mut self.tx, self.backend, ids, worker).await
     }
 
     async fn grants_held(&mut self, holder: &str) -> StoreResult<Vec<HeldGrant>> {

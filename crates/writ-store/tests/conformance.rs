@@ -665,6 +665,8 @@ fn worker(id: &str, batch_size: u32, max_attempts: u32) -> WorkerConfig {
         worker_id: id.to_owned(),
         lease: Duration::seconds(30),
         batch_size,
+        max_batch_size: batch_size,
+        parallel_passes: 1,
         concurrency: 4,
         max_attempts,
     }

@@ -188,6 +188,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
         handler: Arc::new(started.state.entitlement.clone()),
         config: writ_domain::jobs::WorkerConfig {
             lease: job_lease,
+            parallel_passes: store.backend_kind().job_passes(),
             ..writ_domain::jobs::WorkerConfig::default()
         },
         timing: writ_server::job_worker::WorkerTiming::default(),
