@@ -121,6 +121,7 @@ pub(crate) async fn route(
         .await
         .store()?;
     if events.is_empty() {
+        raw.tx.commit().await.store()?;
         return Ok(0);
     }
     let mut ids = Vec::with_capacity(events.len());
@@ -242,6 +243,8 @@ pub(crate) async fn claim(
     )
     .await?;
     if rows.is_empty() {
+        // Ended here, not by dropping it: the claim's UPDATE took the write lock.
+        raw.tx.commit().await.store()?;
         return Ok(Vec::new());
     }
     let mut leased = Vec::with_capacity(rows.len());

@@ -75,12 +75,29 @@ impl SqlStore {
     /// A write transaction outside the [`StoreTx`] port (the webhook store's own), holding
     /// SQLite's writer lock like [`Store::begin`] does.
     pub(crate) async fn begin_raw(&self) -> StoreResult<RawTx> {
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
-        let tx = self.pool.begin().await.store()?;
+        let (tx, guard) = self.begin_writing().await?;
         Ok(RawTx { tx, _writer: guard })
+    }
+
+    /// A write transaction, with SQLite's writer lock taken first. On SQLite it begins
+    /// `IMMEDIATE`: the database's write lock is taken at `BEGIN`, where the busy timeout
+    /// applies, rather than at the first write of a transaction that has already read, which
+    /// SQLite refuses at once (`SQLITE_BUSY`, "database is locked") whenever another connection
+    /// still holds the lock, e.g. one whose dropped transaction is still rolling back.
+    async fn begin_writing(
+        &self,
+    ) -> StoreResult<(
+        sqlx::Transaction<'static, sqlx::Any>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    )> {
+        match self.backend {
+            Backend::Sqlite => {
+                let guard = self.writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.store()?;
+                Ok((tx, Some(guard)))
+            }
+            Backend::Postgres => Ok((self.pool.begin().await.store()?, None)),
+        }
     }
 
     /// Closes the pool, waiting for connections in use to come back.
@@ -199,11 +216,7 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
-        let tx = self.pool.begin().await.store()?;
+        let (tx, guard) = self.begin_writing().await?;
         Ok(Box::new(SqlTx::new(tx, guard, self.backend)))
     }
 
