@@ -559,6 +559,23 @@ async fn a_waiting_request_proceeds_when_the_extension_resumes_it(backend: Backe
     // Forbidden paths.
     let by_agent = resume(&app, &token, &request_id, resume_body(&callout, None)).await;
     assert_eq!(by_agent.status, StatusCode::FORBIDDEN, "{}", by_agent.body);
+    // The agent's sponsor may read the request but does not administer the catalog.
+    let sponsor = app
+        .password_token("samsponsor@example.org", "a long passphrase 1")
+        .await;
+    assert_eq!(sponsor.status, StatusCode::OK, "{}", sponsor.body);
+    let sponsor = sponsor.body["access_token"].as_str().unwrap().to_owned();
+    let reply = app
+        .get(&format!("{EM}/assignmentRequests/{request_id}"), &sponsor)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let by_sponsor = resume(&app, &sponsor, &request_id, resume_body(&callout, None)).await;
+    assert_eq!(
+        by_sponsor.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        by_sponsor.body
+    );
     let (_, stranger) = app.user_token("Stan Stranger").await;
     let by_stranger = resume(&app, &stranger, &request_id, resume_body(&callout, None)).await;
     assert_eq!(
