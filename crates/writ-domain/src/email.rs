@@ -5,7 +5,7 @@
 //! Delivery is the webhooks' (see [`crate::dispatch`]): every outbox event is routed once into
 //! one delivery row per recipient that has a `mail`, claimed under a lease, marked sent once the
 //! SMTP server accepted the message, retried with backoff and jitter, dead-lettered after
-//! [`DispatchConfig::max_attempts`] or a permanent (5xx) refusal. Because the `Message-ID` is
+//! [`crate::webhooks::DispatchConfig::max_attempts`] or a permanent (5xx) refusal. Because the `Message-ID` is
 //! derived from the event and the recipient, a resend after a crash carries the same one.
 //!
 //! The SMTP client is the server's ([`EmailSender`]); the rows are the store's ([`EmailStore`]).
@@ -25,7 +25,7 @@ use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
 use crate::error::{DomainError, DomainResult};
 use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
-use crate::webhooks::{AttemptRecord, DeliveryProgress, DispatchConfig, SendOutcome};
+use crate::webhooks::{AttemptRecord, DeliveryProgress, SendOutcome};
 
 /// The events a person acts on or must know about, and so the ones mailed. The rest
 /// (`request.created`, `request.pendingApproval`, `request.canceled`, `delivery.failed`) go to
@@ -318,16 +318,6 @@ pub fn compose(
     }
 }
 
-/// What an email pass is given besides the store and the sender.
-pub struct EmailContext<'a> {
-    pub public_url: &'a str,
-    pub host: &'a str,
-    pub config: &'a DispatchConfig,
-    pub clock: &'a dyn Clock,
-    pub jitter: &'a (dyn Fn() -> f64 + Send + Sync),
-    pub stopping: &'a (dyn Fn() -> bool + Send + Sync),
-}
-
 struct EmailQueue<'a> {
     store: &'a dyn EmailStore,
     sender: &'a dyn EmailSender,
@@ -405,28 +395,21 @@ impl DeliveryQueue for EmailQueue<'_> {
 }
 
 /// One pass of the email dispatcher ([`crate::dispatch::run_pass`] over the email queue).
+/// `public_url` is named in the messages (the extension call); `host` ends each `Message-ID`.
 pub async fn run_email_pass(
     store: &dyn EmailStore,
     sender: &dyn EmailSender,
-    cx: &EmailContext<'_>,
+    (public_url, host): (&str, &str),
+    pacing: &Pacing<'_>,
 ) -> DomainResult<PassReport> {
     let queue = EmailQueue {
         store,
         sender,
-        public_url: cx.public_url,
-        host: cx.host,
-        clock: cx.clock,
+        public_url,
+        host,
+        clock: pacing.clock,
     };
-    run_pass(
-        &queue,
-        &Pacing {
-            config: cx.config,
-            clock: cx.clock,
-            jitter: cx.jitter,
-            stopping: cx.stopping,
-        },
-    )
-    .await
+    run_pass(&queue, pacing).await
 }
 
 fn require_admin(caller: &Caller) -> DomainResult<()> {

@@ -438,18 +438,6 @@ pub struct DeadLetter {
 /// What one webhook pass did.
 pub type WebhookPassReport = crate::dispatch::PassReport;
 
-/// What a pass is given besides the store and the sender.
-pub struct PassContext<'a> {
-    pub endpoints: &'a [WebhookEndpoint],
-    pub config: &'a DispatchConfig,
-    pub clock: &'a dyn Clock,
-    /// A uniform draw from [0, 1), for jitter.
-    pub jitter: &'a (dyn Fn() -> f64 + Send + Sync),
-    /// Whether shutdown was asked: checked between groups of sends; deliveries claimed and not
-    /// yet sent are then released.
-    pub stopping: &'a (dyn Fn() -> bool + Send + Sync),
-}
-
 impl Claimed for ClaimedDelivery {
     fn delivery_id(&self) -> &str {
         &self.id
@@ -533,24 +521,16 @@ impl DeliveryQueue for WebhookQueue<'_> {
 pub async fn run_webhook_pass(
     store: &dyn WebhookStore,
     sender: &dyn WebhookSender,
-    cx: &PassContext<'_>,
+    endpoints: &[WebhookEndpoint],
+    pacing: &Pacing<'_>,
 ) -> DomainResult<WebhookPassReport> {
     let queue = WebhookQueue {
         store,
         sender,
-        endpoints: cx.endpoints,
-        clock: cx.clock,
+        endpoints,
+        clock: pacing.clock,
     };
-    run_pass(
-        &queue,
-        &Pacing {
-            config: cx.config,
-            clock: cx.clock,
-            jitter: cx.jitter,
-            stopping: cx.stopping,
-        },
-    )
-    .await
+    run_pass(&queue, pacing).await
 }
 
 /// `GET /writ/v1/webhookDeliveries`: administrators of entitlement management only.

@@ -16,7 +16,7 @@ use writ_domain::error::DomainResult;
 use writ_domain::store::StoreResult;
 use writ_domain::webhooks::{DispatchConfig, SendOutcome};
 
-use crate::dispatch_loop::{self, Passes, jitter};
+use crate::dispatch_loop::Passes;
 use crate::job_worker::WorkerTiming;
 use crate::outbound::OutboundClient;
 use crate::tokens::{Subject, TokenService};
@@ -110,33 +110,25 @@ pub struct CalloutDispatcher {
 impl Passes for CalloutDispatcher {
     const CHANNEL: &'static str = "callout";
 
-    async fn pass(&self, stopping: &(dyn Fn() -> bool + Send + Sync)) -> DomainResult<PassReport> {
-        let pacing = Pacing {
-            config: &self.config,
-            clock: self.clock.as_ref(),
-            jitter: &jitter,
-            stopping,
-        };
+    fn config(&self) -> &DispatchConfig {
+        &self.config
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn timing(&self) -> &WorkerTiming {
+        &self.timing
+    }
+
+    async fn pass(&self, pacing: &Pacing<'_>) -> DomainResult<PassReport> {
         self.entitlement
-            .run_callout_pass(self.sender.as_ref(), &pacing)
+            .run_callout_pass(self.sender.as_ref(), pacing)
             .await
     }
 
     async fn next_due(&self) -> StoreResult<Option<OffsetDateTime>> {
         self.entitlement.next_callout_due().await
-    }
-}
-
-impl CalloutDispatcher {
-    /// Runs until `shutdown` resolves; see [`crate::dispatch_loop`] for what shutdown does.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        dispatch_loop::run(
-            &self,
-            self.clock.as_ref(),
-            self.config.batch_size,
-            &self.timing,
-            shutdown,
-        )
-        .await;
     }
 }

@@ -13,18 +13,23 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use writ_domain::clock::Clock;
-use writ_domain::dispatch::PassReport;
+use writ_domain::dispatch::{Pacing, PassReport};
 use writ_domain::error::DomainResult;
 use writ_domain::store::StoreResult;
+use writ_domain::webhooks::DispatchConfig;
 
 use crate::job_worker::WorkerTiming;
 
 /// One channel's passes, as the loop drives them.
 #[async_trait]
 pub trait Passes: Send + Sync {
-    /// For the log: "webhook", "email".
+    /// For the log: "webhook", "email", "callout".
     const CHANNEL: &'static str;
-    async fn pass(&self, stopping: &(dyn Fn() -> bool + Send + Sync)) -> DomainResult<PassReport>;
+    /// How the channel claims, retries and gives up.
+    fn config(&self) -> &DispatchConfig;
+    fn clock(&self) -> &dyn Clock;
+    fn timing(&self) -> &WorkerTiming;
+    async fn pass(&self, pacing: &Pacing<'_>) -> DomainResult<PassReport>;
     async fn next_due(&self) -> StoreResult<Option<OffsetDateTime>>;
 }
 
@@ -39,19 +44,21 @@ pub fn jitter() -> f64 {
 }
 
 /// Runs `passes` until `shutdown` resolves.
-pub async fn run<P: Passes>(
-    passes: &P,
-    clock: &dyn Clock,
-    batch_size: u32,
-    timing: &WorkerTiming,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+pub async fn run<P: Passes>(passes: P, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let (clock, timing) = (passes.clock(), passes.timing());
+    let batch_size = passes.config().batch_size;
     let stopping = Arc::new(AtomicBool::new(false));
     let stop_flag = stopping.clone();
     let is_stopping = move || stop_flag.load(Ordering::SeqCst);
     loop {
-        let pass = passes.pass(&is_stopping);
+        let pacing = Pacing {
+            config: passes.config(),
+            clock,
+            jitter: &jitter,
+            stopping: &is_stopping,
+        };
+        let pass = passes.pass(&pacing);
         tokio::pin!(pass);
         let mut stop_now = false;
         let result = tokio::select! {
@@ -83,7 +90,7 @@ pub async fn run<P: Passes>(
                 if report.claimed >= batch_size || report.routed >= batch_size {
                     continue;
                 }
-                idle_wait(passes, clock, timing).await
+                idle_wait(&passes, clock, timing).await
             }
             Err(error) => {
                 tracing::warn!(error = %error.operator_detail(), "{} pass failed", P::CHANNEL);

@@ -24,13 +24,13 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::OffsetDateTime;
 use writ_domain::clock::Clock;
-use writ_domain::dispatch::PassReport;
-use writ_domain::email::{EmailContext, EmailMessage, EmailSender, EmailStore, run_email_pass};
+use writ_domain::dispatch::{Pacing, PassReport};
+use writ_domain::email::{EmailMessage, EmailSender, EmailStore, run_email_pass};
 use writ_domain::error::DomainResult;
 use writ_domain::store::StoreResult;
 use writ_domain::webhooks::{DispatchConfig, SendOutcome};
 
-use crate::dispatch_loop::{self, Passes, jitter};
+use crate::dispatch_loop::Passes;
 use crate::job_worker::WorkerTiming;
 
 /// How the connection to the relay is secured.
@@ -373,34 +373,30 @@ pub struct EmailDispatcher {
 impl Passes for EmailDispatcher {
     const CHANNEL: &'static str = "email";
 
-    async fn pass(&self, stopping: &(dyn Fn() -> bool + Send + Sync)) -> DomainResult<PassReport> {
-        let cx = EmailContext {
-            public_url: &self.public_url,
-            host: &self.host,
-            config: &self.config,
-            clock: self.clock.as_ref(),
-            jitter: &jitter,
-            stopping,
-        };
-        run_email_pass(self.store.as_ref(), self.sender.as_ref(), &cx).await
+    fn config(&self) -> &DispatchConfig {
+        &self.config
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn timing(&self) -> &WorkerTiming {
+        &self.timing
+    }
+
+    async fn pass(&self, pacing: &Pacing<'_>) -> DomainResult<PassReport> {
+        run_email_pass(
+            self.store.as_ref(),
+            self.sender.as_ref(),
+            (&self.public_url, &self.host),
+            pacing,
+        )
+        .await
     }
 
     async fn next_due(&self) -> StoreResult<Option<OffsetDateTime>> {
         self.store.next_email_due().await
-    }
-}
-
-impl EmailDispatcher {
-    /// Runs until `shutdown` resolves; see [`crate::dispatch_loop`] for what shutdown does.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        dispatch_loop::run(
-            &self,
-            self.clock.as_ref(),
-            self.config.batch_size,
-            &self.timing,
-            shutdown,
-        )
-        .await;
     }
 }
 

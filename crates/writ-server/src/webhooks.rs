@@ -9,15 +9,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use writ_domain::clock::Clock;
-use writ_domain::dispatch::PassReport;
+use writ_domain::dispatch::{Pacing, PassReport};
 use writ_domain::error::DomainResult;
 use writ_domain::store::StoreResult;
 use writ_domain::webhooks::{
-    DispatchConfig, PassContext, SendOutcome, WebhookEndpoint, WebhookRequest, WebhookSecret,
-    WebhookSender, WebhookStore, run_webhook_pass,
+    DispatchConfig, SendOutcome, WebhookEndpoint, WebhookRequest, WebhookSecret, WebhookSender,
+    WebhookStore, run_webhook_pass,
 };
 
-use crate::dispatch_loop::{self, Passes, jitter};
+use crate::dispatch_loop::Passes;
 use crate::job_worker::WorkerTiming;
 use crate::outbound::{OutboundClient, OutboundError, check_url};
 
@@ -130,32 +130,29 @@ pub struct WebhookDispatcher {
 impl Passes for WebhookDispatcher {
     const CHANNEL: &'static str = "webhook";
 
-    async fn pass(&self, stopping: &(dyn Fn() -> bool + Send + Sync)) -> DomainResult<PassReport> {
-        let cx = PassContext {
-            endpoints: &self.endpoints,
-            config: &self.config,
-            clock: self.clock.as_ref(),
-            jitter: &jitter,
-            stopping,
-        };
-        run_webhook_pass(self.store.as_ref(), self.sender.as_ref(), &cx).await
+    fn config(&self) -> &DispatchConfig {
+        &self.config
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn timing(&self) -> &WorkerTiming {
+        &self.timing
+    }
+
+    async fn pass(&self, pacing: &Pacing<'_>) -> DomainResult<PassReport> {
+        run_webhook_pass(
+            self.store.as_ref(),
+            self.sender.as_ref(),
+            &self.endpoints,
+            pacing,
+        )
+        .await
     }
 
     async fn next_due(&self) -> StoreResult<Option<OffsetDateTime>> {
         self.store.next_webhook_due().await
-    }
-}
-
-impl WebhookDispatcher {
-    /// Runs until `shutdown` resolves; see [`crate::dispatch_loop`] for what shutdown does.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        dispatch_loop::run(
-            &self,
-            self.clock.as_ref(),
-            self.config.batch_size,
-            &self.timing,
-            shutdown,
-        )
-        .await;
     }
 }

@@ -205,15 +205,15 @@ async fn serve(config: config::Config) -> Result<(), String> {
         let mut stopped = worker_stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));
-    let dispatcher = tokio::spawn(dispatcher.run(async move {
+    let dispatcher = tokio::spawn(writ_server::dispatch_loop::run(dispatcher, async move {
         let _ = dispatcher_stopped.wait_for(|stop| *stop).await;
     }));
     let mailer = mailer.map(|mailer| {
-        tokio::spawn(mailer.run(async move {
+        tokio::spawn(writ_server::dispatch_loop::run(mailer, async move {
             let _ = mailer_stopped.wait_for(|stop| *stop).await;
         }))
     });
-    let callouts = tokio::spawn(callouts.run(async move {
+    let callouts = tokio::spawn(writ_server::dispatch_loop::run(callouts, async move {
         let _ = callouts_stopped.wait_for(|stop| *stop).await;
     }));
     let chainer = writ_server::audit_chainer::AuditChainer {

@@ -21,8 +21,9 @@ use serde_json::{Value, json};
 use time::Duration;
 use writ_domain::audit::{OutboxEvent, Recipient};
 use writ_domain::clock::Clock;
+use writ_domain::dispatch::Pacing;
 use writ_domain::dispatch::PassReport;
-use writ_domain::email::{EmailContext, EmailSender, run_email_pass};
+use writ_domain::email::{EmailSender, run_email_pass};
 use writ_domain::store::Store;
 use writ_domain::webhooks::{DispatchConfig, SendOutcome};
 use writ_server::email::{SmtpConfig, SmtpEmailSender};
@@ -304,15 +305,15 @@ async fn pass(
     stopping: bool,
 ) -> PassReport {
     let stop = move || stopping;
-    let cx = EmailContext {
-        public_url: PUBLIC_URL,
-        host: "writ.test",
+    let pacing = Pacing {
         config,
         clock: &app.clock,
         jitter: &|| 0.0,
         stopping: &stop,
     };
-    run_email_pass(&app.store, sender, &cx).await.unwrap()
+    run_email_pass(&app.store, sender, (PUBLIC_URL, "writ.test"), &pacing)
+        .await
+        .unwrap()
 }
 
 /// An agent with two sponsors (one without a mailbox in the event) and a package, by their API.

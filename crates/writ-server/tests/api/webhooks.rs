@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 use time::Duration;
 use writ_domain::audit::{OutboxEvent, Recipient};
 use writ_domain::clock::Clock;
+use writ_domain::dispatch::Pacing;
 use writ_domain::store::Store;
 use writ_domain::webhooks::{
-    DispatchConfig, PassContext, WebhookEndpoint, WebhookPassReport, WebhookSecret, WebhookSender,
-    WebhookStore, run_webhook_pass,
+    DispatchConfig, WebhookEndpoint, WebhookPassReport, WebhookSecret, WebhookSender, WebhookStore,
+    run_webhook_pass,
 };
 use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
 use writ_server::webhooks::HttpWebhookSender;
@@ -195,14 +196,15 @@ async fn pass(
     endpoints: &[WebhookEndpoint],
     config: &DispatchConfig,
 ) -> WebhookPassReport {
-    let cx = PassContext {
-        endpoints,
+    let pacing = Pacing {
         config,
         clock: &app.clock,
         jitter: &|| 0.0,
         stopping: &|| false,
     };
-    run_webhook_pass(&app.store, sender, &cx).await.unwrap()
+    run_webhook_pass(&app.store, sender, endpoints, &pacing)
+        .await
+        .unwrap()
 }
 
 /// Runs passes, moving the clock to each next due time, until nothing is due any more.
@@ -520,14 +522,15 @@ async fn replicas_shutdown_and_crashes_send_nothing_twice(backend: Backend) {
         concurrency: 2,
         ..config("a", 5)
     };
-    let cx = PassContext {
-        endpoints: &endpoints,
+    let pacing = Pacing {
         config: &a,
         clock: &app.clock,
         jitter: &|| 0.0,
         stopping: &|| true,
     };
-    let report = run_webhook_pass(&app.store, &sender, &cx).await.unwrap();
+    let report = run_webhook_pass(&app.store, &sender, &endpoints, &pacing)
+        .await
+        .unwrap();
     assert_eq!((report.claimed, report.released), (4, 4));
     assert!(hook.all().is_empty());
     for d in deliveries(&app, "").await {
@@ -551,14 +554,15 @@ async fn replicas_shutdown_and_crashes_send_nothing_twice(backend: Backend) {
         let sender = sender.clone();
         tokio::spawn(async move {
             for _ in 0..10 {
-                let cx = PassContext {
-                    endpoints: &endpoints,
+                let pacing = Pacing {
                     config: &config,
                     clock: &clock,
                     jitter: &|| 0.0,
                     stopping: &|| false,
                 };
-                run_webhook_pass(&app_store, &sender, &cx).await.unwrap();
+                run_webhook_pass(&app_store, &sender, &endpoints, &pacing)
+                    .await
+                    .unwrap();
             }
         })
     };
