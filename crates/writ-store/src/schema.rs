@@ -434,19 +434,19 @@ pub static SUBJECT: EntitySchema = EntitySchema {
     ],
 };
 
+/// The `state` of a webhook or email delivery.
+const DELIVERY_STATE: FieldDef = FieldDef::Scalar {
+    sql: "{t}.state",
+    ty: FieldType::Enum(writ_domain::webhooks::DeliveryState::NAMES),
+    orderable: false,
+};
+
 /// `/writ/v1/webhookDeliveries` (Writ's own API, not Graph).
 pub static WEBHOOK_DELIVERY: EntitySchema = EntitySchema {
     entity: "webhookDelivery",
     fields: &[
         ("id", id("{t}.id")),
-        (
-            "state",
-            FieldDef::Scalar {
-                sql: "{t}.state",
-                ty: FieldType::Enum(writ_domain::webhooks::DeliveryState::NAMES),
-                orderable: false,
-            },
-        ),
+        ("state", DELIVERY_STATE),
         ("eventId", id("{t}.event_id")),
         ("eventType", text("{t}.event_type", true)),
         ("endpointUrl", text("{t}.endpoint_url", true)),
@@ -461,14 +461,7 @@ pub static EMAIL_DELIVERY: EntitySchema = EntitySchema {
     entity: "emailDelivery",
     fields: &[
         ("id", id("{t}.id")),
-        (
-            "state",
-            FieldDef::Scalar {
-                sql: "{t}.state",
-                ty: FieldType::Enum(writ_domain::webhooks::DeliveryState::NAMES),
-                orderable: false,
-            },
-        ),
+        ("state", DELIVERY_STATE),
         ("eventId", id("{t}.event_id")),
         ("eventType", text("{t}.event_type", true)),
         ("recipientId", id("{t}.recipient_id")),
