@@ -10,10 +10,23 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::authz::Caller;
 use crate::clock::Clock;
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 use crate::store::StoreResult;
 use crate::webhooks::{AttemptRecord, DeadLetter, DispatchConfig, NextStep, SendOutcome};
+
+/// Who reads a channel's deliveries (`/writ/v1/webhookDeliveries`, `…/emailDeliveries`):
+/// administrators of entitlement management only; `what` names the channel's deliveries.
+pub(crate) fn require_delivery_reader(caller: &Caller, what: &str) -> DomainResult<()> {
+    if caller.is_em_admin() {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(format!(
+            "{what} are visible to Global Administrators and Identity Governance Administrators only"
+        )))
+    }
+}
 
 /// A delivery a worker holds the lease of.
 pub trait Claimed {

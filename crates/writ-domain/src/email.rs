@@ -412,24 +412,13 @@ pub async fn run_email_pass(
     run_pass(&queue, pacing).await
 }
 
-fn require_admin(caller: &Caller) -> DomainResult<()> {
-    if caller.is_em_admin() {
-        Ok(())
-    } else {
-        Err(DomainError::forbidden(
-            "email deliveries are visible to Global Administrators and Identity Governance \
-             Administrators only",
-        ))
-    }
-}
-
 /// `GET /writ/v1/emailDeliveries`: administrators of entitlement management only.
 pub async fn list_deliveries(
     store: &dyn EmailStore,
     caller: &Caller,
     query: &ListQuery,
 ) -> DomainResult<Page<EmailDelivery>> {
-    require_admin(caller)?;
+    crate::dispatch::require_delivery_reader(caller, "email deliveries")?;
     Ok(store.list_email_deliveries(query).await?)
 }
 
@@ -439,7 +428,7 @@ pub async fn get_delivery(
     caller: &Caller,
     id: &str,
 ) -> DomainResult<EmailDelivery> {
-    require_admin(caller)?;
+    crate::dispatch::require_delivery_reader(caller, "email deliveries")?;
     store
         .email_delivery(id)
         .await?

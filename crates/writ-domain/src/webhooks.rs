@@ -25,7 +25,7 @@ use crate::audit::OutboxEvent;
 use crate::authz::Caller;
 use crate::clock::Clock;
 use crate::dispatch::{Claimed, DeliveryQueue, Pacing, run_pass};
-use crate::error::{DomainError, DomainResult};
+use crate::error::DomainResult;
 use crate::ids::new_object_id;
 use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
@@ -539,12 +539,7 @@ pub async fn list_deliveries(
     caller: &Caller,
     query: &ListQuery,
 ) -> DomainResult<Page<WebhookDelivery>> {
-    if !caller.is_em_admin() {
-        return Err(DomainError::forbidden(
-            "webhook deliveries are visible to Global Administrators and Identity Governance \
-             Administrators only",
-        ));
-    }
+    crate::dispatch::require_delivery_reader(caller, "webhook deliveries")?;
     Ok(store.list_webhook_deliveries(query).await?)
 }
 
