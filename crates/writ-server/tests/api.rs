@@ -41,6 +41,8 @@ mod delivery;
 mod directory;
 #[path = "api/email.rs"]
 mod email;
+#[path = "api/escalation.rs"]
+mod escalation;
 #[path = "api/extensions.rs"]
 mod extensions;
 #[path = "api/openapi.rs"]

@@ -39,8 +39,13 @@ pub(crate) fn catalog(row: &AnyRow) -> StoreResult<Catalog> {
     })
 }
 
+/// A resource's columns, and whether it is a role-assignable group: read from the group itself
+/// (`isAssignableToRole` never changes), so rows written before Writ recorded anything about it
+/// answer too.
 pub(crate) const RESOURCE_COLUMNS: &str = "t.id, t.catalog_id, t.origin_system, t.origin_id, \
-     t.display_name, t.description, t.created_at, t.modified_at";
+     t.display_name, t.description, t.created_at, t.modified_at, t.onboarded_by_global_admin, \
+     COALESCE((SELECT g.is_assignable_to_role FROM groups g WHERE g.id = t.origin_id \
+     AND t.origin_system = 'AadGroup'), FALSE) AS role_assignable_group";
 
 pub(crate) fn resource(row: &AnyRow) -> StoreResult<CatalogResource> {
     Ok(CatalogResource {
@@ -52,6 +57,8 @@ pub(crate) fn resource(row: &AnyRow) -> StoreResult<CatalogResource> {
         description: row.try_get("description").store()?,
         created_date_time: from_micros(row.try_get("created_at").store()?),
         modified_date_time: from_micros(row.try_get("modified_at").store()?),
+        onboarded_by_global_admin: get_bool(row, "onboarded_by_global_admin")?,
+        role_assignable_group: get_bool(row, "role_assignable_group")?,
     })
 }
 
@@ -535,7 +542,8 @@ pub(crate) async fn insert_resource<'e, E: Executor<'e, Database = Any>>(
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO catalog_resources (id, catalog_id, origin_system, origin_id, display_name, \
-         description, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         description, created_at, modified_at, onboarded_by_global_admin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(r.id.clone())
     .bind(r.catalog_id.clone())
@@ -545,6 +553,7 @@ pub(crate) async fn insert_resource<'e, E: Executor<'e, Database = Any>>(
     .bind(r.description.clone())
     .bind(to_micros(r.created_date_time))
     .bind(to_micros(r.modified_date_time))
+    .bind(r.onboarded_by_global_admin)
     .execute(e)
     .await
     .store()?;
@@ -556,13 +565,14 @@ pub(crate) async fn update_resource<'e, E: Executor<'e, Database = Any>>(
     r: &CatalogResource,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE catalog_resources SET display_name = $2, description = $3, modified_at = $4 \
-         WHERE id = $1",
+        "UPDATE catalog_resources SET display_name = $2, description = $3, modified_at = $4, \
+         onboarded_by_global_admin = $5 WHERE id = $1",
     )
     .bind(r.id.clone())
     .bind(r.display_name.clone())
     .bind(r.description.clone())
     .bind(to_micros(r.modified_date_time))
+    .bind(r.onboarded_by_global_admin)
     .execute(e)
     .await
     .store()?;

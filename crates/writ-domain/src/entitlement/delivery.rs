@@ -7,6 +7,11 @@
 //! transaction, so a grant exists exactly when the assignment that holds it is recorded
 //! (invariant 1), carries the assignment's end (invariant 2) and is one row among its holders
 //! (invariant 3).
+//!
+//! Planning re-checks what onboarding checked where a grant would carry privilege: a
+//! role-assignable group's roles (see `role_assignable_refusal`), like a privileged directory
+//! role for an agent, are refused with a reason rather than delivered. Every path that gives or
+//! prolongs a grant plans it first (delivery, re-delivery, extension).
 
 use time::OffsetDateTime;
 
@@ -250,6 +255,41 @@ pub(crate) async fn deliver_roles(
     Ok(report)
 }
 
+/// Why a role (membership or ownership) of a role-assignable group may not be delivered to this
+/// target now, if it may not. Such a group carries directory roles, so onboarding it is for
+/// Global Administrators only (DESIGN section 3); delivery checks again, each time it plans the
+/// role (a first delivery, a re-delivery or reprocess, an extension):
+/// - the resource's last onboarding or refresh was made by a Global Administrator (a resource
+///   onboarded before Writ required it delivers nothing until a Global Administrator refreshes
+///   it);
+/// - an agent never receives it while the group holds a privileged directory role (DESIGN
+///   section 3; token issuance also leaves such roles out of an agent's `wids`).
+async fn role_assignable_refusal(
+    tx: &mut dyn StoreTx,
+    resource: &CatalogResource,
+    target: &Subject,
+    now: OffsetDateTime,
+) -> DomainResult<Option<String>> {
+    if !resource.onboarded_by_global_admin {
+        return Ok(Some(
+            "the role-assignable group was not added to the catalog by a Global Administrator; \
+             a Global Administrator must refresh the resource before its roles are delivered"
+                .into(),
+        ));
+    }
+    if target.is_agent {
+        for (role_id, name, _, privileged) in roles::BUILT_IN {
+            if *privileged && tx.holds_role(&resource.origin_id, role_id, now).await? {
+                return Ok(Some(format!(
+                    "an agent never receives a privileged directory role ('{name}'), also not \
+                     through a role-assignable group"
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
 #[async_trait::async_trait]
 impl DeliveryProvider for BuiltInDirectory {
     fn delivers(&self, origin_system: &str) -> bool {
@@ -270,19 +310,26 @@ impl DeliveryProvider for BuiltInDirectory {
         let principal_id = target.id.clone();
         match (role.origin_system.as_str(), role.role_type.as_deref()) {
             (ORIGIN_GROUP, _) => {
-                if let Some(group_id) = role.origin_id.strip_prefix("Member_") {
-                    Ok(Ok(HeldGrant::GroupMember {
+                let grant = if let Some(group_id) = role.origin_id.strip_prefix("Member_") {
+                    HeldGrant::GroupMember {
                         group_id: group_id.to_owned(),
                         principal_id,
-                    }))
+                    }
                 } else if let Some(group_id) = role.origin_id.strip_prefix("Owner_") {
-                    Ok(Ok(HeldGrant::GroupOwner {
+                    HeldGrant::GroupOwner {
                         group_id: group_id.to_owned(),
                         principal_id,
-                    }))
+                    }
                 } else {
-                    Ok(Err(format!("'{}' is not a group role", role.origin_id)))
+                    return Ok(Err(format!("'{}' is not a group role", role.origin_id)));
+                };
+                if resource.role_assignable_group
+                    && let Some(refusal) =
+                        role_assignable_refusal(tx, resource, target, delivery.now).await?
+                {
+                    return Ok(Err(refusal));
                 }
+                Ok(Ok(grant))
             }
             (ORIGIN_APPLICATION, Some("application")) => {
                 let wanted = match target.kind {

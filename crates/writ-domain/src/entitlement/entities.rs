@@ -35,6 +35,12 @@ pub struct CatalogResource {
     pub description: Option<String>,
     pub created_date_time: OffsetDateTime,
     pub modified_date_time: OffsetDateTime,
+    /// Whether a Global Administrator made the last onboarding or refresh of this resource (not
+    /// on the wire). A role-assignable group's roles are delivered only then.
+    pub onboarded_by_global_admin: bool,
+    /// Whether the resource is a group created with `isAssignableToRole` (read from the group,
+    /// not stored; not on the wire): its membership carries the group's directory roles.
+    pub role_assignable_group: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -6,6 +6,12 @@
 //! `isApprovalRequiredForUpdate` runs the policy's stages again, and until it is approved the
 //! old end stands; an extension still open when the assignment ends is `denied` with status
 //! `AssignmentExpired` (or `canceled` when the assignment was removed).
+//!
+//! Who may extend is checked as for an add (issue 14): the target must be in the policy's scope
+//! now (for `adminUpdate` too, unless the policy is `notSpecified`, as for `adminAdd`), at the
+//! request and again when the extension is granted; a catalog-scoped administrator never
+//! extends its own access or its own agents'; and an extension plans the package's roles again
+//! as a delivery does, so a grant that may no longer be delivered is revoked, not prolonged.
 
 use time::OffsetDateTime;
 
@@ -13,10 +19,10 @@ use super::answers::check_answers;
 use super::policy_model::AssignmentPolicy;
 use super::requests::{
     Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
-    RequestState, RequestType, StatusReason, assignment_end, assignment_event_data,
-    record_submitted, request_audit, request_event_data,
+    RequestState, RequestType, StatusReason, Subject, assignment_end, assignment_event_data,
+    record_submitted, request_audit, request_event_data, status_of,
 };
-use super::{Entitlement, require};
+use super::{Entitlement, delivery, require};
 use crate::audit::{Actor, OutboxEvent};
 use crate::authz::Caller;
 use crate::directory::RequestContext;
@@ -45,11 +51,14 @@ impl Entitlement {
             .filter(|id| !id.is_empty())
             .ok_or_else(|| rule("property 'assignment.id' is required"))?;
         let missing = || rule(format!("assignment '{assignment_id}' does not exist"));
-        let assignment = self
-            .store
-            .assignment(&assignment_id)
-            .await?
-            .ok_or_else(missing)?;
+        let assignment = if request_type == RequestType::AdminUpdate {
+            self.store
+                .assignment(&assignment_id)
+                .await?
+                .ok_or_else(missing)?
+        } else {
+            self.visible_assignment(caller, &assignment_id).await?
+        };
         let target = self
             .subject(&assignment.target_id)
             .await?
@@ -62,6 +71,7 @@ impl Entitlement {
                 rule("the assignment's policy was deleted; it cannot be extended, only assigned again")
             })?;
         let settings = &policy.settings;
+        let mut self_assignment = None;
         if request_type == RequestType::AdminUpdate {
             require(
                 caller
@@ -69,7 +79,7 @@ impl Entitlement {
                     .manage_assignments,
                 "extending assignments",
             )?;
-            self.refuse_own_agent(caller, &target).await?;
+            self_assignment = self.refuse_self_or_own_agent(caller, &target).await?;
         } else {
             let requestors = &settings.requestor_settings;
             self.require_requestor(
@@ -121,6 +131,12 @@ impl Entitlement {
                 policy.display_name
             )));
         }
+        if !self
+            .may_extend_in_scope(&target, &policy, request_type)
+            .await?
+        {
+            return Err(rule(out_of_scope(&target, &policy)));
+        }
         let answers = check_answers(&settings.questions, input.answers, false)?;
 
         let mut request = AssignmentRequest {
@@ -157,10 +173,27 @@ impl Entitlement {
             &request,
             &target.display_name,
             callout.as_ref(),
+            self_assignment,
         )
         .await?;
         tx.commit().await?;
         Ok(request)
+    }
+
+    /// Whether the target of an extension is in the policy's scope now, as an add requires: an
+    /// administrator's extension under a `notSpecified` policy (direct assignment only) reaches
+    /// any principal, as `adminAdd` does.
+    async fn may_extend_in_scope(
+        &self,
+        target: &Subject,
+        policy: &AssignmentPolicy,
+        request_type: RequestType,
+    ) -> DomainResult<bool> {
+        if request_type == RequestType::AdminUpdate && policy.allowed_target_scope == "notSpecified"
+        {
+            return Ok(true);
+        }
+        self.principal_in_scope(target, policy).await
     }
 
     /// The `processRequest` job of an extension: approval first when the policy asks for it,
@@ -185,15 +218,26 @@ impl Entitlement {
             close_update(tx.as_mut(), &request, now, UpdateClosed::Expired).await?;
             return Ok(tx.commit().await?);
         };
+        let Some(target) = self.subject(&assignment.target_id).await? else {
+            return self
+                .fail_request(request, now, "the target no longer exists")
+                .await;
+        };
+        // Granted now: the target may have left the policy's scope while the extension waited
+        // (for approval, say).
+        if !self
+            .may_extend_in_scope(&target, policy, request.request_type)
+            .await?
+        {
+            let reason = out_of_scope(&target, policy);
+            return self.fail_request(request, now, &reason).await;
+        }
         let end = match new_end(policy, &request.schedule, now) {
             Ok(end) => end,
             Err(error) => return self.fail_request(request, now, &error.to_string()).await,
         };
-        let target_name = self
-            .subject(&assignment.target_id)
-            .await?
-            .map(|s| s.display_name)
-            .unwrap_or_default();
+        let roles = self.roles_to_deliver(&assignment.access_package_id).await?;
+        let target_name = target.display_name.clone();
         let recipients = self
             .request_recipients(
                 &assignment.target_id,
@@ -203,8 +247,28 @@ impl Entitlement {
             .await?;
 
         let mut tx = self.store.begin().await?;
+        // An extension delivers the package for longer: its roles are planned again as for a
+        // delivery, so a grant that may no longer be delivered (a role-assignable group no
+        // Global Administrator vouched for, say) is revoked rather than prolonged.
+        let held = delivery::read_back_all(tx.as_mut(), &assignment.id).await?;
+        let report = delivery::deliver_roles(
+            tx.as_mut(),
+            &roles,
+            &target,
+            &assignment.id,
+            end,
+            now,
+            &held,
+        )
+        .await?;
+        delivery::revoke_unplanned(tx.as_mut(), &assignment.id, &held, &report.planned).await?;
         let mut extended = assignment.clone();
         extended.end_date_time = end;
+        let (delivered_state, delivered_as) = report.outcome();
+        if delivered_state != extended.state {
+            extended.state = delivered_state;
+            extended.status = status_of(delivered_as).into();
+        }
         if extended.status.starts_with("NearExpiry") {
             // The notices were about the old end; the new end's come again.
             extended.status = match extended.state {
@@ -232,20 +296,21 @@ impl Entitlement {
             })
             .unwrap_or_else(|| "none".into())
         };
-        tx.append_audit(
-            &request_audit(
-                Actor::system(),
-                None,
-                now,
-                CATEGORY_ACTIVITY_EXTEND,
-                &done,
-                &target_name,
-            )
-            .detail("assignmentId", assignment.id.clone())
-            .detail("previousEndDateTime", format(assignment.end_date_time))
-            .detail("endDateTime", format(end)),
+        let mut record = request_audit(
+            Actor::system(),
+            None,
+            now,
+            CATEGORY_ACTIVITY_EXTEND,
+            &done,
+            &target_name,
         )
-        .await?;
+        .detail("assignmentId", assignment.id.clone())
+        .detail("previousEndDateTime", format(assignment.end_date_time))
+        .detail("endDateTime", format(end));
+        if !report.failures.is_empty() {
+            record = record.detail("deliveryFailures", report.failures.join("; "));
+        }
+        tx.append_audit(&record).await?;
         let mut data = assignment_event_data(&extended, Some(&done.id));
         data["previousEndDateTime"] = format(assignment.end_date_time).into();
         tx.enqueue_event(&OutboxEvent::new(
@@ -266,6 +331,14 @@ impl Entitlement {
         }
         Ok(tx.commit().await?)
     }
+}
+
+/// Why an extension of this target under this policy is refused: the target left the scope.
+fn out_of_scope(target: &Subject, policy: &AssignmentPolicy) -> String {
+    format!(
+        "target '{}' is no longer in the policy's scope (allowedTargetScope '{}'): its assignment cannot be extended",
+        target.id, policy.allowed_target_scope
+    )
 }
 
 /// The end an extension granted at `now` gives: the requested custom end (within the policy's

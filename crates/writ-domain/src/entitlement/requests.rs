@@ -457,9 +457,11 @@ impl Entitlement {
     }
 
     /// The policy a request names, which must be one of the package's. Graph's documents also
-    /// show requests naming only the package: that works when the package has one policy.
+    /// show requests naming only the package: that works when the package has one policy. A
+    /// policy of a catalog the caller may not read is one that does not exist.
     async fn policy_of(
         &self,
+        caller: &Caller,
         package: &super::AccessPackage,
         policy_id: Option<String>,
     ) -> DomainResult<AssignmentPolicy> {
@@ -468,6 +470,7 @@ impl Entitlement {
                 .store
                 .assignment_policy(&policy_id)
                 .await?
+                .filter(|p| caller.catalog_rights(&p.catalog_id).read)
                 .ok_or_else(|| rule(format!("assignment policy '{policy_id}' does not exist")))?,
             None => {
                 let mut policies = self.store.policies_of_package(&package.id).await?;
@@ -486,13 +489,18 @@ impl Entitlement {
         Ok(policy)
     }
 
-    /// The user or service principal a request targets; `400` when there is none.
-    async fn target(&self, target_id: &str) -> DomainResult<Subject> {
-        self.subject(target_id).await?.ok_or_else(|| {
+    /// The user or service principal a request targets; `400` when there is none, or when the
+    /// caller may not see it (an agent sees only itself), alike.
+    async fn target(&self, caller: &Caller, target_id: &str) -> DomainResult<Subject> {
+        let missing = || {
             rule(format!(
                 "target '{target_id}' is not a user or service principal of the directory"
             ))
-        })
+        };
+        if !caller.can_see_object(target_id) {
+            return Err(missing());
+        }
+        self.subject(target_id).await?.ok_or_else(missing)
     }
 
     /// Human users to notify about a target: its sponsors as DESIGN section 5 resolves them
@@ -582,9 +590,11 @@ impl Entitlement {
             "assigning access packages",
         )?;
         let policy_id = required(input.policy_id, "assignmentPolicyId")?;
-        let policy = self.policy_of(&package, Some(policy_id)).await?;
-        let target = self.target(&required(input.target_id, "targetId")?).await?;
-        self.refuse_own_agent(caller, &target).await?;
+        let policy = self.policy_of(caller, &package, Some(policy_id)).await?;
+        let target = self
+            .target(caller, &required(input.target_id, "targetId")?)
+            .await?;
+        let self_assignment = self.refuse_self_or_own_agent(caller, &target).await?;
         let time_bound = matches!(
             policy.settings.expiration.kind.as_str(),
             "afterDuration" | "afterDateTime"
@@ -616,31 +626,44 @@ impl Entitlement {
                 justification: input.justification,
                 schedule,
                 answers,
+                self_assignment,
             },
         )
         .await
     }
 
     /// Anti-escalation (DESIGN section 3): a catalog role is not a way to give, or prolong,
-    /// access for one's own agents.
-    pub(super) async fn refuse_own_agent(
+    /// access for oneself or for one's own agents (`403`). A tenant-wide administrator may; what
+    /// it did is returned for the request's audit record (`selfAssignment`: `self` or
+    /// `sponsoredAgent`).
+    pub(super) async fn refuse_self_or_own_agent(
         &self,
         caller: &Caller,
         target: &Subject,
-    ) -> DomainResult<()> {
-        // The one sponsor resolver (DESIGN section 5): sponsoring through a group, or through an
-        // agent user's parent, counts as sponsoring.
-        if !caller.is_em_admin()
-            && target.is_agent
+    ) -> DomainResult<Option<&'static str>> {
+        let relation = if target.id == caller.id {
+            Some("self")
+        } else if target.is_agent
+            // The one sponsor resolver (DESIGN section 5): sponsoring through a group, or
+            // through an agent user's parent, counts as sponsoring.
             && self
                 .sponsors_or_owns(caller, &target.id, self.clock.now())
                 .await?
         {
-            return Err(DomainError::forbidden(
-                "a catalog role does not allow assigning access to an agent its holder sponsors or owns",
-            ));
+            Some("sponsoredAgent")
+        } else {
+            None
+        };
+        match relation {
+            Some(relation) if !caller.is_em_admin() => {
+                Err(DomainError::forbidden(if relation == "self" {
+                    "a catalog role does not allow assigning or extending access for oneself"
+                } else {
+                    "a catalog role does not allow assigning access to an agent its holder sponsors or owns"
+                }))
+            }
+            relation => Ok(relation),
         }
-        Ok(())
     }
 
     /// The checks every add shares (schedule, incompatibility, no open request, no live
@@ -659,6 +682,7 @@ impl Entitlement {
             justification,
             schedule,
             answers,
+            self_assignment,
         } = add;
         let now = self.clock.now();
         let start = schedule.start_date_time.unwrap_or(now);
@@ -705,6 +729,7 @@ impl Entitlement {
             &request,
             &target.display_name,
             callout.as_ref(),
+            self_assignment,
         )
         .await?;
         tx.commit().await?;
@@ -872,6 +897,65 @@ impl Entitlement {
         Ok(())
     }
 
+    /// Whether the caller may request access under this policy for this target: the target
+    /// itself where the policy lets targets add access and the target is in its scope, or a human
+    /// the policy's `onBehalfRequestors` name where it lets them add access.
+    async fn may_request_under(
+        &self,
+        caller: &Caller,
+        target: &Subject,
+        policy: &AssignmentPolicy,
+    ) -> DomainResult<bool> {
+        let requestors = &policy.settings.requestor_settings;
+        if target.id == caller.id {
+            Ok(requestors.enable_targets_to_self_add_access
+                && self.principal_in_scope(target, policy).await?)
+        } else {
+            Ok(requestors.enable_on_behalf_requestors_to_add_access
+                && self.may_act_on_behalf(caller, target, policy).await?)
+        }
+    }
+
+    /// The package and policy a `userAdd` names, as far as the caller may see them: a reader of
+    /// the package's catalog sees them all; anyone else sees a package only through the
+    /// policies under which it may request it for this target (what
+    /// `filterByCurrentUser(on='allowedRequestor')` and `getApplicablePolicyRequirements` show
+    /// it), and only those policies. An object the caller may not see answers exactly as one
+    /// that does not exist (`400`, the same message), so requests are no existence oracle.
+    async fn user_add_policy(
+        &self,
+        caller: &Caller,
+        target: &Subject,
+        package_id: &str,
+        policy_id: Option<String>,
+    ) -> DomainResult<(super::AccessPackage, AssignmentPolicy)> {
+        let package = self.requested_package(package_id).await?;
+        if caller.catalog_rights(&package.catalog_id).read {
+            let policy = self.policy_of(caller, &package, policy_id).await?;
+            return Ok((package, policy));
+        }
+        let mut usable = Vec::new();
+        for policy in self.store.policies_of_package(&package.id).await? {
+            if self.may_request_under(caller, target, &policy).await? {
+                usable.push(policy);
+            }
+        }
+        if usable.is_empty() {
+            return Err(rule(format!(
+                "access package '{package_id}' does not exist"
+            )));
+        }
+        let policy = match policy_id {
+            Some(policy_id) => usable
+                .into_iter()
+                .find(|p| p.id == policy_id)
+                .ok_or_else(|| rule(format!("assignment policy '{policy_id}' does not exist")))?,
+            None if usable.len() == 1 => usable.remove(0),
+            None => return Err(rule("property 'assignment.assignmentPolicyId' is required")),
+        };
+        Ok((package, policy))
+    }
+
     /// `userAdd`: the target requests for itself, or an allowed on-behalf requestor (an agent's
     /// sponsor) for it.
     async fn user_add(
@@ -880,14 +964,20 @@ impl Entitlement {
         ctx: &RequestContext,
         input: AssignmentRequestInput,
     ) -> DomainResult<AssignmentRequest> {
-        let package = self
-            .requested_package(&required(input.access_package_id, "accessPackageId")?)
-            .await?;
-        let policy = self
-            .policy_of(&package, input.policy_id.filter(|p| !p.is_empty()))
-            .await?;
+        let package_id = required(input.access_package_id, "accessPackageId")?;
         let target = self
-            .target(&input.target_id.unwrap_or_else(|| caller.id.clone()))
+            .target(
+                caller,
+                &input.target_id.unwrap_or_else(|| caller.id.clone()),
+            )
+            .await?;
+        let (package, policy) = self
+            .user_add_policy(
+                caller,
+                &target,
+                &package_id,
+                input.policy_id.filter(|p| !p.is_empty()),
+            )
             .await?;
         let settings = &policy.settings;
         let requestors = &settings.requestor_settings;
@@ -942,6 +1032,7 @@ impl Entitlement {
                 justification: input.justification,
                 schedule,
                 answers,
+                self_assignment: None,
             },
         )
         .await
@@ -956,11 +1047,7 @@ impl Entitlement {
         input: AssignmentRequestInput,
     ) -> DomainResult<AssignmentRequest> {
         let assignment_id = required(input.assignment_id, "id")?;
-        let assignment = self
-            .store
-            .assignment(&assignment_id)
-            .await?
-            .ok_or_else(|| rule(format!("assignment '{assignment_id}' does not exist")))?;
+        let assignment = self.visible_assignment(caller, &assignment_id).await?;
         let target = self
             .subject(&assignment.target_id)
             .await?
@@ -1142,15 +1229,55 @@ impl Entitlement {
     pub async fn get_assignment(&self, caller: &Caller, id: &str) -> DomainResult<Assignment> {
         let not_found = || DomainError::not_found("accessPackageAssignment", id);
         let assignment = self.store.assignment(id).await?.ok_or_else(not_found)?;
-        if caller.catalog_rights(&assignment.catalog_id).read
-            || assignment.target_id == caller.id
-            || self
-                .speaks_for_target(caller, &assignment.target_id, assignment.target_kind)
-                .await?
-        {
+        if self.may_see_assignment(caller, &assignment).await? {
             Ok(assignment)
         } else {
             Err(not_found())
+        }
+    }
+
+    /// Whether the caller may see an assignment (DESIGN section 3): its catalog's readers, its
+    /// target, and the target's manager, sponsors and owners.
+    async fn may_see_assignment(
+        &self,
+        caller: &Caller,
+        assignment: &Assignment,
+    ) -> DomainResult<bool> {
+        Ok(caller.catalog_rights(&assignment.catalog_id).read
+            || assignment.target_id == caller.id
+            || self
+                .speaks_for_target(caller, &assignment.target_id, assignment.target_kind)
+                .await?)
+    }
+
+    /// The assignment a `userUpdate` or `userRemove` names; `400` when there is none, or when the
+    /// caller may not see it, alike (no existence oracle; the `admin*` types refuse a caller
+    /// without the catalog's rights outright). Besides those who may read it, an on-behalf
+    /// requestor its policy names for its target sees it: the policy shares it with them.
+    pub(super) async fn visible_assignment(
+        &self,
+        caller: &Caller,
+        assignment_id: &str,
+    ) -> DomainResult<Assignment> {
+        let missing = || rule(format!("assignment '{assignment_id}' does not exist"));
+        let assignment = self
+            .store
+            .assignment(assignment_id)
+            .await?
+            .ok_or_else(missing)?;
+        if self.may_see_assignment(caller, &assignment).await? {
+            return Ok(assignment);
+        }
+        let (Some(policy), Some(target)) = (
+            self.store.assignment_policy(&assignment.policy_id).await?,
+            self.subject(&assignment.target_id).await?,
+        ) else {
+            return Err(missing());
+        };
+        if self.may_act_on_behalf(caller, &target, &policy).await? {
+            Ok(assignment)
+        } else {
+            Err(missing())
         }
     }
 
@@ -1703,6 +1830,8 @@ struct NewAdd<'a> {
     justification: Option<String>,
     schedule: RequestSchedule,
     answers: Vec<Answer>,
+    /// A tenant-wide administrator assigning itself or an agent it sponsors (audited as such).
+    self_assignment: Option<&'static str>,
 }
 
 /// How an assignment ends: by removal now, or by expiry at its end instant.
@@ -1898,6 +2027,9 @@ pub(super) fn status_for(state: RequestState, reason: Option<StatusReason>) -> &
 /// Records a request as submitted in `tx`: the row, its audit record (initiated by the caller),
 /// its `request.created` event and the `processRequest` job due at once. Every create
 /// (`userAdd`, `adminAdd`, `userUpdate`, `adminUpdate`) goes through here.
+///
+/// `self_assignment` (`self`, `sponsoredAgent`) marks a tenant-wide administrator's request for
+/// itself or an agent it sponsors, which DESIGN section 3 allows and audits.
 pub(super) async fn record_submitted(
     tx: &mut dyn StoreTx,
     caller: &Caller,
@@ -1905,19 +2037,23 @@ pub(super) async fn record_submitted(
     request: &AssignmentRequest,
     target_name: &str,
     callout: Option<&Callout>,
+    self_assignment: Option<&str>,
 ) -> DomainResult<()> {
     let now = request.created_date_time;
     tx.insert_assignment_request(request).await?;
     callouts::write_callout(tx, callout).await?;
-    tx.append_audit(&request_audit(
+    let mut record = request_audit(
         Actor::from(caller),
         ctx.request_id.as_deref(),
         now,
         "Create access package assignment request",
         request,
         target_name,
-    ))
-    .await?;
+    );
+    if let Some(relation) = self_assignment {
+        record = record.detail("selfAssignment", relation);
+    }
+    tx.append_audit(&record).await?;
     tx.enqueue_event(&OutboxEvent::new(
         "request.created",
         now,

@@ -7,9 +7,12 @@
 //! | `AadApplication` | service principal id | each app role (`application`), each delegated scope (`delegated`) |
 //! | `DirectoryRole` | role definition id | `Active` |
 //!
-//! Only Global Administrators onboard directory roles and applications with application
-//! permissions; a catalog owner who is not an administrator onboards only groups and applications
-//! it owns.
+//! Only Global Administrators onboard directory roles, role-assignable groups (whose membership
+//! carries the group's directory roles: DESIGN section 3 treats them as directory roles) and
+//! applications with application permissions; a catalog owner who is not an administrator
+//! onboards only groups and applications it owns. Each onboarding and refresh records whether a
+//! Global Administrator made it, which delivery re-checks for role-assignable groups
+//! (`delivery.rs`).
 
 use time::OffsetDateTime;
 
@@ -65,7 +68,8 @@ struct Discovered {
     display_name: String,
     description: Option<String>,
     roles: Vec<DiscoveredRole>,
-    /// Global Administrator only (directory roles, application permissions).
+    /// Global Administrator only (directory roles, role-assignable groups, application
+    /// permissions).
     needs_global_admin: bool,
     /// The objects whose ownership lets a catalog owner onboard it.
     owned_via: Vec<String>,
@@ -103,7 +107,9 @@ impl Entitlement {
                             both,
                         ),
                     ],
-                    needs_global_admin: false,
+                    // A role-assignable group is a directory role by another name: whoever holds
+                    // its membership holds its roles (Global Administrator, say).
+                    needs_global_admin: group.is_assignable_to_role,
                     owned_via: vec![group.id],
                 })
             }
@@ -276,6 +282,9 @@ impl Entitlement {
                         resource.description =
                             input.description.clone().or(discovered.description.clone());
                         resource.modified_date_time = now;
+                        // A Global Administrator's refresh vouches for a resource onboarded
+                        // before Writ reserved role-assignable groups to it.
+                        resource.onboarded_by_global_admin = caller.is_global_admin();
                         tx.update_catalog_resource(&resource).await?;
                         resource
                     }
@@ -295,6 +304,9 @@ impl Entitlement {
                                 .or(discovered.description.clone()),
                             created_date_time: now,
                             modified_date_time: now,
+                            onboarded_by_global_admin: caller.is_global_admin(),
+                            role_assignable_group: discovered.needs_global_admin
+                                && origin_system == ORIGIN_GROUP,
                         };
                         tx.insert_catalog_resource(&resource).await?;
                         tx.insert_resource_scope(&ResourceScope {
@@ -369,7 +381,7 @@ impl Entitlement {
         }
         if discovered.needs_global_admin {
             return Err(DomainError::forbidden(
-                "only a Global Administrator adds directory roles and applications with application permissions to a catalog",
+                "only a Global Administrator adds directory roles, role-assignable groups and applications with application permissions to a catalog",
             ));
         }
         if caller.is_em_admin() {
