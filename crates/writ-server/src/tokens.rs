@@ -184,7 +184,9 @@ impl TokenService {
         now: OffsetDateTime,
     ) -> Result<(String, i64), TokenError> {
         let iat = now.unix_timestamp();
-        let mut exp = now + subject.lifetime;
+        // Saturating: lifetimes are bounded by the configuration, and a token can never outlive
+        // the representable instants anyway.
+        let mut exp = now.saturating_add(subject.lifetime);
         if let Some(cap) = subject.not_after
             && cap < exp
         {

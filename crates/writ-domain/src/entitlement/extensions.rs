@@ -13,7 +13,7 @@ use super::answers::check_answers;
 use super::policy_model::AssignmentPolicy;
 use super::requests::{
     Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
-    RequestState, RequestType, StatusReason, assignment_end, assignment_event_data,
+    RequestState, RequestType, StatusReason, assignment_end, assignment_event_data, check_schedule,
     record_submitted, request_audit, request_event_data,
 };
 use super::{Entitlement, require};
@@ -114,7 +114,8 @@ impl Entitlement {
             return Err(rule("this policy does not allow a custom schedule"));
         }
         let now = self.clock.now();
-        let end = new_end(&policy, &schedule, now)?;
+        check_schedule(&schedule)?;
+        let end = new_end(&policy, &schedule, now, self.agent_limit(&target))?;
         if target.is_agent && end.is_none() {
             return Err(rule(format!(
                 "access for agents is always time-bound: policy '{}' has no expiration",
@@ -185,15 +186,13 @@ impl Entitlement {
             close_update(tx.as_mut(), &request, now, UpdateClosed::Expired).await?;
             return Ok(tx.commit().await?);
         };
-        let end = match new_end(policy, &request.schedule, now) {
+        let target = self.subject(&assignment.target_id).await?;
+        let agent_limit = target.as_ref().and_then(|t| self.agent_limit(t));
+        let end = match new_end(policy, &request.schedule, now, agent_limit) {
             Ok(end) => end,
             Err(error) => return self.fail_request(request, now, &error.to_string()).await,
         };
-        let target_name = self
-            .subject(&assignment.target_id)
-            .await?
-            .map(|s| s.display_name)
-            .unwrap_or_default();
+        let target_name = target.map(|s| s.display_name).unwrap_or_default();
         let recipients = self
             .request_recipients(
                 &assignment.target_id,
@@ -269,13 +268,15 @@ impl Entitlement {
 }
 
 /// The end an extension granted at `now` gives: the requested custom end (within the policy's
-/// maximum), else the policy's expiration counted from `now`.
+/// maximum), else the policy's expiration counted from `now`; for an agent, at most
+/// `agent_limit` (`WRIT_MAX_AGENT_ACCESS`) from `now`.
 fn new_end(
     policy: &AssignmentPolicy,
     schedule: &RequestSchedule,
     now: OffsetDateTime,
+    agent_limit: Option<time::Duration>,
 ) -> DomainResult<Option<OffsetDateTime>> {
-    let end = assignment_end(policy, schedule, now)?;
+    let end = assignment_end(policy, schedule, now, agent_limit)?;
     if end.is_some_and(|end| end <= now) {
         return Err(rule("the extension would end the assignment before now"));
     }
