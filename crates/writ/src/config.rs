@@ -639,15 +639,28 @@ mod tests {
         );
         let with = |pairs: &[(&str, &str)]| load(&Flags::default(), &env(pairs));
         let config = with(&[("WRIT_MAX_AGENT_ACCESS", "P30D")]).unwrap();
-        assert_eq!(
-            max_agent_access(&config).unwrap(),
-            time::Duration::days(30)
-        );
+        assert_eq!(max_agent_access(&config).unwrap(), time::Duration::days(30));
         for (var, value, name) in [
-            ("WRIT_MAX_AGENT_ACCESS", "PT0S", "entitlement.max_agent_access"),
-            ("WRIT_MAX_AGENT_ACCESS", "P3661D", "entitlement.max_agent_access"),
-            ("WRIT_MAX_AGENT_ACCESS", "P9999999999D", "entitlement.max_agent_access"),
-            ("WRIT_MAX_AGENT_ACCESS", "forever", "entitlement.max_agent_access"),
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "PT0S",
+                "entitlement.max_agent_access",
+            ),
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "P3661D",
+                "entitlement.max_agent_access",
+            ),
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "P9999999999D",
+                "entitlement.max_agent_access",
+            ),
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "forever",
+                "entitlement.max_agent_access",
+            ),
             ("WRIT_TOKEN_LIFETIME", "P9999999999D", "tokens.api_lifetime"),
             ("WRIT_JOB_LEASE", "P3661D", "jobs.lease"),
             ("WRIT_RETENTION", "P99999D", "retention.requests"),

@@ -40,7 +40,9 @@ pub fn duration_within(
     let d = duration::parse(text).map_err(|_| {
         DomainError::invalid(format!(
             "{field} '{}' is not an ISO 8601 duration (e.g. P14D, PT1H)",
-            text.chars().take(duration::MAX_TEXT_LEN).collect::<String>()
+            text.chars()
+                .take(duration::MAX_TEXT_LEN)
+                .collect::<String>()
         ))
     })?;
     if d < Duration::ZERO || (positive && d == Duration::ZERO) {

@@ -1456,12 +1456,8 @@ impl Entitlement {
         };
         // WRIT_MAX_AGENT_ACCESS again at delivery: the policy or the setting may have changed
         // since the request was made.
-        let end = match assignment_end(
-            &policy,
-            &request.schedule,
-            start,
-            self.agent_limit(&target),
-        ) {
+        let end = match assignment_end(&policy, &request.schedule, start, self.agent_limit(&target))
+        {
             Ok(end) => end,
             Err(error) => {
                 self.fail_request(request, now, &error.to_string()).await?;
