@@ -181,10 +181,10 @@ proptest! {
         }
         let body = serde_json::json!({"startDateTime": text,
             "expiration": {"type": "afterDateTime", "endDateTime": text}});
-        if let Ok(schedule) = serde_json::from_value::<RequestSchedule>(body) {
-            if let Some(start) = schedule.start_date_time {
-                let _ = instant::check_input(start, "schedule.startDateTime");
-            }
+        if let Ok(schedule) = serde_json::from_value::<RequestSchedule>(body)
+            && let Some(start) = schedule.start_date_time
+        {
+            let _ = instant::check_input(start, "schedule.startDateTime");
         }
     }
 
@@ -197,11 +197,11 @@ proptest! {
             "{year:04}-{month:02}-{day:02}T{hour:02}:59:59.999999999{}{offset_hours:02}:59",
             if sign { '+' } else { '-' }
         );
-        if let Ok(at) = OffsetDateTime::parse(&text, &Rfc3339) {
-            if instant::check_input(at, "x").is_ok() {
-                // In the window: converting to UTC (as rendering does) cannot overflow.
-                let _ = at.to_offset(UtcOffset::UTC);
-            }
+        if let Ok(at) = OffsetDateTime::parse(&text, &Rfc3339)
+            && instant::check_input(at, "x").is_ok()
+        {
+            // In the window: converting to UTC (as rendering does) cannot overflow.
+            let _ = at.to_offset(UtcOffset::UTC);
         }
     }
 
