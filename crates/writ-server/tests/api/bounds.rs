@@ -393,8 +393,67 @@ async fn custom_extension_and_settings_durations_are_bounded(backend: Backend) {
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
 }
 
+/// A secret's default end is its start plus 730 days: a start near year 9999 was a 500.
+async fn password_credential_instants_are_bounded(backend: Backend) {
+    let app = app(backend).await;
+    let created = app
+        .send(
+            Method::POST,
+            "/v1.0/applications",
+            &app.admin,
+            json!({"displayName": "Nightly export"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let path = format!("/v1.0/applications/{}/addPassword", id(&created.body));
+    let application = format!("/v1.0/applications/{}", id(&created.body));
+    let before = listed_in(&app, &application, "passwordCredentials").await;
+    for (credential, expected) in [
+        (
+            json!({"startDateTime": "9999-06-01T00:00:00Z"}),
+            "passwordCredential.startDateTime must be at or after 1970-01-01T00:00:00Z and before 9000-01-01T00:00:00Z",
+        ),
+        (
+            json!({"endDateTime": "9999-12-31T23:59:59Z"}),
+            "passwordCredential.endDateTime must be at or after 1970-01-01T00:00:00Z and before 9000-01-01T00:00:00Z",
+        ),
+        (
+            json!({"startDateTime": "1969-12-31T23:59:59Z"}),
+            "passwordCredential.startDateTime must be at or after 1970-01-01T00:00:00Z",
+        ),
+    ] {
+        let reply = app
+            .send(
+                Method::POST,
+                &path,
+                &app.admin,
+                json!({"passwordCredential": credential}),
+            )
+            .await;
+        assert_refused(&reply, expected, &credential.to_string());
+    }
+    assert_eq!(
+        listed_in(&app, &application, "passwordCredentials").await,
+        before
+    );
+    let reply = app
+        .send(
+            Method::POST,
+            &path,
+            &app.admin,
+            json!({"passwordCredential": {"startDateTime": "8997-12-31T00:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["endDateTime"], "8999-12-31T00:00:00Z");
+}
+
 async fn listed(app: &TestApp, path: &str) -> usize {
-    app.get(path, &app.admin).await.body["value"]
+    listed_in(app, path, "value").await
+}
+
+async fn listed_in(app: &TestApp, path: &str, property: &str) -> usize {
+    app.get(path, &app.admin).await.body[property]
         .as_array()
         .unwrap()
         .len()
@@ -728,6 +787,7 @@ async fn an_old_policy_with_an_overflowing_expiration_is_a_400_not_a_500(backend
 }
 
 crate::on_both_backends!(
+    password_credential_instants_are_bounded,
     policy_durations_are_bounded_when_written,
     custom_extension_and_settings_durations_are_bounded,
     request_schedules_and_agent_access_are_bounded,
