@@ -102,13 +102,9 @@ pub async fn run_pass<Q: DeliveryQueue + ?Sized>(
         ..PassReport::default()
     };
     let now = pacing.clock.now();
+    let lease_until = crate::instant::add(now, config.lease)?;
     let claimed = queue
-        .claim(
-            &config.worker_id,
-            now,
-            now + config.lease,
-            config.batch_size,
-        )
+        .claim(&config.worker_id, now, lease_until, config.batch_size)
         .await?;
     report.claimed = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
     let mut chunks = claimed.chunks(config.concurrency.max(1));

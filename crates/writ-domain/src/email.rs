@@ -200,15 +200,16 @@ fn human_time(value: &str) -> String {
     let format = time::macros::format_description!(
         "[weekday] [day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
     );
-    match OffsetDateTime::parse(value, &Rfc3339) {
-        Ok(at) => {
-            let utc = at.to_offset(time::UtcOffset::UTC);
-            match (utc.format(&Rfc3339), utc.format(&format)) {
-                (Ok(exact), Ok(human)) => format!("{exact} ({human})"),
-                _ => value.to_owned(),
-            }
-        }
-        Err(_) => value.to_owned(),
+    // Checked: an instant at the end of year 9999 with a negative offset has no UTC form.
+    match OffsetDateTime::parse(value, &Rfc3339)
+        .ok()
+        .and_then(|at| at.checked_to_offset(time::UtcOffset::UTC))
+    {
+        Some(utc) => match (utc.format(&Rfc3339), utc.format(&format)) {
+            (Ok(exact), Ok(human)) => format!("{exact} ({human})"),
+            _ => value.to_owned(),
+        },
+        None => value.to_owned(),
     }
 }
 
@@ -439,6 +440,18 @@ pub async fn get_delivery(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_end_without_a_utc_form_is_shown_as_stored_not_a_panic() {
+        assert_eq!(
+            human_time("9999-12-31T23:00:00-05:00"),
+            "9999-12-31T23:00:00-05:00"
+        );
+        assert_eq!(
+            human_time("2026-12-01T10:00:00Z"),
+            "2026-12-01T10:00:00Z (Tuesday 1 December 2026, 10:00 UTC)"
+        );
+    }
 
     #[test]
     fn the_message_names_agent_package_end_and_extension_and_escapes_html() {

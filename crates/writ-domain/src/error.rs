@@ -28,6 +28,12 @@ pub enum DomainError {
     /// A dependency (the database) is temporarily unavailable.
     #[error("service temporarily unavailable")]
     Unavailable(String),
+    /// An instant or duration computed from stored data falls outside what Writ represents
+    /// (a row written before today's bounds, e.g. a policy with a duration of millions of
+    /// days). The message names the value. Retrying cannot help: a job meeting it is parked at
+    /// once, for an administrator to fix the data and `reprocess`.
+    #[error("{0}")]
+    OutOfRange(String),
     /// A bug or an unexpected failure; the detail is logged, never shown.
     #[error("internal error")]
     Internal(String),

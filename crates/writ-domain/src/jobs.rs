@@ -11,8 +11,19 @@
 //!
 //! This module owns the job vocabulary, the backoff rule and one pass of a worker
 //! ([`run_due_jobs`]); sleeping and waking (tokio) belong to the server.
+//!
+//! **One job never stops the others.** A handler's panic is caught around that job (or that
+//! batch) alone: unwinding drops whatever the handler held, its transaction included, so the
+//! transaction rolls back and SQLite's writer lock is released, and the job is parked with the
+//! panic's message. A job whose error says retrying cannot help ([`DomainError::OutOfRange`]:
+//! stored data past what Writ represents) is parked at once too; any other error is retried
+//! with backoff and parked after [`WorkerConfig::max_attempts`]. A parked job keeps its error,
+//! is logged at `ERROR`, is no longer claimed, and `reprocess` releases it.
+
+use std::panic::AssertUnwindSafe;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{DomainError, DomainResult};
@@ -213,14 +224,10 @@ pub async fn run_due_jobs(
     config: &WorkerConfig,
     now: OffsetDateTime,
 ) -> DomainResult<PassReport> {
+    let lease_until = crate::instant::add(now, config.lease)?;
     let mut tx = store.begin().await?;
     let jobs = tx
-        .claim_jobs(
-            &config.worker_id,
-            now,
-            now + config.lease,
-            config.batch_size,
-        )
+        .claim_jobs(&config.worker_id, now, lease_until, config.batch_size)
         .await?;
     tx.commit().await?;
 
@@ -238,12 +245,25 @@ pub async fn run_due_jobs(
             None => single.push(job),
         }
     }
-    for (_, group) in by_kind {
+    for (kind, group) in by_kind {
+        // A batch that fails or panics runs again job by job, so that one bad job is retried or
+        // parked alone and the others of the batch complete.
         if group.len() > 1
-            && handler
-                .handle_batch(&group, &config.worker_id, now)
+            && match AssertUnwindSafe(handler.handle_batch(&group, &config.worker_id, now))
+                .catch_unwind()
                 .await
-                .unwrap_or(false)
+            {
+                Ok(handled) => handled.unwrap_or(false),
+                Err(panic) => {
+                    tracing::error!(
+                        job.kind = kind.as_str(),
+                        jobs = group.len(),
+                        panic = %panic_message(panic.as_ref()),
+                        "a batch of jobs panicked; running its jobs one by one"
+                    );
+                    false
+                }
+            }
         {
             report.completed += u32::try_from(group.len()).unwrap_or(u32::MAX);
         } else {
@@ -284,32 +304,82 @@ async fn run_one(
     now: OffsetDateTime,
 ) -> DomainResult<Outcome> {
     let outcome = match job.kind {
-        Some(_) => handler.handle(job, now).await,
-        None => Err(DomainError::Internal(format!(
+        Some(_) => match AssertUnwindSafe(handler.handle(job, now))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome.map_err(Failure::Error),
+            Err(panic) => Err(Failure::Panic(panic_message(panic.as_ref()))),
+        },
+        None => Err(Failure::Error(DomainError::Internal(format!(
             "job kind {:?} is unknown to this build",
             job.kind_name
-        ))),
+        )))),
     };
+    let retry_at = crate::instant::add(now, retry_delay(job.attempts)).ok();
     let mut tx = store.begin().await?;
     let recorded = match outcome {
         Ok(()) => {
             tx.complete_job(&job.id, &config.worker_id).await?;
             Outcome::Completed
         }
-        Err(error) if job.attempts >= config.max_attempts => {
-            tx.park_job(&job.id, &config.worker_id, now, &error.operator_detail())
-                .await?;
-            Outcome::Parked
-        }
-        Err(error) => {
-            let due = now + retry_delay(job.attempts);
-            tx.retry_job(&job.id, &config.worker_id, due, &error.operator_detail())
-                .await?;
-            Outcome::Retried
-        }
+        Err(failure) => match retry_at {
+            Some(due) if failure.retryable() && job.attempts < config.max_attempts => {
+                tx.retry_job(&job.id, &config.worker_id, due, &failure.detail())
+                    .await?;
+                Outcome::Retried
+            }
+            _ => {
+                tracing::error!(
+                    job.id = %job.id,
+                    job.kind = %job.kind_name,
+                    job.subject = %job.subject_id,
+                    job.attempts = job.attempts,
+                    error = %failure.detail(),
+                    "job parked: it is no longer retried until reprocessed"
+                );
+                tx.park_job(&job.id, &config.worker_id, now, &failure.detail())
+                    .await?;
+                Outcome::Parked
+            }
+        },
     };
     tx.commit().await?;
     Ok(recorded)
+}
+
+/// Why a job did not complete.
+enum Failure {
+    Error(DomainError),
+    /// The handler panicked: a bug, which running the job again would meet again.
+    Panic(String),
+}
+
+impl Failure {
+    /// Whether another attempt may succeed: not after a panic, nor for data out of range.
+    fn retryable(&self) -> bool {
+        !matches!(
+            self,
+            Failure::Panic(_) | Failure::Error(DomainError::OutOfRange(_))
+        )
+    }
+
+    /// The error kept on the job, for operators.
+    fn detail(&self) -> String {
+        match self {
+            Failure::Error(error) => error.operator_detail(),
+            Failure::Panic(message) => format!("the job's handler panicked: {message}"),
+        }
+    }
+}
+
+/// The text of a panic's payload (`panic!` with a literal or a formatted message), for logs.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod email;
 pub mod entitlement;
 pub mod error;
 pub mod ids;
+pub mod instant;
 pub mod jobs;
 pub mod patch;
 pub mod query;

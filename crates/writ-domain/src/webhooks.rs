@@ -352,7 +352,9 @@ pub fn next_step(
         next: if attempts >= config.max_attempts {
             NextStep::DeadLetter
         } else {
-            NextStep::RetryAt(now + wait)
+            // Saturating: the wait is capped by the configuration, so only a clock at the end
+            // of time could overflow, and then "as late as can be" is the right retry.
+            NextStep::RetryAt(now.saturating_add(wait))
         },
     };
     let backoff = backoff(attempts, config.base_delay, config.max_delay, jitter);

@@ -2,11 +2,16 @@
 //! audit records into the chain ([`writ_domain::audit_chain::chain_pending`]) in batches, then
 //! waits a short interval. Every replica runs one; the chain head's compare-and-set makes them
 //! agree on one order, so a replica that loses a race simply tries again on its next pass.
+//! A pass that panics is logged and rolled back (its transaction is dropped); the next pass
+//! follows after the interval.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use futures_util::FutureExt;
 use writ_domain::audit_chain::{AuditKey, chain_pending};
+use writ_domain::jobs::panic_message;
 use writ_domain::store::Store;
 
 /// Records linked per transaction.
@@ -40,7 +45,18 @@ impl AuditChainer {
 
     /// One pass; `true` when the batch was full (more may be waiting).
     async fn pass(&self) -> bool {
-        match chain_pending(self.store.as_ref(), &self.key, BATCH).await {
+        let pass = AssertUnwindSafe(chain_pending(self.store.as_ref(), &self.key, BATCH))
+            .catch_unwind()
+            .await;
+        let Ok(pass) = pass.map_err(|panic| {
+            tracing::error!(
+                panic = %panic_message(panic.as_ref()),
+                "audit chain pass panicked; the chainer goes on"
+            );
+        }) else {
+            return false;
+        };
+        match pass {
             Ok(linked) => {
                 if linked > 0 {
                     tracing::debug!(audit.linked = linked, "audit records linked");

@@ -5,16 +5,22 @@
 //! Shutdown: the sends in flight when it is asked finish and are recorded; deliveries claimed
 //! and not yet sent are released, so a clean restart sends nothing twice. After a SIGKILL the
 //! leases run out and another (or the restarted) process resends them.
+//!
+//! A panic in a pass is caught, logged, and followed by the next pass after the error pause:
+//! the loop never dies of one delivery (what the pass held is dropped, its leases run out).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use time::OffsetDateTime;
 use writ_domain::clock::Clock;
 use writ_domain::dispatch::{Pacing, PassReport};
-use writ_domain::error::DomainResult;
+use writ_domain::error::{DomainError, DomainResult};
+use writ_domain::jobs::panic_message;
 use writ_domain::store::StoreResult;
 use writ_domain::webhooks::DispatchConfig;
 
@@ -58,7 +64,16 @@ pub async fn run<P: Passes>(passes: P, shutdown: impl std::future::Future<Output
             jitter: &jitter,
             stopping: &is_stopping,
         };
-        let pass = passes.pass(&pacing);
+        let pass = AssertUnwindSafe(passes.pass(&pacing))
+            .catch_unwind()
+            .map(|caught| {
+                caught.unwrap_or_else(|panic| {
+                    Err(DomainError::Internal(format!(
+                        "the pass panicked: {}",
+                        panic_message(panic.as_ref())
+                    )))
+                })
+            });
         tokio::pin!(pass);
         let mut stop_now = false;
         let result = tokio::select! {

@@ -71,6 +71,9 @@ impl From<DomainError> for ApiError {
                 Self::new(StatusCode::FORBIDDEN, "accessDenied", message)
             }
             DomainError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            // Only stored data written before the bounds reaches this (input is bounded when it
+            // is written): the request cannot be carried out as the data stands.
+            DomainError::OutOfRange(message) => Self::bad_request(message),
             DomainError::TooManyRequests {
                 message,
                 retry_after_secs,

@@ -64,7 +64,7 @@ where
     let now = state.directory.clock().now();
     let body_hash = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, body).as_ref());
     let principal = auth.caller.id.as_str();
-    let not_before = now - time::Duration::hours(24);
+    let not_before = now.saturating_sub(time::Duration::hours(24));
     if let Some(previous) = store
         .idempotent_response(principal, route, &key, not_before)
         .await

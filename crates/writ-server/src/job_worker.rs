@@ -2,13 +2,19 @@
 //! [`writ_domain::jobs::run_due_jobs`], sleeps until the next job is due, and wakes early when
 //! this process commits new work. Other replicas' new work is found by the bounded idle wait,
 //! and their dead workers' jobs when the lease runs out.
+//!
+//! The worker never dies of one job: a job's panic is caught around that job by
+//! [`run_due_jobs`] (which parks it), and a panic anywhere else in a pass is caught here, logged,
+//! and followed by the next pass after the error pause.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use futures_util::FutureExt;
 use tokio::sync::Notify;
 use writ_domain::clock::Clock;
-use writ_domain::jobs::{JobHandler, WorkerConfig, run_due_jobs};
+use writ_domain::jobs::{JobHandler, WorkerConfig, panic_message, run_due_jobs};
 use writ_domain::store::Store;
 
 /// Wakes the worker of this process after a transaction that wrote a job commits. Cloning
@@ -74,15 +80,23 @@ impl JobWorker {
         let mut config = self.config.clone();
         loop {
             let started = std::time::Instant::now();
-            let pause = match run_due_jobs(
+            let pass = AssertUnwindSafe(run_due_jobs(
                 self.store.as_ref(),
                 self.handler.as_ref(),
                 &config,
                 self.clock.now(),
-            )
-            .await
-            {
-                Ok(report) => {
+            ))
+            .catch_unwind()
+            .await;
+            let pause = match pass {
+                Err(panic) => {
+                    tracing::error!(
+                        panic = %panic_message(panic.as_ref()),
+                        "a job pass panicked; the worker goes on"
+                    );
+                    self.timing.error_pause
+                }
+                Ok(Ok(report)) => {
                     let claimed = report.completed + report.retried + report.parked;
                     if claimed > 0 {
                         tracing::debug!(
@@ -103,7 +117,7 @@ impl JobWorker {
                     config.batch_size = self.config.batch_size;
                     self.idle_wait().await
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     tracing::warn!(error = %error.operator_detail(), "job pass failed");
                     self.timing.error_pause
                 }

@@ -62,6 +62,8 @@ pub struct ServerConfig {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// `notifications.expiry_lead_times`; `None`: Entra's P14D and P1D.
     pub expiry_notice_lead_times: Option<Vec<Duration>>,
+    /// `WRIT_MAX_AGENT_ACCESS`; `None`: P365D.
+    pub max_agent_access: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -139,6 +141,9 @@ pub async fn start(
     let mut entitlement = writ_domain::entitlement::Entitlement::new(store.clone(), clock.clone());
     if let Some(lead_times) = &config.expiry_notice_lead_times {
         entitlement = entitlement.with_expiry_notice_lead_times(lead_times.clone());
+    }
+    if let Some(max) = config.max_agent_access {
+        entitlement = entitlement.with_max_agent_access(max);
     }
     let state = AppState {
         entitlement,

@@ -184,7 +184,9 @@ impl TokenService {
         now: OffsetDateTime,
     ) -> Result<(String, i64), TokenError> {
         let iat = now.unix_timestamp();
-        let mut exp = now + subject.lifetime;
+        // Saturating: lifetimes are bounded by the configuration, and a token can never outlive
+        // the representable instants anyway.
+        let mut exp = now.saturating_add(subject.lifetime);
         if let Some(cap) = subject.not_after
             && cap < exp
         {
@@ -238,10 +240,11 @@ impl TokenService {
         let claims = data.claims;
         const LEEWAY_SECS: i64 = 30;
         let now = now.unix_timestamp();
-        if claims.exp + LEEWAY_SECS <= now {
+        // Saturating: the claims are numbers from the token, whatever they are.
+        if claims.exp.saturating_add(LEEWAY_SECS) <= now {
             return Err(TokenError::Expired);
         }
-        if claims.nbf - LEEWAY_SECS > now {
+        if claims.nbf.saturating_sub(LEEWAY_SECS) > now {
             return Err(TokenError::Invalid("the token is not yet valid".into()));
         }
         if claims.tid != self.tenant_id {

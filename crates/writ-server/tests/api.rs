@@ -27,6 +27,8 @@ mod audit;
 mod auth;
 #[path = "api/authorization.rs"]
 mod authorization;
+#[path = "api/bounds.rs"]
+mod bounds;
 #[path = "api/callouts.rs"]
 mod callouts;
 #[path = "api/catalogs.rs"]

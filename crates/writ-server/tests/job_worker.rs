@@ -2,7 +2,9 @@
 //! shortly runs when it falls due, a job committed while the worker sleeps runs when it is
 //! woken rather than at the end of its idle wait, and shutdown stops the worker; a backlog
 //! worked by passes side by side, with claims growing past their first size, runs each job
-//! exactly once.
+//! exactly once; a job whose handler panics (holding a write transaction, inside a batch) is
+//! parked with the panic's message while the others complete and the worker goes on, and the
+//! outbox dispatchers' loop outlives a pass that panics.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +13,7 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -207,4 +210,197 @@ async fn sqlite_passes_side_by_side_run_a_backlog_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_side_by_side_run_a_backlog_once() {
     passes_side_by_side_run_a_backlog_once(Backend::Postgres).await;
+}
+
+/// Panics on jobs whose subject starts with `poison`, after opening a write transaction (as a
+/// real handler holds one), and on any batch that holds one; records the others.
+struct Poisoned {
+    store: Arc<dyn Store>,
+    recorder: Recorder,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Poisoned {
+    async fn handle(&self, job: &ClaimedJob, now: OffsetDateTime) -> DomainResult<()> {
+        if job.subject_id.starts_with("poison") {
+            let mut tx = self.store.begin().await?;
+            tx.enqueue_job(&NewJob::new(
+                JobKind::ExpireAssignment,
+                "written-by-the-poisoned-job",
+                now,
+            ))
+            .await?;
+            panic!("poisoned job {}", job.subject_id);
+        }
+        self.recorder.handle(job, now).await
+    }
+
+    async fn handle_batch(
+        &self,
+        jobs: &[ClaimedJob],
+        _worker: &str,
+        _now: OffsetDateTime,
+    ) -> DomainResult<bool> {
+        if jobs.iter().any(|j| j.subject_id.starts_with("poison")) {
+            panic!("a batch holding a poisoned job");
+        }
+        Ok(false)
+    }
+}
+
+async fn a_panicking_job_is_parked_and_the_worker_goes_on(backend: Backend) {
+    let store: Arc<dyn Store> = Arc::new(testing::fresh_store(backend).await.unwrap());
+    let handler = Arc::new(Poisoned {
+        store: store.clone(),
+        recorder: Recorder::default(),
+    });
+    // Already queued when the worker starts, as after a restart: the poisoned job first.
+    let now = SystemClock.now();
+    enqueue(store.as_ref(), "poison-1", now - Duration::seconds(1)).await;
+    for i in 0..10 {
+        enqueue(store.as_ref(), &format!("healthy-{i}"), now).await;
+    }
+    let waker = JobWaker::default();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = JobWorker {
+        store: store.clone(),
+        clock: Arc::new(SystemClock),
+        handler: handler.clone(),
+        config: WorkerConfig::default(),
+        timing: WorkerTiming {
+            max_idle: StdDuration::from_secs(30),
+            error_pause: StdDuration::from_millis(100),
+        },
+        waker: waker.clone(),
+    };
+    let handle = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+
+    for i in 0..10 {
+        ran_at(
+            &handler.recorder,
+            &format!("healthy-{i}"),
+            StdDuration::from_secs(5),
+        )
+        .await;
+    }
+    let deadline = Instant::now() + StdDuration::from_secs(5);
+    let parked = loop {
+        let jobs = store.jobs_about("poison-1").await.unwrap();
+        if let Some(job) = jobs.into_iter().find(|j| j.parked_at.is_some()) {
+            break job;
+        }
+        assert!(!handle.is_finished(), "the worker died");
+        assert!(Instant::now() < deadline, "the poisoned job was not parked");
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    };
+    assert_eq!(parked.attempts, 1, "a panic is parked at once, not retried");
+    let error = parked.last_error.unwrap_or_default();
+    assert!(
+        error.contains("panicked: poisoned job poison-1"),
+        "the job keeps the panic's message: {error}"
+    );
+    // Its transaction was rolled back, and released: the healthy jobs' completions and the
+    // writes below needed the database (SQLite's one writer) after the panic.
+    assert!(
+        store
+            .jobs_about("written-by-the-poisoned-job")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let deadline = Instant::now() + StdDuration::from_secs(5);
+    while !store.jobs_about("healthy-9").await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the healthy jobs were completed");
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+
+    // The worker goes on: new work is run when it comes.
+    enqueue(store.as_ref(), "later", SystemClock.now()).await;
+    waker.wake();
+    ran_at(&handler.recorder, "later", StdDuration::from_secs(5)).await;
+    assert_eq!(
+        store.jobs_about("poison-1").await.unwrap().len(),
+        1,
+        "the parked job is kept, for reprocess"
+    );
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(StdDuration::from_secs(5), handle)
+        .await
+        .expect("the worker stops on shutdown")
+        .expect("the worker did not panic");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_panicking_job_is_parked_and_the_worker_goes_on() {
+    a_panicking_job_is_parked_and_the_worker_goes_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_panicking_job_is_parked_and_the_worker_goes_on() {
+    a_panicking_job_is_parked_and_the_worker_goes_on(Backend::Postgres).await;
+}
+
+/// A dispatch channel whose first pass panics and whose next passes count themselves.
+struct PanicsOnce {
+    passes: Arc<AtomicU32>,
+    config: writ_domain::webhooks::DispatchConfig,
+    timing: WorkerTiming,
+}
+
+#[async_trait::async_trait]
+impl writ_server::dispatch_loop::Passes for PanicsOnce {
+    const CHANNEL: &'static str = "test";
+    fn config(&self) -> &writ_domain::webhooks::DispatchConfig {
+        &self.config
+    }
+    fn clock(&self) -> &dyn Clock {
+        &SystemClock
+    }
+    fn timing(&self) -> &WorkerTiming {
+        &self.timing
+    }
+    async fn pass(
+        &self,
+        _pacing: &writ_domain::dispatch::Pacing<'_>,
+    ) -> DomainResult<writ_domain::dispatch::PassReport> {
+        if self.passes.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("the first pass panics");
+        }
+        Ok(writ_domain::dispatch::PassReport::default())
+    }
+    async fn next_due(&self) -> writ_domain::store::StoreResult<Option<OffsetDateTime>> {
+        Ok(None)
+    }
+}
+
+/// The outbox dispatchers' loop (webhooks, email, callouts) outlives a pass that panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatch_loop_goes_on_after_a_pass_panics() {
+    let passes = Arc::new(AtomicU32::new(0));
+    let channel = PanicsOnce {
+        passes: passes.clone(),
+        config: writ_domain::webhooks::DispatchConfig::default(),
+        timing: WorkerTiming {
+            max_idle: StdDuration::from_millis(20),
+            error_pause: StdDuration::from_millis(20),
+        },
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(writ_server::dispatch_loop::run(channel, async {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + StdDuration::from_secs(5);
+    while passes.load(Ordering::SeqCst) < 3 {
+        assert!(!handle.is_finished(), "the loop died with its first pass");
+        assert!(Instant::now() < deadline, "the loop did not go on");
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(StdDuration::from_secs(5), handle)
+        .await
+        .expect("the loop stops on shutdown")
+        .expect("the loop did not panic");
 }

@@ -724,7 +724,7 @@ impl StoreTx for SqlTx {
         .bind(principal_id.to_owned())
         .bind(route.to_owned())
         .bind(key.to_owned())
-        .bind(to_micros(now - time::Duration::hours(24)))
+        .bind(to_micros(now.saturating_sub(time::Duration::hours(24))))
         .execute(&mut *self.tx)
         .await
         .store()?;

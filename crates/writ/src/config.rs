@@ -126,6 +126,22 @@ impl Default for Jobs {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct Entitlement {
+    /// The longest assignment that reaches an agent (a policy's expiration, a request's custom
+    /// schedule, an extension).
+    pub max_agent_access: String,
+}
+
+impl Default for Entitlement {
+    fn default() -> Self {
+        Self {
+            max_agent_access: "P365D".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: String,
     /// A secret: PostgreSQL URLs carry passwords.
@@ -143,6 +159,7 @@ pub struct Config {
     pub retention: Retention,
     pub audit: Audit,
     pub jobs: Jobs,
+    pub entitlement: Entitlement,
 }
 
 impl Default for Config {
@@ -161,6 +178,7 @@ impl Default for Config {
             retention: Retention::default(),
             audit: Audit::default(),
             jobs: Jobs::default(),
+            entitlement: Entitlement::default(),
         }
     }
 }
@@ -193,6 +211,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("WRIT_RETENTION", "retention.requests"),
     ("WRIT_AUDIT_KEY_FILE", "audit.key_file"),
     ("WRIT_JOB_LEASE", "jobs.lease"),
+    ("WRIT_MAX_AGENT_ACCESS", "entitlement.max_agent_access"),
 ];
 
 /// Flags given on the command line (highest precedence).
@@ -349,16 +368,34 @@ pub fn expiry_lead_times(config: &Config) -> Result<Vec<time::Duration>, String>
         .map(str::trim)
         .filter(|lead| !lead.is_empty())
     {
-        let d = writ_domain::duration::parse(lead)
-            .map_err(|e| format!("notifications.expiry_lead_times: {e}"))?;
-        if d <= time::Duration::ZERO {
-            return Err(format!(
-                "notifications.expiry_lead_times: '{lead}' must be positive"
-            ));
-        }
-        out.push(d);
+        out.push(positive_duration(
+            lead,
+            &format!("notifications.expiry_lead_times: '{lead}'"),
+        )?);
     }
     Ok(out)
+}
+
+/// The longest duration any setting takes: Writ's longest assignment (3660 days), so that no
+/// instant computed from a setting comes near the end of the representable range.
+const MAX_SETTING_DURATION: time::Duration =
+    writ_domain::entitlement::bounds::MAX_ASSIGNMENT_DURATION;
+
+/// A positive duration of at most [`MAX_SETTING_DURATION`], or a message naming `name`.
+fn positive_duration(value: &str, name: &str) -> Result<time::Duration, String> {
+    let d = writ_domain::duration::parse(value).map_err(|e| format!("{name}: {e}"))?;
+    if d <= time::Duration::ZERO {
+        return Err(format!("{name} must be positive"));
+    }
+    writ_domain::duration::at_most(d, MAX_SETTING_DURATION, name).map_err(|e| e.to_string())
+}
+
+/// `entitlement.max_agent_access` (`WRIT_MAX_AGENT_ACCESS`).
+pub fn max_agent_access(config: &Config) -> Result<time::Duration, String> {
+    positive_duration(
+        &config.entitlement.max_agent_access,
+        "entitlement.max_agent_access",
+    )
 }
 
 fn validate(config: &Config) -> Result<(), String> {
@@ -393,12 +430,10 @@ fn validate(config: &Config) -> Result<(), String> {
         ("retention.requests", &config.retention.requests),
         ("jobs.lease", &config.jobs.lease),
     ] {
-        let d = writ_domain::duration::parse(value).map_err(|e| format!("{name}: {e}"))?;
-        if d <= time::Duration::ZERO {
-            return Err(format!("{name} must be positive"));
-        }
+        positive_duration(value, name)?;
     }
     expiry_lead_times(config)?;
+    max_agent_access(config)?;
     webhook_endpoints(config)?;
     smtp(config)?;
     if config.notifications.webhook_max_attempts == 0 {
@@ -594,6 +629,53 @@ mod tests {
         let err = lead("PT0S").unwrap_err();
         assert!(err.contains("notifications.expiry_lead_times"), "{err}");
         assert!(lead("soon").is_err());
+    }
+
+    #[test]
+    fn max_agent_access_defaults_to_a_year_and_every_duration_setting_is_bounded() {
+        assert_eq!(
+            max_agent_access(&Config::default()).unwrap(),
+            time::Duration::days(365)
+        );
+        let with = |pairs: &[(&str, &str)]| load(&Flags::default(), &env(pairs));
+        let config = with(&[("WRIT_MAX_AGENT_ACCESS", "P30D")]).unwrap();
+        assert_eq!(max_agent_access(&config).unwrap(), time::Duration::days(30));
+        for (var, value, name) in [
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "PT0S",
+                "entitlement.max_agent_access",
+            ),
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "P3661D",
+                "entitlement.max_agent_access",
+            ),
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "P9999999999D",
+                "entitlement.max_agent_access",
+            ),
+            (
+                "WRIT_MAX_AGENT_ACCESS",
+                "forever",
+                "entitlement.max_agent_access",
+            ),
+            ("WRIT_TOKEN_LIFETIME", "P9999999999D", "tokens.api_lifetime"),
+            ("WRIT_JOB_LEASE", "P3661D", "jobs.lease"),
+            ("WRIT_RETENTION", "P99999D", "retention.requests"),
+            (
+                "WRIT_EXPIRY_NOTICE_LEAD_TIMES",
+                "P14D,P9999999999D",
+                "notifications.expiry_lead_times",
+            ),
+        ] {
+            let err = with(&[(var, value)]).unwrap_err();
+            assert!(err.contains(name), "{var}={value}: {err}");
+        }
+        let err = with(&[("WRIT_MAX_AGENT_ACCESS", "P3661D")]).unwrap_err();
+        assert!(err.contains("P3660D"), "the limit is named: {err}");
+        assert!(with(&[("WRIT_MAX_AGENT_ACCESS", "P3660D")]).is_ok());
     }
 
     #[test]

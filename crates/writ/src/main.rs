@@ -148,6 +148,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let resource_token_lifetime = writ_domain::duration::parse(&config.tokens.resource_lifetime)
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
     let expiry_notice_lead_times = config::expiry_lead_times(&config)?;
+    let max_agent_access = config::max_agent_access(&config)?;
     let started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
@@ -161,6 +162,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             resource_token_lifetime,
             metrics: Some(metrics),
             expiry_notice_lead_times: Some(expiry_notice_lead_times),
+            max_agent_access: Some(max_agent_access),
         },
     )
     .await

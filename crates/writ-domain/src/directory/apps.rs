@@ -849,10 +849,18 @@ impl Directory {
             }
             _ => return Err(DomainError::not_found("object", owner_id)),
         };
+        // Instants from input stay in the window, so the default end below cannot overflow.
+        if let Some(at) = input.start_date_time {
+            crate::instant::check_input(at, "passwordCredential.startDateTime")?;
+        }
+        if let Some(at) = input.end_date_time {
+            crate::instant::check_input(at, "passwordCredential.endDateTime")?;
+        }
         let start = input.start_date_time.unwrap_or(now);
-        let end = input
-            .end_date_time
-            .unwrap_or(start + DEFAULT_SECRET_LIFETIME);
+        let end = match input.end_date_time {
+            Some(end) => end,
+            None => crate::instant::add(start, DEFAULT_SECRET_LIFETIME)?,
+        };
         if end <= start {
             return Err(DomainError::invalid(
                 "passwordCredential.endDateTime must be after its startDateTime",

@@ -224,7 +224,7 @@ pub async fn bootstrap(
                 hint: secrets::secret_hint(&secret),
                 display_name: Some("bootstrap".into()),
                 start_date_time: now,
-                end_date_time: now + time::Duration::days(365 * 100),
+                end_date_time: now.saturating_add(time::Duration::days(365 * 100)),
             })
             .await?;
         }

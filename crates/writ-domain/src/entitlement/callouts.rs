@@ -859,10 +859,10 @@ fn new_stage_instance_id() -> String {
 }
 
 impl Callout {
-    /// When a waiting callout's callback times out.
-    pub(super) fn timeout_at(&self) -> Option<OffsetDateTime> {
+    /// When a waiting callout's callback times out (`None`: it does not wait).
+    pub(super) fn timeout_at(&self) -> DomainResult<Option<OffsetDateTime>> {
         if self.callback_state != CallbackState::Waiting {
-            return None;
+            return Ok(None);
         }
         let timeout = self
             .payload
@@ -870,7 +870,7 @@ impl Callout {
             .and_then(Value::as_str)
             .and_then(|d| crate::duration::parse(d).ok())
             .unwrap_or(time::Duration::days(14));
-        Some(self.created_at + timeout)
+        crate::instant::add(self.created_at, timeout).map(Some)
     }
 }
 
@@ -1004,7 +1004,7 @@ pub(super) async fn write_callout(
 ) -> DomainResult<()> {
     if let Some(callout) = callout {
         tx.insert_callout(callout).await?;
-        if let Some(at) = callout.timeout_at() {
+        if let Some(at) = callout.timeout_at()? {
             tx.enqueue_job(&NewJob::new(JobKind::CalloutTimeout, &callout.id, at))
                 .await?;
         }

@@ -20,7 +20,7 @@ use super::policy_model::AssignmentPolicy;
 use super::requests::{
     Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
     RequestState, RequestType, StatusReason, Subject, assignment_end, assignment_event_data,
-    record_submitted, request_audit, request_event_data, status_of,
+    check_schedule, record_submitted, request_audit, request_event_data, status_of,
 };
 use super::{Entitlement, delivery, require};
 use crate::audit::{Actor, OutboxEvent};
@@ -124,7 +124,8 @@ impl Entitlement {
             return Err(rule("this policy does not allow a custom schedule"));
         }
         let now = self.clock.now();
-        let end = new_end(&policy, &schedule, now)?;
+        check_schedule(&schedule)?;
+        let end = new_end(&policy, &schedule, now, self.agent_limit(&target))?;
         if target.is_agent && end.is_none() {
             return Err(rule(format!(
                 "access for agents is always time-bound: policy '{}' has no expiration",
@@ -232,7 +233,8 @@ impl Entitlement {
             let reason = out_of_scope(&target, policy);
             return self.fail_request(request, now, &reason).await;
         }
-        let end = match new_end(policy, &request.schedule, now) {
+        let agent_limit = self.agent_limit(&target);
+        let end = match new_end(policy, &request.schedule, now, agent_limit) {
             Ok(end) => end,
             Err(error) => return self.fail_request(request, now, &error.to_string()).await,
         };
@@ -342,13 +344,15 @@ fn out_of_scope(target: &Subject, policy: &AssignmentPolicy) -> String {
 }
 
 /// The end an extension granted at `now` gives: the requested custom end (within the policy's
-/// maximum), else the policy's expiration counted from `now`.
+/// maximum), else the policy's expiration counted from `now`; for an agent, at most
+/// `agent_limit` (`WRIT_MAX_AGENT_ACCESS`) from `now`.
 fn new_end(
     policy: &AssignmentPolicy,
     schedule: &RequestSchedule,
     now: OffsetDateTime,
+    agent_limit: Option<time::Duration>,
 ) -> DomainResult<Option<OffsetDateTime>> {
-    let end = assignment_end(policy, schedule, now)?;
+    let end = assignment_end(policy, schedule, now, agent_limit)?;
     if end.is_some_and(|end| end <= now) {
         return Err(rule("the extension would end the assignment before now"));
     }

@@ -4,6 +4,7 @@
 
 mod answers;
 mod approvals;
+pub mod bounds;
 mod callouts;
 mod catalogs;
 mod current_user;
@@ -61,6 +62,8 @@ pub struct Entitlement {
     clock: Arc<dyn Clock>,
     /// How long before an assignment's end each expiry notice goes out.
     expiry_notice_lead_times: Arc<[time::Duration]>,
+    /// `WRIT_MAX_AGENT_ACCESS`: the longest assignment that reaches an agent.
+    max_agent_access: time::Duration,
 }
 
 impl Entitlement {
@@ -69,7 +72,20 @@ impl Entitlement {
             store,
             clock,
             expiry_notice_lead_times: Arc::new(notices::DEFAULT_EXPIRY_NOTICE_LEAD_TIMES),
+            max_agent_access: bounds::DEFAULT_MAX_AGENT_ACCESS,
         }
+    }
+
+    /// Sets the longest assignment that reaches an agent (`WRIT_MAX_AGENT_ACCESS`), itself at
+    /// most [`bounds::MAX_ASSIGNMENT_DURATION`].
+    pub fn with_max_agent_access(mut self, max: time::Duration) -> Self {
+        self.max_agent_access = max.clamp(time::Duration::SECOND, bounds::MAX_ASSIGNMENT_DURATION);
+        self
+    }
+
+    /// The bound on the assignments of `target`: `WRIT_MAX_AGENT_ACCESS` for an agent.
+    fn agent_limit(&self, target: &Subject) -> Option<time::Duration> {
+        target.is_agent.then_some(self.max_agent_access)
     }
 
     /// Sets the expiry notices' lead times (`notifications.expiry_lead_times`).

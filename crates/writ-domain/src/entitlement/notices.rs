@@ -34,7 +34,8 @@ pub(super) fn notice_jobs(
     };
     lead_times
         .iter()
-        .map(|lead| end - *lead)
+        // A due instant before the first representable one is long past: no notice.
+        .filter_map(|lead| end.checked_sub(*lead))
         .filter(|due| *due > now)
         .map(|due| NewJob::new(JobKind::ExpiryNotice, assignment_id, due))
         .collect()
@@ -88,7 +89,7 @@ impl Entitlement {
             .expiry_notice_lead_times
             .iter()
             .copied()
-            .find(|lead| end - *lead == due)
+            .find(|lead| end.checked_sub(*lead) == Some(due))
         else {
             // The end moved (an extension wrote this end's own jobs) or the lead times changed.
             return Ok(());

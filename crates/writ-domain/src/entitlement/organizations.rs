@@ -491,12 +491,12 @@ impl Entitlement {
         Self::require_em_admin(caller)?;
         let mut settings = self.settings(caller).await?;
         if let Some(d) = duration {
-            let parsed = crate::duration::parse(&d)?;
-            if parsed <= time::Duration::ZERO {
-                return Err(DomainError::invalid(
-                    "durationUntilExternalUserDeletedAfterBlocked must be positive",
-                ));
-            }
+            super::bounds::duration_within(
+                &d,
+                "durationUntilExternalUserDeletedAfterBlocked",
+                true,
+                super::bounds::MAX_EXTERNAL_USER_DELETION,
+            )?;
             settings.duration_until_external_user_deleted_after_blocked = d;
         }
         if let Some(a) = action {
@@ -758,11 +758,17 @@ fn check_extension(settings: &ExtensionSettings) -> DomainResult<()> {
         timeout_duration: Some(d),
     }) = &settings.callback_configuration
     {
-        let parsed = crate::duration::parse(d)?;
-        if parsed <= time::Duration::ZERO {
-            return Err(DomainError::invalid(
-                "callbackConfiguration.timeoutDuration must be positive",
-            ));
+        let parsed = super::bounds::duration_within(
+            d,
+            "callbackConfiguration.timeoutDuration",
+            true,
+            super::bounds::MAX_CALLBACK_TIMEOUT,
+        )?;
+        if parsed < super::bounds::MIN_CALLBACK_TIMEOUT {
+            return Err(DomainError::invalid(format!(
+                "callbackConfiguration.timeoutDuration must be at least {} (5 minutes)",
+                crate::duration::format(super::bounds::MIN_CALLBACK_TIMEOUT)
+            )));
         }
     }
     Ok(())

@@ -19,7 +19,7 @@ use super::policy_model::{
     ApprovalSettings, AssignmentPolicy, Expiration, NotificationSettings, PolicySettings, Question,
     RequestorSettings, SubjectSet,
 };
-use super::{Entitlement, ORIGIN_DIRECTORY_ROLE, ResourceRole, require};
+use super::{Entitlement, ORIGIN_DIRECTORY_ROLE, ResourceRole, bounds, require};
 
 /// `allowedTargetScope` values Writ accepts (Graph's, with the evolvable agent scope).
 pub const TARGET_SCOPES: &[&str] = &[
@@ -116,23 +116,42 @@ fn allowed_in(slot: &str, set: &SubjectSet) -> bool {
     }
 }
 
-fn parse_duration(text: &str, name: &str, positive: bool) -> DomainResult<time::Duration> {
-    let d = crate::duration::parse(text).map_err(|_| {
-        rule(format!(
-            "{name} '{text}' is not an ISO 8601 duration (e.g. P14D, PT1H)"
-        ))
-    })?;
-    if d < time::Duration::ZERO || (positive && d == time::Duration::ZERO) {
-        return Err(rule(format!(
-            "{name} must be {}",
-            if positive {
-                "positive"
-            } else {
-                "zero or positive"
-            }
-        )));
+/// Whether a policy's targets may include agents, so that its expiration is bounded by
+/// `WRIT_MAX_AGENT_ACCESS` when it is written: the all-agents and all-service-principals scopes
+/// (agent identities are service principals), and specific targets naming an agent identity or
+/// an agent user. Other policies (`notSpecified`, groups) can reach an agent only through a
+/// request, where the bound is checked for the agent at hand.
+async fn reaches_agents(
+    store: &dyn crate::store::Store,
+    scope: &str,
+    specific: &[SubjectSet],
+) -> DomainResult<bool> {
+    if matches!(
+        scope,
+        "allDirectoryAgentIdentities" | "allDirectoryServicePrincipals"
+    ) {
+        return Ok(true);
     }
-    Ok(d)
+    for set in specific {
+        let agent = match set {
+            SubjectSet::SingleUser { user_id, .. } => store
+                .user(user_id)
+                .await?
+                .is_some_and(|u| u.kind == crate::directory::UserKind::AgentUser),
+            SubjectSet::SingleServicePrincipal {
+                service_principal_id,
+                ..
+            } => store
+                .service_principal(service_principal_id)
+                .await?
+                .is_some_and(|sp| sp.is_agent()),
+            _ => false,
+        };
+        if agent {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The kinds of principal a scope can target: (`User` principals, `Application` principals,
@@ -315,7 +334,15 @@ impl Entitlement {
             ));
         }
 
-        // How long.
+        // How long: at most Entra's 3660 days, and WRIT_MAX_AGENT_ACCESS when agents are
+        // among the targets.
+        let agent_limit = reaches_agents(
+            self.store.as_ref(),
+            &scope,
+            &settings.specific_allowed_targets,
+        )
+        .await?
+        .then_some(self.max_agent_access);
         let expiration = &mut settings.expiration;
         expiration.kind = canonical(&expiration.kind, EXPIRATION_TYPES, "expiration.type")?;
         match expiration.kind.as_str() {
@@ -323,15 +350,41 @@ impl Entitlement {
                 let duration = expiration.duration.clone().ok_or_else(|| {
                     rule("expiration.duration is required when expiration.type is afterDuration")
                 })?;
-                parse_duration(&duration, "expiration.duration", true)?;
+                let d = bounds::duration_within(
+                    &duration,
+                    "expiration.duration",
+                    true,
+                    bounds::MAX_ASSIGNMENT_DURATION,
+                )?;
+                if let Some(limit) = agent_limit
+                    && d > limit
+                {
+                    return Err(rule(format!(
+                        "expiration.duration must be at most {} ({} days) for a policy whose targets include agents (WRIT_MAX_AGENT_ACCESS)",
+                        crate::duration::format(limit),
+                        limit.whole_days()
+                    )));
+                }
                 expiration.end_date_time = None;
             }
             "afterDateTime" => {
                 let end = expiration.end_date_time.ok_or_else(|| {
                     rule("expiration.endDateTime is required when expiration.type is afterDateTime")
                 })?;
+                crate::instant::check_input(end, "expiration.endDateTime")?;
                 if end <= now {
                     return Err(rule("expiration.endDateTime is in the past"));
+                }
+                if let Some(limit) = agent_limit {
+                    bounds::agent_end_within(end, now, limit, "expiration.endDateTime").map_err(
+                        |_| {
+                            rule(format!(
+                                "expiration.endDateTime must be at most {} ({} days) from now for a policy whose targets include agents (WRIT_MAX_AGENT_ACCESS)",
+                                crate::duration::format(limit),
+                                limit.whole_days()
+                            ))
+                        },
+                    )?;
                 }
                 expiration.duration = None;
             }
@@ -412,18 +465,20 @@ impl Entitlement {
                 self.check_subjects(slot, sets, &mut subjects).await?;
             }
             let denial = match &stage.duration_before_automatic_denial {
-                Some(d) => Some(parse_duration(
+                Some(d) => Some(bounds::duration_within(
                     d,
                     &format!("stage {n} durationBeforeAutomaticDenial"),
                     true,
+                    bounds::MAX_APPROVAL_DECISION,
                 )?),
                 None => None,
             };
             let escalation = match &stage.duration_before_escalation {
-                Some(d) => Some(parse_duration(
+                Some(d) => Some(bounds::duration_within(
                     d,
                     &format!("stage {n} durationBeforeEscalation"),
                     false,
+                    bounds::MAX_APPROVAL_DECISION,
                 )?),
                 None => None,
             };

@@ -18,7 +18,7 @@ use super::Callout;
 use super::answers::{Answer, check_answers};
 use super::callouts::{self, CalloutOn, CalloutStage};
 use super::policy_model::{AssignmentPolicy, Expiration, SubjectSet};
-use super::{Entitlement, ResourceRole, delivery, require};
+use super::{Entitlement, ResourceRole, bounds, delivery, require};
 use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use crate::authz::{Caller, PrincipalKind};
 use crate::directory::{RequestContext, ServicePrincipalKind, UserKind};
@@ -386,7 +386,29 @@ fn required(value: Option<String>, name: &str) -> DomainResult<String> {
         .ok_or_else(|| rule(format!("property 'assignment.{name}' is required")))
 }
 
+/// Checks a custom schedule as a request writes it: its instants in the input window and its
+/// duration at most [`bounds::MAX_ASSIGNMENT_DURATION`], each a `400` naming the field.
+pub(super) fn check_schedule(schedule: &RequestSchedule) -> DomainResult<()> {
+    if let Some(start) = schedule.start_date_time {
+        crate::instant::check_input(start, "schedule.startDateTime")?;
+    }
+    let expiration = &schedule.expiration;
+    if let Some(end) = expiration.end_date_time {
+        crate::instant::check_input(end, "schedule.expiration.endDateTime")?;
+    }
+    if let Some(duration) = &expiration.duration {
+        bounds::duration_within(
+            duration,
+            "schedule.expiration.duration",
+            true,
+            bounds::MAX_ASSIGNMENT_DURATION,
+        )?;
+    }
+    Ok(())
+}
+
 /// When an assignment delivered at `start` under `policy` ends, with the requested schedule.
+/// `agent_limit` (`WRIT_MAX_AGENT_ACCESS`, for an agent target) bounds the end from `start`.
 ///
 /// The end is a whole second, rounded down: the API shows instants in whole seconds, and the end
 /// it shows must be the instant access ends (invariant 2), never a fraction of a second before it.
@@ -394,13 +416,15 @@ pub(super) fn assignment_end(
     policy: &AssignmentPolicy,
     requested: &RequestSchedule,
     start: OffsetDateTime,
+    agent_limit: Option<time::Duration>,
 ) -> DomainResult<Option<OffsetDateTime>> {
     let whole_second = |t: OffsetDateTime| t.replace_nanosecond(0).unwrap_or(t);
     let end_of = |pattern: &Expiration| -> DomainResult<Option<OffsetDateTime>> {
         match pattern.kind.as_str() {
             "afterDuration" => {
                 let text = pattern.duration.as_deref().unwrap_or_default();
-                Ok(Some(whole_second(start + crate::duration::parse(text)?)))
+                let duration = crate::duration::parse(text)?;
+                Ok(Some(whole_second(crate::instant::add(start, duration)?)))
             }
             "afterDateTime" => Ok(pattern.end_date_time.map(whole_second)),
             _ => Ok(None),
@@ -408,7 +432,7 @@ pub(super) fn assignment_end(
     };
     let by_policy = end_of(&policy.settings.expiration)?;
     let custom = end_of(&requested.expiration)?;
-    match (custom, by_policy) {
+    let end = match (custom, by_policy) {
         (Some(custom), Some(max)) if custom > max => Err(rule(format!(
             "the requested schedule ends after the policy's maximum ({max})"
         ))),
@@ -417,7 +441,20 @@ pub(super) fn assignment_end(
         }
         (Some(custom), _) => Ok(Some(custom)),
         (None, by_policy) => Ok(by_policy),
+    }?;
+    if let (Some(limit), Some(at)) = (agent_limit, end) {
+        let pattern = if custom.is_some() {
+            ("schedule.expiration", &requested.expiration)
+        } else {
+            ("the policy's expiration", &policy.settings.expiration)
+        };
+        let field = match pattern.1.kind.as_str() {
+            "afterDuration" => format!("{}.duration", pattern.0),
+            _ => format!("{}.endDateTime", pattern.0),
+        };
+        bounds::agent_end_within(at, start, limit, &field)?;
     }
+    Ok(end)
 }
 
 impl Entitlement {
@@ -685,8 +722,9 @@ impl Entitlement {
             self_assignment,
         } = add;
         let now = self.clock.now();
+        check_schedule(&schedule)?;
         let start = schedule.start_date_time.unwrap_or(now);
-        assignment_end(policy, &schedule, start)?;
+        assignment_end(policy, &schedule, start, self.agent_limit(target))?;
         self.check_incompatible(&package.id, &target.id, now)
             .await?;
 
@@ -1537,7 +1575,16 @@ impl Entitlement {
             tx.commit().await?;
             return Ok(None);
         }
-        let end = match assignment_end(&policy, &request.schedule, start) {
+        let target = self.subject(&request.target_id).await?;
+        let Some(target) = target else {
+            self.fail_request(request, now, "the target no longer exists")
+                .await?;
+            return Ok(None);
+        };
+        // WRIT_MAX_AGENT_ACCESS again at delivery: the policy or the setting may have changed
+        // since the request was made.
+        let end = match assignment_end(&policy, &request.schedule, start, self.agent_limit(&target))
+        {
             Ok(end) => end,
             Err(error) => {
                 self.fail_request(request, now, &error.to_string()).await?;
@@ -1551,12 +1598,6 @@ impl Entitlement {
                 roles.insert(request.access_package_id.clone(), found.clone());
                 found
             }
-        };
-        let target = self.subject(&request.target_id).await?;
-        let Some(target) = target else {
-            self.fail_request(request, now, "the target no longer exists")
-                .await?;
-            return Ok(None);
         };
         let recipients = self
             .request_recipients(&target.id, &request.requestor_id, request.requestor_kind)

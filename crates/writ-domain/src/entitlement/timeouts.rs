@@ -51,7 +51,7 @@ pub(super) async fn arm_stage_timers(
         tx.enqueue_job(&NewJob::new(
             JobKind::ApprovalTimeout,
             request_id,
-            started + after,
+            crate::instant::add(started, after)?,
         ))
         .await?;
     }
@@ -59,7 +59,7 @@ pub(super) async fn arm_stage_timers(
         tx.enqueue_job(&NewJob::new(
             JobKind::ApprovalEscalation,
             request_id,
-            started + after,
+            crate::instant::add(started, after)?,
         ))
         .await?;
     }
@@ -151,7 +151,7 @@ impl Entitlement {
         let Some(after) = denial_after(&waiting.settings)? else {
             return Ok(());
         };
-        let deadline = waiting.started + after;
+        let deadline = crate::instant::add(waiting.started, after)?;
         let mut tx = self.store.begin().await?;
         if deadline > now {
             // The stage's time was lengthened since it started: wait for the new deadline.
@@ -219,7 +219,7 @@ impl Entitlement {
         let Some(after) = escalation_after(&waiting.settings)? else {
             return Ok(());
         };
-        let deadline = waiting.started + after;
+        let deadline = crate::instant::add(waiting.started, after)?;
         if deadline > now {
             let mut tx = self.store.begin().await?;
             tx.enqueue_job(&NewJob::new(
