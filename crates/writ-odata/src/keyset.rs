@@ -246,7 +246,13 @@ mod tests {
             ty: FieldType::Bool,
             ..item("u.enabled", false)
         };
-        let f = keyset_after(&[flag.clone()], "u.id", &[SqlValue::I64(1), text("k")], 1).unwrap();
+        let f = keyset_after(
+            std::slice::from_ref(&flag),
+            "u.id",
+            &[SqlValue::I64(1), text("k")],
+            1,
+        )
+        .unwrap();
         assert_eq!(f.params[0], SqlValue::Bool(true));
         assert!(keyset_after(&[flag], "u.id", &[SqlValue::I64(2), text("k")], 1).is_err());
     }

@@ -2,13 +2,16 @@
 //! forged `$skiptoken`s, control characters in names, the sign-in rate limiter, the metrics
 //! listener.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use writ_store::Backend;
 
-use crate::harness::app;
+use crate::assignments::setup;
+use crate::harness::{TestApp, app};
+
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
 /// The skiptoken fingerprint of `writ-store/src/list.rs` (FNV-1a of entity, filter, order), so
 /// a forged token gets past the "made for this query" check and reaches the database.
@@ -113,4 +116,191 @@ async fn forged_skiptokens_of_the_wrong_type_are_400(backend: Backend) {
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
 }
 
-crate::on_both_backends!(forged_skiptokens_of_the_wrong_type_are_400);
+/// Names that would break a log line, a CSV export or an email header, or read differently
+/// from what they are.
+const BAD_NAMES: &[&str] = &[
+    "Ada\nLovelace",
+    "Ada\r\nBcc: x@example.org",
+    "Ada\u{0}",
+    "Ada\tLovelace",
+    "Ada\u{7f}",
+    "Ada\u{85}",
+    "Ada\u{2028}",
+    "evil\u{202e}gpj.exe",
+    "\u{2066}Ada\u{2069}",
+];
+
+/// Sends `body` with `property` set to each bad name: each is a 400 naming the property.
+async fn refused_everywhere(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: &Value,
+    property: &str,
+) {
+    for bad in BAD_NAMES {
+        let mut body = body.clone();
+        body[property] = json!(bad);
+        let reply = app.send(method.clone(), path, &app.admin, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path} {property}={bad:?}: {}",
+            reply.body
+        );
+        let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("'{property}'")),
+            "{method} {path} {property}={bad:?}: {message}"
+        );
+    }
+}
+
+async fn control_characters_in_names_are_400(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    // Directory objects.
+    let user = json!({
+        "displayName": "Ada", "userPrincipalName": "ada.ctl@example.org", "mailNickname": "adactl",
+        "accountEnabled": true, "passwordProfile": {"password": "a long passphrase 1"},
+    });
+    for property in [
+        "displayName",
+        "userPrincipalName",
+        "mailNickname",
+        "givenName",
+        "jobTitle",
+    ] {
+        refused_everywhere(&app, Method::POST, "/v1.0/users", &user, property).await;
+    }
+    let ada = app
+        .send(Method::POST, "/v1.0/users", &app.admin, user)
+        .await;
+    assert_eq!(ada.status, StatusCode::CREATED, "{}", ada.body);
+    let ada = format!("/v1.0/users/{}", ada.body["id"].as_str().unwrap());
+    refused_everywhere(&app, Method::PATCH, &ada, &json!({}), "displayName").await;
+    refused_everywhere(&app, Method::PATCH, &ada, &json!({}), "surname").await;
+    let group = json!({"displayName": "Ops", "mailNickname": "ops-ctl", "mailEnabled": false, "securityEnabled": true});
+    refused_everywhere(&app, Method::POST, "/v1.0/groups", &group, "displayName").await;
+    refused_everywhere(&app, Method::POST, "/v1.0/groups", &group, "mailNickname").await;
+    let group_path = format!("/v1.0/groups/{}", s.group);
+    refused_everywhere(&app, Method::PATCH, &group_path, &json!({}), "displayName").await;
+    let application = json!({"displayName": "Orders"});
+    refused_everywhere(
+        &app,
+        Method::POST,
+        "/v1.0/applications",
+        &application,
+        "displayName",
+    )
+    .await;
+    let created = app
+        .send(Method::POST, "/v1.0/applications", &app.admin, application)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let app_path = format!(
+        "/v1.0/applications/{}",
+        created.body["id"].as_str().unwrap()
+    );
+    refused_everywhere(&app, Method::PATCH, &app_path, &json!({}), "displayName").await;
+    let agent_path = format!("/v1.0/servicePrincipals/{}", s.agent);
+    refused_everywhere(&app, Method::PATCH, &agent_path, &json!({}), "displayName").await;
+    // Entitlement management.
+    refused_everywhere(
+        &app,
+        Method::POST,
+        &format!("{EM}/catalogs"),
+        &json!({}),
+        "displayName",
+    )
+    .await;
+    let catalog_path = format!("{EM}/catalogs/{}", s.catalog);
+    refused_everywhere(
+        &app,
+        Method::PATCH,
+        &catalog_path,
+        &json!({}),
+        "displayName",
+    )
+    .await;
+    let package = json!({"catalog": {"id": s.catalog}});
+    refused_everywhere(
+        &app,
+        Method::POST,
+        &format!("{EM}/accessPackages"),
+        &package,
+        "displayName",
+    )
+    .await;
+    let package_path = format!("{EM}/accessPackages/{}", s.package);
+    refused_everywhere(
+        &app,
+        Method::PATCH,
+        &package_path,
+        &json!({}),
+        "displayName",
+    )
+    .await;
+    let policy_path = format!("{EM}/assignmentPolicies/{}", s.policy);
+    refused_everywhere(&app, Method::PATCH, &policy_path, &json!({}), "displayName").await;
+    let mut policy = app.get(&policy_path, &app.admin).await.body;
+    for key in [
+        "id",
+        "createdDateTime",
+        "modifiedDateTime",
+        "@odata.context",
+    ] {
+        policy.as_object_mut().unwrap().remove(key);
+    }
+    policy["accessPackage"] = json!({"id": s.package});
+    refused_everywhere(
+        &app,
+        Method::POST,
+        &format!("{EM}/assignmentPolicies"),
+        &policy,
+        "displayName",
+    )
+    .await;
+    let org = json!({"state": "configured", "identitySources": []});
+    refused_everywhere(
+        &app,
+        Method::POST,
+        &format!("{EM}/connectedOrganizations"),
+        &org,
+        "displayName",
+    )
+    .await;
+    let extension = json!({
+        "@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
+        "endpointConfiguration": {"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": "https://tickets.example/hook"},
+    });
+    let extensions = format!("{EM}/catalogs/{}/customWorkflowExtensions", s.catalog);
+    refused_everywhere(&app, Method::POST, &extensions, &extension, "displayName").await;
+    // Names in any script, with the marks right-to-left text needs, are still fine.
+    for name in [
+        "Zoë Ødegård",
+        "李小龙",
+        "مرحبا\u{200f} Ops",
+        "Ops — night shift",
+    ] {
+        let reply = app
+            .send(
+                Method::PATCH,
+                &catalog_path,
+                &app.admin,
+                json!({"displayName": name}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "{name}: {}",
+            reply.body
+        );
+    }
+}
+
+crate::on_both_backends!(
+    forged_skiptokens_of_the_wrong_type_are_400,
+    control_characters_in_names_are_400
+);
