@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod odata;
 pub mod outbound;
 pub mod rate_limit;
+pub mod redact;
 pub mod request_context;
 pub mod routes;
 pub mod state;

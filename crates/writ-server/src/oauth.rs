@@ -81,7 +81,10 @@ impl OAuthError {
 
 impl From<DomainError> for OAuthError {
     fn from(err: DomainError) -> Self {
-        tracing::error!(error.detail = ?err, "token endpoint failure");
+        tracing::error!(
+            error.detail = %crate::redact::urls_in_text(&format!("{err:?}")),
+            "token endpoint failure"
+        );
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",

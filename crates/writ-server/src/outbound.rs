@@ -348,12 +348,13 @@ impl OutboundError {
 
 /// Checks a configured outbound URL: `http` or `https`, with a host.
 pub fn check_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+    let shown = crate::redact::url_for_log(url);
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{shown}' is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("'{url}' must be an http or https URL"));
+        return Err(format!("'{shown}' must be an http or https URL"));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("'{url}' has no host"));
+        return Err(format!("'{shown}' has no host"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(

@@ -457,7 +457,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("writ: {message}");
+            // Start-up errors may quote a configured URL; never with its secrets.
+            eprintln!("writ: {}", writ_server::redact::urls_in_text(&message));
             ExitCode::FAILURE
         }
     }

@@ -300,7 +300,159 @@ async fn control_characters_in_names_are_400(backend: Backend) {
     }
 }
 
+/// Everything the subscriber wrote, for the log assertions.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A custom extension whose URL carries a shared-access signature (`sig=`, as Azure Logic Apps
+/// URLs do) and credentials, on loopback with an empty allow-list: its callout is refused and
+/// dead-lettered, and the warning (and every other log line, at every level) names the endpoint
+/// without its query string or credentials.
+async fn logged_urls_lose_their_query_and_credentials(backend: Backend) {
+    use std::sync::Arc;
+    use writ_server::callouts::{CalloutDispatcher, HttpCalloutSender};
+    use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
+
+    const SIG: &str = "sIgNaTuRe0123456789sEcReT";
+    const PASSWORD: &str = "pAsSwOrD-in-the-url";
+    let app = app(backend).await;
+    let fleet = crate::agents::fleet(&app).await;
+    let agent = crate::agents::create_agent(&app, &fleet, "log-agent", &[&fleet.sponsor]).await;
+    let agent = agent.body["id"].as_str().unwrap().to_owned();
+    let (token, _) =
+        crate::agents::agent_token(&app, &agent, "https://graph.microsoft.com/.default").await;
+    let created = |reply: crate::harness::Reply| {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    };
+    let catalog = created(
+        app.send(
+            Method::POST,
+            &format!("{EM}/catalogs"),
+            &app.admin,
+            json!({"displayName": "Logs"}),
+        )
+        .await,
+    );
+    let package = created(
+        app.send(
+            Method::POST,
+            &format!("{EM}/accessPackages"),
+            &app.admin,
+            json!({"displayName": "Log package", "catalog": {"id": catalog}}),
+        )
+        .await,
+    );
+    let url = format!(
+        "http://hook-user:{PASSWORD}@127.0.0.1:9/workflows/7/invoke?api-version=2016-10-01&sp=%2Ftriggers&sig={SIG}#frag"
+    );
+    let extension = created(
+        app.send(
+            Method::POST,
+            &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions"),
+            &app.admin,
+            json!({
+                "@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
+                "displayName": "Signed hook",
+                "endpointConfiguration": {"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": url},
+                "clientConfiguration": {"maximumRetries": 0, "timeoutInMilliseconds": 5000},
+            }),
+        )
+        .await,
+    );
+    let policy = created(
+        app.send(Method::POST, &format!("{EM}/assignmentPolicies"), &app.admin, json!({
+            "displayName": "Agents ask",
+            "allowedTargetScope": "allDirectoryAgentIdentities",
+            "expiration": {"type": "afterDuration", "duration": "P30D"},
+            "requestorSettings": {"enableTargetsToSelfAddAccess": true},
+            "requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "stages": []},
+            "customExtensionStageSettings": [{"stage": "assignmentRequestCreated", "customExtension": {"id": extension}}],
+            "accessPackage": {"id": package},
+        }))
+        .await,
+    );
+    created(
+        app.send(Method::POST, &format!("{EM}/assignmentRequests"), &token, json!({
+            "requestType": "userAdd",
+            "assignment": {"targetId": agent, "assignmentPolicyId": policy, "accessPackageId": package},
+        }))
+        .await,
+    );
+
+    let client = OutboundClient::new(
+        OutboundPolicy::default(),
+        OutboundTimeouts {
+            connect: std::time::Duration::from_secs(2),
+            request: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    let dispatcher = CalloutDispatcher {
+        entitlement: app.state.entitlement.clone(),
+        sender: Arc::new(HttpCalloutSender::new(
+            client,
+            app.state.tokens.clone(),
+            Arc::new(app.clock.clone()),
+        )),
+        clock: Arc::new(app.clock.clone()),
+        config: writ_domain::webhooks::DispatchConfig {
+            worker_id: "log-test".into(),
+            ..writ_domain::webhooks::DispatchConfig::default()
+        },
+        timing: writ_server::job_worker::WorkerTiming {
+            max_idle: std::time::Duration::from_millis(100),
+            error_pause: std::time::Duration::from_millis(100),
+        },
+    };
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    {
+        // The loop runs on this thread (not spawned), so the scoped subscriber sees its events.
+        let _guard = tracing::subscriber::set_default(subscriber);
+        writ_server::dispatch_loop::run(
+            dispatcher,
+            tokio::time::sleep(std::time::Duration::from_millis(1500)),
+        )
+        .await;
+    }
+    let text = logs.text();
+    assert!(
+        text.contains("dead-lettered"),
+        "the callout was not dead-lettered: {text}"
+    );
+    assert!(
+        text.contains("127.0.0.1:9/workflows/7/invoke"),
+        "the endpoint is named: {text}"
+    );
+    for secret in [SIG, PASSWORD, "hook-user", "api-version", "frag"] {
+        assert!(!text.contains(secret), "{secret} was logged: {text}");
+    }
+}
+
 crate::on_both_backends!(
+    logged_urls_lose_their_query_and_credentials,
     forged_skiptokens_of_the_wrong_type_are_400,
     control_characters_in_names_are_400
 );
