@@ -5,6 +5,7 @@
 
 mod audit;
 mod config;
+mod files;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,13 +126,26 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
-    let audit_key = Arc::new(audit::load_or_create_key(&audit::key_path(&config)?)?);
+    let audit_key_path = audit::key_path(&config)?;
+    let audit_key = Arc::new(audit::load_or_create_key(&audit_key_path)?);
+    files::warn_if_exposed(&audit_key_path, "audit.key_file");
     let store = open_store(&config).await?;
+    if let Some(database) = writ_store::sqlite_file(&config.database_url.0) {
+        // A database this version created is 0600; an older one may not be. It holds the
+        // signing key unless tokens.signing_key_file is set.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = database.clone().into_os_string();
+            file.push(suffix);
+            files::warn_if_exposed(std::path::Path::new(&file), "database_url");
+        }
+    }
     let signing_key_pem = match &config.tokens.signing_key_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("tokens.signing_key_file {}: {e}", path.display()))?,
-        ),
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| format!("tokens.signing_key_file {}: {e}", path.display()))?;
+            files::warn_if_exposed(path, "tokens.signing_key_file");
+            Some(pem)
+        }
         None => None,
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
