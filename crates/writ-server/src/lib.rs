@@ -5,6 +5,7 @@
 pub mod audit_chainer;
 pub mod auth;
 pub mod callouts;
+pub mod client_address;
 pub mod dispatch_loop;
 pub mod email;
 pub mod error;
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// `notifications.expiry_lead_times`; `None`: Entra's P14D and P1D.
     pub expiry_notice_lead_times: Option<Vec<Duration>>,
+    /// `trusted_proxies`: whose `X-Forwarded-For` names the client (sign-in rate limits).
+    pub trusted_proxies: client_address::TrustedProxies,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -149,8 +152,9 @@ pub async fn start(
             public_url,
             tenant_id: outcome.tenant_id.clone(),
             resource_token_lifetime: config.resource_token_lifetime,
+            trusted_proxies: config.trusted_proxies.clone(),
         }),
-        password_limiter: Arc::new(rate_limit::RateLimiter::new(10, 10)),
+        password_limiter: Arc::new(rate_limit::SignInLimiter::default()),
         metrics: config.metrics,
         dummy_password_hash: Arc::new(dummy_password_hash),
         job_waker: job_worker::JobWaker::default(),

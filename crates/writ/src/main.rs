@@ -175,6 +175,9 @@ async fn serve(config: config::Config) -> Result<(), String> {
             resource_token_lifetime,
             metrics: Some(metrics),
             expiry_notice_lead_times: Some(expiry_notice_lead_times),
+            trusted_proxies: writ_server::client_address::TrustedProxies::parse(
+                &config.trusted_proxies,
+            )?,
         },
     )
     .await

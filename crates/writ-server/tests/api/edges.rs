@@ -451,7 +451,224 @@ async fn logged_urls_lose_their_query_and_credentials(backend: Backend) {
     }
 }
 
+/// A password grant as a client at `peer` (the TCP peer) sends it, through a proxy when
+/// `forwarded_for` is given.
+async fn sign_in_from(
+    router: &axum::Router,
+    peer: &str,
+    forwarded_for: Option<&str>,
+    username: &str,
+    password: &str,
+) -> crate::harness::Reply {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "password")
+        .append_pair("username", username)
+        .append_pair("password", password)
+        .finish();
+    let mut builder = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/oauth2/v2.0/token")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(hops) = forwarded_for {
+        builder = builder.header("x-forwarded-for", hops);
+    }
+    let mut request = builder.body(axum::body::Body::from(form)).unwrap();
+    let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    crate::harness::Reply {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// User names longer than 256 characters are refused before anything is remembered about
+/// them, and the token endpoint reads at most 16 KiB of body.
+async fn sign_in_input_is_bounded(backend: Backend) {
+    let app = app(backend).await;
+    let long = format!("{}@example.org", "a".repeat(250));
+    assert_eq!(long.chars().count(), 262);
+    let reply = sign_in_from(&app.router, "198.51.100.1", None, &long, "whatever 123").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.body["error"], "invalid_request", "{}", reply.body);
+    assert!(
+        reply.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("256"),
+        "{}",
+        reply.body
+    );
+    // 256 characters is an ordinary wrong guess.
+    let edge = format!("{}@example.org", "b".repeat(244));
+    assert_eq!(edge.chars().count(), 256);
+    let reply = sign_in_from(&app.router, "198.51.100.1", None, &edge, "whatever 123").await;
+    assert_eq!(reply.body["error"], "invalid_grant", "{}", reply.body);
+    // A body over 16 KiB is refused unread.
+    let reply = sign_in_from(
+        &app.router,
+        "198.51.100.1",
+        None,
+        "ada@example.org",
+        &"p".repeat(17 * 1024),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"], "invalid_request", "{}", reply.body);
+}
+
+/// A stranger guessing a person's password from one address is stopped there, but the person
+/// still signs in from another address; many strangers at once slow the person down, never
+/// lock them out.
+async fn a_stranger_cannot_lock_a_person_out(backend: Backend) {
+    let app = app(backend).await;
+    app.create_user("Paula Person").await;
+    let upn = "paulaperson@example.org";
+    let mut refused_at = None;
+    for attempt in 0..12 {
+        let reply = sign_in_from(&app.router, "203.0.113.7", None, upn, "guess number 1").await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(reply.headers.get("retry-after").is_some());
+            assert_eq!(reply.body["error"], "temporarily_unavailable");
+            refused_at = Some(attempt);
+            break;
+        }
+        assert_eq!(reply.body["error"], "invalid_grant", "{}", reply.body);
+    }
+    assert_eq!(
+        refused_at,
+        Some(10),
+        "the stranger's guesses were not throttled"
+    );
+    // The person, from elsewhere, is not locked out.
+    let reply = sign_in_from(
+        &app.router,
+        "198.51.100.20",
+        None,
+        upn,
+        "a long passphrase 1",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // Strangers at more addresses use up the account's budget of failures (20): every guess is
+    // still answered, only later (the last two wait 2 s each), and the person still signs in.
+    for stranger in 1..=2 {
+        for _ in 0..6 {
+            let reply = sign_in_from(
+                &app.router,
+                &format!("192.0.2.{stranger}"),
+                None,
+                upn,
+                "guess number 2",
+            )
+            .await;
+            assert_eq!(reply.body["error"], "invalid_grant", "{}", reply.body);
+        }
+    }
+    let started = std::time::Instant::now();
+    let reply = sign_in_from(
+        &app.router,
+        "198.51.100.20",
+        None,
+        upn,
+        "a long passphrase 1",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(1500)
+            && waited < std::time::Duration::from_secs(10),
+        "the person's sign-in took {waited:?}: slowed by at most 2 s"
+    );
+}
+
+/// `X-Forwarded-For` names the client only when the peer is a trusted proxy (the rightmost
+/// untrusted hop); from anyone else it is ignored, so it cannot dodge the limit.
+async fn forwarded_for_is_believed_from_trusted_proxies_only(backend: Backend) {
+    let app = app(backend).await;
+    let mut state = app.state.clone();
+    let mut settings = (*state.settings).clone();
+    settings.trusted_proxies =
+        writ_server::client_address::TrustedProxies::parse(&["10.0.0.0/8".to_owned()]).unwrap();
+    state.settings = std::sync::Arc::new(settings);
+    let router = writ_server::router(state);
+    // Ten attempts for one client behind the proxies use up that client's budget...
+    for attempt in 0..10 {
+        let reply = sign_in_from(
+            &router,
+            "10.0.0.5",
+            Some("203.0.113.50, 198.51.100.66, 10.9.9.9"),
+            &format!("nobody{attempt}@example.org"),
+            "guess number 3",
+        )
+        .await;
+        assert_eq!(reply.body["error"], "invalid_grant", "{}", reply.body);
+    }
+    let limited = sign_in_from(
+        &router,
+        "10.0.0.5",
+        Some("198.51.100.66"),
+        "nobody@example.org",
+        "guess number 3",
+    )
+    .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+    // ...not the budget of other clients behind the same proxy.
+    let other = sign_in_from(
+        &router,
+        "10.0.0.5",
+        Some("198.51.100.67"),
+        "nobody@example.org",
+        "guess number 3",
+    )
+    .await;
+    assert_eq!(other.body["error"], "invalid_grant", "{}", other.body);
+    // An untrusted peer's X-Forwarded-For is ignored: changing it does not reset the budget.
+    for attempt in 0..12 {
+        let reply = sign_in_from(
+            &router,
+            "203.0.113.99",
+            Some(&format!("198.51.100.{attempt}")),
+            &format!("nobody{attempt}@example.org"),
+            "guess number 4",
+        )
+        .await;
+        if attempt < 10 {
+            assert_eq!(reply.body["error"], "invalid_grant", "{}", reply.body);
+        } else {
+            assert_eq!(
+                reply.status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{}",
+                reply.body
+            );
+        }
+    }
+}
+
 crate::on_both_backends!(
+    sign_in_input_is_bounded,
+    a_stranger_cannot_lock_a_person_out,
+    forwarded_for_is_believed_from_trusted_proxies_only,
     logged_urls_lose_their_query_and_credentials,
     forged_skiptokens_of_the_wrong_type_are_400,
     control_characters_in_names_are_400

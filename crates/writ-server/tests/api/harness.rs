@@ -72,6 +72,7 @@ pub async fn app(backend: Backend) -> TestApp {
             resource_token_lifetime: time::Duration::minutes(10),
             metrics: None,
             expiry_notice_lead_times: None,
+            ..Default::default()
         },
     )
     .await
