@@ -66,6 +66,8 @@ pub struct ServerConfig {
     pub expiry_notice_lead_times: Option<Vec<Duration>>,
     /// `trusted_proxies`: whose `X-Forwarded-For` names the client (sign-in rate limits).
     pub trusted_proxies: client_address::TrustedProxies,
+    /// `metrics_listen` is set: [`metrics_router`] serves `/metrics`, [`router`] does not.
+    pub metrics_on_own_listener: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -153,6 +155,7 @@ pub async fn start(
             tenant_id: outcome.tenant_id.clone(),
             resource_token_lifetime: config.resource_token_lifetime,
             trusted_proxies: config.trusted_proxies.clone(),
+            metrics_on_own_listener: config.metrics_on_own_listener,
         }),
         password_limiter: Arc::new(rate_limit::SignInLimiter::default()),
         metrics: config.metrics,
@@ -974,6 +977,26 @@ pub fn router(state: AppState) -> Router {
             request_context::middleware,
         ))
         .with_state(state)
+}
+
+/// The router of the metrics listener (`metrics_listen`): `GET /metrics` only; anything else
+/// is a plain 404.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(health::metrics_listener))
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found") })
+        .with_state(state)
+}
+
+/// Serves [`metrics_router`] until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.

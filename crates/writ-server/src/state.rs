@@ -19,6 +19,8 @@ pub struct ServerSettings {
     pub resource_token_lifetime: time::Duration,
     /// Whose `X-Forwarded-For` names the client (`trusted_proxies`).
     pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// `/metrics` is served by its own listener (`metrics_listen`), not by the API's.
+    pub metrics_on_own_listener: bool,
 }
 
 #[derive(Clone, Debug)]

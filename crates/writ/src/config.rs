@@ -420,7 +420,10 @@ fn validate(config: &Config) -> Result<(), String> {
         let address = metrics
             .parse::<std::net::SocketAddr>()
             .map_err(|e| format!("metrics_listen '{metrics}': {e}"))?;
-        if config.listen.parse::<std::net::SocketAddr>().ok() == Some(address) {
+        // Port 0 (any free port) twice is two listeners, not one address.
+        if address.port() != 0
+            && config.listen.parse::<std::net::SocketAddr>().ok() == Some(address)
+        {
             return Err(format!(
                 "metrics_listen '{metrics}' must differ from listen: /metrics moves to its own listener"
             ));

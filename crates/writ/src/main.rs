@@ -126,6 +126,15 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
+    // `/metrics` on a listener of its own (e.g. loopback) instead of the API's.
+    let metrics_listener = match &config.metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} (metrics_listen): {e}"))?,
+        ),
+        None => None,
+    };
     let audit_key_path = audit::key_path(&config)?;
     let audit_key = Arc::new(audit::load_or_create_key(&audit_key_path)?);
     files::warn_if_exposed(&audit_key_path, "audit.key_file");
@@ -178,6 +187,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             trusted_proxies: writ_server::client_address::TrustedProxies::parse(
                 &config.trusted_proxies,
             )?,
+            metrics_on_own_listener: metrics_listener.is_some(),
         },
     )
     .await
@@ -218,6 +228,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let mut callouts_stopped = worker_stopped.clone();
     let callouts = callout_dispatcher(&config, &started.state, job_lease)?;
     let chainer_stopped = worker_stopped.clone();
+    let metrics_stopped = worker_stopped.clone();
     let worker = tokio::spawn(worker.run(async move {
         let mut stopped = worker_stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
@@ -242,6 +253,23 @@ async fn serve(config: config::Config) -> Result<(), String> {
         let mut stopped = chainer_stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));
+    let metrics_server = match metrics_listener {
+        Some(metrics_listener) => {
+            let address = metrics_listener
+                .local_addr()
+                .map_err(|e| format!("metrics listener address: {e}"))?;
+            tracing::info!(metrics_listen = %address, "serving /metrics on its own listener");
+            let mut stopped = metrics_stopped;
+            Some(tokio::spawn(writ_server::serve_metrics(
+                metrics_listener,
+                started.state.clone(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            )))
+        }
+        None => None,
+    };
     writ_server::serve(listener, started.state, async move {
         shutdown_signal().await;
         let _ = stop_worker.send(true);
@@ -264,6 +292,13 @@ async fn serve(config: config::Config) -> Result<(), String> {
     }
     if let Err(error) = chainer.await {
         tracing::error!(%error, "the audit chainer ended abnormally");
+    }
+    if let Some(metrics_server) = metrics_server {
+        match metrics_server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the metrics listener failed"),
+            Err(error) => tracing::error!(%error, "the metrics listener ended abnormally"),
+        }
     }
     store.close().await;
     tracing::info!("stopped");

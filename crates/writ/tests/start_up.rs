@@ -1,6 +1,7 @@
-//! The real `writ serve` binary on SQLite: the files that hold secrets (issue 14 item 9). The
-//! database it creates, with its `-wal` and `-shm` files, is private to the owner (0600), and
-//! start-up warns about a signing key file or audit key file that group or others may read.
+//! The real `writ serve` binary on SQLite: the files that hold secrets (issue 14 item 9) and
+//! the metrics listener (item 10). The database it creates, with its `-wal` and `-shm` files, is
+//! private to the owner (0600); start-up warns about a signing key file or audit key file that
+//! group or others may read; with `WRIT_METRICS_LISTEN`, `/metrics` moves to that listener.
 
 #![allow(
     clippy::unwrap_used,
@@ -74,6 +75,15 @@ impl Serving {
         }
     }
 
+    /// The string field `field` of the first logged line that has it.
+    fn field(&self, field: &str) -> String {
+        self.seen
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|l| l[field].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {field} in {:#?}", self.seen))
+    }
+
     /// The warnings logged so far that name `file`.
     fn warnings_about(&self, file: &Path) -> Vec<&String> {
         let name = file.display().to_string();
@@ -132,12 +142,15 @@ fn secrets_on_disk_are_private_and_exposed_key_files_are_warned_about() {
     assert!(serving.warnings_about(&database).is_empty());
     drop(serving);
 
-    // Private files: no warning.
+    // Private files: no warning. And /metrics on a listener of its own.
     for file in [&audit_key, &signing_key] {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
+    let mut env = env.to_vec();
+    env.push(("WRIT_METRICS_LISTEN", "127.0.0.1:0"));
     let mut serving = Serving::start(&dir, &env);
     serving.wait_for("writ is serving");
+    serving.wait_for("serving /metrics on its own listener");
     for file in [&audit_key, &signing_key] {
         assert!(
             serving.warnings_about(file).is_empty(),
@@ -145,8 +158,37 @@ fn secrets_on_disk_are_private_and_exposed_key_files_are_warned_about() {
             serving.seen
         );
     }
+    let api = serving.field("listen");
+    let metrics = serving.field("metrics_listen");
+    assert_ne!(api, metrics);
+    assert!(get(&api, "/healthz").starts_with("HTTP/1.1 200"));
+    assert!(get(&api, "/metrics").starts_with("HTTP/1.1 404"));
+    let exposition = get(&metrics, "/metrics");
+    assert!(exposition.starts_with("HTTP/1.1 200"), "{exposition}");
+    assert!(
+        exposition.contains("writ_http_requests_total"),
+        "{exposition}"
+    );
+    assert!(get(&metrics, "/healthz").starts_with("HTTP/1.1 404"));
     drop(serving);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The raw HTTP/1.1 response to `GET path` at `address`.
+fn get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 /// A unique enough name for a test directory, without a dependency.

@@ -665,7 +665,47 @@ async fn forwarded_for_is_believed_from_trusted_proxies_only(backend: Backend) {
     }
 }
 
+/// With `metrics_listen` set, `/metrics` is served by its own listener's router only; the API's
+/// router answers it 404 like any unknown path.
+async fn metrics_can_move_to_their_own_listener(backend: Backend) {
+    let app = app(backend).await;
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .build_recorder()
+        .handle();
+    let mut state = app.state.clone();
+    state.metrics = Some(handle);
+    let get = |router: axum::Router, path: &'static str| async move {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    // By default the API's listener serves it.
+    let (status, _) = get(writ_server::router(state.clone()), "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut settings = (*state.settings).clone();
+    settings.metrics_on_own_listener = true;
+    state.settings = std::sync::Arc::new(settings);
+    let (status, body) = get(writ_server::router(state.clone()), "/metrics").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("Request_ResourceNotFound"), "{body}");
+    // The rest of the API is unaffected.
+    let (status, _) = get(writ_server::router(state.clone()), "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    // The metrics listener serves /metrics and nothing else.
+    let (status, body) = get(writ_server::metrics_router(state.clone()), "/metrics").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = get(writ_server::metrics_router(state.clone()), "/v1.0/users").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 crate::on_both_backends!(
+    metrics_can_move_to_their_own_listener,
     sign_in_input_is_bounded,
     a_stranger_cannot_lock_a_person_out,
     forwarded_for_is_believed_from_trusted_proxies_only,
