@@ -19,6 +19,7 @@ pub mod patch;
 pub mod query;
 pub mod secrets;
 pub mod store;
+pub mod text;
 pub mod webhooks;
 
 pub use error::{DomainError, DomainResult};

@@ -4,8 +4,12 @@
 //! NULL sorts differently by default on the two backends (first on SQLite, last on PostgreSQL),
 //! so the order is pinned explicitly: NULL is the smallest value, i.e. `ASC NULLS FIRST` and
 //! `DESC NULLS LAST`. [`order_by_sql`] writes that ORDER BY and [`keyset_after`] assumes it.
+//!
+//! A page cursor comes back from the client, so [`keyset_after`] checks each of its values
+//! against the type of its key: a value of the wrong type would otherwise reach the database as
+//! a comparison PostgreSQL refuses (a 500) and SQLite answers by its own cross-type ordering.
 
-use crate::{ODataError, OrderItem, SqlFragment, SqlValue};
+use crate::{FieldType, ODataError, OrderItem, SqlFragment, SqlValue};
 
 /// The ORDER BY list (without the keywords `ORDER BY`) for `order` followed by the ascending
 /// `tiebreak_sql`, with NULL as the smallest value on both backends.
@@ -39,14 +43,31 @@ pub fn keyset_after(
     }
     if last.len() != order.len() + 1 {
         return Err(ODataError::new(format!(
-            "the page cursor holds {} values but the order needs {}",
+            "$skiptoken is not valid for this query: it holds {} values but the order needs {}",
             last.len(),
             order.len() + 1
         )));
     }
     if last.last() == Some(&SqlValue::Null) {
-        return Err(ODataError::new("the page cursor's tiebreak value is null"));
+        return Err(ODataError::new(
+            "$skiptoken is not valid for this query: its tiebreak value is null",
+        ));
     }
+    let types = order
+        .iter()
+        .map(|item| (item.property.as_str(), item.ty))
+        .chain(std::iter::once(("id", FieldType::Id)));
+    let last: Vec<SqlValue> = types
+        .zip(last)
+        .map(|((property, ty), value)| {
+            typed(value, ty).ok_or_else(|| {
+                ODataError::new(format!(
+                    "$skiptoken is not valid for this query: its value for '{property}' is not {}",
+                    ty.describe()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
     let keys: Vec<(&str, bool)> = order
         .iter()
         .map(|item| (item.sql.as_str(), item.descending))
@@ -59,13 +80,13 @@ pub fn keyset_after(
         format!("${}", first_param + params.len() - 1)
     };
     let mut terms = Vec::new();
-    for (i, ((key, descending), value)) in keys.iter().zip(last).enumerate() {
+    for (i, ((key, descending), value)) in keys.iter().zip(&last).enumerate() {
         // Nothing sorts after NULL in a descending key, so no row is "after" on this key.
         if *descending && *value == SqlValue::Null {
             continue;
         }
         let mut parts: Vec<String> = Vec::with_capacity(i + 1);
-        for ((prior, _), prior_value) in keys.iter().zip(last).take(i) {
+        for ((prior, _), prior_value) in keys.iter().zip(&last).take(i) {
             parts.push(match prior_value {
                 SqlValue::Null => format!("{prior} IS NULL"),
                 v => format!("{prior} = {}", bind(v)),
@@ -84,6 +105,20 @@ pub fn keyset_after(
     })
 }
 
+/// `value` as a value of a key of type `ty`, or `None` when it cannot be one.
+fn typed(value: &SqlValue, ty: FieldType) -> Option<SqlValue> {
+    match (ty, value) {
+        (_, SqlValue::Null)
+        | (FieldType::Id | FieldType::Text | FieldType::Enum(_), SqlValue::Text(_))
+        | (FieldType::DateTime | FieldType::Int, SqlValue::I64(_))
+        | (FieldType::Bool, SqlValue::Bool(_)) => Some(value.clone()),
+        // SQLite hands booleans back as the integers 0 and 1.
+        (FieldType::Bool, SqlValue::I64(0)) => Some(SqlValue::Bool(false)),
+        (FieldType::Bool, SqlValue::I64(1)) => Some(SqlValue::Bool(true)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +127,11 @@ mod tests {
         OrderItem {
             property: sql.to_owned(),
             sql: sql.to_owned(),
+            ty: if sql.ends_with("created") {
+                FieldType::DateTime
+            } else {
+                FieldType::Text
+            },
             descending,
         }
     }
@@ -173,15 +213,48 @@ mod tests {
             keyset_after(&[item("u.name", false)], "u.id", &[text("k")], 1)
                 .unwrap_err()
                 .message,
-            "the page cursor holds 1 values but the order needs 2"
+            "$skiptoken is not valid for this query: it holds 1 values but the order needs 2"
         );
         assert_eq!(
             keyset_after(&[], "u.id", &[SqlValue::Null], 1)
                 .unwrap_err()
                 .message,
-            "the page cursor's tiebreak value is null"
+            "$skiptoken is not valid for this query: its tiebreak value is null"
         );
         assert!(keyset_after(&[], "u.id", &[text("k")], 0).is_err());
+    }
+
+    #[test]
+    fn cursor_values_must_have_their_keys_types() {
+        let message = |order: &[OrderItem], last: &[SqlValue]| {
+            keyset_after(order, "u.id", last, 1).unwrap_err().message
+        };
+        assert_eq!(
+            message(&[item("u.created", false)], &[text("yesterday"), text("k")]),
+            "$skiptoken is not valid for this query: its value for 'u.created' is not a date-time"
+        );
+        assert_eq!(
+            message(&[item("u.name", true)], &[SqlValue::I64(3), text("k")]),
+            "$skiptoken is not valid for this query: its value for 'u.name' is not text"
+        );
+        assert_eq!(
+            message(&[], &[SqlValue::Bool(true)]),
+            "$skiptoken is not valid for this query: its value for 'id' is not an id"
+        );
+        // Booleans read back from SQLite as 0/1 are bound as booleans.
+        let flag = OrderItem {
+            ty: FieldType::Bool,
+            ..item("u.enabled", false)
+        };
+        let f = keyset_after(
+            std::slice::from_ref(&flag),
+            "u.id",
+            &[SqlValue::I64(1), text("k")],
+            1,
+        )
+        .unwrap();
+        assert_eq!(f.params[0], SqlValue::Bool(true));
+        assert!(keyset_after(&[flag], "u.id", &[SqlValue::I64(2), text("k")], 1).is_err());
     }
 
     #[test]

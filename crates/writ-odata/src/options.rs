@@ -1,7 +1,7 @@
 //! The simpler query options: `$orderby` (checked against the schema), `$select`, `$expand`
 //! (shape only; the caller checks names), `$top` and boolean options such as `$count`.
 
-use crate::{EntitySchema, FieldDef, ODataError};
+use crate::{EntitySchema, FieldDef, FieldType, ODataError};
 
 /// Longest `$orderby`/`$select`/`$expand` accepted, in characters.
 pub const MAX_OPTION_LEN: usize = 2048;
@@ -34,6 +34,8 @@ pub struct OrderItem {
     pub property: String,
     /// The property's SQL with the row alias substituted.
     pub sql: String,
+    /// How the property is stored: what type a page cursor's value for it must have.
+    pub ty: FieldType,
     pub descending: bool,
 }
 
@@ -70,15 +72,15 @@ pub fn parse_orderby(
                 raw.trim()
             )));
         }
-        let (property, sql) = match schema.field(name) {
+        let (property, sql, ty) = match schema.field(name) {
             Some((
                 canonical,
                 FieldDef::Scalar {
                     sql,
+                    ty,
                     orderable: true,
-                    ..
                 },
-            )) => (canonical, sql.replace("{t}", outer_alias)),
+            )) => (canonical, sql.replace("{t}", outer_alias), *ty),
             _ => {
                 return Err(err(format!(
                     "property '{name}' is not orderable on {}",
@@ -99,6 +101,7 @@ pub fn parse_orderby(
         items.push(OrderItem {
             property: property.to_owned(),
             sql,
+            ty,
             descending,
         });
     }

@@ -25,6 +25,7 @@ use writ_domain::store::StoreResult;
 use writ_domain::webhooks::DispatchConfig;
 
 use crate::job_worker::WorkerTiming;
+use crate::redact;
 
 /// One channel's passes, as the loop drives them.
 #[async_trait]
@@ -88,16 +89,29 @@ pub async fn run<P: Passes>(passes: P, shutdown: impl std::future::Future<Output
         let pause = match result {
             Ok(report) => {
                 for dead in &report.dead_lettered {
+                    // Endpoint URLs carry secrets in their query (a Logic Apps `sig=`) or
+                    // credentials: only the redacted form is logged.
                     tracing::warn!(
                         delivery.id = %dead.delivery_id,
                         event.id = %dead.event_id,
-                        destination = %dead.endpoint_url,
-                        reason = %dead.reason,
+                        destination = %redact::url_for_log(&dead.endpoint_url),
+                        reason = %redact::urls_in_text(&dead.reason),
                         "{} delivery {} dead-lettered", P::CHANNEL, dead.delivery_id
                     );
                 }
                 if report.claimed > 0 || report.routed > 0 {
-                    tracing::debug!(?report, "{} pass", P::CHANNEL);
+                    // The counts only: the dead letters (with their URLs) are logged above.
+                    tracing::debug!(
+                        routed = report.routed,
+                        claimed = report.claimed,
+                        delivered = report.delivered,
+                        retried = report.retried,
+                        released = report.released,
+                        lost = report.lost,
+                        dead_lettered = report.dead_lettered.len(),
+                        "{} pass",
+                        P::CHANNEL
+                    );
                 }
                 if stop_now {
                     return;
@@ -108,7 +122,10 @@ pub async fn run<P: Passes>(passes: P, shutdown: impl std::future::Future<Output
                 idle_wait(&passes, clock, timing).await
             }
             Err(error) => {
-                tracing::warn!(error = %error.operator_detail(), "{} pass failed", P::CHANNEL);
+                tracing::warn!(
+                    error = %redact::urls_in_text(&error.operator_detail()),
+                    "{} pass failed", P::CHANNEL
+                );
                 if stop_now {
                     return;
                 }

@@ -51,7 +51,7 @@ impl ApiError {
     }
 
     pub fn internal(detail: &str) -> Self {
-        tracing::error!(error.detail = detail, "internal error");
+        tracing::error!(error.detail = %crate::redact::urls_in_text(detail), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "generalException",

@@ -1,4 +1,6 @@
-//! Liveness, readiness and metrics for operators and orchestrators.
+//! Liveness, readiness and metrics for operators and orchestrators. `/metrics` is served by the
+//! API's listener, or, with `metrics_listen`, by a listener of its own only (so it can stay on a
+//! private address while the API is public).
 
 use axum::Json;
 use axum::extract::State;
@@ -29,8 +31,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics` on the API's listener: Prometheus text exposition, unless `metrics_listen`
+/// moved it to its own listener; then this path is unknown here (404, as any other).
+pub async fn metrics(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    if state.settings.metrics_on_own_listener {
+        return crate::request_context::not_found(uri).await.into_response();
+    }
+    render_metrics(&state)
+}
+
+/// `GET /metrics` on the metrics listener ([`crate::metrics_router`]).
+pub async fn metrics_listener(State(state): State<AppState>) -> Response {
+    render_metrics(&state)
+}
+
+fn render_metrics(state: &AppState) -> Response {
     match &state.metrics {
         Some(handle) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

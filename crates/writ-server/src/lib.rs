@@ -5,6 +5,7 @@
 pub mod audit_chainer;
 pub mod auth;
 pub mod callouts;
+pub mod client_address;
 pub mod dispatch_loop;
 pub mod email;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod oauth;
 pub mod odata;
 pub mod outbound;
 pub mod rate_limit;
+pub mod redact;
 pub mod request_context;
 pub mod routes;
 pub mod state;
@@ -64,6 +66,10 @@ pub struct ServerConfig {
     pub expiry_notice_lead_times: Option<Vec<Duration>>,
     /// `WRIT_MAX_AGENT_ACCESS`; `None`: P365D.
     pub max_agent_access: Option<Duration>,
+    /// `trusted_proxies`: whose `X-Forwarded-For` names the client (sign-in rate limits).
+    pub trusted_proxies: client_address::TrustedProxies,
+    /// `metrics_listen` is set: [`metrics_router`] serves `/metrics`, [`router`] does not.
+    pub metrics_on_own_listener: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -153,8 +159,10 @@ pub async fn start(
             public_url,
             tenant_id: outcome.tenant_id.clone(),
             resource_token_lifetime: config.resource_token_lifetime,
+            trusted_proxies: config.trusted_proxies.clone(),
+            metrics_on_own_listener: config.metrics_on_own_listener,
         }),
-        password_limiter: Arc::new(rate_limit::RateLimiter::new(10, 10)),
+        password_limiter: Arc::new(rate_limit::SignInLimiter::default()),
         metrics: config.metrics,
         dummy_password_hash: Arc::new(dummy_password_hash),
         job_waker: job_worker::JobWaker::default(),
@@ -974,6 +982,26 @@ pub fn router(state: AppState) -> Router {
             request_context::middleware,
         ))
         .with_state(state)
+}
+
+/// The router of the metrics listener (`metrics_listen`): `GET /metrics` only; anything else
+/// is a plain 404.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(health::metrics_listener))
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found") })
+        .with_state(state)
+}
+
+/// Serves [`metrics_router`] until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.

@@ -1,12 +1,15 @@
 //! The OAuth 2.0 token endpoint (`client_credentials` for applications, `password` for users with
 //! a local password), the JWKS and OpenID discovery. Errors here follow RFC 6749 (`error`,
 //! `error_description`), not the Graph envelope, as OAuth clients expect.
+//!
+//! Input is bounded before anything is done with it: the body is read up to
+//! [`MAX_TOKEN_BODY_BYTES`] (`413` beyond), and a `username` over [`MAX_USERNAME_CHARS`] is
+//! `400 invalid_request` before the sign-in limiter (`rate_limit.rs`) is asked about it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -14,12 +17,20 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use writ_domain::{DomainError, secrets};
 
+use crate::rate_limit::Admission;
 use crate::request_context::RequestIds;
 use crate::state::AppState;
 use crate::tokens::Subject;
 
 /// The client id recorded in user tokens requested without one (`azp`/`appid`).
 pub const WRIT_PUBLIC_CLIENT_ID: &str = "a8d5e6f0-4c3b-4f7a-9d21-77717e000001";
+
+/// The largest token request body read. A form of client id, secret, scope, user name and
+/// password is well under 1 KiB; a client assertion JWT a few KiB.
+pub const MAX_TOKEN_BODY_BYTES: usize = 16 * 1024;
+
+/// The longest `username` of the password grant (a UPN is at most 113 characters).
+pub const MAX_USERNAME_CHARS: usize = 256;
 
 struct OAuthError {
     status: StatusCode,
@@ -81,7 +92,10 @@ impl OAuthError {
 
 impl From<DomainError> for OAuthError {
     fn from(err: DomainError) -> Self {
-        tracing::error!(error.detail = ?err, "token endpoint failure");
+        tracing::error!(
+            error.detail = %crate::redact::urls_in_text(&format!("{err:?}")),
+            "token endpoint failure"
+        );
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -103,17 +117,35 @@ pub async fn token(State(state): State<AppState>, request: Request) -> Response 
         .get::<RequestIds>()
         .map(|ids| ids.request_id.clone())
         .unwrap_or_default();
-    let source = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "local".to_owned());
+        .map(|c| c.0.ip());
     let headers = request.headers().clone();
-    let body = match Bytes::from_request(request, &state).await {
-        Ok(body) => body,
-        Err(_) => return OAuthError::invalid_request("unreadable body").render(&request_id),
+    // In-process calls (tests) have no peer: they share the unspecified address's budget.
+    let source =
+        crate::client_address::client_address(peer, &headers, &state.settings.trusted_proxies)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let too_large = || {
+        OAuthError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the token request body must be at most {MAX_TOKEN_BODY_BYTES} bytes"),
+        )
     };
-    match issue(&state, &headers, &body, &source).await {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_TOKEN_BODY_BYTES as u64) {
+        return too_large().render(&request_id);
+    }
+    // Beyond the limit (a body without a length) reading stops with an error.
+    let body = match axum::body::to_bytes(request.into_body(), MAX_TOKEN_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return too_large().render(&request_id),
+    };
+    match issue(&state, &headers, &body, source).await {
         Ok(value) => {
             let mut response = Json(value).into_response();
             response
@@ -337,7 +369,7 @@ async fn issue(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-    source: &str,
+    source: IpAddr,
 ) -> Result<Value, OAuthError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE)
         && !ct
@@ -415,22 +447,30 @@ async fn issue(
         "password" => {
             let username = param(&pairs, "username")
                 .ok_or_else(|| OAuthError::invalid_request("parameter 'username' is required"))?;
+            if username.chars().count() > MAX_USERNAME_CHARS {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter 'username' is longer than {MAX_USERNAME_CHARS} characters"
+                )));
+            }
             let password = param(&pairs, "password")
                 .ok_or_else(|| OAuthError::invalid_request("parameter 'password' is required"))?
                 .to_owned();
-            let keys = [
-                format!("user:{}", username.to_lowercase()),
-                format!("ip:{source}"),
-            ];
-            if let Err(retry_after) = state.password_limiter.check(&keys, now) {
-                return Err(OAuthError {
-                    retry_after: Some(retry_after),
-                    ..OAuthError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "temporarily_unavailable",
-                        "Too many sign-in attempts; retry later.",
-                    )
-                });
+            match state.password_limiter.admit(username, source, now) {
+                Admission::Refused { retry_after_secs } => {
+                    return Err(OAuthError {
+                        retry_after: Some(retry_after_secs),
+                        ..OAuthError::new(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "temporarily_unavailable",
+                            "Too many sign-in attempts; retry later.",
+                        )
+                    });
+                }
+                // The account is being guessed at from many places: slow every attempt on it.
+                Admission::Proceed { delay } if !delay.is_zero() => {
+                    tokio::time::sleep(delay).await;
+                }
+                Admission::Proceed { .. } => {}
             }
             let user = store.user_by_principal_name(username).await?;
             let stored_hash = user
@@ -446,6 +486,7 @@ async fn issue(
             let user = match user {
                 Some(user) if verified && user.password_hash.is_some() => user,
                 _ => {
+                    state.password_limiter.record_failure(username, source, now);
                     return Err(OAuthError::invalid_grant(
                         "The user name or password is incorrect.",
                     ));

@@ -2,9 +2,12 @@
 //! servers with (webhooks; Graph custom-extension callouts obey the same rules), and the address
 //! policy it enforces.
 //!
-//! The policy refuses private, loopback, link-local, unspecified, broadcast and multicast
-//! addresses (IPv4 and IPv6, IPv4-mapped IPv6 included) unless the URL's host name, or an
-//! address or CIDR range covering the address, is listed. It is applied to the addresses the
+//! The policy refuses private, loopback, link-local, unspecified, broadcast, multicast and
+//! reserved addresses (IPv4 and IPv6) unless the URL's host name, or an address or CIDR range
+//! covering the address, is listed. IPv6 forms that reach an IPv4 address count as that address
+//! (IPv4-mapped, IPv4-translated, NAT64 `64:ff9b::/96`); those whose IPv4 destination cannot be
+//! checked here are refused outright (IPv4-compatible `::a.b.c.d`, local-use NAT64
+//! `64:ff9b:1::/48`, 6to4 `2002::/16`, Teredo `2001::/32`). It is applied to the addresses the
 //! connection will actually use: a host name is resolved by [`CheckedResolver`], which hands the
 //! connector only the addresses that passed, so a DNS answer that changes between a check and
 //! the connect (rebinding) cannot slip through; an IP-literal URL is checked directly, since the
@@ -29,15 +32,12 @@ pub struct OutboundPolicy {
 fn restricted(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => restricted_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => restricted_v4(v4),
-            None => restricted_v6(v6),
-        },
+        IpAddr::V6(v6) => restricted_v6(v6),
     }
 }
 
 fn restricted_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
         Some("loopback")
     } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
@@ -49,22 +49,66 @@ fn restricted_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("unspecified")
     } else if ip.is_broadcast() || ip.is_multicast() {
         Some("multicast or broadcast")
+    } else if a >= 240 {
+        Some("reserved (240.0.0.0/4)")
+    } else if a == 198 && (b == 18 || b == 19) {
+        // 198.18.0.0/15 is for benchmarking interconnects, typically lab networks.
+        Some("reserved for benchmarking (198.18.0.0/15)")
+    } else if a == 192 && b == 0 && c == 0 {
+        // 192.0.0.0/24: IETF protocol assignments (e.g. 192.0.0.170, NAT64 discovery).
+        Some("reserved (192.0.0.0/24)")
     } else {
         None
     }
 }
 
+/// The IPv4 address an IPv6 address stands for, where the network translates it to that IPv4
+/// address: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`) and the NAT64
+/// well-known prefix (`64:ff9b::/96`, RFC 6052). Such an address is as restricted as the IPv4
+/// address it embeds, and an allow-list entry for that IPv4 address allows it.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let [.., a, b, c, d] = ip.octets();
+    let low = Ipv4Addr::new(a, b, c, d);
+    match ip.segments() {
+        [0, 0, 0, 0, 0xffff, 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        _ => None,
+    }
+}
+
 fn restricted_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    if let Some(v4) = embedded_v4(ip) {
+        return restricted_v4(v4);
+    }
+    let segments = ip.segments();
     if ip.is_loopback() {
         Some("loopback")
-    } else if ip.is_unique_local() {
+    } else if ip.is_unspecified() {
+        Some("unspecified")
+    } else if ip.is_unique_local() || (segments[0] & 0xffc0) == 0xfec0 {
+        // fec0::/10 (site-local) is deprecated but still private where it is used.
         Some("private")
     } else if ip.is_unicast_link_local() {
         Some("link-local")
-    } else if ip.is_unspecified() {
-        Some("unspecified")
     } else if ip.is_multicast() {
         Some("multicast or broadcast")
+    } else if segments[..6] == [0, 0, 0, 0, 0, 0] {
+        // ::a.b.c.d (IPv4-compatible) is deprecated (RFC 4291) and some stacks still route it
+        // to the IPv4 address; nothing public uses it.
+        Some("IPv4-compatible (deprecated)")
+    } else if segments[..3] == [0x64, 0xff9b, 1] {
+        // 64:ff9b:1::/48 is local-use NAT64 (RFC 8215): the embedding is the network's own
+        // choice, so which IPv4 address it reaches cannot be told.
+        Some("local-use NAT64 (64:ff9b:1::/48)")
+    } else if segments[0] == 0x2002 {
+        // 6to4 (deprecated, RFC 7526): relays deliver to the embedded IPv4 address. Refused
+        // whatever it embeds rather than trusting relays to honour our checks.
+        Some("6to4 (2002::/16, deprecated)")
+    } else if segments[..2] == [0x2001, 0] {
+        // Teredo (2001::/32) also tunnels to an embedded (obfuscated) IPv4 address.
+        Some("Teredo (2001::/32)")
     } else {
         None
     }
@@ -141,7 +185,7 @@ impl OutboundPolicy {
             .trim_end_matches('.')
             .to_ascii_lowercase();
         let unmapped = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
             IpAddr::V4(_) => ip,
         };
         if self.hosts.contains(&host)
@@ -304,12 +348,13 @@ impl OutboundError {
 
 /// Checks a configured outbound URL: `http` or `https`, with a host.
 pub fn check_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+    let shown = crate::redact::url_for_log(url);
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{shown}' is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("'{url}' must be an http or https URL"));
+        return Err(format!("'{shown}' must be an http or https URL"));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("'{url}' has no host"));
+        return Err(format!("'{shown}' has no host"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
@@ -363,6 +408,57 @@ mod tests {
         }
         let reason = empty.check("localhost", ip("127.0.0.1")).unwrap_err();
         assert!(reason.contains("loopback") && reason.contains("outbound.allow_hosts"));
+    }
+
+    #[test]
+    fn embedded_ipv4_and_reserved_ranges_are_refused() {
+        let empty = OutboundPolicy::default();
+        for address in [
+            // IPv4-compatible (deprecated): refused whatever it embeds.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::93.184.216.34",
+            // NAT64 (well-known prefix) of a restricted IPv4 address.
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::10.1.2.3",
+            "64:ff9b::169.254.169.254",
+            // Local-use NAT64 (RFC 8215): the embedding is the network's own.
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:2::5db8:d822",
+            // 6to4 (deprecated, RFC 7526), whatever it embeds.
+            "2002:7f00:1::1",
+            "2002:5db8:d822::1",
+            // Teredo.
+            "2001:0:4136:e378::1",
+            // IPv4-translated (RFC 2765).
+            "::ffff:0:127.0.0.1",
+            // Reserved and benchmarking IPv4.
+            "240.0.0.1",
+            "250.1.2.3",
+            "198.18.0.1",
+            "198.19.255.254",
+            "::ffff:198.18.0.1",
+            "64:ff9b::198.18.0.1",
+            // Site-local IPv6 (deprecated, private in effect).
+            "fec0::1",
+        ] {
+            assert!(
+                empty.check("h", ip(address)).is_err(),
+                "{address} should be refused"
+            );
+        }
+        // NAT64 of a public IPv4 address is how IPv6-only networks reach IPv4 hosts.
+        for address in ["64:ff9b::93.184.216.34", "198.20.0.1", "239.255.255.255"] {
+            let outcome = empty.check("h", ip(address));
+            assert_eq!(
+                outcome.is_ok(),
+                address != "239.255.255.255",
+                "{address}: {outcome:?}"
+            );
+        }
+        // A listed IPv4 range also allows its NAT64 form.
+        let policy = OutboundPolicy::parse(&["10.0.0.0/8".into()]).unwrap();
+        assert!(policy.check("x", ip("64:ff9b::10.1.2.3")).is_ok());
     }
 
     #[test]

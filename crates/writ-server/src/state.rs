@@ -6,7 +6,7 @@ use writ_domain::directory::Directory;
 use writ_domain::entitlement::Entitlement;
 
 use crate::job_worker::JobWaker;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::SignInLimiter;
 use crate::tokens::TokenService;
 
 /// Settings of the HTTP layer, resolved from the configuration at start-up.
@@ -17,6 +17,10 @@ pub struct ServerSettings {
     pub tenant_id: String,
     /// Lifetime of tokens for resource applications (`tokens.resource_lifetime`).
     pub resource_token_lifetime: time::Duration,
+    /// Whose `X-Forwarded-For` names the client (`trusted_proxies`).
+    pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// `/metrics` is served by its own listener (`metrics_listen`), not by the API's.
+    pub metrics_on_own_listener: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -25,7 +29,7 @@ pub struct AppState {
     pub entitlement: Entitlement,
     pub tokens: Arc<TokenService>,
     pub settings: Arc<ServerSettings>,
-    pub password_limiter: Arc<RateLimiter>,
+    pub password_limiter: Arc<SignInLimiter>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// An argon2 hash verified against when the user is unknown, so that a failed sign-in takes
     /// the same time whether or not the account exists.

@@ -39,15 +39,17 @@ pub const EVENT_TYPES: &[&str] = &[
 ];
 
 /// One configured endpoint, checked: an http(s) URL, a `whsec_` secret, known event types.
-/// Messages name the endpoint by URL and never contain the secret.
+/// Messages name the endpoint by its URL without query string or credentials, and never contain
+/// the secret.
 pub fn endpoint(url: &str, secret: &str, events: &[String]) -> Result<WebhookEndpoint, String> {
     check_url(url).map_err(|e| format!("notifications.webhooks: {e}"))?;
+    let shown = crate::redact::url_for_log(url);
     let secret = WebhookSecret::parse(secret)
-        .map_err(|e| format!("notifications.webhooks: the secret of {url} {e}"))?;
+        .map_err(|e| format!("notifications.webhooks: the secret of {shown} {e}"))?;
     for event in events {
         if !EVENT_TYPES.contains(&event.as_str()) {
             return Err(format!(
-                "notifications.webhooks: {url} names the unknown event type '{event}'; known: {}",
+                "notifications.webhooks: {shown} names the unknown event type '{event}'; known: {}",
                 EVENT_TYPES.join(", ")
             ));
         }
@@ -110,7 +112,9 @@ pub(crate) fn outcome_of(sent: Result<reqwest::Response, reqwest::Error>) -> Sen
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         },
-        Err(error) => not_sent(OutboundError::from_reqwest(&error)),
+        // `without_url`: the error's text would otherwise carry the URL, query string included,
+        // into the delivery's last error and the log.
+        Err(error) => not_sent(OutboundError::from_reqwest(&error.without_url())),
     }
 }
 

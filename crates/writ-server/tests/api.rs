@@ -41,6 +41,8 @@ mod current_user;
 mod delivery;
 #[path = "api/directory.rs"]
 mod directory;
+#[path = "api/edges.rs"]
+mod edges;
 #[path = "api/email.rs"]
 mod email;
 #[path = "api/escalation.rs"]

@@ -1,5 +1,7 @@
-//! Opening a database: URL parsing, per-backend connection settings, embedded migrations.
+//! Opening a database: URL parsing, per-backend connection settings, embedded migrations, and
+//! a new SQLite database file created private to its owner (0600).
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +9,7 @@ use std::time::Duration;
 use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
 use writ_domain::store::StoreError;
 
 use crate::error::ResultExt;
@@ -99,10 +102,52 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-/// Opens a pool (without migrating).
+/// The file a SQLite URL opens and creates when missing (what `connect` opens with `mode=rwc`,
+/// the default), as sqlx reads it; `None` for other backends, in-memory databases and URLs that
+/// open an existing file only (`mode=ro`, `mode=rw`).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if Backend::from_url(url).ok()? != Backend::Sqlite {
+        return None;
+    }
+    let url = sqlite_url(url);
+    if !url.contains("mode=rwc") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(&url).ok()?;
+    let file = options.get_filename();
+    (!file.as_os_str().is_empty()).then(|| file.to_path_buf())
+}
+
+/// Creates the SQLite database file, empty and readable by its owner only (0600), if it does
+/// not exist. It holds the token signing key (unless `tokens.signing_key_file` is set); SQLite
+/// gives the `-wal` and `-shm` files it makes beside it the same permissions, whereas a file
+/// SQLite created itself would be 0644 under the usual umask.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Other(format!(
+            "cannot create the database file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Opens a pool (without migrating). A SQLite database file that does not exist yet is created
+/// first, private to the owner.
 pub async fn connect(options: &ConnectOptions) -> Result<SqlStore, StoreError> {
     install_default_drivers();
     let backend = Backend::from_url(&options.url)?;
+    if let Some(file) = sqlite_file(&options.url) {
+        create_private(&file)?;
+    }
     let (url, max_connections) = match backend {
         Backend::Sqlite => (sqlite_url(&options.url), options.max_connections.max(2)),
         Backend::Postgres => (options.url.clone(), options.max_connections),
@@ -152,6 +197,48 @@ impl FromStr for Backend {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" => Ok(Backend::Postgres),
             other => Err(StoreError::Other(format!("unknown backend '{other}'"))),
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    /// The database holds the token signing key: its file and the `-wal`/`-shm` files SQLite
+    /// makes beside it are readable by the owner only, whatever the process umask.
+    #[tokio::test]
+    async fn sqlite_files_are_created_private() {
+        let url = crate::testing::fresh_database_url(Backend::Sqlite)
+            .await
+            .unwrap();
+        let path = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+        assert!(!path.exists());
+        let store = connect(&ConnectOptions::new(url.clone())).await.unwrap();
+        migrate(&store).await.unwrap();
+        let wal = path.with_extension("db-wal");
+        let shm = path.with_extension("db-shm");
+        for file in [&path, &wal, &shm] {
+            assert!(file.exists(), "{} missing", file.display());
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        store.close().await;
+        assert_eq!(sqlite_file(&url), Some(path.clone()));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://x.db?mode=ro"), None);
+        assert_eq!(
+            sqlite_file("sqlite://dir%20a/x.db"),
+            Some(std::path::PathBuf::from("dir a/x.db"))
+        );
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+        for file in [&path, &wal, &shm] {
+            let _ = std::fs::remove_file(file);
         }
     }
 }

@@ -29,5 +29,5 @@ pub mod testing;
 mod tx;
 mod webhooks;
 
-pub use connect::{Backend, ConnectOptions, connect, migrate};
+pub use connect::{Backend, ConnectOptions, connect, migrate, sqlite_file};
 pub use store::SqlStore;

@@ -160,6 +160,11 @@ pub struct Config {
     pub audit: Audit,
     pub jobs: Jobs,
     pub entitlement: Entitlement,
+    // Issue 14's edge settings, kept together.
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
+    /// A second listener (`IP:port`) that serves `/metrics` instead of `listen`.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -179,6 +184,8 @@ impl Default for Config {
             audit: Audit::default(),
             jobs: Jobs::default(),
             entitlement: Entitlement::default(),
+            trusted_proxies: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -212,6 +219,13 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("WRIT_AUDIT_KEY_FILE", "audit.key_file"),
     ("WRIT_JOB_LEASE", "jobs.lease"),
     ("WRIT_MAX_AGENT_ACCESS", "entitlement.max_agent_access"),
+    ("WRIT_METRICS_LISTEN", "metrics_listen"),
+];
+
+/// Environment variables holding comma-separated lists, and the setting each one sets.
+const ENV_LISTS: &[(&str, &str)] = &[
+    ("WRIT_OUTBOUND_ALLOW_HOSTS", "outbound.allow_hosts"),
+    ("WRIT_TRUSTED_PROXIES", "trusted_proxies"),
 ];
 
 /// Flags given on the command line (highest precedence).
@@ -249,17 +263,16 @@ fn from_env(env: &BTreeMap<String, String>) -> Result<serde_json::Value, String>
             );
         }
     }
-    if let Some(list) = env.get("WRIT_OUTBOUND_ALLOW_HOSTS") {
-        let hosts: Vec<String> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .collect();
-        merge_json(
-            &mut out,
-            nested("outbound.allow_hosts", serde_json::json!(hosts)),
-        );
+    for (var, key) in ENV_LISTS {
+        if let Some(list) = env.get(*var) {
+            let items: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect();
+            merge_json(&mut out, nested(key, serde_json::json!(items)));
+        }
     }
     match (env.get("WRIT_WEBHOOK_URL"), env.get("WRIT_WEBHOOK_SECRET")) {
         (Some(url), Some(secret)) => merge_json(
@@ -280,11 +293,8 @@ pub fn unknown_env_vars(env: &BTreeMap<String, String>) -> Vec<String> {
     env.keys()
         .filter(|k| k.starts_with("WRIT_") && !k.starts_with("WRIT_TEST_"))
         .filter(|k| {
-            !ENV_KEYS.iter().any(|(v, _)| v == k)
-                && !matches!(
-                    k.as_str(),
-                    "WRIT_OUTBOUND_ALLOW_HOSTS" | "WRIT_WEBHOOK_URL" | "WRIT_WEBHOOK_SECRET"
-                )
+            !ENV_KEYS.iter().chain(ENV_LISTS).any(|(v, _)| v == k)
+                && !matches!(k.as_str(), "WRIT_WEBHOOK_URL" | "WRIT_WEBHOOK_SECRET")
         })
         .cloned()
         .collect()
@@ -440,6 +450,20 @@ fn validate(config: &Config) -> Result<(), String> {
         return Err("notifications.webhook_max_attempts must be at least 1".into());
     }
     writ_server::outbound::OutboundPolicy::parse(&config.outbound.allow_hosts)?;
+    writ_server::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
+    if let Some(metrics) = &config.metrics_listen {
+        let address = metrics
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("metrics_listen '{metrics}': {e}"))?;
+        // Port 0 (any free port) twice is two listeners, not one address.
+        if address.port() != 0
+            && config.listen.parse::<std::net::SocketAddr>().ok() == Some(address)
+        {
+            return Err(format!(
+                "metrics_listen '{metrics}' must differ from listen: /metrics moves to its own listener"
+            ));
+        }
+    }
     tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| format!("log '{}': {e}", config.log))?;
     if !matches!(config.log_format.as_str(), "text" | "json") {
@@ -760,6 +784,41 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn trusted_proxies_and_the_metrics_listener() {
+        let config = load(
+            &Flags::default(),
+            &env(&[
+                ("WRIT_TRUSTED_PROXIES", "10.0.0.0/8, fd00::1 ,"),
+                ("WRIT_METRICS_LISTEN", "127.0.0.1:9090"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.trusted_proxies, vec!["10.0.0.0/8", "fd00::1"]);
+        assert_eq!(config.metrics_listen.as_deref(), Some("127.0.0.1:9090"));
+        let defaults = load(&Flags::default(), &env(&[])).unwrap();
+        assert!(defaults.trusted_proxies.is_empty() && defaults.metrics_listen.is_none());
+        let err = load(
+            &Flags::default(),
+            &env(&[("WRIT_TRUSTED_PROXIES", "proxy.internal")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("trusted_proxies"), "{err}");
+        let err = load(
+            &Flags::default(),
+            &env(&[("WRIT_METRICS_LISTEN", "localhost:9090")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("metrics_listen"), "{err}");
+        let err = load(
+            &Flags::default(),
+            &env(&[("WRIT_METRICS_LISTEN", "127.0.0.1:8080")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("must differ from listen"), "{err}");
+        assert!(unknown_env_vars(&env(&[("WRIT_TRUSTED_PROXIES", "x")])).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod audit;
 mod config;
+mod files;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,13 +126,35 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
-    let audit_key = Arc::new(audit::load_or_create_key(&audit::key_path(&config)?)?);
-    let store = open_store(&config).await?;
-    let signing_key_pem = match &config.tokens.signing_key_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("tokens.signing_key_file {}: {e}", path.display()))?,
+    // `/metrics` on a listener of its own (e.g. loopback) instead of the API's.
+    let metrics_listener = match &config.metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} (metrics_listen): {e}"))?,
         ),
+        None => None,
+    };
+    let audit_key_path = audit::key_path(&config)?;
+    let audit_key = Arc::new(audit::load_or_create_key(&audit_key_path)?);
+    files::warn_if_exposed(&audit_key_path, "audit.key_file");
+    let store = open_store(&config).await?;
+    if let Some(database) = writ_store::sqlite_file(&config.database_url.0) {
+        // A database this version created is 0600; an older one may not be. It holds the
+        // signing key unless tokens.signing_key_file is set.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = database.clone().into_os_string();
+            file.push(suffix);
+            files::warn_if_exposed(std::path::Path::new(&file), "database_url");
+        }
+    }
+    let signing_key_pem = match &config.tokens.signing_key_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| format!("tokens.signing_key_file {}: {e}", path.display()))?;
+            files::warn_if_exposed(path, "tokens.signing_key_file");
+            Some(pem)
+        }
         None => None,
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -163,6 +186,10 @@ async fn serve(config: config::Config) -> Result<(), String> {
             metrics: Some(metrics),
             expiry_notice_lead_times: Some(expiry_notice_lead_times),
             max_agent_access: Some(max_agent_access),
+            trusted_proxies: writ_server::client_address::TrustedProxies::parse(
+                &config.trusted_proxies,
+            )?,
+            metrics_on_own_listener: metrics_listener.is_some(),
         },
     )
     .await
@@ -203,6 +230,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let mut callouts_stopped = worker_stopped.clone();
     let callouts = callout_dispatcher(&config, &started.state, job_lease)?;
     let chainer_stopped = worker_stopped.clone();
+    let metrics_stopped = worker_stopped.clone();
     let worker = tokio::spawn(worker.run(async move {
         let mut stopped = worker_stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
@@ -227,6 +255,23 @@ async fn serve(config: config::Config) -> Result<(), String> {
         let mut stopped = chainer_stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));
+    let metrics_server = match metrics_listener {
+        Some(metrics_listener) => {
+            let address = metrics_listener
+                .local_addr()
+                .map_err(|e| format!("metrics listener address: {e}"))?;
+            tracing::info!(metrics_listen = %address, "serving /metrics on its own listener");
+            let mut stopped = metrics_stopped;
+            Some(tokio::spawn(writ_server::serve_metrics(
+                metrics_listener,
+                started.state.clone(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            )))
+        }
+        None => None,
+    };
     writ_server::serve(listener, started.state, async move {
         shutdown_signal().await;
         let _ = stop_worker.send(true);
@@ -249,6 +294,13 @@ async fn serve(config: config::Config) -> Result<(), String> {
     }
     if let Err(error) = chainer.await {
         tracing::error!(%error, "the audit chainer ended abnormally");
+    }
+    if let Some(metrics_server) = metrics_server {
+        match metrics_server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the metrics listener failed"),
+            Err(error) => tracing::error!(%error, "the metrics listener ended abnormally"),
+        }
     }
     store.close().await;
     tracing::info!("stopped");
@@ -459,7 +511,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("writ: {message}");
+            // Start-up errors may quote a configured URL; never with its secrets.
+            eprintln!("writ: {}", writ_server::redact::urls_in_text(&message));
             ExitCode::FAILURE
         }
     }

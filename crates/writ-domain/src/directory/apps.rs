@@ -102,12 +102,7 @@ fn audit(
 }
 
 fn check_display_name(name: &str) -> DomainResult<()> {
-    if name.trim().is_empty() || name.chars().count() > 256 {
-        return Err(DomainError::invalid(
-            "property 'displayName' must be 1 to 256 characters",
-        ));
-    }
-    Ok(())
+    crate::text::check_display_name(name, "displayName")
 }
 
 fn check_tags(tags: &[String]) -> DomainResult<()> {

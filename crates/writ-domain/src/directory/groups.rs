@@ -44,12 +44,7 @@ fn required<T>(field: Patch<T>, name: &str) -> DomainResult<T> {
 }
 
 fn check_display_name(name: &str) -> DomainResult<()> {
-    if name.trim().is_empty() || name.chars().count() > 256 {
-        return Err(DomainError::invalid(
-            "property 'displayName' must be 1 to 256 characters",
-        ));
-    }
-    Ok(())
+    crate::text::check_display_name(name, "displayName")
 }
 
 fn check_mail_nickname(nickname: &str) -> DomainResult<()> {
@@ -63,7 +58,7 @@ fn check_mail_nickname(nickname: &str) -> DomainResult<()> {
             "property 'mailNickname' must be 1 to 64 ASCII characters without spaces or @()\\[]\";:<>,",
         ));
     }
-    Ok(())
+    crate::text::check_single_line(nickname, "mailNickname")
 }
 
 fn canonical_visibility(text: &str) -> DomainResult<String> {

@@ -79,7 +79,7 @@ fn check_length(value: &str, name: &str, max: usize) -> DomainResult<()> {
             "property '{name}' is longer than {max} characters"
         )));
     }
-    Ok(())
+    crate::text::check_single_line(value, name)
 }
 
 /// `alias@domain`, with no spaces and one `@`, as Entra requires of a UPN.

@@ -253,11 +253,9 @@ impl Entitlement {
     ) -> DomainResult<ConnectedOrganization> {
         Self::require_em_admin(caller)?;
         let display_name = match std::mem::take(&mut input.display_name) {
-            Patch::Value(n) if !n.trim().is_empty() && n.chars().count() <= 256 => n,
-            Patch::Value(_) => {
-                return Err(DomainError::invalid(
-                    "property 'displayName' must be 1 to 256 characters",
-                ));
+            Patch::Value(n) => {
+                crate::text::check_display_name(&n, "displayName")?;
+                n
             }
             _ => return Err(DomainError::invalid("property 'displayName' is required")),
         };
@@ -325,10 +323,11 @@ impl Entitlement {
         Self::require_em_admin(caller)?;
         match std::mem::take(&mut input.display_name) {
             Patch::Absent => {}
-            Patch::Value(n) if !n.trim().is_empty() && n.chars().count() <= 256 => {
+            Patch::Value(n) => {
+                crate::text::check_display_name(&n, "displayName")?;
                 org.display_name = n
             }
-            _ => {
+            Patch::Null => {
                 return Err(DomainError::invalid(
                     "property 'displayName' must be 1 to 256 characters",
                 ));
@@ -544,7 +543,10 @@ impl Entitlement {
             }
         };
         let display_name = match std::mem::take(&mut input.display_name) {
-            Patch::Value(n) if !n.trim().is_empty() => n,
+            Patch::Value(n) if !n.trim().is_empty() => {
+                crate::text::check_display_name(&n, "displayName")?;
+                n
+            }
             _ => return Err(DomainError::invalid("property 'displayName' is required")),
         };
         let settings = input
@@ -630,7 +632,10 @@ impl Entitlement {
         }
         match std::mem::take(&mut input.display_name) {
             Patch::Absent => {}
-            Patch::Value(n) if !n.trim().is_empty() => extension.display_name = n,
+            Patch::Value(n) if !n.trim().is_empty() => {
+                crate::text::check_display_name(&n, "displayName")?;
+                extension.display_name = n
+            }
             _ => {
                 return Err(DomainError::invalid(
                     "property 'displayName' cannot be empty",

@@ -32,12 +32,7 @@ pub struct RoleScopeInput {
 }
 
 fn check_name(name: &str) -> DomainResult<()> {
-    if name.trim().is_empty() || name.chars().count() > 256 {
-        return Err(DomainError::invalid(
-            "property 'displayName' must be 1 to 256 characters",
-        ));
-    }
-    Ok(())
+    crate::text::check_display_name(name, "displayName")
 }
 
 impl Entitlement {

@@ -275,9 +275,7 @@ impl Entitlement {
         roles_of_package: &[ResourceRole],
         now: OffsetDateTime,
     ) -> DomainResult<Vec<String>> {
-        if policy.display_name.trim().is_empty() || policy.display_name.chars().count() > 256 {
-            return Err(rule("property 'displayName' must be 1 to 256 characters"));
-        }
+        crate::text::check_display_name(&policy.display_name, "displayName")?;
         let scope = policy.allowed_target_scope.clone();
         let catalog_id = policy.catalog_id.clone();
         let settings = &mut policy.settings;

@@ -73,6 +73,7 @@ pub async fn app(backend: Backend) -> TestApp {
             metrics: None,
             expiry_notice_lead_times: None,
             max_agent_access: None,
+            ..Default::default()
         },
     )
     .await

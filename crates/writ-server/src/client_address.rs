@@ -1,0 +1,160 @@
+//! The address of the client a request comes from (DESIGN section 14, `trusted_proxies` /
+//! `WRIT_TRUSTED_PROXIES`): the TCP peer, or, when the peer is a trusted proxy, the rightmost
+//! address in `X-Forwarded-For` that is not itself a trusted proxy.
+//!
+//! Why the rightmost untrusted hop: each proxy appends the address it received the request
+//! from, so the hops to the right of the first untrusted one were written by proxies we trust,
+//! and everything to its left was written by the client (and may be invented). With no trusted
+//! proxies (the default) the header is never read, so a client cannot choose its own address.
+
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+/// At most this many hops are read from the right of `X-Forwarded-For`: a chain of proxies is
+/// short, and the header must not cost more than that to read.
+const MAX_HOPS: usize = 32;
+
+/// The proxies whose `X-Forwarded-For` is believed: addresses and CIDR ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Reads `trusted_proxies` entries: `10.0.0.0/8`, `fd00::/8`, or a single address.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let mut networks = Vec::new();
+        for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+            let network = entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "trusted_proxies: '{entry}' is neither an IP address nor a CIDR range \
+                         (e.g. 10.0.0.0/8)"
+                    )
+                })?;
+            networks.push(network.trunc());
+        }
+        Ok(Self(networks))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|network| network.contains(&ip))
+    }
+}
+
+/// One `X-Forwarded-For` hop: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:80`).
+fn hop(text: &str) -> Option<IpAddr> {
+    let text = text.trim();
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
+/// The client's address: `peer` unless it is a trusted proxy, else the rightmost hop of
+/// `X-Forwarded-For` that is not a trusted proxy. A hop that is not an address ends the walk
+/// at the last address known (a trusted proxy's). `None` without a peer (an in-process call).
+pub fn client_address(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> Option<IpAddr> {
+    let mut client = peer?.to_canonical();
+    if !trusted.trusts(client) {
+        return Some(client);
+    }
+    // Several header lines form one list, in order.
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let hops = lines.iter().rev().flat_map(|line| line.rsplit(','));
+    for text in hops.take(MAX_HOPS) {
+        match hop(text) {
+            Some(ip) => {
+                client = ip;
+                if !trusted.trusts(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    Some(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn headers(lines: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for line in lines {
+            map.append("x-forwarded-for", HeaderValue::from_str(line).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop_from_a_trusted_peer() {
+        let trusted =
+            TrustedProxies::parse(&["10.0.0.0/8".into(), "fd00::1".into(), " ".into()]).unwrap();
+        let client = |peer: &str, lines: &[&str]| {
+            client_address(Some(ip(peer)), &headers(lines), &trusted).unwrap()
+        };
+        // Untrusted peers: the header is ignored.
+        assert_eq!(client("203.0.113.9", &["1.2.3.4"]), ip("203.0.113.9"));
+        // A trusted peer: the first untrusted hop from the right.
+        assert_eq!(
+            client("10.0.0.1", &["6.6.6.6, 198.51.100.7, 10.2.3.4"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client("10.0.0.1", &["6.6.6.6", "198.51.100.7:5555", "10.2.3.4"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(client("fd00::1", &["[2001:db8::7]:443"]), ip("2001:db8::7"));
+        assert_eq!(
+            client("::ffff:10.0.0.1", &["::ffff:198.51.100.7"]),
+            ip("198.51.100.7")
+        );
+        // No header, an unparsable hop, or only trusted hops.
+        assert_eq!(client("10.0.0.1", &[]), ip("10.0.0.1"));
+        assert_eq!(client("10.0.0.1", &["junk, 10.0.0.2"]), ip("10.0.0.2"));
+        assert_eq!(client("10.0.0.1", &["10.0.0.3, 10.0.0.2"]), ip("10.0.0.3"));
+        // No proxies configured: never read.
+        let none = TrustedProxies::default();
+        assert_eq!(
+            client_address(Some(ip("10.0.0.1")), &headers(&["1.2.3.4"]), &none),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(client_address(None, &headers(&["1.2.3.4"]), &trusted), None);
+    }
+
+    #[test]
+    fn entries_are_addresses_or_ranges() {
+        assert!(TrustedProxies::parse(&["10.0.0.0/8".into(), "::1".into()]).is_ok());
+        let error = TrustedProxies::parse(&["10.0.0.0/33".into()]).unwrap_err();
+        assert!(error.contains("trusted_proxies") && error.contains("10.0.0.0/33"));
+        assert!(TrustedProxies::parse(&["proxy.internal".into()]).is_err());
+        let long: String = (0..1000)
+            .map(|i| format!("10.0.{}.{}, ", i / 250, i % 250))
+            .collect();
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into()]).unwrap();
+        // A long chain of trusted hops is read only so far.
+        assert!(client_address(Some(ip("10.0.0.1")), &headers(&[&long]), &trusted).is_some());
+    }
+}
