@@ -47,6 +47,8 @@ mod extensions;
 mod openapi;
 #[path = "api/policies.rs"]
 mod policies;
+#[path = "api/route_sweep.rs"]
+mod route_sweep;
 #[path = "api/subjects.rs"]
 mod subjects;
 #[path = "api/webhooks.rs"]
