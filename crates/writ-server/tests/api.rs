@@ -43,6 +43,8 @@ mod directory;
 mod email;
 #[path = "api/extensions.rs"]
 mod extensions;
+#[path = "api/fuzz_inputs.rs"]
+mod fuzz_inputs;
 #[path = "api/input_edges.rs"]
 mod input_edges;
 #[path = "api/openapi.rs"]

@@ -222,7 +222,45 @@ async fn edge_nul_in_a_forged_skiptoken_is_not_a_server_error(backend: Backend) 
     }
 }
 
+/// A token this server signed, with `exp` or `nbf` at the ends of `i64`: the lifetime check
+/// overflowed (500 in a debug build) where it must refuse the token.
+async fn edge_token_lifetime_at_the_ends_of_i64_is_refused(backend: Backend) {
+    use writ_domain::clock::Clock;
+    let app = app(backend).await;
+    let real = app
+        .state
+        .tokens
+        .verify(&app.admin, app.clock.now())
+        .unwrap();
+    for (exp, nbf) in [
+        (i64::MAX, i64::MAX),
+        (i64::MIN, real.nbf),
+        (real.exp, i64::MIN),
+        (i64::MAX, i64::MIN),
+    ] {
+        let mut claims = real.clone();
+        claims.exp = exp;
+        claims.nbf = nbf;
+        let token = app.state.tokens.sign(&claims).unwrap();
+        let reply = app.get("/v1.0/users", &token).await;
+        // (i64::MAX, i64::MIN) spans now: valid as far as its lifetime goes, and it is a real
+        // caller's token, so it may authenticate; the others may not.
+        if (exp, nbf) == (i64::MAX, i64::MIN) {
+            assert!(!reply.status.is_server_error(), "{}", reply.body);
+        } else {
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{exp} {nbf}: {}",
+                reply.body
+            );
+            assert_eq!(reply.error_code(), "InvalidAuthenticationToken");
+        }
+    }
+}
+
 crate::on_both_backends!(
+    edge_token_lifetime_at_the_ends_of_i64_is_refused,
     edge_undecodable_path_segment_is_a_graph_error,
     edge_nul_in_the_url_is_refused,
     edge_nul_in_a_json_body_is_refused,
