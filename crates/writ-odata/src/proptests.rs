@@ -16,17 +16,23 @@ use crate::{
     parse_bool_option, parse_expand, parse_orderby, parse_select, parse_top,
 };
 
-/// `cases` unless `PROPTEST_CASES` says otherwise; failures are reported, not persisted (a
-/// failure found here becomes a named unit test).
+/// `cases` unless `PROPTEST_CASES` says otherwise. The bounded run of `cargo test` uses a fixed
+/// seed, so it tests the same cases every time; a long run (`PROPTEST_CASES` set) draws a new
+/// seed unless `PROPTEST_RNG_SEED` gives one. Failures are reported, not persisted (a failure
+/// found here becomes a named unit test).
 fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
+    let long = std::env::var("PROPTEST_CASES")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
+        .and_then(|v| v.parse().ok());
+    let default = ProptestConfig::default();
     ProptestConfig {
-        cases,
+        cases: long.unwrap_or(cases),
+        rng_seed: match (long, std::env::var_os("PROPTEST_RNG_SEED")) {
+            (None, None) => proptest::test_runner::RngSeed::Fixed(0x5EED),
+            _ => default.rng_seed,
+        },
         failure_persistence: None,
-        ..ProptestConfig::default()
+        ..default
     }
 }
 

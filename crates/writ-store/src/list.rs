@@ -233,14 +233,21 @@ mod tests {
 
     use super::*;
 
+    /// 256 cases with a fixed seed in `cargo test`; `PROPTEST_CASES` (the long run) sets the
+    /// count and draws a new seed unless `PROPTEST_RNG_SEED` gives one.
     fn config() -> ProptestConfig {
+        let long = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let default = ProptestConfig::default();
         ProptestConfig {
-            cases: std::env::var("PROPTEST_CASES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(256),
+            cases: long.unwrap_or(256),
+            rng_seed: match (long, std::env::var_os("PROPTEST_RNG_SEED")) {
+                (None, None) => proptest::test_runner::RngSeed::Fixed(0x5EED),
+                _ => default.rng_seed,
+            },
             failure_persistence: None,
-            ..ProptestConfig::default()
+            ..default
         }
     }
 

@@ -25,15 +25,22 @@ use crate::harness::{PUBLIC_URL, TestApp, app};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
-/// `cases` unless `PROPTEST_CASES` says otherwise; failures are reported, not persisted.
+/// `cases` unless `PROPTEST_CASES` says otherwise. The bounded run of `cargo test` uses a fixed
+/// seed, so it tests the same cases every time; a long run (`PROPTEST_CASES` set) draws a new
+/// seed unless `PROPTEST_RNG_SEED` gives one. Failures are reported, not persisted.
 fn config(cases: u32) -> Config {
+    let long = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let default = Config::default();
     Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(cases),
+        cases: long.unwrap_or(cases),
+        rng_seed: match (long, std::env::var_os("PROPTEST_RNG_SEED")) {
+            (None, None) => proptest::test_runner::RngSeed::Fixed(0x5EED),
+            _ => default.rng_seed,
+        },
         failure_persistence: None,
-        ..Config::default()
+        ..default
     }
 }
 
