@@ -181,6 +181,11 @@ pub fn parse_filter(input: &str) -> Result<Expr, ODataError> {
 /// unix microseconds.
 pub(crate) fn datetime_micros(text: &str) -> Option<i64> {
     let text = text.trim().to_ascii_uppercase();
+    // A date-time is ASCII; anything else would also make the byte positions below fall
+    // inside a character.
+    if !text.is_ascii() {
+        return None;
+    }
     let full = if text.len() == 10 {
         format!("{text}T00:00:00Z")
     } else if text.as_bytes().get(16).is_some_and(|b| *b != b':') {
@@ -705,5 +710,14 @@ mod tests {
         assert_eq!(datetime_micros("1969-12-31T23:59:59.999999Z"), Some(-1));
         assert_eq!(datetime_micros("1970-01-01T00:00:00.000001Z"), Some(1));
         assert_eq!(datetime_micros("not a date"), None);
+    }
+
+    #[test]
+    fn datetime_micros_refuses_text_with_a_character_across_byte_16() {
+        // Found by the property tests: a quoted string compared with a date-time property
+        // panicked (split inside a character) where it must be refused.
+        assert_eq!(datetime_micros("Aꨀ®🤀 \u{c46}ﶒ"), None);
+        assert_eq!(datetime_micros("aaaaaaaaaaaaaaaé"), None);
+        assert_eq!(datetime_micros("2024-01-02T03:0é"), None);
     }
 }

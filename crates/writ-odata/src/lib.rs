@@ -47,6 +47,8 @@ mod keyset;
 mod options;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod test_schemas;
 
 pub use compile::{MAX_IN_VALUES, compile_filter, filter_to_sql};

@@ -50,6 +50,35 @@ impl ApiError {
         }
     }
 
+    /// An error known only by its status and text (a rejection made outside the handlers):
+    /// the code Writ uses for that status, the text as the message, nothing internal for 5xx.
+    pub fn from_status(status: StatusCode, text: impl Into<String>) -> Self {
+        let text = text.into();
+        if status.is_server_error() {
+            return Self::internal(&format!("{status}: {text}"));
+        }
+        let code = match status {
+            StatusCode::UNAUTHORIZED => "InvalidAuthenticationToken",
+            StatusCode::FORBIDDEN => "accessDenied",
+            StatusCode::NOT_FOUND => "Request_ResourceNotFound",
+            StatusCode::METHOD_NOT_ALLOWED => "methodNotAllowed",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "requestEntityTooLarge",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupportedMediaType",
+            StatusCode::TOO_MANY_REQUESTS => "tooManyRequests",
+            _ => "invalidRequest",
+        };
+        let message = if text.trim().is_empty() {
+            status
+                .canonical_reason()
+                .unwrap_or("The request was refused.")
+                .to_owned()
+        } else {
+            text
+        };
+        Self::new(status, code, message)
+    }
+
     pub fn internal(detail: &str) -> Self {
         tracing::error!(error.detail = %crate::redact::urls_in_text(detail), "internal error");
         Self::new(

@@ -51,12 +51,45 @@ impl FromRequest<AppState> for JsonObject {
         let value: Value = serde_json::from_slice(&raw).map_err(|e| {
             ApiError::bad_request(format!("the request body is not valid JSON: {e}"))
         })?;
+        if let Some(path) = nul_in(&value, String::new()) {
+            // No database stores U+0000 in text (PostgreSQL refuses it), so it is refused here,
+            // the same way on both backends, naming where it was.
+            return Err(ApiError::bad_request(format!(
+                "property '{path}' contains the NUL character (U+0000)"
+            )));
+        }
         match value {
             Value::Object(fields) => Ok(JsonObject { fields, raw }),
             _ => Err(ApiError::bad_request(
                 "the request body must be a JSON object",
             )),
         }
+    }
+}
+
+/// The path (`a/b/0`) of the first key or string value in `value` that holds U+0000.
+fn nul_in(value: &Value, at: String) -> Option<String> {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}/{key}")
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_in(v, join(&i.to_string()))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "\\u0000")))
+            } else {
+                nul_in(v, join(k))
+            }
+        }),
+        _ => None,
     }
 }
 

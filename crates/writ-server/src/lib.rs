@@ -965,6 +965,7 @@ async fn openapi_json() -> axum::Json<serde_json::Value> {
 /// The complete application.
 pub fn router(state: AppState) -> Router {
     let (graph, _) = graph_routes().into_parts();
+    let graph = graph.layer(axum::middleware::from_fn(request_context::refuse_nul));
     let (plain, _) = plain_routes().into_parts();
     Router::new()
         .nest("/v1.0", graph.clone())

@@ -160,9 +160,11 @@ pub async fn token(State(state): State<AppState>, request: Request) -> Response 
 /// `/{tenant}/oauth2/v2.0/token`: the tenant segment must be this server's.
 pub async fn tenant_token(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    tenant: Result<Path<String>, axum::extract::rejection::PathRejection>,
     request: Request,
 ) -> Response {
+    // An undecodable segment (`%FF`) names no tenant either, and is answered the OAuth way.
+    let tenant = tenant.map(|Path(t)| t).unwrap_or_default();
     if !tenant.eq_ignore_ascii_case(&state.settings.tenant_id) {
         let request_id = request
             .extensions()
@@ -179,6 +181,16 @@ fn form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    if let Some((k, _)) = pairs
+        .iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        // Never stored or looked up: PostgreSQL refuses U+0000 in text.
+        return Err(OAuthError::invalid_request(format!(
+            "parameter '{}' contains the NUL character",
+            k.replace('\0', "\\u0000")
+        )));
+    }
     let mut seen = std::collections::HashSet::new();
     for (k, _) in &pairs {
         if !seen.insert(k.as_str()) {

@@ -63,6 +63,13 @@ pub async fn middleware(
             format!("{method} is not supported on this resource"),
         );
         response = render_error(error.clone().into_response(), &error, &ids, &state);
+    } else if (response.status().is_client_error() || response.status().is_server_error())
+        && !is_json(&response)
+    {
+        // A rejection made outside Writ's handlers (axum's path and query extractors, a layer)
+        // carries plain text; every error still leaves in Graph's envelope.
+        let error = plain_error(response.status(), response.into_body()).await;
+        response = render_error(error.clone().into_response(), &error, &ids, &state);
     }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&ids.request_id) {
@@ -86,6 +93,43 @@ pub async fn middleware(
         );
     });
     response
+}
+
+/// Layered on the Graph routes: a `%00` in the path or the query string is refused before any
+/// handler sees it. No id, name or query value holds U+0000, and PostgreSQL refuses it in text,
+/// so without this the two backends would answer differently. (The token endpoint, outside
+/// the Graph routes, reads neither and answers in OAuth's error format.)
+pub async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let nul = |text: &str| text.contains("%00");
+    if nul(uri.path()) {
+        ApiError::bad_request("the path contains the NUL character (%00)").into_response()
+    } else if uri.query().is_some_and(nul) {
+        ApiError::bad_request("the query string contains the NUL character (%00)").into_response()
+    } else {
+        next.run(request).await
+    }
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("application/json") || ct.contains("+json")
+        })
+}
+
+/// The [`ApiError`] for a plain-text error response, with its text as the message (a
+/// rejection's text names what was wrong, e.g. "Invalid URL: Invalid UTF-8 in `id`").
+async fn plain_error(status: StatusCode, body: Body) -> ApiError {
+    let text = axum::body::to_bytes(body, 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    ApiError::from_status(status, text)
 }
 
 fn render_error(

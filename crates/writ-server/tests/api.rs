@@ -49,10 +49,16 @@ mod email;
 mod escalation;
 #[path = "api/extensions.rs"]
 mod extensions;
+#[path = "api/fuzz_inputs.rs"]
+mod fuzz_inputs;
+#[path = "api/input_edges.rs"]
+mod input_edges;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/policies.rs"]
 mod policies;
+#[path = "api/route_sweep.rs"]
+mod route_sweep;
 #[path = "api/subjects.rs"]
 mod subjects;
 #[path = "api/webhooks.rs"]

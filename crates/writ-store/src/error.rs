@@ -11,6 +11,12 @@ pub(crate) fn classify(err: sqlx::Error) -> StoreError {
             sqlx::error::ErrorKind::ForeignKeyViolation => {
                 StoreError::ForeignKey(db.constraint().unwrap_or("reference").to_owned())
             }
+            // PostgreSQL refuses U+0000 in text (SQLite stores it); the server refuses it at
+            // its edges, and whatever still carries one (a forged skiptoken) is the client's
+            // error, not the database's.
+            _ if db.code().as_deref() == Some("22021") => StoreError::InvalidQuery(
+                "text must not contain the NUL character (U+0000)".to_owned(),
+            ),
             _ => StoreError::Other(err.to_string()),
         },
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {

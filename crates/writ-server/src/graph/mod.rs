@@ -237,8 +237,9 @@ pub(crate) fn small_collection(
     let total = items.len();
     let top = query.top as usize;
     let page: Vec<_> = items.into_iter().skip(offset).take(top).collect();
-    let next =
-        (offset + top < total).then(|| URL_SAFE_NO_PAD.encode(format!("offset:{}", offset + top)));
+    // The offset comes from the client: a forged one near usize::MAX must not overflow.
+    let end = offset.saturating_add(top);
+    let next = (end < total).then(|| URL_SAFE_NO_PAD.encode(format!("offset:{end}")));
     Ok(writ_domain::query::Page {
         items: page,
         next_skiptoken: next,
