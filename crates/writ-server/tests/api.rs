@@ -49,6 +49,8 @@ mod escalation;
 mod extensions;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/parked_jobs.rs"]
+mod parked_jobs;
 #[path = "api/policies.rs"]
 mod policies;
 #[path = "api/subjects.rs"]
