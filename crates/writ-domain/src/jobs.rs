@@ -19,6 +19,17 @@
 //! stored data past what Writ represents) is parked at once too; any other error is retried
 //! with backoff and parked after [`WorkerConfig::max_attempts`]. A parked job keeps its error,
 //! is logged at `ERROR`, is no longer claimed, and `reprocess` releases it.
+//!
+//! **Administrators read the queue** (`GET /writ/v1/jobs`, [`list_jobs`] and [`get_job`]): every
+//! queued, leased and parked job with its error, so that a parked job is found without the logs.
+//! The readers are those of the delivery lists (Global Administrator and Identity Governance
+//! Administrator; not Global Reader). `lastError` is shown to them verbatim: it is the operator
+//! detail the `ERROR` log line carries (the domain error's message, for an internal error the
+//! database's error text, or a panic's message), these administrators are the people who act
+//! on it (`reprocess`), and it holds no secret: no job calls out of Writ (webhooks, email and
+//! custom extensions have their own queues), a job's data is entitlement data these readers
+//! read anyway, and the database's error texts name constraints and types, not the connection
+//! string.
 
 use std::panic::AssertUnwindSafe;
 
@@ -26,8 +37,10 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 use time::{Duration, OffsetDateTime};
 
+use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
+use crate::query::{ListQuery, Page};
 use crate::store::Store;
 
 /// What a job does. Stored by name, so a kind that a newer build wrote and this build does not
@@ -65,6 +78,17 @@ impl JobKind {
             JobKind::CalloutTimeout => "calloutTimeout",
         }
     }
+
+    /// Every kind's name, for `$filter=kind eq '…'`.
+    pub const NAMES: &'static [&'static str] = &[
+        "processRequest",
+        "deliverAssignment",
+        "expireAssignment",
+        "approvalTimeout",
+        "approvalEscalation",
+        "expiryNotice",
+        "calloutTimeout",
+    ];
 
     pub fn parse(name: &str) -> Option<Self> {
         [
@@ -137,6 +161,63 @@ pub struct QueuedJob {
     pub lease_until: Option<OffsetDateTime>,
     pub last_error: Option<String>,
     pub parked_at: Option<OffsetDateTime>,
+}
+
+impl QueuedJob {
+    /// Where the job stands; the store's `$filter` on `state` derives it the same way.
+    pub fn state(&self) -> JobState {
+        if self.parked_at.is_some() {
+            JobState::Parked
+        } else if self.lease_owner.is_some() {
+            JobState::Leased
+        } else {
+            JobState::Queued
+        }
+    }
+}
+
+/// A job's state as administrators read it, derived from its row: `parked` (given up on until
+/// `reprocess`), `leased` (a worker claimed it and has not released it: running, or its worker
+/// died and the job is claimed again once `lease_until` has passed), `queued` (waiting for its
+/// due time or a worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Leased,
+    Parked,
+}
+
+impl JobState {
+    pub const NAMES: &'static [&'static str] = &["queued", "leased", "parked"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Leased => "leased",
+            JobState::Parked => "parked",
+        }
+    }
+}
+
+/// `GET /writ/v1/jobs`: the job queue, in id (enqueue) order unless `$orderby` says otherwise;
+/// administrators only (see the module doc on what a row shows).
+pub async fn list_jobs(
+    store: &dyn Store,
+    caller: &Caller,
+    query: &ListQuery,
+) -> DomainResult<Page<QueuedJob>> {
+    crate::dispatch::require_delivery_reader(caller, "jobs")?;
+    Ok(store.list_jobs(query).await?)
+}
+
+/// `GET /writ/v1/jobs/{id}`: administrators only (403 before 404 for anyone else). A completed
+/// job is deleted, so it is a 404 like one that never was.
+pub async fn get_job(store: &dyn Store, caller: &Caller, id: &str) -> DomainResult<QueuedJob> {
+    crate::dispatch::require_delivery_reader(caller, "jobs")?;
+    store
+        .job(id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("job", id))
 }
 
 /// How a worker claims: who it is, how long its lease lasts, how many jobs at once.
@@ -403,10 +484,42 @@ mod tests {
             JobKind::ExpireAssignment,
             JobKind::ApprovalTimeout,
             JobKind::ApprovalEscalation,
+            JobKind::ExpiryNotice,
+            JobKind::CalloutTimeout,
         ] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+            assert!(JobKind::NAMES.contains(&kind.as_str()));
+        }
+        assert_eq!(JobKind::NAMES.len(), 7);
+        for name in JobKind::NAMES {
+            assert!(JobKind::parse(name).is_some(), "{name}");
         }
         assert_eq!(JobKind::parse("sendPigeon"), None);
+    }
+
+    #[test]
+    fn a_job_state_is_parked_before_leased_before_queued() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let mut job = QueuedJob {
+            id: "j".into(),
+            kind_name: "processRequest".into(),
+            subject_id: "r".into(),
+            due_at: at,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            last_error: None,
+            parked_at: None,
+        };
+        assert_eq!(job.state(), JobState::Queued);
+        job.lease_owner = Some("w".into());
+        job.lease_until = Some(at);
+        assert_eq!(job.state(), JobState::Leased);
+        job.parked_at = Some(at);
+        assert_eq!(job.state(), JobState::Parked);
+        for state in [JobState::Queued, JobState::Leased, JobState::Parked] {
+            assert!(JobState::NAMES.contains(&state.as_str()));
+        }
     }
 
     #[test]

@@ -388,6 +388,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
     /// The queued and parked jobs about one request or assignment, oldest due first.
     async fn jobs_about(&self, subject_id: &str) -> StoreResult<Vec<QueuedJob>>;
+    /// Every job (queued, leased or parked) in id order unless `$orderby` says otherwise;
+    /// `$filter` on `id`, `state`, `kind`, `subjectId`, `attempts`, `leaseOwner` and the instants.
+    async fn list_jobs(&self, query: &ListQuery) -> StoreResult<Page<QueuedJob>>;
+    /// One job by id.
+    async fn job(&self, id: &str) -> StoreResult<Option<QueuedJob>>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls back.

@@ -936,6 +936,20 @@ fn plain_routes() -> Routes {
             "One notification email delivery (administrators)",
             writ_api::email_deliveries::get,
         )
+        .route(
+            Get,
+            "/writ/v1/jobs",
+            Kind::Collection,
+            "List the job queue: queued, leased and parked jobs with their errors (administrators)",
+            writ_api::jobs::list,
+        )
+        .route(
+            Get,
+            "/writ/v1/jobs/{id}",
+            Kind::Entity,
+            "One job of the queue (administrators)",
+            writ_api::jobs::get,
+        )
 }
 
 /// Every route with its documentation, Graph routes expanded under both prefixes.

@@ -55,6 +55,8 @@ mod fuzz_inputs;
 mod input_edges;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/parked_jobs.rs"]
+mod parked_jobs;
 #[path = "api/policies.rs"]
 mod policies;
 #[path = "api/route_sweep.rs"]

@@ -1,17 +1,21 @@
-//! The job queue's SQL (DESIGN section 7): enqueue, claim with a lease, complete, retry, park.
+//! The job queue's SQL (DESIGN section 7): enqueue, claim with a lease, complete, retry, park,
+//! and the administrators' read of the queue (`/writ/v1/jobs`).
 //! One SQL body serves both backends except the claim, where PostgreSQL adds `FOR UPDATE SKIP
 //! LOCKED` so that replicas claiming at once take disjoint rows without waiting on each other;
 //! SQLite has one writer (the store's writer lock), so its claims are serial already.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
+use sqlx::{Any, AnyPool, Row};
 use time::OffsetDateTime;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::jobs::{ClaimedJob, JobKind, NewJob, QueuedJob};
+use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::StoreResult;
 
 use crate::connect::Backend;
 use crate::error::ResultExt;
+use crate::list::{ListSpec, list};
+use crate::schema;
 
 pub(crate) async fn enqueue<'e, E>(executor: E, job: &NewJob) -> StoreResult<bool>
 where
@@ -184,39 +188,69 @@ where
     Ok(next.map(from_micros))
 }
 
+/// The columns of a [`QueuedJob`], on the row alias `t`.
+const QUEUED_COLUMNS: &str = "t.id, t.kind, t.subject_id, t.due_at, t.attempts, t.lease_owner, \
+     t.lease_until, t.last_error, t.parked_at";
+
+fn queued_row(row: &AnyRow) -> StoreResult<QueuedJob> {
+    Ok(QueuedJob {
+        id: row.try_get("id").store()?,
+        kind_name: row.try_get("kind").store()?,
+        subject_id: row.try_get("subject_id").store()?,
+        due_at: from_micros(row.try_get("due_at").store()?),
+        attempts: attempts(row)?,
+        lease_owner: row.try_get("lease_owner").store()?,
+        lease_until: row
+            .try_get::<Option<i64>, _>("lease_until")
+            .store()?
+            .map(from_micros),
+        last_error: row.try_get("last_error").store()?,
+        parked_at: row
+            .try_get::<Option<i64>, _>("parked_at")
+            .store()?
+            .map(from_micros),
+    })
+}
+
 pub(crate) async fn about<'e, E>(executor: E, subject_id: &str) -> StoreResult<Vec<QueuedJob>>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let rows = sqlx::query(
-        "SELECT id, kind, subject_id, due_at, attempts, lease_owner, lease_until, last_error, \
-         parked_at FROM jobs WHERE subject_id = $1 ORDER BY due_at, id",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUED_COLUMNS} FROM jobs t WHERE t.subject_id = $1 ORDER BY t.due_at, t.id"
+    )))
     .bind(subject_id.to_owned())
     .fetch_all(executor)
     .await
     .store()?;
-    rows.iter()
-        .map(|row| {
-            Ok(QueuedJob {
-                id: row.try_get("id").store()?,
-                kind_name: row.try_get("kind").store()?,
-                subject_id: row.try_get("subject_id").store()?,
-                due_at: from_micros(row.try_get("due_at").store()?),
-                attempts: attempts(row)?,
-                lease_owner: row.try_get("lease_owner").store()?,
-                lease_until: row
-                    .try_get::<Option<i64>, _>("lease_until")
-                    .store()?
-                    .map(from_micros),
-                last_error: row.try_get("last_error").store()?,
-                parked_at: row
-                    .try_get::<Option<i64>, _>("parked_at")
-                    .store()?
-                    .map(from_micros),
-            })
-        })
-        .collect()
+    rows.iter().map(queued_row).collect()
+}
+
+/// `GET /writ/v1/jobs`: a page of the queue over the `$filter` schema [`schema::JOB`].
+pub(crate) async fn list_queued(pool: &AnyPool, query: &ListQuery) -> StoreResult<Page<QueuedJob>> {
+    list(
+        pool,
+        ListSpec {
+            schema: &schema::JOB,
+            from: "jobs t",
+            columns: QUEUED_COLUMNS,
+            base_where: None,
+        },
+        query,
+        queued_row,
+    )
+    .await
+}
+
+pub(crate) async fn by_id(pool: &AnyPool, id: &str) -> StoreResult<Option<QueuedJob>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUED_COLUMNS} FROM jobs t WHERE t.id = $1"
+    )))
+    .bind(id.to_owned())
+    .fetch_optional(pool)
+    .await
+    .store()?;
+    row.as_ref().map(queued_row).transpose()
 }
 
 fn attempts(row: &AnyRow) -> StoreResult<u32> {

@@ -471,6 +471,46 @@ pub static EMAIL_DELIVERY: EntitySchema = EntitySchema {
     ],
 };
 
+/// `/writ/v1/jobs` (Writ's own API, not Graph). `state` is derived from the row as
+/// `QueuedJob::state` derives it; the filter scans the queue, which is fine for an
+/// administrator's occasional read (the queue holds one row per pending piece of work).
+pub static JOB: EntitySchema = EntitySchema {
+    entity: "job",
+    fields: &[
+        ("id", id("{t}.id")),
+        (
+            "state",
+            FieldDef::Scalar {
+                sql: "(CASE WHEN {t}.parked_at IS NOT NULL THEN 'parked' \
+                      WHEN {t}.lease_owner IS NOT NULL THEN 'leased' ELSE 'queued' END)",
+                ty: FieldType::Enum(writ_domain::jobs::JobState::NAMES),
+                orderable: false,
+            },
+        ),
+        (
+            "kind",
+            FieldDef::Scalar {
+                sql: "{t}.kind",
+                ty: FieldType::Enum(writ_domain::jobs::JobKind::NAMES),
+                orderable: true,
+            },
+        ),
+        ("subjectId", id("{t}.subject_id")),
+        (
+            "attempts",
+            FieldDef::Scalar {
+                sql: "{t}.attempts",
+                ty: FieldType::Int,
+                orderable: true,
+            },
+        ),
+        ("leaseOwner", id("{t}.lease_owner")),
+        ("dueDateTime", datetime("{t}.due_at")),
+        ("leaseExpiresDateTime", datetime("{t}.lease_until")),
+        ("parkedDateTime", datetime("{t}.parked_at")),
+    ],
+};
+
 pub const AUDIT_RESULTS: &[&str] = &["success", "failure", "timeout"];
 
 static AUDIT_TARGET: EntitySchema = EntitySchema {

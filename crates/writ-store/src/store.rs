@@ -1002,6 +1002,14 @@ impl Store for SqlStore {
         crate::jobs::about(&self.pool, subject_id).await
     }
 
+    async fn list_jobs(&self, query: &ListQuery) -> StoreResult<Page<QueuedJob>> {
+        crate::jobs::list_queued(&self.pool, query).await
+    }
+
+    async fn job(&self, id: &str) -> StoreResult<Option<QueuedJob>> {
+        crate::jobs::by_id(&self.pool, id).await
+    }
+
     async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         let found = sqlx::query(
             "SELECT id, event_type, occurred_at, data, recipients FROM outbox_events \

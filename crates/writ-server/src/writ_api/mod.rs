@@ -3,4 +3,5 @@
 //! the Graph routes.
 
 pub mod email_deliveries;
+pub mod jobs;
 pub mod webhook_deliveries;

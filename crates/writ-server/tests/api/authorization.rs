@@ -488,6 +488,20 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             [204, 204, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
+            "list the job queue (administrators only)",
+            Method::GET,
+            "/writ/v1/jobs".to_owned(),
+            None,
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "read a job that does not exist (403 before 404)",
+            Method::GET,
+            "/writ/v1/jobs/no-such-job".to_owned(),
+            None,
+            [404, 404, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
             "make another user a reader of A",
             Method::POST,
             EM_ROLES.to_owned(),

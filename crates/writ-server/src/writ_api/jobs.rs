@@ -1,0 +1,88 @@
+//! `GET /writ/v1/jobs` and `/{id}`: the job queue as administrators read it (issue 14: a job the
+//! worker gave up on is parked with its error, visible to administrators and `reprocess`-able).
+//! Each row is a queued, leased or parked job with its kind, subject (the request, assignment or
+//! callout it works on), due time, attempts, lease, last error and when it was parked. Who may
+//! read, and why `lastError` is shown as stored, is in `writ_domain::jobs`'s module doc.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Map, Value};
+use writ_domain::jobs::{QueuedJob, get_job, list_jobs};
+
+use crate::auth::Authenticated;
+use crate::error::ApiResult;
+use crate::graph::datetime;
+use crate::odata::ODataQuery;
+use crate::state::AppState;
+
+fn instant(value: Option<time::OffsetDateTime>) -> Value {
+    value.map_or(Value::Null, datetime)
+}
+
+fn job_json(job: QueuedJob) -> Map<String, Value> {
+    let state = job.state();
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(job.id));
+    m.insert("kind".into(), Value::from(job.kind_name));
+    m.insert("subjectId".into(), Value::from(job.subject_id));
+    m.insert("state".into(), Value::from(state.as_str()));
+    m.insert("dueDateTime".into(), datetime(job.due_at));
+    m.insert("attempts".into(), Value::from(job.attempts));
+    m.insert(
+        "leaseOwner".into(),
+        job.lease_owner.map_or(Value::Null, Value::from),
+    );
+    m.insert("leaseExpiresDateTime".into(), instant(job.lease_until));
+    m.insert(
+        "lastError".into(),
+        job.last_error.map_or(Value::Null, Value::from),
+    );
+    m.insert("parkedDateTime".into(), instant(job.parked_at));
+    m
+}
+
+/// Lists jobs in id (enqueue) order; `$filter` (e.g. `state eq 'parked'`), `$orderby`, `$top`,
+/// `$skiptoken`, `$count` and `$select` as on Graph collections.
+pub async fn list(
+    auth: Authenticated,
+    State(state): State<AppState>,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("job", &[])?;
+    let store = state.directory.store();
+    let page = list_jobs(store.as_ref(), &auth.caller, &query.list_query()).await?;
+    let mut body = Map::new();
+    if let Some(count) = page.count {
+        body.insert("@odata.count".into(), Value::from(count));
+    }
+    if let Some(token) = &page.next_skiptoken {
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::from(query.next_link(token)),
+        );
+    }
+    let mut items = Vec::with_capacity(page.items.len());
+    for job in page.items {
+        let mut item = job_json(job);
+        query.project(&mut item, "job")?;
+        items.push(Value::Object(item));
+    }
+    body.insert("value".into(), Value::Array(items));
+    Ok(Json(Value::Object(body)))
+}
+
+/// One job; `$select` applies. A job that completed is deleted, so it is a 404.
+pub async fn get(
+    auth: Authenticated,
+    State(state): State<AppState>,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    query.check_expand("job", &[])?;
+    query.single_entity()?;
+    let store = state.directory.store();
+    let job = get_job(store.as_ref(), &auth.caller, &id).await?;
+    let mut item = job_json(job);
+    query.project(&mut item, "job")?;
+    Ok(Json(Value::Object(item)))
+}
