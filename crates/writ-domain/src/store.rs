@@ -791,7 +791,8 @@ pub trait StoreTx: Send {
         now: OffsetDateTime,
         error: &str,
     ) -> StoreResult<bool>;
-    /// Makes the parked jobs about a subject due again at `now` with a fresh attempt count.
+    /// Makes the parked jobs about a subject due again with a fresh attempt count: at their own
+    /// due time, which has passed (a handler may read it), or at `now` if that is earlier.
     async fn unpark_jobs(&mut self, subject_id: &str, now: OffsetDateTime) -> StoreResult<u64>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;

@@ -153,6 +153,10 @@ where
     Ok(done.rows_affected() == 1)
 }
 
+/// Releases the parked jobs about `subject_id`: due at once with a fresh attempt count. A job
+/// keeps its due time when that has passed (it always has: a job is parked when it runs), as
+/// some handlers read it (an `expiryNotice` finds its lead time by it); only a later one, from
+/// a clock that went back, is brought forward to `now`.
 pub(crate) async fn unpark<'e, E>(
     executor: E,
     subject_id: &str,
@@ -162,7 +166,8 @@ where
     E: sqlx::Executor<'e, Database = Any>,
 {
     let done = sqlx::query(
-        "UPDATE jobs SET parked_at = NULL, due_at = $2, attempts = 0 \
+        "UPDATE jobs SET parked_at = NULL, attempts = 0, \
+         due_at = CASE WHEN due_at <= $2 THEN due_at ELSE $2 END \
          WHERE subject_id = $1 AND parked_at IS NOT NULL",
     )
     .bind(subject_id.to_owned())

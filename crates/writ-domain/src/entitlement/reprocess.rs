@@ -3,6 +3,14 @@
 //! only what is missing (the package's roles as they are now, so a role added to the package
 //! since reaches the assignment too). The call is accepted (`202`) and recorded; the work runs on
 //! the job queue like any delivery.
+//!
+//! Both also release the work the job queue gave up on (issue 14: a parked job is
+//! `reprocess`-able): every parked job that belongs to the request or assignment, whatever its
+//! state, which means the jobs about it and those about its custom extension callouts (a
+//! `calloutTimeout`'s subject is the callout). Releasing changes no state: the job runs as it
+//! would have, and in a final state finds nothing to do and completes, which is why a request
+//! or an ended assignment with a parked job left is released too rather than refused. With
+//! nothing released and nothing to retry, the call is `409`.
 
 use time::{Duration, OffsetDateTime};
 
@@ -23,7 +31,8 @@ use crate::store::StoreTx;
 const REPROCESS_WINDOW: Duration = Duration::days(14);
 
 impl Entitlement {
-    /// `POST …/assignmentRequests/{id}/reprocess`.
+    /// `POST …/assignmentRequests/{id}/reprocess`: releases every job of the request that the
+    /// queue parked, whatever the request's state, and retries a failed delivery.
     pub async fn reprocess_request(
         &self,
         caller: &Caller,
@@ -38,73 +47,79 @@ impl Entitlement {
             "reprocessing assignment requests",
         )?;
         let now = self.clock.now();
-        if matches!(
-            request.state,
-            RequestState::Submitted | RequestState::Scheduled | RequestState::Delivering
-        ) {
-            // Still in the works: reprocessing retries its job if the queue gave up on it
-            // (parked after its attempts ran out), and is a conflict otherwise.
-            let mut tx = self.store.begin().await?;
-            if tx.unpark_jobs(&request.id, now).await? == 0 {
-                return Err(DomainError::Conflict(format!(
-                    "the request is still being processed ({}); nothing to retry",
-                    request.state.as_str()
-                )));
+        // Whether the request's delivery is retried; otherwise the conflict to answer when no
+        // job of it was parked either.
+        let retry = match request.state {
+            RequestState::DeliveryFailed | RequestState::PartiallyDelivered => {
+                if request
+                    .completed_date_time
+                    .is_some_and(|done| now - done > REPROCESS_WINDOW)
+                {
+                    Err(
+                        "the request completed more than 14 days ago; submit a new request instead"
+                            .to_owned(),
+                    )
+                } else {
+                    Ok(())
+                }
             }
-            tx.append_audit(&request_audit(
-                Actor::from(caller),
-                ctx.request_id.as_deref(),
-                now,
-                "Reprocess access package assignment request",
-                &request,
-                "",
-            ))
-            .await?;
-            return Ok(tx.commit().await?);
-        }
-        if !matches!(
-            request.state,
-            RequestState::DeliveryFailed | RequestState::PartiallyDelivered
-        ) {
-            return Err(DomainError::Conflict(format!(
-                "only a request in state deliveryFailed or partiallyDelivered, or one whose processing was given up, is reprocessed; this one is {}",
+            RequestState::Submitted
+            | RequestState::PendingApproval
+            | RequestState::Scheduled
+            | RequestState::Delivering => Err(format!(
+                "the request is still being processed ({}) and none of its jobs was given up on; nothing to retry",
                 request.state.as_str()
-            )));
-        }
-        if request
-            .completed_date_time
-            .is_some_and(|done| now - done > REPROCESS_WINDOW)
-        {
-            return Err(DomainError::Conflict(
-                "the request completed more than 14 days ago; submit a new request instead".into(),
-            ));
-        }
-        let mut delivering = request.moved_to(RequestState::Delivering, now);
-        delivering.completed_date_time = None;
+            )),
+            RequestState::Delivered | RequestState::Denied | RequestState::Canceled => {
+                Err(format!(
+                    "only a request in state deliveryFailed or partiallyDelivered, or one with work the job queue gave up on, is reprocessed; this one is {}",
+                    request.state.as_str()
+                ))
+            }
+        };
         let mut tx = self.store.begin().await?;
-        if !tx
-            .update_assignment_request(&delivering, request.state)
-            .await?
-        {
-            return Err(DomainError::Conflict(
-                "the request changed while it was being reprocessed".into(),
-            ));
-        }
-        tx.append_audit(&request_audit(
+        let released = self
+            .release_parked_jobs(tx.as_mut(), &request.id, now)
+            .await?;
+        let request = match retry {
+            Ok(()) => {
+                let mut delivering = request.moved_to(RequestState::Delivering, now);
+                delivering.completed_date_time = None;
+                if !tx
+                    .update_assignment_request(&delivering, request.state)
+                    .await?
+                {
+                    return Err(DomainError::Conflict(
+                        "the request changed while it was being reprocessed".into(),
+                    ));
+                }
+                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+                    .await?;
+                delivering
+            }
+            // Only released: the request stays as it is, and each job does what it would have
+            // done when it runs (in a final state, nothing).
+            Err(_) if released > 0 => request,
+            // The transaction, which changed nothing, is dropped.
+            Err(conflict) => return Err(DomainError::Conflict(conflict)),
+        };
+        let mut record = request_audit(
             Actor::from(caller),
             ctx.request_id.as_deref(),
             now,
             "Reprocess access package assignment request",
-            &delivering,
+            &request,
             "",
-        ))
-        .await?;
-        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
-            .await?;
+        );
+        if released > 0 {
+            record = record.detail("releasedJobs", released.to_string());
+        }
+        tx.append_audit(&record).await?;
         Ok(tx.commit().await?)
     }
 
-    /// `POST …/assignments/{id}/reprocess`.
+    /// `POST …/assignments/{id}/reprocess`: releases the assignment's parked jobs and, unless it
+    /// has ended, re-enforces its grants.
     pub async fn reprocess_assignment(
         &self,
         caller: &Caller,
@@ -118,30 +133,64 @@ impl Entitlement {
                 .manage_assignments,
             "reprocessing assignments",
         )?;
-        if assignment.state == AssignmentState::Expired {
-            return Err(DomainError::Conflict(
-                "the assignment has ended; an ended assignment is not reprocessed".into(),
-            ));
-        }
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        // An expiry or delivery the queue gave up on is retried too.
-        tx.unpark_jobs(&assignment.id, now).await?;
-        tx.append_audit(&assignment_audit(
+        // An expiry, notice or delivery the queue gave up on is retried too.
+        let released = self
+            .release_parked_jobs(tx.as_mut(), &assignment.id, now)
+            .await?;
+        if assignment.state == AssignmentState::Expired {
+            // An ended assignment is not re-delivered; a job of it left parked is still
+            // released, so that it completes (it finds nothing to do) instead of staying.
+            if released == 0 {
+                return Err(DomainError::Conflict(
+                    "the assignment has ended; an ended assignment is not reprocessed".into(),
+                ));
+            }
+        } else {
+            tx.enqueue_job(&NewJob::new(
+                JobKind::DeliverAssignment,
+                &assignment.id,
+                now,
+            ))
+            .await?;
+        }
+        let mut record = assignment_audit(
             Actor::from(caller),
             ctx.request_id.as_deref(),
             now,
             "Reprocess access package assignment",
             &assignment,
-        ))
-        .await?;
-        tx.enqueue_job(&NewJob::new(
-            JobKind::DeliverAssignment,
-            &assignment.id,
-            now,
-        ))
-        .await?;
+        );
+        if released > 0 {
+            record = record.detail("releasedJobs", released.to_string());
+        }
+        tx.append_audit(&record).await?;
         Ok(tx.commit().await?)
+    }
+
+    /// Releases, in `tx`, the parked jobs that belong to the request or assignment `holder_id`:
+    /// those about it (a request's `processRequest`, `approvalTimeout` and
+    /// `approvalEscalation`; an assignment's `deliverAssignment`, `expireAssignment` and
+    /// `expiryNotice`) and those about its custom extension callouts (`calloutTimeout`, whose
+    /// subject is the callout). Returns how many were released.
+    async fn release_parked_jobs(
+        &self,
+        tx: &mut dyn StoreTx,
+        holder_id: &str,
+        now: OffsetDateTime,
+    ) -> DomainResult<u64> {
+        let mut released = tx.unpark_jobs(holder_id, now).await?;
+        // Read outside `tx`: a callout's id never changes, and a callout written after this
+        // read has no job parked yet.
+        for callout in self
+            .store
+            .callouts_of(std::slice::from_ref(&holder_id.to_owned()))
+            .await?
+        {
+            released = released.saturating_add(tx.unpark_jobs(&callout.id, now).await?);
+        }
+        Ok(released)
     }
 
     /// The `deliverAssignment` job, and a reprocessed request that already has its assignment:
