@@ -43,7 +43,7 @@ passed() { grep -cE '^test .* \.\.\. ok$' "$LOGS/$1" || true; }
 cargo build --locked -q -p writ-odata -p writ-store -p writ-domain -p writ-server --tests
 run odata "$CASES" -p writ-odata --lib proptests
 run skiptoken "$CASES" -p writ-store --lib list::tests
-run domain "$CASES" -p writ-domain --lib
+run domain "$CASES" -p writ-domain --lib --test time_properties
 run http "$HTTP_CASES" -p writ-server --test api fuzz_inputs
 run sweep "$HTTP_CASES" -p writ-server --test api route_sweep
 
