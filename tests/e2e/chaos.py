@@ -709,6 +709,8 @@ class Workload:
             with self.inflight_lock:
                 self.inflight -= 1
         op.status, op.answered_at = resp.status, time.time()
+        if op.kind == "create" and resp.status == 201:
+            op.request_id = resp.json()["id"]
         if resp.status >= 500:
             self.violations.add(self.iteration, "5xx", f"{op.kind} {op.path} {op.body}: {resp!r}")
         self.ledger.add(op)
@@ -720,7 +722,6 @@ class Workload:
         resp = self.send(op, who)
         if resp is None or resp.status != 201:
             return None
-        op.request_id = resp.json()["id"]
         with self.view.lock:
             self.view.requestor[op.request_id] = who.id
         return resp.json()
@@ -1181,7 +1182,8 @@ class Chaos:
                 continue
             if op.assignment and meta.get("assignmentId") not in (None, op.assignment):
                 continue
-            if (meta.get("createdAt") or 0) >= int(op.sent_at) - 1 and meta.get("createdBy") == op.by:
+            # Both clocks are this machine's; the record shows whole seconds.
+            if (meta.get("createdAt") or 0) >= int(op.sent_at) and meta.get("createdBy") == op.by:
                 found.append(rid)
         return found
 
