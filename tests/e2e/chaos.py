@@ -78,6 +78,7 @@ import json
 import os
 import random
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -851,10 +852,15 @@ class Violations:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.items: list[tuple[int, str, str]] = []
+        self.seen: set[str] = set()
         self.counts: Counter = Counter()
 
     def add(self, iteration: int, kind: str, message: str) -> None:
         with self.lock:
+            # A check that runs again finds the same fault again: it counts once.
+            if message in self.seen:
+                return
+            self.seen.add(message)
             self.counts[kind] += 1
             if self.counts[kind] <= 20:
                 self.items.append((iteration, kind, message))
@@ -970,6 +976,8 @@ class Chaos:
             self.drain()
             self.final_checks(summary)
             self.verify_audit(summary, final=True)
+        except KeyboardInterrupt:
+            self.violations.add(self.iteration, "other", "interrupted (SIGINT or SIGTERM)")
         except Exception:  # noqa: BLE001
             self.violations.add(self.iteration, "other", "the loop stopped:\n" + traceback.format_exc())
         finally:
@@ -1505,6 +1513,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--verify-every", type=int, default=10)
     parser.add_argument("--json", type=Path, default=None, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
+    # SIGTERM (e.g. a timeout) unwinds like Ctrl-C, so the server is stopped and reported.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if args.iterations < 1:
         parser.error("iterations must be at least 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
