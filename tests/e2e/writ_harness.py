@@ -9,6 +9,10 @@ within 10 s) is part of the server's contract, so the fixture asserts it.
 For the replica and crash tests: `replica()` starts another process on the same database (same
 administrator, its own port and log), `crash()` SIGKILLs a process and keeps its database,
 `restart()` starts it again on that database, and `sql()` reads the database directly.
+With `keep_port` set, every restart listens on the port of the first start, so the URL (and with
+it the tokens' issuer) stays the same across crashes, as for a real deployment; `spawn()` starts
+the process without waiting for it to be ready (the crash loop kills some processes during
+start-up).
 """
 
 from __future__ import annotations
@@ -178,6 +182,8 @@ class WritServer:
     name: str = "writ-serve"
     # Every log file this server has written, one per process started (restarts included).
     logs: list[Path] = field(default_factory=list)
+    # Restarts listen on the port of the first start (`spawn()` and `restart()`).
+    keep_port: bool = False
     _admin_pg_url: Optional[str] = None
     _pg_database: Optional[str] = None
     _stderr_file: Any = field(default=None, repr=False)
@@ -246,40 +252,14 @@ class WritServer:
 
     def restart(self) -> None:
         """Starts the process again on the same database (after `crash()` or a stopped process),
-        on a new port, and fetches a new admin token."""
+        on a new port (the same one with `keep_port`), and fetches a new admin token."""
         assert self.process is None or self.process.poll() is not None, "still running"
         self._launch()
 
     def _launch(self) -> None:
-        binary = writ_binary()
         last_error: Optional[HarnessError] = None
         for _ in range(3):  # a free port can be taken between probing and binding
-            port = _free_port()
-            self.url = f"http://127.0.0.1:{port}"
-            env = {k: v for k, v in os.environ.items() if not k.startswith("WRIT_")}
-            env.update(
-                {
-                    "WRIT_BOOTSTRAP_CLIENT_ID": self.client_id,
-                    "WRIT_BOOTSTRAP_CLIENT_SECRET": self.client_secret,
-                    "WRIT_PUBLIC_URL": self.url,
-                    # The audit HMAC key: required with PostgreSQL, and shared by the replicas
-                    # of one database, as they share this workdir.
-                    "WRIT_AUDIT_KEY_FILE": str(self.workdir / "writ.audit-key"),
-                    "NO_COLOR": "1",
-                }
-            )
-            env.update(self.env)
-            self.stderr_path = self.workdir / f"{self.name}-{len(self.logs)}.stderr"
-            self.logs.append(self.stderr_path)
-            self._stderr_file = open(self.stderr_path, "wb")
-            self.process = subprocess.Popen(
-                [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--database", self.database_url],
-                cwd=self.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=self._stderr_file,
-                stderr=subprocess.STDOUT,
-            )
+            self.spawn()
             try:
                 self._wait_ready()
                 self.token = self.client_credentials_token()
@@ -290,6 +270,37 @@ class WritServer:
                 if "in use" not in self.stderr_text().lower():
                     break
         raise last_error  # type: ignore[misc]
+
+    def spawn(self) -> None:
+        """Starts the process (on a new free port, or the first start's port with `keep_port`)
+        without waiting for it to be ready."""
+        binary = writ_binary()
+        port = int(self.url.rsplit(":", 1)[1]) if self.keep_port and self.url else _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRIT_")}
+        env.update(
+            {
+                "WRIT_BOOTSTRAP_CLIENT_ID": self.client_id,
+                "WRIT_BOOTSTRAP_CLIENT_SECRET": self.client_secret,
+                "WRIT_PUBLIC_URL": self.url,
+                # The audit HMAC key: required with PostgreSQL, and shared by the replicas
+                # of one database, as they share this workdir.
+                "WRIT_AUDIT_KEY_FILE": str(self.workdir / "writ.audit-key"),
+                "NO_COLOR": "1",
+            }
+        )
+        env.update(self.env)
+        self.stderr_path = self.workdir / f"{self.name}-{len(self.logs)}.stderr"
+        self.logs.append(self.stderr_path)
+        self._stderr_file = open(self.stderr_path, "wb")
+        self.process = subprocess.Popen(
+            [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--database", self.database_url],
+            cwd=self.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._stderr_file,
+            stderr=subprocess.STDOUT,
+        )
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S

@@ -35,6 +35,8 @@ mod callouts;
 mod catalogs;
 #[path = "api/conventions.rs"]
 mod conventions;
+#[path = "api/crash_reruns.rs"]
+mod crash_reruns;
 #[path = "api/current_user.rs"]
 mod current_user;
 #[path = "api/delivery.rs"]

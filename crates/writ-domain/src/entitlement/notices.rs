@@ -6,7 +6,9 @@
 //! the extension that set the end; lead times already past then are skipped. A job is matched
 //! back to its lead time by its due instant, so a job left over from an end that an extension
 //! moved finds no lead time and does nothing — an extension re-arms the notices by writing new
-//! jobs for the new end.
+//! jobs for the new end. The notice's event takes its job's id, so the same job run again (its
+//! work committed, then the process died before the job was deleted) finds the event written
+//! and records nothing twice.
 
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -18,6 +20,7 @@ use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use crate::authz::PrincipalKind;
 use crate::error::{DomainError, DomainResult};
 use crate::jobs::{JobKind, NewJob};
+use crate::store::StoreError;
 
 /// Entra's schedule: fourteen days and one day before the end.
 pub const DEFAULT_EXPIRY_NOTICE_LEAD_TIMES: [Duration; 2] = [Duration::days(14), Duration::days(1)];
@@ -64,11 +67,12 @@ fn iso_duration(lead: Duration) -> String {
 }
 
 impl Entitlement {
-    /// Runs an `expiryNotice` job due at `due`: records the notice on a live assignment whose
-    /// end is still `due` + one of the lead times, unless its policy disables assignment
+    /// Runs the `expiryNotice` job `job_id` due at `due`: records the notice on a live assignment
+    /// whose end is still `due` + one of the lead times, unless its policy disables assignment
     /// notifications.
     pub(super) async fn send_expiry_notice(
         &self,
+        job_id: &str,
         assignment_id: &str,
         due: OffsetDateTime,
         now: OffsetDateTime,
@@ -147,14 +151,26 @@ impl Entitlement {
             status: notice_status(lead).into(),
             ..assignment.clone()
         };
+        let lead_text = iso_duration(lead);
+        let mut data = assignment_event_data(&noticed, None);
+        data["leadTime"] = json!(lead_text);
+        let event = OutboxEvent {
+            id: job_id.to_owned(),
+            ..OutboxEvent::new("assignment.expiringSoon", now, data, recipients.clone())
+        };
         let mut tx = self.store.begin().await?;
+        match tx.enqueue_event(&event).await {
+            // This job ran before and its notice committed; the process died before the job
+            // was deleted. Nothing is recorded again (the transaction is dropped).
+            Err(StoreError::Unique(_)) => return Ok(()),
+            other => other?,
+        }
         if !tx.update_assignment(&noticed, &assignment).await? {
             // It ended or was extended since it was read: the job runs again and reads anew.
             return Err(DomainError::Conflict(format!(
                 "assignment {assignment_id} changed while its expiry notice was recorded"
             )));
         }
-        let lead_text = iso_duration(lead);
         tx.append_audit(
             &AuditRecord::success(
                 Actor::system(),
@@ -187,15 +203,6 @@ impl Entitlement {
             )
             .in_catalog(&assignment.catalog_id),
         )
-        .await?;
-        let mut data = assignment_event_data(&noticed, None);
-        data["leadTime"] = json!(lead_text);
-        tx.enqueue_event(&OutboxEvent::new(
-            "assignment.expiringSoon",
-            now,
-            data,
-            recipients,
-        ))
         .await?;
         callouts::write_callout(tx.as_mut(), callout.as_ref()).await?;
         Ok(tx.commit().await?)

@@ -1440,7 +1440,7 @@ impl Entitlement {
             Some(JobKind::ApprovalEscalation) => self.escalate_approval(&job.subject_id, now).await,
             Some(JobKind::CalloutTimeout) => self.time_out_callout(&job.subject_id, now).await,
             Some(JobKind::ExpiryNotice) => {
-                self.send_expiry_notice(&job.subject_id, job.due_at, now)
+                self.send_expiry_notice(&job.id, &job.subject_id, job.due_at, now)
                     .await
             }
             None => Err(DomainError::Internal(format!(
@@ -1555,6 +1555,15 @@ impl Entitlement {
         let start = request.schedule.start_date_time.unwrap_or(now).max(now);
         if start > now {
             let mut tx = self.store.begin().await?;
+            if request.state == RequestState::Scheduled {
+                // This job ran before and committed the scheduling, but the process died before
+                // the job was deleted: the state stays and nothing is recorded again. The job at
+                // the start was written with the scheduling (enqueueing it again is a no-op).
+                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, start))
+                    .await?;
+                tx.commit().await?;
+                return Ok(None);
+            }
             let scheduled = request.moved_to(RequestState::Scheduled, now);
             if tx
                 .update_assignment_request(&scheduled, request.state)
