@@ -144,7 +144,12 @@ pub struct ClaimedJob {
     pub kind: Option<JobKind>,
     pub kind_name: String,
     pub subject_id: String,
+    /// When it is due: its scheduled instant, or a failed attempt's retry instant.
     pub due_at: OffsetDateTime,
+    /// The instant it was scheduled for at enqueue; unlike `due_at`, no retry, park or release
+    /// moves it, so a handler that reads what the job is *for* (an `expiryNotice` finds its lead
+    /// time by it) reads this.
+    pub scheduled_at: OffsetDateTime,
     /// Claims so far, this one included.
     pub attempts: u32,
 }

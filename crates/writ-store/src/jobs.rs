@@ -22,8 +22,8 @@ where
     E: sqlx::Executor<'e, Database = Any>,
 {
     let done = sqlx::query(
-        "INSERT INTO jobs (id, kind, subject_id, due_at, dedupe_key) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (dedupe_key) DO NOTHING",
+        "INSERT INTO jobs (id, kind, subject_id, due_at, scheduled_at, dedupe_key) \
+         VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(job.id.clone())
     .bind(job.kind.as_str())
@@ -46,7 +46,7 @@ macro_rules! claim_sql {
 }
 macro_rules! claim_returning {
     () => {
-        ") RETURNING id, kind, subject_id, due_at, attempts"
+        ") RETURNING id, kind, subject_id, due_at, scheduled_at, attempts"
     };
 }
 
@@ -77,12 +77,19 @@ where
         .iter()
         .map(|row| {
             let kind_name: String = row.try_get("kind").store()?;
+            let due_at = from_micros(row.try_get("due_at").store()?);
             Ok(ClaimedJob {
                 id: row.try_get("id").store()?,
                 kind: JobKind::parse(&kind_name),
                 kind_name,
                 subject_id: row.try_get("subject_id").store()?,
-                due_at: from_micros(row.try_get("due_at").store()?),
+                due_at,
+                // A row written by a build before schema version 23 has none: not yet retried
+                // by this build, its due time is still the instant it was scheduled for.
+                scheduled_at: row
+                    .try_get::<Option<i64>, _>("scheduled_at")
+                    .store()?
+                    .map_or(due_at, from_micros),
                 attempts: attempts(row)?,
             })
         })
@@ -154,9 +161,9 @@ where
 }
 
 /// Releases the parked jobs about `subject_id`: due at once with a fresh attempt count. A job
-/// keeps its due time when that has passed (it always has: a job is parked when it runs), as
-/// some handlers read it (an `expiryNotice` finds its lead time by it); only a later one, from
-/// a clock that went back, is brought forward to `now`.
+/// keeps its due time when that has passed (it always has: a job is parked when it runs), so
+/// released jobs run oldest first; only a later one, from a clock that went back, is brought
+/// forward to `now`. `scheduled_at`, which handlers read, is never changed.
 pub(crate) async fn unpark<'e, E>(
     executor: E,
     subject_id: &str,

@@ -4,8 +4,10 @@
 //!
 //! Each notice is an `expiryNotice` job due at `end − lead time`, written with the delivery or
 //! the extension that set the end; lead times already past then are skipped. A job is matched
-//! back to its lead time by its due instant, so a job left over from an end that an extension
-//! moved finds no lead time and does nothing — an extension re-arms the notices by writing new
+//! back to its lead time by the instant it was scheduled for (`ClaimedJob::scheduled_at`, not its
+//! due time, which a failed attempt moves to the retry instant), so a retried notice is still
+//! sent, and a job left over from an end that an extension moved finds no lead time and does
+//! nothing — an extension re-arms the notices by writing new
 //! jobs for the new end. The notice's event takes its job's id, so the same job run again (its
 //! work committed, then the process died before the job was deleted) finds the event written
 //! and records nothing twice.
@@ -67,14 +69,14 @@ fn iso_duration(lead: Duration) -> String {
 }
 
 impl Entitlement {
-    /// Runs the `expiryNotice` job `job_id` due at `due`: records the notice on a live assignment
-    /// whose end is still `due` + one of the lead times, unless its policy disables assignment
-    /// notifications.
+    /// Runs the `expiryNotice` job `job_id` scheduled for `scheduled`: records the notice on a
+    /// live assignment whose end is still `scheduled` + one of the lead times, unless its policy
+    /// disables assignment notifications.
     pub(super) async fn send_expiry_notice(
         &self,
         job_id: &str,
         assignment_id: &str,
-        due: OffsetDateTime,
+        scheduled: OffsetDateTime,
         now: OffsetDateTime,
     ) -> DomainResult<()> {
         let Some(assignment) = self.store.assignment(assignment_id).await? else {
@@ -93,7 +95,7 @@ impl Entitlement {
             .expiry_notice_lead_times
             .iter()
             .copied()
-            .find(|lead| end.checked_sub(*lead) == Some(due))
+            .find(|lead| end.checked_sub(*lead) == Some(scheduled))
         else {
             // The end moved (an extension wrote this end's own jobs) or the lead times changed.
             return Ok(());

@@ -1440,7 +1440,7 @@ impl Entitlement {
             Some(JobKind::ApprovalEscalation) => self.escalate_approval(&job.subject_id, now).await,
             Some(JobKind::CalloutTimeout) => self.time_out_callout(&job.subject_id, now).await,
             Some(JobKind::ExpiryNotice) => {
-                self.send_expiry_notice(&job.id, &job.subject_id, job.due_at, now)
+                self.send_expiry_notice(&job.id, &job.subject_id, job.scheduled_at, now)
                     .await
             }
             None => Err(DomainError::Internal(format!(

@@ -7,6 +7,7 @@
 
 use writ_domain::audit::OutboxEvent;
 use writ_domain::entitlement::policy_model::NotificationSettings;
+use writ_domain::jobs::JobKind;
 
 use super::*;
 
@@ -255,9 +256,63 @@ async fn decision_and_delivery_events_name_the_requestor_and_the_sponsors(backen
     );
 }
 
+/// A notice whose first attempt failed is sent on its retry: the job is matched to its lead time
+/// by the instant it was scheduled for, which a retry keeps, not by its due time, which a retry
+/// moves (the notice was once dropped silently: any transient failure of the first attempt, or
+/// the handler's own `Conflict` when the assignment changed meanwhile, lost it).
+async fn a_retried_notice_is_still_sent(backend: Backend) {
+    let w = World::new(backend).await.with_lead_times();
+    let assignment = w.delivered(&w.package, &w.policy, &w.agent).await;
+    let end = T0 + LIFETIME;
+
+    // The worker claims the notice at its instant and its attempt fails, as a worker records it.
+    w.clock.set(end - EARLY);
+    let retry_at = end - EARLY + Duration::seconds(1);
+    let mut tx = w.store.begin().await.unwrap();
+    let claimed = tx
+        .claim_jobs(
+            "worker-a",
+            w.clock.now(),
+            retry_at + Duration::minutes(1),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].kind, Some(JobKind::ExpiryNotice));
+    assert_eq!(claimed[0].scheduled_at, end - EARLY);
+    assert!(
+        tx.retry_job(&claimed[0].id, "worker-a", retry_at, "database unavailable")
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert!(w.notices_of(&assignment.id).await.is_empty());
+
+    w.clock.set(retry_at);
+    assert_eq!(w.run_jobs().await.completed, 1);
+    let notices = w.notices_of(&assignment.id).await;
+    assert_eq!(notices.len(), 1, "the retried notice is sent");
+    assert_eq!(notices[0].data["leadTime"], "PT1800S");
+    assert_eq!(notices[0].occurred_at, retry_at);
+    assert_eq!(
+        w.assignment(&assignment.id).await.status,
+        "NearExpiryNotificationTriggered"
+    );
+    let records = w.audits_of(&assignment.id).await;
+    let record = only_record(&records, "Notify of access package assignment expiry");
+    assert_eq!(record.on_behalf_of.as_deref(), Some(w.agent.as_str()));
+
+    // The later lead time, not retried, is sent at its own instant as before.
+    w.clock.set(end - LATE);
+    w.run_jobs().await;
+    assert_eq!(w.notices_of(&assignment.id).await.len(), 2);
+}
+
 on_both_backends!(
     decision_and_delivery_events_name_the_requestor_and_the_sponsors,
     notices_go_to_the_sponsors_at_each_lead_time_and_again_after_an_extension,
     a_lead_time_past_at_delivery_is_skipped,
     disabled_notifications_and_ended_assignments_send_no_notice,
+    a_retried_notice_is_still_sent,
 );
