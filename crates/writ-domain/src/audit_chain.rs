@@ -376,12 +376,20 @@ pub struct VerifyReport {
 
 /// Recomputes the chain from the first record, reading `page` records at a time, and checks it
 /// against the chain head and, when given, an exported checkpoint. Stops at the first break.
+///
+/// `writ serve` may be chaining while this runs, and the walk is not one snapshot: the head is
+/// read before the walk and again after it. Records linked before the walk began must all be
+/// there (the walk must reach the first head), and the walk must not end past the head read
+/// after it; where it ends on either head, that head's MAC must be the last link's. A walk that
+/// ends between the two heads saw a prefix of what the chainer linked meanwhile, which is not a
+/// break.
 pub async fn verify_chain(
     store: &dyn Store,
     key: &AuditKey,
     checkpoint: Option<&Checkpoint>,
     page: u32,
 ) -> DomainResult<VerifyReport> {
+    let head_before = store.audit_chain_head().await?;
     let mut last = ChainHead::default();
     let mut verified = 0;
     let mut at_checkpoint: Option<String> = None;
@@ -444,15 +452,18 @@ pub async fn verify_chain(
     let first_break = match first_break {
         Some(found) => Some(found),
         None => {
-            let head = store.audit_chain_head().await?;
-            if head.seq > last.seq {
+            let head_after = store.audit_chain_head().await?;
+            if head_before.seq > last.seq {
                 Some(ChainBreak::TailMissing {
-                    head_seq: head.seq,
+                    head_seq: head_before.seq,
                     last_seq: last.seq,
                 })
-            } else if head != last {
+            } else if last.seq > head_after.seq
+                || (last.seq == head_before.seq && head_before != last)
+                || (last.seq == head_after.seq && head_after != last)
+            {
                 Some(ChainBreak::HeadMismatch {
-                    head_seq: head.seq,
+                    head_seq: head_after.seq,
                     last_seq: last.seq,
                 })
             } else {

@@ -362,7 +362,47 @@ async fn truncation_is_detected_against_the_checkpoint(backend: Backend) {
     );
 }
 
+/// `writ audit verify` run while `writ serve` chains (found by the crash loop): records linked
+/// after the walk began are no break, neither when the walk sees some of them nor when the
+/// head has moved past where the walk ended.
+async fn verify_while_the_chainer_runs_finds_no_break(backend: Backend) {
+    let s = std::sync::Arc::new(store(backend).await);
+    append(&s, 8, "Add user").await;
+    chain_all(s.as_ref(), &key()).await.unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let chainer = {
+        let (s, done) = (s.clone(), done.clone());
+        tokio::spawn(async move {
+            for i in 0..150 {
+                append(&s, 1, &format!("Update group {i}")).await;
+                chain_all(s.as_ref(), &key()).await.unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let mut verifications = 0;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let report = verify_chain(s.as_ref(), &key(), None, 4).await.unwrap();
+        assert_eq!(report.first_break, None, "{report:?}");
+        verifications += 1;
+    }
+    chainer.await.unwrap();
+    assert!(verifications > 0);
+    let report = verify(&s, None).await;
+    assert_eq!((report.first_break, report.verified), (None, 158));
+    // Tampering is still found after the race: the last record deleted.
+    sql(&s, "DELETE FROM audit_log WHERE chain_seq = 158").await;
+    assert_eq!(
+        verify(&s, None).await.first_break,
+        Some(ChainBreak::TailMissing {
+            head_seq: 158,
+            last_seq: 157
+        })
+    );
+}
+
 conformance!(
+    verify_while_the_chainer_runs_finds_no_break,
     the_chainer_links_committed_records_in_order,
     racing_chainers_agree_on_one_order,
     an_edited_record_is_detected,
