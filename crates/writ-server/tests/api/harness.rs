@@ -63,6 +63,23 @@ impl Reply {
             .unwrap_or_else(|| panic!("no id in {} ({})", self.body, self.status))
             .to_owned()
     }
+
+    /// Asserts a `400 invalidRequest` in Graph's envelope whose message contains `expected` (the
+    /// field and the limit, say); `case` names the attempt in a failure.
+    pub fn assert_invalid_request(&self, expected: &str, case: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::BAD_REQUEST,
+            "{case}: {}",
+            self.body
+        );
+        assert_eq!(self.error_code(), "invalidRequest", "{case}");
+        let message = self.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(expected),
+            "{case}: the message names '{expected}': {message}"
+        );
+    }
 }
 
 /// Sends `request` through `router` as a client would: the answer's status, headers and body.
