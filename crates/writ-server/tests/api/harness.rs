@@ -80,6 +80,19 @@ impl Reply {
             "{case}: the message names '{expected}': {message}"
         );
     }
+
+    /// Asserts an OAuth error (RFC 6749 section 5.2, the token endpoint's format): this status
+    /// and `error`, and an `error_description` that contains `description`.
+    pub fn assert_oauth_error(&self, status: StatusCode, error: &str, description: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["error"], error, "{}", self.body);
+        let text = self.body["error_description"].as_str().unwrap_or_default();
+        assert!(
+            self.body["error_description"].is_string() && text.contains(description),
+            "the description names '{description}': {}",
+            self.body
+        );
+    }
 }
 
 /// Sends `request` through `router` as a client would: the answer's status, headers and body.
