@@ -320,27 +320,17 @@ async fn custom_extension_and_settings_durations_are_bounded(backend: Backend) {
         "P14D"
     );
 
-    let settings = format!("{EM}/settings");
-    let reply = app
-        .send(
-            Method::PATCH,
-            &settings,
-            &app.admin,
-            json!({"durationUntilExternalUserDeletedAfterBlocked": "P9999999999D"}),
-        )
-        .await;
+    let deleted_after = async |duration: &str| {
+        let body = json!({"durationUntilExternalUserDeletedAfterBlocked": duration});
+        app.send(Method::PATCH, &format!("{EM}/settings"), &app.admin, body)
+            .await
+    };
+    let reply = deleted_after("P9999999999D").await;
     reply.assert_invalid_request(
         "durationUntilExternalUserDeletedAfterBlocked must be at most P3660D (3660 days)",
         "settings",
     );
-    let reply = app
-        .send(
-            Method::PATCH,
-            &settings,
-            &app.admin,
-            json!({"durationUntilExternalUserDeletedAfterBlocked": "P3660D"}),
-        )
-        .await;
+    let reply = deleted_after("P3660D").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
 }
 
