@@ -35,7 +35,7 @@ fn invalid(e: writ_odata::ODataError) -> StoreError {
 }
 
 /// FNV-1a over the query text: stable across processes and builds, which a skiptoken must be.
-fn fingerprint(parts: &[&str]) -> String {
+pub(crate) fn fingerprint(parts: &[&str]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for byte in part.bytes().chain(std::iter::once(0u8)) {
@@ -56,6 +56,11 @@ fn encode_token(fp: &str, keys: &[SqlValue]) -> String {
             SqlValue::Null => serde_json::Value::Null,
         })
         .collect();
+    token_text(fp, serde_json::Value::Array(keys))
+}
+
+/// The token for a fingerprint and sort keys (JSON, base64url).
+pub(crate) fn token_text(fp: &str, keys: serde_json::Value) -> String {
     let body = serde_json::json!({ "f": fp, "k": keys });
     URL_SAFE_NO_PAD.encode(body.to_string())
 }

@@ -2,6 +2,8 @@
 //! `WRIT_TEST_POSTGRES_URL` (a server URL whose user may create databases; `scripts/test.sh`
 //! starts one and sets it). Without it they fail with a message saying so, rather than skip:
 //! every storage test must run on both backends.
+//!
+//! Also forged `$skiptoken`s, for tests of what the store does with keys a client made up.
 
 use std::path::PathBuf;
 
@@ -60,4 +62,16 @@ pub async fn fresh_store(backend: Backend) -> Result<SqlStore, StoreError> {
     let store = connect(&ConnectOptions::new(url)).await?;
     migrate(&store).await?;
     Ok(store)
+}
+
+/// A `$skiptoken` for a read of `entity` (the schema's name, e.g. `"user"`) with this `$filter`
+/// and `$orderby` (empty when absent), carrying `keys` as they are: it passes the "made for this
+/// query" check, so keys of the wrong type or number reach the checks behind it.
+pub fn forged_skiptoken(
+    entity: &str,
+    filter: &str,
+    orderby: &str,
+    keys: serde_json::Value,
+) -> String {
+    crate::list::token_text(&crate::list::fingerprint(&[entity, filter, orderby]), keys)
 }

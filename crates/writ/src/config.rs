@@ -483,6 +483,11 @@ mod tests {
             .collect()
     }
 
+    /// The configuration from the defaults and these environment variables alone.
+    fn with_env(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        load(&Flags::default(), &env(pairs))
+    }
+
     #[test]
     fn defaults_env_and_flags_layer_in_order() {
         let config = load(&Flags::default(), &env(&[])).unwrap();
@@ -661,8 +666,7 @@ mod tests {
             max_agent_access(&Config::default()).unwrap(),
             time::Duration::days(365)
         );
-        let with = |pairs: &[(&str, &str)]| load(&Flags::default(), &env(pairs));
-        let config = with(&[("WRIT_MAX_AGENT_ACCESS", "P30D")]).unwrap();
+        let config = with_env(&[("WRIT_MAX_AGENT_ACCESS", "P30D")]).unwrap();
         assert_eq!(max_agent_access(&config).unwrap(), time::Duration::days(30));
         for (var, value, name) in [
             (
@@ -694,12 +698,12 @@ mod tests {
                 "notifications.expiry_lead_times",
             ),
         ] {
-            let err = with(&[(var, value)]).unwrap_err();
+            let err = with_env(&[(var, value)]).unwrap_err();
             assert!(err.contains(name), "{var}={value}: {err}");
         }
-        let err = with(&[("WRIT_MAX_AGENT_ACCESS", "P3661D")]).unwrap_err();
+        let err = with_env(&[("WRIT_MAX_AGENT_ACCESS", "P3661D")]).unwrap_err();
         assert!(err.contains("P3660D"), "the limit is named: {err}");
-        assert!(with(&[("WRIT_MAX_AGENT_ACCESS", "P3660D")]).is_ok());
+        assert!(with_env(&[("WRIT_MAX_AGENT_ACCESS", "P3660D")]).is_ok());
     }
 
     #[test]
@@ -788,36 +792,27 @@ mod tests {
 
     #[test]
     fn trusted_proxies_and_the_metrics_listener() {
-        let config = load(
-            &Flags::default(),
-            &env(&[
-                ("WRIT_TRUSTED_PROXIES", "10.0.0.0/8, fd00::1 ,"),
-                ("WRIT_METRICS_LISTEN", "127.0.0.1:9090"),
-            ]),
-        )
+        let config = with_env(&[
+            ("WRIT_TRUSTED_PROXIES", "10.0.0.0/8, fd00::1 ,"),
+            ("WRIT_METRICS_LISTEN", "127.0.0.1:9090"),
+        ])
         .unwrap();
         assert_eq!(config.trusted_proxies, vec!["10.0.0.0/8", "fd00::1"]);
         assert_eq!(config.metrics_listen.as_deref(), Some("127.0.0.1:9090"));
-        let defaults = load(&Flags::default(), &env(&[])).unwrap();
+        let defaults = with_env(&[]).unwrap();
         assert!(defaults.trusted_proxies.is_empty() && defaults.metrics_listen.is_none());
-        let err = load(
-            &Flags::default(),
-            &env(&[("WRIT_TRUSTED_PROXIES", "proxy.internal")]),
-        )
-        .unwrap_err();
-        assert!(err.contains("trusted_proxies"), "{err}");
-        let err = load(
-            &Flags::default(),
-            &env(&[("WRIT_METRICS_LISTEN", "localhost:9090")]),
-        )
-        .unwrap_err();
-        assert!(err.contains("metrics_listen"), "{err}");
-        let err = load(
-            &Flags::default(),
-            &env(&[("WRIT_METRICS_LISTEN", "127.0.0.1:8080")]),
-        )
-        .unwrap_err();
-        assert!(err.contains("must differ from listen"), "{err}");
+        for (var, value, expected) in [
+            ("WRIT_TRUSTED_PROXIES", "proxy.internal", "trusted_proxies"),
+            ("WRIT_METRICS_LISTEN", "localhost:9090", "metrics_listen"),
+            (
+                "WRIT_METRICS_LISTEN",
+                "127.0.0.1:8080",
+                "must differ from listen",
+            ),
+        ] {
+            let err = with_env(&[(var, value)]).unwrap_err();
+            assert!(err.contains(expected), "{var}={value}: {err}");
+        }
         assert!(unknown_env_vars(&env(&[("WRIT_TRUSTED_PROXIES", "x")])).is_empty());
     }
 

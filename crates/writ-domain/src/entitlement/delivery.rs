@@ -173,7 +173,7 @@ impl DeliveryReport {
 
 /// Revokes what the holder holds beyond `planned` (roles that left the package, or can no
 /// longer be delivered); returns how many grants went.
-pub(crate) async fn revoke_unplanned(
+async fn revoke_unplanned(
     tx: &mut dyn StoreTx,
     holder: &str,
     held: &[HeldGrant],
@@ -192,10 +192,7 @@ pub(crate) async fn revoke_unplanned(
 }
 
 /// Every grant the holder holds, across providers.
-pub(crate) async fn read_back_all(
-    tx: &mut dyn StoreTx,
-    holder: &str,
-) -> DomainResult<Vec<HeldGrant>> {
+async fn read_back_all(tx: &mut dyn StoreTx, holder: &str) -> DomainResult<Vec<HeldGrant>> {
     let mut held = Vec::new();
     for provider in providers() {
         held.extend(provider.read_back(tx, holder).await?);
@@ -253,6 +250,25 @@ pub(crate) async fn deliver_roles(
         }
     }
     Ok(report)
+}
+
+/// Plans the holder's roles again for the target and brings what it holds in line: grants it
+/// lacks are applied, grants no longer planned (roles that left the package, or may no longer
+/// be delivered) are revoked, and what it holds already stays. Re-delivery, reprocessing and an
+/// extension all go through here, so none of them prolongs a grant delivery would refuse now.
+/// Returns the delivery's report and how many grants were revoked.
+pub(crate) async fn replan(
+    tx: &mut dyn StoreTx,
+    roles: &[(ResourceRole, Option<CatalogResource>)],
+    target: &Subject,
+    holder: &str,
+    ends_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> DomainResult<(DeliveryReport, usize)> {
+    let held = read_back_all(tx, holder).await?;
+    let report = deliver_roles(tx, roles, target, holder, ends_at, now, &held).await?;
+    let revoked = revoke_unplanned(tx, holder, &held, &report.planned).await?;
+    Ok((report, revoked))
 }
 
 /// Why a role (membership or ownership) of a role-assignable group may not be delivered to this

@@ -252,18 +252,8 @@ impl Entitlement {
         // An extension delivers the package for longer: its roles are planned again as for a
         // delivery, so a grant that may no longer be delivered (a role-assignable group no
         // Global Administrator vouched for, say) is revoked rather than prolonged.
-        let held = delivery::read_back_all(tx.as_mut(), &assignment.id).await?;
-        let report = delivery::deliver_roles(
-            tx.as_mut(),
-            &roles,
-            &target,
-            &assignment.id,
-            end,
-            now,
-            &held,
-        )
-        .await?;
-        delivery::revoke_unplanned(tx.as_mut(), &assignment.id, &held, &report.planned).await?;
+        let (report, _) =
+            delivery::replan(tx.as_mut(), &roles, &target, &assignment.id, end, now).await?;
         let mut extended = assignment.clone();
         extended.end_date_time = end;
         let (delivered_state, delivered_as) = report.outcome();

@@ -242,19 +242,15 @@ impl Entitlement {
         let recipients = self.sponsor_recipients(&target.id).await?;
 
         let mut tx = self.store.begin().await?;
-        let held = delivery::read_back_all(tx.as_mut(), &assignment.id).await?;
-        let report = delivery::deliver_roles(
+        let (report, revoked) = delivery::replan(
             tx.as_mut(),
             &roles,
             &target,
             &assignment.id,
             assignment.end_date_time,
             now,
-            &held,
         )
         .await?;
-        let revoked =
-            delivery::revoke_unplanned(tx.as_mut(), &assignment.id, &held, &report.planned).await?;
         let (assignment_state, state) = report.outcome();
         let mut updated = assignment.clone();
         updated.state = assignment_state;

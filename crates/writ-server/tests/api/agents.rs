@@ -110,14 +110,7 @@ pub(crate) async fn agent_token(app: &TestApp, agent_id: &str, scope: &str) -> (
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let token = reply.body["access_token"].as_str().unwrap().to_owned();
-    let payload = token.split('.').nth(1).unwrap();
-    use base64::Engine;
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = crate::harness::claims_of(&token);
     (token, claims)
 }
 

@@ -886,7 +886,7 @@ async fn decide(
     .await
 }
 
-async fn request_state(app: &TestApp, request: &str) -> String {
+pub(crate) async fn request_state(app: &TestApp, request: &str) -> String {
     app.get(&format!("{EM}/assignmentRequests/{request}"), &app.admin)
         .await
         .body["state"]

@@ -21,8 +21,8 @@ use writ_server::job_worker::{JobWorker, WorkerTiming};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent};
-use crate::assignments::{Setup, post, post_request, run_jobs, setup};
-use crate::harness::{TestApp, app};
+use crate::assignments::{Setup, post, post_request, request_state, run_jobs, setup};
+use crate::harness::{Reply, TestApp, app};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
@@ -40,50 +40,16 @@ async fn count(app: &TestApp, collection: &str) -> usize {
     reply.body["value"].as_array().unwrap().len()
 }
 
-/// Asserts a `400` whose message contains `expected` (the field and the limit).
-fn assert_refused(reply: &crate::harness::Reply, expected: &str, case: &str) {
-    assert_eq!(
-        reply.status,
-        StatusCode::BAD_REQUEST,
-        "{case}: {}",
-        reply.body
-    );
-    assert_eq!(reply.error_code(), "invalidRequest", "{case}");
-    let message = reply.body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(expected),
-        "{case}: the message names the field and the limit: {message}"
-    );
-}
-
 /// A package that only grants the group's membership, deliverable to people as well.
 async fn people_package(app: &TestApp, s: &Setup) -> String {
-    let package = id(&post(
-        app,
-        "/accessPackages",
-        json!({"displayName": "Ticket tools for people", "catalog": {"id": s.catalog}}),
-    )
-    .await);
-    let roles = app
-        .get(
-            &format!("{EM}/catalogs/{}/resourceRoles", s.catalog),
-            &app.admin,
-        )
-        .await;
-    let member = roles.body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["displayName"] == "Member")
-        .unwrap()
-        .clone();
-    post(
-        app,
-        &format!("/accessPackages/{package}/resourceRoleScopes"),
-        json!({"role": {"id": member["id"]}}),
-    )
-    .await;
-    package
+    let name = "Ticket tools for people";
+    app.member_package(&app.admin, &s.catalog, &s.group, name)
+        .await
+}
+
+async fn post_policy(app: &TestApp, body: Value) -> Reply {
+    let path = format!("{EM}/assignmentPolicies");
+    app.send(Method::POST, &path, &app.admin, body).await
 }
 
 fn stage(s: &Setup, denial: Option<&str>, escalation: Option<&str>) -> Value {
@@ -214,15 +180,8 @@ async fn policy_durations_are_bounded_when_written(backend: Backend) {
     let before = count(&app, "assignmentPolicies").await;
     let audit_before = app.audit_count().await;
     for (case, body, expected) in &refused {
-        let reply = app
-            .send(
-                Method::POST,
-                &format!("{EM}/assignmentPolicies"),
-                &app.admin,
-                body.clone(),
-            )
-            .await;
-        assert_refused(&reply, expected, case);
+        let reply = post_policy(&app, body.clone()).await;
+        reply.assert_invalid_request(expected, case);
     }
     assert_eq!(
         count(&app, "assignmentPolicies").await,
@@ -263,14 +222,7 @@ async fn policy_durations_are_bounded_when_written(backend: Backend) {
     ];
     let mut last = String::new();
     for body in accepted {
-        let reply = app
-            .send(
-                Method::POST,
-                &format!("{EM}/assignmentPolicies"),
-                &app.admin,
-                body.clone(),
-            )
-            .await;
+        let reply = post_policy(&app, body.clone()).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{body}: {}", reply.body);
         last = id(&reply.body);
     }
@@ -296,7 +248,7 @@ async fn policy_durations_are_bounded_when_written(backend: Backend) {
         ),
     ] {
         let reply = app.send(method.clone(), &path, &app.admin, body).await;
-        assert_refused(&reply, expected, method.as_str());
+        reply.assert_invalid_request(expected, method.as_str());
     }
     let after_refusals = app.get(&path, &app.admin).await.body;
     assert_eq!(after_refusals["expiration"], stored["expiration"]);
@@ -337,7 +289,7 @@ async fn custom_extension_and_settings_durations_are_bounded(backend: Backend) {
         let reply = app
             .send(Method::POST, &extensions, &app.admin, extension(timeout))
             .await;
-        assert_refused(&reply, expected, timeout);
+        reply.assert_invalid_request(expected, timeout);
     }
     assert_eq!(listed(&app, &extensions).await, before);
     let mut created = String::new();
@@ -362,34 +314,23 @@ async fn custom_extension_and_settings_durations_are_bounded(backend: Backend) {
             json!({"callbackConfiguration": {"@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration", "timeoutDuration": "P9999999999D"}}),
         )
         .await;
-    assert_refused(&reply, "at most P14D", "PATCH");
+    reply.assert_invalid_request("at most P14D", "PATCH");
     assert_eq!(
         app.get(&path, &app.admin).await.body["callbackConfiguration"]["timeoutDuration"],
         "P14D"
     );
 
-    let settings = format!("{EM}/settings");
-    let reply = app
-        .send(
-            Method::PATCH,
-            &settings,
-            &app.admin,
-            json!({"durationUntilExternalUserDeletedAfterBlocked": "P9999999999D"}),
-        )
-        .await;
-    assert_refused(
-        &reply,
+    let deleted_after = async |duration: &str| {
+        let body = json!({"durationUntilExternalUserDeletedAfterBlocked": duration});
+        app.send(Method::PATCH, &format!("{EM}/settings"), &app.admin, body)
+            .await
+    };
+    let reply = deleted_after("P9999999999D").await;
+    reply.assert_invalid_request(
         "durationUntilExternalUserDeletedAfterBlocked must be at most P3660D (3660 days)",
         "settings",
     );
-    let reply = app
-        .send(
-            Method::PATCH,
-            &settings,
-            &app.admin,
-            json!({"durationUntilExternalUserDeletedAfterBlocked": "P3660D"}),
-        )
-        .await;
+    let reply = deleted_after("P3660D").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
 }
 
@@ -397,16 +338,14 @@ async fn custom_extension_and_settings_durations_are_bounded(backend: Backend) {
 async fn password_credential_instants_are_bounded(backend: Backend) {
     let app = app(backend).await;
     let created = app
-        .send(
-            Method::POST,
-            "/v1.0/applications",
+        .created(
             &app.admin,
+            "/v1.0/applications",
             json!({"displayName": "Nightly export"}),
         )
         .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let path = format!("/v1.0/applications/{}/addPassword", id(&created.body));
-    let application = format!("/v1.0/applications/{}", id(&created.body));
+    let path = format!("/v1.0/applications/{created}/addPassword");
+    let application = format!("/v1.0/applications/{created}");
     let before = listed_in(&app, &application, "passwordCredentials").await;
     for (credential, expected) in [
         (
@@ -430,7 +369,7 @@ async fn password_credential_instants_are_bounded(backend: Backend) {
                 json!({"passwordCredential": credential}),
             )
             .await;
-        assert_refused(&reply, expected, &credential.to_string());
+        reply.assert_invalid_request(expected, &credential.to_string());
     }
     assert_eq!(
         listed_in(&app, &application, "passwordCredentials").await,
@@ -552,7 +491,7 @@ async fn request_schedules_and_agent_access_are_bounded(backend: Backend) {
     ];
     for (case, body, expected) in refused {
         let reply = post_request(&app, &app.admin, body).await;
-        assert_refused(&reply, expected, case);
+        reply.assert_invalid_request(expected, case);
     }
     assert_eq!(
         count(&app, "assignmentRequests").await,
@@ -630,7 +569,7 @@ async fn request_schedules_and_agent_access_are_bounded(backend: Backend) {
         ),
     ] {
         let reply = post_request(&app, &app.admin, body).await;
-        assert_refused(&reply, expected, case);
+        reply.assert_invalid_request(expected, case);
     }
     assert_eq!(count(&app, "assignmentRequests").await, before);
     let reply = post_request(
@@ -659,15 +598,6 @@ async fn rewrite_policy(
     let mut tx = app.store.begin().await.unwrap();
     tx.update_policy(&policy, subjects).await.unwrap();
     tx.commit().await.unwrap();
-}
-
-async fn request_state(app: &TestApp, request: &str) -> String {
-    app.get(&format!("{EM}/assignmentRequests/{request}"), &app.admin)
-        .await
-        .body["state"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 async fn an_old_row_with_an_overflowing_duration_parks_its_job_not_the_worker(backend: Backend) {
@@ -782,7 +712,7 @@ async fn an_old_policy_with_an_overflowing_expiration_is_a_400_not_a_500(backend
     .await;
     let before = count(&app, "assignmentRequests").await;
     let reply = post_request(&app, &app.admin, admin_add(&s, &s.policy, &s.agent, None)).await;
-    assert_refused(&reply, "is not a representable instant", "adminAdd");
+    reply.assert_invalid_request("is not a representable instant", "adminAdd");
     assert_eq!(count(&app, "assignmentRequests").await, before);
 }
 

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use axum::http::{HeaderMap, Method, StatusCode};
-use base64::Engine;
 use serde_json::{Value, json};
 use time::Duration;
 use writ_domain::clock::Clock;
@@ -376,13 +375,7 @@ fn claims(headers: &HeaderMap) -> Value {
         .strip_prefix("Bearer ")
         .unwrap()
         .to_owned();
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
+    crate::harness::claims_of(&token)
 }
 
 /// Fire-and-forget extensions at created, granted and removed, and the assignment extension at

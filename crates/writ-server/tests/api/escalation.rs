@@ -13,8 +13,10 @@ use writ_domain::store::Store;
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
-use crate::assignments::{login, run_jobs};
-use crate::harness::{PUBLIC_URL, Reply, TestApp, app};
+use crate::assignments::{login, member_ids as members, post_request as request, run_jobs};
+use crate::harness::{
+    PASSWORD, PUBLIC_URL, Reply, TestApp, app, claims_of, group_resource as onboard, nickname,
+};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const EM_ROLES: &str = "/v1.0/roleManagement/entitlementManagement/roleAssignments";
@@ -28,7 +30,6 @@ const CATALOG_OWNER: &str = "ae79f266-94d4-4dab-b730-feca7e132178";
 const CATALOG_READER: &str = "44272f93-9762-48e8-af59-1b5351b1d6b3";
 const PACKAGE_MANAGER: &str = "7f480852-ebdc-47d4-87de-0d8498384a83";
 const ASSIGNMENT_MANAGER: &str = "e2182095-804a-4656-ae11-64734e9b7ae5";
-const PASSWORD: &str = "a long passphrase 1";
 
 /// The kinds of caller the acceptance of issue 14 names, in the order of the tables' columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,26 +80,6 @@ impl World {
     }
 }
 
-fn id(reply: &Reply) -> String {
-    reply.body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {}", reply.body))
-        .to_owned()
-}
-
-async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> String {
-    let reply = app.send(Method::POST, path, token, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
-    id(&reply)
-}
-
-fn nickname(name: &str) -> String {
-    name.to_lowercase()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect()
-}
-
 async fn human(app: &TestApp, kind: Kind, name: &str) -> Party {
     let (id, token) = app.user_token(name).await;
     Party {
@@ -110,8 +91,7 @@ async fn human(app: &TestApp, kind: Kind, name: &str) -> Party {
 }
 
 async fn directory_role(app: &TestApp, principal: &str, role: &str) {
-    created(
-        app,
+    app.created(
         &app.admin,
         DIRECTORY_ROLES,
         json!({"principalId": principal, "roleDefinitionId": role, "directoryScopeId": "/"}),
@@ -120,8 +100,7 @@ async fn directory_role(app: &TestApp, principal: &str, role: &str) {
 }
 
 async fn catalog_role(app: &TestApp, principal: &str, role: &str, catalog: &str) {
-    created(
-        app,
+    app.created(
         &app.admin,
         EM_ROLES,
         json!({"principalId": principal, "roleDefinitionId": role, "appScopeId": format!("/AccessPackageCatalog/{catalog}")}),
@@ -130,8 +109,7 @@ async fn catalog_role(app: &TestApp, principal: &str, role: &str, catalog: &str)
 }
 
 async fn new_catalog(app: &TestApp, name: &str) -> String {
-    created(
-        app,
+    app.created(
         &app.admin,
         &format!("{EM}/catalogs"),
         json!({"displayName": name}),
@@ -141,7 +119,9 @@ async fn new_catalog(app: &TestApp, name: &str) -> String {
 
 async fn world(app: &TestApp) -> World {
     let fleet = fleet(app).await;
-    let agent = id(&create_agent(app, &fleet, "escalation-agent", &[&fleet.sponsor]).await);
+    let agent = create_agent(app, &fleet, "escalation-agent", &[&fleet.sponsor])
+        .await
+        .id();
     let catalog = new_catalog(app, "Escalation").await;
     let mut parties = Vec::new();
     let global = human(app, Kind::GlobalAdmin, "Gina Global").await;
@@ -205,36 +185,15 @@ async fn wids(app: &TestApp, party: &Party) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn claims_of(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-async fn members(app: &TestApp, group: &str) -> Vec<String> {
-    app.get(&format!("/v1.0/groups/{group}/members"), &app.admin)
+async fn resource_request(app: &TestApp, token: &str, body: Value) -> Reply {
+    app.send(Method::POST, &format!("{EM}/resourceRequests"), token, body)
         .await
-        .body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
-async fn request(app: &TestApp, token: &str, body: Value) -> Reply {
-    app.send(
-        Method::POST,
-        &format!("{EM}/assignmentRequests"),
-        token,
-        body,
-    )
-    .await
+/// Posts an assignment request as `token`, which must be accepted; its id.
+async fn requested(app: &TestApp, token: &str, body: Value) -> String {
+    app.created(token, &format!("{EM}/assignmentRequests"), body)
+        .await
 }
 
 async fn request_of(app: &TestApp, request: &str) -> Value {
@@ -246,6 +205,14 @@ async fn request_of(app: &TestApp, request: &str) -> Value {
     .body
 }
 
+/// The assignment a delivered request made.
+async fn assignment_made_by(app: &TestApp, request: &str) -> String {
+    request_of(app, request).await["assignment"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no assignment made by {request}"))
+        .to_owned()
+}
+
 fn admin_add(target: &str, package: &str, policy: &str) -> Value {
     json!({"requestType": "adminAdd", "assignment": {"targetId": target, "assignmentPolicyId": policy, "accessPackageId": package}})
 }
@@ -254,59 +221,37 @@ fn update(request_type: &str, assignment: &str) -> Value {
     json!({"requestType": request_type, "assignment": {"id": assignment}})
 }
 
-fn onboard(request_type: &str, catalog: &str, system: &str, origin: &str) -> Value {
-    json!({"requestType": request_type, "catalog": {"id": catalog}, "resource": {"originId": origin, "originSystem": system}})
+/// A new group named `name`, onboarded into `catalog` by `token`, and a package of `catalog`
+/// granting its membership: (group, package).
+async fn group_package(app: &TestApp, token: &str, catalog: &str, name: &str) -> (String, String) {
+    let group = app.create_group(name).await;
+    app.onboard_group(token, catalog, &group).await;
+    let package = app.member_package(token, catalog, &group, name).await;
+    (group, package)
 }
 
-/// A package of `catalog` granting the `Member` role of the group resource `group`, made by
-/// `token`.
-async fn member_package(
-    app: &TestApp,
-    token: &str,
-    catalog: &str,
-    group: &str,
-    name: &str,
-) -> String {
-    let package = created(
-        app,
-        token,
-        &format!("{EM}/accessPackages"),
-        json!({"displayName": name, "catalog": {"id": catalog}}),
-    )
-    .await;
-    let roles = app
-        .get(&format!("{EM}/catalogs/{catalog}/resourceRoles"), token)
+/// The administrator adds `object` to the `members` or `owners` of `group`.
+async fn add_to(app: &TestApp, group: &str, relation: &str, object: &str) {
+    let added = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/groups/{group}/{relation}/$ref"),
+            &app.admin,
+            json!({"@odata.id": format!("{PUBLIC_URL}/v1.0/directoryObjects/{object}")}),
+        )
         .await;
-    let member = roles.body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["originId"] == format!("Member_{group}"))
-        .unwrap_or_else(|| panic!("no Member role in {}", roles.body))["id"]
-        .clone();
-    created(
-        app,
-        token,
-        &format!("{EM}/accessPackages/{package}/resourceRoleScopes"),
-        json!({"role": {"id": member}}),
-    )
-    .await;
-    package
+    assert_eq!(added.status, StatusCode::NO_CONTENT, "{}", added.body);
 }
 
-/// An administrators-only policy (any target, a day) on `package`, made by `token`.
-async fn admin_policy(app: &TestApp, token: &str, package: &str) -> String {
-    created(
-        app,
-        token,
-        &format!("{EM}/assignmentPolicies"),
-        json!({
-            "displayName": "Administrators assign", "allowedTargetScope": "notSpecified",
-            "expiration": {"type": "afterDuration", "duration": "P1D"},
-            "accessPackage": {"id": package},
-        }),
-    )
-    .await
+/// The administrator removes `member` from `group`.
+async fn leave(app: &TestApp, group: &str, member: &str) {
+    let left = app
+        .delete(
+            &format!("/v1.0/groups/{group}/members/{member}/$ref"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
 }
 
 /// Records, behind the API's back, what an Identity Governance Administrator or a catalog owner
@@ -368,27 +313,19 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
     let global = w.party(Kind::GlobalAdmin);
     // The group of the attack: role-assignable, holding Global Administrator and Global Reader,
     // owned by the catalog owner.
-    let group = created(
-        &app,
-        &app.admin,
-        "/v1.0/groups",
-        json!({
-            "displayName": "Break glass", "mailNickname": "break-glass", "mailEnabled": false,
-            "securityEnabled": true, "isAssignableToRole": true,
-        }),
-    )
-    .await;
-    directory_role(&app, &group, GLOBAL_ADMIN).await;
-    directory_role(&app, &group, GLOBAL_READER).await;
-    let owned = app
-        .send(
-            Method::POST,
-            &format!("/v1.0/groups/{group}/owners/$ref"),
+    let group = app
+        .created(
             &app.admin,
-            json!({"@odata.id": format!("{PUBLIC_URL}/v1.0/directoryObjects/{}", owner.id)}),
+            "/v1.0/groups",
+            json!({
+                "displayName": "Break glass", "mailNickname": "break-glass", "mailEnabled": false,
+                "securityEnabled": true, "isAssignableToRole": true,
+            }),
         )
         .await;
-    assert_eq!(owned.status, StatusCode::NO_CONTENT, "{}", owned.body);
+    directory_role(&app, &group, GLOBAL_ADMIN).await;
+    directory_role(&app, &group, GLOBAL_READER).await;
+    add_to(&app, &group, "owners", &owner.id).await;
 
     // Onboarding, by each kind of caller; the Global Administrator last (its success would make
     // the others' attempts conflicts).
@@ -405,14 +342,8 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
     let mut order: Vec<&Party> = w.parties.iter().collect();
     order.sort_by_key(|p| p.kind == Kind::GlobalAdmin);
     for party in order {
-        let reply = app
-            .send(
-                Method::POST,
-                &format!("{EM}/resourceRequests"),
-                &party.token,
-                onboard("adminAdd", &w.catalog, "AadGroup", &group),
-            )
-            .await;
+        let body = onboard("adminAdd", &w.catalog, &group);
+        let reply = resource_request(&app, &party.token, body).await;
         if reply.status.as_u16() != expected(party.kind) {
             failures.push(format!(
                 "onboarding as {:?}: expected {}, got {} {}",
@@ -425,14 +356,8 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
     }
     // Refreshing it (which rediscovers its roles) is the same right.
     for party in [governance, owner] {
-        let reply = app
-            .send(
-                Method::POST,
-                &format!("{EM}/resourceRequests"),
-                &party.token,
-                onboard("adminUpdate", &w.catalog, "AadGroup", &group),
-            )
-            .await;
+        let body = onboard("adminUpdate", &w.catalog, &group);
+        let reply = resource_request(&app, &party.token, body).await;
         if reply.status != StatusCode::FORBIDDEN {
             failures.push(format!(
                 "refreshing as {:?}: expected 403, got {} {}",
@@ -444,22 +369,17 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
 
     // Where DESIGN allows it: the Global Administrator packages the group it onboarded and
     // assigns itself; its next token carries the group's roles. An agent never gets them.
-    let package = member_package(&app, &global.token, &w.catalog, &group, "Break glass").await;
-    let policy = admin_policy(&app, &global.token, &package).await;
-    let own = created(
+    let package = app
+        .member_package(&global.token, &w.catalog, &group, "Break glass")
+        .await;
+    let policy = app.admin_policy(&global.token, &package).await;
+    let own = requested(
         &app,
         &global.token,
-        &format!("{EM}/assignmentRequests"),
         admin_add(&global.id, &package, &policy),
     )
     .await;
-    let to_agent = created(
-        &app,
-        &global.token,
-        &format!("{EM}/assignmentRequests"),
-        admin_add(&w.agent, &package, &policy),
-    )
-    .await;
+    let to_agent = requested(&app, &global.token, admin_add(&w.agent, &package, &policy)).await;
     run_jobs(&app).await;
     assert_eq!(request_of(&app, &own).await["state"], "delivered");
     assert!(wids(&app, global).await.contains(&GLOBAL_READER.to_owned()));
@@ -475,20 +395,20 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
     let old = new_catalog(&app, "Onboarded before the fix").await;
     catalog_role(&app, &owner.id, CATALOG_OWNER, &old).await;
     onboarded_before_the_fix(&app, &old, &group).await;
-    let old_package = member_package(&app, &governance.token, &old, &group, "Old").await;
-    let old_policy = admin_policy(&app, &governance.token, &old_package).await;
-    let by_governance = created(
+    let old_package = app
+        .member_package(&governance.token, &old, &group, "Old")
+        .await;
+    let old_policy = app.admin_policy(&governance.token, &old_package).await;
+    let by_governance = requested(
         &app,
         &governance.token,
-        &format!("{EM}/assignmentRequests"),
         admin_add(&governance.id, &old_package, &old_policy),
     )
     .await;
     let accomplice = w.party(Kind::Unrelated);
-    let by_owner = created(
+    let by_owner = requested(
         &app,
         &owner.token,
-        &format!("{EM}/assignmentRequests"),
         admin_add(&accomplice.id, &old_package, &old_policy),
     )
     .await;
@@ -512,14 +432,7 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
         );
     }
     // A Global Administrator's refresh vouches for the old resource; reprocessing delivers.
-    let refresh = app
-        .send(
-            Method::POST,
-            &format!("{EM}/resourceRequests"),
-            &global.token,
-            onboard("adminUpdate", &old, "AadGroup", &group),
-        )
-        .await;
+    let refresh = resource_request(&app, &global.token, onboard("adminUpdate", &old, &group)).await;
     assert_eq!(refresh.status, StatusCode::CREATED, "{}", refresh.body);
     let reprocess = app
         .request(
@@ -551,17 +464,8 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
     .execute(app.store.pool())
     .await
     .unwrap();
-    let assignment = request_of(&app, &by_owner).await["assignment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let extension = created(
-        &app,
-        &owner.token,
-        &format!("{EM}/assignmentRequests"),
-        update("adminUpdate", &assignment),
-    )
-    .await;
+    let assignment = assignment_made_by(&app, &by_owner).await;
+    let extension = requested(&app, &owner.token, update("adminUpdate", &assignment)).await;
     run_jobs(&app).await;
     assert_eq!(request_of(&app, &extension).await["state"], "delivered");
     let read = app
@@ -581,30 +485,23 @@ async fn a_role_assignable_group_is_for_global_administrators_only(backend: Back
 async fn catalog_roles_never_assign_or_extend_themselves(backend: Backend) {
     let mut app = app(backend).await;
     let w = world(&app).await;
-    let group = app.create_group("Rota").await;
     let global = w.party(Kind::GlobalAdmin);
-    created(
-        &app,
-        &global.token,
-        &format!("{EM}/resourceRequests"),
-        onboard("adminAdd", &w.catalog, "AadGroup", &group),
-    )
-    .await;
-    let package = member_package(&app, &global.token, &w.catalog, &group, "Rota").await;
-    let policy = admin_policy(&app, &global.token, &package).await;
+    let (_, package) = group_package(&app, &global.token, &w.catalog, "Rota").await;
+    let policy = app.admin_policy(&global.token, &package).await;
     // Each human caller sponsors an agent of its own; the agent's own is itself.
     let mut own_agent = Vec::new();
     for party in &w.parties {
         let agent = match party.kind {
             Kind::Agent => party.id.clone(),
             Kind::Sponsor => w.agent.clone(),
-            _ => id(&create_agent(
+            _ => create_agent(
                 &app,
                 &w.fleet,
                 &format!("agent of {:?}", party.kind),
                 &[&party.id],
             )
-            .await),
+            .await
+            .id(),
         };
         own_agent.push(agent);
     }
@@ -703,28 +600,10 @@ async fn extensions_need_the_scope_and_the_policy(backend: Backend) {
     let mut app = app(backend).await;
     let w = world(&app).await;
     let global = w.party(Kind::GlobalAdmin);
-    let group = app.create_group("Tools").await;
-    created(
-        &app,
-        &global.token,
-        &format!("{EM}/resourceRequests"),
-        onboard("adminAdd", &w.catalog, "AadGroup", &group),
-    )
-    .await;
-    let package = member_package(&app, &global.token, &w.catalog, &group, "Tools").await;
+    let (_, package) = group_package(&app, &global.token, &w.catalog, "Tools").await;
     // The policy's scope: the members of the rota group, the agent among them.
     let rota = app.create_group("Agent rota").await;
-    let member_ref =
-        json!({"@odata.id": format!("{PUBLIC_URL}/v1.0/directoryObjects/{}", w.agent)});
-    let joined = app
-        .send(
-            Method::POST,
-            &format!("/v1.0/groups/{rota}/members/$ref"),
-            &app.admin,
-            member_ref.clone(),
-        )
-        .await;
-    assert_eq!(joined.status, StatusCode::NO_CONTENT, "{}", joined.body);
+    add_to(&app, &rota, "members", &w.agent).await;
     let settings = |self_update: bool, on_behalf_update: bool, approval: bool| {
         json!({
             "allowedTargetScope": "specificDirectoryUsers",
@@ -746,26 +625,17 @@ async fn extensions_need_the_scope_and_the_policy(backend: Backend) {
     let mut body = settings(true, true, false);
     body["displayName"] = json!("The rota extends");
     body["accessPackage"] = json!({"id": package});
-    let policy = created(
-        &app,
-        &global.token,
-        &format!("{EM}/assignmentPolicies"),
-        body,
-    )
-    .await;
-    let policy_path = format!("{EM}/assignmentPolicies/{policy}");
-    let assigned = created(
-        &app,
-        &global.token,
-        &format!("{EM}/assignmentRequests"),
-        admin_add(&w.agent, &package, &policy),
-    )
-    .await;
+    let policy = app
+        .created(&global.token, &format!("{EM}/assignmentPolicies"), body)
+        .await;
+    let set_policy = async |app: &TestApp, body: Value| {
+        let path = format!("{EM}/assignmentPolicies/{policy}");
+        let patched = app.send(Method::PATCH, &path, &global.token, body).await;
+        assert_eq!(patched.status, StatusCode::NO_CONTENT, "{}", patched.body);
+    };
+    let assigned = requested(&app, &global.token, admin_add(&w.agent, &package, &policy)).await;
     run_jobs(&app).await;
-    let assignment = request_of(&app, &assigned).await["assignment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let assignment = assignment_made_by(&app, &assigned).await;
     let end = async |app: &TestApp| {
         app.get(&format!("{EM}/assignments/{assignment}"), &app.admin)
             .await
@@ -794,20 +664,11 @@ async fn extensions_need_the_scope_and_the_policy(backend: Backend) {
             reply.body
         );
         run_jobs(&app).await;
-        assert_eq!(request_of(&app, &id(&reply)).await["state"], "delivered");
+        assert_eq!(request_of(&app, &reply.id()).await["state"], "delivered");
     }
 
     // Out of the group, out of the scope: nobody extends any more.
-    let left = app
-        .request(
-            Method::DELETE,
-            &format!("/v1.0/groups/{rota}/members/{}/$ref", w.agent),
-            Some(&app.admin),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
+    leave(&app, &rota, &w.agent).await;
     app.clock.advance(Duration::minutes(10));
     app.refresh_admin().await;
     let before = end(&app).await;
@@ -834,24 +695,8 @@ async fn extensions_need_the_scope_and_the_policy(backend: Backend) {
     assert_eq!(end(&app).await, before, "the end did not move");
 
     // Back in scope, under a policy that no longer lets the agent or its sponsor extend.
-    let joined = app
-        .send(
-            Method::POST,
-            &format!("/v1.0/groups/{rota}/members/$ref"),
-            &app.admin,
-            member_ref,
-        )
-        .await;
-    assert_eq!(joined.status, StatusCode::NO_CONTENT, "{}", joined.body);
-    let patched = app
-        .send(
-            Method::PATCH,
-            &policy_path,
-            &global.token,
-            settings(false, false, false),
-        )
-        .await;
-    assert_eq!(patched.status, StatusCode::NO_CONTENT, "{}", patched.body);
+    add_to(&app, &rota, "members", &w.agent).await;
+    set_policy(&app, settings(false, false, false)).await;
     for kind in [Kind::Agent, Kind::Sponsor] {
         let reply = request(
             &app,
@@ -868,15 +713,7 @@ async fn extensions_need_the_scope_and_the_policy(backend: Backend) {
     }
 
     // An extension approved after its target left the scope is not applied.
-    let patched = app
-        .send(
-            Method::PATCH,
-            &policy_path,
-            &global.token,
-            settings(true, true, true),
-        )
-        .await;
-    assert_eq!(patched.status, StatusCode::NO_CONTENT, "{}", patched.body);
+    set_policy(&app, settings(true, true, true)).await;
     let pending = request(
         &app,
         &w.party(Kind::Agent).token,
@@ -884,19 +721,10 @@ async fn extensions_need_the_scope_and_the_policy(backend: Backend) {
     )
     .await;
     assert_eq!(pending.status, StatusCode::CREATED, "{}", pending.body);
-    let pending = id(&pending);
+    let pending = pending.id();
     run_jobs(&app).await;
     assert_eq!(request_of(&app, &pending).await["state"], "pendingApproval");
-    let left = app
-        .request(
-            Method::DELETE,
-            &format!("/v1.0/groups/{rota}/members/{}/$ref", w.agent),
-            Some(&app.admin),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
+    leave(&app, &rota, &w.agent).await;
     let before = end(&app).await;
     let stages = app
         .get(&format!("{APPROVALS}/{pending}/stages"), &global.token)
@@ -937,46 +765,36 @@ async fn user_requests_tell_nothing_of_what_the_caller_may_not_see(backend: Back
     let app = app(backend).await;
     let w = world(&app).await;
     let global = w.party(Kind::GlobalAdmin);
-    let group = app.create_group("Hidden tools").await;
-    created(
-        &app,
-        &global.token,
-        &format!("{EM}/resourceRequests"),
-        onboard("adminAdd", &w.catalog, "AadGroup", &group),
-    )
-    .await;
     // Package H: administrators only. Package R: agents request it for themselves, and has an
     // administrators-only policy besides.
-    let hidden = member_package(&app, &global.token, &w.catalog, &group, "Hidden").await;
-    let hidden_policy = admin_policy(&app, &global.token, &hidden).await;
-    let requestable = member_package(&app, &global.token, &w.catalog, &group, "Open").await;
-    let open_policy = created(
-        &app,
-        &global.token,
-        &format!("{EM}/assignmentPolicies"),
-        json!({
-            "displayName": "Agents ask", "allowedTargetScope": "allDirectoryAgentIdentities",
-            "expiration": {"type": "afterDuration", "duration": "PT2H"},
-            "requestorSettings": {"enableTargetsToSelfAddAccess": true},
-            "accessPackage": {"id": requestable},
-        }),
-    )
-    .await;
-    let closed_policy = admin_policy(&app, &global.token, &requestable).await;
+    let (group, hidden) = group_package(&app, &global.token, &w.catalog, "Hidden").await;
+    let hidden_policy = app.admin_policy(&global.token, &hidden).await;
+    let requestable = app
+        .member_package(&global.token, &w.catalog, &group, "Open")
+        .await;
+    let open_policy = app
+        .created(
+            &global.token,
+            &format!("{EM}/assignmentPolicies"),
+            json!({
+                "displayName": "Agents ask", "allowedTargetScope": "allDirectoryAgentIdentities",
+                "expiration": {"type": "afterDuration", "duration": "PT2H"},
+                "requestorSettings": {"enableTargetsToSelfAddAccess": true},
+                "accessPackage": {"id": requestable},
+            }),
+        )
+        .await;
+    let closed_policy = app.admin_policy(&global.token, &requestable).await;
     // Somebody else's assignment.
     let someone = app.create_user("Sid Someone").await;
-    let assigned = created(
+    let assigned = requested(
         &app,
         &global.token,
-        &format!("{EM}/assignmentRequests"),
         admin_add(&someone, &hidden, &hidden_policy),
     )
     .await;
     run_jobs(&app).await;
-    let assignment = request_of(&app, &assigned).await["assignment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let assignment = assignment_made_by(&app, &assigned).await;
     // A catalog the prober has a role in, to show that a role elsewhere changes nothing.
     let other = new_catalog(&app, "Elsewhere").await;
     let elsewhere = human(&app, Kind::CatalogOwner, "Otto Elsewhere").await;
@@ -1057,10 +875,7 @@ async fn user_requests_tell_nothing_of_what_the_caller_may_not_see(backend: Back
     .await;
     assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
     run_jobs(&app).await;
-    let own_assignment = request_of(&app, &id(&own)).await["assignment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let own_assignment = assignment_made_by(&app, &own.id()).await;
     let sponsor = w.party(Kind::Sponsor);
     let refused = request(
         &app,
@@ -1072,8 +887,7 @@ async fn user_requests_tell_nothing_of_what_the_caller_may_not_see(backend: Back
     // An on-behalf requestor a policy names (neither sponsor nor reader) sees the package and
     // the assignment through that policy, and acts.
     let helper = human(&app, Kind::Unrelated, "Hal Helper").await;
-    let helped = created(
-        &app,
+    let helped = app.created(
         &global.token,
         &format!("{EM}/assignmentPolicies"),
         json!({
@@ -1087,22 +901,12 @@ async fn user_requests_tell_nothing_of_what_the_caller_may_not_see(backend: Back
         }),
     )
     .await;
-    let asked = created(
-        &app,
-        &helper.token,
-        &format!("{EM}/assignmentRequests"),
-        json!({"requestType": "userAdd", "assignment": {"accessPackageId": hidden, "assignmentPolicyId": helped, "targetId": agent.id}}),
-    )
-    .await;
+    let asked = requested(&app, &helper.token, json!({"requestType": "userAdd", "assignment": {"accessPackageId": hidden, "assignmentPolicyId": helped, "targetId": agent.id}})).await;
     run_jobs(&app).await;
-    let helped_assignment = request_of(&app, &asked).await["assignment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    created(
+    let helped_assignment = assignment_made_by(&app, &asked).await;
+    requested(
         &app,
         &helper.token,
-        &format!("{EM}/assignmentRequests"),
         json!({"requestType": "userRemove", "assignment": {"id": helped_assignment}}),
     )
     .await;

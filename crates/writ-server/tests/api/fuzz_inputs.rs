@@ -12,16 +12,15 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http_body_util::BodyExt;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use writ_domain::clock::Clock;
 use writ_store::Backend;
 
-use crate::harness::{PUBLIC_URL, TestApp, app};
+use crate::agents::{agent_token, create_agent, fleet};
+use crate::harness::{Reply, TestApp, app};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
@@ -61,38 +60,24 @@ fn block<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Handle::current().block_on(future)
 }
 
-struct Answer {
-    status: StatusCode,
-    request_id: Option<String>,
-    body: Value,
+/// Sends `request` to the app from inside a [`run`] check.
+fn call(app: &TestApp, request: Request<Body>) -> Reply {
+    block(crate::harness::call(&app.router, request))
 }
 
-async fn call(app: &TestApp, request: Request<Body>) -> Answer {
-    let response = app.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let request_id = response
-        .headers()
-        .get("request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Answer {
-        status,
-        request_id,
-        body,
-    }
-}
-
-/// No 5xx; a 4xx carries Graph's envelope with this response's request id.
-fn graph_answer(answer: &Answer, what: &str) -> Result<(), TestCaseError> {
+fn no_server_error(answer: &Reply, what: &str) -> Result<(), TestCaseError> {
     prop_assert!(
         !answer.status.is_server_error(),
         "{what}: {} {}",
         answer.status,
         answer.body
     );
+    Ok(())
+}
+
+/// No 5xx; a 4xx carries Graph's envelope with this response's request id.
+fn graph_answer(answer: &Reply, what: &str) -> Result<(), TestCaseError> {
+    no_server_error(answer, what)?;
     if answer.status.is_client_error() {
         let error = &answer.body["error"];
         prop_assert!(
@@ -102,7 +87,10 @@ fn graph_answer(answer: &Answer, what: &str) -> Result<(), TestCaseError> {
         );
         prop_assert_eq!(
             error["innerError"]["request-id"].as_str(),
-            answer.request_id.as_deref()
+            answer
+                .headers
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
         );
     }
     Ok(())
@@ -194,8 +182,8 @@ fn any_json(words: Vec<String>) -> impl Strategy<Value = Value> {
     })
 }
 
-/// Every JSON pointer inside `value` (the root excluded).
-fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {
+/// Every JSON pointer inside `value` (the root excluded), each below `at`.
+pub(crate) fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -282,80 +270,40 @@ struct Setup {
 /// A catalog with a group resource, a package and two policies (one for administrators' direct
 /// assignments, one agents request under), a human target and an agent with a token.
 async fn setup(app: &TestApp) -> Setup {
-    let post = |path: String, body: Value| async move {
-        let reply = app.send(Method::POST, &path, &app.admin, body).await;
-        assert!(reply.status.is_success(), "{path}: {}", reply.body);
-        reply.body
-    };
-    let catalog = post(format!("{EM}/catalogs"), json!({"displayName": "Fuzz"})).await;
-    let catalog = catalog["id"].as_str().unwrap().to_owned();
-    let group = app.create_group("Fuzz Group").await;
-    post(format!("{EM}/resourceRequests"), json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": group, "originSystem": "AadGroup"}})).await;
-    let roles = app
-        .get(
-            &format!("{EM}/catalogs/{catalog}/resourceRoles"),
+    let catalog = app
+        .created(
             &app.admin,
+            &format!("{EM}/catalogs"),
+            json!({"displayName": "Fuzz"}),
         )
         .await;
-    let member = roles.body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["displayName"] == "Member")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let package = post(
-        format!("{EM}/accessPackages"),
-        json!({"displayName": "Fuzz", "catalog": {"id": catalog}}),
-    )
-    .await;
-    let package = package["id"].as_str().unwrap().to_owned();
-    post(
-        format!("{EM}/accessPackages/{package}/resourceRoleScopes"),
-        json!({"role": {"id": member}}),
-    )
-    .await;
-    let admin_policy = post(format!("{EM}/assignmentPolicies"), json!({"displayName": "Fuzz admin", "allowedTargetScope": "notSpecified", "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": package}})).await;
-    let admin_policy = admin_policy["id"].as_str().unwrap().to_owned();
-    let sponsor = app.create_user("Fuzz Sponsor").await;
-    let agent_policy = post(
-        format!("{EM}/assignmentPolicies"),
-        policy_seed(&package, &sponsor),
-    )
-    .await;
-    let agent_policy = agent_policy["id"].as_str().unwrap().to_owned();
+    let group = app.create_group("Fuzz Group").await;
+    app.onboard_group(&app.admin, &catalog, &group).await;
+    let package = app
+        .member_package(&app.admin, &catalog, &group, "Fuzz")
+        .await;
+    let admin_policy = app.admin_policy(&app.admin, &package).await;
+    let fleet = fleet(app).await;
+    let sponsor = fleet.sponsor.clone();
+    let agent_policy = app
+        .created(
+            &app.admin,
+            &format!("{EM}/assignmentPolicies"),
+            policy_seed(&package, &sponsor),
+        )
+        .await;
     let target = app.create_user("Fuzz Target").await;
     let assigned = app.create_user("Fuzz Assigned").await;
-    let request = post(format!("{EM}/assignmentRequests"), json!({"requestType": "adminAdd", "assignment": {"targetId": assigned, "assignmentPolicyId": admin_policy, "accessPackageId": package}})).await;
+    let request = app.created(&app.admin, &format!("{EM}/assignmentRequests"), json!({"requestType": "adminAdd", "assignment": {"targetId": assigned, "assignmentPolicyId": admin_policy, "accessPackageId": package}})).await;
     let assignments = app.get(&format!("{EM}/assignments"), &app.admin).await;
     let assignment = assignments.body["value"][0]["id"]
         .as_str()
-        .or(request["id"].as_str())
-        .unwrap()
-        .to_owned();
-    let bind = json!([format!("{PUBLIC_URL}/v1.0/users/{sponsor}")]);
-    let blueprint = post("/v1.0/applications".into(), json!({"@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": "fuzz bp", "sponsors@odata.bind": bind})).await;
-    let blueprint_app = blueprint["appId"].as_str().unwrap().to_owned();
-    post(
-        "/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal".into(),
-        json!({"appId": blueprint_app}),
-    )
-    .await;
-    let agent = post("/v1.0/servicePrincipals".into(), json!({"@odata.type": "#microsoft.graph.agentIdentity", "displayName": "fuzz agent", "agentIdentityBlueprintId": blueprint_app, "sponsors@odata.bind": bind})).await;
-    let agent_id = agent["id"].as_str().unwrap().to_owned();
-    let secret = post(
-        format!("/v1.0/servicePrincipals/{agent_id}/addPassword"),
-        json!({}),
-    )
-    .await;
-    let agent_token = app
-        .client_token(
-            agent["appId"].as_str().unwrap(),
-            secret["secretText"].as_str().unwrap(),
-        )
-        .await;
+        .map_or(request, str::to_owned);
+    let agent_id = create_agent(app, &fleet, "fuzz agent", &[&sponsor])
+        .await
+        .id();
+    let (agent_token, _) =
+        agent_token(app, &agent_id, "https://graph.microsoft.com/.default").await;
     let words: Vec<String> = [
         "adminAdd",
         "userAdd",
@@ -460,7 +408,7 @@ async fn policy_bodies_never_fail_the_server(backend: Backend) {
                 .header("content-type", "application/json")
                 .body(Body::from(body.to_string()))
                 .unwrap();
-            let answer = block(call(&app, request));
+            let answer = call(&app, request);
             graph_answer(&answer, &format!("{method} {path} {body}"))
         },
     );
@@ -498,7 +446,7 @@ async fn request_bodies_never_fail_the_server(backend: Backend) {
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
-        let answer = block(call(&app, request));
+        let answer = call(&app, request);
         graph_answer(&answer, &body.to_string())
     });
 }
@@ -568,13 +516,8 @@ async fn token_forms_never_fail_the_server(backend: Backend) {
                 builder = builder.header("authorization", value);
             }
             let request = builder.body(Body::from(encoded.finish())).unwrap();
-            let answer = block(call(&app, request));
-            prop_assert!(
-                !answer.status.is_server_error(),
-                "{form:?}: {} {}",
-                answer.status,
-                answer.body
-            );
+            let answer = call(&app, request);
+            no_server_error(&answer, &format!("{form:?}"))?;
             if answer.status.is_client_error() {
                 prop_assert!(
                     answer.body["error"].is_string()
@@ -723,7 +666,7 @@ async fn bearer_strings_never_authenticate(backend: Backend) {
             .header("authorization", value)
             .body(Body::empty())
             .unwrap();
-        let answer = block(call(&app, request));
+        let answer = call(&app, request);
         graph_answer(&answer, &format!("{bearer:?}"))?;
         prop_assert_eq!(
             answer.status,

@@ -1,9 +1,13 @@
-//! A Writ app on a fresh database, a manual clock, and helpers to call it like a client would.
+//! A Writ app on a fresh database, a manual clock, and helpers to call it like a client would:
+//! requests and the checks of their answers, and the set-up most tests share (users with a
+//! password, a catalog's group resource, a package granting its membership, an administrators'
+//! policy).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -16,6 +20,9 @@ use writ_store::{Backend, SqlStore};
 pub const ADMIN_CLIENT_ID: &str = "0d1b7a3e-9a4e-4c1f-8a61-3f2b8c9d0e11";
 pub const ADMIN_SECRET: &str = "admin-secret-for-tests-only";
 pub const PUBLIC_URL: &str = "http://writ.test";
+/// The password of every user [`TestApp::create_user`] makes.
+pub const PASSWORD: &str = "a long passphrase 1";
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
 pub struct TestApp {
     pub router: Router,
@@ -48,6 +55,97 @@ impl Reply {
         assert!(self.body["error"]["message"].is_string());
         self.body["error"]["code"].as_str().unwrap_or_default()
     }
+
+    /// The `id` of the object in the body.
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {} ({})", self.body, self.status))
+            .to_owned()
+    }
+
+    /// Asserts a `400 invalidRequest` in Graph's envelope whose message contains `expected` (the
+    /// field and the limit, say); `case` names the attempt in a failure.
+    pub fn assert_invalid_request(&self, expected: &str, case: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::BAD_REQUEST,
+            "{case}: {}",
+            self.body
+        );
+        assert_eq!(self.error_code(), "invalidRequest", "{case}");
+        let message = self.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(expected),
+            "{case}: the message names '{expected}': {message}"
+        );
+    }
+
+    /// Asserts an OAuth error (RFC 6749 section 5.2, the token endpoint's format): this status
+    /// and `error`, and an `error_description` that contains `description`.
+    pub fn assert_oauth_error(&self, status: StatusCode, error: &str, description: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["error"], error, "{}", self.body);
+        let text = self.body["error_description"].as_str().unwrap_or_default();
+        assert!(
+            self.body["error_description"].is_string() && text.contains(description),
+            "the description names '{description}': {}",
+            self.body
+        );
+    }
+}
+
+/// Sends `request` through `router` as a client would: the answer's status, headers and body.
+pub async fn exchange(router: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
+}
+
+/// [`exchange`], the body read as JSON (its text as a JSON string when it is not JSON, `null`
+/// when it is empty).
+pub async fn call(router: &Router, request: Request<Body>) -> Reply {
+    let (status, headers, bytes) = exchange(router, request).await;
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The claims of a JWT, read without checking anything.
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The mail nickname (and sign-in name before `@example.org`) of a user
+/// [`TestApp::create_user`] made from `name`.
+pub fn nickname(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+/// The body of a resource request for the group `group` in `catalog` (`adminAdd`,
+/// `adminUpdate`, ...).
+pub fn group_resource(request_type: &str, catalog: &str, group: &str) -> Value {
+    json!({"requestType": request_type, "catalog": {"id": catalog}, "resource": {"originId": group, "originSystem": "AadGroup"}})
 }
 
 pub fn now() -> OffsetDateTime {
@@ -112,25 +210,16 @@ impl TestApp {
             builder = builder.header(*k, *v);
         }
         let request = builder.body(body.unwrap_or_else(Body::empty)).unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        call(&self.router, request).await
     }
 
     pub async fn get(&self, uri: &str, token: &str) -> Reply {
         self.request(Method::GET, uri, Some(token), None, &[]).await
+    }
+
+    pub async fn delete(&self, uri: &str, token: &str) -> Reply {
+        self.request(Method::DELETE, uri, Some(token), None, &[])
+            .await
     }
 
     pub async fn send(&self, method: Method, uri: &str, token: &str, body: Value) -> Reply {
@@ -185,13 +274,9 @@ impl TestApp {
         .await
     }
 
-    /// Creates a user with a password and returns its id.
+    /// Creates a user with a password ([`PASSWORD`]) and returns its id.
     pub async fn create_user(&self, name: &str) -> String {
-        let nickname: String = name
-            .to_lowercase()
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
+        let nickname = nickname(name);
         let reply = self
             .send(
                 Method::POST,
@@ -202,7 +287,7 @@ impl TestApp {
                     "userPrincipalName": format!("{nickname}@example.org"),
                     "mailNickname": nickname,
                     "accountEnabled": true,
-                    "passwordProfile": {"password": "a long passphrase 1"},
+                    "passwordProfile": {"password": PASSWORD},
                 }),
             )
             .await;
@@ -210,15 +295,11 @@ impl TestApp {
         reply.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a user with a password and signs it in: its id and its token.
     pub async fn user_token(&self, name: &str) -> (String, String) {
         let id = self.create_user(name).await;
-        let nickname: String = name
-            .to_lowercase()
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
         let reply = self
-            .password_token(&format!("{nickname}@example.org"), "a long passphrase 1")
+            .password_token(&format!("{}@example.org", nickname(name)), PASSWORD)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         (id, reply.body["access_token"].as_str().unwrap().to_owned())
@@ -257,6 +338,79 @@ impl TestApp {
         )
         .await
         .status
+    }
+
+    /// Posts `body` to `path` as `token`, asserts `201 Created` and returns the new object's id.
+    pub async fn created(&self, token: &str, path: &str, body: Value) -> String {
+        let reply = self.send(Method::POST, path, token, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
+        reply.id()
+    }
+
+    /// Adds the group `group` to `catalog` as a resource, as `token` (an `adminAdd` resource
+    /// request, which must be accepted).
+    pub async fn onboard_group(&self, token: &str, catalog: &str, group: &str) {
+        self.created(
+            token,
+            &format!("{EM}/resourceRequests"),
+            group_resource("adminAdd", catalog, group),
+        )
+        .await;
+    }
+
+    /// The id of the `Member` role of the group resource `group` in `catalog`, read by `token`.
+    pub async fn member_role(&self, token: &str, catalog: &str, group: &str) -> String {
+        let roles = self
+            .get(&format!("{EM}/catalogs/{catalog}/resourceRoles"), token)
+            .await;
+        roles.body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["originId"] == format!("Member_{group}"))
+            .and_then(|r| r["id"].as_str())
+            .unwrap_or_else(|| panic!("no Member role of {group} in {}", roles.body))
+            .to_owned()
+    }
+
+    /// A package named `name` in `catalog` that grants the `Member` role of the group resource
+    /// `group`, made by `token`; its id.
+    pub async fn member_package(
+        &self,
+        token: &str,
+        catalog: &str,
+        group: &str,
+        name: &str,
+    ) -> String {
+        let package = self
+            .created(
+                token,
+                &format!("{EM}/accessPackages"),
+                json!({"displayName": name, "catalog": {"id": catalog}}),
+            )
+            .await;
+        let member = self.member_role(token, catalog, group).await;
+        self.created(
+            token,
+            &format!("{EM}/accessPackages/{package}/resourceRoleScopes"),
+            json!({"role": {"id": member}}),
+        )
+        .await;
+        package
+    }
+
+    /// An administrators-only policy on `package` (any target, a day), made by `token`; its id.
+    pub async fn admin_policy(&self, token: &str, package: &str) -> String {
+        self.created(
+            token,
+            &format!("{EM}/assignmentPolicies"),
+            json!({
+                "displayName": "Administrators assign", "allowedTargetScope": "notSpecified",
+                "expiration": {"type": "afterDuration", "duration": "P1D"},
+                "accessPackage": {"id": package},
+            }),
+        )
+        .await
     }
 
     /// The number of users, read straight from the store.

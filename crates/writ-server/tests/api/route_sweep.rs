@@ -15,13 +15,12 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use writ_server::routes::{Kind, RouteDoc};
 use writ_store::Backend;
 
-use crate::harness::{PUBLIC_URL, TestApp, app};
+use crate::fuzz_inputs::pointers;
+use crate::harness::{PUBLIC_URL, TestApp, app, exchange};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const IGA_ROLE: &str = "45d8d3c5-c802-45c6-b32a-1d70b5e1e86e";
@@ -90,13 +89,6 @@ struct Fixtures {
     admin_app_id: String,
 }
 
-fn id_of(reply: &crate::harness::Reply) -> String {
-    reply.body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {} ({})", reply.body, reply.status))
-        .to_owned()
-}
-
 fn bind(kind: &str, id: &str) -> String {
     format!("{PUBLIC_URL}/v1.0/{kind}/{id}")
 }
@@ -152,7 +144,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             json!({"displayName": "Sweep Admins", "mailNickname": "sweep-admins", "mailEnabled": false, "securityEnabled": true, "isAssignableToRole": true}),
         )
         .await;
-    let role_group = id_of(&role_group);
+    let role_group = role_group.id();
     for g in [&group, &role_group] {
         add("groups", g);
         add("incompatibleGroups", g);
@@ -166,22 +158,23 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         json!({"displayName": "Sweep App"}),
     )
     .await;
-    let app_object = id_of(&application);
+    let app_object = application.id();
     let app_id = application.body["appId"].as_str().unwrap().to_owned();
-    let app_sp = id_of(&post(app, "/v1.0/servicePrincipals", json!({"appId": app_id})).await);
+    let app_sp = post(app, "/v1.0/servicePrincipals", json!({"appId": app_id}))
+        .await
+        .id();
     let sponsors = json!([bind("users", &sponsor_user)]);
     let blueprint = post(app, "/v1.0/applications", json!({"@odata.type": "#microsoft.graph.agentIdentityBlueprint", "displayName": "Sweep Blueprint", "sponsors@odata.bind": sponsors})).await;
     let blueprint_app = blueprint.body["appId"].as_str().unwrap().to_owned();
-    let blueprint_sp = id_of(
-        &post(
-            app,
-            "/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
-            json!({"appId": blueprint_app}),
-        )
-        .await,
-    );
+    let blueprint_sp = post(
+        app,
+        "/v1.0/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        json!({"appId": blueprint_app}),
+    )
+    .await
+    .id();
     let agent = post(app, "/v1.0/servicePrincipals", json!({"@odata.type": "#microsoft.graph.agentIdentity", "displayName": "Sweep Agent", "agentIdentityBlueprintId": blueprint_app, "sponsors@odata.bind": sponsors})).await;
-    let agent_id = id_of(&agent);
+    let agent_id = agent.id();
     let secret = post(
         app,
         &format!("/v1.0/servicePrincipals/{agent_id}/addPassword"),
@@ -195,7 +188,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         )
         .await;
     let key_id = secret.body["keyId"].as_str().unwrap_or_default().to_owned();
-    for a in [&app_object, &id_of(&blueprint)] {
+    for a in [&app_object, &blueprint.id()] {
         add("applications", a);
         add("directoryObjects", a);
     }
@@ -217,22 +210,20 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     }
 
     // Entitlement management: two catalogs, a group resource, packages, policies, requests.
-    let catalog = id_of(
-        &post(
-            app,
-            &format!("{EM}/catalogs"),
-            json!({"displayName": "Sweep Catalog"}),
-        )
-        .await,
-    );
-    let catalog_b = id_of(
-        &post(
-            app,
-            &format!("{EM}/catalogs"),
-            json!({"displayName": "Sweep Other"}),
-        )
-        .await,
-    );
+    let catalog = post(
+        app,
+        &format!("{EM}/catalogs"),
+        json!({"displayName": "Sweep Catalog"}),
+    )
+    .await
+    .id();
+    let catalog_b = post(
+        app,
+        &format!("{EM}/catalogs"),
+        json!({"displayName": "Sweep Other"}),
+    )
+    .await
+    .id();
     add("catalogs", &catalog);
     add("catalogs", &catalog_b);
     let em_role = post(
@@ -241,48 +232,32 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         json!({"principalId": owner_user, "roleDefinitionId": CATALOG_OWNER_ROLE, "appScopeId": format!("/AccessPackageCatalog/{catalog}")}),
     )
     .await;
-    add("roleAssignments", &id_of(&em_role));
+    add("roleAssignments", &em_role.id());
     add("roleDefinitions", CATALOG_OWNER_ROLE);
     add("roleDefinitions", IGA_ROLE);
     add("roleDefinitions", GLOBAL_ADMIN_ROLE);
-    post(app, &format!("{EM}/resourceRequests"), json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": group, "originSystem": "AadGroup"}})).await;
+    app.onboard_group(&app.admin, &catalog, &group).await;
     let resources = app
         .get(&format!("{EM}/catalogs/{catalog}/resources"), &app.admin)
         .await;
     for r in resources.body["value"].as_array().unwrap() {
         add("resources", r["id"].as_str().unwrap());
     }
-    let roles = app
-        .get(
-            &format!("{EM}/catalogs/{catalog}/resourceRoles"),
-            &app.admin,
-        )
-        .await;
-    let member_role = roles.body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["displayName"] == "Member")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let package = id_of(
-        &post(
-            app,
-            &format!("{EM}/accessPackages"),
-            json!({"displayName": "Sweep Package", "catalog": {"id": catalog}}),
-        )
-        .await,
-    );
-    let package_b = id_of(
-        &post(
-            app,
-            &format!("{EM}/accessPackages"),
-            json!({"displayName": "Sweep Package B", "catalog": {"id": catalog}}),
-        )
-        .await,
-    );
+    let member_role = app.member_role(&app.admin, &catalog, &group).await;
+    let package = post(
+        app,
+        &format!("{EM}/accessPackages"),
+        json!({"displayName": "Sweep Package", "catalog": {"id": catalog}}),
+    )
+    .await
+    .id();
+    let package_b = post(
+        app,
+        &format!("{EM}/accessPackages"),
+        json!({"displayName": "Sweep Package B", "catalog": {"id": catalog}}),
+    )
+    .await
+    .id();
     for p in [&package, &package_b] {
         add("accessPackages", p);
         add("incompatibleAccessPackages", p);
@@ -293,21 +268,20 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         json!({"role": {"id": member_role}}),
     )
     .await;
-    add("resourceRoleScopes", &id_of(&scope));
-    let admin_policy = id_of(&post(app, &format!("{EM}/assignmentPolicies"), json!({"displayName": "Sweep Admin Policy", "allowedTargetScope": "notSpecified", "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": package}})).await);
+    add("resourceRoleScopes", &scope.id());
+    let admin_policy = post(app, &format!("{EM}/assignmentPolicies"), json!({"displayName": "Sweep Admin Policy", "allowedTargetScope": "notSpecified", "expiration": {"type": "afterDuration", "duration": "P1D"}, "accessPackage": {"id": package}})).await.id();
     let agent_policy_body = agent_policy(&package, &sponsor_user);
-    let agent_policy = id_of(
-        &post(
-            app,
-            &format!("{EM}/assignmentPolicies"),
-            agent_policy_body.clone(),
-        )
-        .await,
-    );
+    let agent_policy = post(
+        app,
+        &format!("{EM}/assignmentPolicies"),
+        agent_policy_body.clone(),
+    )
+    .await
+    .id();
     add("assignmentPolicies", &admin_policy);
     add("assignmentPolicies", &agent_policy);
     let admin_request = post(app, &format!("{EM}/assignmentRequests"), json!({"requestType": "adminAdd", "assignment": {"targetId": other_user, "assignmentPolicyId": admin_policy, "accessPackageId": package}})).await;
-    add("assignmentRequests", &id_of(&admin_request));
+    add("assignmentRequests", &admin_request.id());
     let agent_request = app
         .send(Method::POST, &format!("{EM}/assignmentRequests"), &agent_token, json!({"requestType": "userAdd", "justification": "sweep", "assignment": {"accessPackageId": package, "assignmentPolicyId": agent_policy}}))
         .await;
@@ -317,7 +291,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         "{}",
         agent_request.body
     );
-    let agent_request = id_of(&agent_request);
+    let agent_request = agent_request.id();
     add("assignmentRequests", &agent_request);
     add("accessPackageAssignmentApprovals", &agent_request);
     let stages = app
@@ -333,16 +307,15 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     for a in assignments.body["value"].as_array().into_iter().flatten() {
         add("assignments", a["id"].as_str().unwrap());
     }
-    let org = id_of(&post(app, &format!("{EM}/connectedOrganizations"), json!({"displayName": "Sweep Org", "identitySources": [{"@odata.type": "#microsoft.graph.domainIdentitySource", "domainName": "sweep.example"}]})).await);
+    let org = post(app, &format!("{EM}/connectedOrganizations"), json!({"displayName": "Sweep Org", "identitySources": [{"@odata.type": "#microsoft.graph.domainIdentitySource", "domainName": "sweep.example"}]})).await.id();
     add("connectedOrganizations", &org);
-    let extension = id_of(
-        &post(
-            app,
-            &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions"),
-            extension_body(),
-        )
-        .await,
-    );
+    let extension = post(
+        app,
+        &format!("{EM}/catalogs/{catalog}/customWorkflowExtensions"),
+        extension_body(),
+    )
+    .await
+    .id();
     add("customWorkflowExtensions", &extension);
     let directory_roles = app
         .get("/v1.0/roleManagement/directory/roleAssignments", &app.admin)
@@ -954,27 +927,6 @@ fn in_kind(rng: &mut Rng, fx: &Fixtures, current: &Value) -> Option<Value> {
     })
 }
 
-/// Every JSON pointer inside `value`.
-fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
-                out.push(p.clone());
-                pointers(v, p, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                let p = format!("{at}/{i}");
-                out.push(p.clone());
-                pointers(v, p, out);
-            }
-        }
-        _ => {}
-    }
-}
-
 /// A valid body with one to three parts replaced, added or removed.
 fn mutated(rng: &mut Rng, fx: &Fixtures, seed: &Value) -> Value {
     let mut body = seed.clone();
@@ -982,7 +934,7 @@ fn mutated(rng: &mut Rng, fx: &Fixtures, seed: &Value) -> Value {
     let faults = if rng.chance(60) { 1 } else { 2 + rng.below(2) };
     for _ in 0..faults {
         let mut all = vec![String::new()];
-        pointers(&body, String::new(), &mut all);
+        pointers(&body, "", &mut all);
         let at = rng.pick(&all).clone();
         let replacement = bad_value(rng, fx, 2);
         let action = rng.below(4);
@@ -1635,15 +1587,9 @@ async fn send(
             clip(uri.as_bytes(), 300)
         ),
     };
-    let response = app.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let request_id = response
-        .headers()
-        .get("request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let failure = judge(doc, caller, status, request_id.as_deref(), &bytes).map(|what| Failure {
+    let (status, headers, bytes) = exchange(&app.router, request).await;
+    let request_id = headers.get("request-id").and_then(|v| v.to_str().ok());
+    let failure = judge(doc, caller, status, request_id, &bytes).map(|what| Failure {
         kind: format!("{what}: {:?} {}{note}", doc.method, doc.path),
         detail: format!(
             "{method} {} as {}{note}\n      body: {}\n      answer: {}",
@@ -1697,7 +1643,7 @@ async fn every_leaf(
     };
     for seed in seeds {
         let mut leaves = Vec::new();
-        pointers(seed, String::new(), &mut leaves);
+        pointers(seed, "", &mut leaves);
         for at in leaves {
             let Some(current) = seed.pointer(&at) else {
                 continue;
