@@ -1346,16 +1346,38 @@ class Chaos:
             claims = jwt_claims(resp.json()["access_token"])
             self.stats["tokens read"] += 1
             held = grant[1] in (claims.get(claim) or [])
-            live = [a for a in m.assignments.values() if "target" in a and a["target"]["objectId"] == agent.id
-                    and grant in w.grants.get(a["accessPackage"]["id"], set())]
-            ends = []
-            for a in live:
-                start = epoch(a["schedule"].get("startDateTime")) or 0
-                end = epoch(a["schedule"]["expiration"].get("endDateTime")) or 0
-                if a["state"] == "expired" and a["status"] == "Removed":
-                    end = min(end, (epoch(a["expiredDateTime"]) or 0) + 1)
-                if start <= answered + 1 and end > asked and a["state"] != "deliveryFailed":
-                    ends.append(end)
+
+            def granting(assignments) -> list[dict]:
+                return [a for a in assignments if "target" in a and a["target"]["objectId"] == agent.id
+                        and grant in w.grants.get(a["accessPackage"]["id"], set())]
+
+            def live_ends(assignments, started_by: float) -> list[float]:
+                ends = []
+                for a in assignments:
+                    start = epoch(a["schedule"].get("startDateTime")) or 0
+                    end = epoch(a["schedule"]["expiration"].get("endDateTime")) or 0
+                    if a["state"] == "expired" and a["status"] == "Removed":
+                        end = min(end, (epoch(a["expiredDateTime"]) or 0) + 1)
+                    if start <= started_by and end > asked and a["state"] != "deliveryFailed":
+                        ends.append(end)
+                return ends
+
+            live = granting(m.assignments.values())
+            ends = live_ends(live, answered + 1)
+            if held and (not ends or claims["exp"] > max(ends)):
+                # The mirror was read before this token was asked for, so an assignment the worker
+                # delivered in between (typically a delivery job claimed by the server just killed
+                # and taken up again when its lease ran out, right after the restart) is missing
+                # from it: the crash loop on main reported agent-0's Tools.Use "with no assignment
+                # live" for assignment 01a24d92-edb4-..., delivered 31 ms before the token and
+                # after the mirror had read the live assignments. Read again, and count only the
+                # assignments the first read did not have (those it had are judged as they were)
+                # whose start (shown in whole seconds, rounded down) is not after the token's answer.
+                known = set(m.assignments)
+                m.refresh()
+                self.stats["token checks read again"] += 1
+                fresh = [a for i, a in m.assignments.items() if i not in known]
+                ends += live_ends(granting(fresh), answered)
             if held and not ends:
                 self.invariant(f"{agent.name}'s token carries {claim} {grant[1]} with no assignment "
                                f"live at {asked:.3f} (invariants 1/2)")
