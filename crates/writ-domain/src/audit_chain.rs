@@ -376,6 +376,11 @@ pub struct VerifyReport {
 
 /// Recomputes the chain from the first record, reading `page` records at a time, and checks it
 /// against the chain head and, when given, an exported checkpoint. Stops at the first break.
+///
+/// The database may be live: a server's chainer keeps linking records while this reads. The
+/// head is read when the walk has reached the last record; if it names a later record (linked
+/// after the last page was read), the walk reads on, since a head and its links commit together.
+/// Only a head that stays ahead of every record present is a missing tail.
 pub async fn verify_chain(
     store: &dyn Store,
     key: &AuditKey,
@@ -386,10 +391,29 @@ pub async fn verify_chain(
     let mut verified = 0;
     let mut at_checkpoint: Option<String> = None;
     let mut after: Option<(i64, String)> = None;
+    // The head seen past the last record, once the walk has read on for it.
+    let mut read_on_for: Option<i64> = None;
     let first_break = 'walk: loop {
         let rows = store.chained_audits(after.as_ref(), page).await?;
         let Some(tail) = rows.last() else {
-            break 'walk None;
+            let head = store.audit_chain_head().await?;
+            if head.seq > last.seq && read_on_for != Some(head.seq) {
+                read_on_for = Some(head.seq);
+                continue 'walk;
+            }
+            break 'walk if head.seq > last.seq {
+                Some(ChainBreak::TailMissing {
+                    head_seq: head.seq,
+                    last_seq: last.seq,
+                })
+            } else if head != last {
+                Some(ChainBreak::HeadMismatch {
+                    head_seq: head.seq,
+                    last_seq: last.seq,
+                })
+            } else {
+                checkpoint.and_then(|c| check_checkpoint(c, key, &last, at_checkpoint.clone()))
+            };
         };
         after = Some((tail.seq, tail.id.clone()));
         for row in rows {
@@ -438,25 +462,6 @@ pub async fn verify_chain(
             verified += 1;
             if checkpoint.is_some_and(|c| c.seq == last.seq) {
                 at_checkpoint = Some(last.mac.clone());
-            }
-        }
-    };
-    let first_break = match first_break {
-        Some(found) => Some(found),
-        None => {
-            let head = store.audit_chain_head().await?;
-            if head.seq > last.seq {
-                Some(ChainBreak::TailMissing {
-                    head_seq: head.seq,
-                    last_seq: last.seq,
-                })
-            } else if head != last {
-                Some(ChainBreak::HeadMismatch {
-                    head_seq: head.seq,
-                    last_seq: last.seq,
-                })
-            } else {
-                checkpoint.and_then(|c| check_checkpoint(c, key, &last, at_checkpoint))
             }
         }
     };
