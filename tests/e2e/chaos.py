@@ -1535,7 +1535,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.iterations < 1:
         parser.error("iterations must be at least 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    workdir = args.workdir or Path(os.environ.get("TMPDIR", "/tmp")) / f"writ-chaos-{args.backend}-{seed}"
+    workdir = (args.workdir or Path(os.environ.get("TMPDIR", "/tmp")) / f"writ-chaos-{args.backend}-{seed}").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"crash loop: {args.iterations} iterations on {args.backend}, seed {seed}, binary "
           f"{writ_binary()}, workdir {workdir}", flush=True)
