@@ -1144,42 +1144,48 @@ class Chaos:
                               f"{stage and stage.get('reviewResult')}")
 
     def check_unanswered(self, ops: list[Op]) -> None:
-        """A create the kill cut off was applied at most once; its retry with the same
-        Idempotency-Key after the restart does not apply it a second time."""
+        """Creates the kill cut off were applied at most once. Calls of one type, target, package
+        and requestor are taken together (two threads may send the same body): the requests of
+        that kind made since the first was sent and answered to no other call, with those their
+        retries make, number at most the calls. Each call is retried after the restart with its
+        `Idempotency-Key`: it replays the request its first attempt made, makes it (the first
+        attempt never reached the server's reservation of the key), or is refused."""
+        groups: dict[tuple, list[Op]] = defaultdict(list)
         for op in Ledger.unanswered(ops):
-            if op.kind != "create":
-                continue
-            matches = self.matching_requests(op)
-            if len(matches) > 1:
-                self.duplicated(f"one unanswered {op.request_type} for {op.target} made {len(matches)} "
-                                f"requests: {matches}")
-            who = self.world.principal(op.by) or self.world.admin
-            resp = call("POST", f"{self.server.graph}/{op.path}", token=self.tokens.get(who),
-                        json_body=op.body, headers={"Idempotency-Key": op.key})
-            replayed = resp.headers.get("idempotent-replayed") == "true"
-            if resp.status == 201:
-                rid = resp.json()["id"]
-                if replayed:
-                    outcome = "replayed"
-                    if matches and rid not in matches:
-                        self.duplicated(f"the retry of {op.request_type} replayed {rid}, but {matches} was made")
-                elif matches:
-                    outcome = "applied again"
-                    self.duplicated(f"the retry of an unanswered {op.request_type} for {op.target} "
-                                    f"made {rid} although {matches} had been made")
+            if op.kind == "create":
+                groups[(op.request_type, op.target, op.package, op.assignment, op.by)].append(op)
+        for calls in groups.values():
+            made = self.matching_requests(min(calls, key=lambda o: o.sent_at))
+            self.unknown_outcomes["applied before the kill"] += len(made)
+            retried = []
+            for op in calls:
+                who = self.world.principal(op.by) or self.world.admin
+                resp = call("POST", f"{self.server.graph}/{op.path}", token=self.tokens.get(who),
+                            json_body=op.body, headers={"Idempotency-Key": op.key})
+                if resp.status == 201:
+                    rid = resp.json()["id"]
+                    if resp.headers.get("idempotent-replayed") == "true":
+                        outcome = "retry replayed its request"
+                        if rid not in made:
+                            self.duplicated(f"the retry of an unanswered {op.request_type} replayed {rid}, "
+                                            f"which is not among the requests made since it was sent {made}")
+                    else:
+                        outcome = "retry made the request"
+                        retried.append(rid)
+                    self.ledger.add(Op(
+                        "create", self.iteration, time.time(), op.by, body=op.body, path=op.path,
+                        key=op.key, request_type=op.request_type, target=op.target, package=op.package,
+                        assignment=op.assignment, request_id=rid, status=201, answered_at=time.time()))
+                    with self.view.lock:
+                        self.view.requestor[rid] = op.by
+                elif resp.status == 409 and "Idempotency-Key" in resp.body.decode("utf-8", "replace"):
+                    outcome = "retry refused: key still reserved (409)"
                 else:
-                    outcome = "applied by the retry"
-                retry = Op("create", self.iteration, time.time(), op.by, body=op.body, path=op.path,
-                           key=op.key, request_type=op.request_type, target=op.target, package=op.package,
-                           assignment=op.assignment, request_id=rid, status=201, answered_at=time.time())
-                self.ledger.add(retry)
-                with self.view.lock:
-                    self.view.requestor[rid] = op.by
-            elif resp.status == 409 and "Idempotency-Key" in resp.body.decode("utf-8", "replace"):
-                outcome = "key still reserved (409), " + ("request made" if matches else "no request")
-            else:
-                outcome = f"refused {resp.status}, " + ("request made" if matches else "no request")
-            self.unknown_outcomes[outcome] += 1
+                    outcome = f"retry refused ({resp.status})"
+                self.unknown_outcomes[outcome] += 1
+            if len(set(made) | set(retried)) > len(calls):
+                self.duplicated(f"{len(calls)} unanswered {calls[0].request_type} call(s) for {calls[0].target} "
+                                f"made {made} before the kill and {retried} on retry")
 
     def matching_requests(self, op: Op) -> list[str]:
         m = self.mirror
@@ -1557,7 +1563,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.iterations < 1:
         parser.error("iterations must be at least 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    workdir = args.workdir or Path(os.environ.get("TMPDIR", "/tmp")) / f"writ-chaos-{args.backend}-{seed}"
+    workdir = (args.workdir or Path(os.environ.get("TMPDIR", "/tmp")) / f"writ-chaos-{args.backend}-{seed}").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"crash loop: {args.iterations} iterations on {args.backend}, seed {seed}, binary "
           f"{writ_binary()}, workdir {workdir}", flush=True)
