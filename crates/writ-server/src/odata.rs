@@ -225,11 +225,29 @@ impl ODataQuery {
         type_name: &str,
         page: Page<Map<String, Value>>,
     ) -> ApiResult<Value> {
+        self.page_body(Some(self.context(context_fragment)), type_name, page)
+    }
+
+    /// A collection of Writ's own API (`/writ/v1/…`): Graph's paging, `$count` and `$select`,
+    /// without `@odata.context` (there is no Graph metadata to point at).
+    pub fn writ_collection(
+        &self,
+        type_name: &str,
+        page: Page<Map<String, Value>>,
+    ) -> ApiResult<Value> {
+        self.page_body(None, type_name, page)
+    }
+
+    fn page_body(
+        &self,
+        context: Option<String>,
+        type_name: &str,
+        page: Page<Map<String, Value>>,
+    ) -> ApiResult<Value> {
         let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            Value::from(self.context(context_fragment)),
-        );
+        if let Some(context) = context {
+            body.insert("@odata.context".into(), Value::from(context));
+        }
         if let Some(count) = page.count {
             body.insert("@odata.count".into(), Value::from(count));
         }

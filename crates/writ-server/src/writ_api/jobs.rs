@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value};
 use writ_domain::jobs::{QueuedJob, get_job, list_jobs};
+use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
 use crate::error::ApiResult;
@@ -51,24 +52,12 @@ pub async fn list(
     query.check_expand("job", &[])?;
     let store = state.directory.store();
     let page = list_jobs(store.as_ref(), &auth.caller, &query.list_query()).await?;
-    let mut body = Map::new();
-    if let Some(count) = page.count {
-        body.insert("@odata.count".into(), Value::from(count));
-    }
-    if let Some(token) = &page.next_skiptoken {
-        body.insert(
-            "@odata.nextLink".into(),
-            Value::from(query.next_link(token)),
-        );
-    }
-    let mut items = Vec::with_capacity(page.items.len());
-    for job in page.items {
-        let mut item = job_json(job);
-        query.project(&mut item, "job")?;
-        items.push(Value::Object(item));
-    }
-    body.insert("value".into(), Value::Array(items));
-    Ok(Json(Value::Object(body)))
+    let page = Page {
+        items: page.items.into_iter().map(job_json).collect(),
+        next_skiptoken: page.next_skiptoken,
+        count: page.count,
+    };
+    Ok(Json(query.writ_collection("job", page)?))
 }
 
 /// One job; `$select` applies. A job that completed is deleted, so it is a 404.

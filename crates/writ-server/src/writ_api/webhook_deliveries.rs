@@ -64,21 +64,5 @@ pub async fn list(
         next_skiptoken: page.next_skiptoken,
         count: page.count,
     };
-    let mut body = Map::new();
-    if let Some(count) = page.count {
-        body.insert("@odata.count".into(), Value::from(count));
-    }
-    if let Some(token) = &page.next_skiptoken {
-        body.insert(
-            "@odata.nextLink".into(),
-            Value::from(query.next_link(token)),
-        );
-    }
-    let mut items = Vec::with_capacity(page.items.len());
-    for mut item in page.items {
-        query.project(&mut item, "webhookDelivery")?;
-        items.push(Value::Object(item));
-    }
-    body.insert("value".into(), Value::Array(items));
-    Ok(Json(Value::Object(body)))
+    Ok(Json(query.writ_collection("webhookDelivery", page)?))
 }
