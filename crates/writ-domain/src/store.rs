@@ -36,6 +36,8 @@ use crate::query::{ListQuery, Page};
 mod audit;
 mod directory;
 mod entitlement;
+#[cfg(test)]
+pub(crate) mod fake;
 mod jobs;
 
 pub use audit::{AuditStore, AuditStoreTx};
