@@ -53,26 +53,9 @@ where
     T::try_from(R::from_row(row).store()?)
 }
 
-/// Reads the row with `get_bool`'s tolerance (see [`DbBool`]), for code that reads a single
-/// column.
-pub(crate) fn get_bool(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
-    use sqlx::Row;
-    Ok(row.try_get::<DbBool, _>(column).store()?.0)
-}
-
 /// A JSON text column decoded into a value; `column` names it in the error.
 pub(crate) fn json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Other(format!("{column}: {e}")))
-}
-
-/// A JSON text column of a row decoded into a value.
-pub(crate) fn get_json<T: serde::de::DeserializeOwned>(
-    row: &AnyRow,
-    column: &str,
-) -> Result<T, StoreError> {
-    use sqlx::Row;
-    let text: String = row.try_get(column).store()?;
-    json(column, &text)
 }
 
 /// A timestamp column held as microseconds since the epoch, when not NULL.

@@ -1034,22 +1034,7 @@ impl AuditStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .store()?;
-        found
-            .iter()
-            .map(|r| {
-                let data: String = r.try_get("data").store()?;
-                let recipients: String = r.try_get("recipients").store()?;
-                Ok(OutboxEvent {
-                    id: r.try_get("id").store()?,
-                    event_type: r.try_get("event_type").store()?,
-                    occurred_at: from_micros(r.try_get("occurred_at").store()?),
-                    data: serde_json::from_str(&data)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                    recipients: serde_json::from_str(&recipients)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                })
-            })
-            .collect()
+        found.iter().map(crate::deliveries::event_row).collect()
     }
 }
 
