@@ -6,7 +6,7 @@
 //! LOCKED` so that replicas take disjoint rows, SQLite's writes are serial already.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, FromRow, Row};
+use sqlx::{Any, FromRow};
 use time::OffsetDateTime;
 use writ_domain::audit::{OutboxEvent, Recipient};
 use writ_domain::clock::{from_micros, to_micros};
@@ -78,11 +78,6 @@ impl TryFrom<ProgressRow> for DeliveryProgress {
     }
 }
 
-pub(crate) fn count(row: &AnyRow, column: &str) -> StoreResult<u32> {
-    let n: i64 = row.try_get(column).store()?;
-    Ok(clamp_count(n))
-}
-
 /// A count column as a `u32`, saturating.
 pub(crate) fn clamp_count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -126,6 +121,23 @@ pub(crate) fn event_row(row: &AnyRow) -> StoreResult<OutboxEvent> {
     decode::<OutboxEventRow, _>(row)
 }
 
+/// An outbox event as routing reads it.
+#[derive(FromRow)]
+struct RoutedEventRow {
+    id: String,
+    event_type: String,
+    recipients: String,
+}
+
+/// A delivery row as a claim returns it.
+#[derive(FromRow)]
+struct LeasedRow {
+    id: String,
+    event_id: String,
+    destination: String,
+    attempts: i64,
+}
+
 /// Routes up to `limit` events not routed to `table` yet, oldest first: a pending row due at
 /// `now` per destination `fan_out` names for the event (its type and recipients), and the
 /// events marked routed, in one transaction. Returns how many events were routed.
@@ -156,9 +168,11 @@ pub(crate) async fn route(
     // (event id, event type, destination)
     let mut rows: Vec<(String, String, String)> = Vec::new();
     for row in &events {
-        let event_id: String = row.try_get("id").store()?;
-        let event_type: String = row.try_get("event_type").store()?;
-        let recipients: String = row.try_get("recipients").store()?;
+        let RoutedEventRow {
+            id: event_id,
+            event_type,
+            recipients,
+        } = RoutedEventRow::from_row(row).store()?;
         let recipients: Vec<Recipient> = serde_json::from_str(&recipients).map_err(json_error)?;
         for destination in fan_out(&event_type, &recipients) {
             rows.push((event_id.clone(), event_type.clone(), destination));
@@ -277,12 +291,8 @@ pub(crate) async fn claim(
     }
     let mut leased = Vec::with_capacity(rows.len());
     for row in &rows {
-        leased.push((
-            row.try_get::<String, _>("id").store()?,
-            row.try_get::<String, _>("event_id").store()?,
-            row.try_get::<String, _>("destination").store()?,
-            count(row, "attempts")?,
-        ));
+        let r = LeasedRow::from_row(row).store()?;
+        leased.push((r.id, r.event_id, r.destination, clamp_count(r.attempts)));
     }
     let mut event_ids: Vec<String> = leased.iter().map(|(_, e, _, _)| e.clone()).collect();
     event_ids.sort();
@@ -423,12 +433,12 @@ pub(crate) async fn next_due(
          {next_event} AS next_event",
         table.name
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_one(store.pool())
-        .await
-        .store()?;
-    let delivery: Option<i64> = row.try_get("next_delivery").store()?;
-    let event: Option<i64> = row.try_get("next_event").store()?;
+    // (next_delivery, next_event), in the order of the select list.
+    let (delivery, event) =
+        sqlx::query_as::<_, (Option<i64>, Option<i64>)>(sqlx::AssertSqlSafe(sql))
+            .fetch_one(store.pool())
+            .await
+            .store()?;
     Ok(match (delivery, event) {
         (Some(a), Some(b)) => Some(from_micros(a.min(b))),
         (a, b) => a.or(b).map(from_micros),

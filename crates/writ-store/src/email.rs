@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use sqlx::FromRow;
 use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
 use time::OffsetDateTime;
 use writ_domain::audit::Recipient;
 use writ_domain::email::{ClaimedEmail, EmailDelivery, EmailStore};
@@ -154,9 +154,10 @@ impl EmailStore for SqlStore {
         let rows = query.fetch_all(self.pool()).await.store()?;
         let mut names = HashMap::with_capacity(rows.len());
         for row in &rows {
-            let name: Option<String> = row.try_get("display_name").store()?;
+            // (id, display_name), in the order of the select list.
+            let (id, name) = <(String, Option<String>)>::from_row(row).store()?;
             if let Some(name) = name {
-                names.insert(row.try_get::<String, _>("id").store()?, name);
+                names.insert(id, name);
             }
         }
         Ok(names)

@@ -608,22 +608,15 @@ pub(crate) async fn em_roles_of(
     pool: &AnyPool,
     principal_id: &str,
 ) -> StoreResult<Vec<(String, Option<String>)>> {
-    let rows = sqlx::query(
+    // (role_definition_id, catalog_id), in the order of the select list.
+    sqlx::query_as::<_, (String, Option<String>)>(
         "SELECT role_definition_id, catalog_id FROM em_role_assignments WHERE principal_id = $1 \
          ORDER BY role_definition_id, catalog_id",
     )
     .bind(principal_id.to_owned())
     .fetch_all(pool)
     .await
-    .store()?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("role_definition_id").store()?,
-                r.try_get("catalog_id").store()?,
-            ))
-        })
-        .collect()
+    .store()
 }
 
 // ----- writes -----

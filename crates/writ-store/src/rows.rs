@@ -1,4 +1,10 @@
-//! Rows to domain entities and back: the column lists and the decoding of each table.
+//! Rows to domain entities and back: the column lists and the decoding of each directory table,
+//! and the conventions every table's decoding follows. A row is read into a
+//! `#[derive(FromRow)]` struct named after its columns, holding what the database holds
+//! (microseconds as `i64`, JSON as text, booleans as [`DbBool`]), and converted into the domain's
+//! type by one `TryFrom`, where parsing (kinds, states, JSON) can fail as data corruption.
+//! Single-column reads (a count, an id) stay `try_get`; so do the keyset reads of `list`, whose
+//! columns are chosen at run time.
 
 use sqlx::any::{Any, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValueRef};
 use sqlx::error::BoxDynError;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, FromRow, Row};
 use time::OffsetDateTime;
 use writ_domain::audit::{AuditRecord, AuditScope, OutboxEvent, Recipient};
 use writ_domain::audit_chain::{ChainHead, ChainedAudit};
@@ -274,11 +274,11 @@ impl Store for SqlStore {
         .await
         .store()?;
         row.map(|r| {
-            let status: Option<i64> = r.try_get("status").store()?;
+            let r = IdempotencyRow::from_row(&r).store()?;
             Ok(IdempotentResponse {
-                body_hash: r.try_get("body_hash").store()?,
-                status: status.and_then(|s| u16::try_from(s).ok()),
-                response_body: r.try_get("response_body").store()?,
+                body_hash: r.body_hash,
+                status: r.status.and_then(|s| u16::try_from(s).ok()),
+                response_body: r.response_body,
             })
         })
         .transpose()
@@ -1201,13 +1201,32 @@ where
 
 /// A role reached through one path, ending at the earlier of the grant's and the membership's end.
 fn role_with_end(row: &sqlx::any::AnyRow) -> StoreResult<(String, Option<OffsetDateTime>)> {
-    let role: String = row.try_get("role").store()?;
-    let grant_end: Option<i64> = row.try_get("grant_end").store()?;
-    let member_end: Option<i64> = row.try_get("member_end").store()?;
+    let RoleEndRow {
+        role,
+        grant_end,
+        member_end,
+    } = RoleEndRow::from_row(row).store()?;
     let end = match (grant_end, member_end) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
     };
     Ok((role, end.map(from_micros)))
+}
+
+/// A role held through one path, with the ends of the grant and of the membership it goes
+/// through (none for a direct grant).
+#[derive(sqlx::FromRow)]
+struct RoleEndRow {
+    role: String,
+    grant_end: Option<i64>,
+    member_end: Option<i64>,
+}
+
+/// A remembered `Idempotency-Key`.
+#[derive(sqlx::FromRow)]
+struct IdempotencyRow {
+    body_hash: String,
+    status: Option<i64>,
+    response_body: Option<String>,
 }
