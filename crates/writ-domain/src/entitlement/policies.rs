@@ -13,6 +13,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_object_id, parse_guid};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
+use crate::store::DirectoryStore;
 
 use super::catalogs::audit;
 use super::policy_model::{
@@ -1021,58 +1022,68 @@ impl Entitlement {
         caller: &super::requests::Subject,
         policy: &AssignmentPolicy,
     ) -> DomainResult<bool> {
-        use crate::authz::PrincipalKind;
-        // Access for agents is always time-bound: a policy without an end is never theirs.
-        if caller.is_agent
-            && !matches!(
-                policy.settings.expiration.kind.as_str(),
-                "afterDuration" | "afterDateTime"
-            )
-        {
-            return Ok(false);
-        }
-        let now = self.clock.now();
-        let user = match caller.kind {
-            PrincipalKind::User => self.store.user(&caller.id).await?,
-            PrincipalKind::ServicePrincipal => None,
-        };
-        let is_sp = caller.kind == PrincipalKind::ServicePrincipal;
-        Ok(match policy.allowed_target_scope.as_str() {
-            "allDirectoryAgentIdentities" => caller.is_agent,
-            "allDirectoryServicePrincipals" => is_sp,
-            "allMemberUsers" => user
-                .as_ref()
-                .is_some_and(|u| !caller.is_agent && u.user_type == "Member"),
-            "allDirectoryUsers" => user.is_some() && !caller.is_agent,
-            "specificDirectoryUsers" | "specificDirectoryServicePrincipals" => {
-                let mut found = false;
-                for set in &policy.settings.specific_allowed_targets {
-                    found = match set {
-                        SubjectSet::SingleUser { user_id, .. } => {
-                            user.is_some() && user_id == &caller.id
-                        }
-                        SubjectSet::SingleServicePrincipal {
-                            service_principal_id,
-                            ..
-                        } => is_sp && service_principal_id == &caller.id,
-                        SubjectSet::GroupMembers { group_id, .. } => {
-                            self.store
-                                .is_group_member(group_id, &caller.id, now)
-                                .await?
-                        }
-                        _ => false,
-                    };
-                    if found {
-                        break;
-                    }
-                }
-                found
-            }
-            // Direct assignment only, or external users Writ does not have.
-            _ => false,
-        })
+        principal_in_scope(self.store.as_ref(), caller, policy, self.clock.now()).await
     }
+}
 
+/// Whether a principal falls within a policy's `allowedTargetScope` (and its specific targets)
+/// at `now`. A rule of the directory alone, so it takes only that capability.
+pub(crate) async fn principal_in_scope(
+    store: &dyn DirectoryStore,
+    caller: &super::requests::Subject,
+    policy: &AssignmentPolicy,
+    now: OffsetDateTime,
+) -> DomainResult<bool> {
+    use crate::authz::PrincipalKind;
+    // Access for agents is always time-bound: a policy without an end is never theirs.
+    if caller.is_agent
+        && !matches!(
+            policy.settings.expiration.kind.as_str(),
+            "afterDuration" | "afterDateTime"
+        )
+    {
+        return Ok(false);
+    }
+    let user = match caller.kind {
+        PrincipalKind::User => store.user(&caller.id).await?,
+        PrincipalKind::ServicePrincipal => None,
+    };
+    let is_sp = caller.kind == PrincipalKind::ServicePrincipal;
+    Ok(match policy.allowed_target_scope.as_str() {
+        "allDirectoryAgentIdentities" => caller.is_agent,
+        "allDirectoryServicePrincipals" => is_sp,
+        "allMemberUsers" => user
+            .as_ref()
+            .is_some_and(|u| !caller.is_agent && u.user_type == "Member"),
+        "allDirectoryUsers" => user.is_some() && !caller.is_agent,
+        "specificDirectoryUsers" | "specificDirectoryServicePrincipals" => {
+            let mut found = false;
+            for set in &policy.settings.specific_allowed_targets {
+                found = match set {
+                    SubjectSet::SingleUser { user_id, .. } => {
+                        user.is_some() && user_id == &caller.id
+                    }
+                    SubjectSet::SingleServicePrincipal {
+                        service_principal_id,
+                        ..
+                    } => is_sp && service_principal_id == &caller.id,
+                    SubjectSet::GroupMembers { group_id, .. } => {
+                        store.is_group_member(group_id, &caller.id, now).await?
+                    }
+                    _ => false,
+                };
+                if found {
+                    break;
+                }
+            }
+            found
+        }
+        // Direct assignment only, or external users Writ does not have.
+        _ => false,
+    })
+}
+
+impl Entitlement {
     /// Policies of a package under which the caller may request it for itself.
     async fn self_policies(
         &self,
@@ -1136,5 +1147,125 @@ impl Entitlement {
             return Err(DomainError::not_found("accessPackage", package_id));
         }
         Ok(policies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Who falls within a policy's target scope, against the in-memory directory, without a
+    //! database.
+
+    use time::{Duration, OffsetDateTime};
+
+    use super::principal_in_scope;
+    use crate::authz::PrincipalKind;
+    use crate::entitlement::Subject;
+    use crate::entitlement::policy_model::{AssignmentPolicy, PolicySettings};
+    use crate::store::fake::{FakeDirectory, block_on};
+
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    /// A policy of `scope` with `settings` given as Graph writes them.
+    fn policy(scope: &str, settings: serde_json::Value) -> AssignmentPolicy {
+        let settings: PolicySettings = serde_json::from_value(settings).unwrap();
+        AssignmentPolicy {
+            id: "policy".into(),
+            access_package_id: "package".into(),
+            catalog_id: "catalog".into(),
+            display_name: "policy".into(),
+            description: None,
+            allowed_target_scope: scope.into(),
+            settings,
+            created_date_time: NOW,
+            modified_date_time: NOW,
+        }
+    }
+
+    fn subject(id: &str, kind: PrincipalKind, is_agent: bool) -> Subject {
+        Subject {
+            id: id.into(),
+            kind,
+            is_agent,
+            display_name: id.into(),
+            principal_name: None,
+            mail: None,
+            identity_parent_id: None,
+        }
+    }
+
+    fn in_scope(directory: &FakeDirectory, who: &Subject, policy: &AssignmentPolicy) -> bool {
+        block_on(principal_in_scope(directory, who, policy, NOW)).unwrap()
+    }
+
+    #[test]
+    fn specific_targets_include_current_group_members_only() {
+        let mut directory = FakeDirectory::default();
+        for id in ["member", "former", "stranger"] {
+            directory.users.push(FakeDirectory::person(id));
+        }
+        directory.add_member("g", "member", Some(NOW + Duration::hours(1)));
+        directory.add_member("g", "former", Some(NOW));
+        let p = policy(
+            "specificDirectoryUsers",
+            serde_json::json!({"specificAllowedTargets": [
+                {"@odata.type": "#microsoft.graph.groupMembers", "groupId": "g"}
+            ]}),
+        );
+        let user = |id| subject(id, PrincipalKind::User, false);
+        assert!(in_scope(&directory, &user("member"), &p));
+        assert!(!in_scope(&directory, &user("former"), &p));
+        assert!(!in_scope(&directory, &user("stranger"), &p));
+    }
+
+    #[test]
+    fn member_users_exclude_guests_agents_and_unknown_users() {
+        let mut directory = FakeDirectory::default();
+        directory.users.push(FakeDirectory::person("member"));
+        let mut guest = FakeDirectory::person("guest");
+        guest.user_type = "Guest".into();
+        directory.users.push(guest);
+        directory.users.push(FakeDirectory::person("agent"));
+        let p = policy(
+            "allMemberUsers",
+            serde_json::json!({"expiration": {"type": "afterDuration", "duration": "P1D"}}),
+        );
+        assert!(in_scope(
+            &directory,
+            &subject("member", PrincipalKind::User, false),
+            &p
+        ));
+        assert!(!in_scope(
+            &directory,
+            &subject("guest", PrincipalKind::User, false),
+            &p
+        ));
+        assert!(!in_scope(
+            &directory,
+            &subject("agent", PrincipalKind::User, true),
+            &p
+        ));
+        assert!(!in_scope(
+            &directory,
+            &subject("ghost", PrincipalKind::User, false),
+            &p
+        ));
+    }
+
+    #[test]
+    fn agents_are_in_scope_only_of_a_policy_with_an_end() {
+        let directory = FakeDirectory::default();
+        let agent = subject("agent-sp", PrincipalKind::ServicePrincipal, true);
+        let bounded = policy(
+            "allDirectoryAgentIdentities",
+            serde_json::json!({"expiration": {"type": "afterDuration", "duration": "P1D"}}),
+        );
+        let endless = policy(
+            "allDirectoryAgentIdentities",
+            serde_json::json!({"expiration": {"type": "noExpiration"}}),
+        );
+        assert!(in_scope(&directory, &agent, &bounded));
+        assert!(!in_scope(&directory, &agent, &endless));
+        let sp = subject("plain-sp", PrincipalKind::ServicePrincipal, false);
+        assert!(!in_scope(&directory, &sp, &bounded));
     }
 }
