@@ -15,6 +15,7 @@ pub mod error;
 pub mod ids;
 pub mod instant;
 pub mod jobs;
+pub mod model;
 pub mod patch;
 pub mod query;
 pub mod secrets;

@@ -21,12 +21,13 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::OutboxEvent;
 use crate::authz::Caller;
 use crate::clock::Clock;
 use crate::dispatch::{Claimed, DeliveryQueue, Pacing, run_pass};
 use crate::error::DomainResult;
 use crate::ids::new_object_id;
+use crate::model::OutboxEvent;
+pub use crate::model::delivery::DeliveryState;
 use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
 
@@ -82,39 +83,6 @@ pub struct WebhookEndpoint {
 impl WebhookEndpoint {
     pub fn wants(&self, event_type: &str) -> bool {
         self.events.is_empty() || self.events.iter().any(|e| e == event_type)
-    }
-}
-
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    /// Not yet accepted by the receiver; due again at its next attempt time.
-    Pending,
-    /// A 2xx answered one attempt.
-    Delivered,
-    /// Given up: too many failed attempts, or the endpoint's address was refused.
-    DeadLettered,
-}
-
-impl DeliveryState {
-    pub const NAMES: &'static [&'static str] = &["pending", "delivered", "deadLettered"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::DeadLettered => "deadLettered",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            DeliveryState::Pending,
-            DeliveryState::Delivered,
-            DeliveryState::DeadLettered,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
     }
 }
 
@@ -548,7 +516,7 @@ pub async fn list_deliveries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Recipient;
+
     use crate::clock::ManualClock;
 
     fn at(seconds: i64) -> OffsetDateTime {

@@ -10,19 +10,20 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Entitlement;
-use super::callouts::{self, CalloutOn, CalloutStage};
-use super::policy_model::{ApprovalStage, AssignmentPolicy, SubjectSet};
-use super::requests::{
-    ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, Transition, request_audit,
-    request_event_data, transition,
-};
+use super::callouts::{self, CalloutOn};
+
+use super::requests::{Transition, request_audit, request_event_data, transition};
 use super::timeouts::arm_stage_timers;
-use crate::audit::{Actor, OutboxEvent, Recipient};
+
 use crate::authz::Caller;
 use crate::directory::{DirectoryObject, RequestContext, UserKind};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, ApprovalStage, ApprovalStageRecord, AssignmentPolicy, AssignmentRequest, CalloutStage,
+    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestType, SubjectSet,
+};
+
 use crate::query::ListQuery;
 
 pub(super) const IN_PROGRESS: &str = "InProgress";

@@ -16,11 +16,11 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use super::extensions::{UpdateClosed, close_update};
-use super::requests::{Assignment, AssignmentState, Ending, RequestType, ending_records};
+use super::requests::{Ending, ending_records};
 use super::{Entitlement, delivery};
-use crate::audit::{Actor, Recipient};
+
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::ClaimedJob;
+use crate::model::{Actor, Assignment, AssignmentState, ClaimedJob, Recipient, RequestType};
 
 /// The instant an assignment is due to be recorded expired, if it is (not already ended, not
 /// extended past `now`).

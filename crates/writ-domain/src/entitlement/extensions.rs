@@ -16,19 +16,22 @@
 use time::OffsetDateTime;
 
 use super::answers::check_answers;
-use super::policy_model::AssignmentPolicy;
+
 use super::requests::{
-    Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
-    RequestState, RequestType, StatusReason, Subject, assignment_end, assignment_event_data,
-    check_schedule, record_submitted, request_audit, request_event_data, status_of,
+    AssignmentRequestInput, assignment_end, assignment_event_data, check_schedule,
+    record_submitted, request_audit, request_event_data,
 };
 use super::{Entitlement, delivery, require};
-use crate::audit::{Actor, OutboxEvent};
+
 use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentState, JobKind, NewJob,
+    OutboxEvent, RequestSchedule, RequestState, RequestType, StatusReason, Subject, status_of,
+};
+
 use crate::store::StoreTx;
 
 const CATEGORY_ACTIVITY_EXTEND: &str = "Extend access package assignment";

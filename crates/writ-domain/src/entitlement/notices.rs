@@ -16,12 +16,15 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::Entitlement;
-use super::callouts::{self, CalloutOn, CalloutStage};
-use super::requests::{Assignment, AssignmentState, assignment_event_data};
-use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
-use crate::authz::PrincipalKind;
+use super::callouts::{self, CalloutOn};
+use super::requests::assignment_event_data;
+
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, Assignment, AssignmentState, AuditRecord, CalloutStage, JobKind, NewJob, OutboxEvent,
+    PrincipalKind, Recipient,
+};
+
 use crate::store::StoreError;
 
 /// Entra's schedule: fourteen days and one day before the end.

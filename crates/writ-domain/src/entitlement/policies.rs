@@ -11,15 +11,16 @@ use crate::authz::{Caller, roles};
 use crate::directory::{ObjectKind, RequestContext};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_object_id, parse_guid};
+use crate::model::{
+    ApprovalSettings, AssignmentPolicy, Expiration, NotificationSettings, ORIGIN_DIRECTORY_ROLE,
+    PolicySettings, PrincipalKind, Question, RequestorSettings, ResourceRole, SubjectSet,
+};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
 
 use super::catalogs::audit;
-use super::policy_model::{
-    ApprovalSettings, AssignmentPolicy, Expiration, NotificationSettings, PolicySettings, Question,
-    RequestorSettings, SubjectSet,
-};
-use super::{Entitlement, ORIGIN_DIRECTORY_ROLE, ResourceRole, bounds, require};
+
+use super::{Entitlement, bounds, require};
 
 /// `allowedTargetScope` values Writ accepts (Graph's, with the evolvable agent scope).
 pub const TARGET_SCOPES: &[&str] = &[
@@ -1002,7 +1003,7 @@ impl Entitlement {
         caller: &Caller,
         policy: &AssignmentPolicy,
     ) -> DomainResult<bool> {
-        let subject = super::requests::Subject {
+        let subject = crate::model::Subject {
             id: caller.id.clone(),
             kind: caller.kind,
             is_agent: caller.is_agent,
@@ -1018,10 +1019,9 @@ impl Entitlement {
     /// targets) now.
     pub(super) async fn principal_in_scope(
         &self,
-        caller: &super::requests::Subject,
+        caller: &crate::model::Subject,
         policy: &AssignmentPolicy,
     ) -> DomainResult<bool> {
-        use crate::authz::PrincipalKind;
         // Access for agents is always time-bound: a policy without an end is never theirs.
         if caller.is_agent
             && !matches!(

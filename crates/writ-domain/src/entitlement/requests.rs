@@ -10,260 +10,29 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::Callout;
-use super::answers::{Answer, check_answers};
-use super::callouts::{self, CalloutOn, CalloutStage};
-use super::policy_model::{AssignmentPolicy, Expiration, SubjectSet};
-use super::{Entitlement, ResourceRole, bounds, delivery, require};
-use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
-use crate::authz::{Caller, PrincipalKind};
+use super::answers::check_answers;
+use super::callouts::{self, CalloutOn};
+
+use super::{Entitlement, bounds, delivery, require};
+
+use crate::authz::Caller;
 use crate::directory::{RequestContext, ServicePrincipalKind, UserKind};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
-use crate::jobs::{ClaimedJob, JobHandler, JobKind, NewJob};
+use crate::jobs::JobHandler;
+use crate::model::{
+    Actor, Answer, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentState, AuditRecord,
+    Callout, CalloutStage, ClaimedJob, Expiration, JobKind, NewJob, OutboxEvent, PrincipalKind,
+    Recipient, RequestSchedule, RequestState, RequestType, ResourceRole, Subject, SubjectSet,
+    status_of,
+};
 use crate::query::{ListQuery, Page};
 use crate::store::StoreTx;
 
 const CATEGORY: &str = "EntitlementManagement";
-
-/// Graph's `accessPackageRequestType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestType {
-    UserAdd,
-    UserUpdate,
-    UserRemove,
-    AdminAdd,
-    AdminUpdate,
-    AdminRemove,
-    SystemRemove,
-}
-
-impl RequestType {
-    const ALL: [RequestType; 7] = [
-        RequestType::UserAdd,
-        RequestType::UserUpdate,
-        RequestType::UserRemove,
-        RequestType::AdminAdd,
-        RequestType::AdminUpdate,
-        RequestType::AdminRemove,
-        RequestType::SystemRemove,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestType::UserAdd => "userAdd",
-            RequestType::UserUpdate => "userUpdate",
-            RequestType::UserRemove => "userRemove",
-            RequestType::AdminAdd => "adminAdd",
-            RequestType::AdminUpdate => "adminUpdate",
-            RequestType::AdminRemove => "adminRemove",
-            RequestType::SystemRemove => "systemRemove",
-        }
-    }
-
-    /// Enum input in any case, as for every Graph enum.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(text))
-    }
-}
-
-/// Graph's `accessPackageRequestState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestState {
-    Submitted,
-    PendingApproval,
-    Scheduled,
-    Delivering,
-    Delivered,
-    PartiallyDelivered,
-    DeliveryFailed,
-    Denied,
-    Canceled,
-}
-
-impl RequestState {
-    const ALL: [RequestState; 9] = [
-        RequestState::Submitted,
-        RequestState::PendingApproval,
-        RequestState::Scheduled,
-        RequestState::Delivering,
-        RequestState::Delivered,
-        RequestState::PartiallyDelivered,
-        RequestState::DeliveryFailed,
-        RequestState::Denied,
-        RequestState::Canceled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Submitted => "submitted",
-            RequestState::PendingApproval => "pendingApproval",
-            RequestState::Scheduled => "scheduled",
-            RequestState::Delivering => "delivering",
-            RequestState::Delivered => "delivered",
-            RequestState::PartiallyDelivered => "partiallyDelivered",
-            RequestState::DeliveryFailed => "deliveryFailed",
-            RequestState::Denied => "denied",
-            RequestState::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// The states of a request still in progress: at most one per target and package.
-    pub const OPEN: [RequestState; 4] = [
-        RequestState::Submitted,
-        RequestState::PendingApproval,
-        RequestState::Scheduled,
-        RequestState::Delivering,
-    ];
-
-    /// The names Graph's `$filter` accepts, in declaration order.
-    pub const NAMES: &'static [&'static str] = &[
-        "submitted",
-        "pendingApproval",
-        "delivering",
-        "delivered",
-        "deliveryFailed",
-        "denied",
-        "scheduled",
-        "canceled",
-        "partiallyDelivered",
-    ];
-}
-
-/// Graph's `accessPackageAssignmentState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AssignmentState {
-    Delivering,
-    Delivered,
-    PartiallyDelivered,
-    DeliveryFailed,
-    Expired,
-}
-
-impl AssignmentState {
-    const ALL: [AssignmentState; 5] = [
-        AssignmentState::Delivering,
-        AssignmentState::Delivered,
-        AssignmentState::PartiallyDelivered,
-        AssignmentState::DeliveryFailed,
-        AssignmentState::Expired,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AssignmentState::Delivering => "delivering",
-            AssignmentState::Delivered => "delivered",
-            AssignmentState::PartiallyDelivered => "partiallyDelivered",
-            AssignmentState::DeliveryFailed => "deliveryFailed",
-            AssignmentState::Expired => "expired",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    pub const NAMES: &'static [&'static str] = &[
-        "delivering",
-        "partiallyDelivered",
-        "delivered",
-        "expired",
-        "deliveryFailed",
-    ];
-}
-
-/// The schedule a request asks for (Graph's `entitlementManagementSchedule`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RequestSchedule {
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub start_date_time: Option<OffsetDateTime>,
-    pub expiration: Expiration,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssignmentRequest {
-    pub id: String,
-    pub request_type: RequestType,
-    pub state: RequestState,
-    /// Graph's free-form `status` (DESIGN section 5's table).
-    pub status: String,
-    pub catalog_id: String,
-    pub access_package_id: String,
-    pub policy_id: Option<String>,
-    pub assignment_id: Option<String>,
-    pub target_id: String,
-    pub target_kind: PrincipalKind,
-    pub requestor_id: String,
-    pub requestor_kind: PrincipalKind,
-    pub justification: Option<String>,
-    pub schedule: RequestSchedule,
-    /// Answers to the policy's questions.
-    pub answers: Vec<Answer>,
-    pub created_date_time: OffsetDateTime,
-    pub completed_date_time: Option<OffsetDateTime>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Assignment {
-    pub id: String,
-    pub state: AssignmentState,
-    pub status: String,
-    pub catalog_id: String,
-    pub access_package_id: String,
-    pub policy_id: String,
-    pub target_id: String,
-    pub target_kind: PrincipalKind,
-    pub start_date_time: OffsetDateTime,
-    /// `None`: no end (a `noExpiration` policy; never an agent's).
-    pub end_date_time: Option<OffsetDateTime>,
-    pub expired_date_time: Option<OffsetDateTime>,
-    pub created_date_time: OffsetDateTime,
-}
-
-impl AssignmentRequest {
-    /// This request in `state` at `now`: the status string follows the state (DESIGN section 5's
-    /// table), and a final state completes the request.
-    pub(super) fn moved_to(&self, state: RequestState, now: OffsetDateTime) -> Self {
-        let mut next = self.clone();
-        next.state = state;
-        next.status = status_of(state).into();
-        if matches!(
-            state,
-            RequestState::Delivered
-                | RequestState::PartiallyDelivered
-                | RequestState::DeliveryFailed
-                | RequestState::Denied
-                | RequestState::Canceled
-        ) {
-            next.completed_date_time = Some(now);
-        }
-        next
-    }
-
-    /// This request in `state` at `now`, moved there for `reason`: as [`Self::moved_to`], with
-    /// the status string the reason gives (see [`status_for`]).
-    pub(super) fn moved_to_for(
-        &self,
-        state: RequestState,
-        reason: StatusReason,
-        now: OffsetDateTime,
-    ) -> Self {
-        let mut next = self.moved_to(state, now);
-        next.status = status_for(state, Some(reason)).into();
-        next
-    }
-}
 
 /// Who moves a request, and what its audit record and event say.
 pub(super) struct Transition<'a> {
@@ -311,34 +80,6 @@ pub(super) async fn transition(
     Ok(Some(moved))
 }
 
-/// One approval stage of a request (Graph's `approvalStage`; the approval's id is the request's).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApprovalStageRecord {
-    pub id: String,
-    pub request_id: String,
-    pub stage_index: u32,
-    /// `NotStarted`, `InProgress`, `Completed`, `Expired` (undecided within
-    /// `durationBeforeAutomaticDenial`).
-    pub status: String,
-    /// `NotReviewed`, `Approved`, `Denied`.
-    pub review_result: String,
-    /// Who may decide: resolved when the stage starts.
-    pub approver_ids: Vec<String>,
-    /// The primary approvers resolved to nobody, so the fallback approvers apply.
-    pub used_fallback: bool,
-    pub started_date_time: Option<OffsetDateTime>,
-    /// The escalation approvers added after `durationBeforeEscalation` (empty until then); they
-    /// may decide the stage alongside `approver_ids`.
-    pub escalation_approver_ids: Vec<String>,
-    /// The escalation approvers resolved to nobody, so the fallback escalation approvers apply.
-    pub escalation_used_fallback: bool,
-    /// When the stage was forwarded to its escalation approvers.
-    pub escalated_date_time: Option<OffsetDateTime>,
-    pub reviewed_by: Option<(String, String)>,
-    pub reviewed_date_time: Option<OffsetDateTime>,
-    pub justification: Option<String>,
-}
-
 /// A create body, as the HTTP layer read it from `requestType` and `assignment`.
 #[derive(Debug, Clone, Default)]
 pub struct AssignmentRequestInput {
@@ -351,29 +92,6 @@ pub struct AssignmentRequestInput {
     pub justification: Option<String>,
     pub schedule: Option<RequestSchedule>,
     pub answers: Vec<Answer>,
-}
-
-/// A principal that can be the target of an assignment.
-#[derive(Debug, Clone)]
-pub struct Subject {
-    pub id: String,
-    pub kind: PrincipalKind,
-    pub is_agent: bool,
-    pub display_name: String,
-    pub principal_name: Option<String>,
-    pub mail: Option<String>,
-    /// For an agent user, the agent identity it acts through.
-    pub identity_parent_id: Option<String>,
-}
-
-impl Subject {
-    /// Graph's `accessPackageSubject.subjectType`.
-    pub fn subject_type(kind: PrincipalKind) -> &'static str {
-        match kind {
-            PrincipalKind::User => "user",
-            PrincipalKind::ServicePrincipal => "servicePrincipal",
-        }
-    }
 }
 
 fn rule(message: impl Into<String>) -> DomainError {
@@ -2025,51 +1743,6 @@ pub(super) async fn write_ending(
     tx.enqueue_event(&records.event).await?;
     callouts::write_callout(tx, callout).await?;
     Ok(records.request)
-}
-
-pub(super) fn status_of(state: RequestState) -> &'static str {
-    match state {
-        RequestState::Submitted => "Accepted",
-        RequestState::PendingApproval => "PendingApproval",
-        RequestState::Scheduled => "Scheduled",
-        RequestState::Delivering => "Delivering",
-        RequestState::Delivered => "Delivered",
-        RequestState::PartiallyDelivered => "PartiallyDelivered",
-        RequestState::DeliveryFailed => "DeliveryFailed",
-        RequestState::Denied => "Denied",
-        RequestState::Canceled => "Canceled",
-    }
-}
-
-/// Why a request is in its state, where DESIGN section 5's table gives that a status string of
-/// its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum StatusReason {
-    /// Denied because a stage went undecided for its `durationBeforeAutomaticDenial`.
-    TimedOut,
-    /// Pending approval, forwarded to the stage's escalation approvers.
-    Escalated,
-    /// An extension denied because its assignment reached its end first.
-    AssignmentEnded,
-    /// Denied: a launch-and-wait custom extension never called back.
-    CalloutTimedOut,
-    /// Denied: a launch-and-wait custom extension could not be called.
-    CalloutFailed,
-}
-
-/// The status string of a request in `state`, moved there for `reason`: [`status_of`] unless
-/// the reason has a string of its own for that state.
-pub(super) fn status_for(state: RequestState, reason: Option<StatusReason>) -> &'static str {
-    match (state, reason) {
-        (RequestState::Denied, Some(StatusReason::TimedOut)) => "TimedOut",
-        (RequestState::PendingApproval, Some(StatusReason::Escalated)) => {
-            "PendingApprovalEscalated"
-        }
-        (RequestState::Denied, Some(StatusReason::AssignmentEnded)) => "AssignmentExpired",
-        (RequestState::Denied, Some(StatusReason::CalloutTimedOut)) => "CalloutTimedOut",
-        (RequestState::Denied, Some(StatusReason::CalloutFailed)) => "CalloutFailed",
-        _ => status_of(state),
-    }
 }
 
 /// One audit record for a request's change. The target is named as the principal acted for
