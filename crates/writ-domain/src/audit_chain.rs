@@ -485,6 +485,7 @@ fn check_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Actor;
 
     use time::macros::datetime;
 

@@ -307,7 +307,7 @@ impl Caller {
     /// Administrator and Global Reader, entitlement management's records for the Identity
     /// Governance Administrator, its catalogs' records for a catalog-scoped role; `None` (`403`)
     /// for everyone else, agents and ordinary users included.
-    pub fn audit_scope(&self) -> Option<crate::audit::AuditScope> {
+    pub fn audit_scope(&self) -> Option<crate::model::AuditScope> {
         if !self.enabled {
             return None;
         }

@@ -6,20 +6,16 @@ use async_trait::async_trait;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditRecord, AuditScope, OutboxEvent, Recipient};
-use crate::audit_chain::{AuditLink, ChainHead, ChainedAudit};
-use crate::directory::{
-    AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
-    ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
-    UserKind,
-};
-use crate::entitlement::{
-    AccessPackage, ApprovalStageRecord, Assignment, AssignmentPolicy, AssignmentRequest, Catalog,
-    CatalogResource, ConnectedOrganization, CustomExtension, EmRoleAssignment, HeldGrant,
-    PackageRoleScope, RequestState, ResourceRequest, ResourceRole, ResourceScope, Subject,
-};
 use crate::error::DomainError;
-use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
+use crate::model::{
+    AccessPackage, AppRoleAssignment, Application, ApplicationKind, ApprovalStageRecord,
+    Assignment, AssignmentPolicy, AssignmentRequest, AuditLink, AuditRecord, AuditScope, Catalog,
+    CatalogResource, ChainHead, ChainedAudit, ClaimedJob, ClientSecret, ConnectedOrganization,
+    CustomExtension, DirectoryObject, EmRoleAssignment, Group, HeldGrant, NewJob, ObjectKind,
+    OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RequestState,
+    ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
+    ServicePrincipalKind, Subject, User, UserKind,
+};
 use crate::query::{ListQuery, Page};
 
 #[derive(Debug, Error)]
@@ -271,12 +267,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn custom_extension(&self, id: &str) -> StoreResult<Option<CustomExtension>>;
     async fn custom_extensions_of(&self, catalog_id: &str) -> StoreResult<Vec<CustomExtension>>;
     /// A custom extension callout by its stage-instance id.
-    async fn callout(&self, id: &str) -> StoreResult<Option<crate::entitlement::Callout>>;
+    async fn callout(&self, id: &str) -> StoreResult<Option<crate::model::Callout>>;
     /// The callouts of the requests and assignments `holder_ids`, oldest first.
-    async fn callouts_of(
-        &self,
-        holder_ids: &[String],
-    ) -> StoreResult<Vec<crate::entitlement::Callout>>;
+    async fn callouts_of(&self, holder_ids: &[String]) -> StoreResult<Vec<crate::model::Callout>>;
     /// Every policy that lets targets request for themselves (`enableTargetsToSelfAddAccess`).
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Whether the principal is a current member of the group (any holder).
@@ -608,14 +601,14 @@ pub trait StoreTx: Send {
         insert: bool,
     ) -> StoreResult<()>;
     async fn delete_custom_extension(&mut self, id: &str) -> StoreResult<()>;
-    async fn insert_callout(&mut self, callout: &crate::entitlement::Callout) -> StoreResult<()>;
+    async fn insert_callout(&mut self, callout: &crate::model::Callout) -> StoreResult<()>;
     /// Moves a callout's callback from `from` to `to` (compare-and-set), recording the detail
     /// and the instant; `false` when it was not in `from`.
     async fn set_callout_callback(
         &mut self,
         id: &str,
-        from: crate::entitlement::CallbackState,
-        to: crate::entitlement::CallbackState,
+        from: crate::model::CallbackState,
+        to: crate::model::CallbackState,
         detail: Option<&str>,
         at: time::OffsetDateTime,
     ) -> StoreResult<bool>;

@@ -122,6 +122,7 @@ pub(super) fn anchored(pattern: &str) -> DomainResult<regex::Regex> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AnswerChoice;
 
     fn text_question(required: bool, pattern: Option<&str>) -> Question {
         Question::TextInput {

@@ -10,9 +10,10 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Entitlement;
-use super::callouts::{self, CalloutOn};
+use super::callouts::CalloutOn;
+use super::records;
 
-use super::requests::{Transition, request_audit, request_event_data, transition};
+use super::records::{Transition, request_audit, request_event_data, transition};
 use super::timeouts::arm_stage_timers;
 
 use crate::authz::Caller;
@@ -21,16 +22,12 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::model::{
     Actor, ApprovalStage, ApprovalStageRecord, AssignmentPolicy, AssignmentRequest, CalloutStage,
-    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestType, SubjectSet,
+    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, RequestType, SubjectSet,
 };
 
 use crate::query::ListQuery;
 
-pub(super) const IN_PROGRESS: &str = "InProgress";
-const NOT_STARTED: &str = "NotStarted";
-const COMPLETED: &str = "Completed";
-/// A stage left undecided for its `durationBeforeAutomaticDenial` (Graph's `Expired`).
-pub(super) const EXPIRED: &str = "Expired";
+use crate::model::stage_status::{COMPLETED, IN_PROGRESS, NOT_STARTED};
 
 /// Whether a request must pass approval before delivery.
 pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
@@ -560,11 +557,11 @@ impl Entitlement {
                 decision_recipients,
             ),
             None if approve => {
-                callouts::write_callout(tx.as_mut(), approved_callout.as_ref()).await?;
+                records::write_callout(tx.as_mut(), approved_callout.as_ref()).await?;
                 let mut approved = approved;
-                if callouts::holds(approved_callout.as_ref()) {
+                if records::holds(approved_callout.as_ref()) {
                     // Delivered once the extension resumes it.
-                    approved.status = callouts::WAITING_FOR_CALLBACK.into();
+                    approved.status = RequestStatus::WaitingForCallback.as_str().into();
                 } else {
                     tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
                         .await?;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::Entitlement;
-use super::requests::{Transition, request_audit, transition};
+use super::records::{Transition, request_audit, transition};
 
 use crate::authz::Caller;
 use crate::directory::RequestContext;
@@ -30,10 +30,10 @@ use crate::model::{
     AccessPackage, Actor, Assignment, AssignmentPolicy, AssignmentRequest,
     AuthenticationConfiguration, CallbackState, Callout, CalloutInstance, CalloutStage, Catalog,
     ClaimedCallout, CustomExtension, DeliveryState, EndpointConfiguration, JobKind, NewJob,
-    OutboxEvent, PrincipalKind, RequestState, StatusReason, Subject,
+    OutboxEvent, PrincipalKind, RequestState, RequestStatus, StatusReason, Subject,
 };
 
-use crate::store::{StoreResult, StoreTx};
+use crate::store::StoreResult;
 use crate::webhooks::{AttemptRecord, NextStep, SendOutcome};
 
 impl Callout {
@@ -398,7 +398,7 @@ impl Entitlement {
             }
         }
         if callout.callback_state != CallbackState::Waiting
-            || request.status != WAITING_FOR_CALLBACK
+            || request.status_kind() != Some(RequestStatus::WaitingForCallback)
         {
             return Err(DomainError::Conflict(format!(
                 "this callout is not waiting for a callback (it is {}; the request is {})",
@@ -558,7 +558,7 @@ impl Entitlement {
         {
             return Ok(());
         }
-        if request.status != WAITING_FOR_CALLBACK {
+        if request.status_kind() != Some(RequestStatus::WaitingForCallback) {
             // Canceled while it waited: the wait ends, the request stays as it is.
             return Ok(tx.commit().await?);
         }
@@ -580,7 +580,7 @@ impl Entitlement {
             tx.enqueue_event(&OutboxEvent::new(
                 "request.denied",
                 now,
-                super::requests::request_event_data(&denied),
+                super::records::request_event_data(&denied),
                 recipients,
             ))
             .await?;
@@ -821,27 +821,3 @@ impl DeliveryQueue for CalloutQueue<'_> {
             .await
     }
 }
-
-/// Writes a planned callout in the transaction that reached its stage: the row, and the
-/// timeout job of a wait.
-pub(super) async fn write_callout(
-    tx: &mut dyn StoreTx,
-    callout: Option<&Callout>,
-) -> DomainResult<()> {
-    if let Some(callout) = callout {
-        tx.insert_callout(callout).await?;
-        if let Some(at) = callout.timeout_at()? {
-            tx.enqueue_job(&NewJob::new(JobKind::CalloutTimeout, &callout.id, at))
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Whether a planned callout holds its request.
-pub(super) fn holds(callout: Option<&Callout>) -> bool {
-    callout.is_some_and(|c| c.callback_state == CallbackState::Waiting)
-}
-
-/// The status of a request held by a launch-and-wait callout.
-pub(super) const WAITING_FOR_CALLBACK: &str = "WaitingForCallback";

@@ -17,10 +17,8 @@ use time::OffsetDateTime;
 
 use super::answers::check_answers;
 
-use super::requests::{
-    AssignmentRequestInput, assignment_end, assignment_event_data, check_schedule,
-    record_submitted, request_audit, request_event_data,
-};
+use super::records::{assignment_event_data, record_submitted, request_audit, request_event_data};
+use super::schedule::{assignment_end, check_schedule};
 use super::{Entitlement, delivery, require};
 
 use crate::authz::Caller;
@@ -28,8 +26,9 @@ use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::model::{
-    Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentState, JobKind, NewJob,
-    OutboxEvent, RequestSchedule, RequestState, RequestType, StatusReason, Subject, status_of,
+    Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput,
+    AssignmentState, JobKind, NewJob, OutboxEvent, RequestSchedule, RequestState, RequestType,
+    StatusReason, Subject, status_of,
 };
 
 use crate::store::StoreTx;

@@ -16,13 +16,16 @@ mod organizations;
 mod packages;
 mod policies;
 pub mod policy_model;
+mod records;
 mod reprocess;
 mod requests;
 mod resources;
 mod roles;
+mod schedule;
 mod subjects;
 mod timeouts;
 
+pub use crate::model::AssignmentRequestInput;
 pub use crate::model::HeldGrant;
 pub use crate::model::answer::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
 pub use crate::model::callout::{
@@ -43,7 +46,6 @@ pub use organizations::*;
 pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
-pub use requests::AssignmentRequestInput;
 pub(crate) use requests::end_assignments_of;
 pub use resources::ResourceRequestInput;
 pub(crate) use resources::release_catalog_resources;

@@ -16,8 +16,9 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::Entitlement;
-use super::callouts::{self, CalloutOn};
-use super::requests::assignment_event_data;
+use super::callouts::CalloutOn;
+use super::records;
+use super::records::assignment_event_data;
 
 use crate::error::{DomainError, DomainResult};
 use crate::model::{
@@ -134,7 +135,7 @@ impl Entitlement {
         });
         if disabled {
             let mut tx = self.store.begin().await?;
-            callouts::write_callout(tx.as_mut(), callout.as_ref()).await?;
+            records::write_callout(tx.as_mut(), callout.as_ref()).await?;
             return Ok(tx.commit().await?);
         }
         let target = self.subject(&assignment.target_id).await?;
@@ -209,7 +210,7 @@ impl Entitlement {
             .in_catalog(&assignment.catalog_id),
         )
         .await?;
-        callouts::write_callout(tx.as_mut(), callout.as_ref()).await?;
+        records::write_callout(tx.as_mut(), callout.as_ref()).await?;
         Ok(tx.commit().await?)
     }
 }

@@ -14,7 +14,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::requests::{assignment_event_data, request_audit};
+use super::records::{assignment_event_data, request_audit};
 use super::{Entitlement, delivery, require};
 
 use crate::authz::Caller;

@@ -27,9 +27,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Entitlement;
-use super::approvals::{EXPIRED, IN_PROGRESS};
+use crate::model::stage_status::{EXPIRED, IN_PROGRESS};
 
-use super::requests::{request_audit, request_event_data};
+use super::records::{request_audit, request_event_data};
 
 use crate::error::DomainResult;
 use crate::model::{

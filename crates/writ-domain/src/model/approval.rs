@@ -29,3 +29,12 @@ pub struct ApprovalStageRecord {
     pub reviewed_date_time: Option<OffsetDateTime>,
     pub justification: Option<String>,
 }
+
+/// The `status` strings of an approval stage.
+pub mod stage_status {
+    pub const NOT_STARTED: &str = "NotStarted";
+    pub const IN_PROGRESS: &str = "InProgress";
+    pub const COMPLETED: &str = "Completed";
+    /// A stage left undecided for its `durationBeforeAutomaticDenial` (Graph's `Expired`).
+    pub const EXPIRED: &str = "Expired";
+}

@@ -321,3 +321,17 @@ pub fn status_of(state: RequestState) -> &'static str {
 pub fn status_for(state: RequestState, reason: Option<StatusReason>) -> &'static str {
     RequestStatus::for_reason(state, reason).as_str()
 }
+
+/// A create body, as the HTTP layer read it from `requestType` and `assignment`.
+#[derive(Debug, Clone, Default)]
+pub struct AssignmentRequestInput {
+    pub request_type: String,
+    pub access_package_id: Option<String>,
+    pub policy_id: Option<String>,
+    pub target_id: Option<String>,
+    /// For updates and removals: the assignment acted on.
+    pub assignment_id: Option<String>,
+    pub justification: Option<String>,
+    pub schedule: Option<RequestSchedule>,
+    pub answers: Vec<Answer>,
+}
