@@ -22,8 +22,8 @@ use super::records::assignment_event_data;
 
 use crate::error::{DomainError, DomainResult};
 use crate::model::{
-    Actor, Assignment, AssignmentState, AuditRecord, CalloutStage, JobKind, NewJob, OutboxEvent,
-    PrincipalKind, Recipient,
+    Actor, Assignment, AssignmentState, AssignmentStatus, AuditRecord, CalloutStage, JobKind,
+    NewJob, OutboxEvent, PrincipalKind, Recipient,
 };
 
 use crate::store::StoreError;
@@ -54,12 +54,13 @@ pub(super) fn notice_jobs(
 /// schedule, and has one name for any other.
 pub fn notice_status(lead: Duration) -> &'static str {
     if lead == Duration::days(14) {
-        "NearExpiry14DaysNotificationTriggered"
+        AssignmentStatus::NearExpiry14DaysNotificationTriggered
     } else if lead == Duration::days(1) {
-        "NearExpiry1DayNotificationTriggered"
+        AssignmentStatus::NearExpiry1DayNotificationTriggered
     } else {
-        "NearExpiryNotificationTriggered"
+        AssignmentStatus::NearExpiryNotificationTriggered
     }
+    .as_str()
 }
 
 /// ISO 8601 text of a lead time, as the event carries it (`P14D`, `PT30S`).

@@ -12,9 +12,9 @@ use crate::directory::RequestContext;
 use crate::error::DomainResult;
 use crate::ids::new_object_id;
 use crate::model::{
-    Actor, Assignment, AssignmentRequest, AssignmentState, AuditRecord, CallbackState, Callout,
-    JobKind, NewJob, OutboxEvent, PrincipalKind, Recipient, RequestSchedule, RequestState,
-    RequestType,
+    Actor, Assignment, AssignmentRequest, AssignmentState, AssignmentStatus, AuditRecord,
+    CallbackState, Callout, JobKind, NewJob, OutboxEvent, PrincipalKind, Recipient,
+    RequestSchedule, RequestState, RequestStatus, RequestType,
 };
 use crate::store::StoreTx;
 
@@ -151,13 +151,19 @@ pub(super) fn ending_records(ending: Ending<'_>) -> EndingRecords {
     } = ending;
     let mut ended = assignment;
     ended.state = AssignmentState::Expired;
-    ended.status = if expiry { "Expired" } else { "Removed" }.into();
+    ended.status = if expiry {
+        AssignmentStatus::Expired
+    } else {
+        AssignmentStatus::Removed
+    }
+    .as_str()
+    .into();
     ended.expired_date_time = Some(at);
     let request = AssignmentRequest {
         id: new_object_id(),
         request_type,
         state: RequestState::Delivered,
-        status: "Delivered".into(),
+        status: RequestStatus::Delivered.as_str().into(),
         catalog_id: ended.catalog_id.clone(),
         access_package_id: ended.access_package_id.clone(),
         policy_id: Some(ended.policy_id.clone()),

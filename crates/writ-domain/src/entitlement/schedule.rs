@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::bounds;
 
 use crate::error::{DomainError, DomainResult};
-use crate::model::{AssignmentPolicy, Expiration, RequestSchedule};
+use crate::model::{AssignmentPolicy, Expiration, ExpirationKind, RequestSchedule};
 
 fn rule(message: impl Into<String>) -> DomainError {
     DomainError::invalid(message)
@@ -46,13 +46,13 @@ pub(super) fn assignment_end(
 ) -> DomainResult<Option<OffsetDateTime>> {
     let whole_second = |t: OffsetDateTime| t.replace_nanosecond(0).unwrap_or(t);
     let end_of = |pattern: &Expiration| -> DomainResult<Option<OffsetDateTime>> {
-        match pattern.kind.as_str() {
-            "afterDuration" => {
+        match pattern.expiration_kind() {
+            Some(ExpirationKind::AfterDuration) => {
                 let text = pattern.duration.as_deref().unwrap_or_default();
                 let duration = crate::duration::parse(text)?;
                 Ok(Some(whole_second(crate::instant::add(start, duration)?)))
             }
-            "afterDateTime" => Ok(pattern.end_date_time.map(whole_second)),
+            Some(ExpirationKind::AfterDateTime) => Ok(pattern.end_date_time.map(whole_second)),
             _ => Ok(None),
         }
     };
@@ -74,8 +74,8 @@ pub(super) fn assignment_end(
         } else {
             ("the policy's expiration", &policy.settings.expiration)
         };
-        let field = match pattern.1.kind.as_str() {
-            "afterDuration" => format!("{}.duration", pattern.0),
+        let field = match pattern.1.expiration_kind() {
+            Some(ExpirationKind::AfterDuration) => format!("{}.duration", pattern.0),
             _ => format!("{}.endDateTime", pattern.0),
         };
         bounds::agent_end_within(at, start, limit, &field)?;

@@ -5,6 +5,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::delivery::DeliveryState;
+use crate::error::DomainResult;
 
 /// Graph's `accessPackageCustomExtensionStage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,6 +46,12 @@ impl CalloutStage {
         Self::ALL
             .into_iter()
             .find(|s| s.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The stage a client wrote in `field`, in any case; a `400` naming the field and the stages
+    /// otherwise.
+    pub fn parse_field(text: &str, field: &str) -> DomainResult<Self> {
+        super::parse_enum_field(&Self::ALL, Self::as_str, text, field)
     }
 
     /// The stages a request can wait at (Entra's "launch and wait"); elsewhere an extension's

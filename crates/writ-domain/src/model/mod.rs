@@ -33,3 +33,25 @@ pub use policy::*;
 pub use principal::*;
 pub use request::*;
 pub use subject::*;
+
+use crate::error::{DomainError, DomainResult};
+
+/// The value of `field` among `names`, in any case (as for every Graph enum), or a `400` naming
+/// the field and the values it takes.
+pub(crate) fn parse_enum_field<T: Copy>(
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+    value: &str,
+    field: &str,
+) -> DomainResult<T> {
+    all.iter()
+        .copied()
+        .find(|v| as_str(*v).eq_ignore_ascii_case(value))
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|v| as_str(*v)).collect();
+            DomainError::invalid(format!(
+                "'{value}' is not a valid value for '{field}' ({})",
+                names.join(", ")
+            ))
+        })
+}

@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::parse_enum_field;
+use crate::error::DomainResult;
+
 /// Who: a user, a group's members, a service principal, a relationship to the target or the
 /// requestor. Tagged by Graph's `@odata.type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -296,4 +299,160 @@ pub struct AssignmentPolicy {
     pub settings: PolicySettings,
     pub created_date_time: time::OffsetDateTime,
     pub modified_date_time: time::OffsetDateTime,
+}
+
+/// Graph's `expirationPatternType`: how an assignment's end is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpirationKind {
+    NotSpecified,
+    NoExpiration,
+    AfterDateTime,
+    AfterDuration,
+}
+
+impl ExpirationKind {
+    pub const ALL: [ExpirationKind; 4] = [
+        ExpirationKind::NotSpecified,
+        ExpirationKind::NoExpiration,
+        ExpirationKind::AfterDateTime,
+        ExpirationKind::AfterDuration,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpirationKind::NotSpecified => "notSpecified",
+            ExpirationKind::NoExpiration => "noExpiration",
+            ExpirationKind::AfterDateTime => "afterDateTime",
+            ExpirationKind::AfterDuration => "afterDuration",
+        }
+    }
+
+    /// The kind as stored (exactly as written); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The kind a client wrote in `field`, in any case; a `400` naming the field otherwise.
+    pub fn parse_field(text: &str, field: &str) -> DomainResult<Self> {
+        parse_enum_field(&Self::ALL, Self::as_str, text, field)
+    }
+
+    /// Whether the pattern gives an end (`afterDuration`, `afterDateTime`): access for agents
+    /// is always time-bound.
+    pub fn is_time_bound(self) -> bool {
+        matches!(
+            self,
+            ExpirationKind::AfterDuration | ExpirationKind::AfterDateTime
+        )
+    }
+}
+
+impl Expiration {
+    /// The pattern's kind; `None` for a string that is none of Graph's (a request's schedule is
+    /// not canonicalized, and such a pattern gives no end).
+    pub fn expiration_kind(&self) -> Option<ExpirationKind> {
+        ExpirationKind::parse(&self.kind)
+    }
+
+    /// Whether the pattern is of `kind`.
+    pub fn is(&self, kind: ExpirationKind) -> bool {
+        self.kind == kind.as_str()
+    }
+}
+
+/// Graph's `allowedTargetScope`, with Writ's evolvable agent scope (DESIGN section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetScope {
+    NotSpecified,
+    SpecificDirectoryUsers,
+    SpecificConnectedOrganizationUsers,
+    SpecificDirectoryServicePrincipals,
+    AllMemberUsers,
+    AllDirectoryUsers,
+    AllDirectoryServicePrincipals,
+    AllConfiguredConnectedOrganizationUsers,
+    AllExternalUsers,
+    AllDirectoryAgentIdentities,
+}
+
+impl TargetScope {
+    pub const ALL: [TargetScope; 10] = [
+        TargetScope::NotSpecified,
+        TargetScope::SpecificDirectoryUsers,
+        TargetScope::SpecificConnectedOrganizationUsers,
+        TargetScope::SpecificDirectoryServicePrincipals,
+        TargetScope::AllMemberUsers,
+        TargetScope::AllDirectoryUsers,
+        TargetScope::AllDirectoryServicePrincipals,
+        TargetScope::AllConfiguredConnectedOrganizationUsers,
+        TargetScope::AllExternalUsers,
+        TargetScope::AllDirectoryAgentIdentities,
+    ];
+
+    /// Every scope's name, in declaration order.
+    pub const NAMES: &'static [&'static str] = &[
+        "notSpecified",
+        "specificDirectoryUsers",
+        "specificConnectedOrganizationUsers",
+        "specificDirectoryServicePrincipals",
+        "allMemberUsers",
+        "allDirectoryUsers",
+        "allDirectoryServicePrincipals",
+        "allConfiguredConnectedOrganizationUsers",
+        "allExternalUsers",
+        "allDirectoryAgentIdentities",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetScope::NotSpecified => "notSpecified",
+            TargetScope::SpecificDirectoryUsers => "specificDirectoryUsers",
+            TargetScope::SpecificConnectedOrganizationUsers => "specificConnectedOrganizationUsers",
+            TargetScope::SpecificDirectoryServicePrincipals => "specificDirectoryServicePrincipals",
+            TargetScope::AllMemberUsers => "allMemberUsers",
+            TargetScope::AllDirectoryUsers => "allDirectoryUsers",
+            TargetScope::AllDirectoryServicePrincipals => "allDirectoryServicePrincipals",
+            TargetScope::AllConfiguredConnectedOrganizationUsers => {
+                "allConfiguredConnectedOrganizationUsers"
+            }
+            TargetScope::AllExternalUsers => "allExternalUsers",
+            TargetScope::AllDirectoryAgentIdentities => "allDirectoryAgentIdentities",
+        }
+    }
+
+    /// The scope as stored (exactly as written); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The scope a client wrote in `field`, in any case; a `400` naming the field otherwise.
+    pub fn parse_field(text: &str, field: &str) -> DomainResult<Self> {
+        parse_enum_field(&Self::ALL, Self::as_str, text, field)
+    }
+
+    /// The `specific*` scopes, which take `specificAllowedTargets`.
+    pub fn is_specific(self) -> bool {
+        matches!(
+            self,
+            TargetScope::SpecificDirectoryUsers
+                | TargetScope::SpecificConnectedOrganizationUsers
+                | TargetScope::SpecificDirectoryServicePrincipals
+        )
+    }
+}
+
+impl AssignmentPolicy {
+    /// The policy's `allowedTargetScope`; `None` for a string that is none of Writ's (never
+    /// written: the scope is canonicalized when the policy is).
+    pub fn target_scope(&self) -> Option<TargetScope> {
+        TargetScope::parse(&self.allowed_target_scope)
+    }
+}
+
+impl CustomExtensionStageSetting {
+    /// The stage the setting names; `None` for a string that is none of Graph's (never written:
+    /// the stage is canonicalized when the policy is).
+    pub fn callout_stage(&self) -> Option<super::callout::CalloutStage> {
+        super::callout::CalloutStage::parse(&self.stage)
+    }
 }

@@ -17,7 +17,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::model::{
     Answer, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput, Callout, CalloutStage,
-    RequestSchedule, RequestState, RequestStatus, RequestType, Subject,
+    ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, Subject,
+    TargetScope,
 };
 
 impl Entitlement {
@@ -71,18 +72,20 @@ impl Entitlement {
             .target(caller, &required(input.target_id, "targetId")?)
             .await?;
         let self_assignment = self.refuse_self_or_own_agent(caller, &target).await?;
-        let time_bound = matches!(
-            policy.settings.expiration.kind.as_str(),
-            "afterDuration" | "afterDateTime"
-        );
+        let time_bound = policy
+            .settings
+            .expiration
+            .expiration_kind()
+            .is_some_and(ExpirationKind::is_time_bound);
         let schedule = input.schedule.unwrap_or_default();
-        if target.is_agent && !time_bound && schedule.expiration.kind != "afterDateTime" {
+        if target.is_agent && !time_bound && !schedule.expiration.is(ExpirationKind::AfterDateTime)
+        {
             return Err(rule(format!(
                 "access for agents is always time-bound: policy '{}' has no expiration",
                 policy.display_name
             )));
         }
-        if policy.allowed_target_scope != "notSpecified"
+        if policy.target_scope() != Some(TargetScope::NotSpecified)
             && !self.principal_in_scope(&target, &policy).await?
         {
             return Err(rule(format!(
@@ -171,7 +174,7 @@ impl Entitlement {
             id: new_object_id(),
             request_type,
             state: RequestState::Submitted,
-            status: "Accepted".into(),
+            status: RequestStatus::Accepted.as_str().into(),
             catalog_id: package.catalog_id.clone(),
             access_package_id: package.id.clone(),
             policy_id: Some(policy.id.clone()),
@@ -335,7 +338,8 @@ impl Entitlement {
         }
         let answers = check_answers(&settings.questions, input.answers, true)?;
         let schedule = input.schedule.unwrap_or_default();
-        if (schedule.start_date_time.is_some() || schedule.expiration.kind != "notSpecified")
+        if (schedule.start_date_time.is_some()
+            || !schedule.expiration.is(ExpirationKind::NotSpecified))
             && !settings.requestor_settings.allow_custom_assignment_schedule
         {
             return Err(rule("this policy does not allow a custom schedule"));

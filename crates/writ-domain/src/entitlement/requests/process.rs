@@ -18,8 +18,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::jobs::JobHandler;
 use crate::model::{
-    Actor, Assignment, AssignmentRequest, AssignmentState, Callout, CalloutStage, ClaimedJob,
-    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, RequestType,
+    Actor, Assignment, AssignmentRequest, AssignmentState, AssignmentStatus, Callout, CalloutStage,
+    ClaimedJob, JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, RequestType,
     ResourceRole, Subject, status_of,
 };
 use crate::store::StoreTx;
@@ -228,7 +228,7 @@ impl Entitlement {
             let granted = Assignment {
                 id: assignment_id.clone(),
                 state: AssignmentState::Delivered,
-                status: "Delivered".into(),
+                status: AssignmentStatus::Delivered.as_str().into(),
                 catalog_id: request.catalog_id.clone(),
                 access_package_id: request.access_package_id.clone(),
                 policy_id: policy.id.clone(),
@@ -344,7 +344,7 @@ pub(super) async fn write_delivery(
     let mut assignment = Assignment {
         id: assignment_id,
         state: AssignmentState::Delivering,
-        status: "Delivering".into(),
+        status: AssignmentStatus::Delivering.as_str().into(),
         catalog_id: request.catalog_id.clone(),
         access_package_id: request.access_package_id.clone(),
         policy_id,

@@ -18,7 +18,7 @@ use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::model::{
     Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput,
-    AssignmentState, Callout, CalloutStage, RequestState, RequestType,
+    AssignmentState, AssignmentStatus, Callout, CalloutStage, RequestState, RequestType,
 };
 use crate::store::StoreTx;
 
@@ -236,7 +236,7 @@ pub(in crate::entitlement) async fn write_ending(
         .ended
         .expired_date_time
         .unwrap_or(records.request.created_date_time);
-    let expiry = records.ended.status == "Expired";
+    let expiry = records.ended.status_kind() == Some(AssignmentStatus::Expired);
     if !tx.update_assignment(&records.ended, original).await? {
         return Err(already_ended());
     }
