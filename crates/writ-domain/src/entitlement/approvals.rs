@@ -22,24 +22,12 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::model::{
     Actor, ApprovalStage, ApprovalStageRecord, AssignmentPolicy, AssignmentRequest, CalloutStage,
-    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, RequestType, SubjectSet,
+    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, SubjectSet,
 };
 
 use crate::query::ListQuery;
 
 use crate::model::stage_status::{COMPLETED, IN_PROGRESS, NOT_STARTED};
-
-/// Whether a request must pass approval before delivery.
-pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
-    let settings = &policy.settings.request_approval_settings;
-    let required = match request.request_type {
-        RequestType::UserAdd => settings.is_approval_required_for_add,
-        // An administrator's extension never needs approval (DESIGN section 5).
-        RequestType::UserUpdate => settings.is_approval_required_for_update,
-        _ => false,
-    };
-    required && !settings.stages.is_empty()
-}
 
 fn find_stage<'a>(
     stages: &'a [ApprovalStageRecord],

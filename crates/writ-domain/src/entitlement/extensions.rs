@@ -210,7 +210,7 @@ impl Entitlement {
         now: OffsetDateTime,
     ) -> DomainResult<()> {
         if request.state == RequestState::Submitted
-            && super::approvals::needs_approval(&request, policy)
+            && super::lifecycle::needs_approval(&request, policy)
         {
             return self.begin_approval(request, policy, now).await;
         }

@@ -11,6 +11,7 @@ mod current_user;
 mod delivery;
 mod expiry;
 mod extensions;
+pub mod lifecycle;
 mod notices;
 mod organizations;
 mod packages;

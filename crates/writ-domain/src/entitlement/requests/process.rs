@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use crate::entitlement::callouts::CalloutOn;
+use crate::entitlement::lifecycle::{self, Decision};
 use crate::entitlement::records::{
     self, Transition, assignment_event_data, request_audit, transition,
 };
-use crate::entitlement::schedule::assignment_end;
 
 use crate::entitlement::{Entitlement, delivery};
 
@@ -19,8 +19,8 @@ use crate::ids::new_object_id;
 use crate::jobs::JobHandler;
 use crate::model::{
     Actor, Assignment, AssignmentRequest, AssignmentState, AssignmentStatus, Callout, CalloutStage,
-    ClaimedJob, JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, RequestType,
-    ResourceRole, Subject, status_of,
+    ClaimedJob, JobKind, NewJob, OutboxEvent, Recipient, RequestState, ResourceRole, Subject,
+    status_of,
 };
 use crate::store::StoreTx;
 
@@ -112,96 +112,62 @@ impl Entitlement {
         let Some(request) = self.store.assignment_request(request_id).await? else {
             return Ok(None);
         };
-        if request.status_kind() == Some(RequestStatus::WaitingForCallback) {
-            // Held by a launch-and-wait custom extension: `resume` (or its timeout) moves it.
-            return Ok(None);
-        }
-        if !matches!(
-            request.state,
-            RequestState::Submitted | RequestState::Scheduled | RequestState::Delivering
-        ) || !matches!(
-            request.request_type,
-            RequestType::AdminAdd
-                | RequestType::UserAdd
-                | RequestType::AdminUpdate
-                | RequestType::UserUpdate
-        ) {
-            return Ok(None);
-        }
         let policy = match &request.policy_id {
             Some(id) => self.store.assignment_policy(id).await?,
             None => None,
         };
-        let Some(policy) = policy else {
-            self.fail_request(request, now, "the assignment policy was deleted")
-                .await?;
-            return Ok(None);
-        };
-        if matches!(
-            request.request_type,
-            RequestType::AdminUpdate | RequestType::UserUpdate
-        ) {
-            self.process_update(request, &policy, now).await?;
-            return Ok(None);
-        }
-        if request.state == RequestState::Submitted
-            && crate::entitlement::approvals::needs_approval(&request, &policy)
-        {
-            self.begin_approval(request, &policy, now).await?;
-            return Ok(None);
-        }
-        if let Some(assignment_id) = request.assignment_id.clone() {
-            // A reprocessed request: its assignment exists and keeps its schedule.
-            self.redeliver(&assignment_id, Some(request), now).await?;
-            return Ok(None);
-        }
-        let start = request.schedule.start_date_time.unwrap_or(now).max(now);
-        if start > now {
-            let mut tx = self.store.begin().await?;
-            if request.state == RequestState::Scheduled {
+        let target = self.subject(&request.target_id).await?;
+        let decision = lifecycle::decide(
+            &request,
+            policy.as_ref(),
+            target.as_ref(),
+            self.max_agent_access,
+            now,
+        );
+        match decision {
+            Decision::Hold | Decision::WaitForCallout => return Ok(None),
+            Decision::Fail { reason } => {
+                self.fail_request(request, now, &reason.message()).await?;
+                return Ok(None);
+            }
+            Decision::Redeliver { assignment_id } => {
+                self.redeliver(&assignment_id, Some(request), now).await?;
+                return Ok(None);
+            }
+            Decision::StayScheduled { until } => {
                 // This job ran before and committed the scheduling, but the process died before
                 // the job was deleted: the state stays and nothing is recorded again. The job at
                 // the start was written with the scheduling (enqueueing it again is a no-op).
-                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, start))
+                let mut tx = self.store.begin().await?;
+                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, until))
                     .await?;
                 tx.commit().await?;
                 return Ok(None);
             }
-            let scheduled = request.moved_to(RequestState::Scheduled, now);
-            if tx
-                .update_assignment_request(&scheduled, request.state)
-                .await?
-            {
-                tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, start))
-                    .await?;
-                tx.append_audit(&request_audit(
-                    Actor::system(),
-                    None,
-                    now,
-                    "Schedule access package assignment request",
-                    &scheduled,
-                    "",
-                ))
-                .await?;
-            }
-            tx.commit().await?;
-            return Ok(None);
-        }
-        let target = self.subject(&request.target_id).await?;
-        let Some(target) = target else {
-            self.fail_request(request, now, "the target no longer exists")
-                .await?;
-            return Ok(None);
-        };
-        // WRIT_MAX_AGENT_ACCESS again at delivery: the policy or the setting may have changed
-        // since the request was made.
-        let end = match assignment_end(&policy, &request.schedule, start, self.agent_limit(&target))
-        {
-            Ok(end) => end,
-            Err(error) => {
-                self.fail_request(request, now, &error.to_string()).await?;
+            Decision::Schedule { until } => {
+                self.schedule_request(&request, until, now).await?;
                 return Ok(None);
             }
+            Decision::Update | Decision::BeginApproval { .. } | Decision::Deliver { .. } => {}
+        }
+        // `decide` answers these only with a policy, and `Deliver` only with a target too.
+        let Some(policy) = policy else {
+            return Ok(None);
+        };
+        let (start, end) = match decision {
+            Decision::Update => {
+                self.process_update(request, &policy, now).await?;
+                return Ok(None);
+            }
+            Decision::BeginApproval { .. } => {
+                self.begin_approval(request, &policy, now).await?;
+                return Ok(None);
+            }
+            Decision::Deliver { start, end } => (start, end),
+            _ => return Ok(None),
+        };
+        let Some(target) = target else {
+            return Ok(None);
         };
         let roles = match roles.get(&request.access_package_id) {
             Some(roles) => roles.clone(),
@@ -263,6 +229,35 @@ impl Entitlement {
             target,
             recipients,
         }))
+    }
+
+    /// Moves `request` to `scheduled`, with the job that delivers it at `until`, in a
+    /// transaction of its own; nothing when another transaction moved it first.
+    async fn schedule_request(
+        &self,
+        request: &AssignmentRequest,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> DomainResult<()> {
+        let mut tx = self.store.begin().await?;
+        let scheduled = request.moved_to(RequestState::Scheduled, now);
+        if tx
+            .update_assignment_request(&scheduled, request.state)
+            .await?
+        {
+            tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, until))
+                .await?;
+            tx.append_audit(&request_audit(
+                Actor::system(),
+                None,
+                now,
+                "Schedule access package assignment request",
+                &scheduled,
+                "",
+            ))
+            .await?;
+        }
+        Ok(tx.commit().await?)
     }
 
     pub(in crate::entitlement) async fn fail_request(
