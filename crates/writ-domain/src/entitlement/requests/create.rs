@@ -3,16 +3,14 @@
 
 use time::OffsetDateTime;
 
+use super::{required, rule};
+use crate::authz::Caller;
+use crate::directory::RequestContext;
 use crate::entitlement::answers::check_answers;
 use crate::entitlement::callouts::CalloutOn;
 use crate::entitlement::records::{self, record_submitted};
 use crate::entitlement::schedule::{assignment_end, check_schedule};
-
 use crate::entitlement::{Entitlement, require};
-
-use super::{required, rule};
-use crate::authz::Caller;
-use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::model::{

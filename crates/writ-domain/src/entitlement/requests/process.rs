@@ -11,7 +11,6 @@ use crate::entitlement::lifecycle::{self, Decision};
 use crate::entitlement::records::{
     self, Transition, assignment_event_data, request_audit, transition,
 };
-
 use crate::entitlement::{Entitlement, delivery};
 
 use crate::error::{DomainError, DomainResult};

@@ -5,16 +5,14 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
+use super::{required, rule};
+use crate::authz::Caller;
+use crate::directory::RequestContext;
 use crate::entitlement::callouts::CalloutOn;
 use crate::entitlement::records::{
     self, Ending, EndingRecords, Transition, ending_records, transition,
 };
-
 use crate::entitlement::{Entitlement, delivery, require};
-
-use super::{required, rule};
-use crate::authz::Caller;
-use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::model::{
     Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput,
