@@ -613,22 +613,37 @@ mod tests {
         assert_eq!(decide_now(&done, &two_hours()), Decision::Hold);
     }
 
+    fn denied_with(status: RequestStatus) -> Decision {
+        let denied = with_status(request(RequestType::UserAdd, RequestState::Denied), status);
+        decide_now(&denied, &two_hours())
+    }
+
     #[test]
-    fn denied_holds_whatever_its_status() {
-        for status in [
-            RequestStatus::Denied,
-            RequestStatus::TimedOut,
-            RequestStatus::CalloutTimedOut,
-            RequestStatus::CalloutFailed,
-            RequestStatus::AssignmentExpired,
-        ] {
-            let denied = with_status(request(RequestType::UserAdd, RequestState::Denied), status);
-            assert_eq!(
-                decide_now(&denied, &two_hours()),
-                Decision::Hold,
-                "{status:?}"
-            );
-        }
+    fn denied_holds() {
+        assert_eq!(denied_with(RequestStatus::Denied), Decision::Hold);
+    }
+
+    #[test]
+    fn denied_timed_out_holds() {
+        assert_eq!(denied_with(RequestStatus::TimedOut), Decision::Hold);
+    }
+
+    #[test]
+    fn denied_callout_timed_out_holds() {
+        assert_eq!(denied_with(RequestStatus::CalloutTimedOut), Decision::Hold);
+    }
+
+    #[test]
+    fn denied_callout_failed_holds() {
+        assert_eq!(denied_with(RequestStatus::CalloutFailed), Decision::Hold);
+    }
+
+    #[test]
+    fn denied_assignment_expired_holds() {
+        assert_eq!(
+            denied_with(RequestStatus::AssignmentExpired),
+            Decision::Hold
+        );
     }
 
     #[test]
