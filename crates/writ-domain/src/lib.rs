@@ -15,6 +15,9 @@ pub mod error;
 pub mod ids;
 pub mod instant;
 pub mod jobs;
+pub mod model;
+#[cfg(test)]
+mod module_graph;
 pub mod patch;
 pub mod query;
 pub mod secrets;

@@ -17,20 +17,16 @@ use async_trait::async_trait;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditRecord, AuditScope, OutboxEvent, Recipient};
-use crate::audit_chain::{AuditLink, ChainHead, ChainedAudit};
-use crate::directory::{
-    AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
-    ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
-    UserKind,
-};
-use crate::entitlement::{
-    AccessPackage, ApprovalStageRecord, Assignment, AssignmentPolicy, AssignmentRequest, Catalog,
-    CatalogResource, ConnectedOrganization, CustomExtension, EmRoleAssignment, HeldGrant,
-    PackageRoleScope, RequestState, ResourceRequest, ResourceRole, ResourceScope, Subject,
-};
 use crate::error::DomainError;
-use crate::jobs::{ClaimedJob, NewJob, QueuedJob};
+use crate::model::{
+    AccessPackage, AppRoleAssignment, Application, ApplicationKind, ApprovalStageRecord,
+    Assignment, AssignmentPolicy, AssignmentRequest, AuditLink, AuditRecord, AuditScope, Catalog,
+    CatalogResource, ChainHead, ChainedAudit, ClaimedJob, ClientSecret, ConnectedOrganization,
+    CustomExtension, DirectoryObject, EmRoleAssignment, Group, HeldGrant, NewJob, ObjectKind,
+    OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RequestState,
+    ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
+    ServicePrincipalKind, Subject, User, UserKind,
+};
 use crate::query::{ListQuery, Page};
 
 mod audit;

@@ -6,17 +6,16 @@ mod assignments;
 mod audit_log;
 mod bootstrap;
 mod deletion;
-mod entities;
 pub mod groups;
 mod users;
 
+pub use crate::model::directory::*;
 pub use apps::{
     ApplicationInput, MAX_SPONSOR_GROUPS, MAX_SPONSORS, NewSecret, PasswordCredentialInput,
     ServicePrincipalInput,
 };
 pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignmentInput};
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
-pub use entities::*;
 pub use groups::GroupInput;
 pub use users::{PasswordProfile, UserInput};
 

@@ -10,39 +10,25 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Entitlement;
-use super::callouts::{self, CalloutOn, CalloutStage};
-use super::policy_model::{ApprovalStage, AssignmentPolicy, SubjectSet};
-use super::requests::{
-    ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, Transition, request_audit,
-    request_event_data, transition,
-};
+use super::callouts::CalloutOn;
+use super::records;
+
+use super::records::{Transition, request_audit, request_event_data, transition};
 use super::timeouts::arm_stage_timers;
-use crate::audit::{Actor, OutboxEvent, Recipient};
+
 use crate::authz::Caller;
 use crate::directory::{DirectoryObject, RequestContext, UserKind};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, ApprovalStage, ApprovalStageRecord, AssignmentPolicy, AssignmentRequest, CalloutStage,
+    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, SubjectSet,
+};
+
 use crate::query::ListQuery;
 use crate::store::DirectoryStore;
 
-pub(super) const IN_PROGRESS: &str = "InProgress";
-const NOT_STARTED: &str = "NotStarted";
-const COMPLETED: &str = "Completed";
-/// A stage left undecided for its `durationBeforeAutomaticDenial` (Graph's `Expired`).
-pub(super) const EXPIRED: &str = "Expired";
-
-/// Whether a request must pass approval before delivery.
-pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
-    let settings = &policy.settings.request_approval_settings;
-    let required = match request.request_type {
-        RequestType::UserAdd => settings.is_approval_required_for_add,
-        // An administrator's extension never needs approval (DESIGN section 5).
-        RequestType::UserUpdate => settings.is_approval_required_for_update,
-        _ => false,
-    };
-    required && !settings.stages.is_empty()
-}
+use crate::model::stage_status::{COMPLETED, IN_PROGRESS, NOT_STARTED};
 
 fn find_stage<'a>(
     stages: &'a [ApprovalStageRecord],
@@ -576,11 +562,11 @@ impl Entitlement {
                 decision_recipients,
             ),
             None if approve => {
-                callouts::write_callout(tx.as_mut(), approved_callout.as_ref()).await?;
+                records::write_callout(tx.as_mut(), approved_callout.as_ref()).await?;
                 let mut approved = approved;
-                if callouts::holds(approved_callout.as_ref()) {
+                if records::holds(approved_callout.as_ref()) {
                     // Delivered once the extension resumes it.
-                    approved.status = callouts::WAITING_FOR_CALLBACK.into();
+                    approved.status = RequestStatus::WaitingForCallback.as_str().into();
                 } else {
                     tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
                         .await?;

@@ -63,12 +63,12 @@ pub trait EntitlementStore: Send + Sync {
     async fn custom_extension(&self, id: &str) -> StoreResult<Option<CustomExtension>>;
     async fn custom_extensions_of(&self, catalog_id: &str) -> StoreResult<Vec<CustomExtension>>;
     /// A custom extension callout by its stage-instance id.
-    async fn callout(&self, id: &str) -> StoreResult<Option<crate::entitlement::Callout>>;
+    async fn callout(&self, id: &str) -> StoreResult<Option<crate::model::Callout>>;
     /// The callouts of the requests and assignments `holder_ids`, oldest first.
     async fn callouts_of(
         &self,
         holder_ids: &[String],
-    ) -> StoreResult<Vec<crate::entitlement::Callout>>;
+    ) -> StoreResult<Vec<crate::model::Callout>>;
     /// Every policy that lets targets request for themselves (`enableTargetsToSelfAddAccess`).
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Packages this package is incompatible with (`outgoing`) or that are incompatible with it.
@@ -214,14 +214,14 @@ pub trait EntitlementStoreTx: Send {
         insert: bool,
     ) -> StoreResult<()>;
     async fn delete_custom_extension(&mut self, id: &str) -> StoreResult<()>;
-    async fn insert_callout(&mut self, callout: &crate::entitlement::Callout) -> StoreResult<()>;
+    async fn insert_callout(&mut self, callout: &crate::model::Callout) -> StoreResult<()>;
     /// Moves a callout's callback from `from` to `to` (compare-and-set), recording the detail
     /// and the instant; `false` when it was not in `from`.
     async fn set_callout_callback(
         &mut self,
         id: &str,
-        from: crate::entitlement::CallbackState,
-        to: crate::entitlement::CallbackState,
+        from: crate::model::CallbackState,
+        to: crate::model::CallbackState,
         detail: Option<&str>,
         at: time::OffsetDateTime,
     ) -> StoreResult<bool>;
