@@ -8,6 +8,7 @@ mod bootstrap;
 mod deletion;
 mod entities;
 pub mod groups;
+mod services;
 mod users;
 
 pub use apps::{
@@ -18,6 +19,7 @@ pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignme
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
 pub use entities::*;
 pub use groups::GroupInput;
+pub use services::Readiness;
 pub use users::{PasswordProfile, UserInput};
 
 use std::sync::Arc;
@@ -43,10 +45,6 @@ pub struct Directory {
 impl Directory {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
