@@ -137,3 +137,6 @@ pub fn held_directory_roles(
         .filter(|(role, _)| !is_agent || crate::authz::allowed_for_agent(role))
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
