@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::Duration;
 
 use crate::clock::Clock;
+use crate::directory::Directory;
 use crate::error::DomainResult;
 use crate::store::{IdempotentResponse, Store, StoreError};
 
@@ -45,7 +46,7 @@ pub fn previous_outcome(previous: IdempotentResponse, body_hash: &str) -> Reserv
     }
 }
 
-/// The idempotency-key service, borrowed from [`crate::directory::Directory::idempotency`].
+/// The idempotency-key service, made from the [`Directory`] by [`Idempotency::of`].
 #[derive(Debug, Clone, Copy)]
 pub struct Idempotency<'a> {
     store: &'a dyn Store,
@@ -55,6 +56,11 @@ pub struct Idempotency<'a> {
 impl<'a> Idempotency<'a> {
     pub fn new(store: &'a dyn Store, clock: &'a dyn Clock) -> Self {
         Self { store, clock }
+    }
+
+    /// The idempotency-key service over the directory's store and clock.
+    pub fn of(directory: &'a Directory) -> Self {
+        Self::new(directory.port(), directory.clock().as_ref())
     }
 
     /// Reserves `key` of `principal` on `route` for a request with this body, unless it was

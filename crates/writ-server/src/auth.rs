@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use writ_domain::authz::Caller;
-use writ_domain::identity::TokenType;
+use writ_domain::identity::{Identity, TokenType};
 
 use crate::error::ApiError;
 use crate::request_context::RequestIds;
@@ -63,9 +63,7 @@ impl FromRequestParts<AppState> for Authenticated {
             }
         })?;
         // Who the claims name, and what it holds now, is the domain's to say.
-        let caller = state
-            .directory
-            .identity()
+        let caller = Identity::of(&state.directory)
             .resolve_caller(TokenType::from_idtyp(&claims.idtyp), &claims.oid)
             .await?;
         let request_id = parts

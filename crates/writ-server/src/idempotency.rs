@@ -10,7 +10,7 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use writ_domain::idempotency::Reservation;
+use writ_domain::idempotency::{Idempotency, Reservation};
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -53,7 +53,7 @@ where
             .await
             .map(|v| (StatusCode::CREATED, Json(v)).into_response());
     };
-    let keys = state.directory.idempotency();
+    let keys = Idempotency::of(&state.directory);
     let principal = auth.caller.id.as_str();
     match keys.reserve(principal, route, &key, body).await? {
         Reservation::Reserved => {}

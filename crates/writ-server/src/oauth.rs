@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use writ_domain::DomainError;
 use writ_domain::identity::clients::BlockingCheck;
-use writ_domain::identity::{IdentityError, TokenLifetimes};
+use writ_domain::identity::{Identity, IdentityError, TokenLifetimes};
 
 use crate::rate_limit::Admission;
 use crate::request_context::RequestIds;
@@ -251,7 +251,7 @@ async fn issue(
     let grant_type = param(&pairs, "grant_type")
         .ok_or_else(|| OAuthError::invalid_request("parameter 'grant_type' is required"))?;
     let now = state.directory.clock().now();
-    let identity = state.directory.identity();
+    let identity = Identity::of(&state.directory);
     let public_url = state.settings.public_url.as_str();
     let (principal, client_id, audience) = match grant_type {
         "client_credentials" => {

@@ -47,6 +47,12 @@ impl Directory {
         Self { store, clock }
     }
 
+    /// The store, for the domain's services built on a directory (identity, idempotency keys);
+    /// never handed out of the crate.
+    pub(crate) fn port(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }

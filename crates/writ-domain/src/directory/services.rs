@@ -1,14 +1,13 @@
 //! What the HTTP crate reaches through the [`Directory`] beyond the directory's own entities:
-//! the identity and idempotency-key services, readiness, Writ's own lists (jobs, webhook and
-//! email deliveries), and look-ups by another key than the object id. Each goes through a domain
-//! rule; the store itself is never handed out.
+//! readiness, Writ's own lists (jobs, webhook and email deliveries), and look-ups by another key
+//! than the object id. Each goes through a domain rule; the store itself is never handed out (the
+//! identity and idempotency-key services are made from a `Directory` by `Identity::of` and
+//! `Idempotency::of`, so that the directory does not depend on them).
 
 use super::{Application, Directory, ServicePrincipal, User};
 use crate::authz::Caller;
 use crate::email::EmailDelivery;
 use crate::error::{DomainError, DomainResult};
-use crate::idempotency::Idempotency;
-use crate::identity::Identity;
 use crate::jobs::QueuedJob;
 use crate::query::{ListQuery, Page};
 use crate::webhooks::WebhookDelivery;
@@ -23,16 +22,6 @@ pub struct Readiness {
 }
 
 impl Directory {
-    /// Authenticating clients, resolving callers, deciding token claims.
-    pub fn identity(&self) -> Identity<'_> {
-        Identity::new(self.store.as_ref(), self.clock.as_ref())
-    }
-
-    /// Idempotency keys of create POSTs.
-    pub fn idempotency(&self) -> Idempotency<'_> {
-        Idempotency::new(self.store.as_ref(), self.clock.as_ref())
-    }
-
     /// `GET /readyz`.
     pub async fn health(&self) -> Readiness {
         Readiness {

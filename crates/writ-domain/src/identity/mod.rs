@@ -15,7 +15,7 @@ pub use clients::WRIT_PUBLIC_CLIENT_ID;
 
 use crate::authz::PrincipalKind;
 use crate::clock::Clock;
-use crate::directory::{ServicePrincipal, User, UserKind};
+use crate::directory::{Directory, ServicePrincipal, User, UserKind};
 use crate::error::DomainError;
 use crate::store::{Store, StoreError};
 
@@ -113,7 +113,7 @@ impl From<ServicePrincipal> for Principal {
 }
 
 /// The identity service: reads what a rule needs from the store, decides, returns typed results.
-/// Borrowed from [`crate::directory::Directory::identity`]; cheap to make per request.
+/// Made from the [`Directory`] by [`Identity::of`]; cheap to make per request.
 #[derive(Debug, Clone, Copy)]
 pub struct Identity<'a> {
     store: &'a dyn Store,
@@ -123,6 +123,11 @@ pub struct Identity<'a> {
 impl<'a> Identity<'a> {
     pub fn new(store: &'a dyn Store, clock: &'a dyn Clock) -> Self {
         Self { store, clock }
+    }
+
+    /// The identity service over the directory's store and clock.
+    pub fn of(directory: &'a Directory) -> Self {
+        Self::new(directory.port(), directory.clock().as_ref())
     }
 }
 
