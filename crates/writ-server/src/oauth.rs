@@ -6,7 +6,8 @@
 //!
 //! Input is bounded before anything is done with it: the body is read up to
 //! [`MAX_TOKEN_BODY_BYTES`] (`413` beyond), and a `username` over [`MAX_USERNAME_CHARS`] is
-//! `400 invalid_request` before the sign-in limiter (`rate_limit.rs`) is asked about it.
+//! `400 invalid_request` before the sign-in limiter (`writ_domain::identity::sign_in`) is asked
+//! about it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

@@ -1,13 +1,15 @@
 //! Identity (DESIGN section 3): who a client is ([`clients`]: client secrets, local passwords),
 //! who the caller of an API request is ([`callers`]: verified token claims resolved against the
 //! database, every request) and what a token carries ([`claims`]: its audience, `roles`, `wids`
-//! and the instant it must end by). The HTTP crate keeps the form parsing, the JWT mechanics
-//! (signing, verification, JWKS), the sign-in limiter's buckets and the mapping of
-//! [`IdentityError`] to status codes; the rules are here, testable without HTTP.
+//! and the instant it must end by), and how often a password may be tried ([`sign_in`]). The
+//! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
+//! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
+//! testable without HTTP.
 
 pub mod callers;
 pub mod claims;
 pub mod clients;
+pub mod sign_in;
 
 pub use callers::TokenType;
 pub use claims::{Audience, TokenContent, TokenLifetimes};
