@@ -12,6 +12,8 @@ pub mod duration;
 pub mod email;
 pub mod entitlement;
 pub mod error;
+pub mod idempotency;
+pub mod identity;
 pub mod ids;
 pub mod instant;
 pub mod jobs;

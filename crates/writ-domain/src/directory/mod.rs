@@ -7,6 +7,7 @@ mod audit_log;
 mod bootstrap;
 mod deletion;
 pub mod groups;
+mod services;
 mod users;
 
 pub use crate::model::directory::*;
@@ -17,6 +18,7 @@ pub use apps::{
 pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignmentInput};
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
 pub use groups::GroupInput;
+pub use services::Readiness;
 pub use users::{PasswordProfile, UserInput};
 
 use std::sync::Arc;
@@ -44,8 +46,10 @@ impl Directory {
         Self { store, clock }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The store, for the domain's services built on a directory (identity, idempotency keys);
+    /// never handed out of the crate.
+    pub(crate) fn port(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
