@@ -50,6 +50,12 @@ pub fn instant(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// A domain value that already has Graph's shape (a polymorphic setting the domain parses with
+/// serde), as JSON.
+pub fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
 /// An optional instant, `null` when absent.
 pub fn optional_instant(t: Option<OffsetDateTime>) -> Option<String> {
     t.map(instant)

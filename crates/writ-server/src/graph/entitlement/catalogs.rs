@@ -174,3 +174,57 @@ pub async fn list_packages(
         page,
     )?))
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs",
+        Collection,
+        "List catalogs (filtered to the caller's)",
+        list,
+    )
+    .returns("accessPackageCatalog")
+    .route(
+        Post,
+        "/identityGovernance/entitlementManagement/catalogs",
+        Create,
+        "Create a catalog",
+        create,
+    )
+    .body("accessPackageCatalog")
+    .returns("accessPackageCatalog")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        Entity,
+        "Get a catalog",
+        get,
+    )
+    .returns("accessPackageCatalog")
+    .route(
+        Patch,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        NoContent,
+        "Update a catalog",
+        update,
+    )
+    .body("accessPackageCatalog")
+    .route(
+        Delete,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        NoContent,
+        "Delete a catalog (409 while it holds packages)",
+        delete,
+    )
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/accessPackages",
+        Collection,
+        "List a catalog's packages",
+        list_packages,
+    )
+    .returns("accessPackage")
+}
