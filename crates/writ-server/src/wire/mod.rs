@@ -4,6 +4,7 @@
 //! are built from domain types (`From<&Domain>` or a function taking extra context) and
 //! serialised to a JSON object, on which `$select`/`$expand` then apply as for any entity.
 
+pub mod body;
 pub mod directory;
 pub mod entitlement;
 

@@ -16,29 +16,16 @@ use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::BASE;
-use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog};
+use crate::wire::body::read;
+use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog, CatalogBody};
 use crate::wire::object;
 
 const TYPE: &str = "accessPackageCatalog";
-const WRITABLE: &[&str] = &[
-    "displayName",
-    "description",
-    "isExternallyVisible",
-    "state",
-    "catalogType",
-];
 /// Graph's page size for an expanded collection.
 const EXPANDED_LIMIT: u32 = 100;
 
 fn input(body: &JsonObject) -> ApiResult<CatalogInput> {
-    body.check_properties(TYPE, WRITABLE)?;
-    Ok(CatalogInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        is_externally_visible: body.boolean("isExternallyVisible")?,
-        state: body.string("state")?,
-        catalog_type: body.string("catalogType")?,
-    })
+    Ok(read::<CatalogBody>(body)?.into())
 }
 
 async fn render(

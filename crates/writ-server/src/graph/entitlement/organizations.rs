@@ -19,6 +19,8 @@ use crate::state::AppState;
 
 use super::super::{directory_object_json, small_collection};
 use super::BASE;
+use crate::wire::body::read;
+use crate::wire::entitlement::organizations::SettingsBody;
 use crate::wire::entitlement::organizations::{
     ConnectedOrganization as WireOrganization, CustomCalloutExtension,
     EntitlementManagementSettings,
@@ -286,21 +288,15 @@ pub async fn update_settings(
     auth: Authenticated,
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
-    body.check_properties(
-        "entitlementManagementSettings",
-        &[
-            "durationUntilExternalUserDeletedAfterBlocked",
-            "externalUserLifecycleAction",
-        ],
-    )?;
+    let body = read::<SettingsBody>(&body)?;
     state
         .entitlement
         .update_settings(
             &auth.caller,
             &auth.context(),
-            body.string("durationUntilExternalUserDeletedAfterBlocked")?
+            body.duration_until_external_user_deleted_after_blocked
                 .into_option(),
-            body.string("externalUserLifecycleAction")?.into_option(),
+            body.external_user_lifecycle_action.into_option(),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

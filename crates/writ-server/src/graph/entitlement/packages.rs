@@ -17,6 +17,8 @@ use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::BASE;
+use crate::wire::body::read;
+use crate::wire::entitlement::catalogs::AccessPackageBody;
 use crate::wire::entitlement::catalogs::{
     AccessPackage as WirePackage, AccessPackageCatalog, AccessPackageResourceRoleScope,
 };
@@ -24,7 +26,6 @@ use crate::wire::entitlement::policies::AccessPackageAssignmentPolicy;
 use crate::wire::object;
 
 const TYPE: &str = "accessPackage";
-const WRITABLE: &[&str] = &["displayName", "description", "isHidden", "catalog"];
 const EXPANDABLE: &[(&str, &[&str])] = &[
     ("resourceRoleScopes", &["role", "scope"]),
     ("catalog", &[]),
@@ -32,8 +33,8 @@ const EXPANDABLE: &[(&str, &[&str])] = &[
 ];
 
 fn input(body: &JsonObject) -> ApiResult<PackageInput> {
-    body.check_properties(TYPE, WRITABLE)?;
-    let catalog_id = match body.object("catalog")? {
+    let body = read::<AccessPackageBody>(body)?;
+    let catalog_id = match body.catalog {
         Patch::Value(c) => match c.get("id") {
             Some(Value::String(id)) => Some(id.clone()),
             _ => {
@@ -46,9 +47,9 @@ fn input(body: &JsonObject) -> ApiResult<PackageInput> {
         Patch::Absent => None,
     };
     Ok(PackageInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        is_hidden: body.boolean("isHidden")?,
+        display_name: body.display_name,
+        description: body.description,
+        is_hidden: body.is_hidden,
         catalog_id,
     })
 }

@@ -15,7 +15,10 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
-use crate::wire::entitlement::roles::{UnifiedRoleAssignment, UnifiedRoleDefinition};
+use crate::wire::body::read;
+use crate::wire::entitlement::roles::{
+    UnifiedRoleAssignment, UnifiedRoleAssignmentBody, UnifiedRoleDefinition,
+};
 use crate::wire::object;
 
 const SET: &str = "roleManagement/entitlementManagement";
@@ -94,24 +97,16 @@ pub async fn create_assignment(
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    body.check_properties(
-        "unifiedRoleAssignment",
-        &[
-            "principalId",
-            "roleDefinitionId",
-            "appScopeId",
-            "directoryScopeId",
-        ],
-    )?;
-    let required = |name: &str| -> ApiResult<String> {
-        match body.string(name)? {
+    let wire = read::<UnifiedRoleAssignmentBody>(&body)?;
+    let required = |value: Patch<String>, name: &str| -> ApiResult<String> {
+        match value {
             Patch::Value(v) => Ok(v),
             _ => Err(ApiError::bad_request(format!(
                 "property '{name}' is required"
             ))),
         }
     };
-    if let Patch::Value(d) = body.string("directoryScopeId")?
+    if let Patch::Value(d) = &wire.directory_scope_id
         && d != "/"
     {
         return Err(ApiError::bad_request(
@@ -119,9 +114,9 @@ pub async fn create_assignment(
         ));
     }
     let input = EmRoleAssignmentInput {
-        principal_id: required("principalId")?,
-        role_definition_id: required("roleDefinitionId")?,
-        app_scope_id: required("appScopeId")?,
+        principal_id: required(wire.principal_id, "principalId")?,
+        role_definition_id: required(wire.role_definition_id, "roleDefinitionId")?,
+        app_scope_id: required(wire.app_scope_id, "appScopeId")?,
     };
     query.for_create()?;
     idempotency::run(

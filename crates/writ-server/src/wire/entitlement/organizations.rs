@@ -1,4 +1,5 @@
-//! Connected organizations, entitlement-management settings and custom workflow extensions.
+//! Connected organizations, entitlement-management settings (and the body that updates them)
+//! and custom workflow extensions.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -7,6 +8,9 @@ use writ_domain::entitlement::{
     ConnectedOrganization as Organization, CustomExtension, EmSettings,
 };
 
+use writ_domain::patch::Patch;
+
+use crate::wire::body::{WireBody, patch, serialize_patch};
 use crate::wire::{instant, json};
 
 /// `connectedOrganization`.
@@ -116,4 +120,30 @@ impl From<&CustomExtension> for CustomCalloutExtension {
             last_modified_date_time: instant(x.modified_date_time),
         }
     }
+}
+
+/// The body that updates the settings (PATCH).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsBody {
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub duration_until_external_user_deleted_after_blocked: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub external_user_lifecycle_action: Patch<String>,
+}
+
+impl WireBody for SettingsBody {
+    const GRAPH_TYPE: &'static str = "entitlementManagementSettings";
 }

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use writ_domain::entitlement::EmRoleAssignment;
+use writ_domain::patch::Patch;
+
+use crate::wire::body::{WireBody, patch, serialize_patch};
 
 /// A built-in catalog role.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -63,4 +66,47 @@ impl From<&EmRoleAssignment> for UnifiedRoleAssignment {
             directory_scope_id: "/".to_owned(),
         }
     }
+}
+
+/// The body that assigns a catalog role (POST).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnifiedRoleAssignmentBody {
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub principal_id: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub role_definition_id: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub app_scope_id: Patch<String>,
+    /// `/` only.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub directory_scope_id: Patch<String>,
+}
+
+impl WireBody for UnifiedRoleAssignmentBody {
+    const GRAPH_TYPE: &'static str = "unifiedRoleAssignment";
 }
