@@ -15,28 +15,17 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::{BASE, catalog_json, package_json};
+use super::BASE;
+use crate::wire::body::read;
+use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog, CatalogBody};
+use crate::wire::object;
 
 const TYPE: &str = "accessPackageCatalog";
-const WRITABLE: &[&str] = &[
-    "displayName",
-    "description",
-    "isExternallyVisible",
-    "state",
-    "catalogType",
-];
 /// Graph's page size for an expanded collection.
 const EXPANDED_LIMIT: u32 = 100;
 
 fn input(body: &JsonObject) -> ApiResult<CatalogInput> {
-    body.check_properties(TYPE, WRITABLE)?;
-    Ok(CatalogInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        is_externally_visible: body.boolean("isExternallyVisible")?,
-        state: body.string("state")?,
-        catalog_type: body.string("catalogType")?,
-    })
+    Ok(read::<CatalogBody>(body)?.into())
 }
 
 async fn render(
@@ -45,24 +34,15 @@ async fn render(
     query: &ODataQuery,
     c: &Catalog,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = catalog_json(c);
+    let mut wire = AccessPackageCatalog::from(c);
     if query.expands("accessPackages") {
         let packages = state
             .entitlement
             .list_packages(&auth.caller, &ListQuery::first(EXPANDED_LIMIT), Some(&c.id))
             .await?;
-        m.insert(
-            "accessPackages".into(),
-            Value::Array(
-                packages
-                    .items
-                    .iter()
-                    .map(|p| Value::Object(package_json(p)))
-                    .collect(),
-            ),
-        );
+        wire.access_packages = Some(packages.items.iter().map(AccessPackage::from).collect());
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 pub async fn list(
@@ -110,7 +90,11 @@ pub async fn create(
                 .entitlement
                 .create_catalog(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity(&format!("{BASE}/catalogs"), TYPE, catalog_json(&c))
+            query.entity(
+                &format!("{BASE}/catalogs"),
+                TYPE,
+                object(&AccessPackageCatalog::from(&c)),
+            )
         },
     )
     .await
@@ -170,10 +154,64 @@ pub async fn list_packages(
         .entitlement
         .list_packages(&auth.caller, &query.list_query(), Some(&id))
         .await?;
-    let page = page.map(|p| package_json(&p));
+    let page = page.map(|p| object(&AccessPackage::from(&p)));
     Ok(Json(query.collection(
         &format!("{BASE}/catalogs('{id}')/accessPackages"),
         "accessPackage",
         page,
     )?))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs",
+        Collection,
+        "List catalogs (filtered to the caller's)",
+        list,
+    )
+    .returns("accessPackageCatalog")
+    .route(
+        Post,
+        "/identityGovernance/entitlementManagement/catalogs",
+        Create,
+        "Create a catalog",
+        create,
+    )
+    .body("accessPackageCatalog")
+    .returns("accessPackageCatalog")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        Entity,
+        "Get a catalog",
+        get,
+    )
+    .returns("accessPackageCatalog")
+    .route(
+        Patch,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        NoContent,
+        "Update a catalog",
+        update,
+    )
+    .body("accessPackageCatalog")
+    .route(
+        Delete,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        NoContent,
+        "Delete a catalog (409 while it holds packages)",
+        delete,
+    )
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/accessPackages",
+        Collection,
+        "List a catalog's packages",
+        list_packages,
+    )
+    .returns("accessPackage")
 }

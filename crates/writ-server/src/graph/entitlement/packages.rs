@@ -16,10 +16,18 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::{BASE, catalog_json, package_json, role_scope_json};
+use super::BASE;
+use crate::wire::body::read;
+use crate::wire::entitlement::catalogs::AccessPackageBody;
+use crate::wire::entitlement::catalogs::{
+    AccessPackage as WirePackage, AccessPackageCatalog, AccessPackageResourceRoleScope,
+};
+use crate::wire::entitlement::policies::{
+    AccessPackageAssignmentPolicy, AccessPackageAssignmentRequestRequirements,
+};
+use crate::wire::object;
 
 const TYPE: &str = "accessPackage";
-const WRITABLE: &[&str] = &["displayName", "description", "isHidden", "catalog"];
 const EXPANDABLE: &[(&str, &[&str])] = &[
     ("resourceRoleScopes", &["role", "scope"]),
     ("catalog", &[]),
@@ -27,8 +35,8 @@ const EXPANDABLE: &[(&str, &[&str])] = &[
 ];
 
 fn input(body: &JsonObject) -> ApiResult<PackageInput> {
-    body.check_properties(TYPE, WRITABLE)?;
-    let catalog_id = match body.object("catalog")? {
+    let body = read::<AccessPackageBody>(body)?;
+    let catalog_id = match body.catalog {
         Patch::Value(c) => match c.get("id") {
             Some(Value::String(id)) => Some(id.clone()),
             _ => {
@@ -41,9 +49,9 @@ fn input(body: &JsonObject) -> ApiResult<PackageInput> {
         Patch::Absent => None,
     };
     Ok(PackageInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        is_hidden: body.boolean("isHidden")?,
+        display_name: body.display_name,
+        description: body.description,
+        is_hidden: body.is_hidden,
         catalog_id,
     })
 }
@@ -54,10 +62,10 @@ async fn render(
     query: &ODataQuery,
     p: &AccessPackage,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = package_json(p);
+    let mut wire = WirePackage::from(p);
     if query.expands("catalog") {
         let c = state.entitlement.package_catalog(&auth.caller, p).await?;
-        m.insert("catalog".into(), Value::Object(catalog_json(&c)));
+        wire.catalog = Some(Box::new(AccessPackageCatalog::from(&c)));
     }
     if query.expands("resourceRoleScopes") {
         let with_role = query.expands_nested("resourceRoleScopes", "role");
@@ -66,18 +74,16 @@ async fn render(
             .entitlement
             .package_role_scopes(&auth.caller, &p.id)
             .await?;
-        m.insert(
-            "resourceRoleScopes".into(),
-            Value::Array(
-                scopes
-                    .iter()
-                    .map(|(rs, role, scope)| {
-                        Value::Object(role_scope_json(rs, role, scope, with_role, with_scope))
-                    })
-                    .collect(),
-            ),
+        wire.resource_role_scopes = Some(
+            scopes
+                .iter()
+                .map(|(rs, role, scope)| {
+                    AccessPackageResourceRoleScope::new(rs, role, scope, with_role, with_scope)
+                })
+                .collect(),
         );
     }
+    let mut m = object(&wire);
     if query.expands("assignmentPolicies") {
         let policies = state
             .entitlement
@@ -85,7 +91,9 @@ async fn render(
             .await?;
         let mut items = Vec::with_capacity(policies.len());
         for policy in &policies {
-            items.push(Value::Object(super::policies::policy_json(policy)?));
+            items.push(Value::Object(object(&AccessPackageAssignmentPolicy::from(
+                policy,
+            ))));
         }
         m.insert("assignmentPolicies".into(), Value::Array(items));
     }
@@ -137,7 +145,11 @@ pub async fn create(
                 .entitlement
                 .create_package(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity(&format!("{BASE}/accessPackages"), TYPE, package_json(&p))
+            query.entity(
+                &format!("{BASE}/accessPackages"),
+                TYPE,
+                object(&WirePackage::from(&p)),
+            )
         },
     )
     .await
@@ -200,13 +212,13 @@ pub async fn list_role_scopes(
     let items = scopes
         .iter()
         .map(|(rs, role, scope)| {
-            role_scope_json(
+            object(&AccessPackageResourceRoleScope::new(
                 rs,
                 role,
                 scope,
                 query.expands("role"),
                 query.expands("scope"),
-            )
+            ))
         })
         .collect();
     let page = super::super::small_collection(&query, items)?;
@@ -289,7 +301,9 @@ pub async fn add_role_scope(
             query.entity(
                 &format!("{BASE}/accessPackages('{id}')/resourceRoleScopes"),
                 "accessPackageResourceRoleScope",
-                role_scope_json(&rs, &role, &scope, true, true),
+                object(&AccessPackageResourceRoleScope::new(
+                    &rs, &role, &scope, true, true,
+                )),
             )
         },
     )
@@ -321,7 +335,10 @@ pub async fn filter_by_current_user(
     super::current_user::parse_on(&arguments, CurrentUserFunction::AccessPackages)?;
     query.check_expand(TYPE, &[])?;
     let packages = state.entitlement.requestable_packages(&auth.caller).await?;
-    let items = packages.iter().map(package_json).collect();
+    let items = packages
+        .iter()
+        .map(|p| object(&WirePackage::from(p)))
+        .collect();
     let page = super::super::small_collection(&query, items)?;
     Ok(Json(query.collection(
         &format!("{BASE}/accessPackages"),
@@ -341,51 +358,10 @@ pub async fn applicable_policy_requirements(
         .entitlement
         .applicable_policies(&auth.caller, &id)
         .await?;
-    let mut items = Vec::with_capacity(policies.len());
-    for p in &policies {
-        let settings =
-            serde_json::to_value(&p.settings).map_err(|e| ApiError::internal(&e.to_string()))?;
-        let approval = &p.settings.request_approval_settings;
-        let mut m = Map::new();
-        m.insert("policyId".into(), Value::from(p.id.clone()));
-        m.insert(
-            "policyDisplayName".into(),
-            Value::from(p.display_name.clone()),
-        );
-        m.insert(
-            "policyDescription".into(),
-            p.description.clone().map_or(Value::Null, Value::from),
-        );
-        m.insert(
-            "isApprovalRequiredForAdd".into(),
-            Value::from(approval.is_approval_required_for_add),
-        );
-        m.insert(
-            "isApprovalRequiredForUpdate".into(),
-            Value::from(approval.is_approval_required_for_update),
-        );
-        m.insert(
-            "isRequestorJustificationRequired".into(),
-            Value::from(approval.is_requestor_justification_required),
-        );
-        m.insert(
-            "allowCustomAssignmentSchedule".into(),
-            Value::from(
-                p.settings
-                    .requestor_settings
-                    .allow_custom_assignment_schedule,
-            ),
-        );
-        m.insert(
-            "questions".into(),
-            settings
-                .get("questions")
-                .cloned()
-                .unwrap_or(Value::Array(Vec::new())),
-        );
-        m.insert("schedule".into(), serde_json::json!({"expiration": settings.get("expiration").cloned().unwrap_or(Value::Null)}));
-        items.push(Value::Object(m));
-    }
+    let items: Vec<Value> = policies
+        .iter()
+        .map(|p| Value::Object(object(&AccessPackageAssignmentRequestRequirements::from(p))))
+        .collect();
     Ok(Json(serde_json::json!({
         "@odata.context": query.context("Collection(microsoft.graph.accessPackageAssignmentRequestRequirements)"),
         "value": items,
@@ -421,7 +397,10 @@ async fn package_list(
         .entitlement
         .incompatible_packages(&auth.caller, id, outgoing)
         .await?;
-    let items = packages.iter().map(package_json).collect();
+    let items = packages
+        .iter()
+        .map(|p| object(&WirePackage::from(p)))
+        .collect();
     let page = super::super::small_collection(query, items)?;
     Ok(Json(query.collection(
         &format!("{BASE}/accessPackages"),
@@ -517,4 +496,28 @@ pub async fn remove_incompatible_group(
         .change_incompatibility(&auth.caller, &auth.context(), &id, &group, true, false)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages", Collection, "List access packages (filtered to the caller's catalogs)", list).returns("accessPackage")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages", Create, "Create an access package", create).body("accessPackage").returns("accessPackage")
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}", Entity, "Get an access package", get).returns("accessPackage")
+        .route(Patch, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Update an access package", update).body("accessPackage")
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Delete an access package", delete)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Collection, "List the resource roles a package grants", list_role_scopes).returns("accessPackageResourceRoleScope")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", add_role_scope).body("accessPackageResourceRoleScope").returns("accessPackageResourceRoleScope")
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", remove_role_scope)
+        .function("/identityGovernance/entitlementManagement/accessPackages", "filterByCurrentUser", vec![super::current_user::on_parameter(CurrentUserFunction::AccessPackages)], Collection, "Packages the caller may request for itself", filter_by_current_user).returns("accessPackage")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/getApplicablePolicyRequirements", Plain, "The caller's requirements under each policy it may request through", applicable_policy_requirements).returns_page("accessPackageAssignmentRequestRequirements")
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages", Collection, "Packages incompatible with this one", list_incompatible_packages).returns("accessPackage")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/$ref", NoContent, "Add an incompatible package", add_incompatible_package)
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/{other_id}/$ref", NoContent, "Remove an incompatible package", remove_incompatible_package)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/accessPackagesIncompatibleWith", Collection, "Packages that declare this one incompatible", list_incompatible_with).returns("accessPackage")
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups", Collection, "Groups incompatible with this package", list_incompatible_groups)
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups/$ref", NoContent, "Add an incompatible group", add_incompatible_group)
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups/{group_id}/$ref", NoContent, "Remove an incompatible group", remove_incompatible_group)
 }
