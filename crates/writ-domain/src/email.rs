@@ -164,6 +164,14 @@ pub fn message_id(event_id: &str, recipient_id: &str, host: &str) -> String {
     format!("<{event_id}.{recipient_id}@{host}>")
 }
 
+/// The host of the server's public URL: the `Message-ID` domain (and the SMTP `EHLO` name).
+pub fn host_of(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

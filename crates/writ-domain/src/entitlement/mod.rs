@@ -28,7 +28,7 @@ pub use answers::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
 pub use approvals::StageDecision;
 pub use callouts::{
     CallbackState, Callout, CalloutInstance, CalloutQueueStore, CalloutSender, CalloutStage,
-    ClaimedCallout, ResumeInput,
+    CalloutTokenIssuer, ClaimedCallout, ResumeInput,
 };
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use current_user::{CurrentUserFunction, CurrentUserOption};

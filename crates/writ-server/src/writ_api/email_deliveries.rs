@@ -5,11 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value};
-use writ_domain::email::{EmailDelivery, get_delivery, list_deliveries, message_id};
+use writ_domain::email::{EmailDelivery, get_delivery, host_of, list_deliveries, message_id};
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
-use crate::email::host_of;
 use crate::error::ApiResult;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
