@@ -924,7 +924,7 @@ pub trait CalloutQueueStore: Send + Sync {
     async fn next_callout_due(&self) -> StoreResult<Option<OffsetDateTime>>;
 }
 
-/// POSTs one callout. Implemented by the server over the outbound client, with a bearer token
+/// POSTs one callout. Implemented by the runtime over the outbound client, with a bearer token
 /// for the extension's audience that carries no roles.
 #[async_trait]
 pub trait CalloutSender: Send + Sync {
