@@ -23,8 +23,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use crate::audit::AuditRecord;
 use crate::error::{DomainError, DomainResult};
+use crate::model::AuditRecord;
+pub use crate::model::audit::{AuditLink, ChainHead, ChainedAudit};
 use crate::store::Store;
 
 /// Bytes of a generated audit key (HMAC-SHA256's block-size-independent recommendation: at
@@ -179,31 +180,6 @@ pub fn canonical_bytes(seq: i64, record: &AuditRecord) -> Vec<u8> {
     }
     out.opt(record.request_id.as_deref());
     out.0
-}
-
-/// The last linked record: its sequence number and MAC (`0` and empty before the first).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChainHead {
-    pub seq: i64,
-    pub mac: String,
-}
-
-/// The link given to one record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditLink {
-    pub id: String,
-    pub seq: i64,
-    pub mac: String,
-}
-
-/// A linked record as stored. `record` is an error when the row no longer reads as a record
-/// (its JSON was edited); `mac` is `None` when the MAC was erased.
-#[derive(Debug, Clone)]
-pub struct ChainedAudit {
-    pub id: String,
-    pub seq: i64,
-    pub mac: Option<String>,
-    pub record: Result<AuditRecord, String>,
 }
 
 /// One pass of the chainer: links up to `batch` committed, unlinked records (oldest first) and
@@ -509,7 +485,8 @@ fn check_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Actor;
+    use crate::model::Actor;
+
     use time::macros::datetime;
 
     fn record(activity: &str) -> AuditRecord {

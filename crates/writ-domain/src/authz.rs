@@ -3,6 +3,8 @@
 //! of Writ's authorization model live in one place (docs/architecture.md).
 
 use crate::error::{DomainError, DomainResult};
+use crate::model::AuditScope;
+pub use crate::model::PrincipalKind;
 
 /// Built-in directory role template ids (Entra's, so scripts that name them work unchanged).
 pub mod roles {
@@ -45,23 +47,6 @@ pub mod roles {
             .iter()
             .copied()
             .find(|(template, ..)| template.eq_ignore_ascii_case(id))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrincipalKind {
-    User,
-    ServicePrincipal,
-}
-
-impl PrincipalKind {
-    /// Graph's type name of the principal: audit records' `targetResources[].type`, an app role
-    /// assignment's `principalType`.
-    pub fn type_name(self) -> &'static str {
-        match self {
-            PrincipalKind::User => "User",
-            PrincipalKind::ServicePrincipal => "ServicePrincipal",
-        }
     }
 }
 
@@ -322,8 +307,7 @@ impl Caller {
     /// Administrator and Global Reader, entitlement management's records for the Identity
     /// Governance Administrator, its catalogs' records for a catalog-scoped role; `None` (`403`)
     /// for everyone else, agents and ordinary users included.
-    pub fn audit_scope(&self) -> Option<crate::audit::AuditScope> {
-        use crate::audit::AuditScope;
+    pub fn audit_scope(&self) -> Option<crate::model::AuditScope> {
         if !self.enabled {
             return None;
         }

@@ -1,20 +1,24 @@
 //! One pass of an outbox dispatcher, shared by webhooks and email (DESIGN section 8): route new
 //! outbox events into delivery rows, claim a batch of due deliveries under a lease, send them a
 //! few at a time, and record each outcome with the retry schedule of
-//! [`crate::webhooks::next_step`]; on shutdown, deliveries claimed and not yet sent are released
+//! [`next_step`]; on shutdown, deliveries claimed and not yet sent are released
 //! so that a clean restart sends nothing twice.
+//!
+//! This module also owns what every channel shares: an attempt's outcome and record
+//! ([`SendOutcome`], [`AttemptRecord`], [`NextStep`]), the dispatcher's configuration and the
+//! retry rule ([`next_step`], [`backoff`]); `webhooks` re-exports them at their old paths.
 //!
 //! What differs between the channels (which rows an event becomes, how one is sent) is the
 //! [`DeliveryQueue`] a channel implements over its store and sender.
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::authz::Caller;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
+use crate::ids::new_object_id;
 use crate::store::StoreResult;
-use crate::webhooks::{AttemptRecord, DeadLetter, DispatchConfig, NextStep, SendOutcome};
 
 /// Who reads a channel's deliveries (`/writ/v1/webhookDeliveries`, `…/emailDeliveries`):
 /// administrators of entitlement management only; `what` names the channel's deliveries.
@@ -26,6 +30,176 @@ pub(crate) fn require_delivery_reader(caller: &Caller, what: &str) -> DomainResu
             "{what} are visible to Global Administrators and Identity Governance Administrators only"
         )))
     }
+}
+
+/// What became of one attempt, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub at: OffsetDateTime,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub next: NextStep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(OffsetDateTime),
+    DeadLetter,
+}
+
+/// What the receiver (or the network) said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// The receiver answered; anything but 2xx (3xx included: redirects are not followed) is a
+    /// failed attempt.
+    Answered {
+        status: u16,
+        /// The `Retry-After` header as sent, if any.
+        retry_after: Option<String>,
+    },
+    /// No answer: connection refused, reset, timed out, TLS failure, DNS failure.
+    Failed { error: String },
+    /// The outbound policy refused the endpoint's address. Permanent: not retried.
+    Refused { reason: String },
+}
+
+/// How a dispatcher claims, retries and gives up.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    pub worker_id: String,
+    /// Longer than a send can take (the sender's whole-request timeout), so that a live
+    /// worker's lease never runs out under it.
+    pub lease: Duration,
+    pub batch_size: u32,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// The first retry's nominal wait; each further one doubles it.
+    pub base_delay: Duration,
+    /// The longest wait between attempts, `Retry-After` included.
+    pub max_delay: Duration,
+}
+
+/// Attempts before dead-lettering, by default: with [`DEFAULT_BASE_DELAY`] doubling to
+/// [`DEFAULT_MAX_DELAY`] the last attempt comes about 9 hours after the first.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 15;
+pub const DEFAULT_BASE_DELAY: Duration = Duration::seconds(2);
+pub const DEFAULT_MAX_DELAY: Duration = Duration::hours(1);
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            worker_id: new_object_id(),
+            lease: Duration::seconds(60),
+            batch_size: 50,
+            concurrency: 8,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            base_delay: DEFAULT_BASE_DELAY,
+            max_delay: DEFAULT_MAX_DELAY,
+        }
+    }
+}
+
+/// The wait after failed attempt number `attempts` (1-based): `base · 2^(attempts-1)` capped at
+/// `max`, of which the upper half is scaled by `jitter` ∈ [0, 1) ("equal jitter"): retries of
+/// many events that failed together spread out instead of hitting the receiver at once, and no
+/// wait is shorter than half its nominal value.
+pub fn backoff(attempts: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(30);
+    let nominal = base
+        .checked_mul(1i32 << exponent.min(30))
+        .unwrap_or(max)
+        .min(max);
+    let half = nominal / 2;
+    half + half * jitter.clamp(0.0, 1.0)
+}
+
+/// Reads `Retry-After`: delay-seconds or an HTTP date (IMF-fixdate), relative to `now`. A date
+/// in the past means "now"; anything else unreadable is ignored.
+pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u32>() {
+        return Some(Duration::seconds(i64::from(seconds)));
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value, format)
+        .ok()?
+        .assume_utc();
+    Some((at - now).max(Duration::ZERO))
+}
+
+/// What to record after attempt number `attempts` ended with `outcome` at `now`.
+pub fn next_step(
+    outcome: &SendOutcome,
+    attempts: u32,
+    config: &DispatchConfig,
+    now: OffsetDateTime,
+    jitter: f64,
+) -> AttemptRecord {
+    let retry_or_give_up = |status: Option<u16>, error: String, wait: Duration| AttemptRecord {
+        at: now,
+        status,
+        error: Some(if attempts >= config.max_attempts {
+            format!("{error}; gave up after {attempts} attempts")
+        } else {
+            error
+        }),
+        next: if attempts >= config.max_attempts {
+            NextStep::DeadLetter
+        } else {
+            // Saturating: the wait is capped by the configuration, so only a clock at the end
+            // of time could overflow, and then "as late as can be" is the right retry.
+            NextStep::RetryAt(now.saturating_add(wait))
+        },
+    };
+    let backoff = backoff(attempts, config.base_delay, config.max_delay, jitter);
+    match outcome {
+        SendOutcome::Answered { status, .. } if (200..300).contains(status) => AttemptRecord {
+            at: now,
+            status: Some(*status),
+            error: None,
+            next: NextStep::Delivered,
+        },
+        SendOutcome::Answered {
+            status,
+            retry_after,
+        } => {
+            // The receiver's own schedule wins where it gives one (429, 503), within our cap.
+            let wait = match (status, retry_after) {
+                (429 | 503, Some(value)) => parse_retry_after(value, now)
+                    .map(|d| d.min(config.max_delay))
+                    .unwrap_or(backoff),
+                _ => backoff,
+            };
+            let error = if (300..400).contains(status) {
+                format!("the receiver answered {status} (redirects are not followed)")
+            } else {
+                format!("the receiver answered {status}")
+            };
+            retry_or_give_up(Some(*status), error, wait)
+        }
+        SendOutcome::Failed { error } => retry_or_give_up(None, error.clone(), backoff),
+        SendOutcome::Refused { reason } => AttemptRecord {
+            at: now,
+            status: None,
+            error: Some(reason.clone()),
+            next: NextStep::DeadLetter,
+        },
+    }
+}
+
+/// A delivery given up on in a pass, for the log (`endpoint_url`: where it was going, for
+/// email the recipient's address).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub endpoint_url: String,
+    pub reason: String,
 }
 
 /// A delivery a worker holds the lease of.
@@ -153,7 +327,7 @@ async fn attempt<Q: DeliveryQueue + ?Sized>(
         max_attempts,
         ..pacing.config.clone()
     });
-    let record = crate::webhooks::next_step(
+    let record = next_step(
         &outcome,
         delivery.attempts(),
         own_limit.as_ref().unwrap_or(pacing.config),

@@ -18,11 +18,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::audit::{OutboxEvent, Recipient};
 use crate::authz::Caller;
 use crate::clock::Clock;
 use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
 use crate::error::{DomainError, DomainResult};
+use crate::model::{OutboxEvent, Recipient};
 use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
 use crate::webhooks::{AttemptRecord, DeliveryProgress, SendOutcome};

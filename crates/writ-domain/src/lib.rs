@@ -12,10 +12,15 @@ pub mod duration;
 pub mod email;
 pub mod entitlement;
 pub mod error;
+pub mod idempotency;
+pub mod identity;
 pub mod ids;
 pub mod instant;
 pub mod job_waker;
 pub mod jobs;
+pub mod model;
+#[cfg(test)]
+mod module_graph;
 pub mod patch;
 pub mod query;
 pub mod redact;

@@ -19,14 +19,18 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use crate::audit::OutboxEvent;
 use crate::authz::Caller;
 use crate::clock::Clock;
+pub use crate::dispatch::{
+    AttemptRecord, DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY, DeadLetter,
+    DispatchConfig, NextStep, SendOutcome, backoff, next_step, parse_retry_after,
+};
 use crate::dispatch::{Claimed, DeliveryQueue, Pacing, run_pass};
 use crate::error::DomainResult;
-use crate::ids::new_object_id;
+use crate::model::OutboxEvent;
+pub use crate::model::delivery::DeliveryState;
 use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
 
@@ -85,39 +89,6 @@ impl WebhookEndpoint {
     }
 }
 
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    /// Not yet accepted by the receiver; due again at its next attempt time.
-    Pending,
-    /// A 2xx answered one attempt.
-    Delivered,
-    /// Given up: too many failed attempts, or the endpoint's address was refused.
-    DeadLettered,
-}
-
-impl DeliveryState {
-    pub const NAMES: &'static [&'static str] = &["pending", "delivered", "deadLettered"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::DeadLettered => "deadLettered",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            DeliveryState::Pending,
-            DeliveryState::Delivered,
-            DeliveryState::DeadLettered,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
-    }
-}
-
 /// One (event, endpoint) delivery as stored, for `/writ/v1/webhookDeliveries`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookDelivery {
@@ -163,22 +134,6 @@ pub struct NewDelivery {
     pub event_type: String,
     pub endpoint_url: String,
     pub due_at: OffsetDateTime,
-}
-
-/// What became of one attempt, as recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptRecord {
-    pub at: OffsetDateTime,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    pub next: NextStep,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum NextStep {
-    Delivered,
-    RetryAt(OffsetDateTime),
-    DeadLetter,
 }
 
 /// The storage the dispatcher needs. Each call is its own transaction.
@@ -242,155 +197,11 @@ pub struct WebhookRequest {
     pub body: String,
 }
 
-/// What the receiver (or the network) said.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SendOutcome {
-    /// The receiver answered; anything but 2xx (3xx included: redirects are not followed) is a
-    /// failed attempt.
-    Answered {
-        status: u16,
-        /// The `Retry-After` header as sent, if any.
-        retry_after: Option<String>,
-    },
-    /// No answer: connection refused, reset, timed out, TLS failure, DNS failure.
-    Failed { error: String },
-    /// The outbound policy refused the endpoint's address. Permanent: not retried.
-    Refused { reason: String },
-}
-
 /// Sends one webhook POST. Implemented by the runtime with an HTTP client that enforces the
 /// outbound policy and follows no redirects.
 #[async_trait]
 pub trait WebhookSender: Send + Sync {
     async fn send(&self, request: &WebhookRequest) -> SendOutcome;
-}
-
-/// How a dispatcher claims, retries and gives up.
-#[derive(Debug, Clone)]
-pub struct DispatchConfig {
-    pub worker_id: String,
-    /// Longer than a send can take (the sender's whole-request timeout), so that a live
-    /// worker's lease never runs out under it.
-    pub lease: Duration,
-    pub batch_size: u32,
-    /// Sends in flight at once.
-    pub concurrency: usize,
-    /// Attempts before a delivery is dead-lettered.
-    pub max_attempts: u32,
-    /// The first retry's nominal wait; each further one doubles it.
-    pub base_delay: Duration,
-    /// The longest wait between attempts, `Retry-After` included.
-    pub max_delay: Duration,
-}
-
-/// Attempts before dead-lettering, by default: with [`DEFAULT_BASE_DELAY`] doubling to
-/// [`DEFAULT_MAX_DELAY`] the last attempt comes about 9 hours after the first.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 15;
-pub const DEFAULT_BASE_DELAY: Duration = Duration::seconds(2);
-pub const DEFAULT_MAX_DELAY: Duration = Duration::hours(1);
-
-impl Default for DispatchConfig {
-    fn default() -> Self {
-        Self {
-            worker_id: new_object_id(),
-            lease: Duration::seconds(60),
-            batch_size: 50,
-            concurrency: 8,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-            base_delay: DEFAULT_BASE_DELAY,
-            max_delay: DEFAULT_MAX_DELAY,
-        }
-    }
-}
-
-/// The wait after failed attempt number `attempts` (1-based): `base · 2^(attempts-1)` capped at
-/// `max`, of which the upper half is scaled by `jitter` ∈ [0, 1) ("equal jitter"): retries of
-/// many events that failed together spread out instead of hitting the receiver at once, and no
-/// wait is shorter than half its nominal value.
-pub fn backoff(attempts: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
-    let exponent = attempts.saturating_sub(1).min(30);
-    let nominal = base
-        .checked_mul(1i32 << exponent.min(30))
-        .unwrap_or(max)
-        .min(max);
-    let half = nominal / 2;
-    half + half * jitter.clamp(0.0, 1.0)
-}
-
-/// Reads `Retry-After`: delay-seconds or an HTTP date (IMF-fixdate), relative to `now`. A date
-/// in the past means "now"; anything else unreadable is ignored.
-pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u32>() {
-        return Some(Duration::seconds(i64::from(seconds)));
-    }
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let at = time::PrimitiveDateTime::parse(value, format)
-        .ok()?
-        .assume_utc();
-    Some((at - now).max(Duration::ZERO))
-}
-
-/// What to record after attempt number `attempts` ended with `outcome` at `now`.
-pub fn next_step(
-    outcome: &SendOutcome,
-    attempts: u32,
-    config: &DispatchConfig,
-    now: OffsetDateTime,
-    jitter: f64,
-) -> AttemptRecord {
-    let retry_or_give_up = |status: Option<u16>, error: String, wait: Duration| AttemptRecord {
-        at: now,
-        status,
-        error: Some(if attempts >= config.max_attempts {
-            format!("{error}; gave up after {attempts} attempts")
-        } else {
-            error
-        }),
-        next: if attempts >= config.max_attempts {
-            NextStep::DeadLetter
-        } else {
-            // Saturating: the wait is capped by the configuration, so only a clock at the end
-            // of time could overflow, and then "as late as can be" is the right retry.
-            NextStep::RetryAt(now.saturating_add(wait))
-        },
-    };
-    let backoff = backoff(attempts, config.base_delay, config.max_delay, jitter);
-    match outcome {
-        SendOutcome::Answered { status, .. } if (200..300).contains(status) => AttemptRecord {
-            at: now,
-            status: Some(*status),
-            error: None,
-            next: NextStep::Delivered,
-        },
-        SendOutcome::Answered {
-            status,
-            retry_after,
-        } => {
-            // The receiver's own schedule wins where it gives one (429, 503), within our cap.
-            let wait = match (status, retry_after) {
-                (429 | 503, Some(value)) => parse_retry_after(value, now)
-                    .map(|d| d.min(config.max_delay))
-                    .unwrap_or(backoff),
-                _ => backoff,
-            };
-            let error = if (300..400).contains(status) {
-                format!("the receiver answered {status} (redirects are not followed)")
-            } else {
-                format!("the receiver answered {status}")
-            };
-            retry_or_give_up(Some(*status), error, wait)
-        }
-        SendOutcome::Failed { error } => retry_or_give_up(None, error.clone(), backoff),
-        SendOutcome::Refused { reason } => AttemptRecord {
-            at: now,
-            status: None,
-            error: Some(reason.clone()),
-            next: NextStep::DeadLetter,
-        },
-    }
 }
 
 /// The POST body: `{"id","type","time","data","recipients":[{"id","type","mail"}]}`.
@@ -425,16 +236,6 @@ pub fn sign(secret: &WebhookSecret, webhook_id: &str, timestamp: i64, body: &str
     context.update(b".");
     context.update(body.as_bytes());
     format!("v1,{}", STANDARD.encode(context.sign().as_ref()))
-}
-
-/// A delivery given up on in a pass, for the log (`endpoint_url`: where it was going, for
-/// email the recipient's address).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    pub delivery_id: String,
-    pub event_id: String,
-    pub endpoint_url: String,
-    pub reason: String,
 }
 
 /// What one webhook pass did.
@@ -548,7 +349,9 @@ pub async fn list_deliveries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Recipient;
+    use crate::model::Recipient;
+    use time::Duration;
+
     use crate::clock::ManualClock;
 
     fn at(seconds: i64) -> OffsetDateTime {

@@ -1,12 +1,13 @@
 //! Authentication of API calls: the `Authorization: Bearer` token is verified, then the caller is
-//! looked up in the database on every request (enabled, existing, its roles now). Claims carry
-//! identity only; nothing is authorized from them. A handler that takes [`Authenticated`] cannot
+//! resolved by `writ_domain::identity` from the database on every request (enabled, existing, its
+//! roles now). Claims carry identity only; nothing is authorized from them. A handler that takes [`Authenticated`] cannot
 //! run for an unauthenticated request.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use writ_domain::authz::{Caller, PrincipalKind};
+use writ_domain::authz::Caller;
+use writ_domain::identity::{Identity, TokenType};
 
 use crate::error::ApiError;
 use crate::request_context::RequestIds;
@@ -61,80 +62,15 @@ impl FromRequestParts<AppState> for Authenticated {
                 ApiError::unauthorized(format!("Access token validation failure: {reason}"))
             }
         })?;
-        let store = state.directory.store();
-        let caller = if claims.idtyp == "user" {
-            let user = store
-                .user(&claims.oid)
-                .await
-                .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?
-                .filter(|u| u.account_enabled)
-                .ok_or_else(|| {
-                    ApiError::unauthorized(
-                        "The user of this token no longer exists or is disabled.",
-                    )
-                })?;
-            Caller {
-                is_agent: user.kind == writ_domain::directory::UserKind::AgentUser,
-                id: user.id,
-                kind: PrincipalKind::User,
-                display_name: user.display_name,
-                login_name: user.user_principal_name,
-                enabled: user.account_enabled,
-                directory_roles: Vec::new(),
-                catalog_roles: Vec::new(),
-            }
-        } else {
-            let sp = store
-                .service_principal(&claims.oid)
-                .await
-                .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?
-                .filter(|sp| sp.account_enabled)
-                .ok_or_else(|| {
-                    ApiError::unauthorized(
-                        "The service principal of this token no longer exists or is disabled.",
-                    )
-                })?;
-            Caller {
-                is_agent: sp.is_agent(),
-                id: sp.id,
-                kind: PrincipalKind::ServicePrincipal,
-                display_name: sp.display_name,
-                login_name: sp.app_id,
-                enabled: sp.account_enabled,
-                directory_roles: Vec::new(),
-                catalog_roles: Vec::new(),
-            }
-        };
-        let paths = store
-            .effective_directory_roles(&caller.id, now)
-            .await
-            .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?;
-        let directory_roles = writ_domain::authz::fold_role_paths(paths)
-            .into_iter()
-            .map(|(role, _)| role)
-            .filter(|role| !caller.is_agent || writ_domain::authz::allowed_for_agent(role))
-            .collect();
-        // Catalog roles belong to enabled human users only; nobody else is even looked up.
-        let catalog_roles = if caller.kind == PrincipalKind::User && !caller.is_agent {
-            store
-                .em_roles_of(&caller.id)
-                .await
-                .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?
-        } else {
-            Vec::new()
-        };
+        // Who the claims name, and what it holds now, is the domain's to say.
+        let caller = Identity::of(&state.directory)
+            .resolve_caller(TokenType::from_idtyp(&claims.idtyp), &claims.oid)
+            .await?;
         let request_id = parts
             .extensions
             .get::<RequestIds>()
             .map(|ids| ids.request_id.clone())
             .unwrap_or_default();
-        Ok(Authenticated {
-            caller: Caller {
-                directory_roles,
-                catalog_roles,
-                ..caller
-            },
-            request_id,
-        })
+        Ok(Authenticated { caller, request_id })
     }
 }

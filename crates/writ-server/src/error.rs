@@ -7,6 +7,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use writ_domain::DomainError;
+use writ_domain::identity::IdentityError;
 
 /// A failure on its way to the client.
 #[derive(Debug, Clone)]
@@ -120,6 +121,38 @@ impl From<DomainError> for ApiError {
             }
             DomainError::Internal(detail) => Self::internal(&detail),
         }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    /// An API call's authentication: a token naming a principal that is gone is `401`.
+    fn from(err: IdentityError) -> Self {
+        match err {
+            IdentityError::Domain(err) => err.into(),
+            IdentityError::PrincipalGone(_)
+            | IdentityError::InvalidClient
+            | IdentityError::WrongPassword
+            | IdentityError::AccountDisabled => Self::unauthorized(err.to_string()),
+            IdentityError::InvalidRequest(message) | IdentityError::InvalidScope(message) => {
+                Self::bad_request(message)
+            }
+            IdentityError::UnauthorizedClient => Self::bad_request(err.to_string()),
+        }
+    }
+}
+
+/// The token endpoint's status and RFC 6749 `error` for a refusal of the identity rules (the
+/// endpoint renders its own body, not Graph's envelope).
+pub fn oauth_refusal(err: &IdentityError) -> (StatusCode, &'static str) {
+    match err {
+        IdentityError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        IdentityError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
+        IdentityError::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
+        IdentityError::WrongPassword
+        | IdentityError::AccountDisabled
+        | IdentityError::PrincipalGone(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        IdentityError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
+        IdentityError::Domain(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
     }
 }
 

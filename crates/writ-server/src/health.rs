@@ -17,14 +17,14 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// `GET /readyz`: the database answers and its schema is current.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let store = state.directory.store();
-    match store.ready().await {
-        Ok(()) => Json(json!({ "status": "ready", "database": store.backend() })).into_response(),
+    let health = state.directory.health().await;
+    match health.ready {
+        Ok(()) => Json(json!({ "status": "ready", "database": health.database })).into_response(),
         Err(e) => {
             tracing::warn!(error.detail = %e, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": store.backend() })),
+                Json(json!({ "status": "unavailable", "database": health.database })),
             )
                 .into_response()
         }

@@ -1,10 +1,13 @@
 //! The OAuth 2.0 token endpoint (`client_credentials` for applications, `password` for users with
 //! a local password), the JWKS and OpenID discovery. Errors here follow RFC 6749 (`error`,
-//! `error_description`), not the Graph envelope, as OAuth clients expect.
+//! `error_description`), not the Graph envelope, as OAuth clients expect. Who the client is and
+//! what its token carries are decided by `writ_domain::identity`; this file parses the form,
+//! applies the sign-in limiter and signs.
 //!
 //! Input is bounded before anything is done with it: the body is read up to
 //! [`MAX_TOKEN_BODY_BYTES`] (`413` beyond), and a `username` over [`MAX_USERNAME_CHARS`] is
-//! `400 invalid_request` before the sign-in limiter (`rate_limit.rs`) is asked about it.
+//! `400 invalid_request` before the sign-in limiter (`writ_domain::identity::sign_in`) is asked
+//! about it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -15,15 +18,16 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use writ_domain::{DomainError, secrets};
+use writ_domain::DomainError;
+use writ_domain::identity::clients::BlockingCheck;
+use writ_domain::identity::{Identity, IdentityError, TokenLifetimes};
 
 use crate::rate_limit::Admission;
 use crate::request_context::RequestIds;
 use crate::state::AppState;
-use crate::tokens::Subject;
 
 /// The client id recorded in user tokens requested without one (`azp`/`appid`).
-pub const WRIT_PUBLIC_CLIENT_ID: &str = "a8d5e6f0-4c3b-4f7a-9d21-77717e000001";
+pub use writ_domain::identity::WRIT_PUBLIC_CLIENT_ID;
 
 /// The largest token request body read. A form of client id, secret, scope, user name and
 /// password is well under 1 KiB; a client assertion JWT a few KiB.
@@ -59,10 +63,6 @@ impl OAuthError {
             "invalid_client",
             "The client id or secret is not valid.",
         )
-    }
-
-    fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
     }
 
     fn render(self, request_id: &str) -> Response {
@@ -104,9 +104,13 @@ impl From<DomainError> for OAuthError {
     }
 }
 
-impl From<writ_domain::store::StoreError> for OAuthError {
-    fn from(err: writ_domain::store::StoreError) -> Self {
-        DomainError::from(err).into()
+impl From<IdentityError> for OAuthError {
+    fn from(err: IdentityError) -> Self {
+        if let IdentityError::Domain(err) = err {
+            return err.into();
+        }
+        let (status, error) = crate::error::oauth_refusal(&err);
+        Self::new(status, error, err.to_string())
     }
 }
 
@@ -228,155 +232,6 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What a token is requested for.
-enum Target {
-    /// Writ's own API.
-    Writ,
-    /// A resource application registered in Writ: its service principal.
-    Resource(writ_domain::directory::ServicePrincipal),
-}
-
-/// Resolves `scope`: Writ's API (`https://graph.microsoft.com/.default`, `{public_url}/.default`)
-/// or a resource (`api://{appId}/.default`, `{appId}/.default`, `{identifierUri}/.default`).
-/// OpenID scopes are ignored; exactly one `/.default` resource scope is needed when `required`.
-async fn resolve_scope(
-    state: &AppState,
-    scope: Option<&str>,
-    required: bool,
-) -> Result<Target, OAuthError> {
-    let invalid_scope =
-        |message: String| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", message);
-    let Some(scope) = scope else {
-        return if required {
-            Err(OAuthError::invalid_request(
-                "parameter 'scope' is required: use https://graph.microsoft.com/.default, {public_url}/.default or api://{appId}/.default",
-            ))
-        } else {
-            Ok(Target::Writ)
-        };
-    };
-    let mut resources: Vec<&str> = Vec::new();
-    for s in scope.split_whitespace() {
-        if matches!(s, "openid" | "profile" | "offline_access" | "email") {
-            continue;
-        }
-        resources.push(s);
-    }
-    let resource = match resources.as_slice() {
-        [] if !required => return Ok(Target::Writ),
-        [one] => *one,
-        _ => {
-            return Err(invalid_scope(
-                "exactly one resource '/.default' scope is required".into(),
-            ));
-        }
-    };
-    let lowered = resource.to_ascii_lowercase();
-    let Some(base_len) = lowered.strip_suffix("/.default").map(str::len) else {
-        return Err(invalid_scope(format!(
-            "The scope '{resource}' is not valid: client credentials and this server use '<resource>/.default'"
-        )));
-    };
-    let base = resource
-        .get(..base_len)
-        .unwrap_or_default()
-        .trim_end_matches('/');
-    if base.eq_ignore_ascii_case("https://graph.microsoft.com")
-        || base.eq_ignore_ascii_case(&state.settings.public_url)
-    {
-        return Ok(Target::Writ);
-    }
-    let store = state.directory.store();
-    let app_id = base.strip_prefix("api://").unwrap_or(base);
-    let mut principal = match writ_domain::ids::parse_guid(app_id) {
-        Some(app_id) => store.service_principal_by_app_id(&app_id).await?,
-        None => None,
-    };
-    if principal.is_none() {
-        // An identifier URI of an application (e.g. api://orders).
-        if let Some(app) = store.application_by_identifier_uri(base).await? {
-            principal = store.service_principal_by_app_id(&app.app_id).await?;
-        }
-    }
-    if principal.as_ref().is_some_and(|p| !p.account_enabled) {
-        return Err(invalid_scope(format!(
-            "The resource '{base}' is disabled in this tenant."
-        )));
-    }
-    principal.map(Target::Resource).ok_or_else(|| {
-        invalid_scope(format!(
-            "The resource '{base}' was not found in this tenant: register the application and its service principal first."
-        ))
-    })
-}
-
-/// The app role values `principal_id` holds on `resource` now, and the instant the first of
-/// them ends (each role lasts until the latest path that grants it; `None` = no end). Users also
-/// hold the roles assigned to their groups.
-async fn roles_on(
-    state: &AppState,
-    principal_id: &str,
-    is_user: bool,
-    resource: &writ_domain::directory::ServicePrincipal,
-    now: time::OffsetDateTime,
-) -> Result<(Vec<String>, Option<time::OffsetDateTime>), OAuthError> {
-    let store = state.directory.store();
-    let defined = store
-        .application_by_app_id(&resource.app_id)
-        .await?
-        .map(|a| a.app_roles)
-        .unwrap_or_default();
-    let paths = store
-        .effective_app_roles(principal_id, &resource.id, now, is_user)
-        .await?;
-    // Role ids become values; ids without an enabled, valued role are not claims.
-    let valued: Vec<(String, Option<time::OffsetDateTime>)> = paths
-        .into_iter()
-        .filter_map(|(id, end)| {
-            defined
-                .iter()
-                .find(|r| r.id == id && r.is_enabled)
-                .and_then(|r| r.value.clone())
-                .map(|value| (value, end))
-        })
-        .collect();
-    let folded = writ_domain::authz::fold_role_paths(valued);
-    let cap = folded.iter().filter_map(|(_, end)| *end).min();
-    Ok((folded.into_iter().map(|(v, _)| v).collect(), cap))
-}
-
-/// Directory roles held now (never a privileged one for an agent), and the instant the first
-/// of them ends.
-async fn directory_roles(
-    state: &AppState,
-    principal_id: &str,
-    is_agent: bool,
-    now: time::OffsetDateTime,
-) -> Result<(Vec<String>, Option<time::OffsetDateTime>), OAuthError> {
-    let paths = state
-        .directory
-        .store()
-        .effective_directory_roles(principal_id, now)
-        .await?;
-    let folded: Vec<_> = writ_domain::authz::fold_role_paths(paths)
-        .into_iter()
-        .filter(|(role, _)| !is_agent || writ_domain::authz::allowed_for_agent(role))
-        .collect();
-    let cap = folded.iter().filter_map(|(_, end)| *end).min();
-    Ok((folded.into_iter().map(|(r, _)| r).collect(), cap))
-}
-
-fn earliest(
-    a: Option<time::OffsetDateTime>,
-    b: Option<time::OffsetDateTime>,
-) -> Option<time::OffsetDateTime> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
-}
-
 async fn issue(
     state: &AppState,
     headers: &HeaderMap,
@@ -397,8 +252,9 @@ async fn issue(
     let grant_type = param(&pairs, "grant_type")
         .ok_or_else(|| OAuthError::invalid_request("parameter 'grant_type' is required"))?;
     let now = state.directory.clock().now();
-    let store = state.directory.store();
-    let (object_id, is_human, is_agent, client_id, upn, display_name, target) = match grant_type {
+    let identity = Identity::of(&state.directory);
+    let public_url = state.settings.public_url.as_str();
+    let (principal, client_id, audience) = match grant_type {
         "client_credentials" => {
             let (client_id, client_secret) = match basic_credentials(headers) {
                 Some(creds) => creds,
@@ -413,48 +269,14 @@ async fn issue(
                         .to_owned(),
                 ),
             };
-            let client_id =
-                writ_domain::ids::parse_guid(&client_id).ok_or_else(OAuthError::invalid_client)?;
-            // Applications hold their principal's secrets; agent identities may hold their own.
-            let (owner_id, principal) = match store.application_by_app_id(&client_id).await? {
-                Some(application) => (
-                    application.id,
-                    store.service_principal_by_app_id(&client_id).await?,
-                ),
-                None => match store.service_principal_by_app_id(&client_id).await? {
-                    Some(sp) if sp.is_agent() => (sp.id.clone(), Some(sp)),
-                    _ => return Err(OAuthError::invalid_client()),
-                },
-            };
-            let valid = store
-                .password_credentials(&owner_id)
-                .await?
-                .iter()
-                .filter(|s| s.start_date_time <= now && s.end_date_time > now)
-                .any(|s| secrets::verify_client_secret(&client_secret, &s.secret_hash));
-            if !valid {
-                return Err(OAuthError::invalid_client());
-            }
-            let principal = principal.filter(|sp| sp.account_enabled).ok_or_else(|| {
-                OAuthError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unauthorized_client",
-                    "The application has no enabled service principal in this tenant.",
-                )
-            })?;
-            // The scope is resolved only for an authenticated client, so that resource names
-            // cannot be probed anonymously.
-            let target = resolve_scope(state, param(&pairs, "scope"), true).await?;
-            let is_agent = principal.is_agent();
-            (
-                principal.id,
-                false,
-                is_agent,
-                principal.app_id,
-                None,
-                principal.display_name,
-                target,
-            )
+            let principal = identity
+                .authenticate_client(&client_id, &client_secret)
+                .await?;
+            let audience = identity
+                .resolve_audience(param(&pairs, "scope"), true, public_url)
+                .await?;
+            let client_id = principal.login_name.clone();
+            (principal, client_id, audience)
         }
         "password" => {
             let username = param(&pairs, "username")
@@ -484,54 +306,28 @@ async fn issue(
                 }
                 Admission::Proceed { .. } => {}
             }
-            let user = store.user_by_principal_name(username).await?;
-            let stored_hash = user
-                .as_ref()
-                .and_then(|u| u.password_hash.clone())
-                .unwrap_or_else(|| state.dummy_password_hash.as_str().to_owned());
             // argon2 is deliberately slow: keep it off the async workers.
-            let verified = tokio::task::spawn_blocking(move || {
-                secrets::verify_password(&password, &stored_hash)
-            })
-            .await
-            .unwrap_or(false);
-            let user = match user {
-                Some(user) if verified && user.password_hash.is_some() => user,
-                _ => {
-                    state.password_limiter.record_failure(username, source, now);
-                    return Err(OAuthError::invalid_grant(
-                        "The user name or password is incorrect.",
-                    ));
-                }
+            let offload = |check: BlockingCheck| async move {
+                tokio::task::spawn_blocking(check).await.unwrap_or(false)
             };
-            if !user.account_enabled {
-                return Err(OAuthError::invalid_grant("The user account is disabled."));
-            }
-            let target = resolve_scope(state, param(&pairs, "scope"), false).await?;
-            // A client named in the request must be registered here.
-            let client_id = match param(&pairs, "client_id") {
-                Some(id) => {
-                    let id =
-                        writ_domain::ids::parse_guid(id).ok_or_else(OAuthError::invalid_client)?;
-                    if store.application_by_app_id(&id).await?.is_none() {
-                        return Err(OAuthError::invalid_client());
-                    }
-                    id
-                }
-                None => WRIT_PUBLIC_CLIENT_ID.to_owned(),
-            };
+            let principal = match identity
+                .authenticate_user(username, password, &state.dummy_password_hash, offload)
+                .await
             {
-                let is_agent = user.kind == writ_domain::directory::UserKind::AgentUser;
-                (
-                    user.id,
-                    !is_agent,
-                    is_agent,
-                    client_id,
-                    Some(user.user_principal_name),
-                    user.display_name,
-                    target,
-                )
-            }
+                Ok(principal) => principal,
+                Err(IdentityError::WrongPassword) => {
+                    state.password_limiter.record_failure(username, source, now);
+                    return Err(IdentityError::WrongPassword.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let audience = identity
+                .resolve_audience(param(&pairs, "scope"), false, public_url)
+                .await?;
+            let client_id = identity
+                .password_grant_client(param(&pairs, "client_id"))
+                .await?;
+            (principal, client_id, audience)
         }
         other => {
             return Err(OAuthError::new(
@@ -543,31 +339,13 @@ async fn issue(
             ));
         }
     };
-    let (wids, wids_end) = directory_roles(state, &object_id, is_agent, now).await?;
-    let (audience, roles, roles_end, lifetime) = match target {
-        Target::Writ => (None, Vec::new(), None, state.tokens.lifetime()),
-        Target::Resource(resource) => {
-            let (roles, end) = roles_on(state, &object_id, is_human, &resource, now).await?;
-            (
-                Some(resource.app_id.clone()),
-                roles,
-                end,
-                state.settings.resource_token_lifetime,
-            )
-        }
+    let lifetimes = TokenLifetimes {
+        api: state.tokens.lifetime(),
+        resource: state.settings.resource_token_lifetime,
     };
-    let subject = Subject {
-        object_id,
-        is_user: upn.is_some(),
-        client_id,
-        upn,
-        display_name,
-        wids,
-        audience,
-        roles,
-        lifetime,
-        not_after: earliest(wids_end, roles_end),
-    };
+    let subject = identity
+        .token_content(&principal, client_id, &audience, lifetimes)
+        .await?;
     let (token, expires_in) = state
         .tokens
         .issue(&subject, now)

@@ -75,23 +75,8 @@ pub struct Claims {
     pub roles: Vec<String>,
 }
 
-/// What a token is issued for.
-#[derive(Debug, Clone)]
-pub struct Subject {
-    pub object_id: String,
-    pub is_user: bool,
-    /// The client the token was requested with (the principal's appId for apps).
-    pub client_id: String,
-    pub upn: Option<String>,
-    pub display_name: String,
-    pub wids: Vec<String>,
-    /// `None`: a token for Writ's own API; `Some(appId)`: for that resource application.
-    pub audience: Option<String>,
-    pub roles: Vec<String>,
-    pub lifetime: Duration,
-    /// The token never outlives this instant (the end of a grant it carries).
-    pub not_after: Option<OffsetDateTime>,
-}
+/// What a token is issued for and carries, as `writ_domain::identity::claims` decided it.
+pub use writ_domain::identity::TokenContent as Subject;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

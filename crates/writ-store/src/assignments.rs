@@ -3,7 +3,7 @@
 //! and an administrator) racing on one request or assignment produce one change.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, AnyPool, FromRow, Row};
 use time::OffsetDateTime;
 use writ_domain::audit::Recipient;
 use writ_domain::authz::PrincipalKind;
@@ -21,6 +21,7 @@ use crate::connect::Backend;
 use crate::entitlement::restriction_of;
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
+use crate::rows::decode;
 use crate::schema;
 
 pub(crate) const REQUEST_COLUMNS: &str = "t.id, t.request_type, t.state, t.status, t.catalog_id, \
@@ -52,60 +53,101 @@ fn kind_of(text: &str) -> StoreResult<PrincipalKind> {
     }
 }
 
+#[derive(FromRow)]
+pub(crate) struct AssignmentRequestRow {
+    id: String,
+    request_type: String,
+    state: String,
+    status: String,
+    catalog_id: String,
+    access_package_id: String,
+    policy_id: Option<String>,
+    assignment_id: Option<String>,
+    target_id: String,
+    target_type: String,
+    requestor_id: String,
+    requestor_type: String,
+    justification: Option<String>,
+    schedule: String,
+    answers: String,
+    created_at: i64,
+    completed_at: Option<i64>,
+}
+
+impl TryFrom<AssignmentRequestRow> for AssignmentRequest {
+    type Error = StoreError;
+
+    fn try_from(r: AssignmentRequestRow) -> StoreResult<Self> {
+        Ok(AssignmentRequest {
+            request_type: RequestType::parse(&r.request_type)
+                .ok_or_else(|| corrupt("request type", &r.request_type))?,
+            state: RequestState::parse(&r.state)
+                .ok_or_else(|| corrupt("request state", &r.state))?,
+            target_kind: kind_of(&r.target_type)?,
+            requestor_kind: kind_of(&r.requestor_type)?,
+            schedule: serde_json::from_str::<RequestSchedule>(&r.schedule)
+                .map_err(|e| StoreError::Other(e.to_string()))?,
+            answers: serde_json::from_str::<Vec<Answer>>(&r.answers)
+                .map_err(|e| StoreError::Other(e.to_string()))?,
+            id: r.id,
+            status: r.status,
+            catalog_id: r.catalog_id,
+            access_package_id: r.access_package_id,
+            policy_id: r.policy_id,
+            assignment_id: r.assignment_id,
+            target_id: r.target_id,
+            requestor_id: r.requestor_id,
+            justification: r.justification,
+            created_date_time: from_micros(r.created_at),
+            completed_date_time: r.completed_at.map(from_micros),
+        })
+    }
+}
+
 pub(crate) fn request(row: &AnyRow) -> StoreResult<AssignmentRequest> {
-    let request_type: String = row.try_get("request_type").store()?;
-    let state: String = row.try_get("state").store()?;
-    let schedule: String = row.try_get("schedule").store()?;
-    let answers: String = row.try_get("answers").store()?;
-    Ok(AssignmentRequest {
-        id: row.try_get("id").store()?,
-        request_type: RequestType::parse(&request_type)
-            .ok_or_else(|| corrupt("request type", &request_type))?,
-        state: RequestState::parse(&state).ok_or_else(|| corrupt("request state", &state))?,
-        status: row.try_get("status").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        access_package_id: row.try_get("access_package_id").store()?,
-        policy_id: row.try_get("policy_id").store()?,
-        assignment_id: row.try_get("assignment_id").store()?,
-        target_id: row.try_get("target_id").store()?,
-        target_kind: kind_of(&row.try_get::<String, _>("target_type").store()?)?,
-        requestor_id: row.try_get("requestor_id").store()?,
-        requestor_kind: kind_of(&row.try_get::<String, _>("requestor_type").store()?)?,
-        justification: row.try_get("justification").store()?,
-        schedule: serde_json::from_str::<RequestSchedule>(&schedule)
-            .map_err(|e| StoreError::Other(e.to_string()))?,
-        answers: serde_json::from_str::<Vec<Answer>>(&answers)
-            .map_err(|e| StoreError::Other(e.to_string()))?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-        completed_date_time: row
-            .try_get::<Option<i64>, _>("completed_at")
-            .store()?
-            .map(from_micros),
-    })
+    decode::<AssignmentRequestRow, _>(row)
+}
+
+#[derive(FromRow)]
+pub(crate) struct AssignmentRow {
+    id: String,
+    state: String,
+    status: String,
+    catalog_id: String,
+    access_package_id: String,
+    policy_id: String,
+    target_id: String,
+    target_type: String,
+    start_at: i64,
+    end_at: Option<i64>,
+    expired_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<AssignmentRow> for Assignment {
+    type Error = StoreError;
+
+    fn try_from(r: AssignmentRow) -> StoreResult<Self> {
+        Ok(Assignment {
+            state: AssignmentState::parse(&r.state)
+                .ok_or_else(|| corrupt("assignment state", &r.state))?,
+            target_kind: kind_of(&r.target_type)?,
+            id: r.id,
+            status: r.status,
+            catalog_id: r.catalog_id,
+            access_package_id: r.access_package_id,
+            policy_id: r.policy_id,
+            target_id: r.target_id,
+            start_date_time: from_micros(r.start_at),
+            end_date_time: r.end_at.map(from_micros),
+            expired_date_time: r.expired_at.map(from_micros),
+            created_date_time: from_micros(r.created_at),
+        })
+    }
 }
 
 fn assignment(row: &AnyRow) -> StoreResult<Assignment> {
-    let state: String = row.try_get("state").store()?;
-    Ok(Assignment {
-        id: row.try_get("id").store()?,
-        state: AssignmentState::parse(&state).ok_or_else(|| corrupt("assignment state", &state))?,
-        status: row.try_get("status").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        access_package_id: row.try_get("access_package_id").store()?,
-        policy_id: row.try_get("policy_id").store()?,
-        target_id: row.try_get("target_id").store()?,
-        target_kind: kind_of(&row.try_get::<String, _>("target_type").store()?)?,
-        start_date_time: from_micros(row.try_get("start_at").store()?),
-        end_date_time: row
-            .try_get::<Option<i64>, _>("end_at")
-            .store()?
-            .map(from_micros),
-        expired_date_time: row
-            .try_get::<Option<i64>, _>("expired_at")
-            .store()?
-            .map(from_micros),
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-    })
+    decode::<AssignmentRow, _>(row)
 }
 
 pub(crate) async fn request_by_id<'e, E>(
@@ -239,19 +281,12 @@ pub(crate) async fn principal_names(
         "SELECT id, display_name FROM users WHERE id IN {list} \
          UNION ALL SELECT id, display_name FROM service_principals WHERE id IN {list}"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    // (id, display_name), in the order of the select list.
+    sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql))
         .bind(id_array(ids)?)
         .fetch_all(pool)
         .await
-        .store()?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("id").store()?,
-                row.try_get("display_name").store()?,
-            ))
-        })
-        .collect()
+        .store()
 }
 
 pub(crate) async fn human_sponsors_of(
@@ -282,24 +317,33 @@ pub(crate) async fn human_sponsors_of(
          SELECT DISTINCT p.object_id, u.id, u.mail FROM people p JOIN users u ON u.id = p.user_id \
          WHERE u.account_enabled = TRUE AND u.kind = 'user' ORDER BY p.object_id, u.id"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<SponsorRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id_array(ids)?)
         .bind(to_micros(now))
         .fetch_all(pool)
         .await
-        .store()?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("object_id").store()?,
+        .store()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.object_id,
                 Recipient {
-                    id: row.try_get("id").store()?,
+                    id: r.id,
                     kind: "user".into(),
-                    mail: row.try_get("mail").store()?,
+                    mail: r.mail,
                 },
-            ))
+            )
         })
-        .collect()
+        .collect())
+}
+
+/// A human sponsor of one of the objects asked about.
+#[derive(FromRow)]
+struct SponsorRow {
+    object_id: String,
+    id: String,
+    mail: Option<String>,
 }
 
 pub(crate) async fn list_additional_access(
@@ -561,11 +605,7 @@ pub(crate) async fn grants_held(
     .store()?;
     let mut held = Vec::with_capacity(rows.len());
     for row in &rows {
-        let kind: String = row.try_get("kind").store()?;
-        let a: String = row.try_get("a").store()?;
-        let b: String = row.try_get("b").store()?;
-        let c: String = row.try_get("c").store()?;
-        let d: String = row.try_get("d").store()?;
+        let HeldGrantRow { kind, a, b, c, d } = HeldGrantRow::from_row(row).store()?;
         held.push(match kind.as_str() {
             "member" => HeldGrant::GroupMember {
                 group_id: a,
@@ -593,6 +633,17 @@ pub(crate) async fn grants_held(
         });
     }
     Ok(held)
+}
+
+/// One grant a holder holds, as the union of the grant tables reads it: its kind and up to four
+/// ids, whose meaning depends on the kind.
+#[derive(FromRow)]
+struct HeldGrantRow {
+    kind: String,
+    a: String,
+    b: String,
+    c: String,
+    d: String,
 }
 
 /// Deletes the one row of `grant` that `holder` holds.
@@ -677,39 +728,54 @@ fn id_list(ids: &[String]) -> StoreResult<String> {
     serde_json::to_string(ids).map_err(|e| StoreError::Other(e.to_string()))
 }
 
+#[derive(FromRow)]
+pub(crate) struct ApprovalStageRow {
+    id: String,
+    request_id: String,
+    stage_index: i64,
+    status: String,
+    review_result: String,
+    approver_ids: String,
+    used_fallback: i64,
+    started_at: Option<i64>,
+    escalation_approver_ids: String,
+    escalation_used_fallback: i64,
+    escalated_at: Option<i64>,
+    reviewed_by: Option<String>,
+    reviewed_by_name: Option<String>,
+    reviewed_at: Option<i64>,
+    justification: Option<String>,
+}
+
+impl TryFrom<ApprovalStageRow> for ApprovalStageRecord {
+    type Error = StoreError;
+
+    fn try_from(r: ApprovalStageRow) -> StoreResult<Self> {
+        Ok(ApprovalStageRecord {
+            stage_index: u32::try_from(r.stage_index).unwrap_or(u32::MAX),
+            approver_ids: serde_json::from_str(&r.approver_ids)
+                .map_err(|e| StoreError::Other(e.to_string()))?,
+            escalation_approver_ids: serde_json::from_str(&r.escalation_approver_ids)
+                .map_err(|e| StoreError::Other(e.to_string()))?,
+            id: r.id,
+            request_id: r.request_id,
+            status: r.status,
+            review_result: r.review_result,
+            used_fallback: r.used_fallback != 0,
+            started_date_time: r.started_at.map(from_micros),
+            escalation_used_fallback: r.escalation_used_fallback != 0,
+            escalated_date_time: r.escalated_at.map(from_micros),
+            reviewed_by: r
+                .reviewed_by
+                .map(|id| (id, r.reviewed_by_name.unwrap_or_default())),
+            reviewed_date_time: r.reviewed_at.map(from_micros),
+            justification: r.justification,
+        })
+    }
+}
+
 fn stage(row: &AnyRow) -> StoreResult<ApprovalStageRecord> {
-    let approvers: String = row.try_get("approver_ids").store()?;
-    let escalation: String = row.try_get("escalation_approver_ids").store()?;
-    let index: i64 = row.try_get("stage_index").store()?;
-    let reviewed_by: Option<String> = row.try_get("reviewed_by").store()?;
-    let reviewed_by_name: Option<String> = row.try_get("reviewed_by_name").store()?;
-    Ok(ApprovalStageRecord {
-        id: row.try_get("id").store()?,
-        request_id: row.try_get("request_id").store()?,
-        stage_index: u32::try_from(index).unwrap_or(u32::MAX),
-        status: row.try_get("status").store()?,
-        review_result: row.try_get("review_result").store()?,
-        approver_ids: serde_json::from_str(&approvers)
-            .map_err(|e| StoreError::Other(e.to_string()))?,
-        used_fallback: row.try_get::<i64, _>("used_fallback").store()? != 0,
-        started_date_time: row
-            .try_get::<Option<i64>, _>("started_at")
-            .store()?
-            .map(from_micros),
-        escalation_approver_ids: serde_json::from_str(&escalation)
-            .map_err(|e| StoreError::Other(e.to_string()))?,
-        escalation_used_fallback: row.try_get::<i64, _>("escalation_used_fallback").store()? != 0,
-        escalated_date_time: row
-            .try_get::<Option<i64>, _>("escalated_at")
-            .store()?
-            .map(from_micros),
-        reviewed_by: reviewed_by.map(|id| (id, reviewed_by_name.unwrap_or_default())),
-        reviewed_date_time: row
-            .try_get::<Option<i64>, _>("reviewed_at")
-            .store()?
-            .map(from_micros),
-        justification: row.try_get("justification").store()?,
-    })
+    decode::<ApprovalStageRow, _>(row)
 }
 
 pub(crate) async fn stages_of<'e, E>(

@@ -4,7 +4,7 @@
 //! that `writ audit verify` and `writ audit export` walk.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, Executor, FromRow, Row, Transaction};
 use writ_domain::audit::{AuditRecord, AuditScope};
 use writ_domain::audit_chain::{AuditLink, ChainHead, ChainedAudit};
 use writ_domain::clock::{from_micros, to_micros};
@@ -81,38 +81,60 @@ pub(crate) async fn append(tx: &mut Tx, records: &[AuditRecord]) -> StoreResult<
     .await
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, String> {
-    let text: String = row.try_get(column).map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| format!("audit_log.{column}: {e}"))
+/// An `audit_log` row as stored. The text columns are read as optional so that a record that no
+/// longer reads is reported by the column at fault (for `verify`) rather than failing the page.
+#[derive(FromRow)]
+struct AuditRow {
+    id: Option<String>,
+    activity_at: i64,
+    category: Option<String>,
+    activity: Option<String>,
+    operation_type: Option<String>,
+    result: Option<String>,
+    result_reason: Option<String>,
+    initiated_by: String,
+    on_behalf_of: Option<String>,
+    catalog_id: Option<String>,
+    target_resources: String,
+    additional_details: String,
+    request_id: Option<String>,
+}
+
+fn required(column: &str, value: Option<String>) -> Result<String, String> {
+    value.ok_or_else(|| format!("audit_log.{column} is NULL"))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("audit_log.{column}: {e}"))
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = String;
+
+    fn try_from(r: AuditRow) -> Result<Self, String> {
+        Ok(AuditRecord {
+            id: required("id", r.id)?,
+            activity_date_time: from_micros(r.activity_at),
+            category: required("category", r.category)?,
+            activity_display_name: required("activity", r.activity)?,
+            operation_type: required("operation_type", r.operation_type)?,
+            result: required("result", r.result)?,
+            result_reason: r.result_reason,
+            initiated_by: parse_json("initiated_by", &r.initiated_by)?,
+            on_behalf_of: r.on_behalf_of,
+            catalog_id: r.catalog_id,
+            target_resources: parse_json("target_resources", &r.target_resources)?,
+            additional_details: parse_json("additional_details", &r.additional_details)?,
+            request_id: r.request_id,
+        })
+    }
 }
 
 /// A row as a record; the error names what no longer reads (for `verify`, which reports it).
 fn try_record(row: &AnyRow) -> Result<AuditRecord, String> {
-    let get = |column: &str| -> Result<Option<String>, String> {
-        row.try_get::<Option<String>, _>(column)
-            .map_err(|e| format!("audit_log.{column}: {e}"))
-    };
-    let required = |column: &str| -> Result<String, String> {
-        get(column)?.ok_or_else(|| format!("audit_log.{column} is NULL"))
-    };
-    Ok(AuditRecord {
-        id: required("id")?,
-        activity_date_time: from_micros(
-            row.try_get::<i64, _>("activity_at")
-                .map_err(|e| format!("audit_log.activity_at: {e}"))?,
-        ),
-        category: required("category")?,
-        activity_display_name: required("activity")?,
-        operation_type: required("operation_type")?,
-        result: required("result")?,
-        result_reason: get("result_reason")?,
-        initiated_by: parse_json(row, "initiated_by")?,
-        on_behalf_of: get("on_behalf_of")?,
-        catalog_id: get("catalog_id")?,
-        target_resources: parse_json(row, "target_resources")?,
-        additional_details: parse_json(row, "additional_details")?,
-        request_id: get("request_id")?,
-    })
+    AuditRow::from_row(row)
+        .map_err(|e| format!("audit_log: {e}"))?
+        .try_into()
 }
 
 fn record(row: &AnyRow) -> StoreResult<AuditRecord> {
@@ -188,10 +210,10 @@ async fn head<'e>(executor: impl Executor<'e, Database = Any>) -> StoreResult<Ch
         .await
         .store()?;
     match row {
-        Some(row) => Ok(ChainHead {
-            seq: row.try_get("seq").store()?,
-            mac: row.try_get("mac").store()?,
-        }),
+        Some(row) => {
+            let (seq, mac) = <(i64, String)>::from_row(&row).store()?;
+            Ok(ChainHead { seq, mac })
+        }
         // The migration writes the row; without it there is no chain to speak of yet.
         None => Ok(ChainHead::default()),
     }
@@ -291,14 +313,23 @@ pub(crate) async fn chained(
     .store()?;
     rows.iter()
         .map(|row| {
+            let link = ChainLinkRow::from_row(row).store()?;
             Ok(ChainedAudit {
-                id: row.try_get("id").store()?,
-                seq: row.try_get("chain_seq").store()?,
-                mac: row.try_get("chain_mac").store()?,
+                id: link.id,
+                seq: link.chain_seq,
+                mac: link.chain_mac,
                 record: try_record(row),
             })
         })
         .collect()
+}
+
+/// A linked record's place in the chain (its record is read apart, and may not read).
+#[derive(FromRow)]
+struct ChainLinkRow {
+    id: String,
+    chain_seq: i64,
+    chain_mac: Option<String>,
 }
 
 pub(crate) async fn unchained_count(pool: &AnyPool) -> StoreResult<i64> {

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
+use sqlx::{Any, FromRow};
 use time::OffsetDateTime;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
@@ -15,8 +15,9 @@ use writ_domain::store::{StoreError, StoreResult};
 use writ_domain::webhooks::{AttemptRecord, DeliveryState};
 
 use crate::batch::placeholders;
-use crate::deliveries::{self, Table, count};
+use crate::deliveries::{self, Table, clamp_count};
 use crate::error::ResultExt;
+use crate::rows::decode;
 use crate::store::SqlStore;
 
 const TABLE: Table = Table {
@@ -35,35 +36,72 @@ fn invalid(what: &str, value: &str) -> StoreError {
     ))
 }
 
+#[derive(FromRow)]
+struct CalloutRow {
+    id: String,
+    request_id: Option<String>,
+    assignment_id: Option<String>,
+    custom_extension_id: String,
+    catalog_id: String,
+    stage: String,
+    callback_state: String,
+    callback_detail: Option<String>,
+    endpoint_url: String,
+    token_audience: Option<String>,
+    timeout_ms: i64,
+    max_attempts: i64,
+    payload: String,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+    created_at: i64,
+    callback_at: Option<i64>,
+}
+
+impl TryFrom<CalloutRow> for Callout {
+    type Error = StoreError;
+
+    fn try_from(r: CalloutRow) -> StoreResult<Self> {
+        Ok(Callout {
+            stage: CalloutStage::parse(&r.stage).ok_or_else(|| invalid("stage", &r.stage))?,
+            callback_state: CallbackState::parse(&r.callback_state)
+                .ok_or_else(|| invalid("callback state", &r.callback_state))?,
+            payload: serde_json::from_str(&r.payload)
+                .map_err(|e| StoreError::Other(e.to_string()))?,
+            delivery_state: DeliveryState::parse(&r.state)
+                .ok_or_else(|| invalid("state", &r.state))?,
+            id: r.id,
+            request_id: r.request_id,
+            assignment_id: r.assignment_id,
+            custom_extension_id: r.custom_extension_id,
+            catalog_id: r.catalog_id,
+            callback_detail: r.callback_detail,
+            endpoint_url: r.endpoint_url,
+            token_audience: r.token_audience,
+            timeout_ms: clamp_count(r.timeout_ms),
+            max_attempts: clamp_count(r.max_attempts),
+            attempts: clamp_count(r.attempts),
+            last_error: r.last_error,
+            created_at: from_micros(r.created_at),
+            callback_at: r.callback_at.map(from_micros),
+        })
+    }
+}
+
 fn callout_row(row: &AnyRow) -> StoreResult<Callout> {
-    let stage: String = row.try_get("stage").store()?;
-    let callback: String = row.try_get("callback_state").store()?;
-    let state: String = row.try_get("state").store()?;
-    let payload: String = row.try_get("payload").store()?;
-    Ok(Callout {
-        id: row.try_get("id").store()?,
-        request_id: row.try_get("request_id").store()?,
-        assignment_id: row.try_get("assignment_id").store()?,
-        custom_extension_id: row.try_get("custom_extension_id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        stage: CalloutStage::parse(&stage).ok_or_else(|| invalid("stage", &stage))?,
-        callback_state: CallbackState::parse(&callback)
-            .ok_or_else(|| invalid("callback state", &callback))?,
-        callback_detail: row.try_get("callback_detail").store()?,
-        endpoint_url: row.try_get("endpoint_url").store()?,
-        token_audience: row.try_get("token_audience").store()?,
-        timeout_ms: count(row, "timeout_ms")?,
-        max_attempts: count(row, "max_attempts")?,
-        payload: serde_json::from_str(&payload).map_err(|e| StoreError::Other(e.to_string()))?,
-        delivery_state: DeliveryState::parse(&state).ok_or_else(|| invalid("state", &state))?,
-        attempts: count(row, "attempts")?,
-        last_error: row.try_get("last_error").store()?,
-        created_at: from_micros(row.try_get("created_at").store()?),
-        callback_at: row
-            .try_get::<Option<i64>, _>("callback_at")
-            .store()?
-            .map(from_micros),
-    })
+    decode::<CalloutRow, _>(row)
+}
+
+/// A callout as the dispatcher claims it.
+#[derive(FromRow)]
+struct ClaimedCalloutRow {
+    id: String,
+    endpoint_url: String,
+    token_audience: Option<String>,
+    timeout_ms: i64,
+    max_attempts: i64,
+    attempts: i64,
+    payload: String,
 }
 
 pub(crate) async fn insert(
@@ -182,14 +220,15 @@ impl CalloutQueueStore for SqlStore {
         raw.tx.commit().await.store()?;
         rows.iter()
             .map(|row| {
+                let r = ClaimedCalloutRow::from_row(row).store()?;
                 Ok(ClaimedCallout {
-                    id: row.try_get("id").store()?,
-                    endpoint_url: row.try_get("endpoint_url").store()?,
-                    token_audience: row.try_get("token_audience").store()?,
-                    timeout_ms: count(row, "timeout_ms")?,
-                    max_attempts: count(row, "max_attempts")?,
-                    attempts: count(row, "attempts")?,
-                    body: row.try_get("payload").store()?,
+                    id: r.id,
+                    endpoint_url: r.endpoint_url,
+                    token_audience: r.token_audience,
+                    timeout_ms: clamp_count(r.timeout_ms),
+                    max_attempts: clamp_count(r.max_attempts),
+                    attempts: clamp_count(r.attempts),
+                    body: r.payload,
                 })
             })
             .collect()

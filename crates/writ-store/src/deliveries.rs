@@ -6,7 +6,7 @@
 //! LOCKED` so that replicas take disjoint rows, SQLite's writes are serial already.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
+use sqlx::{Any, FromRow};
 use time::OffsetDateTime;
 use writ_domain::audit::{OutboxEvent, Recipient};
 use writ_domain::clock::{from_micros, to_micros};
@@ -17,6 +17,7 @@ use writ_domain::webhooks::{AttemptRecord, DeliveryProgress, DeliveryState, Next
 use crate::batch::placeholders;
 use crate::connect::Backend;
 use crate::error::ResultExt;
+use crate::rows::{decode, micros_opt};
 use crate::store::SqlStore;
 
 /// Rows per multi-row statement: 6 values each, far below both backends' parameter limits.
@@ -41,38 +42,45 @@ pub(crate) struct ClaimedRow {
     pub event: OutboxEvent,
 }
 
-fn instant(row: &AnyRow, column: &str) -> StoreResult<Option<OffsetDateTime>> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)
-        .store()?
-        .map(from_micros))
-}
-
 /// Where a delivery row stands, as administrators list it: from its `state`, `attempts`,
 /// `last_status`, `last_error`, `last_attempt_at`, `next_attempt_at`, `created_at`,
 /// `delivered_at` and `dead_lettered_at`.
-pub(crate) fn progress_row(row: &AnyRow) -> StoreResult<DeliveryProgress> {
-    let state_name: String = row.try_get("state").store()?;
-    Ok(DeliveryProgress {
-        state: DeliveryState::parse(&state_name),
-        state_name,
-        attempts: count(row, "attempts")?,
-        last_status: row
-            .try_get::<Option<i64>, _>("last_status")
-            .store()?
-            .and_then(|s| u16::try_from(s).ok()),
-        last_error: row.try_get("last_error").store()?,
-        last_attempt_at: instant(row, "last_attempt_at")?,
-        next_attempt_at: instant(row, "next_attempt_at")?,
-        created_at: from_micros(row.try_get("created_at").store()?),
-        delivered_at: instant(row, "delivered_at")?,
-        dead_lettered_at: instant(row, "dead_lettered_at")?,
-    })
+/// Where a delivery row stands, as administrators list it (flattened into each table's row).
+#[derive(FromRow)]
+pub(crate) struct ProgressRow {
+    state: String,
+    attempts: i64,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    last_attempt_at: Option<i64>,
+    next_attempt_at: Option<i64>,
+    created_at: i64,
+    delivered_at: Option<i64>,
+    dead_lettered_at: Option<i64>,
 }
 
-pub(crate) fn count(row: &AnyRow, column: &str) -> StoreResult<u32> {
-    let n: i64 = row.try_get(column).store()?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+impl TryFrom<ProgressRow> for DeliveryProgress {
+    type Error = StoreError;
+
+    fn try_from(r: ProgressRow) -> StoreResult<Self> {
+        Ok(DeliveryProgress {
+            state: DeliveryState::parse(&r.state),
+            state_name: r.state,
+            attempts: clamp_count(r.attempts),
+            last_status: r.last_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: r.last_error,
+            last_attempt_at: micros_opt(r.last_attempt_at),
+            next_attempt_at: micros_opt(r.next_attempt_at),
+            created_at: from_micros(r.created_at),
+            delivered_at: micros_opt(r.delivered_at),
+            dead_lettered_at: micros_opt(r.dead_lettered_at),
+        })
+    }
+}
+
+/// A count column as a `u32`, saturating.
+pub(crate) fn clamp_count(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn skip_locked(store: &SqlStore) -> &'static str {
@@ -86,16 +94,48 @@ fn json_error(e: serde_json::Error) -> StoreError {
     StoreError::Other(e.to_string())
 }
 
-fn event_row(row: &AnyRow) -> StoreResult<OutboxEvent> {
-    let data: String = row.try_get("data").store()?;
-    let recipients: String = row.try_get("recipients").store()?;
-    Ok(OutboxEvent {
-        id: row.try_get("id").store()?,
-        event_type: row.try_get("event_type").store()?,
-        occurred_at: from_micros(row.try_get("occurred_at").store()?),
-        data: serde_json::from_str(&data).map_err(json_error)?,
-        recipients: serde_json::from_str(&recipients).map_err(json_error)?,
-    })
+#[derive(FromRow)]
+pub(crate) struct OutboxEventRow {
+    id: String,
+    event_type: String,
+    occurred_at: i64,
+    data: String,
+    recipients: String,
+}
+
+impl TryFrom<OutboxEventRow> for OutboxEvent {
+    type Error = StoreError;
+
+    fn try_from(r: OutboxEventRow) -> StoreResult<Self> {
+        Ok(OutboxEvent {
+            data: serde_json::from_str(&r.data).map_err(json_error)?,
+            recipients: serde_json::from_str(&r.recipients).map_err(json_error)?,
+            id: r.id,
+            event_type: r.event_type,
+            occurred_at: from_micros(r.occurred_at),
+        })
+    }
+}
+
+pub(crate) fn event_row(row: &AnyRow) -> StoreResult<OutboxEvent> {
+    decode::<OutboxEventRow, _>(row)
+}
+
+/// An outbox event as routing reads it.
+#[derive(FromRow)]
+struct RoutedEventRow {
+    id: String,
+    event_type: String,
+    recipients: String,
+}
+
+/// A delivery row as a claim returns it.
+#[derive(FromRow)]
+struct LeasedRow {
+    id: String,
+    event_id: String,
+    destination: String,
+    attempts: i64,
 }
 
 /// Routes up to `limit` events not routed to `table` yet, oldest first: a pending row due at
@@ -128,9 +168,11 @@ pub(crate) async fn route(
     // (event id, event type, destination)
     let mut rows: Vec<(String, String, String)> = Vec::new();
     for row in &events {
-        let event_id: String = row.try_get("id").store()?;
-        let event_type: String = row.try_get("event_type").store()?;
-        let recipients: String = row.try_get("recipients").store()?;
+        let RoutedEventRow {
+            id: event_id,
+            event_type,
+            recipients,
+        } = RoutedEventRow::from_row(row).store()?;
         let recipients: Vec<Recipient> = serde_json::from_str(&recipients).map_err(json_error)?;
         for destination in fan_out(&event_type, &recipients) {
             rows.push((event_id.clone(), event_type.clone(), destination));
@@ -249,12 +291,8 @@ pub(crate) async fn claim(
     }
     let mut leased = Vec::with_capacity(rows.len());
     for row in &rows {
-        leased.push((
-            row.try_get::<String, _>("id").store()?,
-            row.try_get::<String, _>("event_id").store()?,
-            row.try_get::<String, _>("destination").store()?,
-            count(row, "attempts")?,
-        ));
+        let r = LeasedRow::from_row(row).store()?;
+        leased.push((r.id, r.event_id, r.destination, clamp_count(r.attempts)));
     }
     let mut event_ids: Vec<String> = leased.iter().map(|(_, e, _, _)| e.clone()).collect();
     event_ids.sort();
@@ -395,12 +433,12 @@ pub(crate) async fn next_due(
          {next_event} AS next_event",
         table.name
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_one(store.pool())
-        .await
-        .store()?;
-    let delivery: Option<i64> = row.try_get("next_delivery").store()?;
-    let event: Option<i64> = row.try_get("next_event").store()?;
+    // (next_delivery, next_event), in the order of the select list.
+    let (delivery, event) =
+        sqlx::query_as::<_, (Option<i64>, Option<i64>)>(sqlx::AssertSqlSafe(sql))
+            .fetch_one(store.pool())
+            .await
+            .store()?;
     Ok(match (delivery, event) {
         (Some(a), Some(b)) => Some(from_micros(a.min(b))),
         (a, b) => a.or(b).map(from_micros),

@@ -5,19 +5,20 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::FromRow;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use writ_domain::audit::Recipient;
 use writ_domain::email::{ClaimedEmail, EmailDelivery, EmailStore};
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::StoreResult;
+use writ_domain::store::{StoreError, StoreResult};
 use writ_domain::webhooks::AttemptRecord;
 
 use crate::batch::placeholders;
 use crate::deliveries::{self, Table};
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
+use crate::rows::decode;
 use crate::schema;
 use crate::store::SqlStore;
 
@@ -37,22 +38,39 @@ const DELIVERY_COLUMNS: &str = "t.id, t.event_id, t.event_type, t.recipient_id, 
      t.attempts, t.last_status, t.last_error, t.last_attempt_at, t.next_attempt_at, \
      t.created_at, t.delivered_at, t.dead_lettered_at, e.recipients";
 
+#[derive(FromRow)]
+struct EmailDeliveryRow {
+    id: String,
+    event_id: String,
+    event_type: String,
+    recipient_id: String,
+    recipients: String,
+    #[sqlx(flatten)]
+    progress: deliveries::ProgressRow,
+}
+
+impl TryFrom<EmailDeliveryRow> for EmailDelivery {
+    type Error = StoreError;
+
+    fn try_from(r: EmailDeliveryRow) -> StoreResult<Self> {
+        // The address is the event's; an unreadable list only loses the address, not the row.
+        let recipient_mail = serde_json::from_str::<Vec<Recipient>>(&r.recipients)
+            .ok()
+            .and_then(|all| all.into_iter().find(|p| p.id == r.recipient_id))
+            .and_then(|p| p.mail);
+        Ok(EmailDelivery {
+            id: r.id,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            recipient_id: r.recipient_id,
+            recipient_mail,
+            progress: r.progress.try_into()?,
+        })
+    }
+}
+
 fn delivery_row(row: &AnyRow) -> StoreResult<EmailDelivery> {
-    let recipient_id: String = row.try_get("recipient_id").store()?;
-    // The address is the event's; an unreadable list only loses the address, not the row.
-    let recipients: String = row.try_get("recipients").store()?;
-    let recipient_mail = serde_json::from_str::<Vec<Recipient>>(&recipients)
-        .ok()
-        .and_then(|all| all.into_iter().find(|r| r.id == recipient_id))
-        .and_then(|r| r.mail);
-    Ok(EmailDelivery {
-        id: row.try_get("id").store()?,
-        event_id: row.try_get("event_id").store()?,
-        event_type: row.try_get("event_type").store()?,
-        recipient_id,
-        recipient_mail,
-        progress: deliveries::progress_row(row)?,
-    })
+    decode::<EmailDeliveryRow, _>(row)
 }
 
 #[async_trait]
@@ -136,9 +154,10 @@ impl EmailStore for SqlStore {
         let rows = query.fetch_all(self.pool()).await.store()?;
         let mut names = HashMap::with_capacity(rows.len());
         for row in &rows {
-            let name: Option<String> = row.try_get("display_name").store()?;
+            // (id, display_name), in the order of the select list.
+            let (id, name) = <(String, Option<String>)>::from_row(row).store()?;
             if let Some(name) = name {
-                names.insert(row.try_get::<String, _>("id").store()?, name);
+                names.insert(id, name);
             }
         }
         Ok(names)

@@ -3,7 +3,7 @@
 //! `StoreTx` implementations delegate here.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Executor, Row};
+use sqlx::{Any, AnyPool, Executor, FromRow, Row};
 
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
@@ -17,7 +17,7 @@ use writ_odata::SqlValue;
 
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
-use crate::rows::{get_bool, get_json};
+use crate::rows::{DbBool, decode, json};
 use crate::schema;
 
 /// Catalogs a principal holds a catalog role in (the visibility filter of every list).
@@ -26,17 +26,37 @@ const VISIBLE_CATALOGS: &str = "SELECT v.catalog_id FROM em_role_assignments v W
 pub(crate) const CATALOG_COLUMNS: &str = "t.id, t.display_name, t.description, t.catalog_type, \
      t.state, t.is_externally_visible, t.created_at, t.modified_at";
 
+#[derive(FromRow)]
+pub(crate) struct CatalogRow {
+    id: String,
+    display_name: String,
+    description: Option<String>,
+    catalog_type: String,
+    state: String,
+    is_externally_visible: DbBool,
+    created_at: i64,
+    modified_at: i64,
+}
+
+impl TryFrom<CatalogRow> for Catalog {
+    type Error = StoreError;
+
+    fn try_from(r: CatalogRow) -> StoreResult<Self> {
+        Ok(Catalog {
+            id: r.id,
+            display_name: r.display_name,
+            description: r.description,
+            catalog_type: r.catalog_type,
+            state: r.state,
+            is_externally_visible: r.is_externally_visible.into(),
+            created_date_time: from_micros(r.created_at),
+            modified_date_time: from_micros(r.modified_at),
+        })
+    }
+}
+
 pub(crate) fn catalog(row: &AnyRow) -> StoreResult<Catalog> {
-    Ok(Catalog {
-        id: row.try_get("id").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        catalog_type: row.try_get("catalog_type").store()?,
-        state: row.try_get("state").store()?,
-        is_externally_visible: get_bool(row, "is_externally_visible")?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-        modified_date_time: from_micros(row.try_get("modified_at").store()?),
-    })
+    decode::<CatalogRow, _>(row)
 }
 
 /// A resource's columns, and whether it is a role-assignable group: read from the group itself
@@ -47,97 +67,217 @@ pub(crate) const RESOURCE_COLUMNS: &str = "t.id, t.catalog_id, t.origin_system, 
      COALESCE((SELECT g.is_assignable_to_role FROM groups g WHERE g.id = t.origin_id \
      AND t.origin_system = 'AadGroup'), FALSE) AS role_assignable_group";
 
+#[derive(FromRow)]
+pub(crate) struct CatalogResourceRow {
+    id: String,
+    catalog_id: String,
+    origin_system: String,
+    origin_id: String,
+    display_name: String,
+    description: Option<String>,
+    created_at: i64,
+    modified_at: i64,
+    onboarded_by_global_admin: DbBool,
+    role_assignable_group: DbBool,
+}
+
+impl TryFrom<CatalogResourceRow> for CatalogResource {
+    type Error = StoreError;
+
+    fn try_from(r: CatalogResourceRow) -> StoreResult<Self> {
+        Ok(CatalogResource {
+            id: r.id,
+            catalog_id: r.catalog_id,
+            origin_system: r.origin_system,
+            origin_id: r.origin_id,
+            display_name: r.display_name,
+            description: r.description,
+            created_date_time: from_micros(r.created_at),
+            modified_date_time: from_micros(r.modified_at),
+            onboarded_by_global_admin: r.onboarded_by_global_admin.into(),
+            role_assignable_group: r.role_assignable_group.into(),
+        })
+    }
+}
+
 pub(crate) fn resource(row: &AnyRow) -> StoreResult<CatalogResource> {
-    Ok(CatalogResource {
-        id: row.try_get("id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        origin_system: row.try_get("origin_system").store()?,
-        origin_id: row.try_get("origin_id").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-        modified_date_time: from_micros(row.try_get("modified_at").store()?),
-        onboarded_by_global_admin: get_bool(row, "onboarded_by_global_admin")?,
-        role_assignable_group: get_bool(row, "role_assignable_group")?,
-    })
+    decode::<CatalogResourceRow, _>(row)
 }
 
 pub(crate) const ROLE_COLUMNS: &str = "t.id, t.resource_id, t.catalog_id, t.origin_system, \
      t.origin_id, t.display_name, t.description, t.role_type, t.allowed_member_types";
 
+#[derive(FromRow)]
+pub(crate) struct ResourceRoleRow {
+    id: String,
+    resource_id: String,
+    catalog_id: String,
+    origin_system: String,
+    origin_id: String,
+    display_name: String,
+    description: Option<String>,
+    role_type: Option<String>,
+    allowed_member_types: String,
+}
+
+impl TryFrom<ResourceRoleRow> for ResourceRole {
+    type Error = StoreError;
+
+    fn try_from(r: ResourceRoleRow) -> StoreResult<Self> {
+        Ok(ResourceRole {
+            allowed_member_types: json("allowed_member_types", &r.allowed_member_types)?,
+            id: r.id,
+            resource_id: r.resource_id,
+            catalog_id: r.catalog_id,
+            origin_system: r.origin_system,
+            origin_id: r.origin_id,
+            display_name: r.display_name,
+            description: r.description,
+            role_type: r.role_type,
+        })
+    }
+}
+
 pub(crate) fn role(row: &AnyRow) -> StoreResult<ResourceRole> {
-    Ok(ResourceRole {
-        id: row.try_get("id").store()?,
-        resource_id: row.try_get("resource_id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        origin_system: row.try_get("origin_system").store()?,
-        origin_id: row.try_get("origin_id").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        role_type: row.try_get("role_type").store()?,
-        allowed_member_types: get_json(row, "allowed_member_types")?,
-    })
+    decode::<ResourceRoleRow, _>(row)
 }
 
 pub(crate) const SCOPE_COLUMNS: &str = "t.id, t.resource_id, t.catalog_id, t.origin_system, \
      t.origin_id, t.display_name, t.description, t.is_root_scope";
 
+#[derive(FromRow)]
+pub(crate) struct ResourceScopeRow {
+    id: String,
+    resource_id: String,
+    catalog_id: String,
+    origin_system: String,
+    origin_id: String,
+    display_name: String,
+    description: Option<String>,
+    is_root_scope: DbBool,
+}
+
+impl TryFrom<ResourceScopeRow> for ResourceScope {
+    type Error = StoreError;
+
+    fn try_from(r: ResourceScopeRow) -> StoreResult<Self> {
+        Ok(ResourceScope {
+            id: r.id,
+            resource_id: r.resource_id,
+            catalog_id: r.catalog_id,
+            origin_system: r.origin_system,
+            origin_id: r.origin_id,
+            display_name: r.display_name,
+            description: r.description,
+            is_root_scope: r.is_root_scope.into(),
+        })
+    }
+}
+
 pub(crate) fn scope(row: &AnyRow) -> StoreResult<ResourceScope> {
-    Ok(ResourceScope {
-        id: row.try_get("id").store()?,
-        resource_id: row.try_get("resource_id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        origin_system: row.try_get("origin_system").store()?,
-        origin_id: row.try_get("origin_id").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        is_root_scope: get_bool(row, "is_root_scope")?,
-    })
+    decode::<ResourceScopeRow, _>(row)
 }
 
 pub(crate) const REQUEST_COLUMNS: &str = "t.id, t.catalog_id, t.resource_id, t.request_type, \
      t.state, t.origin_system, t.origin_id, t.created_at";
 
+#[derive(FromRow)]
+pub(crate) struct ResourceRequestRow {
+    id: String,
+    catalog_id: String,
+    resource_id: Option<String>,
+    request_type: String,
+    state: String,
+    origin_system: String,
+    origin_id: String,
+    created_at: i64,
+}
+
+impl TryFrom<ResourceRequestRow> for ResourceRequest {
+    type Error = StoreError;
+
+    fn try_from(r: ResourceRequestRow) -> StoreResult<Self> {
+        Ok(ResourceRequest {
+            id: r.id,
+            catalog_id: r.catalog_id,
+            resource_id: r.resource_id,
+            request_type: r.request_type,
+            state: r.state,
+            origin_system: r.origin_system,
+            origin_id: r.origin_id,
+            created_date_time: from_micros(r.created_at),
+        })
+    }
+}
+
 pub(crate) fn request(row: &AnyRow) -> StoreResult<ResourceRequest> {
-    Ok(ResourceRequest {
-        id: row.try_get("id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        resource_id: row.try_get("resource_id").store()?,
-        request_type: row.try_get("request_type").store()?,
-        state: row.try_get("state").store()?,
-        origin_system: row.try_get("origin_system").store()?,
-        origin_id: row.try_get("origin_id").store()?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-    })
+    decode::<ResourceRequestRow, _>(row)
 }
 
 pub(crate) const PACKAGE_COLUMNS: &str =
     "t.id, t.catalog_id, t.display_name, t.description, t.is_hidden, t.created_at, t.modified_at";
 
+#[derive(FromRow)]
+pub(crate) struct AccessPackageRow {
+    id: String,
+    catalog_id: String,
+    display_name: String,
+    description: Option<String>,
+    is_hidden: DbBool,
+    created_at: i64,
+    modified_at: i64,
+}
+
+impl TryFrom<AccessPackageRow> for AccessPackage {
+    type Error = StoreError;
+
+    fn try_from(r: AccessPackageRow) -> StoreResult<Self> {
+        Ok(AccessPackage {
+            id: r.id,
+            catalog_id: r.catalog_id,
+            display_name: r.display_name,
+            description: r.description,
+            is_hidden: r.is_hidden.into(),
+            created_date_time: from_micros(r.created_at),
+            modified_date_time: from_micros(r.modified_at),
+        })
+    }
+}
+
 pub(crate) fn package(row: &AnyRow) -> StoreResult<AccessPackage> {
-    Ok(AccessPackage {
-        id: row.try_get("id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        is_hidden: get_bool(row, "is_hidden")?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-        modified_date_time: from_micros(row.try_get("modified_at").store()?),
-    })
+    decode::<AccessPackageRow, _>(row)
 }
 
 pub(crate) const EM_ROLE_COLUMNS: &str =
     "t.id, t.role_definition_id, t.principal_id, t.catalog_id, t.app_scope_id, t.created_at";
 
+#[derive(FromRow)]
+pub(crate) struct EmRoleAssignmentRow {
+    id: String,
+    role_definition_id: String,
+    principal_id: String,
+    catalog_id: Option<String>,
+    app_scope_id: String,
+    created_at: i64,
+}
+
+impl TryFrom<EmRoleAssignmentRow> for EmRoleAssignment {
+    type Error = StoreError;
+
+    fn try_from(r: EmRoleAssignmentRow) -> StoreResult<Self> {
+        Ok(EmRoleAssignment {
+            id: r.id,
+            role_definition_id: r.role_definition_id,
+            principal_id: r.principal_id,
+            catalog_id: r.catalog_id,
+            app_scope_id: r.app_scope_id,
+            created_date_time: from_micros(r.created_at),
+        })
+    }
+}
+
 pub(crate) fn em_role(row: &AnyRow) -> StoreResult<EmRoleAssignment> {
-    Ok(EmRoleAssignment {
-        id: row.try_get("id").store()?,
-        role_definition_id: row.try_get("role_definition_id").store()?,
-        principal_id: row.try_get("principal_id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        app_scope_id: row.try_get("app_scope_id").store()?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-    })
+    decode::<EmRoleAssignmentRow, _>(row)
 }
 
 /// One row by a statement with one text parameter (assembled from constants).
@@ -303,17 +443,30 @@ pub(crate) async fn role_scopes_of(
     .fetch_all(pool)
     .await
     .store()?;
-    rows.iter()
-        .map(|r| {
-            Ok(PackageRoleScope {
-                id: r.try_get("id").store()?,
-                package_id: r.try_get("package_id").store()?,
-                role_id: r.try_get("role_id").store()?,
-                scope_id: r.try_get("scope_id").store()?,
-                created_date_time: from_micros(r.try_get("created_at").store()?),
-            })
+    rows.iter().map(decode::<PackageRoleScopeRow, _>).collect()
+}
+
+#[derive(FromRow)]
+pub(crate) struct PackageRoleScopeRow {
+    id: String,
+    package_id: String,
+    role_id: String,
+    scope_id: String,
+    created_at: i64,
+}
+
+impl TryFrom<PackageRoleScopeRow> for PackageRoleScope {
+    type Error = StoreError;
+
+    fn try_from(r: PackageRoleScopeRow) -> StoreResult<Self> {
+        Ok(PackageRoleScope {
+            id: r.id,
+            package_id: r.package_id,
+            role_id: r.role_id,
+            scope_id: r.scope_id,
+            created_date_time: from_micros(r.created_at),
         })
-        .collect()
+    }
 }
 
 fn visible(column: &str) -> String {
@@ -455,22 +608,15 @@ pub(crate) async fn em_roles_of(
     pool: &AnyPool,
     principal_id: &str,
 ) -> StoreResult<Vec<(String, Option<String>)>> {
-    let rows = sqlx::query(
+    // (role_definition_id, catalog_id), in the order of the select list.
+    sqlx::query_as::<_, (String, Option<String>)>(
         "SELECT role_definition_id, catalog_id FROM em_role_assignments WHERE principal_id = $1 \
          ORDER BY role_definition_id, catalog_id",
     )
     .bind(principal_id.to_owned())
     .fetch_all(pool)
     .await
-    .store()?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("role_definition_id").store()?,
-                r.try_get("catalog_id").store()?,
-            ))
-        })
-        .collect()
+    .store()
 }
 
 // ----- writes -----
@@ -782,18 +928,39 @@ pub(crate) const POLICY_COLUMNS: &str = "t.id, t.access_package_id, t.catalog_id
      t.display_name, t.description, t.allowed_target_scope, t.settings, t.created_at, \
      t.modified_at";
 
+#[derive(FromRow)]
+pub(crate) struct AssignmentPolicyRow {
+    id: String,
+    access_package_id: String,
+    catalog_id: String,
+    display_name: String,
+    description: Option<String>,
+    allowed_target_scope: String,
+    settings: String,
+    created_at: i64,
+    modified_at: i64,
+}
+
+impl TryFrom<AssignmentPolicyRow> for AssignmentPolicy {
+    type Error = StoreError;
+
+    fn try_from(r: AssignmentPolicyRow) -> StoreResult<Self> {
+        Ok(AssignmentPolicy {
+            settings: json("settings", &r.settings)?,
+            id: r.id,
+            access_package_id: r.access_package_id,
+            catalog_id: r.catalog_id,
+            display_name: r.display_name,
+            description: r.description,
+            allowed_target_scope: r.allowed_target_scope,
+            created_date_time: from_micros(r.created_at),
+            modified_date_time: from_micros(r.modified_at),
+        })
+    }
+}
+
 pub(crate) fn policy(row: &AnyRow) -> StoreResult<AssignmentPolicy> {
-    Ok(AssignmentPolicy {
-        id: row.try_get("id").store()?,
-        access_package_id: row.try_get("access_package_id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        allowed_target_scope: row.try_get("allowed_target_scope").store()?,
-        settings: get_json(row, "settings")?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-        modified_date_time: from_micros(row.try_get("modified_at").store()?),
-    })
+    decode::<AssignmentPolicyRow, _>(row)
 }
 
 pub(crate) async fn policy_by_id<'e, E: Executor<'e, Database = Any>>(
@@ -968,16 +1135,35 @@ pub(crate) async fn change_incompatibility(
 pub(crate) const ORGANIZATION_COLUMNS: &str = "t.id, t.display_name, t.description, t.state, \
      t.identity_sources, t.created_at, t.modified_at";
 
+#[derive(FromRow)]
+pub(crate) struct ConnectedOrganizationRow {
+    id: String,
+    display_name: String,
+    description: Option<String>,
+    state: String,
+    identity_sources: String,
+    created_at: i64,
+    modified_at: i64,
+}
+
+impl TryFrom<ConnectedOrganizationRow> for ConnectedOrganization {
+    type Error = StoreError;
+
+    fn try_from(r: ConnectedOrganizationRow) -> StoreResult<Self> {
+        Ok(ConnectedOrganization {
+            identity_sources: json("identity_sources", &r.identity_sources)?,
+            id: r.id,
+            display_name: r.display_name,
+            description: r.description,
+            state: r.state,
+            created_date_time: from_micros(r.created_at),
+            modified_date_time: from_micros(r.modified_at),
+        })
+    }
+}
+
 pub(crate) fn organization(row: &AnyRow) -> StoreResult<ConnectedOrganization> {
-    Ok(ConnectedOrganization {
-        id: row.try_get("id").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        state: row.try_get("state").store()?,
-        identity_sources: get_json(row, "identity_sources")?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-        modified_date_time: from_micros(row.try_get("modified_at").store()?),
-    })
+    decode::<ConnectedOrganizationRow, _>(row)
 }
 
 pub(crate) async fn organization_by_id<'e, E: Executor<'e, Database = Any>>(
@@ -1085,19 +1271,41 @@ pub(crate) async fn change_organization_sponsor(
 pub(crate) const EXTENSION_COLUMNS: &str = "t.id, t.catalog_id, t.kind, t.display_name, \
      t.description, t.settings, t.created_by, t.created_at, t.modified_by, t.modified_at";
 
+#[derive(FromRow)]
+pub(crate) struct CustomExtensionRow {
+    id: String,
+    catalog_id: String,
+    kind: String,
+    display_name: String,
+    description: Option<String>,
+    settings: String,
+    created_by: Option<String>,
+    created_at: i64,
+    modified_by: Option<String>,
+    modified_at: i64,
+}
+
+impl TryFrom<CustomExtensionRow> for CustomExtension {
+    type Error = StoreError;
+
+    fn try_from(r: CustomExtensionRow) -> StoreResult<Self> {
+        Ok(CustomExtension {
+            settings: json("settings", &r.settings)?,
+            id: r.id,
+            catalog_id: r.catalog_id,
+            kind: r.kind,
+            display_name: r.display_name,
+            description: r.description,
+            created_by: r.created_by,
+            created_date_time: from_micros(r.created_at),
+            modified_by: r.modified_by,
+            modified_date_time: from_micros(r.modified_at),
+        })
+    }
+}
+
 pub(crate) fn extension(row: &AnyRow) -> StoreResult<CustomExtension> {
-    Ok(CustomExtension {
-        id: row.try_get("id").store()?,
-        catalog_id: row.try_get("catalog_id").store()?,
-        kind: row.try_get("kind").store()?,
-        display_name: row.try_get("display_name").store()?,
-        description: row.try_get("description").store()?,
-        settings: get_json(row, "settings")?,
-        created_by: row.try_get("created_by").store()?,
-        created_date_time: from_micros(row.try_get("created_at").store()?),
-        modified_by: row.try_get("modified_by").store()?,
-        modified_date_time: from_micros(row.try_get("modified_at").store()?),
-    })
+    decode::<CustomExtensionRow, _>(row)
 }
 
 pub(crate) async fn extension_by_id<'e, E: Executor<'e, Database = Any>>(

@@ -5,16 +5,17 @@
 //! SQLite has one writer (the store's writer lock), so its claims are serial already.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, AnyPool, FromRow, Row};
 use time::OffsetDateTime;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::jobs::{ClaimedJob, JobKind, NewJob, QueuedJob};
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::StoreResult;
+use writ_domain::store::{StoreError, StoreResult};
 
 use crate::connect::Backend;
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
+use crate::rows::decode;
 use crate::schema;
 
 pub(crate) async fn enqueue<'e, E>(executor: E, job: &NewJob) -> StoreResult<bool>
@@ -76,21 +77,18 @@ where
     let mut jobs = rows
         .iter()
         .map(|row| {
-            let kind_name: String = row.try_get("kind").store()?;
-            let due_at = from_micros(row.try_get("due_at").store()?);
+            let r = ClaimedJobRow::from_row(row).store()?;
+            let due_at = from_micros(r.due_at);
             Ok(ClaimedJob {
-                id: row.try_get("id").store()?,
-                kind: JobKind::parse(&kind_name),
-                kind_name,
-                subject_id: row.try_get("subject_id").store()?,
+                id: r.id,
+                kind: JobKind::parse(&r.kind),
+                kind_name: r.kind,
+                subject_id: r.subject_id,
                 due_at,
                 // A row written by a build before schema version 23 has none: not yet retried
                 // by this build, its due time is still the instant it was scheduled for.
-                scheduled_at: row
-                    .try_get::<Option<i64>, _>("scheduled_at")
-                    .store()?
-                    .map_or(due_at, from_micros),
-                attempts: attempts(row)?,
+                scheduled_at: r.scheduled_at.map_or(due_at, from_micros),
+                attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -204,24 +202,39 @@ where
 const QUEUED_COLUMNS: &str = "t.id, t.kind, t.subject_id, t.due_at, t.attempts, t.lease_owner, \
      t.lease_until, t.last_error, t.parked_at";
 
+#[derive(FromRow)]
+struct QueuedJobRow {
+    id: String,
+    kind: String,
+    subject_id: String,
+    due_at: i64,
+    attempts: i64,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    last_error: Option<String>,
+    parked_at: Option<i64>,
+}
+
+impl TryFrom<QueuedJobRow> for QueuedJob {
+    type Error = StoreError;
+
+    fn try_from(r: QueuedJobRow) -> StoreResult<Self> {
+        Ok(QueuedJob {
+            id: r.id,
+            kind_name: r.kind,
+            subject_id: r.subject_id,
+            due_at: from_micros(r.due_at),
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            lease_owner: r.lease_owner,
+            lease_until: r.lease_until.map(from_micros),
+            last_error: r.last_error,
+            parked_at: r.parked_at.map(from_micros),
+        })
+    }
+}
+
 fn queued_row(row: &AnyRow) -> StoreResult<QueuedJob> {
-    Ok(QueuedJob {
-        id: row.try_get("id").store()?,
-        kind_name: row.try_get("kind").store()?,
-        subject_id: row.try_get("subject_id").store()?,
-        due_at: from_micros(row.try_get("due_at").store()?),
-        attempts: attempts(row)?,
-        lease_owner: row.try_get("lease_owner").store()?,
-        lease_until: row
-            .try_get::<Option<i64>, _>("lease_until")
-            .store()?
-            .map(from_micros),
-        last_error: row.try_get("last_error").store()?,
-        parked_at: row
-            .try_get::<Option<i64>, _>("parked_at")
-            .store()?
-            .map(from_micros),
-    })
+    decode::<QueuedJobRow, _>(row)
 }
 
 pub(crate) async fn about<'e, E>(executor: E, subject_id: &str) -> StoreResult<Vec<QueuedJob>>
@@ -265,7 +278,13 @@ pub(crate) async fn by_id(pool: &AnyPool, id: &str) -> StoreResult<Option<Queued
     row.as_ref().map(queued_row).transpose()
 }
 
-fn attempts(row: &AnyRow) -> StoreResult<u32> {
-    let attempts: i64 = row.try_get("attempts").store()?;
-    Ok(u32::try_from(attempts).unwrap_or(u32::MAX))
+/// A job as a worker claims it.
+#[derive(FromRow)]
+struct ClaimedJobRow {
+    id: String,
+    kind: String,
+    subject_id: String,
+    due_at: i64,
+    scheduled_at: Option<i64>,
+    attempts: i64,
 }

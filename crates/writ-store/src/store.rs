@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, FromRow, Row};
 use time::OffsetDateTime;
 use writ_domain::audit::{AuditRecord, AuditScope, OutboxEvent, Recipient};
 use writ_domain::audit_chain::{ChainHead, ChainedAudit};
@@ -16,7 +16,10 @@ use writ_domain::directory::{
 use writ_domain::entitlement::{ApprovalStageRecord, Assignment, AssignmentRequest, Subject};
 use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::{IdempotentResponse, Party, Store, StoreError, StoreResult, StoreTx};
+use writ_domain::store::{
+    AuditStore, DirectoryStore, EntitlementStore, IdempotentResponse, JobStore, Party, Store,
+    StoreError, StoreResult, StoreTx,
+};
 
 use writ_odata::SqlValue;
 
@@ -220,18 +223,6 @@ impl Store for SqlStore {
         Ok(Box::new(SqlTx::new(tx, guard, self.backend)))
     }
 
-    fn webhooks(&self) -> &dyn writ_domain::webhooks::WebhookStore {
-        self
-    }
-
-    fn callout_queue(&self) -> &dyn writ_domain::entitlement::CalloutQueueStore {
-        self
-    }
-
-    fn email(&self) -> &dyn writ_domain::email::EmailStore {
-        self
-    }
-
     async fn ready(&self) -> StoreResult<()> {
         let expected = self
             .backend
@@ -264,6 +255,38 @@ impl Store for SqlStore {
         row.map(|r| r.try_get("value").store()).transpose()
     }
 
+    async fn idempotent_response(
+        &self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        not_before: OffsetDateTime,
+    ) -> StoreResult<Option<IdempotentResponse>> {
+        let row = sqlx::query(
+            "SELECT body_hash, status, response_body FROM idempotency_keys \
+             WHERE principal_id = $1 AND route = $2 AND idempotency_key = $3 AND created_at >= $4",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(to_micros(not_before))
+        .fetch_optional(&self.pool)
+        .await
+        .store()?;
+        row.map(|r| {
+            let r = IdempotencyRow::from_row(&r).store()?;
+            Ok(IdempotentResponse {
+                body_hash: r.body_hash,
+                status: r.status.and_then(|s| u16::try_from(s).ok()),
+                response_body: r.response_body,
+            })
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for SqlStore {
     async fn object_kind(&self, id: &str) -> StoreResult<Option<ObjectKind>> {
         object_kind(&self.pool, id).await
     }
@@ -631,35 +654,40 @@ impl Store for SqlStore {
         found.iter().map(role_with_end).collect()
     }
 
-    async fn idempotent_response(
+    async fn is_group_member(
         &self,
-        principal_id: &str,
-        route: &str,
-        key: &str,
-        not_before: OffsetDateTime,
-    ) -> StoreResult<Option<IdempotentResponse>> {
+        group_id: &str,
+        member_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
         let row = sqlx::query(
-            "SELECT body_hash, status, response_body FROM idempotency_keys \
-             WHERE principal_id = $1 AND route = $2 AND idempotency_key = $3 AND created_at >= $4",
+            "SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND member_id = $2 \
+             AND (ends_at IS NULL OR ends_at > $3)",
         )
-        .bind(principal_id.to_owned())
-        .bind(route.to_owned())
-        .bind(key.to_owned())
-        .bind(to_micros(not_before))
-        .fetch_optional(&self.pool)
+        .bind(group_id.to_owned())
+        .bind(member_id.to_owned())
+        .bind(to_micros(now))
+        .fetch_one(&self.pool)
         .await
         .store()?;
-        row.map(|r| {
-            let status: Option<i64> = r.try_get("status").store()?;
-            Ok(IdempotentResponse {
-                body_hash: r.try_get("body_hash").store()?,
-                status: status.and_then(|s| u16::try_from(s).ok()),
-                response_body: r.try_get("response_body").store()?,
-            })
-        })
-        .transpose()
+        Ok(row.try_get::<i64, _>("n").store()? > 0)
     }
 
+    async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+        crate::assignments::principal_names(&self.pool, self.backend, ids).await
+    }
+
+    async fn human_sponsors_of(
+        &self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, Recipient)>> {
+        crate::assignments::human_sponsors_of(&self.pool, self.backend, ids, now).await
+    }
+}
+
+#[async_trait]
+impl EntitlementStore for SqlStore {
     async fn catalog(&self, id: &str) -> StoreResult<Option<Catalog>> {
         em::catalog_by_id(&self.pool, id).await
     }
@@ -821,25 +849,6 @@ impl Store for SqlStore {
         em::self_requestable_policies(&self.pool).await
     }
 
-    async fn is_group_member(
-        &self,
-        group_id: &str,
-        member_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND member_id = $2 \
-             AND (ends_at IS NULL OR ends_at > $3)",
-        )
-        .bind(group_id.to_owned())
-        .bind(member_id.to_owned())
-        .bind(to_micros(now))
-        .fetch_one(&self.pool)
-        .await
-        .store()?;
-        Ok(row.try_get::<i64, _>("n").store()? > 0)
-    }
-
     async fn incompatible_packages(
         &self,
         package_id: &str,
@@ -886,38 +895,6 @@ impl Store for SqlStore {
         em::em_roles_of(&self.pool, principal_id).await
     }
 
-    async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        crate::audit::all(&self.pool, limit).await
-    }
-
-    async fn audit_record(&self, id: &str) -> StoreResult<Option<AuditRecord>> {
-        crate::audit::by_id(&self.pool, id).await
-    }
-
-    async fn list_audit_records(
-        &self,
-        query: &ListQuery,
-        scope: &AuditScope,
-    ) -> StoreResult<Page<AuditRecord>> {
-        crate::audit::list_records(&self.pool, query, scope).await
-    }
-
-    async fn audit_chain_head(&self) -> StoreResult<ChainHead> {
-        crate::audit::chain_head(&self.pool).await
-    }
-
-    async fn chained_audits(
-        &self,
-        after: Option<&(i64, String)>,
-        limit: u32,
-    ) -> StoreResult<Vec<ChainedAudit>> {
-        crate::audit::chained(&self.pool, after, limit).await
-    }
-
-    async fn unchained_audit_count(&self) -> StoreResult<i64> {
-        crate::audit::unchained_count(&self.pool).await
-    }
-
     async fn assignment_request(&self, id: &str) -> StoreResult<Option<AssignmentRequest>> {
         crate::assignments::request_by_id(&self.pool, id).await
     }
@@ -946,18 +923,6 @@ impl Store for SqlStore {
 
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>> {
         crate::assignments::assignments_by_ids(&self.pool, self.backend, ids).await
-    }
-
-    async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
-        crate::assignments::principal_names(&self.pool, self.backend, ids).await
-    }
-
-    async fn human_sponsors_of(
-        &self,
-        ids: &[String],
-        now: OffsetDateTime,
-    ) -> StoreResult<Vec<(String, Recipient)>> {
-        crate::assignments::human_sponsors_of(&self.pool, self.backend, ids, now).await
     }
 
     async fn list_additional_access(
@@ -993,6 +958,21 @@ impl Store for SqlStore {
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {
         crate::assignments::live_assignments_of(&self.pool, target_id, None).await
     }
+}
+
+#[async_trait]
+impl JobStore for SqlStore {
+    fn webhooks(&self) -> &dyn writ_domain::webhooks::WebhookStore {
+        self
+    }
+
+    fn callout_queue(&self) -> &dyn writ_domain::entitlement::CalloutQueueStore {
+        self
+    }
+
+    fn email(&self) -> &dyn writ_domain::email::EmailStore {
+        self
+    }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
         crate::jobs::next_due(&self.pool).await
@@ -1009,6 +989,41 @@ impl Store for SqlStore {
     async fn job(&self, id: &str) -> StoreResult<Option<QueuedJob>> {
         crate::jobs::by_id(&self.pool, id).await
     }
+}
+
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn audit_records(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        crate::audit::all(&self.pool, limit).await
+    }
+
+    async fn audit_record(&self, id: &str) -> StoreResult<Option<AuditRecord>> {
+        crate::audit::by_id(&self.pool, id).await
+    }
+
+    async fn list_audit_records(
+        &self,
+        query: &ListQuery,
+        scope: &AuditScope,
+    ) -> StoreResult<Page<AuditRecord>> {
+        crate::audit::list_records(&self.pool, query, scope).await
+    }
+
+    async fn audit_chain_head(&self) -> StoreResult<ChainHead> {
+        crate::audit::chain_head(&self.pool).await
+    }
+
+    async fn chained_audits(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChainedAudit>> {
+        crate::audit::chained(&self.pool, after, limit).await
+    }
+
+    async fn unchained_audit_count(&self) -> StoreResult<i64> {
+        crate::audit::unchained_count(&self.pool).await
+    }
 
     async fn outbox_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         let found = sqlx::query(
@@ -1019,22 +1034,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .store()?;
-        found
-            .iter()
-            .map(|r| {
-                let data: String = r.try_get("data").store()?;
-                let recipients: String = r.try_get("recipients").store()?;
-                Ok(OutboxEvent {
-                    id: r.try_get("id").store()?,
-                    event_type: r.try_get("event_type").store()?,
-                    occurred_at: from_micros(r.try_get("occurred_at").store()?),
-                    data: serde_json::from_str(&data)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                    recipients: serde_json::from_str(&recipients)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                })
-            })
-            .collect()
+        found.iter().map(crate::deliveries::event_row).collect()
     }
 }
 
@@ -1201,13 +1201,32 @@ where
 
 /// A role reached through one path, ending at the earlier of the grant's and the membership's end.
 fn role_with_end(row: &sqlx::any::AnyRow) -> StoreResult<(String, Option<OffsetDateTime>)> {
-    let role: String = row.try_get("role").store()?;
-    let grant_end: Option<i64> = row.try_get("grant_end").store()?;
-    let member_end: Option<i64> = row.try_get("member_end").store()?;
+    let RoleEndRow {
+        role,
+        grant_end,
+        member_end,
+    } = RoleEndRow::from_row(row).store()?;
     let end = match (grant_end, member_end) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
     };
     Ok((role, end.map(from_micros)))
+}
+
+/// A role held through one path, with the ends of the grant and of the membership it goes
+/// through (none for a direct grant).
+#[derive(sqlx::FromRow)]
+struct RoleEndRow {
+    role: String,
+    grant_end: Option<i64>,
+    member_end: Option<i64>,
+}
+
+/// A remembered `Idempotency-Key`.
+#[derive(sqlx::FromRow)]
+struct IdempotencyRow {
+    body_hash: String,
+    status: Option<i64>,
+    response_body: Option<String>,
 }

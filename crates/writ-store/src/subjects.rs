@@ -4,7 +4,7 @@
 //! the read of one subject; a principal deleted from the directory drops out of it.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, FromRow};
 use writ_domain::authz::PrincipalKind;
 use writ_domain::entitlement::Subject;
 use writ_domain::query::{ListQuery, Page};
@@ -12,6 +12,7 @@ use writ_domain::store::{StoreError, StoreResult};
 
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
+use crate::rows::decode;
 use crate::schema;
 
 /// Every subject, one row each: `id`, `display_name`, `principal_name` (a user's
@@ -31,24 +32,41 @@ const SUBJECTS: &str = "(SELECT u.id AS id, u.display_name AS display_name, \
 const SUBJECT_COLUMNS: &str = "t.id, t.display_name, t.principal_name, t.mail, t.subject_type, t.kind, \
      t.identity_parent_id";
 
+#[derive(FromRow)]
+struct SubjectRow {
+    id: String,
+    display_name: String,
+    principal_name: Option<String>,
+    mail: Option<String>,
+    subject_type: String,
+    kind: String,
+    identity_parent_id: Option<String>,
+}
+
+impl TryFrom<SubjectRow> for Subject {
+    type Error = StoreError;
+
+    fn try_from(r: SubjectRow) -> StoreResult<Self> {
+        Ok(Subject {
+            kind: match r.subject_type.as_str() {
+                "user" => PrincipalKind::User,
+                "servicePrincipal" => PrincipalKind::ServicePrincipal,
+                other => {
+                    return Err(StoreError::Other(format!("subject type '{other}'")));
+                }
+            },
+            is_agent: matches!(r.kind.as_str(), "agentUser" | "agentIdentity"),
+            id: r.id,
+            display_name: r.display_name,
+            principal_name: r.principal_name,
+            mail: r.mail,
+            identity_parent_id: r.identity_parent_id,
+        })
+    }
+}
+
 fn subject(row: &AnyRow) -> StoreResult<Subject> {
-    let subject_type: String = row.try_get("subject_type").store()?;
-    let kind: String = row.try_get("kind").store()?;
-    Ok(Subject {
-        id: row.try_get("id").store()?,
-        kind: match subject_type.as_str() {
-            "user" => PrincipalKind::User,
-            "servicePrincipal" => PrincipalKind::ServicePrincipal,
-            other => {
-                return Err(StoreError::Other(format!("subject type '{other}'")));
-            }
-        },
-        is_agent: matches!(kind.as_str(), "agentUser" | "agentIdentity"),
-        display_name: row.try_get("display_name").store()?,
-        principal_name: row.try_get("principal_name").store()?,
-        mail: row.try_get("mail").store()?,
-        identity_parent_id: row.try_get("identity_parent_id").store()?,
-    })
+    decode::<SubjectRow, _>(row)
 }
 
 pub(crate) async fn list_subjects(pool: &AnyPool, query: &ListQuery) -> StoreResult<Page<Subject>> {

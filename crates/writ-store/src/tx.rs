@@ -15,7 +15,10 @@ use writ_domain::entitlement::{
     ApprovalStageRecord, Assignment, AssignmentRequest, HeldGrant, RequestState,
 };
 use writ_domain::jobs::{ClaimedJob, NewJob};
-use writ_domain::store::{StoreError, StoreResult, StoreTx};
+use writ_domain::store::{
+    AuditStoreTx, DirectoryStoreTx, EntitlementStoreTx, JobStoreTx, StoreError, StoreResult,
+    StoreTx,
+};
 
 use writ_domain::entitlement::{
     AccessPackage, AssignmentPolicy, Catalog, CatalogResource, ConnectedOrganization,
@@ -111,6 +114,105 @@ impl StoreTx for SqlTx {
         row.try_get("value").store()
     }
 
+    async fn reserve_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        body_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        // An expired reservation of the same key is replaced; a live one makes this fail with
+        // a unique violation, which the caller reports as a conflict.
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE principal_id = $1 AND route = $2 \
+             AND idempotency_key = $3 AND created_at < $4",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(to_micros(now.saturating_sub(time::Duration::hours(24))))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        sqlx::query(
+            "INSERT INTO idempotency_keys (principal_id, route, idempotency_key, body_hash, \
+             created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(body_hash.to_owned())
+        .bind(to_micros(now))
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn complete_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+        status: u16,
+        response_body: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $4, response_body = $5 \
+             WHERE principal_id = $1 AND route = $2 AND idempotency_key = $3",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .bind(i64::from(status))
+        .bind(response_body.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(
+        &mut self,
+        principal_id: &str,
+        route: &str,
+        key: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE principal_id = $1 AND route = $2 \
+             AND idempotency_key = $3 AND status IS NULL",
+        )
+        .bind(principal_id.to_owned())
+        .bind(route.to_owned())
+        .bind(key.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = $2",
+        )
+        .bind(key.to_owned())
+        .bind(value.to_owned())
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let this = *self;
+        this.tx.commit().await.store()
+    }
+}
+
+#[async_trait]
+impl DirectoryStoreTx for SqlTx {
     async fn object_kind(&mut self, id: &str) -> StoreResult<Option<ObjectKind>> {
         object_kind(&mut *self.tx, id).await
     }
@@ -707,84 +809,29 @@ impl StoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn reserve_idempotency_key(
+    async fn owns(
         &mut self,
-        principal_id: &str,
-        route: &str,
-        key: &str,
-        body_hash: &str,
+        owner_id: &str,
+        object_id: &str,
         now: OffsetDateTime,
-    ) -> StoreResult<()> {
-        // An expired reservation of the same key is replaced; a live one makes this fail with
-        // a unique violation, which the caller reports as a conflict.
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE principal_id = $1 AND route = $2 \
-             AND idempotency_key = $3 AND created_at < $4",
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM group_owners WHERE owner_id = $1 AND group_id = $2 \
+             AND (ends_at IS NULL OR ends_at > $3)) \
+             + (SELECT COUNT(*) FROM object_owners WHERE owner_id = $1 AND object_id = $2) AS n",
         )
-        .bind(principal_id.to_owned())
-        .bind(route.to_owned())
-        .bind(key.to_owned())
-        .bind(to_micros(now.saturating_sub(time::Duration::hours(24))))
-        .execute(&mut *self.tx)
-        .await
-        .store()?;
-        sqlx::query(
-            "INSERT INTO idempotency_keys (principal_id, route, idempotency_key, body_hash, \
-             created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(principal_id.to_owned())
-        .bind(route.to_owned())
-        .bind(key.to_owned())
-        .bind(body_hash.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(object_id.to_owned())
         .bind(to_micros(now))
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await
         .store()?;
-        Ok(())
+        Ok(row.try_get::<i64, _>("n").store()? > 0)
     }
+}
 
-    async fn complete_idempotency_key(
-        &mut self,
-        principal_id: &str,
-        route: &str,
-        key: &str,
-        status: u16,
-        response_body: &str,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET status = $4, response_body = $5 \
-             WHERE principal_id = $1 AND route = $2 AND idempotency_key = $3",
-        )
-        .bind(principal_id.to_owned())
-        .bind(route.to_owned())
-        .bind(key.to_owned())
-        .bind(i64::from(status))
-        .bind(response_body.to_owned())
-        .execute(&mut *self.tx)
-        .await
-        .store()?;
-        Ok(())
-    }
-
-    async fn release_idempotency_key(
-        &mut self,
-        principal_id: &str,
-        route: &str,
-        key: &str,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE principal_id = $1 AND route = $2 \
-             AND idempotency_key = $3 AND status IS NULL",
-        )
-        .bind(principal_id.to_owned())
-        .bind(route.to_owned())
-        .bind(key.to_owned())
-        .execute(&mut *self.tx)
-        .await
-        .store()?;
-        Ok(())
-    }
-
+#[async_trait]
+impl EntitlementStoreTx for SqlTx {
     async fn catalog(&mut self, id: &str) -> StoreResult<Option<Catalog>> {
         em::catalog_by_id(&mut *self.tx, id).await
     }
@@ -1000,19 +1047,6 @@ impl StoreTx for SqlTx {
         Ok(n > 0)
     }
 
-    async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = $2",
-        )
-        .bind(key.to_owned())
-        .bind(value.to_owned())
-        .execute(&mut *self.tx)
-        .await
-        .store()?;
-        Ok(())
-    }
-
     async fn change_incompatibility(
         &mut self,
         package_id: &str,
@@ -1047,62 +1081,6 @@ impl StoreTx for SqlTx {
 
     async fn policies_naming(&mut self, object_id: &str) -> StoreResult<Vec<AssignmentPolicy>> {
         em::policies_naming(&mut *self.tx, object_id).await
-    }
-
-    async fn owns(
-        &mut self,
-        owner_id: &str,
-        object_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM group_owners WHERE owner_id = $1 AND group_id = $2 \
-             AND (ends_at IS NULL OR ends_at > $3)) \
-             + (SELECT COUNT(*) FROM object_owners WHERE owner_id = $1 AND object_id = $2) AS n",
-        )
-        .bind(owner_id.to_owned())
-        .bind(object_id.to_owned())
-        .bind(to_micros(now))
-        .fetch_one(&mut *self.tx)
-        .await
-        .store()?;
-        Ok(row.try_get::<i64, _>("n").store()? > 0)
-    }
-
-    async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()> {
-        crate::audit::append(&mut self.tx, std::slice::from_ref(record)).await
-    }
-
-    async fn audit_chain_head(&mut self) -> StoreResult<ChainHead> {
-        crate::audit::chain_head_in(&mut self.tx).await
-    }
-
-    async fn unchained_audits(&mut self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        crate::audit::unchained(&mut self.tx, limit).await
-    }
-
-    async fn advance_audit_chain(&mut self, from: &ChainHead, to: &ChainHead) -> StoreResult<bool> {
-        crate::audit::advance(&mut self.tx, from, to).await
-    }
-
-    async fn seal_audits(&mut self, links: &[AuditLink]) -> StoreResult<()> {
-        crate::audit::seal(&mut self.tx, links).await
-    }
-
-    async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(event.id.clone())
-        .bind(event.event_type.clone())
-        .bind(to_micros(event.occurred_at))
-        .bind(json(&event.data)?)
-        .bind(json(&event.recipients)?)
-        .execute(&mut *self.tx)
-        .await
-        .store()?;
-        Ok(())
     }
 
     async fn insert_assignment_request(&mut self, request: &AssignmentRequest) -> StoreResult<()> {
@@ -1232,18 +1210,6 @@ impl StoreTx for SqlTx {
         crate::batch::insert_assignment_requests(&mut self.tx, requests).await
     }
 
-    async fn append_audits(&mut self, records: &[AuditRecord]) -> StoreResult<()> {
-        crate::audit::append(&mut self.tx, records).await
-    }
-
-    async fn enqueue_events(&mut self, events: &[OutboxEvent]) -> StoreResult<()> {
-        crate::batch::enqueue_events(&mut self.tx, events).await
-    }
-
-    async fn complete_jobs(&mut self, ids: &[String], worker: &str) -> StoreResult<u64> {
-        crate::batch::complete_jobs(&mut self.tx, self.backend, ids, worker).await
-    }
-
     async fn grants_held(&mut self, holder: &str) -> StoreResult<Vec<HeldGrant>> {
         crate::assignments::grants_held(&mut self.tx, holder).await
     }
@@ -1265,6 +1231,13 @@ impl StoreTx for SqlTx {
         .await
         .store()?;
         rows.iter().map(|r| r.try_get("id").store()).collect()
+    }
+}
+
+#[async_trait]
+impl JobStoreTx for SqlTx {
+    async fn complete_jobs(&mut self, ids: &[String], worker: &str) -> StoreResult<u64> {
+        crate::batch::complete_jobs(&mut self.tx, self.backend, ids, worker).await
     }
 
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {
@@ -1308,9 +1281,51 @@ impl StoreTx for SqlTx {
     async fn unpark_jobs(&mut self, subject_id: &str, now: OffsetDateTime) -> StoreResult<u64> {
         crate::jobs::unpark(&mut *self.tx, subject_id, now).await
     }
+}
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let this = *self;
-        this.tx.commit().await.store()
+#[async_trait]
+impl AuditStoreTx for SqlTx {
+    async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()> {
+        crate::audit::append(&mut self.tx, std::slice::from_ref(record)).await
+    }
+
+    async fn audit_chain_head(&mut self) -> StoreResult<ChainHead> {
+        crate::audit::chain_head_in(&mut self.tx).await
+    }
+
+    async fn unchained_audits(&mut self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        crate::audit::unchained(&mut self.tx, limit).await
+    }
+
+    async fn advance_audit_chain(&mut self, from: &ChainHead, to: &ChainHead) -> StoreResult<bool> {
+        crate::audit::advance(&mut self.tx, from, to).await
+    }
+
+    async fn seal_audits(&mut self, links: &[AuditLink]) -> StoreResult<()> {
+        crate::audit::seal(&mut self.tx, links).await
+    }
+
+    async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(event.id.clone())
+        .bind(event.event_type.clone())
+        .bind(to_micros(event.occurred_at))
+        .bind(json(&event.data)?)
+        .bind(json(&event.recipients)?)
+        .execute(&mut *self.tx)
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn append_audits(&mut self, records: &[AuditRecord]) -> StoreResult<()> {
+        crate::audit::append(&mut self.tx, records).await
+    }
+
+    async fn enqueue_events(&mut self, events: &[OutboxEvent]) -> StoreResult<()> {
+        crate::batch::enqueue_events(&mut self.tx, events).await
     }
 }

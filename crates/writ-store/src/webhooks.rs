@@ -3,18 +3,18 @@
 //! and the administrators' list.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::FromRow;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::StoreResult;
+use writ_domain::store::{StoreError, StoreResult};
 use writ_domain::webhooks::{
     AttemptRecord, ClaimedDelivery, WebhookDelivery, WebhookEndpoint, WebhookStore,
 };
 
 use crate::deliveries::{self, Table};
-use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
+use crate::rows::decode;
 use crate::schema;
 use crate::store::SqlStore;
 
@@ -28,14 +28,32 @@ const DELIVERY_COLUMNS: &str = "t.id, t.event_id, t.event_type, t.endpoint_url, 
      t.attempts, t.last_status, t.last_error, t.last_attempt_at, t.next_attempt_at, \
      t.created_at, t.delivered_at, t.dead_lettered_at";
 
+#[derive(FromRow)]
+struct WebhookDeliveryRow {
+    id: String,
+    event_id: String,
+    event_type: String,
+    endpoint_url: String,
+    #[sqlx(flatten)]
+    progress: deliveries::ProgressRow,
+}
+
+impl TryFrom<WebhookDeliveryRow> for WebhookDelivery {
+    type Error = StoreError;
+
+    fn try_from(r: WebhookDeliveryRow) -> StoreResult<Self> {
+        Ok(WebhookDelivery {
+            id: r.id,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            endpoint_url: r.endpoint_url,
+            progress: r.progress.try_into()?,
+        })
+    }
+}
+
 fn delivery_row(row: &AnyRow) -> StoreResult<WebhookDelivery> {
-    Ok(WebhookDelivery {
-        id: row.try_get("id").store()?,
-        event_id: row.try_get("event_id").store()?,
-        event_type: row.try_get("event_type").store()?,
-        endpoint_url: row.try_get("endpoint_url").store()?,
-        progress: deliveries::progress_row(row)?,
-    })
+    decode::<WebhookDeliveryRow, _>(row)
 }
 
 #[async_trait]

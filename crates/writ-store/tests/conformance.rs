@@ -19,7 +19,7 @@ use writ_domain::jobs::{
     ClaimedJob, JobHandler, JobKind, NewJob, PassReport, WorkerConfig, run_due_jobs,
 };
 use writ_domain::query::ListQuery;
-use writ_domain::store::{Store, StoreError};
+use writ_domain::store::{AuditStore, DirectoryStore, JobStore, Store, StoreError};
 use writ_domain::{DomainError, DomainResult};
 use writ_store::{Backend, SqlStore, testing};
 

@@ -39,7 +39,7 @@ use writ_domain::entitlement::{
 use writ_domain::jobs::{PassReport, WorkerConfig, run_due_jobs};
 use writ_domain::patch::Patch;
 use writ_domain::query::ListQuery;
-use writ_domain::store::Store;
+use writ_domain::store::{AuditStore, DirectoryStore, EntitlementStore, JobStore, Store};
 use writ_domain::{DomainError, DomainResult};
 use writ_store::{Backend, SqlStore, testing};
 

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{Actor, AuditRecord};
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_app_id, new_object_id, parse_guid};
+use crate::model::{Actor, AuditRecord};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
 use crate::secrets;

@@ -2,10 +2,10 @@
 //! (`oauth2PermissionGrants`) and directory role assignments, with the anti-escalation rule that
 //! an agent never holds a privileged directory role.
 
-use crate::audit::{Actor, AuditRecord};
 use crate::authz::{Caller, roles};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_object_id, parse_guid};
+use crate::model::{Actor, AuditRecord};
 use crate::query::{ListQuery, Page};
 
 use super::{

@@ -1,9 +1,9 @@
 //! Reading the audit log (`auditLogs/directoryAudits`): who may read which records, decided by
 //! [`Caller::audit_scope`]; the scope is applied inside the query, never after paging.
 
-use crate::audit::AuditRecord;
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
+use crate::model::AuditRecord;
 use crate::query::{ListQuery, Page};
 
 use super::Directory;

@@ -1,11 +1,11 @@
 //! First start and every start: the tenant id, the signing key and the bootstrap administrator,
 //! established under a database lock so that replicas starting together agree.
 
-use crate::audit::{Actor, AuditRecord};
 use crate::authz::roles;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_app_id, new_object_id, parse_guid};
+use crate::model::{Actor, AuditRecord};
 use crate::secrets;
 use crate::store::Store;
 

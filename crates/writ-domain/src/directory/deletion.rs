@@ -5,9 +5,9 @@
 
 use time::OffsetDateTime;
 
-use crate::audit::{Actor, AuditRecord};
 use crate::authz::Caller;
 use crate::error::DomainResult;
+use crate::model::{Actor, AuditRecord};
 use crate::store::StoreTx;
 
 use super::{RequestContext, UserKind};

@@ -2,10 +2,10 @@
 
 use time::OffsetDateTime;
 
-use crate::audit::{Actor, AuditRecord};
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
+use crate::model::{Actor, AuditRecord};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
 

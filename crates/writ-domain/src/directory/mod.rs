@@ -6,18 +6,19 @@ mod assignments;
 mod audit_log;
 mod bootstrap;
 mod deletion;
-mod entities;
 pub mod groups;
+mod services;
 mod users;
 
+pub use crate::model::directory::*;
 pub use apps::{
     ApplicationInput, MAX_SPONSOR_GROUPS, MAX_SPONSORS, NewSecret, PasswordCredentialInput,
     ServicePrincipalInput,
 };
 pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignmentInput};
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
-pub use entities::*;
 pub use groups::GroupInput;
+pub use services::Readiness;
 pub use users::{PasswordProfile, UserInput};
 
 use std::sync::Arc;
@@ -45,8 +46,10 @@ impl Directory {
         Self { store, clock }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The store, for the domain's services built on a directory (identity, idempotency keys);
+    /// never handed out of the crate.
+    pub(crate) fn port(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

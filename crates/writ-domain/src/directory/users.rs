@@ -1,9 +1,9 @@
 //! User operations: create, read, update, delete, list, and the `manager` link.
 
-use crate::audit::{Actor, AuditRecord};
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
+use crate::model::{Actor, AuditRecord};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
 use crate::secrets;

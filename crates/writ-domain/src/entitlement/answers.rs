@@ -4,26 +4,8 @@
 //! and a requestor's request answers every required question (DESIGN section 5's rule "required
 //! answers missing").
 
-use serde::{Deserialize, Serialize};
-
-use super::policy_model::Question;
 use crate::error::{DomainError, DomainResult};
-
-pub const TEXT_QUESTION_TYPE: &str = "#microsoft.graph.accessPackageTextInputQuestion";
-pub const CHOICE_QUESTION_TYPE: &str = "#microsoft.graph.accessPackageMultipleChoiceQuestion";
-
-/// One answer, as recorded on the request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Answer {
-    pub question_id: String,
-    /// The question's `@odata.type`, so the answer renders its `answeredQuestion` faithfully.
-    #[serde(default)]
-    pub question_type: String,
-    /// The text, or the chosen `actualValue`.
-    pub value: String,
-    pub display_value: Option<String>,
-}
+use crate::model::{Answer, CHOICE_QUESTION_TYPE, Question, TEXT_QUESTION_TYPE};
 
 fn rule(message: impl Into<String>) -> DomainError {
     DomainError::invalid(message)
@@ -140,7 +122,7 @@ pub(super) fn anchored(pattern: &str) -> DomainResult<regex::Regex> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entitlement::policy_model::AnswerChoice;
+    use crate::model::AnswerChoice;
 
     fn text_question(required: bool, pattern: Option<&str>) -> Question {
         Question::TextInput {

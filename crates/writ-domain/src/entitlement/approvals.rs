@@ -10,38 +10,25 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Entitlement;
-use super::callouts::{self, CalloutOn, CalloutStage};
-use super::policy_model::{ApprovalStage, AssignmentPolicy, SubjectSet};
-use super::requests::{
-    ApprovalStageRecord, AssignmentRequest, RequestState, RequestType, Transition, request_audit,
-    request_event_data, transition,
-};
+use super::callouts::CalloutOn;
+use super::records;
+
+use super::records::{Transition, request_audit, request_event_data, transition};
 use super::timeouts::arm_stage_timers;
-use crate::audit::{Actor, OutboxEvent, Recipient};
+
 use crate::authz::Caller;
 use crate::directory::{DirectoryObject, RequestContext, UserKind};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, ApprovalStage, ApprovalStageRecord, AssignmentPolicy, AssignmentRequest, CalloutStage,
+    JobKind, NewJob, OutboxEvent, Recipient, RequestState, RequestStatus, SubjectSet,
+};
+
 use crate::query::ListQuery;
+use crate::store::DirectoryStore;
 
-pub(super) const IN_PROGRESS: &str = "InProgress";
-const NOT_STARTED: &str = "NotStarted";
-const COMPLETED: &str = "Completed";
-/// A stage left undecided for its `durationBeforeAutomaticDenial` (Graph's `Expired`).
-pub(super) const EXPIRED: &str = "Expired";
-
-/// Whether a request must pass approval before delivery.
-pub(super) fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
-    let settings = &policy.settings.request_approval_settings;
-    let required = match request.request_type {
-        RequestType::UserAdd => settings.is_approval_required_for_add,
-        // An administrator's extension never needs approval (DESIGN section 5).
-        RequestType::UserUpdate => settings.is_approval_required_for_update,
-        _ => false,
-    };
-    required && !settings.stages.is_empty()
-}
+use crate::model::stage_status::{COMPLETED, IN_PROGRESS, NOT_STARTED};
 
 fn find_stage<'a>(
     stages: &'a [ApprovalStageRecord],
@@ -69,85 +56,101 @@ pub struct StageDecision {
     pub justification: Option<String>,
 }
 
-impl Entitlement {
-    /// User ids of the current members of a group (the first 999: approver groups are small).
-    async fn member_ids(&self, group_id: &str, now: OffsetDateTime) -> DomainResult<Vec<String>> {
-        let page = self
-            .store
-            .list_group_members(
-                group_id,
-                now,
-                &ListQuery {
-                    top: 999,
-                    ..ListQuery::default()
-                },
-            )
-            .await?;
-        Ok(page
-            .items
-            .iter()
-            .filter(|o| matches!(o, DirectoryObject::User(_)))
-            .map(|o| o.id().to_owned())
-            .collect())
-    }
+/// User ids of the current members of a group (the first 999: approver groups are small).
+async fn member_ids(
+    store: &dyn DirectoryStore,
+    group_id: &str,
+    now: OffsetDateTime,
+) -> DomainResult<Vec<String>> {
+    let page = store
+        .list_group_members(
+            group_id,
+            now,
+            &ListQuery {
+                top: 999,
+                ..ListQuery::default()
+            },
+        )
+        .await?;
+    Ok(page
+        .items
+        .iter()
+        .filter(|o| matches!(o, DirectoryObject::User(_)))
+        .map(|o| o.id().to_owned())
+        .collect())
+}
 
-    /// Expands approver subject sets for a request into enabled human users, without its
-    /// requestor and target.
+/// Expands approver subject sets for a request into enabled human users, without its
+/// requestor and target. A rule of the directory alone, so it takes only that capability.
+pub(crate) async fn resolve_approvers(
+    store: &dyn DirectoryStore,
+    sets: &[SubjectSet],
+    requestor_id: &str,
+    target_id: &str,
+    now: OffsetDateTime,
+) -> DomainResult<Vec<Recipient>> {
+    let mut ids: Vec<String> = Vec::new();
+    for set in sets {
+        match set {
+            SubjectSet::SingleUser { user_id, .. } => ids.push(user_id.clone()),
+            SubjectSet::GroupMembers { group_id, .. } => {
+                ids.extend(member_ids(store, group_id, now).await?)
+            }
+            SubjectSet::TargetAgentIdentitySponsorsOrOwners {}
+            | SubjectSet::TargetUserSponsors {} => ids.extend(
+                store
+                    .human_sponsors_of(&[target_id.to_owned()], now)
+                    .await?
+                    .into_iter()
+                    .map(|(_, recipient)| recipient.id),
+            ),
+            SubjectSet::RequestorManager { .. } => {
+                if let Some(manager) = store.user(requestor_id).await?.and_then(|u| u.manager_id) {
+                    ids.push(manager);
+                }
+            }
+            // Connected-organization sponsors apply to external requestors, which Writ
+            // does not have.
+            _ => {}
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    let mut out = Vec::new();
+    for id in ids {
+        if id == requestor_id || id == target_id {
+            continue;
+        }
+        if let Some(user) = store.user(&id).await?
+            && user.account_enabled
+            && user.kind == UserKind::User
+        {
+            out.push(Recipient {
+                id: user.id,
+                kind: "user".into(),
+                mail: user.mail,
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl Entitlement {
+    /// [`resolve_approvers`] for a request, on this store.
     async fn resolve_approvers(
         &self,
         sets: &[SubjectSet],
         request: &AssignmentRequest,
         now: OffsetDateTime,
     ) -> DomainResult<Vec<Recipient>> {
-        let mut ids: Vec<String> = Vec::new();
-        for set in sets {
-            match set {
-                SubjectSet::SingleUser { user_id, .. } => ids.push(user_id.clone()),
-                SubjectSet::GroupMembers { group_id, .. } => {
-                    ids.extend(self.member_ids(group_id, now).await?)
-                }
-                SubjectSet::TargetAgentIdentitySponsorsOrOwners {}
-                | SubjectSet::TargetUserSponsors {} => ids.extend(
-                    self.store
-                        .human_sponsors_of(std::slice::from_ref(&request.target_id), now)
-                        .await?
-                        .into_iter()
-                        .map(|(_, recipient)| recipient.id),
-                ),
-                SubjectSet::RequestorManager { .. } => {
-                    if let Some(manager) = self
-                        .store
-                        .user(&request.requestor_id)
-                        .await?
-                        .and_then(|u| u.manager_id)
-                    {
-                        ids.push(manager);
-                    }
-                }
-                // Connected-organization sponsors apply to external requestors, which Writ
-                // does not have.
-                _ => {}
-            }
-        }
-        ids.sort();
-        ids.dedup();
-        let mut out = Vec::new();
-        for id in ids {
-            if id == request.requestor_id || id == request.target_id {
-                continue;
-            }
-            if let Some(user) = self.store.user(&id).await?
-                && user.account_enabled
-                && user.kind == UserKind::User
-            {
-                out.push(Recipient {
-                    id: user.id,
-                    kind: "user".into(),
-                    mail: user.mail,
-                });
-            }
-        }
-        Ok(out)
+        resolve_approvers(
+            self.store.as_ref(),
+            sets,
+            &request.requestor_id,
+            &request.target_id,
+            now,
+        )
+        .await
     }
 
     /// A stage's approvers: the primary ones, or the fallback ones when none remain.
@@ -559,11 +562,11 @@ impl Entitlement {
                 decision_recipients,
             ),
             None if approve => {
-                callouts::write_callout(tx.as_mut(), approved_callout.as_ref()).await?;
+                records::write_callout(tx.as_mut(), approved_callout.as_ref()).await?;
                 let mut approved = approved;
-                if callouts::holds(approved_callout.as_ref()) {
+                if records::holds(approved_callout.as_ref()) {
                     // Delivered once the extension resumes it.
-                    approved.status = callouts::WAITING_FOR_CALLBACK.into();
+                    approved.status = RequestStatus::WaitingForCallback.as_str().into();
                 } else {
                     tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
                         .await?;
@@ -685,5 +688,99 @@ impl Entitlement {
                 "an open request is canceled (POST …/cancel), not deleted".into()
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Approver resolution against the in-memory directory, without a database.
+
+    use time::{Duration, OffsetDateTime};
+
+    use super::resolve_approvers;
+    use crate::directory::UserKind;
+    use crate::entitlement::policy_model::SubjectSet;
+    use crate::store::fake::{FakeDirectory, block_on};
+
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    fn single(id: &str) -> SubjectSet {
+        SubjectSet::SingleUser {
+            user_id: id.to_owned(),
+            description: None,
+        }
+    }
+
+    fn ids(directory: &FakeDirectory, sets: &[SubjectSet]) -> Vec<String> {
+        block_on(resolve_approvers(
+            directory,
+            sets,
+            "requestor",
+            "target",
+            NOW,
+        ))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+    }
+
+    #[test]
+    fn approvers_are_enabled_humans_other_than_the_requestor_and_target() {
+        let mut directory = FakeDirectory::default();
+        for id in ["alice", "requestor", "target"] {
+            directory.users.push(FakeDirectory::person(id));
+        }
+        let mut off = FakeDirectory::person("off");
+        off.account_enabled = false;
+        let mut agent = FakeDirectory::person("agent");
+        agent.kind = UserKind::AgentUser;
+        directory.users.extend([off, agent]);
+        let sets: Vec<SubjectSet> = ["alice", "requestor", "target", "off", "agent", "ghost"]
+            .into_iter()
+            .map(single)
+            .collect();
+        assert_eq!(ids(&directory, &sets), ["alice"]);
+    }
+
+    #[test]
+    fn group_members_count_while_their_membership_lasts() {
+        let mut directory = FakeDirectory::default();
+        for id in ["bob", "carol"] {
+            directory.users.push(FakeDirectory::person(id));
+        }
+        directory.add_member("approvers", "bob", None);
+        directory.add_member("approvers", "carol", Some(NOW - Duration::seconds(1)));
+        let sets = [SubjectSet::GroupMembers {
+            group_id: "approvers".into(),
+            description: None,
+        }];
+        assert_eq!(ids(&directory, &sets), ["bob"]);
+    }
+
+    #[test]
+    fn relationships_resolve_to_the_manager_and_the_sponsors_once_each() {
+        let mut directory = FakeDirectory::default();
+        let mut requestor = FakeDirectory::person("requestor");
+        requestor.manager_id = Some("manager".into());
+        directory.users.push(requestor);
+        for id in ["manager", "sponsor"] {
+            directory.users.push(FakeDirectory::person(id));
+        }
+        directory.human_sponsors.push((
+            "target".into(),
+            crate::audit::Recipient {
+                id: "sponsor".into(),
+                kind: "user".into(),
+                mail: None,
+            },
+        ));
+        let sets = [
+            SubjectSet::RequestorManager { manager_level: 1 },
+            SubjectSet::TargetAgentIdentitySponsorsOrOwners {},
+            single("sponsor"),
+        ];
+        assert_eq!(ids(&directory, &sets), ["manager", "sponsor"]);
+        assert!(ids(&directory, &[]).is_empty());
     }
 }

@@ -19,186 +19,24 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::policy_model::AssignmentPolicy;
-use super::requests::{
-    Assignment, AssignmentRequest, RequestState, StatusReason, Subject, Transition, request_audit,
-    transition,
-};
-use super::{AccessPackage, Catalog, CustomExtension, Entitlement};
-use super::{AuthenticationConfiguration, EndpointConfiguration};
-use crate::audit::{Actor, OutboxEvent};
-use crate::authz::{Caller, PrincipalKind};
+use super::Entitlement;
+use super::records::{Transition, request_audit, transition};
+
+use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::{JobKind, NewJob};
-use crate::store::{StoreResult, StoreTx};
-use crate::webhooks::{AttemptRecord, DeliveryState, NextStep, SendOutcome};
+use crate::model::{
+    AccessPackage, Actor, Assignment, AssignmentPolicy, AssignmentRequest,
+    AuthenticationConfiguration, CallbackState, Callout, CalloutInstance, CalloutStage, Catalog,
+    ClaimedCallout, CustomExtension, DeliveryState, EndpointConfiguration, JobKind, NewJob,
+    OutboxEvent, PrincipalKind, RequestState, RequestStatus, StatusReason, Subject,
+};
 
-/// Graph's `accessPackageCustomExtensionStage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CalloutStage {
-    RequestCreated,
-    RequestApproved,
-    RequestGranted,
-    RequestRemoved,
-    FourteenDaysBeforeExpiration,
-    OneDayBeforeExpiration,
-}
-
-impl CalloutStage {
-    const ALL: [CalloutStage; 6] = [
-        CalloutStage::RequestCreated,
-        CalloutStage::RequestApproved,
-        CalloutStage::RequestGranted,
-        CalloutStage::RequestRemoved,
-        CalloutStage::FourteenDaysBeforeExpiration,
-        CalloutStage::OneDayBeforeExpiration,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CalloutStage::RequestCreated => "assignmentRequestCreated",
-            CalloutStage::RequestApproved => "assignmentRequestApproved",
-            CalloutStage::RequestGranted => "assignmentRequestGranted",
-            CalloutStage::RequestRemoved => "assignmentRequestRemoved",
-            CalloutStage::FourteenDaysBeforeExpiration => "assignmentFourteenDaysBeforeExpiration",
-            CalloutStage::OneDayBeforeExpiration => "assignmentOneDayBeforeExpiration",
-        }
-    }
-
-    /// Enum input in any case; also the qualified `microsoft.graph.accessPackageCustomExtensionStage.X`
-    /// that `resume`'s `type` carries.
-    pub fn parse(text: &str) -> Option<Self> {
-        let name = text.rsplit('.').next().unwrap_or(text);
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(name))
-    }
-
-    /// The stages a request can wait at (Entra's "launch and wait"); elsewhere an extension's
-    /// `callbackConfiguration` is ignored and the callout is fire-and-forget.
-    fn may_wait(self) -> bool {
-        matches!(
-            self,
-            CalloutStage::RequestCreated | CalloutStage::RequestApproved
-        )
-    }
-
-    /// The stages of an assignment rather than a request.
-    fn of_assignment(self) -> bool {
-        matches!(
-            self,
-            CalloutStage::FourteenDaysBeforeExpiration | CalloutStage::OneDayBeforeExpiration
-        )
-    }
-}
-
-/// Where a callout stands with its callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallbackState {
-    /// Fire and forget.
-    None,
-    /// Launch and wait: the request holds until `resume` or the timeout.
-    Waiting,
-    Received,
-    TimedOut,
-    /// The callout could not be delivered; the request it held was denied.
-    Failed,
-}
-
-impl CallbackState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallbackState::None => "none",
-            CallbackState::Waiting => "waiting",
-            CallbackState::Received => "received",
-            CallbackState::TimedOut => "timedOut",
-            CallbackState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            CallbackState::None,
-            CallbackState::Waiting,
-            CallbackState::Received,
-            CallbackState::TimedOut,
-            CallbackState::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
-
-/// One call of a custom extension at a stage.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Callout {
-    /// Graph's `customExtensionStageInstanceId`.
-    pub id: String,
-    pub request_id: Option<String>,
-    pub assignment_id: Option<String>,
-    pub custom_extension_id: String,
-    pub catalog_id: String,
-    pub stage: CalloutStage,
-    pub callback_state: CallbackState,
-    /// What `resume` said (`customExtensionStageInstanceDetail`), or why the callout failed.
-    pub callback_detail: Option<String>,
-    pub endpoint_url: String,
-    /// The audience of the callout's bearer token, when the extension names one.
-    pub token_audience: Option<String>,
-    pub timeout_ms: u32,
-    pub max_attempts: u32,
-    /// The body as it is POSTed.
-    pub payload: Value,
-    pub delivery_state: DeliveryState,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    pub created_at: OffsetDateTime,
-    pub callback_at: Option<OffsetDateTime>,
-}
-
-/// Graph's `customExtensionCalloutInstance`, as requests and assignments list them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CalloutInstance {
-    pub id: String,
-    pub custom_extension_id: String,
-    pub detail: Option<String>,
-    /// `calloutSent`, `callbackReceived`, `calloutFailed`, `callbackTimedOut`,
-    /// `waitingForCallback`.
-    pub status: &'static str,
-    /// The request or assignment it belongs to.
-    pub holder_id: String,
-}
+use crate::store::StoreResult;
+use crate::webhooks::{AttemptRecord, NextStep, SendOutcome};
 
 impl Callout {
-    /// The instance as Graph shows it; `None` for a fire-and-forget callout not sent yet.
-    pub fn instance(&self) -> Option<CalloutInstance> {
-        let status = match (self.callback_state, self.delivery_state) {
-            (CallbackState::Waiting, _) => "waitingForCallback",
-            (CallbackState::Received, _) => "callbackReceived",
-            (CallbackState::TimedOut, _) => "callbackTimedOut",
-            (CallbackState::Failed, _) | (CallbackState::None, DeliveryState::DeadLettered) => {
-                "calloutFailed"
-            }
-            (CallbackState::None, DeliveryState::Delivered) => "calloutSent",
-            (CallbackState::None, DeliveryState::Pending) => return None,
-        };
-        let holder_id = if self.stage.of_assignment() {
-            self.assignment_id.clone()
-        } else {
-            self.request_id.clone()
-        }
-        .unwrap_or_default();
-        Some(CalloutInstance {
-            id: self.id.clone(),
-            custom_extension_id: self.custom_extension_id.clone(),
-            detail: self.callback_detail.clone().or(self.last_error.clone()),
-            status,
-            holder_id,
-        })
-    }
-
     /// Whether `caller` is the service principal the extension names: the audience of its
     /// tokens (`azureAdTokenAuthentication.resourceId`), as an appId or an object id.
     fn is_extension_principal(&self, caller: &Caller) -> bool {
@@ -560,7 +398,7 @@ impl Entitlement {
             }
         }
         if callout.callback_state != CallbackState::Waiting
-            || request.status != WAITING_FOR_CALLBACK
+            || request.status_kind() != Some(RequestStatus::WaitingForCallback)
         {
             return Err(DomainError::Conflict(format!(
                 "this callout is not waiting for a callback (it is {}; the request is {})",
@@ -720,7 +558,7 @@ impl Entitlement {
         {
             return Ok(());
         }
-        if request.status != WAITING_FOR_CALLBACK {
+        if request.status_kind() != Some(RequestStatus::WaitingForCallback) {
             // Canceled while it waited: the wait ends, the request stays as it is.
             return Ok(tx.commit().await?);
         }
@@ -742,7 +580,7 @@ impl Entitlement {
             tx.enqueue_event(&OutboxEvent::new(
                 "request.denied",
                 now,
-                super::requests::request_event_data(&denied),
+                super::records::request_event_data(&denied),
                 recipients,
             ))
             .await?;
@@ -874,18 +712,6 @@ impl Callout {
     }
 }
 
-/// A claimed callout, as the dispatcher sends it.
-#[derive(Debug, Clone)]
-pub struct ClaimedCallout {
-    pub id: String,
-    pub endpoint_url: String,
-    pub token_audience: Option<String>,
-    pub timeout_ms: u32,
-    pub max_attempts: u32,
-    pub attempts: u32,
-    pub body: String,
-}
-
 impl Claimed for ClaimedCallout {
     fn delivery_id(&self) -> &str {
         &self.id
@@ -1008,27 +834,3 @@ impl DeliveryQueue for CalloutQueue<'_> {
             .await
     }
 }
-
-/// Writes a planned callout in the transaction that reached its stage: the row, and the
-/// timeout job of a wait.
-pub(super) async fn write_callout(
-    tx: &mut dyn StoreTx,
-    callout: Option<&Callout>,
-) -> DomainResult<()> {
-    if let Some(callout) = callout {
-        tx.insert_callout(callout).await?;
-        if let Some(at) = callout.timeout_at()? {
-            tx.enqueue_job(&NewJob::new(JobKind::CalloutTimeout, &callout.id, at))
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Whether a planned callout holds its request.
-pub(super) fn holds(callout: Option<&Callout>) -> bool {
-    callout.is_some_and(|c| c.callback_state == CallbackState::Waiting)
-}
-
-/// The status of a request held by a launch-and-wait callout.
-pub(super) const WAITING_FOR_CALLBACK: &str = "WaitingForCallback";

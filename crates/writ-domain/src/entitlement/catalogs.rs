@@ -3,19 +3,19 @@
 
 use time::OffsetDateTime;
 
-use crate::audit::{Actor, AuditRecord};
 use crate::authz::{Caller, em_roles};
 use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
+use crate::model::{
+    Actor, AuditRecord, CATALOG_TYPE_SERVICE_DEFAULT, CATALOG_TYPE_USER_MANAGED, Catalog,
+    EmRoleAssignment, GENERAL_CATALOG_NAME,
+};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
 use crate::store::StoreTx;
 
-use super::{
-    CATALOG_TYPE_SERVICE_DEFAULT, CATALOG_TYPE_USER_MANAGED, Catalog, EmRoleAssignment,
-    Entitlement, GENERAL_CATALOG_NAME, require,
-};
+use super::{Entitlement, require};
 
 pub(super) const CATEGORY: &str = "EntitlementManagement";
 

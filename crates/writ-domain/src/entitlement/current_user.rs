@@ -6,11 +6,11 @@
 
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
+use crate::model::{ApprovalStageRecord, Assignment, AssignmentRequest};
 use crate::query::{ListQuery, Page};
 use crate::store::Party;
 
 use super::Entitlement;
-use super::requests::{ApprovalStageRecord, Assignment, AssignmentRequest};
 
 /// A `filterByCurrentUser` function, by the collection it is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,46 +15,15 @@
 
 use time::OffsetDateTime;
 
-use super::requests::{AssignmentState, RequestState};
-use super::{CatalogResource, ORIGIN_APPLICATION, ORIGIN_DIRECTORY_ROLE, ORIGIN_GROUP};
-use super::{ResourceRole, Subject};
-use crate::authz::{PrincipalKind, roles};
+use crate::authz::roles;
 use crate::directory::{AppRoleAssignment, PermissionGrant, RoleAssignment};
 use crate::error::DomainResult;
 use crate::ids::new_object_id;
+use crate::model::{
+    AssignmentState, CatalogResource, HeldGrant, ORIGIN_APPLICATION, ORIGIN_DIRECTORY_ROLE,
+    ORIGIN_GROUP, PrincipalKind, RequestState, ResourceRole, Subject,
+};
 use crate::store::StoreTx;
-
-/// One grant as a provider holds it for one holder: what `plan` means to apply and what
-/// `read_back` reports, compared as values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeldGrant {
-    GroupMember {
-        group_id: String,
-        principal_id: String,
-    },
-    GroupOwner {
-        group_id: String,
-        principal_id: String,
-    },
-    /// An app role of the API whose service principal is `resource_id`.
-    AppRole {
-        resource_id: String,
-        app_role_id: String,
-        principal_id: String,
-    },
-    /// A delegated permission (`consentType: Principal`) for one scope value.
-    Delegated {
-        client_id: String,
-        resource_id: String,
-        scope: String,
-        principal_id: String,
-    },
-    /// A tenant-wide directory role.
-    DirectoryRole {
-        role_definition_id: String,
-        principal_id: String,
-    },
-}
 
 /// One resource role to deliver to one target for one holder.
 pub(crate) struct Delivery<'a> {

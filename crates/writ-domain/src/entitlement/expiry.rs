@@ -16,11 +16,11 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use super::extensions::{UpdateClosed, close_update};
-use super::requests::{Assignment, AssignmentState, Ending, RequestType, ending_records};
+use super::records::{Ending, ending_records};
 use super::{Entitlement, delivery};
-use crate::audit::{Actor, Recipient};
+
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::ClaimedJob;
+use crate::model::{Actor, Assignment, AssignmentState, ClaimedJob, Recipient, RequestType};
 
 /// The instant an assignment is due to be recorded expired, if it is (not already ended, not
 /// extended past `now`).
@@ -136,7 +136,7 @@ impl Entitlement {
         tx.append_audits(&audits).await?;
         tx.enqueue_events(&events).await?;
         for callout in &callouts {
-            super::callouts::write_callout(tx.as_mut(), Some(callout)).await?;
+            super::records::write_callout(tx.as_mut(), Some(callout)).await?;
         }
         if tx.complete_jobs(&job_ids, worker).await? != job_ids.len() as u64 {
             return Err(DomainError::Conflict(

@@ -16,19 +16,22 @@
 use time::OffsetDateTime;
 
 use super::answers::check_answers;
-use super::policy_model::AssignmentPolicy;
-use super::requests::{
-    Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState, RequestSchedule,
-    RequestState, RequestType, StatusReason, Subject, assignment_end, assignment_event_data,
-    check_schedule, record_submitted, request_audit, request_event_data, status_of,
-};
+
+use super::records::{assignment_event_data, record_submitted, request_audit, request_event_data};
+use super::schedule::{assignment_end, check_schedule};
 use super::{Entitlement, delivery, require};
-use crate::audit::{Actor, OutboxEvent};
+
 use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput,
+    AssignmentState, AssignmentStatus, ExpirationKind, JobKind, NewJob, OutboxEvent,
+    RequestSchedule, RequestState, RequestStatus, RequestType, StatusReason, Subject, TargetScope,
+    status_of,
+};
+
 use crate::store::StoreTx;
 
 const CATEGORY_ACTIVITY_EXTEND: &str = "Extend access package assignment";
@@ -118,7 +121,7 @@ impl Entitlement {
             ));
         }
         if requestor
-            && schedule.expiration.kind != "notSpecified"
+            && !schedule.expiration.is(ExpirationKind::NotSpecified)
             && !settings.requestor_settings.allow_custom_assignment_schedule
         {
             return Err(rule("this policy does not allow a custom schedule"));
@@ -144,7 +147,7 @@ impl Entitlement {
             id: new_object_id(),
             request_type,
             state: RequestState::Submitted,
-            status: "Accepted".into(),
+            status: RequestStatus::Accepted.as_str().into(),
             catalog_id: assignment.catalog_id.clone(),
             access_package_id: assignment.access_package_id.clone(),
             policy_id: Some(policy.id.clone()),
@@ -190,7 +193,8 @@ impl Entitlement {
         policy: &AssignmentPolicy,
         request_type: RequestType,
     ) -> DomainResult<bool> {
-        if request_type == RequestType::AdminUpdate && policy.allowed_target_scope == "notSpecified"
+        if request_type == RequestType::AdminUpdate
+            && policy.target_scope() == Some(TargetScope::NotSpecified)
         {
             return Ok(true);
         }
@@ -206,7 +210,7 @@ impl Entitlement {
         now: OffsetDateTime,
     ) -> DomainResult<()> {
         if request.state == RequestState::Submitted
-            && super::approvals::needs_approval(&request, policy)
+            && super::lifecycle::needs_approval(&request, policy)
         {
             return self.begin_approval(request, policy, now).await;
         }
@@ -261,12 +265,16 @@ impl Entitlement {
             extended.state = delivered_state;
             extended.status = status_of(delivered_as).into();
         }
-        if extended.status.starts_with("NearExpiry") {
+        if extended
+            .status_kind()
+            .is_some_and(AssignmentStatus::is_near_expiry)
+        {
             // The notices were about the old end; the new end's come again.
             extended.status = match extended.state {
-                AssignmentState::PartiallyDelivered => "PartiallyDelivered",
-                _ => "Delivered",
+                AssignmentState::PartiallyDelivered => AssignmentStatus::PartiallyDelivered,
+                _ => AssignmentStatus::Delivered,
             }
+            .as_str()
             .into();
         }
         if !tx.update_assignment(&extended, &assignment).await? {

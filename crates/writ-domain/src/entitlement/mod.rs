@@ -9,41 +9,45 @@ mod callouts;
 mod catalogs;
 mod current_user;
 mod delivery;
-mod entities;
 mod expiry;
 mod extensions;
+pub mod lifecycle;
 mod notices;
 mod organizations;
 mod packages;
 mod policies;
 pub mod policy_model;
+mod records;
 mod reprocess;
 mod requests;
 mod resources;
 mod roles;
+mod schedule;
 mod subjects;
 mod timeouts;
 
-pub use answers::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
-pub use approvals::StageDecision;
-pub use callouts::{
-    CallbackState, Callout, CalloutInstance, CalloutQueueStore, CalloutSender, CalloutStage,
-    CalloutTokenIssuer, ClaimedCallout, ResumeInput,
+pub use crate::model::AssignmentRequestInput;
+pub use crate::model::HeldGrant;
+pub use crate::model::answer::{Answer, CHOICE_QUESTION_TYPE, TEXT_QUESTION_TYPE};
+pub use crate::model::callout::{
+    CallbackState, Callout, CalloutInstance, CalloutStage, ClaimedCallout,
 };
+pub use crate::model::catalog::*;
+pub use crate::model::organization::*;
+pub use crate::model::policy::AssignmentPolicy;
+pub use crate::model::{
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestSchedule,
+    RequestState, RequestType, Subject,
+};
+pub use approvals::StageDecision;
+pub use callouts::{CalloutQueueStore, CalloutSender, CalloutTokenIssuer, ResumeInput};
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use current_user::{CurrentUserFunction, CurrentUserOption};
-pub use delivery::HeldGrant;
-pub use entities::*;
 pub use organizations::*;
 pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
-pub use policy_model::AssignmentPolicy;
 pub(crate) use requests::end_assignments_of;
-pub use requests::{
-    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput, AssignmentState,
-    RequestSchedule, RequestState, RequestType, Subject,
-};
 pub use resources::ResourceRequestInput;
 pub(crate) use resources::release_catalog_resources;
 pub use roles::EmRoleAssignmentInput;

@@ -16,12 +16,16 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::Entitlement;
-use super::callouts::{self, CalloutOn, CalloutStage};
-use super::requests::{Assignment, AssignmentState, assignment_event_data};
-use crate::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
-use crate::authz::PrincipalKind;
+use super::callouts::CalloutOn;
+use super::records;
+use super::records::assignment_event_data;
+
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, Assignment, AssignmentState, AssignmentStatus, AuditRecord, CalloutStage, JobKind,
+    NewJob, OutboxEvent, PrincipalKind, Recipient,
+};
+
 use crate::store::StoreError;
 
 /// Entra's schedule: fourteen days and one day before the end.
@@ -50,12 +54,13 @@ pub(super) fn notice_jobs(
 /// schedule, and has one name for any other.
 pub fn notice_status(lead: Duration) -> &'static str {
     if lead == Duration::days(14) {
-        "NearExpiry14DaysNotificationTriggered"
+        AssignmentStatus::NearExpiry14DaysNotificationTriggered
     } else if lead == Duration::days(1) {
-        "NearExpiry1DayNotificationTriggered"
+        AssignmentStatus::NearExpiry1DayNotificationTriggered
     } else {
-        "NearExpiryNotificationTriggered"
+        AssignmentStatus::NearExpiryNotificationTriggered
     }
+    .as_str()
 }
 
 /// ISO 8601 text of a lead time, as the event carries it (`P14D`, `PT30S`).
@@ -131,7 +136,7 @@ impl Entitlement {
         });
         if disabled {
             let mut tx = self.store.begin().await?;
-            callouts::write_callout(tx.as_mut(), callout.as_ref()).await?;
+            records::write_callout(tx.as_mut(), callout.as_ref()).await?;
             return Ok(tx.commit().await?);
         }
         let target = self.subject(&assignment.target_id).await?;
@@ -206,7 +211,7 @@ impl Entitlement {
             .in_catalog(&assignment.catalog_id),
         )
         .await?;
-        callouts::write_callout(tx.as_mut(), callout.as_ref()).await?;
+        records::write_callout(tx.as_mut(), callout.as_ref()).await?;
         Ok(tx.commit().await?)
     }
 }

@@ -4,13 +4,12 @@ use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
+use crate::model::{AccessPackage, Catalog, PackageRoleScope, ResourceRole, ResourceScope};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
 
 use super::catalogs::audit;
-use super::{
-    AccessPackage, Catalog, Entitlement, PackageRoleScope, ResourceRole, ResourceScope, require,
-};
+use super::{Entitlement, require};
 
 #[derive(Debug, Clone, Default)]
 pub struct PackageInput {

@@ -11,35 +11,21 @@ use crate::authz::{Caller, roles};
 use crate::directory::{ObjectKind, RequestContext};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_object_id, parse_guid};
+use crate::model::{
+    ApprovalSettings, AssignmentPolicy, CalloutStage, Expiration, ExpirationKind,
+    NotificationSettings, ORIGIN_DIRECTORY_ROLE, PolicySettings, PrincipalKind, Question,
+    RequestorSettings, ResourceRole, SubjectSet, TargetScope,
+};
 use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
+use crate::store::DirectoryStore;
 
 use super::catalogs::audit;
-use super::policy_model::{
-    ApprovalSettings, AssignmentPolicy, Expiration, NotificationSettings, PolicySettings, Question,
-    RequestorSettings, SubjectSet,
-};
-use super::{Entitlement, ORIGIN_DIRECTORY_ROLE, ResourceRole, bounds, require};
+
+use super::{Entitlement, bounds, require};
 
 /// `allowedTargetScope` values Writ accepts (Graph's, with the evolvable agent scope).
-pub const TARGET_SCOPES: &[&str] = &[
-    "notSpecified",
-    "specificDirectoryUsers",
-    "specificConnectedOrganizationUsers",
-    "specificDirectoryServicePrincipals",
-    "allMemberUsers",
-    "allDirectoryUsers",
-    "allDirectoryServicePrincipals",
-    "allConfiguredConnectedOrganizationUsers",
-    "allExternalUsers",
-    "allDirectoryAgentIdentities",
-];
-const EXPIRATION_TYPES: &[&str] = &[
-    "notSpecified",
-    "noExpiration",
-    "afterDateTime",
-    "afterDuration",
-];
+pub const TARGET_SCOPES: &[&str] = TargetScope::NAMES;
 const VISIBILITIES: &[&str] = &["default", "notVisible", "visible"];
 const MAX_STAGES: usize = 3;
 const MAX_SUBJECT_SETS: usize = 100;
@@ -123,12 +109,12 @@ fn allowed_in(slot: &str, set: &SubjectSet) -> bool {
 /// request, where the bound is checked for the agent at hand.
 async fn reaches_agents(
     store: &dyn crate::store::Store,
-    scope: &str,
+    scope: Option<TargetScope>,
     specific: &[SubjectSet],
 ) -> DomainResult<bool> {
     if matches!(
         scope,
-        "allDirectoryAgentIdentities" | "allDirectoryServicePrincipals"
+        Some(TargetScope::AllDirectoryAgentIdentities | TargetScope::AllDirectoryServicePrincipals)
     ) {
         return Ok(true);
     }
@@ -156,14 +142,15 @@ async fn reaches_agents(
 
 /// The kinds of principal a scope can target: (`User` principals, `Application` principals,
 /// only agents).
-fn target_kinds(scope: &str, specific: &[SubjectSet]) -> (bool, bool, bool) {
+fn target_kinds(scope: Option<TargetScope>, specific: &[SubjectSet]) -> (bool, bool, bool) {
     match scope {
-        "allDirectoryAgentIdentities" => (true, true, true),
-        "allDirectoryServicePrincipals" | "specificDirectoryServicePrincipals" => {
-            (false, true, false)
-        }
-        "notSpecified" => (true, true, false),
-        "specificDirectoryUsers" => (
+        Some(TargetScope::AllDirectoryAgentIdentities) => (true, true, true),
+        Some(
+            TargetScope::AllDirectoryServicePrincipals
+            | TargetScope::SpecificDirectoryServicePrincipals,
+        ) => (false, true, false),
+        Some(TargetScope::NotSpecified) => (true, true, false),
+        Some(TargetScope::SpecificDirectoryUsers) => (
             true,
             specific
                 .iter()
@@ -277,12 +264,13 @@ impl Entitlement {
     ) -> DomainResult<Vec<String>> {
         crate::text::check_display_name(&policy.display_name, "displayName")?;
         let scope = policy.allowed_target_scope.clone();
+        let scope_kind = TargetScope::parse(&scope);
         let catalog_id = policy.catalog_id.clone();
         let settings = &mut policy.settings;
         let mut subjects = HashSet::new();
 
         // Who can get access.
-        let specific = scope.starts_with("specific");
+        let specific = scope_kind.is_some_and(TargetScope::is_specific);
         if specific && settings.specific_allowed_targets.is_empty() {
             return Err(rule(format!(
                 "allowedTargetScope '{scope}' needs at least one specificAllowedTargets entry"
@@ -299,7 +287,7 @@ impl Entitlement {
             &mut subjects,
         )
         .await?;
-        if scope == "specificDirectoryServicePrincipals"
+        if scope_kind == Some(TargetScope::SpecificDirectoryServicePrincipals)
             && settings
                 .specific_allowed_targets
                 .iter()
@@ -309,7 +297,7 @@ impl Entitlement {
                 "specificDirectoryServicePrincipals takes singleServicePrincipal subject sets",
             ));
         }
-        if scope == "specificConnectedOrganizationUsers"
+        if scope_kind == Some(TargetScope::SpecificConnectedOrganizationUsers)
             && settings
                 .specific_allowed_targets
                 .iter()
@@ -319,7 +307,7 @@ impl Entitlement {
                 "specificConnectedOrganizationUsers takes connectedOrganizationMembers subject sets",
             ));
         }
-        if scope == "specificDirectoryUsers"
+        if scope_kind == Some(TargetScope::SpecificDirectoryUsers)
             && settings.specific_allowed_targets.iter().any(|s| {
                 !matches!(
                     s,
@@ -336,15 +324,16 @@ impl Entitlement {
         // among the targets.
         let agent_limit = reaches_agents(
             self.store.as_ref(),
-            &scope,
+            scope_kind,
             &settings.specific_allowed_targets,
         )
         .await?
         .then_some(self.max_agent_access);
         let expiration = &mut settings.expiration;
-        expiration.kind = canonical(&expiration.kind, EXPIRATION_TYPES, "expiration.type")?;
-        match expiration.kind.as_str() {
-            "afterDuration" => {
+        let kind = ExpirationKind::parse_field(&expiration.kind, "expiration.type")?;
+        expiration.kind = kind.as_str().into();
+        match kind {
+            ExpirationKind::AfterDuration => {
                 let duration = expiration.duration.clone().ok_or_else(|| {
                     rule("expiration.duration is required when expiration.type is afterDuration")
                 })?;
@@ -365,7 +354,7 @@ impl Entitlement {
                 }
                 expiration.end_date_time = None;
             }
-            "afterDateTime" => {
+            ExpirationKind::AfterDateTime => {
                 let end = expiration.end_date_time.ok_or_else(|| {
                     rule("expiration.endDateTime is required when expiration.type is afterDateTime")
                 })?;
@@ -386,8 +375,8 @@ impl Entitlement {
                 }
                 expiration.duration = None;
             }
-            _ => {
-                if scope == "allDirectoryAgentIdentities" {
+            ExpirationKind::NotSpecified | ExpirationKind::NoExpiration => {
+                if scope_kind == Some(TargetScope::AllDirectoryAgentIdentities) {
                     return Err(rule(
                         "access for agents is always time-bound: a policy for allDirectoryAgentIdentities needs expiration afterDuration or afterDateTime",
                     ));
@@ -416,7 +405,7 @@ impl Entitlement {
         let self_service = requestor.enable_targets_to_self_add_access
             || requestor.enable_targets_to_self_update_access
             || requestor.enable_targets_to_self_remove_access;
-        if scope == "notSpecified" && (self_service || on_behalf) {
+        if scope_kind == Some(TargetScope::NotSpecified) && (self_service || on_behalf) {
             return Err(rule(
                 "a policy with allowedTargetScope notSpecified is for direct assignment by administrators: requests cannot be enabled",
             ));
@@ -560,24 +549,11 @@ impl Entitlement {
         }
 
         // Custom extensions: of this catalog, at a stage their type serves.
-        const REQUEST_STAGES: &[&str] = &[
-            "assignmentRequestCreated",
-            "assignmentRequestApproved",
-            "assignmentRequestGranted",
-            "assignmentRequestRemoved",
-        ];
-        const ASSIGNMENT_STAGES: &[&str] = &[
-            "assignmentFourteenDaysBeforeExpiration",
-            "assignmentOneDayBeforeExpiration",
-        ];
         let mut stages_seen = HashSet::new();
         for setting in settings.custom_extension_stage_settings.iter_mut() {
-            let all: Vec<&str> = REQUEST_STAGES
-                .iter()
-                .chain(ASSIGNMENT_STAGES)
-                .copied()
-                .collect();
-            setting.stage = canonical(&setting.stage, &all, "customExtensionStageSettings.stage")?;
+            let stage =
+                CalloutStage::parse_field(&setting.stage, "customExtensionStageSettings.stage")?;
+            setting.stage = stage.as_str().into();
             if !stages_seen.insert(setting.stage.clone()) {
                 return Err(rule(format!(
                     "two customExtensionStageSettings name stage '{}'",
@@ -595,7 +571,7 @@ impl Entitlement {
                         setting.custom_extension.id
                     ))
                 })?;
-            let serves = if REQUEST_STAGES.contains(&setting.stage.as_str()) {
+            let serves = if !stage.of_assignment() {
                 extension.kind == super::REQUEST_EXTENSION
             } else {
                 extension.kind == super::ASSIGNMENT_EXTENSION
@@ -614,7 +590,7 @@ impl Entitlement {
 
         // The roles the package grants must be deliverable to the policy's targets.
         let (users, applications, agents_only) =
-            target_kinds(&scope, &settings.specific_allowed_targets);
+            target_kinds(scope_kind, &settings.specific_allowed_targets);
         for role in roles_of_package {
             self.check_deliverable(role, &scope, users, applications, agents_only)
                 .await?;
@@ -676,7 +652,7 @@ impl Entitlement {
     ) -> DomainResult<()> {
         for policy in self.store.policies_of_package(package_id).await? {
             let (users, applications, agents_only) = target_kinds(
-                &policy.allowed_target_scope,
+                policy.target_scope(),
                 &policy.settings.specific_allowed_targets,
             );
             self.check_deliverable(
@@ -717,10 +693,14 @@ impl Entitlement {
         }
         match input.allowed_target_scope {
             Patch::Value(v) => {
-                policy.allowed_target_scope = canonical(&v, TARGET_SCOPES, "allowedTargetScope")?
+                policy.allowed_target_scope = TargetScope::parse_field(&v, "allowedTargetScope")?
+                    .as_str()
+                    .into()
             }
             Patch::Null => return Err(rule("property 'allowedTargetScope' cannot be null")),
-            Patch::Absent if replace => policy.allowed_target_scope = "notSpecified".into(),
+            Patch::Absent if replace => {
+                policy.allowed_target_scope = TargetScope::NotSpecified.as_str().into()
+            }
             Patch::Absent => {}
         }
         let s = &mut policy.settings;
@@ -792,7 +772,7 @@ impl Entitlement {
             catalog_id: package.catalog_id.clone(),
             display_name: String::new(),
             description: None,
-            allowed_target_scope: "notSpecified".into(),
+            allowed_target_scope: TargetScope::NotSpecified.as_str().into(),
             settings: PolicySettings::default(),
             created_date_time: now,
             modified_date_time: now,
@@ -1002,7 +982,7 @@ impl Entitlement {
         caller: &Caller,
         policy: &AssignmentPolicy,
     ) -> DomainResult<bool> {
-        let subject = super::requests::Subject {
+        let subject = crate::model::Subject {
             id: caller.id.clone(),
             kind: caller.kind,
             is_agent: caller.is_agent,
@@ -1018,61 +998,73 @@ impl Entitlement {
     /// targets) now.
     pub(super) async fn principal_in_scope(
         &self,
-        caller: &super::requests::Subject,
+        caller: &crate::model::Subject,
         policy: &AssignmentPolicy,
     ) -> DomainResult<bool> {
-        use crate::authz::PrincipalKind;
-        // Access for agents is always time-bound: a policy without an end is never theirs.
-        if caller.is_agent
-            && !matches!(
-                policy.settings.expiration.kind.as_str(),
-                "afterDuration" | "afterDateTime"
-            )
-        {
-            return Ok(false);
-        }
-        let now = self.clock.now();
-        let user = match caller.kind {
-            PrincipalKind::User => self.store.user(&caller.id).await?,
-            PrincipalKind::ServicePrincipal => None,
-        };
-        let is_sp = caller.kind == PrincipalKind::ServicePrincipal;
-        Ok(match policy.allowed_target_scope.as_str() {
-            "allDirectoryAgentIdentities" => caller.is_agent,
-            "allDirectoryServicePrincipals" => is_sp,
-            "allMemberUsers" => user
-                .as_ref()
-                .is_some_and(|u| !caller.is_agent && u.user_type == "Member"),
-            "allDirectoryUsers" => user.is_some() && !caller.is_agent,
-            "specificDirectoryUsers" | "specificDirectoryServicePrincipals" => {
-                let mut found = false;
-                for set in &policy.settings.specific_allowed_targets {
-                    found = match set {
-                        SubjectSet::SingleUser { user_id, .. } => {
-                            user.is_some() && user_id == &caller.id
-                        }
-                        SubjectSet::SingleServicePrincipal {
-                            service_principal_id,
-                            ..
-                        } => is_sp && service_principal_id == &caller.id,
-                        SubjectSet::GroupMembers { group_id, .. } => {
-                            self.store
-                                .is_group_member(group_id, &caller.id, now)
-                                .await?
-                        }
-                        _ => false,
-                    };
-                    if found {
-                        break;
-                    }
-                }
-                found
-            }
-            // Direct assignment only, or external users Writ does not have.
-            _ => false,
-        })
+        principal_in_scope(self.store.as_ref(), caller, policy, self.clock.now()).await
     }
+}
 
+/// Whether a principal falls within a policy's `allowedTargetScope` (and its specific targets)
+/// at `now`. A rule of the directory alone, so it takes only that capability.
+pub(crate) async fn principal_in_scope(
+    store: &dyn DirectoryStore,
+    caller: &crate::model::Subject,
+    policy: &AssignmentPolicy,
+    now: OffsetDateTime,
+) -> DomainResult<bool> {
+    // Access for agents is always time-bound: a policy without an end is never theirs.
+    if caller.is_agent
+        && !policy
+            .settings
+            .expiration
+            .expiration_kind()
+            .is_some_and(ExpirationKind::is_time_bound)
+    {
+        return Ok(false);
+    }
+    let user = match caller.kind {
+        PrincipalKind::User => store.user(&caller.id).await?,
+        PrincipalKind::ServicePrincipal => None,
+    };
+    let is_sp = caller.kind == PrincipalKind::ServicePrincipal;
+    Ok(match policy.target_scope() {
+        Some(TargetScope::AllDirectoryAgentIdentities) => caller.is_agent,
+        Some(TargetScope::AllDirectoryServicePrincipals) => is_sp,
+        Some(TargetScope::AllMemberUsers) => user
+            .as_ref()
+            .is_some_and(|u| !caller.is_agent && u.user_type == "Member"),
+        Some(TargetScope::AllDirectoryUsers) => user.is_some() && !caller.is_agent,
+        Some(
+            TargetScope::SpecificDirectoryUsers | TargetScope::SpecificDirectoryServicePrincipals,
+        ) => {
+            let mut found = false;
+            for set in &policy.settings.specific_allowed_targets {
+                found = match set {
+                    SubjectSet::SingleUser { user_id, .. } => {
+                        user.is_some() && user_id == &caller.id
+                    }
+                    SubjectSet::SingleServicePrincipal {
+                        service_principal_id,
+                        ..
+                    } => is_sp && service_principal_id == &caller.id,
+                    SubjectSet::GroupMembers { group_id, .. } => {
+                        store.is_group_member(group_id, &caller.id, now).await?
+                    }
+                    _ => false,
+                };
+                if found {
+                    break;
+                }
+            }
+            found
+        }
+        // Direct assignment only, or external users Writ does not have.
+        _ => false,
+    })
+}
+
+impl Entitlement {
     /// Policies of a package under which the caller may request it for itself.
     async fn self_policies(
         &self,
@@ -1136,5 +1128,125 @@ impl Entitlement {
             return Err(DomainError::not_found("accessPackage", package_id));
         }
         Ok(policies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Who falls within a policy's target scope, against the in-memory directory, without a
+    //! database.
+
+    use time::{Duration, OffsetDateTime};
+
+    use super::principal_in_scope;
+    use crate::authz::PrincipalKind;
+    use crate::entitlement::Subject;
+    use crate::entitlement::policy_model::{AssignmentPolicy, PolicySettings};
+    use crate::store::fake::{FakeDirectory, block_on};
+
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    /// A policy of `scope` with `settings` given as Graph writes them.
+    fn policy(scope: &str, settings: serde_json::Value) -> AssignmentPolicy {
+        let settings: PolicySettings = serde_json::from_value(settings).unwrap();
+        AssignmentPolicy {
+            id: "policy".into(),
+            access_package_id: "package".into(),
+            catalog_id: "catalog".into(),
+            display_name: "policy".into(),
+            description: None,
+            allowed_target_scope: scope.into(),
+            settings,
+            created_date_time: NOW,
+            modified_date_time: NOW,
+        }
+    }
+
+    fn subject(id: &str, kind: PrincipalKind, is_agent: bool) -> Subject {
+        Subject {
+            id: id.into(),
+            kind,
+            is_agent,
+            display_name: id.into(),
+            principal_name: None,
+            mail: None,
+            identity_parent_id: None,
+        }
+    }
+
+    fn in_scope(directory: &FakeDirectory, who: &Subject, policy: &AssignmentPolicy) -> bool {
+        block_on(principal_in_scope(directory, who, policy, NOW)).unwrap()
+    }
+
+    #[test]
+    fn specific_targets_include_current_group_members_only() {
+        let mut directory = FakeDirectory::default();
+        for id in ["member", "former", "stranger"] {
+            directory.users.push(FakeDirectory::person(id));
+        }
+        directory.add_member("g", "member", Some(NOW + Duration::hours(1)));
+        directory.add_member("g", "former", Some(NOW));
+        let p = policy(
+            "specificDirectoryUsers",
+            serde_json::json!({"specificAllowedTargets": [
+                {"@odata.type": "#microsoft.graph.groupMembers", "groupId": "g"}
+            ]}),
+        );
+        let user = |id| subject(id, PrincipalKind::User, false);
+        assert!(in_scope(&directory, &user("member"), &p));
+        assert!(!in_scope(&directory, &user("former"), &p));
+        assert!(!in_scope(&directory, &user("stranger"), &p));
+    }
+
+    #[test]
+    fn member_users_exclude_guests_agents_and_unknown_users() {
+        let mut directory = FakeDirectory::default();
+        directory.users.push(FakeDirectory::person("member"));
+        let mut guest = FakeDirectory::person("guest");
+        guest.user_type = "Guest".into();
+        directory.users.push(guest);
+        directory.users.push(FakeDirectory::person("agent"));
+        let p = policy(
+            "allMemberUsers",
+            serde_json::json!({"expiration": {"type": "afterDuration", "duration": "P1D"}}),
+        );
+        assert!(in_scope(
+            &directory,
+            &subject("member", PrincipalKind::User, false),
+            &p
+        ));
+        assert!(!in_scope(
+            &directory,
+            &subject("guest", PrincipalKind::User, false),
+            &p
+        ));
+        assert!(!in_scope(
+            &directory,
+            &subject("agent", PrincipalKind::User, true),
+            &p
+        ));
+        assert!(!in_scope(
+            &directory,
+            &subject("ghost", PrincipalKind::User, false),
+            &p
+        ));
+    }
+
+    #[test]
+    fn agents_are_in_scope_only_of_a_policy_with_an_end() {
+        let directory = FakeDirectory::default();
+        let agent = subject("agent-sp", PrincipalKind::ServicePrincipal, true);
+        let bounded = policy(
+            "allDirectoryAgentIdentities",
+            serde_json::json!({"expiration": {"type": "afterDuration", "duration": "P1D"}}),
+        );
+        let endless = policy(
+            "allDirectoryAgentIdentities",
+            serde_json::json!({"expiration": {"type": "noExpiration"}}),
+        );
+        assert!(in_scope(&directory, &agent, &bounded));
+        assert!(!in_scope(&directory, &agent, &endless));
+        let sp = subject("plain-sp", PrincipalKind::ServicePrincipal, false);
+        assert!(!in_scope(&directory, &sp, &bounded));
     }
 }

@@ -14,16 +14,17 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::requests::{
-    Assignment, AssignmentRequest, AssignmentState, RequestState, assignment_event_data,
-    request_audit, status_of,
-};
+use super::records::{assignment_event_data, request_audit};
 use super::{Entitlement, delivery, require};
-use crate::audit::{Actor, AuditRecord, OutboxEvent};
+
 use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::error::{DomainError, DomainResult};
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, Assignment, AssignmentRequest, AssignmentState, AuditRecord, JobKind, NewJob,
+    OutboxEvent, RequestState, status_of,
+};
+
 use crate::store::StoreTx;
 
 /// Graph's limit: a request is reprocessed within 14 days of its completion; after that a new

@@ -20,13 +20,14 @@ use crate::authz::{Caller, roles};
 use crate::directory::{ApplicationKind, RequestContext};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_object_id, parse_guid};
+use crate::model::{
+    CatalogResource, ORIGIN_APPLICATION, ORIGIN_DIRECTORY_ROLE, ORIGIN_GROUP, ResourceRequest,
+    ResourceRole, ResourceScope,
+};
 use crate::query::{ListQuery, Page};
 
 use super::catalogs::audit;
-use super::{
-    CatalogResource, Entitlement, ORIGIN_APPLICATION, ORIGIN_DIRECTORY_ROLE, ORIGIN_GROUP,
-    ResourceRequest, ResourceRole, ResourceScope, require,
-};
+use super::{Entitlement, require};
 
 #[derive(Debug, Clone)]
 pub struct ResourceRequestInput {

@@ -7,10 +7,11 @@ use crate::authz::{Caller, em_roles};
 use crate::directory::{RequestContext, UserKind};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{new_object_id, parse_guid};
+use crate::model::EmRoleAssignment;
 use crate::query::{ListQuery, Page};
 
+use super::Entitlement;
 use super::catalogs::audit;
-use super::{EmRoleAssignment, Entitlement};
 
 #[derive(Debug, Clone)]
 pub struct EmRoleAssignmentInput {

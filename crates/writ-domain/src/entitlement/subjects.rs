@@ -10,10 +10,10 @@
 
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
+use crate::model::Subject;
 use crate::query::{ListQuery, Page};
 
 use super::Entitlement;
-use super::requests::Subject;
 
 fn require_reader(caller: &Caller) -> DomainResult<()> {
     if caller.reads_all_catalogs() {

@@ -27,15 +27,16 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Entitlement;
-use super::approvals::{EXPIRED, IN_PROGRESS};
-use super::policy_model::ApprovalStage;
-use super::requests::{
-    ApprovalStageRecord, AssignmentRequest, RequestState, StatusReason, request_audit,
-    request_event_data,
-};
-use crate::audit::{Actor, OutboxEvent};
+use crate::model::stage_status::{EXPIRED, IN_PROGRESS};
+
+use super::records::{request_audit, request_event_data};
+
 use crate::error::DomainResult;
-use crate::jobs::{JobKind, NewJob};
+use crate::model::{
+    Actor, ApprovalStage, ApprovalStageRecord, AssignmentRequest, JobKind, NewJob, OutboxEvent,
+    RequestState, StatusReason,
+};
+
 use crate::store::StoreTx;
 
 /// Writes the timers of a stage of `request_id` that started at `started`: the automatic denial

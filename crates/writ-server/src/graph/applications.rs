@@ -320,17 +320,11 @@ pub async fn get_by_app_id(
     query.single_entity()?;
     let app = state
         .directory
-        .store()
-        .application_by_app_id(app_id)
-        .await
-        .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?
+        .find_application_by_app_id(&auth.caller, app_id)
+        .await?
         .ok_or_else(|| {
             ApiError::not_found(format!("application with appId '{app_id}' was not found"))
         })?;
-    let app = state
-        .directory
-        .get_application(&auth.caller, &app.id)
-        .await?;
     let rendered = render(state, auth, &app).await?;
     Ok(Json(query.entity("applications", TYPE, rendered)?))
 }

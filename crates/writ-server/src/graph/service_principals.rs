@@ -89,12 +89,7 @@ pub(crate) async fn render(
     state: &AppState,
     sp: &ServicePrincipal,
 ) -> ApiResult<Map<String, Value>> {
-    let app = state
-        .directory
-        .store()
-        .application_by_app_id(&sp.app_id)
-        .await
-        .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?;
+    let app = state.directory.application_of(sp).await?;
     Ok(service_principal_json(sp, app.as_ref()))
 }
 

@@ -182,16 +182,10 @@ fn user_input(body: &JsonObject, forced: Option<UserKind>) -> ApiResult<UserInpu
 /// `/users/{id}` accepts the object id or the userPrincipalName, as Graph does.
 async fn resolve(state: &AppState, auth: &Authenticated, key: &str) -> ApiResult<User> {
     if key.contains('@') {
-        let found = state
+        return Ok(state
             .directory
-            .store()
-            .user_by_principal_name(key)
-            .await
-            .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?;
-        return match found {
-            Some(user) if auth.caller.can_see_object(&user.id) => Ok(user),
-            _ => Err(ApiError::not_found(format!("user '{key}' was not found"))),
-        };
+            .get_user_by_principal_name(&auth.caller, key)
+            .await?);
     }
     Ok(state.directory.get_user(&auth.caller, key).await?)
 }

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value};
-use writ_domain::email::{EmailDelivery, get_delivery, host_of, list_deliveries, message_id};
+use writ_domain::email::{EmailDelivery, host_of, message_id};
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
@@ -42,8 +42,10 @@ pub async fn list(
     query: ODataQuery,
 ) -> ApiResult<Json<Value>> {
     query.check_expand("emailDelivery", &[])?;
-    let store = state.directory.store();
-    let page = list_deliveries(store.email(), &auth.caller, &query.list_query()).await?;
+    let page = state
+        .directory
+        .email_deliveries(&auth.caller, &query.list_query())
+        .await?;
     let host = host_of(&state.settings.public_url);
     let page = Page {
         items: page
@@ -66,8 +68,7 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     query.check_expand("emailDelivery", &[])?;
     query.single_entity()?;
-    let store = state.directory.store();
-    let delivery = get_delivery(store.email(), &auth.caller, &id).await?;
+    let delivery = state.directory.email_delivery(&auth.caller, &id).await?;
     let mut item = delivery_json(delivery, &host_of(&state.settings.public_url));
     query.project(&mut item, "emailDelivery")?;
     Ok(Json(Value::Object(item)))

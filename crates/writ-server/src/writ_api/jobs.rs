@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value};
-use writ_domain::jobs::{QueuedJob, get_job, list_jobs};
+use writ_domain::jobs::QueuedJob;
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
@@ -50,8 +50,10 @@ pub async fn list(
     query: ODataQuery,
 ) -> ApiResult<Json<Value>> {
     query.check_expand("job", &[])?;
-    let store = state.directory.store();
-    let page = list_jobs(store.as_ref(), &auth.caller, &query.list_query()).await?;
+    let page = state
+        .directory
+        .jobs(&auth.caller, &query.list_query())
+        .await?;
     let page = Page {
         items: page.items.into_iter().map(job_json).collect(),
         next_skiptoken: page.next_skiptoken,
@@ -69,8 +71,7 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     query.check_expand("job", &[])?;
     query.single_entity()?;
-    let store = state.directory.store();
-    let job = get_job(store.as_ref(), &auth.caller, &id).await?;
+    let job = state.directory.job(&auth.caller, &id).await?;
     let mut item = job_json(job);
     query.project(&mut item, "job")?;
     Ok(Json(Value::Object(item)))

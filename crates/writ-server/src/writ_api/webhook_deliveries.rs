@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value};
 use writ_domain::query::Page;
-use writ_domain::webhooks::{DeliveryProgress, WebhookDelivery, list_deliveries};
+use writ_domain::webhooks::{DeliveryProgress, WebhookDelivery};
 
 use crate::auth::Authenticated;
 use crate::error::ApiResult;
@@ -57,8 +57,10 @@ pub async fn list(
     query: ODataQuery,
 ) -> ApiResult<Json<Value>> {
     query.check_expand("webhookDelivery", &[])?;
-    let store = state.directory.store();
-    let page = list_deliveries(store.webhooks(), &auth.caller, &query.list_query()).await?;
+    let page = state
+        .directory
+        .webhook_deliveries(&auth.caller, &query.list_query())
+        .await?;
     let page = Page {
         items: page.items.into_iter().map(delivery_json).collect(),
         next_skiptoken: page.next_skiptoken,

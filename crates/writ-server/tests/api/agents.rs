@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use writ_domain::clock::Clock;
-use writ_domain::store::Store;
+use writ_domain::store::{AuditStore, DirectoryStore};
 use writ_store::Backend;
 
 use crate::harness::{PUBLIC_URL, TestApp, app};

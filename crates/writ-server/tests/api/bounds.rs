@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use writ_domain::clock::Clock;
 use writ_domain::jobs::WorkerConfig;
-use writ_domain::store::Store;
+use writ_domain::store::{EntitlementStore, JobStore, Store};
 use writ_runtime::job_worker::{JobWorker, WorkerTiming};
 use writ_store::Backend;
 

@@ -16,7 +16,7 @@ use time::Duration;
 use writ_domain::clock::Clock;
 use writ_domain::dispatch::Pacing;
 use writ_domain::jobs::{WorkerConfig, run_due_jobs};
-use writ_domain::store::Store;
+use writ_domain::store::JobStore;
 use writ_domain::webhooks::DispatchConfig;
 use writ_runtime::callouts::HttpCalloutSender;
 use writ_runtime::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};

@@ -626,7 +626,7 @@ async fn catalog_roles_belong_to_human_users(backend: Backend) {
     let catalog = id(&create_catalog(&app, &app.admin, "Humans only").await);
     let group = app.create_group("A Group").await;
     let admin_sp = {
-        use writ_domain::store::Store;
+        use writ_domain::store::DirectoryStore;
         app.store
             .service_principal_by_app_id(crate::harness::ADMIN_CLIENT_ID)
             .await

@@ -10,7 +10,7 @@ use serde_json::json;
 use time::Duration;
 use writ_domain::clock::Clock;
 use writ_domain::jobs::{ClaimedJob, JobHandler, WorkerConfig};
-use writ_domain::store::Store;
+use writ_domain::store::{AuditStore, Store};
 use writ_store::Backend;
 
 use crate::assignments::{post, post_request, run_jobs, setup};

@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use writ_domain::clock::Clock;
 use writ_domain::jobs::{PassReport, WorkerConfig, run_due_jobs};
-use writ_domain::store::Store;
+use writ_domain::store::AuditStore;
 use writ_store::Backend;
 
 use crate::agents::{create_agent, fleet};

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use writ_domain::store::Store;
+use writ_domain::store::{AuditStore, DirectoryStore};
 use writ_store::Backend;
 
 use crate::harness::{ADMIN_CLIENT_ID, PUBLIC_URL, app};

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
 use writ_domain::clock::Clock;
-use writ_domain::store::Store;
+use writ_domain::store::AuditStore;
 use writ_store::Backend;
 
 use crate::agents::agent_token;

@@ -415,7 +415,7 @@ impl TestApp {
 
     /// The number of users, read straight from the store.
     pub async fn user_count(&self) -> i64 {
-        use writ_domain::store::Store;
+        use writ_domain::store::DirectoryStore;
         self.store
             .list_users(
                 &writ_domain::query::ListQuery {
@@ -432,7 +432,7 @@ impl TestApp {
     }
 
     pub async fn group_count(&self) -> i64 {
-        use writ_domain::store::Store;
+        use writ_domain::store::DirectoryStore;
         self.store
             .list_groups(&writ_domain::query::ListQuery {
                 top: 1,
@@ -446,7 +446,7 @@ impl TestApp {
     }
 
     pub async fn audit_count(&self) -> usize {
-        use writ_domain::store::Store;
+        use writ_domain::store::AuditStore;
         self.store.audit_records(10_000).await.unwrap().len()
     }
 }

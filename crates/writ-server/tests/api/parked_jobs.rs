@@ -17,7 +17,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::Duration;
 use writ_domain::clock::Clock;
-use writ_domain::store::Store;
+use writ_domain::store::{AuditStore, EntitlementStore, Store};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent};

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use writ_domain::store::Store;
+use writ_domain::store::DirectoryStore;
 use writ_store::Backend;
 
 use crate::current_user::world;

@@ -7,7 +7,7 @@ use writ_domain::audit::{Actor, AuditRecord};
 use writ_domain::audit_chain::{
     AuditKey, ChainBreak, Checkpoint, VerifyReport, chain_all, chain_pending, verify_chain,
 };
-use writ_domain::store::Store;
+use writ_domain::store::{AuditStore, Store};
 use writ_store::{Backend, SqlStore};
 
 use super::{now, store};

@@ -1,4 +1,5 @@
-//! Directory entities as the domain holds them (not the wire shape, not the row shape).
+//! Directory entities as the domain holds them (not the wire shape, not the row shape): users,
+//! groups, applications, service principals and the grants between them.
 
 use time::OffsetDateTime;
 

@@ -1,4 +1,5 @@
-//! Entitlement-management entities as the domain holds them.
+//! Entitlement-management entities as the domain holds them: catalogs, their resources, roles
+//! and scopes, access packages and catalog role assignments.
 
 use time::OffsetDateTime;
 

@@ -1,0 +1,258 @@
+//! Removals (`userRemove`, `adminRemove`, `systemRemove` at deletion) and the end of an
+//! assignment, which takes effect in the transaction that records it.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use super::{required, rule};
+use crate::authz::Caller;
+use crate::directory::RequestContext;
+use crate::entitlement::callouts::CalloutOn;
+use crate::entitlement::records::{
+    self, Ending, EndingRecords, Transition, ending_records, transition,
+};
+use crate::entitlement::{Entitlement, delivery, require};
+use crate::error::{DomainError, DomainResult};
+use crate::model::{
+    Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput,
+    AssignmentState, AssignmentStatus, Callout, CalloutStage, RequestState, RequestType,
+};
+use crate::store::StoreTx;
+
+impl Entitlement {
+    /// Ends an assignment in a transaction of its own, with the `assignmentRequestRemoved`
+    /// callout its policy makes.
+    pub(in crate::entitlement) async fn end_with_callout(
+        &self,
+        ending: Ending<'_>,
+    ) -> DomainResult<AssignmentRequest> {
+        let original = ending.assignment.clone();
+        let records = ending_records(ending);
+        let callout = self.removed_callout(&records, &mut HashMap::new()).await?;
+        let mut tx = self.store.begin().await?;
+        let request = write_ending(tx.as_mut(), &original, records, callout.as_ref()).await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// The `assignmentRequestRemoved` callout of an ending, if its policy makes one; `policies`
+    /// caches the policies read across a batch.
+    pub(in crate::entitlement) async fn removed_callout(
+        &self,
+        records: &EndingRecords,
+        policies: &mut HashMap<String, Option<AssignmentPolicy>>,
+    ) -> DomainResult<Option<Callout>> {
+        let policy_id = &records.ended.policy_id;
+        if !policies.contains_key(policy_id) {
+            let policy = self.store.assignment_policy(policy_id).await?;
+            policies.insert(policy_id.clone(), policy);
+        }
+        let Some(Some(policy)) = policies.get(policy_id) else {
+            return Ok(None);
+        };
+        self.plan_callout(
+            policy,
+            CalloutStage::RequestRemoved,
+            CalloutOn::Assignment {
+                assignment: &records.ended,
+                request: Some(&records.request),
+            },
+            records.request.created_date_time,
+        )
+        .await
+    }
+
+    /// `userRemove`: the target removes its own assignment, or an allowed on-behalf requestor
+    /// removes it; it ends in this transaction.
+    pub(super) async fn user_remove(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+    ) -> DomainResult<AssignmentRequest> {
+        let assignment_id = required(input.assignment_id, "id")?;
+        let assignment = self.visible_assignment(caller, &assignment_id).await?;
+        let target = self
+            .subject(&assignment.target_id)
+            .await?
+            .ok_or_else(|| rule(format!("assignment '{assignment_id}' does not exist")))?;
+        let policy = self.store.assignment_policy(&assignment.policy_id).await?;
+        let allowed = match &policy {
+            None => false,
+            Some(policy) if target.id == caller.id => {
+                policy
+                    .settings
+                    .requestor_settings
+                    .enable_targets_to_self_remove_access
+            }
+            Some(policy) => {
+                policy
+                    .settings
+                    .requestor_settings
+                    .enable_on_behalf_requestors_to_remove_access
+                    && self.may_act_on_behalf(caller, &target, policy).await?
+            }
+        };
+        if !allowed {
+            return Err(DomainError::forbidden(
+                "this policy does not let the caller remove this assignment",
+            ));
+        }
+        let now = self.clock.now();
+        let recipients = self
+            .request_recipients(&target.id, &caller.id, caller.kind)
+            .await?;
+        self.end_with_callout(Ending {
+            assignment,
+            request_type: RequestType::UserRemove,
+            expiry: false,
+            actor: Actor::from(caller),
+            requestor: (caller.id.clone(), caller.kind),
+            request_id: ctx.request_id.as_deref(),
+            justification: input.justification,
+            at: now,
+            target_name: &target.display_name,
+            recipients,
+        })
+        .await
+    }
+
+    pub(super) async fn admin_remove(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        input: AssignmentRequestInput,
+    ) -> DomainResult<AssignmentRequest> {
+        let assignment_id = required(input.assignment_id, "id")?;
+        let assignment = self
+            .store
+            .assignment(&assignment_id)
+            .await?
+            .ok_or_else(|| rule(format!("assignment '{assignment_id}' does not exist")))?;
+        require(
+            caller
+                .catalog_rights(&assignment.catalog_id)
+                .manage_assignments,
+            "removing assignments",
+        )?;
+        let now = self.clock.now();
+        let target_name = self
+            .subject(&assignment.target_id)
+            .await?
+            .map(|s| s.display_name)
+            .unwrap_or_default();
+        let recipients = self
+            .request_recipients(&assignment.target_id, &caller.id, caller.kind)
+            .await?;
+        self.end_with_callout(Ending {
+            assignment,
+            request_type: RequestType::AdminRemove,
+            expiry: false,
+            actor: Actor::from(caller),
+            requestor: (caller.id.clone(), caller.kind),
+            request_id: ctx.request_id.as_deref(),
+            justification: input.justification,
+            at: now,
+            target_name: &target_name,
+            recipients,
+        })
+        .await
+    }
+}
+
+/// Deleting a principal ends its assignments (`systemRemove`) and cancels its open requests, in
+/// the deleting transaction, before the principal's grant rows cascade away.
+pub(crate) async fn end_assignments_of(
+    tx: &mut dyn StoreTx,
+    caller: &Caller,
+    ctx: &RequestContext,
+    now: OffsetDateTime,
+    principal_id: &str,
+) -> DomainResult<()> {
+    for assignment in tx.live_assignments_of(principal_id).await? {
+        let requestor = (caller.id.clone(), caller.kind);
+        let ending = Ending {
+            assignment,
+            request_type: RequestType::SystemRemove,
+            expiry: false,
+            actor: Actor::from(caller),
+            requestor,
+            request_id: ctx.request_id.as_deref(),
+            justification: Some("the target was deleted".into()),
+            at: now,
+            target_name: "",
+            recipients: Vec::new(),
+        };
+        end_assignment(tx, ending).await?;
+    }
+    for request in tx.open_requests_of(principal_id).await? {
+        transition(
+            tx,
+            &request,
+            RequestState::Canceled,
+            now,
+            Transition {
+                actor: Actor::from(caller),
+                request_id: ctx.request_id.as_deref(),
+                activity: "Cancel access package assignment request",
+                event: "request.canceled",
+                reason: Some("the target was deleted"),
+                recipients: Vec::new(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Ends an assignment inside `tx`: marks it expired (status `Removed` or `Expired`), releases
+/// the grants it holds, and records the removal request, its audit record and its event.
+pub(in crate::entitlement) async fn end_assignment(
+    tx: &mut dyn StoreTx,
+    ending: Ending<'_>,
+) -> DomainResult<AssignmentRequest> {
+    let original = ending.assignment.clone();
+    write_ending(tx, &original, ending_records(ending), None).await
+}
+
+/// Writes an assignment's end (read as `original`) into `tx`: the ended assignment, its grants
+/// released, an open extension closed, the recording request, its audit record and event, and
+/// the `assignmentRequestRemoved` callout its policy makes, if any.
+pub(in crate::entitlement) async fn write_ending(
+    tx: &mut dyn StoreTx,
+    original: &Assignment,
+    records: EndingRecords,
+    callout: Option<&Callout>,
+) -> DomainResult<AssignmentRequest> {
+    let already_ended =
+        || DomainError::Conflict(format!("assignment '{}' has already ended", original.id));
+    if original.state == AssignmentState::Expired {
+        return Err(already_ended());
+    }
+    let at = records
+        .ended
+        .expired_date_time
+        .unwrap_or(records.request.created_date_time);
+    let expiry = records.ended.status_kind() == Some(AssignmentStatus::Expired);
+    if !tx.update_assignment(&records.ended, original).await? {
+        return Err(already_ended());
+    }
+    delivery::revoke_all(tx, &original.id).await?;
+    crate::entitlement::extensions::close_open_update(
+        tx,
+        original,
+        at,
+        if expiry {
+            crate::entitlement::extensions::UpdateClosed::Expired
+        } else {
+            crate::entitlement::extensions::UpdateClosed::Removed
+        },
+    )
+    .await?;
+    tx.insert_assignment_request(&records.request).await?;
+    tx.append_audit(&records.audit).await?;
+    tx.enqueue_event(&records.event).await?;
+    records::write_callout(tx, callout).await?;
+    Ok(records.request)
+}

@@ -1,0 +1,104 @@
+//! Resolving the caller of an API request from a verified token's claims. The claims name the
+//! principal only: whether it still exists, is enabled, and which directory and catalog roles it
+//! holds is read from the database on every request, never taken from the token.
+
+use time::OffsetDateTime;
+
+use super::{Identity, IdentityError, IdentityResult, Principal};
+use crate::authz::{Caller, PrincipalKind};
+
+/// What a token's `idtyp` says it was issued to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenType {
+    /// `idtyp` = `user`: a user (agent users included).
+    User,
+    /// Anything else (`app`): a service principal.
+    App,
+}
+
+impl TokenType {
+    pub fn from_idtyp(idtyp: &str) -> Self {
+        if idtyp == "user" {
+            Self::User
+        } else {
+            Self::App
+        }
+    }
+
+    fn principal_kind(self) -> PrincipalKind {
+        match self {
+            Self::User => PrincipalKind::User,
+            Self::App => PrincipalKind::ServicePrincipal,
+        }
+    }
+}
+
+/// The principal a token names, if it still exists and is enabled.
+pub fn active_principal(
+    found: Option<Principal>,
+    expected: PrincipalKind,
+) -> IdentityResult<Principal> {
+    found
+        .filter(|p| p.enabled && p.kind == expected)
+        .ok_or(IdentityError::PrincipalGone(expected))
+}
+
+/// The caller a principal is now: the directory roles it holds at the tenant scope (never a
+/// privileged one for an agent) and, for human users only, its catalog roles.
+pub fn caller_of(
+    principal: Principal,
+    directory_role_paths: Vec<(String, Option<OffsetDateTime>)>,
+    catalog_roles: Vec<(String, Option<String>)>,
+) -> Caller {
+    let directory_roles = super::held_directory_roles(principal.is_agent, directory_role_paths)
+        .into_iter()
+        .map(|(role, _)| role)
+        .collect();
+    let catalog_roles = if principal.is_human_user() {
+        catalog_roles
+    } else {
+        Vec::new()
+    };
+    Caller {
+        id: principal.id,
+        kind: principal.kind,
+        display_name: principal.display_name,
+        login_name: principal.login_name,
+        enabled: principal.enabled,
+        is_agent: principal.is_agent,
+        directory_roles,
+        catalog_roles,
+    }
+}
+
+impl Identity<'_> {
+    /// The caller named by a verified token's `idtyp` and `oid`, as the database describes it
+    /// now.
+    pub async fn resolve_caller(
+        &self,
+        token_type: TokenType,
+        object_id: &str,
+    ) -> IdentityResult<Caller> {
+        let now = self.clock.now();
+        let found = match token_type {
+            TokenType::User => self.store.user(object_id).await?.map(Principal::from),
+            TokenType::App => self
+                .store
+                .service_principal(object_id)
+                .await?
+                .map(Principal::from),
+        };
+        let principal = active_principal(found, token_type.principal_kind())?;
+        let paths = self
+            .store
+            .effective_directory_roles(&principal.id, now)
+            .await?;
+        // Catalog roles belong to enabled human users only; nobody else is even looked up.
+        let catalog_roles = if principal.is_human_user() {
+            self.store.em_roles_of(&principal.id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(caller_of(principal, paths, catalog_roles))
+    }
+}

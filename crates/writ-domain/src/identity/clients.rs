@@ -1,0 +1,117 @@
+//! Authenticating a client at the token endpoint: an application, service principal or agent
+//! identity by its `appId` and a client secret (`client_credentials`), a user by user principal
+//! name and local password (`password`), and the `client_id` a password grant names.
+
+use std::future::Future;
+
+use time::OffsetDateTime;
+
+use super::{Identity, IdentityError, IdentityResult, Principal};
+use crate::directory::{ClientSecret, ServicePrincipal, User};
+use crate::{ids, secrets};
+
+/// The client id recorded in user tokens requested without one (`azp`/`appid`).
+pub const WRIT_PUBLIC_CLIENT_ID: &str = "a8d5e6f0-4c3b-4f7a-9d21-77717e000001";
+
+/// A blocking check (an argon2 verification) handed to the caller to run off the async workers;
+/// the domain has no runtime of its own.
+pub type BlockingCheck = Box<dyn FnOnce() -> bool + Send + 'static>;
+
+/// Whether `presented` is one of the owner's secrets valid at `now` (started, not yet ended).
+pub fn secret_matches(presented: &str, credentials: &[ClientSecret], now: OffsetDateTime) -> bool {
+    credentials
+        .iter()
+        .filter(|s| s.start_date_time <= now && s.end_date_time > now)
+        .any(|s| secrets::verify_client_secret(presented, &s.secret_hash))
+}
+
+/// A client whose secret matched gets a token only through an enabled service principal.
+pub fn enabled_client(principal: Option<ServicePrincipal>) -> IdentityResult<Principal> {
+    principal
+        .filter(|sp| sp.account_enabled)
+        .map(Principal::from)
+        .ok_or(IdentityError::UnauthorizedClient)
+}
+
+/// The password grant's answer once the password was checked: an unknown user, a user without
+/// a local password and a wrong password are one refusal (a failed attempt, so the sign-in
+/// limiter counts it); a disabled account with the right password is another (not counted).
+pub fn password_outcome(user: Option<User>, verified: bool) -> IdentityResult<Principal> {
+    let user = match user {
+        Some(user) if verified && user.password_hash.is_some() => user,
+        _ => return Err(IdentityError::WrongPassword),
+    };
+    if !user.account_enabled {
+        return Err(IdentityError::AccountDisabled);
+    }
+    Ok(Principal::from(user))
+}
+
+impl Identity<'_> {
+    /// `client_credentials`: `client_id` is an application's `appId` (its service principal's
+    /// secrets are the application's) or an agent identity's (which may hold its own). The
+    /// secret is checked before anything else is said about the client.
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> IdentityResult<Principal> {
+        let now = self.clock.now();
+        let client_id = ids::parse_guid(client_id).ok_or(IdentityError::InvalidClient)?;
+        let (owner_id, principal) = match self.store.application_by_app_id(&client_id).await? {
+            Some(application) => (
+                application.id,
+                self.store.service_principal_by_app_id(&client_id).await?,
+            ),
+            None => match self.store.service_principal_by_app_id(&client_id).await? {
+                Some(sp) if sp.is_agent() => (sp.id.clone(), Some(sp)),
+                _ => return Err(IdentityError::InvalidClient),
+            },
+        };
+        let credentials = self.store.password_credentials(&owner_id).await?;
+        if !secret_matches(client_secret, &credentials, now) {
+            return Err(IdentityError::InvalidClient);
+        }
+        enabled_client(principal)
+    }
+
+    /// `password`: the user with this user principal name and a local password. An unknown
+    /// user is checked against `dummy_hash`, so that a refusal takes as long whether or not the
+    /// account exists; `offload` runs the (deliberately slow) verification where it blocks no
+    /// async worker and answers `false` if it could not run.
+    pub async fn authenticate_user<F, Fut>(
+        &self,
+        username: &str,
+        password: String,
+        dummy_hash: &str,
+        offload: F,
+    ) -> IdentityResult<Principal>
+    where
+        F: FnOnce(BlockingCheck) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let user = self.store.user_by_principal_name(username).await?;
+        let stored_hash = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash.to_owned());
+        let verified = offload(Box::new(move || {
+            secrets::verify_password(&password, &stored_hash)
+        }))
+        .await;
+        password_outcome(user, verified)
+    }
+
+    /// The client a password grant is requested with: one named must be a registered
+    /// application; none means Writ's public client.
+    pub async fn password_grant_client(&self, client_id: Option<&str>) -> IdentityResult<String> {
+        let Some(id) = client_id else {
+            return Ok(WRIT_PUBLIC_CLIENT_ID.to_owned());
+        };
+        let id = ids::parse_guid(id).ok_or(IdentityError::InvalidClient)?;
+        if self.store.application_by_app_id(&id).await?.is_none() {
+            return Err(IdentityError::InvalidClient);
+        }
+        Ok(id)
+    }
+}

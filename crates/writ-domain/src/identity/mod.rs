@@ -1,0 +1,149 @@
+//! Identity (DESIGN section 3): who a client is ([`clients`]: client secrets, local passwords),
+//! who the caller of an API request is ([`callers`]: verified token claims resolved against the
+//! database, every request) and what a token carries ([`claims`]: its audience, `roles`, `wids`
+//! and the instant it must end by), and how often a password may be tried ([`sign_in`]). The
+//! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
+//! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
+//! testable without HTTP.
+
+pub mod callers;
+pub mod claims;
+pub mod clients;
+pub mod sign_in;
+
+pub use callers::TokenType;
+pub use claims::{Audience, TokenContent, TokenLifetimes};
+pub use clients::WRIT_PUBLIC_CLIENT_ID;
+
+use crate::authz::PrincipalKind;
+use crate::clock::Clock;
+use crate::directory::{Directory, ServicePrincipal, User, UserKind};
+use crate::error::DomainError;
+use crate::store::{Store, StoreError};
+
+/// Why the identity rules refused. Each variant is one answer of the token endpoint (RFC 6749's
+/// `error`) or of an API call's authentication; `writ-server/src/error.rs` chooses the status.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The request lacks what the rule needs (e.g. the `scope` of client credentials).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Unknown client, wrong or expired secret, or an unregistered `client_id`.
+    #[error("The client id or secret is not valid.")]
+    InvalidClient,
+    /// The client authenticated but has no enabled service principal here.
+    #[error("The application has no enabled service principal in this tenant.")]
+    UnauthorizedClient,
+    /// The user name or password is wrong (a failed attempt, for the sign-in limiter).
+    #[error("The user name or password is incorrect.")]
+    WrongPassword,
+    /// The password is right but the account is disabled (not a failed attempt).
+    #[error("The user account is disabled.")]
+    AccountDisabled,
+    /// The requested scope names no usable resource; the message says why.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// The principal a verified token names no longer exists or is disabled.
+    #[error("The {} of this token no longer exists or is disabled.", principal_noun(*.0))]
+    PrincipalGone(PrincipalKind),
+    /// The store failed: not the client's fault.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+fn principal_noun(kind: PrincipalKind) -> &'static str {
+    match kind {
+        PrincipalKind::User => "user",
+        PrincipalKind::ServicePrincipal => "service principal",
+    }
+}
+
+impl From<StoreError> for IdentityError {
+    fn from(err: StoreError) -> Self {
+        Self::Domain(err.into())
+    }
+}
+
+pub type IdentityResult<T> = Result<T, IdentityError>;
+
+/// A principal that authenticates: a user (agent users included) or a service principal (agent
+/// identities included), as the identity rules need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub id: String,
+    pub kind: PrincipalKind,
+    /// An agent identity or agent user.
+    pub is_agent: bool,
+    pub display_name: String,
+    /// `userPrincipalName` for users, `appId` for service principals.
+    pub login_name: String,
+    pub enabled: bool,
+}
+
+impl Principal {
+    /// An enabled human user: the only principal that holds roles through groups and catalog
+    /// roles.
+    pub fn is_human_user(&self) -> bool {
+        self.kind == PrincipalKind::User && !self.is_agent
+    }
+}
+
+impl From<User> for Principal {
+    fn from(user: User) -> Self {
+        Self {
+            is_agent: user.kind == UserKind::AgentUser,
+            id: user.id,
+            kind: PrincipalKind::User,
+            display_name: user.display_name,
+            login_name: user.user_principal_name,
+            enabled: user.account_enabled,
+        }
+    }
+}
+
+impl From<ServicePrincipal> for Principal {
+    fn from(sp: ServicePrincipal) -> Self {
+        Self {
+            is_agent: sp.is_agent(),
+            id: sp.id,
+            kind: PrincipalKind::ServicePrincipal,
+            display_name: sp.display_name,
+            login_name: sp.app_id,
+            enabled: sp.account_enabled,
+        }
+    }
+}
+
+/// The identity service: reads what a rule needs from the store, decides, returns typed results.
+/// Made from the [`Directory`] by [`Identity::of`]; cheap to make per request.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    store: &'a dyn Store,
+    clock: &'a dyn Clock,
+}
+
+impl<'a> Identity<'a> {
+    pub fn new(store: &'a dyn Store, clock: &'a dyn Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// The identity service over the directory's store and clock.
+    pub fn of(directory: &'a Directory) -> Self {
+        Self::new(directory.port(), directory.clock().as_ref())
+    }
+}
+
+/// The directory roles a principal holds, one entry per role lasting until its latest path ends
+/// (`None`: no end); an agent never holds a privileged one, whatever path granted it.
+pub fn held_directory_roles(
+    is_agent: bool,
+    paths: Vec<(String, Option<time::OffsetDateTime>)>,
+) -> Vec<(String, Option<time::OffsetDateTime>)> {
+    crate::authz::fold_role_paths(paths)
+        .into_iter()
+        .filter(|(role, _)| !is_agent || crate::authz::allowed_for_agent(role))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+//! Delivery vocabulary shared by the queues and the providers: where an outbound delivery
+//! stands, and one grant as a provider holds it.
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not yet accepted by the receiver; due again at its next attempt time.
+    Pending,
+    /// A 2xx answered one attempt.
+    Delivered,
+    /// Given up: too many failed attempts, or the endpoint's address was refused.
+    DeadLettered,
+}
+
+impl DeliveryState {
+    pub const NAMES: &'static [&'static str] = &["pending", "delivered", "deadLettered"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::DeadLettered => "deadLettered",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+            DeliveryState::DeadLettered,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+/// One grant as a provider holds it for one holder: what `plan` means to apply and what
+/// `read_back` reports, compared as values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldGrant {
+    GroupMember {
+        group_id: String,
+        principal_id: String,
+    },
+    GroupOwner {
+        group_id: String,
+        principal_id: String,
+    },
+    /// An app role of the API whose service principal is `resource_id`.
+    AppRole {
+        resource_id: String,
+        app_role_id: String,
+        principal_id: String,
+    },
+    /// A delegated permission (`consentType: Principal`) for one scope value.
+    Delegated {
+        client_id: String,
+        resource_id: String,
+        scope: String,
+        principal_id: String,
+    },
+    /// A tenant-wide directory role.
+    DirectoryRole {
+        role_definition_id: String,
+        principal_id: String,
+    },
+}
