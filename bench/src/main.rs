@@ -217,7 +217,7 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
     let recorded = storm::Recorded::default();
     // The job worker, as `writ serve` runs it: it delivers the assignment storm below.
     tokio::spawn(
-        writ_server::job_worker::JobWorker {
+        writ_runtime::job_worker::JobWorker {
             store: Arc::new(store.clone()),
             clock: Arc::new(SystemClock),
             handler: Arc::new(storm::Reporting {
@@ -232,7 +232,7 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
                     ..default
                 }
             },
-            timing: writ_server::job_worker::WorkerTiming::default(),
+            timing: writ_runtime::job_worker::WorkerTiming::default(),
             waker: state.job_waker.clone(),
         }
         .run(std::future::pending()),

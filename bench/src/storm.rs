@@ -73,7 +73,7 @@ impl JobHandler for Reporting {
 
 /// The running job worker: its wake-up, and what its handler reports.
 pub struct Worker<'a> {
-    pub waker: &'a writ_server::job_worker::JobWaker,
+    pub waker: &'a writ_runtime::job_worker::JobWaker,
     pub recorded: &'a Recorded,
 }
 

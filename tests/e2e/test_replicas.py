@@ -46,7 +46,7 @@ from writ_harness import SHUTDOWN_TIMEOUT_S, HarnessError, WritServer
 
 EM = "identityGovernance/entitlementManagement"
 HTTP_THREADS = 8
-JOB_LOG = {"WRIT_LOG": "info,writ_server::job_worker=debug"}
+JOB_LOG = {"WRIT_LOG": "info,writ_runtime::job_worker=debug"}
 OPEN_STATES = ("submitted", "pendingApproval", "scheduled", "delivering")
 ROLE_ID = "0f5a1c2e-7d3b-4e6f-9a8b-1c2d3e4f5a6b"
 

@@ -8,7 +8,7 @@
 //! [`crate::webhooks::DispatchConfig::max_attempts`] or a permanent (5xx) refusal. Because the `Message-ID` is
 //! derived from the event and the recipient, a resend after a crash carries the same one.
 //!
-//! The SMTP client is the server's ([`EmailSender`]); the rows are the store's ([`EmailStore`]).
+//! The SMTP client is the runtime's ([`EmailSender`]); the rows are the store's ([`EmailStore`]).
 //! Administrators read the rows at `/writ/v1/emailDeliveries` ([`list_deliveries`],
 //! [`get_delivery`]).
 
@@ -151,7 +151,7 @@ pub struct EmailMessage {
     pub html: String,
 }
 
-/// Sends one message. Implemented by the server over SMTP: [`SendOutcome::Answered`] with the
+/// Sends one message. Implemented by the runtime over SMTP: [`SendOutcome::Answered`] with the
 /// server's 2xx code once it accepted the message, [`SendOutcome::Failed`] for a transient
 /// failure (no connection, 4xx), [`SendOutcome::Refused`] for a permanent one (5xx).
 #[async_trait]
@@ -162,6 +162,14 @@ pub trait EmailSender: Send + Sync {
 /// `<{event id}.{recipient id}@{host}>`: the same for every attempt of one delivery.
 pub fn message_id(event_id: &str, recipient_id: &str, host: &str) -> String {
     format!("<{event_id}.{recipient_id}@{host}>")
+}
+
+/// The host of the server's public URL: the `Message-ID` domain (and the SMTP `EHLO` name).
+pub fn host_of(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.

@@ -10,7 +10,7 @@
 //! take `now` from the injected clock so that tests move time by hand.
 //!
 //! This module owns the job vocabulary, the backoff rule and one pass of a worker
-//! ([`run_due_jobs`]); sleeping and waking (tokio) belong to the server.
+//! ([`run_due_jobs`]); sleeping and waking (tokio) belong to the runtime (`writ-runtime`).
 //!
 //! **One job never stops the others.** A handler's panic is caught around that job (or that
 //! batch) alone: unwinding drops whatever the handler held, its transaction included, so the

@@ -16,12 +16,14 @@ pub mod idempotency;
 pub mod identity;
 pub mod ids;
 pub mod instant;
+pub mod job_waker;
 pub mod jobs;
 pub mod model;
 #[cfg(test)]
 mod module_graph;
 pub mod patch;
 pub mod query;
+pub mod redact;
 pub mod secrets;
 pub mod store;
 pub mod text;

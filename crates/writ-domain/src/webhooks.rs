@@ -12,7 +12,7 @@
 //! endpoint's address. The `webhook-id` header is the event id, so a resend after a crash is
 //! recognisable by the receiver.
 //!
-//! The HTTP client and the address policy are the server's ([`WebhookSender`]); the rows are the
+//! The HTTP client and the address policy are the runtime's ([`WebhookSender`]); the rows are the
 //! store's ([`WebhookStore`]). Time and randomness are parameters.
 
 use async_trait::async_trait;
@@ -197,7 +197,7 @@ pub struct WebhookRequest {
     pub body: String,
 }
 
-/// Sends one webhook POST. Implemented by the server with an HTTP client that enforces the
+/// Sends one webhook POST. Implemented by the runtime with an HTTP client that enforces the
 /// outbound policy and follows no redirects.
 #[async_trait]
 pub trait WebhookSender: Send + Sync {

@@ -1,31 +1,29 @@
 //! Writ's HTTP server: Graph-shaped handlers (thin adapters over `writ-domain`), the token
 //! endpoint, authentication, the Graph conventions applied once for every route, and the one
 //! error mapping. [`start`] wires a store and clock into an [`AppState`]; [`router`] serves it.
+//! HTTP only: the background runtime (job worker, dispatchers, audit chainer) is `writ-runtime`,
+//! which the `writ` binary starts beside the server.
 
-pub mod audit_chainer;
 pub mod auth;
-pub mod callouts;
+pub mod callout_tokens;
 pub mod client_address;
-pub mod dispatch_loop;
-pub mod email;
 pub mod error;
 pub mod graph;
 pub mod health;
 pub mod idempotency;
-pub mod job_worker;
 pub mod json_input;
 pub mod oauth;
 pub mod odata;
-pub mod outbound;
 pub mod rate_limit;
-pub mod redact;
 pub mod request_context;
 pub mod routes;
 pub mod state;
 pub mod tokens;
-pub mod webhooks;
 pub mod wire;
 pub mod writ_api;
+
+/// URL redaction for logs, shared with the background runtime (`crate::redact` for handlers).
+pub use writ_domain::redact;
 
 use std::sync::Arc;
 
@@ -160,7 +158,7 @@ pub async fn start(
         password_limiter: Arc::new(rate_limit::SignInLimiter::default()),
         metrics: config.metrics,
         dummy_password_hash: Arc::new(dummy_password_hash),
-        job_waker: job_worker::JobWaker::default(),
+        job_waker: writ_domain::job_waker::JobWaker::default(),
     };
     Ok(Started {
         state,

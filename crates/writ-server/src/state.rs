@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use writ_domain::directory::Directory;
 use writ_domain::entitlement::Entitlement;
+use writ_domain::job_waker::JobWaker;
 
-use crate::job_worker::JobWaker;
 use crate::rate_limit::SignInLimiter;
 use crate::tokens::TokenService;
 

@@ -23,7 +23,7 @@ use writ_domain::DomainResult;
 use writ_domain::clock::{Clock, SystemClock};
 use writ_domain::jobs::{ClaimedJob, JobHandler, JobKind, NewJob, WorkerConfig};
 use writ_domain::store::Store;
-use writ_server::job_worker::{JobWaker, JobWorker, WorkerTiming};
+use writ_runtime::job_worker::{JobWaker, JobWorker, WorkerTiming};
 use writ_store::{Backend, testing};
 
 /// Records when each job ran, by subject.
@@ -351,7 +351,7 @@ struct PanicsOnce {
 }
 
 #[async_trait::async_trait]
-impl writ_server::dispatch_loop::Passes for PanicsOnce {
+impl writ_runtime::dispatch_loop::Passes for PanicsOnce {
     const CHANNEL: &'static str = "test";
     fn config(&self) -> &writ_domain::webhooks::DispatchConfig {
         &self.config
@@ -389,7 +389,7 @@ async fn a_dispatch_loop_goes_on_after_a_pass_panics() {
         },
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(writ_server::dispatch_loop::run(channel, async {
+    let handle = tokio::spawn(writ_runtime::dispatch_loop::run(channel, async {
         let _ = stopped.await;
     }));
     let deadline = Instant::now() + StdDuration::from_secs(5);

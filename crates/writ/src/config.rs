@@ -344,7 +344,7 @@ pub fn webhook_endpoints(
 ) -> Result<Vec<writ_domain::webhooks::WebhookEndpoint>, String> {
     let mut endpoints: Vec<writ_domain::webhooks::WebhookEndpoint> = Vec::new();
     for hook in &config.notifications.webhooks {
-        let endpoint = writ_server::webhooks::endpoint(&hook.url, &hook.secret.0, &hook.events)?;
+        let endpoint = writ_runtime::webhooks::endpoint(&hook.url, &hook.secret.0, &hook.events)?;
         if endpoints.iter().any(|e| e.url == endpoint.url) {
             return Err(format!(
                 "notifications.webhooks: {} is listed twice; give it one entry with all its events",
@@ -359,8 +359,8 @@ pub fn webhook_endpoints(
 /// The SMTP relay and sender (`notifications.smtp_url`, `smtp_from`, `smtp_ca_file`, whose
 /// certificates are read and checked here), checked; `None` when no relay is configured. Errors
 /// never contain the URL's password.
-pub fn smtp(config: &Config) -> Result<Option<writ_server::email::SmtpConfig>, String> {
-    writ_server::email::SmtpConfig::parse(
+pub fn smtp(config: &Config) -> Result<Option<writ_runtime::email::SmtpConfig>, String> {
+    writ_runtime::email::SmtpConfig::parse(
         config.notifications.smtp_url.as_ref().map(|s| s.0.as_str()),
         config.notifications.smtp_from.as_deref(),
         config.notifications.smtp_ca_file.as_deref(),
@@ -449,7 +449,7 @@ fn validate(config: &Config) -> Result<(), String> {
     if config.notifications.webhook_max_attempts == 0 {
         return Err("notifications.webhook_max_attempts must be at least 1".into());
     }
-    writ_server::outbound::OutboundPolicy::parse(&config.outbound.allow_hosts)?;
+    writ_runtime::outbound::OutboundPolicy::parse(&config.outbound.allow_hosts)?;
     writ_server::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
     if let Some(metrics) = &config.metrics_listen {
         let address = metrics

@@ -1,7 +1,8 @@
-//! The `writ` binary: `writ serve` runs the API and the background workers (the job worker and
-//! the audit chainer); `writ migrate` brings the database schema up to date; `writ audit verify`
-//! and `writ audit export` check and export the tamper-evident audit log. All read the same
-//! configuration (see `config.rs` and docs/configuration.md).
+//! The `writ` binary: `writ serve` runs the API (`writ-server`) and the background runtime
+//! (`writ-runtime`: the job worker, the dispatchers and the audit chainer), wired here; `writ
+//! migrate` brings the database schema up to date; `writ audit verify` and `writ audit export`
+//! check and export the tamper-evident audit log. All read the same configuration (see
+//! `config.rs` and docs/configuration.md).
 
 mod audit;
 mod config;
@@ -209,52 +210,27 @@ async fn serve(config: config::Config) -> Result<(), String> {
         database = store.backend_kind().name(),
         "writ is serving"
     );
-    // One shutdown signal stops both the HTTP server and the job worker.
+    // One shutdown signal stops the HTTP server and every background task.
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
-    let worker = writ_server::job_worker::JobWorker {
-        store: Arc::new(store.clone()),
-        clock: Arc::new(SystemClock),
-        handler: Arc::new(started.state.entitlement.clone()),
-        config: writ_domain::jobs::WorkerConfig {
-            lease: job_lease,
-            parallel_passes: store.backend_kind().job_passes(),
-            ..writ_domain::jobs::WorkerConfig::default()
+    let runtime = writ_runtime::Runtime::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        started.state.entitlement.clone(),
+        started.state.tokens.clone(),
+        started.state.job_waker.clone(),
+        writ_runtime::RuntimeConfig {
+            job_lease,
+            job_passes: store.backend_kind().job_passes(),
+            webhook_endpoints: config::webhook_endpoints(&config)?,
+            webhook_max_attempts: config.notifications.webhook_max_attempts,
+            outbound: writ_runtime::outbound::OutboundPolicy::parse(&config.outbound.allow_hosts)?,
+            smtp: config::smtp(&config)?,
+            public_url: public_url.clone(),
+            audit_key,
         },
-        timing: writ_server::job_worker::WorkerTiming::default(),
-        waker: started.state.job_waker.clone(),
-    };
-    let dispatcher = webhook_dispatcher(&config, &store, job_lease)?;
-    let mailer = email_dispatcher(&config, &store, job_lease, &public_url)?;
-    let mut dispatcher_stopped = worker_stopped.clone();
-    let mut mailer_stopped = worker_stopped.clone();
-    let mut callouts_stopped = worker_stopped.clone();
-    let callouts = callout_dispatcher(&config, &started.state, job_lease)?;
-    let chainer_stopped = worker_stopped.clone();
+    )?;
     let metrics_stopped = worker_stopped.clone();
-    let worker = tokio::spawn(worker.run(async move {
-        let mut stopped = worker_stopped;
-        let _ = stopped.wait_for(|stop| *stop).await;
-    }));
-    let dispatcher = tokio::spawn(writ_server::dispatch_loop::run(dispatcher, async move {
-        let _ = dispatcher_stopped.wait_for(|stop| *stop).await;
-    }));
-    let mailer = mailer.map(|mailer| {
-        tokio::spawn(writ_server::dispatch_loop::run(mailer, async move {
-            let _ = mailer_stopped.wait_for(|stop| *stop).await;
-        }))
-    });
-    let callouts = tokio::spawn(writ_server::dispatch_loop::run(callouts, async move {
-        let _ = callouts_stopped.wait_for(|stop| *stop).await;
-    }));
-    let chainer = writ_server::audit_chainer::AuditChainer {
-        store: Arc::new(store.clone()),
-        key: audit_key,
-        interval: std::time::Duration::from_secs(1),
-    };
-    let chainer = tokio::spawn(chainer.run(async move {
-        let mut stopped = chainer_stopped;
-        let _ = stopped.wait_for(|stop| *stop).await;
-    }));
+    let runtime = runtime.spawn(worker_stopped);
     let metrics_server = match metrics_listener {
         Some(metrics_listener) => {
             let address = metrics_listener
@@ -278,23 +254,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
     })
     .await
     .map_err(|e| format!("server error: {e}"))?;
-    if let Err(error) = worker.await {
-        tracing::error!(%error, "the job worker ended abnormally");
-    }
-    if let Err(error) = dispatcher.await {
-        tracing::error!(%error, "the webhook dispatcher ended abnormally");
-    }
-    if let Some(mailer) = mailer
-        && let Err(error) = mailer.await
-    {
-        tracing::error!(%error, "the email dispatcher ended abnormally");
-    }
-    if let Err(error) = callouts.await {
-        tracing::error!(%error, "the custom extension callout dispatcher ended abnormally");
-    }
-    if let Err(error) = chainer.await {
-        tracing::error!(%error, "the audit chainer ended abnormally");
-    }
+    runtime.join().await;
     if let Some(metrics_server) = metrics_server {
         match metrics_server.await {
             Ok(Ok(())) => {}
@@ -305,122 +265,6 @@ async fn serve(config: config::Config) -> Result<(), String> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// The webhook dispatcher for the configured endpoints (it runs with none, routing events to
-/// nothing, so that an endpoint configured later is not sent the events of before).
-fn webhook_dispatcher(
-    config: &config::Config,
-    store: &SqlStore,
-    job_lease: time::Duration,
-) -> Result<writ_server::webhooks::WebhookDispatcher, String> {
-    use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
-    let endpoints = config::webhook_endpoints(config)?;
-    let policy = OutboundPolicy::parse(&config.outbound.allow_hosts)?;
-    let timeouts = OutboundTimeouts::default();
-    let client = OutboundClient::new(policy, timeouts)?;
-    if !endpoints.is_empty() {
-        tracing::info!(
-            endpoints = endpoints.len(),
-            "sending webhooks to {} endpoint(s)",
-            endpoints.len()
-        );
-    }
-    // A lease must outlast a send, or a slow receiver would get the event twice.
-    let send_time = time::Duration::try_from(timeouts.request + timeouts.connect)
-        .unwrap_or(time::Duration::seconds(30));
-    Ok(writ_server::webhooks::WebhookDispatcher {
-        store: Arc::new(store.clone()),
-        sender: Arc::new(writ_server::webhooks::HttpWebhookSender::new(client)),
-        endpoints: Arc::new(endpoints),
-        clock: Arc::new(SystemClock),
-        config: writ_domain::webhooks::DispatchConfig {
-            lease: job_lease.max(send_time + time::Duration::seconds(5)),
-            max_attempts: config.notifications.webhook_max_attempts,
-            ..writ_domain::webhooks::DispatchConfig::default()
-        },
-        timing: writ_server::job_worker::WorkerTiming {
-            max_idle: std::time::Duration::from_secs(1),
-            error_pause: std::time::Duration::from_secs(1),
-        },
-    })
-}
-
-/// The dispatcher of custom extension callouts, under the same outbound rules as webhooks.
-fn callout_dispatcher(
-    config: &config::Config,
-    state: &writ_server::state::AppState,
-    job_lease: time::Duration,
-) -> Result<writ_server::callouts::CalloutDispatcher, String> {
-    use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
-    let policy = OutboundPolicy::parse(&config.outbound.allow_hosts)?;
-    // An extension's own `timeoutInMilliseconds` (at most 60 s) bounds each request.
-    let timeouts = OutboundTimeouts {
-        request: std::time::Duration::from_secs(60),
-        ..OutboundTimeouts::default()
-    };
-    let client = OutboundClient::new(policy, timeouts)?;
-    let send_time = time::Duration::try_from(timeouts.request + timeouts.connect)
-        .unwrap_or(time::Duration::seconds(70));
-    let clock: Arc<dyn writ_domain::clock::Clock> = Arc::new(SystemClock);
-    Ok(writ_server::callouts::CalloutDispatcher {
-        entitlement: state.entitlement.clone(),
-        sender: Arc::new(writ_server::callouts::HttpCalloutSender::new(
-            client,
-            state.tokens.clone(),
-            clock.clone(),
-        )),
-        clock,
-        config: writ_domain::webhooks::DispatchConfig {
-            lease: job_lease.max(send_time + time::Duration::seconds(5)),
-            ..writ_domain::webhooks::DispatchConfig::default()
-        },
-        timing: writ_server::job_worker::WorkerTiming {
-            max_idle: std::time::Duration::from_secs(1),
-            error_pause: std::time::Duration::from_secs(1),
-        },
-    })
-}
-
-/// The email dispatcher, when an SMTP relay is configured. Without one no event is routed to
-/// email, so configuring a relay later mails the events from then on (migration 19 marked the
-/// older ones routed; those written while no relay was configured are mailed once one is).
-fn email_dispatcher(
-    config: &config::Config,
-    store: &SqlStore,
-    job_lease: time::Duration,
-    public_url: &str,
-) -> Result<Option<writ_server::email::EmailDispatcher>, String> {
-    let Some(smtp) = config::smtp(config)? else {
-        return Ok(None);
-    };
-    let host = writ_server::email::host_of(public_url);
-    let sender = writ_server::email::SmtpEmailSender::new(&smtp, &host)?;
-    tracing::info!(
-        relay = %smtp.settings.host,
-        port = smtp.settings.port,
-        security = ?smtp.settings.security,
-        ca_file = ?smtp.extra_roots.as_ref().map(|r| &r.path),
-        "sending notification email"
-    );
-    let send_time = time::Duration::try_from(writ_server::email::SMTP_TIMEOUT)
-        .unwrap_or(time::Duration::seconds(30));
-    Ok(Some(writ_server::email::EmailDispatcher {
-        store: Arc::new(store.clone()),
-        sender: Arc::new(sender),
-        clock: Arc::new(SystemClock),
-        public_url: public_url.to_owned(),
-        host,
-        config: writ_domain::webhooks::DispatchConfig {
-            // A lease outlasts a whole SMTP exchange, or a slow relay would get a message twice.
-            lease: job_lease.max(send_time * 2 + time::Duration::seconds(5)),
-            ..writ_domain::webhooks::DispatchConfig::default()
-        },
-        timing: writ_server::job_worker::WorkerTiming {
-            max_idle: std::time::Duration::from_secs(1),
-            error_pause: std::time::Duration::from_secs(1),
-        },
-    }))
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

@@ -750,11 +750,24 @@ pub trait CalloutQueueStore: Send + Sync {
     async fn next_callout_due(&self) -> StoreResult<Option<OffsetDateTime>>;
 }
 
-/// POSTs one callout. Implemented by the server over the outbound client, with a bearer token
+/// POSTs one callout. Implemented by the runtime over the outbound client, with a bearer token
 /// for the extension's audience that carries no roles.
 #[async_trait]
 pub trait CalloutSender: Send + Sync {
     async fn send(&self, callout: &ClaimedCallout) -> SendOutcome;
+}
+
+/// Signs the bearer token a callout carries: issued by Writ for the extension's `audience`,
+/// about the callout (`callout_id`, its stage instance), valid for one attempt, with no roles,
+/// so it grants nothing. Implemented by the token service; the runtime's callout sender holds
+/// it, so the runtime needs no part of the HTTP server. The error is for the delivery's record.
+pub trait CalloutTokenIssuer: Send + Sync {
+    fn callout_token(
+        &self,
+        callout_id: &str,
+        audience: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, String>;
 }
 
 struct CalloutQueue<'a> {

@@ -40,7 +40,7 @@ pub use crate::model::{
     RequestState, RequestType, Subject,
 };
 pub use approvals::StageDecision;
-pub use callouts::{CalloutQueueStore, CalloutSender, ResumeInput};
+pub use callouts::{CalloutQueueStore, CalloutSender, CalloutTokenIssuer, ResumeInput};
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use current_user::{CurrentUserFunction, CurrentUserOption};
 pub use organizations::*;

@@ -5,11 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value};
-use writ_domain::email::{EmailDelivery, message_id};
+use writ_domain::email::{EmailDelivery, host_of, message_id};
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
-use crate::email::host_of;
 use crate::error::ApiResult;
 use crate::odata::ODataQuery;
 use crate::state::AppState;

@@ -17,7 +17,7 @@ use time::{Duration, OffsetDateTime};
 use writ_domain::clock::Clock;
 use writ_domain::jobs::WorkerConfig;
 use writ_domain::store::{EntitlementStore, JobStore, Store};
-use writ_server::job_worker::{JobWorker, WorkerTiming};
+use writ_runtime::job_worker::{JobWorker, WorkerTiming};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent};

@@ -18,8 +18,8 @@ use writ_domain::dispatch::Pacing;
 use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_domain::store::JobStore;
 use writ_domain::webhooks::DispatchConfig;
-use writ_server::callouts::HttpCalloutSender;
-use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
+use writ_runtime::callouts::HttpCalloutSender;
+use writ_runtime::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};

@@ -256,8 +256,8 @@ impl LogBuffer {
 /// without its query string or credentials.
 async fn logged_urls_lose_their_query_and_credentials(backend: Backend) {
     use std::sync::Arc;
-    use writ_server::callouts::{CalloutDispatcher, HttpCalloutSender};
-    use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
+    use writ_runtime::callouts::{CalloutDispatcher, HttpCalloutSender};
+    use writ_runtime::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
 
     const SIG: &str = "sIgNaTuRe0123456789sEcReT";
     const PASSWORD: &str = "pAsSwOrD-in-the-url";
@@ -343,7 +343,7 @@ async fn logged_urls_lose_their_query_and_credentials(backend: Backend) {
             worker_id: "log-test".into(),
             ..writ_domain::webhooks::DispatchConfig::default()
         },
-        timing: writ_server::job_worker::WorkerTiming {
+        timing: writ_runtime::job_worker::WorkerTiming {
             max_idle: std::time::Duration::from_millis(100),
             error_pause: std::time::Duration::from_millis(100),
         },
@@ -358,7 +358,7 @@ async fn logged_urls_lose_their_query_and_credentials(backend: Backend) {
     {
         // The loop runs on this thread (not spawned), so the scoped subscriber sees its events.
         let _guard = tracing::subscriber::set_default(subscriber);
-        writ_server::dispatch_loop::run(
+        writ_runtime::dispatch_loop::run(
             dispatcher,
             tokio::time::sleep(std::time::Duration::from_millis(1500)),
         )

@@ -26,7 +26,7 @@ use writ_domain::dispatch::PassReport;
 use writ_domain::email::{EmailSender, run_email_pass};
 use writ_domain::store::Store;
 use writ_domain::webhooks::{DispatchConfig, SendOutcome};
-use writ_server::email::{SmtpConfig, SmtpEmailSender};
+use writ_runtime::email::{SmtpConfig, SmtpEmailSender};
 use writ_store::Backend;
 
 use crate::agents::{create_agent, fleet};

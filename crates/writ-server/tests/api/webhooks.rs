@@ -21,8 +21,8 @@ use writ_domain::webhooks::{
     DispatchConfig, WebhookEndpoint, WebhookPassReport, WebhookSecret, WebhookSender, WebhookStore,
     run_webhook_pass,
 };
-use writ_server::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
-use writ_server::webhooks::HttpWebhookSender;
+use writ_runtime::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
+use writ_runtime::webhooks::HttpWebhookSender;
 use writ_store::Backend;
 
 use crate::harness::{TestApp, app};

@@ -242,13 +242,9 @@ impl SmtpConfig {
     }
 }
 
-/// The host of the server's public URL: the `Message-ID` domain and the `EHLO` name.
-pub fn host_of(public_url: &str) -> String {
-    reqwest::Url::parse(public_url)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "localhost".to_owned())
-}
+/// The host of the server's public URL: the `Message-ID` domain and the `EHLO` name. In the
+/// domain because the HTTP server shows each delivery's `Message-ID` too.
+pub use writ_domain::email::host_of;
 
 /// Sends each message over its own SMTP connection (no pool: notices come in bursts of a few,
 /// and a fresh connection never finds a stale one closed by the relay).

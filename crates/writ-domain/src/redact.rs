@@ -11,8 +11,9 @@
 //! [`url_for_log`] redacts one URL; [`urls_in_text`] redacts every URL inside free text (an
 //! error message), for text Writ did not write itself. Errors of `reqwest` embed the request
 //! URL in their `Display`: they are stripped of it with `reqwest::Error::without_url` where they
-//! are caught ([`crate::webhooks`]). Request logs (`request_context`) carry only the matched
-//! route template, never the request's URI.
+//! are caught (`writ_runtime::webhooks`). Request logs (`writ_server::request_context`) carry
+//! only the matched route template, never the request's URI. It lives in the domain because
+//! both the HTTP server (error logs) and the background runtime (delivery logs) redact.
 
 /// What replaces a query string, so a reader knows there was one.
 const QUERY_REDACTED: &str = "?REDACTED";
@@ -20,7 +21,7 @@ const QUERY_REDACTED: &str = "?REDACTED";
 /// `url` without credentials, query string and fragment. Text that is not a URL is returned
 /// cut at its first `?` or `#`, with anything between `://` and an `@` removed.
 pub fn url_for_log(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(mut parsed) if !parsed.cannot_be_a_base() => {
             let had_query = parsed.query().is_some();
             // These fail only for URLs that cannot hold credentials: nothing to remove then.

@@ -12,21 +12,12 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use futures_util::FutureExt;
-use tokio::sync::Notify;
 use writ_domain::clock::Clock;
 use writ_domain::jobs::{JobHandler, WorkerConfig, panic_message, run_due_jobs};
 use writ_domain::store::Store;
 
-/// Wakes the worker of this process after a transaction that wrote a job commits. Cloning
-/// shares the signal; a wake with no worker waiting is kept for its next wait, so none is lost.
-#[derive(Debug, Clone, Default)]
-pub struct JobWaker(Arc<Notify>);
-
-impl JobWaker {
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-}
+/// The signal the HTTP handlers wake the worker with (shared through the domain).
+pub use writ_domain::job_waker::JobWaker;
 
 /// How long the worker waits when it has nothing to do, and after a failed pass.
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +115,7 @@ impl JobWorker {
             };
             tokio::select! {
                 _ = stopped.wait_for(|stop| *stop) => return,
-                () = self.waker.0.notified() => {}
+                () = self.waker.notified() => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use writ_domain::clock::Clock;
 use writ_domain::dispatch::{Pacing, PassReport};
-use writ_domain::entitlement::{CalloutSender, ClaimedCallout, Entitlement};
+use writ_domain::entitlement::{CalloutSender, CalloutTokenIssuer, ClaimedCallout, Entitlement};
 use writ_domain::error::DomainResult;
 use writ_domain::store::StoreResult;
 use writ_domain::webhooks::{DispatchConfig, SendOutcome};
@@ -19,25 +19,22 @@ use writ_domain::webhooks::{DispatchConfig, SendOutcome};
 use crate::dispatch_loop::Passes;
 use crate::job_worker::WorkerTiming;
 use crate::outbound::OutboundClient;
-use crate::tokens::{Subject, TokenService};
 use crate::webhooks::{not_sent, outcome_of};
-
-/// The `appid` of callout tokens: Writ's entitlement management calling out, not any principal
-/// of the directory.
-pub const CALLOUT_CLIENT_ID: &str = "writ-entitlement-management";
-
-/// How long a callout's token is valid: long enough for one attempt, no more.
-const CALLOUT_TOKEN_LIFETIME: time::Duration = time::Duration::minutes(5);
 
 /// Sends callouts with the outbound client.
 pub struct HttpCalloutSender {
     client: OutboundClient,
-    tokens: Arc<TokenService>,
+    tokens: Arc<dyn CalloutTokenIssuer>,
     clock: Arc<dyn Clock>,
 }
 
 impl HttpCalloutSender {
-    pub fn new(client: OutboundClient, tokens: Arc<TokenService>, clock: Arc<dyn Clock>) -> Self {
+    /// `tokens` signs each callout's bearer token (the server's token service).
+    pub fn new(
+        client: OutboundClient,
+        tokens: Arc<dyn CalloutTokenIssuer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             client,
             tokens,
@@ -45,26 +42,11 @@ impl HttpCalloutSender {
         }
     }
 
-    /// A token for the extension's audience: issued by Writ, for the callout (`sub`/`oid` the
-    /// stage-instance id), with no roles and no directory roles, so it grants nothing at Writ or
-    /// anywhere else that checks roles.
+    /// A token for the extension's audience, about the callout, granting nothing
+    /// ([`CalloutTokenIssuer`]).
     fn token(&self, callout: &ClaimedCallout, audience: &str) -> Result<String, String> {
-        let subject = Subject {
-            object_id: callout.id.clone(),
-            is_user: false,
-            client_id: CALLOUT_CLIENT_ID.into(),
-            upn: None,
-            display_name: "Writ entitlement management".into(),
-            wids: Vec::new(),
-            audience: Some(audience.to_owned()),
-            roles: Vec::new(),
-            lifetime: CALLOUT_TOKEN_LIFETIME,
-            not_after: None,
-        };
         self.tokens
-            .issue(&subject, self.clock.now())
-            .map(|(token, _)| token)
-            .map_err(|e| e.to_string())
+            .callout_token(&callout.id, audience, self.clock.now())
     }
 }
 
