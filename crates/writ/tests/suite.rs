@@ -1,5 +1,10 @@
-//! The HTTP API, called in-process through the router, on SQLite and on PostgreSQL: what a client
-//! observes (status, headers, Graph JSON) and what the database holds afterwards.
+//! The workspace's one integration-test binary (each binary links every dependency again, so
+//! the suites that were binaries of their own are modules of this one; docs/architecture.md
+//! lists the test harnesses). At the root: the HTTP API, called in-process through the router,
+//! on SQLite and on PostgreSQL: what a client observes (status, headers, Graph JSON) and what the
+//! database holds afterwards. Then the storage conformance suite, the lifecycle through the
+//! domain services, the job worker with real time, the real `writ serve` binary, the time
+//! property tests, and the unit tests of the binary and of `writ-store`.
 
 #![allow(
     clippy::unwrap_used,
@@ -67,3 +72,22 @@ mod route_sweep;
 mod subjects;
 #[path = "api/webhooks.rs"]
 mod webhooks;
+
+mod conformance;
+mod harnesses;
+mod job_worker;
+mod lifecycle;
+mod start_up;
+mod store_units;
+mod time_properties;
+
+/// The binary's modules with their unit tests, compiled here so that the binary needs no test
+/// harness of its own; `audit` reaches `crate::config`, hence the import at the root.
+#[allow(dead_code, reason = "only the unit tests of these modules run here")]
+#[path = "../src"]
+mod writ_bin {
+    mod audit;
+    pub(crate) mod config;
+    mod files;
+}
+use writ_bin::config;
