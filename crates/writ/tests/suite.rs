@@ -1,10 +1,6 @@
-//! The workspace's one integration-test binary (each binary links every dependency again, so
-//! the suites that were binaries of their own are modules of this one; docs/architecture.md
-//! lists the test harnesses). At the root: the HTTP API, called in-process through the router,
-//! on SQLite and on PostgreSQL: what a client observes (status, headers, Graph JSON) and what the
-//! database holds afterwards. Then the storage conformance suite, the lifecycle through the
-//! domain services, the job worker with real time, the real `writ serve` binary, the time
-//! property tests, and the unit tests of the binary and of `writ-store`.
+//! The one integration-test binary (docs/architecture.md, "Test harnesses"). At the root, the
+//! HTTP API, called in-process through the router, on SQLite and on PostgreSQL: what a client
+//! observes (status, headers, Graph JSON) and what the database holds afterwards.
 
 #![allow(
     clippy::unwrap_used,
@@ -81,8 +77,7 @@ mod start_up;
 mod store_units;
 mod time_properties;
 
-/// The binary's modules with their unit tests, compiled here so that the binary needs no test
-/// harness of its own; `audit` reaches `crate::config`, hence the import at the root.
+/// The binary's unit tests, so that it needs no harness (`audit` uses `crate::config`).
 #[allow(dead_code, reason = "only the unit tests of these modules run here")]
 #[path = "../src"]
 mod writ_bin {
