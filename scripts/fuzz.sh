@@ -40,12 +40,14 @@ run() {
 
 passed() { grep -cE '^test .* \.\.\. ok$' "$LOGS/$1" || true; }
 
-cargo build --locked -q -p writ-odata -p writ-store -p writ-domain -p writ-server --tests
+# The integration tests (and writ-store's) are modules of one binary, `-p writ --test suite`.
+cargo build --locked -q -p writ-odata -p writ-domain -p writ --tests
 run odata "$CASES" -p writ-odata --lib proptests
-run skiptoken "$CASES" -p writ-store --lib list::tests
-run domain "$CASES" -p writ-domain --lib --test time_properties
-run http "$HTTP_CASES" -p writ-server --test api fuzz_inputs
-run sweep "$HTTP_CASES" -p writ-server --test api route_sweep
+run skiptoken "$CASES" -p writ --test suite store_units::skiptokens
+run domain "$CASES" -p writ-domain --lib
+run time "$CASES" -p writ --test suite time_properties::
+run http "$HTTP_CASES" -p writ --test suite fuzz_inputs
+run sweep "$HTTP_CASES" -p writ --test suite route_sweep
 
 ELAPSED=$(($(date +%s) - STARTED))
 ODATA=$(passed odata)
@@ -55,7 +57,7 @@ echo
 echo "== totals ($((ELAPSED / 60)) min $((ELAPSED % 60)) s; logs in $LOGS)"
 echo "OData property tests passed:     $ODATA x $CASES cases"
 echo "skiptoken property tests passed: $SKIP x $CASES cases"
-echo "writ-domain tests passed:        $(passed domain) (property tests at $CASES cases)"
+echo "writ-domain tests passed:        $(($(passed domain) + $(passed time))) (property tests at $CASES cases)"
 echo "HTTP property tests passed:      $HTTP x $HTTP_CASES cases (4 properties x 2 backends)"
 grep -hE '^route sweep \(' "$LOGS/sweep" || echo "route sweep: no result (see $LOGS/sweep)"
 FIVES=$(grep -hoE '\(5, [0-9]+\)' "$LOGS/sweep" | tr -dc '0-9 \n' | awk '{ n += $2 } END { print n + 0 }')

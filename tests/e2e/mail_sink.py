@@ -1,7 +1,7 @@
 """An SMTP server for the end-to-end tests: aiosmtpd (pinned in requirements.txt) on a free
 loopback port in this process, recording every message it accepts with its envelope recipient,
 parsed by Python's `email` package. Plain SMTP, or STARTTLS required with `starttls=(cert, key)`;
-AUTH and implicit TLS are covered by the Rust email tests (crates/writ-server/tests/api/email.rs,
+AUTH and implicit TLS are covered by the Rust email tests (crates/writ/tests/api/email.rs,
 whose smtp_relay.py also makes the test certificates)."""
 
 from __future__ import annotations

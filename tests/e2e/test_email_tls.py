@@ -18,7 +18,7 @@ from test_replicas import Fleet, poll
 from test_webhooks import backend, start  # noqa: F401 (backend is a fixture)
 from writ_harness import REPO_ROOT, HarnessError, WritServer
 
-sys.path.insert(0, str(REPO_ROOT / "crates/writ-server/tests/api"))
+sys.path.insert(0, str(REPO_ROOT / "crates/writ/tests/api"))
 from smtp_relay import certs  # noqa: E402
 
 

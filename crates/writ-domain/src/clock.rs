@@ -1,8 +1,11 @@
 //! The injected clock. Every domain decision that depends on time takes `now` from a [`Clock`],
 //! so tests move time by hand instead of sleeping, and SQL never calls `now()` on its own.
 
+#[cfg(any(test, feature = "test-support"))]
 use std::sync::{Arc, Mutex};
-use time::{Duration, OffsetDateTime};
+#[cfg(any(test, feature = "test-support"))]
+use time::Duration;
+use time::OffsetDateTime;
 
 /// A source of the current instant.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -23,12 +26,15 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to; for tests.
+/// A clock that only moves when told to; for tests (feature `test-support`, which the test
+/// suite enables: the binary never builds it).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Clone)]
 pub struct ManualClock {
     now: Arc<Mutex<OffsetDateTime>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl ManualClock {
     pub fn new(start: OffsetDateTime) -> Self {
         Self {
@@ -53,6 +59,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self

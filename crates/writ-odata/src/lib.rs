@@ -170,6 +170,26 @@ mod tests {
     use super::*;
     use crate::test_schemas::{GROUP, USER};
 
+    /// The crate documentation's example, as written there (doctests are off: a doctest run is
+    /// a test harness of its own).
+    #[test]
+    fn the_crate_example_holds() {
+        static USER: EntitySchema = EntitySchema {
+            entity: "user",
+            fields: &[(
+                "displayName",
+                FieldDef::Scalar {
+                    sql: "{t}.display_name",
+                    ty: FieldType::Text,
+                    orderable: true,
+                },
+            )],
+        };
+        let f = filter_to_sql("startswith(displayName,'Ad')", &USER, "u", 1).unwrap();
+        assert_eq!(f.sql, r"lower(u.display_name) LIKE lower($1) ESCAPE '\'");
+        assert_eq!(f.params, vec![SqlValue::Text("Ad%".into())]);
+    }
+
     #[test]
     fn compiled_sql_binds_every_placeholder_once() {
         let f = filter_to_sql(

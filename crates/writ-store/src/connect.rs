@@ -143,6 +143,15 @@ fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
 /// Opens a pool (without migrating). A SQLite database file that does not exist yet is created
 /// first, private to the owner.
 pub async fn connect(options: &ConnectOptions) -> Result<SqlStore, StoreError> {
+    connect_holding(options, None).await
+}
+
+/// [`connect`], the pool holding `held` until its last handle is gone: a test database's guard,
+/// which drops the database when the store using it is dropped, however the test ends.
+pub(crate) async fn connect_holding(
+    options: &ConnectOptions,
+    held: Option<Arc<dyn std::any::Any + Send + Sync>>,
+) -> Result<SqlStore, StoreError> {
     install_default_drivers();
     let backend = Backend::from_url(&options.url)?;
     if let Some(file) = sqlite_file(&options.url) {
@@ -156,6 +165,8 @@ pub async fn connect(options: &ConnectOptions) -> Result<SqlStore, StoreError> {
         .max_connections(max_connections)
         .acquire_timeout(options.acquire_timeout)
         .after_connect(move |conn, _meta| {
+            // The pool keeps this closure, and with it `held`, for as long as it lives.
+            let _held = &held;
             Box::pin(async move {
                 if backend == Backend::Sqlite {
                     // WAL lets readers run beside the writer; FULL makes every commit durable;
@@ -197,48 +208,6 @@ impl FromStr for Backend {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" => Ok(Backend::Postgres),
             other => Err(StoreError::Other(format!("unknown backend '{other}'"))),
-        }
-    }
-}
-
-#[cfg(all(test, unix))]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    use super::*;
-
-    fn mode(path: &std::path::Path) -> u32 {
-        std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
-    }
-
-    /// The database holds the token signing key: its file and the `-wal`/`-shm` files SQLite
-    /// makes beside it are readable by the owner only, whatever the process umask.
-    #[tokio::test]
-    async fn sqlite_files_are_created_private() {
-        let url = crate::testing::fresh_database_url(Backend::Sqlite)
-            .await
-            .unwrap();
-        let path = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
-        assert!(!path.exists());
-        let store = connect(&ConnectOptions::new(url.clone())).await.unwrap();
-        migrate(&store).await.unwrap();
-        let wal = path.with_extension("db-wal");
-        let shm = path.with_extension("db-shm");
-        for file in [&path, &wal, &shm] {
-            assert!(file.exists(), "{} missing", file.display());
-            assert_eq!(mode(file), 0o600, "{}", file.display());
-        }
-        store.close().await;
-        assert_eq!(sqlite_file(&url), Some(path.clone()));
-        assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(sqlite_file("sqlite://x.db?mode=ro"), None);
-        assert_eq!(
-            sqlite_file("sqlite://dir%20a/x.db"),
-            Some(std::path::PathBuf::from("dir a/x.db"))
-        );
-        assert_eq!(sqlite_file("postgres://h/db"), None);
-        for file in [&path, &wal, &shm] {
-            let _ = std::fs::remove_file(file);
         }
     }
 }

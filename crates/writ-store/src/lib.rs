@@ -25,6 +25,7 @@ mod rows;
 pub mod schema;
 mod store;
 mod subjects;
+#[cfg(feature = "test-support")]
 pub mod testing;
 mod tx;
 mod webhooks;

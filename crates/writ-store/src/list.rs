@@ -46,7 +46,7 @@ pub(crate) fn fingerprint(parts: &[&str]) -> String {
     format!("{hash:016x}")
 }
 
-fn encode_token(fp: &str, keys: &[SqlValue]) -> String {
+pub(crate) fn encode_token(fp: &str, keys: &[SqlValue]) -> String {
     let keys: Vec<serde_json::Value> = keys
         .iter()
         .map(|k| match k {
@@ -65,7 +65,11 @@ pub(crate) fn token_text(fp: &str, keys: serde_json::Value) -> String {
     URL_SAFE_NO_PAD.encode(body.to_string())
 }
 
-fn decode_token(token: &str, fp: &str, expected_keys: usize) -> Result<Vec<SqlValue>, StoreError> {
+pub(crate) fn decode_token(
+    token: &str,
+    fp: &str,
+    expected_keys: usize,
+) -> Result<Vec<SqlValue>, StoreError> {
     let bad = || StoreError::InvalidQuery("$skiptoken is not valid for this query".into());
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
@@ -225,119 +229,5 @@ pub(crate) fn decode_id_token(token: &str) -> Result<String, StoreError> {
         _ => Err(StoreError::InvalidQuery(
             "$skiptoken is not valid for this query".into(),
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! Property tests of the skiptoken: whatever a client sends back, decoding it (and building
-    //! the keyset predicate from what decodes) never panics, and a token this module made
-    //! decodes to the keys it carries. `PROPTEST_CASES` raises the case count.
-
-    use proptest::prelude::*;
-
-    use super::*;
-
-    /// 256 cases with a fixed seed in `cargo test`; `PROPTEST_CASES` (the long run) sets the
-    /// count and draws a new seed unless `PROPTEST_RNG_SEED` gives one.
-    fn config() -> ProptestConfig {
-        let long = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok());
-        let default = ProptestConfig::default();
-        ProptestConfig {
-            cases: long.unwrap_or(256),
-            rng_seed: match (long, std::env::var_os("PROPTEST_RNG_SEED")) {
-                (None, None) => proptest::test_runner::RngSeed::Fixed(0x5EED),
-                _ => default.rng_seed,
-            },
-            failure_persistence: None,
-            ..default
-        }
-    }
-
-    fn key() -> impl Strategy<Value = SqlValue> {
-        prop_oneof![
-            any::<String>().prop_map(SqlValue::Text),
-            any::<i64>().prop_map(SqlValue::I64),
-            any::<bool>().prop_map(SqlValue::Bool),
-            Just(SqlValue::Null),
-        ]
-    }
-
-    /// A JSON value of any shape, numbers beyond 64 bits included.
-    fn json() -> impl Strategy<Value = serde_json::Value> {
-        let leaf = prop_oneof![
-            Just(serde_json::Value::Null),
-            any::<bool>().prop_map(serde_json::Value::from),
-            any::<i64>().prop_map(serde_json::Value::from),
-            any::<u64>().prop_map(serde_json::Value::from),
-            any::<f64>().prop_map(serde_json::Value::from),
-            any::<String>().prop_map(serde_json::Value::from),
-        ];
-        leaf.prop_recursive(3, 24, 4, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-                proptest::collection::btree_map(
-                    prop_oneof![Just("f".to_owned()), Just("k".to_owned()), any::<String>()],
-                    inner,
-                    0..3
-                )
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
-    fn exercise(token: &str, fp: &str, expected: usize) {
-        if let Ok(last) = decode_token(token, fp, expected) {
-            let order: Vec<OrderItem> = (1..expected)
-                .map(|i| OrderItem {
-                    property: format!("p{i}"),
-                    sql: format!("t.p{i}"),
-                    ty: [
-                        writ_odata::FieldType::Text,
-                        writ_odata::FieldType::DateTime,
-                        writ_odata::FieldType::Int,
-                        writ_odata::FieldType::Bool,
-                    ][i % 4],
-                    descending: i % 2 == 0,
-                })
-                .collect();
-            let _ = writ_odata::keyset_after(&order, "t.id", &last, 3);
-        }
-        let _ = decode_id_token(token);
-    }
-
-    proptest! {
-        #![proptest_config(config())]
-
-        #[test]
-        fn arbitrary_text_never_panics(token in any::<String>(), expected in 0usize..6) {
-            exercise(&token, "ids", expected);
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), expected in 0usize..6) {
-            exercise(&URL_SAFE_NO_PAD.encode(&bytes), "ids", expected);
-        }
-
-        #[test]
-        fn arbitrary_json_never_panics(
-            keys in json(),
-            fp in prop_oneof![Just("ids".to_owned()), any::<String>()],
-            expected in 0usize..6,
-        ) {
-            let body = serde_json::json!({"f": fp, "k": keys});
-            exercise(&URL_SAFE_NO_PAD.encode(body.to_string()), "ids", expected);
-            exercise(&URL_SAFE_NO_PAD.encode(keys.to_string()), "ids", expected);
-        }
-
-        #[test]
-        fn tokens_round_trip(keys in proptest::collection::vec(key(), 1..6), fp in "[0-9a-f]{16}") {
-            let token = encode_token(&fp, &keys);
-            prop_assert_eq!(decode_token(&token, &fp, keys.len()).ok(), Some(keys.clone()));
-            prop_assert!(decode_token(&token, "0000000000000000x", keys.len()).is_err());
-            prop_assert!(decode_token(&token, &fp, keys.len() + 1).is_err());
-        }
     }
 }

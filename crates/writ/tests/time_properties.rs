@@ -5,7 +5,7 @@
 //!
 //! The test suite runs proptest's default number of cases (256 per property, a fraction of a
 //! second); a longer run sets `PROPTEST_CASES`, e.g.
-//! `PROPTEST_CASES=100000 cargo test -p writ-domain --test time_properties`.
+//! `PROPTEST_CASES=100000 cargo test -p writ --test suite time_properties::`.
 
 #![allow(
     clippy::unwrap_used,

@@ -1,6 +1,6 @@
 //! The OpenAPI description is generated from the route table; the committed copy in
 //! `docs/openapi.json` must match it, so a route change without a docs update fails here.
-//! Regenerate with `WRIT_UPDATE_OPENAPI=1 cargo test -p writ-server --test api openapi`.
+//! Regenerate with `WRIT_UPDATE_OPENAPI=1 cargo test -p writ --test suite openapi`.
 
 use axum::http::{Method, StatusCode};
 
@@ -17,7 +17,7 @@ fn committed_openapi_matches_the_code() {
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         committed == rendered,
-        "docs/openapi.json is out of date: run WRIT_UPDATE_OPENAPI=1 cargo test -p writ-server --test api openapi"
+        "docs/openapi.json is out of date: run WRIT_UPDATE_OPENAPI=1 cargo test -p writ --test suite openapi"
     );
     // Every served Graph route is described under both versions.
     let paths = generated["paths"].as_object().unwrap();

@@ -565,7 +565,8 @@ async fn concurrent_writers_all_commit(backend: Backend) {
 }
 
 async fn replicas_bootstrapping_together_agree(backend: Backend) {
-    let url = testing::fresh_database_url(backend).await.unwrap();
+    let database = testing::empty_database(backend).await.unwrap();
+    let url = database.url().to_owned();
     let first = writ_store::connect(&writ_store::ConnectOptions::new(url.clone()))
         .await
         .unwrap();

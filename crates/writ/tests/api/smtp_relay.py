@@ -1,4 +1,4 @@
-"""The SMTP relay of the email tests (crates/writ-server/tests/api/email.rs), on aiosmtpd.
+"""The SMTP relay of the email tests (crates/writ/tests/api/email.rs), on aiosmtpd.
 
     python smtp_relay.py certs DIR
         writes DIR/ca.pem (a fresh self-signed CA), DIR/server.pem and DIR/server.key (a

@@ -1,4 +1,5 @@
-//! The HTTP API, called in-process through the router, on SQLite and on PostgreSQL: what a client
+//! The one integration-test binary (docs/architecture.md, "Test harnesses"). At the root, the
+//! HTTP API, called in-process through the router, on SQLite and on PostgreSQL: what a client
 //! observes (status, headers, Graph JSON) and what the database holds afterwards.
 
 #![allow(
@@ -69,3 +70,21 @@ mod subjects;
 mod webhooks;
 #[path = "api/wire_types.rs"]
 mod wire_types;
+
+mod conformance;
+mod harnesses;
+mod job_worker;
+mod lifecycle;
+mod start_up;
+mod store_units;
+mod time_properties;
+
+/// The binary's unit tests, so that it needs no harness (`audit` uses `crate::config`).
+#[allow(dead_code, reason = "only the unit tests of these modules run here")]
+#[path = "../src"]
+mod writ_bin {
+    mod audit;
+    pub(crate) mod config;
+    mod files;
+}
+use writ_bin::config;
