@@ -24,6 +24,7 @@ pub mod routes;
 pub mod state;
 pub mod tokens;
 pub mod webhooks;
+pub mod wire;
 pub mod writ_api;
 
 use std::sync::Arc;

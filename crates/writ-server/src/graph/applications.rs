@@ -21,8 +21,10 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::{Application as WireApplication, PasswordCredential};
+use crate::wire::object;
 
-use super::{application_json, owners_response, password_credential_json, sponsors_response};
+use super::{owners_response, sponsors_response};
 
 const TYPE: &str = "application";
 const WRITABLE: &[&str] = &[
@@ -185,7 +187,7 @@ async fn render(
         .directory
         .password_credentials(&auth.caller, &app.id)
         .await?;
-    Ok(application_json(app, &credentials))
+    Ok(object(&WireApplication::new(app, &credentials)))
 }
 
 async fn list_of(
@@ -263,7 +265,7 @@ async fn create_of(
                 .directory
                 .create_application(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity("applications", TYPE, application_json(&app, &[]))
+            query.entity("applications", TYPE, object(&WireApplication::from(&app)))
         },
     )
     .await
@@ -436,14 +438,15 @@ pub async fn add_password(
         .directory
         .add_password(&auth.caller, &auth.context(), &id, input)
         .await?;
-    let mut value = password_credential_json(&created.credential, Some(&created.secret_text));
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert(
-            "@odata.context".into(),
-            Value::from(query.context("microsoft.graph.passwordCredential")),
-        );
-    }
-    Ok(Json(value))
+    let mut value = object(&PasswordCredential::with_secret(
+        &created.credential,
+        &created.secret_text,
+    ));
+    value.insert(
+        "@odata.context".into(),
+        Value::from(query.context("microsoft.graph.passwordCredential")),
+    );
+    Ok(Json(Value::Object(value)))
 }
 
 pub async fn remove_password(

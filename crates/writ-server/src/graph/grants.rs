@@ -6,10 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Map, Value};
-use writ_domain::directory::{
-    AppRoleAssignment, AppRoleAssignmentInput, PermissionGrant, PermissionGrantInput,
-};
+use serde_json::Value;
+use writ_domain::directory::{AppRoleAssignment, AppRoleAssignmentInput, PermissionGrantInput};
 use writ_domain::patch::Patch;
 
 use crate::auth::Authenticated;
@@ -18,31 +16,10 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::{AppRoleAssignment as WireAssignment, OAuth2PermissionGrant};
+use crate::wire::object;
 
-use super::{datetime, small_collection};
-
-pub fn app_role_assignment_json(a: &AppRoleAssignment) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(a.id.clone()));
-    m.insert("appRoleId".into(), Value::from(a.app_role_id.clone()));
-    m.insert("principalId".into(), Value::from(a.principal_id.clone()));
-    m.insert(
-        "principalType".into(),
-        Value::from(a.principal_type.clone()),
-    );
-    m.insert(
-        "principalDisplayName".into(),
-        Value::from(a.principal_display_name.clone()),
-    );
-    m.insert("resourceId".into(), Value::from(a.resource_id.clone()));
-    m.insert(
-        "resourceDisplayName".into(),
-        Value::from(a.resource_display_name.clone()),
-    );
-    m.insert("createdDateTime".into(), datetime(a.created_date_time));
-    m.insert("deletedDateTime".into(), Value::Null);
-    m
-}
+use super::small_collection;
 
 fn required(body: &JsonObject, name: &str) -> ApiResult<String> {
     match body.string(name)? {
@@ -114,7 +91,7 @@ async fn create_assignment(
             query.entity(
                 "appRoleAssignments",
                 "appRoleAssignment",
-                app_role_assignment_json(&a),
+                object(&WireAssignment::from(&a)),
             )
         },
     )
@@ -123,7 +100,10 @@ async fn create_assignment(
 
 fn list_response(query: &ODataQuery, list: Vec<AppRoleAssignment>) -> ApiResult<Json<Value>> {
     query.check_expand("appRoleAssignment", &[])?;
-    let items = list.iter().map(app_role_assignment_json).collect();
+    let items = list
+        .iter()
+        .map(|a| object(&WireAssignment::from(a)))
+        .collect();
     let page = small_collection(query, items)?;
     Ok(Json(query.collection(
         "appRoleAssignments",
@@ -196,20 +176,6 @@ pub async fn remove_assignment(
 
 // ----- oauth2PermissionGrants -----
 
-pub fn permission_grant_json(g: &PermissionGrant) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(g.id.clone()));
-    m.insert("clientId".into(), Value::from(g.client_id.clone()));
-    m.insert("consentType".into(), Value::from(g.consent_type.clone()));
-    m.insert(
-        "principalId".into(),
-        g.principal_id.clone().map_or(Value::Null, Value::from),
-    );
-    m.insert("resourceId".into(), Value::from(g.resource_id.clone()));
-    m.insert("scope".into(), Value::from(g.scope.clone()));
-    m
-}
-
 pub async fn list_permission_grants(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -220,7 +186,7 @@ pub async fn list_permission_grants(
         .directory
         .list_permission_grants(&auth.caller, &query.list_query())
         .await?;
-    let page = page.map(|g| permission_grant_json(&g));
+    let page = page.map(|g| object(&OAuth2PermissionGrant::from(&g)));
     Ok(Json(query.collection(
         "oauth2PermissionGrants",
         "oAuth2PermissionGrant",
@@ -267,7 +233,7 @@ pub async fn create_permission_grant(
             query.entity(
                 "oauth2PermissionGrants",
                 "oAuth2PermissionGrant",
-                permission_grant_json(&g),
+                object(&OAuth2PermissionGrant::from(&g)),
             )
         },
     )
@@ -288,7 +254,7 @@ pub async fn get_permission_grant(
     Ok(Json(query.entity(
         "oauth2PermissionGrants",
         "oAuth2PermissionGrant",
-        permission_grant_json(&g),
+        object(&OAuth2PermissionGrant::from(&g)),
     )?))
 }
 

@@ -14,8 +14,10 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::{DirectoryObject as WireObject, Group as WireGroup};
+use crate::wire::object;
 
-use super::{datetime, directory_object_json, opt};
+use super::directory_object_json;
 
 const TYPE: &str = "group";
 const EXPANDABLE: &[&str] = &["members", "owners"];
@@ -34,23 +36,9 @@ const WRITABLE: &[&str] = &[
     "owners@odata.bind",
 ];
 
+/// The Graph form of a group; kept for callers outside this file.
 pub fn group_json(g: &Group) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(g.id.clone()));
-    m.insert("displayName".into(), Value::from(g.display_name.clone()));
-    m.insert("description".into(), opt(&g.description));
-    m.insert("mailNickname".into(), Value::from(g.mail_nickname.clone()));
-    m.insert("mailEnabled".into(), Value::from(g.mail_enabled));
-    m.insert("securityEnabled".into(), Value::from(g.security_enabled));
-    m.insert("groupTypes".into(), Value::from(g.group_types.clone()));
-    m.insert("mail".into(), opt(&g.mail));
-    m.insert("visibility".into(), opt(&g.visibility));
-    m.insert(
-        "isAssignableToRole".into(),
-        Value::from(g.is_assignable_to_role),
-    );
-    m.insert("createdDateTime".into(), datetime(g.created_date_time));
-    m
+    object(&WireGroup::from(g))
 }
 
 fn group_input(body: &JsonObject) -> ApiResult<GroupInput> {
@@ -75,7 +63,7 @@ async fn render(
     query: &ODataQuery,
     group: &Group,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = group_json(group);
+    let mut wire = WireGroup::from(group);
     for (navigation, owners) in [("members", false), ("owners", true)] {
         if !query.expands(navigation) {
             continue;
@@ -92,14 +80,14 @@ async fn render(
                 .list_group_members(&auth.caller, &group.id, &first)
                 .await?
         };
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .map(|o| Value::Object(directory_object_json(o)))
-            .collect();
-        m.insert(navigation.into(), Value::Array(items));
+        let items = Some(page.items.iter().map(WireObject::from).collect());
+        if owners {
+            wire.owners = items;
+        } else {
+            wire.members = items;
+        }
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 pub async fn list(
@@ -144,7 +132,7 @@ pub async fn create(
                 .directory
                 .create_group(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity("groups", TYPE, group_json(&group))
+            query.entity("groups", TYPE, object(&WireGroup::from(&group)))
         },
     )
     .await

@@ -17,8 +17,10 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::ServicePrincipal as WireServicePrincipal;
+use crate::wire::object;
 
-use super::{owners_response, service_principal_json, sponsors_response};
+use super::{owners_response, sponsors_response};
 
 const TYPE: &str = "servicePrincipal";
 const WRITABLE: &[&str] = &[
@@ -95,7 +97,7 @@ pub(crate) async fn render(
         .application_by_app_id(&sp.app_id)
         .await
         .map_err(|e| ApiError::from(writ_domain::DomainError::from(e)))?;
-    Ok(service_principal_json(sp, app.as_ref()))
+    Ok(object(&WireServicePrincipal::new(sp, app.as_ref())))
 }
 
 fn fragment(kind: Option<ServicePrincipalKind>) -> &'static str {

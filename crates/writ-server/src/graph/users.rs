@@ -15,8 +15,8 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
-
-use super::{datetime, opt};
+use crate::wire::directory::User as WireUser;
+use crate::wire::object;
 
 const TYPE: &str = "user";
 const EXPANDABLE: &[&str] = &["manager"];
@@ -40,53 +40,6 @@ const WRITABLE: &[&str] = &[
     "preferredLanguage",
     "userType",
 ];
-
-/// `user` or `agentUser`.
-pub fn user_type_name(u: &User) -> &'static str {
-    match u.kind {
-        UserKind::User => "user",
-        UserKind::AgentUser => "agentUser",
-    }
-}
-
-/// The Graph form of a user. The password never leaves the server; `passwordProfile` is not
-/// emitted, as in Graph.
-pub fn user_json(u: &User) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(u.id.clone()));
-    m.insert("displayName".into(), Value::from(u.display_name.clone()));
-    m.insert(
-        "userPrincipalName".into(),
-        Value::from(u.user_principal_name.clone()),
-    );
-    m.insert("mailNickname".into(), Value::from(u.mail_nickname.clone()));
-    m.insert("accountEnabled".into(), Value::from(u.account_enabled));
-    m.insert("givenName".into(), opt(&u.given_name));
-    m.insert("surname".into(), opt(&u.surname));
-    m.insert("mail".into(), opt(&u.mail));
-    m.insert("jobTitle".into(), opt(&u.job_title));
-    m.insert("department".into(), opt(&u.department));
-    m.insert("officeLocation".into(), opt(&u.office_location));
-    m.insert("mobilePhone".into(), opt(&u.mobile_phone));
-    m.insert(
-        "businessPhones".into(),
-        Value::from(u.business_phones.clone()),
-    );
-    m.insert("employeeId".into(), opt(&u.employee_id));
-    m.insert("companyName".into(), opt(&u.company_name));
-    m.insert("usageLocation".into(), opt(&u.usage_location));
-    m.insert("preferredLanguage".into(), opt(&u.preferred_language));
-    m.insert("userType".into(), Value::from(u.user_type.clone()));
-    m.insert("createdDateTime".into(), datetime(u.created_date_time));
-    if u.kind == UserKind::AgentUser {
-        m.insert("identityParentId".into(), opt(&u.identity_parent_id));
-        m.insert(
-            "@odata.type".into(),
-            Value::from("#microsoft.graph.agentUser"),
-        );
-    }
-    m
-}
 
 const AGENT_USER_EXTRA: &[&str] = &["identityParentId", "sponsors@odata.bind"];
 
@@ -202,26 +155,18 @@ async fn render(
     query: &ODataQuery,
     user: &User,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = user_json(user);
+    let mut wire = WireUser::from(user);
     if query.expands("manager") {
-        let manager = match &user.manager_id {
+        wire.manager = Some(match &user.manager_id {
             Some(_) => match state.directory.get_manager(&auth.caller, &user.id).await {
-                Ok(manager) => {
-                    let mut json = user_json(&manager);
-                    json.insert(
-                        "@odata.type".into(),
-                        Value::from(format!("#microsoft.graph.{}", user_type_name(&manager))),
-                    );
-                    Value::Object(json)
-                }
-                Err(writ_domain::DomainError::NotFound { .. }) => Value::Null,
+                Ok(manager) => Some(Box::new(WireUser::typed(&manager))),
+                Err(writ_domain::DomainError::NotFound { .. }) => None,
                 Err(e) => return Err(e.into()),
             },
-            None => Value::Null,
-        };
-        m.insert("manager".into(), manager);
+            None => None,
+        });
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 pub async fn list(
@@ -307,7 +252,7 @@ async fn create_of(
             .directory
             .create_user(&auth.caller, &auth.context(), input)
             .await?;
-        query.entity("users", TYPE, user_json(&user))
+        query.entity("users", TYPE, object(&WireUser::from(&user)))
     })
     .await
 }
@@ -384,15 +329,10 @@ pub async fn get_manager(
     query.check_expand(TYPE, &[])?;
     let user = resolve(&state, &auth, &id).await?;
     let manager = state.directory.get_manager(&auth.caller, &user.id).await?;
-    let mut json = user_json(&manager);
-    json.insert(
-        "@odata.type".into(),
-        Value::from(format!("#microsoft.graph.{}", user_type_name(&manager))),
-    );
     Ok(Json(query.entity(
         "directoryObjects",
         "directoryObject",
-        json,
+        object(&WireUser::typed(&manager)),
     )?))
 }
 

@@ -1,0 +1,43 @@
+//! The directory half of Writ's Graph wire types: one serde type per entity (and request body)
+//! of `/users`, `/groups`, `/applications`, `/servicePrincipals`, direct grants,
+//! `/roleManagement/directory`, `/auditLogs` and `/directoryObjects`, built from the domain's
+//! types, deriving the OpenAPI schema that [`schemas`] lists.
+
+pub mod application;
+pub mod directory_audit;
+pub mod directory_object;
+pub mod grants;
+pub mod group;
+pub mod role_management;
+pub mod service_principal;
+pub mod user;
+
+use super::{NamedSchema, collect};
+
+pub use application::{ApiApplication, AppRole, Application, PasswordCredential, PermissionScope};
+pub use directory_audit::DirectoryAudit;
+pub use directory_object::DirectoryObject;
+pub use grants::{AppRoleAssignment, OAuth2PermissionGrant};
+pub use group::Group;
+pub use role_management::{UnifiedRoleAssignment, UnifiedRoleDefinition};
+pub use service_principal::ServicePrincipal;
+pub use user::User;
+
+/// The component schemas of every directory entity and body, each once.
+pub fn schemas() -> Vec<NamedSchema> {
+    let mut schemas = Vec::new();
+    collect::<User>(&mut schemas);
+    collect::<Group>(&mut schemas);
+    collect::<Application>(&mut schemas);
+    collect::<PasswordCredential>(&mut schemas);
+    collect::<ServicePrincipal>(&mut schemas);
+    collect::<DirectoryObject>(&mut schemas);
+    collect::<AppRoleAssignment>(&mut schemas);
+    collect::<OAuth2PermissionGrant>(&mut schemas);
+    collect::<UnifiedRoleDefinition>(&mut schemas);
+    collect::<UnifiedRoleAssignment>(&mut schemas);
+    collect::<DirectoryAudit>(&mut schemas);
+    let mut seen = std::collections::HashSet::new();
+    schemas.retain(|(name, _)| seen.insert(name.clone()));
+    schemas
+}
