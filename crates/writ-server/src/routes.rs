@@ -1,15 +1,21 @@
 //! The route table: every route Writ serves is declared once here, and both the axum router and
 //! the OpenAPI description (`/writ/v1/openapi.json`) are generated from that one declaration, so
-//! the description cannot drift from what is served.
+//! the description cannot drift from what is served. A route names the wire type it returns
+//! ([`Routes::returns`]) and reads ([`Routes::body`]); the description's component schemas are
+//! those of [`crate::wire::all_schemas`], referenced from each operation.
 
 use axum::Router;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
+use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Required};
+use utoipa::openapi::{
+    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, RefOr, Required,
+};
 
 use crate::state::AppState;
 
@@ -50,6 +56,11 @@ pub struct RouteDoc {
     /// For a bound function (`…/name(param='{param}')`): its one enumeration parameter.
     /// A bound function's parameters, documented as path parameters.
     pub function_parameters: Vec<FunctionParameter>,
+    /// The component schema (Graph type name) of the entity returned, or of each item of a
+    /// collection.
+    pub returns: Option<&'static str>,
+    /// The component schema of the request body.
+    pub body: Option<&'static str>,
 }
 
 /// The enumeration parameter of a bound function, with the values it accepts.
@@ -117,8 +128,32 @@ impl Routes {
             kind,
             authenticated: self.authenticated,
             function_parameters: Vec::new(),
+            returns: None,
+            body: None,
         });
         self
+    }
+
+    /// The route declared last returns this wire type (a collection: items of it).
+    pub fn returns(mut self, schema: &'static str) -> Self {
+        if let Some(doc) = self.docs.last_mut() {
+            doc.returns = Some(schema);
+        }
+        self
+    }
+
+    /// The route declared last reads a body of this wire type.
+    pub fn body(mut self, schema: &'static str) -> Self {
+        if let Some(doc) = self.docs.last_mut() {
+            doc.body = Some(schema);
+        }
+        self
+    }
+
+    /// Adds the routes `declare` builds (a resource's own routes, declared beside its
+    /// handlers) under the current section.
+    pub fn with(self, declare: fn(Self) -> Self) -> Self {
+        declare(self)
     }
 
     /// A bound function with one enumeration parameter, `{collection}/{name}({parameter}='…')`:
@@ -156,6 +191,8 @@ impl Routes {
             kind,
             authenticated: self.authenticated,
             function_parameters: parameters,
+            returns: None,
+            body: None,
         });
         self
     }
@@ -178,6 +215,42 @@ fn query_parameter(name: &str, description: &str) -> utoipa::openapi::path::Para
         .required(Required::False)
         .description(Some(description))
         .build()
+}
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+/// A Graph collection page of `item`: `value`, with `@odata.nextLink` while more remain.
+fn collection_schema(item: &str) -> Schema {
+    ObjectBuilder::new()
+        .property(
+            "@odata.context",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
+        .property("value", ArrayBuilder::new().items(schema_ref(item)))
+        .required("value")
+        .property(
+            "@odata.count",
+            ObjectBuilder::new().schema_type(Type::Integer),
+        )
+        .property(
+            "@odata.nextLink",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
+        .into()
+}
+
+/// A response with a JSON body of `schema` when the route names one.
+fn response(description: &str, schema: Option<RefOr<Schema>>) -> ResponseBuilder {
+    let builder = ResponseBuilder::new().description(description);
+    match schema {
+        Some(schema) => builder.content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        ),
+        None => builder,
+    }
 }
 
 /// The OpenAPI document of the given routes (already expanded under `/v1.0` and `/beta`).
@@ -228,6 +301,17 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                     .build(),
             );
         }
+        let entity = doc.returns.map(schema_ref);
+        if let Some(body) = doc.body {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(schema_ref(body))).build(),
+                    )
+                    .build(),
+            ));
+        }
         match doc.kind {
             Kind::Collection => {
                 for (name, description) in [
@@ -246,7 +330,10 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                 }
                 op = op.response(
                     "200",
-                    ResponseBuilder::new().description("a page of the collection"),
+                    response(
+                        "a page of the collection",
+                        doc.returns.map(|item| RefOr::T(collection_schema(item))),
+                    ),
                 );
             }
             Kind::Entity => {
@@ -259,7 +346,7 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                         "$expand",
                         "navigation properties to include",
                     ))
-                    .response("200", ResponseBuilder::new().description("the entity"));
+                    .response("200", response("the entity", entity));
             }
             Kind::Create => {
                 op = op
@@ -271,7 +358,7 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                             .description(Some("replays the first response for 24 h"))
                             .build(),
                     )
-                    .response("201", ResponseBuilder::new().description("created"));
+                    .response("201", response("created", entity));
             }
             Kind::NoContent => {
                 op = op.response("204", ResponseBuilder::new().description("done"));
@@ -279,11 +366,11 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
             Kind::Accepted => {
                 op = op.response(
                     "202",
-                    ResponseBuilder::new().description("accepted; continues in the background"),
+                    response("accepted; continues in the background", entity),
                 );
             }
             Kind::Plain => {
-                op = op.response("200", ResponseBuilder::new().description("ok"));
+                op = op.response("200", response("ok", entity));
             }
         }
         if doc.authenticated {
@@ -324,6 +411,7 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
         .paths(paths)
         .components(Some(
             ComponentsBuilder::new()
+                .schemas_from_iter(crate::wire::all_schemas())
                 .security_scheme(
                     "bearer",
                     SecurityScheme::Http(

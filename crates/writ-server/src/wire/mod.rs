@@ -5,6 +5,7 @@
 //! serialised to a JSON object, on which `$select`/`$expand` then apply as for any entity.
 
 pub mod directory;
+pub mod entitlement;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -19,7 +20,8 @@ pub type NamedSchema = (String, RefOr<Schema>);
 
 /// Every component schema: the entitlement and directory wire types and what they reference.
 pub fn all_schemas() -> Vec<NamedSchema> {
-    let mut schemas = directory::schemas();
+    let mut schemas = entitlement::schemas();
+    schemas.extend(directory::schemas());
     // A type referenced from several others is collected once per reference.
     let mut seen = std::collections::HashSet::new();
     schemas.retain(|(name, _)| seen.insert(name.clone()));

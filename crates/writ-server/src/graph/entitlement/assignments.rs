@@ -22,8 +22,10 @@ use crate::routes::FunctionParameter;
 use crate::state::AppState;
 
 use super::super::{datetime, opt};
+use super::BASE;
 use super::policies::policy_json;
-use super::{BASE, package_json};
+use crate::wire::entitlement::catalogs::AccessPackage as WirePackage;
+use crate::wire::object;
 
 pub(super) const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
 pub(super) const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
@@ -348,7 +350,9 @@ async fn render_request(
         let package = em.related_package(&r.access_package_id).await?;
         m.insert(
             "accessPackage".into(),
-            package.map_or(Value::Null, |p| Value::Object(package_json(&p))),
+            package.map_or(Value::Null, |p| {
+                Value::Object(object(&WirePackage::from(&p)))
+            }),
         );
     }
     if query.expands("assignment") {
@@ -387,7 +391,9 @@ async fn render_assignment(
         let package = em.related_package(&a.access_package_id).await?;
         m.insert(
             "accessPackage".into(),
-            package.map_or(Value::Null, |p| Value::Object(package_json(&p))),
+            package.map_or(Value::Null, |p| {
+                Value::Object(object(&WirePackage::from(&p)))
+            }),
         );
     }
     if query.expands("assignmentPolicy") {

@@ -15,7 +15,9 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::{BASE, catalog_json, package_json};
+use super::BASE;
+use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog};
+use crate::wire::object;
 
 const TYPE: &str = "accessPackageCatalog";
 const WRITABLE: &[&str] = &[
@@ -45,24 +47,15 @@ async fn render(
     query: &ODataQuery,
     c: &Catalog,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = catalog_json(c);
+    let mut wire = AccessPackageCatalog::from(c);
     if query.expands("accessPackages") {
         let packages = state
             .entitlement
             .list_packages(&auth.caller, &ListQuery::first(EXPANDED_LIMIT), Some(&c.id))
             .await?;
-        m.insert(
-            "accessPackages".into(),
-            Value::Array(
-                packages
-                    .items
-                    .iter()
-                    .map(|p| Value::Object(package_json(p)))
-                    .collect(),
-            ),
-        );
+        wire.access_packages = Some(packages.items.iter().map(AccessPackage::from).collect());
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 pub async fn list(
@@ -110,7 +103,11 @@ pub async fn create(
                 .entitlement
                 .create_catalog(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity(&format!("{BASE}/catalogs"), TYPE, catalog_json(&c))
+            query.entity(
+                &format!("{BASE}/catalogs"),
+                TYPE,
+                object(&AccessPackageCatalog::from(&c)),
+            )
         },
     )
     .await
@@ -170,7 +167,7 @@ pub async fn list_packages(
         .entitlement
         .list_packages(&auth.caller, &query.list_query(), Some(&id))
         .await?;
-    let page = page.map(|p| package_json(&p));
+    let page = page.map(|p| object(&AccessPackage::from(&p)));
     Ok(Json(query.collection(
         &format!("{BASE}/catalogs('{id}')/accessPackages"),
         "accessPackage",

@@ -16,7 +16,11 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::{BASE, catalog_json, package_json, role_scope_json};
+use super::BASE;
+use crate::wire::entitlement::catalogs::{
+    AccessPackage as WirePackage, AccessPackageCatalog, AccessPackageResourceRoleScope,
+};
+use crate::wire::object;
 
 const TYPE: &str = "accessPackage";
 const WRITABLE: &[&str] = &["displayName", "description", "isHidden", "catalog"];
@@ -54,10 +58,10 @@ async fn render(
     query: &ODataQuery,
     p: &AccessPackage,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = package_json(p);
+    let mut wire = WirePackage::from(p);
     if query.expands("catalog") {
         let c = state.entitlement.package_catalog(&auth.caller, p).await?;
-        m.insert("catalog".into(), Value::Object(catalog_json(&c)));
+        wire.catalog = Some(Box::new(AccessPackageCatalog::from(&c)));
     }
     if query.expands("resourceRoleScopes") {
         let with_role = query.expands_nested("resourceRoleScopes", "role");
@@ -66,18 +70,16 @@ async fn render(
             .entitlement
             .package_role_scopes(&auth.caller, &p.id)
             .await?;
-        m.insert(
-            "resourceRoleScopes".into(),
-            Value::Array(
-                scopes
-                    .iter()
-                    .map(|(rs, role, scope)| {
-                        Value::Object(role_scope_json(rs, role, scope, with_role, with_scope))
-                    })
-                    .collect(),
-            ),
+        wire.resource_role_scopes = Some(
+            scopes
+                .iter()
+                .map(|(rs, role, scope)| {
+                    AccessPackageResourceRoleScope::new(rs, role, scope, with_role, with_scope)
+                })
+                .collect(),
         );
     }
+    let mut m = object(&wire);
     if query.expands("assignmentPolicies") {
         let policies = state
             .entitlement
@@ -137,7 +139,11 @@ pub async fn create(
                 .entitlement
                 .create_package(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity(&format!("{BASE}/accessPackages"), TYPE, package_json(&p))
+            query.entity(
+                &format!("{BASE}/accessPackages"),
+                TYPE,
+                object(&WirePackage::from(&p)),
+            )
         },
     )
     .await
@@ -200,13 +206,13 @@ pub async fn list_role_scopes(
     let items = scopes
         .iter()
         .map(|(rs, role, scope)| {
-            role_scope_json(
+            object(&AccessPackageResourceRoleScope::new(
                 rs,
                 role,
                 scope,
                 query.expands("role"),
                 query.expands("scope"),
-            )
+            ))
         })
         .collect();
     let page = super::super::small_collection(&query, items)?;
@@ -289,7 +295,9 @@ pub async fn add_role_scope(
             query.entity(
                 &format!("{BASE}/accessPackages('{id}')/resourceRoleScopes"),
                 "accessPackageResourceRoleScope",
-                role_scope_json(&rs, &role, &scope, true, true),
+                object(&AccessPackageResourceRoleScope::new(
+                    &rs, &role, &scope, true, true,
+                )),
             )
         },
     )
@@ -321,7 +329,10 @@ pub async fn filter_by_current_user(
     super::current_user::parse_on(&arguments, CurrentUserFunction::AccessPackages)?;
     query.check_expand(TYPE, &[])?;
     let packages = state.entitlement.requestable_packages(&auth.caller).await?;
-    let items = packages.iter().map(package_json).collect();
+    let items = packages
+        .iter()
+        .map(|p| object(&WirePackage::from(p)))
+        .collect();
     let page = super::super::small_collection(&query, items)?;
     Ok(Json(query.collection(
         &format!("{BASE}/accessPackages"),
@@ -421,7 +432,10 @@ async fn package_list(
         .entitlement
         .incompatible_packages(&auth.caller, id, outgoing)
         .await?;
-    let items = packages.iter().map(package_json).collect();
+    let items = packages
+        .iter()
+        .map(|p| object(&WirePackage::from(p)))
+        .collect();
     let page = super::super::small_collection(query, items)?;
     Ok(Json(query.collection(
         &format!("{BASE}/accessPackages"),

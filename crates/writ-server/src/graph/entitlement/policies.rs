@@ -20,7 +20,9 @@ use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::super::datetime;
-use super::{BASE, catalog_json, package_json};
+use super::BASE;
+use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog};
+use crate::wire::object;
 
 const TYPE: &str = "accessPackageAssignmentPolicy";
 const WRITABLE: &[&str] = &[
@@ -198,7 +200,7 @@ async fn render(
             .await?;
         m.insert(
             "accessPackage".into(),
-            Value::Object(package_json(&package)),
+            Value::Object(object(&AccessPackage::from(&package))),
         );
     }
     if query.expands("catalog") {
@@ -206,7 +208,10 @@ async fn render(
             .entitlement
             .get_catalog(&auth.caller, &p.catalog_id)
             .await?;
-        m.insert("catalog".into(), Value::Object(catalog_json(&catalog)));
+        m.insert(
+            "catalog".into(),
+            Value::Object(object(&AccessPackageCatalog::from(&catalog))),
+        );
     }
     Ok(m)
 }

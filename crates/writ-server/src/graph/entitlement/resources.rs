@@ -17,7 +17,12 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::{BASE, request_json, resource_json, role_json, scope_json};
+use super::BASE;
+use crate::wire::entitlement::catalogs::{
+    AccessPackageResource, AccessPackageResourceRequest, AccessPackageResourceRole,
+    AccessPackageResourceScope,
+};
+use crate::wire::object;
 
 fn object_field<'a>(body: &'a JsonObject, name: &str) -> ApiResult<&'a Map<String, Value>> {
     match body.object(name)? {
@@ -105,7 +110,7 @@ pub async fn create_request(
             query.entity(
                 &format!("{BASE}/resourceRequests"),
                 "accessPackageResourceRequest",
-                request_json(&request),
+                object(&AccessPackageResourceRequest::from(&request)),
             )
         },
     )
@@ -122,7 +127,7 @@ pub async fn list_requests(
         .entitlement
         .list_resource_requests(&auth.caller, &query.list_query())
         .await?;
-    let page = page.map(|r| request_json(&r));
+    let page = page.map(|r| object(&AccessPackageResourceRequest::from(&r)));
     Ok(Json(query.collection(
         &format!("{BASE}/resourceRequests"),
         "accessPackageResourceRequest",
@@ -135,28 +140,22 @@ async fn render_resource(
     query: &ODataQuery,
     r: &CatalogResource,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = resource_json(r);
+    let mut wire = AccessPackageResource::from(r);
     if query.expands("roles") || query.expands("scopes") {
         let (roles, scopes) = state.entitlement.resource_roles_and_scopes(&r.id).await?;
         if query.expands("roles") {
-            m.insert(
-                "roles".into(),
-                Value::Array(roles.iter().map(|x| Value::Object(role_json(x))).collect()),
-            );
+            wire.roles = Some(roles.iter().map(AccessPackageResourceRole::from).collect());
         }
         if query.expands("scopes") {
-            m.insert(
-                "scopes".into(),
-                Value::Array(
-                    scopes
-                        .iter()
-                        .map(|x| Value::Object(scope_json(x)))
-                        .collect(),
-                ),
+            wire.scopes = Some(
+                scopes
+                    .iter()
+                    .map(AccessPackageResourceScope::from)
+                    .collect(),
             );
         }
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 pub async fn list_resources(
@@ -230,13 +229,13 @@ pub async fn list_roles(
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for role in &page.items {
-        let mut m = role_json(role);
+        let mut wire = AccessPackageResourceRole::from(role);
         if query.expands("resource")
             && let Some(resource) = state.entitlement.resource_by_id(&role.resource_id).await?
         {
-            m.insert("resource".into(), Value::Object(resource_json(&resource)));
+            wire.resource = Some(Box::new(AccessPackageResource::from(&resource)));
         }
-        items.push(m);
+        items.push(object(&wire));
     }
     Ok(Json(query.collection(
         &format!("{BASE}/catalogs('{catalog}')/resourceRoles"),
@@ -262,13 +261,13 @@ pub async fn list_scopes(
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for scope in &page.items {
-        let mut m = scope_json(scope);
+        let mut wire = AccessPackageResourceScope::from(scope);
         if query.expands("resource")
             && let Some(resource) = state.entitlement.resource_by_id(&scope.resource_id).await?
         {
-            m.insert("resource".into(), Value::Object(resource_json(&resource)));
+            wire.resource = Some(Box::new(AccessPackageResource::from(&resource)));
         }
-        items.push(m);
+        items.push(object(&wire));
     }
     Ok(Json(query.collection(
         &format!("{BASE}/catalogs('{catalog}')/resourceScopes"),
