@@ -545,3 +545,117 @@ pub async fn count(
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(Get, "/applications", Collection, "List applications", list)
+        .returns("application")
+        .route(
+            Get,
+            "/applications/$count",
+            Plain,
+            "Count applications (text/plain; $filter applies)",
+            count,
+        )
+        .route(
+            Post,
+            "/applications",
+            Create,
+            "Create an application or blueprint (by @odata.type)",
+            create,
+        )
+        .returns("application")
+        .route(
+            Get,
+            "/applications/microsoft.graph.agentIdentityBlueprint",
+            Collection,
+            "List agent identity blueprints",
+            list_blueprints,
+        )
+        .returns("application")
+        .route(
+            Post,
+            "/applications/microsoft.graph.agentIdentityBlueprint",
+            Create,
+            "Create an agent identity blueprint",
+            create_blueprint,
+        )
+        .returns("application")
+        .route(Get, "/applications/{id}", Entity, "Get an application", get)
+        .returns("application")
+        .route(
+            Patch,
+            "/applications/{id}",
+            NoContent,
+            "Update an application",
+            update,
+        )
+        .route(
+            Delete,
+            "/applications/{id}",
+            NoContent,
+            "Delete an application and its service principal",
+            delete,
+        )
+        .route(
+            Post,
+            "/applications/{id}/addPassword",
+            Plain,
+            "Add a client secret (shown once)",
+            add_password,
+        )
+        .returns("passwordCredential")
+        .route(
+            Post,
+            "/applications/{id}/removePassword",
+            NoContent,
+            "Remove a client secret",
+            remove_password,
+        )
+        .route(
+            Get,
+            "/applications/{id}/owners",
+            Collection,
+            "List owners",
+            list_owners,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/applications/{id}/owners/$ref",
+            NoContent,
+            "Add an owner",
+            add_owner,
+        )
+        .route(
+            Delete,
+            "/applications/{id}/owners/{owner_id}/$ref",
+            NoContent,
+            "Remove an owner",
+            remove_owner,
+        )
+        .route(
+            Get,
+            "/applications/{id}/sponsors",
+            Collection,
+            "List a blueprint's sponsors",
+            list_sponsors,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/applications/{id}/sponsors/$ref",
+            NoContent,
+            "Add a sponsor to a blueprint",
+            add_sponsor,
+        )
+        .route(
+            Delete,
+            "/applications/{id}/sponsors/{sponsor_id}/$ref",
+            NoContent,
+            "Remove a blueprint sponsor",
+            remove_sponsor,
+        )
+}

@@ -57,3 +57,25 @@ pub async fn get(
         directory_audit_json(&record),
     )?))
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/auditLogs/directoryAudits",
+        Collection,
+        "List audit records (administrators: all; catalog roles: their catalogs')",
+        list,
+    )
+    .returns("directoryAudit")
+    .route(
+        Get,
+        "/auditLogs/directoryAudits/{id}",
+        Entity,
+        "Get an audit record",
+        get,
+    )
+    .returns("directoryAudit")
+}

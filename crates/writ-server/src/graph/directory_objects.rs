@@ -67,3 +67,25 @@ pub async fn alternate_key(
         _ => Err(not_found()),
     }
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/directoryObjects/{id}",
+        Entity,
+        "Get any directory object",
+        get,
+    )
+    .returns("directoryObject")
+    .route(
+        Get,
+        "/{key}",
+        Entity,
+        "servicePrincipals(appId='…') and applications(appId='…')",
+        alternate_key,
+    )
+    .returns("directoryObject")
+}

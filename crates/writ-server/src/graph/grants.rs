@@ -284,3 +284,47 @@ pub async fn delete_permission_grant(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/oauth2PermissionGrants",
+        Collection,
+        "List delegated permission grants",
+        list_permission_grants,
+    )
+    .returns("oAuth2PermissionGrant")
+    .route(
+        Post,
+        "/oauth2PermissionGrants",
+        Create,
+        "Grant delegated permissions",
+        create_permission_grant,
+    )
+    .returns("oAuth2PermissionGrant")
+    .route(
+        Get,
+        "/oauth2PermissionGrants/{id}",
+        Entity,
+        "Get a delegated permission grant",
+        get_permission_grant,
+    )
+    .returns("oAuth2PermissionGrant")
+    .route(
+        Patch,
+        "/oauth2PermissionGrants/{id}",
+        NoContent,
+        "Change a grant's scope",
+        update_permission_grant,
+    )
+    .route(
+        Delete,
+        "/oauth2PermissionGrants/{id}",
+        NoContent,
+        "Revoke a delegated permission grant",
+        delete_permission_grant,
+    )
+}

@@ -292,3 +292,91 @@ pub async fn count(
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(Get, "/groups", Collection, "List groups", list)
+        .returns("group")
+        .route(
+            Get,
+            "/groups/$count",
+            Plain,
+            "Count groups (text/plain; $filter applies)",
+            count,
+        )
+        .route(Post, "/groups", Create, "Create a group", create)
+        .returns("group")
+        .route(Get, "/groups/{id}", Entity, "Get a group", get)
+        .returns("group")
+        .route(Patch, "/groups/{id}", NoContent, "Update a group", update)
+        .route(Delete, "/groups/{id}", NoContent, "Delete a group", delete)
+        .route(
+            Get,
+            "/groups/{id}/members",
+            Collection,
+            "List a group's members",
+            list_members,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/groups/{id}/members/$ref",
+            NoContent,
+            "Add a member",
+            add_member,
+        )
+        .route(
+            Delete,
+            "/groups/{id}/members/{member_id}/$ref",
+            NoContent,
+            "Remove a member",
+            remove_member,
+        )
+        .route(
+            Get,
+            "/groups/{id}/owners",
+            Collection,
+            "List a group's owners",
+            list_owners,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/groups/{id}/owners/$ref",
+            NoContent,
+            "Add an owner",
+            add_owner,
+        )
+        .route(
+            Delete,
+            "/groups/{id}/owners/{owner_id}/$ref",
+            NoContent,
+            "Remove an owner",
+            remove_owner,
+        )
+        .route(
+            Get,
+            "/groups/{id}/appRoleAssignments",
+            Collection,
+            "List a group's app role assignments",
+            super::grants::list_assignments,
+        )
+        .returns("appRoleAssignment")
+        .route(
+            Post,
+            "/groups/{id}/appRoleAssignments",
+            Create,
+            "Assign an app role to a group",
+            super::grants::assign_to_principal,
+        )
+        .returns("appRoleAssignment")
+        .route(
+            Delete,
+            "/groups/{id}/appRoleAssignments/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            super::grants::remove_assignment,
+        )
+}

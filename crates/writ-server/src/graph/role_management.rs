@@ -157,3 +157,56 @@ pub async fn delete_assignment(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/roleManagement/directory/roleDefinitions",
+        Collection,
+        "List directory role definitions",
+        list_definitions,
+    )
+    .returns("unifiedRoleDefinition")
+    .route(
+        Get,
+        "/roleManagement/directory/roleDefinitions/{id}",
+        Entity,
+        "Get a directory role definition",
+        get_definition,
+    )
+    .returns("unifiedRoleDefinition")
+    .route(
+        Get,
+        "/roleManagement/directory/roleAssignments",
+        Collection,
+        "List directory role assignments",
+        list_assignments,
+    )
+    .returns("unifiedRoleAssignment")
+    .route(
+        Post,
+        "/roleManagement/directory/roleAssignments",
+        Create,
+        "Assign a directory role",
+        create_assignment,
+    )
+    .returns("unifiedRoleAssignment")
+    .route(
+        Get,
+        "/roleManagement/directory/roleAssignments/{id}",
+        Entity,
+        "Get a directory role assignment",
+        get_assignment,
+    )
+    .returns("unifiedRoleAssignment")
+    .route(
+        Delete,
+        "/roleManagement/directory/roleAssignments/{id}",
+        NoContent,
+        "Remove a directory role assignment",
+        delete_assignment,
+    )
+}

@@ -336,3 +336,191 @@ pub async fn count(
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/servicePrincipals",
+        Collection,
+        "List service principals",
+        list,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/$count",
+        Plain,
+        "Count servicePrincipals (text/plain; $filter applies)",
+        count,
+    )
+    .route(
+        Post,
+        "/servicePrincipals",
+        Create,
+        "Create a service principal, blueprint principal or agent identity (by @odata.type)",
+        create,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/microsoft.graph.agentIdentity",
+        Collection,
+        "List agent identities",
+        list_agent_identities,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Post,
+        "/servicePrincipals/microsoft.graph.agentIdentity",
+        Create,
+        "Create an agent identity",
+        create_agent_identity,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        Collection,
+        "List blueprint principals",
+        list_blueprint_principals,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Post,
+        "/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        Create,
+        "Create a blueprint principal",
+        create_blueprint_principal,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/{id}",
+        Entity,
+        "Get a service principal",
+        get,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Patch,
+        "/servicePrincipals/{id}",
+        NoContent,
+        "Update a service principal",
+        update,
+    )
+    .route(
+        Delete,
+        "/servicePrincipals/{id}",
+        NoContent,
+        "Delete a service principal",
+        delete,
+    )
+    .route(
+        Post,
+        "/servicePrincipals/{id}/addPassword",
+        Plain,
+        "Add a client secret to an agent identity (shown once)",
+        super::applications::add_password,
+    )
+    .returns("passwordCredential")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/removePassword",
+        NoContent,
+        "Remove an agent identity's client secret",
+        super::applications::remove_password,
+    )
+    .route(
+        Get,
+        "/servicePrincipals/{id}/owners",
+        Collection,
+        "List owners",
+        list_owners,
+    )
+    .returns("directoryObject")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/owners/$ref",
+        NoContent,
+        "Add an owner",
+        super::applications::add_owner,
+    )
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/owners/{owner_id}/$ref",
+        NoContent,
+        "Remove an owner",
+        super::applications::remove_owner,
+    )
+    .route(
+        Get,
+        "/servicePrincipals/{id}/sponsors",
+        Collection,
+        "List sponsors",
+        list_sponsors,
+    )
+    .returns("directoryObject")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/sponsors/$ref",
+        NoContent,
+        "Add a sponsor",
+        super::applications::add_sponsor,
+    )
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/sponsors/{sponsor_id}/$ref",
+        NoContent,
+        "Remove a sponsor",
+        super::applications::remove_sponsor,
+    )
+    .route(
+        Get,
+        "/servicePrincipals/{id}/appRoleAssignedTo",
+        Collection,
+        "List app role assignments granted on this resource",
+        super::grants::list_assigned_to,
+    )
+    .returns("appRoleAssignment")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/appRoleAssignedTo",
+        Create,
+        "Assign an app role of this resource",
+        super::grants::assign_to_resource,
+    )
+    .returns("appRoleAssignment")
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/appRoleAssignedTo/{assignment_id}",
+        NoContent,
+        "Remove an app role assignment",
+        super::grants::remove_assignment,
+    )
+    .route(
+        Get,
+        "/servicePrincipals/{id}/appRoleAssignments",
+        Collection,
+        "List app roles this principal holds",
+        super::grants::list_assignments,
+    )
+    .returns("appRoleAssignment")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/appRoleAssignments",
+        Create,
+        "Assign an app role to this principal",
+        super::grants::assign_to_principal,
+    )
+    .returns("appRoleAssignment")
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/appRoleAssignments/{assignment_id}",
+        NoContent,
+        "Remove an app role assignment",
+        super::grants::remove_assignment,
+    )
+}

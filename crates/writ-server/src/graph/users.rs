@@ -417,3 +417,115 @@ pub async fn count(
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(Get, "/users", Collection, "List users", list)
+        .returns("user")
+        .route(
+            Get,
+            "/users/$count",
+            Plain,
+            "Count users (text/plain; $filter applies)",
+            count,
+        )
+        .route(Post, "/users", Create, "Create a user", create)
+        .returns("user")
+        .route(
+            Get,
+            "/users/{id}",
+            Entity,
+            "Get a user (by id or userPrincipalName)",
+            get,
+        )
+        .returns("user")
+        .route(Patch, "/users/{id}", NoContent, "Update a user", update)
+        .route(Delete, "/users/{id}", NoContent, "Delete a user", delete)
+        .route(
+            Get,
+            "/users/{id}/manager",
+            Entity,
+            "Get a user's manager",
+            get_manager,
+        )
+        .returns("directoryObject")
+        .route(
+            Put,
+            "/users/{id}/manager/$ref",
+            NoContent,
+            "Set a user's manager",
+            set_manager,
+        )
+        .route(
+            Delete,
+            "/users/{id}/manager/$ref",
+            NoContent,
+            "Remove a user's manager",
+            remove_manager,
+        )
+        .route(Get, "/me", Entity, "Get the signed-in user", me)
+        .returns("user")
+        .route(
+            Get,
+            "/users/microsoft.graph.agentUser",
+            Collection,
+            "List agent users",
+            list_agent_users,
+        )
+        .returns("user")
+        .route(
+            Post,
+            "/users/microsoft.graph.agentUser",
+            Create,
+            "Create an agent user",
+            create_agent_user,
+        )
+        .returns("user")
+        .route(
+            Get,
+            "/users/{id}/sponsors",
+            Collection,
+            "List a user's sponsors",
+            list_sponsors,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/users/{id}/sponsors/$ref",
+            NoContent,
+            "Add a sponsor",
+            add_sponsor,
+        )
+        .route(
+            Delete,
+            "/users/{id}/sponsors/{sponsor_id}/$ref",
+            NoContent,
+            "Remove a sponsor",
+            remove_sponsor,
+        )
+        .route(
+            Get,
+            "/users/{id}/appRoleAssignments",
+            Collection,
+            "List a user's app role assignments",
+            super::grants::list_assignments,
+        )
+        .returns("appRoleAssignment")
+        .route(
+            Post,
+            "/users/{id}/appRoleAssignments",
+            Create,
+            "Assign an app role to a user",
+            super::grants::assign_to_principal,
+        )
+        .returns("appRoleAssignment")
+        .route(
+            Delete,
+            "/users/{id}/appRoleAssignments/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            super::grants::remove_assignment,
+        )
+}

@@ -46,7 +46,7 @@ pub struct User {
     pub identity_parent_id: Option<Option<String>>,
     /// With `$expand=manager`: the manager (typed by `@odata.type`), or `null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<User>, no_recursion)]
     pub manager: Option<Option<Box<User>>>,
 }
 
