@@ -7,8 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
-use writ_domain::directory::{AppRoleAssignment, AppRoleAssignmentInput, PermissionGrantInput};
-use writ_domain::patch::Patch;
+use writ_domain::directory::{AppRoleAssignment, AppRoleAssignmentInput};
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -16,19 +15,12 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::grants::{AppRoleAssignmentBody, OAuth2PermissionGrantBody};
+use crate::wire::directory::input;
 use crate::wire::directory::{AppRoleAssignment as WireAssignment, OAuth2PermissionGrant};
 use crate::wire::object;
 
 use super::small_collection;
-
-fn required(body: &JsonObject, name: &str) -> ApiResult<String> {
-    match body.string(name)? {
-        Patch::Value(v) => Ok(v),
-        _ => Err(ApiError::bad_request(format!(
-            "property '{name}' is required"
-        ))),
-    }
-}
 
 /// Both POST shapes carry the same body; `fixed` is the id the URL pins (`resourceId` for
 /// `appRoleAssignedTo`, `principalId` for `appRoleAssignments`), which must agree with the body.
@@ -38,13 +30,11 @@ fn assignment_input(body: &JsonObject, fixed: (&str, &str)) -> ApiResult<AppRole
         &["principalId", "resourceId", "appRoleId"],
     )?;
     let (field, value) = fixed;
+    let wire: AppRoleAssignmentBody = input::read(body)?;
     let mut input = AppRoleAssignmentInput {
-        principal_id: body
-            .string("principalId")?
-            .into_option()
-            .unwrap_or_default(),
-        resource_id: body.string("resourceId")?.into_option().unwrap_or_default(),
-        app_role_id: required(body, "appRoleId")?,
+        principal_id: wire.principal_id.into_option().unwrap_or_default(),
+        resource_id: wire.resource_id.into_option().unwrap_or_default(),
+        app_role_id: wire.app_role_id.required("appRoleId")?,
     };
     let slot = if field == "resourceId" {
         &mut input.resource_id
@@ -211,13 +201,7 @@ pub async fn create_permission_grant(
             "scope",
         ],
     )?;
-    let input = PermissionGrantInput {
-        client_id: required(&body, "clientId")?,
-        consent_type: required(&body, "consentType")?,
-        principal_id: body.string("principalId")?.into_option(),
-        resource_id: required(&body, "resourceId")?,
-        scope: required(&body, "scope")?,
-    };
+    let input = input::read::<OAuth2PermissionGrantBody>(&body)?.into_input()?;
     query.for_create()?;
     idempotency::run(
         &state,
@@ -265,7 +249,9 @@ pub async fn update_permission_grant(
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
     body.check_properties("oAuth2PermissionGrant", &["scope"])?;
-    let scope = required(&body, "scope")?;
+    let scope = input::read::<OAuth2PermissionGrantBody>(&body)?
+        .scope
+        .required("scope")?;
     state
         .directory
         .update_permission_grant(&auth.caller, &auth.context(), &id, scope)
@@ -304,6 +290,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Grant delegated permissions",
         create_permission_grant,
     )
+    .body("oAuth2PermissionGrantBody")
     .returns("oAuth2PermissionGrant")
     .route(
         Get,
@@ -320,6 +307,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Change a grant's scope",
         update_permission_grant,
     )
+    .body("oAuth2PermissionGrantBody")
     .route(
         Delete,
         "/oauth2PermissionGrants/{id}",

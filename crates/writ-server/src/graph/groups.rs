@@ -14,6 +14,8 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::group::GroupBody;
+use crate::wire::directory::input;
 use crate::wire::directory::{DirectoryObject as WireObject, Group as WireGroup};
 use crate::wire::object;
 
@@ -43,18 +45,8 @@ pub fn group_json(g: &Group) -> Map<String, Value> {
 
 fn group_input(body: &JsonObject) -> ApiResult<GroupInput> {
     body.check_properties(TYPE, WRITABLE)?;
-    Ok(GroupInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        mail_nickname: body.string("mailNickname")?,
-        mail_enabled: body.boolean("mailEnabled")?,
-        security_enabled: body.boolean("securityEnabled")?,
-        group_types: body.string_array("groupTypes")?,
-        visibility: body.string("visibility")?,
-        is_assignable_to_role: body.boolean("isAssignableToRole")?,
-        member_ids: body.binds("members")?,
-        owner_ids: body.binds("owners")?,
-    })
+    let wire: GroupBody = input::read(body)?;
+    Ok(wire.into())
 }
 
 async fn render(
@@ -307,10 +299,12 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             count,
         )
         .route(Post, "/groups", Create, "Create a group", create)
+        .body("groupBody")
         .returns("group")
         .route(Get, "/groups/{id}", Entity, "Get a group", get)
         .returns("group")
         .route(Patch, "/groups/{id}", NoContent, "Update a group", update)
+        .body("groupBody")
         .route(Delete, "/groups/{id}", NoContent, "Delete a group", delete)
         .route(
             Get,
@@ -327,6 +321,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Add a member",
             add_member,
         )
+        .body("referenceBody")
         .route(
             Delete,
             "/groups/{id}/members/{member_id}/$ref",
@@ -349,6 +344,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Add an owner",
             add_owner,
         )
+        .body("referenceBody")
         .route(
             Delete,
             "/groups/{id}/owners/{owner_id}/$ref",
@@ -371,6 +367,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Assign an app role to a group",
             super::grants::assign_to_principal,
         )
+        .body("appRoleAssignmentBody")
         .returns("appRoleAssignment")
         .route(
             Delete,

@@ -7,8 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 use writ_domain::authz::roles;
-use writ_domain::directory::RoleAssignmentInput;
-use writ_domain::patch::Patch;
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
@@ -17,6 +15,8 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::{GraphVersion, ODataQuery};
 use crate::state::AppState;
+use crate::wire::directory::input;
+use crate::wire::directory::role_management::UnifiedRoleAssignmentBody;
 use crate::wire::directory::{UnifiedRoleAssignment, UnifiedRoleDefinition};
 use crate::wire::object;
 
@@ -108,22 +108,7 @@ pub async fn create_assignment(
         "unifiedRoleAssignment",
         &["principalId", "roleDefinitionId", "directoryScopeId"],
     )?;
-    let required = |name: &str| -> ApiResult<String> {
-        match body.string(name)? {
-            Patch::Value(v) => Ok(v),
-            _ => Err(ApiError::bad_request(format!(
-                "property '{name}' is required"
-            ))),
-        }
-    };
-    let input = RoleAssignmentInput {
-        principal_id: required("principalId")?,
-        role_definition_id: required("roleDefinitionId")?,
-        directory_scope_id: body
-            .string("directoryScopeId")?
-            .into_option()
-            .unwrap_or_else(|| "/".into()),
-    };
+    let input = input::read::<UnifiedRoleAssignmentBody>(&body)?.into_input()?;
     query.for_create()?;
     idempotency::run(
         &state,
@@ -193,6 +178,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Assign a directory role",
         create_assignment,
     )
+    .body("unifiedRoleAssignmentBody")
     .returns("unifiedRoleAssignment")
     .route(
         Get,

@@ -18,6 +18,8 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 use crate::wire::directory::ServicePrincipal as WireServicePrincipal;
+use crate::wire::directory::input;
+use crate::wire::directory::service_principal::ServicePrincipalBody;
 use crate::wire::object;
 
 use super::{owners_response, sponsors_response};
@@ -74,17 +76,8 @@ fn principal_input(
         _ => TYPE,
     };
     body.check_properties(type_name, &writable)?;
-    Ok(ServicePrincipalInput {
-        kind,
-        app_id: body.string("appId")?,
-        display_name: body.string("displayName")?,
-        account_enabled: body.boolean("accountEnabled")?,
-        description: body.string("description")?,
-        agent_identity_blueprint_id: body.string("agentIdentityBlueprintId")?,
-        tags: body.string_array("tags")?,
-        sponsor_ids: body.binds("sponsors")?,
-        owner_ids: body.binds("owners")?,
-    })
+    let wire: ServicePrincipalBody = input::read(body)?;
+    Ok(wire.into_input(kind))
 }
 
 pub(crate) async fn render(
@@ -363,6 +356,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Create a service principal, blueprint principal or agent identity (by @odata.type)",
         create,
     )
+    .body("servicePrincipalBody")
     .returns("servicePrincipal")
     .route(
         Get,
@@ -379,6 +373,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Create an agent identity",
         create_agent_identity,
     )
+    .body("servicePrincipalBody")
     .returns("servicePrincipal")
     .route(
         Get,
@@ -395,6 +390,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Create a blueprint principal",
         create_blueprint_principal,
     )
+    .body("servicePrincipalBody")
     .returns("servicePrincipal")
     .route(
         Get,
@@ -411,6 +407,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Update a service principal",
         update,
     )
+    .body("servicePrincipalBody")
     .route(
         Delete,
         "/servicePrincipals/{id}",
@@ -425,6 +422,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Add a client secret to an agent identity (shown once)",
         super::applications::add_password,
     )
+    .body("addPasswordBody")
     .returns("passwordCredential")
     .route(
         Post,
@@ -433,6 +431,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Remove an agent identity's client secret",
         super::applications::remove_password,
     )
+    .body("removePasswordBody")
     .route(
         Get,
         "/servicePrincipals/{id}/owners",
@@ -448,6 +447,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Add an owner",
         super::applications::add_owner,
     )
+    .body("referenceBody")
     .route(
         Delete,
         "/servicePrincipals/{id}/owners/{owner_id}/$ref",
@@ -470,6 +470,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Add a sponsor",
         super::applications::add_sponsor,
     )
+    .body("referenceBody")
     .route(
         Delete,
         "/servicePrincipals/{id}/sponsors/{sponsor_id}/$ref",
@@ -492,6 +493,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Assign an app role of this resource",
         super::grants::assign_to_resource,
     )
+    .body("appRoleAssignmentBody")
     .returns("appRoleAssignment")
     .route(
         Delete,
@@ -515,6 +517,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Assign an app role to this principal",
         super::grants::assign_to_principal,
     )
+    .body("appRoleAssignmentBody")
     .returns("appRoleAssignment")
     .route(
         Delete,

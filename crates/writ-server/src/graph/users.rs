@@ -6,8 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
-use writ_domain::directory::{PasswordProfile, User, UserInput, UserKind};
-use writ_domain::patch::Patch;
+use writ_domain::directory::{User, UserInput, UserKind};
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -16,6 +15,8 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 use crate::wire::directory::User as WireUser;
+use crate::wire::directory::input;
+use crate::wire::directory::user::UserBody;
 use crate::wire::object;
 
 const TYPE: &str = "user";
@@ -66,70 +67,8 @@ fn user_input(body: &JsonObject, forced: Option<UserKind>) -> ApiResult<UserInpu
         TYPE
     };
     body.check_properties(type_name, &writable)?;
-    let password_profile = match body.object("passwordProfile")? {
-        Patch::Absent => Patch::Absent,
-        Patch::Null => Patch::Null,
-        Patch::Value(profile) => {
-            for key in profile.keys() {
-                if !matches!(
-                    key.as_str(),
-                    "password"
-                        | "forceChangePasswordNextSignIn"
-                        | "forceChangePasswordNextSignInWithMfa"
-                        | "@odata.type"
-                ) {
-                    return Err(ApiError::bad_request(format!(
-                        "Property '{key}' does not exist on type 'microsoft.graph.passwordProfile'."
-                    )));
-                }
-            }
-            let password = match profile.get("password") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(p)) => Some(p.clone()),
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "property 'passwordProfile.password' must be a string",
-                    ));
-                }
-            };
-            let force = match profile.get("forceChangePasswordNextSignIn") {
-                None | Some(Value::Null) => None,
-                Some(Value::Bool(b)) => Some(*b),
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "property 'passwordProfile.forceChangePasswordNextSignIn' must be a boolean",
-                    ));
-                }
-            };
-            Patch::Value(PasswordProfile {
-                password,
-                force_change_password_next_sign_in: force,
-            })
-        }
-    };
-    Ok(UserInput {
-        display_name: body.string("displayName")?,
-        user_principal_name: body.string("userPrincipalName")?,
-        mail_nickname: body.string("mailNickname")?,
-        account_enabled: body.boolean("accountEnabled")?,
-        password_profile,
-        given_name: body.string("givenName")?,
-        surname: body.string("surname")?,
-        mail: body.string("mail")?,
-        job_title: body.string("jobTitle")?,
-        department: body.string("department")?,
-        office_location: body.string("officeLocation")?,
-        mobile_phone: body.string("mobilePhone")?,
-        business_phones: body.string_array("businessPhones")?,
-        employee_id: body.string("employeeId")?,
-        company_name: body.string("companyName")?,
-        usage_location: body.string("usageLocation")?,
-        preferred_language: body.string("preferredLanguage")?,
-        user_type: body.string("userType")?,
-        kind,
-        identity_parent_id: body.string("identityParentId")?,
-        sponsor_ids: body.binds("sponsors")?,
-    })
+    let wire: UserBody = input::read(body)?;
+    Ok(wire.into_input(kind))
 }
 
 /// `/users/{id}` accepts the object id or the userPrincipalName, as Graph does.
@@ -432,6 +371,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             count,
         )
         .route(Post, "/users", Create, "Create a user", create)
+        .body("userBody")
         .returns("user")
         .route(
             Get,
@@ -442,6 +382,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         )
         .returns("user")
         .route(Patch, "/users/{id}", NoContent, "Update a user", update)
+        .body("userBody")
         .route(Delete, "/users/{id}", NoContent, "Delete a user", delete)
         .route(
             Get,
@@ -458,6 +399,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Set a user's manager",
             set_manager,
         )
+        .body("referenceBody")
         .route(
             Delete,
             "/users/{id}/manager/$ref",
@@ -482,6 +424,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Create an agent user",
             create_agent_user,
         )
+        .body("userBody")
         .returns("user")
         .route(
             Get,
@@ -498,6 +441,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Add a sponsor",
             add_sponsor,
         )
+        .body("referenceBody")
         .route(
             Delete,
             "/users/{id}/sponsors/{sponsor_id}/$ref",
@@ -520,6 +464,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Assign an app role to a user",
             super::grants::assign_to_principal,
         )
+        .body("appRoleAssignmentBody")
         .returns("appRoleAssignment")
         .route(
             Delete,

@@ -1,5 +1,6 @@
 //! `directoryObject`: any object of the directory in a polymorphic collection (members, owners,
-//! sponsors, `directoryObjects/{id}`), always typed by `@odata.type`.
+//! sponsors, `directoryObjects/{id}`), always typed by `@odata.type`; and the `$ref` body naming
+//! one.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -56,4 +57,15 @@ impl DirectoryObject {
             Self::Application(app) => app.odata_type.as_deref(),
         }
     }
+}
+
+/// The body of a `$ref` change (`…/members/$ref`, `…/owners/$ref`, `…/manager/$ref`,
+/// `…/sponsors/$ref`): the URL of the directory object, on any host. Read by
+/// `JsonObject::reference`, which every `$ref` route shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = referenceBody)]
+pub struct ReferenceBody {
+    /// e.g. `https://graph.microsoft.com/v1.0/directoryObjects/{id}`.
+    #[serde(rename = "@odata.id")]
+    pub odata_id: String,
 }

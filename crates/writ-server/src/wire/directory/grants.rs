@@ -1,9 +1,13 @@
-//! Direct grants: `appRoleAssignment` and `oAuth2PermissionGrant`.
+//! Direct grants: `appRoleAssignment` and `oAuth2PermissionGrant`, and the bodies creating them.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use writ_domain::directory::{AppRoleAssignment as DomainAssignment, PermissionGrant};
+use writ_domain::directory::{
+    AppRoleAssignment as DomainAssignment, PermissionGrant, PermissionGrantInput,
+};
 
+use super::input::Field;
+use crate::error::ApiResult;
 use crate::wire::instant;
 
 /// An app role held by a user, group or service principal.
@@ -69,5 +73,59 @@ impl From<&PermissionGrant> for OAuth2PermissionGrant {
             resource_id: g.resource_id.clone(),
             scope: g.scope.clone(),
         }
+    }
+}
+
+/// The body assigning an app role (`appRoleAssignedTo` on the resource, `appRoleAssignments` on
+/// the principal): the id the URL names may be left out.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = appRoleAssignmentBody)]
+pub struct AppRoleAssignmentBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub principal_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub resource_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub app_role_id: Field<String>,
+}
+
+/// The body granting delegated permissions (all properties), or changing a grant (`scope`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = oAuth2PermissionGrantBody)]
+pub struct OAuth2PermissionGrantBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub client_id: Field<String>,
+    /// `AllPrincipals` or `Principal`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub consent_type: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub principal_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub resource_id: Field<String>,
+    /// Space-separated scope values.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub scope: Field<String>,
+}
+
+impl OAuth2PermissionGrantBody {
+    /// A create's input: every property but `principalId` required.
+    pub fn into_input(self) -> ApiResult<PermissionGrantInput> {
+        Ok(PermissionGrantInput {
+            client_id: self.client_id.required("clientId")?,
+            consent_type: self.consent_type.required("consentType")?,
+            principal_id: self.principal_id.into_option(),
+            resource_id: self.resource_id.required("resourceId")?,
+            scope: self.scope.required("scope")?,
+        })
     }
 }

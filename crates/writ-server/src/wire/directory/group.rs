@@ -1,10 +1,12 @@
-//! `group`: the Graph form of a directory group, with its `$expand`-able `members` and `owners`.
+//! `group`: the Graph form of a directory group, with its `$expand`-able `members` and `owners`,
+//! and the body that creates or updates one.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use writ_domain::directory::Group as DomainGroup;
+use writ_domain::directory::{Group as DomainGroup, GroupInput};
 
 use super::DirectoryObject;
+use super::input::{Binds, Field};
 use crate::wire::instant;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -58,6 +60,63 @@ impl From<&DomainGroup> for Group {
             created_date_time: instant(g.created_date_time),
             members: None,
             owners: None,
+        }
+    }
+}
+
+/// The body creating or updating a group (members and owners bound on create only).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = groupBody)]
+pub struct GroupBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub mail_nickname: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub mail_enabled: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub security_enabled: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub group_types: Field<Vec<String>>,
+    /// `Public`, `Private` or `HiddenMembership`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub visibility: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_assignable_to_role: Field<bool>,
+    /// Directory object URLs.
+    #[serde(rename = "members@odata.bind", default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub members: Binds,
+    /// Directory object URLs.
+    #[serde(rename = "owners@odata.bind", default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub owners: Binds,
+}
+
+impl From<GroupBody> for GroupInput {
+    fn from(body: GroupBody) -> Self {
+        Self {
+            display_name: body.display_name.into_patch(),
+            description: body.description.into_patch(),
+            mail_nickname: body.mail_nickname.into_patch(),
+            mail_enabled: body.mail_enabled.into_patch(),
+            security_enabled: body.security_enabled.into_patch(),
+            group_types: body.group_types.into_patch(),
+            visibility: body.visibility.into_patch(),
+            is_assignable_to_role: body.is_assignable_to_role.into_patch(),
+            member_ids: body.members.0,
+            owner_ids: body.owners.0,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod directory_audit;
 pub mod directory_object;
 pub mod grants;
 pub mod group;
+pub mod input;
 pub mod role_management;
 pub mod service_principal;
 pub mod user;
@@ -37,6 +38,16 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<UnifiedRoleDefinition>(&mut schemas);
     collect::<UnifiedRoleAssignment>(&mut schemas);
     collect::<DirectoryAudit>(&mut schemas);
+    collect::<user::UserBody>(&mut schemas);
+    collect::<group::GroupBody>(&mut schemas);
+    collect::<application::ApplicationBody>(&mut schemas);
+    collect::<application::AddPasswordBody>(&mut schemas);
+    collect::<application::RemovePasswordBody>(&mut schemas);
+    collect::<service_principal::ServicePrincipalBody>(&mut schemas);
+    collect::<grants::AppRoleAssignmentBody>(&mut schemas);
+    collect::<grants::OAuth2PermissionGrantBody>(&mut schemas);
+    collect::<role_management::UnifiedRoleAssignmentBody>(&mut schemas);
+    collect::<directory_object::ReferenceBody>(&mut schemas);
     let mut seen = std::collections::HashSet::new();
     schemas.retain(|(name, _)| seen.insert(name.clone()));
     schemas

@@ -1,9 +1,12 @@
 //! `/roleManagement/directory`: `unifiedRoleDefinition` (the built-in roles) and
-//! `unifiedRoleAssignment`.
+//! `unifiedRoleAssignment`, and the body creating one.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use writ_domain::directory::RoleAssignment;
+use writ_domain::directory::{RoleAssignment, RoleAssignmentInput};
+
+use super::input::Field;
+use crate::error::ApiResult;
 
 /// The permissions of a role definition; Writ's built-in roles list none (their rights are
 /// DESIGN section 9's).
@@ -74,5 +77,36 @@ impl From<&RoleAssignment> for UnifiedRoleAssignment {
             principal_id: a.principal_id.clone(),
             directory_scope_id: a.directory_scope_id.clone(),
         }
+    }
+}
+
+/// The body assigning a directory role.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = unifiedRoleAssignmentBody)]
+pub struct UnifiedRoleAssignmentBody {
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub principal_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub role_definition_id: Field<String>,
+    /// `/` (the default) for the whole directory.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub directory_scope_id: Field<String>,
+}
+
+impl UnifiedRoleAssignmentBody {
+    /// The domain's input: principal and role required, scope `/` unless given.
+    pub fn into_input(self) -> ApiResult<RoleAssignmentInput> {
+        Ok(RoleAssignmentInput {
+            principal_id: self.principal_id.required("principalId")?,
+            role_definition_id: self.role_definition_id.required("roleDefinitionId")?,
+            directory_scope_id: self
+                .directory_scope_id
+                .into_option()
+                .unwrap_or_else(|| "/".into()),
+        })
     }
 }

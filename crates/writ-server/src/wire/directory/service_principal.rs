@@ -1,13 +1,15 @@
-//! `servicePrincipal` (and its `agentIdentity` and `agentIdentityBlueprintPrincipal` casts).
+//! `servicePrincipal` (and its `agentIdentity` and `agentIdentityBlueprintPrincipal` casts), and
+//! the body that creates or updates one.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use writ_domain::directory::{
     Application as DomainApplication, ServicePrincipal as DomainServicePrincipal,
-    ServicePrincipalKind,
+    ServicePrincipalInput, ServicePrincipalKind,
 };
 
 use super::application::{AppRole, PermissionScope};
+use super::input::{Binds, Field};
 use crate::wire::instant;
 
 /// A service principal; the roles and scopes it exposes come from its application.
@@ -103,5 +105,57 @@ impl ServicePrincipal {
 impl From<&DomainServicePrincipal> for ServicePrincipal {
     fn from(sp: &DomainServicePrincipal) -> Self {
         Self::new(sp, None)
+    }
+}
+
+/// The body creating or updating a service principal, blueprint principal or agent identity
+/// (`@odata.type` chooses; the handler refuses properties the type does not have).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = servicePrincipalBody)]
+pub struct ServicePrincipalBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub app_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub account_enabled: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Field<String>,
+    /// Agent identities only: the blueprint's appId.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub agent_identity_blueprint_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Field<Vec<String>>,
+    /// Agent identities and blueprint principals only: directory object URLs.
+    #[serde(rename = "sponsors@odata.bind", default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub sponsors: Binds,
+    /// Directory object URLs.
+    #[serde(rename = "owners@odata.bind", default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub owners: Binds,
+}
+
+impl ServicePrincipalBody {
+    /// The domain's input; `kind` is what the route and `@odata.type` decided.
+    pub fn into_input(self, kind: Option<ServicePrincipalKind>) -> ServicePrincipalInput {
+        ServicePrincipalInput {
+            kind,
+            app_id: self.app_id.into_patch(),
+            display_name: self.display_name.into_patch(),
+            account_enabled: self.account_enabled.into_patch(),
+            description: self.description.into_patch(),
+            agent_identity_blueprint_id: self.agent_identity_blueprint_id.into_patch(),
+            tags: self.tags.into_patch(),
+            sponsor_ids: self.sponsors.0,
+            owner_ids: self.owners.0,
+        }
     }
 }
