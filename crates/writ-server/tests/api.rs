@@ -67,3 +67,5 @@ mod route_sweep;
 mod subjects;
 #[path = "api/webhooks.rs"]
 mod webhooks;
+#[path = "api/wire_directory.rs"]
+mod wire_directory;

@@ -13,6 +13,8 @@ pub mod role_management;
 pub mod service_principal;
 pub mod user;
 
+use serde::{Deserialize, Deserializer};
+
 use super::{NamedSchema, collect};
 
 pub use application::{ApiApplication, AppRole, Application, PasswordCredential, PermissionScope};
@@ -23,6 +25,14 @@ pub use group::Group;
 pub use role_management::{UnifiedRoleAssignment, UnifiedRoleDefinition};
 pub use service_principal::ServicePrincipal;
 pub use user::User;
+
+/// Reads a property that is present (possibly `null`) into `Some`, so an `Option<Option<T>>`
+/// tells "absent" (the kind of object does not have it) from "`null`" when read back.
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
 
 /// The component schemas of every directory entity and body, each once.
 pub fn schemas() -> Vec<NamedSchema> {

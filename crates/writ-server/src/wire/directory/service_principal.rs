@@ -42,7 +42,11 @@ pub struct ServicePrincipal {
     /// The appId, then the application's identifier URIs.
     pub service_principal_names: Vec<String>,
     /// Agent identities only (present, possibly `null`): the blueprint's appId.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub agent_identity_blueprint_id: Option<Option<String>>,
     /// Agent identities only.

@@ -47,11 +47,19 @@ pub struct User {
     #[schema(format = DateTime)]
     pub created_date_time: String,
     /// Agent users only (present, possibly `null`): the parent agent identity's object id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub identity_parent_id: Option<Option<String>>,
     /// With `$expand=manager`: the manager (typed by `@odata.type`), or `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<User>, no_recursion)]
     pub manager: Option<Option<Box<User>>>,
 }
