@@ -208,12 +208,23 @@ impl Default for Routes {
     }
 }
 
+/// A parameter's value schema (OpenAPI requires one on every parameter).
+fn value_schema(kind: Type) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(kind)
+}
+
 fn query_parameter(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    let kind = match name {
+        "$top" => Type::Integer,
+        "$count" => Type::Boolean,
+        _ => Type::String,
+    };
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
         .required(Required::False)
         .description(Some(description))
+        .schema(Some(value_schema(kind)))
         .build()
 }
 
@@ -279,6 +290,7 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                         .name(name)
                         .parameter_in(ParameterIn::Path)
                         .required(Required::True)
+                        .schema(Some(value_schema(Type::String)))
                         .build(),
                 );
             }
@@ -356,6 +368,7 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
                             .description(Some("replays the first response for 24 h"))
+                            .schema(Some(value_schema(Type::String)))
                             .build(),
                     )
                     .response("201", response("created", entity));

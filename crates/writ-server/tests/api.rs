@@ -69,3 +69,5 @@ mod subjects;
 mod webhooks;
 #[path = "api/wire_directory.rs"]
 mod wire_directory;
+#[path = "api/wire_types.rs"]
+mod wire_types;

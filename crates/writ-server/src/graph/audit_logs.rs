@@ -35,7 +35,7 @@ pub async fn list(
     Ok(Json(query.collection(
         CONTEXT,
         TYPE_NAME,
-        page.map(|r| directory_audit_json(&r)),
+        page.map(|r| object(&DirectoryAudit::from(&r))),
     )?))
 }
 
@@ -54,7 +54,7 @@ pub async fn get(
     Ok(Json(query.entity(
         CONTEXT,
         TYPE_NAME,
-        directory_audit_json(&record),
+        object(&DirectoryAudit::from(&record)),
     )?))
 }
 

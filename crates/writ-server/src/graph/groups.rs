@@ -19,8 +19,6 @@ use crate::wire::directory::input;
 use crate::wire::directory::{DirectoryObject as WireObject, Group as WireGroup};
 use crate::wire::object;
 
-use super::directory_object_json;
-
 const TYPE: &str = "group";
 const EXPANDABLE: &[&str] = &["members", "owners"];
 /// Graph returns at most 20 objects for an expanded member or owner list.
@@ -194,7 +192,7 @@ async fn list_links(
             .list_group_members(&auth.caller, id, &list_query)
             .await?
     };
-    let page = page.map(|o| directory_object_json(&o));
+    let page = page.map(|o| object(&WireObject::from(&o)));
     Ok(Json(query.collection(
         "directoryObjects",
         "directoryObject",

@@ -24,10 +24,6 @@ pub(crate) fn datetime(t: OffsetDateTime) -> Value {
     Value::from(t.format(&Rfc3339).unwrap_or_default())
 }
 
-pub(crate) fn opt(value: &Option<String>) -> Value {
-    value.clone().map_or(Value::Null, Value::from)
-}
-
 /// A directory object in a polymorphic collection: its own properties plus `@odata.type`. Kept
 /// for callers outside the directory handlers; the form is [`wire::directory::DirectoryObject`]'s.
 pub(crate) fn directory_object_json(object: &DirectoryObject) -> Map<String, Value> {

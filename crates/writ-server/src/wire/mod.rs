@@ -4,6 +4,7 @@
 //! are built from domain types (`From<&Domain>` or a function taking extra context) and
 //! serialised to a JSON object, on which `$select`/`$expand` then apply as for any entity.
 
+pub mod body;
 pub mod directory;
 pub mod entitlement;
 
@@ -48,6 +49,12 @@ pub fn object<T: Serialize>(value: &T) -> Map<String, Value> {
 pub fn instant(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A domain value that already has Graph's shape (a polymorphic setting the domain parses with
+/// serde), as JSON.
+pub fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// An optional instant, `null` when absent.

@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use writ_server::routes::Kind;
 use writ_server::wire::directory::{
     AppRoleAssignment, Application, DirectoryAudit, DirectoryObject, Group, OAuth2PermissionGrant,
     PasswordCredential, ServicePrincipal, UnifiedRoleAssignment, UnifiedRoleDefinition, User,
@@ -548,6 +549,53 @@ async fn bodies_read_through_wire_types_keep_their_messages(backend: Backend) {
         let reply = app.send(method, path, &app.admin, body.clone()).await;
         reply.assert_invalid_request(expected, &format!("{path} {body}"));
     }
+}
+
+/// The route sections of the directory half.
+const DIRECTORY_SECTIONS: &[&str] = &[
+    "users",
+    "groups",
+    "applications",
+    "servicePrincipals",
+    "oauth2PermissionGrants",
+    "roleManagement",
+    "auditLogs",
+    "directoryObjects",
+];
+
+#[test]
+fn every_directory_route_names_its_schemas() {
+    let document = writ_server::openapi_document();
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    let mut checked = 0;
+    for doc in writ_server::route_docs() {
+        if !DIRECTORY_SECTIONS.contains(&doc.tag) {
+            continue;
+        }
+        checked += 1;
+        if matches!(doc.kind, Kind::Collection | Kind::Entity | Kind::Create) {
+            let name = doc
+                .returns
+                .unwrap_or_else(|| panic!("{:?} {} names no schema", doc.method, doc.path));
+            assert!(schemas.contains_key(name), "{}: {name}", doc.path);
+        }
+        if matches!(
+            doc.method,
+            writ_server::routes::Method::Post
+                | writ_server::routes::Method::Patch
+                | writ_server::routes::Method::Put
+        ) {
+            let body = doc
+                .body
+                .unwrap_or_else(|| panic!("{:?} {} names no body", doc.method, doc.path));
+            assert!(schemas.contains_key(body), "{}: {body}", doc.path);
+        }
+    }
+    assert_eq!(
+        checked,
+        2 * 88,
+        "the directory's 88 routes under /v1.0 and /beta"
+    );
 }
 
 crate::on_both_backends!(

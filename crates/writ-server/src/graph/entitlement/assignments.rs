@@ -1,14 +1,15 @@
-//! `…/entitlementManagement/assignmentRequests` and `…/assignments`: the wire form of requests,
-//! assignments and their subjects, and the handlers that create, read and list them.
+//! `…/entitlementManagement/assignmentRequests` and `…/assignments`: the handlers that create,
+//! read and list requests and assignments (their wire form is
+//! `crate::wire::entitlement::requests`), and the approvals and stages of requests.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use writ_domain::entitlement::{
     Answer, ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput,
-    CalloutInstance, RequestSchedule, ResumeInput, StageDecision, Subject,
+    CalloutInstance, RequestSchedule, ResumeInput, StageDecision,
 };
 use writ_domain::patch::Patch;
 use writ_domain::query::Page;
@@ -21,124 +22,17 @@ use crate::odata::ODataQuery;
 use crate::routes::FunctionParameter;
 use crate::state::AppState;
 
-use super::super::{datetime, opt};
 use super::BASE;
-use super::policies::policy_json;
 use crate::wire::entitlement::catalogs::AccessPackage as WirePackage;
+use crate::wire::entitlement::policies::AccessPackageAssignmentPolicy;
+use crate::wire::entitlement::requests::{
+    ANSWER_TYPE, AccessPackageAssignment, AccessPackageAssignmentRequest, AccessPackageSubject,
+    Approval, ApprovalStage,
+};
 use crate::wire::object;
 
 pub(super) const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
 pub(super) const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
-
-fn optional_datetime(t: Option<time::OffsetDateTime>) -> Value {
-    t.map_or(Value::Null, datetime)
-}
-
-fn schedule_json(
-    start: Option<time::OffsetDateTime>,
-    end: Option<time::OffsetDateTime>,
-    duration: Option<&str>,
-    kind: &str,
-) -> Value {
-    json!({
-        "startDateTime": optional_datetime(start),
-        "recurrence": null,
-        "expiration": {
-            "endDateTime": optional_datetime(end),
-            "duration": duration,
-            "type": kind,
-        },
-    })
-}
-
-pub fn request_json(r: &AssignmentRequest) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(r.id.clone()));
-    m.insert("requestType".into(), Value::from(r.request_type.as_str()));
-    m.insert("state".into(), Value::from(r.state.as_str()));
-    m.insert("status".into(), Value::from(r.status.clone()));
-    m.insert("createdDateTime".into(), datetime(r.created_date_time));
-    m.insert(
-        "completedDateTime".into(),
-        optional_datetime(r.completed_date_time),
-    );
-    m.insert("justification".into(), opt(&r.justification));
-    m.insert(
-        "schedule".into(),
-        schedule_json(
-            r.schedule.start_date_time,
-            r.schedule.expiration.end_date_time,
-            r.schedule.expiration.duration.as_deref(),
-            &r.schedule.expiration.kind,
-        ),
-    );
-    m.insert(
-        "answers".into(),
-        Value::Array(
-            r.answers
-                .iter()
-                .map(|a| {
-                    json!({
-                        "@odata.type": ANSWER_TYPE,
-                        "value": a.value,
-                        "displayValue": a.display_value,
-                        "answeredQuestion": {"@odata.type": a.question_type, "id": a.question_id},
-                    })
-                })
-                .collect(),
-        ),
-    );
-    m.insert(
-        "customExtensionCalloutInstances".into(),
-        Value::Array(Vec::new()),
-    );
-    m
-}
-
-pub fn assignment_json(a: &Assignment) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(a.id.clone()));
-    m.insert("state".into(), Value::from(a.state.as_str()));
-    m.insert("status".into(), Value::from(a.status.clone()));
-    m.insert(
-        "expiredDateTime".into(),
-        optional_datetime(a.expired_date_time),
-    );
-    m.insert(
-        "schedule".into(),
-        schedule_json(
-            Some(a.start_date_time),
-            a.end_date_time,
-            None,
-            if a.end_date_time.is_some() {
-                "afterDateTime"
-            } else {
-                "noExpiration"
-            },
-        ),
-    );
-    m.insert(
-        "customExtensionCalloutInstances".into(),
-        Value::Array(Vec::new()),
-    );
-    m
-}
-
-pub fn subject_json(s: &Subject) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(s.id.clone()));
-    m.insert("objectId".into(), Value::from(s.id.clone()));
-    m.insert("displayName".into(), Value::from(s.display_name.clone()));
-    m.insert("principalName".into(), opt(&s.principal_name));
-    m.insert("email".into(), opt(&s.mail));
-    m.insert("onPremisesSecurityIdentifier".into(), Value::Null);
-    m.insert(
-        "subjectType".into(),
-        Value::from(Subject::subject_type(s.kind)),
-    );
-    m.insert("subjectLifecycle".into(), Value::from("notDefined"));
-    m
-}
 
 /// An id from `assignment.{flat}` or `assignment.{nested}.{key}`, the two spellings Graph's
 /// documents use.
@@ -258,8 +152,6 @@ fn input(body: &JsonObject) -> ApiResult<AssignmentRequestInput> {
     })
 }
 
-const ANSWER_TYPE: &str = "#microsoft.graph.accessPackageAnswerString";
-
 /// One `accessPackageAnswerString` of a create body: `value`, optional `displayValue`, and the
 /// question it answers as `answeredQuestion.id`.
 fn answer(index: usize, item: &Value) -> ApiResult<Answer> {
@@ -308,24 +200,6 @@ fn answer(index: usize, item: &Value) -> ApiResult<Answer> {
     })
 }
 
-/// Graph's `customExtensionCalloutInstances`.
-fn callout_instances_json(instances: &[CalloutInstance]) -> Value {
-    Value::Array(
-        instances
-            .iter()
-            .map(|i| {
-                json!({
-                    "id": i.id,
-                    "customExtensionId": i.custom_extension_id,
-                    "detail": i.detail,
-                    "externalCorrelationId": null,
-                    "status": i.status,
-                })
-            })
-            .collect(),
-    )
-}
-
 /// The callout instances of the requests or assignments `ids`, by id.
 async fn instances_of(
     state: &AppState,
@@ -340,39 +214,24 @@ async fn render_request(
     r: &AssignmentRequest,
     instances: &[CalloutInstance],
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = request_json(r);
-    m.insert(
-        "customExtensionCalloutInstances".into(),
-        callout_instances_json(instances),
-    );
+    let mut wire = AccessPackageAssignmentRequest::new(r, instances);
     let em = &state.entitlement;
     if query.expands("accessPackage") {
         let package = em.related_package(&r.access_package_id).await?;
-        m.insert(
-            "accessPackage".into(),
-            package.map_or(Value::Null, |p| {
-                Value::Object(object(&WirePackage::from(&p)))
-            }),
-        );
+        wire.access_package = Some(package.as_ref().map(WirePackage::from));
     }
     if query.expands("assignment") {
         let assignment = match &r.assignment_id {
             Some(id) => em.related_assignment(id).await?,
             None => None,
         };
-        m.insert(
-            "assignment".into(),
-            assignment.map_or(Value::Null, |a| Value::Object(assignment_json(&a))),
-        );
+        wire.assignment = Some(assignment.as_ref().map(AccessPackageAssignment::from));
     }
     if query.expands("requestor") {
         let requestor = em.related_subject(&r.requestor_id).await?;
-        m.insert(
-            "requestor".into(),
-            requestor.map_or(Value::Null, |s| Value::Object(subject_json(&s))),
-        );
+        wire.requestor = Some(requestor.as_ref().map(AccessPackageSubject::from));
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 async fn render_assignment(
@@ -381,36 +240,21 @@ async fn render_assignment(
     a: &Assignment,
     instances: &[CalloutInstance],
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = assignment_json(a);
-    m.insert(
-        "customExtensionCalloutInstances".into(),
-        callout_instances_json(instances),
-    );
+    let mut wire = AccessPackageAssignment::new(a, instances);
     let em = &state.entitlement;
     if query.expands("accessPackage") {
         let package = em.related_package(&a.access_package_id).await?;
-        m.insert(
-            "accessPackage".into(),
-            package.map_or(Value::Null, |p| {
-                Value::Object(object(&WirePackage::from(&p)))
-            }),
-        );
+        wire.access_package = Some(package.as_ref().map(WirePackage::from));
     }
     if query.expands("assignmentPolicy") {
-        let policy = match em.related_policy(&a.policy_id).await? {
-            Some(p) => Value::Object(policy_json(&p)?),
-            None => Value::Null,
-        };
-        m.insert("assignmentPolicy".into(), policy);
+        let policy = em.related_policy(&a.policy_id).await?;
+        wire.assignment_policy = Some(policy.as_ref().map(AccessPackageAssignmentPolicy::from));
     }
     if query.expands("target") {
         let target = em.related_subject(&a.target_id).await?;
-        m.insert(
-            "target".into(),
-            target.map_or(Value::Null, |s| Value::Object(subject_json(&s))),
-        );
+        wire.target = Some(target.as_ref().map(AccessPackageSubject::from));
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 /// A page of requests as a Graph collection, each rendered with the asked expansions.
@@ -485,15 +329,14 @@ pub async fn create_request(
                 .create_assignment_request(&auth.caller, &auth.context(), input)
                 .await?;
             let instances = instances_of(&state, vec![request.id.clone()]).await?;
-            let mut rendered = request_json(&request);
-            rendered.insert(
-                "customExtensionCalloutInstances".into(),
-                callout_instances_json(instances.get(&request.id).map_or(&[][..], Vec::as_slice)),
+            let rendered = AccessPackageAssignmentRequest::new(
+                &request,
+                instances.get(&request.id).map_or(&[][..], Vec::as_slice),
             );
             query.entity(
                 &format!("{BASE}/assignmentRequests"),
                 REQUEST_TYPE,
-                rendered,
+                object(&rendered),
             )
         },
     )
@@ -644,39 +487,6 @@ pub async fn additional_access(
     assignment_page(&state, &query, page).await
 }
 
-/// One stage; `assigned` is the stage the caller may decide now (from the domain, which checks
-/// it as a decision would).
-fn stage_json(stage: &ApprovalStageRecord, assigned: Option<&str>) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(stage.id.clone()));
-    m.insert(
-        "displayName".into(),
-        Value::from(format!("Stage {}", stage.stage_index + 1)),
-    );
-    m.insert("status".into(), Value::from(stage.status.clone()));
-    m.insert(
-        "reviewResult".into(),
-        Value::from(stage.review_result.clone()),
-    );
-    m.insert(
-        "assignedToMe".into(),
-        Value::from(assigned == Some(stage.id.as_str())),
-    );
-    m.insert("justification".into(), opt(&stage.justification));
-    m.insert(
-        "reviewedBy".into(),
-        stage.reviewed_by.as_ref().map_or(
-            Value::Null,
-            |(id, name)| json!({"id": id, "displayName": name}),
-        ),
-    );
-    m.insert(
-        "reviewedDateTime".into(),
-        optional_datetime(stage.reviewed_date_time),
-    );
-    m
-}
-
 pub(super) const APPROVALS: &str =
     "identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
 
@@ -697,28 +507,17 @@ pub async fn get_approval(
     Ok(Json(query.entity(
         APPROVALS,
         "approval",
-        approval_json(&id, &stages, assigned.as_deref()),
+        approval_object(&id, &stages, assigned.as_deref()),
     )?))
 }
 
 /// An approval: the id of the request it decides, and its stages inline.
-pub(super) fn approval_json(
+pub(super) fn approval_object(
     id: &str,
     stages: &[ApprovalStageRecord],
     assigned: Option<&str>,
 ) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(id));
-    m.insert(
-        "stages".into(),
-        Value::Array(
-            stages
-                .iter()
-                .map(|s| Value::Object(stage_json(s, assigned)))
-                .collect(),
-        ),
-    );
-    m
+    object(&Approval::new(id, stages, assigned))
 }
 
 pub async fn list_stages(
@@ -735,7 +534,7 @@ pub async fn list_stages(
         .await?;
     let items = stages
         .iter()
-        .map(|s| stage_json(s, assigned.as_deref()))
+        .map(|s| object(&ApprovalStage::new(s, assigned.as_deref())))
         .collect();
     Ok(Json(query.collection(
         &format!("{APPROVALS}('{id}')/stages"),
@@ -767,7 +566,7 @@ pub async fn get_stage(
     Ok(Json(query.entity(
         &format!("{APPROVALS}('{id}')/stages"),
         "approvalStage",
-        stage_json(&stage, assigned.as_deref()),
+        object(&ApprovalStage::new(&stage, assigned.as_deref())),
     )?))
 }
 
@@ -894,4 +693,26 @@ pub async fn delete_request(
 ) -> ApiResult<StatusCode> {
     state.entitlement.delete_request(&auth.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r
+        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests", Collection, "List assignment requests", list_requests).returns("accessPackageAssignmentRequest")
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests", Create, "Request, assign or remove access (adminAdd, adminRemove)", create_request).body("accessPackageAssignmentRequest").returns("accessPackageAssignmentRequest")
+        .route(Delete, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", NoContent, "Delete a request: refused, history is kept (409)", delete_request)
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/cancel", NoContent, "Cancel a request while it is open", cancel_request)
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/resume", NoContent, "A custom extension's callback: resume (or deny) a request waiting on it", resume_request)
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/reprocess", Accepted, "Retry a request whose delivery failed in whole or in part (within 14 days)", reprocess_request)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}", Entity, "The approval of a request, with its stages", get_approval).returns("approval")
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages", Collection, "The stages of an approval", list_stages).returns("approvalStage")
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages/{stage_id}", Entity, "One stage", get_stage).returns("approvalStage")
+        .route(Patch, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages/{stage_id}", NoContent, "Approve or deny a stage", decide_stage)
+        .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", Entity, "Get an assignment request", get_request).returns("accessPackageAssignmentRequest")
+        .route(Get, "/identityGovernance/entitlementManagement/assignments", Collection, "List assignments", list_assignments).returns("accessPackageAssignment")
+        .route(Get, "/identityGovernance/entitlementManagement/assignments/{id}", Entity, "Get an assignment", get_assignment).returns("accessPackageAssignment")
+        .function("/identityGovernance/entitlementManagement/assignments", "additionalAccess", additional_access_parameters(), Collection, "Assignments of a package whose targets also hold another (named, or any incompatible one)", additional_access).returns("accessPackageAssignment")
+        .route(Post, "/identityGovernance/entitlementManagement/assignments/{id}/reprocess", Accepted, "Re-apply what the assignment grants that is missing", reprocess_assignment)
 }

@@ -16,29 +16,16 @@ use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::BASE;
-use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog};
+use crate::wire::body::read;
+use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog, CatalogBody};
 use crate::wire::object;
 
 const TYPE: &str = "accessPackageCatalog";
-const WRITABLE: &[&str] = &[
-    "displayName",
-    "description",
-    "isExternallyVisible",
-    "state",
-    "catalogType",
-];
 /// Graph's page size for an expanded collection.
 const EXPANDED_LIMIT: u32 = 100;
 
 fn input(body: &JsonObject) -> ApiResult<CatalogInput> {
-    body.check_properties(TYPE, WRITABLE)?;
-    Ok(CatalogInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        is_externally_visible: body.boolean("isExternallyVisible")?,
-        state: body.string("state")?,
-        catalog_type: body.string("catalogType")?,
-    })
+    Ok(read::<CatalogBody>(body)?.into())
 }
 
 async fn render(
@@ -173,4 +160,58 @@ pub async fn list_packages(
         "accessPackage",
         page,
     )?))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs",
+        Collection,
+        "List catalogs (filtered to the caller's)",
+        list,
+    )
+    .returns("accessPackageCatalog")
+    .route(
+        Post,
+        "/identityGovernance/entitlementManagement/catalogs",
+        Create,
+        "Create a catalog",
+        create,
+    )
+    .body("accessPackageCatalog")
+    .returns("accessPackageCatalog")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        Entity,
+        "Get a catalog",
+        get,
+    )
+    .returns("accessPackageCatalog")
+    .route(
+        Patch,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        NoContent,
+        "Update a catalog",
+        update,
+    )
+    .body("accessPackageCatalog")
+    .route(
+        Delete,
+        "/identityGovernance/entitlementManagement/catalogs/{id}",
+        NoContent,
+        "Delete a catalog (409 while it holds packages)",
+        delete,
+    )
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/accessPackages",
+        Collection,
+        "List a catalog's packages",
+        list_packages,
+    )
+    .returns("accessPackage")
 }

@@ -21,7 +21,7 @@ use crate::routes::FunctionParameter;
 use crate::state::AppState;
 
 use super::assignments::{
-    APPROVALS, ASSIGNMENT_EXPANDS, ASSIGNMENT_TYPE, REQUEST_EXPANDS, REQUEST_TYPE, approval_json,
+    APPROVALS, ASSIGNMENT_EXPANDS, ASSIGNMENT_TYPE, REQUEST_EXPANDS, REQUEST_TYPE, approval_object,
     assignment_page, request_page,
 };
 
@@ -124,8 +124,18 @@ pub async fn approvals(
         .entitlement
         .list_approvals_for_current_user(&auth.caller, on, &query.list_query())
         .await?;
-    let page = page.map(|(id, stages, assigned)| approval_json(&id, &stages, assigned.as_deref()));
+    let page =
+        page.map(|(id, stages, assigned)| approval_object(&id, &stages, assigned.as_deref()));
     Ok(Json(query.collection(APPROVALS, "approval", page)?))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    r
+        .function("/identityGovernance/entitlementManagement/assignmentRequests", "filterByCurrentUser", vec![on_parameter(CurrentUserFunction::AssignmentRequests)], Collection, "Requests the caller is the target, requestor, approver, target's manager or agent sponsor of", requests).returns("accessPackageAssignmentRequest")
+        .function("/identityGovernance/entitlementManagement/assignments", "filterByCurrentUser", vec![on_parameter(CurrentUserFunction::Assignments)], Collection, "Assignments the caller is the target, requestor, target's manager or agent sponsor of", assignments).returns("accessPackageAssignment")
+        .function("/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals", "filterByCurrentUser", vec![on_parameter(CurrentUserFunction::Approvals)], Collection, "Approvals the caller may decide now, or of its own requests", approvals).returns("approval")
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 use writ_domain::entitlement::{
-    ConnectedOrganization, ConnectedOrganizationInput, CustomExtension, CustomExtensionInput,
-    EmSettings, ExtensionSettings,
+    ConnectedOrganizationInput, CustomExtensionInput, ExtensionSettings,
 };
 
 use crate::auth::Authenticated;
@@ -18,29 +17,17 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::super::{datetime, directory_object_json, small_collection};
+use super::super::{directory_object_json, small_collection};
 use super::BASE;
+use crate::wire::body::read;
+use crate::wire::entitlement::organizations::SettingsBody;
+use crate::wire::entitlement::organizations::{
+    ConnectedOrganization as WireOrganization, CustomCalloutExtension,
+    EntitlementManagementSettings,
+};
+use crate::wire::object;
 
 const ORG: &str = "connectedOrganization";
-
-fn organization_json(o: &ConnectedOrganization) -> ApiResult<Map<String, Value>> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(o.id.clone()));
-    m.insert("displayName".into(), Value::from(o.display_name.clone()));
-    m.insert(
-        "description".into(),
-        o.description.clone().map_or(Value::Null, Value::from),
-    );
-    m.insert("state".into(), Value::from(o.state.clone()));
-    m.insert(
-        "identitySources".into(),
-        serde_json::to_value(&o.identity_sources)
-            .map_err(|e| ApiError::internal(&e.to_string()))?,
-    );
-    m.insert("createdDateTime".into(), datetime(o.created_date_time));
-    m.insert("modifiedDateTime".into(), datetime(o.modified_date_time));
-    Ok(m)
-}
 
 fn organization_input(body: &JsonObject) -> ApiResult<ConnectedOrganizationInput> {
     body.check_properties(
@@ -73,7 +60,7 @@ pub async fn list_organizations(
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for o in &page.items {
-        items.push(organization_json(o)?);
+        items.push(object(&WireOrganization::from(o)));
     }
     let page = writ_domain::query::Page {
         items,
@@ -110,7 +97,7 @@ pub async fn create_organization(
             query.entity(
                 &format!("{BASE}/connectedOrganizations"),
                 ORG,
-                organization_json(&o)?,
+                object(&WireOrganization::from(&o)),
             )
         },
     )
@@ -132,7 +119,7 @@ pub async fn get_organization(
     Ok(Json(query.entity(
         &format!("{BASE}/connectedOrganizations"),
         ORG,
-        organization_json(&o)?,
+        object(&WireOrganization::from(&o)),
     )?))
 }
 
@@ -280,20 +267,6 @@ pub async fn remove_external_sponsor(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn settings_json(s: &EmSettings) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from("settings"));
-    m.insert(
-        "durationUntilExternalUserDeletedAfterBlocked".into(),
-        Value::from(s.duration_until_external_user_deleted_after_blocked.clone()),
-    );
-    m.insert(
-        "externalUserLifecycleAction".into(),
-        Value::from(s.external_user_lifecycle_action.clone()),
-    );
-    m
-}
-
 pub async fn get_settings(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -306,7 +279,7 @@ pub async fn get_settings(
         "@odata.context".into(),
         Value::from(query.context(&format!("{BASE}/settings/$entity"))),
     );
-    body.extend(settings_json(&s));
+    body.extend(object(&EntitlementManagementSettings::from(&s)));
     Ok(Json(Value::Object(body)))
 }
 
@@ -315,60 +288,21 @@ pub async fn update_settings(
     auth: Authenticated,
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
-    body.check_properties(
-        "entitlementManagementSettings",
-        &[
-            "durationUntilExternalUserDeletedAfterBlocked",
-            "externalUserLifecycleAction",
-        ],
-    )?;
+    let body = read::<SettingsBody>(&body)?;
     state
         .entitlement
         .update_settings(
             &auth.caller,
             &auth.context(),
-            body.string("durationUntilExternalUserDeletedAfterBlocked")?
+            body.duration_until_external_user_deleted_after_blocked
                 .into_option(),
-            body.string("externalUserLifecycleAction")?.into_option(),
+            body.external_user_lifecycle_action.into_option(),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 // ----- custom workflow extensions -----
-
-fn extension_json(x: &CustomExtension) -> ApiResult<Map<String, Value>> {
-    let settings =
-        serde_json::to_value(&x.settings).map_err(|e| ApiError::internal(&e.to_string()))?;
-    let mut m = match settings {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    m.insert(
-        "@odata.type".into(),
-        Value::from(format!("#microsoft.graph.{}", x.kind)),
-    );
-    m.insert("id".into(), Value::from(x.id.clone()));
-    m.insert("displayName".into(), Value::from(x.display_name.clone()));
-    m.insert(
-        "description".into(),
-        x.description.clone().map_or(Value::Null, Value::from),
-    );
-    m.insert(
-        "createdBy".into(),
-        x.created_by.clone().map_or(Value::Null, Value::from),
-    );
-    m.insert("createdDateTime".into(), datetime(x.created_date_time));
-    m.insert(
-        "lastModifiedBy".into(),
-        x.modified_by.clone().map_or(Value::Null, Value::from),
-    );
-    m.insert(
-        "lastModifiedDateTime".into(),
-        datetime(x.modified_date_time),
-    );
-    Ok(m)
-}
 
 const EXTENSION_WRITABLE: &[&str] = &[
     "displayName",
@@ -448,7 +382,7 @@ pub async fn list_extensions(
         .await?;
     let mut items = Vec::with_capacity(list.len());
     for x in &list {
-        items.push(extension_json(x)?);
+        items.push(object(&CustomCalloutExtension::from(x)));
     }
     let page = small_collection(&query, items)?;
     Ok(Json(query.collection(
@@ -482,7 +416,7 @@ pub async fn create_extension(
             query.entity(
                 &format!("{BASE}/catalogs('{catalog}')/customWorkflowExtensions"),
                 "customCalloutExtension",
-                extension_json(&x)?,
+                object(&CustomCalloutExtension::from(&x)),
             )
         },
     )
@@ -504,7 +438,7 @@ pub async fn get_extension(
     Ok(Json(query.entity(
         &format!("{BASE}/catalogs('{catalog}')/customWorkflowExtensions"),
         "customCalloutExtension",
-        extension_json(&x)?,
+        object(&CustomCalloutExtension::from(&x)),
     )?))
 }
 
@@ -536,4 +470,29 @@ pub async fn delete_extension(
         .delete_custom_extension(&auth.caller, &auth.context(), &catalog, &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations", Collection, "List connected organizations", list_organizations).returns("connectedOrganization")
+        .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations", Create, "Create a connected organization", create_organization).body("connectedOrganization").returns("connectedOrganization")
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", Entity, "Get a connected organization", get_organization).returns("connectedOrganization")
+        .route(Patch, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", NoContent, "Update a connected organization", update_organization).body("connectedOrganization")
+        .route(Delete, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}", NoContent, "Delete a connected organization", delete_organization)
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/internalSponsors", Collection, "List internal sponsors", list_internal_sponsors)
+        .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/internalSponsors/$ref", NoContent, "Add an internal sponsor", add_internal_sponsor)
+        .route(Delete, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/internalSponsors/{sponsor_id}/$ref", NoContent, "Remove an internal sponsor", remove_internal_sponsor)
+        .route(Get, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/externalSponsors", Collection, "List external sponsors", list_external_sponsors)
+        .route(Post, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/externalSponsors/$ref", NoContent, "Add an external sponsor", add_external_sponsor)
+        .route(Delete, "/identityGovernance/entitlementManagement/connectedOrganizations/{id}/externalSponsors/{sponsor_id}/$ref", NoContent, "Remove an external sponsor", remove_external_sponsor)
+        .route(Get, "/identityGovernance/entitlementManagement/settings", Entity, "Get entitlement-management settings", get_settings).returns("entitlementManagementSettings")
+        .route(Patch, "/identityGovernance/entitlementManagement/settings", NoContent, "Update entitlement-management settings", update_settings).body("entitlementManagementSettings")
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions", Collection, "List a catalog's custom workflow extensions", list_extensions).returns("customCalloutExtension")
+        .route(Post, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions", Create, "Create a custom workflow extension", create_extension).body("customCalloutExtension").returns("customCalloutExtension")
+        .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", Entity, "Get a custom workflow extension", get_extension).returns("customCalloutExtension")
+        .route(Patch, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", NoContent, "Update a custom workflow extension", update_extension).body("customCalloutExtension")
+        .route(Delete, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", NoContent, "Delete a custom workflow extension (409 while a policy uses it)", delete_extension)
 }

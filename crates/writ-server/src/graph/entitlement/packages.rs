@@ -17,13 +17,15 @@ use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::BASE;
+use crate::wire::body::read;
+use crate::wire::entitlement::catalogs::AccessPackageBody;
 use crate::wire::entitlement::catalogs::{
     AccessPackage as WirePackage, AccessPackageCatalog, AccessPackageResourceRoleScope,
 };
+use crate::wire::entitlement::policies::AccessPackageAssignmentPolicy;
 use crate::wire::object;
 
 const TYPE: &str = "accessPackage";
-const WRITABLE: &[&str] = &["displayName", "description", "isHidden", "catalog"];
 const EXPANDABLE: &[(&str, &[&str])] = &[
     ("resourceRoleScopes", &["role", "scope"]),
     ("catalog", &[]),
@@ -31,8 +33,8 @@ const EXPANDABLE: &[(&str, &[&str])] = &[
 ];
 
 fn input(body: &JsonObject) -> ApiResult<PackageInput> {
-    body.check_properties(TYPE, WRITABLE)?;
-    let catalog_id = match body.object("catalog")? {
+    let body = read::<AccessPackageBody>(body)?;
+    let catalog_id = match body.catalog {
         Patch::Value(c) => match c.get("id") {
             Some(Value::String(id)) => Some(id.clone()),
             _ => {
@@ -45,9 +47,9 @@ fn input(body: &JsonObject) -> ApiResult<PackageInput> {
         Patch::Absent => None,
     };
     Ok(PackageInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        is_hidden: body.boolean("isHidden")?,
+        display_name: body.display_name,
+        description: body.description,
+        is_hidden: body.is_hidden,
         catalog_id,
     })
 }
@@ -87,7 +89,9 @@ async fn render(
             .await?;
         let mut items = Vec::with_capacity(policies.len());
         for policy in &policies {
-            items.push(Value::Object(super::policies::policy_json(policy)?));
+            items.push(Value::Object(object(&AccessPackageAssignmentPolicy::from(
+                policy,
+            ))));
         }
         m.insert("assignmentPolicies".into(), Value::Array(items));
     }
@@ -531,4 +535,28 @@ pub async fn remove_incompatible_group(
         .change_incompatibility(&auth.caller, &auth.context(), &id, &group, true, false)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages", Collection, "List access packages (filtered to the caller's catalogs)", list).returns("accessPackage")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages", Create, "Create an access package", create).body("accessPackage").returns("accessPackage")
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}", Entity, "Get an access package", get).returns("accessPackage")
+        .route(Patch, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Update an access package", update).body("accessPackage")
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Delete an access package", delete)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Collection, "List the resource roles a package grants", list_role_scopes).returns("accessPackageResourceRoleScope")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", add_role_scope).body("accessPackageResourceRoleScope").returns("accessPackageResourceRoleScope")
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", remove_role_scope)
+        .function("/identityGovernance/entitlementManagement/accessPackages", "filterByCurrentUser", vec![super::current_user::on_parameter(CurrentUserFunction::AccessPackages)], Collection, "Packages the caller may request for itself", filter_by_current_user).returns("accessPackage")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/getApplicablePolicyRequirements", Plain, "The caller's requirements under each policy it may request through", applicable_policy_requirements)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages", Collection, "Packages incompatible with this one", list_incompatible_packages).returns("accessPackage")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/$ref", NoContent, "Add an incompatible package", add_incompatible_package)
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/{other_id}/$ref", NoContent, "Remove an incompatible package", remove_incompatible_package)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/accessPackagesIncompatibleWith", Collection, "Packages that declare this one incompatible", list_incompatible_with).returns("accessPackage")
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups", Collection, "Groups incompatible with this package", list_incompatible_groups)
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups/$ref", NoContent, "Add an incompatible group", add_incompatible_group)
+        .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups/{group_id}/$ref", NoContent, "Remove an incompatible group", remove_incompatible_group)
 }

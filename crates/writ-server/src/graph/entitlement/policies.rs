@@ -19,9 +19,9 @@ use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::super::datetime;
 use super::BASE;
 use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog};
+use crate::wire::entitlement::policies::AccessPackageAssignmentPolicy;
 use crate::wire::object;
 
 const TYPE: &str = "accessPackageAssignmentPolicy";
@@ -162,58 +162,28 @@ fn input(body: &JsonObject) -> ApiResult<PolicyInput> {
     })
 }
 
-pub fn policy_json(p: &AssignmentPolicy) -> ApiResult<Map<String, Value>> {
-    let settings =
-        serde_json::to_value(&p.settings).map_err(|e| ApiError::internal(&e.to_string()))?;
-    let mut m = match settings {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    m.insert("id".into(), Value::from(p.id.clone()));
-    m.insert("displayName".into(), Value::from(p.display_name.clone()));
-    m.insert(
-        "description".into(),
-        p.description.clone().map_or(Value::Null, Value::from),
-    );
-    m.insert(
-        "allowedTargetScope".into(),
-        Value::from(p.allowed_target_scope.clone()),
-    );
-    m.insert("automaticRequestSettings".into(), Value::Null);
-    m.insert("reviewSettings".into(), Value::Null);
-    m.insert("createdDateTime".into(), datetime(p.created_date_time));
-    m.insert("modifiedDateTime".into(), datetime(p.modified_date_time));
-    Ok(m)
-}
-
 async fn render(
     state: &AppState,
     auth: &Authenticated,
     query: &ODataQuery,
     p: &AssignmentPolicy,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = policy_json(p)?;
+    let mut wire = AccessPackageAssignmentPolicy::from(p);
     if query.expands("accessPackage") {
         let package = state
             .entitlement
             .get_package(&auth.caller, &p.access_package_id)
             .await?;
-        m.insert(
-            "accessPackage".into(),
-            Value::Object(object(&AccessPackage::from(&package))),
-        );
+        wire.access_package = Some(AccessPackage::from(&package));
     }
     if query.expands("catalog") {
         let catalog = state
             .entitlement
             .get_catalog(&auth.caller, &p.catalog_id)
             .await?;
-        m.insert(
-            "catalog".into(),
-            Value::Object(object(&AccessPackageCatalog::from(&catalog))),
-        );
+        wire.catalog = Some(AccessPackageCatalog::from(&catalog));
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 const EXPANDABLE: &[&str] = &[
@@ -271,7 +241,7 @@ pub async fn create(
             query.entity(
                 &format!("{BASE}/assignmentPolicies"),
                 TYPE,
-                policy_json(&p)?,
+                object(&AccessPackageAssignmentPolicy::from(&p)),
             )
         },
     )
@@ -311,7 +281,7 @@ pub async fn replace(
     Ok(Json(query.entity(
         &format!("{BASE}/assignmentPolicies"),
         TYPE,
-        policy_json(&p)?,
+        object(&AccessPackageAssignmentPolicy::from(&p)),
     )?))
 }
 
@@ -339,4 +309,59 @@ pub async fn delete(
         .delete_policy(&auth.caller, &auth.context(), &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/identityGovernance/entitlementManagement/assignmentPolicies",
+        Collection,
+        "List assignment policies",
+        list,
+    )
+    .returns("accessPackageAssignmentPolicy")
+    .route(
+        Post,
+        "/identityGovernance/entitlementManagement/assignmentPolicies",
+        Create,
+        "Create an assignment policy",
+        create,
+    )
+    .body("accessPackageAssignmentPolicy")
+    .returns("accessPackageAssignmentPolicy")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/assignmentPolicies/{id}",
+        Entity,
+        "Get an assignment policy",
+        get,
+    )
+    .returns("accessPackageAssignmentPolicy")
+    .route(
+        Put,
+        "/identityGovernance/entitlementManagement/assignmentPolicies/{id}",
+        Entity,
+        "Replace an assignment policy",
+        replace,
+    )
+    .body("accessPackageAssignmentPolicy")
+    .returns("accessPackageAssignmentPolicy")
+    .route(
+        Patch,
+        "/identityGovernance/entitlementManagement/assignmentPolicies/{id}",
+        NoContent,
+        "Update an assignment policy",
+        update,
+    )
+    .body("accessPackageAssignmentPolicy")
+    .route(
+        Delete,
+        "/identityGovernance/entitlementManagement/assignmentPolicies/{id}",
+        NoContent,
+        "Delete an assignment policy",
+        delete,
+    )
 }

@@ -279,3 +279,65 @@ pub async fn list_scopes(
         },
     )?))
 }
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/resources",
+        Collection,
+        "List a catalog's resources",
+        list_resources,
+    )
+    .returns("accessPackageResource")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/resources/{resource_id}",
+        Entity,
+        "Get a catalog resource",
+        get_resource,
+    )
+    .returns("accessPackageResource")
+    .route(
+        Post,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/resources/{resource_id}/refresh",
+        NoContent,
+        "Rediscover a resource's roles",
+        refresh,
+    )
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/resourceRoles",
+        Collection,
+        "List a catalog's resource roles",
+        list_roles,
+    )
+    .returns("accessPackageResourceRole")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/catalogs/{id}/resourceScopes",
+        Collection,
+        "List a catalog's resource scopes",
+        list_scopes,
+    )
+    .returns("accessPackageResourceScope")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/resourceRequests",
+        Collection,
+        "List resource requests",
+        list_requests,
+    )
+    .returns("accessPackageResourceRequest")
+    .route(
+        Post,
+        "/identityGovernance/entitlementManagement/resourceRequests",
+        Create,
+        "Add, refresh or remove a catalog resource",
+        create_request,
+    )
+    .body("accessPackageResourceRequest")
+    .returns("accessPackageResourceRequest")
+}

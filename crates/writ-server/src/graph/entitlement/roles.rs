@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use writ_domain::authz::em_roles;
-use writ_domain::entitlement::{EmRoleAssignment, EmRoleAssignmentInput};
+use writ_domain::entitlement::EmRoleAssignmentInput;
 use writ_domain::patch::Patch;
 
 use crate::auth::Authenticated;
@@ -15,26 +15,19 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::body::read;
+use crate::wire::entitlement::roles::{
+    UnifiedRoleAssignment, UnifiedRoleAssignmentBody, UnifiedRoleDefinition,
+};
+use crate::wire::object;
 
 const SET: &str = "roleManagement/entitlementManagement";
-
-fn definition_json((id, name, description, _): (&str, &str, &str, bool)) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(id));
-    m.insert("templateId".into(), Value::from(id));
-    m.insert("displayName".into(), Value::from(name));
-    m.insert("description".into(), Value::from(description));
-    m.insert("isBuiltIn".into(), Value::from(true));
-    m.insert("isEnabled".into(), Value::from(true));
-    m.insert("rolePermissions".into(), serde_json::json!([]));
-    m
-}
 
 pub async fn list_definitions(_auth: Authenticated, query: ODataQuery) -> ApiResult<Json<Value>> {
     query.check_expand("unifiedRoleDefinition", &[])?;
     let items = em_roles::BUILT_IN
         .iter()
-        .map(|d| definition_json(*d))
+        .map(|d| object(&UnifiedRoleDefinition::built_in(*d)))
         .collect();
     let page = crate::graph::small_collection(&query, items)?;
     Ok(Json(query.collection(
@@ -56,21 +49,8 @@ pub async fn get_definition(
     Ok(Json(query.entity(
         &format!("{SET}/roleDefinitions"),
         "unifiedRoleDefinition",
-        definition_json(d),
+        object(&UnifiedRoleDefinition::built_in(d)),
     )?))
-}
-
-fn assignment_json(a: &EmRoleAssignment) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(a.id.clone()));
-    m.insert(
-        "roleDefinitionId".into(),
-        Value::from(a.role_definition_id.clone()),
-    );
-    m.insert("principalId".into(), Value::from(a.principal_id.clone()));
-    m.insert("appScopeId".into(), Value::from(a.app_scope_id.clone()));
-    m.insert("directoryScopeId".into(), Value::from("/"));
-    m
 }
 
 pub async fn list_assignments(
@@ -83,7 +63,7 @@ pub async fn list_assignments(
         .entitlement
         .list_em_role_assignments(&auth.caller, &query.list_query())
         .await?;
-    let page = page.map(|a| assignment_json(&a));
+    let page = page.map(|a| object(&UnifiedRoleAssignment::from(&a)));
     Ok(Json(query.collection(
         &format!("{SET}/roleAssignments"),
         "unifiedRoleAssignment",
@@ -106,7 +86,7 @@ pub async fn get_assignment(
     Ok(Json(query.entity(
         &format!("{SET}/roleAssignments"),
         "unifiedRoleAssignment",
-        assignment_json(&a),
+        object(&UnifiedRoleAssignment::from(&a)),
     )?))
 }
 
@@ -117,24 +97,16 @@ pub async fn create_assignment(
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    body.check_properties(
-        "unifiedRoleAssignment",
-        &[
-            "principalId",
-            "roleDefinitionId",
-            "appScopeId",
-            "directoryScopeId",
-        ],
-    )?;
-    let required = |name: &str| -> ApiResult<String> {
-        match body.string(name)? {
+    let wire = read::<UnifiedRoleAssignmentBody>(&body)?;
+    let required = |value: Patch<String>, name: &str| -> ApiResult<String> {
+        match value {
             Patch::Value(v) => Ok(v),
             _ => Err(ApiError::bad_request(format!(
                 "property '{name}' is required"
             ))),
         }
     };
-    if let Patch::Value(d) = body.string("directoryScopeId")?
+    if let Patch::Value(d) = &wire.directory_scope_id
         && d != "/"
     {
         return Err(ApiError::bad_request(
@@ -142,9 +114,9 @@ pub async fn create_assignment(
         ));
     }
     let input = EmRoleAssignmentInput {
-        principal_id: required("principalId")?,
-        role_definition_id: required("roleDefinitionId")?,
-        app_scope_id: required("appScopeId")?,
+        principal_id: required(wire.principal_id, "principalId")?,
+        role_definition_id: required(wire.role_definition_id, "roleDefinitionId")?,
+        app_scope_id: required(wire.app_scope_id, "appScopeId")?,
     };
     query.for_create()?;
     idempotency::run(
@@ -161,7 +133,7 @@ pub async fn create_assignment(
             query.entity(
                 &format!("{SET}/roleAssignments"),
                 "unifiedRoleAssignment",
-                assignment_json(&a),
+                object(&UnifiedRoleAssignment::from(&a)),
             )
         },
     )
@@ -178,4 +150,58 @@ pub async fn delete_assignment(
         .delete_em_role_assignment(&auth.caller, &auth.context(), &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/roleManagement/entitlementManagement/roleDefinitions",
+        Collection,
+        "List catalog role definitions",
+        list_definitions,
+    )
+    .returns("entitlementManagement.unifiedRoleDefinition")
+    .route(
+        Get,
+        "/roleManagement/entitlementManagement/roleDefinitions/{id}",
+        Entity,
+        "Get a catalog role definition",
+        get_definition,
+    )
+    .returns("entitlementManagement.unifiedRoleDefinition")
+    .route(
+        Get,
+        "/roleManagement/entitlementManagement/roleAssignments",
+        Collection,
+        "List catalog role assignments",
+        list_assignments,
+    )
+    .returns("entitlementManagement.unifiedRoleAssignment")
+    .route(
+        Post,
+        "/roleManagement/entitlementManagement/roleAssignments",
+        Create,
+        "Assign a catalog role",
+        create_assignment,
+    )
+    .body("entitlementManagement.unifiedRoleAssignment")
+    .returns("entitlementManagement.unifiedRoleAssignment")
+    .route(
+        Get,
+        "/roleManagement/entitlementManagement/roleAssignments/{id}",
+        Entity,
+        "Get a catalog role assignment",
+        get_assignment,
+    )
+    .returns("entitlementManagement.unifiedRoleAssignment")
+    .route(
+        Delete,
+        "/roleManagement/entitlementManagement/roleAssignments/{id}",
+        NoContent,
+        "Remove a catalog role assignment",
+        delete_assignment,
+    )
 }

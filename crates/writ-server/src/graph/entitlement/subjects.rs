@@ -12,7 +12,8 @@ use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::BASE;
-use super::assignments::subject_json;
+use crate::wire::entitlement::requests::AccessPackageSubject;
+use crate::wire::object;
 
 const TYPE: &str = "accessPackageSubject";
 
@@ -31,7 +32,7 @@ pub async fn list(
     Ok(Json(query.collection(
         &format!("{BASE}/subjects"),
         TYPE,
-        page.map(|s| subject_json(&s)),
+        page.map(|s| object(&AccessPackageSubject::from(&s))),
     )?))
 }
 
@@ -48,6 +49,28 @@ pub async fn get(
     Ok(Json(query.entity(
         &format!("{BASE}/subjects"),
         TYPE,
-        subject_json(&subject),
+        object(&AccessPackageSubject::from(&subject)),
     )?))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/identityGovernance/entitlementManagement/subjects",
+        Collection,
+        "List the principals that have been a request's target or requestor",
+        list,
+    )
+    .returns("accessPackageSubject")
+    .route(
+        Get,
+        "/identityGovernance/entitlementManagement/subjects/{id}",
+        Entity,
+        "Get a subject (by directory object id)",
+        get,
+    )
+    .returns("accessPackageSubject")
 }

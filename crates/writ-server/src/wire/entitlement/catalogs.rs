@@ -1,13 +1,16 @@
 //! Catalogs, their resources (with roles and scopes), resource requests, access packages and the
-//! resource role scopes a package grants.
+//! resource role scopes a package grants; the bodies that create and update catalogs and
+//! packages.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use writ_domain::entitlement::{
-    AccessPackage as Package, Catalog, CatalogResource, PackageRoleScope, ResourceRequest,
-    ResourceRole, ResourceScope,
+    AccessPackage as Package, Catalog, CatalogInput, CatalogResource, PackageRoleScope,
+    ResourceRequest, ResourceRole, ResourceScope,
 };
+use writ_domain::patch::Patch;
 
+use crate::wire::body::{WireBody, patch, serialize_patch};
 use crate::wire::instant;
 
 /// `accessPackageCatalog`; `accessPackages` only when expanded.
@@ -244,4 +247,109 @@ impl AccessPackageResourceRoleScope {
             scope: with_scope.then(|| AccessPackageResourceScope::from(scope)),
         }
     }
+}
+
+/// The body that creates (POST) or updates (PATCH) a catalog.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogBody {
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<bool>)]
+    pub is_externally_visible: Patch<bool>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub state: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub catalog_type: Patch<String>,
+}
+
+impl WireBody for CatalogBody {
+    const GRAPH_TYPE: &'static str = "accessPackageCatalog";
+}
+
+impl From<CatalogBody> for CatalogInput {
+    fn from(b: CatalogBody) -> Self {
+        Self {
+            display_name: b.display_name,
+            description: b.description,
+            is_externally_visible: b.is_externally_visible,
+            state: b.state,
+            catalog_type: b.catalog_type,
+        }
+    }
+}
+
+/// The body that creates (POST) or updates (PATCH) an access package; `catalog` (`{"id": …}`)
+/// only on create.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPackageBody {
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<bool>)]
+    pub is_hidden: Patch<bool>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub catalog: Patch<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl WireBody for AccessPackageBody {
+    const GRAPH_TYPE: &'static str = "accessPackage";
 }

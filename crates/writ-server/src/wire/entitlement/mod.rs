@@ -3,6 +3,10 @@
 //! that create or change them, one module per area.
 
 pub mod catalogs;
+pub mod organizations;
+pub mod policies;
+pub mod requests;
+pub mod roles;
 
 use super::{NamedSchema, collect};
 
@@ -16,5 +20,16 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<catalogs::AccessPackageResourceScope>(&mut s);
     collect::<catalogs::AccessPackageResourceRequest>(&mut s);
     collect::<catalogs::AccessPackageResourceRoleScope>(&mut s);
+    collect::<policies::AccessPackageAssignmentPolicy>(&mut s);
+    collect::<requests::AccessPackageAssignmentRequest>(&mut s);
+    collect::<requests::AccessPackageAssignment>(&mut s);
+    collect::<requests::AccessPackageSubject>(&mut s);
+    collect::<requests::Approval>(&mut s);
+    collect::<requests::ApprovalStage>(&mut s);
+    collect::<organizations::ConnectedOrganization>(&mut s);
+    collect::<organizations::EntitlementManagementSettings>(&mut s);
+    collect::<organizations::CustomCalloutExtension>(&mut s);
+    collect::<roles::UnifiedRoleDefinition>(&mut s);
+    collect::<roles::UnifiedRoleAssignment>(&mut s);
     s
 }

@@ -1,0 +1,163 @@
+//! Reading a request body into its wire type. The body's properties are checked against the
+//! type's derived schema first, so the messages stay Graph-style and name the property: an
+//! unknown property is refused as not existing on the Graph type, and a value of the wrong JSON
+//! type as `property '…' must be a string` (a boolean, an array of strings, an object). Fields
+//! of a body are tri-state ([`Patch`]): absent, `null` or a value.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use utoipa::ToSchema;
+use writ_domain::patch::Patch;
+
+use crate::error::{ApiError, ApiResult};
+use crate::json_input::JsonObject;
+
+/// A request body of a Graph type.
+pub trait WireBody: DeserializeOwned + ToSchema {
+    /// The Graph type the body writes (`accessPackageCatalog`), for messages.
+    const GRAPH_TYPE: &'static str;
+}
+
+/// The JSON type a property's schema asks for, as messages name it; `None`: any.
+fn expected(property: &Value) -> Option<&'static str> {
+    if property.get("$ref").is_some() || property.get("oneOf").is_some() {
+        return Some("an object");
+    }
+    let types: Vec<&str> = match property.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if types.contains(&"string") {
+        Some("a string")
+    } else if types.contains(&"boolean") {
+        Some("a boolean")
+    } else if types.contains(&"integer") {
+        Some("an integer")
+    } else if types.contains(&"array") {
+        Some("an array of strings")
+    } else if types.contains(&"object") {
+        Some("an object")
+    } else {
+        None
+    }
+}
+
+fn matches(value: &Value, expected: &str) -> bool {
+    match expected {
+        "a string" => value.is_string(),
+        "a boolean" => value.is_boolean(),
+        "an integer" => value.is_i64(),
+        "an array of strings" => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
+        "an object" => value.is_object(),
+        _ => true,
+    }
+}
+
+/// `body` as the wire type `T`.
+pub fn read<T: WireBody>(body: &JsonObject) -> ApiResult<T> {
+    let schema = serde_json::to_value(T::schema()).unwrap_or(Value::Null);
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let writable: Vec<&str> = properties.keys().map(String::as_str).collect();
+    body.check_properties(T::GRAPH_TYPE, &writable)?;
+    for (name, property) in &properties {
+        if let Some(value) = body.fields.get(name).filter(|v| !v.is_null())
+            && let Some(expected) = expected(property)
+            && !matches(value, expected)
+        {
+            return Err(ApiError::bad_request(format!(
+                "property '{name}' must be {expected}"
+            )));
+        }
+    }
+    let mut fields = body.fields.clone();
+    fields.remove("@odata.type");
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
+}
+
+/// Deserialises a tri-state field: `null` is [`Patch::Null`]; with `#[serde(default)]`, an
+/// absent property is [`Patch::Absent`].
+pub fn patch<'de, D, T>(deserializer: D) -> Result<Patch<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.map_or(Patch::Null, Patch::Value))
+}
+
+/// Serialises a tri-state field (skip it when absent: `skip_serializing_if = "Patch::is_absent"`).
+pub fn serialize_patch<S, T>(value: &Patch<T>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: Serializer,
+    T: Serialize,
+{
+    match value {
+        Patch::Value(v) => v.serialize(serializer),
+        Patch::Absent | Patch::Null => serializer.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::wire::entitlement::catalogs::CatalogBody;
+
+    fn body(value: Value) -> JsonObject {
+        JsonObject {
+            fields: value.as_object().cloned().unwrap_or_default(),
+            raw: Default::default(),
+        }
+    }
+
+    fn message(value: Value) -> String {
+        match read::<CatalogBody>(&body(value)) {
+            Ok(b) => format!("read: {b:?}"),
+            Err(e) => {
+                assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+                e.message
+            }
+        }
+    }
+
+    #[test]
+    fn fields_are_absent_null_or_a_value() {
+        let read = read::<CatalogBody>(&body(json!({
+            "@odata.type": "#microsoft.graph.accessPackageCatalog",
+            "displayName": "Support", "description": null,
+        })))
+        .unwrap();
+        assert_eq!(read.display_name, Patch::Value("Support".to_owned()));
+        assert_eq!(read.description, Patch::Null);
+        assert_eq!(read.is_externally_visible, Patch::Absent);
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            json!({"displayName": "Support", "description": null})
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_property_and_the_graph_type() {
+        assert_eq!(
+            message(json!({"owner": "x"})),
+            "Property 'owner' does not exist on type 'microsoft.graph.accessPackageCatalog' or cannot be written."
+        );
+        assert_eq!(
+            message(json!({"displayName": 5})),
+            "property 'displayName' must be a string"
+        );
+        assert_eq!(
+            message(json!({"isExternallyVisible": "yes"})),
+            "property 'isExternallyVisible' must be a boolean"
+        );
+    }
+}
