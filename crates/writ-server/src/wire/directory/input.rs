@@ -4,8 +4,8 @@
 //! type turns a wrong value into the message today's clients see ("property 'x' must be a
 //! string"), naming the property by its path in the body.
 
+use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use writ_domain::patch::Patch;
 
@@ -60,8 +60,7 @@ impl FieldValue for Vec<String> {
 }
 
 /// A property of a create or update body: absent (leave it), `null` (clear it) or a value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Field<T> {
     #[default]
     Absent,
@@ -116,7 +115,7 @@ impl<T> Field<T> {
 
 /// The object ids a `{navigation}@odata.bind` property names (an array of URLs); absent or
 /// `null` names none.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Binds(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for Binds {
