@@ -55,3 +55,18 @@ fn render_metrics(state: &AppState) -> Response {
         None => (StatusCode::NOT_FOUND, "metrics are disabled").into_response(),
     }
 }
+
+/// Liveness, readiness and metrics (outside the Graph version prefixes).
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::Plain;
+    use crate::routes::Method::Get;
+    r.route(Get, "/healthz", Plain, "Liveness", healthz)
+        .route(
+            Get,
+            "/readyz",
+            Plain,
+            "Readiness: database reachable, schema current",
+            readyz,
+        )
+        .route(Get, "/metrics", Plain, "Prometheus metrics", metrics)
+}

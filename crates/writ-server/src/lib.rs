@@ -206,57 +206,9 @@ fn plain_routes() -> Routes {
     use Method::*;
     Routes::new()
         .section("oauth2", false)
-        .route(
-            Post,
-            "/oauth2/v2.0/token",
-            Plain,
-            "Issue a token",
-            oauth::token,
-        )
-        .route(
-            Post,
-            "/{tenant}/oauth2/v2.0/token",
-            Plain,
-            "Issue a token (tenant path)",
-            oauth::tenant_token,
-        )
-        .route(
-            Get,
-            "/{tenant}/discovery/v2.0/keys",
-            Plain,
-            "JSON Web Key Set",
-            oauth::tenant_jwks,
-        )
-        .route(
-            Get,
-            "/.well-known/jwks.json",
-            Plain,
-            "JSON Web Key Set",
-            oauth::jwks,
-        )
-        .route(
-            Get,
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            Plain,
-            "OpenID discovery",
-            oauth::discovery,
-        )
+        .with(oauth::routes)
         .section("operations", false)
-        .route(Get, "/healthz", Plain, "Liveness", health::healthz)
-        .route(
-            Get,
-            "/readyz",
-            Plain,
-            "Readiness: database reachable, schema current",
-            health::readyz,
-        )
-        .route(
-            Get,
-            "/metrics",
-            Plain,
-            "Prometheus metrics",
-            health::metrics,
-        )
+        .with(health::routes)
         .route(
             Get,
             "/writ/v1/openapi.json",
@@ -265,41 +217,7 @@ fn plain_routes() -> Routes {
             openapi_json,
         )
         .section("writ", true)
-        .route(
-            Get,
-            "/writ/v1/webhookDeliveries",
-            Kind::Collection,
-            "List webhook deliveries and their state (administrators)",
-            writ_api::webhook_deliveries::list,
-        )
-        .route(
-            Get,
-            "/writ/v1/emailDeliveries",
-            Kind::Collection,
-            "List notification email deliveries and their state (administrators)",
-            writ_api::email_deliveries::list,
-        )
-        .route(
-            Get,
-            "/writ/v1/emailDeliveries/{id}",
-            Kind::Entity,
-            "One notification email delivery (administrators)",
-            writ_api::email_deliveries::get,
-        )
-        .route(
-            Get,
-            "/writ/v1/jobs",
-            Kind::Collection,
-            "List the job queue: queued, leased and parked jobs with their errors (administrators)",
-            writ_api::jobs::list,
-        )
-        .route(
-            Get,
-            "/writ/v1/jobs/{id}",
-            Kind::Entity,
-            "One job of the queue (administrators)",
-            writ_api::jobs::get,
-        )
+        .with(writ_api::routes)
 }
 
 /// Every route with its documentation, Graph routes expanded under both prefixes.

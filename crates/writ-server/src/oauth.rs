@@ -626,3 +626,38 @@ pub async fn discovery(
         "tenant_region_scope": null,
     })))
 }
+
+/// The token endpoint, the key set and OpenID discovery (outside the Graph version prefixes).
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::Plain;
+    use crate::routes::Method::*;
+    r.route(Post, "/oauth2/v2.0/token", Plain, "Issue a token", token)
+        .route(
+            Post,
+            "/{tenant}/oauth2/v2.0/token",
+            Plain,
+            "Issue a token (tenant path)",
+            tenant_token,
+        )
+        .route(
+            Get,
+            "/{tenant}/discovery/v2.0/keys",
+            Plain,
+            "JSON Web Key Set",
+            tenant_jwks,
+        )
+        .route(
+            Get,
+            "/.well-known/jwks.json",
+            Plain,
+            "JSON Web Key Set",
+            jwks,
+        )
+        .route(
+            Get,
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            Plain,
+            "OpenID discovery",
+            discovery,
+        )
+}

@@ -59,6 +59,9 @@ pub struct RouteDoc {
     /// The component schema (Graph type name) of the entity returned, or of each item of a
     /// collection.
     pub returns: Option<&'static str>,
+    /// The route answers a page (`{value: […]}`) of `returns` although it is not a collection
+    /// (an action such as `getApplicablePolicyRequirements`).
+    pub returns_page: bool,
     /// The component schema of the request body.
     pub body: Option<&'static str>,
 }
@@ -129,6 +132,7 @@ impl Routes {
             authenticated: self.authenticated,
             function_parameters: Vec::new(),
             returns: None,
+            returns_page: false,
             body: None,
         });
         self
@@ -138,6 +142,15 @@ impl Routes {
     pub fn returns(mut self, schema: &'static str) -> Self {
         if let Some(doc) = self.docs.last_mut() {
             doc.returns = Some(schema);
+        }
+        self
+    }
+
+    /// The route declared last answers a page (`{value: […]}`) of this wire type.
+    pub fn returns_page(mut self, schema: &'static str) -> Self {
+        if let Some(doc) = self.docs.last_mut() {
+            doc.returns = Some(schema);
+            doc.returns_page = true;
         }
         self
     }
@@ -192,6 +205,7 @@ impl Routes {
             authenticated: self.authenticated,
             function_parameters: parameters,
             returns: None,
+            returns_page: false,
             body: None,
         });
         self
@@ -313,7 +327,11 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                     .build(),
             );
         }
-        let entity = doc.returns.map(schema_ref);
+        let entity = if doc.returns_page {
+            doc.returns.map(|item| RefOr::T(collection_schema(item)))
+        } else {
+            doc.returns.map(schema_ref)
+        };
         if let Some(body) = doc.body {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()

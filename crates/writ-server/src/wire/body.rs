@@ -36,7 +36,9 @@ fn expected(property: &Value) -> Option<&'static str> {
     } else if types.contains(&"integer") {
         Some("an integer")
     } else if types.contains(&"array") {
-        Some("an array of strings")
+        // Arrays of objects are the domain's to read (their messages name the item).
+        let items = property.get("items").and_then(|i| i.get("type"));
+        (items == Some(&Value::from("string"))).then_some("an array of strings")
     } else if types.contains(&"object") {
         Some("an object")
     } else {

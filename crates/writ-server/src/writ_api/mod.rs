@@ -5,3 +5,44 @@
 pub mod email_deliveries;
 pub mod jobs;
 pub mod webhook_deliveries;
+
+/// Writ's own routes under `/writ/v1`.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::{Collection, Entity};
+    use crate::routes::Method::Get;
+    r.route(
+        Get,
+        "/writ/v1/webhookDeliveries",
+        Collection,
+        "List webhook deliveries and their state (administrators)",
+        webhook_deliveries::list,
+    )
+    .route(
+        Get,
+        "/writ/v1/emailDeliveries",
+        Collection,
+        "List notification email deliveries and their state (administrators)",
+        email_deliveries::list,
+    )
+    .route(
+        Get,
+        "/writ/v1/emailDeliveries/{id}",
+        Entity,
+        "One notification email delivery (administrators)",
+        email_deliveries::get,
+    )
+    .route(
+        Get,
+        "/writ/v1/jobs",
+        Collection,
+        "List the job queue: queued, leased and parked jobs with their errors (administrators)",
+        jobs::list,
+    )
+    .route(
+        Get,
+        "/writ/v1/jobs/{id}",
+        Entity,
+        "One job of the queue (administrators)",
+        jobs::get,
+    )
+}

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use writ_domain::entitlement::{
     ConnectedOrganizationInput, CustomExtensionInput, ExtensionSettings,
 };
+use writ_domain::patch::Patch;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -20,30 +21,33 @@ use crate::state::AppState;
 use super::super::{directory_object_json, small_collection};
 use super::BASE;
 use crate::wire::body::read;
-use crate::wire::entitlement::organizations::SettingsBody;
 use crate::wire::entitlement::organizations::{
     ConnectedOrganization as WireOrganization, CustomCalloutExtension,
     EntitlementManagementSettings,
 };
+use crate::wire::entitlement::organizations::{ConnectedOrganizationBody, SettingsBody};
 use crate::wire::object;
 
 const ORG: &str = "connectedOrganization";
 
 fn organization_input(body: &JsonObject) -> ApiResult<ConnectedOrganizationInput> {
-    body.check_properties(
-        ORG,
-        &["displayName", "description", "state", "identitySources"],
-    )?;
-    let identity_sources = match body.fields.get("identitySources") {
-        None => None,
-        Some(value) => Some(serde_json::from_value(value.clone()).map_err(|e| {
+    let body = read::<ConnectedOrganizationBody>(body)?;
+    let identity_sources = match body.identity_sources {
+        Patch::Absent => None,
+        // `null` is refused by the domain's model, with the message any invalid value gets.
+        Patch::Null => Some(Value::Null),
+        Patch::Value(value) => Some(value),
+    }
+    .map(|value| {
+        serde_json::from_value(value).map_err(|e| {
             ApiError::bad_request(format!("property 'identitySources' is not valid: {e}"))
-        })?),
-    };
+        })
+    })
+    .transpose()?;
     Ok(ConnectedOrganizationInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        state: body.string("state")?,
+        display_name: body.display_name,
+        description: body.description,
+        state: body.state,
         identity_sources,
     })
 }

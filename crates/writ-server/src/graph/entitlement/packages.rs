@@ -22,7 +22,9 @@ use crate::wire::entitlement::catalogs::AccessPackageBody;
 use crate::wire::entitlement::catalogs::{
     AccessPackage as WirePackage, AccessPackageCatalog, AccessPackageResourceRoleScope,
 };
-use crate::wire::entitlement::policies::AccessPackageAssignmentPolicy;
+use crate::wire::entitlement::policies::{
+    AccessPackageAssignmentPolicy, AccessPackageAssignmentRequestRequirements,
+};
 use crate::wire::object;
 
 const TYPE: &str = "accessPackage";
@@ -356,51 +358,10 @@ pub async fn applicable_policy_requirements(
         .entitlement
         .applicable_policies(&auth.caller, &id)
         .await?;
-    let mut items = Vec::with_capacity(policies.len());
-    for p in &policies {
-        let settings =
-            serde_json::to_value(&p.settings).map_err(|e| ApiError::internal(&e.to_string()))?;
-        let approval = &p.settings.request_approval_settings;
-        let mut m = Map::new();
-        m.insert("policyId".into(), Value::from(p.id.clone()));
-        m.insert(
-            "policyDisplayName".into(),
-            Value::from(p.display_name.clone()),
-        );
-        m.insert(
-            "policyDescription".into(),
-            p.description.clone().map_or(Value::Null, Value::from),
-        );
-        m.insert(
-            "isApprovalRequiredForAdd".into(),
-            Value::from(approval.is_approval_required_for_add),
-        );
-        m.insert(
-            "isApprovalRequiredForUpdate".into(),
-            Value::from(approval.is_approval_required_for_update),
-        );
-        m.insert(
-            "isRequestorJustificationRequired".into(),
-            Value::from(approval.is_requestor_justification_required),
-        );
-        m.insert(
-            "allowCustomAssignmentSchedule".into(),
-            Value::from(
-                p.settings
-                    .requestor_settings
-                    .allow_custom_assignment_schedule,
-            ),
-        );
-        m.insert(
-            "questions".into(),
-            settings
-                .get("questions")
-                .cloned()
-                .unwrap_or(Value::Array(Vec::new())),
-        );
-        m.insert("schedule".into(), serde_json::json!({"expiration": settings.get("expiration").cloned().unwrap_or(Value::Null)}));
-        items.push(Value::Object(m));
-    }
+    let items: Vec<Value> = policies
+        .iter()
+        .map(|p| Value::Object(object(&AccessPackageAssignmentRequestRequirements::from(p))))
+        .collect();
     Ok(Json(serde_json::json!({
         "@odata.context": query.context("Collection(microsoft.graph.accessPackageAssignmentRequestRequirements)"),
         "value": items,
@@ -551,7 +512,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", add_role_scope).body("accessPackageResourceRoleScope").returns("accessPackageResourceRoleScope")
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", remove_role_scope)
         .function("/identityGovernance/entitlementManagement/accessPackages", "filterByCurrentUser", vec![super::current_user::on_parameter(CurrentUserFunction::AccessPackages)], Collection, "Packages the caller may request for itself", filter_by_current_user).returns("accessPackage")
-        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/getApplicablePolicyRequirements", Plain, "The caller's requirements under each policy it may request through", applicable_policy_requirements)
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/getApplicablePolicyRequirements", Plain, "The caller's requirements under each policy it may request through", applicable_policy_requirements).returns_page("accessPackageAssignmentRequestRequirements")
         .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages", Collection, "Packages incompatible with this one", list_incompatible_packages).returns("accessPackage")
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/$ref", NoContent, "Add an incompatible package", add_incompatible_package)
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/{other_id}/$ref", NoContent, "Remove an incompatible package", remove_incompatible_package)

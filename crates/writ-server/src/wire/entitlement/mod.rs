@@ -21,6 +21,7 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<catalogs::AccessPackageResourceRequest>(&mut s);
     collect::<catalogs::AccessPackageResourceRoleScope>(&mut s);
     collect::<policies::AccessPackageAssignmentPolicy>(&mut s);
+    collect::<policies::AccessPackageAssignmentRequestRequirements>(&mut s);
     collect::<requests::AccessPackageAssignmentRequest>(&mut s);
     collect::<requests::AccessPackageAssignment>(&mut s);
     collect::<requests::AccessPackageSubject>(&mut s);

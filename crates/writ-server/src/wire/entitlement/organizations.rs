@@ -147,3 +147,46 @@ pub struct SettingsBody {
 impl WireBody for SettingsBody {
     const GRAPH_TYPE: &'static str = "entitlementManagementSettings";
 }
+
+/// The body that creates (POST) or updates (PATCH) a connected organization;
+/// `identitySources` is read by the domain's model of Graph's `identitySource` types.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectedOrganizationBody {
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub state: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub identity_sources: Patch<Value>,
+}
+
+impl WireBody for ConnectedOrganizationBody {
+    const GRAPH_TYPE: &'static str = "connectedOrganization";
+}

@@ -84,3 +84,42 @@ impl From<&AssignmentPolicy> for AccessPackageAssignmentPolicy {
         }
     }
 }
+
+/// `accessPackageAssignmentRequestRequirements`: what the caller must give when it requests
+/// through one policy (`getApplicablePolicyRequirements`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = accessPackageAssignmentRequestRequirements)]
+pub struct AccessPackageAssignmentRequestRequirements {
+    pub policy_id: String,
+    pub policy_display_name: String,
+    pub policy_description: Option<String>,
+    pub is_approval_required_for_add: bool,
+    pub is_approval_required_for_update: bool,
+    pub is_requestor_justification_required: bool,
+    pub allow_custom_assignment_schedule: bool,
+    /// `accessPackageQuestion[]`, by `@odata.type`.
+    #[schema(value_type = Vec<Object>)]
+    pub questions: Value,
+    /// `entitlementManagementSchedule` with the policy's `expiration` only.
+    #[schema(value_type = Object)]
+    pub schedule: Value,
+}
+
+impl From<&AssignmentPolicy> for AccessPackageAssignmentRequestRequirements {
+    fn from(p: &AssignmentPolicy) -> Self {
+        let s = &p.settings;
+        let approval = &s.request_approval_settings;
+        Self {
+            policy_id: p.id.clone(),
+            policy_display_name: p.display_name.clone(),
+            policy_description: p.description.clone(),
+            is_approval_required_for_add: approval.is_approval_required_for_add,
+            is_approval_required_for_update: approval.is_approval_required_for_update,
+            is_requestor_justification_required: approval.is_requestor_justification_required,
+            allow_custom_assignment_schedule: s.requestor_settings.allow_custom_assignment_schedule,
+            questions: json(&s.questions),
+            schedule: serde_json::json!({ "expiration": json(&s.expiration) }),
+        }
+    }
+}
