@@ -68,6 +68,8 @@ mod route_sweep;
 mod subjects;
 #[path = "api/webhooks.rs"]
 mod webhooks;
+#[path = "api/wire_directory.rs"]
+mod wire_directory;
 #[path = "api/wire_types.rs"]
 mod wire_types;
 

@@ -6,13 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use writ_domain::directory::{
-    AppRole, Application, ApplicationInput, ApplicationKind, PasswordCredentialInput,
-    PermissionScope,
+    Application, ApplicationInput, ApplicationKind, PasswordCredentialInput,
 };
-use writ_domain::patch::Patch;
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
@@ -21,8 +17,12 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::application::{AddPasswordBody, ApplicationBody, RemovePasswordBody};
+use crate::wire::directory::input;
+use crate::wire::directory::{Application as WireApplication, PasswordCredential};
+use crate::wire::object;
 
-use super::{application_json, owners_response, password_credential_json, sponsors_response};
+use super::{owners_response, sponsors_response};
 
 const TYPE: &str = "application";
 const WRITABLE: &[&str] = &[
@@ -36,106 +36,6 @@ const WRITABLE: &[&str] = &[
     "owners@odata.bind",
 ];
 const BLUEPRINT_EXTRA: &[&str] = &["sponsors@odata.bind"];
-
-fn parse_list<T: serde::de::DeserializeOwned>(value: &Value, name: &str) -> ApiResult<Vec<T>> {
-    serde_json::from_value(value.clone())
-        .map_err(|e| ApiError::bad_request(format!("property '{name}' is not valid: {e}")))
-}
-
-fn app_roles(body: &JsonObject) -> ApiResult<Patch<Vec<AppRole>>> {
-    Ok(match body.fields.get("appRoles") {
-        None => Patch::Absent,
-        Some(Value::Null) => Patch::Null,
-        Some(Value::Array(items)) => {
-            let mut roles = Vec::with_capacity(items.len());
-            for item in items {
-                let mut item = item.clone();
-                if let Some(obj) = item.as_object_mut() {
-                    obj.remove("@odata.type");
-                    obj.remove("origin");
-                    obj.entry("isEnabled").or_insert(Value::Bool(true));
-                    for key in obj.keys() {
-                        if !matches!(
-                            key.as_str(),
-                            "id" | "allowedMemberTypes"
-                                | "description"
-                                | "displayName"
-                                | "isEnabled"
-                                | "value"
-                        ) {
-                            return Err(ApiError::bad_request(format!(
-                                "Property '{key}' does not exist on type 'microsoft.graph.appRole'."
-                            )));
-                        }
-                    }
-                }
-                roles.push(serde_json::from_value(item).map_err(|e| {
-                    ApiError::bad_request(format!("property 'appRoles' is not valid: {e}"))
-                })?);
-            }
-            Patch::Value(roles)
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "property 'appRoles' must be an array",
-            ));
-        }
-    })
-}
-
-fn scopes(body: &JsonObject) -> ApiResult<Patch<Vec<PermissionScope>>> {
-    Ok(match body.object("api")? {
-        Patch::Absent => Patch::Absent,
-        Patch::Null => Patch::Null,
-        Patch::Value(api) => {
-            for key in api.keys() {
-                if !matches!(
-                    key.as_str(),
-                    "oauth2PermissionScopes" | "@odata.type" | "requestedAccessTokenVersion"
-                ) {
-                    return Err(ApiError::bad_request(format!(
-                        "api.{key} is not supported by Writ"
-                    )));
-                }
-            }
-            match api.get("oauth2PermissionScopes") {
-                None | Some(Value::Null) => Patch::Value(Vec::new()),
-                Some(list @ Value::Array(_)) => {
-                    let mut list = list.clone();
-                    if let Some(items) = list.as_array_mut() {
-                        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                            item.remove("@odata.type");
-                            item.remove("origin");
-                            item.entry("isEnabled").or_insert(Value::Bool(true));
-                            if let Some(key) = item.keys().find(|k| {
-                                !matches!(
-                                    k.as_str(),
-                                    "id" | "adminConsentDescription"
-                                        | "adminConsentDisplayName"
-                                        | "isEnabled"
-                                        | "type"
-                                        | "userConsentDescription"
-                                        | "userConsentDisplayName"
-                                        | "value"
-                                )
-                            }) {
-                                return Err(ApiError::bad_request(format!(
-                                    "Property '{key}' does not exist on type 'microsoft.graph.permissionScope'."
-                                )));
-                            }
-                        }
-                    }
-                    Patch::Value(parse_list(&list, "api.oauth2PermissionScopes")?)
-                }
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "property 'api.oauth2PermissionScopes' must be an array",
-                    ));
-                }
-            }
-        }
-    })
-}
 
 fn application_input(
     body: &JsonObject,
@@ -162,18 +62,8 @@ fn application_input(
         _ => TYPE,
     };
     body.check_properties(type_name, &writable)?;
-    Ok(ApplicationInput {
-        kind,
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        app_roles: app_roles(body)?,
-        oauth2_permission_scopes: scopes(body)?,
-        identifier_uris: body.string_array("identifierUris")?,
-        sign_in_audience: body.string("signInAudience")?,
-        tags: body.string_array("tags")?,
-        sponsor_ids: body.binds("sponsors")?,
-        owner_ids: body.binds("owners")?,
-    })
+    let wire: ApplicationBody = input::read(body)?;
+    Ok(wire.into_input(kind))
 }
 
 async fn render(
@@ -185,7 +75,7 @@ async fn render(
         .directory
         .password_credentials(&auth.caller, &app.id)
         .await?;
-    Ok(application_json(app, &credentials))
+    Ok(object(&WireApplication::new(app, &credentials)))
 }
 
 async fn list_of(
@@ -263,7 +153,7 @@ async fn create_of(
                 .directory
                 .create_application(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity("applications", TYPE, application_json(&app, &[]))
+            query.entity("applications", TYPE, object(&WireApplication::from(&app)))
         },
     )
     .await
@@ -355,65 +245,18 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn instant(value: Option<&Value>, name: &str) -> ApiResult<Option<OffsetDateTime>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => OffsetDateTime::parse(text, &Rfc3339)
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("{name} must be an ISO 8601 date-time"))),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "{name} must be an ISO 8601 date-time"
-        ))),
-    }
-}
-
 /// The body of `addPassword`: `{"passwordCredential": {displayName, startDateTime, endDateTime}}`.
 pub(crate) fn password_input(body: &JsonObject) -> ApiResult<PasswordCredentialInput> {
     body.check_properties("passwordCredential", &["passwordCredential"])?;
-    let credential = match body.object("passwordCredential")? {
-        Patch::Value(c) => c.clone(),
-        _ => serde_json::Map::new(),
-    };
-    for key in credential.keys() {
-        if !matches!(
-            key.as_str(),
-            "displayName" | "startDateTime" | "endDateTime" | "@odata.type"
-        ) {
-            return Err(ApiError::bad_request(format!(
-                "passwordCredential.{key} cannot be set: the server generates the secret"
-            )));
-        }
-    }
-    let display_name = match credential.get("displayName") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "passwordCredential.displayName must be a string",
-            ));
-        }
-    };
-    Ok(PasswordCredentialInput {
-        display_name,
-        start_date_time: instant(
-            credential.get("startDateTime"),
-            "passwordCredential.startDateTime",
-        )?,
-        end_date_time: instant(
-            credential.get("endDateTime"),
-            "passwordCredential.endDateTime",
-        )?,
-    })
+    let wire: AddPasswordBody = input::read(body)?;
+    Ok(wire.into())
 }
 
 /// The body of `removePassword`: `{"keyId": "…"}`.
 pub(crate) fn key_id_input(body: &JsonObject) -> ApiResult<String> {
     body.check_properties("removePassword", &["keyId"])?;
-    match body.string("keyId")? {
-        Patch::Value(k) => writ_domain::ids::parse_guid(&k)
-            .ok_or_else(|| ApiError::bad_request("keyId must be a GUID")),
-        _ => Err(ApiError::bad_request("property 'keyId' is required")),
-    }
+    let wire: RemovePasswordBody = input::read(body)?;
+    wire.key_id()
 }
 
 /// `POST /applications/{id}/addPassword` (and on agent identities): the secret is in this
@@ -430,14 +273,15 @@ pub async fn add_password(
         .directory
         .add_password(&auth.caller, &auth.context(), &id, input)
         .await?;
-    let mut value = password_credential_json(&created.credential, Some(&created.secret_text));
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert(
-            "@odata.context".into(),
-            Value::from(query.context("microsoft.graph.passwordCredential")),
-        );
-    }
-    Ok(Json(value))
+    let mut value = object(&PasswordCredential::with_secret(
+        &created.credential,
+        &created.secret_text,
+    ));
+    value.insert(
+        "@odata.context".into(),
+        Value::from(query.context("microsoft.graph.passwordCredential")),
+    );
+    Ok(Json(Value::Object(value)))
 }
 
 pub async fn remove_password(
@@ -535,4 +379,125 @@ pub async fn count(
         .list_applications(&auth.caller, &query.count_query()?, None)
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(Get, "/applications", Collection, "List applications", list)
+        .returns("application")
+        .route(
+            Get,
+            "/applications/$count",
+            Plain,
+            "Count applications (text/plain; $filter applies)",
+            count,
+        )
+        .route(
+            Post,
+            "/applications",
+            Create,
+            "Create an application or blueprint (by @odata.type)",
+            create,
+        )
+        .body("applicationBody")
+        .returns("application")
+        .route(
+            Get,
+            "/applications/microsoft.graph.agentIdentityBlueprint",
+            Collection,
+            "List agent identity blueprints",
+            list_blueprints,
+        )
+        .returns("application")
+        .route(
+            Post,
+            "/applications/microsoft.graph.agentIdentityBlueprint",
+            Create,
+            "Create an agent identity blueprint",
+            create_blueprint,
+        )
+        .body("applicationBody")
+        .returns("application")
+        .route(Get, "/applications/{id}", Entity, "Get an application", get)
+        .returns("application")
+        .route(
+            Patch,
+            "/applications/{id}",
+            NoContent,
+            "Update an application",
+            update,
+        )
+        .body("applicationBody")
+        .route(
+            Delete,
+            "/applications/{id}",
+            NoContent,
+            "Delete an application and its service principal",
+            delete,
+        )
+        .route(
+            Post,
+            "/applications/{id}/addPassword",
+            Plain,
+            "Add a client secret (shown once)",
+            add_password,
+        )
+        .body("addPasswordBody")
+        .returns("passwordCredential")
+        .route(
+            Post,
+            "/applications/{id}/removePassword",
+            NoContent,
+            "Remove a client secret",
+            remove_password,
+        )
+        .body("removePasswordBody")
+        .route(
+            Get,
+            "/applications/{id}/owners",
+            Collection,
+            "List owners",
+            list_owners,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/applications/{id}/owners/$ref",
+            NoContent,
+            "Add an owner",
+            add_owner,
+        )
+        .body("referenceBody")
+        .route(
+            Delete,
+            "/applications/{id}/owners/{owner_id}/$ref",
+            NoContent,
+            "Remove an owner",
+            remove_owner,
+        )
+        .route(
+            Get,
+            "/applications/{id}/sponsors",
+            Collection,
+            "List a blueprint's sponsors",
+            list_sponsors,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/applications/{id}/sponsors/$ref",
+            NoContent,
+            "Add a sponsor to a blueprint",
+            add_sponsor,
+        )
+        .body("referenceBody")
+        .route(
+            Delete,
+            "/applications/{id}/sponsors/{sponsor_id}/$ref",
+            NoContent,
+            "Remove a blueprint sponsor",
+            remove_sponsor,
+        )
 }

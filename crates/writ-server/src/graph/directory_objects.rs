@@ -9,7 +9,8 @@ use crate::error::ApiResult;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
-use super::directory_object_json;
+use crate::wire::directory::DirectoryObject;
+use crate::wire::object;
 
 pub async fn get(
     State(state): State<AppState>,
@@ -19,14 +20,14 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     query.single_entity()?;
     query.check_expand("directoryObject", &[])?;
-    let object = state
+    let found = state
         .directory
         .get_directory_object(&auth.caller, &id)
         .await?;
     Ok(Json(query.entity(
         "directoryObjects",
         "directoryObject",
-        directory_object_json(&object),
+        object(&DirectoryObject::from(&found)),
     )?))
 }
 
@@ -66,4 +67,26 @@ pub async fn alternate_key(
         "applications" => super::applications::get_by_app_id(&state, &auth, &query, &app_id).await,
         _ => Err(not_found()),
     }
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/directoryObjects/{id}",
+        Entity,
+        "Get any directory object",
+        get,
+    )
+    .returns("directoryObject")
+    .route(
+        Get,
+        "/{key}",
+        Entity,
+        "servicePrincipals(appId='…') and applications(appId='…')",
+        alternate_key,
+    )
+    .returns("directoryObject")
 }

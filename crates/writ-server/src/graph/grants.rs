@@ -6,11 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Map, Value};
-use writ_domain::directory::{
-    AppRoleAssignment, AppRoleAssignmentInput, PermissionGrant, PermissionGrantInput,
-};
-use writ_domain::patch::Patch;
+use serde_json::Value;
+use writ_domain::directory::{AppRoleAssignment, AppRoleAssignmentInput};
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -18,40 +15,12 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::grants::{AppRoleAssignmentBody, OAuth2PermissionGrantBody};
+use crate::wire::directory::input;
+use crate::wire::directory::{AppRoleAssignment as WireAssignment, OAuth2PermissionGrant};
+use crate::wire::object;
 
-use super::{datetime, small_collection};
-
-pub fn app_role_assignment_json(a: &AppRoleAssignment) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(a.id.clone()));
-    m.insert("appRoleId".into(), Value::from(a.app_role_id.clone()));
-    m.insert("principalId".into(), Value::from(a.principal_id.clone()));
-    m.insert(
-        "principalType".into(),
-        Value::from(a.principal_type.clone()),
-    );
-    m.insert(
-        "principalDisplayName".into(),
-        Value::from(a.principal_display_name.clone()),
-    );
-    m.insert("resourceId".into(), Value::from(a.resource_id.clone()));
-    m.insert(
-        "resourceDisplayName".into(),
-        Value::from(a.resource_display_name.clone()),
-    );
-    m.insert("createdDateTime".into(), datetime(a.created_date_time));
-    m.insert("deletedDateTime".into(), Value::Null);
-    m
-}
-
-fn required(body: &JsonObject, name: &str) -> ApiResult<String> {
-    match body.string(name)? {
-        Patch::Value(v) => Ok(v),
-        _ => Err(ApiError::bad_request(format!(
-            "property '{name}' is required"
-        ))),
-    }
-}
+use super::small_collection;
 
 /// Both POST shapes carry the same body; `fixed` is the id the URL pins (`resourceId` for
 /// `appRoleAssignedTo`, `principalId` for `appRoleAssignments`), which must agree with the body.
@@ -61,13 +30,11 @@ fn assignment_input(body: &JsonObject, fixed: (&str, &str)) -> ApiResult<AppRole
         &["principalId", "resourceId", "appRoleId"],
     )?;
     let (field, value) = fixed;
+    let wire: AppRoleAssignmentBody = input::read(body)?;
     let mut input = AppRoleAssignmentInput {
-        principal_id: body
-            .string("principalId")?
-            .into_option()
-            .unwrap_or_default(),
-        resource_id: body.string("resourceId")?.into_option().unwrap_or_default(),
-        app_role_id: required(body, "appRoleId")?,
+        principal_id: wire.principal_id.into_option().unwrap_or_default(),
+        resource_id: wire.resource_id.into_option().unwrap_or_default(),
+        app_role_id: wire.app_role_id.required("appRoleId")?,
     };
     let slot = if field == "resourceId" {
         &mut input.resource_id
@@ -114,7 +81,7 @@ async fn create_assignment(
             query.entity(
                 "appRoleAssignments",
                 "appRoleAssignment",
-                app_role_assignment_json(&a),
+                object(&WireAssignment::from(&a)),
             )
         },
     )
@@ -123,7 +90,10 @@ async fn create_assignment(
 
 fn list_response(query: &ODataQuery, list: Vec<AppRoleAssignment>) -> ApiResult<Json<Value>> {
     query.check_expand("appRoleAssignment", &[])?;
-    let items = list.iter().map(app_role_assignment_json).collect();
+    let items = list
+        .iter()
+        .map(|a| object(&WireAssignment::from(a)))
+        .collect();
     let page = small_collection(query, items)?;
     Ok(Json(query.collection(
         "appRoleAssignments",
@@ -196,20 +166,6 @@ pub async fn remove_assignment(
 
 // ----- oauth2PermissionGrants -----
 
-pub fn permission_grant_json(g: &PermissionGrant) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(g.id.clone()));
-    m.insert("clientId".into(), Value::from(g.client_id.clone()));
-    m.insert("consentType".into(), Value::from(g.consent_type.clone()));
-    m.insert(
-        "principalId".into(),
-        g.principal_id.clone().map_or(Value::Null, Value::from),
-    );
-    m.insert("resourceId".into(), Value::from(g.resource_id.clone()));
-    m.insert("scope".into(), Value::from(g.scope.clone()));
-    m
-}
-
 pub async fn list_permission_grants(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -220,7 +176,7 @@ pub async fn list_permission_grants(
         .directory
         .list_permission_grants(&auth.caller, &query.list_query())
         .await?;
-    let page = page.map(|g| permission_grant_json(&g));
+    let page = page.map(|g| object(&OAuth2PermissionGrant::from(&g)));
     Ok(Json(query.collection(
         "oauth2PermissionGrants",
         "oAuth2PermissionGrant",
@@ -245,13 +201,7 @@ pub async fn create_permission_grant(
             "scope",
         ],
     )?;
-    let input = PermissionGrantInput {
-        client_id: required(&body, "clientId")?,
-        consent_type: required(&body, "consentType")?,
-        principal_id: body.string("principalId")?.into_option(),
-        resource_id: required(&body, "resourceId")?,
-        scope: required(&body, "scope")?,
-    };
+    let input = input::read::<OAuth2PermissionGrantBody>(&body)?.into_input()?;
     query.for_create()?;
     idempotency::run(
         &state,
@@ -267,7 +217,7 @@ pub async fn create_permission_grant(
             query.entity(
                 "oauth2PermissionGrants",
                 "oAuth2PermissionGrant",
-                permission_grant_json(&g),
+                object(&OAuth2PermissionGrant::from(&g)),
             )
         },
     )
@@ -288,7 +238,7 @@ pub async fn get_permission_grant(
     Ok(Json(query.entity(
         "oauth2PermissionGrants",
         "oAuth2PermissionGrant",
-        permission_grant_json(&g),
+        object(&OAuth2PermissionGrant::from(&g)),
     )?))
 }
 
@@ -299,7 +249,9 @@ pub async fn update_permission_grant(
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
     body.check_properties("oAuth2PermissionGrant", &["scope"])?;
-    let scope = required(&body, "scope")?;
+    let scope = input::read::<OAuth2PermissionGrantBody>(&body)?
+        .scope
+        .required("scope")?;
     state
         .directory
         .update_permission_grant(&auth.caller, &auth.context(), &id, scope)
@@ -317,4 +269,50 @@ pub async fn delete_permission_grant(
         .delete_permission_grant(&auth.caller, &auth.context(), &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/oauth2PermissionGrants",
+        Collection,
+        "List delegated permission grants",
+        list_permission_grants,
+    )
+    .returns("oAuth2PermissionGrant")
+    .route(
+        Post,
+        "/oauth2PermissionGrants",
+        Create,
+        "Grant delegated permissions",
+        create_permission_grant,
+    )
+    .body("oAuth2PermissionGrantBody")
+    .returns("oAuth2PermissionGrant")
+    .route(
+        Get,
+        "/oauth2PermissionGrants/{id}",
+        Entity,
+        "Get a delegated permission grant",
+        get_permission_grant,
+    )
+    .returns("oAuth2PermissionGrant")
+    .route(
+        Patch,
+        "/oauth2PermissionGrants/{id}",
+        NoContent,
+        "Change a grant's scope",
+        update_permission_grant,
+    )
+    .body("oAuth2PermissionGrantBody")
+    .route(
+        Delete,
+        "/oauth2PermissionGrants/{id}",
+        NoContent,
+        "Revoke a delegated permission grant",
+        delete_permission_grant,
+    )
 }

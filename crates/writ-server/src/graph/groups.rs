@@ -14,8 +14,10 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
-
-use super::{datetime, directory_object_json, opt};
+use crate::wire::directory::group::GroupBody;
+use crate::wire::directory::input;
+use crate::wire::directory::{DirectoryObject as WireObject, Group as WireGroup};
+use crate::wire::object;
 
 const TYPE: &str = "group";
 const EXPANDABLE: &[&str] = &["members", "owners"];
@@ -34,39 +36,15 @@ const WRITABLE: &[&str] = &[
     "owners@odata.bind",
 ];
 
+/// The Graph form of a group; kept for callers outside this file.
 pub fn group_json(g: &Group) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(g.id.clone()));
-    m.insert("displayName".into(), Value::from(g.display_name.clone()));
-    m.insert("description".into(), opt(&g.description));
-    m.insert("mailNickname".into(), Value::from(g.mail_nickname.clone()));
-    m.insert("mailEnabled".into(), Value::from(g.mail_enabled));
-    m.insert("securityEnabled".into(), Value::from(g.security_enabled));
-    m.insert("groupTypes".into(), Value::from(g.group_types.clone()));
-    m.insert("mail".into(), opt(&g.mail));
-    m.insert("visibility".into(), opt(&g.visibility));
-    m.insert(
-        "isAssignableToRole".into(),
-        Value::from(g.is_assignable_to_role),
-    );
-    m.insert("createdDateTime".into(), datetime(g.created_date_time));
-    m
+    object(&WireGroup::from(g))
 }
 
 fn group_input(body: &JsonObject) -> ApiResult<GroupInput> {
     body.check_properties(TYPE, WRITABLE)?;
-    Ok(GroupInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        mail_nickname: body.string("mailNickname")?,
-        mail_enabled: body.boolean("mailEnabled")?,
-        security_enabled: body.boolean("securityEnabled")?,
-        group_types: body.string_array("groupTypes")?,
-        visibility: body.string("visibility")?,
-        is_assignable_to_role: body.boolean("isAssignableToRole")?,
-        member_ids: body.binds("members")?,
-        owner_ids: body.binds("owners")?,
-    })
+    let wire: GroupBody = input::read(body)?;
+    Ok(wire.into())
 }
 
 async fn render(
@@ -75,7 +53,7 @@ async fn render(
     query: &ODataQuery,
     group: &Group,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = group_json(group);
+    let mut wire = WireGroup::from(group);
     for (navigation, owners) in [("members", false), ("owners", true)] {
         if !query.expands(navigation) {
             continue;
@@ -92,14 +70,14 @@ async fn render(
                 .list_group_members(&auth.caller, &group.id, &first)
                 .await?
         };
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .map(|o| Value::Object(directory_object_json(o)))
-            .collect();
-        m.insert(navigation.into(), Value::Array(items));
+        let items = Some(page.items.iter().map(WireObject::from).collect());
+        if owners {
+            wire.owners = items;
+        } else {
+            wire.members = items;
+        }
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 pub async fn list(
@@ -144,7 +122,7 @@ pub async fn create(
                 .directory
                 .create_group(&auth.caller, &auth.context(), input)
                 .await?;
-            query.entity("groups", TYPE, group_json(&group))
+            query.entity("groups", TYPE, object(&WireGroup::from(&group)))
         },
     )
     .await
@@ -214,7 +192,7 @@ async fn list_links(
             .list_group_members(&auth.caller, id, &list_query)
             .await?
     };
-    let page = page.map(|o| directory_object_json(&o));
+    let page = page.map(|o| object(&WireObject::from(&o)));
     Ok(Json(query.collection(
         "directoryObjects",
         "directoryObject",
@@ -303,4 +281,97 @@ pub async fn count(
         .list_groups(&auth.caller, &query.count_query()?)
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(Get, "/groups", Collection, "List groups", list)
+        .returns("group")
+        .route(
+            Get,
+            "/groups/$count",
+            Plain,
+            "Count groups (text/plain; $filter applies)",
+            count,
+        )
+        .route(Post, "/groups", Create, "Create a group", create)
+        .body("groupBody")
+        .returns("group")
+        .route(Get, "/groups/{id}", Entity, "Get a group", get)
+        .returns("group")
+        .route(Patch, "/groups/{id}", NoContent, "Update a group", update)
+        .body("groupBody")
+        .route(Delete, "/groups/{id}", NoContent, "Delete a group", delete)
+        .route(
+            Get,
+            "/groups/{id}/members",
+            Collection,
+            "List a group's members",
+            list_members,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/groups/{id}/members/$ref",
+            NoContent,
+            "Add a member",
+            add_member,
+        )
+        .body("referenceBody")
+        .route(
+            Delete,
+            "/groups/{id}/members/{member_id}/$ref",
+            NoContent,
+            "Remove a member",
+            remove_member,
+        )
+        .route(
+            Get,
+            "/groups/{id}/owners",
+            Collection,
+            "List a group's owners",
+            list_owners,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/groups/{id}/owners/$ref",
+            NoContent,
+            "Add an owner",
+            add_owner,
+        )
+        .body("referenceBody")
+        .route(
+            Delete,
+            "/groups/{id}/owners/{owner_id}/$ref",
+            NoContent,
+            "Remove an owner",
+            remove_owner,
+        )
+        .route(
+            Get,
+            "/groups/{id}/appRoleAssignments",
+            Collection,
+            "List a group's app role assignments",
+            super::grants::list_assignments,
+        )
+        .returns("appRoleAssignment")
+        .route(
+            Post,
+            "/groups/{id}/appRoleAssignments",
+            Create,
+            "Assign an app role to a group",
+            super::grants::assign_to_principal,
+        )
+        .body("appRoleAssignmentBody")
+        .returns("appRoleAssignment")
+        .route(
+            Delete,
+            "/groups/{id}/appRoleAssignments/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            super::grants::remove_assignment,
+        )
 }

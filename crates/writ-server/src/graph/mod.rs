@@ -1,6 +1,5 @@
-//! Graph-shaped handlers, one file per resource, and the wire form of each entity: domain types
-//! to Graph JSON (property names, enum spellings, `@odata.type`) in one direction, JSON bodies to
-//! domain inputs in the other.
+//! Graph-shaped handlers, one file per resource, each declaring its own routes. The wire form of
+//! the entities (property names, enum spellings, `@odata.type`) is [`crate::wire`]'s.
 
 pub mod applications;
 pub mod audit_logs;
@@ -15,10 +14,9 @@ pub mod users;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use writ_domain::directory::{
-    AppRole, Application, ApplicationKind, ClientSecret, DirectoryObject, PermissionScope,
-    ServicePrincipal, ServicePrincipalKind,
-};
+use writ_domain::directory::DirectoryObject;
+
+use crate::wire;
 
 pub(crate) fn datetime(t: OffsetDateTime) -> Value {
     // Graph writes instants in UTC with a `Z`; whole seconds keep them stable across backends.
@@ -26,185 +24,10 @@ pub(crate) fn datetime(t: OffsetDateTime) -> Value {
     Value::from(t.format(&Rfc3339).unwrap_or_default())
 }
 
-pub(crate) fn opt(value: &Option<String>) -> Value {
-    value.clone().map_or(Value::Null, Value::from)
-}
-
-pub(crate) fn string_list(values: &[String]) -> Value {
-    Value::from(values.to_vec())
-}
-
-pub(crate) fn app_role_json(role: &AppRole) -> Value {
-    serde_json::json!({
-        "id": role.id,
-        "allowedMemberTypes": role.allowed_member_types,
-        "description": role.description,
-        "displayName": role.display_name,
-        "isEnabled": role.is_enabled,
-        "value": role.value,
-        "origin": "Application",
-    })
-}
-
-pub(crate) fn permission_scope_json(scope: &PermissionScope) -> Value {
-    serde_json::json!({
-        "id": scope.id,
-        "adminConsentDescription": scope.admin_consent_description,
-        "adminConsentDisplayName": scope.admin_consent_display_name,
-        "isEnabled": scope.is_enabled,
-        "type": scope.kind,
-        "userConsentDescription": scope.user_consent_description,
-        "userConsentDisplayName": scope.user_consent_display_name,
-        "value": scope.value,
-        "origin": "Application",
-    })
-}
-
-/// The Graph type name of a service principal.
-pub(crate) fn service_principal_type_name(sp: &ServicePrincipal) -> &'static str {
-    match sp.kind {
-        ServicePrincipalKind::ServicePrincipal => "servicePrincipal",
-        ServicePrincipalKind::AgentIdentityBlueprintPrincipal => "agentIdentityBlueprintPrincipal",
-        ServicePrincipalKind::AgentIdentity => "agentIdentity",
-    }
-}
-
-/// A service principal; `app` (its application) adds the roles and scopes it exposes.
-pub(crate) fn service_principal_json(
-    sp: &ServicePrincipal,
-    app: Option<&Application>,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(sp.id.clone()));
-    m.insert("appId".into(), Value::from(sp.app_id.clone()));
-    m.insert("displayName".into(), Value::from(sp.display_name.clone()));
-    m.insert("accountEnabled".into(), Value::from(sp.account_enabled));
-    m.insert(
-        "servicePrincipalType".into(),
-        Value::from(sp.service_principal_type.clone()),
-    );
-    m.insert("description".into(), opt(&sp.description));
-    m.insert("tags".into(), string_list(&sp.tags));
-    let mut names = vec![sp.app_id.clone()];
-    if let Some(app) = app {
-        m.insert(
-            "appDisplayName".into(),
-            Value::from(app.display_name.clone()),
-        );
-        m.insert(
-            "appRoles".into(),
-            Value::Array(app.app_roles.iter().map(app_role_json).collect()),
-        );
-        m.insert(
-            "oauth2PermissionScopes".into(),
-            Value::Array(
-                app.oauth2_permission_scopes
-                    .iter()
-                    .map(permission_scope_json)
-                    .collect(),
-            ),
-        );
-        names.extend(app.identifier_uris.iter().cloned());
-    }
-    m.insert("servicePrincipalNames".into(), Value::from(names));
-    if sp.kind == ServicePrincipalKind::AgentIdentity {
-        m.insert(
-            "agentIdentityBlueprintId".into(),
-            opt(&sp.agent_identity_blueprint_id),
-        );
-        m.insert("createdDateTime".into(), datetime(sp.created_date_time));
-    }
-    if sp.kind != ServicePrincipalKind::ServicePrincipal {
-        m.insert(
-            "@odata.type".into(),
-            Value::from(format!(
-                "#microsoft.graph.{}",
-                service_principal_type_name(sp)
-            )),
-        );
-    }
-    m
-}
-
-pub(crate) fn password_credential_json(c: &ClientSecret, secret_text: Option<&str>) -> Value {
-    serde_json::json!({
-        "customKeyIdentifier": null,
-        "displayName": c.display_name,
-        "endDateTime": datetime(c.end_date_time),
-        "hint": c.hint,
-        "keyId": c.key_id,
-        "secretText": secret_text,
-        "startDateTime": datetime(c.start_date_time),
-    })
-}
-
-pub(crate) fn application_json(
-    app: &Application,
-    credentials: &[ClientSecret],
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(app.id.clone()));
-    m.insert("appId".into(), Value::from(app.app_id.clone()));
-    m.insert("displayName".into(), Value::from(app.display_name.clone()));
-    m.insert("description".into(), opt(&app.description));
-    m.insert(
-        "appRoles".into(),
-        Value::Array(app.app_roles.iter().map(app_role_json).collect()),
-    );
-    m.insert(
-        "api".into(),
-        serde_json::json!({
-            "oauth2PermissionScopes": app.oauth2_permission_scopes.iter().map(permission_scope_json).collect::<Vec<_>>(),
-        }),
-    );
-    m.insert("identifierUris".into(), string_list(&app.identifier_uris));
-    m.insert(
-        "signInAudience".into(),
-        Value::from(app.sign_in_audience.clone()),
-    );
-    m.insert("tags".into(), string_list(&app.tags));
-    m.insert(
-        "passwordCredentials".into(),
-        Value::Array(
-            credentials
-                .iter()
-                .map(|c| password_credential_json(c, None))
-                .collect(),
-        ),
-    );
-    m.insert("createdDateTime".into(), datetime(app.created_date_time));
-    if app.kind == ApplicationKind::AgentIdentityBlueprint {
-        m.insert(
-            "@odata.type".into(),
-            Value::from("#microsoft.graph.agentIdentityBlueprint"),
-        );
-    }
-    m
-}
-
-/// A directory object in a polymorphic collection: its own properties plus `@odata.type`.
+/// A directory object in a polymorphic collection: its own properties plus `@odata.type`. Kept
+/// for callers outside the directory handlers; the form is [`wire::directory::DirectoryObject`]'s.
 pub(crate) fn directory_object_json(object: &DirectoryObject) -> Map<String, Value> {
-    let (type_name, mut m) = match object {
-        DirectoryObject::User(u) => (users::user_type_name(u), users::user_json(u)),
-        DirectoryObject::Group(g) => ("group", groups::group_json(g)),
-        DirectoryObject::ServicePrincipal(sp) => (
-            service_principal_type_name(sp),
-            service_principal_json(sp, None),
-        ),
-        DirectoryObject::Application(app) => (
-            if app.kind == ApplicationKind::AgentIdentityBlueprint {
-                "agentIdentityBlueprint"
-            } else {
-                "application"
-            },
-            application_json(app, &[]),
-        ),
-    };
-    m.insert(
-        "@odata.type".into(),
-        Value::from(format!("#microsoft.graph.{type_name}")),
-    );
-    m
+    wire::object(&wire::directory::DirectoryObject::from(object))
 }
 
 /// A bounded list (sponsors, owners: at most a few hundred) paged in memory with an opaque

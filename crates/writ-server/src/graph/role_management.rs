@@ -5,10 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use writ_domain::authz::roles;
-use writ_domain::directory::{RoleAssignment, RoleAssignmentInput};
-use writ_domain::patch::Patch;
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
@@ -17,36 +15,23 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::{GraphVersion, ODataQuery};
 use crate::state::AppState;
+use crate::wire::directory::input;
+use crate::wire::directory::role_management::UnifiedRoleAssignmentBody;
+use crate::wire::directory::{UnifiedRoleAssignment, UnifiedRoleDefinition};
+use crate::wire::object;
 
 use super::small_collection;
-
-/// A built-in definition. `isPrivileged` is not in the v1.0 schema (the v1.0 SDK model does not
-/// declare it), so it is served on `/beta` only.
-fn definition_json(
-    (id, name, description, privileged): (&str, &str, &str, bool),
-    version: GraphVersion,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(id));
-    m.insert("templateId".into(), Value::from(id));
-    m.insert("displayName".into(), Value::from(name));
-    m.insert("description".into(), Value::from(description));
-    m.insert("isBuiltIn".into(), Value::from(true));
-    m.insert("isEnabled".into(), Value::from(true));
-    m.insert("resourceScopes".into(), serde_json::json!(["/"]));
-    m.insert("rolePermissions".into(), serde_json::json!([]));
-    m.insert("version".into(), Value::from("1"));
-    if version == GraphVersion::Beta {
-        m.insert("isPrivileged".into(), Value::from(privileged));
-    }
-    m
-}
 
 pub async fn list_definitions(_auth: Authenticated, query: ODataQuery) -> ApiResult<Json<Value>> {
     query.check_expand("unifiedRoleDefinition", &[])?;
     let items = roles::BUILT_IN
         .iter()
-        .map(|d| definition_json(*d, query.version))
+        .map(|d| {
+            object(&UnifiedRoleDefinition::built_in(
+                *d,
+                query.version == GraphVersion::Beta,
+            ))
+        })
         .collect();
     let page = small_collection(&query, items)?;
     Ok(Json(query.collection(
@@ -68,23 +53,11 @@ pub async fn get_definition(
     Ok(Json(query.entity(
         "roleManagement/directory/roleDefinitions",
         "unifiedRoleDefinition",
-        definition_json(definition, query.version),
+        object(&UnifiedRoleDefinition::built_in(
+            definition,
+            query.version == GraphVersion::Beta,
+        )),
     )?))
-}
-
-fn assignment_json(a: &RoleAssignment) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(a.id.clone()));
-    m.insert(
-        "roleDefinitionId".into(),
-        Value::from(a.role_definition_id.clone()),
-    );
-    m.insert("principalId".into(), Value::from(a.principal_id.clone()));
-    m.insert(
-        "directoryScopeId".into(),
-        Value::from(a.directory_scope_id.clone()),
-    );
-    m
 }
 
 pub async fn list_assignments(
@@ -97,7 +70,7 @@ pub async fn list_assignments(
         .directory
         .list_role_assignments(&auth.caller, &query.list_query())
         .await?;
-    let page: Page<_> = page.map(|a| assignment_json(&a));
+    let page: Page<_> = page.map(|a| object(&UnifiedRoleAssignment::from(&a)));
     Ok(Json(query.collection(
         "roleManagement/directory/roleAssignments",
         "unifiedRoleAssignment",
@@ -120,7 +93,7 @@ pub async fn get_assignment(
     Ok(Json(query.entity(
         "roleManagement/directory/roleAssignments",
         "unifiedRoleAssignment",
-        assignment_json(&a),
+        object(&UnifiedRoleAssignment::from(&a)),
     )?))
 }
 
@@ -135,22 +108,7 @@ pub async fn create_assignment(
         "unifiedRoleAssignment",
         &["principalId", "roleDefinitionId", "directoryScopeId"],
     )?;
-    let required = |name: &str| -> ApiResult<String> {
-        match body.string(name)? {
-            Patch::Value(v) => Ok(v),
-            _ => Err(ApiError::bad_request(format!(
-                "property '{name}' is required"
-            ))),
-        }
-    };
-    let input = RoleAssignmentInput {
-        principal_id: required("principalId")?,
-        role_definition_id: required("roleDefinitionId")?,
-        directory_scope_id: body
-            .string("directoryScopeId")?
-            .into_option()
-            .unwrap_or_else(|| "/".into()),
-    };
+    let input = input::read::<UnifiedRoleAssignmentBody>(&body)?.into_input()?;
     query.for_create()?;
     idempotency::run(
         &state,
@@ -166,7 +124,7 @@ pub async fn create_assignment(
             query.entity(
                 "roleManagement/directory/roleAssignments",
                 "unifiedRoleAssignment",
-                assignment_json(&a),
+                object(&UnifiedRoleAssignment::from(&a)),
             )
         },
     )
@@ -183,4 +141,58 @@ pub async fn delete_assignment(
         .delete_role_assignment(&auth.caller, &auth.context(), &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/roleManagement/directory/roleDefinitions",
+        Collection,
+        "List directory role definitions",
+        list_definitions,
+    )
+    .returns("unifiedRoleDefinition")
+    .route(
+        Get,
+        "/roleManagement/directory/roleDefinitions/{id}",
+        Entity,
+        "Get a directory role definition",
+        get_definition,
+    )
+    .returns("unifiedRoleDefinition")
+    .route(
+        Get,
+        "/roleManagement/directory/roleAssignments",
+        Collection,
+        "List directory role assignments",
+        list_assignments,
+    )
+    .returns("unifiedRoleAssignment")
+    .route(
+        Post,
+        "/roleManagement/directory/roleAssignments",
+        Create,
+        "Assign a directory role",
+        create_assignment,
+    )
+    .body("unifiedRoleAssignmentBody")
+    .returns("unifiedRoleAssignment")
+    .route(
+        Get,
+        "/roleManagement/directory/roleAssignments/{id}",
+        Entity,
+        "Get a directory role assignment",
+        get_assignment,
+    )
+    .returns("unifiedRoleAssignment")
+    .route(
+        Delete,
+        "/roleManagement/directory/roleAssignments/{id}",
+        NoContent,
+        "Remove a directory role assignment",
+        delete_assignment,
+    )
 }

@@ -17,8 +17,12 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
+use crate::wire::directory::ServicePrincipal as WireServicePrincipal;
+use crate::wire::directory::input;
+use crate::wire::directory::service_principal::ServicePrincipalBody;
+use crate::wire::object;
 
-use super::{owners_response, service_principal_json, sponsors_response};
+use super::{owners_response, sponsors_response};
 
 const TYPE: &str = "servicePrincipal";
 const WRITABLE: &[&str] = &[
@@ -72,17 +76,8 @@ fn principal_input(
         _ => TYPE,
     };
     body.check_properties(type_name, &writable)?;
-    Ok(ServicePrincipalInput {
-        kind,
-        app_id: body.string("appId")?,
-        display_name: body.string("displayName")?,
-        account_enabled: body.boolean("accountEnabled")?,
-        description: body.string("description")?,
-        agent_identity_blueprint_id: body.string("agentIdentityBlueprintId")?,
-        tags: body.string_array("tags")?,
-        sponsor_ids: body.binds("sponsors")?,
-        owner_ids: body.binds("owners")?,
-    })
+    let wire: ServicePrincipalBody = input::read(body)?;
+    Ok(wire.into_input(kind))
 }
 
 pub(crate) async fn render(
@@ -90,7 +85,7 @@ pub(crate) async fn render(
     sp: &ServicePrincipal,
 ) -> ApiResult<Map<String, Value>> {
     let app = state.directory.application_of(sp).await?;
-    Ok(service_principal_json(sp, app.as_ref()))
+    Ok(object(&WireServicePrincipal::new(sp, app.as_ref())))
 }
 
 fn fragment(kind: Option<ServicePrincipalKind>) -> &'static str {
@@ -328,4 +323,202 @@ pub async fn count(
         .list_service_principals(&auth.caller, &query.count_query()?, None)
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(
+        Get,
+        "/servicePrincipals",
+        Collection,
+        "List service principals",
+        list,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/$count",
+        Plain,
+        "Count servicePrincipals (text/plain; $filter applies)",
+        count,
+    )
+    .route(
+        Post,
+        "/servicePrincipals",
+        Create,
+        "Create a service principal, blueprint principal or agent identity (by @odata.type)",
+        create,
+    )
+    .body("servicePrincipalBody")
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/microsoft.graph.agentIdentity",
+        Collection,
+        "List agent identities",
+        list_agent_identities,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Post,
+        "/servicePrincipals/microsoft.graph.agentIdentity",
+        Create,
+        "Create an agent identity",
+        create_agent_identity,
+    )
+    .body("servicePrincipalBody")
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        Collection,
+        "List blueprint principals",
+        list_blueprint_principals,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Post,
+        "/servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+        Create,
+        "Create a blueprint principal",
+        create_blueprint_principal,
+    )
+    .body("servicePrincipalBody")
+    .returns("servicePrincipal")
+    .route(
+        Get,
+        "/servicePrincipals/{id}",
+        Entity,
+        "Get a service principal",
+        get,
+    )
+    .returns("servicePrincipal")
+    .route(
+        Patch,
+        "/servicePrincipals/{id}",
+        NoContent,
+        "Update a service principal",
+        update,
+    )
+    .body("servicePrincipalBody")
+    .route(
+        Delete,
+        "/servicePrincipals/{id}",
+        NoContent,
+        "Delete a service principal",
+        delete,
+    )
+    .route(
+        Post,
+        "/servicePrincipals/{id}/addPassword",
+        Plain,
+        "Add a client secret to an agent identity (shown once)",
+        super::applications::add_password,
+    )
+    .body("addPasswordBody")
+    .returns("passwordCredential")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/removePassword",
+        NoContent,
+        "Remove an agent identity's client secret",
+        super::applications::remove_password,
+    )
+    .body("removePasswordBody")
+    .route(
+        Get,
+        "/servicePrincipals/{id}/owners",
+        Collection,
+        "List owners",
+        list_owners,
+    )
+    .returns("directoryObject")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/owners/$ref",
+        NoContent,
+        "Add an owner",
+        super::applications::add_owner,
+    )
+    .body("referenceBody")
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/owners/{owner_id}/$ref",
+        NoContent,
+        "Remove an owner",
+        super::applications::remove_owner,
+    )
+    .route(
+        Get,
+        "/servicePrincipals/{id}/sponsors",
+        Collection,
+        "List sponsors",
+        list_sponsors,
+    )
+    .returns("directoryObject")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/sponsors/$ref",
+        NoContent,
+        "Add a sponsor",
+        super::applications::add_sponsor,
+    )
+    .body("referenceBody")
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/sponsors/{sponsor_id}/$ref",
+        NoContent,
+        "Remove a sponsor",
+        super::applications::remove_sponsor,
+    )
+    .route(
+        Get,
+        "/servicePrincipals/{id}/appRoleAssignedTo",
+        Collection,
+        "List app role assignments granted on this resource",
+        super::grants::list_assigned_to,
+    )
+    .returns("appRoleAssignment")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/appRoleAssignedTo",
+        Create,
+        "Assign an app role of this resource",
+        super::grants::assign_to_resource,
+    )
+    .body("appRoleAssignmentBody")
+    .returns("appRoleAssignment")
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/appRoleAssignedTo/{assignment_id}",
+        NoContent,
+        "Remove an app role assignment",
+        super::grants::remove_assignment,
+    )
+    .route(
+        Get,
+        "/servicePrincipals/{id}/appRoleAssignments",
+        Collection,
+        "List app roles this principal holds",
+        super::grants::list_assignments,
+    )
+    .returns("appRoleAssignment")
+    .route(
+        Post,
+        "/servicePrincipals/{id}/appRoleAssignments",
+        Create,
+        "Assign an app role to this principal",
+        super::grants::assign_to_principal,
+    )
+    .body("appRoleAssignmentBody")
+    .returns("appRoleAssignment")
+    .route(
+        Delete,
+        "/servicePrincipals/{id}/appRoleAssignments/{assignment_id}",
+        NoContent,
+        "Remove an app role assignment",
+        super::grants::remove_assignment,
+    )
 }

@@ -6,8 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
-use writ_domain::directory::{PasswordProfile, User, UserInput, UserKind};
-use writ_domain::patch::Patch;
+use writ_domain::directory::{User, UserInput, UserKind};
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -15,8 +14,10 @@ use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
-
-use super::{datetime, opt};
+use crate::wire::directory::User as WireUser;
+use crate::wire::directory::input;
+use crate::wire::directory::user::UserBody;
+use crate::wire::object;
 
 const TYPE: &str = "user";
 const EXPANDABLE: &[&str] = &["manager"];
@@ -40,53 +41,6 @@ const WRITABLE: &[&str] = &[
     "preferredLanguage",
     "userType",
 ];
-
-/// `user` or `agentUser`.
-pub fn user_type_name(u: &User) -> &'static str {
-    match u.kind {
-        UserKind::User => "user",
-        UserKind::AgentUser => "agentUser",
-    }
-}
-
-/// The Graph form of a user. The password never leaves the server; `passwordProfile` is not
-/// emitted, as in Graph.
-pub fn user_json(u: &User) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(u.id.clone()));
-    m.insert("displayName".into(), Value::from(u.display_name.clone()));
-    m.insert(
-        "userPrincipalName".into(),
-        Value::from(u.user_principal_name.clone()),
-    );
-    m.insert("mailNickname".into(), Value::from(u.mail_nickname.clone()));
-    m.insert("accountEnabled".into(), Value::from(u.account_enabled));
-    m.insert("givenName".into(), opt(&u.given_name));
-    m.insert("surname".into(), opt(&u.surname));
-    m.insert("mail".into(), opt(&u.mail));
-    m.insert("jobTitle".into(), opt(&u.job_title));
-    m.insert("department".into(), opt(&u.department));
-    m.insert("officeLocation".into(), opt(&u.office_location));
-    m.insert("mobilePhone".into(), opt(&u.mobile_phone));
-    m.insert(
-        "businessPhones".into(),
-        Value::from(u.business_phones.clone()),
-    );
-    m.insert("employeeId".into(), opt(&u.employee_id));
-    m.insert("companyName".into(), opt(&u.company_name));
-    m.insert("usageLocation".into(), opt(&u.usage_location));
-    m.insert("preferredLanguage".into(), opt(&u.preferred_language));
-    m.insert("userType".into(), Value::from(u.user_type.clone()));
-    m.insert("createdDateTime".into(), datetime(u.created_date_time));
-    if u.kind == UserKind::AgentUser {
-        m.insert("identityParentId".into(), opt(&u.identity_parent_id));
-        m.insert(
-            "@odata.type".into(),
-            Value::from("#microsoft.graph.agentUser"),
-        );
-    }
-    m
-}
 
 const AGENT_USER_EXTRA: &[&str] = &["identityParentId", "sponsors@odata.bind"];
 
@@ -113,70 +67,8 @@ fn user_input(body: &JsonObject, forced: Option<UserKind>) -> ApiResult<UserInpu
         TYPE
     };
     body.check_properties(type_name, &writable)?;
-    let password_profile = match body.object("passwordProfile")? {
-        Patch::Absent => Patch::Absent,
-        Patch::Null => Patch::Null,
-        Patch::Value(profile) => {
-            for key in profile.keys() {
-                if !matches!(
-                    key.as_str(),
-                    "password"
-                        | "forceChangePasswordNextSignIn"
-                        | "forceChangePasswordNextSignInWithMfa"
-                        | "@odata.type"
-                ) {
-                    return Err(ApiError::bad_request(format!(
-                        "Property '{key}' does not exist on type 'microsoft.graph.passwordProfile'."
-                    )));
-                }
-            }
-            let password = match profile.get("password") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(p)) => Some(p.clone()),
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "property 'passwordProfile.password' must be a string",
-                    ));
-                }
-            };
-            let force = match profile.get("forceChangePasswordNextSignIn") {
-                None | Some(Value::Null) => None,
-                Some(Value::Bool(b)) => Some(*b),
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "property 'passwordProfile.forceChangePasswordNextSignIn' must be a boolean",
-                    ));
-                }
-            };
-            Patch::Value(PasswordProfile {
-                password,
-                force_change_password_next_sign_in: force,
-            })
-        }
-    };
-    Ok(UserInput {
-        display_name: body.string("displayName")?,
-        user_principal_name: body.string("userPrincipalName")?,
-        mail_nickname: body.string("mailNickname")?,
-        account_enabled: body.boolean("accountEnabled")?,
-        password_profile,
-        given_name: body.string("givenName")?,
-        surname: body.string("surname")?,
-        mail: body.string("mail")?,
-        job_title: body.string("jobTitle")?,
-        department: body.string("department")?,
-        office_location: body.string("officeLocation")?,
-        mobile_phone: body.string("mobilePhone")?,
-        business_phones: body.string_array("businessPhones")?,
-        employee_id: body.string("employeeId")?,
-        company_name: body.string("companyName")?,
-        usage_location: body.string("usageLocation")?,
-        preferred_language: body.string("preferredLanguage")?,
-        user_type: body.string("userType")?,
-        kind,
-        identity_parent_id: body.string("identityParentId")?,
-        sponsor_ids: body.binds("sponsors")?,
-    })
+    let wire: UserBody = input::read(body)?;
+    Ok(wire.into_input(kind))
 }
 
 /// `/users/{id}` accepts the object id or the userPrincipalName, as Graph does.
@@ -196,26 +88,18 @@ async fn render(
     query: &ODataQuery,
     user: &User,
 ) -> ApiResult<Map<String, Value>> {
-    let mut m = user_json(user);
+    let mut wire = WireUser::from(user);
     if query.expands("manager") {
-        let manager = match &user.manager_id {
+        wire.manager = Some(match &user.manager_id {
             Some(_) => match state.directory.get_manager(&auth.caller, &user.id).await {
-                Ok(manager) => {
-                    let mut json = user_json(&manager);
-                    json.insert(
-                        "@odata.type".into(),
-                        Value::from(format!("#microsoft.graph.{}", user_type_name(&manager))),
-                    );
-                    Value::Object(json)
-                }
-                Err(writ_domain::DomainError::NotFound { .. }) => Value::Null,
+                Ok(manager) => Some(Box::new(WireUser::typed(&manager))),
+                Err(writ_domain::DomainError::NotFound { .. }) => None,
                 Err(e) => return Err(e.into()),
             },
-            None => Value::Null,
-        };
-        m.insert("manager".into(), manager);
+            None => None,
+        });
     }
-    Ok(m)
+    Ok(object(&wire))
 }
 
 pub async fn list(
@@ -301,7 +185,7 @@ async fn create_of(
             .directory
             .create_user(&auth.caller, &auth.context(), input)
             .await?;
-        query.entity("users", TYPE, user_json(&user))
+        query.entity("users", TYPE, object(&WireUser::from(&user)))
     })
     .await
 }
@@ -378,15 +262,10 @@ pub async fn get_manager(
     query.check_expand(TYPE, &[])?;
     let user = resolve(&state, &auth, &id).await?;
     let manager = state.directory.get_manager(&auth.caller, &user.id).await?;
-    let mut json = user_json(&manager);
-    json.insert(
-        "@odata.type".into(),
-        Value::from(format!("#microsoft.graph.{}", user_type_name(&manager))),
-    );
     Ok(Json(query.entity(
         "directoryObjects",
         "directoryObject",
-        json,
+        object(&WireUser::typed(&manager)),
     )?))
 }
 
@@ -470,4 +349,122 @@ pub async fn count(
         .list_users(&auth.caller, &query.count_query()?, None)
         .await?;
     Ok(crate::odata::count_response(page.count.unwrap_or(0)))
+}
+
+/// This resource's routes (under the Graph version prefixes), with their documentation.
+pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
+    use crate::routes::Kind::*;
+    use crate::routes::Method::*;
+    r.route(Get, "/users", Collection, "List users", list)
+        .returns("user")
+        .route(
+            Get,
+            "/users/$count",
+            Plain,
+            "Count users (text/plain; $filter applies)",
+            count,
+        )
+        .route(Post, "/users", Create, "Create a user", create)
+        .body("userBody")
+        .returns("user")
+        .route(
+            Get,
+            "/users/{id}",
+            Entity,
+            "Get a user (by id or userPrincipalName)",
+            get,
+        )
+        .returns("user")
+        .route(Patch, "/users/{id}", NoContent, "Update a user", update)
+        .body("userBody")
+        .route(Delete, "/users/{id}", NoContent, "Delete a user", delete)
+        .route(
+            Get,
+            "/users/{id}/manager",
+            Entity,
+            "Get a user's manager",
+            get_manager,
+        )
+        .returns("directoryObject")
+        .route(
+            Put,
+            "/users/{id}/manager/$ref",
+            NoContent,
+            "Set a user's manager",
+            set_manager,
+        )
+        .body("referenceBody")
+        .route(
+            Delete,
+            "/users/{id}/manager/$ref",
+            NoContent,
+            "Remove a user's manager",
+            remove_manager,
+        )
+        .route(Get, "/me", Entity, "Get the signed-in user", me)
+        .returns("user")
+        .route(
+            Get,
+            "/users/microsoft.graph.agentUser",
+            Collection,
+            "List agent users",
+            list_agent_users,
+        )
+        .returns("user")
+        .route(
+            Post,
+            "/users/microsoft.graph.agentUser",
+            Create,
+            "Create an agent user",
+            create_agent_user,
+        )
+        .body("userBody")
+        .returns("user")
+        .route(
+            Get,
+            "/users/{id}/sponsors",
+            Collection,
+            "List a user's sponsors",
+            list_sponsors,
+        )
+        .returns("directoryObject")
+        .route(
+            Post,
+            "/users/{id}/sponsors/$ref",
+            NoContent,
+            "Add a sponsor",
+            add_sponsor,
+        )
+        .body("referenceBody")
+        .route(
+            Delete,
+            "/users/{id}/sponsors/{sponsor_id}/$ref",
+            NoContent,
+            "Remove a sponsor",
+            remove_sponsor,
+        )
+        .route(
+            Get,
+            "/users/{id}/appRoleAssignments",
+            Collection,
+            "List a user's app role assignments",
+            super::grants::list_assignments,
+        )
+        .returns("appRoleAssignment")
+        .route(
+            Post,
+            "/users/{id}/appRoleAssignments",
+            Create,
+            "Assign an app role to a user",
+            super::grants::assign_to_principal,
+        )
+        .body("appRoleAssignmentBody")
+        .returns("appRoleAssignment")
+        .route(
+            Delete,
+            "/users/{id}/appRoleAssignments/{assignment_id}",
+            NoContent,
+            "Remove an app role assignment",
+            super::grants::remove_assignment,
+        )
 }
