@@ -4,9 +4,10 @@
 //! [`next_step`]; on shutdown, deliveries claimed and not yet sent are released
 //! so that a clean restart sends nothing twice.
 //!
-//! This module also owns what every channel shares: an attempt's outcome and record
-//! ([`SendOutcome`], [`AttemptRecord`], [`NextStep`]), the dispatcher's configuration and the
-//! retry rule ([`next_step`], [`backoff`]); `webhooks` re-exports them at their old paths.
+//! This module also owns what every channel shares: an attempt's outcome ([`SendOutcome`]), the
+//! dispatcher's configuration and the retry rule ([`next_step`], [`backoff`]); `webhooks`
+//! re-exports them at their old paths. An attempt's record ([`AttemptRecord`], [`NextStep`]) is
+//! plain data the queues store, so it lives in the model (re-exported here).
 //!
 //! What differs between the channels (which rows an event becomes, how one is sent) is the
 //! [`DeliveryQueue`] a channel implements over its store and sender.
@@ -18,6 +19,7 @@ use crate::authz::Caller;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
+pub use crate::model::{AttemptRecord, NextStep};
 use crate::store::StoreResult;
 
 /// Who reads a channel's deliveries (`/writ/v1/webhookDeliveries`, `…/emailDeliveries`):
@@ -30,22 +32,6 @@ pub(crate) fn require_delivery_reader(caller: &Caller, what: &str) -> DomainResu
             "{what} are visible to Global Administrators and Identity Governance Administrators only"
         )))
     }
-}
-
-/// What became of one attempt, as recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptRecord {
-    pub at: OffsetDateTime,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    pub next: NextStep,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum NextStep {
-    Delivered,
-    RetryAt(OffsetDateTime),
-    DeadLetter,
 }
 
 /// What the receiver (or the network) said.

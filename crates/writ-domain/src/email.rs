@@ -5,10 +5,12 @@
 //! Delivery is the webhooks' (see [`crate::dispatch`]): every outbox event is routed once into
 //! one delivery row per recipient that has a `mail`, claimed under a lease, marked sent once the
 //! SMTP server accepted the message, retried with backoff and jitter, dead-lettered after
-//! [`crate::webhooks::DispatchConfig::max_attempts`] or a permanent (5xx) refusal. Because the `Message-ID` is
+//! [`crate::dispatch::DispatchConfig::max_attempts`] or a permanent (5xx) refusal. Because the `Message-ID` is
 //! derived from the event and the recipient, a resend after a crash carries the same one.
 //!
-//! The SMTP client is the runtime's ([`EmailSender`]); the rows are the store's ([`EmailStore`]).
+//! The SMTP client is the runtime's ([`EmailSender`]); the rows are the store's ([`EmailStore`],
+//! a queue of the storage port) and their data the model's (`model::email`), both re-exported
+//! here at their old paths.
 //! Administrators read the rows at `/writ/v1/emailDeliveries` ([`list_deliveries`],
 //! [`get_delivery`]).
 
@@ -20,12 +22,14 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::authz::Caller;
 use crate::clock::Clock;
+use crate::dispatch::SendOutcome;
 use crate::dispatch::{Claimed, DeliveryQueue, Pacing, PassReport, run_pass};
 use crate::error::{DomainError, DomainResult};
-use crate::model::{OutboxEvent, Recipient};
+use crate::model::{AttemptRecord, OutboxEvent, Recipient};
+pub use crate::model::{ClaimedEmail, EmailDelivery};
 use crate::query::{ListQuery, Page};
+pub use crate::store::EmailStore;
 use crate::store::StoreResult;
-use crate::webhooks::{AttemptRecord, DeliveryProgress, SendOutcome};
 
 /// The events a person acts on or must know about, and so the ones mailed. The rest
 /// (`request.created`, `request.pendingApproval`, `request.canceled`, `delivery.failed`) go to
@@ -42,26 +46,6 @@ pub const EMAIL_EVENT_TYPES: &[&str] = &[
     "assignment.removed",
 ];
 
-/// A delivery a worker holds the lease of, with the event to mail.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimedEmail {
-    pub id: String,
-    pub recipient_id: String,
-    /// Claims so far, this one included.
-    pub attempts: u32,
-    pub event: OutboxEvent,
-}
-
-impl ClaimedEmail {
-    /// The recipient as the event lists it (its `mail` fixed when the event was written).
-    pub fn recipient(&self) -> Option<&Recipient> {
-        self.event
-            .recipients
-            .iter()
-            .find(|r| r.id == self.recipient_id)
-    }
-}
-
 impl Claimed for ClaimedEmail {
     fn delivery_id(&self) -> &str {
         &self.id
@@ -75,67 +59,6 @@ impl Claimed for ClaimedEmail {
     fn destination(&self) -> &str {
         &self.recipient_id
     }
-}
-
-/// One (event, recipient) email delivery as stored, for `/writ/v1/emailDeliveries`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EmailDelivery {
-    pub id: String,
-    pub event_id: String,
-    pub event_type: String,
-    pub recipient_id: String,
-    /// The address the event gave the recipient (what the message is sent to).
-    pub recipient_mail: Option<String>,
-    pub progress: DeliveryProgress,
-}
-
-/// The storage the email dispatcher needs. Each call is its own transaction.
-#[async_trait]
-pub trait EmailStore: Send + Sync {
-    /// Routes up to `limit` events not routed to email yet, oldest first: a pending delivery
-    /// due at `now` per recipient with a `mail` of each event whose type is in `event_types`
-    /// (none twice for one event and recipient), marking the events routed in the same
-    /// transaction.
-    async fn route_email_events(
-        &self,
-        event_types: &[&str],
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<u32>;
-
-    /// Leases up to `limit` due pending deliveries to `worker` until `lease_until`.
-    async fn claim_email_deliveries(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<Vec<ClaimedEmail>>;
-
-    /// Records an attempt under `worker`'s lease; `false` when the lease was lost.
-    async fn record_email_attempt(
-        &self,
-        id: &str,
-        worker: &str,
-        record: &AttemptRecord,
-    ) -> StoreResult<bool>;
-
-    /// Gives leased deliveries back unsent (a shutdown), uncounting their attempt.
-    async fn release_email_deliveries(&self, ids: &[String], worker: &str) -> StoreResult<u64>;
-
-    /// When the email dispatcher next has something to do.
-    async fn next_email_due(&self) -> StoreResult<Option<OffsetDateTime>>;
-
-    /// Display names of the given directory objects and access packages, by id; ids not found
-    /// (deleted since the event) are absent.
-    async fn display_names(&self, ids: &[String]) -> StoreResult<HashMap<String, String>>;
-
-    /// Deliveries in id order unless `$orderby` says otherwise; `$filter` on `id`, `state`,
-    /// `eventId`, `eventType`, `recipientId` and the instants.
-    async fn list_email_deliveries(&self, query: &ListQuery) -> StoreResult<Page<EmailDelivery>>;
-
-    /// One delivery by id.
-    async fn email_delivery(&self, id: &str) -> StoreResult<Option<EmailDelivery>>;
 }
 
 /// One message, ready for the SMTP client (which adds `From`).

@@ -3,8 +3,9 @@
 //! outbox events commit together or not at all.
 //!
 //! The port is split by capability: [`DirectoryStore`], [`EntitlementStore`], [`JobStore`] (jobs
-//! and the delivery queues) and [`AuditStore`], each with its `…Tx` counterpart, in the modules
-//! below. [`Store`] and [`StoreTx`] compose them as supertraits and keep only what belongs to no
+//! and the way to the delivery queues) and [`AuditStore`], each with its `…Tx` counterpart, and
+//! the delivery queues themselves ([`WebhookStore`], [`EmailStore`], [`CalloutQueueStore`]), in
+//! the modules below. The port names the model and nothing of the services. [`Store`] and [`StoreTx`] compose them as supertraits and keep only what belongs to no
 //! one capability (the backend, readiness, settings, idempotency keys, `begin` and `commit`).
 //! Supertraits rather than a struct of trait objects because one transaction must span every
 //! capability (a change, its audit record, its job and its events commit together), which a
@@ -20,16 +21,18 @@ use time::OffsetDateTime;
 use crate::error::DomainError;
 use crate::model::{
     AccessPackage, AppRoleAssignment, Application, ApplicationKind, ApprovalStageRecord,
-    Assignment, AssignmentPolicy, AssignmentRequest, AuditLink, AuditRecord, AuditScope, Catalog,
-    CatalogResource, ChainHead, ChainedAudit, ClaimedJob, ClientSecret, ConnectedOrganization,
-    CustomExtension, DirectoryObject, EmRoleAssignment, Group, HeldGrant, NewJob, ObjectKind,
+    Assignment, AssignmentPolicy, AssignmentRequest, AttemptRecord, AuditLink, AuditRecord,
+    AuditScope, Catalog, CatalogResource, ChainHead, ChainedAudit, ClaimedCallout, ClaimedDelivery,
+    ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization, CustomExtension,
+    DirectoryObject, EmRoleAssignment, EmailDelivery, Group, HeldGrant, NewJob, ObjectKind,
     OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RequestState,
     ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
-    ServicePrincipalKind, Subject, User, UserKind,
+    ServicePrincipalKind, Subject, User, UserKind, WebhookDelivery, WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};
 
 mod audit;
+mod deliveries;
 mod directory;
 mod entitlement;
 #[cfg(test)]
@@ -37,6 +40,7 @@ pub(crate) mod fake;
 mod jobs;
 
 pub use audit::{AuditStore, AuditStoreTx};
+pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx};
 pub use jobs::{JobStore, JobStoreTx};

@@ -13,7 +13,9 @@
 //! recognisable by the receiver.
 //!
 //! The HTTP client and the address policy are the runtime's ([`WebhookSender`]); the rows are the
-//! store's ([`WebhookStore`]). Time and randomness are parameters.
+//! store's ([`WebhookStore`], a queue of the storage port) and their data the model's
+//! (`model::webhook`: endpoints, secrets, deliveries), both re-exported here at their old paths.
+//! Time and randomness are parameters.
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -31,158 +33,15 @@ use crate::dispatch::{Claimed, DeliveryQueue, Pacing, run_pass};
 use crate::error::DomainResult;
 use crate::model::OutboxEvent;
 pub use crate::model::delivery::DeliveryState;
+pub use crate::model::{
+    ClaimedDelivery, DeliveryProgress, NewDelivery, WebhookDelivery, WebhookEndpoint, WebhookSecret,
+};
 use crate::query::{ListQuery, Page};
 use crate::store::StoreResult;
+pub use crate::store::WebhookStore;
 
 /// The prefix of a Standard Webhooks secret; the rest is the base64 of the key.
-pub const SECRET_PREFIX: &str = "whsec_";
-
-/// An endpoint's signing key, decoded from its `whsec_…` form. Prints as `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(Vec<u8>);
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl WebhookSecret {
-    /// Reads `whsec_` + base64 (standard alphabet, padded or not). The message never contains
-    /// the secret.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let encoded = text
-            .strip_prefix(SECRET_PREFIX)
-            .ok_or_else(|| format!("must start with {SECRET_PREFIX} (Standard Webhooks)"))?;
-        let key = STANDARD
-            .decode(encoded)
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded))
-            .map_err(|_| format!("the part after {SECRET_PREFIX} must be base64"))?;
-        // Standard Webhooks asks for 24 to 64 bytes; shorter keys are too easy to guess.
-        if key.len() < 16 {
-            return Err(format!(
-                "the key after {SECRET_PREFIX} must be at least 16 bytes (it is {})",
-                key.len()
-            ));
-        }
-        Ok(Self(key))
-    }
-
-    pub fn from_bytes(key: Vec<u8>) -> Self {
-        Self(key)
-    }
-}
-
-/// A configured receiver of events.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookEndpoint {
-    /// An `http` or `https` URL, checked at start-up.
-    pub url: String,
-    pub secret: WebhookSecret,
-    /// Event types this endpoint receives; empty: all of them.
-    pub events: Vec<String>,
-}
-
-impl WebhookEndpoint {
-    pub fn wants(&self, event_type: &str) -> bool {
-        self.events.is_empty() || self.events.iter().any(|e| e == event_type)
-    }
-}
-
-/// One (event, endpoint) delivery as stored, for `/writ/v1/webhookDeliveries`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookDelivery {
-    pub id: String,
-    pub event_id: String,
-    pub event_type: String,
-    pub endpoint_url: String,
-    pub progress: DeliveryProgress,
-}
-
-/// Where one delivery stands, in any channel (webhooks, email): what administrators list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeliveryProgress {
-    /// `None` when the stored state is unknown to this build.
-    pub state: Option<DeliveryState>,
-    pub state_name: String,
-    pub attempts: u32,
-    /// The receiver's last answer: an HTTP status, an SMTP reply code.
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub last_attempt_at: Option<OffsetDateTime>,
-    pub next_attempt_at: Option<OffsetDateTime>,
-    pub created_at: OffsetDateTime,
-    pub delivered_at: Option<OffsetDateTime>,
-    pub dead_lettered_at: Option<OffsetDateTime>,
-}
-
-/// A delivery a worker holds the lease of, with the event to send.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimedDelivery {
-    pub id: String,
-    pub endpoint_url: String,
-    /// Claims so far, this one included.
-    pub attempts: u32,
-    pub event: OutboxEvent,
-}
-
-/// A delivery row to write when an event is routed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewDelivery {
-    pub id: String,
-    pub event_id: String,
-    pub event_type: String,
-    pub endpoint_url: String,
-    pub due_at: OffsetDateTime,
-}
-
-/// The storage the dispatcher needs. Each call is its own transaction.
-#[async_trait]
-pub trait WebhookStore: Send + Sync {
-    /// Routes up to `limit` events not routed yet, oldest first: writes a pending delivery due
-    /// at `now` for each endpoint that wants the event (none twice for one event and URL) and
-    /// marks the events routed, in one transaction. Events another replica is routing are
-    /// skipped. Returns how many events were routed.
-    async fn route_webhook_events(
-        &self,
-        endpoints: &[WebhookEndpoint],
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<u32>;
-
-    /// Leases up to `limit` pending deliveries due at `now` and not leased by a live lease, to
-    /// `worker` until `lease_until`, counting the attempt; oldest due first.
-    async fn claim_webhook_deliveries(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
-
-    /// Records an attempt of a delivery `worker` still holds the lease of and releases the
-    /// lease; `false` when the lease was lost (the record is then dropped).
-    async fn record_webhook_attempt(
-        &self,
-        id: &str,
-        worker: &str,
-        record: &AttemptRecord,
-    ) -> StoreResult<bool>;
-
-    /// Gives leased deliveries back unsent (a shutdown), uncounting their attempt.
-    async fn release_webhook_deliveries(&self, ids: &[String], worker: &str) -> StoreResult<u64>;
-
-    /// When the dispatcher next has something to do: now-ish if an event waits to be routed,
-    /// else the earliest next attempt of a pending delivery (or its lease's end).
-    async fn next_webhook_due(&self) -> StoreResult<Option<OffsetDateTime>>;
-
-    /// Deliveries, newest first unless `$orderby` says otherwise; `$filter` on `state`,
-    /// `eventType`, `eventId`, `endpointUrl` and the instants.
-    async fn list_webhook_deliveries(
-        &self,
-        query: &ListQuery,
-    ) -> StoreResult<Page<WebhookDelivery>>;
-}
+pub const SECRET_PREFIX: &str = WebhookSecret::PREFIX;
 
 /// One POST, ready to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,7 +87,7 @@ pub fn payload(event: &OutboxEvent) -> String {
 /// The Standard Webhooks signature: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")).
 pub fn sign(secret: &WebhookSecret, webhook_id: &str, timestamp: i64, body: &str) -> String {
     use aws_lc_rs::hmac;
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &secret.0);
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.key());
     let mut context = hmac::Context::with_key(&key);
     context.update(webhook_id.as_bytes());
     context.update(b".");

@@ -33,8 +33,9 @@ use crate::model::{
     OutboxEvent, PrincipalKind, RequestState, RequestStatus, StatusReason, Subject,
 };
 
+use crate::dispatch::SendOutcome;
+use crate::model::{AttemptRecord, NextStep};
 use crate::store::StoreResult;
-use crate::webhooks::{AttemptRecord, NextStep, SendOutcome};
 
 impl Callout {
     /// Whether `caller` is the service principal the extension names: the audience of its
@@ -728,26 +729,6 @@ impl Claimed for ClaimedCallout {
     fn max_attempts(&self) -> Option<u32> {
         Some(self.max_attempts)
     }
-}
-
-/// The callout rows' queue (implemented by the store).
-#[async_trait]
-pub trait CalloutQueueStore: Send + Sync {
-    async fn claim_callouts(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<Vec<ClaimedCallout>>;
-    async fn record_callout_attempt(
-        &self,
-        id: &str,
-        worker: &str,
-        record: &AttemptRecord,
-    ) -> StoreResult<bool>;
-    async fn release_callouts(&self, ids: &[String], worker: &str) -> StoreResult<u64>;
-    async fn next_callout_due(&self) -> StoreResult<Option<OffsetDateTime>>;
 }
 
 /// POSTs one callout. Implemented by the runtime over the outbound client, with a bearer token

@@ -40,7 +40,9 @@ pub use crate::model::{
     RequestState, RequestType, Subject,
 };
 pub use approvals::StageDecision;
-pub use callouts::{CalloutQueueStore, CalloutSender, CalloutTokenIssuer, ResumeInput};
+pub use callouts::{CalloutSender, CalloutTokenIssuer, ResumeInput};
+// The callouts' queue is the storage port's; re-exported at its old path.
+pub use crate::store::CalloutQueueStore;
 pub use catalogs::{CatalogInput, ensure_general_catalog};
 pub use current_user::{CurrentUserFunction, CurrentUserOption};
 pub use organizations::*;

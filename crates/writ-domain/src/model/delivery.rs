@@ -1,5 +1,9 @@
 //! Delivery vocabulary shared by the queues and the providers: where an outbound delivery
-//! stands, and one grant as a provider holds it.
+//! stands and what administrators list of it ([`DeliveryState`], [`DeliveryProgress`]), what
+//! became of one attempt ([`AttemptRecord`], [`NextStep`]) in any channel (webhooks, email,
+//! callouts), and one grant as a provider holds it ([`HeldGrant`]).
+
+use time::OffsetDateTime;
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,40 @@ impl DeliveryState {
         .into_iter()
         .find(|s| s.as_str() == name)
     }
+}
+
+/// Where one delivery stands, in any channel (webhooks, email): what administrators list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryProgress {
+    /// `None` when the stored state is unknown to this build.
+    pub state: Option<DeliveryState>,
+    pub state_name: String,
+    pub attempts: u32,
+    /// The receiver's last answer: an HTTP status, an SMTP reply code.
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<OffsetDateTime>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub dead_lettered_at: Option<OffsetDateTime>,
+}
+
+/// What became of one attempt, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub at: OffsetDateTime,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub next: NextStep,
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(OffsetDateTime),
+    DeadLetter,
 }
 
 /// One grant as a provider holds it for one holder: what `plan` means to apply and what

@@ -12,12 +12,14 @@ pub mod callout;
 pub mod catalog;
 pub mod delivery;
 pub mod directory;
+pub mod email;
 pub mod job;
 pub mod organization;
 pub mod policy;
 pub mod principal;
 pub mod request;
 pub mod subject;
+pub mod webhook;
 
 pub use answer::*;
 pub use approval::*;
@@ -27,12 +29,14 @@ pub use callout::*;
 pub use catalog::*;
 pub use delivery::*;
 pub use directory::*;
+pub use email::*;
 pub use job::*;
 pub use organization::*;
 pub use policy::*;
 pub use principal::*;
 pub use request::*;
 pub use subject::*;
+pub use webhook::*;
 
 use crate::error::{DomainError, DomainResult};
 

@@ -65,10 +65,7 @@ pub trait EntitlementStore: Send + Sync {
     /// A custom extension callout by its stage-instance id.
     async fn callout(&self, id: &str) -> StoreResult<Option<crate::model::Callout>>;
     /// The callouts of the requests and assignments `holder_ids`, oldest first.
-    async fn callouts_of(
-        &self,
-        holder_ids: &[String],
-    ) -> StoreResult<Vec<crate::model::Callout>>;
+    async fn callouts_of(&self, holder_ids: &[String]) -> StoreResult<Vec<crate::model::Callout>>;
     /// Every policy that lets targets request for themselves (`enableTargetsToSelfAddAccess`).
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Packages this package is incompatible with (`outgoing`) or that are incompatible with it.

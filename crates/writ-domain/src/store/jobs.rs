@@ -8,12 +8,14 @@ use super::*;
 /// database.
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// The webhook deliveries' storage (a port of its own: see `webhooks`), on the same database.
-    fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
+    /// The webhook deliveries' storage (a queue of its own: see `deliveries`), on the same
+    /// database.
+    fn webhooks(&self) -> &dyn WebhookStore;
     /// The custom extension callouts' queue (claimed, retried and dead-lettered like webhooks).
-    fn callout_queue(&self) -> &dyn crate::entitlement::CalloutQueueStore;
-    /// The email deliveries' storage (a port of its own: see `email`), on the same database.
-    fn email(&self) -> &dyn crate::email::EmailStore;
+    fn callout_queue(&self) -> &dyn CalloutQueueStore;
+    /// The email deliveries' storage (a queue of its own: see `deliveries`), on the same
+    /// database.
+    fn email(&self) -> &dyn EmailStore;
     /// When a worker next has something to do: the earliest due time of a job that is not
     /// parked, or the end of its lease when it is leased past that.
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
