@@ -12,17 +12,9 @@ pub mod service_principals;
 pub mod users;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use writ_domain::directory::DirectoryObject;
 
 use crate::wire;
-
-pub(crate) fn datetime(t: OffsetDateTime) -> Value {
-    // Graph writes instants in UTC with a `Z`; whole seconds keep them stable across backends.
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    Value::from(t.format(&Rfc3339).unwrap_or_default())
-}
 
 /// A directory object in a polymorphic collection: its own properties plus `@odata.type`. Kept
 /// for callers outside the directory handlers; the form is [`wire::directory::DirectoryObject`]'s.

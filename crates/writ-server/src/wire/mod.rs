@@ -7,6 +7,7 @@
 pub mod body;
 pub mod directory;
 pub mod entitlement;
+pub mod writ;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -19,10 +20,12 @@ use utoipa::openapi::schema::Schema;
 /// A named component schema of the OpenAPI description.
 pub type NamedSchema = (String, RefOr<Schema>);
 
-/// Every component schema: the entitlement and directory wire types and what they reference.
+/// Every component schema: the entitlement, directory and Writ's own wire types and what they
+/// reference.
 pub fn all_schemas() -> Vec<NamedSchema> {
     let mut schemas = entitlement::schemas();
     schemas.extend(directory::schemas());
+    schemas.extend(writ::schemas());
     // A type referenced from several others is collected once per reference.
     let mut seen = std::collections::HashSet::new();
     schemas.retain(|(name, _)| seen.insert(name.clone()));

@@ -5,33 +5,19 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value};
-use writ_domain::email::{EmailDelivery, host_of, message_id};
+use writ_domain::email::{EmailDelivery, host_of};
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
 use crate::error::ApiResult;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
-
-use super::webhook_deliveries::progress_json;
+use crate::wire::object;
+use crate::wire::writ::WireEmailDelivery;
 
 /// `host`: the host of the public URL, as in the messages' `Message-ID`.
 fn delivery_json(d: EmailDelivery, host: &str) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(d.id));
-    m.insert("eventId".into(), Value::from(d.event_id.clone()));
-    m.insert("eventType".into(), Value::from(d.event_type));
-    m.insert("recipientId".into(), Value::from(d.recipient_id.clone()));
-    m.insert(
-        "recipientMail".into(),
-        d.recipient_mail.map_or(Value::Null, Value::from),
-    );
-    m.insert(
-        "messageId".into(),
-        Value::from(message_id(&d.event_id, &d.recipient_id, host)),
-    );
-    progress_json(&mut m, d.progress);
-    m
+    object(&WireEmailDelivery::new(d, host))
 }
 
 /// Lists deliveries in id order; `$filter` (e.g. `state eq 'deadLettered'`), `$orderby`,

@@ -12,34 +12,13 @@ use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
 use crate::error::ApiResult;
-use crate::graph::datetime;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
-
-fn instant(value: Option<time::OffsetDateTime>) -> Value {
-    value.map_or(Value::Null, datetime)
-}
+use crate::wire::object;
+use crate::wire::writ::WireJob;
 
 fn job_json(job: QueuedJob) -> Map<String, Value> {
-    let state = job.state();
-    let mut m = Map::new();
-    m.insert("id".into(), Value::from(job.id));
-    m.insert("kind".into(), Value::from(job.kind_name));
-    m.insert("subjectId".into(), Value::from(job.subject_id));
-    m.insert("state".into(), Value::from(state.as_str()));
-    m.insert("dueDateTime".into(), datetime(job.due_at));
-    m.insert("attempts".into(), Value::from(job.attempts));
-    m.insert(
-        "leaseOwner".into(),
-        job.lease_owner.map_or(Value::Null, Value::from),
-    );
-    m.insert("leaseExpiresDateTime".into(), instant(job.lease_until));
-    m.insert(
-        "lastError".into(),
-        job.last_error.map_or(Value::Null, Value::from),
-    );
-    m.insert("parkedDateTime".into(), instant(job.parked_at));
-    m
+    object(&WireJob::from(job))
 }
 
 /// Lists jobs in id (enqueue) order; `$filter` (e.g. `state eq 'parked'`), `$orderby`, `$top`,

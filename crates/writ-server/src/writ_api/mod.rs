@@ -17,6 +17,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "List webhook deliveries and their state (administrators)",
         webhook_deliveries::list,
     )
+    .returns("webhookDelivery")
     .route(
         Get,
         "/writ/v1/emailDeliveries",
@@ -24,6 +25,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "List notification email deliveries and their state (administrators)",
         email_deliveries::list,
     )
+    .returns("emailDelivery")
     .route(
         Get,
         "/writ/v1/emailDeliveries/{id}",
@@ -31,6 +33,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "One notification email delivery (administrators)",
         email_deliveries::get,
     )
+    .returns("emailDelivery")
     .route(
         Get,
         "/writ/v1/jobs",
@@ -38,6 +41,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "List the job queue: queued, leased and parked jobs with their errors (administrators)",
         jobs::list,
     )
+    .returns("job")
     .route(
         Get,
         "/writ/v1/jobs/{id}",
@@ -45,4 +49,5 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "One job of the queue (administrators)",
         jobs::get,
     )
+    .returns("job")
 }

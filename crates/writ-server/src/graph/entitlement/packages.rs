@@ -517,7 +517,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/$ref", NoContent, "Add an incompatible package", add_incompatible_package)
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleAccessPackages/{other_id}/$ref", NoContent, "Remove an incompatible package", remove_incompatible_package)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/accessPackagesIncompatibleWith", Collection, "Packages that declare this one incompatible", list_incompatible_with).returns("accessPackage")
-        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups", Collection, "Groups incompatible with this package", list_incompatible_groups)
+        .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups", Collection, "Groups incompatible with this package", list_incompatible_groups).returns("group")
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups/$ref", NoContent, "Add an incompatible group", add_incompatible_group)
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/incompatibleGroups/{group_id}/$ref", NoContent, "Remove an incompatible group", remove_incompatible_group)
 }
