@@ -143,7 +143,7 @@ pub struct PassReport {
 /// One pass of a worker at `now`: claim a batch of due jobs (committed, so other workers skip
 /// them), run each, then delete it or schedule its retry. Returns what happened; the caller
 /// loops while a pass claimed a full batch, and otherwise sleeps until
-/// [`Store::next_job_due`] or a wake-up.
+/// [`JobStore::next_job_due`](crate::store::JobStore::next_job_due) or a wake-up.
 pub async fn run_due_jobs(
     store: &dyn Store,
     handler: &dyn JobHandler,
