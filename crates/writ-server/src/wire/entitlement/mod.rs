@@ -22,6 +22,7 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<catalogs::AccessPackageResourceRoleScope>(&mut s);
     collect::<policies::AccessPackageAssignmentPolicy>(&mut s);
     collect::<policies::AccessPackageAssignmentRequestRequirements>(&mut s);
+    collect::<policies::AccessPackageAssignmentPolicyBody>(&mut s);
     collect::<requests::AccessPackageAssignmentRequest>(&mut s);
     collect::<requests::AccessPackageAssignment>(&mut s);
     collect::<requests::AccessPackageSubject>(&mut s);
