@@ -5,6 +5,7 @@
 pub mod catalogs;
 pub mod organizations;
 pub mod policies;
+pub mod request_bodies;
 pub mod requests;
 pub mod roles;
 
@@ -28,6 +29,10 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<requests::AccessPackageSubject>(&mut s);
     collect::<requests::Approval>(&mut s);
     collect::<requests::ApprovalStage>(&mut s);
+    collect::<request_bodies::AccessPackageAssignmentRequestBody>(&mut s);
+    collect::<request_bodies::ApprovalStageBody>(&mut s);
+    collect::<request_bodies::ResumePostRequestBody>(&mut s);
+    collect::<request_bodies::AccessPackageAssignmentRequestCallbackData>(&mut s);
     collect::<organizations::ConnectedOrganization>(&mut s);
     collect::<organizations::EntitlementManagementSettings>(&mut s);
     collect::<organizations::CustomCalloutExtension>(&mut s);
