@@ -36,6 +36,7 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<organizations::ConnectedOrganization>(&mut s);
     collect::<organizations::EntitlementManagementSettings>(&mut s);
     collect::<organizations::CustomCalloutExtension>(&mut s);
+    collect::<organizations::CustomCalloutExtensionBody>(&mut s);
     collect::<roles::UnifiedRoleDefinition>(&mut s);
     collect::<roles::UnifiedRoleAssignment>(&mut s);
     s
