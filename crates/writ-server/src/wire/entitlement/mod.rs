@@ -21,6 +21,8 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<catalogs::AccessPackageResourceScope>(&mut s);
     collect::<catalogs::AccessPackageResourceRequest>(&mut s);
     collect::<catalogs::AccessPackageResourceRoleScope>(&mut s);
+    collect::<catalogs::AccessPackageResourceRequestBody>(&mut s);
+    collect::<catalogs::AccessPackageResourceRoleScopeBody>(&mut s);
     collect::<policies::AccessPackageAssignmentPolicy>(&mut s);
     collect::<policies::AccessPackageAssignmentRequestRequirements>(&mut s);
     collect::<policies::AccessPackageAssignmentPolicyBody>(&mut s);
