@@ -1,12 +1,12 @@
-//! Request bodies: JSON parsed into an object with our own error messages (malformed JSON, wrong
-//! types, unknown properties are `400` naming the property), tri-state fields for PATCH, and the
-//! `@odata.bind` / `$ref` URLs that name directory objects.
+//! Request bodies: JSON parsed into an object with our own error messages (malformed JSON, a
+//! body that is not an object, NUL characters, unknown properties are `400`, naming the
+//! property), its `@odata.type`, and the `$ref` URLs that name directory objects. The bodies'
+//! properties are read into wire types (`crate::wire::body`, `crate::wire::directory::input`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde_json::{Map, Value};
-use writ_domain::patch::Patch;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -93,10 +93,6 @@ fn nul_in(value: &Value, at: String) -> Option<String> {
     }
 }
 
-fn type_error(name: &str, expected: &str) -> ApiError {
-    ApiError::bad_request(format!("property '{name}' must be {expected}"))
-}
-
 impl JsonObject {
     /// The `@odata.type` annotation without its `#microsoft.graph.` prefix, if present.
     pub fn odata_type(&self) -> ApiResult<Option<String>> {
@@ -138,81 +134,6 @@ impl JsonObject {
             }
         }
         Ok(())
-    }
-
-    fn field(&self, name: &str) -> Patch<&Value> {
-        match self.fields.get(name) {
-            None => Patch::Absent,
-            Some(Value::Null) => Patch::Null,
-            Some(v) => Patch::Value(v),
-        }
-    }
-
-    pub fn string(&self, name: &str) -> ApiResult<Patch<String>> {
-        Ok(match self.field(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::String(s)) => Patch::Value(s.clone()),
-            Patch::Value(_) => return Err(type_error(name, "a string")),
-        })
-    }
-
-    pub fn boolean(&self, name: &str) -> ApiResult<Patch<bool>> {
-        Ok(match self.field(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::Bool(b)) => Patch::Value(*b),
-            Patch::Value(_) => return Err(type_error(name, "a boolean")),
-        })
-    }
-
-    pub fn string_array(&self, name: &str) -> ApiResult<Patch<Vec<String>>> {
-        Ok(match self.field(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::Array(items)) => Patch::Value(
-                items
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| type_error(name, "an array of strings"))
-                    })
-                    .collect::<ApiResult<_>>()?,
-            ),
-            Patch::Value(_) => return Err(type_error(name, "an array of strings")),
-        })
-    }
-
-    pub fn object(&self, name: &str) -> ApiResult<Patch<&Map<String, Value>>> {
-        Ok(match self.field(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::Object(map)) => Patch::Value(map),
-            Patch::Value(_) => return Err(type_error(name, "an object")),
-        })
-    }
-
-    /// The object ids named by `{name}@odata.bind` (an array of URLs).
-    pub fn binds(&self, name: &str) -> ApiResult<Vec<String>> {
-        let key = format!("{name}@odata.bind");
-        match self.fields.get(&key) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    let url = v
-                        .as_str()
-                        .ok_or_else(|| type_error(&key, "an array of URLs"))?;
-                    reference_id(url).ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "'{url}' in {key} does not name a directory object"
-                        ))
-                    })
-                })
-                .collect(),
-            Some(_) => Err(type_error(&key, "an array of URLs")),
-        }
     }
 
     /// The object named by a `$ref` body: `{"@odata.id": "<url>"}`.

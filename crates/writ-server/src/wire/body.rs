@@ -1,8 +1,10 @@
 //! Reading a request body into its wire type. The body's properties are checked against the
 //! type's derived schema first, so the messages stay Graph-style and name the property: an
 //! unknown property is refused as not existing on the Graph type, and a value of the wrong JSON
-//! type as `property '…' must be a string` (a boolean, an array of strings, an object). Fields
-//! of a body are tri-state ([`Patch`]): absent, `null` or a value.
+//! type as `property '…' must be a string` (a boolean, an array of strings, an object), except
+//! for the properties a body leaves to its conversion into the domain's input
+//! ([`WireBody::UNCHECKED`]). Fields of a body are tri-state ([`Patch`]): absent, `null` or a
+//! value.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -17,6 +19,10 @@ use crate::json_input::JsonObject;
 pub trait WireBody: DeserializeOwned + ToSchema {
     /// The Graph type the body writes (`accessPackageCatalog`), for messages.
     const GRAPH_TYPE: &'static str;
+    /// Properties whose JSON type [`read`] leaves unchecked: the conversion into the domain's
+    /// input reads them (through the domain's serde model, or by a rule that accepts more than
+    /// the schema names), so what they accept and their messages stay that conversion's.
+    const UNCHECKED: &'static [&'static str] = &[];
 }
 
 /// The JSON type a property's schema asks for, as messages name it; `None`: any.
@@ -61,6 +67,12 @@ fn matches(value: &Value, expected: &str) -> bool {
 
 /// `body` as the wire type `T`.
 pub fn read<T: WireBody>(body: &JsonObject) -> ApiResult<T> {
+    read_as::<T>(body, T::GRAPH_TYPE)
+}
+
+/// `body` as the wire type `T`, for a body whose Graph type is `graph_type` (a derived type
+/// its `@odata.type` names) rather than `T::GRAPH_TYPE`.
+pub fn read_as<T: WireBody>(body: &JsonObject, graph_type: &str) -> ApiResult<T> {
     let schema = serde_json::to_value(T::schema()).unwrap_or(Value::Null);
     let properties = schema
         .get("properties")
@@ -68,8 +80,11 @@ pub fn read<T: WireBody>(body: &JsonObject) -> ApiResult<T> {
         .cloned()
         .unwrap_or_default();
     let writable: Vec<&str> = properties.keys().map(String::as_str).collect();
-    body.check_properties(T::GRAPH_TYPE, &writable)?;
+    body.check_properties(graph_type, &writable)?;
     for (name, property) in &properties {
+        if T::UNCHECKED.contains(&name.as_str()) {
+            continue;
+        }
         if let Some(value) = body.fields.get(name).filter(|v| !v.is_null())
             && let Some(expected) = expected(property)
             && !matches(value, expected)

@@ -8,10 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 use writ_domain::entitlement::{
-    Answer, ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput,
-    CalloutInstance, RequestSchedule, ResumeInput, StageDecision,
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput, CalloutInstance,
 };
-use writ_domain::patch::Patch;
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
@@ -23,181 +21,23 @@ use crate::routes::FunctionParameter;
 use crate::state::AppState;
 
 use super::BASE;
+use crate::wire::body::read;
 use crate::wire::entitlement::catalogs::AccessPackage as WirePackage;
 use crate::wire::entitlement::policies::AccessPackageAssignmentPolicy;
+use crate::wire::entitlement::request_bodies::{
+    AccessPackageAssignmentRequestBody, ApprovalStageBody, ResumePostRequestBody,
+};
 use crate::wire::entitlement::requests::{
-    ANSWER_TYPE, AccessPackageAssignment, AccessPackageAssignmentRequest, AccessPackageSubject,
-    Approval, ApprovalStage,
+    AccessPackageAssignment, AccessPackageAssignmentRequest, AccessPackageSubject, Approval,
+    ApprovalStage,
 };
 use crate::wire::object;
 
 pub(super) const REQUEST_TYPE: &str = "accessPackageAssignmentRequest";
 pub(super) const ASSIGNMENT_TYPE: &str = "accessPackageAssignment";
 
-/// An id from `assignment.{flat}` or `assignment.{nested}.{key}`, the two spellings Graph's
-/// documents use.
-fn assignment_ref(
-    assignment: &Map<String, Value>,
-    flat: &str,
-    nested: &str,
-    key: &str,
-) -> ApiResult<Option<String>> {
-    let from = |value: Option<&Value>, name: String| -> ApiResult<Option<String>> {
-        match value {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::bad_request(format!(
-                "property '{name}' must be a string"
-            ))),
-        }
-    };
-    if let Some(id) = from(assignment.get(flat), format!("assignment.{flat}"))? {
-        return Ok(Some(id));
-    }
-    match assignment.get(nested) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(inner)) => from(inner.get(key), format!("assignment.{nested}.{key}")),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "property 'assignment.{nested}' must be an object"
-        ))),
-    }
-}
-
-/// Strips the `@odata.type` annotations clients put on complex values.
-fn without_annotations(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| k.as_str() != "@odata.type")
-                .map(|(k, v)| (k.clone(), without_annotations(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
 fn input(body: &JsonObject) -> ApiResult<AssignmentRequestInput> {
-    body.check_properties(
-        REQUEST_TYPE,
-        &[
-            "requestType",
-            "assignment",
-            "accessPackageAssignment",
-            "justification",
-            "schedule",
-            "answers",
-        ],
-    )?;
-    let request_type = match body.string("requestType")? {
-        Patch::Value(t) => t,
-        _ => return Err(ApiError::bad_request("property 'requestType' is required")),
-    };
-    let assignment = match body.object("assignment")? {
-        Patch::Value(a) => a,
-        _ => match body.object("accessPackageAssignment")? {
-            Patch::Value(a) => a,
-            _ => return Err(ApiError::bad_request("property 'assignment' is required")),
-        },
-    };
-    for key in assignment.keys() {
-        if !matches!(
-            key.as_str(),
-            "id" | "targetId"
-                | "assignmentPolicyId"
-                | "accessPackageId"
-                | "target"
-                | "assignmentPolicy"
-                | "accessPackage"
-                | "schedule"
-                | "@odata.type"
-        ) {
-            return Err(ApiError::bad_request(format!(
-                "property 'assignment.{key}' is not supported in an assignment request"
-            )));
-        }
-    }
-    let answers = match body.fields.get("answers") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| answer(i, item))
-            .collect::<ApiResult<_>>()?,
-        Some(_) => return Err(ApiError::bad_request("property 'answers' must be a list")),
-    };
-    let schedule = match body.fields.get("schedule") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(
-            serde_json::from_value::<RequestSchedule>(without_annotations(value)).map_err(|e| {
-                ApiError::bad_request(format!("property 'schedule' is not valid: {e}"))
-            })?,
-        ),
-    };
-    Ok(AssignmentRequestInput {
-        request_type,
-        access_package_id: assignment_ref(assignment, "accessPackageId", "accessPackage", "id")?,
-        policy_id: assignment_ref(assignment, "assignmentPolicyId", "assignmentPolicy", "id")?,
-        target_id: assignment_ref(assignment, "targetId", "target", "objectId")?,
-        assignment_id: assignment
-            .get("id")
-            .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    ApiError::bad_request("property 'assignment.id' must be a string")
-                })
-            })
-            .transpose()?,
-        justification: body.string("justification")?.into_option(),
-        schedule,
-        answers,
-    })
-}
-
-/// One `accessPackageAnswerString` of a create body: `value`, optional `displayValue`, and the
-/// question it answers as `answeredQuestion.id`.
-fn answer(index: usize, item: &Value) -> ApiResult<Answer> {
-    let bad = |what: &str| ApiError::bad_request(format!("answers[{index}]: {what}"));
-    let Value::Object(fields) = item else {
-        return Err(bad("must be an object"));
-    };
-    for (key, value) in fields {
-        match key.as_str() {
-            "@odata.type"
-                if value
-                    .as_str()
-                    .is_some_and(|t| t.eq_ignore_ascii_case(ANSWER_TYPE)) => {}
-            "@odata.type" => {
-                return Err(bad(&format!(
-                    "only {ANSWER_TYPE} answers are taken, not {value}"
-                )));
-            }
-            "value" | "displayValue" | "answeredQuestion" => {}
-            other => {
-                return Err(bad(&format!(
-                    "property '{other}' is not an answer property"
-                )));
-            }
-        }
-    }
-    let value = fields
-        .get("value")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("property 'value' (a string) is required"))?;
-    let display_value = match fields.get("displayValue") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(bad("property 'displayValue' must be a string")),
-    };
-    let question_id = fields
-        .get("answeredQuestion")
-        .and_then(|q| q.get("id"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("property 'answeredQuestion.id' is required"))?;
-    Ok(Answer {
-        question_id: question_id.to_owned(),
-        question_type: String::new(),
-        value: value.to_owned(),
-        display_value,
-    })
+    read::<AccessPackageAssignmentRequestBody>(body)?.into_input()
 }
 
 /// The callout instances of the requests or assignments `ids`, by id.
@@ -577,23 +417,10 @@ pub async fn decide_stage(
     Path((id, stage_id)): Path<(String, String)>,
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
-    body.check_properties("approvalStage", &["reviewResult", "justification"])?;
-    let review_result = match body.string("reviewResult")? {
-        Patch::Value(v) => v,
-        _ => return Err(ApiError::bad_request("property 'reviewResult' is required")),
-    };
+    let decision = read::<ApprovalStageBody>(&body)?.into_input()?;
     state
         .entitlement
-        .decide_stage(
-            &auth.caller,
-            &auth.context(),
-            &id,
-            &stage_id,
-            StageDecision {
-                review_result,
-                justification: body.string("justification")?.into_option(),
-            },
-        )
+        .decide_stage(&auth.caller, &auth.context(), &id, &stage_id, decision)
         .await?;
     state.job_waker.wake();
     Ok(StatusCode::NO_CONTENT)
@@ -620,35 +447,7 @@ pub async fn resume_request(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<StatusCode> {
-    body.check_properties(
-        "customExtensionCalloutResponse",
-        &["source", "type", "data"],
-    )?;
-    let data = match body.object("data")? {
-        Patch::Value(data) => JsonObject {
-            fields: data.clone(),
-            raw: Default::default(),
-        },
-        _ => return Err(ApiError::bad_request("property 'data' is required")),
-    };
-    data.check_properties(
-        "accessPackageAssignmentRequestCallbackData",
-        &[
-            "stage",
-            "customExtensionStageInstanceId",
-            "customExtensionStageInstanceDetail",
-            "state",
-        ],
-    )?;
-    let input = ResumeInput {
-        callback_type: body.string("type")?.into_option(),
-        stage: data.string("stage")?.into_option(),
-        stage_instance_id: data.string("customExtensionStageInstanceId")?.into_option(),
-        detail: data
-            .string("customExtensionStageInstanceDetail")?
-            .into_option(),
-        state: data.string("state")?.into_option(),
-    };
+    let input = read::<ResumePostRequestBody>(&body)?.into_input()?;
     state
         .entitlement
         .resume_request(&auth.caller, &auth.context(), &id, input)
@@ -701,15 +500,15 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
     use crate::routes::Method::*;
     r
         .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests", Collection, "List assignment requests", list_requests).returns("accessPackageAssignmentRequest")
-        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests", Create, "Request, assign or remove access (adminAdd, adminRemove)", create_request).body("accessPackageAssignmentRequest").returns("accessPackageAssignmentRequest")
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests", Create, "Request, assign or remove access (adminAdd, adminRemove)", create_request).body("accessPackageAssignmentRequestBody").returns("accessPackageAssignmentRequest")
         .route(Delete, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", NoContent, "Delete a request: refused, history is kept (409)", delete_request)
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/cancel", NoContent, "Cancel a request while it is open", cancel_request)
-        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/resume", NoContent, "A custom extension's callback: resume (or deny) a request waiting on it", resume_request)
+        .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/resume", NoContent, "A custom extension's callback: resume (or deny) a request waiting on it", resume_request).body("resumePostRequestBody")
         .route(Post, "/identityGovernance/entitlementManagement/assignmentRequests/{id}/reprocess", Accepted, "Retry a request whose delivery failed in whole or in part (within 14 days)", reprocess_request)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}", Entity, "The approval of a request, with its stages", get_approval).returns("approval")
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages", Collection, "The stages of an approval", list_stages).returns("approvalStage")
         .route(Get, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages/{stage_id}", Entity, "One stage", get_stage).returns("approvalStage")
-        .route(Patch, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages/{stage_id}", NoContent, "Approve or deny a stage", decide_stage)
+        .route(Patch, "/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals/{id}/stages/{stage_id}", NoContent, "Approve or deny a stage", decide_stage).body("approvalStageBody")
         .route(Get, "/identityGovernance/entitlementManagement/assignmentRequests/{id}", Entity, "Get an assignment request", get_request).returns("accessPackageAssignmentRequest")
         .route(Get, "/identityGovernance/entitlementManagement/assignments", Collection, "List assignments", list_assignments).returns("accessPackageAssignment")
         .route(Get, "/identityGovernance/entitlementManagement/assignments/{id}", Entity, "Get an assignment", get_assignment).returns("accessPackageAssignment")

@@ -20,12 +20,14 @@ use crate::state::AppState;
 
 use super::super::{directory_object_json, small_collection};
 use super::BASE;
-use crate::wire::body::read;
+use crate::wire::body::{WireBody, read, read_as};
 use crate::wire::entitlement::organizations::{
     ConnectedOrganization as WireOrganization, CustomCalloutExtension,
     EntitlementManagementSettings,
 };
-use crate::wire::entitlement::organizations::{ConnectedOrganizationBody, SettingsBody};
+use crate::wire::entitlement::organizations::{
+    ConnectedOrganizationBody, CustomCalloutExtensionBody, SettingsBody,
+};
 use crate::wire::object;
 
 const ORG: &str = "connectedOrganization";
@@ -308,15 +310,6 @@ pub async fn update_settings(
 
 // ----- custom workflow extensions -----
 
-const EXTENSION_WRITABLE: &[&str] = &[
-    "displayName",
-    "description",
-    "endpointConfiguration",
-    "authenticationConfiguration",
-    "clientConfiguration",
-    "callbackConfiguration",
-];
-
 /// `base`: on PATCH, the stored configuration, which the body's configurations update.
 fn extension_input(
     body: &JsonObject,
@@ -324,53 +317,9 @@ fn extension_input(
 ) -> ApiResult<CustomExtensionInput> {
     let kind = body.odata_type()?;
     let type_name = kind
-        .clone()
-        .unwrap_or_else(|| "customCalloutExtension".into());
-    body.check_properties(&type_name, EXTENSION_WRITABLE)?;
-    let configures = [
-        "endpointConfiguration",
-        "authenticationConfiguration",
-        "clientConfiguration",
-        "callbackConfiguration",
-    ]
-    .iter()
-    .any(|k| body.fields.contains_key(*k));
-    let settings = if configures {
-        let mut object = match base.map(serde_json::to_value) {
-            Some(Ok(Value::Object(stored))) => stored,
-            _ => Map::new(),
-        };
-        for key in [
-            "endpointConfiguration",
-            "authenticationConfiguration",
-            "clientConfiguration",
-            "callbackConfiguration",
-        ] {
-            if let Some(mut value) = body.fields.get(key).cloned() {
-                // Client and callback configurations are plain complex types: drop the type tag
-                // clients add (e.g. accessPackageRequestApprovalStageCallbackConfiguration).
-                if matches!(key, "clientConfiguration" | "callbackConfiguration")
-                    && let Some(obj) = value.as_object_mut()
-                {
-                    obj.remove("@odata.type");
-                }
-                object.insert(key.to_owned(), value);
-            }
-        }
-        Some(
-            serde_json::from_value::<ExtensionSettings>(Value::Object(object)).map_err(|e| {
-                ApiError::bad_request(format!("the extension's configuration is not valid: {e}"))
-            })?,
-        )
-    } else {
-        None
-    };
-    Ok(CustomExtensionInput {
-        kind,
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        settings,
-    })
+        .as_deref()
+        .unwrap_or(CustomCalloutExtensionBody::GRAPH_TYPE);
+    read_as::<CustomCalloutExtensionBody>(body, type_name)?.into_input(kind, base)
 }
 
 pub async fn list_extensions(
@@ -495,8 +444,8 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         .route(Get, "/identityGovernance/entitlementManagement/settings", Entity, "Get entitlement-management settings", get_settings).returns("entitlementManagementSettings")
         .route(Patch, "/identityGovernance/entitlementManagement/settings", NoContent, "Update entitlement-management settings", update_settings).body("entitlementManagementSettings")
         .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions", Collection, "List a catalog's custom workflow extensions", list_extensions).returns("customCalloutExtension")
-        .route(Post, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions", Create, "Create a custom workflow extension", create_extension).body("customCalloutExtension").returns("customCalloutExtension")
+        .route(Post, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions", Create, "Create a custom workflow extension", create_extension).body("customCalloutExtensionBody").returns("customCalloutExtension")
         .route(Get, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", Entity, "Get a custom workflow extension", get_extension).returns("customCalloutExtension")
-        .route(Patch, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", NoContent, "Update a custom workflow extension", update_extension).body("customCalloutExtension")
+        .route(Patch, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", NoContent, "Update a custom workflow extension", update_extension).body("customCalloutExtensionBody")
         .route(Delete, "/identityGovernance/entitlementManagement/catalogs/{id}/customWorkflowExtensions/{extension_id}", NoContent, "Delete a custom workflow extension (409 while a policy uses it)", delete_extension)
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
-use writ_domain::entitlement::{AccessPackage, CurrentUserFunction, PackageInput, RoleScopeInput};
+use writ_domain::entitlement::{AccessPackage, CurrentUserFunction, PackageInput};
 use writ_domain::patch::Patch;
 use writ_domain::query::Page;
 
@@ -18,10 +18,10 @@ use crate::state::AppState;
 
 use super::BASE;
 use crate::wire::body::read;
-use crate::wire::entitlement::catalogs::AccessPackageBody;
 use crate::wire::entitlement::catalogs::{
     AccessPackage as WirePackage, AccessPackageCatalog, AccessPackageResourceRoleScope,
 };
+use crate::wire::entitlement::catalogs::{AccessPackageBody, AccessPackageResourceRoleScopeBody};
 use crate::wire::entitlement::policies::{
     AccessPackageAssignmentPolicy, AccessPackageAssignmentRequestRequirements,
 };
@@ -229,20 +229,6 @@ pub async fn list_role_scopes(
     )?))
 }
 
-fn str_field<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-    parent: &str,
-) -> ApiResult<Option<&'a str>> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "property '{parent}.{name}' must be a string"
-        ))),
-    }
-}
-
 /// `POST …/accessPackages/{id}/resourceRoleScopes`: `{role: {…}, scope: {…}}` as Graph's docs
 /// show; the role by id or by `originId` and `resource.id`, the scope by id or `originId`.
 pub async fn add_role_scope(
@@ -253,37 +239,7 @@ pub async fn add_role_scope(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    body.check_properties("accessPackageResourceRoleScope", &["role", "scope"])?;
-    let role = match body.object("role")? {
-        Patch::Value(r) => r.clone(),
-        _ => return Err(ApiError::bad_request("property 'role' is required")),
-    };
-    let scope = match body.object("scope")? {
-        Patch::Value(s) => Some(s.clone()),
-        _ => None,
-    };
-    let resource_id = match role.get("resource") {
-        Some(Value::Object(r)) => str_field(r, "id", "role.resource")?.map(str::to_owned),
-        None | Some(Value::Null) => None,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "property 'role.resource' must be an object",
-            ));
-        }
-    };
-    let input = RoleScopeInput {
-        role_id: str_field(&role, "id", "role")?.map(str::to_owned),
-        role_origin_id: str_field(&role, "originId", "role")?.map(str::to_owned),
-        role_resource_id: resource_id,
-        scope_id: match &scope {
-            Some(s) => str_field(s, "id", "scope")?.map(str::to_owned),
-            None => None,
-        },
-        scope_origin_id: match &scope {
-            Some(s) => str_field(s, "originId", "scope")?.map(str::to_owned),
-            None => None,
-        },
-    };
+    let input = read::<AccessPackageResourceRoleScopeBody>(&body)?.into_input()?;
     query.for_create()?;
     idempotency::run(
         &state,
@@ -509,7 +465,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         .route(Patch, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Update an access package", update).body("accessPackage")
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}", NoContent, "Delete an access package", delete)
         .route(Get, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Collection, "List the resource roles a package grants", list_role_scopes).returns("accessPackageResourceRoleScope")
-        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", add_role_scope).body("accessPackageResourceRoleScope").returns("accessPackageResourceRoleScope")
+        .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes", Create, "Add a resource role to a package", add_role_scope).body("accessPackageResourceRoleScopeBody").returns("accessPackageResourceRoleScope")
         .route(Delete, "/identityGovernance/entitlementManagement/accessPackages/{id}/resourceRoleScopes/{role_scope_id}", NoContent, "Remove a resource role from a package", remove_role_scope)
         .function("/identityGovernance/entitlementManagement/accessPackages", "filterByCurrentUser", vec![super::current_user::on_parameter(CurrentUserFunction::AccessPackages)], Collection, "Packages the caller may request for itself", filter_by_current_user).returns("accessPackage")
         .route(Post, "/identityGovernance/entitlementManagement/accessPackages/{id}/getApplicablePolicyRequirements", Plain, "The caller's requirements under each policy it may request through", applicable_policy_requirements).returns_page("accessPackageAssignmentRequestRequirements")

@@ -1,6 +1,7 @@
 //! `…/entitlementManagement/assignmentPolicies`: create, read, list, replace (PUT), update
-//! (PATCH), delete. Nested settings are parsed into the domain's typed model; anything that is
-//! not a property of Graph's types is refused.
+//! (PATCH), delete. Bodies are read into `AccessPackageAssignmentPolicyBody`, whose nested
+//! settings are parsed into the domain's typed model; anything that is not a property of Graph's
+//! types is refused.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,157 +10,27 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use writ_domain::entitlement::PolicyInput;
 use writ_domain::entitlement::policy_model::AssignmentPolicy;
-use writ_domain::patch::Patch;
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::BASE;
+use crate::wire::body::read;
 use crate::wire::entitlement::catalogs::{AccessPackage, AccessPackageCatalog};
-use crate::wire::entitlement::policies::AccessPackageAssignmentPolicy;
+use crate::wire::entitlement::policies::{
+    AccessPackageAssignmentPolicy, AccessPackageAssignmentPolicyBody,
+};
 use crate::wire::object;
 
 const TYPE: &str = "accessPackageAssignmentPolicy";
-const WRITABLE: &[&str] = &[
-    "displayName",
-    "description",
-    "allowedTargetScope",
-    "specificAllowedTargets",
-    "expiration",
-    "requestorSettings",
-    "requestApprovalSettings",
-    "notificationSettings",
-    "questions",
-    "customExtensionStageSettings",
-    "automaticRequestSettings",
-    "reviewSettings",
-    "accessPackage",
-    "catalog",
-];
-/// Arrays whose items are polymorphic (`@odata.type` chooses the type).
-const POLYMORPHIC: &[&str] = &[
-    "specificAllowedTargets",
-    "onBehalfRequestors",
-    "primaryApprovers",
-    "fallbackPrimaryApprovers",
-    "escalationApprovers",
-    "fallbackEscalationApprovers",
-    "questions",
-];
-
-/// Drops the annotations clients add to non-polymorphic objects (`@odata.type` of complex
-/// types) and the `isBackup` flag some documents put on subject sets, which Graph v1.0 does not
-/// declare.
-fn normalize(value: &mut Value, polymorphic_item: bool) {
-    match value {
-        Value::Object(map) => {
-            if polymorphic_item {
-                map.remove("isBackup");
-            } else {
-                map.remove("@odata.type");
-            }
-            for (key, inner) in map.iter_mut() {
-                match inner {
-                    Value::Array(items) if POLYMORPHIC.contains(&key.as_str()) => {
-                        for item in items.iter_mut() {
-                            normalize(item, true);
-                        }
-                    }
-                    other => normalize(other, false),
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items.iter_mut() {
-                normalize(item, false);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn typed<T: serde::de::DeserializeOwned>(
-    body: &Map<String, Value>,
-    name: &str,
-) -> ApiResult<Option<T>> {
-    match body.get(name) {
-        None => Ok(None),
-        Some(Value::Null) => Err(ApiError::bad_request(format!(
-            "property '{name}' cannot be null"
-        ))),
-        Some(value) => {
-            let mut value = value.clone();
-            match &mut value {
-                Value::Array(items) if POLYMORPHIC.contains(&name) => {
-                    for item in items.iter_mut() {
-                        normalize(item, true);
-                    }
-                }
-                other => normalize(other, false),
-            }
-            serde_json::from_value(value)
-                .map(Some)
-                .map_err(|e| ApiError::bad_request(format!("property '{name}' is not valid: {e}")))
-        }
-    }
-}
-
-/// Whether an optional settings object is present with `flag` true.
-fn enabled(body: &Map<String, Value>, name: &str, flag: &str) -> bool {
-    body.get(name)
-        .and_then(|v| v.get(flag))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-}
 
 fn input(body: &JsonObject) -> ApiResult<PolicyInput> {
-    body.check_properties(TYPE, WRITABLE)?;
-    let fields = &body.fields;
-    let access_package_id = match body.object("accessPackage")? {
-        Patch::Value(p) => Some(
-            p.get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    ApiError::bad_request("property 'accessPackage.id' must be a string")
-                })?
-                .to_owned(),
-        ),
-        _ => None,
-    };
-    let questions = typed(fields, "questions")?;
-    Ok(PolicyInput {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        allowed_target_scope: body.string("allowedTargetScope")?,
-        specific_allowed_targets: typed(fields, "specificAllowedTargets")?,
-        expiration: typed(fields, "expiration")?,
-        requestor_settings: typed(fields, "requestorSettings")?,
-        request_approval_settings: typed(fields, "requestApprovalSettings")?,
-        notification_settings: typed(fields, "notificationSettings")?,
-        questions,
-        custom_extension_stage_settings: typed(fields, "customExtensionStageSettings")?,
-        automatic_requests_enabled: enabled(
-            fields,
-            "automaticRequestSettings",
-            "requestAccessForAllowedTargets",
-        ),
-        reviews_enabled: enabled(fields, "reviewSettings", "isEnabled"),
-        access_package_id,
-        catalog_id: match body.object("catalog")? {
-            Patch::Value(c) => Some(
-                c.get("id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| ApiError::bad_request("property 'catalog.id' must be a string"))?
-                    .to_owned(),
-            ),
-            _ => None,
-        },
-    })
+    read::<AccessPackageAssignmentPolicyBody>(body)?.into_input()
 }
 
 async fn render(
@@ -330,7 +201,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Create an assignment policy",
         create,
     )
-    .body("accessPackageAssignmentPolicy")
+    .body("accessPackageAssignmentPolicyBody")
     .returns("accessPackageAssignmentPolicy")
     .route(
         Get,
@@ -347,7 +218,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Replace an assignment policy",
         replace,
     )
-    .body("accessPackageAssignmentPolicy")
+    .body("accessPackageAssignmentPolicyBody")
     .returns("accessPackageAssignmentPolicy")
     .route(
         Patch,
@@ -356,7 +227,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Update an assignment policy",
         update,
     )
-    .body("accessPackageAssignmentPolicy")
+    .body("accessPackageAssignmentPolicyBody")
     .route(
         Delete,
         "/identityGovernance/entitlementManagement/assignmentPolicies/{id}",

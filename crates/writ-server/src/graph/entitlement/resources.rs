@@ -6,46 +6,23 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
-use writ_domain::entitlement::{CatalogResource, ResourceRequestInput};
-use writ_domain::patch::Patch;
+use writ_domain::entitlement::CatalogResource;
 use writ_domain::query::Page;
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
 use crate::state::AppState;
 
 use super::BASE;
+use crate::wire::body::read;
 use crate::wire::entitlement::catalogs::{
-    AccessPackageResource, AccessPackageResourceRequest, AccessPackageResourceRole,
-    AccessPackageResourceScope,
+    AccessPackageResource, AccessPackageResourceRequest, AccessPackageResourceRequestBody,
+    AccessPackageResourceRole, AccessPackageResourceScope,
 };
 use crate::wire::object;
-
-fn object_field<'a>(body: &'a JsonObject, name: &str) -> ApiResult<&'a Map<String, Value>> {
-    match body.object(name)? {
-        Patch::Value(o) => Ok(o),
-        _ => Err(ApiError::bad_request(format!(
-            "property '{name}' is required"
-        ))),
-    }
-}
-
-fn text<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-    parent: &str,
-) -> ApiResult<Option<&'a str>> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "property '{parent}.{name}' must be a string"
-        ))),
-    }
-}
 
 /// `POST /resourceRequests`: `{requestType, catalog: {id}, resource: {originId, originSystem, …}}`.
 pub async fn create_request(
@@ -55,46 +32,7 @@ pub async fn create_request(
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    body.check_properties(
-        "accessPackageResourceRequest",
-        &["requestType", "catalog", "resource", "justification"],
-    )?;
-    let request_type = match body.string("requestType")? {
-        Patch::Value(t) => t,
-        _ => return Err(ApiError::bad_request("property 'requestType' is required")),
-    };
-    let catalog = object_field(&body, "catalog")?;
-    let catalog_id = text(catalog, "id", "catalog")?
-        .ok_or_else(|| ApiError::bad_request("property 'catalog.id' is required"))?;
-    let resource = object_field(&body, "resource")?;
-    for key in resource.keys() {
-        if !matches!(
-            key.as_str(),
-            "originId"
-                | "originSystem"
-                | "displayName"
-                | "description"
-                | "@odata.type"
-                | "id"
-                | "attributes"
-        ) {
-            return Err(ApiError::bad_request(format!(
-                "resource.{key} is not supported in a resource request"
-            )));
-        }
-    }
-    let input = ResourceRequestInput {
-        request_type,
-        catalog_id: catalog_id.to_owned(),
-        origin_system: text(resource, "originSystem", "resource")?
-            .ok_or_else(|| ApiError::bad_request("property 'resource.originSystem' is required"))?
-            .to_owned(),
-        origin_id: text(resource, "originId", "resource")?
-            .ok_or_else(|| ApiError::bad_request("property 'resource.originId' is required"))?
-            .to_owned(),
-        display_name: text(resource, "displayName", "resource")?.map(str::to_owned),
-        description: text(resource, "description", "resource")?.map(str::to_owned),
-    };
+    let input = read::<AccessPackageResourceRequestBody>(&body)?.into_input()?;
     query.for_create()?;
     idempotency::run(
         &state,
@@ -338,6 +276,6 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Add, refresh or remove a catalog resource",
         create_request,
     )
-    .body("accessPackageResourceRequest")
+    .body("accessPackageResourceRequestBody")
     .returns("accessPackageResourceRequest")
 }

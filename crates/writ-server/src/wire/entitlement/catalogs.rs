@@ -1,15 +1,17 @@
 //! Catalogs, their resources (with roles and scopes), resource requests, access packages and the
 //! resource role scopes a package grants; the bodies that create and update catalogs and
-//! packages.
+//! packages, request a resource and add a role scope to a package.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use writ_domain::entitlement::{
     AccessPackage as Package, Catalog, CatalogInput, CatalogResource, PackageRoleScope,
-    ResourceRequest, ResourceRole, ResourceScope,
+    ResourceRequest, ResourceRequestInput, ResourceRole, ResourceScope, RoleScopeInput,
 };
 use writ_domain::patch::Patch;
 
+use crate::error::{ApiError, ApiResult};
 use crate::wire::body::{WireBody, patch, serialize_patch};
 use crate::wire::instant;
 
@@ -352,4 +354,255 @@ pub struct AccessPackageBody {
 
 impl WireBody for AccessPackageBody {
     const GRAPH_TYPE: &'static str = "accessPackage";
+}
+
+/// A string property `name` of the nested object `parent`, if present.
+fn nested_str<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+    parent: &str,
+) -> ApiResult<Option<&'a str>> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "property '{parent}.{name}' must be a string"
+        ))),
+    }
+}
+
+/// The body that adds a role scope to a package, as Graph's docs show it: the role by `id`, or
+/// by `originId` and `resource.id`; the scope by `id` or `originId`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = accessPackageResourceRoleScopeBody)]
+pub struct AccessPackageResourceRoleScopeBody {
+    /// `accessPackageResourceRole`: `id`, or `originId` with `resource.id`; required.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub role: Patch<Map<String, Value>>,
+    /// `accessPackageResourceScope`: `id` or `originId`.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub scope: Patch<Map<String, Value>>,
+}
+
+impl WireBody for AccessPackageResourceRoleScopeBody {
+    const GRAPH_TYPE: &'static str = "accessPackageResourceRoleScope";
+}
+
+impl AccessPackageResourceRoleScopeBody {
+    /// The domain's input: the ids the role and scope are named by.
+    pub fn into_input(self) -> ApiResult<RoleScopeInput> {
+        let role = match self.role {
+            Patch::Value(r) => r,
+            _ => return Err(ApiError::bad_request("property 'role' is required")),
+        };
+        let scope = match self.scope {
+            Patch::Value(s) => Some(s),
+            _ => None,
+        };
+        let resource_id = match role.get("resource") {
+            Some(Value::Object(r)) => nested_str(r, "id", "role.resource")?.map(str::to_owned),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "property 'role.resource' must be an object",
+                ));
+            }
+        };
+        Ok(RoleScopeInput {
+            role_id: nested_str(&role, "id", "role")?.map(str::to_owned),
+            role_origin_id: nested_str(&role, "originId", "role")?.map(str::to_owned),
+            role_resource_id: resource_id,
+            scope_id: match &scope {
+                Some(s) => nested_str(s, "id", "scope")?.map(str::to_owned),
+                None => None,
+            },
+            scope_origin_id: match &scope {
+                Some(s) => nested_str(s, "originId", "scope")?.map(str::to_owned),
+                None => None,
+            },
+        })
+    }
+}
+
+/// The body that requests a resource into a catalog: `{requestType, catalog: {id}, resource:
+/// {originId, originSystem, …}}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = accessPackageResourceRequestBody)]
+pub struct AccessPackageResourceRequestBody {
+    /// `adminAdd`, `adminUpdate` or `adminRemove`; required.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub request_type: Patch<String>,
+    /// `{"id": …}`; required.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub catalog: Patch<Map<String, Value>>,
+    /// `accessPackageResource`: `originSystem` and `originId` required, `displayName` and
+    /// `description` optional; required.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub resource: Patch<Map<String, Value>>,
+    /// Not read or stored, and taken whatever its JSON type.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub justification: Patch<Value>,
+}
+
+impl WireBody for AccessPackageResourceRequestBody {
+    const GRAPH_TYPE: &'static str = "accessPackageResourceRequest";
+    // `justification` was never read, so never type-checked: a value of any type is still
+    // taken (the schema says what Graph means it to be, a string).
+    const UNCHECKED: &'static [&'static str] = &["justification"];
+}
+
+impl AccessPackageResourceRequestBody {
+    /// The domain's input: the request type, the catalog and the resource's origin.
+    pub fn into_input(self) -> ApiResult<ResourceRequestInput> {
+        let request_type = match self.request_type {
+            Patch::Value(t) => t,
+            _ => return Err(ApiError::bad_request("property 'requestType' is required")),
+        };
+        let catalog = match self.catalog {
+            Patch::Value(c) => c,
+            _ => return Err(ApiError::bad_request("property 'catalog' is required")),
+        };
+        let catalog_id = nested_str(&catalog, "id", "catalog")?
+            .ok_or_else(|| ApiError::bad_request("property 'catalog.id' is required"))?
+            .to_owned();
+        let resource = match self.resource {
+            Patch::Value(r) => r,
+            _ => return Err(ApiError::bad_request("property 'resource' is required")),
+        };
+        for key in resource.keys() {
+            if !matches!(
+                key.as_str(),
+                "originId"
+                    | "originSystem"
+                    | "displayName"
+                    | "description"
+                    | "@odata.type"
+                    | "id"
+                    | "attributes"
+            ) {
+                return Err(ApiError::bad_request(format!(
+                    "resource.{key} is not supported in a resource request"
+                )));
+            }
+        }
+        Ok(ResourceRequestInput {
+            request_type,
+            catalog_id,
+            origin_system: nested_str(&resource, "originSystem", "resource")?
+                .ok_or_else(|| {
+                    ApiError::bad_request("property 'resource.originSystem' is required")
+                })?
+                .to_owned(),
+            origin_id: nested_str(&resource, "originId", "resource")?
+                .ok_or_else(|| ApiError::bad_request("property 'resource.originId' is required"))?
+                .to_owned(),
+            display_name: nested_str(&resource, "displayName", "resource")?.map(str::to_owned),
+            description: nested_str(&resource, "description", "resource")?.map(str::to_owned),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::json_input::JsonObject;
+    use crate::wire::body::read;
+
+    fn body(value: Value) -> JsonObject {
+        JsonObject {
+            fields: value.as_object().cloned().unwrap_or_default(),
+            raw: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_resource_request_takes_any_justification_and_names_what_is_missing() {
+        let convert = |value: Value| {
+            read::<AccessPackageResourceRequestBody>(&body(value))
+                .and_then(AccessPackageResourceRequestBody::into_input)
+                .map_err(|e| e.message)
+        };
+        let input = convert(json!({
+            "requestType": "adminAdd", "justification": 5, "catalog": {"id": "c"},
+            "resource": {"originId": "g", "originSystem": "AadGroup"},
+        }))
+        .unwrap();
+        assert_eq!(
+            (input.catalog_id.as_str(), input.origin_id.as_str()),
+            ("c", "g")
+        );
+        assert_eq!(
+            convert(json!({"requestType": "adminAdd", "catalog": {"id": "c"}})).unwrap_err(),
+            "property 'resource' is required"
+        );
+        assert_eq!(
+            convert(json!({"requestType": "adminAdd", "catalog": {}, "resource": {}})).unwrap_err(),
+            "property 'catalog.id' is required"
+        );
+    }
+
+    #[test]
+    fn a_role_scope_names_its_role_and_scope_by_id_or_origin() {
+        let convert = |value: Value| {
+            read::<AccessPackageResourceRoleScopeBody>(&body(value))
+                .and_then(AccessPackageResourceRoleScopeBody::into_input)
+                .map_err(|e| e.message)
+        };
+        let input = convert(json!({
+            "role": {"originId": "Member_g", "resource": {"id": "r"}},
+            "scope": {"originId": "g"},
+        }))
+        .unwrap();
+        assert_eq!(input.role_origin_id.as_deref(), Some("Member_g"));
+        assert_eq!(input.role_resource_id.as_deref(), Some("r"));
+        assert_eq!(input.scope_origin_id.as_deref(), Some("g"));
+        assert_eq!(
+            convert(json!({"scope": {}})).unwrap_err(),
+            "property 'role' is required"
+        );
+        assert_eq!(
+            convert(json!({"role": {"resource": "r"}})).unwrap_err(),
+            "property 'role.resource' must be an object"
+        );
+    }
 }

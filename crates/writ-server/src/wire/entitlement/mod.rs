@@ -5,6 +5,7 @@
 pub mod catalogs;
 pub mod organizations;
 pub mod policies;
+pub mod request_bodies;
 pub mod requests;
 pub mod roles;
 
@@ -20,16 +21,24 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<catalogs::AccessPackageResourceScope>(&mut s);
     collect::<catalogs::AccessPackageResourceRequest>(&mut s);
     collect::<catalogs::AccessPackageResourceRoleScope>(&mut s);
+    collect::<catalogs::AccessPackageResourceRequestBody>(&mut s);
+    collect::<catalogs::AccessPackageResourceRoleScopeBody>(&mut s);
     collect::<policies::AccessPackageAssignmentPolicy>(&mut s);
     collect::<policies::AccessPackageAssignmentRequestRequirements>(&mut s);
+    collect::<policies::AccessPackageAssignmentPolicyBody>(&mut s);
     collect::<requests::AccessPackageAssignmentRequest>(&mut s);
     collect::<requests::AccessPackageAssignment>(&mut s);
     collect::<requests::AccessPackageSubject>(&mut s);
     collect::<requests::Approval>(&mut s);
     collect::<requests::ApprovalStage>(&mut s);
+    collect::<request_bodies::AccessPackageAssignmentRequestBody>(&mut s);
+    collect::<request_bodies::ApprovalStageBody>(&mut s);
+    collect::<request_bodies::ResumePostRequestBody>(&mut s);
+    collect::<request_bodies::AccessPackageAssignmentRequestCallbackData>(&mut s);
     collect::<organizations::ConnectedOrganization>(&mut s);
     collect::<organizations::EntitlementManagementSettings>(&mut s);
     collect::<organizations::CustomCalloutExtension>(&mut s);
+    collect::<organizations::CustomCalloutExtensionBody>(&mut s);
     collect::<roles::UnifiedRoleDefinition>(&mut s);
     collect::<roles::UnifiedRoleAssignment>(&mut s);
     s

@@ -1,15 +1,17 @@
-//! Connected organizations, entitlement-management settings (and the body that updates them)
-//! and custom workflow extensions.
+//! Connected organizations, entitlement-management settings and custom workflow extensions, and
+//! the bodies that create or update them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use writ_domain::entitlement::{
-    ConnectedOrganization as Organization, CustomExtension, EmSettings,
+    ConnectedOrganization as Organization, CustomExtension, CustomExtensionInput, EmSettings,
+    ExtensionSettings,
 };
 
 use writ_domain::patch::Patch;
 
+use crate::error::{ApiError, ApiResult};
 use crate::wire::body::{WireBody, patch, serialize_patch};
 use crate::wire::{instant, json};
 
@@ -189,4 +191,136 @@ pub struct ConnectedOrganizationBody {
 
 impl WireBody for ConnectedOrganizationBody {
     const GRAPH_TYPE: &'static str = "connectedOrganization";
+}
+
+/// The body that creates (POST) or updates (PATCH) a custom workflow extension
+/// (`customCalloutExtension`, or the derived type its `@odata.type` names). The four
+/// configurations are read by the domain's model of them, over the stored ones on PATCH.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = customCalloutExtensionBody)]
+pub struct CustomCalloutExtensionBody {
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    /// `customExtensionEndpointConfiguration` (`logicAppTriggerEndpointConfiguration`,
+    /// `httpRequestEndpoint`), by `@odata.type`.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub endpoint_configuration: Patch<Value>,
+    /// `customExtensionAuthenticationConfiguration`, by `@odata.type`.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub authentication_configuration: Patch<Value>,
+    /// `customExtensionClientConfiguration`.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub client_configuration: Patch<Value>,
+    /// `customExtensionCallbackConfiguration`: present, the extension waits for a callback.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        serialize_with = "serialize_patch"
+    )]
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<Object>)]
+    pub callback_configuration: Patch<Value>,
+}
+
+impl WireBody for CustomCalloutExtensionBody {
+    const GRAPH_TYPE: &'static str = "customCalloutExtension";
+    // The domain's model reads the configurations, merged over the stored ones (as before this
+    // type, with its message for a value of the wrong type).
+    const UNCHECKED: &'static [&'static str] = &[
+        "endpointConfiguration",
+        "authenticationConfiguration",
+        "clientConfiguration",
+        "callbackConfiguration",
+    ];
+}
+
+impl CustomCalloutExtensionBody {
+    /// The domain's input; `kind` is the type the body's `@odata.type` names, `base` on PATCH
+    /// the stored configuration, which the body's configurations update.
+    pub fn into_input(
+        self,
+        kind: Option<String>,
+        base: Option<&ExtensionSettings>,
+    ) -> ApiResult<CustomExtensionInput> {
+        let configurations = [
+            ("endpointConfiguration", self.endpoint_configuration),
+            (
+                "authenticationConfiguration",
+                self.authentication_configuration,
+            ),
+            ("clientConfiguration", self.client_configuration),
+            ("callbackConfiguration", self.callback_configuration),
+        ];
+        let settings = if configurations.iter().any(|(_, v)| !v.is_absent()) {
+            let mut object = match base.map(serde_json::to_value) {
+                Some(Ok(Value::Object(stored))) => stored,
+                _ => Map::new(),
+            };
+            for (key, value) in configurations {
+                let mut value = match value {
+                    Patch::Absent => continue,
+                    Patch::Null => Value::Null,
+                    Patch::Value(v) => v,
+                };
+                // Client and callback configurations are plain complex types: drop the type tag
+                // clients add (e.g. accessPackageRequestApprovalStageCallbackConfiguration).
+                if matches!(key, "clientConfiguration" | "callbackConfiguration")
+                    && let Some(obj) = value.as_object_mut()
+                {
+                    obj.remove("@odata.type");
+                }
+                object.insert(key.to_owned(), value);
+            }
+            Some(
+                serde_json::from_value::<ExtensionSettings>(Value::Object(object)).map_err(
+                    |e| {
+                        ApiError::bad_request(format!(
+                            "the extension's configuration is not valid: {e}"
+                        ))
+                    },
+                )?,
+            )
+        } else {
+            None
+        };
+        Ok(CustomExtensionInput {
+            kind,
+            display_name: self.display_name,
+            description: self.description,
+            settings,
+        })
+    }
 }
