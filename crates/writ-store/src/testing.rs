@@ -8,9 +8,10 @@
 //! hash so that runs of different code never share one: on PostgreSQL a database built under an
 //! advisory lock (several test processes may start at once) and copied per test with
 //! `CREATE DATABASE … TEMPLATE`; on SQLite a file copied per test. A test's database is dropped
-//! when the last handle on its store is gone, whether the test passed or failed; leftovers of
-//! crashed runs (the name carries its creation time) are dropped at the first use in a process
-//! once they are an hour old. Migration tests take an [`empty_database`] instead.
+//! when the last handle on its store is gone, whether the test passed or failed (on PostgreSQL by
+//! a background thread, since a drop waits for a checkpoint); leftovers (the name carries its
+//! creation time and process) are dropped at the first use in a process once their process has
+//! ended, or once they are an hour old where the system cannot tell. Migration tests take an [`empty_database`] instead.
 //!
 //! Also forged `$skiptoken`s, for tests of what the store does with keys a client made up, and
 //! the skiptoken codec itself for its property tests.
@@ -28,8 +29,8 @@ use crate::store::SqlStore;
 
 pub const POSTGRES_ENV: &str = "WRIT_TEST_POSTGRES_URL";
 
-/// What every test database's name starts with, followed by its creation time (Unix seconds)
-/// and a random part. Names from before templates (`writ_test_` and 32 hex digits) carry no
+/// What every test database's name starts with, followed by its creation time (Unix seconds),
+/// the creating process's id and a random part. Names from before templates (`writ_test_` and 32 hex digits) carry no
 /// time; on PostgreSQL their age is read from the server instead.
 const PREFIX: &str = "writ_test_";
 /// Leftovers younger than this may belong to a run still going.
@@ -61,23 +62,10 @@ impl Drop for TestDatabase {
         match &self.place {
             Place::Sqlite(path) => remove_sqlite_files(path),
             Place::Postgres { server, name } => {
-                // Drop runs inside the test's runtime (or while it shuts down), where nothing
-                // may block on async work: the statement runs on a thread of its own, with its
-                // own runtime, and the test waits for it so the process cannot exit first.
-                let (server, database) = (server.clone(), name.clone());
-                let dropped = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    runtime.block_on(drop_postgres_database(&server, &database))
-                })
-                .join();
-                match dropped {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => eprintln!("test database {name} not dropped: {e}"),
-                    Err(_) => eprintln!("test database {name} not dropped: the thread panicked"),
-                }
+                // A drop waits for a checkpoint: done in line it cost the suite a third of its
+                // PostgreSQL time, so it is queued to one background thread. What a process's
+                // exit cuts short is dropped by the next process's sweep (the name says whose).
+                postgres_dropper().send(server.clone(), name.clone());
             }
         }
     }
@@ -146,13 +134,52 @@ fn unix_now() -> u64 {
 
 fn new_name() -> String {
     let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{PREFIX}{}_{}", unix_now(), &random[..12])
+    format!(
+        "{PREFIX}{}_{}_{}_{}",
+        unix_now(),
+        host_tag(),
+        std::process::id(),
+        &random[..12]
+    )
+}
+
+/// Eight hex digits naming this machine (FNV-1a of its host name), so that a process id is only
+/// ever judged on the machine it belongs to when several share one PostgreSQL server.
+fn host_tag() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in host.trim().bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
 }
 
 /// When a test database of this name was created, if the name says.
 fn created_at(name: &str) -> Option<u64> {
     let (secs, _) = name.strip_prefix(PREFIX)?.split_once('_')?;
     secs.parse().ok()
+}
+
+/// The machine and process that created a test database of this name, if the name says.
+fn creator(name: &str) -> Option<(&str, u32)> {
+    let mut parts = name.strip_prefix(PREFIX)?.split('_');
+    let _created = parts.next()?;
+    let host = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    parts.next()?;
+    Some((host, pid))
+}
+
+/// Whether the creating process, on this machine, has ended, where the system can tell
+/// (`/proc`): its databases are leftovers whatever their age.
+fn creator_ended(name: &str) -> bool {
+    let Some((host, pid)) = creator(name) else {
+        return false;
+    };
+    host == host_tag()
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The template's name: the backend's migration set (versions and checksums) hashed with
@@ -311,6 +338,45 @@ async fn drop_postgres_database(server: &str, name: &str) -> Result<(), String> 
     dropped.map_err(|e| e.to_string())
 }
 
+/// The one thread that drops this process's PostgreSQL test databases, in the order their tests
+/// end, on a runtime of its own (a `Drop` may not block on async work).
+struct PostgresDropper(std::sync::Mutex<std::sync::mpsc::Sender<(String, String)>>);
+
+impl PostgresDropper {
+    fn send(&self, server: String, name: String) {
+        let sent = match self.0.lock() {
+            Ok(sender) => sender.send((server, name.clone())).is_ok(),
+            Err(_) => false,
+        };
+        if !sent {
+            eprintln!(
+                "test database {name} not dropped: the dropper is gone (the next run drops it)"
+            );
+        }
+    }
+}
+
+fn postgres_dropper() -> &'static PostgresDropper {
+    static DROPPER: std::sync::OnceLock<PostgresDropper> = std::sync::OnceLock::new();
+    DROPPER.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel::<(String, String)>();
+        std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            for (server, name) in receiver {
+                if let Err(e) = runtime.block_on(drop_postgres_database(&server, &name)) {
+                    eprintln!("test database {name} not dropped: {e}");
+                }
+            }
+        });
+        PostgresDropper(std::sync::Mutex::new(sender))
+    })
+}
+
 /// Once per process: the leftover sweep.
 async fn prepare_postgres(server: &str) -> Result<(), StoreError> {
     static SWEPT: OnceCell<()> = OnceCell::const_new();
@@ -402,7 +468,7 @@ async fn sweep_postgres(admin: &mut PgConnection) {
     let now = unix_now();
     let limit = LEFTOVER_AGE.as_secs();
     rows.retain(|(name, file_age)| match created_at(name) {
-        Some(created) => now.saturating_sub(created) >= limit,
+        Some(created) => creator_ended(name) || now.saturating_sub(created) >= limit,
         None => file_age.is_some_and(|age| age >= limit as i64),
     });
     for (name, _) in rows {
