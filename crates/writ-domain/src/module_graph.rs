@@ -421,17 +421,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore]
-    fn print_graph() {
-        for (from, to) in graph() {
-            println!(
-                "{from} -> {}",
-                to.into_iter().collect::<Vec<_>>().join(", ")
-            );
-        }
-    }
-
-    #[test]
     fn the_graph_sees_the_crate() {
         let graph = graph();
         for node in [

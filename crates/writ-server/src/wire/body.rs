@@ -7,10 +7,8 @@
 //! value.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
-use writ_domain::patch::Patch;
 
 use crate::error::{ApiError, ApiResult};
 use crate::json_input::JsonObject;
@@ -100,31 +98,10 @@ pub fn read_as<T: WireBody>(body: &JsonObject, graph_type: &str) -> ApiResult<T>
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
 }
 
-/// Deserialises a tri-state field: `null` is [`Patch::Null`]; with `#[serde(default)]`, an
-/// absent property is [`Patch::Absent`].
-pub fn patch<'de, D, T>(deserializer: D) -> Result<Patch<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.map_or(Patch::Null, Patch::Value))
-}
-
-/// Serialises a tri-state field (skip it when absent: `skip_serializing_if = "Patch::is_absent"`).
-pub fn serialize_patch<S, T>(value: &Patch<T>, serializer: S) -> Result<S::Ok, S::Error>
-where
-    S: Serializer,
-    T: Serialize,
-{
-    match value {
-        Patch::Value(v) => v.serialize(serializer),
-        Patch::Absent | Patch::Null => serializer.serialize_none(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use writ_domain::patch::Patch;
 
     use super::*;
     use crate::wire::entitlement::catalogs::CatalogBody;

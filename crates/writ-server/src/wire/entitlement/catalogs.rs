@@ -12,7 +12,7 @@ use writ_domain::entitlement::{
 use writ_domain::patch::Patch;
 
 use crate::error::{ApiError, ApiResult};
-use crate::wire::body::{WireBody, patch, serialize_patch};
+use crate::wire::body::WireBody;
 use crate::wire::instant;
 
 /// `accessPackageCatalog`; `accessPackages` only when expanded.
@@ -255,44 +255,19 @@ impl AccessPackageResourceRoleScope {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogBody {
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub display_name: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<bool>)]
     pub is_externally_visible: Patch<bool>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub state: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub catalog_type: Patch<String>,
 }
@@ -318,36 +293,16 @@ impl From<CatalogBody> for CatalogInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessPackageBody {
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub display_name: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<bool>)]
     pub is_hidden: Patch<bool>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub catalog: Patch<serde_json::Map<String, serde_json::Value>>,
 }
@@ -378,21 +333,11 @@ fn nested_str<'a>(
 #[schema(as = accessPackageResourceRoleScopeBody)]
 pub struct AccessPackageResourceRoleScopeBody {
     /// `accessPackageResourceRole`: `id`, or `originId` with `resource.id`; required.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub role: Patch<Map<String, Value>>,
     /// `accessPackageResourceScope`: `id` or `originId`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub scope: Patch<Map<String, Value>>,
 }
@@ -444,40 +389,20 @@ impl AccessPackageResourceRoleScopeBody {
 #[schema(as = accessPackageResourceRequestBody)]
 pub struct AccessPackageResourceRequestBody {
     /// `adminAdd`, `adminUpdate` or `adminRemove`; required.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub request_type: Patch<String>,
     /// `{"id": …}`; required.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub catalog: Patch<Map<String, Value>>,
     /// `accessPackageResource`: `originSystem` and `originId` required, `displayName` and
     /// `description` optional; required.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub resource: Patch<Map<String, Value>>,
     /// Not read or stored, and taken whatever its JSON type.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub justification: Patch<Value>,
 }

@@ -12,7 +12,7 @@ use writ_domain::entitlement::{
 use writ_domain::patch::Patch;
 
 use crate::error::{ApiError, ApiResult};
-use crate::wire::body::{WireBody, patch, serialize_patch};
+use crate::wire::body::WireBody;
 use crate::wire::{instant, json};
 
 /// `connectedOrganization`.
@@ -128,20 +128,10 @@ impl From<&CustomExtension> for CustomCalloutExtension {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsBody {
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub duration_until_external_user_deleted_after_blocked: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub external_user_lifecycle_action: Patch<String>,
 }
@@ -155,36 +145,16 @@ impl WireBody for SettingsBody {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectedOrganizationBody {
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub display_name: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub state: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub identity_sources: Patch<Value>,
 }
@@ -200,57 +170,27 @@ impl WireBody for ConnectedOrganizationBody {
 #[serde(rename_all = "camelCase")]
 #[schema(as = customCalloutExtensionBody)]
 pub struct CustomCalloutExtensionBody {
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub display_name: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
     /// `customExtensionEndpointConfiguration` (`logicAppTriggerEndpointConfiguration`,
     /// `httpRequestEndpoint`), by `@odata.type`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub endpoint_configuration: Patch<Value>,
     /// `customExtensionAuthenticationConfiguration`, by `@odata.type`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub authentication_configuration: Patch<Value>,
     /// `customExtensionClientConfiguration`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub client_configuration: Patch<Value>,
     /// `customExtensionCallbackConfiguration`: present, the extension waits for a callback.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub callback_configuration: Patch<Value>,
 }

@@ -13,7 +13,7 @@ use writ_domain::patch::Patch;
 
 use super::catalogs::{AccessPackage, AccessPackageCatalog};
 use crate::error::{ApiError, ApiResult};
-use crate::wire::body::{WireBody, patch, serialize_patch};
+use crate::wire::body::WireBody;
 use crate::wire::{instant, json};
 
 /// `accessPackageAssignmentPolicy`; `accessPackage` and `catalog` only when expanded.
@@ -137,131 +137,61 @@ impl From<&AssignmentPolicy> for AccessPackageAssignmentRequestRequirements {
 #[serde(rename_all = "camelCase")]
 #[schema(as = accessPackageAssignmentPolicyBody)]
 pub struct AccessPackageAssignmentPolicyBody {
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub display_name: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
     /// One of the policy's `allowedTargetScope` values (`notSpecified`, `specificDirectoryUsers`,
     /// `allDirectoryServicePrincipals`, …).
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub allowed_target_scope: Patch<String>,
     /// `subjectSet[]`, each tagged by `@odata.type`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub specific_allowed_targets: Patch<Value>,
     /// `expirationPattern`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub expiration: Patch<Value>,
     /// `accessPackageAssignmentRequestorSettings`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub requestor_settings: Patch<Value>,
     /// `accessPackageAssignmentApprovalSettings`, with its `stages`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub request_approval_settings: Patch<Value>,
     /// `accessPackageNotificationSettings`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub notification_settings: Patch<Value>,
     /// `accessPackageQuestion[]`, by `@odata.type`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub questions: Patch<Value>,
     /// `customExtensionStageSetting[]`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub custom_extension_stage_settings: Patch<Value>,
     /// `accessPackageAutomaticRequestSettings`: only `requestAccessForAllowedTargets` is read
     /// (`true` is refused as not supported); any other value reads as `false`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub automatic_request_settings: Patch<Value>,
     /// `accessPackageAssignmentReviewSettings`: only `isEnabled` is read (`true` is refused as
     /// not supported); any other value reads as `false`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub review_settings: Patch<Value>,
     /// `{"id": …}`: the package the policy governs (on create).
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub access_package: Patch<Map<String, Value>>,
     /// `{"id": …}`: must be the package's catalog.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub catalog: Patch<Map<String, Value>>,
 }

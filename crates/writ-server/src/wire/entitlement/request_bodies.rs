@@ -14,7 +14,7 @@ use writ_domain::patch::Patch;
 use super::requests::{ANSWER_TYPE, EntitlementManagementSchedule};
 use crate::error::{ApiError, ApiResult};
 use crate::json_input::JsonObject;
-use crate::wire::body::{WireBody, patch, read, serialize_patch};
+use crate::wire::body::{WireBody, read};
 
 /// The body that creates an assignment request. `assignment` (or its older spelling
 /// `accessPackageAssignment`) names the package, policy and target (`accessPackageId`,
@@ -26,57 +26,27 @@ use crate::wire::body::{WireBody, patch, read, serialize_patch};
 pub struct AccessPackageAssignmentRequestBody {
     /// `adminAdd`, `adminUpdate`, `adminRemove`, `userAdd`, `userUpdate`, `userRemove`, …;
     /// required.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub request_type: Patch<String>,
     /// `accessPackageAssignment`: its ids, as above.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub assignment: Patch<Map<String, Value>>,
     /// `assignment` by the name older documents use; read only when `assignment` is absent.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub access_package_assignment: Patch<Value>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub justification: Patch<String>,
     /// The schedule asked for; read by the domain's model.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<EntitlementManagementSchedule>)]
     pub schedule: Patch<Value>,
     /// `accessPackageAnswerString[]`: `value`, optional `displayValue`, and the question
     /// answered as `answeredQuestion.id`.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub answers: Patch<Value>,
 }
@@ -266,20 +236,10 @@ impl AccessPackageAssignmentRequestBody {
 #[schema(as = approvalStageBody)]
 pub struct ApprovalStageBody {
     /// `Approve` or `Deny`; required.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub review_result: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub justification: Patch<String>,
 }
@@ -309,38 +269,18 @@ impl ApprovalStageBody {
 #[schema(as = accessPackageAssignmentRequestCallbackData)]
 pub struct AccessPackageAssignmentRequestCallbackData {
     /// The stage the extension ran at (`assignmentRequestCreated`, …).
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub stage: Patch<String>,
     /// The id of the callout instance being resumed.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub custom_extension_stage_instance_id: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub custom_extension_stage_instance_detail: Patch<String>,
     /// `Denied` or `Canceled` end the request; anything else (or nothing) lets it proceed.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub state: Patch<String>,
 }
@@ -355,31 +295,16 @@ impl WireBody for AccessPackageAssignmentRequestCallbackData {
 #[schema(as = resumePostRequestBody)]
 pub struct ResumePostRequestBody {
     /// Who calls back; not read, and taken whatever its JSON type.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub source: Patch<Value>,
     /// E.g. `microsoft.graph.accessPackageCustomExtensionStage.assignmentRequestCreated`.
     #[serde(rename = "type")]
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub callback_type: Patch<String>,
     /// Required.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<AccessPackageAssignmentRequestCallbackData>)]
     pub data: Patch<Map<String, Value>>,
 }

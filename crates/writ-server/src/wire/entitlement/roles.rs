@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use writ_domain::entitlement::EmRoleAssignment;
 use writ_domain::patch::Patch;
 
-use crate::wire::body::{WireBody, patch, serialize_patch};
+use crate::wire::body::WireBody;
 
 /// A built-in catalog role.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -72,37 +72,17 @@ impl From<&EmRoleAssignment> for UnifiedRoleAssignment {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnifiedRoleAssignmentBody {
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub principal_id: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub role_definition_id: Patch<String>,
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub app_scope_id: Patch<String>,
     /// `/` only.
-    #[serde(
-        default,
-        deserialize_with = "patch",
-        serialize_with = "serialize_patch"
-    )]
-    #[serde(skip_serializing_if = "Patch::is_absent")]
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<String>)]
     pub directory_scope_id: Patch<String>,
 }
