@@ -6,6 +6,11 @@
 # packages of tests/e2e/requirements.txt (from PyPI; scripts/e2e-venv.sh), and runs pytest on tests/e2e; exits with
 # pytest's status. Extra arguments go to pytest (e.g. `-k readme`, `-x`).
 #
+# The tests run on WRIT_E2E_WORKERS pytest-xdist workers (default 4; 0 runs them in this process):
+# most of a test's time is real seconds waited for expiries, notices and restarts, so four workers
+# on two cores take about a third of the serial time (docs/benchmarks.md, "Test build"). Each
+# test starts its own servers on free ports and fresh databases, so workers share nothing.
+#
 # The PostgreSQL variants need WRIT_TEST_POSTGRES_URL (scripts/test.sh sets it; by hand:
 # `export WRIT_TEST_POSTGRES_URL="$(scripts/pg-test-cluster.sh)"`); without it they fail.
 # Python: `python3` (3.11), or the interpreter named by $PYTHON.
@@ -22,5 +27,5 @@ fi
 
 export PYTHONDONTWRITEBYTECODE=1
 status=0
-"$VENV_PYTHON" -m pytest tests/e2e -q "$@" || status=$?
+"$VENV_PYTHON" -m pytest tests/e2e -q -n "${WRIT_E2E_WORKERS:-4}" "$@" || status=$?
 exit "$status"
