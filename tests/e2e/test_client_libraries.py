@@ -247,3 +247,20 @@ def test_start_up_refuses_bad_tls_settings_naming_the_file(files, expected, tmp_
     )
     assert proc.returncode != 0
     assert expected.format(dir=tmp_path) in proc.stderr, proc.stderr
+
+
+def test_openid_client_discovers_writ_and_gets_a_token(tls_writ, tmp_path):
+    """openid-client, a certified relying party, as a second opinion on the discovery document
+    (it requires the issuer to be the URL it was discovered from) and the token endpoint."""
+    if not (NODE_DIR / "node_modules" / "openid-client").is_dir():
+        pytest.fail("tests/node is not installed: run scripts/node-deps.sh", pytrace=False)
+    tenant = tenant_of(tls_writ)
+    out = run_client(
+        ["node", str(NODE_DIR / "openid_client_credentials.mjs")],
+        client_env(tls_writ, tenant),
+        tmp_path,
+    )
+    assert out["issuer"] == f"{tls_writ.url}/{tenant}/v2.0", out
+    assert out["token_endpoint"] == f"{tls_writ.url}/{tenant}/oauth2/v2.0/token", out
+    assert out["token_type"].lower() == "bearer" and out["expires_in"] > 0, out
+    assert_writ_api_token(tls_writ, out["access_token"], tenant)
