@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -115,6 +116,128 @@ def _with_database(url: str, name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# A throwaway certificate authority for servers that speak HTTPS.
+
+
+@dataclass
+class TestCa:
+    """A CA (P-256, valid one day) in `directory`, and server certificates it issues for the
+    loopback names (`localhost`, `127.0.0.1`, `::1`)."""
+
+    directory: Path
+    ca_file: Path
+    _key: Any = field(repr=False)
+    _cert: Any = field(repr=False)
+
+    __test__ = False  # not a pytest test class
+
+    @classmethod
+    def create(cls, directory: Path) -> "TestCa":
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        directory.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Writ e2e test CA {uuid.uuid4()}")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True, content_commitment=False, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                    crl_sign=True, encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        ca_file = directory / "ca.crt"
+        ca_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cls(directory=directory, ca_file=ca_file, _key=key, _cert=cert)
+
+    def issue_server(self, name: str = "server") -> tuple[Path, Path]:
+        """A server certificate for the loopback names: (chain file, key file). The chain file
+        holds the leaf and the CA, as a deployment's full chain does."""
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [
+                        x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                        x509.IPAddress(ipaddress.ip_address("::1")),
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+            .sign(self._key, hashes.SHA256())
+        )
+        chain_file = self.directory / f"{name}.crt"
+        key_file = self.directory / f"{name}.key"
+        chain_file.write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+            + self._cert.public_bytes(serialization.Encoding.PEM)
+        )
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_file.chmod(0o600)
+        return chain_file, key_file
+
+    def spki_sha256(self) -> str:
+        """base64 SHA-256 of the CA's SubjectPublicKeyInfo (Chromium's
+        `--ignore-certificate-errors-spki-list`, which trusts chains holding this key)."""
+        import base64
+        import hashlib
+
+        from cryptography.hazmat.primitives import serialization
+
+        spki = self._cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+# --------------------------------------------------------------------------------------------
 # Plain HTTP, for raw JSON next to the SDK's typed view.
 
 
@@ -140,8 +263,10 @@ def http(
     json_body: Any = None,
     form: Optional[dict[str, str]] = None,
     headers: Optional[dict[str, str]] = None,
+    cafile: Optional[Path] = None,
 ) -> RawResponse:
-    """One request with urllib; HTTP error statuses are returned, not raised."""
+    """One request with urllib; HTTP error statuses are returned, not raised. `cafile`: the CA
+    an https server's certificate must chain to (a `TestCa`'s)."""
     data = None
     all_headers = {"Accept": "application/json"}
     if token:
@@ -154,8 +279,9 @@ def http(
         all_headers["Content-Type"] = "application/x-www-form-urlencoded"
     all_headers.update(headers or {})
     request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as resp:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S, context=context) as resp:
             return RawResponse(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
     except urllib.error.HTTPError as err:
         return RawResponse(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
@@ -184,6 +310,10 @@ class WritServer:
     logs: list[Path] = field(default_factory=list)
     # Restarts listen on the port of the first start (`spawn()` and `restart()`).
     keep_port: bool = False
+    # HTTPS with a `TestCa` of its own (`start(..., tls=True)`); `ca_file` is that CA.
+    tls: bool = False
+    ca_file: Optional[Path] = None
+    ca: Optional[TestCa] = None
     _admin_pg_url: Optional[str] = None
     _pg_database: Optional[str] = None
     _stderr_file: Any = field(default=None, repr=False)
@@ -196,8 +326,17 @@ class WritServer:
     # ---- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, backend: str, workdir: Path, env: Optional[dict[str, str]] = None) -> "WritServer":
-        """A server on a fresh database that it owns: `stop()` drops it (PostgreSQL)."""
+    def start(
+        cls,
+        backend: str,
+        workdir: Path,
+        env: Optional[dict[str, str]] = None,
+        tls: bool = False,
+        ca: Optional[TestCa] = None,
+    ) -> "WritServer":
+        """A server on a fresh database that it owns: `stop()` drops it (PostgreSQL). With
+        `tls`, over HTTPS with a certificate of `ca` (default: a `TestCa` made in
+        `workdir/tls`)."""
         workdir.mkdir(parents=True, exist_ok=True)
         admin_pg_url = pg_database = None
         if backend == "sqlite":
@@ -216,7 +355,15 @@ class WritServer:
             client_secret="e2e-" + secrets.token_urlsafe(24),
             database_url=database_url,
             env=dict(env or {}),
+            tls=tls,
         )
+        if tls:
+            ca = ca or TestCa.create(workdir / "tls")
+            cert_file, key_file = ca.issue_server(f"server-{secrets.token_hex(4)}")
+            server.ca = ca
+            server.ca_file = ca.ca_file
+            server.env.setdefault("WRIT_TLS_CERT_FILE", str(cert_file))
+            server.env.setdefault("WRIT_TLS_KEY_FILE", str(key_file))
         try:
             server._launch()
         except BaseException:
@@ -239,6 +386,9 @@ class WritServer:
             database_url=self.database_url,
             env=dict(self.env if env is None else env),
             name=name,
+            tls=self.tls,
+            ca_file=self.ca_file,
+            ca=self.ca,
         )
         other._launch()
         return other
@@ -276,7 +426,7 @@ class WritServer:
         without waiting for it to be ready."""
         binary = writ_binary()
         port = int(self.url.rsplit(":", 1)[1]) if self.keep_port and self.url else _free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("WRIT_")}
         env.update(
             {
@@ -311,7 +461,7 @@ class WritServer:
                     f"was ready:\n{self.stderr_tail()}"
                 )
             try:
-                if http("GET", self.url + "/readyz").status == 200:
+                if http("GET", self.url + "/readyz", cafile=self.ca_file).status == 200:
                     return
             except OSError:
                 pass
@@ -371,6 +521,14 @@ class WritServer:
         with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
             return [tuple("" if v is None else str(v) for v in row) for row in db.execute(query)]
 
+    def client_env(self) -> dict[str, str]:
+        """Variables that make a client process trust this server's CA (empty on plain HTTP):
+        Python's requests and ssl, and Node."""
+        if not self.ca_file:
+            return {}
+        ca = str(self.ca_file)
+        return {"REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca, "NODE_EXTRA_CA_CERTS": ca}
+
     # ---- output ----------------------------------------------------------------------------
 
     def stderr_text(self) -> str:
@@ -395,6 +553,7 @@ class WritServer:
                 "client_secret": self.client_secret,
                 "scope": "https://graph.microsoft.com/.default",
             },
+            cafile=self.ca_file,
         )
         if resp.status != 200 or not (resp.json() or {}).get("access_token"):
             raise HarnessError(f"token request failed: {resp!r}\n{self.stderr_tail()}")
@@ -403,6 +562,7 @@ class WritServer:
     def api(self, method: str, path: str, json_body: Any = None, **kw: Any) -> RawResponse:
         """A request to `<server>/v1.0/<path>` (or an absolute URL) with the admin token."""
         url = path if path.startswith("http") else f"{self.graph}/{path.lstrip('/')}"
+        kw.setdefault("cafile", self.ca_file)
         return http(method, url, token=self.token, json_body=json_body, **kw)
 
     def get_json(self, path: str, **query: str) -> Any:

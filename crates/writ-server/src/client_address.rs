@@ -6,6 +6,10 @@
 //! from, so the hops to the right of the first untrusted one were written by proxies we trust,
 //! and everything to its left was written by the client (and may be invented). With no trusted
 //! proxies (the default) the header is never read, so a client cannot choose its own address.
+//!
+//! Likewise whether the browser's request came over https ([`is_https`], the [`Https`]
+//! extractor): always when Writ speaks TLS itself, else only when a trusted proxy says so in
+//! `X-Forwarded-Proto`. Session cookies are `__Host-` and `Secure` only then.
 
 use std::net::IpAddr;
 
@@ -90,6 +94,63 @@ pub fn client_address(
     Some(client)
 }
 
+/// Whether the request reached the first proxy over https, from the TCP peer's
+/// `X-Forwarded-Proto`: believed only from a trusted proxy. Its first value counts (a chain of
+/// proxies that append lists the client-facing hop first); proxies should set, not append, it.
+pub fn forwarded_https(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> bool {
+    let Some(peer) = peer else {
+        return false;
+    };
+    if !trusted.trusts(peer.to_canonical()) {
+        return false;
+    }
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// Whether the browser's request came over https: Writ's own TLS (`own_tls`), or a trusted
+/// proxy's `X-Forwarded-Proto: https` ([`forwarded_https`]).
+pub fn is_https(
+    own_tls: bool,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> bool {
+    own_tls || forwarded_https(peer, headers, trusted)
+}
+
+/// Extractor: `Https(true)` when the request came over https ([`is_https`] with the server's
+/// settings and the connection's peer). Never rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Https(pub bool);
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for Https {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Self(is_https(
+            state.settings.tls,
+            peer,
+            &parts.headers,
+            &state.settings.trusted_proxies,
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -156,5 +217,37 @@ mod tests {
         let trusted = TrustedProxies::parse(&["10.0.0.0/8".into()]).unwrap();
         // A long chain of trusted hops is read only so far.
         assert!(client_address(Some(ip("10.0.0.1")), &headers(&[&long]), &trusted).is_some());
+    }
+
+    #[test]
+    fn https_is_own_tls_or_a_trusted_proxys_forwarded_proto() {
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into()]).unwrap();
+        let proto = |value: &str| {
+            let mut map = HeaderMap::new();
+            map.insert("x-forwarded-proto", HeaderValue::from_str(value).unwrap());
+            map
+        };
+        let https = |own_tls: bool, peer: Option<&str>, headers: &HeaderMap| {
+            is_https(own_tls, peer.map(ip), headers, &trusted)
+        };
+        // Writ's own TLS: always, whatever a header says.
+        assert!(https(true, Some("203.0.113.9"), &HeaderMap::new()));
+        assert!(https(true, None, &proto("http")));
+        // Plain HTTP: only a trusted proxy is believed.
+        assert!(!https(false, Some("203.0.113.9"), &proto("https")));
+        assert!(https(false, Some("10.0.0.1"), &proto("https")));
+        assert!(https(false, Some("::ffff:10.0.0.1"), &proto("HTTPS")));
+        assert!(https(false, Some("10.0.0.1"), &proto(" https , http")));
+        assert!(!https(false, Some("10.0.0.1"), &proto("http, https")));
+        assert!(!https(false, Some("10.0.0.1"), &proto("http")));
+        assert!(!https(false, Some("10.0.0.1"), &HeaderMap::new()));
+        assert!(!https(false, None, &proto("https")));
+        // No proxies configured: never read.
+        assert!(!is_https(
+            false,
+            Some(ip("10.0.0.1")),
+            &proto("https"),
+            &TrustedProxies::default()
+        ));
     }
 }

@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
 pub mod state;
+pub mod tls;
 pub mod tokens;
 pub mod wire;
 pub mod writ_api;
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub trusted_proxies: client_address::TrustedProxies,
     /// `metrics_listen` is set: [`metrics_router`] serves `/metrics`, [`router`] does not.
     pub metrics_on_own_listener: bool,
+    /// `tls.cert_file`/`tls.key_file` are set: the API listener speaks HTTPS ([`serve_tls`]).
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -154,6 +157,7 @@ pub async fn start(
             resource_token_lifetime: config.resource_token_lifetime,
             trusted_proxies: config.trusted_proxies.clone(),
             metrics_on_own_listener: config.metrics_on_own_listener,
+            tls: config.tls,
         }),
         password_limiter: Arc::new(rate_limit::SignInLimiter::default()),
         metrics: config.metrics,
@@ -292,6 +296,26 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Like [`serve`], over HTTPS: connections come out of their TLS handshake with the
+/// configuration of `tls` current when they arrive ([`tls::ReloadableTls::reload`] swaps it).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: tls::ReloadableTls,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let app = router(state);
+    // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>`, as a `TcpListener` has.
+    let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

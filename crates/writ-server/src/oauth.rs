@@ -169,7 +169,7 @@ pub async fn tenant_token(
 ) -> Response {
     // An undecodable segment (`%FF`) names no tenant either, and is answered the OAuth way.
     let tenant = tenant.map(|Path(t)| t).unwrap_or_default();
-    if !tenant.eq_ignore_ascii_case(&state.settings.tenant_id) {
+    if !state.settings.is_this_tenant(&tenant) {
         let request_id = request
             .extensions()
             .get::<RequestIds>()
@@ -369,7 +369,7 @@ pub async fn tenant_jwks(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, crate::error::ApiError> {
-    if !tenant.eq_ignore_ascii_case(&state.settings.tenant_id) {
+    if !state.settings.is_this_tenant(&tenant) {
         return Err(crate::error::ApiError::not_found(format!(
             "Tenant '{tenant}' not found."
         )));
@@ -377,32 +377,92 @@ pub async fn tenant_jwks(
     Ok(jwks(State(state)).await)
 }
 
-/// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`: the complete document of DESIGN
+/// section 14, with what MSAL and `@azure/identity` read besides.
+///
+/// Why the endpoints keep the segment asked for (`common`, `organizations` or the tenant id,
+/// normalised to Writ's spelling) while `issuer` is always Writ's one issuer: Entra does the same
+/// for its endpoints, so MSAL's cache and authority handling see what they expect; but where
+/// Entra answers the aliases with a `{tenantid}` template issuer, Writ has one tenant and names
+/// its real issuer, the `iss` of every token it signs — so a relying party that checks `iss`
+/// against the discovered issuer (openid-client does) accepts Writ's tokens. MSAL validates the
+/// issuer only by scheme, host and port against the authority, which `public_url` satisfies.
+/// Some endpoints are served by other modules (authorize, devicecode, logout, userinfo).
 pub async fn discovery(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, crate::error::ApiError> {
-    if !tenant.eq_ignore_ascii_case(&state.settings.tenant_id) {
+    if !state.settings.is_this_tenant(&tenant) {
         return Err(crate::error::ApiError::not_found(format!(
             "Tenant '{tenant}' not found."
         )));
     }
+    Ok(Json(discovery_document(&state, &tenant)))
+}
+
+/// The discovery document for the tenant path segment `segment` (already known to be this
+/// tenant's: see [`crate::state::ServerSettings::is_this_tenant`]).
+pub fn discovery_document(state: &AppState, segment: &str) -> Value {
     let base = &state.settings.public_url;
-    let tenant = &state.settings.tenant_id;
-    Ok(Json(json!({
+    let tenant = crate::state::TENANT_ALIASES
+        .iter()
+        .find(|alias| segment.eq_ignore_ascii_case(alias))
+        .copied()
+        .unwrap_or(state.settings.tenant_id.as_str());
+    // `host[:port]` of the public URL: Writ is both the sign-in instance and the Graph host.
+    let host = base
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(base)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    json!({
         "issuer": state.tokens.issuer(),
+        "authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
+        "device_authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/devicecode"),
+        "end_session_endpoint": format!("{base}/{tenant}/oauth2/v2.0/logout"),
+        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
         "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
-        "grant_types_supported": ["client_credentials", "password"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "client_credentials",
+            "password",
+        ],
         "subject_types_supported": ["public"],
-        "response_types_supported": ["token"],
-        "scopes_supported": [format!("{base}/.default"), "openid", "profile"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "nbf", "iat", "oid", "tid", "idtyp",
-            "azp", "appid", "upn", "preferred_username", "name", "wids", "roles"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "scopes_supported": [
+            "openid",
+            "profile",
+            "email",
+            "offline_access",
+            format!("{base}/.default"),
+            "https://graph.microsoft.com/.default",
+        ],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "nonce", "oid", "tid",
+            "idtyp", "azp", "appid", "upn", "preferred_username", "name", "email", "wids",
+            "roles", "scp",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        // `none`: public clients (device code, PKCE) send only their client id.
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+        "request_uri_parameter_supported": false,
+        "request_parameter_supported": false,
+        "claims_parameter_supported": false,
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": false,
+        // Entra's cloud description, read by MSAL: Writ is its own cloud, and its own Graph.
         "tenant_region_scope": null,
-    })))
+        "cloud_instance_name": host,
+        "cloud_graph_host_name": host,
+        "msgraph_host": host,
+    })
 }
 
 /// The token endpoint, the key set and OpenID discovery (outside the Graph version prefixes).

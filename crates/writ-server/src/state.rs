@@ -21,6 +21,24 @@ pub struct ServerSettings {
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// `/metrics` is served by its own listener (`metrics_listen`), not by the API's.
     pub metrics_on_own_listener: bool,
+    /// The API listener speaks HTTPS itself (`tls.cert_file`/`tls.key_file`).
+    pub tls: bool,
+}
+
+/// The tenant aliases accepted in a `{tenant}` path segment besides the tenant id, as Entra's
+/// multi-tenant authorities are: Writ has one tenant, so both name it. `consumers` (personal
+/// Microsoft accounts) names nothing here.
+pub const TENANT_ALIASES: [&str; 2] = ["common", "organizations"];
+
+impl ServerSettings {
+    /// Whether a `{tenant}` path segment names this server's tenant: its id (any case) or one
+    /// of [`TENANT_ALIASES`]. Every route with `{tenant}` in its path asks this.
+    pub fn is_this_tenant(&self, segment: &str) -> bool {
+        segment.eq_ignore_ascii_case(&self.tenant_id)
+            || TENANT_ALIASES
+                .iter()
+                .any(|alias| segment.eq_ignore_ascii_case(alias))
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -140,6 +140,37 @@ impl Default for Entitlement {
     }
 }
 
+/// HTTPS served by Writ itself: both files or neither.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the leaf certificate.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Tls {
+    /// Both files when TLS is configured, `None` for plain HTTP; one without the other is an
+    /// error naming the missing one.
+    pub fn files(&self) -> Result<Option<(&PathBuf, &PathBuf)>, String> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(
+                "tls.cert_file (WRIT_TLS_CERT_FILE) is set but tls.key_file (WRIT_TLS_KEY_FILE) \
+                 is not: set both for HTTPS, or neither"
+                    .into(),
+            ),
+            (None, Some(_)) => Err(
+                "tls.key_file (WRIT_TLS_KEY_FILE) is set but tls.cert_file (WRIT_TLS_CERT_FILE) \
+                 is not: set both for HTTPS, or neither"
+                    .into(),
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -165,6 +196,8 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// A second listener (`IP:port`) that serves `/metrics` instead of `listen`.
     pub metrics_listen: Option<String>,
+    /// Issue 16: HTTPS on `listen`.
+    pub tls: Tls,
 }
 
 impl Default for Config {
@@ -186,6 +219,7 @@ impl Default for Config {
             entitlement: Entitlement::default(),
             trusted_proxies: Vec::new(),
             metrics_listen: None,
+            tls: Tls::default(),
         }
     }
 }
@@ -220,6 +254,8 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("WRIT_JOB_LEASE", "jobs.lease"),
     ("WRIT_MAX_AGENT_ACCESS", "entitlement.max_agent_access"),
     ("WRIT_METRICS_LISTEN", "metrics_listen"),
+    ("WRIT_TLS_CERT_FILE", "tls.cert_file"),
+    ("WRIT_TLS_KEY_FILE", "tls.key_file"),
 ];
 
 /// Environment variables holding comma-separated lists, and the setting each one sets.
@@ -451,6 +487,7 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     writ_runtime::outbound::OutboundPolicy::parse(&config.outbound.allow_hosts)?;
     writ_server::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
+    config.tls.files()?;
     if let Some(metrics) = &config.metrics_listen {
         let address = metrics
             .parse::<std::net::SocketAddr>()
@@ -824,5 +861,27 @@ mod tests {
             ("WRIT_TEST_POSTGRES_URL", "z"),
         ]);
         assert_eq!(unknown_env_vars(&e), vec!["WRIT_LISTN".to_owned()]);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let defaults = with_env(&[]).unwrap();
+        assert_eq!(defaults.tls.files().unwrap(), None);
+        let config = with_env(&[
+            ("WRIT_TLS_CERT_FILE", "/etc/writ/tls.crt"),
+            ("WRIT_TLS_KEY_FILE", "/etc/writ/tls.key"),
+        ])
+        .unwrap();
+        let (cert, key) = config.tls.files().unwrap().unwrap();
+        assert_eq!(cert, &PathBuf::from("/etc/writ/tls.crt"));
+        assert_eq!(key, &PathBuf::from("/etc/writ/tls.key"));
+        let err = with_env(&[("WRIT_TLS_CERT_FILE", "/etc/writ/tls.crt")]).unwrap_err();
+        assert!(
+            err.contains("WRIT_TLS_KEY_FILE") && err.contains("neither"),
+            "{err}"
+        );
+        let err = with_env(&[("WRIT_TLS_KEY_FILE", "/etc/writ/tls.key")]).unwrap_err();
+        assert!(err.contains("WRIT_TLS_CERT_FILE"), "{err}");
+        assert!(unknown_env_vars(&env(&[("WRIT_TLS_CERT_FILE", "x")])).is_empty());
     }
 }

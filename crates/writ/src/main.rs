@@ -120,7 +120,37 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested: finishing in-flight requests");
 }
 
+/// Re-reads the TLS files on every SIGHUP until the task is aborted; a pair that fails to load
+/// is logged and the one in use kept.
+#[cfg(unix)]
+fn reload_tls_on_sighup(
+    tls: writ_server::tls::ReloadableTls,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| format!("cannot watch SIGHUP (TLS reload): {e}"))?;
+    Ok(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+                Err(error) => tracing::error!(
+                    %error,
+                    "SIGHUP: the TLS certificate and key could not be reloaded; still serving the previous ones"
+                ),
+            }
+        }
+    }))
+}
+
 async fn serve(config: config::Config) -> Result<(), String> {
+    // Read before anything binds or opens: an unreadable or invalid file stops the start.
+    let tls = match config.tls.files()? {
+        Some((cert, key)) => {
+            let tls = writ_server::tls::ReloadableTls::load(cert, key)?;
+            files::warn_if_exposed(key, "tls.key_file");
+            Some(tls)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -161,10 +191,10 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("metrics: {e}"))?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+    let public_url = config.public_url.clone().unwrap_or_else(|| {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{local}")
+    });
     let token_lifetime = writ_domain::duration::parse(&config.tokens.api_lifetime)
         .map_err(|e| format!("tokens.api_lifetime: {e}"))?;
     let job_lease =
@@ -191,6 +221,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
                 &config.trusted_proxies,
             )?,
             metrics_on_own_listener: metrics_listener.is_some(),
+            tls: tls.is_some(),
         },
     )
     .await
@@ -248,11 +279,22 @@ async fn serve(config: config::Config) -> Result<(), String> {
         }
         None => None,
     };
-    writ_server::serve(listener, started.state, async move {
+    let shutdown = async move {
         shutdown_signal().await;
         let _ = stop_worker.send(true);
-    })
-    .await
+    };
+    match tls {
+        Some(tls) => {
+            #[cfg(unix)]
+            let reloader = reload_tls_on_sighup(tls.clone())?;
+            tracing::info!("serving HTTPS (the TLS files are re-read on SIGHUP)");
+            let served = writ_server::serve_tls(listener, tls, started.state, shutdown).await;
+            #[cfg(unix)]
+            reloader.abort();
+            served
+        }
+        None => writ_server::serve(listener, started.state, shutdown).await,
+    }
     .map_err(|e| format!("server error: {e}"))?;
     runtime.join().await;
     if let Some(metrics_server) = metrics_server {
