@@ -311,3 +311,59 @@ def test_delete_user_then_it_is_gone(writ):
 
     user_id = run(scenario())
     assert writ.api("GET", f"users/{user_id}").status == 404
+
+
+def test_application_client_registrations_round_trip_as_typed_models(writ):
+    """Issue 16: the SDK writes `publicClient`, `spa`, `web` and `isFallbackPublicClient` as its
+    own typed models, PATCHes them, and reads them back typed; Writ's own command-line client is
+    there with its fixed id."""
+    from msgraph.generated.models.application import Application
+    from msgraph.generated.models.implicit_grant_settings import ImplicitGrantSettings
+    from msgraph.generated.models.public_client_application import PublicClientApplication
+    from msgraph.generated.models.spa_application import SpaApplication
+    from msgraph.generated.models.web_application import WebApplication
+
+    prefix = "cli" + secrets.token_hex(3)
+
+    async def scenario():
+        client, recorder = sdk_client(writ)
+        created = await client.applications.post(Application(
+            display_name=f"{prefix} console",
+            public_client=PublicClientApplication(redirect_uris=["http://localhost", f"msal{prefix}://auth"]),
+            spa=SpaApplication(redirect_uris=["https://spa.example/"]),
+            web=WebApplication(
+                redirect_uris=["https://web.example/signin-oidc"],
+                logout_url="https://web.example/signout",
+                home_page_url="https://web.example/",
+                implicit_grant_settings=ImplicitGrantSettings(
+                    enable_access_token_issuance=False, enable_id_token_issuance=False),
+            ),
+            is_fallback_public_client=True,
+        ))
+        assert isinstance(created, Application)
+        assert isinstance(created.public_client, PublicClientApplication)
+        assert created.public_client.redirect_uris == ["http://localhost", f"msal{prefix}://auth"]
+        await client.applications.by_application_id(created.id).patch(Application(
+            web=WebApplication(redirect_uris=["https://web.example/cb2"]),
+            is_fallback_public_client=False,
+        ))
+        read = await client.applications.by_application_id(created.id).get()
+        assert isinstance(read.spa, SpaApplication) and read.spa.redirect_uris == ["https://spa.example/"]
+        assert isinstance(read.web, WebApplication)
+        assert read.web.redirect_uris == ["https://web.example/cb2"]
+        assert read.web.logout_url == "https://web.example/signout"
+        assert read.web.home_page_url == "https://web.example/"
+        assert read.web.implicit_grant_settings.enable_id_token_issuance is False
+        assert read.is_fallback_public_client is False
+        assert [ex.status for ex in recorder.exchanges] == [201, 204, 200]
+        strict_check_exchanges(recorder.exchanges)
+        raw = assert_conforms(Application, writ.get_json(f"applications/{created.id}"))
+        assert raw.public_client.redirect_uris[0] == "http://localhost"
+        cli = assert_conforms(
+            Application,
+            writ.get_json("applications(appId='a8d5e6f0-4c3b-4f7a-9d21-77717e000001')"),
+        )
+        assert cli.is_fallback_public_client is True
+        assert cli.public_client.redirect_uris == ["http://localhost"]
+
+    run(scenario())

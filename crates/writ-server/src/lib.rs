@@ -115,6 +115,7 @@ pub async fn start(
             } else {
                 vec![(tokens::SIGNING_KEY_SETTING.to_owned(), generated_key)]
             },
+            public_url: Some(config.public_url.trim_end_matches('/').to_owned()),
         },
     )
     .await?;

@@ -10,7 +10,7 @@ use writ_domain::authz::PrincipalKind;
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::entitlement::{
     Answer, ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, HeldGrant,
-    RequestSchedule, RequestState, RequestType,
+    RequestParameters, RequestSchedule, RequestState, RequestType,
 };
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{Party, StoreError, StoreResult};
@@ -27,7 +27,7 @@ use crate::schema;
 pub(crate) const REQUEST_COLUMNS: &str = "t.id, t.request_type, t.state, t.status, t.catalog_id, \
      t.access_package_id, t.policy_id, t.assignment_id, t.target_id, t.target_type, \
      t.requestor_id, t.requestor_type, t.justification, t.schedule, t.answers, t.created_at, \
-     t.completed_at";
+     t.completed_at, t.parameters";
 
 const ASSIGNMENT_COLUMNS: &str = "t.id, t.state, t.status, t.catalog_id, t.access_package_id, \
      t.policy_id, t.target_id, t.target_type, t.start_at, t.end_at, t.expired_at, t.created_at";
@@ -72,6 +72,7 @@ pub(crate) struct AssignmentRequestRow {
     answers: String,
     created_at: i64,
     completed_at: Option<i64>,
+    parameters: Option<String>,
 }
 
 impl TryFrom<AssignmentRequestRow> for AssignmentRequest {
@@ -88,6 +89,12 @@ impl TryFrom<AssignmentRequestRow> for AssignmentRequest {
             schedule: serde_json::from_str::<RequestSchedule>(&r.schedule)
                 .map_err(|e| StoreError::Other(e.to_string()))?,
             answers: serde_json::from_str::<Vec<Answer>>(&r.answers)
+                .map_err(|e| StoreError::Other(e.to_string()))?,
+            parameters: r
+                .parameters
+                .as_deref()
+                .map(serde_json::from_str::<RequestParameters>)
+                .transpose()
                 .map_err(|e| StoreError::Other(e.to_string()))?,
             id: r.id,
             status: r.status,
@@ -407,11 +414,17 @@ where
         serde_json::to_string(&request.schedule).map_err(|e| StoreError::Other(e.to_string()))?;
     let answers =
         serde_json::to_string(&request.answers).map_err(|e| StoreError::Other(e.to_string()))?;
+    let parameters = request
+        .parameters
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Other(e.to_string()))?;
     sqlx::query(
         "INSERT INTO assignment_requests (id, request_type, state, status, catalog_id, \
          access_package_id, policy_id, assignment_id, target_id, target_type, requestor_id, \
-         requestor_type, justification, schedule, created_at, completed_at, answers) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         requestor_type, justification, schedule, created_at, completed_at, answers, parameters) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(request.id.clone())
     .bind(request.request_type.as_str())
@@ -430,6 +443,7 @@ where
     .bind(to_micros(request.created_date_time))
     .bind(request.completed_date_time.map(to_micros))
     .bind(answers)
+    .bind(parameters)
     .execute(executor)
     .await
     .store()?;

@@ -199,14 +199,16 @@ pub(crate) async fn insert_assignment_requests(
             Value::Int(to_micros(r.created_date_time)),
             Value::OptInt(r.completed_date_time.map(to_micros)),
             Value::Text(json(&r.answers)?),
+            Value::OptText(r.parameters.as_ref().map(json).transpose()?),
         ]);
     }
     insert_rows(
         tx,
         "INSERT INTO assignment_requests (id, request_type, state, status, catalog_id, \
          access_package_id, policy_id, assignment_id, target_id, target_type, requestor_id, \
-         requestor_type, justification, schedule, created_at, completed_at, answers)",
-        17,
+         requestor_type, justification, schedule, created_at, completed_at, answers, \
+         parameters)",
+        18,
         rows,
     )
     .await

@@ -190,7 +190,7 @@ pub(crate) fn group(row: &AnyRow) -> Result<Group, StoreError> {
 
 pub(crate) const APPLICATION_COLUMNS: &str = "t.id, t.app_id, t.display_name, t.kind, \
      t.description, t.app_roles, t.oauth2_permission_scopes, t.identifier_uris, \
-     t.sign_in_audience, t.tags, t.created_at";
+     t.sign_in_audience, t.tags, t.client_settings, t.is_fallback_public_client, t.created_at";
 
 #[derive(FromRow)]
 pub(crate) struct ApplicationRow {
@@ -204,6 +204,8 @@ pub(crate) struct ApplicationRow {
     identifier_uris: String,
     sign_in_audience: String,
     tags: String,
+    client_settings: String,
+    is_fallback_public_client: DbBool,
     created_at: i64,
 }
 
@@ -221,6 +223,8 @@ impl TryFrom<ApplicationRow> for Application {
             )?,
             identifier_uris: json("identifier_uris", &r.identifier_uris)?,
             tags: json("tags", &r.tags)?,
+            clients: json("client_settings", &r.client_settings)?,
+            is_fallback_public_client: r.is_fallback_public_client.into(),
             id: r.id,
             app_id: r.app_id,
             display_name: r.display_name,

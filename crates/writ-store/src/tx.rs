@@ -445,8 +445,9 @@ impl DirectoryStoreTx for SqlTx {
             .await?;
         sqlx::query(
             "INSERT INTO applications (id, app_id, display_name, created_at, kind, description, \
-             app_roles, oauth2_permission_scopes, identifier_uris, sign_in_audience, tags) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             app_roles, oauth2_permission_scopes, identifier_uris, sign_in_audience, tags, \
+             client_settings, is_fallback_public_client) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(app.id.clone())
         .bind(app.app_id.clone())
@@ -459,6 +460,8 @@ impl DirectoryStoreTx for SqlTx {
         .bind(json(&app.identifier_uris)?)
         .bind(app.sign_in_audience.clone())
         .bind(json(&app.tags)?)
+        .bind(json(&app.clients)?)
+        .bind(app.is_fallback_public_client)
         .execute(&mut *self.tx)
         .await
         .store()?;
@@ -469,7 +472,7 @@ impl DirectoryStoreTx for SqlTx {
         sqlx::query(
             "UPDATE applications SET display_name = $2, description = $3, app_roles = $4, \
              oauth2_permission_scopes = $5, identifier_uris = $6, sign_in_audience = $7, \
-             tags = $8 WHERE id = $1",
+             tags = $8, client_settings = $9, is_fallback_public_client = $10 WHERE id = $1",
         )
         .bind(app.id.clone())
         .bind(app.display_name.clone())
@@ -479,6 +482,8 @@ impl DirectoryStoreTx for SqlTx {
         .bind(json(&app.identifier_uris)?)
         .bind(app.sign_in_audience.clone())
         .bind(json(&app.tags)?)
+        .bind(json(&app.clients)?)
+        .bind(app.is_fallback_public_client)
         .execute(&mut *self.tx)
         .await
         .store()?;

@@ -18,6 +18,8 @@ mod additional_access;
 mod agents;
 #[path = "api/answers.rs"]
 mod answers;
+#[path = "api/app_clients.rs"]
+mod app_clients;
 #[path = "api/approval_timeouts.rs"]
 mod approval_timeouts;
 #[path = "api/assignments.rs"]

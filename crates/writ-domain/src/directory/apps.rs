@@ -38,8 +38,24 @@ pub struct ApplicationInput {
     pub identifier_uris: Patch<Vec<String>>,
     pub sign_in_audience: Patch<String>,
     pub tags: Patch<Vec<String>>,
+    /// `publicClient`, `spa` and `web`.
+    pub clients: ClientRegistrationInput,
+    pub is_fallback_public_client: Patch<bool>,
     pub sponsor_ids: Vec<String>,
     pub owner_ids: Vec<String>,
+}
+
+/// The writable parts of an application's client registrations. Each is set, cleared (`null`)
+/// or left as it is on its own: `{"web": {"logoutUrl": "…"}}` keeps `web.redirectUris`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientRegistrationInput {
+    pub public_client_redirect_uris: Patch<Vec<String>>,
+    pub spa_redirect_uris: Patch<Vec<String>>,
+    pub web_redirect_uris: Patch<Vec<String>>,
+    pub home_page_url: Patch<String>,
+    pub logout_url: Patch<String>,
+    pub enable_access_token_issuance: Patch<bool>,
+    pub enable_id_token_issuance: Patch<bool>,
 }
 
 /// The writable properties of a service principal or agent identity.
@@ -379,6 +395,7 @@ impl Directory {
             .application(id)
             .await?
             .ok_or_else(|| DomainError::not_found("application", id))?;
+        super::writ_clients::refuse_change(&app.app_id, "changed")?;
         if let Some(kind) = input.kind
             && kind != app.kind
         {
@@ -441,6 +458,7 @@ impl Directory {
         if caller.login_name == app.app_id {
             return Err(DomainError::invalid("an application cannot delete itself"));
         }
+        super::writ_clients::refuse_change(&app.app_id, "deleted")?;
         if app.kind == ApplicationKind::AgentIdentityBlueprint {
             let agents = self
                 .store
@@ -759,6 +777,7 @@ impl Directory {
             .service_principal(id)
             .await?
             .ok_or_else(|| DomainError::not_found("servicePrincipal", id))?;
+        super::writ_clients::refuse_change(&sp.app_id, "deleted")?;
         if sp.kind == ServicePrincipalKind::AgentIdentity && tx.count_agent_users_of(id).await? > 0
         {
             return Err(DomainError::Conflict(
@@ -828,6 +847,7 @@ impl Directory {
                     .application(owner_id)
                     .await?
                     .ok_or_else(|| DomainError::not_found("application", owner_id))?;
+                super::writ_clients::refuse_change(&app.app_id, "given a secret")?;
                 ("Application", app.display_name)
             }
             Some(ObjectKind::ServicePrincipal) => {
@@ -1181,6 +1201,89 @@ fn apply_application(
             app.tags = tags;
             changed.push("tags".to_owned());
         }
+    }
+    changed.extend(apply_clients(app, &mut input.clients)?);
+    match std::mem::take(&mut input.is_fallback_public_client) {
+        Patch::Absent => {}
+        // Graph's `isFallbackPublicClient` is a nullable boolean whose null means false.
+        Patch::Null => {
+            app.is_fallback_public_client = false;
+            changed.push("isFallbackPublicClient".to_owned());
+        }
+        Patch::Value(value) => {
+            app.is_fallback_public_client = value;
+            changed.push("isFallbackPublicClient".to_owned());
+        }
+    }
+    Ok(changed)
+}
+
+/// Applies the client registration changes, then checks the registrations as a whole (the
+/// uniqueness of a redirect URI spans the three kinds).
+fn apply_clients(
+    app: &mut Application,
+    input: &mut ClientRegistrationInput,
+) -> DomainResult<Vec<String>> {
+    fn list(patch: Patch<Vec<String>>, field: &mut Vec<String>) -> bool {
+        match patch {
+            Patch::Absent => false,
+            Patch::Null => {
+                field.clear();
+                true
+            }
+            Patch::Value(v) => {
+                *field = v;
+                true
+            }
+        }
+    }
+    fn flag(patch: Patch<bool>, field: &mut bool) -> bool {
+        match patch {
+            Patch::Absent => false,
+            Patch::Null => {
+                *field = false;
+                true
+            }
+            Patch::Value(v) => {
+                *field = v;
+                true
+            }
+        }
+    }
+    let input = std::mem::take(input);
+    let clients = &mut app.clients;
+    let mut changed = Vec::new();
+    if list(
+        input.public_client_redirect_uris,
+        &mut clients.public_client_redirect_uris,
+    ) {
+        changed.push("publicClient".to_owned());
+    }
+    if list(input.spa_redirect_uris, &mut clients.spa_redirect_uris) {
+        changed.push("spa".to_owned());
+    }
+    let web = &mut clients.web;
+    let mut web_changed = list(input.web_redirect_uris, &mut web.redirect_uris);
+    for (patch, field) in [
+        (input.home_page_url, &mut web.home_page_url),
+        (input.logout_url, &mut web.logout_url),
+    ] {
+        web_changed |= !patch.is_absent();
+        patch.apply_to(field);
+    }
+    web_changed |= flag(
+        input.enable_access_token_issuance,
+        &mut web.enable_access_token_issuance,
+    );
+    web_changed |= flag(
+        input.enable_id_token_issuance,
+        &mut web.enable_id_token_issuance,
+    );
+    if web_changed {
+        changed.push("web".to_owned());
+    }
+    if !changed.is_empty() {
+        super::client_uris::check_registration(&app.clients)?;
     }
     Ok(changed)
 }

@@ -21,6 +21,9 @@ pub struct BootstrapConfig {
     pub client_secret: Option<String>,
     /// Settings to store if absent (e.g. a freshly generated signing key); the stored values win.
     pub initial_settings: Vec<(String, String)>,
+    /// The server's public URL, under which the portal client's redirect URI is registered
+    /// (`None`: left as stored).
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +65,8 @@ pub async fn bootstrap(
     }
 
     crate::entitlement::ensure_general_catalog(tx.as_mut(), now).await?;
+    super::writ_clients::ensure_writ_clients(tx.as_mut(), now, config.public_url.as_deref())
+        .await?;
 
     let mut generated_admin = None;
     let credentials = match (&config.client_id, &config.client_secret) {
@@ -69,6 +74,11 @@ pub async fn bootstrap(
             let id = parse_guid(id).ok_or_else(|| {
                 DomainError::invalid(format!("bootstrap.client_id '{id}' is not a GUID"))
             })?;
+            if super::writ_clients::is_writ_client(&id) {
+                return Err(DomainError::invalid(format!(
+                    "bootstrap.client_id {id} is the client id of one of Writ's own clients; choose another"
+                )));
+            }
             Some((id, secret.clone(), false))
         }
         (Some(_), None) | (None, Some(_)) => {

@@ -5,15 +5,17 @@ mod apps;
 mod assignments;
 mod audit_log;
 mod bootstrap;
+pub mod client_uris;
 mod deletion;
 pub mod groups;
 mod services;
 mod users;
+pub mod writ_clients;
 
 pub use crate::model::directory::*;
 pub use apps::{
-    ApplicationInput, MAX_SPONSOR_GROUPS, MAX_SPONSORS, NewSecret, PasswordCredentialInput,
-    ServicePrincipalInput,
+    ApplicationInput, ClientRegistrationInput, MAX_SPONSOR_GROUPS, MAX_SPONSORS, NewSecret,
+    PasswordCredentialInput, ServicePrincipalInput,
 };
 pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignmentInput};
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};

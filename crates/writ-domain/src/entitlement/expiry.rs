@@ -163,6 +163,7 @@ fn expiry(
         requestor,
         request_id: None,
         justification: None,
+        parameters: None,
         at,
         target_name,
         recipients,

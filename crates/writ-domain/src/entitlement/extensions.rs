@@ -159,6 +159,7 @@ impl Entitlement {
             justification: input.justification,
             schedule,
             answers,
+            parameters: input.parameters,
             created_date_time: now,
             completed_date_time: None,
         };

@@ -216,6 +216,7 @@ mod tests {
             justification: None,
             schedule: RequestSchedule::default(),
             answers: Vec::new(),
+            parameters: None,
             created_date_time: NOW,
             completed_date_time: None,
         }

@@ -36,8 +36,8 @@ pub use crate::model::catalog::*;
 pub use crate::model::organization::*;
 pub use crate::model::policy::AssignmentPolicy;
 pub use crate::model::{
-    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestSchedule,
-    RequestState, RequestType, Subject,
+    ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestParameters,
+    RequestSchedule, RequestState, RequestType, Subject,
 };
 pub use approvals::StageDecision;
 pub use callouts::{CalloutSender, CalloutTokenIssuer, ResumeInput};

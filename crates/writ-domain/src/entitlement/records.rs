@@ -121,6 +121,8 @@ pub(super) struct Ending<'a> {
     pub requestor: (String, PrincipalKind),
     pub request_id: Option<&'a str>,
     pub justification: Option<String>,
+    /// The removal request's `parameters`, as sent (none for Writ's own removals).
+    pub parameters: Option<crate::model::RequestParameters>,
     pub at: OffsetDateTime,
     pub target_name: &'a str,
     pub recipients: Vec<Recipient>,
@@ -145,6 +147,7 @@ pub(super) fn ending_records(ending: Ending<'_>) -> EndingRecords {
         requestor,
         request_id,
         justification,
+        parameters,
         at,
         target_name,
         recipients,
@@ -175,6 +178,7 @@ pub(super) fn ending_records(ending: Ending<'_>) -> EndingRecords {
         justification,
         schedule: RequestSchedule::default(),
         answers: Vec::new(),
+        parameters,
         created_date_time: at,
         completed_date_time: Some(at),
     };

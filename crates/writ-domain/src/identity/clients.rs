@@ -10,8 +10,9 @@ use super::{Identity, IdentityError, IdentityResult, Principal};
 use crate::directory::{ClientSecret, ServicePrincipal, User};
 use crate::{ids, secrets};
 
-/// The client id recorded in user tokens requested without one (`azp`/`appid`).
-pub const WRIT_PUBLIC_CLIENT_ID: &str = "a8d5e6f0-4c3b-4f7a-9d21-77717e000001";
+/// The client id recorded in user tokens requested without one (`azp`/`appid`): Writ's
+/// command-line public client, created at first start.
+pub use crate::directory::writ_clients::WRIT_PUBLIC_CLIENT_ID;
 
 /// A blocking check (an argon2 verification) handed to the caller to run off the async workers;
 /// the domain has no runtime of its own.

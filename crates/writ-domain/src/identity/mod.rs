@@ -1,6 +1,7 @@
 //! Identity (DESIGN section 3): who a client is ([`clients`]: client secrets, local passwords),
 //! who the caller of an API request is ([`callers`]: verified token claims resolved against the
-//! database, every request) and what a token carries ([`claims`]: its audience, `roles`, `wids`
+//! database, every request), which applications are OAuth clients and where they may be
+//! redirected ([`oauth_clients`]), and what a token carries ([`claims`]: its audience, `roles`, `wids`
 //! and the instant it must end by), and how often a password may be tried ([`sign_in`]). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
@@ -9,11 +10,13 @@
 pub mod callers;
 pub mod claims;
 pub mod clients;
+pub mod oauth_clients;
 pub mod sign_in;
 
 pub use callers::TokenType;
 pub use claims::{Audience, TokenContent, TokenLifetimes};
 pub use clients::WRIT_PUBLIC_CLIENT_ID;
+pub use oauth_clients::{MatchedRedirect, OAuthClient, match_redirect_uri};
 
 use crate::authz::PrincipalKind;
 use crate::clock::Clock;

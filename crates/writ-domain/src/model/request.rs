@@ -146,8 +146,18 @@ pub struct AssignmentRequest {
     pub schedule: RequestSchedule,
     /// Answers to the policy's questions.
     pub answers: Vec<Answer>,
+    /// Graph's `parameters`, as the requestor sent them.
+    pub parameters: Option<RequestParameters>,
     pub created_date_time: OffsetDateTime,
     pub completed_date_time: Option<OffsetDateTime>,
+}
+
+/// Graph's `accessPackageAssignmentRequestParameters`. `bypassApproval` is stored and returned
+/// but not acted on: whether a request may skip its approval stages is issue 19's rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestParameters {
+    pub bypass_approval: Option<bool>,
 }
 
 impl AssignmentRequest {
@@ -334,4 +344,5 @@ pub struct AssignmentRequestInput {
     pub justification: Option<String>,
     pub schedule: Option<RequestSchedule>,
     pub answers: Vec<Answer>,
+    pub parameters: Option<RequestParameters>,
 }

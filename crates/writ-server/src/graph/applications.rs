@@ -33,6 +33,10 @@ const WRITABLE: &[&str] = &[
     "identifierUris",
     "signInAudience",
     "tags",
+    "publicClient",
+    "spa",
+    "web",
+    "isFallbackPublicClient",
     "owners@odata.bind",
 ];
 const BLUEPRINT_EXTRA: &[&str] = &["sponsors@odata.bind"];

@@ -183,8 +183,8 @@ async fn agents_are_created_with_sponsors_and_authenticate(backend: Backend) {
     let all = app.get("/v1.0/servicePrincipals", &app.admin).await;
     assert_eq!(
         all.body["value"].as_array().unwrap().len(),
-        3,
-        "admin, blueprint principal, agent"
+        5,
+        "admin, Writ's command-line and portal clients, blueprint principal, agent"
     );
     let by_app_id = app
         .get(

@@ -3,14 +3,16 @@
 //! updating one, and those of `addPassword` and `removePassword`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use writ_domain::directory::{
     AppRole as DomainAppRole, Application as DomainApplication, ApplicationInput, ApplicationKind,
-    ClientSecret, PasswordCredentialInput, PermissionScope as DomainPermissionScope,
+    ClientRegistrationInput, ClientSecret, PasswordCredentialInput,
+    PermissionScope as DomainPermissionScope,
 };
+use writ_domain::patch::Patch;
 
 use super::input::{Binds, Field, FieldValue, PROPERTY};
 use crate::error::{ApiError, ApiResult};
@@ -153,8 +155,52 @@ pub struct Application {
     pub sign_in_audience: String,
     pub tags: Vec<String>,
     pub password_credentials: Vec<PasswordCredential>,
+    /// Redirect URIs of native and command-line apps (custom schemes and loopback `http`).
+    pub public_client: PublicClientApplication,
+    /// Redirect URIs of single-page apps.
+    pub spa: SpaApplication,
+    /// Redirect URIs and sign-out URL of web apps (confidential clients).
+    pub web: WebApplication,
+    /// The application is a public client whatever its redirect URI (device code, password).
+    pub is_fallback_public_client: bool,
     #[schema(format = DateTime)]
     pub created_date_time: String,
+}
+
+/// Graph's `publicClientApplication`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = publicClientApplication)]
+pub struct PublicClientApplication {
+    pub redirect_uris: Vec<String>,
+}
+
+/// Graph's `spaApplication`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = spaApplication)]
+pub struct SpaApplication {
+    pub redirect_uris: Vec<String>,
+}
+
+/// Graph's `implicitGrantSettings`: always both false (Writ has no implicit flow).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = implicitGrantSettings)]
+pub struct ImplicitGrantSettings {
+    pub enable_access_token_issuance: bool,
+    pub enable_id_token_issuance: bool,
+}
+
+/// Graph's `webApplication` (`redirectUriSettings` is not served: `redirectUris` says it all).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = webApplication)]
+pub struct WebApplication {
+    pub home_page_url: Option<String>,
+    pub implicit_grant_settings: ImplicitGrantSettings,
+    pub logout_url: Option<String>,
+    pub redirect_uris: Vec<String>,
 }
 
 /// `application` or `agentIdentityBlueprint`.
@@ -187,6 +233,22 @@ impl Application {
             sign_in_audience: app.sign_in_audience.clone(),
             tags: app.tags.clone(),
             password_credentials: credentials.iter().map(PasswordCredential::from).collect(),
+            public_client: PublicClientApplication {
+                redirect_uris: app.clients.public_client_redirect_uris.clone(),
+            },
+            spa: SpaApplication {
+                redirect_uris: app.clients.spa_redirect_uris.clone(),
+            },
+            web: WebApplication {
+                home_page_url: app.clients.web.home_page_url.clone(),
+                implicit_grant_settings: ImplicitGrantSettings {
+                    enable_access_token_issuance: app.clients.web.enable_access_token_issuance,
+                    enable_id_token_issuance: app.clients.web.enable_id_token_issuance,
+                },
+                logout_url: app.clients.web.logout_url.clone(),
+                redirect_uris: app.clients.web.redirect_uris.clone(),
+            },
+            is_fallback_public_client: app.is_fallback_public_client,
             created_date_time: instant(app.created_date_time),
         }
     }
@@ -355,6 +417,21 @@ pub struct ApplicationBody {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub tags: Field<Vec<String>>,
+    /// `{"redirectUris": [...]}`; `null` clears.
+    #[serde(default)]
+    #[schema(value_type = Option<PublicClientApplication>)]
+    pub public_client: Field<RedirectUrisInput>,
+    /// `{"redirectUris": [...]}`; `null` clears.
+    #[serde(default)]
+    #[schema(value_type = Option<SpaApplication>)]
+    pub spa: Field<RedirectUrisInput>,
+    /// The properties given are set (`null` clears one), the others kept; `null` clears all.
+    #[serde(default)]
+    #[schema(value_type = Option<WebApplication>)]
+    pub web: Field<WebInput>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_fallback_public_client: Field<bool>,
     /// Blueprints only: directory object URLs.
     #[serde(rename = "sponsors@odata.bind", default)]
     #[schema(value_type = Option<Vec<String>>)]
@@ -388,9 +465,151 @@ impl ApplicationBody {
             identifier_uris: self.identifier_uris.into_patch(),
             sign_in_audience: self.sign_in_audience.into_patch(),
             tags: self.tags.into_patch(),
+            clients: client_input(self.public_client, self.spa, self.web),
+            is_fallback_public_client: self.is_fallback_public_client.into_patch(),
             sponsor_ids: self.sponsors.0,
             owner_ids: self.owners.0,
         }
+    }
+}
+
+/// The domain's input for `publicClient`, `spa` and `web`: an object sets what it names; `null`
+/// for the whole object clears all of it.
+fn client_input(
+    public_client: Field<RedirectUrisInput>,
+    spa: Field<RedirectUrisInput>,
+    web: Field<WebInput>,
+) -> ClientRegistrationInput {
+    fn uris(field: Field<RedirectUrisInput>) -> Patch<Vec<String>> {
+        match field {
+            Field::Absent => Patch::Absent,
+            Field::Null => Patch::Null,
+            Field::Value(v) => v.0,
+        }
+    }
+    let web = match web {
+        Field::Absent => WebInput::default(),
+        Field::Null => WebInput {
+            redirect_uris: Patch::Null,
+            home_page_url: Patch::Null,
+            logout_url: Patch::Null,
+            enable_access_token_issuance: Patch::Null,
+            enable_id_token_issuance: Patch::Null,
+        },
+        Field::Value(web) => web,
+    };
+    ClientRegistrationInput {
+        public_client_redirect_uris: uris(public_client),
+        spa_redirect_uris: uris(spa),
+        web_redirect_uris: web.redirect_uris,
+        home_page_url: web.home_page_url,
+        logout_url: web.logout_url,
+        enable_access_token_issuance: web.enable_access_token_issuance,
+        enable_id_token_issuance: web.enable_id_token_issuance,
+    }
+}
+
+/// Written `publicClient` or `spa`: `redirectUris` (absent: unchanged; `null`: cleared).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RedirectUrisInput(Patch<Vec<String>>);
+
+fn object_of(value: Value, name: &str, allowed: &[&str]) -> Result<Map<String, Value>, String> {
+    let Value::Object(object) = value else {
+        return Err(format!("property '{name}' must be an object"));
+    };
+    if let Some(key) = object
+        .keys()
+        .find(|k| k.as_str() != "@odata.type" && !allowed.contains(&k.as_str()))
+    {
+        return Err(if name == "web" && key == "redirectUriSettings" {
+            "web.redirectUriSettings cannot be set in Writ: set web.redirectUris".into()
+        } else {
+            format!(
+                "{name}.{key} is not a property Writ supports here (allowed: {})",
+                allowed.join(", ")
+            )
+        });
+    }
+    Ok(object)
+}
+
+fn patch_of<T: FieldValue>(
+    object: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Patch<T>, String> {
+    match object.get(key) {
+        None => Ok(Patch::Absent),
+        Some(Value::Null) => Ok(Patch::Null),
+        Some(value) => T::from_json(value.clone())
+            .map(Patch::Value)
+            .map_err(|e| e.replace(PROPERTY, path)),
+    }
+}
+
+impl FieldValue for RedirectUrisInput {
+    fn from_json(value: Value) -> Result<Self, String> {
+        let object = object_of(value, PROPERTY, &["redirectUris"])?;
+        Ok(Self(patch_of(
+            &object,
+            "redirectUris",
+            &format!("{PROPERTY}.redirectUris"),
+        )?))
+    }
+}
+
+/// Written `web`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebInput {
+    redirect_uris: Patch<Vec<String>>,
+    home_page_url: Patch<String>,
+    logout_url: Patch<String>,
+    enable_access_token_issuance: Patch<bool>,
+    enable_id_token_issuance: Patch<bool>,
+}
+
+impl FieldValue for WebInput {
+    fn from_json(value: Value) -> Result<Self, String> {
+        let web = object_of(
+            value,
+            "web",
+            &[
+                "redirectUris",
+                "homePageUrl",
+                "logoutUrl",
+                "implicitGrantSettings",
+            ],
+        )?;
+        let (access, id) = match web.get("implicitGrantSettings") {
+            None => (Patch::Absent, Patch::Absent),
+            Some(Value::Null) => (Patch::Null, Patch::Null),
+            Some(settings) => {
+                let settings = object_of(
+                    settings.clone(),
+                    "web.implicitGrantSettings",
+                    &["enableAccessTokenIssuance", "enableIdTokenIssuance"],
+                )?;
+                (
+                    patch_of(
+                        &settings,
+                        "enableAccessTokenIssuance",
+                        "web.implicitGrantSettings.enableAccessTokenIssuance",
+                    )?,
+                    patch_of(
+                        &settings,
+                        "enableIdTokenIssuance",
+                        "web.implicitGrantSettings.enableIdTokenIssuance",
+                    )?,
+                )
+            }
+        };
+        Ok(Self {
+            redirect_uris: patch_of(&web, "redirectUris", "web.redirectUris")?,
+            home_page_url: patch_of(&web, "homePageUrl", "web.homePageUrl")?,
+            logout_url: patch_of(&web, "logoutUrl", "web.logoutUrl")?,
+            enable_access_token_issuance: access,
+            enable_id_token_issuance: id,
+        })
     }
 }
 

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use writ_domain::entitlement::{
-    Answer, AssignmentRequestInput, RequestSchedule, ResumeInput, StageDecision,
+    Answer, AssignmentRequestInput, RequestParameters, RequestSchedule, ResumeInput, StageDecision,
 };
 use writ_domain::patch::Patch;
 
-use super::requests::{ANSWER_TYPE, EntitlementManagementSchedule};
+use super::requests::{
+    ANSWER_TYPE, AccessPackageAssignmentRequestParameters, EntitlementManagementSchedule,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::json_input::JsonObject;
 use crate::wire::body::{WireBody, read};
@@ -49,6 +51,11 @@ pub struct AccessPackageAssignmentRequestBody {
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub answers: Patch<Value>,
+    /// `accessPackageAssignmentRequestParameters`: `bypassApproval` (stored and returned; not
+    /// acted on until issue 19).
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    #[schema(value_type = Option<AccessPackageAssignmentRequestParameters>)]
+    pub parameters: Patch<Value>,
 }
 
 impl WireBody for AccessPackageAssignmentRequestBody {
@@ -149,6 +156,47 @@ fn answer(index: usize, item: &Value) -> ApiResult<Answer> {
     })
 }
 
+/// `parameters` of a create body: an object with at most `bypassApproval` (a boolean or `null`)
+/// and `@odata.type`; `null` or absent is none.
+fn parameters(value: Patch<Value>) -> ApiResult<Option<RequestParameters>> {
+    let fields = match value {
+        Patch::Absent | Patch::Null => return Ok(None),
+        Patch::Value(Value::Object(fields)) => fields,
+        Patch::Value(_) => {
+            return Err(ApiError::bad_request(
+                "property 'parameters' must be an object",
+            ));
+        }
+    };
+    let mut parameters = RequestParameters::default();
+    for (key, value) in &fields {
+        match (key.as_str(), value) {
+            ("@odata.type", Value::String(t))
+                if t.trim_start_matches('#').eq_ignore_ascii_case(
+                    "microsoft.graph.accessPackageAssignmentRequestParameters",
+                ) => {}
+            ("@odata.type", _) => {
+                return Err(ApiError::bad_request(format!(
+                    "parameters: @odata.type {value} is not #microsoft.graph.accessPackageAssignmentRequestParameters"
+                )));
+            }
+            ("bypassApproval", Value::Bool(b)) => parameters.bypass_approval = Some(*b),
+            ("bypassApproval", Value::Null) => {}
+            ("bypassApproval", _) => {
+                return Err(ApiError::bad_request(
+                    "property 'parameters.bypassApproval' must be a boolean",
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(format!(
+                    "Property '{other}' does not exist on type 'microsoft.graph.accessPackageAssignmentRequestParameters'."
+                )));
+            }
+        }
+    }
+    Ok(Some(parameters))
+}
+
 impl AccessPackageAssignmentRequestBody {
     /// The domain's input: the ids the assignment names, the answers and the schedule.
     pub fn into_input(self) -> ApiResult<AssignmentRequestInput> {
@@ -225,6 +273,7 @@ impl AccessPackageAssignmentRequestBody {
             justification: self.justification.into_option(),
             schedule,
             answers,
+            parameters: parameters(self.parameters)?,
         })
     }
 }

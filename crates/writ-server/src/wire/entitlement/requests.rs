@@ -238,6 +238,8 @@ pub struct AccessPackageAssignmentRequest {
     pub schedule: EntitlementManagementSchedule,
     pub answers: Vec<AccessPackageAnswerString>,
     pub custom_extension_callout_instances: Vec<CustomExtensionCalloutInstance>,
+    /// As the requestor sent them; `null` if none were.
+    pub parameters: Option<AccessPackageAssignmentRequestParameters>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<AccessPackage>)]
     pub access_package: Option<Option<AccessPackage>>,
@@ -275,11 +277,26 @@ impl AccessPackageAssignmentRequest {
                 .iter()
                 .map(CustomExtensionCalloutInstance::from)
                 .collect(),
+            parameters: r
+                .parameters
+                .as_ref()
+                .map(|p| AccessPackageAssignmentRequestParameters {
+                    bypass_approval: p.bypass_approval,
+                }),
             access_package: None,
             assignment: None,
             requestor: None,
         }
     }
+}
+
+/// Graph's `accessPackageAssignmentRequestParameters`. `bypassApproval` is stored and returned,
+/// not yet acted on (issue 19).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = accessPackageAssignmentRequestParameters)]
+pub struct AccessPackageAssignmentRequestParameters {
+    pub bypass_approval: Option<bool>,
 }
 
 impl From<&AssignmentRequest> for AccessPackageAssignmentRequest {
