@@ -5,8 +5,10 @@
 //! which the `writ` binary starts beside the server.
 
 pub mod auth;
+pub mod browser;
 pub mod callout_tokens;
 pub mod client_address;
+pub mod device_flow;
 pub mod error;
 pub mod graph;
 pub mod health;
@@ -14,6 +16,7 @@ pub mod idempotency;
 pub mod json_input;
 pub mod oauth;
 pub mod odata;
+pub mod pages;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
@@ -63,6 +66,8 @@ pub struct ServerConfig {
     pub trusted_proxies: client_address::TrustedProxies,
     /// `metrics_listen` is set: [`metrics_router`] serves `/metrics`, [`router`] does not.
     pub metrics_on_own_listener: bool,
+    /// Browser sessions and the device flow.
+    pub browser: state::BrowserSettings,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -154,8 +159,10 @@ pub async fn start(
             resource_token_lifetime: config.resource_token_lifetime,
             trusted_proxies: config.trusted_proxies.clone(),
             metrics_on_own_listener: config.metrics_on_own_listener,
+            browser: config.browser,
         }),
         password_limiter: Arc::new(rate_limit::SignInLimiter::default()),
+        user_code_limiter: Arc::new(rate_limit::SignInLimiter::default()),
         metrics: config.metrics,
         dummy_password_hash: Arc::new(dummy_password_hash),
         job_waker: writ_domain::job_waker::JobWaker::default(),
@@ -205,6 +212,9 @@ fn plain_routes() -> Routes {
     Routes::new()
         .section("oauth2", false)
         .with(oauth::routes)
+        .section("signIn", false)
+        .with(browser::routes)
+        .with(device_flow::routes)
         .section("operations", false)
         .with(health::routes)
         .route(

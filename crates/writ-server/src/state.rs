@@ -21,6 +21,16 @@ pub struct ServerSettings {
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// `/metrics` is served by its own listener (`metrics_listen`), not by the API's.
     pub metrics_on_own_listener: bool,
+    /// Browser sessions and the device flow (`sessions.*`, `device_code.*`).
+    pub browser: BrowserSettings,
+}
+
+/// How long browser sessions and device codes last (DESIGN section 14), bounded by the domain's
+/// policies when the configuration is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrowserSettings {
+    pub sessions: writ_domain::identity::sessions::SessionPolicy,
+    pub device_flow: writ_domain::identity::device_codes::DeviceFlowPolicy,
 }
 
 #[derive(Clone, Debug)]
@@ -30,6 +40,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub settings: Arc<ServerSettings>,
     pub password_limiter: Arc<SignInLimiter>,
+    /// Bounds the user codes tried at `/devicelogin` per client address.
+    pub user_code_limiter: Arc<SignInLimiter>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// An argon2 hash verified against when the user is unknown, so that a failed sign-in takes
     /// the same time whether or not the account exists.

@@ -191,6 +191,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
                 &config.trusted_proxies,
             )?,
             metrics_on_own_listener: metrics_listener.is_some(),
+            browser: config::browser_settings(&config)?,
         },
     )
     .await

@@ -1,7 +1,8 @@
 //! Identity (DESIGN section 3): who a client is ([`clients`]: client secrets, local passwords),
 //! who the caller of an API request is ([`callers`]: verified token claims resolved against the
 //! database, every request) and what a token carries ([`claims`]: its audience, `roles`, `wids`
-//! and the instant it must end by), and how often a password may be tried ([`sign_in`]). The
+//! and the instant it must end by), how often a password may be tried ([`sign_in`]), browser sessions
+//! ([`sessions`]) and the device authorization grant ([`device_codes`]). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
@@ -9,6 +10,8 @@
 pub mod callers;
 pub mod claims;
 pub mod clients;
+pub mod device_codes;
+pub mod sessions;
 pub mod sign_in;
 
 pub use callers::TokenType;
@@ -31,6 +34,9 @@ pub enum IdentityError {
     /// Unknown client, wrong or expired secret, or an unregistered `client_id`.
     #[error("The client id or secret is not valid.")]
     InvalidClient,
+    /// The client may not use a public-client flow (the device code flow).
+    #[error("The client is not a public client: the device code flow is for public clients.")]
+    NotPublicClient,
     /// The client authenticated but has no enabled service principal here.
     #[error("The application has no enabled service principal in this tenant.")]
     UnauthorizedClient,
