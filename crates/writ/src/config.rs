@@ -716,6 +716,56 @@ mod tests {
     }
 
     #[test]
+    fn session_and_device_code_settings_default_and_are_bounded() {
+        let settings = browser_settings(&Config::default()).unwrap();
+        assert_eq!(settings.sessions.idle, time::Duration::hours(8));
+        assert_eq!(settings.sessions.absolute, time::Duration::hours(24));
+        assert_eq!(settings.device_flow.lifetime, time::Duration::minutes(15));
+        assert_eq!(settings.device_flow.interval_secs, 5);
+        let config = with_env(&[
+            ("WRIT_SESSION_IDLE_LIFETIME", "PT1H"),
+            ("WRIT_DEVICE_CODE_INTERVAL", "PT2S"),
+        ])
+        .unwrap();
+        let settings = browser_settings(&config).unwrap();
+        assert_eq!(settings.sessions.idle, time::Duration::hours(1));
+        assert_eq!(settings.device_flow.interval_secs, 2);
+        for (key, value, message) in [
+            (
+                "WRIT_SESSION_IDLE_LIFETIME",
+                "PT30S",
+                "between PT1M and P30D",
+            ),
+            ("WRIT_SESSION_IDLE_LIFETIME", "PT25H", "must not exceed"),
+            (
+                "WRIT_SESSION_ABSOLUTE_LIFETIME",
+                "P31D",
+                "between PT1M and P30D",
+            ),
+            (
+                "WRIT_SESSION_ABSOLUTE_LIFETIME",
+                "-PT1H",
+                "sessions.absolute_lifetime",
+            ),
+            (
+                "WRIT_DEVICE_CODE_LIFETIME",
+                "PT1H",
+                "between PT1M and PT30M",
+            ),
+            ("WRIT_DEVICE_CODE_INTERVAL", "PT1.5S", "whole seconds"),
+            ("WRIT_DEVICE_CODE_INTERVAL", "PT301S", "between 1 and 300"),
+            (
+                "WRIT_DEVICE_CODE_INTERVAL",
+                "soon",
+                "sessions.device_code_interval",
+            ),
+        ] {
+            let err = with_env(&[(key, value)]).unwrap_err();
+            assert!(err.contains(message), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
     fn max_agent_access_defaults_to_a_year_and_every_duration_setting_is_bounded() {
         assert_eq!(
             max_agent_access(&Config::default()).unwrap(),
