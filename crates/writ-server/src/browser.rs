@@ -569,3 +569,95 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             pages::stylesheet,
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(public_url: &str) -> ServerSettings {
+        ServerSettings {
+            public_url: public_url.into(),
+            tenant_id: "3f6c1d2e-8a4b-4c5d-9e0f-1a2b3c4d5e6f".into(),
+            resource_token_lifetime: time::Duration::minutes(10),
+            trusted_proxies: Default::default(),
+            metrics_on_own_listener: false,
+            browser: Default::default(),
+        }
+    }
+
+    #[test]
+    fn https_decides_the_cookie_names_and_secure() {
+        let headers = HeaderMap::new();
+        let https = came_over_https(&settings("HTTPS://writ.example.org"), &headers);
+        assert!(https);
+        assert!(!came_over_https(
+            &settings("http://127.0.0.1:8080"),
+            &headers
+        ));
+        assert_eq!(session_cookie(true), "__Host-writ_session");
+        assert_eq!(session_cookie(false), "writ_session");
+        assert_eq!(pre_session_cookie(true), "__Host-writ_signin");
+        let mut response = Response::new(axum::body::Body::empty());
+        set_cookie(&mut response, session_cookie(true), "abc", 60, true);
+        set_cookie(&mut response, session_cookie(false), "", 0, false);
+        let cookies: Vec<&str> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            cookies,
+            [
+                "__Host-writ_session=abc; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure",
+                "writ_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+            ]
+        );
+    }
+
+    #[test]
+    fn cookies_are_read_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("other=1; writ_session_x=2;  writ_session=abc ; x=y"),
+        );
+        assert_eq!(cookie(&headers, "writ_session").as_deref(), Some("abc"));
+        assert_eq!(cookie(&headers, "__Host-writ_session"), None);
+        headers.insert(header::COOKIE, HeaderValue::from_static("writ_session="));
+        assert_eq!(cookie(&headers, "writ_session"), None);
+        let long = format!("writ_session={}", "a".repeat(129));
+        headers.insert(header::COOKIE, HeaderValue::from_str(&long).unwrap());
+        assert_eq!(cookie(&headers, "writ_session"), None);
+    }
+
+    #[test]
+    fn tenants_and_return_paths() {
+        let s = settings("http://writ.test");
+        assert!(is_this_tenant(&s, "3F6C1D2E-8A4B-4C5D-9E0F-1A2B3C4D5E6F"));
+        assert!(is_this_tenant(&s, "common"));
+        assert!(is_this_tenant(&s, "Organizations"));
+        assert!(!is_this_tenant(&s, "consumers"));
+        assert!(matches!(safe_return_to(None), Ok(None)));
+        for ok in ["/", "/devicelogin", "/a/b?c=d&e=%2F%2F", "/%5Cx"] {
+            assert!(matches!(safe_return_to(Some(ok)), Ok(Some(_))), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil",
+            "evil",
+            "",
+            "/a\tb",
+            "/a\nb",
+        ] {
+            assert!(safe_return_to(Some(bad)).is_err(), "{bad:?}");
+        }
+        assert!(safe_return_to(Some(&format!("/{}", "a".repeat(2048)))).is_err());
+        assert_eq!(
+            sign_in_path(&s, "/devicelogin?x=1"),
+            "/3f6c1d2e-8a4b-4c5d-9e0f-1a2b3c4d5e6f/login?return_to=%2Fdevicelogin%3Fx%3D1"
+        );
+    }
+}

@@ -227,3 +227,50 @@ pub fn is_form(headers: &HeaderMap) -> bool {
             .unwrap_or(false)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_escape_what_they_show_and_send_the_security_headers() {
+        let page = SignInPage {
+            action: "/t/login",
+            csrf: "tok\"en",
+            return_to: "/x?a=1&b=2",
+            username: "<script>alert(1)</script>",
+            error: Some("Bad <b>"),
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&#60;script&#62;alert(1)"), "{html}");
+        assert!(html.contains("role=\"alert\""));
+        assert!(html.contains("<label for=\"password\">"));
+        assert!(!html.contains("tok\"en"));
+        let response = render(StatusCode::BAD_REQUEST, &page);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let h = response.headers();
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    }
+
+    #[test]
+    fn forms_refuse_nul_and_repeats() {
+        assert_eq!(
+            pairs(b"a=1&b=x%20y").unwrap(),
+            [("a".into(), "1".into()), ("b".into(), "x y".into())]
+        );
+        assert!(pairs(b"a=%00").is_err());
+        assert!(pairs(b"a=1&a=2").is_err());
+        let p = pairs(b"a=&b=2").unwrap();
+        assert_eq!(field(&p, "a"), None);
+        assert_eq!(field(&p, "b"), Some("2"));
+    }
+}
