@@ -295,6 +295,26 @@ async fn session_ends_when_the_user_is_disabled(backend: Backend) {
             .any(|(activity, result, _)| activity == "Sign-out" && result == "success"),
         "{audits:?}"
     );
+    // A deleted user's session ends too.
+    let gone = app.create_user("Soon Deleted").await;
+    let mut deleted = Browser::default();
+    deleted
+        .sign_in(&app, &upn("Soon Deleted"), PASSWORD, "")
+        .await;
+    assert_eq!(
+        deleted.get(&app, "/devicelogin").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.delete(&format!("/v1.0/users/{gone}"), &app.admin)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        deleted.get(&app, "/devicelogin").await.status,
+        StatusCode::SEE_OTHER
+    );
     // Re-enabling does not bring the ended session back.
     let reply = app
         .send(
