@@ -188,18 +188,27 @@ pub enum DevicePoll {
     },
 }
 
-/// The rule of a poll on a stored code, before the approved case is spent: what to answer, and
-/// the interval to record when the poll is to be recorded.
+/// What a poll on a stored code does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollStep {
+    /// Answer this (never [`DevicePoll::Granted`]).
+    Answer(DevicePoll),
+    /// The code is approved and polled in time by its client: spend it and issue the tokens.
+    Spend,
+}
+
+/// The rule of a poll on a stored code: what to do, and the interval to record when the poll is
+/// to be recorded.
 pub fn poll_rule(
     code: &DeviceCode,
     client_id: &str,
     now: OffsetDateTime,
-) -> (DevicePoll, Option<i64>) {
+) -> (PollStep, Option<i64>) {
     if code.client_id != client_id || code.state == DeviceCodeState::Spent {
-        return (DevicePoll::Invalid, None);
+        return (PollStep::Answer(DevicePoll::Invalid), None);
     }
     if now >= code.expires_at {
-        return (DevicePoll::Expired, None);
+        return (PollStep::Answer(DevicePoll::Expired), None);
     }
     let too_soon = code.last_polled_at.is_some_and(|last| {
         last.checked_add(Duration::seconds(code.interval_secs))
@@ -211,15 +220,16 @@ pub fn poll_rule(
             .checked_add(SLOW_DOWN_STEP_SECS)
             .unwrap_or(MAX_INTERVAL_SECS)
             .min(MAX_INTERVAL_SECS);
-        return (DevicePoll::SlowDown, Some(grown));
+        return (PollStep::Answer(DevicePoll::SlowDown), Some(grown));
     }
-    let answer = match code.state {
-        DeviceCodeState::Pending => DevicePoll::Pending,
-        DeviceCodeState::Denied => DevicePoll::Denied,
-        // Spent is answered above; approved is spent by the caller.
-        DeviceCodeState::Approved | DeviceCodeState::Spent => DevicePoll::Invalid,
+    let step = match code.state {
+        DeviceCodeState::Pending => PollStep::Answer(DevicePoll::Pending),
+        DeviceCodeState::Denied => PollStep::Answer(DevicePoll::Denied),
+        DeviceCodeState::Approved => PollStep::Spend,
+        // Answered above.
+        DeviceCodeState::Spent => PollStep::Answer(DevicePoll::Invalid),
     };
-    (answer, Some(code.interval_secs))
+    (step, Some(code.interval_secs))
 }
 
 impl Identity<'_> {
@@ -342,16 +352,17 @@ impl Identity<'_> {
         let Some(code) = self.store.device_code(&hash).await? else {
             return Ok(DevicePoll::Invalid);
         };
-        let (answer, record) = poll_rule(&code, client_id, now);
+        let (step, record) = poll_rule(&code, client_id, now);
         let mut tx = self.store.begin().await?;
         if let Some(interval) = record {
             tx.record_device_poll(&hash, now, interval).await?;
         }
-        if code.state != DeviceCodeState::Approved || answer != DevicePoll::Invalid {
+        if let PollStep::Answer(answer) = step {
             tx.commit().await?;
             return Ok(answer);
         }
-        // Approved and polled in time: spend it in this transaction, so only one poll wins.
+        // Approved and polled in time by its client: spend it in this transaction, so that only
+        // one poll wins.
         let spent = tx
             .move_device_code(
                 &hash,
@@ -423,34 +434,61 @@ mod tests {
         assert_eq!(normalize_user_code("ŴDJB-MJHT"), None);
     }
 
+    fn answer(poll: DevicePoll) -> PollStep {
+        PollStep::Answer(poll)
+    }
+
     #[test]
     fn polls_follow_rfc_8628() {
         let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let approved = code(DeviceCodeState::Approved, None);
+        assert_eq!(poll_rule(&approved, "c", t0), (PollStep::Spend, Some(5)));
+        // Another client's poll never spends it; nor one after expiry.
+        assert_eq!(
+            poll_rule(&approved, "x", t0),
+            (answer(DevicePoll::Invalid), None)
+        );
+        assert_eq!(
+            poll_rule(&approved, "c", t0 + Duration::minutes(15)),
+            (answer(DevicePoll::Expired), None)
+        );
         let pending = code(DeviceCodeState::Pending, None);
-        assert_eq!(poll_rule(&pending, "c", t0), (DevicePoll::Pending, Some(5)));
-        assert_eq!(poll_rule(&pending, "x", t0), (DevicePoll::Invalid, None));
+        assert_eq!(
+            poll_rule(&pending, "c", t0),
+            (answer(DevicePoll::Pending), Some(5))
+        );
+        assert_eq!(
+            poll_rule(&pending, "x", t0),
+            (answer(DevicePoll::Invalid), None)
+        );
         let polled = code(DeviceCodeState::Pending, Some(t0));
         assert_eq!(
             poll_rule(&polled, "c", t0 + Duration::seconds(4)),
-            (DevicePoll::SlowDown, Some(10))
+            (answer(DevicePoll::SlowDown), Some(10))
         );
         assert_eq!(
             poll_rule(&polled, "c", t0 + Duration::seconds(5)),
-            (DevicePoll::Pending, Some(5))
+            (answer(DevicePoll::Pending), Some(5))
         );
         assert_eq!(
             poll_rule(&polled, "c", t0 + Duration::minutes(15)),
-            (DevicePoll::Expired, None)
+            (answer(DevicePoll::Expired), None)
         );
         let denied = code(DeviceCodeState::Denied, None);
-        assert_eq!(poll_rule(&denied, "c", t0), (DevicePoll::Denied, Some(5)));
+        assert_eq!(
+            poll_rule(&denied, "c", t0),
+            (answer(DevicePoll::Denied), Some(5))
+        );
         let spent = code(DeviceCodeState::Spent, None);
-        assert_eq!(poll_rule(&spent, "c", t0), (DevicePoll::Invalid, None));
+        assert_eq!(
+            poll_rule(&spent, "c", t0),
+            (answer(DevicePoll::Invalid), None)
+        );
         let mut slow = code(DeviceCodeState::Pending, Some(t0));
         slow.interval_secs = MAX_INTERVAL_SECS;
         assert_eq!(
             poll_rule(&slow, "c", t0 + Duration::seconds(1)),
-            (DevicePoll::SlowDown, Some(MAX_INTERVAL_SECS))
+            (answer(DevicePoll::SlowDown), Some(MAX_INTERVAL_SECS))
         );
     }
 
