@@ -22,12 +22,13 @@ use crate::error::DomainError;
 use crate::model::{
     AccessPackage, AppRoleAssignment, Application, ApplicationKind, ApprovalStageRecord,
     Assignment, AssignmentPolicy, AssignmentRequest, AttemptRecord, AuditLink, AuditRecord,
-    AuditScope, Catalog, CatalogResource, ChainHead, ChainedAudit, ClaimedCallout, ClaimedDelivery,
-    ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization, CustomExtension,
-    DirectoryObject, EmRoleAssignment, EmailDelivery, Group, HeldGrant, NewJob, ObjectKind,
-    OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RequestState,
-    ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
-    ServicePrincipalKind, Subject, User, UserKind, WebhookDelivery, WebhookEndpoint,
+    AuditScope, BrowserSession, Catalog, CatalogResource, ChainHead, ChainedAudit, ClaimedCallout,
+    ClaimedDelivery, ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization,
+    CustomExtension, DeviceCode, DeviceCodeState, DirectoryObject, EmRoleAssignment, EmailDelivery,
+    Group, HeldGrant, NewJob, ObjectKind, OutboxEvent, PackageRoleScope, PermissionGrant,
+    QueuedJob, Recipient, RequestState, ResourceRequest, ResourceRole, ResourceScope,
+    RoleAssignment, ServicePrincipal, ServicePrincipalKind, Subject, User, UserKind,
+    WebhookDelivery, WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};
 
@@ -38,12 +39,14 @@ mod entitlement;
 #[cfg(test)]
 pub(crate) mod fake;
 mod jobs;
+mod sessions;
 
 pub use audit::{AuditStore, AuditStoreTx};
 pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx};
 pub use jobs::{JobStore, JobStoreTx};
+pub use sessions::{SessionStore, SessionStoreTx};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -115,7 +118,14 @@ pub struct IdempotentResponse {
 /// Reads outside a transaction, and the way into one.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + EntitlementStore + JobStore + AuditStore + Send + Sync + std::fmt::Debug
+    DirectoryStore
+    + EntitlementStore
+    + JobStore
+    + AuditStore
+    + SessionStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
@@ -136,7 +146,7 @@ pub trait Store:
 /// One write transaction. Dropping it without `commit` rolls back.
 #[async_trait]
 pub trait StoreTx:
-    DirectoryStoreTx + EntitlementStoreTx + JobStoreTx + AuditStoreTx + Send
+    DirectoryStoreTx + EntitlementStoreTx + JobStoreTx + AuditStoreTx + SessionStoreTx + Send
 {
     /// Serialize first-start work across replicas (an advisory lock on PostgreSQL; SQLite's
     /// single writer already serializes).

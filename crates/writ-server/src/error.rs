@@ -136,7 +136,9 @@ impl From<IdentityError> for ApiError {
             IdentityError::InvalidRequest(message) | IdentityError::InvalidScope(message) => {
                 Self::bad_request(message)
             }
-            IdentityError::UnauthorizedClient => Self::bad_request(err.to_string()),
+            IdentityError::UnauthorizedClient | IdentityError::NotPublicClient => {
+                Self::bad_request(err.to_string())
+            }
         }
     }
 }
@@ -147,12 +149,49 @@ pub fn oauth_refusal(err: &IdentityError) -> (StatusCode, &'static str) {
     match err {
         IdentityError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
         IdentityError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
-        IdentityError::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
+        IdentityError::UnauthorizedClient | IdentityError::NotPublicClient => {
+            (StatusCode::BAD_REQUEST, "unauthorized_client")
+        }
         IdentityError::WrongPassword
         | IdentityError::AccountDisabled
         | IdentityError::PrincipalGone(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
         IdentityError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
         IdentityError::Domain(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+    }
+}
+
+/// The token endpoint's status, RFC 8628 `error` and description for a device code poll that
+/// issues nothing.
+pub fn device_poll_refusal(
+    poll: &writ_domain::identity::device_codes::DevicePoll,
+) -> (StatusCode, &'static str, &'static str) {
+    use writ_domain::identity::device_codes::DevicePoll;
+    match poll {
+        DevicePoll::Pending => (
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "The user has not yet finished signing in.",
+        ),
+        DevicePoll::SlowDown => (
+            StatusCode::BAD_REQUEST,
+            "slow_down",
+            "Polled sooner than the interval: wait 5 seconds longer between polls.",
+        ),
+        DevicePoll::Expired => (
+            StatusCode::BAD_REQUEST,
+            "expired_token",
+            "The device code has expired: start the sign-in again.",
+        ),
+        DevicePoll::Denied => (
+            StatusCode::BAD_REQUEST,
+            "access_denied",
+            "The user declined the sign-in.",
+        ),
+        DevicePoll::Invalid | DevicePoll::Granted { .. } => (
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The device code is not valid, was issued to another client or was already used.",
+        ),
     }
 }
 

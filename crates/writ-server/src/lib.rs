@@ -5,8 +5,10 @@
 //! which the `writ` binary starts beside the server.
 
 pub mod auth;
+pub mod browser;
 pub mod callout_tokens;
 pub mod client_address;
+pub mod device_flow;
 pub mod error;
 pub mod graph;
 pub mod health;
@@ -14,6 +16,7 @@ pub mod idempotency;
 pub mod json_input;
 pub mod oauth;
 pub mod odata;
+pub mod pages;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
@@ -66,6 +69,8 @@ pub struct ServerConfig {
     pub metrics_on_own_listener: bool,
     /// `tls.cert_file`/`tls.key_file` are set: the API listener speaks HTTPS ([`serve_tls`]).
     pub tls: bool,
+    /// Browser sessions and the device flow.
+    pub browser: state::BrowserSettings,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -159,8 +164,10 @@ pub async fn start(
             trusted_proxies: config.trusted_proxies.clone(),
             metrics_on_own_listener: config.metrics_on_own_listener,
             tls: config.tls,
+            browser: config.browser,
         }),
         password_limiter: Arc::new(rate_limit::SignInLimiter::default()),
+        user_code_limiter: Arc::new(rate_limit::SignInLimiter::default()),
         metrics: config.metrics,
         dummy_password_hash: Arc::new(dummy_password_hash),
         job_waker: writ_domain::job_waker::JobWaker::default(),
@@ -210,6 +217,9 @@ fn plain_routes() -> Routes {
     Routes::new()
         .section("oauth2", false)
         .with(oauth::routes)
+        .section("signIn", false)
+        .with(browser::routes)
+        .with(device_flow::routes)
         .section("operations", false)
         .with(health::routes)
         .route(

@@ -36,7 +36,8 @@ pub const MAX_TOKEN_BODY_BYTES: usize = 16 * 1024;
 /// The longest `username` of the password grant (a UPN is at most 113 characters).
 pub const MAX_USERNAME_CHARS: usize = 256;
 
-struct OAuthError {
+/// An RFC 6749 error answer (also the device flow's, `device_flow.rs`).
+pub(crate) struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
@@ -44,7 +45,11 @@ struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -53,11 +58,11 @@ impl OAuthError {
         }
     }
 
-    fn invalid_request(description: impl Into<String>) -> Self {
+    pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
-    fn invalid_client() -> Self {
+    pub(crate) fn invalid_client() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -65,7 +70,7 @@ impl OAuthError {
         )
     }
 
-    fn render(self, request_id: &str) -> Response {
+    pub(crate) fn render(self, request_id: &str) -> Response {
         let body = json!({
             "error": self.error,
             "error_description": self.description,
@@ -329,12 +334,14 @@ async fn issue(
                 .await?;
             (principal, client_id, audience)
         }
+        crate::device_flow::DEVICE_CODE_GRANT => crate::device_flow::redeem(state, &pairs).await?,
         other => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "The grant type '{other}' is not supported (client_credentials, password)."
+                    "The grant type '{other}' is not supported (client_credentials, password, {}).",
+                    crate::device_flow::DEVICE_CODE_GRANT
                 ),
             ));
         }

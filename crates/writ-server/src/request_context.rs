@@ -65,6 +65,7 @@ pub async fn middleware(
         response = render_error(error.clone().into_response(), &error, &ids, &state);
     } else if (response.status().is_client_error() || response.status().is_server_error())
         && !is_json(&response)
+        && !is_html(&response)
     {
         // A rejection made outside Writ's handlers (axum's path and query extractors, a layer)
         // carries plain text; every error still leaves in Graph's envelope.
@@ -124,6 +125,15 @@ fn is_json(response: &Response) -> bool {
 
 /// The [`ApiError`] for a plain-text error response, with its text as the message (a
 /// rejection's text names what was wrong, e.g. "Invalid URL: Invalid UTF-8 in `id`").
+/// A page (the sign-in pages): its errors are pages too, for the person reading them.
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html"))
+}
+
 async fn plain_error(status: StatusCode, body: Body) -> ApiError {
     let text = axum::body::to_bytes(body, 1024)
         .await

@@ -23,6 +23,8 @@ pub struct ServerSettings {
     pub metrics_on_own_listener: bool,
     /// The API listener speaks HTTPS itself (`tls.cert_file`/`tls.key_file`).
     pub tls: bool,
+    /// Browser sessions and the device flow (`sessions.*`, `device_code.*`).
+    pub browser: BrowserSettings,
 }
 
 /// The tenant aliases accepted in a `{tenant}` path segment besides the tenant id, as Entra's
@@ -41,6 +43,14 @@ impl ServerSettings {
     }
 }
 
+/// How long browser sessions and device codes last (DESIGN section 14), bounded by the domain's
+/// policies when the configuration is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrowserSettings {
+    pub sessions: writ_domain::identity::sessions::SessionPolicy,
+    pub device_flow: writ_domain::identity::device_codes::DeviceFlowPolicy,
+}
+
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub directory: Directory,
@@ -48,6 +58,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub settings: Arc<ServerSettings>,
     pub password_limiter: Arc<SignInLimiter>,
+    /// Bounds the user codes tried at `/devicelogin` per client address.
+    pub user_code_limiter: Arc<SignInLimiter>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// An argon2 hash verified against when the user is unknown, so that a failed sign-in takes
     /// the same time whether or not the account exists.

@@ -23,6 +23,7 @@ mod list;
 mod parties;
 mod rows;
 pub mod schema;
+mod sessions;
 mod store;
 mod subjects;
 #[cfg(feature = "test-support")]

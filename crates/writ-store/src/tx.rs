@@ -42,6 +42,11 @@ pub(crate) struct SqlTx {
 }
 
 impl SqlTx {
+    /// The transaction's connection, for the capabilities written in other files.
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
     pub(crate) fn new(
         tx: Transaction<'static, Any>,
         writer: Option<OwnedMutexGuard<()>>,

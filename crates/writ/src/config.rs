@@ -171,6 +171,31 @@ impl Tls {
     }
 }
 
+/// Browser sessions and the device code flow (issue 16, DESIGN section 14).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// A session not used for this long ends.
+    pub idle_lifetime: String,
+    /// A session ends this long after sign-in, however it is used.
+    pub absolute_lifetime: String,
+    /// How long a device code (and its user code) may be used.
+    pub device_code_lifetime: String,
+    /// The least time between polls of the device code grant (whole seconds).
+    pub device_code_interval: String,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self {
+            idle_lifetime: "PT8H".into(),
+            absolute_lifetime: "PT24H".into(),
+            device_code_lifetime: "PT15M".into(),
+            device_code_interval: "PT5S".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -191,6 +216,7 @@ pub struct Config {
     pub audit: Audit,
     pub jobs: Jobs,
     pub entitlement: Entitlement,
+    pub sessions: Sessions,
     // Issue 14's edge settings, kept together.
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
@@ -217,6 +243,7 @@ impl Default for Config {
             audit: Audit::default(),
             jobs: Jobs::default(),
             entitlement: Entitlement::default(),
+            sessions: Sessions::default(),
             trusted_proxies: Vec::new(),
             metrics_listen: None,
             tls: Tls::default(),
@@ -256,6 +283,13 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("WRIT_METRICS_LISTEN", "metrics_listen"),
     ("WRIT_TLS_CERT_FILE", "tls.cert_file"),
     ("WRIT_TLS_KEY_FILE", "tls.key_file"),
+    ("WRIT_SESSION_IDLE_LIFETIME", "sessions.idle_lifetime"),
+    (
+        "WRIT_SESSION_ABSOLUTE_LIFETIME",
+        "sessions.absolute_lifetime",
+    ),
+    ("WRIT_DEVICE_CODE_LIFETIME", "sessions.device_code_lifetime"),
+    ("WRIT_DEVICE_CODE_INTERVAL", "sessions.device_code_interval"),
 ];
 
 /// Environment variables holding comma-separated lists, and the setting each one sets.
@@ -444,6 +478,26 @@ pub fn max_agent_access(config: &Config) -> Result<time::Duration, String> {
     )
 }
 
+/// `sessions.*`: session and device code lifetimes, within the domain's bounds.
+pub fn browser_settings(config: &Config) -> Result<writ_server::state::BrowserSettings, String> {
+    use writ_domain::identity::{device_codes::DeviceFlowPolicy, sessions::SessionPolicy};
+    let s = &config.sessions;
+    let idle = positive_duration(&s.idle_lifetime, "sessions.idle_lifetime")?;
+    let absolute = positive_duration(&s.absolute_lifetime, "sessions.absolute_lifetime")?;
+    let sessions = SessionPolicy::new(idle, absolute).map_err(|e| format!("sessions: {e}"))?;
+    let lifetime = positive_duration(&s.device_code_lifetime, "sessions.device_code_lifetime")?;
+    let interval = positive_duration(&s.device_code_interval, "sessions.device_code_interval")?;
+    if interval.subsec_nanoseconds() != 0 {
+        return Err("sessions.device_code_interval must be whole seconds".into());
+    }
+    let device_flow = DeviceFlowPolicy::new(lifetime, interval.whole_seconds())
+        .map_err(|e| format!("sessions: {e}"))?;
+    Ok(writ_server::state::BrowserSettings {
+        sessions,
+        device_flow,
+    })
+}
+
 fn validate(config: &Config) -> Result<(), String> {
     config
         .listen
@@ -480,6 +534,7 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     expiry_lead_times(config)?;
     max_agent_access(config)?;
+    browser_settings(config)?;
     webhook_endpoints(config)?;
     smtp(config)?;
     if config.notifications.webhook_max_attempts == 0 {
@@ -695,6 +750,56 @@ mod tests {
         let err = lead("PT0S").unwrap_err();
         assert!(err.contains("notifications.expiry_lead_times"), "{err}");
         assert!(lead("soon").is_err());
+    }
+
+    #[test]
+    fn session_and_device_code_settings_default_and_are_bounded() {
+        let settings = browser_settings(&Config::default()).unwrap();
+        assert_eq!(settings.sessions.idle, time::Duration::hours(8));
+        assert_eq!(settings.sessions.absolute, time::Duration::hours(24));
+        assert_eq!(settings.device_flow.lifetime, time::Duration::minutes(15));
+        assert_eq!(settings.device_flow.interval_secs, 5);
+        let config = with_env(&[
+            ("WRIT_SESSION_IDLE_LIFETIME", "PT1H"),
+            ("WRIT_DEVICE_CODE_INTERVAL", "PT2S"),
+        ])
+        .unwrap();
+        let settings = browser_settings(&config).unwrap();
+        assert_eq!(settings.sessions.idle, time::Duration::hours(1));
+        assert_eq!(settings.device_flow.interval_secs, 2);
+        for (key, value, message) in [
+            (
+                "WRIT_SESSION_IDLE_LIFETIME",
+                "PT30S",
+                "between PT1M and P30D",
+            ),
+            ("WRIT_SESSION_IDLE_LIFETIME", "PT25H", "must not exceed"),
+            (
+                "WRIT_SESSION_ABSOLUTE_LIFETIME",
+                "P31D",
+                "between PT1M and P30D",
+            ),
+            (
+                "WRIT_SESSION_ABSOLUTE_LIFETIME",
+                "-PT1H",
+                "sessions.absolute_lifetime",
+            ),
+            (
+                "WRIT_DEVICE_CODE_LIFETIME",
+                "PT1H",
+                "between PT1M and PT30M",
+            ),
+            ("WRIT_DEVICE_CODE_INTERVAL", "PT1.5S", "whole seconds"),
+            ("WRIT_DEVICE_CODE_INTERVAL", "PT301S", "between 1 and 300"),
+            (
+                "WRIT_DEVICE_CODE_INTERVAL",
+                "soon",
+                "sessions.device_code_interval",
+            ),
+        ] {
+            let err = with_env(&[(key, value)]).unwrap_err();
+            assert!(err.contains(message), "{key}={value}: {err}");
+        }
     }
 
     #[test]

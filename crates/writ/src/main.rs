@@ -222,6 +222,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             )?,
             metrics_on_own_listener: metrics_listener.is_some(),
             tls: tls.is_some(),
+            browser: config::browser_settings(&config)?,
         },
     )
     .await

@@ -32,6 +32,8 @@ mod auth;
 mod authorization;
 #[path = "api/bounds.rs"]
 mod bounds;
+#[path = "api/browser_sign_in.rs"]
+mod browser_sign_in;
 #[path = "api/callouts.rs"]
 mod callouts;
 #[path = "api/catalogs.rs"]

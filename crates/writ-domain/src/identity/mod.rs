@@ -1,8 +1,9 @@
 //! Identity (DESIGN section 3): who a client is ([`clients`]: client secrets, local passwords),
 //! who the caller of an API request is ([`callers`]: verified token claims resolved against the
 //! database, every request), which applications are OAuth clients and where they may be
-//! redirected ([`oauth_clients`]), and what a token carries ([`claims`]: its audience, `roles`, `wids`
-//! and the instant it must end by), and how often a password may be tried ([`sign_in`]). The
+//! redirected ([`oauth_clients`]), what a token carries ([`claims`]: its audience, `roles`, `wids`
+//! and the instant it must end by), how often a password may be tried ([`sign_in`]), browser sessions
+//! ([`sessions`]) and the device authorization grant ([`device_codes`]). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
@@ -10,7 +11,9 @@
 pub mod callers;
 pub mod claims;
 pub mod clients;
+pub mod device_codes;
 pub mod oauth_clients;
+pub mod sessions;
 pub mod sign_in;
 
 pub use callers::TokenType;
@@ -34,6 +37,9 @@ pub enum IdentityError {
     /// Unknown client, wrong or expired secret, or an unregistered `client_id`.
     #[error("The client id or secret is not valid.")]
     InvalidClient,
+    /// The client may not use a public-client flow (the device code flow).
+    #[error("The client is not a public client: the device code flow is for public clients.")]
+    NotPublicClient,
     /// The client authenticated but has no enabled service principal here.
     #[error("The application has no enabled service principal in this tenant.")]
     UnauthorizedClient,

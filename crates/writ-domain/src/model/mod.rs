@@ -18,6 +18,7 @@ pub mod organization;
 pub mod policy;
 pub mod principal;
 pub mod request;
+pub mod session;
 pub mod subject;
 pub mod webhook;
 
@@ -35,6 +36,7 @@ pub use organization::*;
 pub use policy::*;
 pub use principal::*;
 pub use request::*;
+pub use session::*;
 pub use subject::*;
 pub use webhook::*;
 

@@ -189,6 +189,7 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
     let grant_reader = json!({"principalId": ordinary, "roleDefinitionId": "44272f93-9762-48e8-af59-1b5351b1d6b3", "appScopeId": format!("/AccessPackageCatalog/{catalog_a}")});
     let refresh = json!({"requestType": "adminUpdate", "catalog": {"id": catalog_a}, "resource": {"originId": group, "originSystem": "AadGroup"}});
     let new_package = json!({"displayName": "New package", "catalog": {"id": catalog_a}});
+    let tenant = app.state.settings.tenant_id.clone();
     // (what, method, path, body, expected status per caller in CALLERS order)
     let table: Vec<Row> = vec![
         (
@@ -528,6 +529,71 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             format!("{EM}/catalogs/{catalog_b}"),
             None,
             [0, 0, 404, 0, 404, 404, 404, 404, 404],
+        ),
+        // The sign-in pages (issue 16) know people by their session cookie only: a bearer
+        // token, whoever's, signs no one in there.
+        (
+            "sign-in page",
+            Method::GET,
+            format!("/{tenant}/login"),
+            None,
+            [200; 9],
+        ),
+        (
+            "sign in without the form's CSRF token",
+            Method::POST,
+            format!("/{tenant}/login"),
+            None,
+            [403; 9],
+        ),
+        (
+            "device code entry page",
+            Method::GET,
+            "/devicelogin".to_owned(),
+            None,
+            [303; 9],
+        ),
+        (
+            "enter a device code",
+            Method::POST,
+            "/devicelogin".to_owned(),
+            None,
+            [401; 9],
+        ),
+        (
+            "decide a device code",
+            Method::POST,
+            "/devicelogin/decision".to_owned(),
+            None,
+            [401; 9],
+        ),
+        (
+            "sign-out page",
+            Method::GET,
+            format!("/{tenant}/oauth2/v2.0/logout"),
+            None,
+            [200; 9],
+        ),
+        (
+            "sign out without a session",
+            Method::POST,
+            format!("/{tenant}/oauth2/v2.0/logout"),
+            None,
+            [200; 9],
+        ),
+        (
+            "device authorization without a client",
+            Method::POST,
+            format!("/{tenant}/oauth2/v2.0/devicecode"),
+            None,
+            [400; 9],
+        ),
+        (
+            "sign-in stylesheet",
+            Method::GET,
+            "/writ/assets/writ.css".to_owned(),
+            None,
+            [200; 9],
         ),
     ];
     let mut failures = Vec::new();

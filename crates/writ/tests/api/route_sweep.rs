@@ -1391,12 +1391,16 @@ fn judge(
     if !status.is_client_error() {
         return None;
     }
+    // The sign-in pages answer people: their refusals are pages (issue 16).
+    if doc.tag == "signIn" && body.starts_with(b"<!doctype html>") {
+        return None;
+    }
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => return Some(format!("{status} without a JSON body")),
     };
     let error = &value["error"];
-    if doc.path.ends_with("/oauth2/v2.0/token") {
+    if doc.path.ends_with("/oauth2/v2.0/token") || doc.path.ends_with("/oauth2/v2.0/devicecode") {
         // The token endpoint answers in OAuth's error format (RFC 6749 section 5.2).
         if error.is_string() && value["error_description"].is_string() {
             return None;
