@@ -24,8 +24,8 @@ use crate::model::{
     Assignment, AssignmentPolicy, AssignmentRequest, AttemptRecord, AuditLink, AuditRecord,
     AuditScope, Catalog, CatalogResource, ChainHead, ChainedAudit, ClaimedCallout, ClaimedDelivery,
     ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization, CustomExtension,
-    DirectoryObject, EmRoleAssignment, EmailDelivery, Group, HeldGrant, NewJob, ObjectKind,
-    OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RequestState,
+    DirectoryObject, EmRoleAssignment, EmailDelivery, Group, HeldGrant, NewJob, ObjectIdentity,
+    ObjectKind, OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RequestState,
     ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
     ServicePrincipalKind, Subject, User, UserKind, WebhookDelivery, WebhookEndpoint,
 };

@@ -19,7 +19,7 @@ pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignme
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
 pub use groups::GroupInput;
 pub use services::Readiness;
-pub use users::{PasswordProfile, UserInput};
+pub use users::{FEDERATED, MAX_IDENTITIES, PasswordProfile, UserInput, check_identities};
 
 use std::sync::Arc;
 
