@@ -8,7 +8,7 @@ mod bootstrap;
 mod deletion;
 pub mod groups;
 mod services;
-mod users;
+pub(crate) mod users;
 
 pub use crate::model::directory::*;
 pub use apps::{

@@ -155,7 +155,7 @@ fn not_null<T>(field: Patch<T>, name: &str) -> DomainResult<Option<T>> {
     }
 }
 
-fn check_length(value: &str, name: &str, max: usize) -> DomainResult<()> {
+pub(crate) fn check_length(value: &str, name: &str, max: usize) -> DomainResult<()> {
     if value.trim().is_empty() {
         return Err(DomainError::invalid(format!(
             "property '{name}' cannot be empty"
@@ -170,7 +170,7 @@ fn check_length(value: &str, name: &str, max: usize) -> DomainResult<()> {
 }
 
 /// `alias@domain`, with no spaces and one `@`, as Entra requires of a UPN.
-fn check_user_principal_name(upn: &str) -> DomainResult<()> {
+pub(crate) fn check_user_principal_name(upn: &str) -> DomainResult<()> {
     check_length(upn, "userPrincipalName", 113)?;
     let mut parts = upn.split('@');
     let valid = match (parts.next(), parts.next(), parts.next()) {
@@ -192,7 +192,7 @@ fn check_user_principal_name(upn: &str) -> DomainResult<()> {
     }
 }
 
-fn check_mail_nickname(nickname: &str) -> DomainResult<()> {
+pub(crate) fn check_mail_nickname(nickname: &str) -> DomainResult<()> {
     check_length(nickname, "mailNickname", 64)?;
     if nickname
         .chars()

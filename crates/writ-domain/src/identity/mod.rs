@@ -9,6 +9,7 @@
 pub mod callers;
 pub mod claims;
 pub mod clients;
+pub mod federation;
 pub mod sign_in;
 
 pub use callers::TokenType;
