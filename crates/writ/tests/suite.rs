@@ -64,6 +64,8 @@ mod parked_jobs;
 mod policies;
 #[path = "api/route_sweep.rs"]
 mod route_sweep;
+#[path = "api/sso.rs"]
+mod sso;
 #[path = "api/subjects.rs"]
 mod subjects;
 #[path = "api/user_identities.rs"]
