@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
 use writ_domain::clock::Clock;
-use writ_domain::identity::federation::UpstreamClaims;
+pub use writ_domain::identity::federation::{AuthorizationRequest, UpstreamError};
+use writ_domain::identity::federation::{UpstreamClaims, UpstreamProvider};
 use writ_domain::secrets;
 
 use crate::outbound::{OutboundClient, OutboundError, OutboundPolicy, OutboundTimeouts};
@@ -63,44 +64,6 @@ impl std::fmt::Debug for UpstreamConfig {
     }
 }
 
-/// Why a step with the upstream provider failed. Each is one thing the sign-in page can say;
-/// none carries a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("the identity provider could not be reached: {0}")]
-    Unreachable(String),
-    #[error("the identity provider answered with an error: {0}")]
-    ProviderError(String),
-    #[error("the identity provider's {0} is not valid: {1}")]
-    BadDocument(&'static str, String),
-    #[error("the identity provider returned no id token")]
-    NoIdToken,
-    #[error("the id token is malformed: {0}")]
-    Malformed(String),
-    #[error("the id token is signed with '{0}', which Writ does not accept")]
-    AlgorithmNotAllowed(String),
-    #[error("the id token is signed with a key the identity provider does not publish")]
-    UnknownKey,
-    #[error("the id token's signature is not valid")]
-    BadSignature,
-    #[error("the id token was issued by '{0}', not the configured identity provider")]
-    WrongIssuer(String),
-    #[error("the id token is not meant for Writ (audience)")]
-    WrongAudience,
-    #[error("the id token names another client as its authorized party (azp)")]
-    WrongAuthorizedParty,
-    #[error("the id token has expired")]
-    Expired,
-    #[error("the id token is not valid yet")]
-    NotYetValid,
-    #[error("the id token was issued in the future")]
-    IssuedInFuture,
-    #[error("the id token does not answer this sign-in (nonce)")]
-    WrongNonce,
-    #[error("the id token lacks the '{0}' claim")]
-    MissingClaim(&'static str),
-}
-
 impl From<OutboundError> for UpstreamError {
     fn from(e: OutboundError) -> Self {
         match e {
@@ -108,26 +71,6 @@ impl From<OutboundError> for UpstreamError {
                 Self::Unreachable(reason)
             }
         }
-    }
-}
-
-/// What the caller keeps between sending the person to the provider and the callback: `state`
-/// (checked against the callback's), `nonce` (checked in the id token) and the PKCE verifier
-/// (sent with the code). All three are 256-bit random values; keep them server-side.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthorizationRequest {
-    /// Where to send the browser.
-    pub url: String,
-    pub state: String,
-    pub nonce: String,
-    pub code_verifier: String,
-}
-
-impl std::fmt::Debug for AuthorizationRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthorizationRequest")
-            .field("url", &"…")
-            .finish_non_exhaustive()
     }
 }
 
@@ -400,41 +343,46 @@ impl UpstreamClient {
         code_verifier: &str,
     ) -> Result<String, UpstreamError> {
         let doc = self.discovery().await?;
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "authorization_code")
-            .append_pair("code", code)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("code_verifier", code_verifier);
-        let mut request = self
-            .http
-            .post(&doc.token_endpoint)?
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json");
-        // client_secret_basic unless the provider lists only client_secret_post.
-        let post_secret = doc
-            .token_endpoint_auth_methods_supported
-            .as_ref()
-            .is_some_and(|m| {
-                m.iter().any(|m| m == "client_secret_post")
-                    && !m.iter().any(|m| m == "client_secret_basic")
-            });
-        match &self.config.client_secret {
-            Some(secret) if !post_secret => {
-                // RFC 6749 section 2.3.1: each part form-encoded before Basic.
-                let encode =
-                    |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-                request = request.basic_auth(encode(&self.config.client_id), Some(encode(secret)));
+        // Built in a block so that the (not `Send`) serializer is gone before the await.
+        let (request, form) = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code")
+                .append_pair("code", code)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("code_verifier", code_verifier);
+            let mut request = self
+                .http
+                .post(&doc.token_endpoint)?
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "application/json");
+            // client_secret_basic unless the provider lists only client_secret_post.
+            let post_secret = doc
+                .token_endpoint_auth_methods_supported
+                .as_ref()
+                .is_some_and(|m| {
+                    m.iter().any(|m| m == "client_secret_post")
+                        && !m.iter().any(|m| m == "client_secret_basic")
+                });
+            match &self.config.client_secret {
+                Some(secret) if !post_secret => {
+                    // RFC 6749 section 2.3.1: each part form-encoded before Basic.
+                    let encode =
+                        |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+                    request =
+                        request.basic_auth(encode(&self.config.client_id), Some(encode(secret)));
+                }
+                Some(secret) => {
+                    form.append_pair("client_id", &self.config.client_id)
+                        .append_pair("client_secret", secret);
+                }
+                None => {
+                    form.append_pair("client_id", &self.config.client_id);
+                }
             }
-            Some(secret) => {
-                form.append_pair("client_id", &self.config.client_id)
-                    .append_pair("client_secret", secret);
-            }
-            None => {
-                form.append_pair("client_id", &self.config.client_id);
-            }
-        }
+            (request, form.finish())
+        };
         let response = request
-            .body(form.finish())
+            .body(form)
             .send()
             .await
             .map_err(|e| UpstreamError::from(OutboundError::from_reqwest(&e.without_url())))?;
@@ -521,6 +469,31 @@ impl UpstreamClient {
             .exchange_code(code, redirect_uri, code_verifier)
             .await?;
         self.validate_id_token(&id_token, nonce).await
+    }
+}
+
+#[async_trait::async_trait]
+impl UpstreamProvider for UpstreamClient {
+    fn display_name(&self) -> &str {
+        &self.config.display_name
+    }
+
+    async fn authorization_request(
+        &self,
+        redirect_uri: &str,
+        login_hint: Option<&str>,
+    ) -> Result<AuthorizationRequest, UpstreamError> {
+        UpstreamClient::authorization_request(self, redirect_uri, login_hint).await
+    }
+
+    async fn complete(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+        nonce: &str,
+    ) -> Result<UpstreamClaims, UpstreamError> {
+        UpstreamClient::complete(self, code, redirect_uri, code_verifier, nonce).await
     }
 }
 

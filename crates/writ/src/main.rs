@@ -186,15 +186,14 @@ async fn serve(config: config::Config) -> Result<(), String> {
                 create_users = policy.create_users,
                 "single sign-on through an upstream OpenID provider"
             );
-            Some((
-                writ_runtime::sso::UpstreamClient::new(
+            let client: Arc<dyn writ_domain::identity::federation::UpstreamProvider> =
+                Arc::new(writ_runtime::sso::UpstreamClient::new(
                     upstream.clone(),
                     &config.outbound.allow_hosts,
                     writ_runtime::outbound::OutboundTimeouts::default(),
                     Arc::new(SystemClock),
-                )?,
-                policy.clone(),
-            ))
+                )?);
+            Some((client, policy.clone()))
         }
         None => None,
     };

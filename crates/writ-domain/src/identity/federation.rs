@@ -22,6 +22,91 @@ use crate::ids::new_object_id;
 use crate::model::{Actor, AuditRecord};
 use crate::store::{Store, StoreError};
 
+/// Why a step with the upstream provider failed. Each is one thing the sign-in page can say;
+/// none carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the identity provider could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the identity provider answered with an error: {0}")]
+    ProviderError(String),
+    #[error("the identity provider's {0} is not valid: {1}")]
+    BadDocument(&'static str, String),
+    #[error("the identity provider returned no id token")]
+    NoIdToken,
+    #[error("the id token is malformed: {0}")]
+    Malformed(String),
+    #[error("the id token is signed with '{0}', which Writ does not accept")]
+    AlgorithmNotAllowed(String),
+    #[error("the id token is signed with a key the identity provider does not publish")]
+    UnknownKey,
+    #[error("the id token's signature is not valid")]
+    BadSignature,
+    #[error("the id token was issued by '{0}', not the configured identity provider")]
+    WrongIssuer(String),
+    #[error("the id token is not meant for Writ (audience)")]
+    WrongAudience,
+    #[error("the id token names another client as its authorized party (azp)")]
+    WrongAuthorizedParty,
+    #[error("the id token has expired")]
+    Expired,
+    #[error("the id token is not valid yet")]
+    NotYetValid,
+    #[error("the id token was issued in the future")]
+    IssuedInFuture,
+    #[error("the id token does not answer this sign-in (nonce)")]
+    WrongNonce,
+    #[error("the id token lacks the '{0}' claim")]
+    MissingClaim(&'static str),
+}
+
+/// What the caller keeps between sending the person to the provider and the callback: `state`
+/// (checked against the callback's), `nonce` (checked in the id token) and the PKCE verifier
+/// (sent with the code). All three are 256-bit random values; keep them server-side.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    /// Where to send the browser.
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub code_verifier: String,
+}
+
+impl std::fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("url", &"…")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The upstream OpenID provider as the sign-in handlers use it: implemented by
+/// `writ_runtime::sso::UpstreamClient` (outbound HTTP lives there), handed to the server as
+/// `Arc<dyn UpstreamProvider>` so that neither crate depends on the other.
+#[async_trait::async_trait]
+pub trait UpstreamProvider: Send + Sync + std::fmt::Debug {
+    /// The name in the button's "Sign in with …".
+    fn display_name(&self) -> &str;
+
+    /// Where to send the browser, and the `state`, `nonce` and PKCE verifier to keep in the
+    /// server-side session until the callback.
+    async fn authorization_request(
+        &self,
+        redirect_uri: &str,
+        login_hint: Option<&str>,
+    ) -> Result<AuthorizationRequest, UpstreamError>;
+
+    /// The callback's work, after its `state` matched the session's: the code exchanged and
+    /// the id token validated against the session's `nonce`.
+    async fn complete(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+        nonce: &str,
+    ) -> Result<UpstreamClaims, UpstreamError>;
+}
+
 /// The audit category of sign-ins (directory changes a sign-in makes are `UserManagement`).
 pub const SIGN_IN_CATEGORY: &str = "SignIn";
 const USER_CATEGORY: &str = "UserManagement";
