@@ -194,21 +194,99 @@ async fn identities_are_validated(backend: Backend) {
     assert_eq!(read.body["identities"], json!([]));
 }
 
+/// A user holding a directory role, signed in: its token.
+async fn with_role(app: &crate::harness::TestApp, name: &str, role: &str) -> String {
+    let (user, _) = app.user_token(name).await;
+    let reply = app
+        .send(
+            Method::POST,
+            "/v1.0/roleManagement/directory/roleAssignments",
+            &app.admin,
+            json!({"principalId": user, "roleDefinitionId": role, "directoryScopeId": "/"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let reply = app
+        .password_token(
+            &format!("{}@example.org", nickname(name)),
+            crate::harness::PASSWORD,
+        )
+        .await;
+    reply.body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Who may write `identities` (those who may manage users: Global Administrators) and who may
+/// read them (whoever may read the user).
 async fn only_user_managers_write_identities(backend: Backend) {
     let app = app(backend).await;
     let target = app.create_user("Tara Target").await;
-    let (_, token) = app.user_token("Petra Plain").await;
-    let reply = app
+    let (me, own) = app.user_token("Petra Plain").await;
+    let reader = with_role(&app, "Gil Reader", writ_domain::authz::roles::GLOBAL_READER).await;
+    let governance = with_role(
+        &app,
+        "Iggy Governance",
+        writ_domain::authz::roles::IDENTITY_GOVERNANCE_ADMINISTRATOR,
+    )
+    .await;
+    let body = json!({"identities": [federated("mine")]});
+    let rows: [(&str, &str, &str, StatusCode); 5] = [
+        (
+            "ordinary user, another user",
+            &own,
+            &target,
+            StatusCode::FORBIDDEN,
+        ),
+        ("ordinary user, itself", &own, &me, StatusCode::FORBIDDEN),
+        ("Global Reader", &reader, &target, StatusCode::FORBIDDEN),
+        (
+            "Identity Governance Administrator",
+            &governance,
+            &target,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "Global Administrator",
+            &app.admin,
+            &target,
+            StatusCode::NO_CONTENT,
+        ),
+    ];
+    for (caller, token, user, expected) in rows {
+        let reply = app
+            .send(
+                Method::PATCH,
+                &format!("/v1.0/users/{user}"),
+                token,
+                body.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, expected, "{caller}: {}", reply.body);
+    }
+    // Read: the user itself and readers see the link.
+    for token in [&reader, &app.admin] {
+        let read = app.get(&format!("/v1.0/users/{target}"), token).await;
+        assert_eq!(read.body["identities"], json!([federated("mine")]));
+    }
+    let read = app
+        .get(&format!("/v1.0/users/{me}?$select=identities"), &own)
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["identities"], json!([]));
+    // Creating a user with identities is the same right.
+    let created = app
         .send(
-            Method::PATCH,
-            &format!("/v1.0/users/{target}"),
-            &token,
-            json!({"identities": [federated("mine")]}),
+            Method::POST,
+            "/v1.0/users",
+            &reader,
+            json!({
+                "displayName": "Nope", "userPrincipalName": "nope@example.org",
+                "mailNickname": "nope", "accountEnabled": true,
+                "passwordProfile": {"password": "correct horse battery"},
+                "identities": [federated("other")],
+            }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
-    let read = app.get(&format!("/v1.0/users/{target}"), &app.admin).await;
-    assert_eq!(read.body["identities"], json!([]));
+    assert_eq!(created.status, StatusCode::FORBIDDEN, "{}", created.body);
 }
 
 crate::on_both_backends!(
