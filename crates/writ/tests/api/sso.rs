@@ -505,8 +505,30 @@ async fn first_sign_in_links_by_upn_then_by_identity(backend: Backend) {
     let first = sign_in(&app, &policy, &upstream).await.unwrap();
     assert_eq!(first.user.id, user);
     assert_eq!(first.path, SignInPath::Linked);
-    // The link and the sign-in are audited.
+    // The link and the sign-in are audited, and read back through Graph's audit log.
     assert_eq!(app.audit_count().await, audits + 2);
+    let records = app
+        .get(
+            "/v1.0/auditLogs/directoryAudits?$filter=category%20eq%20'SignIn'%20or%20activityDisplayName%20eq%20'Link%20federated%20identity'",
+            &app.admin,
+        )
+        .await;
+    assert_eq!(records.status, StatusCode::OK, "{}", records.body);
+    let records = records.body["value"].as_array().unwrap();
+    let named = |activity: &str| {
+        records
+            .iter()
+            .find(|r| r["activityDisplayName"] == activity)
+            .unwrap_or_else(|| panic!("no '{activity}' in {records:#?}"))
+            .clone()
+    };
+    let signed_in = named("Sign in with single sign-on");
+    assert_eq!(signed_in["category"], "SignIn");
+    assert_eq!(signed_in["result"], "success");
+    assert_eq!(signed_in["initiatedBy"]["user"]["id"], user.as_str());
+    let linked = named("Link federated identity");
+    assert_eq!(linked["category"], "UserManagement");
+    assert_eq!(linked["targetResources"][0]["id"], user.as_str());
     let read = app.get(&format!("/v1.0/users/{user}"), &app.admin).await;
     assert_eq!(
         read.body["identities"],
@@ -555,6 +577,17 @@ async fn first_sign_in_links_by_upn_then_by_identity(backend: Backend) {
         FederationRefusal::AccountDisabled
     );
     assert_eq!(app.audit_count().await, audits + 1);
+    // So is a failure before any claim is trusted (what the callback does with an
+    // `UpstreamError`).
+    Federation::of(&app.state.directory, &policy)
+        .record_failure(
+            &RequestContext::default(),
+            None,
+            &UpstreamError::WrongNonce.to_string(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.audit_count().await, audits + 2);
 
     // A disabled user matched by UPN on a first sign-in is refused too, and not linked.
     let other = app.create_user("Bo Disabled").await;
