@@ -25,9 +25,9 @@ use crate::model::{
     AuditScope, BrowserSession, Catalog, CatalogResource, ChainHead, ChainedAudit, ClaimedCallout,
     ClaimedDelivery, ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization,
     CustomExtension, DeviceCode, DeviceCodeState, DirectoryObject, EmRoleAssignment, EmailDelivery,
-    Group, HeldGrant, NewJob, ObjectKind, OutboxEvent, PackageRoleScope, PermissionGrant,
-    QueuedJob, Recipient, RequestState, ResourceRequest, ResourceRole, ResourceScope,
-    RoleAssignment, ServicePrincipal, ServicePrincipalKind, Subject, User, UserKind,
+    Group, HeldGrant, NewJob, ObjectIdentity, ObjectKind, OutboxEvent, PackageRoleScope,
+    PermissionGrant, QueuedJob, Recipient, RequestState, ResourceRequest, ResourceRole,
+    ResourceScope, RoleAssignment, ServicePrincipal, ServicePrincipalKind, Subject, User, UserKind,
     WebhookDelivery, WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};

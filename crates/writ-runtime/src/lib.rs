@@ -15,6 +15,7 @@ pub mod dispatch_loop;
 pub mod email;
 pub mod job_worker;
 pub mod outbound;
+pub mod sso;
 pub mod webhooks;
 
 /// URL redaction for log lines (`crate::redact` in the senders and loops).

@@ -289,15 +289,20 @@ impl OutboundClient {
         Ok(Self { client, policy })
     }
 
-    /// A POST to `url` if the policy allows an IP-literal host (host names are checked when
-    /// they are resolved).
-    pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, OutboundError> {
+    /// A GET to `url`, under the same address policy as [`OutboundClient::post`].
+    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, OutboundError> {
+        let parsed = self.checked(url)?;
+        Ok(self.client.get(parsed))
+    }
+
+    /// `url` parsed, its host checked when it is an IP literal (a name is checked when the
+    /// resolver answers).
+    fn checked(&self, url: &str) -> Result<reqwest::Url, OutboundError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| OutboundError::Failed(format!("invalid URL: {e}")))?;
         let host = parsed
             .host_str()
             .ok_or_else(|| OutboundError::Failed("the URL has no host".into()))?;
-        // An IP literal (IPv6 in brackets) is not resolved, so it is checked here.
         let literal = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -308,6 +313,13 @@ impl OutboundClient {
                 .check(host, ip)
                 .map_err(OutboundError::Refused)?;
         }
+        Ok(parsed)
+    }
+
+    /// A POST to `url` if the policy allows an IP-literal host (host names are checked when
+    /// they are resolved).
+    pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, OutboundError> {
+        let parsed = self.checked(url)?;
         Ok(self.client.post(parsed))
     }
 }

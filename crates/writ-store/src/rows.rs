@@ -133,6 +133,7 @@ impl TryFrom<UserRow> for User {
             manager_id: r.manager_id,
             password_hash: r.password_hash,
             force_change_password_next_sign_in: r.force_change_password.into(),
+            identities: Vec::new(),
         })
     }
 }

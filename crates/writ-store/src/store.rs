@@ -10,8 +10,8 @@ use writ_domain::audit_chain::{ChainHead, ChainedAudit};
 use writ_domain::clock::{from_micros, to_micros};
 use writ_domain::directory::{
     AppRoleAssignment, Application, ApplicationKind, ClientSecret, DirectoryObject, Group,
-    ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal, ServicePrincipalKind, User,
-    UserKind,
+    ObjectIdentity, ObjectKind, PermissionGrant, RoleAssignment, ServicePrincipal,
+    ServicePrincipalKind, User, UserKind,
 };
 use writ_domain::entitlement::{ApprovalStageRecord, Assignment, AssignmentRequest, Subject};
 use writ_domain::jobs::QueuedJob;
@@ -308,7 +308,48 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn user(&self, id: &str) -> StoreResult<Option<User>> {
-        user_by_id(&self.pool, id).await
+        let mut conn = self.pool.acquire().await.store()?;
+        user_with_identities(&mut conn, id).await
+    }
+
+    async fn user_by_identity(
+        &self,
+        issuer: &str,
+        issuer_assigned_id: &str,
+    ) -> StoreResult<Option<User>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM user_identities WHERE issuer = $1 AND issuer_assigned_id = $2",
+        )
+        .bind(issuer.to_owned())
+        .bind(issuer_assigned_id.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .store()?;
+        match id {
+            Some(id) => self.user(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn users_by_mail(&self, mail: &str, limit: u32) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "SELECT {} FROM users t WHERE lower(t.mail) = lower($1) ORDER BY t.id LIMIT {}",
+            rows::USER_COLUMNS,
+            limit.min(100)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mail.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        let mut users = rows
+            .iter()
+            .map(rows::user)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        let found = identities_of(&self.pool, &ids).await?;
+        attach_identities(&mut users, found);
+        Ok(users)
     }
 
     async fn user_by_principal_name(&self, upn: &str) -> StoreResult<Option<User>> {
@@ -321,7 +362,12 @@ impl DirectoryStore for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .store()?;
-        row.map(|r| rows::user(&r)).transpose()
+        let Some(mut user) = row.map(|r| rows::user(&r)).transpose()? else {
+            return Ok(None);
+        };
+        let found = identities_of(&self.pool, &[user.id.as_str()]).await?;
+        attach_identities(std::slice::from_mut(&mut user), found);
+        Ok(Some(user))
     }
 
     async fn list_users(
@@ -329,7 +375,7 @@ impl DirectoryStore for SqlStore {
         query: &ListQuery,
         kind: Option<UserKind>,
     ) -> StoreResult<Page<User>> {
-        list(
+        let mut page = list(
             &self.pool,
             ListSpec {
                 schema: &schema::USER,
@@ -345,7 +391,11 @@ impl DirectoryStore for SqlStore {
             query,
             rows::user,
         )
-        .await
+        .await?;
+        let ids: Vec<&str> = page.items.iter().map(|u| u.id.as_str()).collect();
+        let found = identities_of(&self.pool, &ids).await?;
+        attach_identities(&mut page.items, found);
+        Ok(page)
     }
 
     async fn group(&self, id: &str) -> StoreResult<Option<Group>> {
@@ -1069,6 +1119,65 @@ where
         .await
         .store()?;
     row.map(|r| rows::user(&r)).transpose()
+}
+
+/// The `identities` of these users, in the order each collection was written, as
+/// (user id, identity). One query for a whole page of users.
+pub(crate) async fn identities_of<'e, E>(
+    executor: E,
+    user_ids: &[&str],
+) -> StoreResult<Vec<(String, ObjectIdentity)>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=user_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT user_id, sign_in_type, issuer, issuer_assigned_id FROM user_identities \
+         WHERE user_id IN ({}) ORDER BY user_id, position",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in user_ids {
+        query = query.bind((*id).to_owned());
+    }
+    let rows = query.fetch_all(executor).await.store()?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0).store()?,
+                ObjectIdentity {
+                    sign_in_type: r.try_get(1).store()?,
+                    issuer: r.try_get(2).store()?,
+                    issuer_assigned_id: r.try_get(3).store()?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Fills each user's `identities` from the rows [`identities_of`] read.
+pub(crate) fn attach_identities(users: &mut [User], mut found: Vec<(String, ObjectIdentity)>) {
+    for user in users.iter_mut() {
+        let (mine, rest): (Vec<_>, Vec<_>) = found.into_iter().partition(|(id, _)| *id == user.id);
+        user.identities = mine.into_iter().map(|(_, identity)| identity).collect();
+        found = rest;
+    }
+}
+
+/// One user with its `identities`.
+pub(crate) async fn user_with_identities(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> StoreResult<Option<User>> {
+    let Some(mut user) = user_by_id(&mut *conn, id).await? else {
+        return Ok(None);
+    };
+    let found = identities_of(&mut *conn, &[user.id.as_str()]).await?;
+    attach_identities(std::slice::from_mut(&mut user), found);
+    Ok(Some(user))
 }
 
 pub(crate) async fn group_by_id<'e, E>(executor: E, id: &str) -> StoreResult<Option<Group>>

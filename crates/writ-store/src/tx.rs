@@ -8,8 +8,8 @@ use writ_domain::audit::{AuditRecord, OutboxEvent};
 use writ_domain::audit_chain::{AuditLink, ChainHead};
 use writ_domain::clock::to_micros;
 use writ_domain::directory::{
-    AppRoleAssignment, Application, ClientSecret, Group, ObjectKind, PermissionGrant,
-    RoleAssignment, ServicePrincipal, User,
+    AppRoleAssignment, Application, ClientSecret, Group, ObjectIdentity, ObjectKind,
+    PermissionGrant, RoleAssignment, ServicePrincipal, User,
 };
 use writ_domain::entitlement::{
     ApprovalStageRecord, Assignment, AssignmentRequest, HeldGrant, RequestState,
@@ -31,7 +31,7 @@ use crate::entitlement as em;
 use crate::error::ResultExt;
 use crate::store::{
     app_role_assignment_by_id, application_by, group_by_id, linked_ids, object_kind,
-    role_assignment_by_id, service_principal_by, user_by_id,
+    role_assignment_by_id, service_principal_by,
 };
 
 pub(crate) struct SqlTx {
@@ -223,7 +223,34 @@ impl DirectoryStoreTx for SqlTx {
     }
 
     async fn user(&mut self, id: &str) -> StoreResult<Option<User>> {
-        user_by_id(&mut *self.tx, id).await
+        crate::store::user_with_identities(&mut self.tx, id).await
+    }
+
+    async fn replace_user_identities(
+        &mut self,
+        user_id: &str,
+        identities: &[ObjectIdentity],
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_identities WHERE user_id = $1")
+            .bind(user_id.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        for (position, identity) in (0_i64..).zip(identities) {
+            sqlx::query(
+                "INSERT INTO user_identities (user_id, position, sign_in_type, issuer, \
+                 issuer_assigned_id) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(user_id.to_owned())
+            .bind(position)
+            .bind(identity.sign_in_type.clone())
+            .bind(identity.issuer.clone())
+            .bind(identity.issuer_assigned_id.clone())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        }
+        Ok(())
     }
 
     async fn insert_user(&mut self, user: &User) -> StoreResult<()> {

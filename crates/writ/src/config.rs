@@ -88,6 +88,45 @@ pub struct Outbound {
     pub allow_hosts: Vec<String>,
 }
 
+/// Single sign-on through an upstream OpenID provider (`WRIT_SSO_*`, DESIGN section 14); see
+/// [`sso`] for the checked form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sso {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// A file holding the client secret (its surrounding whitespace ignored), instead of
+    /// `client_secret`.
+    pub client_secret_file: Option<PathBuf>,
+    /// Space- or comma-separated; must include `openid`.
+    pub scopes: String,
+    /// `userPrincipalName`, `mail` or `none`.
+    pub link_by: String,
+    /// The upstream claim compared; by default `preferred_username` (links by UPN or none) or
+    /// `email` (links by mail).
+    pub link_claim: Option<String>,
+    pub create_users: bool,
+    /// "Sign in with {display_name}"; by default the issuer's host.
+    pub display_name: Option<String>,
+}
+
+impl Default for Sso {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            scopes: "openid profile email".into(),
+            link_by: "userPrincipalName".into(),
+            link_claim: None,
+            create_users: false,
+            display_name: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
@@ -224,6 +263,9 @@ pub struct Config {
     pub metrics_listen: Option<String>,
     /// Issue 16: HTTPS on `listen`.
     pub tls: Tls,
+    /// `local`, `sso` or `both`; by default `local`, or `both` once `sso.issuer` is set.
+    pub sign_in: Option<String>,
+    pub sso: Sso,
 }
 
 impl Default for Config {
@@ -247,6 +289,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             metrics_listen: None,
             tls: Tls::default(),
+            sign_in: None,
+            sso: Sso::default(),
         }
     }
 }
@@ -290,7 +334,19 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("WRIT_DEVICE_CODE_LIFETIME", "sessions.device_code_lifetime"),
     ("WRIT_DEVICE_CODE_INTERVAL", "sessions.device_code_interval"),
+    ("WRIT_SIGN_IN", "sign_in"),
+    ("WRIT_SSO_ISSUER", "sso.issuer"),
+    ("WRIT_SSO_CLIENT_ID", "sso.client_id"),
+    ("WRIT_SSO_CLIENT_SECRET", "sso.client_secret"),
+    ("WRIT_SSO_CLIENT_SECRET_FILE", "sso.client_secret_file"),
+    ("WRIT_SSO_SCOPES", "sso.scopes"),
+    ("WRIT_SSO_LINK_BY", "sso.link_by"),
+    ("WRIT_SSO_LINK_CLAIM", "sso.link_claim"),
+    ("WRIT_SSO_DISPLAY_NAME", "sso.display_name"),
 ];
+
+/// Environment variables holding `true` or `false`, and the setting each one sets.
+const ENV_BOOLS: &[(&str, &str)] = &[("WRIT_SSO_CREATE_USERS", "sso.create_users")];
 
 /// Environment variables holding comma-separated lists, and the setting each one sets.
 const ENV_LISTS: &[(&str, &str)] = &[
@@ -344,6 +400,16 @@ fn from_env(env: &BTreeMap<String, String>) -> Result<serde_json::Value, String>
             merge_json(&mut out, nested(key, serde_json::json!(items)));
         }
     }
+    for (var, key) in ENV_BOOLS {
+        if let Some(text) = env.get(*var) {
+            let value = match text.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(format!("{var} ({key}) must be true or false, not '{text}'")),
+            };
+            merge_json(&mut out, nested(key, serde_json::Value::Bool(value)));
+        }
+    }
     match (env.get("WRIT_WEBHOOK_URL"), env.get("WRIT_WEBHOOK_SECRET")) {
         (Some(url), Some(secret)) => merge_json(
             &mut out,
@@ -363,7 +429,11 @@ pub fn unknown_env_vars(env: &BTreeMap<String, String>) -> Vec<String> {
     env.keys()
         .filter(|k| k.starts_with("WRIT_") && !k.starts_with("WRIT_TEST_"))
         .filter(|k| {
-            !ENV_KEYS.iter().chain(ENV_LISTS).any(|(v, _)| v == k)
+            !ENV_KEYS
+                .iter()
+                .chain(ENV_LISTS)
+                .chain(ENV_BOOLS)
+                .any(|(v, _)| v == k)
                 && !matches!(k.as_str(), "WRIT_WEBHOOK_URL" | "WRIT_WEBHOOK_SECRET")
         })
         .cloned()
@@ -498,6 +568,142 @@ pub fn browser_settings(config: &Config) -> Result<writ_server::state::BrowserSe
     })
 }
 
+/// Where people sign in, checked: the mode, and with SSO configured the upstream client's
+/// settings and the linking policy.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub mode: writ_domain::identity::federation::SignInMode,
+    pub sso: Option<(
+        writ_runtime::sso::UpstreamConfig,
+        writ_domain::identity::federation::FederationPolicy,
+    )>,
+}
+
+/// The longest client id, secret, claim name and display name accepted.
+const MAX_SSO_TEXT: usize = 1024;
+
+fn sso_text(value: &str, name: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(format!("{name} must not be empty"));
+    }
+    if value.len() > MAX_SSO_TEXT || value.chars().any(char::is_control) {
+        return Err(format!(
+            "{name} must be one line of at most {MAX_SSO_TEXT} bytes"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// `sign_in` and `sso.*` (`WRIT_SIGN_IN`, `WRIT_SSO_*`), checked; reads the client secret file.
+pub fn sign_in(config: &Config) -> Result<SignIn, String> {
+    use writ_domain::identity::federation::{FederationPolicy, LinkBy, SignInMode};
+    let sso = &config.sso;
+    let mode = match config.sign_in.as_deref() {
+        None if sso.issuer.is_some() => SignInMode::Both,
+        None => SignInMode::Local,
+        Some(text) => SignInMode::parse(text)
+            .ok_or_else(|| format!("sign_in '{text}' must be local, sso or both"))?,
+    };
+    let Some(issuer) = &sso.issuer else {
+        if mode.allows_sso() {
+            return Err(format!(
+                "sign_in '{}' needs single sign-on configured: set sso.issuer (WRIT_SSO_ISSUER) and sso.client_id",
+                mode.as_str()
+            ));
+        }
+        if sso.client_id.is_some()
+            || sso.client_secret.is_some()
+            || sso.client_secret_file.is_some()
+            || sso.link_claim.is_some()
+            || sso.create_users
+            || sso.display_name.is_some()
+        {
+            return Err("sso.* settings are set but sso.issuer (WRIT_SSO_ISSUER) is not".into());
+        }
+        return Ok(SignIn { mode, sso: None });
+    };
+    writ_runtime::sso::check_issuer(issuer)?;
+    let client_id = sso_text(
+        sso.client_id
+            .as_deref()
+            .ok_or("sso.client_id (WRIT_SSO_CLIENT_ID) is required with sso.issuer")?,
+        "sso.client_id",
+    )?;
+    let client_secret = match (&sso.client_secret, &sso.client_secret_file) {
+        (Some(_), Some(_)) => {
+            return Err("set sso.client_secret or sso.client_secret_file, not both".into());
+        }
+        (Some(secret), None) => Some(sso_text(&secret.0, "sso.client_secret")?),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("sso.client_secret_file {}: {e}", path.display()))?;
+            Some(sso_text(&text, "sso.client_secret_file")?)
+        }
+        (None, None) => None,
+    };
+    let scopes: Vec<String> = sso
+        .scopes
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(format!("sso.scopes '{}' must include openid", sso.scopes));
+    }
+    // RFC 6749 section 3.3: scope tokens are printable ASCII without space, '"' or '\\'.
+    if scopes.len() > 32
+        || scopes.iter().any(|s| {
+            s.len() > 256
+                || s.chars()
+                    .any(|c| !c.is_ascii_graphic() || c == '"' || c == '\\')
+        })
+    {
+        return Err(format!(
+            "sso.scopes '{}' must be at most 32 scope names of printable ASCII",
+            sso.scopes
+        ));
+    }
+    let link_by = LinkBy::parse(&sso.link_by).ok_or_else(|| {
+        format!(
+            "sso.link_by '{}' must be userPrincipalName, mail or none",
+            sso.link_by
+        )
+    })?;
+    let link_claim = match &sso.link_claim {
+        Some(claim) => {
+            let claim = sso_text(claim, "sso.link_claim")?;
+            if claim.len() > 128 || claim.chars().any(char::is_whitespace) {
+                return Err(format!("sso.link_claim '{claim}' must be a claim name"));
+            }
+            claim
+        }
+        None => link_by.default_claim().to_owned(),
+    };
+    let display_name = match &sso.display_name {
+        Some(name) => sso_text(name, "sso.display_name")?,
+        None => writ_runtime::sso::issuer_host(issuer).unwrap_or_else(|| issuer.clone()),
+    };
+    Ok(SignIn {
+        mode,
+        sso: Some((
+            writ_runtime::sso::UpstreamConfig {
+                issuer: issuer.clone(),
+                client_id,
+                client_secret,
+                scopes,
+                display_name,
+            },
+            FederationPolicy {
+                issuer: issuer.clone(),
+                link_by,
+                link_claim,
+                create_users: sso.create_users,
+            },
+        )),
+    })
+}
+
 fn validate(config: &Config) -> Result<(), String> {
     config
         .listen
@@ -541,6 +747,7 @@ fn validate(config: &Config) -> Result<(), String> {
         return Err("notifications.webhook_max_attempts must be at least 1".into());
     }
     writ_runtime::outbound::OutboundPolicy::parse(&config.outbound.allow_hosts)?;
+    sign_in(config)?;
     writ_server::client_address::TrustedProxies::parse(&config.trusted_proxies)?;
     config.tls.files()?;
     if let Some(metrics) = &config.metrics_listen {
@@ -846,6 +1053,127 @@ mod tests {
         let err = with_env(&[("WRIT_MAX_AGENT_ACCESS", "P3661D")]).unwrap_err();
         assert!(err.contains("P3660D"), "the limit is named: {err}");
         assert!(with_env(&[("WRIT_MAX_AGENT_ACCESS", "P3660D")]).is_ok());
+    }
+
+    #[test]
+    fn sign_in_defaults_to_local_and_to_both_once_sso_is_configured() {
+        use writ_domain::identity::federation::{LinkBy, SignInMode};
+        let config = with_env(&[]).unwrap();
+        let plain = sign_in(&config).unwrap();
+        assert_eq!(plain.mode, SignInMode::Local);
+        assert!(plain.sso.is_none());
+        let sso = [
+            ("WRIT_SSO_ISSUER", "https://login.example.org/realms/staff"),
+            ("WRIT_SSO_CLIENT_ID", "writ"),
+            ("WRIT_SSO_CLIENT_SECRET", "upstream-secret"),
+        ];
+        let config = with_env(&sso).unwrap();
+        let both = sign_in(&config).unwrap();
+        assert_eq!(both.mode, SignInMode::Both);
+        let (upstream, policy) = both.sso.unwrap();
+        assert_eq!(upstream.scopes, ["openid", "profile", "email"]);
+        assert_eq!(upstream.display_name, "login.example.org");
+        assert_eq!(upstream.client_secret.as_deref(), Some("upstream-secret"));
+        assert_eq!(policy.link_by, LinkBy::UserPrincipalName);
+        assert_eq!(policy.link_claim, "preferred_username");
+        assert!(!policy.create_users);
+        assert!(!format!("{config:?} {upstream:?}").contains("upstream-secret"));
+
+        let mut more = sso.to_vec();
+        more.extend([
+            ("WRIT_SIGN_IN", "sso"),
+            ("WRIT_SSO_LINK_BY", "mail"),
+            ("WRIT_SSO_CREATE_USERS", "true"),
+            ("WRIT_SSO_SCOPES", "openid,email"),
+            ("WRIT_SSO_DISPLAY_NAME", "Example Staff"),
+        ]);
+        let checked = sign_in(&with_env(&more).unwrap()).unwrap();
+        assert_eq!(checked.mode, SignInMode::Sso);
+        let (upstream, policy) = checked.sso.unwrap();
+        assert_eq!(upstream.scopes, ["openid", "email"]);
+        assert_eq!(upstream.display_name, "Example Staff");
+        assert_eq!(policy.link_by, LinkBy::Mail);
+        assert_eq!(policy.link_claim, "email");
+        assert!(policy.create_users);
+        assert!(unknown_env_vars(&env(&more)).is_empty());
+        assert_eq!(
+            unknown_env_vars(&env(&[("WRIT_SSO_ISSUR", "x")])),
+            vec!["WRIT_SSO_ISSUR".to_owned()]
+        );
+    }
+
+    #[test]
+    fn sso_settings_are_checked_at_start() {
+        let base = [
+            ("WRIT_SSO_ISSUER", "https://idp.example"),
+            ("WRIT_SSO_CLIENT_ID", "writ"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            with_env(&pairs)
+        };
+        for (extra, expected) in [
+            (
+                vec![("WRIT_SSO_ISSUER", "http://idp.example")],
+                "must be an https:// URL",
+            ),
+            (
+                vec![("WRIT_SIGN_IN", "sometimes")],
+                "must be local, sso or both",
+            ),
+            (
+                vec![("WRIT_SSO_LINK_BY", "upn")],
+                "must be userPrincipalName, mail or none",
+            ),
+            (
+                vec![("WRIT_SSO_SCOPES", "profile email")],
+                "must include openid",
+            ),
+            (vec![("WRIT_SSO_SCOPES", "openid a\"b")], "printable ASCII"),
+            (
+                vec![("WRIT_SSO_CLIENT_ID", " ")],
+                "sso.client_id must not be empty",
+            ),
+            (vec![("WRIT_SSO_LINK_CLAIM", "a b")], "must be a claim name"),
+            (
+                vec![
+                    ("WRIT_SSO_CLIENT_SECRET", "x"),
+                    ("WRIT_SSO_CLIENT_SECRET_FILE", "/nonexistent"),
+                ],
+                "not both",
+            ),
+            (
+                vec![(
+                    "WRIT_SSO_CLIENT_SECRET_FILE",
+                    "/nonexistent/writ-sso-secret",
+                )],
+                "sso.client_secret_file /nonexistent/writ-sso-secret",
+            ),
+            (vec![("WRIT_SSO_CREATE_USERS", "perhaps")], "create_users"),
+        ] {
+            let err = with(&extra).unwrap_err();
+            assert!(err.contains(expected), "{extra:?}: {err}");
+        }
+        assert!(with(&[("WRIT_SSO_ISSUER", "http://127.0.0.1:9000/realms/x")]).is_ok());
+        let err = with_env(&[("WRIT_SSO_ISSUER", "https://idp.example")]).unwrap_err();
+        assert!(
+            err.contains("sso.client_id (WRIT_SSO_CLIENT_ID) is required"),
+            "{err}"
+        );
+        let err = with_env(&[("WRIT_SIGN_IN", "sso")]).unwrap_err();
+        assert!(err.contains("needs single sign-on configured"), "{err}");
+        let err = with_env(&[("WRIT_SSO_CLIENT_ID", "writ")]).unwrap_err();
+        assert!(err.contains("sso.issuer (WRIT_SSO_ISSUER) is not"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("writ-sso-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secret");
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        let config = with(&[("WRIT_SSO_CLIENT_SECRET_FILE", file.to_str().unwrap())]).unwrap();
+        let (upstream, _) = sign_in(&config).unwrap().sso.unwrap();
+        assert_eq!(upstream.client_secret.as_deref(), Some("from-a-file"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

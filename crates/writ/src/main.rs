@@ -203,6 +203,30 @@ async fn serve(config: config::Config) -> Result<(), String> {
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
     let expiry_notice_lead_times = config::expiry_lead_times(&config)?;
     let max_agent_access = config::max_agent_access(&config)?;
+    // Where people sign in (issue 16). The upstream client and linking policy are built here;
+    // the browser round trip (`/signin/sso`, `/signin/sso/callback`) is wired on top of the
+    // sign-in sessions.
+    let sign_in = config::sign_in(&config)?;
+    let _upstream = match &sign_in.sso {
+        Some((upstream, policy)) => {
+            tracing::info!(
+                issuer = %upstream.issuer,
+                sign_in = sign_in.mode.as_str(),
+                link_by = policy.link_by.as_str(),
+                create_users = policy.create_users,
+                "single sign-on through an upstream OpenID provider"
+            );
+            let client: Arc<dyn writ_domain::identity::federation::UpstreamProvider> =
+                Arc::new(writ_runtime::sso::UpstreamClient::new(
+                    upstream.clone(),
+                    &config.outbound.allow_hosts,
+                    writ_runtime::outbound::OutboundTimeouts::default(),
+                    Arc::new(SystemClock),
+                )?);
+            Some((client, policy.clone()))
+        }
+        None => None,
+    };
     let started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),

@@ -62,6 +62,7 @@ fn user(name: &str, created: OffsetDateTime) -> User {
         manager_id: None,
         password_hash: None,
         force_change_password_next_sign_in: false,
+        identities: Vec::new(),
     }
 }
 

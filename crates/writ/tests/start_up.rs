@@ -1,7 +1,8 @@
 //! The real `writ serve` binary on SQLite: the files that hold secrets (issue 14 item 9) and
 //! the metrics listener (item 10). The database it creates, with its `-wal` and `-shm` files, is
 //! private to the owner (0600); start-up warns about a signing key file or audit key file that
-//! group or others may read; with `WRIT_METRICS_LISTEN`, `/metrics` moves to that listener.
+//! group or others may read; with `WRIT_METRICS_LISTEN`, `/metrics` moves to that listener. Bad
+//! single sign-on settings stop start-up (issue 16).
 
 #![allow(
     clippy::unwrap_used,
@@ -198,4 +199,56 @@ fn uuid_like() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     format!("{}-{nanos}", std::process::id())
+}
+
+/// Single sign-on settings (issue 16) are checked before anything starts, and a valid upstream
+/// is announced in the log.
+#[test]
+fn sso_settings_are_checked_at_start_up() {
+    let dir = std::env::temp_dir().join(format!("writ-sso-start-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = format!("sqlite://{}", dir.join("writ.db").display());
+    for (env, expected) in [
+        (
+            vec![
+                ("WRIT_SSO_ISSUER", "http://idp.example/realms/staff"),
+                ("WRIT_SSO_CLIENT_ID", "writ"),
+            ],
+            "must be an https:// URL",
+        ),
+        (
+            vec![("WRIT_SIGN_IN", "sso")],
+            "needs single sign-on configured",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &database])
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    let mut serving = Serving::start(
+        &dir,
+        &[
+            ("WRIT_SSO_ISSUER", "http://127.0.0.1:9/realms/staff"),
+            ("WRIT_SSO_CLIENT_ID", "writ"),
+            ("WRIT_SSO_CLIENT_SECRET", "upstream-secret-value"),
+        ],
+    );
+    serving.wait_for("single sign-on through an upstream OpenID provider");
+    serving.wait_for("writ is serving");
+    assert!(
+        !serving
+            .seen
+            .iter()
+            .any(|l| l.contains("upstream-secret-value")),
+        "{:#?}",
+        serving.seen
+    );
+    drop(serving);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -68,10 +68,14 @@ mod parked_jobs;
 mod policies;
 #[path = "api/route_sweep.rs"]
 mod route_sweep;
+#[path = "api/sso.rs"]
+mod sso;
 #[path = "api/subjects.rs"]
 mod subjects;
 #[path = "api/transport.rs"]
 mod transport;
+#[path = "api/user_identities.rs"]
+mod user_identities;
 #[path = "api/webhooks.rs"]
 mod webhooks;
 #[path = "api/wire_directory.rs"]

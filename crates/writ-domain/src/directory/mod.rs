@@ -9,7 +9,7 @@ pub mod client_uris;
 mod deletion;
 pub mod groups;
 mod services;
-mod users;
+pub(crate) mod users;
 pub mod writ_clients;
 
 pub use crate::model::directory::*;
@@ -21,7 +21,7 @@ pub use assignments::{AppRoleAssignmentInput, PermissionGrantInput, RoleAssignme
 pub use bootstrap::{BootstrapConfig, BootstrapOutcome, bootstrap};
 pub use groups::GroupInput;
 pub use services::Readiness;
-pub use users::{PasswordProfile, UserInput};
+pub use users::{FEDERATED, MAX_IDENTITIES, PasswordProfile, UserInput, check_identities};
 
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use crate::patch::Patch;
 use crate::query::{ListQuery, Page};
 use crate::secrets;
 
-use super::{Directory, ObjectKind, RequestContext, User};
+use super::{Directory, ObjectIdentity, ObjectKind, RequestContext, User};
 
 const CATEGORY: &str = "UserManagement";
 /// How far up a manager chain we walk to refuse cycles; deeper chains are refused outright.
@@ -47,6 +47,93 @@ pub struct UserInput {
     pub identity_parent_id: Patch<String>,
     /// Object ids from `sponsors@odata.bind`.
     pub sponsor_ids: Vec<String>,
+    /// `identities`: replaces the whole collection (`null` empties it), as Graph does.
+    pub identities: Patch<Vec<ObjectIdentity>>,
+}
+
+/// How many upstream accounts one user may have.
+pub const MAX_IDENTITIES: usize = 10;
+/// `signInType` of an upstream OpenID provider's account, the one kind Writ stores.
+pub const FEDERATED: &str = "federated";
+
+/// Checks an `identities` collection and gives it in canonical form (`signInType` spelled
+/// `federated`). Only federated identities are stored: the local password is the user's own
+/// `userPrincipalName` and `passwordProfile`, not an identity row.
+pub fn check_identities(identities: Vec<ObjectIdentity>) -> DomainResult<Vec<ObjectIdentity>> {
+    if identities.len() > MAX_IDENTITIES {
+        return Err(DomainError::invalid(format!(
+            "property 'identities' holds at most {MAX_IDENTITIES} identities"
+        )));
+    }
+    let mut checked: Vec<ObjectIdentity> = Vec::with_capacity(identities.len());
+    for identity in identities {
+        if !identity.sign_in_type.eq_ignore_ascii_case(FEDERATED) {
+            return Err(DomainError::invalid(
+                if identity
+                    .sign_in_type
+                    .eq_ignore_ascii_case("userPrincipalName")
+                {
+                    "identities: the userPrincipalName sign-in is the user's own userPrincipalName \
+                 and password; Writ stores only 'federated' identities"
+                        .to_owned()
+                } else {
+                    format!(
+                        "'{}' is not a valid value for property 'identities.signInType' (federated)",
+                        identity.sign_in_type
+                    )
+                },
+            ));
+        }
+        check_length(&identity.issuer, "identities.issuer", 512)?;
+        if identity.issuer.chars().any(char::is_whitespace) {
+            return Err(DomainError::invalid(
+                "property 'identities.issuer' may not contain spaces",
+            ));
+        }
+        // OpenID Connect Core 1.0 section 2: `sub` is at most 255 ASCII characters.
+        check_length(
+            &identity.issuer_assigned_id,
+            "identities.issuerAssignedId",
+            255,
+        )?;
+        if checked.iter().any(|c| {
+            c.issuer == identity.issuer && c.issuer_assigned_id == identity.issuer_assigned_id
+        }) {
+            return Err(DomainError::invalid(
+                "property 'identities' lists the same issuer and issuerAssignedId twice",
+            ));
+        }
+        checked.push(ObjectIdentity {
+            sign_in_type: FEDERATED.to_owned(),
+            ..identity
+        });
+    }
+    Ok(checked)
+}
+
+/// Graph's message for an upstream account already linked to another user.
+pub(crate) fn duplicate_identity() -> DomainError {
+    DomainError::invalid(
+        "Another object with the same value for property identities already exists.",
+    )
+}
+
+/// The identities of a create or PATCH, checked; `None` when the body left them out.
+fn identities_input(
+    patch: Patch<Vec<ObjectIdentity>>,
+    kind: super::UserKind,
+) -> DomainResult<Option<Vec<ObjectIdentity>>> {
+    let identities = match patch {
+        Patch::Absent => return Ok(None),
+        Patch::Null => Vec::new(),
+        Patch::Value(identities) => identities,
+    };
+    if kind == super::UserKind::AgentUser && !identities.is_empty() {
+        return Err(DomainError::invalid(
+            "agent users have no identities: they authenticate through their parent agent identity",
+        ));
+    }
+    check_identities(identities).map(Some)
 }
 
 fn required<T>(field: Patch<T>, name: &str) -> DomainResult<T> {
@@ -68,7 +155,7 @@ fn not_null<T>(field: Patch<T>, name: &str) -> DomainResult<Option<T>> {
     }
 }
 
-fn check_length(value: &str, name: &str, max: usize) -> DomainResult<()> {
+pub(crate) fn check_length(value: &str, name: &str, max: usize) -> DomainResult<()> {
     if value.trim().is_empty() {
         return Err(DomainError::invalid(format!(
             "property '{name}' cannot be empty"
@@ -83,7 +170,7 @@ fn check_length(value: &str, name: &str, max: usize) -> DomainResult<()> {
 }
 
 /// `alias@domain`, with no spaces and one `@`, as Entra requires of a UPN.
-fn check_user_principal_name(upn: &str) -> DomainResult<()> {
+pub(crate) fn check_user_principal_name(upn: &str) -> DomainResult<()> {
     check_length(upn, "userPrincipalName", 113)?;
     let mut parts = upn.split('@');
     let valid = match (parts.next(), parts.next(), parts.next()) {
@@ -105,7 +192,7 @@ fn check_user_principal_name(upn: &str) -> DomainResult<()> {
     }
 }
 
-fn check_mail_nickname(nickname: &str) -> DomainResult<()> {
+pub(crate) fn check_mail_nickname(nickname: &str) -> DomainResult<()> {
     check_length(nickname, "mailNickname", 64)?;
     if nickname
         .chars()
@@ -344,8 +431,10 @@ impl Directory {
             manager_id: None,
             password_hash,
             force_change_password_next_sign_in: force_change,
+            identities: Vec::new(),
         };
         apply_optional(&mut user, &mut input)?;
+        let identities = identities_input(std::mem::take(&mut input.identities), kind)?;
 
         let mut tx = self.store.begin().await?;
         if self
@@ -378,6 +467,15 @@ impl Directory {
         })?;
         for sponsor in &input.sponsor_ids {
             tx.add_sponsor(&user.id, sponsor).await?;
+        }
+        if let Some(identities) = identities.filter(|i| !i.is_empty()) {
+            tx.replace_user_identities(&user.id, &identities)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::Unique(_) => duplicate_identity(),
+                    other => other.into(),
+                })?;
+            user.identities = identities;
         }
         let activity = match kind {
             super::UserKind::User => "Add user",
@@ -492,6 +590,10 @@ impl Directory {
             changed.push("passwordProfile".to_owned());
         }
         changed.extend(apply_optional(&mut user, &mut input)?);
+        let identities = identities_input(std::mem::take(&mut input.identities), user.kind)?;
+        if identities.is_some() {
+            changed.push("identities".to_owned());
+        }
         if changed.is_empty() {
             return Ok(());
         }
@@ -499,6 +601,14 @@ impl Directory {
             crate::store::StoreError::Unique(_) => duplicate_upn(),
             other => other.into(),
         })?;
+        if let Some(identities) = identities {
+            tx.replace_user_identities(&user.id, &identities)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::Unique(_) => duplicate_identity(),
+                    other => other.into(),
+                })?;
+        }
         let now = self.clock.now();
         tx.append_audit(&audit_user(
             caller,

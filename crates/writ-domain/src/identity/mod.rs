@@ -12,6 +12,7 @@ pub mod callers;
 pub mod claims;
 pub mod clients;
 pub mod device_codes;
+pub mod federation;
 pub mod oauth_clients;
 pub mod sessions;
 pub mod sign_in;

@@ -47,6 +47,7 @@ fn user(kind: UserKind, enabled: bool, password_hash: Option<String>) -> User {
         manager_id: None,
         password_hash,
         force_change_password_next_sign_in: false,
+        identities: Vec::new(),
     }
 }
 

@@ -95,6 +95,19 @@ pub struct User {
     /// argon2 hash of the local password; never leaves the server.
     pub password_hash: Option<String>,
     pub force_change_password_next_sign_in: bool,
+    /// `identities`: the upstream accounts this user signs in with (the local password is not
+    /// one of them).
+    pub identities: Vec<ObjectIdentity>,
+}
+
+/// Graph's `objectIdentity`: one account at an identity provider that signs in as this user.
+/// Writ stores only `signInType: federated` (an upstream OpenID provider: `issuer` its issuer
+/// URL, `issuerAssignedId` its `sub`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectIdentity {
+    pub sign_in_type: String,
+    pub issuer: String,
+    pub issuer_assigned_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -12,6 +12,14 @@ pub trait DirectoryStore: Send + Sync {
     async fn directory_object(&self, id: &str) -> StoreResult<Option<DirectoryObject>>;
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn user_by_principal_name(&self, upn: &str) -> StoreResult<Option<User>>;
+    /// The user an upstream account is linked to through `identities` (exact match).
+    async fn user_by_identity(
+        &self,
+        issuer: &str,
+        issuer_assigned_id: &str,
+    ) -> StoreResult<Option<User>>;
+    /// Up to `limit` users whose `mail` equals `mail`, ignoring case.
+    async fn users_by_mail(&self, mail: &str, limit: u32) -> StoreResult<Vec<User>>;
     /// Users, or only those of one kind (the `microsoft.graph.agentUser` cast).
     async fn list_users(
         &self,
@@ -130,6 +138,13 @@ pub trait DirectoryStoreTx: Send {
     async fn user(&mut self, id: &str) -> StoreResult<Option<User>>;
     async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
     async fn update_user(&mut self, user: &User) -> StoreResult<()>;
+    /// Replaces the user's `identities` collection; an account linked to another user fails
+    /// with [`StoreError::Unique`].
+    async fn replace_user_identities(
+        &mut self,
+        user_id: &str,
+        identities: &[ObjectIdentity],
+    ) -> StoreResult<()>;
     /// Removes the user with its memberships, ownerships, role assignments and manager links.
     async fn delete_user(&mut self, id: &str) -> StoreResult<()>;
     async fn group(&mut self, id: &str) -> StoreResult<Option<Group>>;

@@ -65,6 +65,7 @@ impl FakeDirectory {
             manager_id: None,
             password_hash: None,
             force_change_password_next_sign_in: false,
+            identities: Vec::new(),
         }
     }
 
@@ -146,6 +147,18 @@ impl DirectoryStore for FakeDirectory {
 
     async fn user_by_principal_name(&self, _upn: &str) -> StoreResult<Option<User>> {
         not_faked("user_by_principal_name")
+    }
+
+    async fn user_by_identity(
+        &self,
+        _issuer: &str,
+        _issuer_assigned_id: &str,
+    ) -> StoreResult<Option<User>> {
+        not_faked("user_by_identity")
+    }
+
+    async fn users_by_mail(&self, _mail: &str, _limit: u32) -> StoreResult<Vec<User>> {
+        not_faked("users_by_mail")
     }
 
     async fn list_users(

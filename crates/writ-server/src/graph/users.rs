@@ -40,6 +40,7 @@ const WRITABLE: &[&str] = &[
     "usageLocation",
     "preferredLanguage",
     "userType",
+    "identities",
 ];
 
 const AGENT_USER_EXTRA: &[&str] = &["identityParentId", "sponsors@odata.bind"];

@@ -15,7 +15,7 @@ use super::{Application, Group, ServicePrincipal, User};
 #[serde(untagged)]
 #[schema(as = directoryObject)]
 pub enum DirectoryObject {
-    User(User),
+    User(Box<User>),
     Group(Group),
     ServicePrincipal(ServicePrincipal),
     Application(Application),
@@ -24,7 +24,7 @@ pub enum DirectoryObject {
 impl From<&DomainDirectoryObject> for DirectoryObject {
     fn from(object: &DomainDirectoryObject) -> Self {
         match object {
-            DomainDirectoryObject::User(u) => Self::User(User::typed(u)),
+            DomainDirectoryObject::User(u) => Self::User(Box::new(User::typed(u))),
             DomainDirectoryObject::Group(g) => Self::Group(Group {
                 odata_type: Some("#microsoft.graph.group".into()),
                 ..Group::from(g)

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use writ_domain::directory::{
-    PasswordProfile as DomainPasswordProfile, User as DomainUser, UserInput, UserKind,
+    ObjectIdentity as DomainObjectIdentity, PasswordProfile as DomainPasswordProfile,
+    User as DomainUser, UserInput, UserKind,
 };
 
 use super::input::{Binds, Field, FieldValue, PROPERTY};
@@ -46,6 +47,9 @@ pub struct User {
     pub user_type: String,
     #[schema(format = DateTime)]
     pub created_date_time: String,
+    /// The upstream accounts that sign in as this user (`signInType` `federated`); the local
+    /// password is not listed.
+    pub identities: Vec<ObjectIdentity>,
     /// Agent users only (present, possibly `null`): the parent agent identity's object id.
     #[serde(
         default,
@@ -96,6 +100,7 @@ impl From<&DomainUser> for User {
             preferred_language: u.preferred_language.clone(),
             user_type: u.user_type.clone(),
             created_date_time: instant(u.created_date_time),
+            identities: u.identities.iter().map(ObjectIdentity::from).collect(),
             identity_parent_id: agent.then(|| u.identity_parent_id.clone()),
             manager: None,
         }
@@ -109,6 +114,67 @@ impl User {
             odata_type: Some(format!("#microsoft.graph.{}", type_name(u))),
             ..Self::from(u)
         }
+    }
+}
+
+/// Graph's `objectIdentity`: an account at an identity provider that signs in as the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = objectIdentity)]
+pub struct ObjectIdentity {
+    /// `federated`: an account of an upstream OpenID provider.
+    pub sign_in_type: String,
+    /// The upstream provider's issuer URL.
+    pub issuer: String,
+    /// The upstream account's `sub`.
+    pub issuer_assigned_id: String,
+}
+
+impl From<&DomainObjectIdentity> for ObjectIdentity {
+    fn from(i: &DomainObjectIdentity) -> Self {
+        Self {
+            sign_in_type: i.sign_in_type.clone(),
+            issuer: i.issuer.clone(),
+            issuer_assigned_id: i.issuer_assigned_id.clone(),
+        }
+    }
+}
+
+impl FieldValue for Vec<ObjectIdentity> {
+    fn from_json(value: Value) -> Result<Self, String> {
+        let Value::Array(items) = value else {
+            return Err(format!("property '{PROPERTY}' must be an array"));
+        };
+        items
+            .into_iter()
+            .map(|item| {
+                let Value::Object(identity) = item else {
+                    return Err(format!("property '{PROPERTY}' must hold objects"));
+                };
+                for key in identity.keys() {
+                    if !matches!(
+                        key.as_str(),
+                        "signInType" | "issuer" | "issuerAssignedId" | "@odata.type"
+                    ) {
+                        return Err(format!(
+                            "Property '{key}' does not exist on type 'microsoft.graph.objectIdentity'."
+                        ));
+                    }
+                }
+                let text = |name: &str| match identity.get(name) {
+                    Some(Value::String(s)) => Ok(s.clone()),
+                    None | Some(Value::Null) => {
+                        Err(format!("property '{PROPERTY}.{name}' is required"))
+                    }
+                    Some(_) => Err(format!("property '{PROPERTY}.{name}' must be a string")),
+                };
+                Ok(ObjectIdentity {
+                    sign_in_type: text("signInType")?,
+                    issuer: text("issuer")?,
+                    issuer_assigned_id: text("issuerAssignedId")?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -230,6 +296,10 @@ pub struct UserBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub identity_parent_id: Field<String>,
+    /// Replaces the whole collection on PATCH, as Graph does.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ObjectIdentity>>)]
+    pub identities: Field<Vec<ObjectIdentity>>,
     /// Creates only: the sponsors, as directory object URLs.
     #[serde(rename = "sponsors@odata.bind", default)]
     #[schema(value_type = Option<Vec<String>>)]
@@ -267,6 +337,18 @@ impl UserBody {
             kind,
             identity_parent_id: self.identity_parent_id.into_patch(),
             sponsor_ids: self.sponsors.0,
+            identities: self
+                .identities
+                .map(|list| {
+                    list.into_iter()
+                        .map(|i| DomainObjectIdentity {
+                            sign_in_type: i.sign_in_type,
+                            issuer: i.issuer,
+                            issuer_assigned_id: i.issuer_assigned_id,
+                        })
+                        .collect()
+                })
+                .into_patch(),
         }
     }
 }
