@@ -25,8 +25,8 @@ use crate::model::{
     AuditScope, Catalog, CatalogResource, ChainHead, ChainedAudit, ClaimedCallout, ClaimedDelivery,
     ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization, CustomExtension,
     DirectoryObject, EmRoleAssignment, EmailDelivery, Group, HeldGrant, NewJob, ObjectKind,
-    OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RequestState,
-    ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
+    OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RefreshToken,
+    RequestState, ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
     ServicePrincipalKind, Subject, User, UserKind, WebhookDelivery, WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};
@@ -38,12 +38,14 @@ mod entitlement;
 #[cfg(test)]
 pub(crate) mod fake;
 mod jobs;
+mod user_tokens;
 
 pub use audit::{AuditStore, AuditStoreTx};
 pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx};
 pub use jobs::{JobStore, JobStoreTx};
+pub use user_tokens::UserTokenStoreTx;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -136,7 +138,7 @@ pub trait Store:
 /// One write transaction. Dropping it without `commit` rolls back.
 #[async_trait]
 pub trait StoreTx:
-    DirectoryStoreTx + EntitlementStoreTx + JobStoreTx + AuditStoreTx + Send
+    DirectoryStoreTx + EntitlementStoreTx + JobStoreTx + AuditStoreTx + UserTokenStoreTx + Send
 {
     /// Serialize first-start work across replicas (an advisory lock on PostgreSQL; SQLite's
     /// single writer already serializes).

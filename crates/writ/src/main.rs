@@ -173,6 +173,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
     let expiry_notice_lead_times = config::expiry_lead_times(&config)?;
     let max_agent_access = config::max_agent_access(&config)?;
+    let refresh_token_lifetime = config::refresh_token_lifetime(&config)?;
     let started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
@@ -187,6 +188,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             metrics: Some(metrics),
             expiry_notice_lead_times: Some(expiry_notice_lead_times),
             max_agent_access: Some(max_agent_access),
+            refresh_token_lifetime: Some(refresh_token_lifetime),
             trusted_proxies: writ_server::client_address::TrustedProxies::parse(
                 &config.trusted_proxies,
             )?,

@@ -1,7 +1,8 @@
 //! Identity (DESIGN section 3): who a client is ([`clients`]: client secrets, local passwords),
 //! who the caller of an API request is ([`callers`]: verified token claims resolved against the
 //! database, every request) and what a token carries ([`claims`]: its audience, `roles`, `wids`
-//! and the instant it must end by), and how often a password may be tried ([`sign_in`]). The
+//! and the instant it must end by), how often a password may be tried ([`sign_in`]), and what a
+//! person's grant answers ([`user_tokens`]: id token, `scp`, refresh tokens). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
@@ -10,6 +11,7 @@ pub mod callers;
 pub mod claims;
 pub mod clients;
 pub mod sign_in;
+pub mod user_tokens;
 
 pub use callers::TokenType;
 pub use claims::{Audience, TokenContent, TokenLifetimes};
@@ -40,6 +42,10 @@ pub enum IdentityError {
     /// The password is right but the account is disabled (not a failed attempt).
     #[error("The user account is disabled.")]
     AccountDisabled,
+    /// A refresh token (or another grant) that is unknown, expired, revoked, reused or
+    /// another client's; the message says which.
+    #[error("{0}")]
+    InvalidGrant(String),
     /// The requested scope names no usable resource; the message says why.
     #[error("{0}")]
     InvalidScope(String),
