@@ -210,6 +210,8 @@ fn plain_routes() -> Routes {
     Routes::new()
         .section("oauth2", false)
         .with(oauth::routes)
+        .section("oidc", true)
+        .with(oauth::userinfo::routes)
         .section("operations", false)
         .with(health::routes)
         .route(

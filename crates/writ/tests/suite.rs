@@ -66,6 +66,8 @@ mod policies;
 mod route_sweep;
 #[path = "api/subjects.rs"]
 mod subjects;
+#[path = "api/user_tokens.rs"]
+mod user_tokens;
 #[path = "api/webhooks.rs"]
 mod webhooks;
 #[path = "api/wire_directory.rs"]

@@ -276,6 +276,11 @@ pub async fn revoke_my_sign_in_sessions(
     auth: Authenticated,
     query: ODataQuery,
 ) -> ApiResult<Json<Value>> {
+    if !auth.caller.is_human_user() {
+        return Err(ApiError::bad_request(
+            "/me request is only valid with delegated authentication flow.",
+        ));
+    }
     let id = auth.caller.id.clone();
     revoke_sign_in_sessions(State(state), auth, query, Path(id)).await
 }

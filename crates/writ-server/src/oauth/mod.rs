@@ -456,5 +456,4 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "OpenID discovery",
             discovery,
         )
-        .with(userinfo::routes)
 }
