@@ -305,6 +305,18 @@ pub struct Redeemed {
     pub refresh_token: String,
 }
 
+/// A person who just signed in, for [`Identity::record_sign_in`].
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn<'a> {
+    pub user: &'a User,
+    pub client_id: &'a str,
+    /// `password`, `deviceCode`, `authorizationCode`.
+    pub method: &'a str,
+    /// The scope to start a refresh token family with (`offline_access` was asked), if any.
+    pub offline_scope: Option<&'a str>,
+    pub auth_time: OffsetDateTime,
+}
+
 fn invalid_grant(reason: &str) -> IdentityError {
     IdentityError::InvalidGrant(reason.to_owned())
 }
@@ -365,14 +377,17 @@ impl Identity<'_> {
     /// returned); dead refresh tokens are swept in the same transaction, a bounded number.
     pub async fn record_sign_in(
         &self,
-        user: &User,
-        client_id: &str,
-        method: &str,
-        offline_scope: Option<&str>,
-        auth_time: OffsetDateTime,
+        signed_in: SignedIn<'_>,
         refresh_lifetime: Duration,
         request_id: Option<&str>,
     ) -> IdentityResult<Option<String>> {
+        let SignedIn {
+            user,
+            client_id,
+            method,
+            offline_scope,
+            auth_time,
+        } = signed_in;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let refresh = match offline_scope {

@@ -105,11 +105,13 @@ pub async fn respond(
         SignIn::New { method } => {
             identity
                 .record_sign_in(
-                    &user,
-                    &grant.client_id,
-                    method,
-                    requested.offline_access.then_some(granted.as_str()),
-                    grant.auth_time,
+                    user_tokens::SignedIn {
+                        user: &user,
+                        client_id: &grant.client_id,
+                        method,
+                        offline_scope: requested.offline_access.then_some(granted.as_str()),
+                        auth_time: grant.auth_time,
+                    },
                     state.settings.refresh_token_lifetime,
                     Some(request_id),
                 )
