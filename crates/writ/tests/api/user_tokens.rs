@@ -156,6 +156,17 @@ async fn user_grant_answers_id_token_client_info_and_scp(backend: Backend) {
             .get("nonce")
             .is_none()
     );
+    // Writ's public client may be named, as MSAL always names a client.
+    let named = sign_in(
+        &app,
+        "Ada Person",
+        &format!("&client_id={WRIT_PUBLIC_CLIENT}"),
+    )
+    .await;
+    assert_eq!(
+        claims_of(named.body["id_token"].as_str().unwrap())["aud"],
+        WRIT_PUBLIC_CLIENT
+    );
     // An application's token carries no scp.
     assert!(claims_of(&app.admin).get("scp").is_none());
     // Each sign-in is audited.
@@ -168,7 +179,7 @@ async fn user_grant_answers_id_token_client_info_and_scp(backend: Backend) {
                 && r.initiated_by.id.as_deref() == Some(id.as_str())
         })
         .count();
-    assert_eq!(sign_ins, 2);
+    assert_eq!(sign_ins, 3);
     // An overlong nonce is refused.
     let long = app
         .token_request(&format!(
