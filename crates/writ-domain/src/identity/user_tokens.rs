@@ -50,7 +50,9 @@ pub const MAX_REFRESH_TOKEN_CHARS: usize = 512;
 /// How many dead refresh tokens one sign-in sweeps away (bounded work per pass).
 pub const SWEEP_PER_SIGN_IN: u32 = 100;
 
-const CATEGORY: &str = "UserManagement";
+/// Sign-ins and refresh token reuse are audited under Entra's `Authentication` category, apart
+/// from the changes administrators make to users (`UserManagement`).
+const CATEGORY: &str = "Authentication";
 
 /// The scopes a request names, split into OpenID scopes and the rest (resource scopes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
