@@ -379,6 +379,53 @@ async fn refresh_tokens_slide_under_an_absolute_cap(backend: Backend) {
         "invalid_grant",
         "expired",
     );
+    // The next sign-in sweeps the dead rows away (a bounded number per sign-in); only its own
+    // new token remains.
+    let pool = app.store.pool().clone();
+    let stored = |value: String| {
+        let pool = pool.clone();
+        async move {
+            let hash = writ_domain::identity::user_tokens::refresh_token_hash(&value);
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(hash)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            n
+        }
+    };
+    assert_eq!(
+        stored(idle.clone()).await,
+        1,
+        "the expired token is still stored"
+    );
+    let fresh = refresh_token_of(&app, "Sly Slide").await;
+    assert_eq!(stored(idle).await, 0, "swept by the next sign-in");
+    assert_eq!(stored(fresh).await, 1);
+}
+
+async fn concurrent_redemptions_of_one_token_let_one_through(backend: Backend) {
+    let app = app(backend).await;
+    app.create_user("Cora Race").await;
+    let token = refresh_token_of(&app, "Cora Race").await;
+    let (a, b) = tokio::join!(refresh(&app, &token, ""), refresh(&app, &token, ""));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::BAD_REQUEST],
+        "{} / {}",
+        a.body,
+        b.body
+    );
+    // The loser counts as reuse: the family, the winner's new token included, is revoked.
+    let winner = if a.status == StatusCode::OK { a } else { b };
+    refresh(&app, &rt(&winner), "").await.assert_oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "revoked",
+    );
 }
 
 async fn refresh_scope_narrows_but_never_widens(backend: Backend) {
@@ -565,6 +612,7 @@ crate::on_both_backends!(
     refresh_rotates_and_reuse_revokes_the_family,
     refresh_ends_with_the_user_and_on_revocation,
     refresh_tokens_slide_under_an_absolute_cap,
+    concurrent_redemptions_of_one_token_let_one_through,
     refresh_scope_narrows_but_never_widens,
     refresh_binds_the_client_and_authenticates_confidential_ones,
     bad_refresh_requests_are_refused_plainly,
