@@ -423,6 +423,33 @@ impl Identity<'_> {
         Ok(refresh)
     }
 
+    /// A refused sign-in of an existing user (wrong password, disabled account): a `Sign-in`
+    /// record with result `failure` and the reason. Attempts on names that are no user leave
+    /// nothing (there is no one to file them under, and the sign-in limiter bounds them).
+    pub async fn record_failed_sign_in(
+        &self,
+        user_principal_name: &str,
+        method: &str,
+        reason: &IdentityError,
+        request_id: Option<&str>,
+    ) -> IdentityResult<()> {
+        let Some(user) = self
+            .store
+            .user_by_principal_name(user_principal_name)
+            .await?
+        else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let mut record = sign_in_audit(&user, now, "Sign-in", request_id).detail("method", method);
+        record.result = "failure".into();
+        record.result_reason = Some(reason.to_string());
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(&record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The `refresh_token` grant: the presented token must be this client's, live and never
     /// used; it is rotated (marked used, a new one of the same family written) in one
     /// transaction. A rotated one presented again revokes its whole family, audited.

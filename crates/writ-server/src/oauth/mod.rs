@@ -323,9 +323,14 @@ async fn issue(
                 .await
             {
                 Ok(principal) => principal,
-                Err(IdentityError::WrongPassword) => {
-                    state.password_limiter.record_failure(username, source, now);
-                    return Err(IdentityError::WrongPassword.into());
+                Err(e @ (IdentityError::WrongPassword | IdentityError::AccountDisabled)) => {
+                    if matches!(e, IdentityError::WrongPassword) {
+                        state.password_limiter.record_failure(username, source, now);
+                    }
+                    identity
+                        .record_failed_sign_in(username, "password", &e, Some(request_id))
+                        .await?;
+                    return Err(e.into());
                 }
                 Err(e) => return Err(e.into()),
             };

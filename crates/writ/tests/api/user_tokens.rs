@@ -169,7 +169,15 @@ async fn user_grant_answers_id_token_client_info_and_scp(backend: Backend) {
     );
     // An application's token carries no scp.
     assert!(claims_of(&app.admin).get("scp").is_none());
-    // Each sign-in is audited.
+    // A wrong password, and a name that is nobody.
+    for who in [upn("Ada Person"), "nobody%40example.org".to_owned()] {
+        app.token_request(&format!(
+            "grant_type=password&username={who}&password=wrong+guess+123"
+        ))
+        .await
+        .assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "incorrect");
+    }
+    // Each sign-in is audited, and the refused one of an existing user.
     use writ_domain::store::AuditStore;
     let records = app.store.audit_records(1000).await.unwrap();
     let sign_ins = records
@@ -179,7 +187,21 @@ async fn user_grant_answers_id_token_client_info_and_scp(backend: Backend) {
                 && r.initiated_by.id.as_deref() == Some(id.as_str())
         })
         .count();
-    assert_eq!(sign_ins, 3);
+    assert_eq!(sign_ins, 4);
+    let failed: Vec<_> = records
+        .iter()
+        .filter(|r| r.activity_display_name == "Sign-in" && r.result == "failure")
+        .collect();
+    assert_eq!(failed.len(), 1, "only the existing user's refusal is filed");
+    assert_eq!(failed[0].category, "Authentication");
+    assert_eq!(failed[0].target_resources[0].id, id);
+    assert!(
+        failed[0]
+            .result_reason
+            .as_deref()
+            .unwrap()
+            .contains("incorrect")
+    );
     // An overlong nonce is refused.
     let long = app
         .token_request(&format!(
