@@ -264,10 +264,12 @@ pub async fn revoke_sign_in_sessions(
         .directory
         .revoke_sign_in_sessions(&auth.caller, &auth.context(), &user.id)
         .await?;
-    Ok(Json(serde_json::json!({
-        "@odata.context": query.context("Edm.Boolean"),
-        "value": true,
-    })))
+    Ok(Json(Value::Object(object(
+        &crate::wire::directory::user::RevokeSignInSessionsResponse {
+            odata_context: query.context("Edm.Boolean"),
+            value: true,
+        },
+    ))))
 }
 
 /// `POST /me/revokeSignInSessions`.
@@ -443,6 +445,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Revoke a user's sign-in sessions and refresh tokens",
             revoke_sign_in_sessions,
         )
+        .returns("revokeSignInSessionsResponse")
         .route(
             Post,
             "/me/revokeSignInSessions",
@@ -450,6 +453,7 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "Revoke the signed-in user's sessions and refresh tokens",
             revoke_my_sign_in_sessions,
         )
+        .returns("revokeSignInSessionsResponse")
         .route(
             Get,
             "/users/microsoft.graph.agentUser",
