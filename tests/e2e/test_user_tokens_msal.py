@@ -2,7 +2,8 @@
 grant, and MSAL Python's `TokenCache` (offline: MSAL refuses a plain-HTTP authority, so the
 response is fed to the cache as MSAL's `acquire_token_*` would) builds its account from the
 `client_info` and `id_token` Writ returns, and keeps the access, id and refresh tokens under it.
-The refresh token MSAL cached is then redeemed at the token endpoint, as `acquire_token_silent`
+azure-identity builds its `AuthenticationRecord` from the same answer. The refresh token MSAL
+cached is then redeemed at the token endpoint, as `acquire_token_silent`
 would, and the rotated one replaces it.
 """
 
@@ -68,6 +69,18 @@ def test_msal_token_cache_builds_the_account_from_writ_answer(writ):
                            query={"home_account_id": account["home_account_id"]}))
         assert len(found) == 1, f"{kind}: {found}"
     cached_rt = list(cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN))[0]["secret"]
+
+    # azure-identity's UsernamePasswordCredential builds its AuthenticationRecord from the same
+    # answer (MSAL adds the decoded claims as id_token_claims); it used to fail here ("Failed to
+    # build AuthenticationRecord from unexpected identity token").
+    from azure.identity._internal.interactive import _build_auth_record
+
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    record = _build_auth_record(dict(body, id_token_claims=claims))
+    assert record.home_account_id == f"{oid}.{tenant}"
+    assert record.tenant_id == tenant
+    assert record.username == upn
+    assert record.client_id == PUBLIC_CLIENT
 
     # acquire_token_silent's refresh, by hand: the cached refresh token is redeemed, rotated.
     refreshed = http("POST", endpoint, form={
