@@ -452,13 +452,16 @@ impl Identity<'_> {
 
     /// The `refresh_token` grant: the presented token must be this client's, live and never
     /// used; it is rotated (marked used, a new one of the same family written) in one
-    /// transaction. A rotated one presented again revokes its whole family, audited.
+    /// transaction. A rotated one presented again revokes its whole family, audited. The
+    /// scope's resource is resolved before the rotation commits, so that a resource gone since
+    /// the sign-in refuses the grant without spending the token.
     pub async fn redeem_refresh_token(
         &self,
         presented: &str,
         client_id: &str,
         requested_scope: Option<&str>,
         refresh_lifetime: Duration,
+        public_url: &str,
         request_id: Option<&str>,
     ) -> IdentityResult<Redeemed> {
         if presented.chars().count() > MAX_REFRESH_TOKEN_CHARS {
@@ -515,6 +518,8 @@ impl Identity<'_> {
             }
         };
         let scope = narrowed_scope(&stored.scope, requested_scope)?;
+        self.resolve_audience(Some(&scope), false, public_url)
+            .await?;
         let (value, rotated) = new_refresh_token(
             Some(&stored),
             &user.id,

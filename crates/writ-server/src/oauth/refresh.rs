@@ -39,6 +39,7 @@ pub async fn grant(
             &client_id,
             param(pairs, "scope"),
             state.settings.refresh_token_lifetime,
+            &state.settings.public_url,
             Some(request_id),
         )
         .await?;

@@ -483,6 +483,70 @@ async fn refresh_scope_narrows_but_never_widens(backend: Backend) {
     );
 }
 
+async fn resource_tokens_for_people_carry_its_scopes_and_survive_a_refused_refresh(
+    backend: Backend,
+) {
+    let app = app(backend).await;
+    app.create_user("Rhea Resource").await;
+    let api = app
+        .send(Method::POST, "/v1.0/applications", &app.admin, json!({"displayName": "Orders API", "api": {"oauth2PermissionScopes": [
+            {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "value": "Orders.Read", "type": "User", "isEnabled": true, "adminConsentDisplayName": "Read orders", "adminConsentDescription": "Read orders"},
+            {"id": "1a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6e", "value": "Orders.Write", "type": "User", "isEnabled": true, "adminConsentDisplayName": "Write orders", "adminConsentDescription": "Write orders"}
+        ]}}))
+        .await;
+    assert_eq!(api.status, StatusCode::CREATED, "{}", api.body);
+    let app_id = api.body["appId"].as_str().unwrap().to_owned();
+    let sp = app
+        .send(
+            Method::POST,
+            "/v1.0/servicePrincipals",
+            &app.admin,
+            json!({"appId": app_id}),
+        )
+        .await;
+    assert_eq!(sp.status, StatusCode::CREATED, "{}", sp.body);
+    let sp_id = sp.id();
+    let signed_in = sign_in(
+        &app,
+        "Rhea Resource",
+        &format!("&scope=api%3A%2F%2F{app_id}%2F.default+openid+offline_access"),
+    )
+    .await;
+    let access = claims_of(signed_in.body["access_token"].as_str().unwrap());
+    assert_eq!(access["aud"], app_id.as_str());
+    assert_eq!(access["scp"], "Orders.Read Orders.Write");
+    let token = rt(&signed_in);
+    // The resource is disabled: the refresh is refused and spends nothing.
+    let set_enabled = |enabled: bool| {
+        let path = format!("/v1.0/servicePrincipals/{sp_id}");
+        let app = &app;
+        async move {
+            let reply = app
+                .send(
+                    Method::PATCH,
+                    &path,
+                    &app.admin,
+                    json!({"accountEnabled": enabled}),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+        }
+    };
+    set_enabled(false).await;
+    refresh(&app, &token, "").await.assert_oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        "disabled",
+    );
+    set_enabled(true).await;
+    let again = refresh(&app, &token, "").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(
+        claims_of(again.body["access_token"].as_str().unwrap())["scp"],
+        "Orders.Read Orders.Write"
+    );
+}
+
 async fn refresh_binds_the_client_and_authenticates_confidential_ones(backend: Backend) {
     let app = app(backend).await;
     app.create_user("Carl Client").await;
@@ -637,6 +701,7 @@ crate::on_both_backends!(
     concurrent_redemptions_of_one_token_let_one_through,
     refresh_scope_narrows_but_never_widens,
     refresh_binds_the_client_and_authenticates_confidential_ones,
+    resource_tokens_for_people_carry_its_scopes_and_survive_a_refused_refresh,
     bad_refresh_requests_are_refused_plainly,
     userinfo_answers_for_people_only
 );
