@@ -3,7 +3,8 @@
 //! database, every request), which applications are OAuth clients and where they may be
 //! redirected ([`oauth_clients`]), what a token carries ([`claims`]: its audience, `roles`, `wids`
 //! and the instant it must end by), how often a password may be tried ([`sign_in`]), browser sessions
-//! ([`sessions`]) and the device authorization grant ([`device_codes`]). The
+//! ([`sessions`]), the device authorization grant ([`device_codes`]), and what a person's grant
+//! answers ([`user_tokens`]: id token, `scp`, refresh tokens). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
@@ -16,6 +17,7 @@ pub mod federation;
 pub mod oauth_clients;
 pub mod sessions;
 pub mod sign_in;
+pub mod user_tokens;
 
 pub use callers::TokenType;
 pub use claims::{Audience, TokenContent, TokenLifetimes};
@@ -50,6 +52,10 @@ pub enum IdentityError {
     /// The password is right but the account is disabled (not a failed attempt).
     #[error("The user account is disabled.")]
     AccountDisabled,
+    /// A refresh token (or another grant) that is unknown, expired, revoked, reused or
+    /// another client's; the message says which.
+    #[error("{0}")]
+    InvalidGrant(String),
     /// The requested scope names no usable resource; the message says why.
     #[error("{0}")]
     InvalidScope(String),
