@@ -706,7 +706,8 @@ impl Directory {
                 &user,
                 Vec::new(),
             )
-            .detail("revokedRefreshTokens", revoked.to_string()),
+            .detail("revokedRefreshTokens", revoked.refresh_tokens.to_string())
+            .detail("endedBrowserSessions", revoked.browser_sessions.to_string()),
         )
         .await?;
         tx.commit().await?;

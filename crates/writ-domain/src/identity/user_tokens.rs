@@ -286,14 +286,24 @@ pub fn judge(token: &RefreshToken, client_id: &str, now: OffsetDateTime) -> Pres
     Presented::Redeemable
 }
 
-/// Ends every way a user is signed in: its refresh tokens now (and, once sessions exist, its
-/// sessions). Runs in the caller's transaction; returns how many refresh tokens it revoked.
+/// Ends every way a user is signed in: its browser sessions and its refresh tokens, now. Runs in
+/// the caller's transaction; returns how many of each it ended.
 pub async fn revoke_user_sign_ins(
     tx: &mut dyn StoreTx,
     user_id: &str,
     now: OffsetDateTime,
-) -> StoreResult<u64> {
-    tx.revoke_user_refresh_tokens(user_id, now).await
+) -> StoreResult<EndedSignIns> {
+    Ok(EndedSignIns {
+        browser_sessions: tx.delete_user_browser_sessions(user_id).await?,
+        refresh_tokens: tx.revoke_user_refresh_tokens(user_id, now).await?,
+    })
+}
+
+/// What [`revoke_user_sign_ins`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndedSignIns {
+    pub browser_sessions: u64,
+    pub refresh_tokens: u64,
 }
 
 /// A redeemed refresh token: the person (still enabled), what the family granted, and the
