@@ -9,6 +9,11 @@
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
 
+/// The audit category of every sign-in record — password, device code, sign-in page, single
+/// sign-on — and of refresh token reuse: Entra's `Authentication`. The directory changes a
+/// sign-in makes (a link, a user created just in time) stay `UserManagement`.
+pub const SIGN_IN_AUDIT_CATEGORY: &str = "Authentication";
+
 pub mod callers;
 pub mod claims;
 pub mod clients;

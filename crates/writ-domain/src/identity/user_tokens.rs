@@ -52,7 +52,7 @@ pub const SWEEP_PER_SIGN_IN: u32 = 100;
 
 /// Sign-ins and refresh token reuse are audited under Entra's `Authentication` category, apart
 /// from the changes administrators make to users (`UserManagement`).
-const CATEGORY: &str = "Authentication";
+const CATEGORY: &str = super::SIGN_IN_AUDIT_CATEGORY;
 
 /// The scopes a request names, split into OpenID scopes and the rest (resource scopes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -462,7 +462,8 @@ pub fn discovery_document(state: &AppState, segment: &str) -> Value {
             "client_credentials",
             "password",
         ],
-        "subject_types_supported": ["public"],
+        // `sub` differs per client (`identity::user_tokens`), as in Entra.
+        "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "scopes_supported": [
             "openid",
