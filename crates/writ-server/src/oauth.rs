@@ -220,7 +220,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// `client_secret_basic` credentials, if the Authorization header carries them.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
@@ -335,12 +335,15 @@ async fn issue(
             (principal, client_id, audience)
         }
         crate::device_flow::DEVICE_CODE_GRANT => crate::device_flow::redeem(state, &pairs).await?,
+        crate::authorize::AUTHORIZATION_CODE_GRANT => {
+            crate::authorize::redeem(state, headers, &pairs, source).await?
+        }
         other => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "The grant type '{other}' is not supported (client_credentials, password, {}).",
+                    "The grant type '{other}' is not supported (client_credentials, password, authorization_code, {}).",
                     crate::device_flow::DEVICE_CODE_GRANT
                 ),
             ));

@@ -3,11 +3,13 @@
 //! database, every request), which applications are OAuth clients and where they may be
 //! redirected ([`oauth_clients`]), what a token carries ([`claims`]: its audience, `roles`, `wids`
 //! and the instant it must end by), how often a password may be tried ([`sign_in`]), browser sessions
-//! ([`sessions`]) and the device authorization grant ([`device_codes`]). The
+//! ([`sessions`]), the device authorization grant ([`device_codes`]) and the authorization
+//! codes of `authorize` ([`authorization_codes`]). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
 
+pub mod authorization_codes;
 pub mod callers;
 pub mod claims;
 pub mod clients;
