@@ -28,6 +28,10 @@
 //!   redirect URI; the pages' CSP runs no script, so this page's own CSP allows exactly one
 //!   constant script by its SHA-256 hash (see `pages::FORM_POST_SCRIPT`) and widens
 //!   `form-action` to the redirect URI's origin. Without script the button does it.
+//! - **After Writ's sign-in form** (`Sec-Fetch-Site: same-origin`), the query-mode answer is a
+//!   page that navigates on by `<meta http-equiv="refresh">` (and a link) instead of a `303`:
+//!   browsers check every redirect of a form submission against the submitting page's CSP
+//!   `form-action 'self'`, which the application's origin fails (`pages::RedirectPage`).
 //! - **Bounds**: every parameter is bounded (`client_id` 256, `redirect_uri` 1024, `state` 1024,
 //!   `nonce` 512, `scope` 1024, `login_hint` 256 characters; `max_age` to a year), and the query
 //!   or form to 8 KiB.
@@ -49,7 +53,7 @@ use writ_domain::identity::{Audience, Identity, IdentityError, MatchedRedirect, 
 
 use crate::browser::{self, PageRequest};
 use crate::oauth::OAuthError;
-use crate::pages::{self, FormPostPage, MessagePage};
+use crate::pages::{self, FormPostPage, MessagePage, RedirectPage};
 use crate::state::AppState;
 
 /// The token endpoint's `grant_type` of this flow.
@@ -80,6 +84,9 @@ struct Reply<'a> {
     redirect: &'a str,
     mode: Mode,
     state: Option<&'a str>,
+    /// The browser came from one of Writ's own pages (`Sec-Fetch-Site: same-origin`: the
+    /// sign-in form's redirect chain): answer with a page that navigates on, not a `303`.
+    from_writ_page: bool,
 }
 
 impl Reply<'_> {
@@ -99,7 +106,17 @@ impl Reply<'_> {
                 } else {
                     '?'
                 };
-                pages::see_other(&format!("{}{separator}{query}", self.redirect))
+                let location = format!("{}{separator}{query}", self.redirect);
+                if self.from_writ_page {
+                    pages::render(
+                        StatusCode::OK,
+                        &RedirectPage {
+                            location: &location,
+                        },
+                    )
+                } else {
+                    pages::see_other(&location)
+                }
             }
             Mode::FormPost => {
                 let Some(origin) = origin_of(self.redirect) else {
@@ -261,6 +278,10 @@ async fn authorize(state: &AppState, page: &PageRequest, pairs: &[(String, Strin
         redirect: &redirect.uri,
         mode,
         state: field("state"),
+        from_writ_page: page
+            .headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"same-origin"),
     };
     if !matches!(field("response_mode"), None | Some("query" | "form_post")) {
         return reply.error(

@@ -303,3 +303,14 @@ pub fn form_post_csp(origin: &str) -> String {
          frame-ancestors 'none'; base-uri 'none'"
     )
 }
+
+/// A page that sends the browser on to `location` by `<meta http-equiv="refresh">` (and a link):
+/// the authorization response after Writ's own sign-in form. A `303` there would continue the
+/// form submission's redirect chain, which browsers check against the sign-in page's
+/// `form-action 'self'` and so refuse for the application's (other) origin; a refresh is a new
+/// navigation, which no CSP directive governs.
+#[derive(Template)]
+#[template(path = "redirect.html")]
+pub struct RedirectPage<'a> {
+    pub location: &'a str,
+}

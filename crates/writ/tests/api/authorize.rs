@@ -515,6 +515,28 @@ async fn form_post_renders_an_auto_submitting_form(backend: Backend) {
     assert!(csp.contains("script-src 'sha256-"), "{csp}");
     assert!(csp.contains("form-action http://localhost:53123;"), "{csp}");
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    // Right after Writ's own sign-in form (same-origin), the query answer is a page that
+    // navigates on (a 303 would be refused by the sign-in page's CSP form-action 'self').
+    let cookie: Vec<String> = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let request = Request::builder()
+        .uri(authorize_url(&app, &cli_params(LOOPBACK, &challenge, &[])))
+        .header("cookie", cookie.join("; "))
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, bytes) = exchange(&app.router, request).await;
+    let html = String::from_utf8(bytes.to_vec()).unwrap();
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(headers.get("location").is_none());
+    assert!(
+        html.contains("<meta http-equiv=\"refresh\" content=\"0;url=http://localhost:53123?code="),
+        "{html}"
+    );
+    assert!(html.contains("&#38;state=the-state"), "{html}");
     // The code in the form redeems.
     let marker = "name=\"code\" value=\"";
     let start = page.html.find(marker).unwrap() + marker.len();
