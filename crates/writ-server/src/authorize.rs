@@ -46,13 +46,15 @@ use std::net::IpAddr;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use writ_domain::identity::authorization_codes::{self, CodeRedemption, CodeRequest, Presented};
 use writ_domain::identity::sessions::{SignInContext, SignedIn};
-use writ_domain::identity::{Audience, Identity, IdentityError, MatchedRedirect, Principal};
+use writ_domain::identity::{Identity, IdentityError, MatchedRedirect};
 
 use crate::browser::{self, PageRequest};
 use crate::oauth::OAuthError;
+use crate::oauth::user_grant::{self, SignIn, UserGrant};
 use crate::pages::{self, FormPostPage, MessagePage, RedirectPage};
 use crate::state::AppState;
 
@@ -462,16 +464,17 @@ fn invalid_grant(description: &str) -> OAuthError {
 /// public one presents its `client_id` and the PKCE verifier. Every refusal is `invalid_grant`
 /// but for client authentication (`invalid_client`).
 ///
-/// The one function to extend when user grants gain one issuing path: it knows the code's
-/// `nonce` and `auth_time` (for the id token) and the code's hash, on which the refresh token
-/// family issued must be recorded (`Identity::record_code_token_family`) so that a reuse of the
-/// code revokes it.
+/// The tokens come from the one issuing path of people's grants (`oauth::user_grant::respond`:
+/// access token with `scp`, the id token with the code's `nonce` and `auth_time`, `client_info`,
+/// a refresh token with `offline_access`); the refresh token family it starts is recorded on the
+/// code, so that a reuse of the code revokes it.
 pub(crate) async fn redeem(
     state: &AppState,
     headers: &HeaderMap,
     pairs: &[(String, String)],
     source: IpAddr,
-) -> Result<(Principal, String, Audience), OAuthError> {
+    request_id: &str,
+) -> Result<Value, OAuthError> {
     let param = |name: &str| {
         pairs
             .iter()
@@ -526,7 +529,7 @@ pub(crate) async fn redeem(
         None => return Err(OAuthError::invalid_client()),
     }
     let context = SignInContext {
-        request_id: None,
+        request_id: Some(request_id.to_owned()),
         address: Some(source.to_string()),
     };
     let presented = Presented {
@@ -538,21 +541,36 @@ pub(crate) async fn redeem(
         .redeem_authorization_code(code, &presented, &context)
         .await?
     {
-        CodeRedemption::Granted { user, scope, .. } => {
-            let audience = identity
-                .resolve_audience(Some(&scope), false, &state.settings.public_url)
-                .await?;
-            Ok((user, client.client_id().to_owned(), audience))
+        CodeRedemption::Granted {
+            user,
+            scope,
+            nonce,
+            auth_time,
+            code_hash,
+        } => {
+            let grant = UserGrant {
+                principal: user,
+                client_id: client.client_id().to_owned(),
+                scope: Some(scope),
+                nonce,
+                auth_time,
+                client_info: param("client_info") == Some("1"),
+                sign_in: SignIn::New {
+                    method: "authorizationCode",
+                },
+            };
+            let body = user_grant::respond(state, grant, request_id).await?;
+            if let Some(refresh_token) = body.get("refresh_token").and_then(Value::as_str) {
+                identity
+                    .record_code_refresh_token(&code_hash, refresh_token)
+                    .await?;
+            }
+            Ok(body)
         }
         CodeRedemption::Invalid(description) => Err(invalid_grant(description)),
-        CodeRedemption::Reused { revoke } => {
-            if let Some(family) = revoke {
-                tracing::warn!(token_family = %family, "authorization code reused");
-            }
-            Err(invalid_grant(
-                "The authorization code was already redeemed; the tokens issued from it are revoked.",
-            ))
-        }
+        CodeRedemption::Reused { .. } => Err(invalid_grant(
+            "The authorization code was already redeemed; the tokens issued from it are revoked.",
+        )),
     }
 }
 

@@ -575,6 +575,7 @@ mod tests {
             metrics_on_own_listener: false,
             tls: public_url.starts_with("https://"),
             browser: Default::default(),
+            refresh_token_lifetime: time::Duration::days(90),
         }
     }
 

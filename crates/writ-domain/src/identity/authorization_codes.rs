@@ -12,7 +12,7 @@
 //!   unreserved alphabet. A code issued without a challenge refuses any verifier (no downgrade).
 //! - **Redemption**, in this order: an unknown code is `invalid_grant`; a code already spent is
 //!   reuse — `invalid_grant`, audited, and what the first redemption issued is revoked (the
-//!   refresh token family recorded on the code with [`Identity::record_code_token_family`]; access
+//!   refresh token family recorded on the code with [`Identity::record_code_refresh_token`]; access
 //!   tokens are self-contained JWTs and end at their `exp`); then another client, another
 //!   redirect URI, an expired code or a wrong or missing verifier are `invalid_grant`, audited
 //!   with the person as target; otherwise the code is spent in one conditional update, so two
@@ -136,7 +136,7 @@ pub struct CodeRequest<'a> {
 /// A grant's answer, before the server renders it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeRedemption {
-    /// Issue tokens for `user`; record the refresh token family on `code_hash`.
+    /// Issue tokens for `user`; record the refresh token issued on `code_hash`.
     Granted {
         user: Principal,
         scope: String,
@@ -214,8 +214,21 @@ impl Identity<'_> {
             })
         };
         if stored.redeemed_at.is_some() {
+            // RFC 6749 section 4.1.2: revoke what the first redemption issued (its refresh token
+            // family; the access token is a JWT and ends at its `exp`), in the audit's
+            // transaction.
             let mut tx = self.store.begin().await?;
+            let mut revoked = 0;
+            if let Some(family) = &stored.token_family {
+                revoked = tx.revoke_refresh_family(family, now).await?;
+            }
             if let Some(record) = audit("Authorization code reuse detected", None) {
+                let record = match &stored.token_family {
+                    Some(family) => record
+                        .detail("familyId", family.clone())
+                        .detail("refreshTokensRevoked", revoked.to_string()),
+                    None => record,
+                };
                 tx.append_audit(&record).await?;
             }
             tx.commit().await?;
@@ -267,16 +280,19 @@ impl Identity<'_> {
         })
     }
 
-    /// Records the refresh token family issued from a redeemed code, so that a reuse of the
-    /// code can revoke it.
-    pub async fn record_code_token_family(
+    /// Records on a redeemed code the refresh token family its grant started (found from the
+    /// refresh token handed out), so that a reuse of the code revokes it.
+    pub async fn record_code_refresh_token(
         &self,
         code_hash: &str,
-        token_family: &str,
+        refresh_token: &str,
     ) -> IdentityResult<()> {
         let mut tx = self.store.begin().await?;
-        tx.set_authorization_code_family(code_hash, token_family)
-            .await?;
+        let hash = super::user_tokens::refresh_token_hash(refresh_token);
+        if let Some(token) = tx.refresh_token_by_hash(&hash).await? {
+            tx.set_authorization_code_family(code_hash, &token.family_id)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

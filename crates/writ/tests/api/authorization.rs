@@ -611,6 +611,36 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [200; 9],
         ),
+        // Tokens for people (user_tokens.rs): revoking another user's sign-ins is a user
+        // administrator's; one's own is anyone's; userinfo answers people's tokens only.
+        (
+            "revoke another user's sign-in sessions",
+            Method::POST,
+            format!("/v1.0/users/{ordinary}/revokeSignInSessions"),
+            None,
+            [200, 403, 403, 403, 403, 403, 403, 403, 404],
+        ),
+        (
+            "revoke my own sign-in sessions",
+            Method::POST,
+            "/v1.0/me/revokeSignInSessions".to_owned(),
+            None,
+            [400, 200, 200, 200, 200, 200, 200, 200, 400],
+        ),
+        (
+            "read my userinfo",
+            Method::GET,
+            "/oidc/userinfo".to_owned(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200, 401],
+        ),
+        (
+            "read my userinfo by POST",
+            Method::POST,
+            "/oidc/userinfo".to_owned(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200, 401],
+        ),
     ];
     let mut failures = Vec::new();
     for (what, method, path, body, expected) in &table {

@@ -230,7 +230,22 @@ async fn code_flow_with_pkce_and_a_loopback_port(backend: Backend) {
         )
         .await;
     assert_eq!(me.status, StatusCode::OK);
-    // One use: the second redemption is invalid_grant, and audited as reuse.
+    // The one issuing path of people's grants: an id token with the nonce, a refresh token.
+    let id_claims = claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_claims["nonce"], "the-nonce");
+    assert_eq!(id_claims["aud"], WRIT_PUBLIC_CLIENT_ID);
+    assert_eq!(id_claims["oid"], id);
+    // A rotation before the reuse: the family, not just the first token, is revoked.
+    let rotated = app
+        .token_request(&format!(
+            "grant_type=refresh_token&client_id={WRIT_PUBLIC_CLIENT_ID}&refresh_token={}",
+            enc(tokens["refresh_token"].as_str().unwrap())
+        ))
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let refresh_token = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    // One use: the second redemption is invalid_grant, audited as reuse, and the refresh
+    // token issued from the code is revoked.
     let (status, again) = redeem(&app, &code, LOOPBACK, VERIFIER).await;
     assert_eq!(
         (status, again["error"].as_str()),
@@ -246,6 +261,18 @@ async fn code_flow_with_pkce_and_a_loopback_port(backend: Backend) {
                 upn("Code Person")
             ),
         ]
+    );
+    let refreshed = app
+        .token_request(&format!(
+            "grant_type=refresh_token&client_id={WRIT_PUBLIC_CLIENT_ID}&refresh_token={}",
+            enc(&refresh_token)
+        ))
+        .await;
+    assert_eq!(
+        (refreshed.status, refreshed.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{}",
+        refreshed.body
     );
     // With the session, another loopback port gets a code at once, no page in between.
     let challenge = s256(VERIFIER);

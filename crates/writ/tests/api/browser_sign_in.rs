@@ -284,17 +284,40 @@ async fn session_ends_when_the_user_is_disabled(backend: Backend) {
         StatusCode::OK
     );
     disable(&app, &id).await;
+    // The disable itself ended the session, in its own transaction (no sign-out record: the
+    // "Update user" record is the change).
     assert_eq!(
         browser.get(&app, "/devicelogin").await.status,
         StatusCode::SEE_OTHER
     );
-    let audits = sign_in_audits(&app).await;
-    assert!(
-        audits
-            .iter()
-            .any(|(activity, result, _)| activity == "Sign-out" && result == "success"),
-        "{audits:?}"
-    );
+    // revokeSignInSessions ends every browser session of the user, as it ends refresh tokens.
+    let (_, me) = app.user_token("Signed Out Everywhere").await;
+    let mut first = Browser::default();
+    let mut second = Browser::default();
+    for browser in [&mut first, &mut second] {
+        browser
+            .sign_in(&app, &upn("Signed Out Everywhere"), PASSWORD, "")
+            .await;
+        assert_eq!(
+            browser.get(&app, "/devicelogin").await.status,
+            StatusCode::OK
+        );
+    }
+    let revoked = app
+        .send(
+            Method::POST,
+            "/v1.0/me/revokeSignInSessions",
+            &me,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    for browser in [&mut first, &mut second] {
+        assert_eq!(
+            browser.get(&app, "/devicelogin").await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
     // A deleted user's session ends too.
     let gone = app.create_user("Soon Deleted").await;
     let mut deleted = Browser::default();

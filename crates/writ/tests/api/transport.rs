@@ -61,7 +61,7 @@ async fn discovery_is_complete_under_every_name_of_the_tenant(backend: Backend) 
         assert_eq!(strings("response_modes_supported"), ["query", "form_post"]);
         assert_eq!(strings("code_challenge_methods_supported"), ["S256"]);
         assert_eq!(strings("id_token_signing_alg_values_supported"), ["ES256"]);
-        assert_eq!(strings("subject_types_supported"), ["public"]);
+        assert_eq!(strings("subject_types_supported"), ["pairwise"]);
         let grants = strings("grant_types_supported");
         for grant in [
             "client_credentials",
