@@ -210,6 +210,8 @@ def test_msal_auth_code_flow_with_pkce_a_loopback_redirect_and_the_browser(tls_w
     assert got["azp"] == WRIT_PUBLIC_CLIENT_ID, got
     assert got["tid"] == tenant, got
     assert result["upn"] == sponsor.user_principal_name, result
+    # MSAL checked the id token's nonce and cached the account from it and client_info.
+    assert result["username"] == sponsor.user_principal_name, result
     # The person approved the agent's request through the Graph SDK; the worker delivers it.
     assert result["approved"] == [request_id], result
 
