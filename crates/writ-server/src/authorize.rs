@@ -33,8 +33,8 @@
 //!   browsers check every redirect of a form submission against the submitting page's CSP
 //!   `form-action 'self'`, which the application's origin fails (`pages::RedirectPage`).
 //! - **Bounds**: every parameter is bounded (`client_id` 256, `redirect_uri` 1024, `state` 1024,
-//!   `nonce` 512, `scope` 1024, `login_hint` 256 characters; `max_age` to a year), and the query
-//!   or form to 8 KiB.
+//!   `nonce` 512, `scope` 1024, `login_hint` 256 characters; `max_age` to a year), the query
+//!   string to 8 KiB and a form to the pages' 16 KiB.
 
 #![allow(
     clippy::result_large_err,
