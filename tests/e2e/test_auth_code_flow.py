@@ -234,3 +234,68 @@ def test_an_unregistered_redirect_is_a_page_in_the_browser(tls_writ, browser):
     )
     assert browser.current_url.startswith(tls_writ.url)
     assert "redirect_uri is not registered" in browser.find_element(By.TAG_NAME, "body").text
+
+
+def test_form_post_submits_itself_in_the_browser_under_the_page_csp(tls_writ, browser):
+    """response_mode=form_post: the page's one script, allowed by its hash, posts the code to the
+    loopback redirect; the code redeems with the PKCE verifier."""
+    import base64
+    import hashlib
+    import http.server
+    import threading
+    import urllib.parse
+
+    tenant = tenant_of(tls_writ)
+    nickname = "fp" + secrets.token_hex(3)
+    created = tls_writ.api("POST", "users", {
+        "displayName": "Form Post Person", "userPrincipalName": f"{nickname}@example.org",
+        "mailNickname": nickname, "accountEnabled": True,
+        "passwordProfile": {"password": "a long passphrase 1"},
+    })
+    assert created.status == 201, created
+
+    received: dict = {}
+
+    class Catch(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", "0"))
+            received.update(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"posted")
+
+        def log_message(self, *args):
+            pass
+
+    loopback = http.server.HTTPServer(("127.0.0.1", 0), Catch)
+    thread = threading.Thread(target=loopback.handle_request, daemon=True)
+    thread.start()
+    redirect = f"http://localhost:{loopback.server_port}"
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urllib.parse.urlencode({
+        "client_id": WRIT_PUBLIC_CLIENT_ID, "response_type": "code", "redirect_uri": redirect,
+        "scope": "openid offline_access", "state": "fp-state", "nonce": "fp-nonce",
+        "code_challenge": challenge, "code_challenge_method": "S256", "response_mode": "form_post",
+    })
+    try:
+        browser.get(f"{tls_writ.url}/{tenant}/oauth2/v2.0/authorize?{query}")
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "username"))
+        browser.find_element(By.ID, "username").send_keys(f"{nickname}@example.org")
+        browser.find_element(By.ID, "password").send_keys("a long passphrase 1")
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        thread.join(timeout=30)
+        assert received.get("state") == "fp-state", (received, browser.current_url, browser.page_source[:2000])
+    finally:
+        loopback.server_close()
+    tokens = httpx.post(
+        f"{tls_writ.url}/{tenant}/oauth2/v2.0/token",
+        data={"grant_type": "authorization_code", "client_id": WRIT_PUBLIC_CLIENT_ID,
+              "code": received["code"], "redirect_uri": redirect, "code_verifier": verifier},
+        verify=ssl.create_default_context(cafile=str(tls_writ.ca_file)), timeout=30,
+    )
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    assert claims(body["id_token"])["nonce"] == "fp-nonce"
+    assert body.get("refresh_token")
