@@ -440,14 +440,8 @@ pub fn discovery_document(state: &AppState, segment: &str) -> Value {
         .find(|alias| segment.eq_ignore_ascii_case(alias))
         .copied()
         .unwrap_or(state.settings.tenant_id.as_str());
-    // `host[:port]` of the public URL: Writ is both the sign-in instance and the Graph host.
-    let host = base
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(base)
-        .split('/')
-        .next()
-        .unwrap_or_default();
+    // Writ is both the sign-in instance and the Graph host.
+    let host = public_host(base);
     json!({
         "issuer": state.tokens.issuer(),
         "authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/authorize"),
@@ -530,4 +524,48 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "OpenID discovery",
             discovery,
         )
+        .route(
+            Get,
+            "/common/userrealm/{username}",
+            Plain,
+            "User realm discovery (MSAL's password grant)",
+            user_realm,
+        )
+}
+
+/// `GET /common/userrealm/{username}`: MSAL asks this before a password grant, at the
+/// authority's host on the default https port, to learn whether the account is federated
+/// (WS-Trust) or managed. Every Writ account is "managed" as far as the password grant goes —
+/// people who sign in only through single sign-on have no password and are refused by the grant
+/// itself — so the answer is the same for every name: it tells nothing about which accounts
+/// exist.
+pub async fn user_realm(State(state): State<AppState>, Path(username): Path<String>) -> Response {
+    let domain = username
+        .rsplit_once('@')
+        .map(|(_, domain)| domain)
+        .filter(|domain| domain.len() <= 255)
+        .unwrap_or_default()
+        .to_owned();
+    let host = public_host(&state.settings.public_url);
+    let mut response = Json(json!({
+        "ver": "1.0",
+        "account_type": "Managed",
+        "domain_name": domain,
+        "cloud_instance_name": host,
+        "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `host[:port]` of the public URL (`https://writ.example.org:8443/x` → `writ.example.org:8443`).
+fn public_host(base: &str) -> &str {
+    base.split_once("://")
+        .map_or(base, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
 }

@@ -582,6 +582,13 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             [200; 9],
         ),
         (
+            "user realm discovery (the same answer for anyone)",
+            Method::GET,
+            "/common/userrealm/someone@example.org".to_owned(),
+            None,
+            [200; 9],
+        ),
+        (
             "device authorization without a client",
             Method::POST,
             format!("/{tenant}/oauth2/v2.0/devicecode"),
