@@ -22,13 +22,13 @@ use crate::error::DomainError;
 use crate::model::{
     AccessPackage, AppRoleAssignment, Application, ApplicationKind, ApprovalStageRecord,
     Assignment, AssignmentPolicy, AssignmentRequest, AttemptRecord, AuditLink, AuditRecord,
-    AuditScope, BrowserSession, Catalog, CatalogResource, ChainHead, ChainedAudit, ClaimedCallout,
-    ClaimedDelivery, ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization,
-    CustomExtension, DeviceCode, DeviceCodeState, DirectoryObject, EmRoleAssignment, EmailDelivery,
-    Group, HeldGrant, NewJob, ObjectIdentity, ObjectKind, OutboxEvent, PackageRoleScope,
-    PermissionGrant, QueuedJob, Recipient, RefreshToken, RequestState, ResourceRequest,
-    ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal, ServicePrincipalKind, Subject,
-    User, UserKind, WebhookDelivery, WebhookEndpoint,
+    AuditScope, AuthorizationCode, BrowserSession, Catalog, CatalogResource, ChainHead,
+    ChainedAudit, ClaimedCallout, ClaimedDelivery, ClaimedEmail, ClaimedJob, ClientSecret,
+    ConnectedOrganization, CustomExtension, DeviceCode, DeviceCodeState, DirectoryObject,
+    EmRoleAssignment, EmailDelivery, Group, HeldGrant, NewJob, ObjectIdentity, ObjectKind,
+    OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RefreshToken,
+    RequestState, ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
+    ServicePrincipalKind, Subject, User, UserKind, WebhookDelivery, WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};
 

@@ -5,6 +5,7 @@
 //! which the `writ` binary starts beside the server.
 
 pub mod auth;
+pub mod authorize;
 pub mod browser;
 pub mod callout_tokens;
 pub mod client_address;
@@ -225,6 +226,7 @@ fn plain_routes() -> Routes {
         .section("signIn", false)
         .with(browser::routes)
         .with(device_flow::routes)
+        .with(authorize::routes)
         .section("oidc", true)
         .with(oauth::userinfo::routes)
         .section("operations", false)

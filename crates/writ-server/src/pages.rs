@@ -278,3 +278,43 @@ mod tests {
         assert_eq!(field(&p, "b"), Some("2"));
     }
 }
+
+/// The OAuth 2.0 Form Post Response Mode page: a form that posts the authorization response to
+/// the client's redirect URI, submitted by [`FORM_POST_SCRIPT`] (or by its button without
+/// script).
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub struct FormPostPage<'a> {
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, &'a str)>,
+    pub script: &'static str,
+}
+
+/// The one script any Writ page runs: it submits the form-post page's form. Allowed by its hash
+/// in that page's own CSP ([`form_post_csp`]), so no `'unsafe-inline'` and no per-response nonce:
+/// the text never changes, nothing from the request is in it, and every other page keeps
+/// running no script at all.
+pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
+
+/// The CSP of the form-post page: the pages' policy with [`FORM_POST_SCRIPT`] allowed by hash and
+/// `form-action` widened to the redirect URI's origin (the pages' `'self'` would block the post to
+/// the application). `origin` is `scheme://host[:port]` of an already matched redirect URI.
+pub fn form_post_csp(origin: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, FORM_POST_SCRIPT.as_bytes());
+    let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest.as_ref());
+    format!(
+        "default-src 'none'; style-src 'self'; script-src 'sha256-{hash}'; form-action {origin}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// A page that sends the browser on to `location` by `<meta http-equiv="refresh">` (and a link):
+/// the authorization response after Writ's own sign-in form. A `303` there would continue the
+/// form submission's redirect chain, which browsers check against the sign-in page's
+/// `form-action 'self'` and so refuse for the application's (other) origin; a refresh is a new
+/// navigation, which no CSP directive governs.
+#[derive(Template)]
+#[template(path = "redirect.html")]
+pub struct RedirectPage<'a> {
+    pub location: &'a str,
+}

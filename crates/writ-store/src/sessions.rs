@@ -1,13 +1,14 @@
 //! The sessions capability in SQL, the same statements on both backends: browser sessions and
-//! device authorizations (`browser_sessions`, `device_codes`, schema 20261207000020). Rows are
-//! found by the SHA-256 hashes of their secrets only.
+//! device authorizations (`browser_sessions`, `device_codes`, schema 20261207000020), and
+//! authorization codes (`authorization_codes`, 20261207000040). Rows are found by the SHA-256
+//! hashes of their secrets only.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use writ_domain::clock::{from_micros, to_micros};
-use writ_domain::model::{BrowserSession, DeviceCode, DeviceCodeState};
+use writ_domain::model::{AuthorizationCode, BrowserSession, DeviceCode, DeviceCodeState};
 use writ_domain::store::{SessionStore, SessionStoreTx, StoreError, StoreResult};
 
 use crate::error::ResultExt;
@@ -25,6 +26,34 @@ macro_rules! device_columns {
         "device_code_hash, user_code_hash, client_id, scope, created_at, expires_at, \
          interval_secs, last_polled_at, state, user_id, auth_time, decided_at"
     };
+}
+
+macro_rules! code_columns {
+    () => {
+        "code_hash, client_id, redirect_uri, user_id, scope, nonce, code_challenge, auth_time, \
+         session_hash, created_at, expires_at, redeemed_at, token_family"
+    };
+}
+
+fn code_row(row: &AnyRow) -> StoreResult<AuthorizationCode> {
+    Ok(AuthorizationCode {
+        code_hash: row.try_get("code_hash").store()?,
+        client_id: row.try_get("client_id").store()?,
+        redirect_uri: row.try_get("redirect_uri").store()?,
+        user_id: row.try_get("user_id").store()?,
+        scope: row.try_get("scope").store()?,
+        nonce: row.try_get("nonce").store()?,
+        code_challenge: row.try_get("code_challenge").store()?,
+        auth_time: from_micros(row.try_get("auth_time").store()?),
+        session_hash: row.try_get("session_hash").store()?,
+        created_at: from_micros(row.try_get("created_at").store()?),
+        expires_at: from_micros(row.try_get("expires_at").store()?),
+        redeemed_at: row
+            .try_get::<Option<i64>, _>("redeemed_at")
+            .store()?
+            .map(from_micros),
+        token_family: row.try_get("token_family").store()?,
+    })
 }
 
 fn session_row(row: &AnyRow) -> StoreResult<BrowserSession> {
@@ -105,6 +134,19 @@ impl SessionStore for SqlStore {
         .await
         .store()?;
         row.as_ref().map(device_row).transpose()
+    }
+
+    async fn authorization_code(&self, code_hash: &str) -> StoreResult<Option<AuthorizationCode>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            code_columns!(),
+            " FROM authorization_codes WHERE code_hash = $1"
+        ))
+        .bind(code_hash.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .store()?;
+        row.as_ref().map(code_row).transpose()
     }
 }
 
@@ -274,6 +316,74 @@ impl SessionStoreTx for SqlTx {
 
     async fn delete_expired_device_codes(&mut self, before: OffsetDateTime) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM device_codes WHERE expires_at < $1")
+            .bind(to_micros(before))
+            .execute(self.conn())
+            .await
+            .store()?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_authorization_code(&mut self, code: &AuthorizationCode) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO authorization_codes (",
+            code_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(code.code_hash.clone())
+        .bind(code.client_id.clone())
+        .bind(code.redirect_uri.clone())
+        .bind(code.user_id.clone())
+        .bind(code.scope.clone())
+        .bind(code.nonce.clone())
+        .bind(code.code_challenge.clone())
+        .bind(to_micros(code.auth_time))
+        .bind(code.session_hash.clone())
+        .bind(to_micros(code.created_at))
+        .bind(to_micros(code.expires_at))
+        .bind(code.redeemed_at.map(to_micros))
+        .bind(code.token_family.clone())
+        .execute(self.conn())
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn spend_authorization_code(
+        &mut self,
+        code_hash: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE authorization_codes SET redeemed_at = $1 \
+             WHERE code_hash = $2 AND redeemed_at IS NULL",
+        )
+        .bind(to_micros(at))
+        .bind(code_hash.to_owned())
+        .execute(self.conn())
+        .await
+        .store()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_authorization_code_family(
+        &mut self,
+        code_hash: &str,
+        token_family: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE authorization_codes SET token_family = $1 WHERE code_hash = $2")
+            .bind(token_family.to_owned())
+            .bind(code_hash.to_owned())
+            .execute(self.conn())
+            .await
+            .store()?;
+        Ok(())
+    }
+
+    async fn delete_expired_authorization_codes(
+        &mut self,
+        before: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
             .bind(to_micros(before))
             .execute(self.conn())
             .await

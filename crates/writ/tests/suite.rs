@@ -30,6 +30,8 @@ mod audit;
 mod auth;
 #[path = "api/authorization.rs"]
 mod authorization;
+#[path = "api/authorize.rs"]
+mod authorize;
 #[path = "api/bounds.rs"]
 mod bounds;
 #[path = "api/browser_sign_in.rs"]

@@ -3,8 +3,9 @@
 //! database, every request), which applications are OAuth clients and where they may be
 //! redirected ([`oauth_clients`]), what a token carries ([`claims`]: its audience, `roles`, `wids`
 //! and the instant it must end by), how often a password may be tried ([`sign_in`]), browser sessions
-//! ([`sessions`]), the device authorization grant ([`device_codes`]), and what a person's grant
-//! answers ([`user_tokens`]: id token, `scp`, refresh tokens). The
+//! ([`sessions`]), the device authorization grant ([`device_codes`]), the authorization codes
+//! of `authorize` ([`authorization_codes`]), and what a person's grant answers
+//! ([`user_tokens`]: id token, `scp`, refresh tokens). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
@@ -14,6 +15,7 @@
 /// sign-in makes (a link, a user created just in time) stay `UserManagement`.
 pub const SIGN_IN_AUDIT_CATEGORY: &str = "Authentication";
 
+pub mod authorization_codes;
 pub mod callers;
 pub mod claims;
 pub mod clients;

@@ -72,3 +72,28 @@ pub struct DeviceCode {
     pub auth_time: Option<OffsetDateTime>,
     pub decided_at: Option<OffsetDateTime>,
 }
+
+/// An authorization code of the `authorize` endpoint (RFC 6749 section 4.1), as stored; the
+/// rules are `identity::authorization_codes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    /// The redirect URI the code was sent to, as requested (the grant must name the same).
+    pub redirect_uri: String,
+    pub user_id: String,
+    /// The `scope` asked for, as sent (checked when it was asked).
+    pub scope: String,
+    pub nonce: Option<String>,
+    /// The PKCE S256 challenge: base64url of the SHA-256 of the verifier.
+    pub code_challenge: Option<String>,
+    pub auth_time: OffsetDateTime,
+    /// The hash of the browser session that asked.
+    pub session_hash: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// Set when a grant spent the code.
+    pub redeemed_at: Option<OffsetDateTime>,
+    /// The refresh token family issued from it, once refresh tokens exist.
+    pub token_family: Option<String>,
+}

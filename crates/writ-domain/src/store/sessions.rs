@@ -13,6 +13,7 @@ pub trait SessionStore: Send + Sync {
         &self,
         user_code_hash: &str,
     ) -> StoreResult<Option<DeviceCode>>;
+    async fn authorization_code(&self, code_hash: &str) -> StoreResult<Option<AuthorizationCode>>;
 }
 
 /// Browser sessions and device authorizations, written in the transaction of their audit
@@ -53,4 +54,22 @@ pub trait SessionStoreTx: Send {
     ) -> StoreResult<()>;
     /// Removes the codes that expired before `before`.
     async fn delete_expired_device_codes(&mut self, before: OffsetDateTime) -> StoreResult<u64>;
+    async fn insert_authorization_code(&mut self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Marks the code redeemed at `at`; `false` when it already was (another grant spent it).
+    async fn spend_authorization_code(
+        &mut self,
+        code_hash: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Records the refresh token family issued from the code (revoked if the code is reused).
+    async fn set_authorization_code_family(
+        &mut self,
+        code_hash: &str,
+        token_family: &str,
+    ) -> StoreResult<()>;
+    /// Removes the codes that expired before `before`.
+    async fn delete_expired_authorization_codes(
+        &mut self,
+        before: OffsetDateTime,
+    ) -> StoreResult<u64>;
 }

@@ -351,12 +351,15 @@ async fn issue(
         crate::device_flow::DEVICE_CODE_GRANT => {
             return crate::device_flow::redeem(state, &pairs, request_id).await;
         }
+        crate::authorize::AUTHORIZATION_CODE_GRANT => {
+            return crate::authorize::redeem(state, headers, &pairs, source, request_id).await;
+        }
         other => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "The grant type '{other}' is not supported (client_credentials, password, refresh_token, {}).",
+                    "The grant type '{other}' is not supported (client_credentials, password, refresh_token, authorization_code, {}).",
                     crate::device_flow::DEVICE_CODE_GRANT
                 ),
             ));

@@ -108,9 +108,15 @@ async fn token_endpoint_errors_follow_rfc_6749(backend: Backend) {
             "invalid_scope",
         ),
         (
-            format!("grant_type=authorization_code&code=x&{scope}"),
+            format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&{scope}"),
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
+        ),
+        // Supported since issue 16 (authorize.rs): without a client_id, invalid_request.
+        (
+            format!("grant_type=authorization_code&code=x&{scope}"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
         ),
         (
             "client_id=x".to_owned(),

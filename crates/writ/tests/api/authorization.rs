@@ -595,6 +595,22 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [400; 9],
         ),
+        // The authorization endpoint: without a client, an error page for everyone; a bearer
+        // token signs no one in.
+        (
+            "authorize without a client",
+            Method::GET,
+            format!("/{tenant}/oauth2/v2.0/authorize"),
+            None,
+            [400; 9],
+        ),
+        (
+            "authorize by form without a client",
+            Method::POST,
+            format!("/{tenant}/oauth2/v2.0/authorize"),
+            None,
+            [400; 9],
+        ),
         (
             "sign-in stylesheet",
             Method::GET,
