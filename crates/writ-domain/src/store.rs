@@ -27,8 +27,8 @@ use crate::model::{
     CustomExtension, DeviceCode, DeviceCodeState, DirectoryObject, EmRoleAssignment, EmailDelivery,
     Group, HeldGrant, NewJob, ObjectIdentity, ObjectKind, OutboxEvent, PackageRoleScope,
     PermissionGrant, QueuedJob, Recipient, RequestState, ResourceRequest, ResourceRole,
-    ResourceScope, RoleAssignment, ServicePrincipal, ServicePrincipalKind, Subject, User, UserKind,
-    WebhookDelivery, WebhookEndpoint,
+    ResourceScope, RoleAssignment, ServicePrincipal, ServicePrincipalKind, SsoRequest, Subject,
+    User, UserKind, WebhookDelivery, WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};
 

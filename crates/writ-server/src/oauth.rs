@@ -283,6 +283,15 @@ async fn issue(
             let client_id = principal.login_name.clone();
             (principal, client_id, audience)
         }
+        // `sign_in = "sso"`: no Writ password signs anyone in, here or on the sign-in page.
+        "password" if !state.sign_in.allows_local() => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "People sign in to this server through single sign-on (sign_in = sso): the \
+                 password grant is off. Use the authorization code or device code flow.",
+            ));
+        }
         "password" => {
             let username = param(&pairs, "username")
                 .ok_or_else(|| OAuthError::invalid_request("parameter 'username' is required"))?;

@@ -16,6 +16,7 @@ pub mod federation;
 pub mod oauth_clients;
 pub mod sessions;
 pub mod sign_in;
+pub mod sso_requests;
 
 pub use callers::TokenType;
 pub use claims::{Audience, TokenContent, TokenLifetimes};
