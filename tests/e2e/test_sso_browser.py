@@ -1,0 +1,185 @@
+"""Single sign-on through a real upstream OpenID provider, in a real browser (issue 16).
+
+The upstream is the certified `oidc-provider` (tests/node/upstream_idp.mjs) on a loopback port,
+with Writ registered as a confidential client; it signs in the person named by `login_hint`
+without a form. Writ runs `writ serve` over its own TLS on SQLite and PostgreSQL with
+`WRIT_SSO_*` pointing at it, and headless Chromium (the `browser` fixture) clicks "Sign in with
+Test IdP" on Writ's sign-in page.
+
+- A person whose upstream `preferred_username` is a Writ user's UPN lands back at `/devicelogin`
+  signed in (the session cookie is set), and the first sign-in linked the user
+  (`identities`, issuer = the provider's).
+- An upstream person with no Writ account (creation off) sees the clear page and gets no session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import urllib.parse
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from writ_harness import HarnessError, WritServer
+
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
+CLIENT_ID = "writ"
+CLIENT_SECRET = "upstream-client-secret-" + os.urandom(8).hex()
+ACCOUNTS = {
+    "upstream-ada": {
+        "preferred_username": "ada@example.org",
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "email_verified": True,
+    },
+    "upstream-stranger": {
+        "preferred_username": "stranger@example.org",
+        "name": "A Stranger",
+    },
+}
+
+
+class UpstreamIdp:
+    """The oidc-provider process: its issuer first, then ready once told Writ's redirect URI."""
+
+    def __init__(self, workdir: Path):
+        if not (NODE_DIR / "node_modules" / "oidc-provider").is_dir():
+            pytest.fail("tests/node is not installed: run scripts/node-deps.sh", pytrace=False)
+        self.log = open(workdir / "upstream-idp.log", "wb")
+        env = dict(os.environ)
+        env.update(
+            {
+                "IDP_CLIENT_ID": CLIENT_ID,
+                "IDP_CLIENT_SECRET": CLIENT_SECRET,
+                "IDP_ACCOUNTS": json.dumps(ACCOUNTS),
+                "IDP_DEFAULT_SUB": "upstream-ada",
+            }
+        )
+        self.process = subprocess.Popen(
+            ["node", str(NODE_DIR / "upstream_idp.mjs")],
+            cwd=NODE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+        )
+        self.issuer = self._line()["issuer"]
+
+    def _line(self, timeout: float = 30) -> dict:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            raise HarnessError("the upstream provider said nothing in time")
+        line = self.process.stdout.readline()
+        if not line:
+            raise HarnessError(f"the upstream provider exited ({self.process.poll()})")
+        return json.loads(line)
+
+    def serve(self, redirect_uri: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(redirect_uri.encode() + b"\n")
+        self.process.stdin.flush()
+        assert self._line().get("ready"), "the upstream provider did not start"
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module", params=("sqlite", "postgres"))
+def sso(request, tmp_path_factory, test_ca):
+    backend = request.param
+    workdir = tmp_path_factory.mktemp(f"writ-sso-{backend}")
+    idp = UpstreamIdp(workdir)
+    server: Optional[WritServer] = None
+    try:
+        server = WritServer.start(
+            backend,
+            workdir,
+            tls=True,
+            ca=test_ca,
+            env={
+                "WRIT_SIGN_IN": "both",
+                "WRIT_SSO_ISSUER": idp.issuer,
+                "WRIT_SSO_CLIENT_ID": CLIENT_ID,
+                "WRIT_SSO_CLIENT_SECRET": CLIENT_SECRET,
+                "WRIT_SSO_DISPLAY_NAME": "Test IdP",
+            },
+        )
+        idp.serve(server.url + "/signin/sso/callback")
+        yield server, idp
+    except HarnessError as err:
+        pytest.fail(f"[{backend}] cannot start: {err}", pytrace=False)
+    finally:
+        idp.stop()
+        if server is not None:
+            assert server.stop() == 0, server.stderr_tail()
+
+
+def session_cookie(browser) -> Optional[dict]:
+    return browser.get_cookie("__Host-writ_session")
+
+
+def test_sso_signs_a_linked_person_in_and_returns(sso, browser):
+    writ, idp = sso
+    created = writ.api(
+        "POST",
+        "users",
+        {
+            "displayName": "Ada Lovelace",
+            "userPrincipalName": "ada@example.org",
+            "mailNickname": "ada",
+            "accountEnabled": True,
+            "passwordProfile": {"password": "a long passphrase 1"},
+        },
+    )
+    assert created.status == 201, created
+    user_id = created.json()["id"]
+
+    # Not signed in: /devicelogin sends the browser to the sign-in page, which offers SSO.
+    browser.get(f"{writ.url}/devicelogin")
+    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "sso-sign-in")))
+    assert button.text == "Sign in with Test IdP"
+    assert browser.find_elements(By.NAME, "password"), "WRIT_SIGN_IN=both keeps the password form"
+    button.click()
+    # Through the provider (its interaction signs Ada in) and back to where the person was going.
+    WebDriverWait(browser, 30).until(EC.url_to_be(f"{writ.url}/devicelogin"))
+    assert "Signed in as ada@example.org" in browser.page_source, browser.page_source
+    assert session_cookie(browser) is not None
+    assert browser.get_cookie("__Host-writ_sso") is None
+
+    # The first sign-in linked the user to the upstream account.
+    identities = writ.get_json(f"users/{user_id}?$select=identities")["identities"]
+    assert {
+        "signInType": "federated",
+        "issuer": idp.issuer,
+        "issuerAssignedId": "upstream-ada",
+    } in identities, identities
+
+
+def test_sso_refuses_a_person_without_a_writ_account(sso, browser):
+    writ, _ = sso
+    hint = urllib.parse.quote("stranger@example.org")
+    browser.get(f"{writ.url}/common/login?return_to=%2Fdevicelogin&login_hint={hint}")
+    WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "sso-sign-in"))).click()
+    WebDriverWait(browser, 30).until(EC.url_contains("/signin/sso/callback"))
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert heading == "You are not signed in", browser.page_source
+    assert "There is no Writ account for this person." in browser.page_source
+    assert session_cookie(browser) is None
+    # Still not signed in: the device page sends the browser back to the sign-in page.
+    browser.get(f"{writ.url}/devicelogin")
+    WebDriverWait(browser, 30).until(EC.url_contains("/login?return_to="))
