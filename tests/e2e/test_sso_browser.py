@@ -10,6 +10,9 @@ Test IdP" on Writ's sign-in page.
   signed in (the session cookie is set), and the first sign-in linked the user
   (`identities`, issuer = the provider's).
 - An upstream person with no Writ account (creation off) sees the clear page and gets no session.
+- The device code flow through single sign-on: a device asks for a code, the browser opens
+  `/devicelogin`, signs in through the provider, enters the code and approves; the device's poll
+  receives tokens that act as that person in Writ's API.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from __future__ import annotations
 import json
 import os
 import select
+import ssl
 import subprocess
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Optional
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -117,6 +123,7 @@ def sso(request, tmp_path_factory, test_ca):
                 "WRIT_SSO_CLIENT_ID": CLIENT_ID,
                 "WRIT_SSO_CLIENT_SECRET": CLIENT_SECRET,
                 "WRIT_SSO_DISPLAY_NAME": "Test IdP",
+                "WRIT_DEVICE_CODE_INTERVAL": "PT1S",
             },
         )
         idp.serve(server.url + "/signin/sso/callback")
@@ -183,3 +190,67 @@ def test_sso_refuses_a_person_without_a_writ_account(sso, browser):
     # Still not signed in: the device page sends the browser back to the sign-in page.
     browser.get(f"{writ.url}/devicelogin")
     WebDriverWait(browser, 30).until(EC.url_contains("/login?return_to="))
+
+
+def test_device_flow_through_sso(sso, browser):
+    writ, _ = sso
+    found = writ.get_json("users", **{"$filter": "userPrincipalName eq 'ada@example.org'"})["value"]
+    if found:
+        user_id = found[0]["id"]
+    else:
+        created = writ.api(
+            "POST",
+            "users",
+            {
+                "displayName": "Ada Lovelace",
+                "userPrincipalName": "ada@example.org",
+                "mailNickname": "ada",
+                "accountEnabled": True,
+            },
+        )
+        assert created.status == 201, created
+        user_id = created.json()["id"]
+    client = httpx.Client(verify=ssl.create_default_context(cafile=str(writ.ca_file)), timeout=30)
+    grant = client.post(
+        f"{writ.url}/organizations/oauth2/v2.0/devicecode",
+        data={
+            "client_id": "a8d5e6f0-4c3b-4f7a-9d21-77717e000001",
+            "scope": "https://graph.microsoft.com/.default openid profile offline_access",
+        },
+    ).json()
+
+    browser.get(grant["verification_uri"])
+    WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "sso-sign-in"))).click()
+    code = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "user_code")))
+    assert "Signed in as ada@example.org" in browser.page_source
+    code.send_keys(grant["user_code"])
+    code.submit()
+    WebDriverWait(browser, 30).until(
+        EC.element_to_be_clickable((By.CSS_SELECTOR, "button[value=approve]"))
+    ).click()
+    WebDriverWait(browser, 30).until(
+        EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "close this window")
+    )
+
+    deadline = time.monotonic() + 60
+    while True:
+        time.sleep(grant["interval"] + 0.5)
+        answer = client.post(
+            f"{writ.url}/oauth2/v2.0/token",
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "client_id": "a8d5e6f0-4c3b-4f7a-9d21-77717e000001",
+                "device_code": grant["device_code"],
+            },
+        )
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            break
+        assert answer.json()["error"] in ("authorization_pending", "slow_down"), answer.text
+    assert answer.status_code == 200, answer.text
+    me = client.get(
+        f"{writ.graph}/users/{user_id}",
+        headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
+    )
+    assert me.status_code == 200, me.text
+    assert me.json()["userPrincipalName"] == "ada@example.org"
+    client.close()

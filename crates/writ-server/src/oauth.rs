@@ -413,7 +413,16 @@ pub async fn discovery(
             "Tenant '{tenant}' not found."
         )));
     }
-    Ok(Json(discovery_document(&state, &tenant)))
+    let mut document = discovery_document(&state, &tenant);
+    // `sign_in = "sso"` turns the password grant off: do not advertise it.
+    if !state.sign_in.allows_local()
+        && let Some(grants) = document
+            .get_mut("grant_types_supported")
+            .and_then(Value::as_array_mut)
+    {
+        grants.retain(|grant| grant != "password");
+    }
+    Ok(Json(document))
 }
 
 /// The discovery document for the tenant path segment `segment` (already known to be this

@@ -456,6 +456,22 @@ async fn sso_only_hides_the_password(backend: Backend) {
             .contains("single sign-on")
     );
 
+    let discovery = app
+        .request(
+            axum::http::Method::GET,
+            &format!("/{tenant}/v2.0/.well-known/openid-configuration"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    let grants = discovery.body["grant_types_supported"].as_array().unwrap();
+    assert!(!grants.iter().any(|g| g == "password"), "{grants:?}");
+    assert!(
+        grants.iter().any(|g| g == "client_credentials"),
+        "{grants:?}"
+    );
+
     // Without single sign-on configured the routes say so.
     let plain = app_without_sso(backend).await;
     let mut browser = Browser::default();
