@@ -9,7 +9,8 @@ Test IdP" on Writ's sign-in page.
 - A person whose upstream `preferred_username` is a Writ user's UPN lands back at `/devicelogin`
   signed in (the session cookie is set), and the first sign-in linked the user
   (`identities`, issuer = the provider's).
-- An upstream person with no Writ account (creation off) sees the clear page and gets no session.
+- An upstream person with no Writ account (creation off), or whose Writ user is disabled, sees the
+  clear page and gets no session.
 - The device code flow through single sign-on: a device asks for a code, the browser opens
   `/devicelogin`, signs in through the provider, enters the code and approves; the device's poll
   receives tokens that act as that person in Writ's API.
@@ -44,6 +45,10 @@ ACCOUNTS = {
         "name": "Ada Lovelace",
         "email": "ada@example.org",
         "email_verified": True,
+    },
+    "upstream-grace": {
+        "preferred_username": "grace@example.org",
+        "name": "Grace Hopper",
     },
     "upstream-stranger": {
         "preferred_username": "stranger@example.org",
@@ -177,16 +182,38 @@ def test_sso_signs_a_linked_person_in_and_returns(sso, browser):
     } in identities, identities
 
 
-def test_sso_refuses_a_person_without_a_writ_account(sso, browser):
-    writ, _ = sso
-    hint = urllib.parse.quote("stranger@example.org")
+def refused_through_sso(writ: WritServer, browser, upn: str, reason: str) -> None:
+    hint = urllib.parse.quote(upn)
     browser.get(f"{writ.url}/common/login?return_to=%2Fdevicelogin&login_hint={hint}")
     WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "sso-sign-in"))).click()
     WebDriverWait(browser, 30).until(EC.url_contains("/signin/sso/callback"))
-    heading = browser.find_element(By.TAG_NAME, "h1").text
-    assert heading == "You are not signed in", browser.page_source
-    assert "There is no Writ account for this person." in browser.page_source
+    assert browser.find_element(By.TAG_NAME, "h1").text == "You are not signed in"
+    assert reason in browser.page_source, browser.page_source
     assert session_cookie(browser) is None
+
+
+def test_sso_refuses_a_disabled_user(sso, browser):
+    writ, _ = sso
+    created = writ.api(
+        "POST",
+        "users",
+        {
+            "displayName": "Grace Hopper",
+            "userPrincipalName": "grace@example.org",
+            "mailNickname": "grace",
+            "accountEnabled": False,
+            "passwordProfile": {"password": "a long passphrase 1"},
+        },
+    )
+    assert created.status == 201, created
+    refused_through_sso(writ, browser, "grace@example.org", "The Writ account is disabled.")
+
+
+def test_sso_refuses_a_person_without_a_writ_account(sso, browser):
+    writ, _ = sso
+    refused_through_sso(
+        writ, browser, "stranger@example.org", "There is no Writ account for this person."
+    )
     # Still not signed in: the device page sends the browser back to the sign-in page.
     browser.get(f"{writ.url}/devicelogin")
     WebDriverWait(browser, 30).until(EC.url_contains("/login?return_to="))
@@ -206,6 +233,7 @@ def test_device_flow_through_sso(sso, browser):
                 "userPrincipalName": "ada@example.org",
                 "mailNickname": "ada",
                 "accountEnabled": True,
+                "passwordProfile": {"password": "a long passphrase 1"},
             },
         )
         assert created.status == 201, created
