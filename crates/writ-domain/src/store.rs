@@ -26,9 +26,9 @@ use crate::model::{
     ClaimedDelivery, ClaimedEmail, ClaimedJob, ClientSecret, ConnectedOrganization,
     CustomExtension, DeviceCode, DeviceCodeState, DirectoryObject, EmRoleAssignment, EmailDelivery,
     Group, HeldGrant, NewJob, ObjectIdentity, ObjectKind, OutboxEvent, PackageRoleScope,
-    PermissionGrant, QueuedJob, Recipient, RequestState, ResourceRequest, ResourceRole,
-    ResourceScope, RoleAssignment, ServicePrincipal, ServicePrincipalKind, SsoRequest, Subject,
-    User, UserKind, WebhookDelivery, WebhookEndpoint,
+    PermissionGrant, QueuedJob, Recipient, RefreshToken, RequestState, ResourceRequest,
+    ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal, ServicePrincipalKind,
+    SsoRequest, Subject, User, UserKind, WebhookDelivery, WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};
 
@@ -40,6 +40,7 @@ mod entitlement;
 pub(crate) mod fake;
 mod jobs;
 mod sessions;
+mod user_tokens;
 
 pub use audit::{AuditStore, AuditStoreTx};
 pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
@@ -47,6 +48,7 @@ pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx};
 pub use jobs::{JobStore, JobStoreTx};
 pub use sessions::{SessionStore, SessionStoreTx};
+pub use user_tokens::UserTokenStoreTx;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -146,7 +148,13 @@ pub trait Store:
 /// One write transaction. Dropping it without `commit` rolls back.
 #[async_trait]
 pub trait StoreTx:
-    DirectoryStoreTx + EntitlementStoreTx + JobStoreTx + AuditStoreTx + SessionStoreTx + Send
+    DirectoryStoreTx
+    + EntitlementStoreTx
+    + JobStoreTx
+    + AuditStoreTx
+    + SessionStoreTx
+    + UserTokenStoreTx
+    + Send
 {
     /// Serialize first-start work across replicas (an advisory lock on PostgreSQL; SQLite's
     /// single writer already serializes).

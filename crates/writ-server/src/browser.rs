@@ -20,8 +20,10 @@
 //!   POST is refused.
 //! - **Sign-out** (`/{tenant}/oauth2/v2.0/logout`): a GET shows a confirmation form (it never
 //!   signs out: a GET must not change state, and an `<img>` on another site could otherwise sign
-//!   people out); its POST, with the CSRF token, ends the session, audited. No redirect follows
-//!   until clients register `post_logout_redirect_uri`s: the page says the person is signed out.
+//!   people out); its POST, with the CSRF token, ends the session, audited. The browser then goes
+//!   to `post_logout_redirect_uri` only when the `client_id` sent with it registered that URI (a
+//!   redirect URI or its `web.logoutUrl`, matched exactly); otherwise the page says the person is
+//!   signed out ([`after_sign_out`]).
 
 #![allow(
     clippy::result_large_err,
@@ -42,6 +44,8 @@ use crate::rate_limit::Admission;
 use crate::request_context::RequestIds;
 use crate::state::{AppState, ServerSettings};
 
+/// The longest `state` echoed to a client after sign-out.
+const MAX_STATE_CHARS: usize = 2048;
 /// The longest `return_to` accepted.
 pub const MAX_RETURN_TO_CHARS: usize = 2048;
 /// The longest user name accepted (as the password grant's).
@@ -492,21 +496,58 @@ pub async fn sign_out_form(
     if !state.settings.is_this_tenant(&tenant) {
         return unknown_tenant(&tenant);
     }
-    if let Err(response) = page.query_pairs() {
-        return response;
-    }
+    let query = match page.query_pairs() {
+        Ok(query) => query,
+        Err(response) => return response,
+    };
     match page.session(&state).await {
         Err(response) => response,
-        Ok(None) => signed_out_page(),
+        // Signed out already: nothing changes, so the registered redirect may follow at once.
+        Ok(None) => match after_sign_out(&state, &query).await {
+            Some(target) => pages::see_other(&target),
+            None => signed_out_page(),
+        },
         Ok(Some((secret, signed_in))) => pages::render(
             StatusCode::OK,
             &SignOutPage {
                 action: &format!("/{tenant}/oauth2/v2.0/logout"),
                 user: &signed_in.user.login_name,
                 csrf: &sessions::csrf_token(&secret),
+                post_logout_redirect_uri: pages::field(&query, "post_logout_redirect_uri"),
+                client_id: pages::field(&query, "client_id"),
+                state: pages::field(&query, "state"),
             },
         ),
     }
+}
+
+/// Where the browser goes after signing out: `post_logout_redirect_uri` when the client named by
+/// `client_id` registered it (one of its redirect URIs, or its `web.logoutUrl`; the exact match
+/// of `identity::oauth_clients`), with `state` appended; `None` for anything else, so the
+/// sign-out is never an open redirect. Entra also accepts `id_token_hint` to name the client;
+/// Writ asks for `client_id`, which OpenID RP-Initiated Logout allows in its place.
+pub async fn after_sign_out(state: &AppState, pairs: &[(String, String)]) -> Option<String> {
+    let uri = pages::field(pairs, "post_logout_redirect_uri")?;
+    let client_id = pages::field(pairs, "client_id")?;
+    if uri.chars().count() > MAX_RETURN_TO_CHARS || client_id.chars().count() > 64 {
+        return None;
+    }
+    let client = Identity::of(&state.directory)
+        .oauth_client(client_id)
+        .await
+        .ok()?;
+    if client.redirect(uri).is_none() && client.logout_url() != Some(uri) {
+        return None;
+    }
+    let mut target = uri.to_owned();
+    if let Some(echo) =
+        pages::field(pairs, "state").filter(|s| s.chars().count() <= MAX_STATE_CHARS)
+    {
+        target.push(if target.contains('?') { '&' } else { '?' });
+        target.push_str("state=");
+        target.extend(form_urlencoded::byte_serialize(echo.as_bytes()));
+    }
+    Some(target)
 }
 
 /// `POST /{tenant}/oauth2/v2.0/logout`: ends the session.
@@ -526,7 +567,12 @@ pub async fn sign_out(
     let (secret, signed_in) = match page.session(&state).await {
         Err(response) => return response,
         // Nothing to end: the person is signed out already.
-        Ok(None) => return signed_out_page(),
+        Ok(None) => {
+            return match after_sign_out(&state, &form).await {
+                Some(target) => pages::see_other(&target),
+                None => signed_out_page(),
+            };
+        }
         Ok(Some(found)) => found,
     };
     if !sessions::csrf_matches(
@@ -541,7 +587,10 @@ pub async fn sign_out(
     {
         return failure(err);
     }
-    let mut response = signed_out_page();
+    let mut response = match after_sign_out(&state, &form).await {
+        Some(target) => pages::see_other(&target),
+        None => signed_out_page(),
+    };
     set_cookie(&mut response, session_cookie(page.https), "", 0, page.https);
     response
 }
@@ -598,6 +647,7 @@ mod tests {
             metrics_on_own_listener: false,
             tls: public_url.starts_with("https://"),
             browser: Default::default(),
+            refresh_token_lifetime: time::Duration::days(90),
         }
     }
 

@@ -35,6 +35,7 @@ impl CalloutTokenIssuer for TokenService {
             roles: Vec::new(),
             lifetime: CALLOUT_TOKEN_LIFETIME,
             not_after: None,
+            scp: None,
         };
         self.issue(&subject, now)
             .map(|(token, _)| token)

@@ -23,10 +23,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use writ_domain::identity::device_codes::{self, DeviceClient, DevicePoll};
 use writ_domain::identity::sessions::{self, SignedIn};
-use writ_domain::identity::{Audience, Identity, IdentityError, Principal};
+use writ_domain::identity::{Identity, IdentityError};
 
 use crate::browser::{self, PageRequest};
 use crate::oauth::OAuthError;
+use crate::oauth::user_grant::{self, SignIn, UserGrant};
 use crate::pages::{self, DeviceCodePage, DeviceConsentPage, MessagePage};
 use crate::rate_limit::Admission;
 use crate::state::AppState;
@@ -124,13 +125,14 @@ pub async fn device_client(
     device_codes::device_flow_client(identity, client_id).await
 }
 
-/// The token endpoint's `device_code` grant: the user, client id and audience the token is
-/// issued for, or the RFC 8628 answer while there is none. The one function to replace when
-/// user grants gain one issuing path (`id_token`, refresh tokens).
+/// The token endpoint's `device_code` grant: the person's tokens through the one issuing path of
+/// user grants (`oauth::user_grant::respond`: id token, `client_info`, a refresh token with
+/// `offline_access`), or the RFC 8628 answer while there are none.
 pub(crate) async fn redeem(
     state: &AppState,
     pairs: &[(String, String)],
-) -> Result<(Principal, String, Audience), OAuthError> {
+    request_id: &str,
+) -> Result<Value, OAuthError> {
     let param = |name: &str| {
         pairs
             .iter()
@@ -155,11 +157,23 @@ pub(crate) async fn redeem(
         .poll_device_code(device_code, &client.client_id)
         .await?
     {
-        DevicePoll::Granted { user, scope, .. } => {
-            let audience = identity
-                .resolve_audience(Some(&scope), false, &state.settings.public_url)
-                .await?;
-            Ok((user, client.client_id, audience))
+        DevicePoll::Granted {
+            user,
+            scope,
+            auth_time,
+        } => {
+            let grant = UserGrant {
+                principal: user,
+                client_id: client.client_id,
+                scope: Some(scope),
+                nonce: None,
+                auth_time,
+                client_info: param("client_info") == Some("1"),
+                sign_in: SignIn::New {
+                    method: "deviceCode",
+                },
+            };
+            user_grant::respond(state, grant, request_id).await
         }
         refused => {
             let (status, error, description) = crate::error::device_poll_refusal(&refused);

@@ -132,7 +132,8 @@ impl From<IdentityError> for ApiError {
             IdentityError::PrincipalGone(_)
             | IdentityError::InvalidClient
             | IdentityError::WrongPassword
-            | IdentityError::AccountDisabled => Self::unauthorized(err.to_string()),
+            | IdentityError::AccountDisabled
+            | IdentityError::InvalidGrant(_) => Self::unauthorized(err.to_string()),
             IdentityError::InvalidRequest(message) | IdentityError::InvalidScope(message) => {
                 Self::bad_request(message)
             }
@@ -154,7 +155,8 @@ pub fn oauth_refusal(err: &IdentityError) -> (StatusCode, &'static str) {
         }
         IdentityError::WrongPassword
         | IdentityError::AccountDisabled
-        | IdentityError::PrincipalGone(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        | IdentityError::PrincipalGone(_)
+        | IdentityError::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
         IdentityError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
         IdentityError::Domain(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
     }

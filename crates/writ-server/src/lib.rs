@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub expiry_notice_lead_times: Option<Vec<Duration>>,
     /// `WRIT_MAX_AGENT_ACCESS`; `None`: P365D.
     pub max_agent_access: Option<Duration>,
+    /// `WRIT_REFRESH_TOKEN_LIFETIME`; `None`: P90D.
+    pub refresh_token_lifetime: Option<Duration>,
     /// `trusted_proxies`: whose `X-Forwarded-For` names the client (sign-in rate limits).
     pub trusted_proxies: client_address::TrustedProxies,
     /// `metrics_listen` is set: [`metrics_router`] serves `/metrics`, [`router`] does not.
@@ -162,6 +164,9 @@ pub async fn start(
             public_url,
             tenant_id: outcome.tenant_id.clone(),
             resource_token_lifetime: config.resource_token_lifetime,
+            refresh_token_lifetime: config
+                .refresh_token_lifetime
+                .unwrap_or(writ_domain::identity::user_tokens::DEFAULT_REFRESH_TOKEN_LIFETIME),
             trusted_proxies: config.trusted_proxies.clone(),
             metrics_on_own_listener: config.metrics_on_own_listener,
             tls: config.tls,
@@ -223,6 +228,8 @@ fn plain_routes() -> Routes {
         .with(browser::routes)
         .with(device_flow::routes)
         .with(sso_browser::routes)
+        .section("oidc", true)
+        .with(oauth::userinfo::routes)
         .section("operations", false)
         .with(health::routes)
         .route(

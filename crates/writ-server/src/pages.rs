@@ -69,6 +69,10 @@ pub struct SignOutPage<'a> {
     pub action: &'a str,
     pub user: &'a str,
     pub csrf: &'a str,
+    /// Carried to the POST, which decides whether to follow it (`browser::after_sign_out`).
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub state: Option<&'a str>,
 }
 
 #[derive(Template)]

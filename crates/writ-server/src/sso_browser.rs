@@ -16,7 +16,7 @@
 //!   kept `nonce` and verifier, finds the Writ user (linking or creating by the configured rules),
 //!   and signs in exactly as the password page does (`Identity::start_session`: the same session
 //!   cookie and audit record), then goes to `return_to` (a local path) or says who is signed in.
-//!   Every refusal is a page with its reason and an audit record (category `SignIn`); the pending
+//!   Every refusal is a page with its reason and an audit record (category `Authentication`); the pending
 //!   cookie is cleared on every answer.
 //! - With `WRIT_SIGN_IN=sso` the password form is not shown and its POST is refused
 //!   ([`local_sign_in_off`]); the token endpoint's password grant is refused too (`oauth.rs`).

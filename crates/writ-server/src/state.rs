@@ -18,6 +18,8 @@ pub struct ServerSettings {
     pub tenant_id: String,
     /// Lifetime of tokens for resource applications (`tokens.resource_lifetime`).
     pub resource_token_lifetime: time::Duration,
+    /// The sliding lifetime of people's refresh tokens (`tokens.refresh_lifetime`).
+    pub refresh_token_lifetime: time::Duration,
     /// Whose `X-Forwarded-For` names the client (`trusted_proxies`).
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// `/metrics` is served by its own listener (`metrics_listen`), not by the API's.

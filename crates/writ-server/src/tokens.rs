@@ -73,7 +73,35 @@ pub struct Claims {
     /// App role values held on the token's audience (resource tokens only).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub roles: Vec<String>,
+    /// The delegated scopes of a person's token (space-separated); never on an app's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scp: Option<String>,
 }
+
+/// Claims of an OpenID Connect id token (Entra's v2 shape). Never accepted as an access token:
+/// its `aud` is the client, not Writ.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IdTokenClaims {
+    pub aud: String,
+    pub iss: String,
+    pub sub: String,
+    pub oid: String,
+    pub tid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub auth_time: i64,
+    pub ver: String,
+    pub preferred_username: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nonce: Option<String>,
+}
+
+/// What an id token says, as `writ_domain::identity::user_tokens` decided it.
+pub use writ_domain::identity::user_tokens::IdTokenContent;
 
 /// What a token is issued for and carries, as `writ_domain::identity::claims` decided it.
 pub use writ_domain::identity::TokenContent as Subject;
@@ -199,8 +227,38 @@ impl TokenService {
             name: Some(subject.display_name.clone()),
             wids: subject.wids.clone(),
             roles: subject.roles.clone(),
+            scp: subject.scp.clone(),
         };
         Ok((self.sign(&claims)?, (exp - now).whole_seconds().max(0)))
+    }
+
+    /// A person's id token for the client named in `content`.
+    pub fn issue_id_token(
+        &self,
+        content: &IdTokenContent,
+        now: OffsetDateTime,
+    ) -> Result<String, TokenError> {
+        let iat = now.unix_timestamp();
+        let claims = IdTokenClaims {
+            aud: content.audience.clone(),
+            iss: self.issuer.clone(),
+            sub: content.subject.clone(),
+            oid: content.object_id.clone(),
+            tid: self.tenant_id.clone(),
+            iat,
+            nbf: iat,
+            exp: now.saturating_add(content.lifetime).unix_timestamp(),
+            auth_time: content.auth_time.unix_timestamp(),
+            ver: "2.0".into(),
+            preferred_username: content.preferred_username.clone(),
+            name: content.name.clone(),
+            email: content.email.clone(),
+            nonce: content.nonce.clone(),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| TokenError::Invalid(format!("signing failed: {e}")))
     }
 
     /// Signs arbitrary claims with the current key (also used by tests to forge edge cases).

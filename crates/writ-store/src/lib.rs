@@ -29,6 +29,7 @@ mod subjects;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod tx;
+mod user_tokens;
 mod webhooks;
 
 pub use connect::{Backend, ConnectOptions, connect, migrate, sqlite_file};

@@ -172,6 +172,15 @@ impl SessionStoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn delete_user_browser_sessions(&mut self, user_id: &str) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM browser_sessions WHERE user_id = $1")
+            .bind(user_id.to_owned())
+            .execute(self.conn())
+            .await
+            .store()?;
+        Ok(done.rows_affected())
+    }
+
     async fn delete_stale_browser_sessions(
         &mut self,
         idle_before: OffsetDateTime,

@@ -36,7 +36,7 @@ use crate::store::{
 
 pub(crate) struct SqlTx {
     // Field order matters: the transaction must end before the SQLite writer lock is released.
-    tx: Transaction<'static, Any>,
+    pub(crate) tx: Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
     backend: Backend,
 }

@@ -34,6 +34,8 @@ pub struct Tokens {
     pub algorithm: String,
     pub api_lifetime: String,
     pub resource_lifetime: String,
+    /// The sliding lifetime of people's refresh tokens (`WRIT_REFRESH_TOKEN_LIFETIME`).
+    pub refresh_lifetime: String,
 }
 
 impl Default for Tokens {
@@ -43,6 +45,7 @@ impl Default for Tokens {
             algorithm: "ES256".into(),
             api_lifetime: "PT1H".into(),
             resource_lifetime: "PT10M".into(),
+            refresh_lifetime: "P90D".into(),
         }
     }
 }
@@ -309,6 +312,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("WRIT_TOKEN_ALGORITHM", "tokens.algorithm"),
     ("WRIT_TOKEN_LIFETIME", "tokens.api_lifetime"),
     ("WRIT_RESOURCE_TOKEN_LIFETIME", "tokens.resource_lifetime"),
+    ("WRIT_REFRESH_TOKEN_LIFETIME", "tokens.refresh_lifetime"),
     (
         "WRIT_EXPIRY_NOTICE_LEAD_TIMES",
         "notifications.expiry_lead_times",
@@ -704,6 +708,22 @@ pub fn sign_in(config: &Config) -> Result<SignIn, String> {
     })
 }
 
+/// `tokens.refresh_lifetime`: at least five minutes, at most the absolute cap of a refresh
+/// token family (P365D).
+pub fn refresh_token_lifetime(config: &Config) -> Result<time::Duration, String> {
+    use writ_domain::identity::user_tokens::{
+        MAX_REFRESH_TOKEN_LIFETIME, MIN_REFRESH_TOKEN_LIFETIME,
+    };
+    let lifetime = positive_duration(&config.tokens.refresh_lifetime, "tokens.refresh_lifetime")?;
+    if lifetime < MIN_REFRESH_TOKEN_LIFETIME || lifetime > MAX_REFRESH_TOKEN_LIFETIME {
+        return Err(format!(
+            "tokens.refresh_lifetime '{}' must be between PT5M and P365D",
+            config.tokens.refresh_lifetime
+        ));
+    }
+    Ok(lifetime)
+}
+
 fn validate(config: &Config) -> Result<(), String> {
     config
         .listen
@@ -741,6 +761,7 @@ fn validate(config: &Config) -> Result<(), String> {
     expiry_lead_times(config)?;
     max_agent_access(config)?;
     browser_settings(config)?;
+    refresh_token_lifetime(config)?;
     webhook_endpoints(config)?;
     smtp(config)?;
     if config.notifications.webhook_max_attempts == 0 {

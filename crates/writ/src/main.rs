@@ -226,6 +226,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
         }
         None => None,
     };
+    let refresh_token_lifetime = config::refresh_token_lifetime(&config)?;
     let mut started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
@@ -240,6 +241,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             metrics: Some(metrics),
             expiry_notice_lead_times: Some(expiry_notice_lead_times),
             max_agent_access: Some(max_agent_access),
+            refresh_token_lifetime: Some(refresh_token_lifetime),
             trusted_proxies: writ_server::client_address::TrustedProxies::parse(
                 &config.trusted_proxies,
             )?,

@@ -78,6 +78,8 @@ mod subjects;
 mod transport;
 #[path = "api/user_identities.rs"]
 mod user_identities;
+#[path = "api/user_tokens.rs"]
+mod user_tokens;
 #[path = "api/webhooks.rs"]
 mod webhooks;
 #[path = "api/wire_directory.rs"]

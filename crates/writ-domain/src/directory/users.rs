@@ -543,6 +543,7 @@ impl Directory {
             ));
         }
         let mut changed = Vec::new();
+        let mut password_changed = false;
         if let Some(name) = not_null(std::mem::take(&mut input.display_name), "displayName")? {
             check_length(&name, "displayName", 256)?;
             user.display_name = name;
@@ -581,6 +582,7 @@ impl Directory {
             "passwordProfile",
         )? {
             if let Some(password) = profile.password {
+                password_changed = true;
                 secrets::check_password_policy(&password)?;
                 user.password_hash = Some(secrets::hash_password(&password)?);
             }
@@ -610,6 +612,10 @@ impl Directory {
                 })?;
         }
         let now = self.clock.now();
+        // A disabled account or a new password ends every sign-in (DESIGN section 14).
+        if !user.account_enabled || password_changed {
+            crate::identity::user_tokens::revoke_user_sign_ins(tx.as_mut(), &user.id, now).await?;
+        }
         tx.append_audit(&audit_user(
             caller,
             ctx,
@@ -669,6 +675,45 @@ impl Directory {
     }
 
     /// `GET /users/{id}/manager`.
+    /// Graph's `revokeSignInSessions`: ends every sign-in of the user (its refresh tokens; its
+    /// sessions once they exist). The user themself or a user administrator (Global
+    /// Administrator, who makes every other user change) may; audited.
+    pub async fn revoke_sign_in_sessions(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> DomainResult<()> {
+        caller.require_visible("user", id)?;
+        if caller.id != id {
+            caller.require_directory_write()?;
+        }
+        let mut tx = self.store.begin().await?;
+        let user = tx
+            .user(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("user", id))?;
+        let now = self.clock.now();
+        let revoked =
+            crate::identity::user_tokens::revoke_user_sign_ins(tx.as_mut(), id, now).await?;
+        tx.append_audit(
+            &audit_user(
+                caller,
+                ctx,
+                now,
+                "Revoke sign-in sessions",
+                "Update",
+                &user,
+                Vec::new(),
+            )
+            .detail("revokedRefreshTokens", revoked.refresh_tokens.to_string())
+            .detail("endedBrowserSessions", revoked.browser_sessions.to_string()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn get_manager(&self, caller: &Caller, id: &str) -> DomainResult<User> {
         let user = self.get_user(caller, id).await?;
         let manager_id = user

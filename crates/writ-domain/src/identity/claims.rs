@@ -50,6 +50,9 @@ pub struct TokenContent {
     pub lifetime: Duration,
     /// The token never outlives this instant (the end of a grant it carries).
     pub not_after: Option<OffsetDateTime>,
+    /// The delegated scopes of a person's token (`scp`), set by the user grant
+    /// (`user_tokens`); `None` for applications' tokens.
+    pub scp: Option<String>,
 }
 
 /// Reads `scope`: Writ's API (`https://graph.microsoft.com/.default`, `{public_url}/.default`)
@@ -161,6 +164,7 @@ pub fn decide(
         roles,
         lifetime,
         not_after: earliest(wids_end, roles_end),
+        scp: None,
     }
 }
 

@@ -104,11 +104,15 @@ impl Identity<'_> {
     }
 
     /// The client a password grant is requested with: one named must be a registered
-    /// application; none means Writ's public client.
+    /// application or Writ's public client (named explicitly, as MSAL always names one); none
+    /// means Writ's public client.
     pub async fn password_grant_client(&self, client_id: Option<&str>) -> IdentityResult<String> {
         let Some(id) = client_id else {
             return Ok(WRIT_PUBLIC_CLIENT_ID.to_owned());
         };
+        if id.eq_ignore_ascii_case(WRIT_PUBLIC_CLIENT_ID) {
+            return Ok(WRIT_PUBLIC_CLIENT_ID.to_owned());
+        }
         let id = ids::parse_guid(id).ok_or(IdentityError::InvalidClient)?;
         if self.store.application_by_app_id(&id).await?.is_none() {
             return Err(IdentityError::InvalidClient);

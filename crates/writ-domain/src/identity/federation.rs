@@ -108,7 +108,7 @@ pub trait UpstreamProvider: Send + Sync + std::fmt::Debug {
 }
 
 /// The audit category of sign-ins (directory changes a sign-in makes are `UserManagement`).
-pub const SIGN_IN_CATEGORY: &str = "SignIn";
+pub const SIGN_IN_CATEGORY: &str = super::SIGN_IN_AUDIT_CATEGORY;
 const USER_CATEGORY: &str = "UserManagement";
 
 /// `WRIT_SIGN_IN`: which ways of signing in the sign-in page offers.

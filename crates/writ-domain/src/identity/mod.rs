@@ -3,10 +3,16 @@
 //! database, every request), which applications are OAuth clients and where they may be
 //! redirected ([`oauth_clients`]), what a token carries ([`claims`]: its audience, `roles`, `wids`
 //! and the instant it must end by), how often a password may be tried ([`sign_in`]), browser sessions
-//! ([`sessions`]) and the device authorization grant ([`device_codes`]). The
+//! ([`sessions`]), the device authorization grant ([`device_codes`]), and what a person's grant
+//! answers ([`user_tokens`]: id token, `scp`, refresh tokens). The
 //! HTTP crate keeps the form parsing, resolving the client address, the JWT mechanics (signing,
 //! verification, JWKS) and the mapping of [`IdentityError`] to status codes; the rules are here,
 //! testable without HTTP.
+
+/// The audit category of every sign-in record — password, device code, sign-in page, single
+/// sign-on — and of refresh token reuse: Entra's `Authentication`. The directory changes a
+/// sign-in makes (a link, a user created just in time) stay `UserManagement`.
+pub const SIGN_IN_AUDIT_CATEGORY: &str = "Authentication";
 
 pub mod callers;
 pub mod claims;
@@ -17,6 +23,7 @@ pub mod oauth_clients;
 pub mod sessions;
 pub mod sign_in;
 pub mod sso_requests;
+pub mod user_tokens;
 
 pub use callers::TokenType;
 pub use claims::{Audience, TokenContent, TokenLifetimes};
@@ -51,6 +58,10 @@ pub enum IdentityError {
     /// The password is right but the account is disabled (not a failed attempt).
     #[error("The user account is disabled.")]
     AccountDisabled,
+    /// A refresh token (or another grant) that is unknown, expired, revoked, reused or
+    /// another client's; the message says which.
+    #[error("{0}")]
+    InvalidGrant(String),
     /// The requested scope names no usable resource; the message says why.
     #[error("{0}")]
     InvalidScope(String),

@@ -38,7 +38,7 @@ pub const MAX_LIFETIME: Duration = Duration::days(30);
 pub const MAX_CODE_FAILURES_PER_SESSION: i64 = 5;
 
 /// The audit category of sign-in records.
-pub const AUDIT_CATEGORY: &str = "UserManagement";
+pub const AUDIT_CATEGORY: &str = super::SIGN_IN_AUDIT_CATEGORY;
 
 /// How long sessions last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

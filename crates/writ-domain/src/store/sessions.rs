@@ -26,6 +26,8 @@ pub trait SessionStoreTx: Send {
     async fn count_code_failure(&mut self, id_hash: &str) -> StoreResult<i64>;
     /// `false` when there was no such session.
     async fn delete_browser_session(&mut self, id_hash: &str) -> StoreResult<bool>;
+    /// Ends every browser session of a user (signed out everywhere); how many there were.
+    async fn delete_user_browser_sessions(&mut self, user_id: &str) -> StoreResult<u64>;
     /// Removes the sessions idle since before `idle_before` or made before `created_before`.
     async fn delete_stale_browser_sessions(
         &mut self,

@@ -1,5 +1,5 @@
 //! `/users` and the `microsoft.graph.agentUser` cast: create, read, update, delete, list,
-//! `$count`; `manager`; `sponsors`; `/me`.
+//! `$count`; `manager`; `sponsors`; `/me`; `revokeSignInSessions`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -253,6 +253,41 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /users/{id}/revokeSignInSessions`: Graph answers `200` with `{"value": true}`.
+pub async fn revoke_sign_in_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user = resolve(&state, &auth, &id).await?;
+    state
+        .directory
+        .revoke_sign_in_sessions(&auth.caller, &auth.context(), &user.id)
+        .await?;
+    Ok(Json(Value::Object(object(
+        &crate::wire::directory::user::RevokeSignInSessionsResponse {
+            odata_context: query.context("Edm.Boolean"),
+            value: true,
+        },
+    ))))
+}
+
+/// `POST /me/revokeSignInSessions`.
+pub async fn revoke_my_sign_in_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: ODataQuery,
+) -> ApiResult<Json<Value>> {
+    if !auth.caller.is_human_user() {
+        return Err(ApiError::bad_request(
+            "/me request is only valid with delegated authentication flow.",
+        ));
+    }
+    let id = auth.caller.id.clone();
+    revoke_sign_in_sessions(State(state), auth, query, Path(id)).await
+}
+
 pub async fn get_manager(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -404,6 +439,22 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         )
         .route(Get, "/me", Entity, "Get the signed-in user", me)
         .returns("user")
+        .route(
+            Post,
+            "/users/{id}/revokeSignInSessions",
+            Plain,
+            "Revoke a user's sign-in sessions and refresh tokens",
+            revoke_sign_in_sessions,
+        )
+        .returns("revokeSignInSessionsResponse")
+        .route(
+            Post,
+            "/me/revokeSignInSessions",
+            Plain,
+            "Revoke the signed-in user's sessions and refresh tokens",
+            revoke_my_sign_in_sessions,
+        )
+        .returns("revokeSignInSessionsResponse")
         .route(
             Get,
             "/users/microsoft.graph.agentUser",

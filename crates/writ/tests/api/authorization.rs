@@ -582,6 +582,13 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             [200; 9],
         ),
         (
+            "user realm discovery (the same answer for anyone)",
+            Method::GET,
+            "/common/userrealm/someone@example.org".to_owned(),
+            None,
+            [200; 9],
+        ),
+        (
             "device authorization without a client",
             Method::POST,
             format!("/{tenant}/oauth2/v2.0/devicecode"),
@@ -610,6 +617,36 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             "/signin/sso/callback?code=x&state=y".to_owned(),
             None,
             [404; 9],
+        ),
+        // Tokens for people (user_tokens.rs): revoking another user's sign-ins is a user
+        // administrator's; one's own is anyone's; userinfo answers people's tokens only.
+        (
+            "revoke another user's sign-in sessions",
+            Method::POST,
+            format!("/v1.0/users/{ordinary}/revokeSignInSessions"),
+            None,
+            [200, 403, 403, 403, 403, 403, 403, 403, 404],
+        ),
+        (
+            "revoke my own sign-in sessions",
+            Method::POST,
+            "/v1.0/me/revokeSignInSessions".to_owned(),
+            None,
+            [400, 200, 200, 200, 200, 200, 200, 200, 400],
+        ),
+        (
+            "read my userinfo",
+            Method::GET,
+            "/oidc/userinfo".to_owned(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200, 401],
+        ),
+        (
+            "read my userinfo by POST",
+            Method::POST,
+            "/oidc/userinfo".to_owned(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200, 401],
         ),
     ];
     let mut failures = Vec::new();

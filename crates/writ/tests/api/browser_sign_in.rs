@@ -296,17 +296,40 @@ async fn session_ends_when_the_user_is_disabled(backend: Backend) {
         StatusCode::OK
     );
     disable(&app, &id).await;
+    // The disable itself ended the session, in its own transaction (no sign-out record: the
+    // "Update user" record is the change).
     assert_eq!(
         browser.get(&app, "/devicelogin").await.status,
         StatusCode::SEE_OTHER
     );
-    let audits = sign_in_audits(&app).await;
-    assert!(
-        audits
-            .iter()
-            .any(|(activity, result, _)| activity == "Sign-out" && result == "success"),
-        "{audits:?}"
-    );
+    // revokeSignInSessions ends every browser session of the user, as it ends refresh tokens.
+    let (_, me) = app.user_token("Signed Out Everywhere").await;
+    let mut first = Browser::default();
+    let mut second = Browser::default();
+    for browser in [&mut first, &mut second] {
+        browser
+            .sign_in(&app, &upn("Signed Out Everywhere"), PASSWORD, "")
+            .await;
+        assert_eq!(
+            browser.get(&app, "/devicelogin").await.status,
+            StatusCode::OK
+        );
+    }
+    let revoked = app
+        .send(
+            Method::POST,
+            "/v1.0/me/revokeSignInSessions",
+            &me,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    for browser in [&mut first, &mut second] {
+        assert_eq!(
+            browser.get(&app, "/devicelogin").await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
     // A deleted user's session ends too.
     let gone = app.create_user("Soon Deleted").await;
     let mut deleted = Browser::default();
@@ -785,7 +808,86 @@ async fn wrong_user_codes_are_bounded(backend: Backend) {
     assert!(limited, "the address's budget ends");
 }
 
+/// After signing out the browser goes to `post_logout_redirect_uri` only when the `client_id` sent
+/// with it registered that URI; anything else ends on Writ's own page.
+async fn sign_out_follows_only_a_registered_redirect(backend: Backend) {
+    let app = app(backend).await;
+    app.create_user("Returning Person").await;
+    let who = upn("Returning Person");
+    let created = app
+        .send(
+            Method::POST,
+            "/v1.0/applications",
+            &app.admin,
+            serde_json::json!({
+                "displayName": "Signs people out",
+                "web": {"redirectUris": ["https://app.example/signed-out"]},
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let client_id = created.body["appId"].as_str().unwrap().to_owned();
+    // A client acts in the tenant through its service principal.
+    let principal = app
+        .send(
+            Method::POST,
+            "/v1.0/servicePrincipals",
+            &app.admin,
+            serde_json::json!({"appId": client_id}),
+        )
+        .await;
+    assert_eq!(principal.status, StatusCode::CREATED, "{}", principal.body);
+    let logout = format!("/{}/oauth2/v2.0/logout", app.state.settings.tenant_id);
+    let target = enc("https://app.example/signed-out");
+
+    // Registered: the confirmation carries the request to the POST, which redirects with state.
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &who, PASSWORD, "").await;
+    let query = format!("post_logout_redirect_uri={target}&client_id={client_id}&state=s%201");
+    let ask = browser.get(&app, &format!("{logout}?{query}")).await;
+    assert_eq!(ask.status, StatusCode::OK);
+    let done = browser
+        .post(&app, &logout, &format!("csrf_token={}&{query}", ask.csrf()))
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        done.location(),
+        Some("https://app.example/signed-out?state=s+1")
+    );
+    assert!(!browser.cookies.contains_key("writ_session"));
+    // Signed out already: the GET redirects at once (nothing changes).
+    let again = browser.get(&app, &format!("{logout}?{query}")).await;
+    assert_eq!(
+        again.location(),
+        Some("https://app.example/signed-out?state=s+1")
+    );
+
+    // Not registered, another client's, or no client named: Writ's page, no Location.
+    for query in [
+        format!(
+            "post_logout_redirect_uri={}&client_id={client_id}",
+            enc("https://evil.example/")
+        ),
+        format!(
+            "post_logout_redirect_uri={target}&client_id={}",
+            writ_domain::identity::WRIT_PUBLIC_CLIENT_ID
+        ),
+        format!("post_logout_redirect_uri={target}"),
+    ] {
+        let mut browser = Browser::default();
+        browser.sign_in(&app, &who, PASSWORD, "").await;
+        let ask = browser.get(&app, &format!("{logout}?{query}")).await;
+        let done = browser
+            .post(&app, &logout, &format!("csrf_token={}&{query}", ask.csrf()))
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{query}");
+        assert!(done.location().is_none(), "{query}");
+        assert!(done.html.contains("signed out"), "{query}");
+    }
+}
+
 crate::on_both_backends!(
+    sign_out_follows_only_a_registered_redirect,
     sign_in_page_success_failure_disabled_limited,
     sessions_expire_idle_and_absolute,
     session_ends_when_the_user_is_disabled,

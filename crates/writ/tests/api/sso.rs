@@ -509,7 +509,7 @@ async fn first_sign_in_links_by_upn_then_by_identity(backend: Backend) {
     assert_eq!(app.audit_count().await, audits + 2);
     let records = app
         .get(
-            "/v1.0/auditLogs/directoryAudits?$filter=category%20eq%20'SignIn'%20or%20activityDisplayName%20eq%20'Link%20federated%20identity'",
+            "/v1.0/auditLogs/directoryAudits?$filter=activityDisplayName%20eq%20'Sign%20in%20with%20single%20sign-on'%20or%20activityDisplayName%20eq%20'Link%20federated%20identity'",
             &app.admin,
         )
         .await;
@@ -523,7 +523,7 @@ async fn first_sign_in_links_by_upn_then_by_identity(backend: Backend) {
             .clone()
     };
     let signed_in = named("Sign in with single sign-on");
-    assert_eq!(signed_in["category"], "SignIn");
+    assert_eq!(signed_in["category"], "Authentication");
     assert_eq!(signed_in["result"], "success");
     assert_eq!(signed_in["initiatedBy"]["user"]["id"], user.as_str());
     let linked = named("Link federated identity");

@@ -61,7 +61,7 @@ async fn discovery_is_complete_under_every_name_of_the_tenant(backend: Backend) 
         assert_eq!(strings("response_modes_supported"), ["query", "form_post"]);
         assert_eq!(strings("code_challenge_methods_supported"), ["S256"]);
         assert_eq!(strings("id_token_signing_alg_values_supported"), ["ES256"]);
-        assert_eq!(strings("subject_types_supported"), ["public"]);
+        assert_eq!(strings("subject_types_supported"), ["pairwise"]);
         let grants = strings("grant_types_supported");
         for grant in [
             "client_credentials",
@@ -240,7 +240,34 @@ async fn https_comes_from_own_tls_or_a_trusted_proxy(backend: Backend) {
     );
 }
 
+/// MSAL's password grant first asks `/common/userrealm/{name}` at the authority's host: every
+/// name, existing or not, gets the same "managed" answer (no way to learn who has an account).
+async fn user_realm_is_managed_for_every_name(backend: Backend) {
+    let app = app(backend).await;
+    app.create_user("Realm Person").await;
+    let known = get(
+        &app,
+        "/common/userrealm/realmperson@example.org?api-version=1.0",
+    )
+    .await;
+    let unknown = get(&app, "/common/userrealm/nobody@example.org?api-version=1.0").await;
+    assert_eq!(known.status, StatusCode::OK);
+    assert_eq!(known.body, unknown.body);
+    assert_eq!(known.body["account_type"], "Managed");
+    assert_eq!(known.body["domain_name"], "example.org");
+    assert_eq!(
+        known.body["cloud_instance_name"],
+        PUBLIC_URL.trim_start_matches("http://")
+    );
+    // Not a name at all: still the same shape, no error that would differ.
+    let odd = get(&app, "/common/userrealm/not-an-address").await;
+    assert_eq!(odd.status, StatusCode::OK);
+    assert_eq!(odd.body["account_type"], "Managed");
+    assert_eq!(odd.body["domain_name"], "");
+}
+
 crate::on_both_backends!(
+    user_realm_is_managed_for_every_name,
     discovery_is_complete_under_every_name_of_the_tenant,
     other_tenants_and_consumers_are_refused,
     aliases_issue_tokens_and_serve_keys,

@@ -579,12 +579,14 @@ fn every_directory_route_names_its_schemas() {
                 .unwrap_or_else(|| panic!("{:?} {} names no schema", doc.method, doc.path));
             assert!(schemas.contains_key(name), "{}: {name}", doc.path);
         }
+        // Graph's `revokeSignInSessions` is an action without a body.
         if matches!(
             doc.method,
             writ_server::routes::Method::Post
                 | writ_server::routes::Method::Patch
                 | writ_server::routes::Method::Put
-        ) {
+        ) && !doc.path.ends_with("/revokeSignInSessions")
+        {
             let body = doc
                 .body
                 .unwrap_or_else(|| panic!("{:?} {} names no body", doc.method, doc.path));
@@ -593,8 +595,8 @@ fn every_directory_route_names_its_schemas() {
     }
     assert_eq!(
         checked,
-        2 * 88,
-        "the directory's 88 routes under /v1.0 and /beta"
+        2 * 90,
+        "the directory's 90 routes under /v1.0 and /beta"
     );
 }
 

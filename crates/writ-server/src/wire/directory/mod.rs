@@ -49,6 +49,7 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<UnifiedRoleAssignment>(&mut schemas);
     collect::<DirectoryAudit>(&mut schemas);
     collect::<user::UserBody>(&mut schemas);
+    collect::<user::RevokeSignInSessionsResponse>(&mut schemas);
     collect::<group::GroupBody>(&mut schemas);
     collect::<application::ApplicationBody>(&mut schemas);
     collect::<application::AddPasswordBody>(&mut schemas);

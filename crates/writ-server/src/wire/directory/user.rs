@@ -352,3 +352,12 @@ impl UserBody {
         }
     }
 }
+
+/// The answer of `revokeSignInSessions` (Graph's: an `Edm.Boolean` in `value`, always `true`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = revokeSignInSessionsResponse)]
+pub struct RevokeSignInSessionsResponse {
+    #[serde(rename = "@odata.context")]
+    pub odata_context: String,
+    pub value: bool,
+}

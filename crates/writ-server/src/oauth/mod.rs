@@ -1,5 +1,7 @@
 //! The OAuth 2.0 token endpoint (`client_credentials` for applications, `password` for users with
-//! a local password), the JWKS and OpenID discovery. Errors here follow RFC 6749 (`error`,
+//! a local password, `refresh_token` in [`refresh`]), the JWKS and OpenID discovery. Every grant
+//! for a person answers through [`user_grant::respond`] (access token, id token, `client_info`,
+//! refresh token); `/oidc/userinfo` is in [`userinfo`]. Errors here follow RFC 6749 (`error`,
 //! `error_description`), not the Graph envelope, as OAuth clients expect. Who the client is and
 //! what its token carries are decided by `writ_domain::identity`; this file parses the form,
 //! applies the sign-in limiter and signs.
@@ -26,6 +28,10 @@ use crate::rate_limit::Admission;
 use crate::request_context::RequestIds;
 use crate::state::AppState;
 
+pub mod refresh;
+pub mod user_grant;
+pub mod userinfo;
+
 /// The client id recorded in user tokens requested without one (`azp`/`appid`).
 pub use writ_domain::identity::WRIT_PUBLIC_CLIENT_ID;
 
@@ -36,8 +42,9 @@ pub const MAX_TOKEN_BODY_BYTES: usize = 16 * 1024;
 /// The longest `username` of the password grant (a UPN is at most 113 characters).
 pub const MAX_USERNAME_CHARS: usize = 256;
 
-/// An RFC 6749 error answer (also the device flow's, `device_flow.rs`).
-pub(crate) struct OAuthError {
+/// An RFC 6749 error answer of the token endpoint (rendered with `error`, `error_description`;
+/// also the device flow's, `device_flow.rs`).
+pub struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
@@ -45,11 +52,7 @@ pub(crate) struct OAuthError {
 }
 
 impl OAuthError {
-    pub(crate) fn new(
-        status: StatusCode,
-        error: &'static str,
-        description: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         Self {
             status,
             error,
@@ -58,11 +61,11 @@ impl OAuthError {
         }
     }
 
-    pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
+    pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
-    pub(crate) fn invalid_client() -> Self {
+    pub fn invalid_client() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -154,7 +157,7 @@ pub async fn token(State(state): State<AppState>, request: Request) -> Response 
         Ok(body) => body,
         Err(_) => return too_large().render(&request_id),
     };
-    match issue(&state, &headers, &body, source).await {
+    match issue(&state, &headers, &body, source, &request_id).await {
         Ok(value) => {
             let mut response = Json(value).into_response();
             response
@@ -186,7 +189,7 @@ pub async fn tenant_token(
     token(State(state), request).await
 }
 
-fn form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+pub(crate) fn form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -211,7 +214,7 @@ fn form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     Ok(pairs)
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -220,7 +223,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// `client_secret_basic` credentials, if the Authorization header carries them.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
@@ -242,6 +245,7 @@ async fn issue(
     headers: &HeaderMap,
     body: &[u8],
     source: IpAddr,
+    request_id: &str,
 ) -> Result<Value, OAuthError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE)
         && !ct
@@ -329,36 +333,45 @@ async fn issue(
                 .await
             {
                 Ok(principal) => principal,
-                Err(IdentityError::WrongPassword) => {
-                    state.password_limiter.record_failure(username, source, now);
-                    return Err(IdentityError::WrongPassword.into());
+                Err(e @ (IdentityError::WrongPassword | IdentityError::AccountDisabled)) => {
+                    if matches!(e, IdentityError::WrongPassword) {
+                        state.password_limiter.record_failure(username, source, now);
+                    }
+                    identity
+                        .record_failed_sign_in(username, "password", &e, Some(request_id))
+                        .await?;
+                    return Err(e.into());
                 }
                 Err(e) => return Err(e.into()),
             };
-            let audience = identity
-                .resolve_audience(param(&pairs, "scope"), false, public_url)
-                .await?;
             let client_id = identity
                 .password_grant_client(param(&pairs, "client_id"))
                 .await?;
-            (principal, client_id, audience)
+            let grant = user_grant::UserGrant::from_form(
+                principal,
+                client_id,
+                &pairs,
+                now,
+                user_grant::SignIn::New { method: "password" },
+            )?;
+            return user_grant::respond(state, grant, request_id).await;
         }
-        crate::device_flow::DEVICE_CODE_GRANT => crate::device_flow::redeem(state, &pairs).await?,
+        "refresh_token" => return refresh::grant(state, headers, &pairs, request_id).await,
+        crate::device_flow::DEVICE_CODE_GRANT => {
+            return crate::device_flow::redeem(state, &pairs, request_id).await;
+        }
         other => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "The grant type '{other}' is not supported (client_credentials, password, {}).",
+                    "The grant type '{other}' is not supported (client_credentials, password, refresh_token, {}).",
                     crate::device_flow::DEVICE_CODE_GRANT
                 ),
             ));
         }
     };
-    let lifetimes = TokenLifetimes {
-        api: state.tokens.lifetime(),
-        resource: state.settings.resource_token_lifetime,
-    };
+    let lifetimes = lifetimes(state);
     let subject = identity
         .token_content(&principal, client_id, &audience, lifetimes)
         .await?;
@@ -374,6 +387,14 @@ async fn issue(
         "ext_expires_in": expires_in,
         "access_token": token,
     }))
+}
+
+/// The configured access token lifetimes.
+pub(crate) fn lifetimes(state: &AppState) -> TokenLifetimes {
+    TokenLifetimes {
+        api: state.tokens.lifetime(),
+        resource: state.settings.resource_token_lifetime,
+    }
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys` and `/.well-known/jwks.json`.
@@ -434,14 +455,8 @@ pub fn discovery_document(state: &AppState, segment: &str) -> Value {
         .find(|alias| segment.eq_ignore_ascii_case(alias))
         .copied()
         .unwrap_or(state.settings.tenant_id.as_str());
-    // `host[:port]` of the public URL: Writ is both the sign-in instance and the Graph host.
-    let host = base
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(base)
-        .split('/')
-        .next()
-        .unwrap_or_default();
+    // Writ is both the sign-in instance and the Graph host.
+    let host = public_host(base);
     json!({
         "issuer": state.tokens.issuer(),
         "authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/authorize"),
@@ -459,7 +474,8 @@ pub fn discovery_document(state: &AppState, segment: &str) -> Value {
             "client_credentials",
             "password",
         ],
-        "subject_types_supported": ["public"],
+        // `sub` differs per client (`identity::user_tokens`), as in Entra.
+        "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "scopes_supported": [
             "openid",
@@ -523,4 +539,48 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "OpenID discovery",
             discovery,
         )
+        .route(
+            Get,
+            "/common/userrealm/{username}",
+            Plain,
+            "User realm discovery (MSAL's password grant)",
+            user_realm,
+        )
+}
+
+/// `GET /common/userrealm/{username}`: MSAL asks this before a password grant, at the
+/// authority's host on the default https port, to learn whether the account is federated
+/// (WS-Trust) or managed. Every Writ account is "managed" as far as the password grant goes —
+/// people who sign in only through single sign-on have no password and are refused by the grant
+/// itself — so the answer is the same for every name: it tells nothing about which accounts
+/// exist.
+pub async fn user_realm(State(state): State<AppState>, Path(username): Path<String>) -> Response {
+    let domain = username
+        .rsplit_once('@')
+        .map(|(_, domain)| domain)
+        .filter(|domain| domain.len() <= 255)
+        .unwrap_or_default()
+        .to_owned();
+    let host = public_host(&state.settings.public_url);
+    let mut response = Json(json!({
+        "ver": "1.0",
+        "account_type": "Managed",
+        "domain_name": domain,
+        "cloud_instance_name": host,
+        "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `host[:port]` of the public URL (`https://writ.example.org:8443/x` → `writ.example.org:8443`).
+fn public_host(base: &str) -> &str {
+    base.split_once("://")
+        .map_or(base, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
 }
