@@ -11,9 +11,10 @@ Test IdP" on Writ's sign-in page.
   (`identities`, issuer = the provider's).
 - An upstream person with no Writ account (creation off), or whose Writ user is disabled, sees the
   clear page and gets no session.
-- The device code flow through single sign-on: a device asks for a code, the browser opens
-  `/devicelogin`, signs in through the provider, enters the code and approves; the device's poll
-  receives tokens that act as that person in Writ's API.
+- MSAL Python's device code flow through single sign-on (the second run of
+  test_people_client_libraries.py's): the program shows a code, the browser opens `/devicelogin`,
+  signs in through the provider, enters the code and allows; the program's tokens act as that
+  person in Writ's API, and `acquire_token_silent` refreshes them from MSAL's cache.
 """
 
 from __future__ import annotations
@@ -21,21 +22,21 @@ from __future__ import annotations
 import json
 import os
 import select
-import ssl
 import subprocess
-import time
+import sys
 import urllib.parse
 from pathlib import Path
 from typing import Optional
 
-import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from writ_harness import HarnessError, WritServer
+from test_client_libraries import claims, client_env, snippet
+from writ_harness import HarnessError, WritServer, http
 
+WRIT_CLI_CLIENT_ID = "a8d5e6f0-4c3b-4f7a-9d21-77717e000001"
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 CLIENT_ID = "writ"
 CLIENT_SECRET = "upstream-client-secret-" + os.urandom(8).hex()
@@ -219,7 +220,9 @@ def test_sso_refuses_a_person_without_a_writ_account(sso, browser):
     WebDriverWait(browser, 30).until(EC.url_contains("/login?return_to="))
 
 
-def test_device_flow_through_sso(sso, browser):
+def test_msal_device_flow_through_sso(sso, browser, tmp_path):
+    """MSAL Python's device code flow (docs/client-libraries.md's snippet), the person signing in
+    through the upstream provider; `acquire_token_silent` then refreshes from MSAL's cache."""
     writ, _ = sso
     found = writ.get_json("users", **{"$filter": "userPrincipalName eq 'ada@example.org'"})["value"]
     if found:
@@ -238,47 +241,42 @@ def test_device_flow_through_sso(sso, browser):
         )
         assert created.status == 201, created
         user_id = created.json()["id"]
-    client = httpx.Client(verify=ssl.create_default_context(cafile=str(writ.ca_file)), timeout=30)
-    grant = client.post(
-        f"{writ.url}/organizations/oauth2/v2.0/devicecode",
-        data={
-            "client_id": "a8d5e6f0-4c3b-4f7a-9d21-77717e000001",
-            "scope": "https://graph.microsoft.com/.default openid profile offline_access",
-        },
-    ).json()
-
-    browser.get(grant["verification_uri"])
-    WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "sso-sign-in"))).click()
-    code = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "user_code")))
-    assert "Signed in as ada@example.org" in browser.page_source
-    code.send_keys(grant["user_code"])
-    code.submit()
-    WebDriverWait(browser, 30).until(
-        EC.element_to_be_clickable((By.CSS_SELECTOR, "button[value=approve]"))
-    ).click()
-    WebDriverWait(browser, 30).until(
-        EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "close this window")
+    env = client_env(writ, "organizations")
+    env["WRIT_CLIENT_ID"] = WRIT_CLI_CLIENT_ID
+    program = tmp_path / "device.py"
+    program.write_text(snippet("python-msal-device-code"), "utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(program)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-
-    deadline = time.monotonic() + 60
-    while True:
-        time.sleep(grant["interval"] + 0.5)
-        answer = client.post(
-            f"{writ.url}/oauth2/v2.0/token",
-            data={
-                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-                "client_id": "a8d5e6f0-4c3b-4f7a-9d21-77717e000001",
-                "device_code": grant["device_code"],
-            },
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("{"), f"no user code: {first!r}"
+        shown = json.loads(first)
+        # The person, in a browser: single sign-on, then the code, then allow.
+        wait = WebDriverWait(browser, 30)
+        browser.get(shown["verification_uri"])
+        wait.until(EC.element_to_be_clickable((By.ID, "sso-sign-in"))).click()
+        code = wait.until(EC.element_to_be_clickable((By.ID, "user_code")))
+        assert "Signed in as ada@example.org" in browser.page_source
+        code.send_keys(shown["user_code"])
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        allow = wait.until(
+            EC.element_to_be_clickable((By.CSS_SELECTOR, "button[name=decision][value=approve]"))
         )
-        if answer.status_code == 200 or time.monotonic() > deadline:
-            break
-        assert answer.json()["error"] in ("authorization_pending", "slow_down"), answer.text
-    assert answer.status_code == 200, answer.text
-    me = client.get(
-        f"{writ.graph}/users/{user_id}",
-        headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
-    )
-    assert me.status_code == 200, me.text
-    assert me.json()["userPrincipalName"] == "ada@example.org"
-    client.close()
+        allow.click()
+        wait.until(EC.staleness_of(allow))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, f"the program failed:\n{err}\n{out}"
+    result = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    assert result["username"] == "ada@example.org"
+    assert result["refreshed"] is True, result
+    assert claims(result["access_token"])["oid"] == user_id
+    me = http("GET", f"{writ.graph}/me", token=result["access_token"], cafile=writ.ca_file)
+    assert me.status == 200 and me.json()["id"] == user_id, me
