@@ -614,7 +614,7 @@ impl Directory {
         let now = self.clock.now();
         // A disabled account or a new password ends every sign-in (DESIGN section 14).
         if !user.account_enabled || password_changed {
-            crate::identity::user_tokens::revoke_user_sign_ins(tx.as_mut(), &user.id, now).await?;
+            revoke_user_sign_ins(tx.as_mut(), &user.id, now).await?;
         }
         tx.append_audit(&audit_user(
             caller,
@@ -694,8 +694,7 @@ impl Directory {
             .await?
             .ok_or_else(|| DomainError::not_found("user", id))?;
         let now = self.clock.now();
-        let revoked =
-            crate::identity::user_tokens::revoke_user_sign_ins(tx.as_mut(), id, now).await?;
+        let revoked = revoke_user_sign_ins(tx.as_mut(), id, now).await?;
         tx.append_audit(
             &audit_user(
                 caller,
@@ -797,4 +796,24 @@ impl Directory {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Ends every way a user is signed in: its browser sessions and its refresh tokens, now. Runs in
+/// the caller's transaction; returns how many of each it ended.
+pub async fn revoke_user_sign_ins(
+    tx: &mut dyn crate::store::StoreTx,
+    user_id: &str,
+    now: time::OffsetDateTime,
+) -> crate::store::StoreResult<EndedSignIns> {
+    Ok(EndedSignIns {
+        browser_sessions: tx.delete_user_browser_sessions(user_id).await?,
+        refresh_tokens: tx.revoke_user_refresh_tokens(user_id, now).await?,
+    })
+}
+
+/// What [`revoke_user_sign_ins`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndedSignIns {
+    pub browser_sessions: u64,
+    pub refresh_tokens: u64,
 }

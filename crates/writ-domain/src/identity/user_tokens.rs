@@ -26,7 +26,6 @@ use super::{Identity, IdentityError, IdentityResult, Principal};
 use crate::directory::User;
 use crate::error::DomainError;
 use crate::model::{Actor, AuditRecord, PermissionScope, RefreshToken};
-use crate::store::{StoreResult, StoreTx};
 use crate::{ids, secrets};
 
 /// The OpenID scopes: they shape the id token and the refresh token, never `scp`.
@@ -286,25 +285,9 @@ pub fn judge(token: &RefreshToken, client_id: &str, now: OffsetDateTime) -> Pres
     Presented::Redeemable
 }
 
-/// Ends every way a user is signed in: its browser sessions and its refresh tokens, now. Runs in
-/// the caller's transaction; returns how many of each it ended.
-pub async fn revoke_user_sign_ins(
-    tx: &mut dyn StoreTx,
-    user_id: &str,
-    now: OffsetDateTime,
-) -> StoreResult<EndedSignIns> {
-    Ok(EndedSignIns {
-        browser_sessions: tx.delete_user_browser_sessions(user_id).await?,
-        refresh_tokens: tx.revoke_user_refresh_tokens(user_id, now).await?,
-    })
-}
-
-/// What [`revoke_user_sign_ins`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndedSignIns {
-    pub browser_sessions: u64,
-    pub refresh_tokens: u64,
-}
+// Ending a user's sign-ins is the directory's (a disabled account, a new password,
+// `revokeSignInSessions`); kept reachable here, where the tokens it ends are issued.
+pub use crate::directory::users::{EndedSignIns, revoke_user_sign_ins};
 
 /// A redeemed refresh token: the person (still enabled), what the family granted, and the
 /// rotated token's value.
