@@ -15,7 +15,9 @@
 //!   with the password grant's limiter (per address, per account and address, per account);
 //!   `login_hint` fills the user name; `return_to` must be a path on this server (it starts with
 //!   one `/`, never `//` or `/\`, holds no backslash or control character), so the page is no
-//!   open redirect. Every success and failure is audited.
+//!   open redirect. Every success and failure is audited. With single sign-on offered the page
+//!   also links to it (`sso_browser`); with `WRIT_SIGN_IN=sso` it shows only that link and its
+//!   POST is refused.
 //! - **Sign-out** (`/{tenant}/oauth2/v2.0/logout`): a GET shows a confirmation form (it never
 //!   signs out: a GET must not change state, and an `<img>` on another site could otherwise sign
 //!   people out); its POST, with the CSRF token, ends the session, audited. The browser then goes
@@ -304,6 +306,10 @@ pub async fn sign_in_form(
         },
     };
     let action = format!("/{tenant}/login");
+    let sso = state
+        .sign_in
+        .sso()
+        .map(|sso| (crate::sso_browser::start_path(&return_to, &hint), sso));
     let mut response = pages::render(
         StatusCode::OK,
         &SignInPage {
@@ -312,6 +318,10 @@ pub async fn sign_in_form(
             return_to: &return_to,
             username: &hint,
             error: None,
+            local: state.sign_in.allows_local(),
+            sso: sso
+                .as_ref()
+                .map(|(href, sso)| (href.as_str(), sso.provider.display_name())),
         },
     );
     if fresh {
@@ -336,6 +346,9 @@ pub async fn sign_in(
     if !state.settings.is_this_tenant(&tenant) {
         return unknown_tenant(&tenant);
     }
+    if !state.sign_in.allows_local() {
+        return crate::sso_browser::local_sign_in_off(&state);
+    }
     let form = match read_form(request).await {
         Ok(form) => form,
         Err(response) => return response,
@@ -357,6 +370,12 @@ pub async fn sign_in(
     let password = pages::field(&form, "password").unwrap_or_default();
     let action = format!("/{tenant}/login");
     let csrf = sessions::csrf_token(&pre_session);
+    let sso = state.sign_in.sso().map(|sso| {
+        (
+            crate::sso_browser::start_path(return_to.as_deref().unwrap_or_default(), username),
+            sso,
+        )
+    });
     let again = |status: StatusCode, message: &str| {
         pages::render(
             status,
@@ -366,6 +385,10 @@ pub async fn sign_in(
                 return_to: return_to.as_deref().unwrap_or_default(),
                 username,
                 error: Some(message),
+                local: true,
+                sso: sso
+                    .as_ref()
+                    .map(|(href, sso)| (href.as_str(), sso.provider.display_name())),
             },
         )
     };

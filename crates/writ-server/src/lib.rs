@@ -21,6 +21,7 @@ pub mod pages;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
+pub mod sso_browser;
 pub mod state;
 pub mod tls;
 pub mod tokens;
@@ -177,6 +178,7 @@ pub async fn start(
         metrics: config.metrics,
         dummy_password_hash: Arc::new(dummy_password_hash),
         job_waker: writ_domain::job_waker::JobWaker::default(),
+        sign_in: state::SignInSettings::default(),
     };
     Ok(Started {
         state,
@@ -227,6 +229,7 @@ fn plain_routes() -> Routes {
         .with(browser::routes)
         .with(device_flow::routes)
         .with(authorize::routes)
+        .with(sso_browser::routes)
         .section("oidc", true)
         .with(oauth::userinfo::routes)
         .section("operations", false)

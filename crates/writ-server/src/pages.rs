@@ -38,6 +38,10 @@ pub struct SignInPage<'a> {
     pub return_to: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// The password form is shown (`WRIT_SIGN_IN` is `local` or `both`).
+    pub local: bool,
+    /// "Sign in with …": the start of single sign-on and the provider's name.
+    pub sso: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]
@@ -244,6 +248,8 @@ mod tests {
             return_to: "/x?a=1&b=2",
             username: "<script>alert(1)</script>",
             error: Some("Bad <b>"),
+            local: true,
+            sso: None,
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script"));

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use writ_domain::directory::Directory;
 use writ_domain::entitlement::Entitlement;
+use writ_domain::identity::federation::{FederationPolicy, SignInMode, UpstreamProvider};
 use writ_domain::job_waker::JobWaker;
 
 use crate::rate_limit::SignInLimiter;
@@ -68,4 +69,42 @@ pub struct AppState {
     pub dummy_password_hash: Arc<String>,
     /// Wakes this process's job worker after a handler commits new work.
     pub job_waker: JobWaker,
+    /// Where people sign in (`sign_in`, `sso.*`): local only after [`crate::start`]; the binary
+    /// sets the upstream provider (writ-server does not depend on writ-runtime).
+    pub sign_in: SignInSettings,
+}
+
+/// Which ways of signing in are offered, and the upstream OpenID provider when there is one.
+#[derive(Clone, Debug)]
+pub struct SignInSettings {
+    pub mode: SignInMode,
+    pub sso: Option<SsoSettings>,
+}
+
+/// The upstream provider and how its people find their Writ users.
+#[derive(Clone, Debug)]
+pub struct SsoSettings {
+    pub provider: Arc<dyn UpstreamProvider>,
+    pub policy: Arc<FederationPolicy>,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        Self {
+            mode: SignInMode::Local,
+            sso: None,
+        }
+    }
+}
+
+impl SignInSettings {
+    /// The upstream provider, when single sign-on is configured and offered.
+    pub fn sso(&self) -> Option<&SsoSettings> {
+        self.sso.as_ref().filter(|_| self.mode.allows_sso())
+    }
+
+    /// Whether the local password (sign-in form, password grant) is offered.
+    pub fn allows_local(&self) -> bool {
+        self.mode.allows_local()
+    }
 }

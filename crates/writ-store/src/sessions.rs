@@ -1,14 +1,17 @@
 //! The sessions capability in SQL, the same statements on both backends: browser sessions and
-//! device authorizations (`browser_sessions`, `device_codes`, schema 20261207000020), and
-//! authorization codes (`authorization_codes`, 20261207000040). Rows are found by the SHA-256
-//! hashes of their secrets only.
+//! device authorizations (`browser_sessions`, `device_codes`, schema 20261207000020),
+//! authorization codes (`authorization_codes`, 20261207000040) and pending single sign-on
+//! round trips (`sso_requests`, 20261207000050). Rows are found by the SHA-256 hashes of their
+//! secrets only.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use writ_domain::clock::{from_micros, to_micros};
-use writ_domain::model::{AuthorizationCode, BrowserSession, DeviceCode, DeviceCodeState};
+use writ_domain::model::{
+    AuthorizationCode, BrowserSession, DeviceCode, DeviceCodeState, SsoRequest,
+};
 use writ_domain::store::{SessionStore, SessionStoreTx, StoreError, StoreResult};
 
 use crate::error::ResultExt;
@@ -384,6 +387,51 @@ impl SessionStoreTx for SqlTx {
         before: OffsetDateTime,
     ) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
+            .bind(to_micros(before))
+            .execute(self.conn())
+            .await
+            .store()?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_sso_request(&mut self, request: &SsoRequest) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sso_requests (id_hash, sealed, return_to, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(request.id_hash.clone())
+        .bind(request.sealed.clone())
+        .bind(request.return_to.clone())
+        .bind(to_micros(request.created_at))
+        .bind(to_micros(request.expires_at))
+        .execute(self.conn())
+        .await
+        .store()?;
+        Ok(())
+    }
+
+    async fn take_sso_request(&mut self, id_hash: &str) -> StoreResult<Option<SsoRequest>> {
+        // One statement: of two callbacks racing with the same cookie, one gets the row.
+        let row = sqlx::query(
+            "DELETE FROM sso_requests WHERE id_hash = $1 \
+             RETURNING id_hash, sealed, return_to, created_at, expires_at",
+        )
+        .bind(id_hash.to_owned())
+        .fetch_optional(self.conn())
+        .await
+        .store()?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SsoRequest {
+            id_hash: row.try_get("id_hash").store()?,
+            sealed: row.try_get("sealed").store()?,
+            return_to: row.try_get("return_to").store()?,
+            created_at: from_micros(row.try_get("created_at").store()?),
+            expires_at: from_micros(row.try_get("expires_at").store()?),
+        }))
+    }
+
+    async fn delete_expired_sso_requests(&mut self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sso_requests WHERE expires_at < $1")
             .bind(to_micros(before))
             .execute(self.conn())
             .await

@@ -203,11 +203,10 @@ async fn serve(config: config::Config) -> Result<(), String> {
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
     let expiry_notice_lead_times = config::expiry_lead_times(&config)?;
     let max_agent_access = config::max_agent_access(&config)?;
-    // Where people sign in (issue 16). The upstream client and linking policy are built here;
-    // the browser round trip (`/signin/sso`, `/signin/sso/callback`) is wired on top of the
-    // sign-in sessions.
+    // Where people sign in (issue 16). The upstream client and linking policy are built here
+    // and handed to the server's state (`/signin/sso`, `/signin/sso/callback`).
     let sign_in = config::sign_in(&config)?;
-    let _upstream = match &sign_in.sso {
+    let upstream = match &sign_in.sso {
         Some((upstream, policy)) => {
             tracing::info!(
                 issuer = %upstream.issuer,
@@ -228,7 +227,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
         None => None,
     };
     let refresh_token_lifetime = config::refresh_token_lifetime(&config)?;
-    let started = writ_server::start(
+    let mut started = writ_server::start(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
         writ_server::ServerConfig {
@@ -253,6 +252,13 @@ async fn serve(config: config::Config) -> Result<(), String> {
     )
     .await
     .map_err(|e| format!("start-up failed: {e}"))?;
+    started.state.sign_in = writ_server::state::SignInSettings {
+        mode: sign_in.mode,
+        sso: upstream.map(|(provider, policy)| writ_server::state::SsoSettings {
+            provider,
+            policy: Arc::new(policy),
+        }),
+    };
     if let Some((client_id, secret)) = &started.generated_admin {
         // Printed once, on the first start of an empty database, and never again.
         eprintln!(

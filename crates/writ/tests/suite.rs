@@ -72,6 +72,8 @@ mod policies;
 mod route_sweep;
 #[path = "api/sso.rs"]
 mod sso;
+#[path = "api/sso_browser.rs"]
+mod sso_browser;
 #[path = "api/subjects.rs"]
 mod subjects;
 #[path = "api/transport.rs"]

@@ -799,10 +799,11 @@ impl Directory {
     }
 }
 
-/// Ends every way a user is signed in (here, beside the user changes that call it, so that the
-/// identity rules, which read users, are not imported back): its browser sessions and its refresh tokens, now. Runs in
-/// the caller's transaction; returns how many of each it ended.
-pub(crate) async fn revoke_user_sign_ins(
+/// Ends every way a user is signed in: its browser sessions and its refresh tokens, now. Runs in
+/// the caller's transaction; returns how many of each it ended. It lives here, beside the user
+/// changes that call it, because the identity rules read users: there it would close an import
+/// cycle.
+pub async fn revoke_user_sign_ins(
     tx: &mut dyn StoreTx,
     user_id: &str,
     now: time::OffsetDateTime,

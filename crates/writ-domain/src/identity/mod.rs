@@ -24,6 +24,7 @@ pub mod federation;
 pub mod oauth_clients;
 pub mod sessions;
 pub mod sign_in;
+pub mod sso_requests;
 pub mod user_tokens;
 
 pub use callers::TokenType;

@@ -97,3 +97,17 @@ pub struct AuthorizationCode {
     /// The refresh token family issued from it, once refresh tokens exist.
     pub token_family: Option<String>,
 }
+
+/// A sign-in through the upstream OpenID provider between the redirect and the callback
+/// (`identity::sso_requests`). Known by the SHA-256 hash of the random id in the browser's
+/// cookie; `sealed` holds the `state`, `nonce` and PKCE verifier encrypted under a key derived
+/// from that id, so the row alone reveals none of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsoRequest {
+    pub id_hash: String,
+    pub sealed: String,
+    /// A local path to go to once signed in.
+    pub return_to: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}

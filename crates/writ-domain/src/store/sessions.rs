@@ -72,4 +72,10 @@ pub trait SessionStoreTx: Send {
         &mut self,
         before: OffsetDateTime,
     ) -> StoreResult<u64>;
+    /// A pending single sign-on round trip (`sso_requests`).
+    async fn insert_sso_request(&mut self, request: &SsoRequest) -> StoreResult<()>;
+    /// Removes and returns the pending round trip `id_hash`, so that it is used once.
+    async fn take_sso_request(&mut self, id_hash: &str) -> StoreResult<Option<SsoRequest>>;
+    /// Removes the round trips that expired before `before`.
+    async fn delete_expired_sso_requests(&mut self, before: OffsetDateTime) -> StoreResult<u64>;
 }

@@ -287,6 +287,15 @@ async fn issue(
             let client_id = principal.login_name.clone();
             (principal, client_id, audience)
         }
+        // `sign_in = "sso"`: no Writ password signs anyone in, here or on the sign-in page.
+        "password" if !state.sign_in.allows_local() => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "People sign in to this server through single sign-on (sign_in = sso): the \
+                 password grant is off. Use the authorization code or device code flow.",
+            ));
+        }
         "password" => {
             let username = param(&pairs, "username")
                 .ok_or_else(|| OAuthError::invalid_request("parameter 'username' is required"))?;
@@ -428,7 +437,16 @@ pub async fn discovery(
             "Tenant '{tenant}' not found."
         )));
     }
-    Ok(Json(discovery_document(&state, &tenant)))
+    let mut document = discovery_document(&state, &tenant);
+    // `sign_in = "sso"` turns the password grant off: do not advertise it.
+    if !state.sign_in.allows_local()
+        && let Some(grants) = document
+            .get_mut("grant_types_supported")
+            .and_then(Value::as_array_mut)
+    {
+        grants.retain(|grant| grant != "password");
+    }
+    Ok(Json(document))
 }
 
 /// The discovery document for the tenant path segment `segment` (already known to be this

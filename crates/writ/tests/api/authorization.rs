@@ -618,6 +618,22 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [200; 9],
         ),
+        // Single sign-on (not configured in this table's app: the routes say so to everyone;
+        // `sso_browser.rs` covers them configured).
+        (
+            "start single sign-on",
+            Method::GET,
+            "/signin/sso".to_owned(),
+            None,
+            [404; 9],
+        ),
+        (
+            "single sign-on callback",
+            Method::GET,
+            "/signin/sso/callback?code=x&state=y".to_owned(),
+            None,
+            [404; 9],
+        ),
         // Tokens for people (user_tokens.rs): revoking another user's sign-ins is a user
         // administrator's; one's own is anyone's; userinfo answers people's tokens only.
         (

@@ -17,31 +17,37 @@ const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A browser: its cookies, and the last page it read.
 #[derive(Default)]
-struct Browser {
-    cookies: BTreeMap<String, String>,
+pub(crate) struct Browser {
+    pub(crate) cookies: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) html: String,
 }
 
 impl Page {
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let marker = "name=\"csrf_token\" value=\"";
         let start = self.html.find(marker).expect("a CSRF field") + marker.len();
         let end = self.html[start..].find('"').unwrap() + start;
         self.html[start..end].to_owned()
     }
 
-    fn location(&self) -> Option<&str> {
+    pub(crate) fn location(&self) -> Option<&str> {
         self.headers.get("location").map(|v| v.to_str().unwrap())
     }
 }
 
 impl Browser {
-    async fn send(&mut self, app: &TestApp, method: Method, uri: &str, form: Option<&str>) -> Page {
+    pub(crate) async fn send(
+        &mut self,
+        app: &TestApp,
+        method: Method,
+        uri: &str,
+        form: Option<&str>,
+    ) -> Page {
         let mut builder = Request::builder().method(method).uri(uri);
         if !self.cookies.is_empty() {
             let cookie: Vec<String> = self
@@ -81,16 +87,22 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, app: &TestApp, uri: &str) -> Page {
+    pub(crate) async fn get(&mut self, app: &TestApp, uri: &str) -> Page {
         self.send(app, Method::GET, uri, None).await
     }
 
-    async fn post(&mut self, app: &TestApp, uri: &str, form: &str) -> Page {
+    pub(crate) async fn post(&mut self, app: &TestApp, uri: &str, form: &str) -> Page {
         self.send(app, Method::POST, uri, Some(form)).await
     }
 
     /// Signs in through the page; the answer to the POST.
-    async fn sign_in(&mut self, app: &TestApp, upn: &str, password: &str, return_to: &str) -> Page {
+    pub(crate) async fn sign_in(
+        &mut self,
+        app: &TestApp,
+        upn: &str,
+        password: &str,
+        return_to: &str,
+    ) -> Page {
         let path = format!("/{}/login", app.state.settings.tenant_id);
         let form = self.get(app, &path).await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.html);
@@ -105,7 +117,7 @@ impl Browser {
     }
 }
 
-fn enc(text: &str) -> String {
+pub(crate) fn enc(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
@@ -134,7 +146,7 @@ async fn sign_in_audits(app: &TestApp) -> Vec<(String, String, String)> {
         .collect()
 }
 
-async fn disable(app: &TestApp, user: &str) {
+pub(crate) async fn disable(app: &TestApp, user: &str) {
     let reply = app
         .send(
             Method::PATCH,

@@ -29,7 +29,7 @@ use writ_store::Backend;
 
 use crate::harness::{TestApp, app, nickname};
 
-const CLIENT_ID: &str = "writ-at-idp";
+pub(crate) const CLIENT_ID: &str = "writ-at-idp";
 const CLIENT_SECRET: &str = "upstream client secret";
 const REDIRECT: &str = "https://writ.example/signin/sso/callback";
 
@@ -39,13 +39,13 @@ enum Signer {
     Rs256(aws_lc_rs::rsa::KeyPair),
 }
 
-struct Key {
+pub(crate) struct Key {
     kid: String,
     signer: Signer,
 }
 
 impl Key {
-    fn es256(kid: &str) -> Self {
+    pub(crate) fn es256(kid: &str) -> Self {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         let pair =
@@ -86,7 +86,7 @@ impl Key {
     }
 
     /// A compact JWS of `claims`, with this key's `kid` (or `kid` when given).
-    fn sign(&self, claims: &Value, kid: Option<&str>) -> String {
+    pub(crate) fn sign(&self, claims: &Value, kid: Option<&str>) -> String {
         let alg = match self.signer {
             Signer::Es256(_) => "ES256",
             Signer::Rs256(_) => "RS256",
@@ -117,18 +117,18 @@ impl Key {
 }
 
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     jwks: Vec<Value>,
-    next_id_token: String,
+    pub(crate) next_id_token: String,
     jwks_fetches: usize,
-    token_forms: Vec<String>,
+    pub(crate) token_forms: Vec<String>,
     token_auth: Vec<Option<String>>,
 }
 
 #[derive(Clone)]
-struct Fake {
-    issuer: String,
-    seen: Arc<Mutex<Seen>>,
+pub(crate) struct Fake {
+    pub(crate) issuer: String,
+    pub(crate) seen: Arc<Mutex<Seen>>,
 }
 
 async fn discovery(State(fake): State<Fake>) -> Json<Value> {
@@ -166,7 +166,7 @@ async fn token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Js
 }
 
 /// The fake provider on a loopback port; its keys are published as given.
-async fn fake_provider(keys: &[&Key]) -> Fake {
+pub(crate) async fn fake_provider(keys: &[&Key]) -> Fake {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let fake = Fake {
@@ -185,7 +185,7 @@ async fn fake_provider(keys: &[&Key]) -> Fake {
     fake
 }
 
-fn client(app: &TestApp, fake: &Fake) -> UpstreamClient {
+pub(crate) fn client(app: &TestApp, fake: &Fake) -> UpstreamClient {
     UpstreamClient::new(
         UpstreamConfig {
             issuer: fake.issuer.clone(),
@@ -201,7 +201,7 @@ fn client(app: &TestApp, fake: &Fake) -> UpstreamClient {
     .unwrap()
 }
 
-fn policy(fake: &Fake, link_by: LinkBy, create_users: bool) -> FederationPolicy {
+pub(crate) fn policy(fake: &Fake, link_by: LinkBy, create_users: bool) -> FederationPolicy {
     FederationPolicy {
         issuer: fake.issuer.clone(),
         link_by,
@@ -211,7 +211,7 @@ fn policy(fake: &Fake, link_by: LinkBy, create_users: bool) -> FederationPolicy 
 }
 
 /// Good claims for `sub` at the app's current time, with `nonce`.
-fn claims(app: &TestApp, fake: &Fake, sub: &str, nonce: &str, extra: Value) -> Value {
+pub(crate) fn claims(app: &TestApp, fake: &Fake, sub: &str, nonce: &str, extra: Value) -> Value {
     let now = app.clock.now().unix_timestamp();
     let mut claims = json!({
         "iss": fake.issuer, "aud": CLIENT_ID, "sub": sub, "nonce": nonce,
