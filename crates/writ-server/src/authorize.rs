@@ -475,13 +475,7 @@ pub(crate) async fn redeem(
     source: IpAddr,
     request_id: &str,
 ) -> Result<Value, OAuthError> {
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let param = |name: &str| crate::pages::field(pairs, name);
     let basic = crate::oauth::basic_credentials(headers);
     let client_id = match (&basic, param("client_id")) {
         (Some((id, _)), Some(form_id)) if id != form_id => {

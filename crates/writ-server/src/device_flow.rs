@@ -133,13 +133,7 @@ pub(crate) async fn redeem(
     pairs: &[(String, String)],
     request_id: &str,
 ) -> Result<Value, OAuthError> {
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let param = |name: &str| crate::pages::field(pairs, name);
     let client_id = param("client_id")
         .ok_or_else(|| OAuthError::invalid_request("parameter 'client_id' is required"))?;
     let device_code = param("device_code")

@@ -214,13 +214,8 @@ pub(crate) fn form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     Ok(pairs)
 }
 
-pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
+/// A form field, an empty one counting as absent (the one rule of every form Writ reads).
+pub(crate) use crate::pages::field as param;
 
 /// `client_secret_basic` credentials, if the Authorization header carries them.
 pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
