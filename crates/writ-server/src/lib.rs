@@ -18,6 +18,7 @@ pub mod json_input;
 pub mod oauth;
 pub mod odata;
 pub mod pages;
+pub mod portal;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
@@ -230,6 +231,8 @@ fn plain_routes() -> Routes {
         .with(device_flow::routes)
         .with(authorize::routes)
         .with(sso_browser::routes)
+        .section("portal", false)
+        .with(portal::routes)
         .section("oidc", true)
         .with(oauth::userinfo::routes)
         .section("operations", false)
