@@ -604,8 +604,16 @@ def portal_links(mail: Mail, server: WritServer) -> list[str]:
     return [u for u in links_in(mail) if u.startswith(server.url + "/portal/")]
 
 
+def event_type_of(mail: Mail) -> Optional[str]:
+    """The event type a Writ message is about (its text's `Event:` line), or None."""
+    found = re.search(r"^Event: (\S+) \(", mail.text, re.MULTILINE)
+    return found.group(1) if found else None
+
+
 def mails_to(sink: MailSink, rcpt: str, event_type: Optional[str] = None) -> list[Mail]:
-    return [m for m in sink.all() if m.rcpt == rcpt and (event_type is None or m.event[0] == event_type)]
+    """The messages `sink` got for `rcpt` (about `event_type`, when given), oldest first."""
+    return [m for m in sink.all()
+            if m.rcpt == rcpt and (event_type is None or event_type_of(m) == event_type)]
 
 
 def wait_for_mail(sink: MailSink, rcpt: str, event_type: Optional[str] = None,
