@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the e2e tests' Node packages (tests/node: @azure/identity, openid-client, oidc-provider)
-# with `npm ci` from the committed package-lock.json (npm registry), so every machine runs the
+# Installs the e2e tests' Node packages (tests/node: @azure/identity, openid-client, oidc-provider,
+# axe-core) with `npm ci` from the committed package-lock.json (npm registry), so every machine runs the
 # same versions. Idempotent and quick: nothing is done while node_modules matches the lockfile
 # (a stamp holds the lockfile's SHA-256). Needs Node.js 20.19 or newer with npm on PATH.
 # Prints the path of tests/node.

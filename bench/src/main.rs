@@ -5,7 +5,8 @@
 //! `cargo run --release -p writ-bench -- [--postgres postgres://…] [--tokens N] [--users N]
 //! [--pages N] [--assignments N] [--lifecycles N] [--expiry N] [--loaded N]`, or
 //! `… -- [--postgres postgres://…] --storm N` for the expiry storm with its notices alone
-//! (`storm.rs`).
+//! (`storm.rs`), or `… -- [--postgres postgres://…] --portal N` for the portal's pages alone
+//! (`portal.rs`: a sponsor of 500 agents, an approver with 200 pending stages, N requests a page).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod loaded;
+mod portal;
 mod storm;
 
 use writ_domain::clock::{Clock, SystemClock};
@@ -40,6 +42,8 @@ struct Args {
     lifecycles: usize,
     loaded: usize,
     storm: usize,
+    /// Requests per portal page (`--portal N`, run alone).
+    portal: usize,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
     max_batch: Option<u32>,
     /// The job worker's passes side by side (`WorkerConfig::parallel_passes`).
@@ -59,6 +63,7 @@ fn args() -> Args {
         lifecycles: 1000,
         loaded: 0,
         storm: 0,
+        portal: 0,
         max_batch: None,
         passes: None,
         no_sqlite: false,
@@ -77,6 +82,7 @@ fn args() -> Args {
             "--lifecycles" => out.lifecycles = value.parse().expect("--lifecycles N"),
             "--loaded" => out.loaded = value.parse().expect("--loaded N"),
             "--storm" => out.storm = value.parse().expect("--storm N"),
+            "--portal" => out.portal = value.parse().expect("--portal N"),
             "--passes" => out.passes = Some(value.parse().expect("--passes N")),
             "--max-batch" => out.max_batch = Some(value.parse().expect("--max-batch N")),
             "--no-sqlite" => {
@@ -260,6 +266,12 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         )
         .await;
         return storm::rows(backend, &figures);
+    }
+    if args.portal > 0 {
+        // Alone too: the pages list what the earlier phases would have left behind.
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let figures = portal::portal(&http, &base, &token, args.portal).await;
+        return portal::rows(backend, &figures);
     }
 
     // Token issuance.
