@@ -648,24 +648,33 @@ async fn render_request_page(
         Err(err) => return super::domain_refusal(err),
     };
     let now = state.directory.clock().now();
+    let mut blocked = None;
     let selected = match policy_id {
         None => None,
         Some(policy_id) => {
-            let Some(offer) = offers
-                .iter()
-                .find(|o| o.policy.id == policy_id && o.blocked.is_none())
-            else {
+            let Some(offer) = offers.iter().find(|o| o.policy.id == policy_id) else {
                 return super::refusal(ApiError::from(writ_domain::error::DomainError::not_found(
                     "assignmentPolicy",
                     policy_id,
                 )));
             };
-            Some(selected_policy(state, offer, form, now).await)
+            match (&offer.blocked, &refusal) {
+                // Held or requested already: no form, the reason instead.
+                (Some(why), None) => {
+                    blocked = Some(format!(
+                        "{} cannot be requested now: {why}.",
+                        offer.package.display_name
+                    ));
+                    None
+                }
+                _ => Some(selected_policy(state, offer, form, now).await),
+            }
         }
     };
-    let (status, notice) = match refusal {
-        Some((status, text)) => (status, Some(Notice::alert(text))),
-        None => (StatusCode::OK, None),
+    let (status, notice) = match (refusal, blocked) {
+        (Some((status, text)), _) => (status, Some(Notice::alert(text))),
+        (None, Some(text)) => (StatusCode::OK, Some(Notice::alert(text))),
+        (None, None) => (StatusCode::OK, None),
     };
     super::render(
         status,
@@ -777,9 +786,8 @@ async fn request_post(
             .await
         }
     };
-    if let Some(blocked) = &offer.blocked {
-        return render_blocked(&state, &person, &agent_id, blocked).await;
-    }
+    // A package the agent holds or has an open request for is offered as such; asking anyway
+    // gets the domain's own refusal, as the API would answer it.
     let schedule = match schedule_of(&form, true) {
         Ok(schedule) => schedule,
         Err(text) => return refused(StatusCode::BAD_REQUEST, text).await,
@@ -812,27 +820,6 @@ async fn request_post(
             refused(err.status, err.message).await
         }
     }
-}
-
-/// A package that was offered but is held or requested meanwhile: the request page with why.
-async fn render_blocked(
-    state: &AppState,
-    person: &Person,
-    agent_id: &str,
-    blocked: &str,
-) -> Response {
-    render_request_page(
-        state,
-        person,
-        agent_id,
-        None,
-        &[],
-        Some((
-            StatusCode::BAD_REQUEST,
-            format!("Not requested: {blocked}."),
-        )),
-    )
-    .await
 }
 
 // ---------------------------------------------------------------------------------------------
