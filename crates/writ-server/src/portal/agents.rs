@@ -43,10 +43,7 @@ fn valid_id(id: &str) -> bool {
 }
 
 fn not_found() -> Response {
-    super::refusal(ApiError::from(writ_domain::error::DomainError::not_found(
-        "object",
-        "requested",
-    )))
+    super::refusal(ApiError::not_found("Nothing was found at this address."))
 }
 
 fn context(person: &Person) -> RequestContext {
@@ -1123,4 +1120,58 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         "Portal: remove an assignment on its target's behalf (userRemove)",
         remove_post,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human_duration("P7D"), "7 days");
+        assert_eq!(human_duration("PT1H"), "1 hour");
+        assert_eq!(human_duration("PT90M"), "90 minutes");
+        assert_eq!(human_duration("PT45S"), "45 seconds");
+        assert_eq!(human_duration("nonsense"), "nonsense");
+    }
+
+    #[test]
+    fn schedule_fields_are_utc_datetimes_within_bounds() {
+        let form = |end: &str| vec![("end".to_owned(), end.to_owned())];
+        let end = schedule_of(&form("2030-01-02T03:04"), false)
+            .unwrap()
+            .unwrap()
+            .expiration;
+        assert_eq!(end.kind, "afterDateTime");
+        assert_eq!(
+            end.end_date_time,
+            Some(time::macros::datetime!(2030-01-02 03:04 UTC))
+        );
+        assert!(
+            schedule_of(&form("2030-01-02T03:04:05"), false)
+                .unwrap()
+                .is_some()
+        );
+        assert!(schedule_of(&form(""), false).unwrap().is_none());
+        for bad in [
+            "tomorrow",
+            "9999-01-01T00:00",
+            "1900-01-01T00:00",
+            "2030-13-01T00:00",
+        ] {
+            assert!(schedule_of(&form(bad), false).is_err(), "{bad}");
+        }
+        // A start is read only where the form may ask one.
+        let start = vec![("start".to_owned(), "2030-01-02T03:04".to_owned())];
+        assert!(schedule_of(&start, false).unwrap().is_none());
+        assert!(schedule_of(&start, true).unwrap().is_some());
+    }
+
+    #[test]
+    fn path_ids_are_bounded() {
+        assert!(valid_id("01a24f50-d7d1-73d7-a431-ad58215958a8"));
+        assert!(!valid_id(""));
+        assert!(!valid_id(&"x".repeat(65)));
+        assert!(!valid_id("a\u{0}b"));
+    }
 }
