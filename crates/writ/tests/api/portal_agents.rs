@@ -7,6 +7,7 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
+use writ_domain::clock::Clock;
 use writ_domain::store::EntitlementStore;
 use writ_store::Backend;
 
@@ -803,6 +804,113 @@ async fn a_bearer_token_opens_no_page_and_links_change_nothing(backend: Backend)
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
 
+async fn my_agents_pages_by_a_hundred(backend: Backend) {
+    let app = app(backend).await;
+    let fleet = fleet(&app).await;
+    for n in 0..150 {
+        let reply = create_agent(&app, &fleet, &format!("bulk-{n:03}"), &[&fleet.sponsor]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let mut sam = sam(&app).await;
+    let first = sam.get(&app, "/portal/agents").await;
+    let table = element(&first, "agents", "</table>");
+    assert_eq!(table.matches("<tr>").count(), 101, "a header and 100 rows");
+    assert!(table.contains("bulk-000") && table.contains("bulk-099"));
+    assert!(!table.contains("bulk-100"));
+    assert!(
+        first
+            .html
+            .contains("<a href=\"/portal/agents?page=1\">Next page</a>")
+    );
+    assert!(!first.html.contains("Previous page"));
+    let second = sam.get(&app, "/portal/agents?page=1").await;
+    let table = element(&second, "agents", "</table>");
+    assert_eq!(table.matches("<tr>").count(), 51);
+    assert!(table.contains("bulk-100") && table.contains("bulk-149"));
+    assert!(
+        second
+            .html
+            .contains("<a href=\"/portal/agents?page=0\">Previous page</a>")
+    );
+    assert!(!second.html.contains("Next page"));
+}
+
+async fn a_custom_schedule_is_asked_only_where_the_policy_allows_it(backend: Backend) {
+    let app = app(backend).await;
+    let s = scene(&app).await;
+    let catalog = app.get(&format!("{EM}/catalogs"), &app.admin).await.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["displayName"] == "Agents")
+        .map(id)
+        .unwrap();
+    let package = id(&post(
+        &app,
+        &format!("{EM}/accessPackages"),
+        json!({"displayName": "Night shift", "catalog": {"id": catalog}}),
+    )
+    .await);
+    let policy = id(&post(
+        &app,
+        &format!("{EM}/assignmentPolicies"),
+        json!({
+            "displayName": "Sponsors choose when", "allowedTargetScope": "allDirectoryAgentIdentities",
+            "expiration": {"type": "afterDuration", "duration": "P7D"},
+            "requestorSettings": {
+                "enableOnBehalfRequestorsToAddAccess": true, "allowCustomAssignmentSchedule": true,
+                "onBehalfRequestors": [{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}]
+            },
+            "accessPackage": {"id": package},
+        }),
+    )
+    .await);
+    let mut sam = sam(&app).await;
+    let path = format!("/portal/agents/{}/request", s.b);
+    let page = sam.get(&app, &format!("{path}?policy={policy}")).await;
+    let form = element(&page, "request-form", "</form>");
+    assert!(form.contains("<label for=\"start\">"), "{form}");
+    assert!(form.contains("<label for=\"end\">"), "{form}");
+    assert!(form.contains("Justification (optional)"), "{form}");
+    let end = app.clock.now() + time::Duration::days(2);
+    let end_text = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        end.year(),
+        u8::from(end.month()),
+        end.day(),
+        end.hour(),
+        end.minute()
+    );
+    let done = sam
+        .post(
+            &app,
+            &path,
+            &format!(
+                "csrf_token={}&policy={policy}&end={}",
+                page.csrf(),
+                enc(&end_text)
+            ),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let request_id = done
+        .location()
+        .unwrap()
+        .strip_prefix("/portal/requests/")
+        .unwrap()
+        .strip_suffix("?done=requested")
+        .unwrap()
+        .to_owned();
+    let read = app
+        .get(&format!("{EM}/assignmentRequests/{request_id}"), &app.admin)
+        .await;
+    assert_eq!(read.body["schedule"]["expiration"]["type"], "afterDateTime");
+    assert_eq!(
+        read.body["schedule"]["expiration"]["endDateTime"],
+        format!("{end_text}:00Z")
+    );
+}
+
 crate::on_both_backends!(
     my_agents_lists_exactly_the_persons_agents,
     the_agent_page_shows_its_access,
@@ -815,4 +923,6 @@ crate::on_both_backends!(
     remove_ends_the_assignment_once_confirmed,
     every_form_refuses_a_missing_or_wrong_csrf_token,
     a_bearer_token_opens_no_page_and_links_change_nothing,
+    my_agents_pages_by_a_hundred,
+    a_custom_schedule_is_asked_only_where_the_policy_allows_it,
 );
