@@ -432,12 +432,23 @@ struct FormFields {
 }
 
 impl FormFields {
-    fn of(policy: &AssignmentPolicy, form: &[(String, String)], now: OffsetDateTime) -> Self {
+    /// `answers_required`: a new request must answer the required questions; an extension
+    /// may (the domain's rule), so its form marks none required.
+    fn of(
+        policy: &AssignmentPolicy,
+        form: &[(String, String)],
+        now: OffsetDateTime,
+        answers_required: bool,
+    ) -> Self {
         let questions = policy
             .settings
             .questions
             .iter()
             .filter_map(|q| question_field(q, form))
+            .map(|mut q| {
+                q.required &= answers_required;
+                q
+            })
             .collect();
         let settings = &policy.settings;
         Self {
@@ -719,7 +730,7 @@ async fn selected_policy(
         } else {
             "No approval is needed: access is given once the request is processed.".to_owned()
         },
-        fields: FormFields::of(&offer.policy, form, now),
+        fields: FormFields::of(&offer.policy, form, now, true),
     }
 }
 
@@ -888,7 +899,7 @@ async fn render_assignment(
             } else {
                 "No approval is needed: the end moves once the request is processed.".to_owned()
             },
-            fields: FormFields::of(policy, form, now),
+            fields: FormFields::of(policy, form, now, false),
         }),
         (Ok(()), None) => Err("Its policy was deleted.".to_owned()),
         (Err(why), _) => Err(why),
