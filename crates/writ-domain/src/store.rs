@@ -45,7 +45,7 @@ mod user_tokens;
 pub use audit::{AuditStore, AuditStoreTx};
 pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
-pub use entitlement::{EntitlementStore, EntitlementStoreTx};
+pub use entitlement::{EntitlementStore, EntitlementStoreTx, SponsoredAgent};
 pub use jobs::{JobStore, JobStoreTx};
 pub use sessions::{SessionStore, SessionStoreTx};
 pub use user_tokens::UserTokenStoreTx;

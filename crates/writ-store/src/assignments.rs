@@ -29,7 +29,7 @@ pub(crate) const REQUEST_COLUMNS: &str = "t.id, t.request_type, t.state, t.statu
      t.requestor_id, t.requestor_type, t.justification, t.schedule, t.answers, t.created_at, \
      t.completed_at, t.parameters";
 
-const ASSIGNMENT_COLUMNS: &str = "t.id, t.state, t.status, t.catalog_id, t.access_package_id, \
+pub(crate) const ASSIGNMENT_COLUMNS: &str = "t.id, t.state, t.status, t.catalog_id, t.access_package_id, \
      t.policy_id, t.target_id, t.target_type, t.start_at, t.end_at, t.expired_at, t.created_at";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -153,7 +153,7 @@ impl TryFrom<AssignmentRow> for Assignment {
     }
 }
 
-fn assignment(row: &AnyRow) -> StoreResult<Assignment> {
+pub(crate) fn assignment(row: &AnyRow) -> StoreResult<Assignment> {
     decode::<AssignmentRow, _>(row)
 }
 

@@ -21,6 +21,7 @@ mod error;
 mod jobs;
 mod list;
 mod parties;
+mod portal_agents;
 mod rows;
 pub mod schema;
 mod sessions;

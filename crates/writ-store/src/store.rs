@@ -1008,6 +1008,41 @@ impl EntitlementStore for SqlStore {
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {
         crate::assignments::live_assignments_of(&self.pool, target_id, None).await
     }
+
+    // The portal's agents pages (part A of issue 17).
+
+    async fn sponsored_agents(
+        &self,
+        person_id: &str,
+        now: OffsetDateTime,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<writ_domain::store::SponsoredAgent>> {
+        crate::portal_agents::sponsored_agents(&self.pool, person_id, now, offset, limit).await
+    }
+
+    async fn assignments_of_targets(
+        &self,
+        ids: &[String],
+        live: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<Assignment>> {
+        crate::portal_agents::assignments_of_targets(&self.pool, self.backend, ids, live, limit)
+            .await
+    }
+
+    async fn requests_of_targets(
+        &self,
+        ids: &[String],
+        open: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<AssignmentRequest>> {
+        crate::portal_agents::requests_of_targets(&self.pool, self.backend, ids, open, limit).await
+    }
+
+    async fn on_behalf_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>> {
+        crate::portal_agents::on_behalf_requestable_policies(&self.pool).await
+    }
 }
 
 #[async_trait]

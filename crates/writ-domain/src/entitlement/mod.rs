@@ -89,6 +89,17 @@ impl Entitlement {
         self
     }
 
+    /// The store, for the portal's views (`crate::portal`), which combine reads the services
+    /// make and check rights through the services' own rules.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The current instant, from the injected clock.
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
     /// The bound on the assignments of `target`: `WRIT_MAX_AGENT_ACCESS` for an agent.
     fn agent_limit(&self, target: &Subject) -> Option<time::Duration> {
         target.is_agent.then_some(self.max_agent_access)

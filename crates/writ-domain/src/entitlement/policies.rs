@@ -996,7 +996,7 @@ impl Entitlement {
 
     /// Whether a principal falls within a policy's `allowedTargetScope` (and its specific
     /// targets) now.
-    pub(super) async fn principal_in_scope(
+    pub(crate) async fn principal_in_scope(
         &self,
         caller: &crate::model::Subject,
         policy: &AssignmentPolicy,

@@ -132,6 +132,52 @@ pub trait EntitlementStore: Send + Sync {
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
     /// The assignments of a target that have not ended.
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>>;
+
+    // The portal's agents pages (part A of issue 17).
+
+    /// The agents (agent identities and agent users) `person_id` sponsors or owns at `now`, by
+    /// DESIGN section 5's resolver (as [`Party::TargetSponsorOrOwner`]): sorted by name then
+    /// id, `limit` of them from `offset`. Only an enabled human user sponsors. For My agents.
+    async fn sponsored_agents(
+        &self,
+        person_id: &str,
+        now: OffsetDateTime,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<SponsoredAgent>>;
+    /// The assignments of the targets `ids`: the live ones (not expired) soonest end first, or
+    /// (`live` false) the ended ones newest first; at most `limit`. For My agents and the agent
+    /// page, one query for a page of agents.
+    async fn assignments_of_targets(
+        &self,
+        ids: &[String],
+        live: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<Assignment>>;
+    /// The requests of the targets `ids`: the open ones (submitted, pending approval, scheduled,
+    /// delivering) oldest first, or (`open` false) the completed ones newest first; at most
+    /// `limit`. For My agents and the agent page.
+    async fn requests_of_targets(
+        &self,
+        ids: &[String],
+        open: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<AssignmentRequest>>;
+    /// Every policy that lets on-behalf requestors add access
+    /// (`enableOnBehalfRequestorsToAddAccess`), for the portal's request page.
+    async fn on_behalf_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
+}
+
+/// An agent a person sponsors or owns, as My agents lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SponsoredAgent {
+    pub id: String,
+    pub display_name: String,
+    /// An agent user (else an agent identity).
+    pub is_agent_user: bool,
+    /// The blueprint's name (an agent user's: its parent agent identity's), if it exists.
+    pub blueprint: Option<String>,
+    pub created_date_time: OffsetDateTime,
 }
 
 /// Entitlement management's writes, including the set-wise writes of an expiry batch.

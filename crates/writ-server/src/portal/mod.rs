@@ -67,57 +67,68 @@ impl Person {
     /// The signed-in person of `request`, or the response to give instead: a `303` to the
     /// sign-in page (returning here) for a `GET` without a session, a 401 page for a form sent
     /// without one and for any request that carries a bearer token, a 403 page for an agent.
-    pub async fn of(state: &AppState, request: &Request) -> Result<Self, Response> {
-        if request.headers().contains_key(header::AUTHORIZATION) {
-            return Err(page_message(
-                StatusCode::UNAUTHORIZED,
-                MessagePage::error(
-                    "Sign in with a browser",
-                    "The portal is for people signed in with a browser. An access token opens no page here; use the API with it.",
-                ),
-            ));
-        }
+    ///
+    /// What it needs of `request` is read before the first `await`, so the future does not
+    /// hold the request (its body is not `Sync`) and handlers stay `Send`.
+    pub fn of<'a>(
+        state: &'a AppState,
+        request: &Request,
+    ) -> impl Future<Output = Result<Self, Response>> + Send + 'a {
+        let bearer = request.headers().contains_key(header::AUTHORIZATION);
         let page = PageRequest::of(state, request);
-        let Some((secret, signed_in)) = page.session(state).await? else {
-            if request.method() == axum::http::Method::GET {
-                let here = request
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or(HOME);
-                return Err(pages::see_other(&browser::sign_in_path(
-                    &state.settings,
-                    here,
-                )));
+        let is_get = request.method() == axum::http::Method::GET;
+        let here = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| HOME.to_owned(), |p| p.as_str().to_owned());
+        async move {
+            if bearer {
+                return Err(page_message(
+                    StatusCode::UNAUTHORIZED,
+                    MessagePage::error(
+                        "Sign in with a browser",
+                        "The portal is for people signed in with a browser. An access token opens no page here; use the API with it.",
+                    ),
+                ));
             }
-            return Err(page_message(
-                StatusCode::UNAUTHORIZED,
-                MessagePage::error(
-                    "Signed out",
-                    "Your session has ended, so nothing was changed. Sign in again and repeat the action.",
-                )
-                .with_link(HOME, "Sign in"),
-            ));
-        };
-        let caller = Identity::of(&state.directory)
-            .resolve_caller(TokenType::User, &signed_in.user.id)
-            .await
-            .map_err(|err| refusal(ApiError::from(err)))?;
-        if !caller.is_human_user() {
-            return Err(page_message(
-                StatusCode::FORBIDDEN,
-                MessagePage::error("Not for agents", "The portal is for people, not agents."),
-            ));
+            let Some((secret, signed_in)) = page.session(state).await? else {
+                if is_get {
+                    return Err(pages::see_other(&browser::sign_in_path(
+                        &state.settings,
+                        &here,
+                    )));
+                }
+                return Err(page_message(
+                    StatusCode::UNAUTHORIZED,
+                    MessagePage::error(
+                        "Signed out",
+                        "Your session has ended, so nothing was changed. Sign in again and repeat the action.",
+                    )
+                    .with_link(HOME, "Sign in"),
+                ));
+            };
+            let caller = Identity::of(&state.directory)
+                .resolve_caller(TokenType::User, &signed_in.user.id)
+                .await
+                .map_err(|err| refusal(ApiError::from(err)))?;
+            if !caller.is_human_user() {
+                return Err(page_message(
+                    StatusCode::FORBIDDEN,
+                    MessagePage::error("Not for agents", "The portal is for people, not agents."),
+                ));
+            }
+            Ok(Self {
+                caller,
+                csrf: csrf_token(&secret),
+                page,
+                session_secret: secret,
+            })
         }
-        Ok(Self {
-            caller,
-            csrf: csrf_token(&secret),
-            page,
-            session_secret: secret,
-        })
     }
 
     /// Refuses (403 page, nothing changed) a form without this session's CSRF token.
+    // The refusal is the page to send, as for every page helper of the portal.
+    #[allow(clippy::result_large_err)]
     pub fn check_csrf(&self, form: &[(String, String)]) -> Result<(), Response> {
         match pages::field(form, "csrf_token") {
             Some(presented) if csrf_matches(&self.session_secret, presented) => Ok(()),

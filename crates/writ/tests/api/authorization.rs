@@ -634,6 +634,57 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [404; 9],
         ),
+        // The portal's agents pages (issue 17, part A): a bearer token, whoever's, opens no
+        // page and sends no form (portal_agents.rs covers them signed in).
+        (
+            "portal: My agents",
+            Method::GET,
+            "/portal/agents".to_owned(),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: an agent's page",
+            Method::GET,
+            format!("/portal/agents/{ordinary}"),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: request for an agent page",
+            Method::GET,
+            format!("/portal/agents/{ordinary}/request"),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: request for an agent",
+            Method::POST,
+            format!("/portal/agents/{ordinary}/request"),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: an assignment's page",
+            Method::GET,
+            format!("/portal/assignments/{ordinary}"),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: extend an assignment",
+            Method::POST,
+            format!("/portal/assignments/{ordinary}/extend"),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: remove an assignment",
+            Method::POST,
+            format!("/portal/assignments/{ordinary}/remove"),
+            None,
+            [401; 9],
+        ),
         // Tokens for people (user_tokens.rs): revoking another user's sign-ins is a user
         // administrator's; one's own is anyone's; userinfo answers people's tokens only.
         (

@@ -39,7 +39,7 @@ fn required(value: Option<String>, name: &str) -> DomainResult<String> {
 
 impl Entitlement {
     /// The user or service principal with this id, as a subject.
-    pub(super) async fn subject(&self, id: &str) -> DomainResult<Option<Subject>> {
+    pub(crate) async fn subject(&self, id: &str) -> DomainResult<Option<Subject>> {
         if let Some(user) = self.store.user(id).await? {
             return Ok(Some(Subject {
                 id: user.id,

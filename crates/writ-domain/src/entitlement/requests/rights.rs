@@ -14,7 +14,7 @@ impl Entitlement {
     /// section 5 finds them (`Store::human_sponsors_of`: an agent identity's sponsors and human
     /// owners, an agent user's sponsors and its parent's, a user's sponsors, sponsor groups
     /// through their enabled members).
-    pub(super) async fn sponsors_or_owns(
+    pub(crate) async fn sponsors_or_owns(
         &self,
         caller: &Caller,
         target_id: &str,
@@ -33,7 +33,7 @@ impl Entitlement {
 
     /// Whether the policy's `onBehalfRequestors` name the caller for this target. Agents are
     /// never on-behalf requestors.
-    pub(in crate::entitlement) async fn may_act_on_behalf(
+    pub(crate) async fn may_act_on_behalf(
         &self,
         caller: &Caller,
         target: &Subject,
@@ -110,7 +110,7 @@ impl Entitlement {
     /// Whether the caller may request access under this policy for this target: the target
     /// itself where the policy lets targets add access and the target is in its scope, or a human
     /// the policy's `onBehalfRequestors` name where it lets them add access.
-    pub(super) async fn may_request_under(
+    pub(crate) async fn may_request_under(
         &self,
         caller: &Caller,
         target: &Subject,
