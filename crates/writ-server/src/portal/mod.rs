@@ -22,6 +22,11 @@
 //! browser's time zone and keeps the UTC instant beside it. The browser is the authority on the
 //! person's time zone; without script the page still shows exact UTC times.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "a refused step answers with its page: the error is the response, returned once"
+)]
+
 pub mod agents;
 pub mod approvals;
 pub mod requests;
@@ -67,8 +72,31 @@ impl Person {
     /// The signed-in person of `request`, or the response to give instead: a `303` to the
     /// sign-in page (returning here) for a `GET` without a session, a 401 page for a form sent
     /// without one and for any request that carries a bearer token, a 403 page for an agent.
-    pub async fn of(state: &AppState, request: &Request) -> Result<Self, Response> {
-        if request.headers().contains_key(header::AUTHORIZATION) {
+    ///
+    /// What it needs of `request` is read before the returned future starts, so the future
+    /// holds no reference to the request (whose body is not `Sync`) and a handler stays `Send`.
+    pub fn of<'a>(
+        state: &'a AppState,
+        request: &Request,
+    ) -> impl std::future::Future<Output = Result<Self, Response>> + Send + 'a {
+        let bearer = request.headers().contains_key(header::AUTHORIZATION);
+        let is_get = request.method() == axum::http::Method::GET;
+        let here = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| HOME.to_owned(), |p| p.as_str().to_owned());
+        let page = PageRequest::of(state, request);
+        async move { Self::of_parts(state, bearer, is_get, &here, page).await }
+    }
+
+    async fn of_parts(
+        state: &AppState,
+        bearer: bool,
+        is_get: bool,
+        here: &str,
+        page: PageRequest,
+    ) -> Result<Self, Response> {
+        if bearer {
             return Err(page_message(
                 StatusCode::UNAUTHORIZED,
                 MessagePage::error(
@@ -77,14 +105,8 @@ impl Person {
                 ),
             ));
         }
-        let page = PageRequest::of(state, request);
         let Some((secret, signed_in)) = page.session(state).await? else {
-            if request.method() == axum::http::Method::GET {
-                let here = request
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or(HOME);
+            if is_get {
                 return Err(pages::see_other(&browser::sign_in_path(
                     &state.settings,
                     here,
