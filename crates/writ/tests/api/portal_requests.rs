@@ -45,6 +45,10 @@ struct World {
     /// Sam's request for ledger-bot, and Tina's for tally-bot.
     sams: String,
     tinas: String,
+    /// Makes another agent of Sam's; the body of a request for an agent.
+    fleet: crate::agents::Fleet,
+    sam: String,
+    ask: Box<dyn Fn(&str) -> Value + Send + Sync>,
 }
 
 async fn world(app: &TestApp) -> World {
@@ -92,7 +96,7 @@ async fn world(app: &TestApp) -> World {
     .await;
     let question = policy["questions"][0]["id"].as_str().unwrap().to_owned();
     let policy = id(&policy);
-    let ask = |target: &str, justification: &str, ticket: &str| {
+    let ask = move |target: &str, justification: &str, ticket: &str| {
         json!({
             "requestType": "userAdd", "justification": justification,
             "assignment": {"accessPackageId": package, "assignmentPolicyId": policy, "targetId": target},
@@ -126,7 +130,11 @@ async fn world(app: &TestApp) -> World {
     }
     run_jobs(app).await;
     let [sams, tinas] = <[String; 2]>::try_from(made).unwrap();
+    let sam = fleet.sponsor.clone();
     let world = World {
+        fleet,
+        sam,
+        ask: Box::new(move |target: &str| ask(target, "more work", "FIN-3000")),
         sam_token,
         tina_token,
         avery_token,
@@ -471,8 +479,63 @@ async fn request_email_links_open_after_sign_in(backend: Backend) {
     assert_eq!(state_of(&app, &w.sams).await, "pendingApproval");
 }
 
+/// My requests pages by 100, newest first: the 101st request is on the second page, reached
+/// by "Next page", and no request is on both.
+async fn my_requests_are_paged_newest_first(backend: Backend) {
+    let app = app(backend).await;
+    let w = world(&app).await;
+    let mut newest = String::new();
+    for n in 0..100 {
+        app.clock.advance(time::Duration::seconds(1));
+        let agent = id(
+            &create_agent(&app, &w.fleet, &format!("bot-{n}"), &[&w.sam])
+                .await
+                .body,
+        );
+        let reply = app
+            .send(
+                Method::POST,
+                &format!("{EM}/assignmentRequests"),
+                &w.sam_token,
+                (w.ask)(&agent),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        newest = id(&reply.body);
+    }
+    let mut sam = signed_in(&app, "Sam Sponsor").await;
+    let first = sam.get(&app, "/portal/requests").await;
+    let rows = |html: &str| {
+        html.matches("<th scope=\"row\"><a href=\"/portal/requests/")
+            .count()
+    };
+    assert_eq!(rows(&first.html), 100);
+    let newest_at = first.html.find(&newest).unwrap();
+    assert!(first.html[..newest_at].contains("<tbody>"));
+    assert!(
+        !first.html.contains(&w.sams),
+        "the oldest is on the next page"
+    );
+    let marker = "<a href=\"/portal/requests?after=";
+    let start = first.html.find(marker).expect("a next page link") + "<a href=\"".len();
+    let end = start + first.html[start..].find('"').unwrap();
+    let next = first.html[start..end].replace("&#38;", "&");
+    assert!(first.html[end..].starts_with("\" rel=\"next\">Next page</a>"));
+    let second = sam.get(&app, &next).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.html);
+    assert_eq!(rows(&second.html), 1, "{}", second.html);
+    assert!(second.html.contains(&w.sams));
+    assert!(!second.html.contains("Next page"));
+    assert!(
+        second
+            .html
+            .contains("<a href=\"/portal/requests\">Newest requests</a>")
+    );
+}
+
 crate::on_both_backends!(
     my_requests_lists_what_i_asked_for_agents,
+    my_requests_are_paged_newest_first,
     the_request_page_shows_what_was_asked_and_its_stages,
     cancel_acts_as_the_api_and_explains_a_decided_request,
     a_bearer_token_gets_the_401_page,
