@@ -105,11 +105,19 @@ def test_notices_reach_both_sponsors_at_each_lead_time_and_again_after_an_extens
                 assert f"Access package: {package_name}\n" in text, text
                 [stated_end] = re.findall(r"^Ends: (\S+) \(", text, re.MULTILINE)
                 assert instant(stated_end) == ends, (stated_end, ends)
+                page = f"{server.url}/portal/assignments/{assignment_id}"
                 if event["type"] != "assignment.expired":
+                    # The link to the assignment's extend form, in both parts; the API call
+                    # stays as one line for scripts.
+                    assert f"Extend the access: {page}#extend\n" in text, text
+                    assert f'<a href="{page}#extend">Extend the access</a>' in m.html, m.html
                     assert "/v1.0/identityGovernance/entitlementManagement/assignmentRequests" in text
                     assert (f'{{"requestType": "userUpdate", "assignment": {{"id": "{assignment_id}"}}}}'
                             in text), text
                     assert "adminUpdate" in text and "assignmentRequests" in m.html
+                else:
+                    assert f"See the access that ended: {page}\n" in text, text
+                    assert f'<a href="{page}">See the access that ended</a>' in m.html, m.html
                 assert agent_name in m.html and package_name in m.html
             return mails
 

@@ -113,7 +113,7 @@ pub fn html_escape(text: &str) -> String {
 
 /// What the message is built from besides the event.
 pub struct Compose<'a> {
-    /// The server's public URL, for the extension call.
+    /// The server's public URL, for the links to the portal (and the extension call).
     pub public_url: &'a str,
     /// The host in the `Message-ID`.
     pub host: &'a str,
@@ -141,6 +141,69 @@ fn human_time(value: &str) -> String {
             _ => value.to_owned(),
         },
         None => value.to_owned(),
+    }
+}
+
+/// Percent-encodes `text` as one path segment: every byte but RFC 3986's unreserved
+/// characters, so an id can neither end the segment nor start a query or fragment.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The portal page where the recipient of an event acts (DESIGN section 15), with the words of
+/// its link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionLink {
+    /// Absolute: `{public_url}/portal/…`.
+    pub url: String,
+    pub label: &'static str,
+    /// A line said under the link, if any.
+    pub note: Option<&'static str>,
+}
+
+/// The page an event's message links to: an approver's stage for approvals, the assignment's
+/// extend form while it runs, the assignment once it ended, the request once it was decided.
+/// `None` for an event without one (or without the id the link needs). Following the link
+/// changes nothing: the page opens after sign-in and only reads.
+pub fn action_link(event: &OutboxEvent, base: &str) -> Option<ActionLink> {
+    let link = |path: String, label, note| {
+        Some(ActionLink {
+            url: format!("{base}{path}"),
+            label,
+            note,
+        })
+    };
+    let id = |key: &str| field(event, key).map(path_segment);
+    match event.event_type.as_str() {
+        "approval.stageAssigned" | "approval.escalated" => link(
+            format!("/portal/approvals/{}", id("requestId")?),
+            "Review and decide",
+            None,
+        ),
+        "assignment.expiringSoon" | "assignment.delivered" | "assignment.extended" => link(
+            format!("/portal/assignments/{}#extend", id("assignmentId")?),
+            "Extend the access",
+            Some("Otherwise the access ends at the time above."),
+        ),
+        "assignment.expired" | "assignment.removed" => link(
+            format!("/portal/assignments/{}", id("assignmentId")?),
+            "See the access that ended",
+            None,
+        ),
+        "request.approved" | "request.denied" => link(
+            format!("/portal/requests/{}", id("requestId")?),
+            "See the request",
+            None,
+        ),
+        _ => None,
     }
 }
 
@@ -191,18 +254,15 @@ pub fn compose(
         facts.push(("Request id", id.to_owned()));
     }
     facts.push(("Event", format!("{} ({})", event.event_type, event.id)));
-    let requests_url = format!(
-        "{}/v1.0/identityGovernance/entitlementManagement/assignmentRequests",
-        cx.public_url.trim_end_matches('/')
-    );
-    // How to extend: only where there is an assignment still running to extend.
-    let extend = match (event.event_type.as_str(), assignment) {
+    let base = cx.public_url.trim_end_matches('/');
+    let action = action_link(event, base);
+    // For scripts: the one API call that extends, where there is an assignment to extend.
+    let script = match (event.event_type.as_str(), assignment) {
         ("assignment.expiringSoon" | "assignment.delivered" | "assignment.extended", Some(id)) => {
             Some(format!(
-                "To extend it, the agent (or its sponsor on its behalf) sends\n  POST {requests_url}\n  \
-                 {{\"requestType\": \"userUpdate\", \"assignment\": {{\"id\": \"{id}\"}}}}\n\
-                 An administrator sends the same with \"requestType\": \"adminUpdate\". \
-                 Otherwise the access ends at the time above."
+                "For scripts: POST {base}/v1.0/identityGovernance/entitlementManagement/assignmentRequests \
+                 {{\"requestType\": \"userUpdate\", \"assignment\": {{\"id\": \"{id}\"}}}} \
+                 (an administrator: \"adminUpdate\")."
             ))
         }
         _ => None,
@@ -211,9 +271,16 @@ pub fn compose(
     for (label, value) in &facts {
         text.push_str(&format!("{label}: {value}\n"));
     }
-    if let Some(extend) = &extend {
+    if let Some(action) = &action {
+        text.push_str(&format!("\n{}: {}\n", action.label, action.url));
+        if let Some(note) = action.note.filter(|_| end.is_some()) {
+            text.push_str(note);
+            text.push('\n');
+        }
+    }
+    if let Some(script) = &script {
         text.push('\n');
-        text.push_str(extend);
+        text.push_str(script);
         text.push('\n');
     }
     text.push_str(&format!(
@@ -232,8 +299,18 @@ pub fn compose(
         ));
     }
     html.push_str("</table>\n");
-    if let Some(extend) = &extend {
-        html.push_str(&format!("<pre>{}</pre>\n", html_escape(extend)));
+    if let Some(action) = &action {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>\n",
+            html_escape(&action.url),
+            html_escape(action.label)
+        ));
+        if let Some(note) = action.note.filter(|_| end.is_some()) {
+            html.push_str(&format!("<p>{}</p>\n", html_escape(note)));
+        }
+    }
+    if let Some(script) = &script {
+        html.push_str(&format!("<p><small>{}</small></p>\n", html_escape(script)));
     }
     html.push_str(&format!(
         "<p>You receive this as {} {} of this event in Writ.</p>\n</body></html>\n",
@@ -327,7 +404,7 @@ impl DeliveryQueue for EmailQueue<'_> {
 }
 
 /// One pass of the email dispatcher ([`crate::dispatch::run_pass`] over the email queue).
-/// `public_url` is named in the messages (the extension call); `host` ends each `Message-ID`.
+/// `public_url` starts the messages' links; `host` ends each `Message-ID`.
 pub async fn run_email_pass(
     store: &dyn EmailStore,
     sender: &dyn EmailSender,
@@ -434,5 +511,143 @@ mod tests {
         assert!(m.html.contains("Sales &amp; Co"));
         assert!(!m.html.contains("<script>"));
         assert!(m.html.contains("&quot;adminUpdate&quot;"));
+        assert!(m.text.contains(
+            "Extend the access: https://writ.example.org/portal/assignments/a1#extend\n"
+        ));
+        assert!(m.html.contains(
+            "<a href=\"https://writ.example.org/portal/assignments/a1#extend\">Extend the access</a>"
+        ));
+    }
+
+    fn message_of(event_type: &str, data: serde_json::Value) -> EmailMessage {
+        let event = OutboxEvent {
+            id: "e1".into(),
+            event_type: event_type.into(),
+            occurred_at: OffsetDateTime::UNIX_EPOCH,
+            data,
+            recipients: vec![],
+        };
+        let recipient = Recipient {
+            id: "u1".into(),
+            kind: "user".into(),
+            mail: Some("u1@example.org".into()),
+        };
+        compose(
+            &event,
+            &recipient,
+            "u1@example.org",
+            &Compose {
+                public_url: "https://writ.example.org/base/",
+                host: "writ.example.org",
+                names: &HashMap::new(),
+                now: OffsetDateTime::UNIX_EPOCH,
+            },
+        )
+    }
+
+    #[test]
+    fn every_mailed_event_links_to_the_page_where_the_person_acts() {
+        let base = "https://writ.example.org/base";
+        let data = json!({"requestId": "r 1/?#&\"<x>", "assignmentId": "a1", "accessPackageId": "p1",
+                          "targetId": "t1", "endDateTime": "2026-12-01T10:00:00Z"});
+        let cases = [
+            (
+                "approval.stageAssigned",
+                "/portal/approvals/r%201%2F%3F%23%26%22%3Cx%3E",
+                "Review and decide",
+            ),
+            (
+                "approval.escalated",
+                "/portal/approvals/r%201%2F%3F%23%26%22%3Cx%3E",
+                "Review and decide",
+            ),
+            (
+                "assignment.expiringSoon",
+                "/portal/assignments/a1#extend",
+                "Extend the access",
+            ),
+            (
+                "assignment.delivered",
+                "/portal/assignments/a1#extend",
+                "Extend the access",
+            ),
+            (
+                "assignment.extended",
+                "/portal/assignments/a1#extend",
+                "Extend the access",
+            ),
+            (
+                "assignment.expired",
+                "/portal/assignments/a1",
+                "See the access that ended",
+            ),
+            (
+                "assignment.removed",
+                "/portal/assignments/a1",
+                "See the access that ended",
+            ),
+            (
+                "request.approved",
+                "/portal/requests/r%201%2F%3F%23%26%22%3Cx%3E",
+                "See the request",
+            ),
+            (
+                "request.denied",
+                "/portal/requests/r%201%2F%3F%23%26%22%3Cx%3E",
+                "See the request",
+            ),
+        ];
+        assert_eq!(cases.len(), EMAIL_EVENT_TYPES.len());
+        for (event_type, path, label) in cases {
+            assert!(EMAIL_EVENT_TYPES.contains(&event_type), "{event_type}");
+            let m = message_of(event_type, data.clone());
+            let url = format!("{base}{path}");
+            assert!(
+                m.text.contains(&format!("\n{label}: {url}\n")),
+                "{event_type}: {}",
+                m.text
+            );
+            assert!(
+                m.html
+                    .contains(&format!("<p><a href=\"{url}\">{label}</a></p>")),
+                "{event_type}: {}",
+                m.html
+            );
+            // The link is the one in each part; the raw API call remains only for extensions.
+            assert_eq!(m.text.matches("/portal/").count(), 1, "{event_type}");
+            let extends = path.ends_with("#extend");
+            assert_eq!(
+                m.text.contains("For scripts: POST"),
+                extends,
+                "{event_type}"
+            );
+            assert_eq!(
+                m.text.contains("Otherwise the access ends"),
+                extends,
+                "{event_type}"
+            );
+        }
+        // Without the id the link needs there is no link, and nothing else breaks.
+        let m = message_of("request.denied", json!({"targetId": "t1"}));
+        assert!(
+            !m.text.contains("/portal/") && !m.html.contains("<a "),
+            "{}",
+            m.text
+        );
+        // An id with HTML in it is escaped in the HTML part (it is percent-encoded already).
+        let m = message_of("assignment.removed", json!({"assignmentId": "<b>&"}));
+        assert!(
+            m.html
+                .contains("href=\"https://writ.example.org/base/portal/assignments/%3Cb%3E%26\"")
+        );
+        assert!(!m.html.contains("<b>&"));
+    }
+
+    #[test]
+    fn a_path_segment_keeps_only_unreserved_characters() {
+        assert_eq!(path_segment("0193-ab_C.~"), "0193-ab_C.~");
+        assert_eq!(path_segment("a/b?c#d e%"), "a%2Fb%3Fc%23d%20e%25");
+        assert_eq!(path_segment("é"), "%C3%A9");
+        assert_eq!(path_segment(""), "");
     }
 }

@@ -615,6 +615,24 @@ impl Entitlement {
         Ok(tx.commit().await?)
     }
 
+    /// Whether `caller` may cancel `request` (once it may see it): its requestor, its target
+    /// or an assignment manager of its catalog. The portal offers `cancel` by the same rule.
+    pub fn may_cancel(caller: &Caller, request: &AssignmentRequest) -> bool {
+        request.requestor_id == caller.id
+            || request.target_id == caller.id
+            || caller
+                .catalog_rights(&request.catalog_id)
+                .manage_assignments
+    }
+
+    /// Whether `request` is still open to `cancel` (submitted, pending approval, scheduled).
+    pub fn is_cancelable(request: &AssignmentRequest) -> bool {
+        matches!(
+            request.state,
+            RequestState::Submitted | RequestState::PendingApproval | RequestState::Scheduled
+        )
+    }
+
     /// `POST assignmentRequests/{id}/cancel`: by its requestor, its target or an assignment
     /// manager, while it is open (`409` after).
     pub async fn cancel_request(
@@ -624,20 +642,12 @@ impl Entitlement {
         request_id: &str,
     ) -> DomainResult<()> {
         let request = self.get_assignment_request(caller, request_id).await?;
-        if !(request.requestor_id == caller.id
-            || request.target_id == caller.id
-            || caller
-                .catalog_rights(&request.catalog_id)
-                .manage_assignments)
-        {
+        if !Self::may_cancel(caller, &request) {
             return Err(DomainError::forbidden(
                 "only the requestor, the target or an assignment manager cancels a request",
             ));
         }
-        if !matches!(
-            request.state,
-            RequestState::Submitted | RequestState::PendingApproval | RequestState::Scheduled
-        ) {
+        if !Self::is_cancelable(&request) {
             return Err(DomainError::Conflict(format!(
                 "a request in state '{}' cannot be canceled",
                 request.state.as_str()

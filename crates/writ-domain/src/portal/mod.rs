@@ -1,5 +1,7 @@
-//! The portal's views (DESIGN section 15, issue 17): what a portal page shows, combined from
-//! several reads, with every right checked by the same rule the Graph route uses. No HTTP: the
-//! server's `portal` module renders these.
+//! What the portal's pages (DESIGN section 15) read beyond a single domain call: views that
+//! combine several reads of the entitlement service, each made with the person's own
+//! [`crate::authz::Caller`] exactly as the Graph route makes it, so a page shows what the API would
+//! let that person read. One file per area of the portal.
 
 pub mod agents;
+pub mod requests;

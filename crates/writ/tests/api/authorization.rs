@@ -685,6 +685,29 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [401; 9],
         ),
+        // The portal's requests pages (issue 17, part C): a bearer token, whoever's, opens
+        // no page and sends no form (the 401 page).
+        (
+            "portal: my requests",
+            Method::GET,
+            "/portal/requests".to_owned(),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: a request's page",
+            Method::GET,
+            format!("/portal/requests/{request_x}"),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: cancel a request",
+            Method::POST,
+            format!("/portal/requests/{request_x}/cancel"),
+            None,
+            [401; 9],
+        ),
         // Tokens for people (user_tokens.rs): revoking another user's sign-ins is a user
         // administrator's; one's own is anyone's; userinfo answers people's tokens only.
         (
