@@ -22,6 +22,7 @@ pub mod model;
 #[cfg(test)]
 mod module_graph;
 pub mod patch;
+pub mod portal;
 pub mod query;
 pub mod redact;
 pub mod secrets;

@@ -68,6 +68,8 @@ mod openapi;
 mod parked_jobs;
 #[path = "api/policies.rs"]
 mod policies;
+#[path = "api/portal_approvals.rs"]
+mod portal_approvals;
 #[path = "api/route_sweep.rs"]
 mod route_sweep;
 #[path = "api/sso.rs"]

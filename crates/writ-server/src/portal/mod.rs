@@ -22,6 +22,11 @@
 //! browser's time zone and keeps the UTC instant beside it. The browser is the authority on the
 //! person's time zone; without script the page still shows exact UTC times.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "a refused step answers with its page: the error is the response, returned once"
+)]
+
 pub mod agents;
 pub mod approvals;
 pub mod requests;
@@ -67,54 +72,62 @@ impl Person {
     /// The signed-in person of `request`, or the response to give instead: a `303` to the
     /// sign-in page (returning here) for a `GET` without a session, a 401 page for a form sent
     /// without one and for any request that carries a bearer token, a 403 page for an agent.
-    pub async fn of(state: &AppState, request: &Request) -> Result<Self, Response> {
-        if request.headers().contains_key(header::AUTHORIZATION) {
-            return Err(page_message(
-                StatusCode::UNAUTHORIZED,
-                MessagePage::error(
-                    "Sign in with a browser",
-                    "The portal is for people signed in with a browser. An access token opens no page here; use the API with it.",
-                ),
-            ));
-        }
+    pub fn of<'s>(
+        state: &'s AppState,
+        request: &Request,
+    ) -> impl std::future::Future<Output = Result<Self, Response>> + Send + 's {
+        // What the request says is read before the first await: a request (its body is not
+        // `Sync`) held across one would make no handler's future `Send`.
+        let bearer = request.headers().contains_key(header::AUTHORIZATION);
         let page = PageRequest::of(state, request);
-        let Some((secret, signed_in)) = page.session(state).await? else {
-            if request.method() == axum::http::Method::GET {
-                let here = request
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or(HOME);
-                return Err(pages::see_other(&browser::sign_in_path(
-                    &state.settings,
-                    here,
-                )));
+        let is_get = request.method() == axum::http::Method::GET;
+        let here = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| HOME.to_owned(), |p| p.as_str().to_owned());
+        async move {
+            if bearer {
+                return Err(page_message(
+                    StatusCode::UNAUTHORIZED,
+                    MessagePage::error(
+                        "Sign in with a browser",
+                        "The portal is for people signed in with a browser. An access token opens no page here; use the API with it.",
+                    ),
+                ));
             }
-            return Err(page_message(
-                StatusCode::UNAUTHORIZED,
-                MessagePage::error(
-                    "Signed out",
-                    "Your session has ended, so nothing was changed. Sign in again and repeat the action.",
-                )
-                .with_link(HOME, "Sign in"),
-            ));
-        };
-        let caller = Identity::of(&state.directory)
-            .resolve_caller(TokenType::User, &signed_in.user.id)
-            .await
-            .map_err(|err| refusal(ApiError::from(err)))?;
-        if !caller.is_human_user() {
-            return Err(page_message(
-                StatusCode::FORBIDDEN,
-                MessagePage::error("Not for agents", "The portal is for people, not agents."),
-            ));
+            let Some((secret, signed_in)) = page.session(state).await? else {
+                if is_get {
+                    return Err(pages::see_other(&browser::sign_in_path(
+                        &state.settings,
+                        &here,
+                    )));
+                }
+                return Err(page_message(
+                    StatusCode::UNAUTHORIZED,
+                    MessagePage::error(
+                        "Signed out",
+                        "Your session has ended, so nothing was changed. Sign in again and repeat the action.",
+                    )
+                    .with_link(HOME, "Sign in"),
+                ));
+            };
+            let caller = Identity::of(&state.directory)
+                .resolve_caller(TokenType::User, &signed_in.user.id)
+                .await
+                .map_err(|err| refusal(ApiError::from(err)))?;
+            if !caller.is_human_user() {
+                return Err(page_message(
+                    StatusCode::FORBIDDEN,
+                    MessagePage::error("Not for agents", "The portal is for people, not agents."),
+                ));
+            }
+            Ok(Self {
+                caller,
+                csrf: csrf_token(&secret),
+                page,
+                session_secret: secret,
+            })
         }
-        Ok(Self {
-            caller,
-            csrf: csrf_token(&secret),
-            page,
-            session_secret: secret,
-        })
     }
 
     /// Refuses (403 page, nothing changed) a form without this session's CSRF token.

@@ -1391,8 +1391,9 @@ fn judge(
     if !status.is_client_error() {
         return None;
     }
-    // The sign-in pages answer people: their refusals are pages (issue 16).
-    if doc.tag == "signIn" && body.starts_with(b"<!doctype html>") {
+    // The sign-in pages (issue 16) and the portal (issue 17) answer people: their refusals
+    // are pages.
+    if matches!(doc.tag, "signIn" | "portal") && body.starts_with(b"<!doctype html>") {
         return None;
     }
     let value: Value = match serde_json::from_slice(body) {
