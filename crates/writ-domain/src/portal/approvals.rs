@@ -297,12 +297,14 @@ impl<'a> Approvals<'a> {
     }
 
     /// `GET /portal/approvals`: a page of the stages waiting for the person, oldest request
-    /// first within the page.
+    /// first.
     pub async fn inbox(&self, caller: &Caller, skiptoken: Option<String>) -> DomainResult<Inbox> {
         let query = ListQuery {
             top: PAGE_SIZE,
             skiptoken,
             count: true,
+            // Oldest first across pages: the longest waiting is decided first.
+            orderby: Some("createdDateTime".to_owned()),
             ..ListQuery::default()
         };
         let page = self
@@ -351,12 +353,6 @@ impl<'a> Approvals<'a> {
                 request,
             });
         }
-        rows.sort_by(|a, b| {
-            a.request
-                .created_date_time
-                .cmp(&b.request.created_date_time)
-                .then_with(|| a.request.id.cmp(&b.request.id))
-        });
         Ok(Inbox {
             rows,
             next: page.next_skiptoken,

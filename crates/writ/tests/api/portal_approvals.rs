@@ -11,6 +11,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use writ_store::Backend;
 
+use crate::agents::create_agent;
 use crate::assignments::{Setup, login, post, post_request, request_state, run_jobs, setup};
 use crate::browser_sign_in::{Browser, Page, enc};
 use crate::harness::{PASSWORD, TestApp, app};
@@ -23,6 +24,8 @@ struct Scene {
     s: Setup,
     /// Ann Approver and Bob Backup approve the policy's one stage.
     ann: String,
+    policy: String,
+    question: String,
     request: String,
     stage: String,
 }
@@ -59,16 +62,7 @@ async fn scene(app: &TestApp) -> Scene {
     let policy_id = policy["id"].as_str().unwrap().to_owned();
     let question = policy["questions"][0]["id"].as_str().unwrap().to_owned();
     let sam = login(app, "samsponsor").await;
-    let created = post_request(app, &sam, json!({
-        "requestType": "userAdd",
-        "justification": "Triage the Monday queue",
-        "assignment": {"accessPackageId": s.package, "assignmentPolicyId": policy_id, "targetId": s.agent},
-        "answers": [{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "Payments backlog",
-            "answeredQuestion": {"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "id": question}}],
-    }))
-    .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let request = created.id();
+    let request = ask(app, &sam, &s.package, &policy_id, &question, &s.agent).await;
     run_jobs(app).await;
     assert_eq!(request_state(app, &request).await, "pendingApproval");
     let approval = app.get(&format!("{APPROVALS}/{request}"), &app.admin).await;
@@ -79,9 +73,32 @@ async fn scene(app: &TestApp) -> Scene {
     Scene {
         s,
         ann,
+        policy: policy_id,
+        question,
         request,
         stage,
     }
+}
+
+/// Sam's request (a token) for `agent` under the scene's policy, answering its question; its id.
+async fn ask(
+    app: &TestApp,
+    sam: &str,
+    package: &str,
+    policy: &str,
+    question: &str,
+    agent: &str,
+) -> String {
+    let created = post_request(app, sam, json!({
+        "requestType": "userAdd",
+        "justification": "Triage the Monday queue",
+        "assignment": {"accessPackageId": package, "assignmentPolicyId": policy, "targetId": agent},
+        "answers": [{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "Payments backlog",
+            "answeredQuestion": {"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "id": question}}],
+    }))
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.id()
 }
 
 async fn signed_in(app: &TestApp, nickname: &str) -> Browser {
@@ -347,6 +364,14 @@ async fn others_get_no_page_and_the_requestor_cannot_decide(backend: Backend) {
     assert_eq!(api_stage(&app, &scene).await["status"], "InProgress");
     let unknown = oscar.get(&app, "/portal/approvals/no-such-request").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    // A page link that is not one is a 400 page, not a failure.
+    for bad in [
+        "/portal/approvals?page=not-a-page",
+        "/portal/approvals?page=%ZZ",
+    ] {
+        let page = oscar.get(&app, bad).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}: {}", page.html);
+    }
 
     // The requestor sees it, without a form; a forged decision gets the domain's 403 message.
     let mut sam = signed_in(&app, "samsponsor").await;
@@ -421,7 +446,54 @@ async fn others_get_no_page_and_the_requestor_cannot_decide(backend: Backend) {
     let _ = &scene.s;
 }
 
+async fn the_inbox_is_paged_oldest_first(backend: Backend) {
+    let app = app(backend).await;
+    let scene = scene(&app).await;
+    let sam = login(&app, "samsponsor").await;
+    for n in 0..104 {
+        let agent = create_agent(
+            &app,
+            &scene.s.fleet,
+            &format!("queue-agent-{n:03}"),
+            &[&scene.s.sponsor],
+        )
+        .await
+        .id();
+        ask(
+            &app,
+            &sam,
+            &scene.s.package,
+            &scene.policy,
+            &scene.question,
+            &agent,
+        )
+        .await;
+    }
+    // A pass takes a batch of jobs: run them until none is left.
+    while run_jobs(&app).await.completed > 0 {}
+    let mut ann = signed_in(&app, "annapprover").await;
+    let first = ann.get(&app, "/portal/approvals").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.html);
+    assert_contains(&first, &["<h1>Waiting for your decision (105)</h1>"]);
+    assert_eq!(first.html.matches("Review the request of").count(), 100);
+    // The oldest first: the scene's own request leads.
+    let scene_row = first.html.find("support-agent-7").unwrap();
+    assert!(scene_row < first.html.find("queue-agent-000").unwrap());
+    let marker = "<a href=\"/portal/approvals?page=";
+    let start = first.html.find(marker).expect("a next page link") + "<a href=\"".len();
+    let next = &first.html[start..start + first.html[start..].find('"').unwrap()];
+    let second = ann.get(&app, &next.replace("&amp;", "&")).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.html);
+    assert_eq!(second.html.matches("Review the request of").count(), 5);
+    assert_contains(
+        &second,
+        &["queue-agent-103", "<h1>Waiting for your decision (5)</h1>"],
+    );
+    assert!(!second.html.contains("support-agent-7"));
+}
+
 crate::on_both_backends!(
+    the_inbox_is_paged_oldest_first,
     an_approver_sees_the_stage_and_its_context,
     approving_delivers_and_the_api_shows_the_decision,
     denying_ends_the_request_and_a_second_approver_is_told,
