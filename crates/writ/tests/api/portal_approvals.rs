@@ -5,7 +5,8 @@
 //! through the same domain operation as the Graph `PATCH` (the API then shows it); a second
 //! approver gets a `409` page that says who decided; people who may not see the approval get a
 //! `404` page and change nothing; the requestor sees it without a form and a forged decision is
-//! refused with the domain's `403` message; CSRF; the history lists the decisions.
+//! refused with the domain's `403` message; CSRF; the history lists the decisions; both lists
+//! page (100 a page: the inbox oldest first, the history newest first with ties by id).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -450,6 +451,7 @@ async fn the_inbox_is_paged_oldest_first(backend: Backend) {
     let app = app(backend).await;
     let scene = scene(&app).await;
     let sam = login(&app, "samsponsor").await;
+    let mut requests = vec![scene.request.clone()];
     for n in 0..104 {
         let agent = create_agent(
             &app,
@@ -459,15 +461,17 @@ async fn the_inbox_is_paged_oldest_first(backend: Backend) {
         )
         .await
         .id();
-        ask(
-            &app,
-            &sam,
-            &scene.s.package,
-            &scene.policy,
-            &scene.question,
-            &agent,
-        )
-        .await;
+        requests.push(
+            ask(
+                &app,
+                &sam,
+                &scene.s.package,
+                &scene.policy,
+                &scene.question,
+                &agent,
+            )
+            .await,
+        );
     }
     // A pass takes a batch of jobs: run them until none is left.
     while run_jobs(&app).await.completed > 0 {}
@@ -490,6 +494,62 @@ async fn the_inbox_is_paged_oldest_first(backend: Backend) {
         &["queue-agent-103", "<h1>Waiting for your decision (5)</h1>"],
     );
     assert!(!second.html.contains("support-agent-7"));
+
+    // Ann decides them all through the API, two at each instant: her history pages newest
+    // first, ties by id, without losing or repeating one.
+    let token = login(&app, "annapprover").await;
+    for (n, request) in requests.iter().enumerate() {
+        if n % 2 == 0 {
+            app.clock.advance(time::Duration::seconds(1));
+        }
+        let approval = app.get(&format!("{APPROVALS}/{request}"), &token).await;
+        let stage = approval.body["stages"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let reply = app
+            .send(
+                Method::PATCH,
+                &format!("{APPROVALS}/{request}/stages/{stage}"),
+                &token,
+                json!({"reviewResult": "Deny", "justification": format!("decision {n}")}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    }
+    let mut seen = Vec::new();
+    let mut next = Some("/portal/approvals/history".to_owned());
+    let mut pages = 0;
+    while let Some(uri) = next {
+        let page = ann.get(&app, &uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.html);
+        pages += 1;
+        let mut rest = page.html.as_str();
+        while let Some(at) = rest.find("decision ") {
+            let tail = &rest[at + "decision ".len()..];
+            let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+            if !digits.is_empty() {
+                seen.push(digits.parse::<usize>().unwrap());
+            }
+            rest = tail;
+        }
+        next = page
+            .html
+            .find("<a href=\"/portal/approvals/history?after=")
+            .map(|at| {
+                let start = at + "<a href=\"".len();
+                page.html[start..start + page.html[start..].find('"').unwrap()]
+                    .replace("&amp;", "&")
+            });
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(seen.len(), 105, "{seen:?}");
+    // Newest first: each instant's pair after the later instants'.
+    assert_eq!(seen[0] / 2, 52);
+    assert!(seen.windows(2).all(|w| w[0] / 2 >= w[1] / 2), "{seen:?}");
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..105).collect::<Vec<_>>());
 }
 
 crate::on_both_backends!(
