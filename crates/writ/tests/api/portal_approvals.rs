@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use writ_store::Backend;
 
-use crate::agents::create_agent;
+use crate::agents::{agent_token, create_agent, user_url};
 use crate::assignments::{Setup, login, post, post_request, request_state, run_jobs, setup};
 use crate::browser_sign_in::{Browser, Page, enc};
 use crate::harness::{PASSWORD, TestApp, app};
@@ -552,7 +552,96 @@ async fn the_inbox_is_paged_oldest_first(backend: Backend) {
     assert_eq!(sorted, (0..105).collect::<Vec<_>>());
 }
 
+async fn a_sponsor_removed_since_cannot_decide(backend: Backend) {
+    let app = app(backend).await;
+    let s = setup(&app).await;
+    let pia = app.create_user("Pia Partner").await;
+    let reply = app
+        .send(
+            Method::POST,
+            &format!("/v1.0/servicePrincipals/{}/sponsors/$ref", s.agent),
+            &app.admin,
+            json!({"@odata.id": user_url(&pia)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let policy = post(&app, "/assignmentPolicies", json!({
+        "displayName": "Agents ask, their sponsors approve",
+        "allowedTargetScope": "allDirectoryAgentIdentities",
+        "expiration": {"type": "afterDuration", "duration": "PT2H"},
+        "requestorSettings": {"enableTargetsToSelfAddAccess": true},
+        "requestApprovalSettings": {
+            "isApprovalRequiredForAdd": true, "isApprovalRequiredForUpdate": false,
+            "stages": [{"isApproverJustificationRequired": false, "isEscalationEnabled": false,
+                "primaryApprovers": [{"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}]}]
+        },
+        "accessPackage": {"id": s.package},
+    }))
+    .await;
+    let (agent, _) = agent_token(&app, &s.agent, "https://graph.microsoft.com/.default").await;
+    let created = post_request(
+        &app,
+        &agent,
+        json!({
+            "requestType": "userAdd",
+            "assignment": {"accessPackageId": s.package, "assignmentPolicyId": policy["id"]},
+        }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let request = created.id();
+    run_jobs(&app).await;
+    let path = format!("/portal/approvals/{request}");
+
+    let mut sam = signed_in(&app, "samsponsor").await;
+    let page = sam.get(&app, &path).await;
+    assert!(page.html.contains("id=\"decision-form\""), "{}", page.html);
+    let marker = "name=\"stage\" value=\"";
+    let start = page.html.find(marker).unwrap() + marker.len();
+    let stage = page.html[start..start + page.html[start..].find('"').unwrap()].to_owned();
+
+    // Sam stops sponsoring the agent; the form he still holds is refused with the domain's 403.
+    let reply = app
+        .request(
+            Method::DELETE,
+            &format!(
+                "/v1.0/servicePrincipals/{}/sponsors/{}/$ref",
+                s.agent, s.sponsor
+            ),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let refused = sam
+        .post(
+            &app,
+            &format!("{path}/decision"),
+            &decision_form(&page.csrf(), &stage, "Approve", ""),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    assert_contains(
+        &refused,
+        &[
+            "role=\"alert\" id=\"notice\"",
+            "the caller is no longer an approver of this stage",
+            "waits for other approvers",
+        ],
+    );
+    assert!(!refused.html.contains("id=\"decision-form\""));
+    assert_eq!(request_state(&app, &request).await, "pendingApproval");
+    let inbox = sam.get(&app, "/portal/approvals").await;
+    assert_contains(&inbox, &["<h1>Waiting for your decision (0)</h1>"]);
+    // Pia, still a sponsor, decides it.
+    let mut pia_browser = signed_in(&app, "piapartner").await;
+    let inbox = pia_browser.get(&app, "/portal/approvals").await;
+    assert_contains(&inbox, &["<h1>Waiting for your decision (1)</h1>"]);
+}
+
 crate::on_both_backends!(
+    a_sponsor_removed_since_cannot_decide,
     the_inbox_is_paged_oldest_first,
     an_approver_sees_the_stage_and_its_context,
     approving_delivers_and_the_api_shows_the_decision,
