@@ -568,6 +568,11 @@ async fn already_decided(
         (RequestState::Canceled, _) => {
             "Nothing was changed: this request was canceled before your decision.".to_owned()
         }
+        (RequestState::Denied, None) if view.stages.iter().any(|s| s.status == EXPIRED) => {
+            "Nothing was changed: this request was denied automatically, because no approver \
+             decided in time."
+                .to_owned()
+        }
         (_, Some(sentence)) => {
             format!("Nothing was changed: this request was already decided. {sentence}")
         }

@@ -640,7 +640,41 @@ async fn a_sponsor_removed_since_cannot_decide(backend: Backend) {
     assert_contains(&inbox, &["<h1>Waiting for your decision (1)</h1>"]);
 }
 
+async fn a_request_denied_by_timeout_is_explained(backend: Backend) {
+    let mut app = app(backend).await;
+    let scene = scene(&app).await;
+    // The stage's two days pass undecided.
+    app.clock
+        .advance(time::Duration::days(2) + time::Duration::seconds(1));
+    app.refresh_admin().await;
+    while run_jobs(&app).await.completed > 0 {}
+    assert_eq!(request_state(&app, &scene.request).await, "denied");
+    let mut ann = signed_in(&app, "annapprover").await;
+    let page = ann.get(&app, &approval_path(&scene)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(!page.html.contains("id=\"decision-form\""), "{}", page.html);
+    assert_contains(
+        &page,
+        &["This request was denied automatically: no approver decided in time."],
+    );
+    let late = ann
+        .post(
+            &app,
+            &decision_path(&scene),
+            &decision_form(&session_csrf(&ann), &scene.stage, "Approve", "late"),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.html);
+    assert_contains(
+        &late,
+        &[
+            "Nothing was changed: this request was denied automatically, because no approver decided in time.",
+        ],
+    );
+}
+
 crate::on_both_backends!(
+    a_request_denied_by_timeout_is_explained,
     a_sponsor_removed_since_cannot_decide,
     the_inbox_is_paged_oldest_first,
     an_approver_sees_the_stage_and_its_context,
