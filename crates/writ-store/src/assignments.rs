@@ -903,3 +903,83 @@ where
     .store()?;
     Ok(done.rows_affected() == 1)
 }
+
+// Reads of the portal's approvals pages (issue 17, part B): set-wise, so a page of a hundred
+// rows is a few queries, not a few per row.
+
+/// The assignment requests with these ids (those that exist), for the approvals pages.
+pub(crate) async fn requests_by_ids(
+    pool: &AnyPool,
+    backend: Backend,
+    ids: &[String],
+) -> StoreResult<Vec<AssignmentRequest>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.id IN {}",
+        id_set(backend, 1)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id_array(ids)?)
+        .fetch_all(pool)
+        .await
+        .store()?
+        .iter()
+        .map(request)
+        .collect()
+}
+
+/// The approval stages of these requests, by request and in stage order (the approvals inbox).
+pub(crate) async fn stages_of_requests(
+    pool: &AnyPool,
+    backend: Backend,
+    request_ids: &[String],
+) -> StoreResult<Vec<ApprovalStageRecord>> {
+    if request_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE request_id IN {} \
+         ORDER BY request_id, stage_index",
+        id_set(backend, 1)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id_array(request_ids)?)
+        .fetch_all(pool)
+        .await
+        .store()?
+        .iter()
+        .map(stage)
+        .collect()
+}
+
+/// At most `top` stages decided by `reviewer_id`, newest decision first (then by id), after
+/// `before` (the decision instant and id of the last stage of the previous page).
+pub(crate) async fn stages_decided_by(
+    pool: &AnyPool,
+    reviewer_id: &str,
+    top: u32,
+    before: Option<(OffsetDateTime, String)>,
+) -> StoreResult<Vec<ApprovalStageRecord>> {
+    let after = if before.is_some() {
+        " AND (reviewed_at < $2 OR (reviewed_at = $2 AND id < $3))"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE reviewed_by = $1 \
+         AND reviewed_at IS NOT NULL{after} ORDER BY reviewed_at DESC, id DESC LIMIT {top}"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reviewer_id.to_owned());
+    if let Some((at, id)) = before {
+        query = query.bind(to_micros(at)).bind(id);
+    }
+    query
+        .fetch_all(pool)
+        .await
+        .store()?
+        .iter()
+        .map(stage)
+        .collect()
+}

@@ -1043,6 +1043,29 @@ impl EntitlementStore for SqlStore {
     async fn on_behalf_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>> {
         crate::portal_agents::on_behalf_requestable_policies(&self.pool).await
     }
+
+    async fn assignment_requests_by_ids(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<Vec<AssignmentRequest>> {
+        crate::assignments::requests_by_ids(&self.pool, self.backend, ids).await
+    }
+
+    async fn approval_stages_of_requests(
+        &self,
+        request_ids: &[String],
+    ) -> StoreResult<Vec<ApprovalStageRecord>> {
+        crate::assignments::stages_of_requests(&self.pool, self.backend, request_ids).await
+    }
+
+    async fn stages_decided_by(
+        &self,
+        reviewer_id: &str,
+        top: u32,
+        before: Option<(OffsetDateTime, String)>,
+    ) -> StoreResult<Vec<ApprovalStageRecord>> {
+        crate::assignments::stages_decided_by(&self.pool, reviewer_id, top, before).await
+    }
 }
 
 #[async_trait]

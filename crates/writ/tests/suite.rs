@@ -70,6 +70,8 @@ mod parked_jobs;
 mod policies;
 #[path = "api/portal_agents.rs"]
 mod portal_agents;
+#[path = "api/portal_approvals.rs"]
+mod portal_approvals;
 #[path = "api/portal_requests.rs"]
 mod portal_requests;
 #[path = "api/route_sweep.rs"]

@@ -4,4 +4,5 @@
 //! let that person read. One file per area of the portal.
 
 pub mod agents;
+pub mod approvals;
 pub mod requests;

@@ -166,6 +166,27 @@ pub trait EntitlementStore: Send + Sync {
     /// Every policy that lets on-behalf requestors add access
     /// (`enableOnBehalfRequestorsToAddAccess`), for the portal's request page.
     async fn on_behalf_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
+    /// The requests with these ids (those that exist): the portal's decision history reads the
+    /// requests of a page of decided stages at once.
+    async fn assignment_requests_by_ids(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<Vec<AssignmentRequest>>;
+    /// The approval stages of these requests, by request and in stage order: the portal's
+    /// approvals inbox reads a page's stages at once.
+    async fn approval_stages_of_requests(
+        &self,
+        request_ids: &[String],
+    ) -> StoreResult<Vec<ApprovalStageRecord>>;
+    /// At most `top` stages decided by `reviewer_id`, newest decision first (then by id
+    /// descending), after `before` (the decision instant and id of the previous page's last):
+    /// the portal's history of my decisions.
+    async fn stages_decided_by(
+        &self,
+        reviewer_id: &str,
+        top: u32,
+        before: Option<(OffsetDateTime, String)>,
+    ) -> StoreResult<Vec<ApprovalStageRecord>>;
 }
 
 /// An agent a person sponsors or owns, as My agents lists it.

@@ -708,6 +708,36 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [401; 9],
         ),
+        // The portal's approvals pages (issue 17, part B): a bearer token opens none of them,
+        // whoever's; `portal_approvals.rs` covers them with a browser session.
+        (
+            "portal: approvals waiting for me",
+            Method::GET,
+            "/portal/approvals".to_owned(),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: my decisions",
+            Method::GET,
+            "/portal/approvals/history".to_owned(),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: an approval",
+            Method::GET,
+            format!("/portal/approvals/{request_x}"),
+            None,
+            [401; 9],
+        ),
+        (
+            "portal: decide a stage",
+            Method::POST,
+            format!("/portal/approvals/{request_x}/decision"),
+            None,
+            [401; 9],
+        ),
         // Tokens for people (user_tokens.rs): revoking another user's sign-ins is a user
         // administrator's; one's own is anyone's; userinfo answers people's tokens only.
         (
