@@ -543,8 +543,7 @@ crate::on_both_backends!(
 );
 
 /// The other email links (approvals, assignments) lead to pages of parts A and B of issue 17:
-/// signed out, each leads to sign-in with its exact path and changes nothing. Ignored on this
-/// branch, where those pages are not yet routed; the merge of parts A and B enables it.
+/// signed out, each leads to sign-in with its exact path and changes nothing.
 async fn other_email_links_open_after_sign_in(backend: Backend) {
     let app = app(backend).await;
     let w = world(&app).await;
@@ -577,13 +576,11 @@ async fn other_email_links_open_after_sign_in(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the pages of parts A and B (issue 17); enabled when they are merged"]
 async fn other_email_links_open_after_sign_in_sqlite() {
     other_email_links_open_after_sign_in(Backend::Sqlite).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the pages of parts A and B (issue 17); enabled when they are merged"]
 async fn other_email_links_open_after_sign_in_postgres() {
     other_email_links_open_after_sign_in(Backend::Postgres).await
 }
