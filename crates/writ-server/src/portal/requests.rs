@@ -16,8 +16,19 @@ use super::{Layout, Notice, Person, Section, When};
 use crate::pages;
 use crate::state::AppState;
 
-/// The outcomes announced by `?done=`.
-const DONE: &[(&str, &str)] = &[("canceled", "The request was canceled.")];
+/// The outcomes announced by `?done=`: cancel's, and those of the agents pages' forms, which
+/// answer with this page (`requested` after a new request, `extension-requested` after extend).
+const DONE: &[(&str, &str)] = &[
+    ("canceled", "The request was canceled."),
+    (
+        "requested",
+        "Your request was sent. Its status is shown below.",
+    ),
+    (
+        "extension-requested",
+        "Your extension request was sent. The access keeps its current end until the extension is delivered.",
+    ),
+];
 
 /// The longest continuation token accepted from the query string (the store checks its
 /// content).

@@ -495,6 +495,14 @@ async fn requesting_with_answers_creates_the_request_the_api_shows(backend: Back
         .strip_prefix("/portal/requests/")
         .and_then(|l| l.strip_suffix("?done=requested"))
         .unwrap_or_else(|| panic!("{location}"));
+    // The request's page the form leads to announces the outcome.
+    let landed = sam.get(&app, location).await;
+    assert_eq!(landed.status, StatusCode::OK, "{}", landed.html);
+    assert!(
+        notice(&landed).contains("Your request was sent."),
+        "{}",
+        landed.html
+    );
     let read = app
         .get(
             &format!("{EM}/assignmentRequests/{request_id}?$expand=requestor"),
@@ -657,6 +665,13 @@ async fn extend_makes_a_user_update_and_the_end_waits_for_approval(backend: Back
         .strip_prefix("/portal/requests/")
         .and_then(|l| l.strip_suffix("?done=extension-requested"))
         .unwrap_or_else(|| panic!("{location}"));
+    let landed = sam.get(&app, location).await;
+    assert_eq!(landed.status, StatusCode::OK, "{}", landed.html);
+    assert!(
+        notice(&landed).contains("Your extension request was sent."),
+        "{}",
+        landed.html
+    );
     run_jobs(&app).await;
     let read = app
         .get(&format!("{EM}/assignmentRequests/{request_id}"), &app.admin)

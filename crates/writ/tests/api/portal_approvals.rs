@@ -213,6 +213,17 @@ async fn an_approver_sees_the_stage_and_its_context(backend: Backend) {
         "{app_role_row}"
     );
     assert_eq!(page.html.matches("<h1").count(), 1);
+    // The tables hold no link, so their scrolling wrappers (at phone width) take the keyboard
+    // focus themselves, named as regions.
+    for table in ["roles", "stages"] {
+        let at = page.html.find(&format!("<table id=\"{table}\">")).unwrap();
+        let wrap = page.html[..at].rfind("<div class=\"table-wrap\"").unwrap();
+        assert!(
+            page.html[wrap..at].contains("role=\"region\" tabindex=\"0\" aria-labelledby=\""),
+            "{}",
+            &page.html[wrap..at]
+        );
+    }
 }
 
 /// Ann decides through the page; the API then shows her decision.
