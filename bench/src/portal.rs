@@ -4,8 +4,9 @@
 //! approver with [`PENDING`] stages waiting (the sponsor's on-behalf `userAdd` of a second package
 //! whose one stage names that approver). Both people then sign in through Writ's own sign-in page
 //! (`/{tenant}/login`, its CSRF token and pre-session cookie), and each page is requested `N`
-//! times, one at a time, with the session cookie: My agents, one agent, the approvals inbox, one
-//! approval. Run alone (like `--storm`): the other phases' rows would change what the pages list.
+//! times, one at a time, with the session cookie: My agents, one agent, one assignment, My
+//! requests (the sponsor's 200), the approvals inbox, one approval; and, as the baseline measured
+//! in the same run, the Graph call the inbox mirrors, with the approver's bearer token. Run alone (like `--storm`): the other phases' rows would change what the pages list.
 //!
 //! The figure is the latency seen by a client in the same process over loopback HTTP/1.1 (the
 //! in-process router and store of `writ serve`, as every `writ-bench` figure): the server's
@@ -58,6 +59,23 @@ async fn get_page(http: &reqwest::Client, url: &str, cookie: &str) {
         "GET {url}: {status} {}",
         String::from_utf8_lossy(&body[..body.len().min(300)])
     );
+}
+
+/// Who asks for a measured URL: a person's browser session (a page) or a bearer token (the API).
+enum Caller {
+    Session(String),
+    Bearer(String),
+}
+
+impl Caller {
+    async fn get(&self, http: &reqwest::Client, url: &str) {
+        match self {
+            Self::Session(cookie) => get_page(http, url, cookie).await,
+            Self::Bearer(token) => {
+                get_json(http, url.to_owned(), token).await;
+            }
+        }
+    }
 }
 
 /// An `application/x-www-form-urlencoded` body (reqwest's `form` feature is not enabled).
@@ -278,42 +296,72 @@ pub async fn portal(http: &reqwest::Client, base: &str, token: &str, n: usize) -
 
     let sponsor = sign_in(base, SPONSOR_UPN).await;
     let approver = sign_in(base, APPROVER_UPN).await;
+    let approver_token = person_token(http, base, APPROVER_UPN).await;
     let request = requests.lock().unwrap().first().cloned().unwrap();
-    let pages: [(&'static str, &'static str, String, &String); 4] = [
+    let assignment = get_json(
+        http,
+        format!("{em}/assignments?$filter=state eq 'delivered'&$top=1"),
+        token,
+    )
+    .await["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pages: Vec<(&'static str, &'static str, String, Caller)> = vec![
         (
             "My agents, sponsor of 500 agents each with a live assignment",
             "GET /portal/agents",
             format!("{base}/portal/agents"),
-            &sponsor,
+            Caller::Session(sponsor.clone()),
         ),
         (
             "one agent's page (its assignments, requests, history)",
             "GET /portal/agents/{id}",
             format!("{base}/portal/agents/{}", agents[0].id),
-            &sponsor,
+            Caller::Session(sponsor.clone()),
+        ),
+        (
+            "one assignment with its extend and remove forms",
+            "GET /portal/assignments/{id}",
+            format!("{base}/portal/assignments/{assignment}"),
+            Caller::Session(sponsor.clone()),
+        ),
+        (
+            "My requests, sponsor who made 200 requests",
+            "GET /portal/requests",
+            format!("{base}/portal/requests"),
+            Caller::Session(sponsor),
         ),
         (
             "approvals inbox, approver with 200 pending stages",
             "GET /portal/approvals",
             format!("{base}/portal/approvals"),
-            &approver,
+            Caller::Session(approver.clone()),
         ),
         (
             "one approval with its context",
             "GET /portal/approvals/{requestId}",
             format!("{base}/portal/approvals/{request}"),
-            &approver,
+            Caller::Session(approver),
+        ),
+        // The baseline: the Graph call the approvals inbox mirrors, JSON to a bearer token, so
+        // a page's figure reads against what the API alone costs in the same run.
+        (
+            "baseline: the same approver's approvals through the Graph API (JSON)",
+            "GET …/accessPackageAssignmentApprovals/filterByCurrentUser(on='approver')",
+            format!("{em}/accessPackageAssignmentApprovals/filterByCurrentUser(on='approver')"),
+            Caller::Bearer(approver_token),
         ),
     ];
     let mut figures = Vec::new();
-    for (what, route, url, cookie) in pages {
+    for (what, route, url, caller) in pages {
         for _ in 0..WARM_UP {
-            get_page(http, &url, cookie).await;
+            caller.get(http, &url).await;
         }
-        let (client, url_c, cookie_c) = (http.clone(), url.clone(), cookie.clone());
+        let (client, url_c, caller_c) = (http.clone(), url.clone(), Arc::new(caller));
         let (_, latencies) = load_with(1, n, move |_| {
-            let (client, url_c, cookie_c) = (client.clone(), url_c.clone(), cookie_c.clone());
-            async move { get_page(&client, &url_c, &cookie_c).await }
+            let (client, url_c, caller_c) = (client.clone(), url_c.clone(), caller_c.clone());
+            async move { caller_c.get(&client, &url_c).await }
         })
         .await;
         figures.push((what, route, latencies));

@@ -6,6 +6,8 @@
 //! (automatic denial, escalation) are armed here when it starts and run in [`super::timeouts`];
 //! once a stage escalated, its escalation approvers decide it as its primary ones do.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -369,6 +371,142 @@ impl Entitlement {
             .is_current_approver(approver_id, request, stage, settings, now)
             .await?
             .then(|| stage.id.clone()))
+    }
+
+    /// [`Self::decidable_stage`] for a page of requests, read set-wise: the stages of every
+    /// request in one query, each policy, group and requestor's manager once, the targets'
+    /// sponsors in one query. The approvers lists and `filterByCurrentUser(on='approver')` check
+    /// a hundred requests at a time; one by one that was several queries a request.
+    ///
+    /// The rule is [`Self::is_current_approver`]'s, asked of one person: `approver_id` is among
+    /// the approvers the in-progress stage was started (or escalated) with and, resolved again at
+    /// `now` from the subject sets they came from, still one (an enabled human user, neither the
+    /// requestor nor the target).
+    pub(super) async fn decidable_stages(
+        &self,
+        approver_id: &str,
+        requests: &[AssignmentRequest],
+        now: OffsetDateTime,
+    ) -> DomainResult<Vec<Option<String>>> {
+        let mut undecided = vec![None; requests.len()];
+        let approver_is_a_person = self
+            .store
+            .user(approver_id)
+            .await?
+            .is_some_and(|u| u.account_enabled && u.kind == UserKind::User);
+        if !approver_is_a_person || requests.is_empty() {
+            return Ok(undecided);
+        }
+        let ids: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
+        // The first stage in progress of each request (the store answers in stage order).
+        let mut in_progress: HashMap<String, ApprovalStageRecord> = HashMap::new();
+        for stage in self.store.approval_stages_of_requests(&ids).await? {
+            if stage.status == IN_PROGRESS {
+                in_progress.entry(stage.request_id.clone()).or_insert(stage);
+            }
+        }
+        let mut policies: HashMap<String, Option<AssignmentPolicy>> = HashMap::new();
+        let mut groups: HashMap<String, bool> = HashMap::new();
+        let mut managers: HashMap<String, Option<String>> = HashMap::new();
+        let mut sponsored: Option<HashSet<String>> = None;
+        for (request, out) in requests.iter().zip(undecided.iter_mut()) {
+            if approver_id == request.requestor_id || approver_id == request.target_id {
+                continue;
+            }
+            let Some(stage) = in_progress.get(&request.id) else {
+                continue;
+            };
+            let Some(policy_id) = &request.policy_id else {
+                continue;
+            };
+            if !policies.contains_key(policy_id) {
+                let policy = self.store.assignment_policy(policy_id).await?;
+                policies.insert(policy_id.clone(), policy);
+            }
+            let index = usize::try_from(stage.stage_index).unwrap_or(usize::MAX);
+            let Some(settings) = policies
+                .get(policy_id)
+                .and_then(Option::as_ref)
+                .and_then(|p| p.settings.request_approval_settings.stages.get(index))
+            else {
+                continue;
+            };
+            let mut lists = Vec::with_capacity(2);
+            if stage.approver_ids.iter().any(|a| a == approver_id) {
+                lists.push(if stage.used_fallback {
+                    &settings.fallback_primary_approvers
+                } else {
+                    &settings.primary_approvers
+                });
+            }
+            if stage
+                .escalation_approver_ids
+                .iter()
+                .any(|a| a == approver_id)
+            {
+                lists.push(if stage.escalation_used_fallback {
+                    &settings.fallback_escalation_approvers
+                } else {
+                    &settings.escalation_approvers
+                });
+            }
+            'lists: for sets in lists {
+                for set in sets {
+                    let names_approver = match set {
+                        SubjectSet::SingleUser { user_id, .. } => user_id == approver_id,
+                        SubjectSet::GroupMembers { group_id, .. } => {
+                            if !groups.contains_key(group_id) {
+                                let member = member_ids(self.store.as_ref(), group_id, now)
+                                    .await?
+                                    .iter()
+                                    .any(|m| m == approver_id);
+                                groups.insert(group_id.clone(), member);
+                            }
+                            groups.get(group_id).copied().unwrap_or(false)
+                        }
+                        SubjectSet::TargetAgentIdentitySponsorsOrOwners {}
+                        | SubjectSet::TargetUserSponsors {} => {
+                            if sponsored.is_none() {
+                                let targets: Vec<String> =
+                                    requests.iter().map(|r| r.target_id.clone()).collect();
+                                sponsored = Some(
+                                    self.store
+                                        .human_sponsors_of(&targets, now)
+                                        .await?
+                                        .into_iter()
+                                        .filter(|(_, sponsor)| sponsor.id == approver_id)
+                                        .map(|(target, _)| target)
+                                        .collect(),
+                                );
+                            }
+                            sponsored
+                                .as_ref()
+                                .is_some_and(|targets| targets.contains(&request.target_id))
+                        }
+                        SubjectSet::RequestorManager { .. } => {
+                            if !managers.contains_key(&request.requestor_id) {
+                                let manager = self
+                                    .store
+                                    .user(&request.requestor_id)
+                                    .await?
+                                    .and_then(|u| u.manager_id);
+                                managers.insert(request.requestor_id.clone(), manager);
+                            }
+                            managers
+                                .get(&request.requestor_id)
+                                .is_some_and(|m| m.as_deref() == Some(approver_id))
+                        }
+                        // As in `resolve_approvers`: no other subject set names an approver.
+                        _ => false,
+                    };
+                    if names_approver {
+                        *out = Some(stage.id.clone());
+                        break 'lists;
+                    }
+                }
+            }
+        }
+        Ok(undecided)
     }
 
     /// Whether `approver_id` is still an approver of `stage`: the approvers it was started with

@@ -4,6 +4,8 @@
 //! caller-relative lists they answer, each a side of the request or assignment ([`Party`]) that
 //! the store turns into a condition of the query, so `$filter`, paging and `$count` stay in SQL.
 
+use std::collections::HashMap;
+
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
 use crate::model::{ApprovalStageRecord, Assignment, AssignmentRequest};
@@ -166,17 +168,13 @@ impl Entitlement {
         if option == CurrentUserOption::Approver {
             // The stored approvers are those resolved when the stage started; each is checked
             // again as a decision would be, so a page may hold fewer than `$top` items.
-            let mut kept = Vec::with_capacity(page.items.len());
-            for request in page.items {
-                if self
-                    .decidable_stage(&caller.id, &request, now)
-                    .await?
-                    .is_some()
-                {
-                    kept.push(request);
-                }
-            }
-            page.items = kept;
+            let decidable = self.decidable_stages(&caller.id, &page.items, now).await?;
+            page.items = page
+                .items
+                .into_iter()
+                .zip(decidable)
+                .filter_map(|(request, stage)| stage.map(|_| request))
+                .collect();
         }
         Ok(page)
     }
@@ -210,14 +208,22 @@ impl Entitlement {
             .store
             .list_approvals(query, (party, &caller.id))
             .await?;
+        let decidable = self.decidable_stages(&caller.id, &page.items, now).await?;
+        let ids: Vec<String> = page.items.iter().map(|r| r.id.clone()).collect();
+        let mut stages_of: HashMap<String, Vec<ApprovalStageRecord>> = HashMap::new();
+        for stage in self.store.approval_stages_of_requests(&ids).await? {
+            stages_of
+                .entry(stage.request_id.clone())
+                .or_default()
+                .push(stage);
+        }
         let mut items = Vec::with_capacity(page.items.len());
-        for request in page.items {
-            let assigned = self.decidable_stage(&caller.id, &request, now).await?;
+        for (request, assigned) in page.items.into_iter().zip(decidable) {
             // As for requests: checked again, so a page may hold fewer than `$top` items.
             if option == CurrentUserOption::Approver && assigned.is_none() {
                 continue;
             }
-            let stages = self.store.approval_stages(&request.id).await?;
+            let stages = stages_of.remove(&request.id).unwrap_or_default();
             items.push((request.id, stages, assigned));
         }
         Ok(Page {
