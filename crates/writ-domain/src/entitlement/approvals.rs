@@ -32,6 +32,36 @@ use crate::store::DirectoryStore;
 
 use crate::model::stage_status::{COMPLETED, IN_PROGRESS, NOT_STARTED};
 
+/// The subject sets that made `approver_id` an approver of `stage`: the primary ones (or their
+/// fallback, when the stage started with it) if it was started with that approver, the
+/// escalation ones (or their fallback) if it was escalated to them.
+fn approver_lists<'a>(
+    approver_id: &str,
+    stage: &ApprovalStageRecord,
+    settings: &'a ApprovalStage,
+) -> Vec<&'a Vec<SubjectSet>> {
+    let mut lists = Vec::with_capacity(2);
+    if stage.approver_ids.iter().any(|a| a == approver_id) {
+        lists.push(if stage.used_fallback {
+            &settings.fallback_primary_approvers
+        } else {
+            &settings.primary_approvers
+        });
+    }
+    if stage
+        .escalation_approver_ids
+        .iter()
+        .any(|a| a == approver_id)
+    {
+        lists.push(if stage.escalation_used_fallback {
+            &settings.fallback_escalation_approvers
+        } else {
+            &settings.escalation_approvers
+        });
+    }
+    lists
+}
+
 fn find_stage<'a>(
     stages: &'a [ApprovalStageRecord],
     stage_id: &str,
@@ -431,26 +461,7 @@ impl Entitlement {
             else {
                 continue;
             };
-            let mut lists = Vec::with_capacity(2);
-            if stage.approver_ids.iter().any(|a| a == approver_id) {
-                lists.push(if stage.used_fallback {
-                    &settings.fallback_primary_approvers
-                } else {
-                    &settings.primary_approvers
-                });
-            }
-            if stage
-                .escalation_approver_ids
-                .iter()
-                .any(|a| a == approver_id)
-            {
-                lists.push(if stage.escalation_used_fallback {
-                    &settings.fallback_escalation_approvers
-                } else {
-                    &settings.escalation_approvers
-                });
-            }
-            'lists: for sets in lists {
+            'lists: for sets in approver_lists(approver_id, stage, settings) {
                 for set in sets {
                     let names_approver = match set {
                         SubjectSet::SingleUser { user_id, .. } => user_id == approver_id,
@@ -521,26 +532,7 @@ impl Entitlement {
         settings: &ApprovalStage,
         now: OffsetDateTime,
     ) -> DomainResult<bool> {
-        let mut lists = Vec::with_capacity(2);
-        if stage.approver_ids.iter().any(|a| a == approver_id) {
-            lists.push(if stage.used_fallback {
-                &settings.fallback_primary_approvers
-            } else {
-                &settings.primary_approvers
-            });
-        }
-        if stage
-            .escalation_approver_ids
-            .iter()
-            .any(|a| a == approver_id)
-        {
-            lists.push(if stage.escalation_used_fallback {
-                &settings.fallback_escalation_approvers
-            } else {
-                &settings.escalation_approvers
-            });
-        }
-        for sets in lists {
+        for sets in approver_lists(approver_id, stage, settings) {
             if self
                 .resolve_approvers(sets, request, now)
                 .await?
