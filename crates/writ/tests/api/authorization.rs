@@ -708,6 +708,23 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [401; 9],
         ),
+        // The portal's entry and script (issue 17): the same for everyone, bearer or not; the
+        // pages they lead to check the session.
+        ("home", Method::GET, "/".to_owned(), None, [303; 9]),
+        (
+            "portal: home",
+            Method::GET,
+            "/portal".to_owned(),
+            None,
+            [303; 9],
+        ),
+        (
+            "portal: script",
+            Method::GET,
+            "/writ/assets/portal.js".to_owned(),
+            None,
+            [200; 9],
+        ),
         // The portal's approvals pages (issue 17, part B): a bearer token opens none of them,
         // whoever's; `portal_approvals.rs` covers them with a browser session.
         (
