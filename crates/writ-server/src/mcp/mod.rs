@@ -16,7 +16,8 @@
 //! `2025-11-25`; `initialize` answers the client's version when it is one of them, else the
 //! newest), `ping`, `tools/list` and `tools/call`. Notifications and responses from the client
 //! are accepted with `202`. Without a session there is no `Mcp-Session-Id`; `GET` and `DELETE`
-//! answer `405` (no server-initiated stream, nothing to end). A client of the stateless
+//! answer `405` with `Allow: POST`, the router's own answer for a method the path does not
+//! serve (no server-initiated stream, nothing to end). A client of the stateless
 //! `2026-07-28` revision probes `server/discover` first and, on "method not found", falls back
 //! to `initialize`, as that revision's SDKs do.
 //!
@@ -322,27 +323,6 @@ fn initialize(params: &Value) -> Value {
     })
 }
 
-/// `GET /mcp`: no server-initiated stream is offered.
-pub async fn get() -> Response {
-    method_not_allowed(
-        "this server offers no server-initiated stream: POST JSON-RPC messages to /mcp",
-    )
-}
-
-/// `DELETE /mcp`: there is no session to end.
-pub async fn delete() -> Response {
-    method_not_allowed("this server keeps no session: there is nothing to end")
-}
-
-fn method_not_allowed(message: &str) -> Response {
-    let mut response =
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed", message).into_response();
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
-    response
-}
-
 /// The protected-resource metadata (RFC 9728 section 2) of `resource`.
 fn resource_metadata(state: &AppState, resource: String) -> Value {
     json!({
@@ -382,14 +362,6 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
             "MCP server (streamable HTTP): one JSON-RPC message per request",
             post,
         )
-        .route(
-            Get,
-            MCP_PATH,
-            Plain,
-            "No server-initiated stream (405)",
-            get,
-        )
-        .route(Delete, MCP_PATH, Plain, "No session to end (405)", delete)
         .section("mcp", false)
         .route(
             Get,
