@@ -84,6 +84,10 @@ fn resource_metadata_url(state: &AppState) -> String {
 /// names the resource metadata, and `error="invalid_token"` when a token was presented but
 /// refused (none when there was no token at all).
 fn unauthorized(state: &AppState, headers: &HeaderMap, error: ApiError) -> Response {
+    if error.status != StatusCode::UNAUTHORIZED {
+        // Not a question of the token (the database unavailable while resolving the caller).
+        return error.into_response();
+    }
     let presented = headers.contains_key(header::AUTHORIZATION);
     let mut value = format!(
         "Bearer resource_metadata=\"{}\"",

@@ -731,6 +731,30 @@ async fn an_agent_asks_waits_extends_and_releases(backend: Backend) {
         "{:?}",
         graph_record.additional_details
     );
+
+    // The caller is read on every request: a disabled agent's token is refused at once.
+    let disabled = app
+        .send(
+            Method::PATCH,
+            &format!("/v1.0/servicePrincipals/{}", w.agent),
+            &app.admin,
+            json!({"accountEnabled": false}),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::NO_CONTENT, "{}", disabled.body);
+    let refused = post_raw(
+        &app,
+        Some(token),
+        r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    let challenge = refused.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("resource_metadata=") && challenge.contains("error=\"invalid_token\""),
+        "{challenge}"
+    );
 }
 
 async fn an_agent_cannot_act_for_another(backend: Backend) {
