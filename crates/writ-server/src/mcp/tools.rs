@@ -532,7 +532,7 @@ fn arguments<T: DeserializeOwned>(arguments: &Value) -> Result<T, Failure> {
 fn check_strings(value: &Value, path: &str) -> Result<(), Failure> {
     match value {
         Value::String(text) => {
-            let max = if path.ends_with("_id") {
+            let max = if path.ends_with("_id") || path.ends_with(".id") {
                 MAX_ID
             } else if path.ends_with("duration") {
                 MAX_DURATION
