@@ -25,6 +25,7 @@ impl Authenticated {
     pub fn context(&self) -> writ_domain::directory::RequestContext {
         writ_domain::directory::RequestContext {
             request_id: Some(self.request_id.clone()),
+            via: None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod health;
 pub mod idempotency;
 pub mod json_input;
+pub mod mcp;
 pub mod oauth;
 pub mod odata;
 pub mod pages;
@@ -244,6 +245,7 @@ fn plain_routes() -> Routes {
             "This OpenAPI description",
             openapi_json,
         )
+        .with(mcp::routes)
         .section("writ", true)
         .with(writ_api::routes)
 }

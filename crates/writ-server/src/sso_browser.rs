@@ -142,6 +142,7 @@ pub async fn start(State(state): State<AppState>, request: Request) -> Response 
         Err(err) => {
             let ctx = RequestContext {
                 request_id: Some(page.request_id.clone()),
+                via: None,
             };
             return refused(
                 &state,
@@ -247,6 +248,7 @@ pub async fn callback(State(state): State<AppState>, request: Request) -> Respon
 async fn finish(state: &AppState, sso: &SsoSettings, page: &PageRequest) -> Response {
     let ctx = RequestContext {
         request_id: Some(page.request_id.clone()),
+        via: None,
     };
     let identity = Identity::of(&state.directory);
     let pending = match cookie(&page.headers, pending_cookie(page.https)) {

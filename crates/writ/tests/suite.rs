@@ -62,6 +62,8 @@ mod extensions;
 mod fuzz_inputs;
 #[path = "api/input_edges.rs"]
 mod input_edges;
+#[path = "api/mcp.rs"]
+mod mcp;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/parked_jobs.rs"]

@@ -34,6 +34,33 @@ use crate::store::Store;
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     pub request_id: Option<String>,
+    /// The interface the change came through when it is not the Graph API (the MCP server's
+    /// tools): the request and assignment changes it makes say so in their audit records.
+    pub via: Option<Via>,
+}
+
+/// An interface other than the Graph API that changes are made through, and which of its
+/// operations made this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// `mcp`: the MCP server at `/mcp`.
+    pub interface: &'static str,
+    /// The operation within it (the MCP tool's name).
+    pub operation: String,
+}
+
+impl RequestContext {
+    /// `record` with this context's `via` marks in its `additionalDetails` (`via` and, for MCP,
+    /// `mcpTool`), so an audit reader can tell a change an agent made through its tools from one
+    /// made through Graph. A Graph request's records are left as they are.
+    pub fn mark(&self, record: crate::model::AuditRecord) -> crate::model::AuditRecord {
+        match &self.via {
+            Some(via) => record
+                .detail("via", via.interface)
+                .detail(&format!("{}Tool", via.interface), via.operation.clone()),
+            None => record,
+        }
+    }
 }
 
 /// The directory's operations. Cheap to clone.

@@ -51,8 +51,12 @@ impl Entitlement {
             .map(|s| s.display_name)
             .unwrap_or_default();
         let recipients = self.sponsor_recipients(&assignment.target_id).await?;
-        self.end_with_callout(expiry(assignment, at, &target_name, recipients))
-            .await?;
+        // The system ends it: no interface to mark.
+        self.end_with_callout(
+            &crate::directory::RequestContext::default(),
+            expiry(assignment, at, &target_name, recipients),
+        )
+        .await?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! (with roles and scopes discovered from the directory), access packages and the resource roles
 //! they grant, and the catalog-scoped administrative roles that delegate all of it.
 
+mod agent_access;
 mod answers;
 mod approvals;
 pub mod bounds;
@@ -38,6 +39,9 @@ pub use crate::model::policy::AssignmentPolicy;
 pub use crate::model::{
     ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentState, RequestParameters,
     RequestSchedule, RequestState, RequestType, Subject,
+};
+pub use agent_access::{
+    ACCESS_LIST_LIMIT, AccessHeld, PolicyRequirements, QuestionRequirement, RequestablePackage,
 };
 pub use approvals::StageDecision;
 pub use callouts::{CalloutSender, CalloutTokenIssuer, ResumeInput};

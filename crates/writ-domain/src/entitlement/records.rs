@@ -95,6 +95,7 @@ pub(super) async fn record_submitted(
     if let Some(relation) = self_assignment {
         record = record.detail("selfAssignment", relation);
     }
+    let record = ctx.mark(record);
     tx.append_audit(&record).await?;
     tx.enqueue_event(&OutboxEvent::new(
         "request.created",

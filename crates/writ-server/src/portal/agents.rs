@@ -49,6 +49,7 @@ fn not_found() -> Response {
 fn context(person: &Person) -> RequestContext {
     RequestContext {
         request_id: Some(person.page.request_id.clone()),
+        via: None,
     }
 }
 

@@ -480,6 +480,7 @@ async fn decide(
     }
     let ctx = RequestContext {
         request_id: Some(person.page.request_id.clone()),
+        via: None,
     };
     let outcome = state
         .entitlement

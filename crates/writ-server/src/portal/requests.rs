@@ -309,6 +309,7 @@ async fn cancel(
     }
     let ctx = RequestContext {
         request_id: Some(person.page.request_id.clone()),
+        via: None,
     };
     match state
         .entitlement

@@ -785,6 +785,44 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [401, 200, 200, 200, 200, 200, 200, 200, 401],
         ),
+        // The MCP server (issue 18, part H): every caller reaches it, as itself (what each tool
+        // lets it do is the domain's, answered inside the JSON-RPC result; mcp.rs covers it);
+        // there is no stream to open, and the resource metadata is public.
+        (
+            "MCP: list the tools",
+            Method::POST,
+            "/mcp".to_owned(),
+            Some(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})),
+            [200; 9],
+        ),
+        (
+            "MCP: open a server stream",
+            Method::GET,
+            "/mcp".to_owned(),
+            None,
+            [405; 9],
+        ),
+        (
+            "MCP: end a session",
+            Method::DELETE,
+            "/mcp".to_owned(),
+            None,
+            [405; 9],
+        ),
+        (
+            "MCP: protected-resource metadata",
+            Method::GET,
+            "/.well-known/oauth-protected-resource/mcp".to_owned(),
+            None,
+            [200; 9],
+        ),
+        (
+            "API: protected-resource metadata",
+            Method::GET,
+            "/.well-known/oauth-protected-resource".to_owned(),
+            None,
+            [200; 9],
+        ),
     ];
     let mut failures = Vec::new();
     for (what, method, path, body, expected) in &table {

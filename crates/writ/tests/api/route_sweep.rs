@@ -4,8 +4,8 @@
 //! numbers, huge and negative durations, instants near years 9999 and 0001, very long strings,
 //! control characters, ids that do not exist, are malformed or name another kind of object, and
 //! bad query options — by every kind of caller. Nothing may panic or answer 5xx, every 4xx
-//! carries the Graph error envelope (the OAuth error on the token endpoint), and no route that
-//! needs a token answers 2xx without a valid one.
+//! carries the Graph error envelope (the OAuth error on the token endpoint, a JSON-RPC error
+//! object on `/mcp`), and no route that needs a token answers 2xx without a valid one.
 //!
 //! The inputs come from a seeded generator: `WRIT_SWEEP_SEED` replays a run, `WRIT_SWEEP_CASES`
 //! (random cases per route on top of one per caller; default 12) enlarges it (`scripts/fuzz.sh`).
@@ -1401,6 +1401,14 @@ fn judge(
         Err(_) => return Some(format!("{status} without a JSON body")),
     };
     let error = &value["error"];
+    // The MCP server (issue 18, part H) refuses bad JSON-RPC with a JSON-RPC error object.
+    if doc.tag == "mcp"
+        && value["jsonrpc"] == "2.0"
+        && error["code"].is_i64()
+        && error["message"].is_string()
+    {
+        return None;
+    }
     if doc.path.ends_with("/oauth2/v2.0/token") || doc.path.ends_with("/oauth2/v2.0/devicecode") {
         // The token endpoint answers in OAuth's error format (RFC 6749 section 5.2).
         if error.is_string() && value["error_description"].is_string() {

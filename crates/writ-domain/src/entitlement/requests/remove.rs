@@ -25,10 +25,12 @@ impl Entitlement {
     /// callout its policy makes.
     pub(in crate::entitlement) async fn end_with_callout(
         &self,
+        ctx: &RequestContext,
         ending: Ending<'_>,
     ) -> DomainResult<AssignmentRequest> {
         let original = ending.assignment.clone();
-        let records = ending_records(ending);
+        let mut records = ending_records(ending);
+        records.audit = ctx.mark(records.audit);
         let callout = self.removed_callout(&records, &mut HashMap::new()).await?;
         let mut tx = self.store.begin().await?;
         let request = write_ending(tx.as_mut(), &original, records, callout.as_ref()).await?;
@@ -103,19 +105,22 @@ impl Entitlement {
         let recipients = self
             .request_recipients(&target.id, &caller.id, caller.kind)
             .await?;
-        self.end_with_callout(Ending {
-            assignment,
-            request_type: RequestType::UserRemove,
-            expiry: false,
-            actor: Actor::from(caller),
-            requestor: (caller.id.clone(), caller.kind),
-            request_id: ctx.request_id.as_deref(),
-            justification: input.justification,
-            parameters: input.parameters,
-            at: now,
-            target_name: &target.display_name,
-            recipients,
-        })
+        self.end_with_callout(
+            ctx,
+            Ending {
+                assignment,
+                request_type: RequestType::UserRemove,
+                expiry: false,
+                actor: Actor::from(caller),
+                requestor: (caller.id.clone(), caller.kind),
+                request_id: ctx.request_id.as_deref(),
+                justification: input.justification,
+                parameters: input.parameters,
+                at: now,
+                target_name: &target.display_name,
+                recipients,
+            },
+        )
         .await
     }
 
@@ -146,19 +151,22 @@ impl Entitlement {
         let recipients = self
             .request_recipients(&assignment.target_id, &caller.id, caller.kind)
             .await?;
-        self.end_with_callout(Ending {
-            assignment,
-            request_type: RequestType::AdminRemove,
-            expiry: false,
-            actor: Actor::from(caller),
-            requestor: (caller.id.clone(), caller.kind),
-            request_id: ctx.request_id.as_deref(),
-            justification: input.justification,
-            parameters: input.parameters,
-            at: now,
-            target_name: &target_name,
-            recipients,
-        })
+        self.end_with_callout(
+            ctx,
+            Ending {
+                assignment,
+                request_type: RequestType::AdminRemove,
+                expiry: false,
+                actor: Actor::from(caller),
+                requestor: (caller.id.clone(), caller.kind),
+                request_id: ctx.request_id.as_deref(),
+                justification: input.justification,
+                parameters: input.parameters,
+                at: now,
+                target_name: &target_name,
+                recipients,
+            },
+        )
         .await
     }
 }

@@ -1,0 +1,197 @@
+"""The MCP server at `/mcp` (issue 18, part H) driven by the official Python `mcp` SDK's streamable
+HTTP client against a real `writ serve`, on SQLite and on PostgreSQL.
+
+An agent holding its own client-credentials token connects (the SDK negotiates the protocol: it
+probes the stateless `server/discover` first and falls back to the `initialize` handshake Writ
+serves), lists the tools with their schemas, reads what package "Ticket tools" takes
+(`describe_package`: a sponsor's approval and a justification), asks for it (`request_access`),
+and follows the request (`get_request`) while its sponsor approves through the Graph API; the
+server's own job worker delivers it. `list_my_access` then shows the assignment, the agent is a
+member of the group, and `release_access` ends the access at once. Without a token the endpoint
+answers 401 with `WWW-Authenticate` naming its RFC 9728 metadata, which names Writ's issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from test_agents_sdk import GRAPH_SCOPE, token_for
+from test_catalogs_sdk import password_token
+from writ_harness import http
+
+EM = "identityGovernance/entitlementManagement"
+# How long the worker may take to route and to deliver (it is woken at once; this is slack).
+WINDOW_S = 10.0
+
+
+def created(writ, path: str, body: dict) -> dict:
+    resp = writ.api("POST", path, body)
+    assert resp.status == 201, f"POST {path}: {resp!r}"
+    return resp.json()
+
+
+def world(writ, prefix: str) -> dict:
+    """A sponsor, its agent with a secret, and package "Ticket tools" (membership of a group)
+    under a policy agents request themselves, a sponsor approves, with a justification."""
+    password = f"a long passphrase {prefix}"
+    sponsor = created(writ, "users", {
+        "displayName": f"{prefix} sponsor", "userPrincipalName": f"{prefix}-sponsor@example.org",
+        "mailNickname": f"{prefix}-sponsor", "accountEnabled": True,
+        "passwordProfile": {"password": password}})
+    bind = {"sponsors@odata.bind": [f"{writ.graph}/users/{sponsor['id']}"]}
+    blueprint = created(writ, "applications", {
+        "@odata.type": "#microsoft.graph.agentIdentityBlueprint",
+        "displayName": f"{prefix} blueprint", **bind})
+    created(writ, "servicePrincipals/microsoft.graph.agentIdentityBlueprintPrincipal",
+            {"appId": blueprint["appId"]})
+    agent = created(writ, "servicePrincipals", {
+        "@odata.type": "#microsoft.graph.agentIdentity", "displayName": f"{prefix}-agent",
+        "agentIdentityBlueprintId": blueprint["appId"], **bind})
+    secret = writ.api("POST", f"servicePrincipals/{agent['id']}/addPassword",
+                      {"passwordCredential": {"displayName": "mcp"}})
+    assert secret.status == 200, secret
+    group = created(writ, "groups", {
+        "displayName": f"{prefix} ticket tools", "mailNickname": f"{prefix}-tickets",
+        "mailEnabled": False, "securityEnabled": True})
+    catalog = created(writ, f"{EM}/catalogs", {"displayName": f"{prefix} support"})
+    created(writ, f"{EM}/resourceRequests", {
+        "requestType": "adminAdd", "catalog": {"id": catalog["id"]},
+        "resource": {"originId": group["id"], "originSystem": "AadGroup"}})
+    package = created(writ, f"{EM}/accessPackages",
+                      {"displayName": "Ticket tools", "catalog": {"id": catalog["id"]}})
+    roles = writ.get_json(f"{EM}/catalogs/{catalog['id']}/resourceRoles")["value"]
+    member = next(r for r in roles if r["originId"] == f"Member_{group['id']}")
+    created(writ, f"{EM}/accessPackages/{package['id']}/resourceRoleScopes",
+            {"role": {"id": member["id"]}})
+    created(writ, f"{EM}/assignmentPolicies", {
+        "displayName": "Agents, approved by a sponsor",
+        "allowedTargetScope": "allDirectoryAgentIdentities",
+        "expiration": {"type": "afterDuration", "duration": "PT8H"},
+        "requestorSettings": {"enableTargetsToSelfAddAccess": True,
+                              "enableTargetsToSelfRemoveAccess": True},
+        "requestApprovalSettings": {
+            "isApprovalRequiredForAdd": True, "isRequestorJustificationRequired": True,
+            "stages": [{"durationBeforeAutomaticDenial": "P7D", "primaryApprovers": [
+                {"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}]}]},
+        "accessPackage": {"id": package["id"]}})
+    agent_token = token_for(writ, agent["appId"], secret.json()["secretText"], GRAPH_SCOPE)
+    return {
+        "agent": agent, "agent_token": agent_token["access_token"], "group": group,
+        "package": package,
+        "sponsor_token": password_token(writ, f"{prefix}-sponsor@example.org", password),
+    }
+
+
+def structured(result) -> dict:
+    """The structured content of a successful tool result, which its text content repeats."""
+    assert not result.is_error, result
+    assert json.loads(result.content[0].text) == result.structured_content
+    return result.structured_content
+
+
+def member_ids(writ, group_id: str) -> set[str]:
+    return {m["id"] for m in writ.get_json(f"groups/{group_id}/members")["value"]}
+
+
+def approve(writ, sponsor_token: str, request_id: str) -> None:
+    """The sponsor approves the request's stage through the Graph API, once it is routed."""
+    approvals = f"{writ.graph}/{EM}/accessPackageAssignmentApprovals/{request_id}/stages"
+    deadline = time.monotonic() + WINDOW_S
+    while True:
+        stages = http("GET", approvals, token=sponsor_token)
+        if stages.status == 200 and stages.json()["value"]:
+            break
+        assert time.monotonic() < deadline, f"no stage to decide: {stages!r}"
+        time.sleep(0.1)
+    stage = stages.json()["value"][0]["id"]
+    resp = http("PATCH", f"{approvals}/{stage}", token=sponsor_token,
+                json_body={"reviewResult": "Approve", "justification": "fine"})
+    assert resp.status == 204, resp
+
+
+def test_an_agent_requests_access_through_mcp(writ):
+    prefix = "mcp" + secrets.token_hex(3)
+    w = world(writ, prefix)
+    package_id = w["package"]["id"]
+
+    async def scenario():
+        headers = {"Authorization": f"Bearer {w['agent_token']}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http_client:
+            transport = streamable_http_client(f"{writ.url}/mcp", http_client=http_client)
+            async with Client(transport) as client:
+                tools = {t.name: t for t in (await client.list_tools()).tools}
+                assert set(tools) == {
+                    "check_access", "list_requestable_packages", "describe_package",
+                    "request_access", "get_request", "list_my_access", "extend_access",
+                    "release_access"}
+                for tool in tools.values():
+                    assert tool.input_schema["type"] == "object", tool
+                    assert tool.output_schema["type"] == "object", tool
+
+                listed = structured(await client.call_tool("list_requestable_packages", {}))
+                assert [p["id"] for p in listed["packages"]] == [package_id], listed
+                described = structured(
+                    await client.call_tool("describe_package", {"package_id": package_id}))
+                policy = described["package"]["policies"][0]
+                assert policy["approvalRequired"] is True, policy
+                assert policy["justificationRequired"] is True, policy
+                assert described["grants"] == ["Member"], described
+
+                # Without the justification the policy asks for: the domain's refusal, as a
+                # tool error the model can act on.
+                refused = await client.call_tool("request_access", {"package_id": package_id})
+                assert refused.is_error and "justification" in refused.content[0].text, refused
+
+                asked = structured(await client.call_tool("request_access", {
+                    "package_id": package_id, "justification": "on call for the ticket queue"}))
+                request_id = asked["request"]["id"]
+                assert asked["request"]["state"] == "submitted", asked
+
+                # The sponsor approves through the Graph API; the worker delivers.
+                await asyncio.to_thread(approve, writ, w["sponsor_token"], request_id)
+                deadline = time.monotonic() + WINDOW_S
+                while True:
+                    followed = structured(await client.call_tool(
+                        "get_request", {"request_id": request_id, "wait_seconds": 1}))
+                    if followed["request"]["state"] == "delivered":
+                        break
+                    assert time.monotonic() < deadline, f"not delivered: {followed}"
+                    await asyncio.sleep(0.2)
+                assert followed["request"]["final"] is True
+
+                held = structured(await client.call_tool("list_my_access", {}))
+                [assignment] = held["assignments"]
+                assert assignment["accessPackageId"] == package_id, held
+                assert assignment["endDateTime"], held
+                assert w["agent"]["id"] in member_ids(writ, w["group"]["id"])
+
+                released = structured(await client.call_tool(
+                    "release_access", {"assignment_id": assignment["id"]}))
+                assert released["request"]["requestType"] == "userRemove", released
+                assert w["agent"]["id"] not in member_ids(writ, w["group"]["id"])
+                after = structured(await client.call_tool("list_my_access", {}))
+                assert after["assignments"] == [], after
+
+    asyncio.run(scenario())
+
+
+def test_without_a_token_mcp_points_to_its_metadata(writ):
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    resp = http("POST", f"{writ.url}/mcp", json_body=ping,
+                headers={"Accept": "application/json, text/event-stream"})
+    assert resp.status == 401, resp
+    metadata_url = f"{writ.url}/.well-known/oauth-protected-resource/mcp"
+    assert resp.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
+    metadata = http("GET", metadata_url)
+    assert metadata.status == 200, metadata
+    assert metadata.json()["resource"] == f"{writ.url}/mcp"
+    [issuer] = metadata.json()["authorization_servers"]
+    discovery = http("GET", f"{issuer}/.well-known/openid-configuration")
+    assert discovery.status == 200 and discovery.json()["issuer"] == issuer, discovery
