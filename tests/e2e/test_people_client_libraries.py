@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser_waits import left_the_page
 from test_client_libraries import claims, client_env, snippet, tenant_of
 from writ_harness import HarnessError, WritServer, http
 
@@ -104,7 +105,7 @@ def test_msal_device_flow_with_a_browser_and_a_silent_refresh(tls_writ, browser,
         )
         assert "Are you trying to sign in to" in browser.find_element(By.TAG_NAME, "h1").text
         allow.click()
-        wait.until(EC.staleness_of(allow))
+        wait.until(left_the_page(allow))
 
         out, err = proc.communicate(timeout=60)
     finally:

@@ -33,6 +33,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser_waits import left_the_page
 from test_client_libraries import claims, client_env, snippet
 from writ_harness import HarnessError, WritServer, http
 
@@ -268,7 +269,7 @@ def test_msal_device_flow_through_sso(sso, browser, tmp_path):
             EC.element_to_be_clickable((By.CSS_SELECTOR, "button[name=decision][value=approve]"))
         )
         allow.click()
-        wait.until(EC.staleness_of(allow))
+        wait.until(left_the_page(allow))
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
