@@ -26,7 +26,7 @@ pub const MAX_WAIT_SECONDS: u64 = 60;
 /// What a wait answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestWait {
-    /// The request as read last: moved on, or as it was when the wait ended.
+    /// The request as read last: moved on, or as it is when the wait ends.
     pub request: AssignmentRequest,
     /// Whether the caller waited: `false` when the process's waiters were at their bound
     /// ([`crate::request_waiter::MAX_WAITERS`]) or shutting down, and the request was answered
@@ -39,7 +39,7 @@ pub struct RequestWait {
 impl Entitlement {
     /// Reads request `id` as [`Entitlement::get_assignment_request`] does (the same 404 for a
     /// caller who may not read it, at once), then waits until its `state` or `status` differs
-    /// from that first read, or until `give_up` resolves, and answers the request as read last.
+    /// from that first read, or until `give_up` resolves, and answers the request as it is then.
     /// Every read after a wake checks the caller's right again. No database connection is held
     /// while waiting.
     pub async fn wait_for_request_change<F>(
@@ -63,18 +63,19 @@ impl Entitlement {
             });
         };
         let mut give_up = pin!(give_up);
-        let mut last = first.clone();
-        loop {
+        let last = loop {
             let woken = pin!(subscription.changed());
-            match select(woken, give_up.as_mut()).await {
-                Either::Left(((), _)) => {}
-                Either::Right(((), _)) => break,
+            let expired = matches!(
+                select(woken, give_up.as_mut()).await,
+                Either::Right(((), _))
+            );
+            // At the end of the wait too: the answer is the request as it is now, whatever
+            // signal might have gone astray.
+            let now = self.get_assignment_request(caller, id).await?;
+            if expired || moved_on(&first, &now) || changes.is_closed() {
+                break now;
             }
-            last = self.get_assignment_request(caller, id).await?;
-            if moved_on(&first, &last) || changes.is_closed() {
-                break;
-            }
-        }
+        };
         Ok(RequestWait {
             changed: moved_on(&first, &last),
             request: last,
