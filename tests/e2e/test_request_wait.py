@@ -4,7 +4,8 @@ sponsor's approval, then reads its request on replica B with `Prefer: wait=10`; 
 approves on replica A. B's waiter is woken by A's commit (PostgreSQL `NOTIFY`, B's listener) and
 answers within a second of the approval, saying `Preference-Applied: wait=10`, rather than at
 the end of its wait. Without the preference the pending request carries `Retry-After`, and a
-delivered one does not. On SQLite one process owns the database and wakes its waiters itself
+delivered one does not. Stopping replica B (SIGTERM) answers a request it holds in a wait at
+once, and B exits cleanly. On SQLite one process owns the database and wakes its waiters itself
 (the API tests cover that), so this runs on PostgreSQL only.
 """
 
@@ -109,3 +110,21 @@ def test_a_waiter_on_one_replica_is_woken_by_an_approval_on_the_other(replicas):
     delivered = poll("delivery", lambda: (r := read(request_url)).json()["state"] == "delivered" and r,
                      deadline_s=15)
     assert "retry-after" not in delivered.headers, delivered.headers
+
+    # SIGTERM answers the requests held by a wait at once instead of holding the shutdown.
+    held: dict = {}
+
+    def hold() -> None:
+        held["response"] = read(request_url, Prefer="wait=30")
+        held["answered"] = time.monotonic()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.5)
+    stopping = time.monotonic()
+    assert b.stop() == 0, b.stderr_tail()
+    holder.join(timeout=5)
+    assert not holder.is_alive(), "the held request was not answered at shutdown"
+    assert held["response"].status == 200, repr(held["response"])
+    assert held["response"].json()["state"] == "delivered"
+    assert held["answered"] - stopping < 3.0, "answered at the shutdown, not at the end of the wait"
