@@ -6,7 +6,9 @@
 //! [--pages N] [--assignments N] [--lifecycles N] [--expiry N] [--loaded N]`, or
 //! `… -- [--postgres postgres://…] --storm N` for the expiry storm with its notices alone
 //! (`storm.rs`), or `… -- [--postgres postgres://…] --portal N` for the portal's pages alone
-//! (`portal.rs`: a sponsor of 500 agents, an approver with 200 pending stages, N requests a page).
+//! (`portal.rs`: a sponsor of 500 agents, an approver with 200 pending stages, N requests a page),
+//! or `… -- [--postgres postgres://…] --waits N` for readers waiting with `Prefer: wait` woken by
+//! approvals (`waits.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 mod loaded;
 mod portal;
 mod storm;
+mod waits;
 
 use writ_domain::clock::{Clock, SystemClock};
 use writ_store::ConnectOptions;
@@ -44,6 +47,8 @@ struct Args {
     storm: usize,
     /// Requests per portal page (`--portal N`, run alone).
     portal: usize,
+    /// Requests waited on with `Prefer: wait` (`--waits N`, run alone).
+    waits: usize,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
     max_batch: Option<u32>,
     /// The job worker's passes side by side (`WorkerConfig::parallel_passes`).
@@ -64,6 +69,7 @@ fn args() -> Args {
         loaded: 0,
         storm: 0,
         portal: 0,
+        waits: 0,
         max_batch: None,
         passes: None,
         no_sqlite: false,
@@ -83,6 +89,7 @@ fn args() -> Args {
             "--loaded" => out.loaded = value.parse().expect("--loaded N"),
             "--storm" => out.storm = value.parse().expect("--storm N"),
             "--portal" => out.portal = value.parse().expect("--portal N"),
+            "--waits" => out.waits = value.parse().expect("--waits N"),
             "--passes" => out.passes = Some(value.parse().expect("--passes N")),
             "--max-batch" => out.max_batch = Some(value.parse().expect("--max-batch N")),
             "--no-sqlite" => {
@@ -272,6 +279,12 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
         let figures = portal::portal(&http, &base, &token, args.portal).await;
         return portal::rows(backend, &figures);
+    }
+    if args.waits > 0 {
+        // Alone: a reader woken by an approval, against a plain read (`waits.rs`).
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let figures = waits::waits(&http, &base, &token, args.waits).await;
+        return waits::rows(backend, &figures);
     }
 
     // Token issuance.

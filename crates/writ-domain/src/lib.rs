@@ -25,6 +25,7 @@ pub mod patch;
 pub mod portal;
 pub mod query;
 pub mod redact;
+pub mod request_waiter;
 pub mod secrets;
 pub mod store;
 pub mod text;

@@ -475,7 +475,9 @@ mod tests {
     #[test]
     fn the_port_imports_the_model_only() {
         let graph = graph();
-        let allowed = ["model", "error", "query", "crate"];
+        // `request_waiter`: the signal a store wakes after committing a request's change (a leaf
+        // module: it names nothing of the crate).
+        let allowed = ["model", "error", "query", "crate", "request_waiter"];
         let wrong: Vec<&String> = graph["store"]
             .iter()
             .filter(|t| !allowed.iter().any(|a| t.starts_with(a)))

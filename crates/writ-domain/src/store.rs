@@ -131,6 +131,9 @@ pub trait Store:
 {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
+    /// This process's signal of changed assignment requests, which every commit that updates a
+    /// request wakes (`crate::request_waiter`).
+    fn request_changes(&self) -> crate::request_waiter::RequestChanges;
     /// Start a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// The database answers and its schema is at the version this build expects.

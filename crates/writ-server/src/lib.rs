@@ -22,6 +22,7 @@ pub mod pages;
 pub mod portal;
 pub mod rate_limit;
 pub mod request_context;
+pub mod request_wait;
 pub mod routes;
 pub mod sso_browser;
 pub mod state;

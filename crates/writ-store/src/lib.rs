@@ -20,6 +20,7 @@ mod entitlement;
 mod error;
 mod jobs;
 mod list;
+pub mod listen;
 mod parties;
 mod portal_agents;
 mod rows;

@@ -16,6 +16,7 @@ use writ_domain::directory::{
 use writ_domain::entitlement::{ApprovalStageRecord, Assignment, AssignmentRequest, Subject};
 use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
+use writ_domain::request_waiter::RequestChanges;
 use writ_domain::store::{
     AuditStore, DirectoryStore, EntitlementStore, IdempotentResponse, JobStore, Party, Store,
     StoreError, StoreResult, StoreTx,
@@ -52,6 +53,9 @@ pub struct SqlStore {
     /// SQLite allows one writer at a time; taking this before `BEGIN` queues writers in the
     /// process instead of letting them fail with `SQLITE_BUSY`. Unused on PostgreSQL.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// This process's waiters on requests, woken after each commit that updated one (and, on
+    /// PostgreSQL, by the listener of [`crate::listen`] for other replicas' commits).
+    changes: RequestChanges,
 }
 
 impl SqlStore {
@@ -64,6 +68,7 @@ impl SqlStore {
             pool,
             backend,
             writer,
+            changes: RequestChanges::default(),
         }
     }
 
@@ -220,7 +225,13 @@ impl Store for SqlStore {
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         let (tx, guard) = self.begin_writing().await?;
-        Ok(Box::new(SqlTx::new(tx, guard, self.backend)))
+        Ok(Box::new(
+            SqlTx::new(tx, guard, self.backend).waking(self.changes.clone()),
+        ))
+    }
+
+    fn request_changes(&self) -> RequestChanges {
+        self.changes.clone()
     }
 
     async fn ready(&self) -> StoreResult<()> {

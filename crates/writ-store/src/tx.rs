@@ -15,6 +15,7 @@ use writ_domain::entitlement::{
     ApprovalStageRecord, Assignment, AssignmentRequest, HeldGrant, RequestState,
 };
 use writ_domain::jobs::{ClaimedJob, NewJob};
+use writ_domain::request_waiter::RequestChanges;
 use writ_domain::store::{
     AuditStoreTx, DirectoryStoreTx, EntitlementStoreTx, JobStoreTx, StoreError, StoreResult,
     StoreTx,
@@ -39,6 +40,9 @@ pub(crate) struct SqlTx {
     pub(crate) tx: Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
     backend: Backend,
+    /// The requests this transaction updated, whose waiters its commit wakes.
+    changed_requests: Vec<String>,
+    changes: Option<RequestChanges>,
 }
 
 impl SqlTx {
@@ -56,7 +60,15 @@ impl SqlTx {
             tx,
             _writer: writer,
             backend,
+            changed_requests: Vec::new(),
+            changes: None,
         }
+    }
+
+    /// This transaction wakes the waiters of the requests it updates when it commits.
+    pub(crate) fn waking(mut self, changes: RequestChanges) -> Self {
+        self.changes = Some(changes);
+        self
     }
 
     async fn insert_object(
@@ -211,8 +223,23 @@ impl StoreTx for SqlTx {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let this = *self;
-        this.tx.commit().await.store()
+        let mut this = *self;
+        if this.changed_requests.is_empty() {
+            return this.tx.commit().await.store();
+        }
+        // A batch may move one request twice (a delivery and its completion).
+        this.changed_requests.sort_unstable();
+        this.changed_requests.dedup();
+        // Other replicas hear of the change when this commits (PostgreSQL delivers a
+        // transaction's notifications at its commit, and drops them with a rollback).
+        crate::listen::notify(&mut this.tx, this.backend, &this.changed_requests).await?;
+        let changed = std::mem::take(&mut this.changed_requests);
+        let changes = this.changes.take();
+        this.tx.commit().await.store()?;
+        if let Some(changes) = changes {
+            changes.wake_each(changed.iter().map(String::as_str));
+        }
+        Ok(())
     }
 }
 
@@ -1129,7 +1156,11 @@ impl EntitlementStoreTx for SqlTx {
         request: &AssignmentRequest,
         expected: RequestState,
     ) -> StoreResult<bool> {
-        crate::assignments::update_request(&mut *self.tx, request, expected).await
+        let updated = crate::assignments::update_request(&mut *self.tx, request, expected).await?;
+        if updated {
+            self.changed_requests.push(request.id.clone());
+        }
+        Ok(updated)
     }
 
     async fn open_request_for(

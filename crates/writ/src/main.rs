@@ -294,6 +294,16 @@ async fn serve(config: config::Config) -> Result<(), String> {
         },
     )?;
     let metrics_stopped = worker_stopped.clone();
+    // Waiters on requests (`Prefer: wait`) hear of other replicas' changes through PostgreSQL;
+    // on SQLite this process makes every change, and the store wakes them itself.
+    let request_changes = writ_domain::store::Store::request_changes(&store);
+    let request_listener = (store.backend_kind() == writ_store::Backend::Postgres).then(|| {
+        tokio::spawn(writ_store::listen::run_request_listener(
+            config.database_url.0.clone(),
+            request_changes.clone(),
+            worker_stopped.clone(),
+        ))
+    });
     let runtime = runtime.spawn(worker_stopped);
     let metrics_server = match metrics_listener {
         Some(metrics_listener) => {
@@ -315,6 +325,8 @@ async fn serve(config: config::Config) -> Result<(), String> {
     let shutdown = async move {
         shutdown_signal().await;
         let _ = stop_worker.send(true);
+        // Requests held open by `Prefer: wait` answer now rather than hold the shutdown.
+        request_changes.close();
     };
     match tls {
         Some(tls) => {
@@ -330,6 +342,11 @@ async fn serve(config: config::Config) -> Result<(), String> {
     }
     .map_err(|e| format!("server error: {e}"))?;
     runtime.join().await;
+    if let Some(listener) = request_listener
+        && let Err(error) = listener.await
+    {
+        tracing::error!(%error, "the request change listener ended abnormally");
+    }
     if let Some(metrics_server) = metrics_server {
         match metrics_server.await {
             Ok(Ok(())) => {}

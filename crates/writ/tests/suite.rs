@@ -76,6 +76,8 @@ mod portal_agents;
 mod portal_approvals;
 #[path = "api/portal_requests.rs"]
 mod portal_requests;
+#[path = "api/request_wait.rs"]
+mod request_wait;
 #[path = "api/route_sweep.rs"]
 mod route_sweep;
 #[path = "api/sso.rs"]

@@ -54,6 +54,7 @@ pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
 pub(crate) use requests::end_assignments_of;
+pub use requests::{MAX_WAIT_SECONDS, RequestWait, retry_after_seconds};
 pub use resources::ResourceRequestInput;
 pub(crate) use resources::release_catalog_resources;
 pub use roles::EmRoleAssignmentInput;

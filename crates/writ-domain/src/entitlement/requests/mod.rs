@@ -10,7 +10,8 @@
 //!
 //! The files: `create.rs` (the add pathways), `rights.rs` (who may request for whom),
 //! `remove.rs` (removals and the end of assignments), `read.rs` (reads and lists) and
-//! `process.rs` (the `processRequest` job: read, decide with [`super::lifecycle`], write).
+//! `process.rs` (the `processRequest` job: read, decide with [`super::lifecycle`], write) and
+//! `wait.rs` (waiting for a request's next state, and `Retry-After`).
 
 use super::Entitlement;
 
@@ -24,8 +25,10 @@ mod process;
 mod read;
 mod remove;
 mod rights;
+mod wait;
 
 pub(crate) use remove::end_assignments_of;
+pub use wait::{MAX_WAIT_SECONDS, RequestWait, retry_after_seconds};
 
 fn rule(message: impl Into<String>) -> DomainError {
     DomainError::invalid(message)

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use writ_domain::entitlement::{
     ApprovalStageRecord, Assignment, AssignmentRequest, AssignmentRequestInput, CalloutInstance,
@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::idempotency;
 use crate::json_input::JsonObject;
 use crate::odata::ODataQuery;
+use crate::request_wait;
 use crate::routes::FunctionParameter;
 use crate::state::AppState;
 
@@ -185,26 +186,49 @@ pub async fn create_request(
     response
 }
 
+/// `GET …/assignmentRequests/{id}`. With `Prefer: wait=N` it answers when the request's
+/// `state` or `status` changes, or after N seconds (at most 60) with the request unchanged, and
+/// says `Preference-Applied: wait=N`; without it, an open request carries `Retry-After`
+/// (`crate::request_wait`).
 pub async fn get_request(
     State(state): State<AppState>,
     auth: Authenticated,
     query: ODataQuery,
+    headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     query.single_entity()?;
     query.check_expand(REQUEST_TYPE, REQUEST_EXPANDS)?;
-    let request = state
-        .entitlement
-        .get_assignment_request(&auth.caller, &id)
-        .await?;
+    let (request, applied) = match request_wait::wait_preference(&headers) {
+        Some(seconds) => {
+            let waited =
+                request_wait::wait_for_request(&state.entitlement, &auth.caller, &id, seconds)
+                    .await?;
+            (waited.request, waited.waited.then_some(seconds))
+        }
+        None => (
+            state
+                .entitlement
+                .get_assignment_request(&auth.caller, &id)
+                .await?,
+            None,
+        ),
+    };
     let instances = instances_of(&state, vec![request.id.clone()]).await?;
     let own = instances.get(&request.id).map_or(&[][..], Vec::as_slice);
     let rendered = render_request(&state, &query, &request, own).await?;
-    Ok(Json(query.entity(
+    let mut response = Json(query.entity(
         &format!("{BASE}/assignmentRequests"),
         REQUEST_TYPE,
         rendered,
-    )?))
+    )?)
+    .into_response();
+    request_wait::wait_headers(
+        response.headers_mut(),
+        applied,
+        state.entitlement.retry_after(&request),
+    );
+    Ok(response)
 }
 
 pub async fn list_requests(
