@@ -10,6 +10,8 @@
 //! `isError: true` and the message (so a model can correct itself), not JSON-RPC errors; only an
 //! unknown tool, or arguments that are not an object, are protocol errors.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -19,7 +21,7 @@ use writ_domain::entitlement::{
     Answer, Assignment, AssignmentRequest, AssignmentRequestInput, PolicyRequirements,
     RequestablePackage,
 };
-use writ_domain::model::{Expiration, RequestSchedule, Subject};
+use writ_domain::model::{Expiration, RequestSchedule, RequestState, Subject};
 
 use super::{INTERNAL_ERROR, INVALID_PARAMS, RpcResult};
 use crate::auth::Authenticated;
@@ -325,11 +327,11 @@ pub fn definitions() -> Vec<Value> {
         tool(
             "get_request",
             "Get an access request",
-            "The state of an access request: submitted, pendingApproval, scheduled, delivering, delivered, partiallyDelivered, deliveryFailed, denied or canceled. With wait_seconds, answers when the state changes or after that many seconds.",
+            "The state of an access request: submitted, pendingApproval, scheduled, delivering, delivered, partiallyDelivered, deliveryFailed, denied or canceled. With wait_seconds, waits through the states the server leaves by itself (submitted, delivering) and answers at the first state that waits for a person or a time, or is final (pendingApproval, scheduled, delivered, denied, ...), or after that many seconds.",
             object_schema(
                 json!({
                     "request_id": string("The request's id, as request_access returned it.", MAX_ID),
-                    "wait_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "description": "Wait up to this many seconds for the request's state to change."},
+                    "wait_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "description": "Wait up to this many seconds for the request to reach a state it rests in."},
                 }),
                 &["request_id"],
             ),
@@ -859,12 +861,32 @@ async fn get_request(state: &AppState, auth: &Authenticated, args: &Value) -> To
         .entitlement
         .get_assignment_request(&auth.caller, &args.request_id)
         .await?;
-    // WAIT (issue 18, part G): until the waiter of `Prefer: wait` is merged, `wait_seconds` is
-    // validated and the request answered at once. At the merge, when `wait > 0` and the request
-    // is not final (`found.completed_date_time.is_none()`), wait here with part G's waiter for
-    // its state to leave `found.state` or for `wait` seconds, then read it again as above.
-    let _ = wait;
-    Ok(json!({"request": request(state, &found)}))
+    if wait == 0 || at_rest(found.state) {
+        return Ok(json!({"request": request(state, &found)}));
+    }
+    // An agent waits for an answer it can act on, so the wait runs through the states the worker
+    // moves a request out of by itself (`submitted`, `delivering`) and ends at one that waits for
+    // a person, a time or nothing more — or at `wait_seconds`. Each step is `Prefer: wait`'s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let mut latest = found;
+    while !at_rest(latest.state) && tokio::time::Instant::now() < deadline {
+        latest = state
+            .entitlement
+            .wait_for_request_change(
+                &auth.caller,
+                &args.request_id,
+                tokio::time::sleep_until(deadline),
+            )
+            .await?
+            .request;
+    }
+    Ok(json!({"request": request(state, &latest)}))
+}
+
+/// A state a request rests in until a person, a time or nothing acts: `get_request`'s wait ends
+/// there.
+fn at_rest(state: RequestState) -> bool {
+    !matches!(state, RequestState::Submitted | RequestState::Delivering)
 }
 
 async fn list_my_access(state: &AppState, auth: &Authenticated, args: &Value) -> ToolResult {

@@ -591,16 +591,29 @@ async fn an_agent_asks_waits_extends_and_releases(backend: Backend) {
     assert_eq!(open["assignments"], json!([]));
     assert_eq!(open["openRequests"][0]["id"], request_id.as_str());
 
+    // The approval leaves the request `delivering`: the agent's wait runs through that state
+    // and answers when the worker has delivered it, not at the end of its five seconds.
     approve(&app, &w.sam_token, &request_id).await;
-    run_jobs(&app).await;
-    let delivered = ok(
-        &app,
-        token,
-        "get_request",
-        json!({"request_id": request_id, "wait_seconds": 5}),
-    )
-    .await;
-    assert_eq!(delivered["request"]["state"], "delivered");
+    let asked = std::time::Instant::now();
+    let (delivered, delivered_at) = tokio::join!(
+        ok(
+            &app,
+            token,
+            "get_request",
+            json!({"request_id": request_id, "wait_seconds": 5}),
+        ),
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            run_jobs(&app).await;
+            asked.elapsed()
+        }
+    );
+    let answered = asked.elapsed();
+    assert_eq!(delivered["request"]["state"], "delivered", "{delivered}");
+    assert!(
+        answered >= delivered_at && answered < delivered_at + std::time::Duration::from_secs(1),
+        "answered {answered:?}, delivered at {delivered_at:?}"
+    );
     assert_eq!(delivered["request"]["final"], true);
     assert!(members(&app, &w.group).await.contains(&w.agent));
 
