@@ -1068,6 +1068,57 @@ pub(crate) async fn save_policy(
     Ok(())
 }
 
+/// The packages with the resource role `role_origin_id` of the resource `resource_origin_id`
+/// of `origin_system` among their role scopes, each with its policies: two queries on the same
+/// indexed sub-select (`catalog_resources_origin`, `resource_roles_origin`).
+pub(crate) async fn packages_granting(
+    pool: &AnyPool,
+    origin_system: &str,
+    resource_origin_id: &str,
+    role_origin_id: &str,
+) -> StoreResult<Vec<(AccessPackage, Vec<AssignmentPolicy>)>> {
+    const GRANTING: &str = "SELECT s.package_id FROM package_role_scopes s \
+         JOIN resource_roles r ON r.id = s.role_id \
+         JOIN catalog_resources c ON c.id = r.resource_id \
+         WHERE c.origin_system = $1 AND c.origin_id = $2 AND r.origin_id = $3";
+    let packages = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {PACKAGE_COLUMNS} FROM access_packages t WHERE t.id IN ({GRANTING}) \
+         ORDER BY t.display_name, t.id"
+    )))
+    .bind(origin_system.to_owned())
+    .bind(resource_origin_id.to_owned())
+    .bind(role_origin_id.to_owned())
+    .fetch_all(pool)
+    .await
+    .store()?;
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let policies = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {POLICY_COLUMNS} FROM assignment_policies t \
+         WHERE t.access_package_id IN ({GRANTING}) ORDER BY t.id"
+    )))
+    .bind(origin_system.to_owned())
+    .bind(resource_origin_id.to_owned())
+    .bind(role_origin_id.to_owned())
+    .fetch_all(pool)
+    .await
+    .store()?;
+    let mut policies: Vec<AssignmentPolicy> =
+        policies.iter().map(policy).collect::<StoreResult<_>>()?;
+    packages
+        .iter()
+        .map(|row| {
+            let package = package(row)?;
+            let (own, rest): (Vec<_>, Vec<_>) = policies
+                .drain(..)
+                .partition(|p| p.access_package_id == package.id);
+            policies = rest;
+            Ok((package, own))
+        })
+        .collect()
+}
+
 /// Policies with `enableTargetsToSelfAddAccess`, found in the stored settings document.
 pub(crate) async fn self_requestable_policies(
     pool: &AnyPool,
