@@ -18,6 +18,8 @@ const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const API_SCOPE: &str = "https://graph.microsoft.com/.default";
 const DIRECTORY_READERS: &str = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b";
 const ORDERS_READ_ROLE: &str = "4b1a7c2e-1f3d-4e5a-8b6c-7d8e9f0a1b2c";
+const NOTES_READ: &str = "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b";
+const NOTES_WRITE: &str = "8b2d3f4a-5c6e-4f7a-9b0c-1d2e3f4a5b6c";
 const NOWHERE: &str = "6f0c9a1e-7c1b-4d2e-9a4b-1c2d3e4f5a6b";
 
 fn id(body: &Value) -> String {
@@ -80,6 +82,7 @@ async fn add_member(app: &TestApp, group: &str, member: &str) {
 }
 
 struct Setup {
+    catalog: String,
     agent: String,
     sponsor: String,
     group: String,
@@ -149,6 +152,7 @@ async fn setup(app: &TestApp) -> Setup {
         .await;
     app.admin_policy(&app.admin, &admins).await;
     Setup {
+        catalog,
         agent,
         sponsor: fleet.sponsor,
         group,
@@ -244,6 +248,10 @@ async fn every_kind_of_grant_is_decided_as_tokens_carry_it(backend: Backend) {
         .send(Method::POST, "/v1.0/applications", &app.admin, json!({
             "displayName": "Orders API",
             "appRoles": [{"id": ORDERS_READ_ROLE, "allowedMemberTypes": ["Application"], "displayName": "Read orders", "description": "Read", "value": "Orders.Read", "isEnabled": true}],
+            "api": {"oauth2PermissionScopes": [
+                {"id": NOTES_READ, "value": "Notes.Read", "type": "User", "isEnabled": true, "adminConsentDisplayName": "Read notes", "adminConsentDescription": "Read notes"},
+                {"id": NOTES_WRITE, "value": "Notes.Write", "type": "User", "isEnabled": true, "adminConsentDisplayName": "Write notes", "adminConsentDescription": "Write notes"},
+            ]},
         }))
         .await;
     assert_eq!(api.status, StatusCode::CREATED, "{}", api.body);
@@ -310,10 +318,92 @@ async fn every_kind_of_grant_is_decided_as_tokens_carry_it(backend: Backend) {
     let member = ask(subject(&s.agent), group(&s.group), "member");
     assert_eq!(decision(&app, &token, member).await["decision"], false);
 
-    // A delegated scope is a user's: an agent identity never holds one.
+    // A delegated scope is a user's: an agent identity never holds one; a person holds it
+    // through a grant to itself, matched in any case.
     let scope = json!({"type": "oauth2PermissionScope", "id": "Notes.Read", "properties": {"resourceId": api_sp}});
-    let body = decision(&app, &token, ask(subject(&s.agent), scope, "granted")).await;
+    let body = decision(
+        &app,
+        &token,
+        ask(subject(&s.agent), scope.clone(), "granted"),
+    )
+    .await;
     assert_eq!(body["decision"], false, "{body}");
+    let (uma, uma_token) = app.user_token("Uma User").await;
+    let me = json!({"type": "user", "id": uma});
+    let body = decision(&app, &uma_token, ask(me.clone(), scope.clone(), "granted")).await;
+    assert_eq!(body["decision"], false, "{body}");
+    app.created(
+        &app.admin,
+        "/v1.0/oauth2PermissionGrants",
+        json!({"clientId": api_sp, "consentType": "Principal", "principalId": uma, "resourceId": api_sp, "scope": "Notes.Read"}),
+    )
+    .await;
+    let lower = json!({"type": "oauth2PermissionScope", "id": "notes.read", "properties": {"resourceId": api_sp}});
+    let body = decision(&app, &uma_token, ask(me.clone(), lower, "granted")).await;
+    assert_eq!(body["decision"], true, "{body}");
+    let other = json!({"type": "oauth2PermissionScope", "id": "Notes.Write", "properties": {"resourceId": api_sp}});
+    let body = decision(&app, &uma_token, ask(me.clone(), other.clone(), "granted")).await;
+    assert_eq!(body["decision"], false, "{body}");
+    assert_eq!(body["context"]["requestable"], json!([]));
+
+    // A package with that delegated permission, which people may request, is then offered;
+    // catalogs name the permission by its id, the evaluation by its value.
+    app.created(
+        &app.admin,
+        &format!("{EM}/resourceRequests"),
+        json!({"requestType": "adminAdd", "catalog": {"id": s.catalog}, "resource": {"originId": api_sp, "originSystem": "AadApplication"}}),
+    )
+    .await;
+    let package = app
+        .created(
+            &app.admin,
+            &format!("{EM}/accessPackages"),
+            json!({"displayName": "Note writers", "catalog": {"id": s.catalog}}),
+        )
+        .await;
+    let roles = app
+        .get(
+            &format!("{EM}/catalogs/{}/resourceRoles", s.catalog),
+            &app.admin,
+        )
+        .await;
+    let write = roles.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["originId"] == NOTES_WRITE)
+        .unwrap()["id"]
+        .clone();
+    app.created(
+        &app.admin,
+        &format!("{EM}/accessPackages/{package}/resourceRoleScopes"),
+        json!({"role": {"id": write}}),
+    )
+    .await;
+    let policy = app
+        .created(
+            &app.admin,
+            &format!("{EM}/assignmentPolicies"),
+            json!({
+                "displayName": "Members, a week", "allowedTargetScope": "allMemberUsers",
+                "expiration": {"type": "afterDuration", "duration": "P7D"},
+                "requestorSettings": {"enableTargetsToSelfAddAccess": true},
+                "requestApprovalSettings": {"isApprovalRequiredForAdd": true, "isApprovalRequiredForUpdate": false, "stages": [{"durationBeforeAutomaticDenial": "P2D", "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": s.sponsor}]}]},
+                "accessPackage": {"id": package},
+            }),
+        )
+        .await;
+    let body = decision(&app, &uma_token, ask(me, other.clone(), "granted")).await;
+    let offer = &body["context"]["requestable"][0];
+    assert_eq!(offer["accessPackageId"], package.as_str(), "{body}");
+    assert_eq!(offer["assignmentPolicyId"], policy.as_str());
+    assert_eq!(offer["isApprovalRequired"], true);
+    assert_eq!(offer["isRequestorJustificationRequired"], false);
+    assert_eq!(offer["maximumDuration"], "P7D");
+    assert!(offer["requestBody"].get("justification").is_none());
+    // An agent is not in that policy's scope.
+    let body = decision(&app, &token, ask(subject(&s.agent), other, "granted")).await;
+    assert_eq!(body["context"]["requestable"], json!([]), "{body}");
 }
 
 async fn who_may_ask_about_whom(backend: Backend) {
