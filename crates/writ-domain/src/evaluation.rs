@@ -337,18 +337,15 @@ impl Entitlement {
             )));
         }
         let now = self.now();
-        let mut subjects: HashMap<&str, Resolved> = HashMap::new();
+        let mut ids: Vec<&str> = Vec::new();
         for evaluation in evaluations {
-            let id = evaluation.subject_id.as_str();
-            if subjects.contains_key(id) {
-                continue;
+            if !ids.contains(&evaluation.subject_id.as_str()) {
+                ids.push(&evaluation.subject_id);
             }
-            if !self.may_evaluate(caller, id, now).await? {
-                return Err(DomainError::forbidden(
-                    "a principal may evaluate its own access only; administrators and the \
-                     subject's sponsors or owners may evaluate anyone's",
-                ));
-            }
+        }
+        self.require_may_evaluate(caller, &ids, now).await?;
+        let mut subjects: HashMap<&str, Resolved> = HashMap::with_capacity(ids.len());
+        for id in ids {
             subjects.insert(id, self.evaluated_subject(caller, id).await?);
         }
         let mut decisions = Vec::with_capacity(evaluations.len());
@@ -374,18 +371,43 @@ impl Entitlement {
         Ok(decisions)
     }
 
-    /// Whether `caller` may ask about `subject_id`: itself, an administrator, or a sponsor or
-    /// owner of the subject by DESIGN section 5's resolver.
-    async fn may_evaluate(
+    /// `403` unless `caller` may ask about every one of `subject_ids`: itself, or anyone for an
+    /// administrator, or principals it sponsors or owns by DESIGN section 5's resolver (one
+    /// read for the whole batch). The refusal is the same whether or not a subject exists.
+    async fn require_may_evaluate(
         &self,
         caller: &Caller,
-        subject_id: &str,
+        subject_ids: &[&str],
         now: OffsetDateTime,
-    ) -> DomainResult<bool> {
-        if caller.id == subject_id || caller.is_em_admin() || caller.is_global_reader() {
-            return Ok(true);
+    ) -> DomainResult<()> {
+        let others: Vec<String> = subject_ids
+            .iter()
+            .filter(|id| **id != caller.id)
+            .map(|id| (*id).to_owned())
+            .collect();
+        if others.is_empty() || caller.is_em_admin() || caller.is_global_reader() {
+            return Ok(());
         }
-        self.sponsors_or_owns(caller, subject_id, now).await
+        // Only an enabled human user sponsors (as `sponsors_or_owns` rules).
+        let sponsored: Vec<String> = if caller.is_human_user() && caller.enabled {
+            self.store()
+                .human_sponsors_of(&others, now)
+                .await?
+                .into_iter()
+                .filter(|(_, sponsor)| sponsor.id == caller.id)
+                .map(|(target, _)| target)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if others.iter().all(|id| sponsored.contains(id)) {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(
+                "a principal may evaluate its own access only; administrators and the subject's \
+                 sponsors or owners may evaluate anyone's",
+            ))
+        }
     }
 
     /// The subject with this id if it exists and is enabled: the caller itself without a read.

@@ -411,7 +411,7 @@ async fn who_may_ask_about_whom(backend: Backend) {
     let s = setup(&app).await;
     let fleet_two = fleet_two(&app, &s).await;
     let (token, _) = agent_token(&app, &s.agent, API_SCOPE).await;
-    let (_, stranger) = app.user_token("Uma User").await;
+    let (uma, stranger) = app.user_token("Uma User").await;
     let sponsor = login(&app, "samsponsor").await;
     let about = |who: &str| ask(subject(who), group(&s.group), "member");
 
@@ -449,6 +449,34 @@ async fn who_may_ask_about_whom(backend: Backend) {
             body["context"]["requestable"][0]["accessPackageId"],
             s.package.as_str()
         );
+    }
+    // A batch about both of the sponsor's agents (and itself); one subject it does not sponsor
+    // refuses all.
+    let batch = |third: &str| {
+        json!({"resource": group(&s.group), "action": {"name": "member"}, "evaluations": [
+            {"subject": subject(&s.agent)}, {"subject": subject(&fleet_two)}, {"subject": subject(third)},
+        ]})
+    };
+    let reply = app
+        .send(
+            Method::POST,
+            "/access/v1/evaluations",
+            &sponsor,
+            batch(&s.sponsor),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["evaluations"].as_array().unwrap().len(), 3);
+    for third in [NOWHERE, uma.as_str()] {
+        let reply = app
+            .send(
+                Method::POST,
+                "/access/v1/evaluations",
+                &sponsor,
+                batch(third),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
     }
     // An administrator asking about no one gets a plain `false`.
     let body = decision(&app, &app.admin, about(NOWHERE)).await;
