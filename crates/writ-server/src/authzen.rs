@@ -19,6 +19,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -86,12 +88,31 @@ pub async fn configuration(State(state): State<AppState>) -> Json<WireAuthzenCon
     })
 }
 
+/// AuthZEN's request identifier: a PEP may send `X-Request-ID`, and the PDP answers with the
+/// same value.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// `body` with the request's `X-Request-ID` echoed (a value of at most 256 bytes; a longer one
+/// is not repeated).
+fn answer(headers: &HeaderMap, body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    if let Some(id) = headers
+        .get(&X_REQUEST_ID)
+        .filter(|v| v.len() <= MAX_TEXT)
+        .cloned()
+    {
+        response.headers_mut().insert(X_REQUEST_ID, id);
+    }
+    response
+}
+
 /// `POST /access/v1/evaluation`.
 pub async fn evaluation(
     auth: Authenticated,
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let fields = &body.fields;
     only(fields, &["subject", "resource", "action", "context"], "")?;
     let evaluation = read_evaluation(fields, None, "")?;
@@ -99,15 +120,19 @@ pub async fn evaluation(
         .entitlement
         .evaluate(&auth.caller, &evaluation)
         .await?;
-    Ok(Json(decision_json(&state.settings.public_url, &decision)))
+    Ok(answer(
+        &headers,
+        decision_json(&state.settings.public_url, &decision),
+    ))
 }
 
 /// `POST /access/v1/evaluations`.
 pub async fn evaluations(
     auth: Authenticated,
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let fields = &body.fields;
     only(
         fields,
@@ -139,7 +164,7 @@ pub async fn evaluations(
             .entitlement
             .evaluate(&auth.caller, &evaluation)
             .await?;
-        return Ok(Json(decision_json(public, &decision)));
+        return Ok(answer(&headers, decision_json(public, &decision)));
     }
     if items.len() > MAX_BATCH {
         return Err(ApiError::bad_request(format!(
@@ -162,7 +187,7 @@ pub async fn evaluations(
         .evaluate_batch(&auth.caller, &batch, semantic)
         .await?;
     let evaluations: Vec<Value> = decisions.iter().map(|d| decision_json(public, d)).collect();
-    Ok(Json(json!({ "evaluations": evaluations })))
+    Ok(answer(&headers, json!({ "evaluations": evaluations })))
 }
 
 /// A decision as AuthZEN answers it: `{decision}`, with, for `false`, a `context` saying why

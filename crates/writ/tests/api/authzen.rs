@@ -208,6 +208,20 @@ async fn a_denial_names_what_to_request_and_the_decision_follows_the_grant(backe
 
     let allowed = decision(&app, &token, question.clone()).await;
     assert_eq!(allowed, json!({"decision": true}));
+    // AuthZEN's request identifier comes back.
+    let reply = app
+        .request(
+            Method::POST,
+            "/access/v1/evaluation",
+            Some(&token),
+            Some(axum::body::Body::from(question.to_string())),
+            &[
+                ("content-type", "application/json"),
+                ("x-request-id", "pep-42"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.headers.get("x-request-id").unwrap(), "pep-42");
 
     // A second before the assignment's end it is held; at the end it is not.
     app.clock
