@@ -67,8 +67,9 @@ pub trait EntitlementStore: Send + Sync {
     /// The callouts of the requests and assignments `holder_ids`, oldest first.
     async fn callouts_of(&self, holder_ids: &[String]) -> StoreResult<Vec<crate::model::Callout>>;
     /// The packages that grant one resource role — the role `role_origin_id` of the resource
-    /// `resource_origin_id` of `origin_system`, in any catalog — each with its policies, hidden
-    /// packages included, by package name then id. Access evaluation's actionable denial.
+    /// `resource_origin_id` of `origin_system`, in any catalog — each with its policies (a
+    /// package without one is left out), hidden packages included, by package name then id.
+    /// Access evaluation's actionable denial.
     async fn packages_granting(
         &self,
         origin_system: &str,
