@@ -8,7 +8,9 @@
 //! (`storm.rs`), or `… -- [--postgres postgres://…] --portal N` for the portal's pages alone
 //! (`portal.rs`: a sponsor of 500 agents, an approver with 200 pending stages, N requests a page),
 //! or `… -- [--postgres postgres://…] --waits N` for readers waiting with `Prefer: wait` woken by
-//! approvals (`waits.rs`).
+//! approvals (`waits.rs`), or `… -- [--postgres postgres://…] --evaluations N
+//! [--evaluation-rate R]` for access evaluation alone under an open-loop load (`evaluations.rs`:
+//! N requests at R/s, default 5,000).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -23,6 +25,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod evaluations;
 mod loaded;
 mod portal;
 mod storm;
@@ -49,6 +52,10 @@ struct Args {
     portal: usize,
     /// Requests waited on with `Prefer: wait` (`--waits N`, run alone).
     waits: usize,
+    /// Access evaluations sent open-loop (`--evaluations N`, run alone).
+    evaluations: usize,
+    /// Their schedule, per second (`--evaluation-rate R`).
+    evaluation_rate: f64,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
     max_batch: Option<u32>,
     /// The job worker's passes side by side (`WorkerConfig::parallel_passes`).
@@ -70,6 +77,8 @@ fn args() -> Args {
         storm: 0,
         portal: 0,
         waits: 0,
+        evaluations: 0,
+        evaluation_rate: 5000.0,
         max_batch: None,
         passes: None,
         no_sqlite: false,
@@ -90,6 +99,11 @@ fn args() -> Args {
             "--storm" => out.storm = value.parse().expect("--storm N"),
             "--portal" => out.portal = value.parse().expect("--portal N"),
             "--waits" => out.waits = value.parse().expect("--waits N"),
+            "--evaluations" => out.evaluations = value.parse().expect("--evaluations N"),
+            "--evaluation-rate" => {
+                out.evaluation_rate = value.parse().expect("--evaluation-rate R");
+                assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
+            }
             "--passes" => out.passes = Some(value.parse().expect("--passes N")),
             "--max-batch" => out.max_batch = Some(value.parse().expect("--max-batch N")),
             "--no-sqlite" => {
@@ -273,6 +287,14 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         )
         .await;
         return storm::rows(backend, &figures);
+    }
+    if args.evaluations > 0 {
+        // Alone: a measure of reads, which the other phases' writes would disturb.
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let figures =
+            evaluations::evaluations(&http, &base, &token, args.evaluations, args.evaluation_rate)
+                .await;
+        return evaluations::rows(backend, &figures);
     }
     if args.portal > 0 {
         // Alone too: the pages list what the earlier phases would have left behind.

@@ -77,6 +77,11 @@ impl Caller {
         self.holds(roles::GLOBAL_ADMINISTRATOR)
     }
 
+    /// Global Reader: reads everything a Global Administrator can.
+    pub fn is_global_reader(&self) -> bool {
+        self.holds(roles::GLOBAL_READER)
+    }
+
     pub fn is_human_user(&self) -> bool {
         self.kind == PrincipalKind::User && !self.is_agent
     }

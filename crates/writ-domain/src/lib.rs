@@ -12,6 +12,7 @@ pub mod duration;
 pub mod email;
 pub mod entitlement;
 pub mod error;
+pub mod evaluation;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod authzen;
 pub mod browser;
 pub mod callout_tokens;
 pub mod client_address;
@@ -249,6 +250,10 @@ fn plain_routes() -> Routes {
         .with(mcp::routes)
         .section("writ", true)
         .with(writ_api::routes)
+        .section("accessEvaluation", true)
+        .with(authzen::routes)
+        .section("accessEvaluation", false)
+        .with(authzen::metadata_routes)
 }
 
 /// Every route with its documentation, Graph routes expanded under both prefixes.

@@ -1068,6 +1068,79 @@ pub(crate) async fn save_policy(
     Ok(())
 }
 
+/// A package as [`packages_granting`] reads it beside each of its policies (`package_*` columns).
+#[derive(FromRow)]
+struct GrantingPackageRow {
+    package_id: String,
+    package_catalog_id: String,
+    package_display_name: String,
+    package_description: Option<String>,
+    package_is_hidden: DbBool,
+    package_created_at: i64,
+    package_modified_at: i64,
+}
+
+impl TryFrom<GrantingPackageRow> for AccessPackage {
+    type Error = StoreError;
+
+    fn try_from(p: GrantingPackageRow) -> StoreResult<Self> {
+        Ok(AccessPackage {
+            id: p.package_id,
+            catalog_id: p.package_catalog_id,
+            display_name: p.package_display_name,
+            description: p.package_description,
+            is_hidden: p.package_is_hidden.into(),
+            created_date_time: from_micros(p.package_created_at),
+            modified_date_time: from_micros(p.package_modified_at),
+        })
+    }
+}
+
+/// The packages with the resource role `role_origin_id` of the resource `resource_origin_id`
+/// of `origin_system` among their role scopes, each with its policies (a package without a
+/// policy is left out: nothing could request it), by package name then id: one query, each row a
+/// policy with its package, on the indexed sub-select of the packages granting the role
+/// (`catalog_resources_origin`, `resource_roles_origin`).
+pub(crate) async fn packages_granting(
+    pool: &AnyPool,
+    origin_system: &str,
+    resource_origin_id: &str,
+    role_origin_id: &str,
+) -> StoreResult<Vec<(AccessPackage, Vec<AssignmentPolicy>)>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {POLICY_COLUMNS}, p.id AS package_id, p.catalog_id AS package_catalog_id, \
+         p.display_name AS package_display_name, p.description AS package_description, \
+         p.is_hidden AS package_is_hidden, p.created_at AS package_created_at, \
+         p.modified_at AS package_modified_at \
+         FROM assignment_policies t JOIN access_packages p ON p.id = t.access_package_id \
+         WHERE t.access_package_id IN (SELECT s.package_id FROM package_role_scopes s \
+             JOIN resource_roles r ON r.id = s.role_id \
+             JOIN catalog_resources c ON c.id = r.resource_id \
+             WHERE c.origin_system = $1 AND c.origin_id = $2 AND r.origin_id = $3) \
+         ORDER BY p.display_name, p.id, t.id"
+    )))
+    .bind(origin_system.to_owned())
+    .bind(resource_origin_id.to_owned())
+    .bind(role_origin_id.to_owned())
+    .fetch_all(pool)
+    .await
+    .store()?;
+    let mut out: Vec<(AccessPackage, Vec<AssignmentPolicy>)> = Vec::new();
+    for row in &rows {
+        let policy = policy(row)?;
+        match out.last_mut() {
+            Some((package, policies)) if package.id == policy.access_package_id => {
+                policies.push(policy);
+            }
+            _ => {
+                let package: AccessPackage = decode::<GrantingPackageRow, _>(row)?;
+                out.push((package, vec![policy]));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Policies with `enableTargetsToSelfAddAccess`, found in the stored settings document.
 pub(crate) async fn self_requestable_policies(
     pool: &AnyPool,

@@ -738,6 +738,51 @@ impl DirectoryStore for SqlStore {
         crate::assignments::principal_names(&self.pool, self.backend, ids).await
     }
 
+    async fn is_group_owner(
+        &self,
+        group_id: &str,
+        owner_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM group_owners WHERE group_id = $1 AND owner_id = $2 \
+             AND (ends_at IS NULL OR ends_at > $3)",
+        )
+        .bind(group_id.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(to_micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .store()?;
+        Ok(row.try_get::<i64, _>("n").store()? > 0)
+    }
+
+    async fn permission_grants_reaching(
+        &self,
+        principal_id: &str,
+        resource_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<PermissionGrant>> {
+        // Two indexed branches (the principal's own grants, the tenant-wide ones) rather than
+        // an `OR` the planner would answer with a scan.
+        let sql = format!(
+            "SELECT {cols} FROM oauth2_permission_grants t WHERE t.principal_id = $1 \
+             AND t.resource_id = $2 AND t.consent_type = 'Principal' \
+             AND (t.ends_at IS NULL OR t.ends_at > $3) \
+             UNION ALL SELECT {cols} FROM oauth2_permission_grants t WHERE t.resource_id = $2 \
+             AND t.consent_type = 'AllPrincipals' AND (t.ends_at IS NULL OR t.ends_at > $3)",
+            cols = rows::PERMISSION_GRANT_COLUMNS
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(principal_id.to_owned())
+            .bind(resource_id.to_owned())
+            .bind(to_micros(now))
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        found.iter().map(rows::permission_grant).collect()
+    }
+
     async fn human_sponsors_of(
         &self,
         ids: &[String],
@@ -908,6 +953,21 @@ impl EntitlementStore for SqlStore {
 
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>> {
         em::self_requestable_policies(&self.pool).await
+    }
+
+    async fn packages_granting(
+        &self,
+        origin_system: &str,
+        resource_origin_id: &str,
+        role_origin_id: &str,
+    ) -> StoreResult<Vec<(AccessPackage, Vec<AssignmentPolicy>)>> {
+        em::packages_granting(
+            &self.pool,
+            origin_system,
+            resource_origin_id,
+            role_origin_id,
+        )
+        .await
     }
 
     async fn incompatible_packages(

@@ -32,6 +32,8 @@ mod auth;
 mod authorization;
 #[path = "api/authorize.rs"]
 mod authorize;
+#[path = "api/authzen.rs"]
+mod authzen;
 #[path = "api/bounds.rs"]
 mod bounds;
 #[path = "api/browser_sign_in.rs"]

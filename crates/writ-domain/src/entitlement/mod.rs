@@ -106,7 +106,7 @@ impl Entitlement {
     }
 
     /// The bound on the assignments of `target`: `WRIT_MAX_AGENT_ACCESS` for an agent.
-    fn agent_limit(&self, target: &Subject) -> Option<time::Duration> {
+    pub(crate) fn agent_limit(&self, target: &Subject) -> Option<time::Duration> {
         target.is_agent.then_some(self.max_agent_access)
     }
 

@@ -117,6 +117,23 @@ pub trait DirectoryStore: Send + Sync {
         member_id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
+    /// Whether the principal is a current owner of the group (any holder) at `now`: access
+    /// evaluation's `owner` action.
+    async fn is_group_owner(
+        &self,
+        group_id: &str,
+        owner_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// The delegated grants in force at `now` on the API `resource_id` that reach
+    /// `principal_id`: its own (`Principal`) and those for every user (`AllPrincipals`). Access
+    /// evaluation's `granted` action.
+    async fn permission_grants_reaching(
+        &self,
+        principal_id: &str,
+        resource_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<PermissionGrant>>;
     /// (id, displayName) of the users and service principals with these ids.
     async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>>;
     /// (object id, recipient) for each enabled human user among the sponsors of one of `ids`,

@@ -66,6 +66,16 @@ pub trait EntitlementStore: Send + Sync {
     async fn callout(&self, id: &str) -> StoreResult<Option<crate::model::Callout>>;
     /// The callouts of the requests and assignments `holder_ids`, oldest first.
     async fn callouts_of(&self, holder_ids: &[String]) -> StoreResult<Vec<crate::model::Callout>>;
+    /// The packages that grant one resource role — the role `role_origin_id` of the resource
+    /// `resource_origin_id` of `origin_system`, in any catalog — each with its policies (a
+    /// package without one is left out), hidden packages included, by package name then id.
+    /// Access evaluation's actionable denial.
+    async fn packages_granting(
+        &self,
+        origin_system: &str,
+        resource_origin_id: &str,
+        role_origin_id: &str,
+    ) -> StoreResult<Vec<(AccessPackage, Vec<AssignmentPolicy>)>>;
     /// Every policy that lets targets request for themselves (`enableTargetsToSelfAddAccess`).
     async fn self_requestable_policies(&self) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Packages this package is incompatible with (`outgoing`) or that are incompatible with it.

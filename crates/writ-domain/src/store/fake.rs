@@ -298,4 +298,22 @@ impl DirectoryStore for FakeDirectory {
     async fn principal_names(&self, _ids: &[String]) -> StoreResult<Vec<(String, String)>> {
         not_faked("principal_names")
     }
+
+    async fn is_group_owner(
+        &self,
+        _group_id: &str,
+        _owner_id: &str,
+        _now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        not_faked("is_group_owner")
+    }
+
+    async fn permission_grants_reaching(
+        &self,
+        _principal_id: &str,
+        _resource_id: &str,
+        _now: OffsetDateTime,
+    ) -> StoreResult<Vec<PermissionGrant>> {
+        not_faked("permission_grants_reaching")
+    }
 }

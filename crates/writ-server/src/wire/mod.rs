@@ -26,6 +26,7 @@ pub fn all_schemas() -> Vec<NamedSchema> {
     let mut schemas = entitlement::schemas();
     schemas.extend(directory::schemas());
     schemas.extend(writ::schemas());
+    schemas.extend(crate::authzen::schemas());
     // A type referenced from several others is collected once per reference.
     let mut seen = std::collections::HashSet::new();
     schemas.retain(|(name, _)| seen.insert(name.clone()));

@@ -755,6 +755,50 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [401; 9],
         ),
+        // Access evaluation (issue 18, part F; authzen.rs): administrators may evaluate anyone,
+        // everyone else only itself (sponsors are covered in authzen.rs), and a principal that
+        // does not exist is refused the same way; the metadata is public.
+        (
+            "evaluate another principal's access",
+            Method::POST,
+            "/access/v1/evaluation".to_owned(),
+            Some(
+                json!({"subject": {"type": "user", "id": ordinary}, "resource": {"type": "group", "id": group}, "action": {"name": "member"}}),
+            ),
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "evaluate a principal that does not exist",
+            Method::POST,
+            "/access/v1/evaluation".to_owned(),
+            Some(
+                json!({"subject": {"type": "agent", "id": "6f0c9a1e-7c1b-4d2e-9a4b-1c2d3e4f5a6b"}, "resource": {"type": "group", "id": group}, "action": {"name": "member"}}),
+            ),
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "evaluate another principal's access in a batch",
+            Method::POST,
+            "/access/v1/evaluations".to_owned(),
+            Some(
+                json!({"subject": {"type": "user", "id": ordinary}, "action": {"name": "member"}, "evaluations": [{"resource": {"type": "group", "id": group}}]}),
+            ),
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "evaluate with a body missing its subject",
+            Method::POST,
+            "/access/v1/evaluation".to_owned(),
+            Some(json!({"resource": {"type": "group", "id": group}, "action": {"name": "member"}})),
+            [400; 9],
+        ),
+        (
+            "read the AuthZEN metadata",
+            Method::GET,
+            "/.well-known/authzen-configuration".to_owned(),
+            None,
+            [200; 9],
+        ),
         // Tokens for people (user_tokens.rs): revoking another user's sign-ins is a user
         // administrator's; one's own is anyone's; userinfo answers people's tokens only.
         (

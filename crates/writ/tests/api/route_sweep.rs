@@ -460,6 +460,15 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         ),
         ("getApplicablePolicyRequirements", json!({})),
         ("refresh", json!({})),
+        // Access evaluation (issue 18, part F).
+        (
+            "evaluation",
+            json!({"subject": {"type": "user", "id": other_user}, "resource": {"type": "group", "id": group}, "action": {"name": "member"}, "context": {}}),
+        ),
+        (
+            "evaluations",
+            json!({"subject": {"type": "user", "id": other_user}, "action": {"name": "member"}, "options": {"evaluations_semantic": "deny_on_first_deny"}, "evaluations": [{"resource": {"type": "group", "id": group}}, {"resource": {"type": "appRole", "id": group, "properties": {"resourceId": group}}, "action": {"name": "assigned"}}]}),
+        ),
     ] {
         seeds.entry(kind).or_default().push(body);
     }
