@@ -462,7 +462,7 @@ impl Entitlement {
         let requestable = if held {
             Vec::new()
         } else {
-            self.requestable_for(subject, grant).await?
+            self.requestable_granting(subject, grant).await?
         };
         Ok(Decision {
             decision: held,
@@ -581,7 +581,7 @@ impl Entitlement {
 
     /// The packages that grant exactly `grant`, are not hidden, and that `subject` may request
     /// for itself now, one entry per such policy.
-    async fn requestable_for(
+    async fn requestable_granting(
         &self,
         subject: &Subject,
         grant: &Grant,

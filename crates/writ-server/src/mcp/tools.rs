@@ -21,10 +21,12 @@ use writ_domain::entitlement::{
     Answer, Assignment, AssignmentRequest, AssignmentRequestInput, PolicyRequirements,
     RequestablePackage,
 };
-use writ_domain::model::{Expiration, RequestSchedule, RequestState, Subject};
+use writ_domain::evaluation::Evaluation;
+use writ_domain::model::{Expiration, PrincipalKind, RequestSchedule, RequestState, Subject};
 
 use super::{INTERNAL_ERROR, INVALID_PARAMS, RpcResult};
 use crate::auth::Authenticated;
+use crate::authzen::decision_json;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::{instant, optional_instant};
@@ -448,10 +450,6 @@ struct ReleaseArgs {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(
-    dead_code,
-    reason = "validated now; read once access evaluation is wired in"
-)]
 struct CheckArgs {
     resource: CheckResource,
     action: CheckAction,
@@ -460,10 +458,6 @@ struct CheckArgs {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(
-    dead_code,
-    reason = "validated now; read once access evaluation is wired in"
-)]
 struct CheckResource {
     #[serde(rename = "type")]
     kind: String,
@@ -474,10 +468,6 @@ struct CheckResource {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(
-    dead_code,
-    reason = "validated now; read once access evaluation is wired in"
-)]
 struct CheckAction {
     name: String,
 }
@@ -733,7 +723,7 @@ pub async fn call(state: &AppState, auth: &Authenticated, params: &Value) -> Rpc
         }),
     };
     let outcome = match name {
-        "check_access" => check_access(&args),
+        "check_access" => check_access(state, auth, &args).await,
         "list_requestable_packages" => list_requestable_packages(state, auth, &args).await,
         "describe_package" => describe_package(state, auth, &args).await,
         "request_access" => request_access(state, auth, &ctx, &args).await,
@@ -758,12 +748,37 @@ pub async fn call(state: &AppState, auth: &Authenticated, params: &Value) -> Rpc
     }
 }
 
-/// Registered with its schema; access evaluation (issue 18, part F) is wired in at the merge.
-fn check_access(args: &Value) -> ToolResult {
-    let _: CheckArgs = arguments(args)?;
-    Err(invalid(
-        "check_access is not available yet on this server: use list_requestable_packages and list_my_access",
-    ))
+/// Access evaluation (DESIGN section 16) of the acting subject, as `POST /access/v1/evaluation`
+/// decides it and with the same `context` on a denial. The tool names a delegated scope `scope`
+/// (AuthZEN's resource type is `oauth2PermissionScope`).
+async fn check_access(state: &AppState, auth: &Authenticated, args: &Value) -> ToolResult {
+    let args: CheckArgs = arguments(args)?;
+    let em = &state.entitlement;
+    let subject = em
+        .acting_subject(&auth.caller, args.agent_id.as_deref())
+        .await?;
+    let subject_type = match (subject.is_agent, subject.kind) {
+        (true, _) => "agent",
+        (false, PrincipalKind::User) => "user",
+        (false, PrincipalKind::ServicePrincipal) => "servicePrincipal",
+    };
+    let resource_type = match args.resource.kind.as_str() {
+        "scope" => "oauth2PermissionScope",
+        other => other,
+    };
+    let owner = args
+        .resource
+        .properties
+        .get("resourceId")
+        .and_then(Value::as_str);
+    let evaluation = Evaluation::new(
+        ("", "", ""),
+        (subject_type, &subject.id),
+        (resource_type, &args.resource.id, owner),
+        &args.action.name,
+    )?;
+    let decision = em.evaluate(&auth.caller, &evaluation).await?;
+    Ok(decision_json(&state.settings.public_url, &decision))
 }
 
 async fn list_requestable_packages(

@@ -531,6 +531,28 @@ async fn an_agent_asks_waits_extends_and_releases(backend: Backend) {
     .await;
     assert!(unknown.contains(MISSING), "{unknown}");
 
+    // Access evaluation: not a member, and the denial names the package that grants it.
+    let check = ok(
+        &app,
+        token,
+        "check_access",
+        json!({"resource": {"type": "group", "id": w.group}, "action": {"name": "member"}}),
+    )
+    .await;
+    assert_eq!(check["decision"], false, "{check}");
+    let offered = &check["context"]["requestable"][0];
+    assert_eq!(offered["accessPackageId"], w.package, "{check}");
+    assert_eq!(offered["isApprovalRequired"], true, "{check}");
+    assert_eq!(offered["isRequestorJustificationRequired"], true, "{check}");
+    let elsewhere = refused(
+        &app,
+        token,
+        "check_access",
+        json!({"resource": {"type": "group", "id": w.group}, "action": {"name": "assigned"}}),
+    )
+    .await;
+    assert!(elsewhere.contains("action"), "{elsewhere}");
+
     // The domain's refusals come back as tool errors with its message.
     let answers = json!({w.question.clone(): "SUP-42"});
     let no_reason = refused(
@@ -616,6 +638,14 @@ async fn an_agent_asks_waits_extends_and_releases(backend: Backend) {
     );
     assert_eq!(delivered["request"]["final"], true);
     assert!(members(&app, &w.group).await.contains(&w.agent));
+    let check = ok(
+        &app,
+        token,
+        "check_access",
+        json!({"resource": {"type": "group", "id": w.group}, "action": {"name": "member"}}),
+    )
+    .await;
+    assert_eq!(check, json!({"decision": true}));
 
     let held = ok(&app, token, "list_my_access", json!({})).await;
     let assignments = held["assignments"].as_array().unwrap();
@@ -669,15 +699,19 @@ async fn an_agent_asks_waits_extends_and_releases(backend: Backend) {
     .await;
     assert!(!again.is_empty());
 
-    // check_access waits for access evaluation (issue 18, part F): a tool error until then.
-    let check = refused(
+    // Released: denied again at once, with the package to ask for again.
+    let check = ok(
         &app,
         token,
         "check_access",
         json!({"resource": {"type": "group", "id": w.group}, "action": {"name": "member"}}),
     )
     .await;
-    assert!(check.contains("not available yet"), "{check}");
+    assert_eq!(check["decision"], false, "{check}");
+    assert_eq!(
+        check["context"]["requestable"][0]["accessPackageId"],
+        w.package
+    );
 
     // Each change made through the tools says so in its audit record; Graph's do not.
     let records = app.store.audit_records(10_000).await.unwrap();
@@ -809,6 +843,11 @@ async fn an_agent_cannot_act_for_another(backend: Backend) {
         let sibling = refused(&app, token, tool, json!({"agent_id": w.quiet_agent})).await;
         assert!(sibling.contains(&w.quiet_agent));
     }
+    // Nor whether another agent holds something.
+    let check = |agent: &str| json!({"resource": {"type": "group", "id": w.group}, "action": {"name": "member"}, "agent_id": agent});
+    let real = refused(&app, token, "check_access", check(&w.other_agent)).await;
+    let missing = refused(&app, token, "check_access", check(MISSING)).await;
+    same(real, missing, &w.other_agent);
     let real = refused(&app, token, "request_access", json!({"package_id": w.package, "justification": "x", "answers": answers, "agent_id": w.other_agent})).await;
     let missing = refused(&app, token, "request_access", json!({"package_id": w.package, "justification": "x", "answers": answers, "agent_id": MISSING})).await;
     same(real, missing, &w.other_agent);
