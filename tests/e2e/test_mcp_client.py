@@ -1,15 +1,18 @@
-"""The MCP server at `/mcp` (issue 18, part H) driven by the official Python `mcp` SDK's streamable
-HTTP client against a real `writ serve`, on SQLite and on PostgreSQL.
+"""The MCP server at `/mcp` (issue 18) driven by the official Python `mcp` SDK's streamable HTTP
+client against a real `writ serve`, on SQLite and on PostgreSQL: the issue's acceptance scenario.
 
 An agent holding its own client-credentials token connects (the SDK negotiates the protocol: it
 probes the stateless `server/discover` first and falls back to the `initialize` handshake Writ
-serves), lists the tools with their schemas, reads what package "Ticket tools" takes
-(`describe_package`: a sponsor's approval and a justification), asks for it (`request_access`),
-and follows the request (`get_request`) while its sponsor approves through the Graph API; the
-server's own job worker delivers it. `list_my_access` then shows the assignment, the agent is a
-member of the group, and `release_access` ends the access at once. Without a token the endpoint
-answers 401 with `WWW-Authenticate` naming its RFC 9728 metadata, which names Writ's issuer.
-"""
+serves) and lists the tools with their schemas. `check_access` on a group says no and names the
+package that grants it ("Ticket tools": the group's membership and an app role of an API), with
+what its policy asks; `describe_package` says the same (a sponsor's approval, a justification);
+`request_access` without a justification is refused with the domain's reason, with one it is
+submitted. The sponsor approves through the Graph API, the server's own worker delivers, and one
+`get_request` with `wait_seconds` answers `delivered` within a second of the delivery (read from
+the request's `completedDateTime`). `check_access` then says yes, and a token for the API now
+carries the role. `release_access` ends it: `check_access` says no and a new token has no role
+at once. Without a token the endpoint answers 401 with `WWW-Authenticate` naming its RFC 9728
+metadata, which names Writ's issuer."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import asyncio
 import json
 import secrets
 import time
+from datetime import datetime
 
 import httpx2
 from mcp import Client
@@ -27,6 +31,8 @@ from test_catalogs_sdk import password_token
 from writ_harness import http
 
 EM = "identityGovernance/entitlementManagement"
+TICKETS_ROLE_ID = "5b0c7a7e-4c1e-4f0e-9a57-0d1c3e2f6a11"
+TICKETS_ROLE = "Tickets.Work"
 # How long the worker may take to route and to deliver (it is woken at once; this is slack).
 WINDOW_S = 10.0
 
@@ -60,16 +66,25 @@ def world(writ, prefix: str) -> dict:
     group = created(writ, "groups", {
         "displayName": f"{prefix} ticket tools", "mailNickname": f"{prefix}-tickets",
         "mailEnabled": False, "securityEnabled": True})
+    api = created(writ, "applications", {
+        "displayName": f"{prefix} tickets API",
+        "appRoles": [{"id": TICKETS_ROLE_ID, "allowedMemberTypes": ["Application"],
+                      "value": TICKETS_ROLE, "displayName": "Work tickets",
+                      "description": "Work tickets", "isEnabled": True}]})
+    api_sp = created(writ, "servicePrincipals", {"appId": api["appId"]})
     catalog = created(writ, f"{EM}/catalogs", {"displayName": f"{prefix} support"})
-    created(writ, f"{EM}/resourceRequests", {
-        "requestType": "adminAdd", "catalog": {"id": catalog["id"]},
-        "resource": {"originId": group["id"], "originSystem": "AadGroup"}})
+    for origin, system in ((group["id"], "AadGroup"), (api_sp["id"], "AadApplication")):
+        created(writ, f"{EM}/resourceRequests", {
+            "requestType": "adminAdd", "catalog": {"id": catalog["id"]},
+            "resource": {"originId": origin, "originSystem": system}})
     package = created(writ, f"{EM}/accessPackages",
                       {"displayName": "Ticket tools", "catalog": {"id": catalog["id"]}})
     roles = writ.get_json(f"{EM}/catalogs/{catalog['id']}/resourceRoles")["value"]
     member = next(r for r in roles if r["originId"] == f"Member_{group['id']}")
-    created(writ, f"{EM}/accessPackages/{package['id']}/resourceRoleScopes",
-            {"role": {"id": member["id"]}})
+    app_role = next(r for r in roles if r["originId"] == TICKETS_ROLE_ID)
+    for role in (member, app_role):
+        created(writ, f"{EM}/accessPackages/{package['id']}/resourceRoleScopes",
+                {"role": {"id": role["id"]}})
     created(writ, f"{EM}/assignmentPolicies", {
         "displayName": "Agents, approved by a sponsor",
         "allowedTargetScope": "allDirectoryAgentIdentities",
@@ -81,12 +96,18 @@ def world(writ, prefix: str) -> dict:
             "stages": [{"durationBeforeAutomaticDenial": "P7D", "primaryApprovers": [
                 {"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}]}]},
         "accessPackage": {"id": package["id"]}})
-    agent_token = token_for(writ, agent["appId"], secret.json()["secretText"], GRAPH_SCOPE)
+    agent_secret = secret.json()["secretText"]
+    agent_token = token_for(writ, agent["appId"], agent_secret, GRAPH_SCOPE)
     return {
         "agent": agent, "agent_token": agent_token["access_token"], "group": group,
-        "package": package,
+        "package": package, "agent_secret": agent_secret, "api": api, "api_sp": api_sp,
         "sponsor_token": password_token(writ, f"{prefix}-sponsor@example.org", password),
     }
+
+
+def iso_seconds(text: str) -> float:
+    """An ISO 8601 UTC instant (Graph's `…Z`, fractions kept) as seconds since the epoch."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def structured(result) -> dict:
@@ -135,6 +156,16 @@ def test_an_agent_requests_access_through_mcp(writ):
                     assert tool.input_schema["type"] == "object", tool
                     assert tool.output_schema["type"] == "object", tool
 
+                # Denied, and told which package would grant it and what its policy asks.
+                membership = {"resource": {"type": "group", "id": w["group"]["id"]},
+                              "action": {"name": "member"}}
+                denied = structured(await client.call_tool("check_access", membership))
+                assert denied["decision"] is False, denied
+                [offer] = denied["context"]["requestable"]
+                assert offer["accessPackageId"] == package_id, denied
+                assert offer["isApprovalRequired"] is True, offer
+                assert offer["isRequestorJustificationRequired"] is True, offer
+
                 listed = structured(await client.call_tool("list_requestable_packages", {}))
                 assert [p["id"] for p in listed["packages"]] == [package_id], listed
                 described = structured(
@@ -142,7 +173,7 @@ def test_an_agent_requests_access_through_mcp(writ):
                 policy = described["package"]["policies"][0]
                 assert policy["approvalRequired"] is True, policy
                 assert policy["justificationRequired"] is True, policy
-                assert described["grants"] == ["Member"], described
+                assert sorted(described["grants"]) == sorted(["Member", "Work tickets"]), described
 
                 # Without the justification the policy asks for: the domain's refusal, as a
                 # tool error the model can act on.
@@ -154,17 +185,23 @@ def test_an_agent_requests_access_through_mcp(writ):
                 request_id = asked["request"]["id"]
                 assert asked["request"]["state"] == "submitted", asked
 
-                # The sponsor approves through the Graph API; the worker delivers.
+                # The sponsor approves through the Graph API; the server's worker delivers. One
+                # wait answers once the request is delivered, not at an intermediate state.
                 await asyncio.to_thread(approve, writ, w["sponsor_token"], request_id)
-                deadline = time.monotonic() + WINDOW_S
-                while True:
-                    followed = structured(await client.call_tool(
-                        "get_request", {"request_id": request_id, "wait_seconds": 1}))
-                    if followed["request"]["state"] == "delivered":
-                        break
-                    assert time.monotonic() < deadline, f"not delivered: {followed}"
-                    await asyncio.sleep(0.2)
+                followed = structured(await client.call_tool(
+                    "get_request", {"request_id": request_id, "wait_seconds": 30}))
+                answered = time.time()
+                assert followed["request"]["state"] == "delivered", followed
                 assert followed["request"]["final"] is True
+                completed = writ.get_json(f"{EM}/assignmentRequests/{request_id}")["completedDateTime"]
+                late = answered - iso_seconds(completed)
+                assert late < 1.0, f"answered {late:.3f} s after the delivery"
+
+                allowed = structured(await client.call_tool("check_access", membership))
+                assert allowed == {"decision": True}, allowed
+                api_scope = f"api://{w['api']['appId']}/.default"
+                resource_token = token_for(writ, w["agent"]["appId"], w["agent_secret"], api_scope)
+                assert resource_token["claims"].get("roles") == [TICKETS_ROLE], resource_token
 
                 held = structured(await client.call_tool("list_my_access", {}))
                 [assignment] = held["assignments"]
@@ -176,6 +213,11 @@ def test_an_agent_requests_access_through_mcp(writ):
                     "release_access", {"assignment_id": assignment["id"]}))
                 assert released["request"]["requestType"] == "userRemove", released
                 assert w["agent"]["id"] not in member_ids(writ, w["group"]["id"])
+                # Denied at that instant: the decision and a new token both.
+                gone = structured(await client.call_tool("check_access", membership))
+                assert gone["decision"] is False, gone
+                resource_token = token_for(writ, w["agent"]["appId"], w["agent_secret"], api_scope)
+                assert resource_token["claims"].get("roles", []) == [], resource_token
                 after = structured(await client.call_tool("list_my_access", {}))
                 assert after["assignments"] == [], after
 
