@@ -21,7 +21,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::{Granting, agent_fleet, load, package_granting_group, percentile, post_json};
+use crate::{Granting, agent_fleet, load, package_granting_group, percentile};
 
 /// Agents asking, each with its own token.
 pub const AGENTS: usize = 50;
@@ -111,15 +111,7 @@ pub async fn evaluations(
                 .unwrap();
             assert_eq!(r.status().as_u16(), 204);
         }
-        let secret = post_json(
-            http,
-            format!("{base}/v1.0/servicePrincipals/{}/addPassword", agent.id),
-            token,
-            serde_json::json!({"passwordCredential": {"displayName": "bench"}}),
-        )
-        .await;
-        let secret = secret["secretText"].as_str().unwrap().to_owned();
-        let agent_token = crate::access_token(http, base, &agent.app_id, &secret).await;
+        let agent_token = crate::agent_access_token(http, base, token, agent).await;
         askers.push((agent.id.clone(), agent_token));
     }
     let askers = Arc::new(askers);

@@ -752,20 +752,7 @@ async fn lifecycle_storm(
         );
         async move {
             let agent = &fleet[i];
-            let secret = post_json(
-                &client,
-                format!("{base_c}/v1.0/servicePrincipals/{}/addPassword", agent.id),
-                &tok,
-                serde_json::json!({"passwordCredential": {"displayName": "bench"}}),
-            )
-            .await;
-            let token = access_token(
-                &client,
-                &base_c,
-                &agent.app_id,
-                secret["secretText"].as_str().unwrap(),
-            )
-            .await;
+            let token = agent_access_token(&client, &base_c, &tok, agent).await;
             out.lock().unwrap()[i] = token;
         }
     })
@@ -899,6 +886,30 @@ fn token_form(client_id: &str, secret: &str) -> String {
 }
 
 /// A client-credentials access token for Writ's own API.
+/// A new secret for `agent` (added by the administrator's `admin_token`) and the agent's own
+/// client-credentials token with it.
+async fn agent_access_token(
+    http: &reqwest::Client,
+    base: &str,
+    admin_token: &str,
+    agent: &Agent,
+) -> String {
+    let secret = post_json(
+        http,
+        format!("{base}/v1.0/servicePrincipals/{}/addPassword", agent.id),
+        admin_token,
+        serde_json::json!({"passwordCredential": {"displayName": "bench"}}),
+    )
+    .await;
+    access_token(
+        http,
+        base,
+        &agent.app_id,
+        secret["secretText"].as_str().unwrap(),
+    )
+    .await
+}
+
 async fn access_token(http: &reqwest::Client, base: &str, client_id: &str, secret: &str) -> String {
     let reply: serde_json::Value = http
         .post(format!("{base}/oauth2/v2.0/token"))

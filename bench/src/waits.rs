@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::{CONCURRENCY, access_token, agent_fleet, get_json, load, package_granting_group};
+use crate::{CONCURRENCY, agent_fleet, get_json, load, package_granting_group};
 use crate::{Granting, percentile, post_json};
 
 pub struct WaitFigures {
@@ -61,20 +61,7 @@ pub async fn waits(http: &reqwest::Client, base: &str, token: &str, n: usize) ->
         let (agent, package, policy) = (fleet.clone(), package.clone(), policy.clone());
         async move {
             let agent = &agent[i];
-            let secret = post_json(
-                &client,
-                format!("{base_c}/v1.0/servicePrincipals/{}/addPassword", agent.id),
-                &tok,
-                serde_json::json!({"passwordCredential": {"displayName": "bench"}}),
-            )
-            .await;
-            let token = access_token(
-                &client,
-                &base_c,
-                &agent.app_id,
-                secret["secretText"].as_str().unwrap(),
-            )
-            .await;
+            let token = crate::agent_access_token(&client, &base_c, &tok, agent).await;
             let request = post_json(
                 &client,
                 format!("{em_c}/assignmentRequests"),

@@ -191,6 +191,25 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// Whether `count_sql` (a `COUNT(*) AS n` over a membership-like table, its parameters the
+    /// group, the principal and `now`) finds a row that has not ended at `now`.
+    async fn holds_live_row(
+        &self,
+        count_sql: &'static str,
+        group_id: &str,
+        principal_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(count_sql)
+            .bind(group_id.to_owned())
+            .bind(principal_id.to_owned())
+            .bind(to_micros(now))
+            .fetch_one(&self.pool)
+            .await
+            .store()?;
+        Ok(row.try_get::<i64, _>("n").store()? > 0)
+    }
+
     /// The objects with these ids, in the same order, skipping any deleted meanwhile.
     async fn objects(&self, ids: Vec<String>) -> StoreResult<Vec<DirectoryObject>> {
         let mut out = Vec::with_capacity(ids.len());
@@ -721,17 +740,14 @@ impl DirectoryStore for SqlStore {
         member_id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let row = sqlx::query(
+        self.holds_live_row(
             "SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND member_id = $2 \
              AND (ends_at IS NULL OR ends_at > $3)",
+            group_id,
+            member_id,
+            now,
         )
-        .bind(group_id.to_owned())
-        .bind(member_id.to_owned())
-        .bind(to_micros(now))
-        .fetch_one(&self.pool)
         .await
-        .store()?;
-        Ok(row.try_get::<i64, _>("n").store()? > 0)
     }
 
     async fn principal_names(&self, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
@@ -744,17 +760,14 @@ impl DirectoryStore for SqlStore {
         owner_id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let row = sqlx::query(
+        self.holds_live_row(
             "SELECT COUNT(*) AS n FROM group_owners WHERE group_id = $1 AND owner_id = $2 \
              AND (ends_at IS NULL OR ends_at > $3)",
+            group_id,
+            owner_id,
+            now,
         )
-        .bind(group_id.to_owned())
-        .bind(owner_id.to_owned())
-        .bind(to_micros(now))
-        .fetch_one(&self.pool)
         .await
-        .store()?;
-        Ok(row.try_get::<i64, _>("n").store()? > 0)
     }
 
     async fn permission_grants_reaching(
