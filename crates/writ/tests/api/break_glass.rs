@@ -88,6 +88,7 @@ async fn world(app: &TestApp) -> World {
             "expiration": {"type": "afterDuration", "duration": "PT2H"},
             "requestorSettings": {
                 "enableTargetsToSelfAddAccess": true, "enableOnBehalfRequestorsToAddAccess": true,
+                "enableOnBehalfRequestorsToUpdateAccess": true,
                 "onBehalfRequestors": [
                     {"@odata.type": "#microsoft.graph.singleUser", "userId": gina},
                     {"@odata.type": "#microsoft.graph.targetAgentIdentitySponsorsOrOwners"}
@@ -287,8 +288,9 @@ async fn an_administrators_bypass_on_admin_add_is_recorded_and_notified(backend:
 }
 
 /// A Global Administrator the policy names as an on-behalf requestor: with `bypassApproval` its
-/// `userAdd` skips the approval stages and is delivered; with `bypassApproval: false` the same
-/// request waits for the approver as it would without `parameters`.
+/// `userAdd` and `userUpdate` skip the approval stages and are delivered; with
+/// `bypassApproval: false` the same request waits for the approver as it would without
+/// `parameters`.
 async fn an_administrators_on_behalf_bypass_skips_the_approval_stages(backend: Backend) {
     let app = app(backend).await;
     let w = world(&app).await;
@@ -328,6 +330,44 @@ async fn an_administrators_on_behalf_bypass_skips_the_approval_stages(backend: B
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].data["requestorId"], w.gina);
     assert!(events[0].recipients.iter().any(|r| r.id == w.approver));
+
+    // Gina's extension of that assignment, under a policy requiring approval for updates,
+    // skips the stages too and moves the end; an administrator's `adminUpdate` with it records
+    // the intent alike.
+    let assignment = app
+        .get(
+            &format!("{EM}/assignmentRequests/{bypassed}?$expand=assignment"),
+            &app.admin,
+        )
+        .await
+        .body["assignment"]
+        .clone();
+    let end = assignment["schedule"].clone();
+    assert!(end["expiration"]["endDateTime"].is_string(), "{assignment}");
+    let assignment = assignment["id"].as_str().unwrap().to_owned();
+    app.clock.advance(time::Duration::minutes(30));
+    let parameters = json!({"bypassApproval": true});
+    let extended = post_request(&app, &w.gina_token, json!({"requestType": "userUpdate", "assignment": {"id": assignment}, "parameters": parameters})).await;
+    assert_eq!(extended.status, StatusCode::CREATED, "{}", extended.body);
+    let extended = extended.id();
+    run_jobs(&app).await;
+    assert_eq!(request_state(&app, &extended).await, "delivered");
+    assert!(
+        events_of(&app, "request.pendingApproval", &extended)
+            .await
+            .is_empty()
+    );
+    assert_eq!(events_of(&app, BYPASSED, &extended).await.len(), 1);
+    assert_eq!(bypass_records(&app, &extended).await.len(), 1);
+    let moved = app
+        .get(&format!("{EM}/assignments/{assignment}"), &app.admin)
+        .await;
+    assert_ne!(moved.body["schedule"], end, "{}", moved.body);
+    let by_admin = post_request(&app, &app.admin, json!({"requestType": "adminUpdate", "assignment": {"id": assignment}, "parameters": parameters})).await;
+    assert_eq!(by_admin.status, StatusCode::CREATED, "{}", by_admin.body);
+    run_jobs(&app).await;
+    assert_eq!(request_state(&app, &by_admin.id()).await, "delivered");
+    assert_eq!(events_of(&app, BYPASSED, &by_admin.id()).await.len(), 1);
 
     // `false` changes nothing: the stage waits for the approver, no record, no event.
     assert_eq!(request_state(&app, &waiting).await, "pendingApproval");
