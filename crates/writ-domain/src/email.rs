@@ -39,6 +39,7 @@ pub const EMAIL_EVENT_TYPES: &[&str] = &[
     "approval.escalated",
     "request.approved",
     "request.denied",
+    "request.approvalBypassed",
     "assignment.delivered",
     "assignment.expiringSoon",
     "assignment.expired",
@@ -198,7 +199,7 @@ pub fn action_link(event: &OutboxEvent, base: &str) -> Option<ActionLink> {
             "See the access that ended",
             None,
         ),
-        "request.approved" | "request.denied" => link(
+        "request.approved" | "request.denied" | "request.approvalBypassed" => link(
             format!("/portal/requests/{}", id("requestId")?),
             "See the request",
             None,
@@ -236,6 +237,9 @@ pub fn compose(
         "approval.escalated" => format!("Approval escalated to you: {agent} requests {package}"),
         "request.approved" => format!("Request of {agent} for {package} approved"),
         "request.denied" => format!("Request of {agent} for {package} denied"),
+        "request.approvalBypassed" => {
+            format!("Approval bypassed by an administrator: {agent} requests {package}")
+        }
         other => format!("{other}: {agent}, {package}"),
     };
     // (label, value) lines shown in both parts.
@@ -593,6 +597,11 @@ mod tests {
             ),
             (
                 "request.denied",
+                "/portal/requests/r%201%2F%3F%23%26%22%3Cx%3E",
+                "See the request",
+            ),
+            (
+                "request.approvalBypassed",
                 "/portal/requests/r%201%2F%3F%23%26%22%3Cx%3E",
                 "See the request",
             ),

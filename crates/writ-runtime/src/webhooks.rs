@@ -30,6 +30,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "request.approved",
     "request.denied",
     "request.canceled",
+    "request.approvalBypassed",
     "assignment.delivered",
     "assignment.expiringSoon",
     "assignment.expired",

@@ -36,6 +36,8 @@ mod authorize;
 mod authzen;
 #[path = "api/bounds.rs"]
 mod bounds;
+#[path = "api/break_glass.rs"]
+mod break_glass;
 #[path = "api/browser_sign_in.rs"]
 mod browser_sign_in;
 #[path = "api/callouts.rs"]

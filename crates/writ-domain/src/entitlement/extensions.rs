@@ -17,7 +17,9 @@ use time::OffsetDateTime;
 
 use super::answers::check_answers;
 
-use super::records::{assignment_event_data, record_submitted, request_audit, request_event_data};
+use super::records::{
+    SubmitMarks, assignment_event_data, record_submitted, request_audit, request_event_data,
+};
 use super::schedule::{assignment_end, check_schedule};
 use super::{Entitlement, delivery, require};
 
@@ -142,6 +144,9 @@ impl Entitlement {
             return Err(rule(out_of_scope(&target, &policy)));
         }
         let answers = check_answers(&settings.questions, input.answers, false)?;
+        let bypass = self
+            .plan_bypass(caller, input.parameters.as_ref(), &policy, &target.id)
+            .await?;
 
         let mut request = AssignmentRequest {
             id: new_object_id(),
@@ -178,7 +183,10 @@ impl Entitlement {
             &request,
             &target.display_name,
             callout.as_ref(),
-            self_assignment,
+            SubmitMarks {
+                self_assignment,
+                bypass,
+            },
         )
         .await?;
         tx.commit().await?;

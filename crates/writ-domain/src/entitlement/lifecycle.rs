@@ -69,8 +69,12 @@ impl FailReason {
 
 /// Whether a request must pass approval before delivery: a `userAdd` or `userUpdate` under a
 /// policy that requires it and has stages (an administrator's request never does, DESIGN
-/// section 5).
+/// section 5), unless it bypasses approval (break-glass: accepted, recorded and notified when
+/// the request was created, `break_glass.rs`).
 pub fn needs_approval(request: &AssignmentRequest, policy: &AssignmentPolicy) -> bool {
+    if request.bypasses_approval() {
+        return false;
+    }
     let settings = &policy.settings.request_approval_settings;
     let required = match request.request_type {
         RequestType::UserAdd => settings.is_approval_required_for_add,
@@ -276,6 +280,26 @@ mod tests {
             &with_approval(two_hours()),
         );
         assert_eq!(decision, Decision::BeginApproval { stage: 0 });
+    }
+
+    #[test]
+    fn submitted_accepted_user_add_bypassing_approval_delivers_and_false_changes_nothing() {
+        let policy = with_approval(two_hours());
+        for (bypass, bypassed) in [(Some(true), true), (Some(false), false), (None, false)] {
+            let mut add = request(RequestType::UserAdd, RequestState::Submitted);
+            add.parameters = Some(crate::model::RequestParameters {
+                bypass_approval: bypass,
+            });
+            let decision = decide_now(&add, &policy);
+            assert_eq!(
+                matches!(decision, Decision::Deliver { .. }),
+                bypassed,
+                "{bypass:?}: {decision:?}"
+            );
+            let mut update = add.clone();
+            update.request_type = RequestType::UserUpdate;
+            assert_eq!(!needs_approval(&update, &policy), bypassed, "{bypass:?}");
+        }
     }
 
     #[test]

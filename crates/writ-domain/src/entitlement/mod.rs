@@ -6,6 +6,7 @@ mod agent_access;
 mod answers;
 mod approvals;
 pub mod bounds;
+mod break_glass;
 mod callouts;
 mod catalogs;
 mod current_user;

@@ -256,7 +256,7 @@ impl Entitlement {
     }
 
     /// The whole static validation of a policy; returns the ids of the principals it names.
-    async fn validate_policy(
+    pub(super) async fn validate_policy(
         &self,
         policy: &mut AssignmentPolicy,
         roles_of_package: &[ResourceRole],
@@ -723,7 +723,7 @@ impl Entitlement {
         Ok(())
     }
 
-    async fn policy_with_rights(
+    pub(super) async fn policy_with_rights(
         &self,
         caller: &Caller,
         id: &str,

@@ -1,8 +1,9 @@
 //! What a change of a request or an assignment writes besides its own row: the move of a
 //! request between states with its audit record and event ([`transition`]), a submitted
-//! request's records and first job ([`record_submitted`]), the records of an assignment's end
-//! ([`ending_records`]), a planned callout's row and timeout ([`write_callout`]), and the audit
-//! records and event data every request and assignment change shares.
+//! request's records and first job ([`record_submitted`], with an accepted break-glass's event),
+//! the records of an assignment's end ([`ending_records`]), a planned callout's row and timeout
+//! ([`write_callout`]), and the audit records and event data every request and assignment change
+//! shares.
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -70,8 +71,7 @@ pub(super) async fn transition(
 /// its `request.created` event and the `processRequest` job due at once. Every create
 /// (`userAdd`, `adminAdd`, `userUpdate`, `adminUpdate`) goes through here.
 ///
-/// `self_assignment` (`self`, `sponsoredAgent`) marks a tenant-wide administrator's request for
-/// itself or an agent it sponsors, which DESIGN section 3 allows and audits.
+/// `marks` say what an administrator's request did that the audit record must show.
 pub(super) async fn record_submitted(
     tx: &mut dyn StoreTx,
     caller: &Caller,
@@ -79,8 +79,12 @@ pub(super) async fn record_submitted(
     request: &AssignmentRequest,
     target_name: &str,
     callout: Option<&Callout>,
-    self_assignment: Option<&str>,
+    marks: SubmitMarks<'_>,
 ) -> DomainResult<()> {
+    let SubmitMarks {
+        self_assignment,
+        bypass,
+    } = marks;
     let now = request.created_date_time;
     tx.insert_assignment_request(request).await?;
     write_callout(tx, callout).await?;
@@ -95,6 +99,12 @@ pub(super) async fn record_submitted(
     if let Some(relation) = self_assignment {
         record = record.detail("selfAssignment", relation);
     }
+    if let Some(bypass) = &bypass {
+        record = record.detail("approvalBypassed", "true").detail(
+            "approvalBypassNotified",
+            bypass.recipients.len().to_string(),
+        );
+    }
     let record = ctx.mark(record);
     tx.append_audit(&record).await?;
     tx.enqueue_event(&OutboxEvent::new(
@@ -104,12 +114,25 @@ pub(super) async fn record_submitted(
         Vec::new(),
     ))
     .await?;
+    if let Some(bypass) = bypass {
+        write_bypass(tx, request, bypass).await?;
+    }
     // A request held by its callout moves on when the extension resumes it.
     if !holds(callout) {
         tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
             .await?;
     }
     Ok(())
+}
+
+/// What a submitted request's audit record marks, beyond the request itself.
+pub(super) struct SubmitMarks<'a> {
+    /// `self` or `sponsoredAgent`: a tenant-wide administrator's request for itself or an agent
+    /// it sponsors, which DESIGN section 3 allows and audits.
+    pub self_assignment: Option<&'a str>,
+    /// An accepted break-glass (`break_glass.rs`): the record says `approvalBypassed`, and its
+    /// event is written.
+    pub bypass: Option<Bypass>,
 }
 
 /// How an assignment ends: by removal now, or by expiry at its end instant.
@@ -289,4 +312,34 @@ pub(super) async fn write_callout(
 /// Whether a planned callout holds its request.
 pub(super) fn holds(callout: Option<&Callout>) -> bool {
     callout.is_some_and(|c| c.callback_state == CallbackState::Waiting)
+}
+
+/// The event an accepted break-glass emits (`break_glass.rs`).
+pub const APPROVAL_BYPASSED_EVENT: &str = "request.approvalBypassed";
+
+/// An accepted break-glass: whom its event notifies (planned by `break_glass.rs`, written here
+/// with the request so that this module needs nothing of that one).
+pub(super) struct Bypass {
+    pub recipients: Vec<Recipient>,
+}
+
+/// Writes an accepted bypass's event beside the request's creation, in its transaction.
+async fn write_bypass(
+    tx: &mut dyn StoreTx,
+    request: &AssignmentRequest,
+    bypass: Bypass,
+) -> DomainResult<()> {
+    let mut data = request_event_data(request);
+    if let Some(object) = data.as_object_mut() {
+        object.insert("requestorId".into(), json!(request.requestor_id));
+        object.insert("assignmentId".into(), json!(request.assignment_id));
+    }
+    tx.enqueue_event(&OutboxEvent::new(
+        APPROVAL_BYPASSED_EVENT,
+        request.created_date_time,
+        data,
+        bypass.recipients,
+    ))
+    .await?;
+    Ok(())
 }

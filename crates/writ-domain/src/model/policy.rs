@@ -285,6 +285,24 @@ pub struct PolicySettings {
     pub notification_settings: NotificationSettings,
     pub questions: Vec<Question>,
     pub custom_extension_stage_settings: Vec<CustomExtensionStageSetting>,
+    /// Writ's own setting, not Graph's: read and changed through
+    /// `/writ/v1/assignmentPolicies/{id}/breakGlass`, never in the policy's Graph shape, and kept
+    /// by a Graph `PUT` or `PATCH` of the policy.
+    #[serde(rename = "isApprovalBypassAllowed")]
+    pub approval_bypass: ApprovalBypass,
+}
+
+/// Whether a tenant-wide administrator's `parameters.bypassApproval` is accepted under a policy
+/// (break-glass, DESIGN section 17). Allowed unless the policy forbids it: a policy stored
+/// before the setting existed allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApprovalBypass(pub bool);
+
+impl Default for ApprovalBypass {
+    fn default() -> Self {
+        Self(true)
+    }
 }
 
 /// An assignment policy of an access package.

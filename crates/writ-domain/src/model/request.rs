@@ -152,12 +152,28 @@ pub struct AssignmentRequest {
     pub completed_date_time: Option<OffsetDateTime>,
 }
 
-/// Graph's `accessPackageAssignmentRequestParameters`. `bypassApproval` is stored and returned
-/// but not acted on: whether a request may skip its approval stages is issue 19's rule.
+/// Graph's `accessPackageAssignmentRequestParameters`. `bypassApproval: true` is break-glass
+/// (DESIGN section 17, `entitlement/break_glass.rs`): accepted from tenant-wide administrators
+/// only, it skips the request's approval stages and is recorded and notified.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestParameters {
     pub bypass_approval: Option<bool>,
+}
+
+impl RequestParameters {
+    /// Whether `parameters` ask to bypass approval (`bypassApproval: true`).
+    pub fn bypasses(parameters: Option<&Self>) -> bool {
+        parameters.and_then(|p| p.bypass_approval) == Some(true)
+    }
+}
+
+impl AssignmentRequest {
+    /// Whether this request was made with `bypassApproval: true`, which only a tenant-wide
+    /// administrator's request under a policy allowing it carries.
+    pub fn bypasses_approval(&self) -> bool {
+        RequestParameters::bypasses(self.parameters.as_ref())
+    }
 }
 
 impl AssignmentRequest {

@@ -1,6 +1,6 @@
 //! Writ's own entities under `/writ/v1` (no Graph shape exists for them): a job of the queue, a
 //! webhook delivery and a notification email delivery, each with the progress both delivery
-//! lists share. Same conventions as the Graph wire types: camelCase names, instants in UTC with
+//! lists share, and an assignment policy's break-glass setting. Same conventions as the Graph wire types: camelCase names, instants in UTC with
 //! whole seconds, absent values as `null`.
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,22 @@ use writ_domain::email::{EmailDelivery, message_id};
 use writ_domain::jobs::QueuedJob;
 use writ_domain::webhooks::{DeliveryProgress, WebhookDelivery};
 
+use super::body::WireBody;
 use super::{NamedSchema, collect, instant, optional_instant};
+
+/// An assignment policy's break-glass setting (`/writ/v1/assignmentPolicies/{id}/breakGlass`),
+/// read and written whole: whether a tenant-wide administrator's `parameters.bypassApproval`
+/// is accepted under the policy (default `true`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = assignmentPolicyBreakGlass)]
+pub struct WireBreakGlass {
+    pub is_approval_bypass_allowed: bool,
+}
+
+impl WireBody for WireBreakGlass {
+    const GRAPH_TYPE: &'static str = "assignmentPolicyBreakGlass";
+}
 
 /// Every schema of Writ's own API.
 pub fn schemas() -> Vec<NamedSchema> {
@@ -17,6 +32,7 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<WireJob>(&mut schemas);
     collect::<WireWebhookDelivery>(&mut schemas);
     collect::<WireEmailDelivery>(&mut schemas);
+    collect::<WireBreakGlass>(&mut schemas);
     schemas
 }
 

@@ -2,14 +2,15 @@
 //! served from the route table in `lib.rs`). Same authentication, error envelope and paging as
 //! the Graph routes.
 
+pub mod break_glass;
 pub mod email_deliveries;
 pub mod jobs;
 pub mod webhook_deliveries;
 
 /// Writ's own routes under `/writ/v1`.
 pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
-    use crate::routes::Kind::{Collection, Entity};
-    use crate::routes::Method::Get;
+    use crate::routes::Kind::{Collection, Entity, NoContent};
+    use crate::routes::Method::{Get, Patch};
     r.route(
         Get,
         "/writ/v1/webhookDeliveries",
@@ -50,4 +51,21 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         jobs::get,
     )
     .returns("job")
+    // Issue 19, break-glass: a policy's Writ-only setting.
+    .route(
+        Get,
+        "/writ/v1/assignmentPolicies/{id}/breakGlass",
+        Entity,
+        "Whether an assignment policy accepts parameters.bypassApproval (break-glass)",
+        break_glass::get,
+    )
+    .returns("assignmentPolicyBreakGlass")
+    .route(
+        Patch,
+        "/writ/v1/assignmentPolicies/{id}/breakGlass",
+        NoContent,
+        "Allow or forbid parameters.bypassApproval under an assignment policy",
+        break_glass::update,
+    )
+    .body("assignmentPolicyBreakGlass")
 }

@@ -126,6 +126,7 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
         .await);
     let target = app.create_user("Matrix Target").await;
     let assign_target = json!({"requestType": "adminAdd", "assignment": {"targetId": target, "assignmentPolicyId": policy, "accessPackageId": package}});
+    let bypass_target = json!({"requestType": "adminAdd", "assignment": {"targetId": target, "assignmentPolicyId": policy, "accessPackageId": package}, "parameters": {"bypassApproval": true}});
 
     let (iga_user, iga) = app.user_token("Governance Admin").await;
     let reply = app
@@ -501,6 +502,30 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             "/writ/v1/jobs/no-such-job".to_owned(),
             None,
             [404, 404, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        // Issue 19, break-glass: a policy's Writ-only setting reads and changes as the policy
+        // does, and `bypassApproval` is refused to all but the tenant-wide administrators (whose
+        // calls are not made: the target already holds P).
+        (
+            "read policy X's break-glass setting",
+            Method::GET,
+            format!("/writ/v1/assignmentPolicies/{policy}/breakGlass"),
+            None,
+            [200, 200, 200, 404, 200, 200, 200, 404, 404],
+        ),
+        (
+            "change policy X's break-glass setting",
+            Method::PATCH,
+            format!("/writ/v1/assignmentPolicies/{policy}/breakGlass"),
+            Some(json!({"isApprovalBypassAllowed": true})),
+            [204, 204, 204, 404, 403, 204, 403, 404, 404],
+        ),
+        (
+            "assign P bypassing approval",
+            Method::POST,
+            format!("{EM}/assignmentRequests"),
+            Some(bypass_target),
+            [0, 0, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "make another user a reader of A",

@@ -7,8 +7,9 @@ use super::{required, rule};
 use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::entitlement::answers::check_answers;
+use crate::entitlement::break_glass::check_bypass_caller;
 use crate::entitlement::callouts::CalloutOn;
-use crate::entitlement::records::{self, record_submitted};
+use crate::entitlement::records::{self, SubmitMarks, record_submitted};
 use crate::entitlement::schedule::{assignment_end, check_schedule};
 use crate::entitlement::{Entitlement, require};
 use crate::error::{DomainError, DomainResult};
@@ -33,6 +34,7 @@ impl Entitlement {
                 input.request_type
             ))
         })?;
+        check_bypass_caller(caller, input.parameters.as_ref())?;
         match request_type {
             RequestType::AdminAdd => self.admin_add(caller, ctx, input).await,
             RequestType::AdminRemove => self.admin_remove(caller, ctx, input).await,
@@ -92,6 +94,9 @@ impl Entitlement {
             )));
         }
         let answers = check_answers(&policy.settings.questions, input.answers, false)?;
+        let bypass = self
+            .plan_bypass(caller, input.parameters.as_ref(), &policy, &target.id)
+            .await?;
         self.record_add(
             caller,
             ctx,
@@ -105,6 +110,7 @@ impl Entitlement {
                 schedule,
                 answers,
                 self_assignment,
+                bypass,
             },
         )
         .await
@@ -162,6 +168,7 @@ impl Entitlement {
             schedule,
             answers,
             self_assignment,
+            bypass,
         } = add;
         let now = self.clock.now();
         check_schedule(&schedule)?;
@@ -210,7 +217,10 @@ impl Entitlement {
             &request,
             &target.display_name,
             callout.as_ref(),
-            self_assignment,
+            SubmitMarks {
+                self_assignment,
+                bypass,
+            },
         )
         .await?;
         tx.commit().await?;
@@ -345,6 +355,9 @@ impl Entitlement {
         {
             return Err(rule("this policy does not allow a custom schedule"));
         }
+        let bypass = self
+            .plan_bypass(caller, input.parameters.as_ref(), &policy, &target.id)
+            .await?;
         self.record_add(
             caller,
             ctx,
@@ -358,6 +371,7 @@ impl Entitlement {
                 schedule,
                 answers,
                 self_assignment: None,
+                bypass,
             },
         )
         .await
@@ -411,4 +425,6 @@ pub(super) struct NewAdd<'a> {
     answers: Vec<Answer>,
     /// A tenant-wide administrator assigning itself or an agent it sponsors (audited as such).
     self_assignment: Option<&'static str>,
+    /// An accepted break-glass, recorded with the request.
+    bypass: Option<crate::entitlement::records::Bypass>,
 }

@@ -51,8 +51,9 @@ pub struct AccessPackageAssignmentRequestBody {
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub answers: Patch<Value>,
-    /// `accessPackageAssignmentRequestParameters`: `bypassApproval` (stored and returned; not
-    /// acted on until issue 19).
+    /// `accessPackageAssignmentRequestParameters`: `bypassApproval` (break-glass: `true` is
+    /// accepted from Global and Identity Governance Administrators only, `403` otherwise, and
+    /// skips approval unless the policy forbids it).
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     #[schema(value_type = Option<AccessPackageAssignmentRequestParameters>)]
     pub parameters: Patch<Value>,

@@ -290,8 +290,8 @@ impl AccessPackageAssignmentRequest {
     }
 }
 
-/// Graph's `accessPackageAssignmentRequestParameters`. `bypassApproval` is stored and returned,
-/// not yet acted on (issue 19).
+/// Graph's `accessPackageAssignmentRequestParameters`, returned as sent. `bypassApproval: true`
+/// (break-glass) is accepted from tenant-wide administrators only and skips approval.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = accessPackageAssignmentRequestParameters)]
