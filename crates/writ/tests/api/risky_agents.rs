@@ -469,7 +469,50 @@ async fn only_an_administrator_decides_and_others_change_nothing(backend: Backen
     }
 }
 
+async fn an_agent_user_is_confirmed_compromised_as_a_risky_agent_user(backend: Backend) {
+    let app = app(backend).await;
+    let w = world(&app).await;
+    let created = app
+        .send(
+            Method::POST,
+            "/v1.0/users/microsoft.graph.agentUser",
+            &app.admin,
+            json!({
+                "displayName": "ops-agent user", "userPrincipalName": "ops-agent@example.org",
+                "mailNickname": "ops-agent", "accountEnabled": true, "identityParentId": w.agent,
+                "sponsors@odata.bind": [crate::agents::user_url(&w.sponsor)],
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let agent_user = created.id();
+    let reply = act(&app, &app.admin, "confirmCompromised", &[&agent_user]).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let read = app.get(&format!("{RISKY}/{agent_user}"), &app.admin).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["@odata.type"], "#microsoft.graph.riskyAgentUser");
+    assert_eq!(read.body["identityType"], "agentUser");
+    let only_users = app
+        .get(
+            &format!("{RISKY}?$filter=identityType%20eq%20'agentUser'"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(only_users.body["value"].as_array().unwrap().len(), 1);
+    let events = app.store.outbox_events(10_000).await.unwrap();
+    let event = events
+        .iter()
+        .find(|e| e.event_type == "agent.compromised")
+        .unwrap();
+    assert_eq!(event.data["identityType"], "agentUser");
+    assert_eq!(event.recipients[0].id, w.sponsor);
+    // The agent identity it hangs off is not touched: its own token still works.
+    let token = agent_token(&app, &w).await;
+    assert_eq!(self_read(&app, &token, &w.agent).await, StatusCode::OK);
+}
+
 crate::on_both_backends!(
+    an_agent_user_is_confirmed_compromised_as_a_risky_agent_user,
     compromise_ends_access_refuses_tokens_and_notifies_sponsors,
     confirm_safe_restores_sign_in_but_not_the_assignments,
     dismiss_restores_sign_in_and_only_decided_agents_are_listed,
