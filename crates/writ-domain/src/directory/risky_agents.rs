@@ -183,9 +183,12 @@ impl Directory {
         } else {
             Vec::new()
         };
-        let mut tx = self.store.begin().await?;
+        let mut previous_states = Vec::with_capacity(agents.len());
         for agent in &agents {
-            let previous = self.store.agent_risk_state(&agent.id).await?;
+            previous_states.push(self.store.agent_risk_state(&agent.id).await?);
+        }
+        let mut tx = self.store.begin().await?;
+        for (agent, previous) in agents.iter().zip(previous_states) {
             let changes = match (previous, state) {
                 (Some(p), s) if p == s => false,
                 // Nothing to confirm safe or dismiss on an agent never found at risk.

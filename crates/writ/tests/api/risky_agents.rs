@@ -511,7 +511,31 @@ async fn an_agent_user_is_confirmed_compromised_as_a_risky_agent_user(backend: B
     assert_eq!(self_read(&app, &token, &w.agent).await, StatusCode::OK);
 }
 
+async fn two_concurrent_confirmations_record_one_change(backend: Backend) {
+    let app = app(backend).await;
+    let w = world(&app).await;
+    let audits = app.audit_count().await;
+    let ids = [w.agent.as_str()];
+    let (a, b) = tokio::join!(
+        act(&app, &app.admin, "confirmCompromised", &ids),
+        act(&app, &app.admin, "confirmCompromised", &ids),
+    );
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
+    assert_eq!(b.status, StatusCode::NO_CONTENT, "{}", b.body);
+    // The removal and one confirmation, one event.
+    assert_eq!(app.audit_count().await, audits + 2);
+    let events = app.store.outbox_events(10_000).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "agent.compromised")
+            .count(),
+        1
+    );
+}
+
 crate::on_both_backends!(
+    two_concurrent_confirmations_record_one_change,
     an_agent_user_is_confirmed_compromised_as_a_risky_agent_user,
     compromise_ends_access_refuses_tokens_and_notifies_sponsors,
     confirm_safe_restores_sign_in_but_not_the_assignments,
