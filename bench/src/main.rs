@@ -10,7 +10,8 @@
 //! or `… -- [--postgres postgres://…] --waits N` for readers waiting with `Prefer: wait` woken by
 //! approvals (`waits.rs`), or `… -- [--postgres postgres://…] --evaluations N
 //! [--evaluation-rate R]` for access evaluation alone under an open-loop load (`evaluations.rs`:
-//! N requests at R/s, default 5,000).
+//! N requests at R/s, default 5,000), or `… -- [--postgres postgres://…] --compromise N` for
+//! what compromised agents cost (`compromise.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -25,6 +26,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod compromise;
 mod evaluations;
 mod loaded;
 mod portal;
@@ -54,6 +56,8 @@ struct Args {
     waits: usize,
     /// Access evaluations sent open-loop (`--evaluations N`, run alone).
     evaluations: usize,
+    /// Agents confirmed compromised (`--compromise N`, run alone).
+    compromise: usize,
     /// Their schedule, per second (`--evaluation-rate R`).
     evaluation_rate: f64,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
@@ -78,6 +82,7 @@ fn args() -> Args {
         portal: 0,
         waits: 0,
         evaluations: 0,
+        compromise: 0,
         evaluation_rate: 5000.0,
         max_batch: None,
         passes: None,
@@ -100,6 +105,7 @@ fn args() -> Args {
             "--portal" => out.portal = value.parse().expect("--portal N"),
             "--waits" => out.waits = value.parse().expect("--waits N"),
             "--evaluations" => out.evaluations = value.parse().expect("--evaluations N"),
+            "--compromise" => out.compromise = value.parse().expect("--compromise N"),
             "--evaluation-rate" => {
                 out.evaluation_rate = value.parse().expect("--evaluation-rate R");
                 assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
@@ -301,6 +307,12 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
         let figures = portal::portal(&http, &base, &token, args.portal).await;
         return portal::rows(backend, &figures);
+    }
+    if args.compromise > 0 {
+        // Alone: its reads and batches against baselines of the same run (`compromise.rs`).
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let figures = compromise::compromise(&http, &base, &token, args.compromise).await;
+        return compromise::rows(backend, &figures);
     }
     if args.waits > 0 {
         // Alone: a reader woken by an approval, against a plain read (`waits.rs`).

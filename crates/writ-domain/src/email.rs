@@ -45,6 +45,7 @@ pub const EMAIL_EVENT_TYPES: &[&str] = &[
     "assignment.expired",
     "assignment.extended",
     "assignment.removed",
+    "agent.compromised",
 ];
 
 impl Claimed for ClaimedEmail {
@@ -204,6 +205,11 @@ pub fn action_link(event: &OutboxEvent, base: &str) -> Option<ActionLink> {
             "See the request",
             None,
         ),
+        "agent.compromised" => link(
+            format!("/portal/agents/{}", id("targetId")?),
+            "See the agent",
+            None,
+        ),
         _ => None,
     }
 }
@@ -240,11 +246,22 @@ pub fn compose(
         "request.approvalBypassed" => {
             format!("Approval bypassed by an administrator: {agent} requests {package}")
         }
+        "agent.compromised" => format!("{agent} was confirmed compromised"),
         other => format!("{other}: {agent}, {package}"),
     };
     // (label, value) lines shown in both parts.
-    let mut facts: Vec<(&str, String)> =
-        vec![("Agent", agent.clone()), ("Access package", package)];
+    let mut facts: Vec<(&str, String)> = vec![("Agent", agent.clone())];
+    // An agent's compromise concerns the agent, not one package.
+    if event.event_type != "agent.compromised" {
+        facts.push(("Access package", package));
+    }
+    if event.event_type == "agent.compromised" {
+        facts.push((
+            "What Writ did",
+            "ended all its access and refuses its tokens until an administrator confirms it safe"
+                .to_owned(),
+        ));
+    }
     if let Some(end) = &end {
         facts.push(("Ends", end.clone()));
     }
@@ -523,6 +540,18 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_compromise_names_the_agent_and_what_was_done_without_a_package() {
+        let m = message_of(
+            "agent.compromised",
+            serde_json::json!({"targetId": "agent-1", "riskState": "confirmedCompromised"}),
+        );
+        assert!(EMAIL_EVENT_TYPES.contains(&"agent.compromised"));
+        assert_eq!(m.subject, "(deleted) agent-1 was confirmed compromised");
+        assert!(m.text.contains("refuses its tokens"), "{}", m.text);
+        assert!(!m.text.contains("Access package"), "{}", m.text);
+    }
+
     fn message_of(event_type: &str, data: serde_json::Value) -> EmailMessage {
         let event = OutboxEvent {
             id: "e1".into(),
@@ -605,6 +634,7 @@ mod tests {
                 "/portal/requests/r%201%2F%3F%23%26%22%3Cx%3E",
                 "See the request",
             ),
+            ("agent.compromised", "/portal/agents/t1", "See the agent"),
         ];
         assert_eq!(cases.len(), EMAIL_EVENT_TYPES.len());
         for (event_type, path, label) in cases {

@@ -39,6 +39,7 @@ mod entitlement;
 #[cfg(test)]
 pub(crate) mod fake;
 mod jobs;
+mod risk;
 mod sessions;
 mod user_tokens;
 
@@ -47,6 +48,7 @@ pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx, SponsoredAgent};
 pub use jobs::{JobStore, JobStoreTx};
+pub use risk::{RiskStore, RiskStoreTx};
 pub use sessions::{SessionStore, SessionStoreTx};
 pub use user_tokens::UserTokenStoreTx;
 
@@ -125,6 +127,7 @@ pub trait Store:
     + JobStore
     + AuditStore
     + SessionStore
+    + RiskStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -157,6 +160,7 @@ pub trait StoreTx:
     + AuditStoreTx
     + SessionStoreTx
     + UserTokenStoreTx
+    + RiskStoreTx
     + Send
 {
     /// Serialize first-start work across replicas (an advisory lock on PostgreSQL; SQLite's

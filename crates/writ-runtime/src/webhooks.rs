@@ -37,6 +37,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "assignment.extended",
     "assignment.removed",
     "delivery.failed",
+    "agent.compromised",
 ];
 
 /// One configured endpoint, checked: an http(s) URL, a `whsec_` secret, known event types.

@@ -133,6 +133,7 @@ impl From<IdentityError> for ApiError {
             | IdentityError::InvalidClient
             | IdentityError::WrongPassword
             | IdentityError::AccountDisabled
+            | IdentityError::AgentCompromised
             | IdentityError::InvalidGrant(_) => Self::unauthorized(err.to_string()),
             IdentityError::InvalidRequest(message) | IdentityError::InvalidScope(message) => {
                 Self::bad_request(message)
@@ -156,6 +157,7 @@ pub fn oauth_refusal(err: &IdentityError) -> (StatusCode, &'static str) {
         IdentityError::WrongPassword
         | IdentityError::AccountDisabled
         | IdentityError::PrincipalGone(_)
+        | IdentityError::AgentCompromised
         | IdentityError::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
         IdentityError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
         IdentityError::Domain(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),

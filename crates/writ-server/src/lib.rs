@@ -220,6 +220,8 @@ fn graph_routes() -> Routes {
         .with(audit_logs::routes)
         .section("directoryObjects", true)
         .with(directory_objects::routes)
+        .section("identityProtection", true)
+        .with(graph::risky_agents::routes)
 }
 
 /// Routes outside the Graph version prefixes.

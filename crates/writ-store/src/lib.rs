@@ -23,6 +23,7 @@ mod list;
 pub mod listen;
 mod parties;
 mod portal_agents;
+mod risk;
 mod rows;
 pub mod schema;
 mod sessions;

@@ -551,3 +551,51 @@ pub static DIRECTORY_AUDIT: EntitySchema = EntitySchema {
         ),
     ],
 };
+
+/// Graph's `riskyAgent` (`/identityProtection/riskyAgents`): `id`, `agentDisplayName` (`eq`,
+/// `startsWith`), `identityType`, `riskLevel`, `riskState`, `riskDetail` (`eq`) as Graph's, plus
+/// `riskLastUpdatedDateTime` and `isEnabled`.
+pub static RISKY_AGENT: EntitySchema = EntitySchema {
+    entity: "riskyAgent",
+    fields: &[
+        ("id", id("{t}.id")),
+        ("agentDisplayName", text("{t}.agent_display_name", true)),
+        (
+            "identityType",
+            FieldDef::Scalar {
+                sql: "{t}.identity_type",
+                ty: FieldType::Enum(writ_domain::model::AGENT_IDENTITY_TYPES),
+                orderable: false,
+            },
+        ),
+        (
+            "riskLevel",
+            FieldDef::Scalar {
+                sql: "{t}.risk_level",
+                ty: FieldType::Enum(writ_domain::model::RISK_LEVELS),
+                orderable: false,
+            },
+        ),
+        (
+            "riskState",
+            FieldDef::Scalar {
+                sql: "{t}.risk_state",
+                ty: FieldType::Enum(writ_domain::model::RISK_STATES),
+                orderable: false,
+            },
+        ),
+        (
+            "riskDetail",
+            FieldDef::Scalar {
+                sql: "{t}.risk_detail",
+                ty: FieldType::Enum(writ_domain::model::RISK_DETAILS),
+                orderable: false,
+            },
+        ),
+        (
+            "riskLastUpdatedDateTime",
+            datetime("{t}.risk_last_updated_at"),
+        ),
+        ("isEnabled", boolean("{t}.is_enabled")),
+    ],
+};

@@ -82,6 +82,8 @@ mod portal_approvals;
 mod portal_requests;
 #[path = "api/request_wait.rs"]
 mod request_wait;
+#[path = "api/risky_agents.rs"]
+mod risky_agents;
 #[path = "api/route_sweep.rs"]
 mod route_sweep;
 #[path = "api/sso.rs"]

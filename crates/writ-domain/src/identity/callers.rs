@@ -89,6 +89,7 @@ impl Identity<'_> {
                 .map(Principal::from),
         };
         let principal = active_principal(found, token_type.principal_kind())?;
+        self.refuse_compromised(&principal).await?;
         let paths = self
             .store
             .effective_directory_roles(&principal.id, now)
@@ -100,5 +101,19 @@ impl Identity<'_> {
             Vec::new()
         };
         Ok(caller_of(principal, paths, catalog_roles))
+    }
+}
+
+impl Identity<'_> {
+    /// Refuses an agent confirmed compromised: read for every request and every token of an
+    /// agent (one primary-key read), never for anyone else.
+    pub async fn refuse_compromised(&self, principal: &Principal) -> IdentityResult<()> {
+        if principal.is_agent
+            && self.store.agent_risk_state(&principal.id).await?
+                == Some(crate::model::RiskState::ConfirmedCompromised)
+        {
+            return Err(IdentityError::AgentCompromised);
+        }
+        Ok(())
     }
 }

@@ -220,6 +220,7 @@ impl Identity<'_> {
         audience: &Audience,
         lifetimes: TokenLifetimes,
     ) -> IdentityResult<TokenContent> {
+        self.refuse_compromised(principal).await?;
         let now = self.clock.now();
         let directory_paths = self
             .store

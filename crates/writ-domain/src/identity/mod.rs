@@ -70,6 +70,10 @@ pub enum IdentityError {
     /// The principal a verified token names no longer exists or is disabled.
     #[error("The {} of this token no longer exists or is disabled.", principal_noun(*.0))]
     PrincipalGone(PrincipalKind),
+    /// The agent was confirmed compromised (DESIGN section 17): its tokens are refused until an
+    /// administrator confirms it safe or dismisses the risk.
+    #[error("The agent of this token is confirmed compromised; its sign-in is blocked.")]
+    AgentCompromised,
     /// The store failed: not the client's fault.
     #[error(transparent)]
     Domain(#[from] DomainError),

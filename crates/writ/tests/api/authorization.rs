@@ -191,6 +191,30 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
     let refresh = json!({"requestType": "adminUpdate", "catalog": {"id": catalog_a}, "resource": {"originId": group, "originSystem": "AadGroup"}});
     let new_package = json!({"displayName": "New package", "catalog": {"id": catalog_a}});
     let tenant = app.state.settings.tenant_id.clone();
+    // Compromised agents (issue 19, part J; risky_agents.rs): one agent confirmed compromised up
+    // front (read, confirmed safe and dismissed in the table), one the callers try to confirm.
+    let risk_fleet = crate::agents::fleet(&app).await;
+    let risky = crate::agents::create_agent(&app, &risk_fleet, "risky", &[&risk_fleet.sponsor])
+        .await
+        .id();
+    let unrisked =
+        crate::agents::create_agent(&app, &risk_fleet, "unrisked", &[&risk_fleet.sponsor])
+            .await
+            .id();
+    let confirmed = app
+        .send(
+            Method::POST,
+            "/beta/identityProtection/riskyAgents/confirmCompromised",
+            &app.admin,
+            json!({"agentIds": [risky]}),
+        )
+        .await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        confirmed.body
+    );
     // (what, method, path, body, expected status per caller in CALLERS order)
     let table: Vec<Row> = vec![
         (
@@ -892,6 +916,51 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             None,
             [200; 9],
         ),
+        // Compromised agents (issue 19, part J; risky_agents.rs): Global Administrators decide
+        // and read (Global Readers read too); to anyone else the collection is 403 and an
+        // agent's risk does not exist; a body without agentIds is 400 for everyone.
+        (
+            "list risky agents",
+            Method::GET,
+            "/beta/identityProtection/riskyAgents".to_owned(),
+            None,
+            [200, 403, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "read a risky agent",
+            Method::GET,
+            format!("/beta/identityProtection/riskyAgents/{risky}"),
+            None,
+            [200, 404, 404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
+            "confirm an agent compromised",
+            Method::POST,
+            "/beta/identityProtection/riskyAgents/confirmCompromised".to_owned(),
+            Some(json!({"agentIds": [unrisked]})),
+            [0, 403, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "confirm an agent safe",
+            Method::POST,
+            "/beta/identityProtection/riskyAgents/confirmSafe".to_owned(),
+            Some(json!({"agentIds": [risky]})),
+            [0, 403, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "dismiss an agent's risk",
+            Method::POST,
+            "/v1.0/identityProtection/riskyAgents/dismiss".to_owned(),
+            Some(json!({"agentIds": [risky]})),
+            [0, 403, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "decide risk without agentIds",
+            Method::POST,
+            "/beta/identityProtection/riskyAgents/dismiss".to_owned(),
+            Some(json!({})),
+            [400; 9],
+        ),
     ];
     let mut failures = Vec::new();
     for (what, method, path, body, expected) in &table {
@@ -922,6 +991,30 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
         failures.is_empty(),
         "authorization table mismatches:\n{}",
         failures.join("\n")
+    );
+    // The refused decisions changed nothing.
+    let risk = app
+        .get(
+            &format!("/beta/identityProtection/riskyAgents/{risky}"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(
+        risk.body["riskState"], "confirmedCompromised",
+        "{}",
+        risk.body
+    );
+    let untouched = app
+        .get(
+            &format!("/beta/identityProtection/riskyAgents/{unrisked}"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(
+        untouched.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        untouched.body
     );
     // Lists are filtered in the query: the owner of B sees only B; the ordinary user nothing.
     let listed = app.get(&format!("{EM}/catalogs"), &tokens[3]).await;

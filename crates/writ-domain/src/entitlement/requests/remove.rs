@@ -180,6 +180,24 @@ pub(crate) async fn end_assignments_of(
     now: OffsetDateTime,
     principal_id: &str,
 ) -> DomainResult<()> {
+    end_assignments_for(tx, caller, ctx, now, principal_id, "the target was deleted")
+        .await
+        .map(|_| ())
+}
+
+/// Ends every live assignment of a principal at `now` (`systemRemove`, one request, audit record
+/// and event each, grants released) and cancels its open requests, giving `reason` as the
+/// removals' justification: deletion, or a confirmed compromise (DESIGN section 17). Returns
+/// the ids of the assignments ended.
+pub(crate) async fn end_assignments_for(
+    tx: &mut dyn StoreTx,
+    caller: &Caller,
+    ctx: &RequestContext,
+    now: OffsetDateTime,
+    principal_id: &str,
+    reason: &str,
+) -> DomainResult<Vec<String>> {
+    let mut ended = Vec::new();
     for assignment in tx.live_assignments_of(principal_id).await? {
         let requestor = (caller.id.clone(), caller.kind);
         let ending = Ending {
@@ -189,13 +207,15 @@ pub(crate) async fn end_assignments_of(
             actor: Actor::from(caller),
             requestor,
             request_id: ctx.request_id.as_deref(),
-            justification: Some("the target was deleted".into()),
+            justification: Some(reason.into()),
             parameters: None,
             at: now,
             target_name: "",
             recipients: Vec::new(),
         };
+        let id = ending.assignment.id.clone();
         end_assignment(tx, ending).await?;
+        ended.push(id);
     }
     for request in tx.open_requests_of(principal_id).await? {
         transition(
@@ -208,13 +228,13 @@ pub(crate) async fn end_assignments_of(
                 request_id: ctx.request_id.as_deref(),
                 activity: "Cancel access package assignment request",
                 event: "request.canceled",
-                reason: Some("the target was deleted"),
+                reason: Some(reason),
                 recipients: Vec::new(),
             },
         )
         .await?;
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// Ends an assignment inside `tx`: marks it expired (status `Removed` or `Expired`), releases

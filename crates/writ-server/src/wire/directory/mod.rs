@@ -9,6 +9,7 @@ pub mod directory_object;
 pub mod grants;
 pub mod group;
 pub mod input;
+pub mod risky_agent;
 pub mod role_management;
 pub mod service_principal;
 pub mod user;
@@ -59,6 +60,8 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<grants::OAuth2PermissionGrantBody>(&mut schemas);
     collect::<role_management::UnifiedRoleAssignmentBody>(&mut schemas);
     collect::<directory_object::ReferenceBody>(&mut schemas);
+    collect::<risky_agent::RiskyAgent>(&mut schemas);
+    collect::<risky_agent::RiskyAgentIdsBody>(&mut schemas);
     let mut seen = std::collections::HashSet::new();
     schemas.retain(|(name, _)| seen.insert(name.clone()));
     schemas
