@@ -258,20 +258,30 @@ pub(crate) async fn assignments_by_ids(
     backend: Backend,
     ids: &[String],
 ) -> StoreResult<Vec<Assignment>> {
+    let select = format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN {{ids}}");
+    read_by_id_set(pool, backend, &select, ids, assignment).await
+}
+
+/// The rows `select` finds for `ids`, `{ids}` in it standing for the bound set, each read by
+/// `read`; no query without ids. The set-wise reads by id share it.
+async fn read_by_id_set<T>(
+    pool: &AnyPool,
+    backend: Backend,
+    select: &str,
+    ids: &[String],
+    read: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN {}",
-        id_set(backend, 1)
-    );
+    let sql = select.replace("{ids}", &id_set(backend, 1));
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id_array(ids)?)
         .fetch_all(pool)
         .await
         .store()?
         .iter()
-        .map(assignment)
+        .map(read)
         .collect()
 }
 
@@ -913,21 +923,9 @@ pub(crate) async fn requests_by_ids(
     backend: Backend,
     ids: &[String],
 ) -> StoreResult<Vec<AssignmentRequest>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.id IN {}",
-        id_set(backend, 1)
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id_array(ids)?)
-        .fetch_all(pool)
-        .await
-        .store()?
-        .iter()
-        .map(request)
-        .collect()
+    let select =
+        format!("SELECT {REQUEST_COLUMNS} FROM assignment_requests t WHERE t.id IN {{ids}}");
+    read_by_id_set(pool, backend, &select, ids, request).await
 }
 
 /// The approval stages of these requests, by request and in stage order (the approvals inbox).
@@ -936,22 +934,11 @@ pub(crate) async fn stages_of_requests(
     backend: Backend,
     request_ids: &[String],
 ) -> StoreResult<Vec<ApprovalStageRecord>> {
-    if request_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE request_id IN {} \
-         ORDER BY request_id, stage_index",
-        id_set(backend, 1)
+    let select = format!(
+        "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE request_id IN {{ids}} \
+         ORDER BY request_id, stage_index"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id_array(request_ids)?)
-        .fetch_all(pool)
-        .await
-        .store()?
-        .iter()
-        .map(stage)
-        .collect()
+    read_by_id_set(pool, backend, &select, request_ids, stage).await
 }
 
 /// At most `top` stages decided by `reviewer_id`, newest decision first (then by id), after

@@ -14,7 +14,6 @@
 
 use super::Entitlement;
 use super::approvals::resolve_approvers;
-use super::catalogs::audit;
 use super::records::Bypass;
 use super::require;
 
@@ -105,29 +104,14 @@ impl Entitlement {
     ) -> DomainResult<()> {
         let (mut policy, rights) = self.policy_with_rights(caller, policy_id).await?;
         require(rights.manage_packages, "changing policies")?;
-        let now = self.clock.now();
         policy.settings.approval_bypass = ApprovalBypass(allowed);
-        policy.modified_date_time = now;
-        let roles = self.package_roles(&policy.access_package_id).await?;
-        let subjects = self.validate_policy(&mut policy, &roles, now).await?;
-        let mut tx = self.store.begin().await?;
-        tx.update_policy(&policy, &subjects).await?;
-        tx.append_audit(
-            &audit(
-                caller,
-                ctx,
-                now,
-                ("Update access package assignment policy", "Update"),
-                (
-                    "AccessPackageAssignmentPolicy",
-                    &policy.id,
-                    &policy.display_name,
-                ),
-            )
-            .in_catalog(&policy.catalog_id)
-            .detail("isApprovalBypassAllowed", allowed.to_string()),
+        self.save_changed_policy(
+            caller,
+            ctx,
+            policy,
+            Some(("isApprovalBypassAllowed", allowed.to_string())),
         )
         .await?;
-        Ok(tx.commit().await?)
+        Ok(())
     }
 }

@@ -849,27 +849,41 @@ impl Entitlement {
             return Err(rule("catalog.id must be the access package's catalog"));
         }
         Self::apply(&mut policy, input, replace)?;
+        self.save_changed_policy(caller, ctx, policy, None).await
+    }
+
+    /// Validates a changed policy again and stores it with its one "Update" audit record
+    /// (`detail` added to it when given): the Graph update and Writ's own settings of a policy
+    /// (break-glass) save through here.
+    pub(super) async fn save_changed_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        mut policy: AssignmentPolicy,
+        detail: Option<(&str, String)>,
+    ) -> DomainResult<AssignmentPolicy> {
         let now = self.clock.now();
         policy.modified_date_time = now;
         let roles = self.package_roles(&policy.access_package_id).await?;
         let subjects = self.validate_policy(&mut policy, &roles, now).await?;
         let mut tx = self.store.begin().await?;
         tx.update_policy(&policy, &subjects).await?;
-        tx.append_audit(
-            &audit(
-                caller,
-                ctx,
-                now,
-                ("Update access package assignment policy", "Update"),
-                (
-                    "AccessPackageAssignmentPolicy",
-                    &policy.id,
-                    &policy.display_name,
-                ),
-            )
-            .in_catalog(&policy.catalog_id),
+        let mut record = audit(
+            caller,
+            ctx,
+            now,
+            ("Update access package assignment policy", "Update"),
+            (
+                "AccessPackageAssignmentPolicy",
+                &policy.id,
+                &policy.display_name,
+            ),
         )
-        .await?;
+        .in_catalog(&policy.catalog_id);
+        if let Some((key, value)) = detail {
+            record = record.detail(key, value);
+        }
+        tx.append_audit(&record).await?;
         tx.commit().await?;
         Ok(policy)
     }
