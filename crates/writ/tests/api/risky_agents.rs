@@ -23,6 +23,8 @@ struct World {
     sponsor: String,
     group: String,
     assignment: String,
+    package: String,
+    policy: String,
     /// The agent's appId and a secret of it.
     credentials: (String, String),
 }
@@ -89,6 +91,8 @@ async fn world(app: &TestApp) -> World {
         fleet,
         group,
         assignment,
+        package,
+        policy,
         credentials: (app_id, secret),
     }
 }
@@ -287,6 +291,53 @@ async fn confirm_safe_restores_sign_in_but_not_the_assignments(backend: Backend)
         last.additional_details
             .contains(&("previousRiskState".into(), "confirmedCompromised".into()))
     );
+}
+
+async fn admin_add(app: &TestApp, w: &World) -> crate::harness::Reply {
+    app.send(
+        Method::POST,
+        &format!("{EM}/assignmentRequests"),
+        &app.admin,
+        json!({
+            "requestType": "adminAdd",
+            "assignment": {"targetId": w.agent, "assignmentPolicyId": w.policy, "accessPackageId": w.package},
+        }),
+    )
+    .await
+}
+
+async fn a_compromised_agent_gets_no_new_access_until_confirmed_safe(backend: Backend) {
+    let app = app(backend).await;
+    let w = world(&app).await;
+    let reply = act(&app, &app.admin, "confirmCompromised", &[&w.agent]).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let requests_before = app
+        .get(&format!("{EM}/assignmentRequests"), &app.admin)
+        .await;
+
+    let refused = admin_add(&app, &w).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("confirmed compromised"),
+        "{}",
+        refused.body
+    );
+    let requests_after = app
+        .get(&format!("{EM}/assignmentRequests"), &app.admin)
+        .await;
+    assert_eq!(requests_after.body["value"], requests_before.body["value"]);
+    run_jobs(&app).await;
+    assert!(!member_ids(&app, &w.group).await.contains(&w.agent));
+
+    let reply = act(&app, &app.admin, "confirmSafe", &[&w.agent]).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let granted = admin_add(&app, &w).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    run_jobs(&app).await;
+    assert!(member_ids(&app, &w.group).await.contains(&w.agent));
 }
 
 async fn dismiss_restores_sign_in_and_only_decided_agents_are_listed(backend: Backend) {
@@ -539,6 +590,7 @@ crate::on_both_backends!(
     an_agent_user_is_confirmed_compromised_as_a_risky_agent_user,
     compromise_ends_access_refuses_tokens_and_notifies_sponsors,
     confirm_safe_restores_sign_in_but_not_the_assignments,
+    a_compromised_agent_gets_no_new_access_until_confirmed_safe,
     dismiss_restores_sign_in_and_only_decided_agents_are_listed,
     bad_input_is_refused_and_changes_nothing,
     only_an_administrator_decides_and_others_change_nothing,

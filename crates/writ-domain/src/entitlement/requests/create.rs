@@ -174,6 +174,7 @@ impl Entitlement {
         check_schedule(&schedule)?;
         let start = schedule.start_date_time.unwrap_or(now);
         assignment_end(policy, &schedule, start, self.agent_limit(target))?;
+        self.refuse_compromised_target(target).await?;
         self.check_incompatible(&package.id, &target.id, now)
             .await?;
 
@@ -375,6 +376,22 @@ impl Entitlement {
             },
         )
         .await
+    }
+
+    /// Refuses new access for an agent confirmed compromised: `confirmCompromised` ended its
+    /// access, and `confirmSafe` restores sign-in but deliberately not access, so access comes
+    /// back only through a request made after the agent is declared safe.
+    async fn refuse_compromised_target(&self, target: &Subject) -> DomainResult<()> {
+        if target.is_agent
+            && self.store.agent_risk_state(&target.id).await?
+                == Some(crate::model::RiskState::ConfirmedCompromised)
+        {
+            return Err(rule(format!(
+                "the target agent '{}' is confirmed compromised; an administrator must confirm it safe (or dismiss its risk) before it can be given access",
+                target.id
+            )));
+        }
+        Ok(())
     }
 
     /// Refuses a target that holds a package, or is a member of a group, that this package is
