@@ -64,6 +64,10 @@ pub struct RouteDoc {
     pub returns_page: bool,
     /// The component schema of the request body.
     pub body: Option<&'static str>,
+    /// Optional request headers the route reads beyond the kind's own: (name, description).
+    pub headers: Vec<(&'static str, &'static str)>,
+    /// Headers the route's success answer may carry: (name, description).
+    pub answer_headers: Vec<(&'static str, &'static str)>,
 }
 
 /// The enumeration parameter of a bound function, with the values it accepts.
@@ -134,6 +138,8 @@ impl Routes {
             returns: None,
             returns_page: false,
             body: None,
+            headers: Vec::new(),
+            answer_headers: Vec::new(),
         });
         self
     }
@@ -159,6 +165,22 @@ impl Routes {
     pub fn body(mut self, schema: &'static str) -> Self {
         if let Some(doc) = self.docs.last_mut() {
             doc.body = Some(schema);
+        }
+        self
+    }
+
+    /// The route declared last reads this optional request header.
+    pub fn header(mut self, name: &'static str, description: &'static str) -> Self {
+        if let Some(doc) = self.docs.last_mut() {
+            doc.headers.push((name, description));
+        }
+        self
+    }
+
+    /// The route declared last may answer with this header on success.
+    pub fn answers_with_header(mut self, name: &'static str, description: &'static str) -> Self {
+        if let Some(doc) = self.docs.last_mut() {
+            doc.answer_headers.push((name, description));
         }
         self
     }
@@ -207,6 +229,8 @@ impl Routes {
             returns: None,
             returns_page: false,
             body: None,
+            headers: Vec::new(),
+            answer_headers: Vec::new(),
         });
         self
     }
@@ -279,6 +303,20 @@ fn response(description: &str, schema: Option<RefOr<Schema>>) -> ResponseBuilder
 }
 
 /// The OpenAPI document of the given routes (already expanded under `/v1.0` and `/beta`).
+/// The success answer of `doc`, with the headers it may carry.
+fn with_answer_headers(mut answer: ResponseBuilder, doc: &RouteDoc) -> ResponseBuilder {
+    for (name, description) in &doc.answer_headers {
+        answer = answer.header(
+            *name,
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(Some(value_schema(Type::String)))
+                .description(Some(*description))
+                .build(),
+        );
+    }
+    answer
+}
+
 pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
     let mut paths = Paths::new();
     for doc in docs {
@@ -324,6 +362,17 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                     .required(Required::True)
                     .description(Some(description))
                     .schema(Some(schema))
+                    .build(),
+            );
+        }
+        for (name, description) in &doc.headers {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(*description))
+                    .schema(Some(value_schema(Type::String)))
                     .build(),
             );
         }
@@ -376,7 +425,10 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                         "$expand",
                         "navigation properties to include",
                     ))
-                    .response("200", response("the entity", entity));
+                    .response(
+                        "200",
+                        with_answer_headers(response("the entity", entity), doc),
+                    );
             }
             Kind::Create => {
                 op = op
@@ -401,7 +453,7 @@ pub fn openapi(docs: &[RouteDoc]) -> OpenApi {
                 );
             }
             Kind::Plain => {
-                op = op.response("200", response("ok", entity));
+                op = op.response("200", with_answer_headers(response("ok", entity), doc));
             }
         }
         if doc.authenticated {
