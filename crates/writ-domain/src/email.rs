@@ -605,7 +605,11 @@ mod tests {
             "{}",
             m.text
         );
-        assert!(m.text.contains("New sponsor: Mona Manager (u1)\n"), "{}", m.text);
+        assert!(
+            m.text.contains("New sponsor: Mona Manager (u1)\n"),
+            "{}",
+            m.text
+        );
         assert!(!m.text.contains("Access package"), "{}", m.text);
         let mut other = data;
         other["newSponsorId"] = serde_json::Value::Null;

@@ -810,7 +810,8 @@ impl Directory {
             now,
             (id, "ServicePrincipal", &sp.display_name),
             None,
-        ).await?;
+        )
+        .await?;
         crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
         crate::entitlement::end_assignments_of(tx.as_mut(), caller, ctx, now, id).await?;
         crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, id).await?;

@@ -372,7 +372,8 @@ impl Directory {
             now,
             (id, "Group", &group.display_name),
             None,
-        ).await?;
+        )
+        .await?;
         crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
         crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, id).await?;
         tx.delete_group(id).await?;

@@ -148,8 +148,10 @@ pub trait DirectoryStore: Send + Sync {
     ) -> StoreResult<Vec<(String, Recipient)>>;
     /// Agent identities, blueprints and agent users with no sponsor, by id: `query.top` of them
     /// after the id in `query.skiptoken`, with the whole count when `query.count`.
-    async fn agents_without_sponsors(&self, query: &ListQuery)
-    -> StoreResult<Page<DirectoryObject>>;
+    async fn agents_without_sponsors(
+        &self,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>>;
 }
 
 /// The directory's writes and the reads a write transaction needs.
