@@ -207,6 +207,12 @@ pub fn action_link(event: &OutboxEvent, base: &str) -> Option<ActionLink> {
             "See the request",
             None,
         ),
+        // A blueprint (an application) has no page of its own in the portal.
+        "agent.sponsorChanged" | "agent.sponsorless"
+            if field(event, "targetType") == Some("Application") =>
+        {
+            None
+        }
         "agent.compromised" | "agent.sponsorChanged" | "agent.sponsorless" => link(
             format!("/portal/agents/{}", id("targetId")?),
             "See the agent",
@@ -231,7 +237,14 @@ pub fn compose(
                 .unwrap_or_else(|| format!("(deleted) {id}"))
         })
     };
-    let agent = name("targetId").unwrap_or_else(|| "an agent".into());
+    // A name the event carries serves when the dispatcher has none (a blueprint's).
+    let agent = match (
+        cx.names.get(field(event, "targetId").unwrap_or_default()),
+        field(event, "targetDisplayName"),
+    ) {
+        (None, Some(carried)) => carried.to_owned(),
+        _ => name("targetId").unwrap_or_else(|| "an agent".into()),
+    };
     let package = name("accessPackageId").unwrap_or_else(|| "an access package".into());
     let end = field(event, "endDateTime").map(human_time);
     let assignment = field(event, "assignmentId");
@@ -613,9 +626,15 @@ mod tests {
         assert!(!m.text.contains("Access package"), "{}", m.text);
         let mut other = data;
         other["newSponsorId"] = serde_json::Value::Null;
-        let m = message_of("agent.sponsorChanged", other);
+        let m = message_of("agent.sponsorChanged", other.clone());
         assert_eq!(m.subject, "The sponsors of (deleted) agent-1 changed");
         assert!(m.text.contains("New sponsor: none"), "{}", m.text);
+        // A blueprint: named by the event, and no portal page to link to.
+        other["targetType"] = "Application".into();
+        other["targetDisplayName"] = "Support blueprint".into();
+        let m = message_of("agent.sponsorChanged", other);
+        assert_eq!(m.subject, "The sponsors of Support blueprint changed");
+        assert!(!m.text.contains("/portal/"), "{}", m.text);
     }
 
     fn message_of(event_type: &str, data: serde_json::Value) -> EmailMessage {

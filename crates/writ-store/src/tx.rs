@@ -692,11 +692,17 @@ impl DirectoryStoreTx for SqlTx {
         // where it is missing, remove the departing sponsor.
         let rows = sqlx::query(
             "SELECT s.object_id, d.object_type, \
+                 COALESCE(sp.display_name, a.display_name, u.display_name, g.display_name) \
+                     AS display_name, \
                  (SELECT COUNT(*) FROM sponsors o \
                      WHERE o.object_id = s.object_id AND o.sponsor_id <> $1) AS others, \
                  (SELECT COUNT(*) FROM sponsors h \
                      WHERE h.object_id = s.object_id AND h.sponsor_id = $2) AS heir_present \
              FROM sponsors s JOIN directory_objects d ON d.id = s.object_id \
+             LEFT JOIN service_principals sp ON sp.id = s.object_id \
+             LEFT JOIN applications a ON a.id = s.object_id \
+             LEFT JOIN users u ON u.id = s.object_id \
+             LEFT JOIN groups g ON g.id = s.object_id \
              WHERE s.sponsor_id = $1 ORDER BY s.object_id",
         )
         .bind(from.to_owned())
@@ -708,6 +714,7 @@ impl DirectoryStoreTx for SqlTx {
         for row in &rows {
             let object_id: String = row.try_get("object_id").store()?;
             let kind: String = row.try_get("object_type").store()?;
+            let display_name: Option<String> = row.try_get("display_name").store()?;
             let others: i64 = row.try_get("others").store()?;
             let heir_present: i64 = row.try_get("heir_present").store()?;
             let object_kind = ObjectKind::parse(&kind)
@@ -716,6 +723,7 @@ impl DirectoryStoreTx for SqlTx {
             out.push(SponsorHandover {
                 object_id,
                 object_kind,
+                display_name,
                 heir_added,
                 heir_was_sponsor: heir_present > 0,
                 remaining: others + i64::from(heir_added),

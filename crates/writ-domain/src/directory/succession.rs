@@ -116,6 +116,7 @@ pub(crate) async fn hand_over(
         let data = serde_json::json!({
             "targetId": object.object_id,
             "targetType": object.object_kind.audit_type(),
+            "targetDisplayName": object.display_name,
             "succession": departing.why.as_str(),
             "previousSponsorId": departing.id,
             "previousSponsorDisplayName": departing.display_name,
@@ -178,7 +179,12 @@ fn record(
         operation,
         ctx.request_id.as_deref(),
     )
-    .target(&object.object_id, kind, None, vec!["sponsors".into()])
+    .target(
+        &object.object_id,
+        kind,
+        object.display_name.as_deref(),
+        vec!["sponsors".into()],
+    )
     .target(
         departing.id,
         departing.kind,
@@ -204,7 +210,7 @@ fn record(
                 .into(),
         );
     }
-    record.on_behalf_of(&object.object_id, kind, None)
+    record.on_behalf_of(&object.object_id, kind, object.display_name.as_deref())
 }
 
 impl Directory {

@@ -410,6 +410,9 @@ pub struct RoleAssignment {
 pub struct SponsorHandover {
     pub object_id: String,
     pub object_kind: ObjectKind,
+    /// The object's `displayName` (for the notices: a blueprint's is not among the names the
+    /// email dispatcher reads).
+    pub display_name: Option<String>,
     /// The heir was added as a sponsor of this object (it was not one already).
     pub heir_added: bool,
     /// The heir was a sponsor already, so the object only lost the departing one.
