@@ -11,7 +11,8 @@
 //! approvals (`waits.rs`), or `… -- [--postgres postgres://…] --evaluations N
 //! [--evaluation-rate R]` for access evaluation alone under an open-loop load (`evaluations.rs`:
 //! N requests at R/s, default 5,000), or `… -- [--postgres postgres://…] --compromise N` for
-//! what compromised agents cost (`compromise.rs`).
+//! what compromised agents cost (`compromise.rs`), or `… -- [--postgres postgres://…]
+//! --succession N` for disabling a sponsor of N agents (`succession.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -31,6 +32,7 @@ mod evaluations;
 mod loaded;
 mod portal;
 mod storm;
+mod succession;
 mod waits;
 
 use writ_domain::clock::{Clock, SystemClock};
@@ -58,6 +60,8 @@ struct Args {
     evaluations: usize,
     /// Agents confirmed compromised (`--compromise N`, run alone).
     compromise: usize,
+    /// Agents per sponsor disabled (`--succession N`, run alone).
+    succession: usize,
     /// Their schedule, per second (`--evaluation-rate R`).
     evaluation_rate: f64,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
@@ -83,6 +87,7 @@ fn args() -> Args {
         waits: 0,
         evaluations: 0,
         compromise: 0,
+        succession: 0,
         evaluation_rate: 5000.0,
         max_batch: None,
         passes: None,
@@ -106,6 +111,7 @@ fn args() -> Args {
             "--waits" => out.waits = value.parse().expect("--waits N"),
             "--evaluations" => out.evaluations = value.parse().expect("--evaluations N"),
             "--compromise" => out.compromise = value.parse().expect("--compromise N"),
+            "--succession" => out.succession = value.parse().expect("--succession N"),
             "--evaluation-rate" => {
                 out.evaluation_rate = value.parse().expect("--evaluation-rate R");
                 assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
@@ -313,6 +319,12 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
         let figures = compromise::compromise(&http, &base, &token, args.compromise).await;
         return compromise::rows(backend, &figures);
+    }
+    if args.succession > 0 {
+        // Alone: a disable with succession against one without, in the same run.
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let figures = succession::succession(&http, &base, &token, args.succession).await;
+        return succession::rows(backend, &figures);
     }
     if args.waits > 0 {
         // Alone: a reader woken by an approval, against a plain read (`waits.rs`).

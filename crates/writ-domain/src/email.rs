@@ -46,6 +46,8 @@ pub const EMAIL_EVENT_TYPES: &[&str] = &[
     "assignment.extended",
     "assignment.removed",
     "agent.compromised",
+    "agent.sponsorChanged",
+    "agent.sponsorless",
 ];
 
 impl Claimed for ClaimedEmail {
@@ -205,7 +207,13 @@ pub fn action_link(event: &OutboxEvent, base: &str) -> Option<ActionLink> {
             "See the request",
             None,
         ),
-        "agent.compromised" => link(
+        // A blueprint (an application) has no page of its own in the portal.
+        "agent.sponsorChanged" | "agent.sponsorless"
+            if field(event, "targetType") == Some("Application") =>
+        {
+            None
+        }
+        "agent.compromised" | "agent.sponsorChanged" | "agent.sponsorless" => link(
             format!("/portal/agents/{}", id("targetId")?),
             "See the agent",
             None,
@@ -229,7 +237,14 @@ pub fn compose(
                 .unwrap_or_else(|| format!("(deleted) {id}"))
         })
     };
-    let agent = name("targetId").unwrap_or_else(|| "an agent".into());
+    // A name the event carries serves when the dispatcher has none (a blueprint's).
+    let agent = match (
+        cx.names.get(field(event, "targetId").unwrap_or_default()),
+        field(event, "targetDisplayName"),
+    ) {
+        (None, Some(carried)) => carried.to_owned(),
+        _ => name("targetId").unwrap_or_else(|| "an agent".into()),
+    };
     let package = name("accessPackageId").unwrap_or_else(|| "an access package".into());
     let end = field(event, "endDateTime").map(human_time);
     let assignment = field(event, "assignmentId");
@@ -247,13 +262,45 @@ pub fn compose(
             format!("Approval bypassed by an administrator: {agent} requests {package}")
         }
         "agent.compromised" => format!("{agent} was confirmed compromised"),
+        "agent.sponsorChanged" if field(event, "newSponsorId") == Some(recipient.id.as_str()) => {
+            format!("You now sponsor {agent}")
+        }
+        "agent.sponsorChanged" => format!("The sponsors of {agent} changed"),
+        "agent.sponsorless" => format!("{agent} has no sponsor left"),
         other => format!("{other}: {agent}, {package}"),
     };
     // (label, value) lines shown in both parts.
     let mut facts: Vec<(&str, String)> = vec![("Agent", agent.clone())];
-    // An agent's compromise concerns the agent, not one package.
-    if event.event_type != "agent.compromised" {
+    // An agent's compromise or sponsors concern the agent, not one package.
+    let about_agent = event.event_type.starts_with("agent.");
+    if !about_agent {
         facts.push(("Access package", package));
+    }
+    if about_agent && event.event_type != "agent.compromised" {
+        // Succession: the departing sponsor by the name it had (it may be deleted now).
+        let person = |id: &str, name: &str| match field(event, name) {
+            Some(name) => format!("{name} ({})", field(event, id).unwrap_or_default()),
+            None => field(event, id).unwrap_or("none").to_owned(),
+        };
+        let why = match field(event, "succession") {
+            Some("sponsorDisabled") => " (account disabled)",
+            Some("sponsorDeleted") => " (deleted)",
+            _ => "",
+        };
+        facts.push((
+            "Previous sponsor",
+            format!(
+                "{}{why}",
+                person("previousSponsorId", "previousSponsorDisplayName")
+            ),
+        ));
+        facts.push((
+            "New sponsor",
+            match field(event, "newSponsorId") {
+                Some(_) => person("newSponsorId", "newSponsorDisplayName"),
+                None => "none: the previous sponsor had no enabled manager to take over".to_owned(),
+            },
+        ));
     }
     if event.event_type == "agent.compromised" {
         facts.push((
@@ -552,6 +599,44 @@ mod tests {
         assert!(!m.text.contains("Access package"), "{}", m.text);
     }
 
+    #[test]
+    fn a_succession_tells_the_heir_it_now_sponsors_and_the_others_what_changed() {
+        let data = serde_json::json!({
+            "targetId": "agent-1",
+            "succession": "sponsorDisabled",
+            "previousSponsorId": "u-old",
+            "previousSponsorDisplayName": "Olga Old",
+            "newSponsorId": "u1",
+            "newSponsorDisplayName": "Mona Manager",
+        });
+        // `message_of` mails recipient u1: the heir.
+        let m = message_of("agent.sponsorChanged", data.clone());
+        assert_eq!(m.subject, "You now sponsor (deleted) agent-1");
+        assert!(
+            m.text
+                .contains("Previous sponsor: Olga Old (u-old) (account disabled)\n"),
+            "{}",
+            m.text
+        );
+        assert!(
+            m.text.contains("New sponsor: Mona Manager (u1)\n"),
+            "{}",
+            m.text
+        );
+        assert!(!m.text.contains("Access package"), "{}", m.text);
+        let mut other = data;
+        other["newSponsorId"] = serde_json::Value::Null;
+        let m = message_of("agent.sponsorChanged", other.clone());
+        assert_eq!(m.subject, "The sponsors of (deleted) agent-1 changed");
+        assert!(m.text.contains("New sponsor: none"), "{}", m.text);
+        // A blueprint: named by the event, and no portal page to link to.
+        other["targetType"] = "Application".into();
+        other["targetDisplayName"] = "Support blueprint".into();
+        let m = message_of("agent.sponsorChanged", other);
+        assert_eq!(m.subject, "The sponsors of Support blueprint changed");
+        assert!(!m.text.contains("/portal/"), "{}", m.text);
+    }
+
     fn message_of(event_type: &str, data: serde_json::Value) -> EmailMessage {
         let event = OutboxEvent {
             id: "e1".into(),
@@ -635,6 +720,8 @@ mod tests {
                 "See the request",
             ),
             ("agent.compromised", "/portal/agents/t1", "See the agent"),
+            ("agent.sponsorChanged", "/portal/agents/t1", "See the agent"),
+            ("agent.sponsorless", "/portal/agents/t1", "See the agent"),
         ];
         assert_eq!(cases.len(), EMAIL_EVENT_TYPES.len());
         for (event_type, path, label) in cases {

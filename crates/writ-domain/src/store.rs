@@ -28,7 +28,8 @@ use crate::model::{
     EmRoleAssignment, EmailDelivery, Group, HeldGrant, NewJob, ObjectIdentity, ObjectKind,
     OutboxEvent, PackageRoleScope, PermissionGrant, QueuedJob, Recipient, RefreshToken,
     RequestState, ResourceRequest, ResourceRole, ResourceScope, RoleAssignment, ServicePrincipal,
-    ServicePrincipalKind, SsoRequest, Subject, User, UserKind, WebhookDelivery, WebhookEndpoint,
+    ServicePrincipalKind, SponsorHandover, SsoRequest, Subject, User, UserKind, WebhookDelivery,
+    WebhookEndpoint,
 };
 use crate::query::{ListQuery, Page};
 

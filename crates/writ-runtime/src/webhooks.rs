@@ -38,6 +38,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "assignment.removed",
     "delivery.failed",
     "agent.compromised",
+    "agent.sponsorChanged",
+    "agent.sponsorless",
 ];
 
 /// One configured endpoint, checked: an http(s) URL, a `whsec_` secret, known event types.

@@ -306,12 +306,15 @@ pub(crate) async fn principal_names(
         .store()
 }
 
-pub(crate) async fn human_sponsors_of(
-    pool: &AnyPool,
+pub(crate) async fn human_sponsors_of<'e, E>(
+    executor: E,
     backend: Backend,
     ids: &[String],
     now: OffsetDateTime,
-) -> StoreResult<Vec<(String, Recipient)>> {
+) -> StoreResult<Vec<(String, Recipient)>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -337,7 +340,7 @@ pub(crate) async fn human_sponsors_of(
     let rows: Vec<SponsorRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id_array(ids)?)
         .bind(to_micros(now))
-        .fetch_all(pool)
+        .fetch_all(executor)
         .await
         .store()?;
     Ok(rows

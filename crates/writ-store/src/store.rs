@@ -803,6 +803,54 @@ impl DirectoryStore for SqlStore {
     ) -> StoreResult<Vec<(String, Recipient)>> {
         crate::assignments::human_sponsors_of(&self.pool, self.backend, ids, now).await
     }
+
+    async fn agents_without_sponsors(
+        &self,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>> {
+        // Sponsorless agents are few (succession reports each one), so a page reads its ids
+        // in one statement and its objects one by one.
+        const AGENTS: &str = "SELECT id FROM service_principals WHERE kind = 'agentIdentity' \
+             UNION ALL SELECT id FROM applications WHERE kind = 'agentIdentityBlueprint' \
+             UNION ALL SELECT id FROM users WHERE kind = 'agentUser'";
+        let after = query.skiptoken.clone().unwrap_or_default();
+        let sql = format!(
+            "SELECT a.id AS linked FROM ({AGENTS}) a \
+             WHERE NOT EXISTS (SELECT 1 FROM sponsors s WHERE s.object_id = a.id) AND a.id > $1 \
+             ORDER BY a.id LIMIT {}",
+            u64::from(query.top) + 1
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        let mut ids = found
+            .iter()
+            .map(|r| r.try_get::<String, _>("linked").store())
+            .collect::<StoreResult<Vec<String>>>()?;
+        let more = ids.len() > query.top as usize;
+        ids.truncate(query.top as usize);
+        let next_skiptoken = if more { ids.last().cloned() } else { None };
+        let count = if query.count {
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM ({AGENTS}) a \
+                 WHERE NOT EXISTS (SELECT 1 FROM sponsors s WHERE s.object_id = a.id)"
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&self.pool)
+                .await
+                .store()?;
+            Some(row.try_get::<i64, _>("n").store()?)
+        } else {
+            None
+        };
+        Ok(Page {
+            items: self.objects(ids).await?,
+            next_skiptoken,
+            count,
+        })
+    }
 }
 
 #[async_trait]

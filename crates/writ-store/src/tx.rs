@@ -9,7 +9,7 @@ use writ_domain::audit_chain::{AuditLink, ChainHead};
 use writ_domain::clock::to_micros;
 use writ_domain::directory::{
     AppRoleAssignment, Application, ClientSecret, Group, ObjectIdentity, ObjectKind,
-    PermissionGrant, RoleAssignment, ServicePrincipal, User,
+    PermissionGrant, RoleAssignment, ServicePrincipal, SponsorHandover, User,
 };
 use writ_domain::entitlement::{
     ApprovalStageRecord, Assignment, AssignmentRequest, HeldGrant, RequestState,
@@ -681,6 +681,80 @@ impl DirectoryStoreTx for SqlTx {
             sponsor_id,
         )
         .await
+    }
+
+    async fn hand_over_sponsorships(
+        &mut self,
+        from: &str,
+        heir: Option<&str>,
+    ) -> StoreResult<Vec<SponsorHandover>> {
+        // Three statements whatever the number of objects: read what changes, add the heir
+        // where it is missing, remove the departing sponsor.
+        let rows = sqlx::query(
+            "SELECT s.object_id, d.object_type, \
+                 COALESCE(sp.display_name, a.display_name, u.display_name, g.display_name) \
+                     AS display_name, \
+                 (SELECT COUNT(*) FROM sponsors o \
+                     WHERE o.object_id = s.object_id AND o.sponsor_id <> $1) AS others, \
+                 (SELECT COUNT(*) FROM sponsors h \
+                     WHERE h.object_id = s.object_id AND h.sponsor_id = $2) AS heir_present \
+             FROM sponsors s JOIN directory_objects d ON d.id = s.object_id \
+             LEFT JOIN service_principals sp ON sp.id = s.object_id \
+             LEFT JOIN applications a ON a.id = s.object_id \
+             LEFT JOIN users u ON u.id = s.object_id \
+             LEFT JOIN groups g ON g.id = s.object_id \
+             WHERE s.sponsor_id = $1 ORDER BY s.object_id",
+        )
+        .bind(from.to_owned())
+        .bind(heir.unwrap_or("").to_owned())
+        .fetch_all(&mut *self.tx)
+        .await
+        .store()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let object_id: String = row.try_get("object_id").store()?;
+            let kind: String = row.try_get("object_type").store()?;
+            let display_name: Option<String> = row.try_get("display_name").store()?;
+            let others: i64 = row.try_get("others").store()?;
+            let heir_present: i64 = row.try_get("heir_present").store()?;
+            let object_kind = ObjectKind::parse(&kind)
+                .ok_or_else(|| StoreError::Other(format!("unknown object_type {kind}")))?;
+            let heir_added = heir.is_some_and(|h| h != object_id) && heir_present == 0;
+            out.push(SponsorHandover {
+                object_id,
+                object_kind,
+                display_name,
+                heir_added,
+                heir_was_sponsor: heir_present > 0,
+                remaining: others + i64::from(heir_added),
+            });
+        }
+        if let Some(heir) = heir {
+            sqlx::query(
+                "INSERT INTO sponsors (object_id, sponsor_id) \
+                 SELECT object_id, $2 FROM sponsors WHERE sponsor_id = $1 AND object_id <> $2 \
+                 ON CONFLICT (object_id, sponsor_id) DO NOTHING",
+            )
+            .bind(from.to_owned())
+            .bind(heir.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        }
+        sqlx::query("DELETE FROM sponsors WHERE sponsor_id = $1")
+            .bind(from.to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .store()?;
+        Ok(out)
+    }
+
+    async fn human_sponsors_in_tx(
+        &mut self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, writ_domain::audit::Recipient)>> {
+        crate::assignments::human_sponsors_of(&mut *self.tx, self.backend, ids, now).await
     }
 
     async fn add_object_owner(&mut self, object_id: &str, owner_id: &str) -> StoreResult<bool> {

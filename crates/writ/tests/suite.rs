@@ -86,6 +86,8 @@ mod request_wait;
 mod risky_agents;
 #[path = "api/route_sweep.rs"]
 mod route_sweep;
+#[path = "api/sponsor_succession.rs"]
+mod sponsor_succession;
 #[path = "api/sso.rs"]
 mod sso;
 #[path = "api/sso_browser.rs"]

@@ -803,7 +803,15 @@ impl Directory {
             }
         }
         super::deletion::guard_last_admin(tx.as_mut(), id, now).await?;
-        super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
+        super::deletion::release_sponsorships(
+            tx.as_mut(),
+            caller,
+            ctx,
+            now,
+            (id, "ServicePrincipal", &sp.display_name),
+            None,
+        )
+        .await?;
         crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
         crate::entitlement::end_assignments_of(tx.as_mut(), caller, ctx, now, id).await?;
         crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, id).await?;

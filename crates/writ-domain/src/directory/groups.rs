@@ -365,7 +365,15 @@ impl Directory {
             .await?
             .ok_or_else(|| DomainError::not_found("group", id))?;
         let now = self.clock.now();
-        super::deletion::release_sponsorships(tx.as_mut(), caller, ctx, now, id, None).await?;
+        super::deletion::release_sponsorships(
+            tx.as_mut(),
+            caller,
+            ctx,
+            now,
+            (id, "Group", &group.display_name),
+            None,
+        )
+        .await?;
         crate::entitlement::remove_from_policies(tx.as_mut(), caller, ctx, now, id).await?;
         crate::entitlement::release_catalog_resources(tx.as_mut(), caller, ctx, now, id).await?;
         tx.delete_group(id).await?;

@@ -10,6 +10,7 @@ mod deletion;
 pub mod groups;
 pub mod risky_agents;
 mod services;
+pub mod succession;
 pub(crate) mod users;
 pub mod writ_clients;
 

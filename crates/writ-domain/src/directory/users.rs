@@ -545,6 +545,7 @@ impl Directory {
         }
         let mut changed = Vec::new();
         let mut password_changed = false;
+        let mut disabling = false;
         if let Some(name) = not_null(std::mem::take(&mut input.display_name), "displayName")? {
             check_length(&name, "displayName", 256)?;
             user.display_name = name;
@@ -574,6 +575,7 @@ impl Directory {
         {
             if !enabled && user.account_enabled {
                 super::deletion::guard_last_admin(tx.as_mut(), id, self.clock.now()).await?;
+                disabling = true;
             }
             user.account_enabled = enabled;
             changed.push("accountEnabled".to_owned());
@@ -617,6 +619,23 @@ impl Directory {
         if !user.account_enabled || password_changed {
             revoke_user_sign_ins(tx.as_mut(), &user.id, now).await?;
         }
+        // A sponsor disabled hands its sponsorships over at once (DESIGN section 17).
+        if disabling {
+            super::succession::hand_over(
+                tx.as_mut(),
+                caller,
+                ctx,
+                now,
+                &super::succession::Departing {
+                    id: &user.id,
+                    kind: "User",
+                    display_name: &user.display_name,
+                    manager_id: user.manager_id.as_deref(),
+                    why: super::succession::Departure::Disabled,
+                },
+            )
+            .await?;
+        }
         tx.append_audit(&audit_user(
             caller,
             ctx,
@@ -654,7 +673,7 @@ impl Directory {
             caller,
             ctx,
             now,
-            id,
+            (id, "User", &user.display_name),
             user.manager_id.as_deref(),
         )
         .await?;

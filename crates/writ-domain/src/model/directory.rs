@@ -403,3 +403,20 @@ pub struct RoleAssignment {
     pub created_date_time: OffsetDateTime,
     pub ends_at: Option<OffsetDateTime>,
 }
+
+/// One object a departing sponsor sponsored, as sponsor succession changed it
+/// (`DirectoryStoreTx::hand_over_sponsorships`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SponsorHandover {
+    pub object_id: String,
+    pub object_kind: ObjectKind,
+    /// The object's `displayName` (for the notices: a blueprint's is not among the names the
+    /// email dispatcher reads).
+    pub display_name: Option<String>,
+    /// The heir was added as a sponsor of this object (it was not one already).
+    pub heir_added: bool,
+    /// The heir was a sponsor already, so the object only lost the departing one.
+    pub heir_was_sponsor: bool,
+    /// Sponsors the object has after the change.
+    pub remaining: i64,
+}

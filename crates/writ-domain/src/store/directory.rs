@@ -146,6 +146,12 @@ pub trait DirectoryStore: Send + Sync {
         ids: &[String],
         now: OffsetDateTime,
     ) -> StoreResult<Vec<(String, Recipient)>>;
+    /// Agent identities, blueprints and agent users with no sponsor, by id: `query.top` of them
+    /// after the id in `query.skiptoken`, with the whole count when `query.count`.
+    async fn agents_without_sponsors(
+        &self,
+        query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>>;
 }
 
 /// The directory's writes and the reads a write transaction needs.
@@ -220,6 +226,21 @@ pub trait DirectoryStoreTx: Send {
     async fn sponsor_ids(&mut self, object_id: &str) -> StoreResult<Vec<String>>;
     /// Objects this principal sponsors.
     async fn sponsored_by(&mut self, sponsor_id: &str) -> StoreResult<Vec<String>>;
+    /// Sponsor succession, set-wise (the same few statements whatever the number of objects):
+    /// for every object `from` sponsors, adds `heir` as a sponsor where it is not one already
+    /// (and is not the object itself), then removes `from` everywhere. One entry per object, by
+    /// object id.
+    async fn hand_over_sponsorships(
+        &mut self,
+        from: &str,
+        heir: Option<&str>,
+    ) -> StoreResult<Vec<SponsorHandover>>;
+    /// [`DirectoryStore::human_sponsors_of`] as this transaction sees the directory.
+    async fn human_sponsors_in_tx(
+        &mut self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, Recipient)>>;
     async fn add_object_owner(&mut self, object_id: &str, owner_id: &str) -> StoreResult<bool>;
     async fn remove_object_owner(&mut self, object_id: &str, owner_id: &str) -> StoreResult<bool>;
     /// Agent users whose parent is this agent identity.

@@ -218,6 +218,13 @@ impl DirectoryStore for FakeDirectory {
         not_faked("list_service_principals")
     }
 
+    async fn agents_without_sponsors(
+        &self,
+        _query: &ListQuery,
+    ) -> StoreResult<Page<DirectoryObject>> {
+        not_faked("agents_without_sponsors")
+    }
+
     async fn sponsors(&self, _object_id: &str) -> StoreResult<Vec<DirectoryObject>> {
         not_faked("sponsors")
     }

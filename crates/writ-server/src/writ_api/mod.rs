@@ -5,6 +5,7 @@
 pub mod break_glass;
 pub mod email_deliveries;
 pub mod jobs;
+pub mod sponsorless_agents;
 pub mod webhook_deliveries;
 
 /// Writ's own routes under `/writ/v1`.
@@ -68,4 +69,13 @@ pub fn routes(r: crate::routes::Routes) -> crate::routes::Routes {
         break_glass::update,
     )
     .body("assignmentPolicyBreakGlass")
+    // Issue 19, sponsor succession: what it left without a sponsor.
+    .route(
+        Get,
+        "/writ/v1/agentsWithoutSponsors",
+        Collection,
+        "List agent identities, blueprints and agent users that have no sponsor (directory readers)",
+        sponsorless_agents::list,
+    )
+    .returns("directoryObject")
 }

@@ -961,6 +961,30 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             Some(json!({})),
             [400; 9],
         ),
+        // Sponsor succession (issue 19, part L; sponsor_succession.rs): only who may disable or
+        // delete a user (Global Administrator) sets it off (an agent does not see users); the
+        // agents it leaves without a sponsor are listed to readers of the whole directory.
+        (
+            "disable a sponsor (succession)",
+            Method::PATCH,
+            format!("/v1.0/users/{}", risk_fleet.sponsor),
+            Some(json!({"accountEnabled": false})),
+            [0, 403, 403, 403, 403, 403, 403, 403, 404],
+        ),
+        (
+            "delete a sponsor (succession)",
+            Method::DELETE,
+            format!("/v1.0/users/{}", risk_fleet.sponsor),
+            None,
+            [0, 403, 403, 403, 403, 403, 403, 403, 404],
+        ),
+        (
+            "list agents without sponsors",
+            Method::GET,
+            "/writ/v1/agentsWithoutSponsors".to_owned(),
+            None,
+            [200, 403, 403, 403, 403, 403, 403, 403, 403],
+        ),
     ];
     let mut failures = Vec::new();
     for (what, method, path, body, expected) in &table {
