@@ -73,6 +73,11 @@ impl Caller {
         self.enabled && self.directory_roles.iter().any(|r| r == role)
     }
 
+    /// Holds this directory role (template id) now.
+    pub fn holds_role(&self, role: &str) -> bool {
+        self.holds(role)
+    }
+
     pub fn is_global_admin(&self) -> bool {
         self.holds(roles::GLOBAL_ADMINISTRATOR)
     }

@@ -39,6 +39,7 @@ mod entitlement;
 #[cfg(test)]
 pub(crate) mod fake;
 mod jobs;
+mod lifecycle;
 mod risk;
 mod sessions;
 mod user_tokens;
@@ -48,6 +49,7 @@ pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx, SponsoredAgent};
 pub use jobs::{JobStore, JobStoreTx};
+pub use lifecycle::LifecycleStore;
 pub use risk::{RiskStore, RiskStoreTx};
 pub use sessions::{SessionStore, SessionStoreTx};
 pub use user_tokens::UserTokenStoreTx;
@@ -128,6 +130,7 @@ pub trait Store:
     + AuditStore
     + SessionStore
     + RiskStore
+    + LifecycleStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -8,6 +8,7 @@ mod bootstrap;
 pub mod client_uris;
 mod deletion;
 pub mod groups;
+pub mod lifecycle_policies;
 pub mod risky_agents;
 mod services;
 pub(crate) mod users;
