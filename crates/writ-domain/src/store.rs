@@ -49,7 +49,7 @@ pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx, SponsoredAgent};
 pub use jobs::{JobStore, JobStoreTx};
-pub use lifecycle::LifecycleStore;
+pub use lifecycle::{LifecycleStore, LifecycleStoreTx};
 pub use risk::{RiskStore, RiskStoreTx};
 pub use sessions::{SessionStore, SessionStoreTx};
 pub use user_tokens::UserTokenStoreTx;
@@ -164,6 +164,7 @@ pub trait StoreTx:
     + SessionStoreTx
     + UserTokenStoreTx
     + RiskStoreTx
+    + LifecycleStoreTx
     + Send
 {
     /// Serialize first-start work across replicas (an advisory lock on PostgreSQL; SQLite's

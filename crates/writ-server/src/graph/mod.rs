@@ -7,6 +7,7 @@ pub mod directory_objects;
 pub mod entitlement;
 pub mod grants;
 pub mod groups;
+pub mod lifecycle_policies;
 pub mod risky_agents;
 pub mod role_management;
 pub mod service_principals;

@@ -38,6 +38,11 @@ impl Entitlement {
                 self.send_expiry_notice(&job.id, &job.subject_id, job.scheduled_at, now)
                     .await
             }
+            Some(JobKind::LifecycleSweep) => {
+                crate::directory::lifecycle_policies::sweep(&self.store, now, self.lifecycle_day())
+                    .await
+                    .map(|_| ())
+            }
             None => Err(DomainError::Internal(format!(
                 "no handler for job kind {:?}",
                 job.kind_name
