@@ -720,14 +720,13 @@ pub struct SweepReport {
     pub evaluated: u32,
     pub notified: u32,
     pub disabled: u32,
+    pub deleted: u32,
 }
 
 /// One pass of the lifecycle sweep at `now` (the `lifecycleSweep` job): see the module's doc.
-pub async fn sweep(
-    store: &Arc<dyn Store>,
-    now: OffsetDateTime,
-    day: Duration,
-) -> DomainResult<SweepReport> {
+pub async fn sweep(directory: &Directory, now: OffsetDateTime) -> DomainResult<SweepReport> {
+    let store = &directory.store;
+    let day = directory.lifecycle_day;
     let mut report = SweepReport::default();
     let policies = store.lifecycle_policies().await?;
     let Some(policy) = governing(&policies).cloned() else {
@@ -742,7 +741,7 @@ pub async fn sweep(
         after = page.last().map(|a| a.id.clone());
         for agent in page {
             report.evaluated = report.evaluated.saturating_add(1);
-            evaluate_one(store, &policy, agent, now, day, &mut report).await?;
+            evaluate_one(directory, &policy, agent, now, day, &mut report).await?;
         }
         if !full {
             break;
@@ -824,13 +823,14 @@ fn event_data(
 
 /// Evaluates one agent and writes what changed (see the module's doc).
 async fn evaluate_one(
-    store: &Arc<dyn Store>,
+    directory: &Directory,
     policy: &LifecyclePolicy,
     agent: GovernedAgent,
     now: OffsetDateTime,
     day: Duration,
     report: &mut SweepReport,
 ) -> DomainResult<()> {
+    let store = &directory.store;
     let previous = agent.record.clone();
     let mut record = previous.clone().unwrap_or_else(|| AgentLifecycleRecord {
         agent_id: agent.id.clone(),
@@ -901,6 +901,20 @@ async fn evaluate_one(
             } else {
                 next_check = earliest(next_check, enforce_at);
             }
+        }
+        if let (
+            EnforcementAction::DisableThenDelete {
+                deletion_grace_period_in_days,
+            },
+            Some(disabled_at),
+        ) = (&policy.document.enforcement_action, record.disabled_at)
+        {
+            let delete_at =
+                crate::instant::add(disabled_at, days(day, *deletion_grace_period_in_days)?)?;
+            if now >= delete_at && !disable {
+                return delete_agent(directory, policy, &agent, now, report).await;
+            }
+            next_check = earliest(next_check, delete_at);
         }
     }
     record.next_check_at = next_check;
@@ -1068,4 +1082,41 @@ mod tests {
         assert_eq!(late.issues[0].enforce_at, t0 + Duration::seconds(100));
         assert_eq!(late.issues[1].enforce_at, t0 + Duration::seconds(60));
     }
+}
+
+/// The second step of `disableThenDeleteEnforcementAction`: the agent is deleted through the
+/// directory's deletion path (sponsorships, policies, assignments, catalog resources handled,
+/// one "Delete agent identity" audit record), as the system. Already deleted (another sweep got
+/// there first): nothing more to do.
+async fn delete_agent(
+    directory: &Directory,
+    policy: &LifecyclePolicy,
+    agent: &GovernedAgent,
+    now: OffsetDateTime,
+    report: &mut SweepReport,
+) -> DomainResult<()> {
+    let ctx = RequestContext::default();
+    let recipients = recipients(&directory.store, policy, &agent.id, now).await?;
+    match directory
+        .delete_service_principal(&Caller::system(), &ctx, &agent.id)
+        .await
+    {
+        Ok(()) => {}
+        Err(DomainError::NotFound { .. }) => return Ok(()),
+        Err(other) => return Err(other),
+    }
+    report.deleted = report.deleted.saturating_add(1);
+    let mut data = event_data(agent, policy, &[], None);
+    if let Some(map) = data.as_object_mut() {
+        map.insert("action".into(), Value::from("deleted"));
+    }
+    let mut tx = directory.store.begin().await?;
+    tx.enqueue_event(&OutboxEvent::new(
+        "agent.lifecycleEnforced",
+        now,
+        data,
+        recipients,
+    ))
+    .await?;
+    Ok(tx.commit().await?)
 }

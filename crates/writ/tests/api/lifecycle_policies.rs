@@ -8,9 +8,7 @@ use time::Duration;
 use writ_domain::clock::Clock;
 use writ_store::Backend;
 
-use std::sync::Arc;
-
-use writ_domain::store::{AuditStore, Store};
+use writ_domain::store::AuditStore;
 
 use crate::agents::{create_agent, fleet, user_url};
 use crate::assignments::{member_ids, run_jobs};
@@ -741,15 +739,15 @@ async fn enforcement_run_twice_changes_once(backend: Backend) {
     run_jobs(&app).await;
     app.clock.advance(Duration::days(1));
     app.refresh_admin().await;
-    let store: Arc<dyn Store> = Arc::new(app.store.clone());
+    let directory = &app.state.directory;
     let now = app.clock.now();
     let (a, b) = tokio::join!(
-        writ_domain::directory::lifecycle_policies::sweep(&store, now, Duration::DAY),
-        writ_domain::directory::lifecycle_policies::sweep(&store, now, Duration::DAY),
+        writ_domain::directory::lifecycle_policies::sweep(directory, now),
+        writ_domain::directory::lifecycle_policies::sweep(directory, now),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.disabled + b.disabled, 1, "{a:?} {b:?}");
-    let again = writ_domain::directory::lifecycle_policies::sweep(&store, now, Duration::DAY)
+    let again = writ_domain::directory::lifecycle_policies::sweep(directory, now)
         .await
         .unwrap();
     assert_eq!(again.disabled, 0);
@@ -773,8 +771,59 @@ async fn enforcement_run_twice_changes_once(backend: Backend) {
     );
 }
 
+async fn disable_then_delete_deletes_after_its_own_grace(backend: Backend) {
+    let mut app = app(backend).await;
+    whole_second(&app);
+    let fleet = fleet(&app).await;
+    let agent = create_agent(&app, &fleet, "doomed", &[&fleet.sponsor])
+        .await
+        .id();
+    let t0 = app.clock.now();
+    let mut body = policy_body("Re-confirm or go", 0, vec![attestation_rule(1)]);
+    body["enforcementAction"] = json!({"@odata.type": "#microsoft.graph.identityGovernance.disableThenDeleteEnforcementAction", "deletionGracePeriodInDays": 2});
+    create_policy(&app, body).await;
+    move_to(&mut app, t0 + Duration::days(1)).await;
+    assert!(!enabled(&app, &agent).await);
+    move_to(&mut app, t0 + Duration::days(3) - Duration::seconds(1)).await;
+    let still = app
+        .get(&format!("/v1.0/servicePrincipals/{agent}"), &app.admin)
+        .await;
+    assert_eq!(still.status, StatusCode::OK, "{}", still.body);
+    move_to(&mut app, t0 + Duration::days(3)).await;
+    let gone = app
+        .get(&format!("/v1.0/servicePrincipals/{agent}"), &app.admin)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    let deletions: Vec<_> = app
+        .store
+        .audit_records(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.activity_display_name == "Delete agent identity"
+                && r.target_resources.iter().any(|t| t.id == agent)
+        })
+        .collect();
+    assert_eq!(deletions.len(), 1);
+    assert_eq!(deletions[0].initiated_by.kind, "system");
+    let enforced = app
+        .store
+        .outbox_events(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.event_type == "agent.lifecycleEnforced" && e.data["targetId"] == agent.as_str()
+        })
+        .count();
+    assert_eq!(enforced, 2);
+    run_jobs(&app).await;
+}
+
 crate::on_both_backends!(
     last_token_time_is_exact_to_the_second,
+    disable_then_delete_deletes_after_its_own_grace,
     policies_are_managed_in_graph_shapes_with_bounded_validation,
     an_unattested_agent_is_notified_then_disabled_and_an_attested_one_stays_enabled,
     inactivity_is_exact_and_a_token_keeps_an_agent_compliant,

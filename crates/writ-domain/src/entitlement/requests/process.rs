@@ -39,7 +39,10 @@ impl Entitlement {
                     .await
             }
             Some(JobKind::LifecycleSweep) => {
-                crate::directory::lifecycle_policies::sweep(&self.store, now, self.lifecycle_day())
+                let directory =
+                    crate::directory::Directory::new(self.store.clone(), self.clock.clone())
+                        .with_lifecycle_day_length(self.lifecycle_day());
+                crate::directory::lifecycle_policies::sweep(&directory, now)
                     .await
                     .map(|_| ())
             }
