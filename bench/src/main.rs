@@ -11,7 +11,8 @@
 //! approvals (`waits.rs`), or `… -- [--postgres postgres://…] --evaluations N
 //! [--evaluation-rate R]` for access evaluation alone under an open-loop load (`evaluations.rs`:
 //! N requests at R/s, default 5,000), or `… -- [--postgres postgres://…] --compromise N` for
-//! what compromised agents cost (`compromise.rs`).
+//! what compromised agents cost (`compromise.rs`), or `… -- [--postgres postgres://…]
+//! --token-time N` for what recording the last token time costs (`token_time.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -31,6 +32,7 @@ mod evaluations;
 mod loaded;
 mod portal;
 mod storm;
+mod token_time;
 mod waits;
 
 use writ_domain::clock::{Clock, SystemClock};
@@ -58,6 +60,8 @@ struct Args {
     evaluations: usize,
     /// Agents confirmed compromised (`--compromise N`, run alone).
     compromise: usize,
+    /// Token requests against the last-token write alone (`--token-time N`, run alone).
+    token_time: usize,
     /// Their schedule, per second (`--evaluation-rate R`).
     evaluation_rate: f64,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
@@ -83,6 +87,7 @@ fn args() -> Args {
         waits: 0,
         evaluations: 0,
         compromise: 0,
+        token_time: 0,
         evaluation_rate: 5000.0,
         max_batch: None,
         passes: None,
@@ -106,6 +111,7 @@ fn args() -> Args {
             "--waits" => out.waits = value.parse().expect("--waits N"),
             "--evaluations" => out.evaluations = value.parse().expect("--evaluations N"),
             "--compromise" => out.compromise = value.parse().expect("--compromise N"),
+            "--token-time" => out.token_time = value.parse().expect("--token-time N"),
             "--evaluation-rate" => {
                 out.evaluation_rate = value.parse().expect("--evaluation-rate R");
                 assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
@@ -313,6 +319,27 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
         let figures = compromise::compromise(&http, &base, &token, args.compromise).await;
         return compromise::rows(backend, &figures);
+    }
+    if args.token_time > 0 {
+        // Alone: the token endpoint against its last-token write, same run (`token_time.rs`).
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let me = crate::get_json(
+            &http,
+            format!("{base}/v1.0/servicePrincipals(appId='{CLIENT_ID}')"),
+            &token,
+        )
+        .await;
+        let principal = me["id"].as_str().unwrap().to_owned();
+        let figures = token_time::token_time(
+            &http,
+            &base,
+            &form,
+            Arc::new(store.clone()),
+            principal,
+            args.token_time,
+        )
+        .await;
+        return token_time::rows(backend, &figures);
     }
     if args.waits > 0 {
         // Alone: a reader woken by an approval, against a plain read (`waits.rs`).

@@ -76,13 +76,19 @@ fn governed(row: &AnyRow) -> StoreResult<GovernedAgent> {
 #[async_trait]
 impl LifecycleStore for SqlStore {
     async fn record_token_issued(&self, principal_id: &str, at: OffsetDateTime) -> StoreResult<()> {
+        // Written once per principal and second: a token in a second already recorded changes
+        // no row, so a busy agent costs one real write a second (no WAL frame, no fsync, for
+        // the others), and the instant stays exact to the second.
+        let micros = to_micros(at);
+        let second_start = micros - micros.rem_euclid(1_000_000);
         let _writer = self.single_writer().await;
         sqlx::query(
             "UPDATE directory_objects SET last_token_at = $1 \
-             WHERE id = $2 AND (last_token_at IS NULL OR last_token_at < $1)",
+             WHERE id = $2 AND (last_token_at IS NULL OR last_token_at < $3)",
         )
-        .bind(to_micros(at))
+        .bind(micros)
         .bind(principal_id.to_owned())
+        .bind(second_start)
         .execute(self.pool())
         .await
         .store()?;

@@ -992,6 +992,43 @@ async fn evaluate_one(
     Ok(tx.commit().await?)
 }
 
+/// The second step of `disableThenDeleteEnforcementAction`: the agent is deleted through the
+/// directory's deletion path (sponsorships, policies, assignments, catalog resources handled,
+/// one "Delete agent identity" audit record), as the system. Already deleted (another sweep got
+/// there first): nothing more to do.
+async fn delete_agent(
+    directory: &Directory,
+    policy: &LifecyclePolicy,
+    agent: &GovernedAgent,
+    now: OffsetDateTime,
+    report: &mut SweepReport,
+) -> DomainResult<()> {
+    let ctx = RequestContext::default();
+    let recipients = recipients(&directory.store, policy, &agent.id, now).await?;
+    match directory
+        .delete_service_principal(&Caller::system(), &ctx, &agent.id)
+        .await
+    {
+        Ok(()) => {}
+        Err(DomainError::NotFound { .. }) => return Ok(()),
+        Err(other) => return Err(other),
+    }
+    report.deleted = report.deleted.saturating_add(1);
+    let mut data = event_data(agent, policy, &[], None);
+    if let Some(map) = data.as_object_mut() {
+        map.insert("action".into(), Value::from("deleted"));
+    }
+    let mut tx = directory.store.begin().await?;
+    tx.enqueue_event(&OutboxEvent::new(
+        "agent.lifecycleEnforced",
+        now,
+        data,
+        recipients,
+    ))
+    .await?;
+    Ok(tx.commit().await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1082,41 +1119,4 @@ mod tests {
         assert_eq!(late.issues[0].enforce_at, t0 + Duration::seconds(100));
         assert_eq!(late.issues[1].enforce_at, t0 + Duration::seconds(60));
     }
-}
-
-/// The second step of `disableThenDeleteEnforcementAction`: the agent is deleted through the
-/// directory's deletion path (sponsorships, policies, assignments, catalog resources handled,
-/// one "Delete agent identity" audit record), as the system. Already deleted (another sweep got
-/// there first): nothing more to do.
-async fn delete_agent(
-    directory: &Directory,
-    policy: &LifecyclePolicy,
-    agent: &GovernedAgent,
-    now: OffsetDateTime,
-    report: &mut SweepReport,
-) -> DomainResult<()> {
-    let ctx = RequestContext::default();
-    let recipients = recipients(&directory.store, policy, &agent.id, now).await?;
-    match directory
-        .delete_service_principal(&Caller::system(), &ctx, &agent.id)
-        .await
-    {
-        Ok(()) => {}
-        Err(DomainError::NotFound { .. }) => return Ok(()),
-        Err(other) => return Err(other),
-    }
-    report.deleted = report.deleted.saturating_add(1);
-    let mut data = event_data(agent, policy, &[], None);
-    if let Some(map) = data.as_object_mut() {
-        map.insert("action".into(), Value::from("deleted"));
-    }
-    let mut tx = directory.store.begin().await?;
-    tx.enqueue_event(&OutboxEvent::new(
-        "agent.lifecycleEnforced",
-        now,
-        data,
-        recipients,
-    ))
-    .await?;
-    Ok(tx.commit().await?)
 }

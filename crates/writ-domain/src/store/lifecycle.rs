@@ -10,8 +10,10 @@ use crate::model::{AgentLifecycleRecord, GovernedAgent, LifecyclePolicy};
 #[async_trait]
 pub trait LifecycleStore {
     /// Records that a token was issued to the principal at `at`: one `UPDATE` of its
-    /// `directory_objects` row, never moving the instant backwards (two replicas issuing at once
-    /// keep the later). No row changes for an unknown id.
+    /// `directory_objects` row, which changes the row only when the stored instant lies in an
+    /// earlier second (so it never moves backwards, and a principal taking many tokens a second
+    /// is written once a second): the instant is exact to the second. No row changes for an
+    /// unknown id.
     async fn record_token_issued(&self, principal_id: &str, at: OffsetDateTime) -> StoreResult<()>;
     /// The instant of the last token issued to the principal, if any.
     async fn last_token_issued(&self, principal_id: &str) -> StoreResult<Option<OffsetDateTime>>;
