@@ -917,7 +917,10 @@ async fn evaluate_one(
             next_check = earliest(next_check, delete_at);
         }
     }
-    record.next_check_at = next_check;
+    // Every agent is looked at again within a day whatever its rules say, so a change no hook
+    // announces (an administrator enabling an agent again) is seen by the next day's sweep.
+    let within_a_day = crate::instant::add(now, day).unwrap_or(now);
+    record.next_check_at = Some(next_check.map_or(within_a_day, |at| at.min(within_a_day)));
     let unchanged = previous.as_ref().is_some_and(|p| {
         p.non_compliant_since == record.non_compliant_since
             && p.notices_sent == record.notices_sent
