@@ -1078,6 +1078,7 @@ mod tests {
             json!([{"@odata.type": "#microsoft.graph.identityGovernance.sponsorPresenceRule", "minimumSponsorCount": 101}]),
             json!([{"@odata.type": "#microsoft.graph.identityGovernance.inactivityRule", "lastActivityThresholdInDays": 5, "gracePeriodInDays": 31}]),
             json!([{"@odata.type": "#microsoft.graph.identityGovernance.nope"}]),
+            json!([{"@odata.type": "#microsoft.graph.identityGovernance.inactivityRule", "lastActivityThresholdInDays": 5, "extra": 1}]),
             json!([
                 {"@odata.type": "#microsoft.graph.identityGovernance.inactivityRule", "lastActivityThresholdInDays": 5},
                 {"@odata.type": "#microsoft.graph.identityGovernance.inactivityRule", "lastActivityThresholdInDays": 6},

@@ -38,7 +38,7 @@ pub struct LifecyclePolicyDocument {
 
 /// Graph's `lifecyclePolicyEnforcementAction` derived types.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "@odata.type")]
+#[serde(tag = "@odata.type", deny_unknown_fields)]
 pub enum EnforcementAction {
     /// Disable the agent identity.
     #[serde(rename = "#microsoft.graph.identityGovernance.disableOnlyEnforcementAction")]
@@ -53,7 +53,7 @@ pub enum EnforcementAction {
 
 /// Graph's `lifecyclePolicyRule` derived types Writ evaluates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "@odata.type")]
+#[serde(tag = "@odata.type", deny_unknown_fields)]
 pub enum LifecycleRule {
     /// Attested by a sponsor or owner within the last `attestationIntervalInDays`.
     #[serde(
