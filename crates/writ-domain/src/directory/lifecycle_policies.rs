@@ -26,8 +26,10 @@
 //! compare-and-set on its version, so a sweep running twice (two replicas, a retried job) changes
 //! an agent once and records once; the loser finds the version moved and leaves it. Then it
 //! enqueues the next sweep at the earliest next check (at most a day ahead, so agents created
-//! since are seen). Writing a policy makes every record due now and enqueues a sweep due now;
-//! `attest` rewrites its agent's record at once; removing a sponsor makes the agent due now
+//! since are seen; each agent's own next check is at most a day ahead too). An agent whose check fails is logged and skipped, the others go on, and the
+//! next sweep waits a minute at least, so a persistent failure neither blocks the fleet nor
+//! spins. Writing a policy makes every record due now and enqueues a sweep due now; `attest`
+//! rewrites its agent's record at once; removing a sponsor makes the agent due now
 //! ([`recheck_agent`]). When an agent first becomes non-compliant its sponsors and owners (or,
 //! when none has a mail address, the policy's `additionalFallbackRecipients`) get
 //! `agent.lifecycleNonCompliant`; each `offsetsAfterNonComplianceInDays` before the enforcement
@@ -721,6 +723,8 @@ pub struct SweepReport {
     pub notified: u32,
     pub disabled: u32,
     pub deleted: u32,
+    /// Agents whose check failed (logged; tried again a minute later at the earliest).
+    pub failed: u32,
 }
 
 /// One pass of the lifecycle sweep at `now` (the `lifecycleSweep` job): see the module's doc.
@@ -741,19 +745,30 @@ pub async fn sweep(directory: &Directory, now: OffsetDateTime) -> DomainResult<S
         after = page.last().map(|a| a.id.clone());
         for agent in page {
             report.evaluated = report.evaluated.saturating_add(1);
-            evaluate_one(directory, &policy, agent, now, day, &mut report).await?;
+            let id = agent.id.clone();
+            if let Err(error) = evaluate_one(directory, &policy, agent, now, day, &mut report).await
+            {
+                // One agent's failure does not hold up the others; it is tried again later.
+                tracing::error!(agent.id = %id, %error, "lifecycle check of an agent failed");
+                report.failed = report.failed.saturating_add(1);
+            }
         }
         if !full {
             break;
         }
     }
     let tomorrow = crate::instant::add(now, day).unwrap_or(now);
-    let next = match store.next_lifecycle_check().await? {
+    let mut next = match store.next_lifecycle_check().await? {
         Some(at) if at > now => at.min(tomorrow),
         // A check already due (written while this pass ran): run again right away.
         Some(_) => now,
         None => tomorrow,
     };
+    if report.failed > 0 {
+        // A failing agent stays due: wait a minute (a day at most) rather than spin on it.
+        let retry = crate::instant::add(now, Duration::MINUTE.min(day)).unwrap_or(now);
+        next = next.max(retry);
+    }
     let mut tx = store.begin().await?;
     tx.enqueue_job(&sweep_job(next)).await?;
     tx.commit().await?;
