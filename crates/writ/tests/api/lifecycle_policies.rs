@@ -454,6 +454,58 @@ async fn policies_are_managed_in_graph_shapes_with_bounded_validation(backend: B
         eleventh.body
     );
 
+    // A Global Reader reads and changes nothing; an ordinary user sees no policy.
+    let (reader, _) = app.user_token("Greta Reader").await;
+    let granted = app
+        .send(
+            Method::POST,
+            "/v1.0/roleManagement/directory/roleAssignments",
+            &app.admin,
+            json!({"principalId": reader, "roleDefinitionId": "f2ef992c-3afb-46b9-b7cf-a126ee74c451", "directoryScopeId": "/"}),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+    let reader = token_of(&app, "Greta Reader").await;
+    assert_eq!(app.get(POLICIES, &reader).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("{POLICIES}/{first}"), &reader)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let audits = app.audit_count().await;
+    for reply in [
+        app.send(
+            Method::POST,
+            POLICIES,
+            &reader,
+            policy_body("R", 1, vec![attestation_rule(5)]),
+        )
+        .await,
+        app.send(
+            Method::PATCH,
+            &format!("{POLICIES}/{first}"),
+            &reader,
+            json!({"priority": 9}),
+        )
+        .await,
+        app.delete(&format!("{POLICIES}/{first}"), &reader).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    }
+    assert_eq!(app.audit_count().await, audits);
+    let (_, ordinary) = app.user_token("Otto Ordinary").await;
+    assert_eq!(
+        app.get(&format!("{POLICIES}/{first}"), &ordinary)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(POLICIES, &ordinary).await.status,
+        StatusCode::FORBIDDEN
+    );
+
     let deleted = app
         .delete(&format!("{POLICIES}/{second}"), &app.admin)
         .await;
