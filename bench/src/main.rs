@@ -12,7 +12,9 @@
 //! [--evaluation-rate R]` for access evaluation alone under an open-loop load (`evaluations.rs`:
 //! N requests at R/s, default 5,000), or `… -- [--postgres postgres://…] --compromise N` for
 //! what compromised agents cost (`compromise.rs`), or `… -- [--postgres postgres://…]
-//! --succession N` for disabling a sponsor of N agents (`succession.rs`).
+//! --succession N` for disabling a sponsor of N agents (`succession.rs`), or `… --
+//! [--postgres postgres://…] --token-time N` for what recording the last token time costs
+//! (`token_time.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -33,6 +35,7 @@ mod loaded;
 mod portal;
 mod storm;
 mod succession;
+mod token_time;
 mod waits;
 
 use writ_domain::clock::{Clock, SystemClock};
@@ -62,6 +65,8 @@ struct Args {
     compromise: usize,
     /// Agents per sponsor disabled (`--succession N`, run alone).
     succession: usize,
+    /// Token requests against the last-token write alone (`--token-time N`, run alone).
+    token_time: usize,
     /// Their schedule, per second (`--evaluation-rate R`).
     evaluation_rate: f64,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
@@ -88,6 +93,7 @@ fn args() -> Args {
         evaluations: 0,
         compromise: 0,
         succession: 0,
+        token_time: 0,
         evaluation_rate: 5000.0,
         max_batch: None,
         passes: None,
@@ -112,6 +118,7 @@ fn args() -> Args {
             "--evaluations" => out.evaluations = value.parse().expect("--evaluations N"),
             "--compromise" => out.compromise = value.parse().expect("--compromise N"),
             "--succession" => out.succession = value.parse().expect("--succession N"),
+            "--token-time" => out.token_time = value.parse().expect("--token-time N"),
             "--evaluation-rate" => {
                 out.evaluation_rate = value.parse().expect("--evaluation-rate R");
                 assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
@@ -325,6 +332,27 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
         let figures = succession::succession(&http, &base, &token, args.succession).await;
         return succession::rows(backend, &figures);
+    }
+    if args.token_time > 0 {
+        // Alone: the token endpoint against its last-token write, same run (`token_time.rs`).
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let me = crate::get_json(
+            &http,
+            format!("{base}/v1.0/servicePrincipals(appId='{CLIENT_ID}')"),
+            &token,
+        )
+        .await;
+        let principal = me["id"].as_str().unwrap().to_owned();
+        let figures = token_time::token_time(
+            &http,
+            &base,
+            &form,
+            Arc::new(store.clone()),
+            principal,
+            args.token_time,
+        )
+        .await;
+        return token_time::rows(backend, &figures);
     }
     if args.waits > 0 {
         // Alone: a reader woken by an approval, against a plain read (`waits.rs`).

@@ -9,6 +9,9 @@ pub use crate::model::audit::{
 
 impl From<&Caller> for Actor {
     fn from(caller: &Caller) -> Self {
+        if caller.id == crate::authz::SYSTEM_CALLER_ID {
+            return Actor::system();
+        }
         Self {
             kind: match caller.kind {
                 PrincipalKind::User => "user".into(),

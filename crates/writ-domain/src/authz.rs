@@ -68,9 +68,33 @@ pub struct Caller {
     pub catalog_roles: Vec<(String, Option<String>)>,
 }
 
+/// The id Writ acts under when it changes something itself through a caller's path (a
+/// lifecycle policy deleting an agent): audited as the system, never a principal's id.
+pub const SYSTEM_CALLER_ID: &str = "00000000-0000-0000-0000-000000000000";
+
 impl Caller {
+    /// Writ itself, with the rights of a Global Administrator, for the system's own changes
+    /// made through an operation that takes a caller; its audit records name the system.
+    pub fn system() -> Self {
+        Self {
+            id: SYSTEM_CALLER_ID.to_owned(),
+            kind: PrincipalKind::ServicePrincipal,
+            display_name: "Writ".to_owned(),
+            login_name: String::new(),
+            enabled: true,
+            is_agent: false,
+            directory_roles: vec![roles::GLOBAL_ADMINISTRATOR.to_owned()],
+            catalog_roles: Vec::new(),
+        }
+    }
+
     fn holds(&self, role: &str) -> bool {
         self.enabled && self.directory_roles.iter().any(|r| r == role)
+    }
+
+    /// Holds this directory role (template id) now.
+    pub fn holds_role(&self, role: &str) -> bool {
+        self.holds(role)
     }
 
     pub fn is_global_admin(&self) -> bool {

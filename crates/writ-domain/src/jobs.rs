@@ -331,11 +331,12 @@ mod tests {
             JobKind::ApprovalEscalation,
             JobKind::ExpiryNotice,
             JobKind::CalloutTimeout,
+            JobKind::LifecycleSweep,
         ] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
             assert!(JobKind::NAMES.contains(&kind.as_str()));
         }
-        assert_eq!(JobKind::NAMES.len(), 7);
+        assert_eq!(JobKind::NAMES.len(), 8);
         for name in JobKind::NAMES {
             assert!(JobKind::parse(name).is_some(), "{name}");
         }

@@ -40,6 +40,7 @@ mod entitlement;
 #[cfg(test)]
 pub(crate) mod fake;
 mod jobs;
+mod lifecycle;
 mod risk;
 mod sessions;
 mod user_tokens;
@@ -49,6 +50,7 @@ pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx, SponsoredAgent};
 pub use jobs::{JobStore, JobStoreTx};
+pub use lifecycle::{LifecycleStore, LifecycleStoreTx};
 pub use risk::{RiskStore, RiskStoreTx};
 pub use sessions::{SessionStore, SessionStoreTx};
 pub use user_tokens::UserTokenStoreTx;
@@ -129,6 +131,7 @@ pub trait Store:
     + AuditStore
     + SessionStore
     + RiskStore
+    + LifecycleStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -162,6 +165,7 @@ pub trait StoreTx:
     + SessionStoreTx
     + UserTokenStoreTx
     + RiskStoreTx
+    + LifecycleStoreTx
     + Send
 {
     /// Serialize first-start work across replicas (an advisory lock on PostgreSQL; SQLite's

@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub expiry_notice_lead_times: Option<Vec<Duration>>,
     /// `WRIT_MAX_AGENT_ACCESS`; `None`: P365D.
     pub max_agent_access: Option<Duration>,
+    /// `lifecycle.day_length`: a lifecycle policy's day; `None`: P1D.
+    pub lifecycle_day_length: Option<Duration>,
     /// `WRIT_REFRESH_TOKEN_LIFETIME`; `None`: P90D.
     pub refresh_token_lifetime: Option<Duration>,
     /// `trusted_proxies`: whose `X-Forwarded-For` names the client (sign-in rate limits).
@@ -161,9 +163,14 @@ pub async fn start(
     if let Some(max) = config.max_agent_access {
         entitlement = entitlement.with_max_agent_access(max);
     }
+    let mut directory = Directory::new(store, clock);
+    if let Some(day) = config.lifecycle_day_length {
+        entitlement = entitlement.with_lifecycle_day_length(day);
+        directory = directory.with_lifecycle_day_length(day);
+    }
     let state = AppState {
         entitlement,
-        directory: Directory::new(store, clock),
+        directory,
         tokens: Arc::new(token_service),
         settings: Arc::new(ServerSettings {
             public_url,
@@ -222,6 +229,8 @@ fn graph_routes() -> Routes {
         .with(directory_objects::routes)
         .section("identityProtection", true)
         .with(graph::risky_agents::routes)
+        .section("lifecycleWorkflows", true)
+        .with(graph::lifecycle_policies::routes)
 }
 
 /// Routes outside the Graph version prefixes.

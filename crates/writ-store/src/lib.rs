@@ -19,6 +19,7 @@ mod email;
 mod entitlement;
 mod error;
 mod jobs;
+mod lifecycle;
 mod list;
 pub mod listen;
 mod parties;

@@ -108,6 +108,15 @@ impl SqlStore {
         }
     }
 
+    /// SQLite's writer lock, for a single write statement made outside a transaction (it
+    /// commits alone); `None` on PostgreSQL, whose writers do not queue.
+    pub(crate) async fn single_writer(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Closes the pool, waiting for connections in use to come back.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -182,6 +182,46 @@ impl Default for Entitlement {
     }
 }
 
+/// Lifecycle policies for agent identities (DESIGN section 17).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lifecycle {
+    /// How long a lifecycle policy's day is (`WRIT_LIFECYCLE_DAY_LENGTH`): `P1D`; shorter only
+    /// with `allow_short_days`, for tests that run policies in seconds.
+    pub day_length: String,
+    /// Allows `day_length` shorter than a day (`WRIT_LIFECYCLE_ALLOW_SHORT_DAYS`).
+    pub allow_short_days: bool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            day_length: "P1D".into(),
+            allow_short_days: false,
+        }
+    }
+}
+
+/// `lifecycle.day_length`, refused when shorter than a day unless `lifecycle.allow_short_days`,
+/// and longer than a day never (a day is a day, or shorter for tests).
+pub fn lifecycle_day_length(config: &Config) -> Result<time::Duration, String> {
+    let day = positive_duration(&config.lifecycle.day_length, "lifecycle.day_length")?;
+    if day > time::Duration::DAY {
+        return Err("lifecycle.day_length must be at most P1D".into());
+    }
+    if day < time::Duration::DAY && !config.lifecycle.allow_short_days {
+        return Err(
+            "lifecycle.day_length is shorter than a day: set lifecycle.allow_short_days = true \
+             (WRIT_LIFECYCLE_ALLOW_SHORT_DAYS=true) to allow it, for tests only"
+                .into(),
+        );
+    }
+    if day < time::Duration::SECOND {
+        return Err("lifecycle.day_length must be at least PT1S".into());
+    }
+    Ok(day)
+}
+
 /// HTTPS served by Writ itself: both files or neither.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -258,6 +298,7 @@ pub struct Config {
     pub audit: Audit,
     pub jobs: Jobs,
     pub entitlement: Entitlement,
+    pub lifecycle: Lifecycle,
     pub sessions: Sessions,
     // Issue 14's edge settings, kept together.
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
@@ -288,6 +329,7 @@ impl Default for Config {
             audit: Audit::default(),
             jobs: Jobs::default(),
             entitlement: Entitlement::default(),
+            lifecycle: Lifecycle::default(),
             sessions: Sessions::default(),
             trusted_proxies: Vec::new(),
             metrics_listen: None,
@@ -328,6 +370,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("WRIT_AUDIT_KEY_FILE", "audit.key_file"),
     ("WRIT_JOB_LEASE", "jobs.lease"),
     ("WRIT_MAX_AGENT_ACCESS", "entitlement.max_agent_access"),
+    ("WRIT_LIFECYCLE_DAY_LENGTH", "lifecycle.day_length"),
     ("WRIT_METRICS_LISTEN", "metrics_listen"),
     ("WRIT_TLS_CERT_FILE", "tls.cert_file"),
     ("WRIT_TLS_KEY_FILE", "tls.key_file"),
@@ -350,7 +393,13 @@ const ENV_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Environment variables holding `true` or `false`, and the setting each one sets.
-const ENV_BOOLS: &[(&str, &str)] = &[("WRIT_SSO_CREATE_USERS", "sso.create_users")];
+const ENV_BOOLS: &[(&str, &str)] = &[
+    ("WRIT_SSO_CREATE_USERS", "sso.create_users"),
+    (
+        "WRIT_LIFECYCLE_ALLOW_SHORT_DAYS",
+        "lifecycle.allow_short_days",
+    ),
+];
 
 /// Environment variables holding comma-separated lists, and the setting each one sets.
 const ENV_LISTS: &[(&str, &str)] = &[
@@ -760,6 +809,7 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     expiry_lead_times(config)?;
     max_agent_access(config)?;
+    lifecycle_day_length(config)?;
     browser_settings(config)?;
     refresh_token_lifetime(config)?;
     webhook_endpoints(config)?;
@@ -1028,6 +1078,27 @@ mod tests {
             let err = with_env(&[(key, value)]).unwrap_err();
             assert!(err.contains(message), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn lifecycle_days_are_a_day_unless_short_days_are_allowed_explicitly() {
+        assert_eq!(
+            lifecycle_day_length(&Config::default()).unwrap(),
+            time::Duration::DAY
+        );
+        let mut config = Config::default();
+        config.lifecycle.day_length = "PT2S".into();
+        let refused = lifecycle_day_length(&config).unwrap_err();
+        assert!(refused.contains("allow_short_days"), "{refused}");
+        config.lifecycle.allow_short_days = true;
+        assert_eq!(
+            lifecycle_day_length(&config).unwrap(),
+            time::Duration::seconds(2)
+        );
+        config.lifecycle.day_length = "P2D".into();
+        assert!(lifecycle_day_length(&config).is_err());
+        config.lifecycle.day_length = "PT0.5S".into();
+        assert!(lifecycle_day_length(&config).is_err());
     }
 
     #[test]

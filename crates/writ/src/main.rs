@@ -203,6 +203,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
         .map_err(|e| format!("tokens.resource_lifetime: {e}"))?;
     let expiry_notice_lead_times = config::expiry_lead_times(&config)?;
     let max_agent_access = config::max_agent_access(&config)?;
+    let lifecycle_day_length = config::lifecycle_day_length(&config)?;
     // Where people sign in (issue 16). The upstream client and linking policy are built here
     // and handed to the server's state (`/signin/sso`, `/signin/sso/callback`).
     let sign_in = config::sign_in(&config)?;
@@ -241,6 +242,7 @@ async fn serve(config: config::Config) -> Result<(), String> {
             metrics: Some(metrics),
             expiry_notice_lead_times: Some(expiry_notice_lead_times),
             max_agent_access: Some(max_agent_access),
+            lifecycle_day_length: Some(lifecycle_day_length),
             refresh_token_lifetime: Some(refresh_token_lifetime),
             trusted_proxies: writ_server::client_address::TrustedProxies::parse(
                 &config.trusted_proxies,

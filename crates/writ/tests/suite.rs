@@ -66,6 +66,8 @@ mod extensions;
 mod fuzz_inputs;
 #[path = "api/input_edges.rs"]
 mod input_edges;
+#[path = "api/lifecycle_policies.rs"]
+mod lifecycle_policies;
 #[path = "api/mcp.rs"]
 mod mcp;
 #[path = "api/openapi.rs"]

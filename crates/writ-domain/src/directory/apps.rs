@@ -1039,6 +1039,8 @@ impl Directory {
                 ));
             }
             tx.remove_sponsor(object_id, sponsor_id).await?;
+            // A lifecycle policy's minimum sponsor count is checked (and notified) at once.
+            super::lifecycle_policies::recheck_agent(tx.as_mut(), object_id, now).await?;
         }
         let kind = tx
             .object_kind(object_id)

@@ -8,6 +8,7 @@ mod bootstrap;
 pub mod client_uris;
 mod deletion;
 pub mod groups;
+pub mod lifecycle_policies;
 pub mod risky_agents;
 mod services;
 pub mod succession;
@@ -70,11 +71,23 @@ impl RequestContext {
 pub struct Directory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// How long a lifecycle policy's day is (`lifecycle.day_length`): one day but in tests.
+    lifecycle_day: time::Duration,
 }
 
 impl Directory {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            lifecycle_day: time::Duration::DAY,
+        }
+    }
+
+    /// Sets the length of a lifecycle policy's day (`lifecycle.day_length`, at least a second).
+    pub fn with_lifecycle_day_length(mut self, day: time::Duration) -> Self {
+        self.lifecycle_day = day.max(time::Duration::SECOND);
+        self
     }
 
     /// The store, for the domain's services built on a directory (identity, idempotency keys);

@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
-use crate::model::{Actor, AuditRecord, OutboxEvent, Recipient, SponsorHandover, UserKind};
+use crate::model::{
+    Actor, AuditRecord, ObjectKind, OutboxEvent, Recipient, SponsorHandover, UserKind,
+};
 use crate::query::{ListQuery, Page};
 use crate::store::StoreTx;
 
@@ -130,8 +132,9 @@ pub(crate) async fn hand_over(
                 SPONSORLESS_EVENT,
                 now,
                 data.clone(),
-                // Writ has no governance mailbox yet: webhooks only. A lifecycle policy's
-                // fallback recipients join here when policies exist.
+                // Webhooks only: Writ has no governance mailbox. People hear of it through
+                // the lifecycle policy, whose "too few sponsors" notice goes to its fallback
+                // recipients when no sponsor is left (the recheck below).
                 Vec::new(),
             ));
         }
@@ -149,6 +152,13 @@ pub(crate) async fn hand_over(
     }
     tx.append_audits(&records).await?;
     tx.enqueue_events(&events).await?;
+    // An agent that lost a sponsor without gaining one may now break its policy's minimum.
+    let fewer: Vec<&str> = handed
+        .iter()
+        .filter(|object| !object.heir_added && object.object_kind == ObjectKind::ServicePrincipal)
+        .map(|object| object.object_id.as_str())
+        .collect();
+    super::lifecycle_policies::recheck_agents(tx, &fewer, now).await?;
     Ok(out)
 }
 

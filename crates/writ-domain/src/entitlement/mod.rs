@@ -55,7 +55,7 @@ pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
 pub use requests::{MAX_WAIT_SECONDS, RequestWait, retry_after_seconds};
-pub(crate) use requests::{end_assignments_for, end_assignments_of};
+pub(crate) use requests::{end_assignments_by_system, end_assignments_for, end_assignments_of};
 pub use resources::ResourceRequestInput;
 pub(crate) use resources::release_catalog_resources;
 pub use roles::EmRoleAssignmentInput;
@@ -76,6 +76,8 @@ pub struct Entitlement {
     expiry_notice_lead_times: Arc<[time::Duration]>,
     /// `WRIT_MAX_AGENT_ACCESS`: the longest assignment that reaches an agent.
     max_agent_access: time::Duration,
+    /// How long a lifecycle policy's day is, for the `lifecycleSweep` jobs this service runs.
+    lifecycle_day: time::Duration,
 }
 
 impl Entitlement {
@@ -85,7 +87,19 @@ impl Entitlement {
             clock,
             expiry_notice_lead_times: Arc::new(notices::DEFAULT_EXPIRY_NOTICE_LEAD_TIMES),
             max_agent_access: bounds::DEFAULT_MAX_AGENT_ACCESS,
+            lifecycle_day: time::Duration::DAY,
         }
+    }
+
+    /// Sets the length of a lifecycle policy's day for the sweeps (`lifecycle.day_length`).
+    pub fn with_lifecycle_day_length(mut self, day: time::Duration) -> Self {
+        self.lifecycle_day = day.max(time::Duration::SECOND);
+        self
+    }
+
+    /// The length of a lifecycle policy's day.
+    pub(crate) fn lifecycle_day(&self) -> time::Duration {
+        self.lifecycle_day
     }
 
     /// Sets the longest assignment that reaches an agent (`WRIT_MAX_AGENT_ACCESS`), itself at

@@ -258,3 +258,16 @@ impl Identity<'_> {
         ))
     }
 }
+
+impl Identity<'_> {
+    /// Records the instant a token was issued to `principal` (every grant calls it once the
+    /// token is signed): the inactivity rule of lifecycle policies and `signInActivity` read it.
+    /// One `UPDATE` by primary key, outside any transaction.
+    pub async fn record_token_issued(
+        &self,
+        principal_id: &str,
+        at: OffsetDateTime,
+    ) -> IdentityResult<()> {
+        Ok(self.store.record_token_issued(principal_id, at).await?)
+    }
+}

@@ -26,6 +26,9 @@ pub enum JobKind {
     /// Deny a request still waiting on a launch-and-wait custom extension at the end of its
     /// callback timeout (subject: the callout).
     CalloutTimeout,
+    /// Evaluate the agent identities whose lifecycle check is due against the governing
+    /// lifecycle policy: notices, enforcement, and the next sweep (subject: `lifecycle`).
+    LifecycleSweep,
 }
 
 impl JobKind {
@@ -38,6 +41,7 @@ impl JobKind {
             JobKind::ApprovalEscalation => "approvalEscalation",
             JobKind::ExpiryNotice => "expiryNotice",
             JobKind::CalloutTimeout => "calloutTimeout",
+            JobKind::LifecycleSweep => "lifecycleSweep",
         }
     }
 
@@ -50,6 +54,7 @@ impl JobKind {
         "approvalEscalation",
         "expiryNotice",
         "calloutTimeout",
+        "lifecycleSweep",
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -61,6 +66,7 @@ impl JobKind {
             JobKind::ApprovalEscalation,
             JobKind::ExpiryNotice,
             JobKind::CalloutTimeout,
+            JobKind::LifecycleSweep,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == name)

@@ -7,6 +7,7 @@ pub mod directory_objects;
 pub mod entitlement;
 pub mod grants;
 pub mod groups;
+pub mod lifecycle_policies;
 pub mod risky_agents;
 pub mod role_management;
 pub mod service_principals;
@@ -105,4 +106,41 @@ pub(crate) async fn owners_response(
         "directoryObject",
         page,
     )?))
+}
+
+/// Adds Graph's `signInActivity` to a rendered user or service principal when `$select` names
+/// it (Graph returns it only when selected): the instant of the last token Writ issued to the
+/// principal, as the successful and the non-interactive sign-in (Writ records no failed
+/// attempts and no interactive sign-in apart from a token).
+pub(crate) async fn add_sign_in_activity(
+    state: &crate::state::AppState,
+    auth: &crate::auth::Authenticated,
+    query: &crate::odata::ODataQuery,
+    principal_id: &str,
+    rendered: &mut Map<String, Value>,
+) -> crate::error::ApiResult<()> {
+    let selected = query
+        .select
+        .as_ref()
+        .is_some_and(|fields| fields.iter().any(|f| f == "signInActivity"));
+    if !selected {
+        return Ok(());
+    }
+    let last = state
+        .directory
+        .sign_in_activity(&auth.caller, principal_id)
+        .await?
+        .map(wire::instant);
+    rendered.insert(
+        "signInActivity".into(),
+        serde_json::json!({
+            "lastSignInDateTime": last,
+            "lastSignInRequestId": null,
+            "lastNonInteractiveSignInDateTime": last,
+            "lastNonInteractiveSignInRequestId": null,
+            "lastSuccessfulSignInDateTime": last,
+            "lastSuccessfulSignInRequestId": null,
+        }),
+    );
+    Ok(())
 }

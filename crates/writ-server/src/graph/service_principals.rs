@@ -248,7 +248,8 @@ pub async fn get(
         .directory
         .get_service_principal(&auth.caller, &id)
         .await?;
-    let rendered = render(&state, &sp).await?;
+    let mut rendered = render(&state, &sp).await?;
+    super::add_sign_in_activity(&state, &auth, &query, &sp.id, &mut rendered).await?;
     Ok(Json(query.entity("servicePrincipals", TYPE, rendered)?))
 }
 

@@ -200,7 +200,8 @@ pub async fn get(
     query.single_entity()?;
     query.check_expand(TYPE, EXPANDABLE)?;
     let user = resolve(&state, &auth, &id).await?;
-    let rendered = render(&state, &auth, &query, &user).await?;
+    let mut rendered = render(&state, &auth, &query, &user).await?;
+    super::add_sign_in_activity(&state, &auth, &query, &user.id, &mut rendered).await?;
     Ok(Json(query.entity("users", TYPE, rendered)?))
 }
 

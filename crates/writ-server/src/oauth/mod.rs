@@ -377,6 +377,7 @@ async fn issue(
         .tokens
         .issue(&subject, now)
         .map_err(|e| OAuthError::from(DomainError::Internal(e.to_string())))?;
+    identity.record_token_issued(&principal.id, now).await?;
     metrics::counter!("writ_tokens_issued_total", "grant_type" => grant_type.to_owned())
         .increment(1);
     Ok(json!({

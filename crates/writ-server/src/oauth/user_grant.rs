@@ -134,6 +134,9 @@ pub async fn respond(
             now,
         )
         .map_err(internal)?;
+    identity
+        .record_token_issued(&grant.principal.id, now)
+        .await?;
     metrics::counter!("writ_tokens_issued_total", "grant_type" => "user").increment(1);
     let mut body = json!({
         "token_type": "Bearer",

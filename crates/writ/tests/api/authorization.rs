@@ -215,6 +215,21 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
         "{}",
         confirmed.body
     );
+    // Lifecycle policies (issue 19, part K; lifecycle_policies.rs): one policy and one agent.
+    let lifecycle_body = json!({
+        "@odata.type": "#microsoft.graph.identityGovernance.agentIdentityLifecyclePolicy",
+        "displayName": "Matrix lifecycle",
+        "enforcementAction": {"@odata.type": "#microsoft.graph.identityGovernance.disableOnlyEnforcementAction"},
+        "rules": [{"@odata.type": "#microsoft.graph.identityGovernance.periodicAttestationRule", "attestationIntervalInDays": 90}],
+    });
+    let lifecycle_policies = "/v1.0/identityGovernance/lifecycleWorkflows/lifecyclePolicies";
+    let lifecycle_policy = app
+        .created(&app.admin, lifecycle_policies, lifecycle_body.clone())
+        .await;
+    let governed =
+        crate::agents::create_agent(&app, &risk_fleet, "governed", &[&risk_fleet.sponsor])
+            .await
+            .id();
     // (what, method, path, body, expected status per caller in CALLERS order)
     let table: Vec<Row> = vec![
         (
@@ -984,6 +999,60 @@ async fn catalog_endpoints_answer_by_role(backend: Backend) {
             "/writ/v1/agentsWithoutSponsors".to_owned(),
             None,
             [200, 403, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        // Lifecycle policies (issue 19, part K; lifecycle_policies.rs): Global and Identity
+        // Governance Administrators manage them; to anyone else the collection is 403 and a
+        // policy does not exist. An agent's lifecycle is read by whoever reads the agent; a
+        // sponsor or owner, or a Global Administrator, attests it (the others see it: 403; the
+        // agent identity does not see another agent: 404).
+        (
+            "list lifecycle policies",
+            Method::GET,
+            lifecycle_policies.to_owned(),
+            None,
+            [200, 200, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "create a lifecycle policy",
+            Method::POST,
+            lifecycle_policies.to_owned(),
+            Some(lifecycle_body.clone()),
+            [201, 201, 403, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "read a lifecycle policy",
+            Method::GET,
+            format!("{lifecycle_policies}/{lifecycle_policy}"),
+            None,
+            [200, 200, 404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
+            "update a lifecycle policy",
+            Method::PATCH,
+            format!("{lifecycle_policies}/{lifecycle_policy}"),
+            Some(json!({"description": "changed"})),
+            [204, 204, 404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
+            "delete a lifecycle policy",
+            Method::DELETE,
+            format!("{lifecycle_policies}/{lifecycle_policy}"),
+            None,
+            [0, 0, 404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
+            "read an agent's lifecycle",
+            Method::GET,
+            format!("/v1.0/servicePrincipals/{governed}/lifecycle"),
+            None,
+            [200, 200, 200, 200, 200, 200, 200, 200, 404],
+        ),
+        (
+            "attest an agent",
+            Method::POST,
+            format!("/v1.0/servicePrincipals/{governed}/attest"),
+            Some(json!({})),
+            [204, 403, 403, 403, 403, 403, 403, 403, 404],
         ),
     ];
     let mut failures = Vec::new();

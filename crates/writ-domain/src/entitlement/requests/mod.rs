@@ -27,7 +27,7 @@ mod remove;
 mod rights;
 mod wait;
 
-pub(crate) use remove::{end_assignments_for, end_assignments_of};
+pub(crate) use remove::{end_assignments_by_system, end_assignments_for, end_assignments_of};
 pub use wait::{MAX_WAIT_SECONDS, RequestWait, retry_after_seconds};
 
 fn rule(message: impl Into<String>) -> DomainError {

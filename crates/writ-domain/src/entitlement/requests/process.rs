@@ -38,6 +38,14 @@ impl Entitlement {
                 self.send_expiry_notice(&job.id, &job.subject_id, job.scheduled_at, now)
                     .await
             }
+            Some(JobKind::LifecycleSweep) => {
+                let directory =
+                    crate::directory::Directory::new(self.store.clone(), self.clock.clone())
+                        .with_lifecycle_day_length(self.lifecycle_day());
+                crate::directory::lifecycle_policies::sweep(&directory, now)
+                    .await
+                    .map(|_| ())
+            }
             None => Err(DomainError::Internal(format!(
                 "no handler for job kind {:?}",
                 job.kind_name

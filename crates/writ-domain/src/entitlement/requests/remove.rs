@@ -197,16 +197,57 @@ pub(crate) async fn end_assignments_for(
     principal_id: &str,
     reason: &str,
 ) -> DomainResult<Vec<String>> {
+    end_all(
+        tx,
+        Actor::from(caller),
+        (caller.id.clone(), caller.kind),
+        ctx.request_id.as_deref(),
+        now,
+        principal_id,
+        reason,
+    )
+    .await
+}
+
+/// [`end_assignments_for`] done by Writ itself (a lifecycle policy's enforcement, DESIGN section
+/// 17): the system as actor and the principal as the removals' requestor, as an expiry records.
+pub(crate) async fn end_assignments_by_system(
+    tx: &mut dyn StoreTx,
+    now: OffsetDateTime,
+    principal_id: &str,
+    principal_kind: crate::authz::PrincipalKind,
+    reason: &str,
+) -> DomainResult<Vec<String>> {
+    end_all(
+        tx,
+        Actor::system(),
+        (principal_id.to_owned(), principal_kind),
+        None,
+        now,
+        principal_id,
+        reason,
+    )
+    .await
+}
+
+async fn end_all(
+    tx: &mut dyn StoreTx,
+    actor: Actor,
+    requestor: (String, crate::authz::PrincipalKind),
+    request_id: Option<&str>,
+    now: OffsetDateTime,
+    principal_id: &str,
+    reason: &str,
+) -> DomainResult<Vec<String>> {
     let mut ended = Vec::new();
     for assignment in tx.live_assignments_of(principal_id).await? {
-        let requestor = (caller.id.clone(), caller.kind);
         let ending = Ending {
             assignment,
             request_type: RequestType::SystemRemove,
             expiry: false,
-            actor: Actor::from(caller),
-            requestor,
-            request_id: ctx.request_id.as_deref(),
+            actor: actor.clone(),
+            requestor: requestor.clone(),
+            request_id,
             justification: Some(reason.into()),
             parameters: None,
             at: now,
@@ -224,8 +265,8 @@ pub(crate) async fn end_assignments_for(
             RequestState::Canceled,
             now,
             Transition {
-                actor: Actor::from(caller),
-                request_id: ctx.request_id.as_deref(),
+                actor: actor.clone(),
+                request_id,
                 activity: "Cancel access package assignment request",
                 event: "request.canceled",
                 reason: Some(reason),

@@ -9,6 +9,7 @@ pub mod directory_object;
 pub mod grants;
 pub mod group;
 pub mod input;
+pub mod lifecycle;
 pub mod risky_agent;
 pub mod role_management;
 pub mod service_principal;
@@ -62,6 +63,10 @@ pub fn schemas() -> Vec<NamedSchema> {
     collect::<directory_object::ReferenceBody>(&mut schemas);
     collect::<risky_agent::RiskyAgent>(&mut schemas);
     collect::<risky_agent::RiskyAgentIdsBody>(&mut schemas);
+    collect::<lifecycle::LifecyclePolicy>(&mut schemas);
+    collect::<lifecycle::LifecyclePolicyBody>(&mut schemas);
+    collect::<lifecycle::WireComplianceIssue>(&mut schemas);
+    collect::<lifecycle::AgentIdentityLifecycle>(&mut schemas);
     let mut seen = std::collections::HashSet::new();
     schemas.retain(|(name, _)| seen.insert(name.clone()));
     schemas
