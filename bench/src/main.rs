@@ -11,7 +11,8 @@
 //! approvals (`waits.rs`), or `… -- [--postgres postgres://…] --evaluations N
 //! [--evaluation-rate R]` for access evaluation alone under an open-loop load (`evaluations.rs`:
 //! N requests at R/s, default 5,000), or `… -- [--postgres postgres://…] --compromise N` for
-//! what compromised agents cost (`compromise.rs`).
+//! what compromised agents cost (`compromise.rs`), or `… -- [--postgres postgres://…] --caller N`
+//! for tokens and the cheapest authenticated read with the statements each costs (`caller.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -26,6 +27,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod caller;
 mod compromise;
 mod evaluations;
 mod loaded;
@@ -58,6 +60,8 @@ struct Args {
     evaluations: usize,
     /// Agents confirmed compromised (`--compromise N`, run alone).
     compromise: usize,
+    /// Requests per call of the caller path (`--caller N`, run alone).
+    caller: usize,
     /// Their schedule, per second (`--evaluation-rate R`).
     evaluation_rate: f64,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
@@ -83,6 +87,7 @@ fn args() -> Args {
         waits: 0,
         evaluations: 0,
         compromise: 0,
+        caller: 0,
         evaluation_rate: 5000.0,
         max_batch: None,
         passes: None,
@@ -106,6 +111,7 @@ fn args() -> Args {
             "--waits" => out.waits = value.parse().expect("--waits N"),
             "--evaluations" => out.evaluations = value.parse().expect("--evaluations N"),
             "--compromise" => out.compromise = value.parse().expect("--compromise N"),
+            "--caller" => out.caller = value.parse().expect("--caller N"),
             "--evaluation-rate" => {
                 out.evaluation_rate = value.parse().expect("--evaluation-rate R");
                 assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
@@ -307,6 +313,22 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
         let figures = portal::portal(&http, &base, &token, args.portal).await;
         return portal::rows(backend, &figures);
+    }
+    if args.caller > 0 {
+        // Alone: tokens and the cheapest authenticated read, closed loop (`caller.rs`).
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let sqlite = url.starts_with("sqlite:");
+        let figures = caller::caller(
+            &http,
+            &base,
+            (CLIENT_ID, SECRET),
+            &token,
+            store.pool(),
+            sqlite,
+            args.caller,
+        )
+        .await;
+        return caller::rows(backend, &figures);
     }
     if args.compromise > 0 {
         // Alone: its reads and batches against baselines of the same run (`compromise.rs`).

@@ -33,6 +33,7 @@ use crate::model::{
 use crate::query::{ListQuery, Page};
 
 mod audit;
+mod callers;
 mod deliveries;
 mod directory;
 mod entitlement;
@@ -44,6 +45,7 @@ mod sessions;
 mod user_tokens;
 
 pub use audit::{AuditStore, AuditStoreTx};
+pub use callers::{CallerStore, ClientRecord, PrincipalRecord};
 pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx, SponsoredAgent};
@@ -128,6 +130,7 @@ pub trait Store:
     + AuditStore
     + SessionStore
     + RiskStore
+    + CallerStore
     + Send
     + Sync
     + std::fmt::Debug
