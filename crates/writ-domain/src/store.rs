@@ -4,8 +4,9 @@
 //!
 //! The port is split by capability: [`DirectoryStore`], [`EntitlementStore`], [`JobStore`] (jobs
 //! and the way to the delivery queues) and [`AuditStore`], each with its `…Tx` counterpart, and
-//! the delivery queues themselves ([`WebhookStore`], [`EmailStore`], [`CalloutQueueStore`]), in
-//! the modules below. The port names the model and nothing of the services. [`Store`] and [`StoreTx`] compose them as supertraits and keep only what belongs to no
+//! the delivery queues themselves ([`WebhookStore`], [`EmailStore`], [`CalloutQueueStore`]), and
+//! [`CallerStore`] (an API call's caller, a client's token, one statement each), in the modules
+//! below. The port names the model and nothing of the services. [`Store`] and [`StoreTx`] compose them as supertraits and keep only what belongs to no
 //! one capability (the backend, readiness, settings, idempotency keys, `begin` and `commit`).
 //! Supertraits rather than a struct of trait objects because one transaction must span every
 //! capability (a change, its audit record, its job and its events commit together), which a
