@@ -14,7 +14,8 @@
 //! what compromised agents cost (`compromise.rs`), or `… -- [--postgres postgres://…]
 //! --succession N` for disabling a sponsor of N agents (`succession.rs`), or `… --
 //! [--postgres postgres://…] --token-time N` for what recording the last token time costs
-//! (`token_time.rs`).
+//! (`token_time.rs`), or `… -- [--postgres postgres://…] --caller N` for tokens and the
+//! cheapest authenticated read with the statements each costs (`caller.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -29,6 +30,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod caller;
 mod compromise;
 mod evaluations;
 mod loaded;
@@ -67,6 +69,8 @@ struct Args {
     succession: usize,
     /// Token requests against the last-token write alone (`--token-time N`, run alone).
     token_time: usize,
+    /// Requests per call of the caller path (`--caller N`, run alone).
+    caller: usize,
     /// Their schedule, per second (`--evaluation-rate R`).
     evaluation_rate: f64,
     /// The job worker's largest claim (`WorkerConfig::max_batch_size`), to compare sizes.
@@ -94,6 +98,7 @@ fn args() -> Args {
         compromise: 0,
         succession: 0,
         token_time: 0,
+        caller: 0,
         evaluation_rate: 5000.0,
         max_batch: None,
         passes: None,
@@ -119,6 +124,7 @@ fn args() -> Args {
             "--compromise" => out.compromise = value.parse().expect("--compromise N"),
             "--succession" => out.succession = value.parse().expect("--succession N"),
             "--token-time" => out.token_time = value.parse().expect("--token-time N"),
+            "--caller" => out.caller = value.parse().expect("--caller N"),
             "--evaluation-rate" => {
                 out.evaluation_rate = value.parse().expect("--evaluation-rate R");
                 assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
@@ -320,6 +326,22 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
         let figures = portal::portal(&http, &base, &token, args.portal).await;
         return portal::rows(backend, &figures);
+    }
+    if args.caller > 0 {
+        // Alone: tokens and the cheapest authenticated read, closed loop (`caller.rs`).
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        let sqlite = url.starts_with("sqlite:");
+        let figures = caller::caller(
+            &http,
+            &base,
+            (CLIENT_ID, SECRET),
+            &token,
+            store.pool(),
+            sqlite,
+            args.caller,
+        )
+        .await;
+        return caller::rows(backend, &figures);
     }
     if args.compromise > 0 {
         // Alone: its reads and batches against baselines of the same run (`compromise.rs`).

@@ -4,8 +4,9 @@
 //!
 //! The port is split by capability: [`DirectoryStore`], [`EntitlementStore`], [`JobStore`] (jobs
 //! and the way to the delivery queues) and [`AuditStore`], each with its `…Tx` counterpart, and
-//! the delivery queues themselves ([`WebhookStore`], [`EmailStore`], [`CalloutQueueStore`]), in
-//! the modules below. The port names the model and nothing of the services. [`Store`] and [`StoreTx`] compose them as supertraits and keep only what belongs to no
+//! the delivery queues themselves ([`WebhookStore`], [`EmailStore`], [`CalloutQueueStore`]), and
+//! [`CallerStore`] (an API call's caller, a client's token, one statement each), in the modules
+//! below. The port names the model and nothing of the services. [`Store`] and [`StoreTx`] compose them as supertraits and keep only what belongs to no
 //! one capability (the backend, readiness, settings, idempotency keys, `begin` and `commit`).
 //! Supertraits rather than a struct of trait objects because one transaction must span every
 //! capability (a change, its audit record, its job and its events commit together), which a
@@ -34,6 +35,7 @@ use crate::model::{
 use crate::query::{ListQuery, Page};
 
 mod audit;
+mod callers;
 mod deliveries;
 mod directory;
 mod entitlement;
@@ -46,6 +48,7 @@ mod sessions;
 mod user_tokens;
 
 pub use audit::{AuditStore, AuditStoreTx};
+pub use callers::{CallerStore, ClientRecord, PrincipalRecord};
 pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
 pub use entitlement::{EntitlementStore, EntitlementStoreTx, SponsoredAgent};
@@ -132,6 +135,7 @@ pub trait Store:
     + SessionStore
     + RiskStore
     + LifecycleStore
+    + CallerStore
     + Send
     + Sync
     + std::fmt::Debug

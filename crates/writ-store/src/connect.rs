@@ -6,10 +6,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, Executor};
 use writ_domain::store::StoreError;
 
 use crate::error::ResultExt;
@@ -73,6 +73,14 @@ impl Backend {
         }
     }
 }
+
+/// A pooled connection idle for longer than this is checked (one round trip) before it is handed
+/// out; one used more recently is handed out as it is. sqlx checks every connection at every
+/// acquire by default, which made each one-statement read two round trips — on PostgreSQL, half
+/// the cost of every API call's caller read (`docs/benchmarks.md`, "Profile: the caller path").
+/// A connection that broke while idle for less than this (the database restarted) fails its
+/// next statement once, a 503 the client may retry, and is checked again before later use.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -164,6 +172,15 @@ pub(crate) async fn connect_holding(
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _meta| {
             // The pool keeps this closure, and with it `held`, for as long as it lives.
             let _held = &held;

@@ -12,6 +12,7 @@
 mod assignments;
 mod audit;
 mod batch;
+mod callers;
 mod callouts;
 mod connect;
 mod deliveries;

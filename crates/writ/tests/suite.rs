@@ -40,6 +40,8 @@ mod bounds;
 mod break_glass;
 #[path = "api/browser_sign_in.rs"]
 mod browser_sign_in;
+#[path = "api/caller_path.rs"]
+mod caller_path;
 #[path = "api/callouts.rs"]
 mod callouts;
 #[path = "api/catalogs.rs"]

@@ -1,11 +1,13 @@
 //! Resolving the caller of an API request from a verified token's claims. The claims name the
 //! principal only: whether it still exists, is enabled, and which directory and catalog roles it
-//! holds is read from the database on every request, never taken from the token.
+//! holds is read from the database on every request, never taken from the token — in one
+//! statement, with nothing cached, so a change made on any replica holds at the next request.
 
 use time::OffsetDateTime;
 
 use super::{Identity, IdentityError, IdentityResult, Principal};
 use crate::authz::{Caller, PrincipalKind};
+use crate::store::PrincipalRecord;
 
 /// What a token's `idtyp` says it was issued to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,47 +75,56 @@ pub fn caller_of(
 
 impl Identity<'_> {
     /// The caller named by a verified token's `idtyp` and `oid`, as the database describes it
-    /// now.
+    /// now: one read ([`crate::store::CallerStore::caller_record`]) for the principal, its risk
+    /// state and its roles.
     pub async fn resolve_caller(
         &self,
         token_type: TokenType,
         object_id: &str,
     ) -> IdentityResult<Caller> {
         let now = self.clock.now();
-        let found = match token_type {
-            TokenType::User => self.store.user(object_id).await?.map(Principal::from),
-            TokenType::App => self
-                .store
-                .service_principal(object_id)
-                .await?
-                .map(Principal::from),
-        };
-        let principal = active_principal(found, token_type.principal_kind())?;
-        self.refuse_compromised(&principal).await?;
-        let paths = self
-            .store
-            .effective_directory_roles(&principal.id, now)
-            .await?;
-        // Catalog roles belong to enabled human users only; nobody else is even looked up.
-        let catalog_roles = if principal.is_human_user() {
-            self.store.em_roles_of(&principal.id).await?
-        } else {
-            Vec::new()
-        };
-        Ok(caller_of(principal, paths, catalog_roles))
+        let kind = token_type.principal_kind();
+        let record = self.store.caller_record(kind, object_id, now).await?;
+        caller_from_record(record, kind)
     }
+}
+
+/// The caller a [`PrincipalRecord`] describes: refused if gone, disabled or of another kind than
+/// the token says, or an agent confirmed compromised.
+pub fn caller_from_record(
+    record: Option<PrincipalRecord>,
+    expected: PrincipalKind,
+) -> IdentityResult<Caller> {
+    let Some(record) = record else {
+        return Err(IdentityError::PrincipalGone(expected));
+    };
+    let principal = active_principal(Some(Principal::from(&record)), expected)?;
+    refuse_compromised_state(&principal, record.risk_state)?;
+    Ok(caller_of(
+        principal,
+        record.directory_role_paths,
+        record.catalog_roles,
+    ))
+}
+
+/// An agent confirmed compromised is refused; nobody else has a risk state that matters.
+pub fn refuse_compromised_state(
+    principal: &Principal,
+    risk_state: Option<crate::model::RiskState>,
+) -> IdentityResult<()> {
+    if principal.is_agent && risk_state == Some(crate::model::RiskState::ConfirmedCompromised) {
+        return Err(IdentityError::AgentCompromised);
+    }
+    Ok(())
 }
 
 impl Identity<'_> {
     /// Refuses an agent confirmed compromised: read for every request and every token of an
     /// agent (one primary-key read), never for anyone else.
     pub async fn refuse_compromised(&self, principal: &Principal) -> IdentityResult<()> {
-        if principal.is_agent
-            && self.store.agent_risk_state(&principal.id).await?
-                == Some(crate::model::RiskState::ConfirmedCompromised)
-        {
-            return Err(IdentityError::AgentCompromised);
+        if !principal.is_agent {
+            return Ok(());
         }
-        Ok(())
+        refuse_compromised_state(principal, self.store.agent_risk_state(&principal.id).await?)
     }
 }

@@ -226,6 +226,42 @@ impl Identity<'_> {
             .store
             .effective_directory_roles(&principal.id, now)
             .await?;
+        self.content_with(principal, client_id, audience, directory_paths, lifetimes)
+            .await
+    }
+
+    /// What the token of a client authenticated by
+    /// [`Self::authenticate_client_for_token`] carries, from what that read found (its risk
+    /// state and directory roles at authentication); only a resource token reads more (the
+    /// resource's roles).
+    pub async fn client_token_content(
+        &self,
+        client: &super::clients::AuthenticatedClient,
+        audience: &Audience,
+        lifetimes: TokenLifetimes,
+    ) -> IdentityResult<TokenContent> {
+        super::callers::refuse_compromised_state(&client.principal, client.risk_state)?;
+        self.content_with(
+            &client.principal,
+            client.principal.login_name.clone(),
+            audience,
+            client.directory_role_paths.clone(),
+            lifetimes,
+        )
+        .await
+    }
+
+    /// The token's content once the principal's directory role paths are known: reads the app
+    /// roles of a resource token.
+    async fn content_with(
+        &self,
+        principal: &Principal,
+        client_id: String,
+        audience: &Audience,
+        directory_paths: Vec<(String, Option<OffsetDateTime>)>,
+        lifetimes: TokenLifetimes,
+    ) -> IdentityResult<TokenContent> {
+        let now = self.clock.now();
         let app_roles = match audience {
             Audience::Writ => (Vec::new(), None),
             Audience::Resource(resource) => {

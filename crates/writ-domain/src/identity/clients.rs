@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::{Identity, IdentityError, IdentityResult, Principal};
 use crate::directory::{ClientSecret, ServicePrincipal, User};
+use crate::store::ClientRecord;
 use crate::{ids, secrets};
 
 /// The client id recorded in user tokens requested without one (`azp`/`appid`): Writ's
@@ -34,6 +35,47 @@ pub fn enabled_client(principal: Option<ServicePrincipal>) -> IdentityResult<Pri
         .ok_or(IdentityError::UnauthorizedClient)
 }
 
+/// A client that authenticated with `client_credentials`, with what its token is decided on,
+/// as read at authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthenticatedClient {
+    /// Its enabled service principal.
+    pub principal: Principal,
+    pub risk_state: Option<crate::model::RiskState>,
+    /// The paths by which the principal holds directory roles now, with their ends.
+    pub directory_role_paths: Vec<(String, Option<OffsetDateTime>)>,
+}
+
+/// The `client_credentials` rule over what the store read for the `appId`: a client is an
+/// application (its service principal, the application's secrets) or else an agent identity
+/// (its own secrets); anything else, or no valid secret matching, is an unknown client; a client
+/// whose secret matched but without an enabled service principal is unauthorized.
+pub fn authenticated_client(
+    record: ClientRecord,
+    client_secret: &str,
+    now: OffsetDateTime,
+) -> IdentityResult<AuthenticatedClient> {
+    let ClientRecord {
+        application_id,
+        principal,
+        secrets,
+    } = record;
+    if application_id.is_none() && !principal.as_ref().is_some_and(|p| p.is_agent) {
+        return Err(IdentityError::InvalidClient);
+    }
+    if !secret_matches(client_secret, &secrets, now) {
+        return Err(IdentityError::InvalidClient);
+    }
+    let record = principal
+        .filter(|p| p.enabled)
+        .ok_or(IdentityError::UnauthorizedClient)?;
+    Ok(AuthenticatedClient {
+        principal: Principal::from(&record),
+        risk_state: record.risk_state,
+        directory_role_paths: record.directory_role_paths,
+    })
+}
+
 /// The password grant's answer once the password was checked: an unknown user, a user without
 /// a local password and a wrong password are one refusal (a failed attempt, so the sign-in
 /// limiter counts it); a disabled account with the right password is another (not counted).
@@ -57,25 +99,25 @@ impl Identity<'_> {
         client_id: &str,
         client_secret: &str,
     ) -> IdentityResult<Principal> {
-        let now = self.clock.now();
-        let client_id = ids::parse_guid(client_id).ok_or(IdentityError::InvalidClient)?;
-        let (owner_id, principal) = match self.store.application_by_app_id(&client_id).await? {
-            Some(application) => (
-                application.id,
-                self.store.service_principal_by_app_id(&client_id).await?,
-            ),
-            None => match self.store.service_principal_by_app_id(&client_id).await? {
-                Some(sp) if sp.is_agent() => (sp.id.clone(), Some(sp)),
-                _ => return Err(IdentityError::InvalidClient),
-            },
-        };
-        let credentials = self.store.password_credentials(&owner_id).await?;
-        if !secret_matches(client_secret, &credentials, now) {
-            return Err(IdentityError::InvalidClient);
-        }
-        enabled_client(principal)
+        self.authenticate_client_for_token(client_id, client_secret)
+            .await
+            .map(|client| client.principal)
     }
 
+    /// [`Self::authenticate_client`] with what its token needs besides (risk state, directory
+    /// role paths), all read in one statement
+    /// ([`crate::store::CallerStore::client_record`]); the token is decided by
+    /// [`Self::client_token_content`].
+    pub async fn authenticate_client_for_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> IdentityResult<AuthenticatedClient> {
+        let now = self.clock.now();
+        let client_id = ids::parse_guid(client_id).ok_or(IdentityError::InvalidClient)?;
+        let record = self.store.client_record(&client_id, now).await?;
+        authenticated_client(record, client_secret, now)
+    }
     /// `password`: the user with this user principal name and a local password. An unknown
     /// user is checked against `dummy_hash`, so that a refusal takes as long whether or not the
     /// account exists; `offload` runs the (deliberately slow) verification where it blocks no

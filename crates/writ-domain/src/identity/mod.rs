@@ -129,6 +129,19 @@ impl From<User> for Principal {
     }
 }
 
+impl From<&crate::store::PrincipalRecord> for Principal {
+    fn from(record: &crate::store::PrincipalRecord) -> Self {
+        Self {
+            id: record.id.clone(),
+            kind: record.kind,
+            is_agent: record.is_agent,
+            display_name: record.display_name.clone(),
+            login_name: record.login_name.clone(),
+            enabled: record.enabled,
+        }
+    }
+}
+
 impl From<ServicePrincipal> for Principal {
     fn from(sp: ServicePrincipal) -> Self {
         Self {

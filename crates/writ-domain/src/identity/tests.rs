@@ -328,3 +328,124 @@ fn scopes_name_writ_or_one_resource() {
         Err(IdentityError::InvalidScope(_))
     ));
 }
+
+fn record(kind: PrincipalKind, is_agent: bool, enabled: bool) -> crate::store::PrincipalRecord {
+    crate::store::PrincipalRecord {
+        id: "p1".into(),
+        kind,
+        is_agent,
+        display_name: "P".into(),
+        login_name: "p-app".into(),
+        enabled,
+        risk_state: None,
+        directory_role_paths: vec![(roles::GLOBAL_ADMINISTRATOR.into(), None)],
+        catalog_roles: vec![("catalog-owner".into(), Some("c1".into()))],
+    }
+}
+
+#[test]
+fn the_caller_read_in_one_record_keeps_every_refusal() {
+    use super::callers::caller_from_record;
+    use crate::model::RiskState;
+    assert!(matches!(
+        caller_from_record(None, PrincipalKind::User),
+        Err(IdentityError::PrincipalGone(PrincipalKind::User))
+    ));
+    let disabled = record(PrincipalKind::User, false, false);
+    assert!(matches!(
+        caller_from_record(Some(disabled), PrincipalKind::User),
+        Err(IdentityError::PrincipalGone(_))
+    ));
+    // A record of the other kind than the token says is no caller.
+    let sp = record(PrincipalKind::ServicePrincipal, false, true);
+    assert!(matches!(
+        caller_from_record(Some(sp), PrincipalKind::User),
+        Err(IdentityError::PrincipalGone(_))
+    ));
+    let mut agent = record(PrincipalKind::ServicePrincipal, true, true);
+    agent.risk_state = Some(RiskState::ConfirmedCompromised);
+    assert!(matches!(
+        caller_from_record(Some(agent.clone()), PrincipalKind::ServicePrincipal),
+        Err(IdentityError::AgentCompromised)
+    ));
+    // Confirmed safe again: the agent calls, without the privileged role a group gave it.
+    agent.risk_state = Some(RiskState::ConfirmedSafe);
+    let caller = caller_from_record(Some(agent), PrincipalKind::ServicePrincipal).unwrap();
+    assert!(caller.directory_roles.is_empty());
+    assert!(caller.catalog_roles.is_empty());
+    // A person's risk state never refuses; a person keeps roles and catalog roles.
+    let mut person = record(PrincipalKind::User, false, true);
+    person.risk_state = Some(RiskState::ConfirmedCompromised);
+    let caller = caller_from_record(Some(person), PrincipalKind::User).unwrap();
+    assert_eq!(caller.directory_roles, vec![roles::GLOBAL_ADMINISTRATOR]);
+    assert_eq!(caller.catalog_roles.len(), 1);
+}
+
+#[test]
+fn client_credentials_in_one_record_check_the_secret_before_anything_else() {
+    use super::clients::authenticated_client;
+    use crate::store::ClientRecord;
+    let secret = "a-client-secret";
+    let valid = ClientSecret {
+        key_id: "k1".into(),
+        owner_id: "a1".into(),
+        secret_hash: secrets::hash_client_secret(secret),
+        hint: "a-c".into(),
+        display_name: None,
+        start_date_time: NOW - Duration::days(1),
+        end_date_time: NOW + Duration::days(1),
+    };
+    let application = |principal| ClientRecord {
+        application_id: Some("a1".into()),
+        principal,
+        secrets: vec![valid.clone()],
+    };
+    let enabled_sp = record(PrincipalKind::ServicePrincipal, false, true);
+    let client = authenticated_client(application(Some(enabled_sp.clone())), secret, NOW).unwrap();
+    assert_eq!(client.principal.id, "p1");
+    assert_eq!(client.directory_role_paths.len(), 1);
+    // A wrong or expired secret is an unknown client, whatever else is true of it.
+    assert!(matches!(
+        authenticated_client(application(None), "wrong", NOW),
+        Err(IdentityError::InvalidClient)
+    ));
+    assert!(matches!(
+        authenticated_client(
+            application(Some(enabled_sp.clone())),
+            secret,
+            NOW + Duration::days(2)
+        ),
+        Err(IdentityError::InvalidClient)
+    ));
+    // The right secret without an enabled service principal: unauthorized.
+    for principal in [
+        None,
+        Some(record(PrincipalKind::ServicePrincipal, false, false)),
+    ] {
+        assert!(matches!(
+            authenticated_client(application(principal), secret, NOW),
+            Err(IdentityError::UnauthorizedClient)
+        ));
+    }
+    // Without an application the appId must be an agent identity's.
+    let own = |principal| ClientRecord {
+        application_id: None,
+        principal: Some(principal),
+        secrets: vec![valid.clone()],
+    };
+    assert!(matches!(
+        authenticated_client(own(enabled_sp), secret, NOW),
+        Err(IdentityError::InvalidClient)
+    ));
+    let agent = record(PrincipalKind::ServicePrincipal, true, true);
+    assert!(
+        authenticated_client(own(agent), secret, NOW)
+            .unwrap()
+            .principal
+            .is_agent
+    );
+    assert!(matches!(
+        authenticated_client(ClientRecord::default(), secret, NOW),
+        Err(IdentityError::InvalidClient)
+    ));
+}

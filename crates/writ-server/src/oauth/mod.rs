@@ -258,7 +258,7 @@ async fn issue(
     let now = state.directory.clock().now();
     let identity = Identity::of(&state.directory);
     let public_url = state.settings.public_url.as_str();
-    let (principal, client_id, audience) = match grant_type {
+    let subject = match grant_type {
         "client_credentials" => {
             let (client_id, client_secret) = match basic_credentials(headers) {
                 Some(creds) => creds,
@@ -273,14 +273,16 @@ async fn issue(
                         .to_owned(),
                 ),
             };
-            let principal = identity
-                .authenticate_client(&client_id, &client_secret)
+            // One read for the client, its risk state and its roles; then its token.
+            let client = identity
+                .authenticate_client_for_token(&client_id, &client_secret)
                 .await?;
             let audience = identity
                 .resolve_audience(param(&pairs, "scope"), true, public_url)
                 .await?;
-            let client_id = principal.login_name.clone();
-            (principal, client_id, audience)
+            identity
+                .client_token_content(&client, &audience, lifetimes(state))
+                .await?
         }
         // `sign_in = "sso"`: no Writ password signs anyone in, here or on the sign-in page.
         "password" if !state.sign_in.allows_local() => {
@@ -369,15 +371,26 @@ async fn issue(
             ));
         }
     };
-    let lifetimes = lifetimes(state);
-    let subject = identity
-        .token_content(&principal, client_id, &audience, lifetimes)
+    let answer = signed(state, &subject, now, grant_type)?;
+    // The last token time (`signInActivity`) of client credentials; the person's grants record
+    // theirs in `user_grant::respond`.
+    identity
+        .record_token_issued(&subject.object_id, now)
         .await?;
+    Ok(answer)
+}
+
+/// The token endpoint's answer: `subject` signed, counted under its grant type.
+fn signed(
+    state: &AppState,
+    subject: &writ_domain::identity::TokenContent,
+    now: time::OffsetDateTime,
+    grant_type: &str,
+) -> Result<Value, OAuthError> {
     let (token, expires_in) = state
         .tokens
-        .issue(&subject, now)
+        .issue(subject, now)
         .map_err(|e| OAuthError::from(DomainError::Internal(e.to_string())))?;
-    identity.record_token_issued(&principal.id, now).await?;
     metrics::counter!("writ_tokens_issued_total", "grant_type" => grant_type.to_owned())
         .increment(1);
     Ok(json!({
