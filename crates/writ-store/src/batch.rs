@@ -80,15 +80,16 @@ impl Value {
 }
 
 /// `SELECT …` of the columns of each row of the JSON array of arrays bound at `$1`, in order:
-/// text as text, integers as integers (both backends read JSON `null` as SQL `NULL`).
-fn json_rows_select(backend: Backend, kinds: &[bool]) -> String {
+/// text as text, integers as integers (both backends read JSON `null` as SQL `NULL`), named
+/// `c0`, `c1`, ….
+pub(crate) fn json_rows_select(backend: Backend, kinds: &[bool]) -> String {
     let columns: Vec<String> = kinds
         .iter()
         .enumerate()
         .map(|(i, int)| match (backend, int) {
-            (Backend::Sqlite, _) => format!("json_extract(r.value, '$[{i}]')"),
-            (Backend::Postgres, false) => format!("r.value ->> {i}"),
-            (Backend::Postgres, true) => format!("(r.value ->> {i})::bigint"),
+            (Backend::Sqlite, _) => format!("json_extract(r.value, '$[{i}]') AS c{i}"),
+            (Backend::Postgres, false) => format!("r.value ->> {i} AS c{i}"),
+            (Backend::Postgres, true) => format!("(r.value ->> {i})::bigint AS c{i}"),
         })
         .collect();
     let from = match backend {
@@ -96,6 +97,15 @@ fn json_rows_select(backend: Backend, kinds: &[bool]) -> String {
         Backend::Postgres => "jsonb_array_elements($1::jsonb) AS r (value)",
     };
     format!("SELECT {} FROM {from}", columns.join(", "))
+}
+
+/// The value bound for a [`json_rows_select`]: the rows as a JSON array of arrays.
+pub(crate) fn json_rows(rows: &[Vec<Value>]) -> StoreResult<String> {
+    let array: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| serde_json::Value::Array(row.iter().map(Value::json).collect()))
+        .collect();
+    serde_json::to_string(&array).map_err(|e| writ_domain::store::StoreError::Other(e.to_string()))
 }
 
 /// Inserts `rows` (each `columns` values) with `head` (`INSERT INTO t (…)`) as one
@@ -123,14 +133,8 @@ pub(crate) async fn insert_rows(
     let kinds: Vec<bool> = first.iter().map(Value::is_int).collect();
     let sql = format!("{head} {}", json_rows_select(backend, &kinds));
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let array: Vec<serde_json::Value> = chunk
-            .iter()
-            .map(|row| serde_json::Value::Array(row.iter().map(Value::json).collect()))
-            .collect();
-        let text = serde_json::to_string(&array)
-            .map_err(|e| writ_domain::store::StoreError::Other(e.to_string()))?;
         sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(text)
+            .bind(json_rows(chunk)?)
             .execute(&mut **tx)
             .await
             .store()?;
