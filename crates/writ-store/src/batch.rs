@@ -1,8 +1,7 @@
 //! Set-wise writes for work done in batches (expiry storms): one statement per table for a whole
-//! batch — `UPDATE … WHERE id IN (…)`, `DELETE … WHERE holder IN (…)`, multi-row `INSERT`s — in
-//! the caller's transaction. A batch's ids are bound as one JSON array ([`id_set`]); inserts bind
-//! at most [`MAX_PARAMETERS`] values per statement, below both backends' limits, by splitting
-//! the rows into chunks.
+//! batch — `UPDATE … WHERE id IN (…)`, `DELETE … WHERE holder IN (…)`, `INSERT … SELECT` — in
+//! the caller's transaction. A batch's ids are bound as one JSON array ([`id_set`]), and so are
+//! the rows of an insert ([`insert_rows`]): one bound value per statement, whatever its size.
 
 use sqlx::{Any, Row, Transaction};
 use time::OffsetDateTime;
