@@ -13,6 +13,7 @@ use writ_domain::store::{StoreError, StoreResult};
 use writ_odata::SqlValue;
 
 use crate::batch::{Value, insert_rows, placeholders};
+use crate::connect::Backend;
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
 use crate::schema;
@@ -25,7 +26,11 @@ const COLUMNS: &str = "t.id, t.activity_at, t.category, t.activity, t.operation_
      t.additional_details, t.request_id";
 
 /// Appends records and their target rows, in the caller's transaction.
-pub(crate) async fn append(tx: &mut Tx, records: &[AuditRecord]) -> StoreResult<()> {
+pub(crate) async fn append(
+    tx: &mut Tx,
+    backend: Backend,
+    records: &[AuditRecord],
+) -> StoreResult<()> {
     let mut rows = Vec::with_capacity(records.len());
     let mut targets = Vec::new();
     for r in records {
@@ -65,6 +70,7 @@ pub(crate) async fn append(tx: &mut Tx, records: &[AuditRecord]) -> StoreResult<
     }
     insert_rows(
         tx,
+        backend,
         "INSERT INTO audit_log (id, activity_at, category, activity, operation_type, result, \
          result_reason, initiated_by, initiated_by_id, initiated_by_user_id, initiated_by_app_id, \
          on_behalf_of, catalog_id, target_resources, additional_details, request_id)",
@@ -74,6 +80,7 @@ pub(crate) async fn append(tx: &mut Tx, records: &[AuditRecord]) -> StoreResult<
     .await?;
     insert_rows(
         tx,
+        backend,
         "INSERT INTO audit_log_targets (audit_id, target_id)",
         2,
         targets,
@@ -290,7 +297,8 @@ pub(crate) async fn chained(
     let rows = match after {
         Some((seq, id)) => {
             let sql = format!(
-                "{select} WHERE t.chain_seq > $1 OR (t.chain_seq = $1 AND t.id > $2) \
+                "{select} WHERE t.chain_seq IS NOT NULL \
+                 AND (t.chain_seq > $1 OR (t.chain_seq = $1 AND t.id > $2)) \
                  ORDER BY t.chain_seq, t.id LIMIT $3"
             );
             sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -1,8 +1,7 @@
 //! Set-wise writes for work done in batches (expiry storms): one statement per table for a whole
-//! batch — `UPDATE … WHERE id IN (…)`, `DELETE … WHERE holder IN (…)`, multi-row `INSERT`s — in
-//! the caller's transaction. A batch's ids are bound as one JSON array ([`id_set`]); inserts bind
-//! at most [`MAX_PARAMETERS`] values per statement, below both backends' limits, by splitting
-//! the rows into chunks.
+//! batch — `UPDATE … WHERE id IN (…)`, `DELETE … WHERE holder IN (…)`, `INSERT … SELECT` — in
+//! the caller's transaction. A batch's ids are bound as one JSON array ([`id_set`]), and so are
+//! the rows of an insert ([`insert_rows`]): one bound value per statement, whatever its size.
 
 use sqlx::{Any, Row, Transaction};
 use time::OffsetDateTime;
@@ -15,13 +14,9 @@ use crate::connect::Backend;
 use crate::error::ResultExt;
 use crate::tx::json;
 
-/// Values bound per statement at most (SQLite allows 32,766; PostgreSQL 65,535).
-const MAX_PARAMETERS: usize = 30_000;
-
-/// Rows per multi-row `INSERT`. The cost per row of one statement grows with its length past
-/// ~100 rows (measured on SQLite: 100 rows of requests in 7 ms, 500 in 130–280 ms), so longer
-/// batches are written in statements of this many rows.
-const ROWS_PER_INSERT: usize = 50;
+/// Rows per `INSERT … SELECT` at most: bounds the JSON text of one statement (~2 MB for audit
+/// records), well past a claim of the worker (1,000).
+const ROWS_PER_INSERT: usize = 5_000;
 
 type Tx = Transaction<'static, Any>;
 
@@ -60,14 +55,6 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// `(…), (…)` for `rows` rows of `columns` values each.
-fn value_rows(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(r * columns + 1, columns)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A bound value of a row, in the column order of the statement.
 pub(crate) enum Value {
     Text(String),
@@ -76,26 +63,80 @@ pub(crate) enum Value {
     OptInt(Option<i64>),
 }
 
+impl Value {
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Value::Text(v) => serde_json::Value::from(v.as_str()),
+            Value::OptText(v) => v.as_deref().map_or(serde_json::Value::Null, Into::into),
+            Value::Int(v) => serde_json::Value::from(*v),
+            Value::OptInt(v) => v.map_or(serde_json::Value::Null, Into::into),
+        }
+    }
+
+    fn is_int(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::OptInt(_))
+    }
+}
+
+/// `SELECT …` of the columns of each row of the JSON array of arrays bound at `$1`, in order:
+/// text as text, integers as integers (both backends read JSON `null` as SQL `NULL`), named
+/// `c0`, `c1`, ….
+pub(crate) fn json_rows_select(backend: Backend, kinds: &[bool]) -> String {
+    let columns: Vec<String> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, int)| match (backend, int) {
+            (Backend::Sqlite, _) => format!("json_extract(r.value, '$[{i}]') AS c{i}"),
+            (Backend::Postgres, false) => format!("r.value ->> {i} AS c{i}"),
+            (Backend::Postgres, true) => format!("(r.value ->> {i})::bigint AS c{i}"),
+        })
+        .collect();
+    let from = match backend {
+        Backend::Sqlite => "json_each($1) r",
+        Backend::Postgres => "jsonb_array_elements($1::jsonb) AS r (value)",
+    };
+    format!("SELECT {} FROM {from}", columns.join(", "))
+}
+
+/// The value bound for a [`json_rows_select`]: the rows as a JSON array of arrays.
+pub(crate) fn json_rows(rows: &[Vec<Value>]) -> StoreResult<String> {
+    let array: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| serde_json::Value::Array(row.iter().map(Value::json).collect()))
+        .collect();
+    serde_json::to_string(&array).map_err(|e| writ_domain::store::StoreError::Other(e.to_string()))
+}
+
+/// Inserts `rows` (each `columns` values) with `head` (`INSERT INTO t (…)`) as one
+/// `INSERT … SELECT` over a JSON array bound as one value, instead of a multi-row `VALUES` list
+/// binding every cell: sqlx binds each parameter of a SQLite statement by looking its name up
+/// (`sqlite3_bind_parameter_name`, a linear scan of the statement's parameters), so a statement
+/// of 50 rows of 18 columns cost ~400,000 steps to bind — 22 % of the storm's CPU in the profile
+/// of `docs/benchmarks.md` ("Issue 20 — the storm, profiled"). One statement text per table,
+/// whatever the number of rows, so each is prepared once.
 pub(crate) async fn insert_rows(
     tx: &mut Tx,
+    backend: Backend,
     head: &str,
     columns: usize,
     rows: Vec<Vec<Value>>,
 ) -> StoreResult<()> {
-    for chunk in rows.chunks((MAX_PARAMETERS / columns).clamp(1, ROWS_PER_INSERT)) {
-        let sql = format!("{head} VALUES {}", value_rows(chunk.len(), columns));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            for value in row {
-                query = match value {
-                    Value::Text(v) => query.bind(v.clone()),
-                    Value::OptText(v) => query.bind(v.clone()),
-                    Value::Int(v) => query.bind(*v),
-                    Value::OptInt(v) => query.bind(*v),
-                };
-            }
-        }
-        query.execute(&mut **tx).await.store()?;
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    if first.len() != columns || rows.iter().any(|row| row.len() != columns) {
+        return Err(writ_domain::store::StoreError::Other(format!(
+            "a row of {head} has not {columns} values"
+        )));
+    }
+    let kinds: Vec<bool> = first.iter().map(Value::is_int).collect();
+    let sql = format!("{head} {}", json_rows_select(backend, &kinds));
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(json_rows(chunk)?)
+            .execute(&mut **tx)
+            .await
+            .store()?;
     }
     Ok(())
 }
@@ -177,6 +218,7 @@ pub(crate) async fn open_updates_for(
 
 pub(crate) async fn insert_assignment_requests(
     tx: &mut Tx,
+    backend: Backend,
     requests: &[AssignmentRequest],
 ) -> StoreResult<()> {
     let mut rows = Vec::with_capacity(requests.len());
@@ -204,6 +246,7 @@ pub(crate) async fn insert_assignment_requests(
     }
     insert_rows(
         tx,
+        backend,
         "INSERT INTO assignment_requests (id, request_type, state, status, catalog_id, \
          access_package_id, policy_id, assignment_id, target_id, target_type, requestor_id, \
          requestor_type, justification, schedule, created_at, completed_at, answers, \
@@ -214,7 +257,11 @@ pub(crate) async fn insert_assignment_requests(
     .await
 }
 
-pub(crate) async fn enqueue_events(tx: &mut Tx, events: &[OutboxEvent]) -> StoreResult<()> {
+pub(crate) async fn enqueue_events(
+    tx: &mut Tx,
+    backend: Backend,
+    events: &[OutboxEvent],
+) -> StoreResult<()> {
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
         rows.push(vec![
@@ -227,6 +274,7 @@ pub(crate) async fn enqueue_events(tx: &mut Tx, events: &[OutboxEvent]) -> Store
     }
     insert_rows(
         tx,
+        backend,
         "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients)",
         5,
         rows,

@@ -1349,7 +1349,7 @@ impl EntitlementStoreTx for SqlTx {
         &mut self,
         requests: &[AssignmentRequest],
     ) -> StoreResult<()> {
-        crate::batch::insert_assignment_requests(&mut self.tx, requests).await
+        crate::batch::insert_assignment_requests(&mut self.tx, self.backend, requests).await
     }
 
     async fn grants_held(&mut self, holder: &str) -> StoreResult<Vec<HeldGrant>> {
@@ -1428,7 +1428,7 @@ impl JobStoreTx for SqlTx {
 #[async_trait]
 impl AuditStoreTx for SqlTx {
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()> {
-        crate::audit::append(&mut self.tx, std::slice::from_ref(record)).await
+        crate::audit::append(&mut self.tx, self.backend, std::slice::from_ref(record)).await
     }
 
     async fn audit_chain_head(&mut self) -> StoreResult<ChainHead> {
@@ -1464,10 +1464,10 @@ impl AuditStoreTx for SqlTx {
     }
 
     async fn append_audits(&mut self, records: &[AuditRecord]) -> StoreResult<()> {
-        crate::audit::append(&mut self.tx, records).await
+        crate::audit::append(&mut self.tx, self.backend, records).await
     }
 
     async fn enqueue_events(&mut self, events: &[OutboxEvent]) -> StoreResult<()> {
-        crate::batch::enqueue_events(&mut self.tx, events).await
+        crate::batch::enqueue_events(&mut self.tx, self.backend, events).await
     }
 }

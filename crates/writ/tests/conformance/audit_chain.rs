@@ -3,7 +3,7 @@
 //! every kind of tampering made directly in the database: edits, deletions, reorders,
 //! insertions, and a truncation relative to an exported checkpoint.
 
-use writ_domain::audit::{Actor, AuditRecord};
+use writ_domain::audit::{Actor, AuditRecord, OutboxEvent, Recipient};
 use writ_domain::audit_chain::{
     AuditKey, ChainBreak, Checkpoint, VerifyReport, chain_all, chain_pending, verify_chain,
 };
@@ -433,6 +433,85 @@ async fn verifying_while_records_are_linked_finds_the_chain_intact(backend: Back
     );
 }
 
+/// Records and events written set-wise (one `INSERT … SELECT` over a JSON array per table) read
+/// back exactly, whatever their text holds: quotes, backslashes, JSON and SQL syntax, line
+/// breaks, characters beyond ASCII, empty strings, and absent values beside present ones.
+async fn batch_written_records_and_events_read_back_exactly(backend: Backend) {
+    let s = store(backend).await;
+    let awkward = [
+        "it's \"quoted\" \\ back\\slashed",
+        "$[0] {\"a\": [1, null]} '); DROP TABLE audit_log; --",
+        "line\nbreak\ttab \u{e9}t\u{e9} \u{6f22}\u{5b57} \u{1f600}",
+        "",
+    ];
+    let t0 = now();
+    let records: Vec<AuditRecord> = awkward
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let record = AuditRecord::success(
+                if i % 2 == 0 {
+                    Actor::system()
+                } else {
+                    Actor {
+                        kind: "user".into(),
+                        id: Some("u-1".into()),
+                        display_name: Some((*text).to_owned()),
+                        login_name: None,
+                    }
+                },
+                t0 + time::Duration::microseconds(i as i64),
+                "EntitlementManagement",
+                text,
+                "Delete",
+                (i % 2 == 0).then_some(*text),
+            )
+            .target(
+                &format!("t-{i}"),
+                "User",
+                Some(text),
+                vec![(*text).to_owned()],
+            )
+            .detail(text, *text);
+            match i {
+                0 => record.in_catalog("c-1"),
+                1 => record.on_behalf_of("o-1", "ServicePrincipal", Some(text)),
+                _ => record,
+            }
+        })
+        .collect();
+    let events: Vec<OutboxEvent> = awkward
+        .iter()
+        .map(|text| {
+            OutboxEvent::new(
+                "assignment.expired",
+                t0,
+                serde_json::json!({ "text": text, "n": i64::MAX, "none": null }),
+                vec![Recipient {
+                    id: (*text).to_owned(),
+                    kind: "user".into(),
+                    mail: None,
+                }],
+            )
+        })
+        .collect();
+    let mut tx = s.begin().await.unwrap();
+    tx.append_audits(&records).await.unwrap();
+    tx.enqueue_events(&events).await.unwrap();
+    tx.commit().await.unwrap();
+    for record in &records {
+        assert_eq!(
+            s.audit_record(&record.id).await.unwrap().as_ref(),
+            Some(record)
+        );
+    }
+    let mut read = s.outbox_events(10).await.unwrap();
+    read.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut written = events.clone();
+    written.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(read, written);
+}
+
 conformance!(
     verify_while_the_chainer_runs_finds_no_break,
     verifying_while_records_are_linked_finds_the_chain_intact,
@@ -443,4 +522,5 @@ conformance!(
     reordered_records_are_detected,
     inserted_records_are_detected,
     truncation_is_detected_against_the_checkpoint,
+    batch_written_records_and_events_read_back_exactly,
 );
