@@ -8,8 +8,10 @@ policy asks for re-confirmation every 4 days (12 s) with 1 day (3 s) of grace. T
 sponsor attests one agent; the other is not attested: its sponsor is notified (`agent.lifecycleNonCompliant`)
 when its attestation is overdue, and at the end of the grace period it is disabled — its token
 refused, its membership gone, an audit record written, `agent.lifecycleEnforced` sent — while the
-attested agent stays enabled and keeps getting tokens. The server also refuses to start with a
-short day when the flag is missing.
+attested agent stays enabled and keeps getting tokens. A second scenario does the same for
+inactivity: an agent that takes a token every second stays enabled, with its last token time
+exact to the second, while one that takes none is notified and disabled. The server also refuses
+to start with a short day when the flag is missing.
 """
 
 from __future__ import annotations
@@ -141,6 +143,69 @@ def test_an_unattested_agent_is_notified_then_disabled_in_real_seconds(backend, 
         # The notice came at the due time, four days after the agents' creation (not before).
         noticed_at = datetime.fromtimestamp(noticed, timezone.utc)
         assert agents_created + timedelta(seconds=4 * DAY_S - 1) < noticed_at, (agents_created, noticed_at)
+    finally:
+        server.stop()
+        sink.close()
+
+
+def test_an_idle_agent_is_disabled_and_one_taking_tokens_stays_enabled(backend, tmp_path):
+    sink = Receiver(flaky=False)
+    server = start(backend, tmp_path, {
+        "WRIT_WEBHOOK_URL": sink.url,
+        "WRIT_WEBHOOK_SECRET": SECRET,
+        "WRIT_OUTBOUND_ALLOW_HOSTS": "127.0.0.1",
+        "WRIT_LIFECYCLE_DAY_LENGTH": f"PT{DAY_S}S",
+        "WRIT_LIFECYCLE_ALLOW_SHORT_DAYS": "true",
+    })
+    try:
+        prefix = "inactivity"
+        fleet = Fleet(server, prefix)
+        sponsor = fleet.sponsor_bind[0].rsplit("/", 1)[1]
+        idle, busy = fleet.agents([server], 2)
+        idle_creds = agent_credentials(server, idle)
+        busy_creds = agent_credentials(server, busy)
+        created(server, POLICIES, {
+            "@odata.type": "#microsoft.graph.identityGovernance.agentIdentityLifecyclePolicy",
+            "displayName": "Used within two days",
+            "gracePeriodInDays": 1,
+            "enforcementAction": {
+                "@odata.type": "#microsoft.graph.identityGovernance.disableOnlyEnforcementAction"},
+            "rules": [{"@odata.type": "#microsoft.graph.identityGovernance.inactivityRule",
+                       "lastActivityThresholdInDays": 2}],
+        })
+
+        # The busy agent takes a token every second until the idle one (no token since its
+        # creation: inactive two days, 6 s, after it) has been disabled a day (3 s) later.
+        give_up = time.monotonic() + 3 * DAY_S + 20
+        while enabled(server, idle):
+            assert time.monotonic() < give_up, "the idle agent was never disabled"
+            before = datetime.now(timezone.utc)
+            assert token_reply(server, busy_creds).status == 200
+            after = datetime.now(timezone.utc)
+            time.sleep(1)
+
+        # Its last token time is the instant of the last token, to the second.
+        activity = server.get_json(
+            f"servicePrincipals/{busy}?$select=id,signInActivity")["signInActivity"]
+        last = datetime.fromisoformat(activity["lastSignInDateTime"].replace("Z", "+00:00"))
+        assert before.replace(microsecond=0) <= last <= after, (before, last, after)
+        assert server.get_json(
+            f"servicePrincipals/{idle}?$select=id,signInActivity"
+        )["signInActivity"]["lastSignInDateTime"] is None
+
+        [(notice, _)] = sink.events("agent.lifecycleNonCompliant", "targetId", idle)
+        assert [r["id"] for r in notice["recipients"]] == [sponsor], notice
+        assert notice["data"]["complianceIssues"][0]["issueCode"] == "inactive", notice
+        refused = token_reply(server, idle_creds)
+        assert refused.status == 400 and refused.json()["error"] == "unauthorized_client", repr(refused)
+        poll("the enforcement event", lambda: sink.events(
+            "agent.lifecycleEnforced", "targetId", idle) or None, 10)
+
+        assert enabled(server, busy)
+        assert token_reply(server, busy_creds).status == 200
+        assert sink.events("agent.lifecycleNonCompliant", "targetId", busy) == []
+        state = server.get_json(f"servicePrincipals/{busy}/lifecycle")
+        assert state["complianceIssues"] == [], state
     finally:
         server.stop()
         sink.close()
