@@ -85,6 +85,17 @@ pub trait EntitlementStore: Send + Sync {
         outgoing: bool,
     ) -> StoreResult<Vec<AccessPackage>>;
     async fn incompatible_groups(&self, package_id: &str) -> StoreResult<Vec<Group>>;
+    /// What the target holds at `now` that this package is incompatible with, in one read (a
+    /// request's check, issue 20): a live assignment (not expired) of a package incompatible
+    /// with it either way, the lowest assignment id first; else a current membership of an
+    /// incompatible group, the lowest group id first. `None` at once for a package with no
+    /// incompatibility.
+    async fn incompatibility_held(
+        &self,
+        package_id: &str,
+        target_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<IncompatibleHeld>>;
     async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
     /// Policies; `visible_to` as for catalogs.
     async fn list_policies(
@@ -197,6 +208,24 @@ pub trait EntitlementStore: Send + Sync {
         top: u32,
         before: Option<(OffsetDateTime, String)>,
     ) -> StoreResult<Vec<ApprovalStageRecord>>;
+}
+
+/// Something a target holds that a package is incompatible with, by display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncompatibleHeld {
+    /// An access package it holds.
+    Package(String),
+    /// A group it is a member of.
+    Group(String),
+}
+
+/// Why a new add of a package for a target is refused, by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddBlocker {
+    /// An add request still in progress.
+    OpenRequest(String),
+    /// An assignment that has not ended.
+    Assignment(String),
 }
 
 /// An agent a person sponsors or owns, as My agents lists it.
@@ -356,6 +385,14 @@ pub trait EntitlementStoreTx: Send {
         target_id: &str,
         package_id: &str,
     ) -> StoreResult<Option<Assignment>>;
+    /// What stops a new add of this package for this target, in one statement: an add request
+    /// still in progress ([`Self::open_request_for`]), else the assignment that has not ended
+    /// ([`Self::active_assignment_for`]).
+    async fn add_blocker(
+        &mut self,
+        target_id: &str,
+        package_id: &str,
+    ) -> StoreResult<Option<AddBlocker>>;
     async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()>;
     /// Stores the stage's new state if its status is still `expected_status` (its escalation
     /// record excepted: see [`Self::escalate_approval_stage`]).

@@ -19,6 +19,7 @@ use crate::model::{
     ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, Subject,
     TargetScope,
 };
+use crate::store::{AddBlocker, IncompatibleHeld};
 
 impl Entitlement {
     /// `POST …/assignmentRequests`.
@@ -200,16 +201,19 @@ impl Entitlement {
         };
         let callout = self.created_callout(policy, &mut request, now).await?;
         let mut tx = self.store.begin().await?;
-        if let Some(open) = tx.open_request_for(&target.id, &package.id).await? {
-            return Err(rule(format!(
-                "an open request ({open}) exists for this target and access package"
-            )));
-        }
-        if let Some(held) = tx.active_assignment_for(&target.id, &package.id).await? {
-            return Err(rule(format!(
-                "the target already has an assignment of this access package ({}); extend it instead",
-                held.id
-            )));
+        // The open request and the live assignment in one statement (issue 20).
+        match tx.add_blocker(&target.id, &package.id).await? {
+            Some(AddBlocker::OpenRequest(open)) => {
+                return Err(rule(format!(
+                    "an open request ({open}) exists for this target and access package"
+                )));
+            }
+            Some(AddBlocker::Assignment(held)) => {
+                return Err(rule(format!(
+                    "the target already has an assignment of this access package ({held}); extend it instead"
+                )));
+            }
+            None => {}
         }
         record_submitted(
             tx.as_mut(),
@@ -402,31 +406,20 @@ impl Entitlement {
         target_id: &str,
         now: OffsetDateTime,
     ) -> DomainResult<()> {
-        let mut incompatible = self.store.incompatible_packages(package_id, true).await?;
-        incompatible.extend(self.store.incompatible_packages(package_id, false).await?);
-        if !incompatible.is_empty() {
-            for held in self.store.active_assignments_of(target_id).await? {
-                if let Some(other) = incompatible.iter().find(|p| p.id == held.access_package_id) {
-                    return Err(rule(format!(
-                        "the target holds access package '{}', which is incompatible with this one",
-                        other.display_name
-                    )));
-                }
-            }
+        // One read, answered at once when the package has no incompatibility (issue 20).
+        match self
+            .store
+            .incompatibility_held(package_id, target_id, now)
+            .await?
+        {
+            Some(IncompatibleHeld::Package(name)) => Err(rule(format!(
+                "the target holds access package '{name}', which is incompatible with this one"
+            ))),
+            Some(IncompatibleHeld::Group(name)) => Err(rule(format!(
+                "the target is a member of group '{name}', which is incompatible with this access package"
+            ))),
+            None => Ok(()),
         }
-        for group in self.store.incompatible_groups(package_id).await? {
-            if self
-                .store
-                .is_group_member(&group.id, target_id, now)
-                .await?
-            {
-                return Err(rule(format!(
-                    "the target is a member of group '{}', which is incompatible with this access package",
-                    group.display_name
-                )));
-            }
-        }
-        Ok(())
     }
 }
 
