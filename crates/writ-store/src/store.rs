@@ -1155,6 +1155,13 @@ impl EntitlementStore for SqlStore {
         crate::subjects::subject_by_id(&self.pool, id).await
     }
 
+    async fn principal_subject(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(Subject, Option<writ_domain::model::RiskState>)>> {
+        crate::subjects::principal_subject(&self.pool, id).await
+    }
+
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {
         crate::assignments::live_assignments_of(&self.pool, target_id, None).await
     }

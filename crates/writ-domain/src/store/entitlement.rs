@@ -149,6 +149,12 @@ pub trait EntitlementStore: Send + Sync {
     /// target or the requestor of an assignment request.
     async fn list_subjects(&self, query: &ListQuery) -> StoreResult<Page<Subject>>;
     async fn subject(&self, id: &str) -> StoreResult<Option<Subject>>;
+    /// The user (first) or service principal with this id as a subject, with its risk state
+    /// (an agent's; `None` when it has none), in one read: a request's target (issue 20).
+    async fn principal_subject(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(Subject, Option<crate::model::RiskState>)>>;
     /// The assignments with these ids (those that exist), for a batch of jobs.
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
     /// The assignments of a target that have not ended.

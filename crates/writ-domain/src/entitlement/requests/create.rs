@@ -16,7 +16,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::model::{
     Answer, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput, Callout, CalloutStage,
-    ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, Subject,
+    ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, RiskState, Subject,
     TargetScope,
 };
 use crate::store::{AddBlocker, IncompatibleHeld};
@@ -69,7 +69,7 @@ impl Entitlement {
         )?;
         let policy_id = required(input.policy_id, "assignmentPolicyId")?;
         let policy = self.policy_of(caller, &package, Some(policy_id)).await?;
-        let target = self
+        let (target, target_risk) = self
             .target(caller, &required(input.target_id, "targetId")?)
             .await?;
         let self_assignment = self.refuse_self_or_own_agent(caller, &target).await?;
@@ -106,6 +106,7 @@ impl Entitlement {
                 package: &package,
                 policy: &policy,
                 target: &target,
+                target_risk,
                 justification: input.justification,
                 parameters: input.parameters,
                 schedule,
@@ -164,6 +165,7 @@ impl Entitlement {
             package,
             policy,
             target,
+            target_risk,
             justification,
             parameters,
             schedule,
@@ -175,7 +177,7 @@ impl Entitlement {
         check_schedule(&schedule)?;
         let start = schedule.start_date_time.unwrap_or(now);
         assignment_end(policy, &schedule, start, self.agent_limit(target))?;
-        self.refuse_compromised_target(target).await?;
+        refuse_compromised_target(target, target_risk)?;
         self.check_incompatible(&package.id, &target.id, now)
             .await?;
 
@@ -303,7 +305,7 @@ impl Entitlement {
         input: AssignmentRequestInput,
     ) -> DomainResult<AssignmentRequest> {
         let package_id = required(input.access_package_id, "accessPackageId")?;
-        let target = self
+        let (target, target_risk) = self
             .target(
                 caller,
                 &input.target_id.unwrap_or_else(|| caller.id.clone()),
@@ -371,6 +373,7 @@ impl Entitlement {
                 package: &package,
                 policy: &policy,
                 target: &target,
+                target_risk,
                 justification: input.justification,
                 parameters: input.parameters,
                 schedule,
@@ -380,22 +383,6 @@ impl Entitlement {
             },
         )
         .await
-    }
-
-    /// Refuses new access for an agent confirmed compromised: `confirmCompromised` ended its
-    /// access, and `confirmSafe` restores sign-in but deliberately not access, so access comes
-    /// back only through a request made after the agent is declared safe.
-    async fn refuse_compromised_target(&self, target: &Subject) -> DomainResult<()> {
-        if target.is_agent
-            && self.store.agent_risk_state(&target.id).await?
-                == Some(crate::model::RiskState::ConfirmedCompromised)
-        {
-            return Err(rule(format!(
-                "the target agent '{}' is confirmed compromised; an administrator must confirm it safe (or dismiss its risk) before it can be given access",
-                target.id
-            )));
-        }
-        Ok(())
     }
 
     /// Refuses a target that holds a package, or is a member of a group, that this package is
@@ -423,12 +410,28 @@ impl Entitlement {
     }
 }
 
+/// Refuses new access for an agent confirmed compromised: `confirmCompromised` ended its access,
+/// and `confirmSafe` restores sign-in but deliberately not access, so access comes back only
+/// through a request made after the agent is declared safe. The risk state is the one read with
+/// the target.
+fn refuse_compromised_target(target: &Subject, risk: Option<RiskState>) -> DomainResult<()> {
+    if target.is_agent && risk == Some(RiskState::ConfirmedCompromised) {
+        return Err(rule(format!(
+            "the target agent '{}' is confirmed compromised; an administrator must confirm it safe (or dismiss its risk) before it can be given access",
+            target.id
+        )));
+    }
+    Ok(())
+}
+
 /// What an add request records, once its pathway's own checks passed.
 pub(super) struct NewAdd<'a> {
     request_type: RequestType,
     package: &'a crate::entitlement::AccessPackage,
     policy: &'a AssignmentPolicy,
     target: &'a Subject,
+    /// The target's risk state, read with it.
+    target_risk: Option<RiskState>,
     justification: Option<String>,
     parameters: Option<crate::model::RequestParameters>,
     schedule: RequestSchedule,
