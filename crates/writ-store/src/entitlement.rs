@@ -989,6 +989,40 @@ pub(crate) async fn policies_of_package<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// A package with its policies (by id), in one statement: the package's row first, then one
+/// row per policy, each decoded by its own columns (see
+/// `EntitlementStore::package_with_policies`).
+pub(crate) async fn package_with_policies(
+    pool: &AnyPool,
+    id: &str,
+) -> StoreResult<Option<(AccessPackage, Vec<AssignmentPolicy>)>> {
+    let rows = sqlx::query(
+        "SELECT CAST('package' AS TEXT) AS row_kind, t.id, t.catalog_id, t.display_name, \
+         t.description, t.is_hidden, t.created_at, t.modified_at, \
+         CAST(NULL AS TEXT) AS access_package_id, CAST(NULL AS TEXT) AS allowed_target_scope, \
+         CAST(NULL AS TEXT) AS settings FROM access_packages t WHERE t.id = $1 \
+         UNION ALL \
+         SELECT 'policy', p.id, p.catalog_id, p.display_name, p.description, NULL, p.created_at, \
+         p.modified_at, p.access_package_id, p.allowed_target_scope, p.settings \
+         FROM assignment_policies p WHERE p.access_package_id = $1 \
+         ORDER BY row_kind, id",
+    )
+    .bind(id.to_owned())
+    .fetch_all(pool)
+    .await
+    .store()?;
+    let Some((first, rest)) = rows.split_first() else {
+        return Ok(None);
+    };
+    let kind: String = first.try_get("row_kind").store()?;
+    if kind != "package" {
+        // Policies of a package that is gone (deleted meanwhile): no package.
+        return Ok(None);
+    }
+    let policies = rest.iter().map(policy).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some((package(first)?, policies)))
+}
+
 pub(crate) async fn policies_naming<'e, E: Executor<'e, Database = Any>>(
     e: E,
     object_id: &str,

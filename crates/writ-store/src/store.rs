@@ -1075,6 +1075,13 @@ impl EntitlementStore for SqlStore {
         em::policies_of_package(&self.pool, package_id).await
     }
 
+    async fn package_with_policies(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(AccessPackage, Vec<AssignmentPolicy>)>> {
+        em::package_with_policies(&self.pool, id).await
+    }
+
     async fn list_policies(
         &self,
         query: &ListQuery,

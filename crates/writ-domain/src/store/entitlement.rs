@@ -97,6 +97,12 @@ pub trait EntitlementStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Option<IncompatibleHeld>>;
     async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
+    /// The package with this id and its policies (by id), in one read: what a `userAdd`
+    /// chooses its policy from (issue 20).
+    async fn package_with_policies(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(AccessPackage, Vec<AssignmentPolicy>)>>;
     /// Policies; `visible_to` as for catalogs.
     async fn list_policies(
         &self,

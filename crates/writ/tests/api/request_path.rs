@@ -19,7 +19,7 @@ const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
 /// The most statements one `userAdd` by an agent may run on PostgreSQL (listed in
 /// `docs/benchmarks.md`, "Issue 20 — the request path").
-const USER_ADD_STATEMENTS: usize = 13;
+const USER_ADD_STATEMENTS: usize = 12;
 
 fn id(body: &Value) -> String {
     body["id"]

@@ -269,13 +269,18 @@ impl Entitlement {
         package_id: &str,
         policy_id: Option<String>,
     ) -> DomainResult<(crate::entitlement::AccessPackage, AssignmentPolicy)> {
-        let package = self.requested_package(package_id).await?;
+        // The package and its policies in one read (issue 20).
+        let (package, policies) = self
+            .store
+            .package_with_policies(package_id)
+            .await?
+            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))?;
         if caller.catalog_rights(&package.catalog_id).read {
             let policy = self.policy_of(caller, &package, policy_id).await?;
             return Ok((package, policy));
         }
         let mut usable = Vec::new();
-        for policy in self.store.policies_of_package(&package.id).await? {
+        for policy in policies {
             if self.may_request_under(caller, target, &policy).await? {
                 usable.push(policy);
             }
