@@ -13,7 +13,7 @@ use writ_domain::entitlement::{
     RequestParameters, RequestSchedule, RequestState, RequestType,
 };
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::{Party, StoreError, StoreResult};
+use writ_domain::store::{AddBlocker, Party, StoreError, StoreResult};
 use writ_odata::SqlValue;
 
 use crate::batch::{GRANT_TABLES, id_array, id_set, placeholders};
@@ -506,6 +506,44 @@ where
     .await
     .store()?;
     row.map(|r| r.try_get("id").store()).transpose()
+}
+
+/// What stops a new add for this target and package, in one statement: an add request in
+/// progress first, else the newest assignment that has not ended (what
+/// [`open_request_for`] and [`live_assignments_of`] find).
+pub(crate) async fn add_blocker<'e, E>(
+    executor: E,
+    target_id: &str,
+    package_id: &str,
+) -> StoreResult<Option<AddBlocker>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(
+        "SELECT CAST('request' AS TEXT) AS kind, r.id AS id FROM assignment_requests r \
+         WHERE r.target_id = $1 AND r.access_package_id = $2 \
+         AND r.request_type IN ('userAdd', 'adminAdd') \
+         AND r.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering') \
+         UNION ALL \
+         SELECT CAST('assignment' AS TEXT), a.id FROM assignments a \
+         WHERE a.target_id = $1 AND a.access_package_id = $2 AND a.state <> 'expired' \
+         ORDER BY kind DESC, id DESC LIMIT 1",
+    )
+    .bind(target_id.to_owned())
+    .bind(package_id.to_owned())
+    .fetch_optional(executor)
+    .await
+    .store()?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let kind: String = row.try_get("kind").store()?;
+    let id: String = row.try_get("id").store()?;
+    Ok(Some(if kind == "request" {
+        AddBlocker::OpenRequest(id)
+    } else {
+        AddBlocker::Assignment(id)
+    }))
 }
 
 /// Moves the end of every grant one holder holds, table by table.

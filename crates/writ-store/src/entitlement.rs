@@ -12,7 +12,7 @@ use writ_domain::entitlement::{
     ResourceScope,
 };
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::{StoreError, StoreResult};
+use writ_domain::store::{IncompatibleHeld, StoreError, StoreResult};
 use writ_odata::SqlValue;
 
 use crate::error::ResultExt;
@@ -989,6 +989,40 @@ pub(crate) async fn policies_of_package<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// A package with its policies (by id), in one statement: the package's row first, then one
+/// row per policy, each decoded by its own columns (see
+/// `EntitlementStore::package_with_policies`).
+pub(crate) async fn package_with_policies(
+    pool: &AnyPool,
+    id: &str,
+) -> StoreResult<Option<(AccessPackage, Vec<AssignmentPolicy>)>> {
+    let rows = sqlx::query(
+        "SELECT CAST('package' AS TEXT) AS row_kind, t.id, t.catalog_id, t.display_name, \
+         t.description, t.is_hidden, t.created_at, t.modified_at, \
+         CAST(NULL AS TEXT) AS access_package_id, CAST(NULL AS TEXT) AS allowed_target_scope, \
+         CAST(NULL AS TEXT) AS settings FROM access_packages t WHERE t.id = $1 \
+         UNION ALL \
+         SELECT 'policy', p.id, p.catalog_id, p.display_name, p.description, NULL, p.created_at, \
+         p.modified_at, p.access_package_id, p.allowed_target_scope, p.settings \
+         FROM assignment_policies p WHERE p.access_package_id = $1 \
+         ORDER BY row_kind, id",
+    )
+    .bind(id.to_owned())
+    .fetch_all(pool)
+    .await
+    .store()?;
+    let Some((first, rest)) = rows.split_first() else {
+        return Ok(None);
+    };
+    let kind: String = first.try_get("row_kind").store()?;
+    if kind != "package" {
+        // Policies of a package that is gone (deleted meanwhile): no package.
+        return Ok(None);
+    }
+    let policies = rest.iter().map(policy).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some((package(first)?, policies)))
+}
+
 pub(crate) async fn policies_naming<'e, E: Executor<'e, Database = Any>>(
     e: E,
     object_id: &str,
@@ -1175,6 +1209,50 @@ pub(crate) async fn incompatible_packages(
         package,
     )
     .await
+}
+
+/// What the target holds that the package is incompatible with (see
+/// [`EntitlementStore::incompatibility_held`](writ_domain::store::EntitlementStore)): its live
+/// assignments of packages incompatible either way, then its current memberships of
+/// incompatible groups, first one only. With no incompatibility, both branches start from an
+/// empty index range.
+pub(crate) async fn incompatibility_held(
+    pool: &AnyPool,
+    package_id: &str,
+    target_id: &str,
+    now: i64,
+) -> StoreResult<Option<IncompatibleHeld>> {
+    let row = sqlx::query(
+        "SELECT CAST('package' AS TEXT) AS kind, a.id AS ord, p.display_name AS name \
+         FROM assignments a JOIN access_packages p ON p.id = a.access_package_id \
+         WHERE a.target_id = $2 AND a.state <> 'expired' AND a.access_package_id IN \
+         (SELECT i.other_package_id FROM package_incompatible_packages i WHERE i.package_id = $1 \
+         UNION SELECT i.package_id FROM package_incompatible_packages i \
+         WHERE i.other_package_id = $1) \
+         UNION ALL \
+         SELECT CAST('group' AS TEXT), g.id, g.display_name \
+         FROM package_incompatible_groups i JOIN groups g ON g.id = i.group_id \
+         WHERE i.package_id = $1 AND EXISTS (SELECT 1 FROM group_members m \
+         WHERE m.group_id = i.group_id AND m.member_id = $2 \
+         AND (m.ends_at IS NULL OR m.ends_at > $3)) \
+         ORDER BY kind DESC, ord LIMIT 1",
+    )
+    .bind(package_id.to_owned())
+    .bind(target_id.to_owned())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .store()?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let kind: String = row.try_get("kind").store()?;
+    let name: String = row.try_get("name").store()?;
+    Ok(Some(if kind == "package" {
+        IncompatibleHeld::Package(name)
+    } else {
+        IncompatibleHeld::Group(name)
+    }))
 }
 
 pub(crate) async fn change_incompatibility(

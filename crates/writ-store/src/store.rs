@@ -18,8 +18,8 @@ use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::request_waiter::RequestChanges;
 use writ_domain::store::{
-    AuditStore, DirectoryStore, EntitlementStore, IdempotentResponse, JobStore, Party, Store,
-    StoreError, StoreResult, StoreTx,
+    AuditStore, DirectoryStore, EntitlementStore, IdempotentResponse, IncompatibleHeld, JobStore,
+    Party, Store, StoreError, StoreResult, StoreTx,
 };
 
 use writ_odata::SqlValue;
@@ -1048,6 +1048,15 @@ impl EntitlementStore for SqlStore {
         em::incompatible_packages(&self.pool, package_id, outgoing).await
     }
 
+    async fn incompatibility_held(
+        &self,
+        package_id: &str,
+        target_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<IncompatibleHeld>> {
+        em::incompatibility_held(&self.pool, package_id, target_id, to_micros(now)).await
+    }
+
     async fn incompatible_groups(&self, package_id: &str) -> StoreResult<Vec<Group>> {
         let sql = format!(
             "SELECT {} FROM groups t WHERE t.id IN (SELECT i.group_id FROM \
@@ -1064,6 +1073,13 @@ impl EntitlementStore for SqlStore {
 
     async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>> {
         em::policies_of_package(&self.pool, package_id).await
+    }
+
+    async fn package_with_policies(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(AccessPackage, Vec<AssignmentPolicy>)>> {
+        em::package_with_policies(&self.pool, id).await
     }
 
     async fn list_policies(
@@ -1144,6 +1160,13 @@ impl EntitlementStore for SqlStore {
 
     async fn subject(&self, id: &str) -> StoreResult<Option<Subject>> {
         crate::subjects::subject_by_id(&self.pool, id).await
+    }
+
+    async fn principal_subject(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(Subject, Option<writ_domain::model::RiskState>)>> {
+        crate::subjects::principal_subject(&self.pool, id).await
     }
 
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {

@@ -4,9 +4,10 @@
 //! the read of one subject; a principal deleted from the directory drops out of it.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, FromRow};
+use sqlx::{AnyPool, FromRow, Row};
 use writ_domain::authz::PrincipalKind;
 use writ_domain::entitlement::Subject;
+use writ_domain::model::RiskState;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{StoreError, StoreResult};
 
@@ -94,4 +95,35 @@ pub(crate) async fn subject_by_id(pool: &AnyPool, id: &str) -> StoreResult<Optio
         .as_ref()
         .map(subject)
         .transpose()
+}
+
+/// A user (first) or service principal as a subject, with its risk state, in one statement
+/// (see `EntitlementStore::principal_subject`).
+pub(crate) async fn principal_subject(
+    pool: &AnyPool,
+    id: &str,
+) -> StoreResult<Option<(Subject, Option<RiskState>)>> {
+    let row = sqlx::query(
+        "SELECT t.id, t.display_name, t.principal_name, t.mail, t.subject_type, t.kind, \
+         t.identity_parent_id, k.risk_state FROM (SELECT u.id AS id, \
+         u.display_name AS display_name, u.user_principal_name AS principal_name, u.mail AS mail, \
+         'user' AS subject_type, u.kind AS kind, u.identity_parent_id AS identity_parent_id \
+         FROM users u WHERE u.id = $1 \
+         UNION ALL \
+         SELECT s.id, s.display_name, s.app_id, NULL, 'servicePrincipal', s.kind, NULL \
+         FROM service_principals s WHERE s.id = $1) t \
+         LEFT JOIN risky_agents k ON k.id = t.id ORDER BY t.subject_type DESC LIMIT 1",
+    )
+    .bind(id.to_owned())
+    .fetch_optional(pool)
+    .await
+    .store()?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let risk: Option<String> = row.try_get("risk_state").store()?;
+    Ok(Some((
+        subject(&row)?,
+        risk.as_deref().and_then(RiskState::parse),
+    )))
 }

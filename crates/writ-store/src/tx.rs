@@ -17,8 +17,8 @@ use writ_domain::entitlement::{
 use writ_domain::jobs::{ClaimedJob, NewJob};
 use writ_domain::request_waiter::RequestChanges;
 use writ_domain::store::{
-    AuditStoreTx, DirectoryStoreTx, EntitlementStoreTx, JobStoreTx, StoreError, StoreResult,
-    StoreTx,
+    AddBlocker, AuditStoreTx, DirectoryStoreTx, EntitlementStoreTx, JobStoreTx, StoreError,
+    StoreResult, StoreTx,
 };
 
 use writ_domain::entitlement::{
@@ -1285,6 +1285,14 @@ impl EntitlementStoreTx for SqlTx {
             crate::assignments::live_assignments_of(&mut *self.tx, target_id, Some(package_id))
                 .await?;
         Ok(live.pop())
+    }
+
+    async fn add_blocker(
+        &mut self,
+        target_id: &str,
+        package_id: &str,
+    ) -> StoreResult<Option<AddBlocker>> {
+        crate::assignments::add_blocker(&mut *self.tx, target_id, package_id).await
     }
 
     async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()> {

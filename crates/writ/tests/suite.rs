@@ -84,6 +84,8 @@ mod portal_agents;
 mod portal_approvals;
 #[path = "api/portal_requests.rs"]
 mod portal_requests;
+#[path = "api/request_path.rs"]
+mod request_path;
 #[path = "api/request_wait.rs"]
 mod request_wait;
 #[path = "api/risky_agents.rs"]

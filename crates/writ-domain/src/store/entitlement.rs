@@ -85,7 +85,24 @@ pub trait EntitlementStore: Send + Sync {
         outgoing: bool,
     ) -> StoreResult<Vec<AccessPackage>>;
     async fn incompatible_groups(&self, package_id: &str) -> StoreResult<Vec<Group>>;
+    /// What the target holds at `now` that this package is incompatible with, in one read (a
+    /// request's check, issue 20): a live assignment (not expired) of a package incompatible
+    /// with it either way, the lowest assignment id first; else a current membership of an
+    /// incompatible group, the lowest group id first. `None` at once for a package with no
+    /// incompatibility.
+    async fn incompatibility_held(
+        &self,
+        package_id: &str,
+        target_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<IncompatibleHeld>>;
     async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
+    /// The package with this id and its policies (by id), in one read: what a `userAdd`
+    /// chooses its policy from (issue 20).
+    async fn package_with_policies(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(AccessPackage, Vec<AssignmentPolicy>)>>;
     /// Policies; `visible_to` as for catalogs.
     async fn list_policies(
         &self,
@@ -138,6 +155,12 @@ pub trait EntitlementStore: Send + Sync {
     /// target or the requestor of an assignment request.
     async fn list_subjects(&self, query: &ListQuery) -> StoreResult<Page<Subject>>;
     async fn subject(&self, id: &str) -> StoreResult<Option<Subject>>;
+    /// The user (first) or service principal with this id as a subject, with its risk state
+    /// (an agent's; `None` when it has none), in one read: a request's target (issue 20).
+    async fn principal_subject(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(Subject, Option<crate::model::RiskState>)>>;
     /// The assignments with these ids (those that exist), for a batch of jobs.
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
     /// The assignments of a target that have not ended.
@@ -197,6 +220,24 @@ pub trait EntitlementStore: Send + Sync {
         top: u32,
         before: Option<(OffsetDateTime, String)>,
     ) -> StoreResult<Vec<ApprovalStageRecord>>;
+}
+
+/// Something a target holds that a package is incompatible with, by display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncompatibleHeld {
+    /// An access package it holds.
+    Package(String),
+    /// A group it is a member of.
+    Group(String),
+}
+
+/// Why a new add of a package for a target is refused, by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddBlocker {
+    /// An add request still in progress.
+    OpenRequest(String),
+    /// An assignment that has not ended.
+    Assignment(String),
 }
 
 /// An agent a person sponsors or owns, as My agents lists it.
@@ -356,6 +397,14 @@ pub trait EntitlementStoreTx: Send {
         target_id: &str,
         package_id: &str,
     ) -> StoreResult<Option<Assignment>>;
+    /// What stops a new add of this package for this target, in one statement: an add request
+    /// still in progress ([`Self::open_request_for`]), else the assignment that has not ended
+    /// ([`Self::active_assignment_for`]).
+    async fn add_blocker(
+        &mut self,
+        target_id: &str,
+        package_id: &str,
+    ) -> StoreResult<Option<AddBlocker>>;
     async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()>;
     /// Stores the stage's new state if its status is still `expected_status` (its escalation
     /// record excepted: see [`Self::escalate_approval_stage`]).

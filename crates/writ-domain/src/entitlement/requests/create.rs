@@ -16,9 +16,10 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::model::{
     Answer, AssignmentPolicy, AssignmentRequest, AssignmentRequestInput, Callout, CalloutStage,
-    ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, Subject,
+    ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, RiskState, Subject,
     TargetScope,
 };
+use crate::store::{AddBlocker, IncompatibleHeld};
 
 impl Entitlement {
     /// `POST …/assignmentRequests`.
@@ -68,7 +69,7 @@ impl Entitlement {
         )?;
         let policy_id = required(input.policy_id, "assignmentPolicyId")?;
         let policy = self.policy_of(caller, &package, Some(policy_id)).await?;
-        let target = self
+        let (target, target_risk) = self
             .target(caller, &required(input.target_id, "targetId")?)
             .await?;
         let self_assignment = self.refuse_self_or_own_agent(caller, &target).await?;
@@ -105,6 +106,7 @@ impl Entitlement {
                 package: &package,
                 policy: &policy,
                 target: &target,
+                target_risk,
                 justification: input.justification,
                 parameters: input.parameters,
                 schedule,
@@ -163,6 +165,7 @@ impl Entitlement {
             package,
             policy,
             target,
+            target_risk,
             justification,
             parameters,
             schedule,
@@ -174,7 +177,7 @@ impl Entitlement {
         check_schedule(&schedule)?;
         let start = schedule.start_date_time.unwrap_or(now);
         assignment_end(policy, &schedule, start, self.agent_limit(target))?;
-        self.refuse_compromised_target(target).await?;
+        refuse_compromised_target(target, target_risk)?;
         self.check_incompatible(&package.id, &target.id, now)
             .await?;
 
@@ -200,16 +203,19 @@ impl Entitlement {
         };
         let callout = self.created_callout(policy, &mut request, now).await?;
         let mut tx = self.store.begin().await?;
-        if let Some(open) = tx.open_request_for(&target.id, &package.id).await? {
-            return Err(rule(format!(
-                "an open request ({open}) exists for this target and access package"
-            )));
-        }
-        if let Some(held) = tx.active_assignment_for(&target.id, &package.id).await? {
-            return Err(rule(format!(
-                "the target already has an assignment of this access package ({}); extend it instead",
-                held.id
-            )));
+        // The open request and the live assignment in one statement (issue 20).
+        match tx.add_blocker(&target.id, &package.id).await? {
+            Some(AddBlocker::OpenRequest(open)) => {
+                return Err(rule(format!(
+                    "an open request ({open}) exists for this target and access package"
+                )));
+            }
+            Some(AddBlocker::Assignment(held)) => {
+                return Err(rule(format!(
+                    "the target already has an assignment of this access package ({held}); extend it instead"
+                )));
+            }
+            None => {}
         }
         record_submitted(
             tx.as_mut(),
@@ -263,13 +269,18 @@ impl Entitlement {
         package_id: &str,
         policy_id: Option<String>,
     ) -> DomainResult<(crate::entitlement::AccessPackage, AssignmentPolicy)> {
-        let package = self.requested_package(package_id).await?;
+        // The package and its policies in one read (issue 20).
+        let (package, policies) = self
+            .store
+            .package_with_policies(package_id)
+            .await?
+            .ok_or_else(|| rule(format!("access package '{package_id}' does not exist")))?;
         if caller.catalog_rights(&package.catalog_id).read {
             let policy = self.policy_of(caller, &package, policy_id).await?;
             return Ok((package, policy));
         }
         let mut usable = Vec::new();
-        for policy in self.store.policies_of_package(&package.id).await? {
+        for policy in policies {
             if self.may_request_under(caller, target, &policy).await? {
                 usable.push(policy);
             }
@@ -299,7 +310,7 @@ impl Entitlement {
         input: AssignmentRequestInput,
     ) -> DomainResult<AssignmentRequest> {
         let package_id = required(input.access_package_id, "accessPackageId")?;
-        let target = self
+        let (target, target_risk) = self
             .target(
                 caller,
                 &input.target_id.unwrap_or_else(|| caller.id.clone()),
@@ -367,6 +378,7 @@ impl Entitlement {
                 package: &package,
                 policy: &policy,
                 target: &target,
+                target_risk,
                 justification: input.justification,
                 parameters: input.parameters,
                 schedule,
@@ -378,22 +390,6 @@ impl Entitlement {
         .await
     }
 
-    /// Refuses new access for an agent confirmed compromised: `confirmCompromised` ended its
-    /// access, and `confirmSafe` restores sign-in but deliberately not access, so access comes
-    /// back only through a request made after the agent is declared safe.
-    async fn refuse_compromised_target(&self, target: &Subject) -> DomainResult<()> {
-        if target.is_agent
-            && self.store.agent_risk_state(&target.id).await?
-                == Some(crate::model::RiskState::ConfirmedCompromised)
-        {
-            return Err(rule(format!(
-                "the target agent '{}' is confirmed compromised; an administrator must confirm it safe (or dismiss its risk) before it can be given access",
-                target.id
-            )));
-        }
-        Ok(())
-    }
-
     /// Refuses a target that holds a package, or is a member of a group, that this package is
     /// incompatible with.
     pub(super) async fn check_incompatible(
@@ -402,32 +398,35 @@ impl Entitlement {
         target_id: &str,
         now: OffsetDateTime,
     ) -> DomainResult<()> {
-        let mut incompatible = self.store.incompatible_packages(package_id, true).await?;
-        incompatible.extend(self.store.incompatible_packages(package_id, false).await?);
-        if !incompatible.is_empty() {
-            for held in self.store.active_assignments_of(target_id).await? {
-                if let Some(other) = incompatible.iter().find(|p| p.id == held.access_package_id) {
-                    return Err(rule(format!(
-                        "the target holds access package '{}', which is incompatible with this one",
-                        other.display_name
-                    )));
-                }
-            }
+        // One read, answered at once when the package has no incompatibility (issue 20).
+        match self
+            .store
+            .incompatibility_held(package_id, target_id, now)
+            .await?
+        {
+            Some(IncompatibleHeld::Package(name)) => Err(rule(format!(
+                "the target holds access package '{name}', which is incompatible with this one"
+            ))),
+            Some(IncompatibleHeld::Group(name)) => Err(rule(format!(
+                "the target is a member of group '{name}', which is incompatible with this access package"
+            ))),
+            None => Ok(()),
         }
-        for group in self.store.incompatible_groups(package_id).await? {
-            if self
-                .store
-                .is_group_member(&group.id, target_id, now)
-                .await?
-            {
-                return Err(rule(format!(
-                    "the target is a member of group '{}', which is incompatible with this access package",
-                    group.display_name
-                )));
-            }
-        }
-        Ok(())
     }
+}
+
+/// Refuses new access for an agent confirmed compromised: `confirmCompromised` ended its access,
+/// and `confirmSafe` restores sign-in but deliberately not access, so access comes back only
+/// through a request made after the agent is declared safe. The risk state is the one read with
+/// the target.
+fn refuse_compromised_target(target: &Subject, risk: Option<RiskState>) -> DomainResult<()> {
+    if target.is_agent && risk == Some(RiskState::ConfirmedCompromised) {
+        return Err(rule(format!(
+            "the target agent '{}' is confirmed compromised; an administrator must confirm it safe (or dismiss its risk) before it can be given access",
+            target.id
+        )));
+    }
+    Ok(())
 }
 
 /// What an add request records, once its pathway's own checks passed.
@@ -436,6 +435,8 @@ pub(super) struct NewAdd<'a> {
     package: &'a crate::entitlement::AccessPackage,
     policy: &'a AssignmentPolicy,
     target: &'a Subject,
+    /// The target's risk state, read with it.
+    target_risk: Option<RiskState>,
     justification: Option<String>,
     parameters: Option<crate::model::RequestParameters>,
     schedule: RequestSchedule,

@@ -16,9 +16,8 @@
 use super::Entitlement;
 
 use crate::authz::Caller;
-use crate::directory::{ServicePrincipalKind, UserKind};
 use crate::error::{DomainError, DomainResult};
-use crate::model::{AssignmentPolicy, PrincipalKind, Recipient, Subject};
+use crate::model::{AssignmentPolicy, PrincipalKind, Recipient, RiskState, Subject};
 
 mod create;
 mod process;
@@ -41,31 +40,9 @@ fn required(value: Option<String>, name: &str) -> DomainResult<String> {
 }
 
 impl Entitlement {
-    /// The user or service principal with this id, as a subject.
+    /// The user or service principal with this id, as a subject (one read).
     pub(crate) async fn subject(&self, id: &str) -> DomainResult<Option<Subject>> {
-        if let Some(user) = self.store.user(id).await? {
-            return Ok(Some(Subject {
-                id: user.id,
-                kind: PrincipalKind::User,
-                is_agent: user.kind == UserKind::AgentUser,
-                display_name: user.display_name,
-                principal_name: Some(user.user_principal_name),
-                mail: user.mail,
-                identity_parent_id: user.identity_parent_id,
-            }));
-        }
-        if let Some(sp) = self.store.service_principal(id).await? {
-            return Ok(Some(Subject {
-                id: sp.id,
-                kind: PrincipalKind::ServicePrincipal,
-                is_agent: sp.kind == ServicePrincipalKind::AgentIdentity,
-                display_name: sp.display_name,
-                principal_name: Some(sp.app_id),
-                mail: None,
-                identity_parent_id: None,
-            }));
-        }
-        Ok(None)
+        Ok(self.store.principal_subject(id).await?.map(|(s, _)| s))
     }
 
     /// The package a request names; `400` when it does not exist.
@@ -111,7 +88,11 @@ impl Entitlement {
 
     /// The user or service principal a request targets; `400` when there is none, or when the
     /// caller may not see it (an agent sees only itself), alike.
-    async fn target(&self, caller: &Caller, target_id: &str) -> DomainResult<Subject> {
+    async fn target(
+        &self,
+        caller: &Caller,
+        target_id: &str,
+    ) -> DomainResult<(Subject, Option<RiskState>)> {
         let missing = || {
             rule(format!(
                 "target '{target_id}' is not a user or service principal of the directory"
@@ -120,7 +101,11 @@ impl Entitlement {
         if !caller.can_see_object(target_id) {
             return Err(missing());
         }
-        self.subject(target_id).await?.ok_or_else(missing)
+        // The subject and its risk state in one read (issue 20).
+        self.store
+            .principal_subject(target_id)
+            .await?
+            .ok_or_else(missing)
     }
 
     /// Human users to notify about a target: its sponsors as DESIGN section 5 resolves them
