@@ -98,6 +98,8 @@ mod sponsor_succession;
 mod sso;
 #[path = "api/sso_browser.rs"]
 mod sso_browser;
+#[path = "api/statements.rs"]
+mod statements;
 #[path = "api/subjects.rs"]
 mod subjects;
 #[path = "api/transport.rs"]

@@ -4,8 +4,6 @@
 //! unnoticed; and the reads folded together keep their rules (an incompatible package or group
 //! still refuses, an open request or a live assignment still refuses), on both backends.
 
-use std::sync::{Arc, Mutex};
-
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use writ_domain::clock::Clock;
@@ -14,6 +12,7 @@ use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
 use crate::harness::{PUBLIC_URL, Reply, TestApp, app};
+use crate::statements::Statements;
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
@@ -32,53 +31,6 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     let reply = app.send(Method::POST, path, token, body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
     reply.body
-}
-
-/// Records the SQL statements run on this thread while it is alive (sqlx reports each one as a
-/// `sqlx::query` event, with its text in `db.statement`). PostgreSQL's driver runs them in the
-/// caller's task; SQLite's on its own worker thread, where this does not see them.
-struct StatementLog(Arc<Mutex<Vec<String>>>);
-
-struct StatementText(String);
-
-impl tracing::field::Visit for StatementText {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "db.statement" {
-            self.0 = value.split_whitespace().collect::<Vec<_>>().join(" ");
-        }
-    }
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "db.statement" && self.0.is_empty() {
-            let text = format!("{value:?}");
-            self.0 = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        }
-    }
-}
-
-impl tracing::Subscriber for StatementLog {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == "sqlx::query"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if event.metadata().target() == "sqlx::query" {
-            let mut text = StatementText(String::new());
-            event.record(&mut text);
-            self.0.lock().unwrap().push(text.0);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// A package in `catalog` with a policy that lets agents request it for themselves without
@@ -176,15 +128,7 @@ impl Scene {
 
 /// The statements one agent's `userAdd` runs, on PostgreSQL (`None` on SQLite).
 async fn counted_request(scene: &Scene, backend: Backend) -> (Reply, Option<Vec<String>>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    // A second live dispatcher: with only one, `tracing` decides a call site first reached on
-    // another thread (a test running alongside) by that thread's subscriber alone — none —
-    // and never asks this one again.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let guard = (backend == Backend::Postgres)
-        .then(|| tracing::subscriber::set_default(StatementLog(log.clone())));
-    // A first call under the log, not counted: the statements' call sites learn that a
-    // subscriber now wants them.
+    let statements = Statements::record(backend);
     scene
         .app
         .get(
@@ -192,11 +136,9 @@ async fn counted_request(scene: &Scene, backend: Backend) -> (Reply, Option<Vec<
             &scene.app.admin,
         )
         .await;
-    log.lock().unwrap().clear();
+    statements.clear();
     let reply = scene.request().await;
-    drop(guard);
-    let statements = log.lock().unwrap().clone();
-    (reply, (backend == Backend::Postgres).then_some(statements))
+    (reply, statements.finish())
 }
 
 async fn an_agents_user_add_runs_a_bounded_number_of_statements(backend: Backend) {

@@ -6,9 +6,6 @@
 //! the agent at once, the departed sponsor cannot; re-enabling restores nothing; a sponsor of
 //! many agents hands them over in a bounded number of statements.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use writ_domain::audit::{AuditRecord, OutboxEvent};
@@ -18,6 +15,7 @@ use writ_store::Backend;
 use crate::agents::{create_agent, user_url};
 use crate::assignments::{Setup, login, post, post_request, run_jobs, setup};
 use crate::harness::{TestApp, app};
+use crate::statements::Statements;
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
@@ -382,47 +380,13 @@ async fn a_manager_already_sponsoring_is_not_added_twice(backend: Backend) {
     assert_eq!(events[0].data["newSponsorId"], Value::Null);
 }
 
-/// Counts the SQL statements run on this thread while it is alive (sqlx reports each one as a
-/// `sqlx::query` event). PostgreSQL's driver runs them in the caller's task; SQLite's on its
-/// own worker thread, where this does not see them.
-struct StatementCounter(Arc<AtomicUsize>);
-
-impl tracing::Subscriber for StatementCounter {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == "sqlx::query"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 /// Disables `user`, counting the statements the request ran (PostgreSQL only; `None` on SQLite).
 async fn disable_counting(app: &TestApp, backend: Backend, user: &str) -> Option<usize> {
-    let count = Arc::new(AtomicUsize::new(0));
-    let guard = (backend == Backend::Postgres)
-        .then(|| tracing::subscriber::set_default(StatementCounter(count.clone())));
-    // A first request under the counter, uncounted: the statements' call sites learn that a
-    // subscriber now wants them.
+    let statements = Statements::record(backend);
     app.get(&format!("/v1.0/users/{user}"), &app.admin).await;
-    count.store(0, Ordering::SeqCst);
+    statements.clear();
     set_enabled(app, user, false).await;
-    drop(guard);
-    (backend == Backend::Postgres).then(|| count.load(Ordering::SeqCst))
+    statements.finish().map(|texts| texts.len())
 }
 
 const MANY: usize = 200;
