@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import threading
 import time
 from datetime import datetime
 
@@ -188,14 +189,35 @@ def test_an_agent_requests_access_through_mcp(writ):
                 # The sponsor approves through the Graph API; the server's worker delivers. One
                 # wait answers once the request is delivered, not at an intermediate state.
                 await asyncio.to_thread(approve, writ, w["sponsor_token"], request_id)
-                followed = structured(await client.call_tool(
-                    "get_request", {"request_id": request_id, "wait_seconds": 30}))
+                # The request's states as Graph reads them while the tool waits: if the wait
+                # ever answers late, the failure says when each state was recorded.
+                timeline, waiting = [], threading.Event()
+                waiting.set()
+
+                def watch() -> None:
+                    while waiting.is_set():
+                        read = writ.get_json(f"{EM}/assignmentRequests/{request_id}")
+                        if not timeline or timeline[-1][1] != read["state"]:
+                            timeline.append((round(time.time(), 3), read["state"]))
+                        time.sleep(0.05)
+
+                watcher = threading.Thread(target=watch, daemon=True)
+                watcher.start()
+                asked_at = round(time.time(), 3)
+                try:
+                    followed = structured(await client.call_tool(
+                        "get_request", {"request_id": request_id, "wait_seconds": 30}))
+                finally:
+                    waiting.clear()
+                    watcher.join()
                 answered = time.time()
                 assert followed["request"]["state"] == "delivered", followed
                 assert followed["request"]["final"] is True
                 completed = writ.get_json(f"{EM}/assignmentRequests/{request_id}")["completedDateTime"]
                 late = answered - iso_seconds(completed)
-                assert late < 1.0, f"answered {late:.3f} s after the delivery"
+                assert late < 1.0, (
+                    f"answered {late:.3f} s after the delivery; asked at {asked_at}, "
+                    f"answered at {answered:.3f}; states read meanwhile: {timeline}")
 
                 allowed = structured(await client.call_tool("check_access", membership))
                 assert allowed == {"decision": True}, allowed

@@ -887,9 +887,10 @@ async fn get_request(state: &AppState, auth: &Authenticated, args: &Value) -> To
     while !at_rest(latest.state) && tokio::time::Instant::now() < deadline {
         latest = state
             .entitlement
-            .wait_for_request_change(
+            .wait_for_request_change_since(
                 &auth.caller,
                 &args.request_id,
+                Some(&latest),
                 tokio::time::sleep_until(deadline),
             )
             .await?

@@ -51,10 +51,38 @@ impl Entitlement {
     where
         F: Future<Output = ()>,
     {
+        self.wait_for_request_change_since(caller, id, None, give_up)
+            .await
+    }
+
+    /// [`Entitlement::wait_for_request_change`] from a state the caller has already read
+    /// (`known`): a change committed after that read and before this wait subscribed answers at
+    /// once instead of being taken as the starting point, so a caller that waits step by step
+    /// (MCP's `get_request`) cannot miss the step that happens between two of its waits.
+    pub async fn wait_for_request_change_since<F>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        known: Option<&AssignmentRequest>,
+        give_up: F,
+    ) -> DomainResult<RequestWait>
+    where
+        F: Future<Output = ()>,
+    {
         let changes = self.store.request_changes();
         // Subscribe before the first read, so a change committed between the two still wakes.
         let subscription = changes.subscribe(id);
-        let first = self.get_assignment_request(caller, id).await?;
+        let read = self.get_assignment_request(caller, id).await?;
+        if let Some(known) = known
+            && moved_on(known, &read)
+        {
+            return Ok(RequestWait {
+                request: read,
+                waited: subscription.is_some(),
+                changed: true,
+            });
+        }
+        let first = read;
         let Some(mut subscription) = subscription else {
             return Ok(RequestWait {
                 request: first,
