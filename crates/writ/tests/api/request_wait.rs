@@ -288,6 +288,80 @@ async fn an_expired_wait_answers_the_request_unchanged(backend: Backend) {
     }
 }
 
+/// A caller that waits step by step (MCP's `get_request`) reads the request, then waits from
+/// what it read. A change committed between that read and the wait's own first read is the step
+/// it asked about: waiting from the earlier read answers it at once, where a wait that took its
+/// own first read as the starting point sits until it gives up (the lost wake-up fixed in
+/// `e5c6ecb`).
+async fn a_wait_from_an_earlier_read_answers_a_change_made_since_at_once(backend: Backend) {
+    let scene = scene(backend).await;
+    let entitlement = &scene.app.state.entitlement;
+    let reader = writ_domain::authz::Caller::system();
+    let read_before = entitlement
+        .get_assignment_request(&reader, &scene.request)
+        .await
+        .unwrap();
+    assert_eq!(read_before.state.as_str(), "pendingApproval");
+    scene.approve().await;
+
+    let answered = tokio::time::timeout(
+        PROMPTLY,
+        entitlement.wait_for_request_change_since(
+            &reader,
+            &scene.request,
+            Some(&read_before),
+            std::future::pending::<()>(),
+        ),
+    )
+    .await
+    .expect("a change made since the earlier read answers at once, without waiting")
+    .unwrap();
+    assert!(answered.changed);
+    assert_eq!(answered.request.state.as_str(), "delivering");
+
+    // The same wait from no earlier read starts at `delivering` and sees no change until the
+    // delivery: the earlier read is what makes the difference above.
+    let unchanged = entitlement
+        .wait_for_request_change_since(
+            &reader,
+            &scene.request,
+            None,
+            tokio::time::sleep(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap();
+    assert!(!unchanged.changed);
+    assert_eq!(unchanged.request.state.as_str(), "delivering");
+
+    // From a read of the current state, the wait ends at the next step (the delivery).
+    let current = unchanged.request;
+    let waiter = {
+        let entitlement = entitlement.clone();
+        let id = scene.request.clone();
+        tokio::spawn(async move {
+            entitlement
+                .wait_for_request_change_since(
+                    &writ_domain::authz::Caller::system(),
+                    &id,
+                    Some(&current),
+                    tokio::time::sleep(Duration::from_secs(30)),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let delivered_at = Instant::now();
+    assert_eq!(run_jobs(&scene.app).await, 1, "the delivery");
+    let delivered = waiter.await.unwrap().unwrap();
+    assert!(delivered.changed);
+    assert_eq!(delivered.request.state.as_str(), "delivered");
+    assert!(
+        delivered_at.elapsed() < PROMPTLY,
+        "{:?}",
+        delivered_at.elapsed()
+    );
+}
+
 async fn a_caller_who_may_not_read_the_request_does_not_wait(backend: Backend) {
     let scene = scene(backend).await;
     let app = &scene.app;
@@ -479,6 +553,7 @@ async fn replicas_wake_each_others_waiters_through_postgres() {
 crate::on_both_backends!(
     a_waiter_answers_as_soon_as_the_request_moves_on,
     an_expired_wait_answers_the_request_unchanged,
+    a_wait_from_an_earlier_read_answers_a_change_made_since_at_once,
     a_caller_who_may_not_read_the_request_does_not_wait,
     many_waiters_hold_no_connection,
 );
