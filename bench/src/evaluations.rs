@@ -4,8 +4,9 @@
 //! answered, each in its own task. A request's latency is measured from its *scheduled* send
 //! time, so a server that falls behind shows it in the figures instead of slowing the load down
 //! (no coordinated omission); the time from the scheduled instant to the actual send (the
-//! generator's own lag: tokio's timer has a millisecond's resolution, and a request waits for
-//! one of the generator's [`CONNECTIONS`] when all are busy) is reported beside it.
+//! generator's own lag: the pacer's sleep, the hand-over to the generator's thread, and the wait
+//! for one of the generator's [`CONNECTIONS`] when all are busy) is reported beside it. The
+//! generator runs on its own thread and runtime, apart from the server's ([`open_loop`]).
 //!
 //! Seeded through the API as the bootstrap administrator: [`AGENTS`] agent identities, each with
 //! its own client secret and client-credentials token; one group, half of the agents direct
@@ -21,7 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::{Granting, agent_fleet, load, package_granting_group, percentile};
+use crate::{Granting, agent_fleet, package_granting_group, percentile};
 
 /// Agents asking, each with its own token.
 pub const AGENTS: usize = 50;
@@ -116,38 +117,10 @@ pub async fn evaluations(
     }
     let askers = Arc::new(askers);
     let url = format!("{base}/access/v1/evaluation");
-    // Room for every connection the open loop may hold at once, so none is closed and
-    // reopened between requests.
-    let http = &reqwest::Client::builder()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()
-        .unwrap();
 
-    let (client, url_c, askers_c, group_c) =
-        (http.clone(), url.clone(), askers.clone(), group.clone());
-    load(WARM_UP, move |i| {
-        let (client, url_c, askers_c, group_c) = (
-            client.clone(),
-            url_c.clone(),
-            askers_c.clone(),
-            group_c.clone(),
-        );
-        async move {
-            let (agent, token) = &askers_c[i % AGENTS];
-            ask(&client, &url_c, token, agent, &group_c).await;
-        }
-    })
-    .await;
-
-    let (client, url_c, askers_c, group_c) =
-        (http.clone(), url.clone(), askers.clone(), group.clone());
-    let evaluations = open_loop(n, rate, move |i| {
-        let (client, url_c, askers_c, group_c) = (
-            client.clone(),
-            url_c.clone(),
-            askers_c.clone(),
-            group_c.clone(),
-        );
+    let (url_c, askers_c, group_c) = (url.clone(), askers.clone(), group.clone());
+    let evaluations = open_loop(n, rate, move |client, i| {
+        let (url_c, askers_c, group_c) = (url_c.clone(), askers_c.clone(), group_c.clone());
         async move {
             let (agent, token) = &askers_c[i % AGENTS];
             ask(&client, &url_c, token, agent, &group_c).await
@@ -157,9 +130,9 @@ pub async fn evaluations(
     // The baseline, on the same schedule: each agent reads itself
     // (`GET /v1.0/servicePrincipals/{id}`), the cheapest authenticated API call, so the
     // difference is what evaluating costs beyond authenticating a request.
-    let (client, base_c, askers_c) = (http.clone(), base.to_owned(), askers.clone());
-    let baseline = open_loop(n, rate, move |i| {
-        let (client, base_c, askers_c) = (client.clone(), base_c.clone(), askers_c.clone());
+    let (base_c, askers_c) = (base.to_owned(), askers.clone());
+    let baseline = open_loop(n, rate, move |client, i| {
+        let (base_c, askers_c) = (base_c.clone(), askers_c.clone());
         async move {
             let (agent, token) = &askers_c[i % AGENTS];
             let r = client
@@ -180,27 +153,87 @@ pub async fn evaluations(
     }
 }
 
-/// `n` calls of `call` on the open-loop schedule at `rate` per second.
+/// `n` calls of `call` on the open-loop schedule at `rate` per second, after [`WARM_UP`]
+/// closed-loop calls.
+///
+/// The generator runs apart from the server under test: its own thread with a current-thread
+/// runtime, its own HTTP client and connections (made in that runtime, so their I/O is driven
+/// there and not by the server's workers). The schedule is kept by a third thread, the pacer,
+/// which sleeps with the operating system's timer (tens of microseconds late, where tokio's
+/// timer wheel rounds up to the next millisecond) and hands each due request to the generator,
+/// so the generator's own lateness stays small beside the 2 ms the target allows.
 async fn open_loop<F, Fut>(n: usize, rate: f64, call: F) -> OpenLoop
 where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    F: Fn(reqwest::Client, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
+    let (done, answer) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("open-loop generator".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _ = done.send(runtime.block_on(generate(n, rate, call)));
+        })
+        .unwrap();
+    answer.await.unwrap()
+}
+
+/// [`open_loop`]'s generator, on its own runtime.
+async fn generate<F, Fut>(n: usize, rate: f64, call: F) -> OpenLoop
+where
+    F: Fn(reqwest::Client, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    // Room for every connection the open loop may hold at once, so none is closed and
+    // reopened between requests.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .unwrap();
     let call = Arc::new(call);
+    // Warm-up, closed loop on as many connections as the run may use: opens them in this
+    // runtime, and warms the server's caches and the database's pages.
+    let mut next = 0;
+    while next < WARM_UP {
+        let wave: Vec<_> = (next..(next + CONNECTIONS).min(WARM_UP))
+            .map(|i| tokio::spawn(call(client.clone(), i)))
+            .collect();
+        next += wave.len();
+        for task in wave {
+            task.await.unwrap();
+        }
+    }
+
     let connections = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
-    // Request `i` is due at `start + i / rate`, sent by its own task.
+    // Request `i` is due at `start + i / rate`; the pacer hands it over at that instant.
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let start = tokio::time::Instant::now() + Duration::from_millis(10);
+    let start = Instant::now() + Duration::from_millis(10);
+    let (due_tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel();
+    let pacer = std::thread::Builder::new()
+        .name("open-loop pacer".into())
+        .spawn(move || {
+            for i in 0..n {
+                let due = start + interval.mul_f64(i as f64);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                if due_tx.send((i, due)).is_err() {
+                    return;
+                }
+            }
+        })
+        .unwrap();
     let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let due = start + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(due).await;
-        let (call, connections) = (call.clone(), connections.clone());
-        let due = due.into_std();
+    while let Some((i, due)) = due_rx.recv().await {
+        let (call, connections, client) = (call.clone(), connections.clone(), client.clone());
         tasks.push(tokio::spawn(async move {
             let _connection = connections.acquire_owned().await.unwrap();
             let sent = Instant::now();
-            let allowed = call(i).await;
+            let allowed = call(client, i).await;
             let done = Instant::now();
             (
                 done - due,
@@ -210,10 +243,11 @@ where
             )
         }));
     }
+    pacer.join().unwrap();
     let mut latencies = Vec::with_capacity(n);
     let mut send_lag = Vec::with_capacity(n);
     let mut allowed = 0;
-    let mut last = start.into_std();
+    let mut last = start;
     for task in tasks {
         let (latency, lag, was_allowed, done) = task.await.unwrap();
         latencies.push(latency);
@@ -226,7 +260,7 @@ where
     OpenLoop {
         n,
         target_rate: rate,
-        achieved_rate: n as f64 / (last - start.into_std()).as_secs_f64(),
+        achieved_rate: n as f64 / (last - start).as_secs_f64(),
         latencies,
         send_lag,
         allowed,
