@@ -219,6 +219,8 @@ where
                 let due = start + interval.mul_f64(i as f64);
                 let now = Instant::now();
                 if due > now {
+                    // The pacer's own OS thread, not a runtime's: blocking it is its job.
+                    #[allow(clippy::disallowed_methods)]
                     std::thread::sleep(due - now);
                 }
                 if due_tx.send((i, due)).is_err() {
