@@ -15,7 +15,9 @@
 //! --succession N` for disabling a sponsor of N agents (`succession.rs`), or `… --
 //! [--postgres postgres://…] --token-time N` for what recording the last token time costs
 //! (`token_time.rs`), or `… -- [--postgres postgres://…] --caller N` for tokens and the
-//! cheapest authenticated read with the statements each costs (`caller.rs`).
+//! cheapest authenticated read with the statements each costs (`caller.rs`), or `… --
+//! --postgres postgres://… --no-sqlite --replicas N --lifecycles L --waits W` for N `writ serve`
+//! on one database (`replicas.rs`).
 //!
 //! The server runs in this process (the same router and store as `writ serve`) on 127.0.0.1:0,
 //! and the load comes from concurrent HTTP/1.1 clients over loopback.
@@ -35,6 +37,7 @@ mod compromise;
 mod evaluations;
 mod loaded;
 mod portal;
+mod replicas;
 mod storm;
 mod succession;
 mod token_time;
@@ -79,6 +82,9 @@ struct Args {
     passes: Option<usize>,
     /// Only PostgreSQL (with `--postgres`).
     no_sqlite: bool,
+    /// `writ serve` replicas on the one PostgreSQL database (`--replicas N`, run alone, with
+    /// `--lifecycles` and `--waits`).
+    replicas: usize,
 }
 
 fn args() -> Args {
@@ -103,6 +109,7 @@ fn args() -> Args {
         max_batch: None,
         passes: None,
         no_sqlite: false,
+        replicas: 1,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -129,6 +136,7 @@ fn args() -> Args {
                 out.evaluation_rate = value.parse().expect("--evaluation-rate R");
                 assert!(out.evaluation_rate > 0.0, "--evaluation-rate R: R > 0");
             }
+            "--replicas" => out.replicas = value.parse().expect("--replicas N"),
             "--passes" => out.passes = Some(value.parse().expect("--passes N")),
             "--max-batch" => out.max_batch = Some(value.parse().expect("--max-batch N")),
             "--no-sqlite" => {
@@ -238,8 +246,26 @@ async fn baseline_commits(url: &str, n: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
-    let store = writ_store::connect(&ConnectOptions::new(url.clone()))
+/// One `writ serve`, in this process: the server on a new loopback port, with its own pool, its
+/// job worker (delivering the benches' requests, its expiries reported to `recorded`) and, on
+/// PostgreSQL, its listener for other replicas' request changes, as `writ serve` runs them.
+struct Replica {
+    store: writ_store::SqlStore,
+    base: String,
+    state: writ_server::state::AppState,
+    /// Keeps the request listener running while the replica lives.
+    _listening: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+/// `public_url` is the address tokens name as their issuer and audience: replicas behind one
+/// load balancer share it (`None`: this replica's own address).
+async fn start_replica(
+    url: &str,
+    args: &Args,
+    recorded: storm::Recorded,
+    public_url: Option<&str>,
+) -> Replica {
+    let store = writ_store::connect(&ConnectOptions::new(url.to_owned()))
         .await
         .unwrap();
     writ_store::migrate(&store).await.unwrap();
@@ -249,7 +275,7 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         Arc::new(store.clone()),
         Arc::new(SystemClock),
         writ_server::ServerConfig {
-            public_url: base.clone(),
+            public_url: public_url.map_or_else(|| base.clone(), str::to_owned),
             bootstrap_client_id: Some(CLIENT_ID.into()),
             bootstrap_client_secret: Some(SECRET.into()),
             token_lifetime: time::Duration::hours(1),
@@ -265,16 +291,13 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         started.state,
         std::future::pending(),
     ));
-    // Expiries recorded, as the worker's handler reports them (read by `--storm`).
-    let recorded = storm::Recorded::default();
-    // The job worker, as `writ serve` runs it: it delivers the assignment storm below.
     tokio::spawn(
         writ_runtime::job_worker::JobWorker {
             store: Arc::new(store.clone()),
             clock: Arc::new(SystemClock),
             handler: Arc::new(storm::Reporting {
                 inner: Arc::new(state.entitlement.clone()),
-                recorded: recorded.clone(),
+                recorded,
             }),
             config: {
                 let default = writ_domain::jobs::WorkerConfig::default();
@@ -289,6 +312,32 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         }
         .run(std::future::pending()),
     );
+    let listening = (store.backend_kind() == writ_store::Backend::Postgres).then(|| {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(writ_store::listen::run_request_listener(
+            url.to_owned(),
+            writ_domain::store::Store::request_changes(&store),
+            stopped,
+        ));
+        stop
+    });
+    Replica {
+        store,
+        base,
+        state,
+        _listening: listening,
+    }
+}
+
+async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
+    // Expiries recorded, as the worker's handler reports them (read by `--storm`).
+    let recorded = storm::Recorded::default();
+    let Replica {
+        store,
+        base,
+        state,
+        _listening,
+    } = start_replica(&url, args, recorded.clone(), None).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
@@ -312,6 +361,15 @@ async fn run(backend: &str, url: String, args: &Args) -> Vec<String> {
         )
         .await;
         return storm::rows(backend, &figures);
+    }
+    if args.replicas > 1 {
+        // Alone: N `writ serve` on one PostgreSQL database (`replicas.rs`).
+        assert!(
+            !url.starts_with("sqlite:"),
+            "--replicas needs PostgreSQL only: --postgres URL --no-sqlite"
+        );
+        let token = access_token(&http, &base, CLIENT_ID, SECRET).await;
+        return replicas::replicas(&http, &base, &token, &url, args).await;
     }
     if args.evaluations > 0 {
         // Alone: a measure of reads, which the other phases' writes would disturb.
@@ -806,8 +864,21 @@ async fn lifecycle_storm(
     token: &str,
     n: usize,
 ) -> LifecycleFigures {
+    lifecycle_storm_across(http, &[base.to_owned()], token, n, "selfservice").await
+}
+
+/// [`lifecycle_storm`] with request `i` sent to replica `i % replicas.len()` (`--replicas`),
+/// its agents and package named after `name`.
+async fn lifecycle_storm_across(
+    http: &reqwest::Client,
+    replicas: &[String],
+    token: &str,
+    n: usize,
+    name: &str,
+) -> LifecycleFigures {
+    let base = replicas[0].as_str();
     let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
-    let fleet = Arc::new(agent_fleet(http, base, token, n, "selfservice").await);
+    let fleet = Arc::new(agent_fleet(http, base, token, n, name).await);
     let tokens = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
     let (client, base_c, tok, fleet_c, out) = (
         http.clone(),
@@ -838,7 +909,7 @@ async fn lifecycle_storm(
         http,
         base,
         token,
-        "selfservice",
+        name,
         serde_json::json!({"allowedTargetScope": "allDirectoryAgentIdentities",
             "expiration": {"type": "afterDuration", "duration": "PT8H"},
             "requestorSettings": {"enableTargetsToSelfAddAccess": true},
@@ -847,9 +918,16 @@ async fn lifecycle_storm(
     .await;
 
     let started = Instant::now();
-    let (client, em_c, package_c) = (http.clone(), em.clone(), package.clone());
+    let ems: Arc<Vec<String>> = Arc::new(
+        replicas
+            .iter()
+            .map(|base| format!("{base}/v1.0/identityGovernance/entitlementManagement"))
+            .collect(),
+    );
+    let (client, package_c) = (http.clone(), package.clone());
     let (submit_rate, latencies) = load(n, move |i| {
-        let (client, em_c, tokens) = (client.clone(), em_c.clone(), tokens.clone());
+        let (client, tokens) = (client.clone(), tokens.clone());
+        let em_c = ems[i % ems.len()].clone();
         let (package, policy) = (package_c.clone(), policy.clone());
         async move {
             let body = serde_json::json!({"requestType": "userAdd", "assignment": {

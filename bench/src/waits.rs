@@ -23,15 +23,30 @@ pub struct WaitFigures {
 }
 
 pub async fn waits(http: &reqwest::Client, base: &str, token: &str, n: usize) -> WaitFigures {
+    waits_across(http, base, base, token, n, "waiting").await
+}
+
+/// [`waits`] with the readers waiting on replica `base` and the sponsor approving through
+/// replica `approve_at` (`--replicas`: the wake then travels through PostgreSQL's
+/// `NOTIFY`), its agents and package named after `name`.
+pub async fn waits_across(
+    http: &reqwest::Client,
+    base: &str,
+    approve_at: &str,
+    token: &str,
+    n: usize,
+    name: &str,
+) -> WaitFigures {
     let em = format!("{base}/v1.0/identityGovernance/entitlementManagement");
-    let fleet = agent_fleet(http, base, token, n, "waiting").await;
+    let approve_em = format!("{approve_at}/v1.0/identityGovernance/entitlementManagement");
+    let fleet = agent_fleet(http, base, token, n, name).await;
     let Granting {
         package, policy, ..
     } = package_granting_group(
         http,
         base,
         token,
-        "waiting",
+        name,
         serde_json::json!({"allowedTargetScope": "allDirectoryAgentIdentities",
             "expiration": {"type": "afterDuration", "duration": "PT8H"},
             "requestorSettings": {"enableTargetsToSelfAddAccess": true},
@@ -83,7 +98,7 @@ pub async fn waits(http: &reqwest::Client, base: &str, token: &str, n: usize) ->
     let sponsor: serde_json::Value = http
         .post(format!("{base}/oauth2/v2.0/token"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password&username=benchwaitingsponsor%40example.org&password=bench%20password%201&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")
+        .body(format!("grant_type=password&username=bench{name}sponsor%40example.org&password=bench%20password%201&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"))
         .send()
         .await
         .unwrap()
@@ -95,10 +110,20 @@ pub async fn waits(http: &reqwest::Client, base: &str, token: &str, n: usize) ->
 
     let requests = Arc::new(std::mem::take(&mut *requests.lock().unwrap()));
     let measured = Arc::new(Mutex::new((Vec::new(), Vec::new(), Vec::new())));
-    let (client, em_c, out) = (http.clone(), em.clone(), measured.clone());
+    let (client, em_c, approve_em_c, out) = (
+        http.clone(),
+        em.clone(),
+        approve_em.clone(),
+        measured.clone(),
+    );
     load(n, move |i| {
-        let (client, em_c, out, requests) =
-            (client.clone(), em_c.clone(), out.clone(), requests.clone());
+        let (client, em_c, approve_em, out, requests) = (
+            client.clone(),
+            em_c.clone(),
+            approve_em_c.clone(),
+            out.clone(),
+            requests.clone(),
+        );
         let sponsor = sponsor.clone();
         async move {
             let (request, token) = &requests[i];
@@ -136,7 +161,7 @@ pub async fn waits(http: &reqwest::Client, base: &str, token: &str, n: usize) ->
             let sent = Instant::now();
             let decided = client
                 .patch(format!(
-                    "{em_c}/accessPackageAssignmentApprovals/{request}/stages/{stage}"
+                    "{approve_em}/accessPackageAssignmentApprovals/{request}/stages/{stage}"
                 ))
                 .bearer_auth(&sponsor)
                 .json(&serde_json::json!({"reviewResult": "Approve", "justification": "bench"}))
