@@ -87,8 +87,12 @@ fn lifecycle_row(
     baseline: f64,
 ) -> String {
     let rate = figures.n as f64 / figures.all_delivered.as_secs_f64();
+    let running = match running {
+        1 => "one replica".to_owned(),
+        n => format!("{n} replicas"),
+    };
     format!(
-        "| PostgreSQL, {running} replicas running | {} agents' `userAdd` (no approval) sent to {sent_to} of them ({CONCURRENCY} clients) until the last is delivered | {rate:.0} lifecycles/s | requests accepted at {:.0}/s, p50 {:.2} ms, p99 {:.2} ms | {:.2}× of {baseline:.0} raw commits/s |",
+        "| PostgreSQL, {running} running | {} agents' `userAdd` (no approval) sent to {sent_to} of them ({CONCURRENCY} clients) until the last is delivered | {rate:.0} lifecycles/s | requests accepted at {:.0}/s, p50 {:.2} ms, p99 {:.2} ms | {:.2}× of {baseline:.0} raw commits/s |",
         figures.n,
         figures.submit_rate,
         percentile(&figures.latencies, 0.5).as_secs_f64() * 1e3,
