@@ -203,6 +203,14 @@ where
 
 /// The baseline: `n` single-row durable commits on the same database, `CONCURRENCY` at a time.
 async fn baseline_commits(url: &str, n: usize) -> f64 {
+    commits(url, n, false).await
+}
+
+/// `n` raw single-row commits, as [`baseline_commits`]; with `notifying`, each transaction also
+/// sends a PostgreSQL `NOTIFY` (as Writ's transactions that change a request do, to wake other
+/// replicas' waiters), which holds a lock on the whole cluster from before its commit until
+/// after it, so such commits run one at a time.
+async fn commits(url: &str, n: usize, notifying: bool) -> f64 {
     sqlx::any::install_default_drivers();
     let store = writ_store::connect(&ConnectOptions::new(url))
         .await
@@ -231,11 +239,19 @@ async fn baseline_commits(url: &str, n: usize) -> f64 {
                 }
                 let mut tx = pool.begin().await.unwrap();
                 sqlx::query("INSERT INTO bench_baseline (id, value) VALUES ($1, $2)")
-                    .bind(format!("{i}-{}", std::process::id()))
+                    .bind(format!("{i}-{}-{notifying}", std::process::id()))
                     .bind("x")
                     .execute(&mut *tx)
                     .await
                     .unwrap();
+                if notifying {
+                    sqlx::query("SELECT COUNT(*) AS n FROM (SELECT pg_notify($1, $2)) AS sent")
+                        .bind("writ_bench")
+                        .bind(i.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                }
                 tx.commit().await.unwrap();
             }
         }));

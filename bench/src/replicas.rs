@@ -9,15 +9,16 @@
 //!   worker claims;
 //! - a sponsor's approval waking an agent's `Prefer: wait=30` read on the same replica, then on
 //!   another (the wake travels through PostgreSQL's `NOTIFY` and the other replica's listener);
-//! - raw single-row commits of the same database, the ceiling of any write path.
+//! - raw single-row commits of the same database, the ceiling of any write path, plain and each
+//!   with a `NOTIFY` (what a transaction that changes a request adds on PostgreSQL).
 //!
 //! On one machine the replicas share its cores, so the figures show what coordinating through
 //! PostgreSQL costs, not what another machine would add.
 
 use crate::waits::{rows as wait_rows, waits_across};
 use crate::{
-    Args, CONCURRENCY, LifecycleFigures, Replica, baseline_commits, lifecycle_storm_across,
-    percentile, start_replica, storm,
+    Args, CONCURRENCY, LifecycleFigures, Replica, baseline_commits, commits,
+    lifecycle_storm_across, percentile, start_replica, storm,
 };
 
 /// The rows of `docs/benchmarks.md` for `--replicas N` with `--lifecycles L` and `--waits W`.
@@ -35,6 +36,11 @@ pub async fn replicas(
     let n = args.replicas;
     let mut rows = Vec::new();
     let baseline = baseline_commits(url, 2_000).await;
+    let notifying = commits(url, 2_000, true).await;
+    rows.push(format!(
+        "| PostgreSQL | raw single-row commits, {CONCURRENCY} clients: plain; each with a `NOTIFY` | {baseline:.0}/s; {notifying:.0}/s | — | notifying {:.2}× of plain |",
+        notifying / baseline
+    ));
     let lifecycles = |replicas: Vec<String>, name: &'static str| async move {
         lifecycle_storm_across(
             http,

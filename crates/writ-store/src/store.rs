@@ -56,6 +56,8 @@ pub struct SqlStore {
     /// This process's waiters on requests, woken after each commit that updated one (and, on
     /// PostgreSQL, by the listener of [`crate::listen`] for other replicas' commits).
     changes: RequestChanges,
+    /// On PostgreSQL, tells the other replicas which requests a commit changed.
+    announcer: Option<crate::listen::Announcer>,
 }
 
 impl SqlStore {
@@ -64,11 +66,14 @@ impl SqlStore {
         backend: Backend,
         writer: Arc<tokio::sync::Mutex<()>>,
     ) -> Self {
+        let announcer =
+            (backend == Backend::Postgres).then(|| crate::listen::Announcer::start(pool.clone()));
         Self {
             pool,
             backend,
             writer,
             changes: RequestChanges::default(),
+            announcer,
         }
     }
 
@@ -254,7 +259,8 @@ impl Store for SqlStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         let (tx, guard) = self.begin_writing().await?;
         Ok(Box::new(
-            SqlTx::new(tx, guard, self.backend).waking(self.changes.clone()),
+            SqlTx::new(tx, guard, self.backend)
+                .waking(self.changes.clone(), self.announcer.clone()),
         ))
     }
 

@@ -43,6 +43,8 @@ pub(crate) struct SqlTx {
     /// The requests this transaction updated, whose waiters its commit wakes.
     changed_requests: Vec<String>,
     changes: Option<RequestChanges>,
+    /// Tells the other replicas (PostgreSQL) after the commit.
+    announcer: Option<crate::listen::Announcer>,
 }
 
 impl SqlTx {
@@ -62,12 +64,19 @@ impl SqlTx {
             backend,
             changed_requests: Vec::new(),
             changes: None,
+            announcer: None,
         }
     }
 
-    /// This transaction wakes the waiters of the requests it updates when it commits.
-    pub(crate) fn waking(mut self, changes: RequestChanges) -> Self {
+    /// This transaction wakes the waiters of the requests it updates when it commits: this
+    /// process's through `changes`, other replicas' through `announcer`.
+    pub(crate) fn waking(
+        mut self,
+        changes: RequestChanges,
+        announcer: Option<crate::listen::Announcer>,
+    ) -> Self {
         self.changes = Some(changes);
+        self.announcer = announcer;
         self
     }
 
@@ -230,14 +239,16 @@ impl StoreTx for SqlTx {
         // A batch may move one request twice (a delivery and its completion).
         this.changed_requests.sort_unstable();
         this.changed_requests.dedup();
-        // Other replicas hear of the change when this commits (PostgreSQL delivers a
-        // transaction's notifications at its commit, and drops them with a rollback).
-        crate::listen::notify(&mut this.tx, this.backend, &this.changed_requests).await?;
         let changed = std::mem::take(&mut this.changed_requests);
         let changes = this.changes.take();
+        let announcer = this.announcer.take();
         this.tx.commit().await.store()?;
         if let Some(changes) = changes {
             changes.wake_each(changed.iter().map(String::as_str));
+        }
+        // Other replicas hear of it after the commit, not inside it: see `crate::listen`.
+        if let Some(announcer) = announcer {
+            announcer.announce(changed);
         }
         Ok(())
     }
