@@ -169,10 +169,37 @@ pub(crate) async fn connect_holding(
         Backend::Sqlite => (sqlite_url(&options.url), options.max_connections.max(2)),
         Backend::Postgres => (options.url.clone(), options.max_connections),
     };
-    let pool = AnyPoolOptions::new()
+    let pool = open_pool(&url, backend, max_connections, options, held.clone(), false).await?;
+    // SQLite's writer has a connection of its own, its group of writes' transaction open on it
+    // across its members (group commit, `crate::group`): a pool of one, never recycled while
+    // a group may be open on it.
+    let writer = match backend {
+        Backend::Sqlite => Some(crate::group::Writer::new(
+            open_pool(&url, backend, 1, options, held, true).await?,
+        )),
+        Backend::Postgres => None,
+    };
+    Ok(SqlStore::new(pool, backend, writer))
+}
+
+/// A pool on `url`; `writer`: SQLite's writer connection, never closed for its age or idleness
+/// (that would roll back a group's transaction open on it).
+async fn open_pool(
+    url: &str,
+    backend: Backend,
+    max_connections: u32,
+    options: &ConnectOptions,
+    held: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    writer: bool,
+) -> Result<sqlx::AnyPool, StoreError> {
+    let mut pool_options = AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(options.acquire_timeout)
-        .test_before_acquire(false)
+        .test_before_acquire(false);
+    if writer {
+        pool_options = pool_options.max_lifetime(None).idle_timeout(None);
+    }
+    pool_options
         .before_acquire(|conn, meta| {
             Box::pin(async move {
                 if meta.idle_for >= CHECK_IDLE_AFTER {
@@ -197,14 +224,9 @@ pub(crate) async fn connect_holding(
                 Ok(())
             })
         })
-        .connect(&url)
+        .connect(url)
         .await
-        .store()?;
-    Ok(SqlStore::new(
-        pool,
-        backend,
-        Arc::new(tokio::sync::Mutex::new(())),
-    ))
+        .store()
 }
 
 /// Applies the embedded migrations of the store's backend. Safe to run from several processes

@@ -19,6 +19,7 @@ mod deliveries;
 mod email;
 mod entitlement;
 mod error;
+mod group;
 mod jobs;
 mod lifecycle;
 mod list;

@@ -33,16 +33,18 @@ use writ_domain::entitlement::{
 use crate::connect::Backend;
 use crate::entitlement as em;
 use crate::error::ResultExt;
+use crate::group::Writer;
 use crate::list::{ListSpec, list};
 use crate::rows;
 use crate::schema;
 use crate::tx::SqlTx;
 
 /// A transaction with SQLite's writer lock; the transaction ends before the lock is released
-/// (fields drop in order).
+/// (fields drop in order). It runs on a connection of its own, outside any group of writes
+/// ([`crate::group`]), and commits alone.
 pub(crate) struct RawTx {
     pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<crate::group::Group>>,
 }
 
 /// The SQL implementation of the store, on whichever backend it was connected to.
@@ -50,9 +52,10 @@ pub(crate) struct RawTx {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite allows one writer at a time; taking this before `BEGIN` queues writers in the
-    /// process instead of letting them fail with `SQLITE_BUSY`. Unused on PostgreSQL.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite allows one writer at a time; its gate queues writers in the process instead of
+    /// letting them fail with `SQLITE_BUSY`, and its group carries their transactions in one
+    /// (group commit, [`crate::group`]). `None` on PostgreSQL.
+    writer: Option<Arc<Writer>>,
     /// This process's waiters on requests, woken after each commit that updated one (and, on
     /// PostgreSQL, by the listener of [`crate::listen`] for other replicas' commits).
     changes: RequestChanges,
@@ -61,11 +64,7 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    pub(crate) fn new(
-        pool: AnyPool,
-        backend: Backend,
-        writer: Arc<tokio::sync::Mutex<()>>,
-    ) -> Self {
+    pub(crate) fn new(pool: AnyPool, backend: Backend, writer: Option<Arc<Writer>>) -> Self {
         let announcer =
             (backend == Backend::Postgres).then(|| crate::listen::Announcer::start(pool.clone()));
         Self {
@@ -87,44 +86,72 @@ impl SqlStore {
 
     /// A write transaction outside the [`StoreTx`] port (the webhook store's own), holding
     /// SQLite's writer lock like [`Store::begin`] does.
+    ///
+    /// On SQLite it begins `IMMEDIATE`: the database's write lock is taken at `BEGIN`, where the
+    /// busy timeout applies, rather than at the first write of a transaction that has already
+    /// read, which SQLite refuses at once (`SQLITE_BUSY`, "database is locked") whenever another
+    /// connection still holds the lock, e.g. one whose dropped transaction is still rolling back.
     pub(crate) async fn begin_raw(&self) -> StoreResult<RawTx> {
-        let (tx, guard) = self.begin_writing().await?;
-        Ok(RawTx { tx, _writer: guard })
-    }
-
-    /// A write transaction, with SQLite's writer lock taken first. On SQLite it begins
-    /// `IMMEDIATE`: the database's write lock is taken at `BEGIN`, where the busy timeout
-    /// applies, rather than at the first write of a transaction that has already read, which
-    /// SQLite refuses at once (`SQLITE_BUSY`, "database is locked") whenever another connection
-    /// still holds the lock, e.g. one whose dropped transaction is still rolling back.
-    async fn begin_writing(
-        &self,
-    ) -> StoreResult<(
-        sqlx::Transaction<'static, sqlx::Any>,
-        Option<tokio::sync::OwnedMutexGuard<()>>,
-    )> {
-        match self.backend {
-            Backend::Sqlite => {
-                let guard = self.writer.clone().lock_owned().await;
+        match &self.writer {
+            Some(writer) => {
+                let guard = writer.exclusive().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.store()?;
-                Ok((tx, Some(guard)))
+                Ok(RawTx {
+                    tx,
+                    _writer: Some(guard),
+                })
             }
-            Backend::Postgres => Ok((self.pool.begin().await.store()?, None)),
+            None => Ok(RawTx {
+                tx: self.pool.begin().await.store()?,
+                _writer: None,
+            }),
         }
     }
 
-    /// SQLite's writer lock, for a single write statement made outside a transaction (it
-    /// commits alone); `None` on PostgreSQL, whose writers do not queue.
-    pub(crate) async fn single_writer(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Backend::Postgres => None,
+    /// SQLite's writer lock with no group of writes open, for a single write statement made
+    /// outside a transaction (it commits alone); `None` on PostgreSQL, whose writers do not
+    /// queue.
+    pub(crate) async fn single_writer(
+        &self,
+    ) -> Option<tokio::sync::OwnedMutexGuard<crate::group::Group>> {
+        match &self.writer {
+            Some(writer) => Some(writer.exclusive().await),
+            None => None,
         }
     }
 
-    /// Closes the pool, waiting for connections in use to come back.
+    /// Closes the pool, waiting for connections in use to come back (on SQLite, after the
+    /// open group of writes, if any, has committed).
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
+    }
+
+    /// (groups committed, write transactions they carried) on SQLite since the store was
+    /// opened; `None` on PostgreSQL, which has no group commit.
+    pub async fn group_commit_statistics(&self) -> Option<(u64, u64)> {
+        match &self.writer {
+            Some(writer) => Some(writer.statistics().await),
+            None => None,
+        }
+    }
+
+    /// Makes the next group `COMMIT` on SQLite fail, as SQLite refuses it (a deferred foreign
+    /// key violated): a test's way to see each member of the group get the error.
+    #[cfg(feature = "test-support")]
+    pub fn fail_next_group_commit(&self) {
+        if let Some(writer) = &self.writer {
+            writer.fail_next_commit();
+        }
+    }
+
+    /// How many writers wait for SQLite's writer gate (0 on PostgreSQL): lets a test line up
+    /// writers behind one that holds it.
+    #[cfg(feature = "test-support")]
+    pub fn writers_waiting(&self) -> usize {
+        self.writer.as_ref().map_or(0, |writer| writer.arriving())
     }
 
     /// A page of the objects linked to a parent (members or owners of a group), ordered by id.
@@ -257,9 +284,16 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        let (tx, guard) = self.begin_writing().await?;
+        let (tx, member) = match &self.writer {
+            // A savepoint in SQLite's group of writes (group commit).
+            Some(writer) => {
+                let (tx, member) = writer.join().await?;
+                (tx, Some(member))
+            }
+            None => (self.pool.begin().await.store()?, None),
+        };
         Ok(Box::new(
-            SqlTx::new(tx, guard, self.backend)
+            SqlTx::new(tx, member, self.backend)
                 .waking(self.changes.clone(), self.announcer.clone()),
         ))
     }

@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use sqlx::{Any, Row, Transaction};
 use time::OffsetDateTime;
-use tokio::sync::OwnedMutexGuard;
 use writ_domain::audit::{AuditRecord, OutboxEvent};
 use writ_domain::audit_chain::{AuditLink, ChainHead};
 use writ_domain::clock::to_micros;
@@ -30,15 +29,18 @@ use writ_domain::entitlement::{
 use crate::connect::Backend;
 use crate::entitlement as em;
 use crate::error::ResultExt;
+use crate::group::Member;
 use crate::store::{
     app_role_assignment_by_id, application_by, group_by_id, linked_ids, object_kind,
     role_assignment_by_id, service_principal_by,
 };
 
 pub(crate) struct SqlTx {
-    // Field order matters: the transaction must end before the SQLite writer lock is released.
+    // Field order matters: the transaction (on SQLite, the member's savepoint) must end before
+    // the SQLite writer's gate is released.
     pub(crate) tx: Transaction<'static, Any>,
-    _writer: Option<OwnedMutexGuard<()>>,
+    /// On SQLite, this transaction's place in the group of writes ([`crate::group`]).
+    member: Option<Member>,
     backend: Backend,
     /// The requests this transaction updated, whose waiters its commit wakes.
     changed_requests: Vec<String>,
@@ -55,12 +57,12 @@ impl SqlTx {
 
     pub(crate) fn new(
         tx: Transaction<'static, Any>,
-        writer: Option<OwnedMutexGuard<()>>,
+        member: Option<Member>,
         backend: Backend,
     ) -> Self {
         Self {
             tx,
-            _writer: writer,
+            member,
             backend,
             changed_requests: Vec::new(),
             changes: None,
@@ -233,8 +235,17 @@ impl StoreTx for SqlTx {
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let mut this = *self;
+        // Held until the group's COMMIT (SQLite): if anything fails first, dropping it undoes
+        // this member's work alone and lets the group end without it.
+        let member = this.member.take();
         if this.changed_requests.is_empty() {
-            return this.tx.commit().await.store();
+            // On SQLite this releases the savepoint into the group; the work is durable once
+            // the member's commit returns.
+            this.tx.commit().await.store()?;
+            return match member {
+                Some(member) => member.commit().await,
+                None => Ok(()),
+            };
         }
         // A batch may move one request twice (a delivery and its completion).
         this.changed_requests.sort_unstable();
@@ -243,6 +254,10 @@ impl StoreTx for SqlTx {
         let changes = this.changes.take();
         let announcer = this.announcer.take();
         this.tx.commit().await.store()?;
+        if let Some(member) = member {
+            member.commit().await?;
+        }
+        // Waiters read what was committed: woken only once it is durable.
         if let Some(changes) = changes {
             changes.wake_each(changed.iter().map(String::as_str));
         }

@@ -66,6 +66,8 @@ mod escalation;
 mod extensions;
 #[path = "api/fuzz_inputs.rs"]
 mod fuzz_inputs;
+#[path = "api/group_commit.rs"]
+mod group_commit;
 #[path = "api/input_edges.rs"]
 mod input_edges;
 #[path = "api/lifecycle_policies.rs"]
