@@ -124,10 +124,15 @@ async fn a_member_dropped_after_a_failed_statement_leaves_the_others_committed(b
     );
 }
 
-async fn a_member_cancelled_while_waiting_for_its_group_is_still_committed_with_it(
-    backend: Backend,
-) {
-    let store = store(backend).await;
+/// Two writers: A has written `a` and is committing (in its own task); B began after it (so
+/// it waited for A on SQLite), has written `b` and holds its commit until `b_go`.
+struct TwoWriters {
+    a_commit: tokio::task::JoinHandle<writ_domain::store::StoreResult<()>>,
+    b: tokio::task::JoinHandle<writ_domain::store::StoreResult<()>>,
+    b_go: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn two_writers(store: &SqlStore, backend: Backend) -> TwoWriters {
     let mut a = store.begin().await.unwrap();
     a.put_setting("a", "written").await.unwrap();
     let b_store = store.clone();
@@ -140,9 +145,17 @@ async fn a_member_cancelled_while_waiting_for_its_group_is_still_committed_with_
         b_go_rx.await.unwrap();
         b.commit().await
     });
-    until_waiting(&store, backend, 1).await;
+    until_waiting(store, backend, 1).await;
     let a_commit = tokio::spawn(async move { a.commit().await });
     b_in.await.unwrap();
+    TwoWriters { a_commit, b, b_go }
+}
+
+async fn a_member_cancelled_while_waiting_for_its_group_is_still_committed_with_it(
+    backend: Backend,
+) {
+    let store = store(backend).await;
+    let TwoWriters { a_commit, b, b_go } = two_writers(&store, backend).await;
     // A's caller goes away while its commit waits for the group (on PostgreSQL it has
     // probably committed already; either way its released work is not lost).
     a_commit.abort();
@@ -170,21 +183,7 @@ async fn a_failed_group_commit_fails_every_member_and_keeps_nothing(backend: Bac
     }
     let store = store(backend).await;
     store.fail_next_group_commit();
-    let mut a = store.begin().await.unwrap();
-    a.put_setting("a", "written").await.unwrap();
-    let b_store = store.clone();
-    let (b_inside, b_in) = tokio::sync::oneshot::channel::<()>();
-    let (b_go, b_go_rx) = tokio::sync::oneshot::channel::<()>();
-    let b = tokio::spawn(async move {
-        let mut b = b_store.begin().await.unwrap();
-        b.put_setting("b", "written").await.unwrap();
-        b_inside.send(()).unwrap();
-        b_go_rx.await.unwrap();
-        b.commit().await
-    });
-    until_waiting(&store, backend, 1).await;
-    let a_commit = tokio::spawn(async move { a.commit().await });
-    b_in.await.unwrap();
+    let TwoWriters { a_commit, b, b_go } = two_writers(&store, backend).await;
     b_go.send(()).unwrap();
     let b_result = b.await.unwrap();
     let a_result = a_commit.await.unwrap();
