@@ -134,7 +134,8 @@ pub trait JobHandler: Send + Sync {
     /// [`handle_batch`](Self::handle_batch), writing only once `turn` comes: a handler that
     /// reads before it writes does its reads first, so that the worker's pipeline overlaps
     /// them with the previous batch's writes ([`WriteTurn`]). The default waits for the turn
-    /// and then handles the batch as `handle_batch` does.
+    /// and then handles the batch as `handle_batch` does. Nothing may be held while waiting
+    /// for the turn that the next claim needs (a write transaction: SQLite's one writer).
     async fn handle_batch_in_turn(
         &self,
         jobs: &[ClaimedJob],
