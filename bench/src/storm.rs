@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use writ_domain::clock::{Clock, SystemClock, to_micros};
 use writ_domain::error::DomainResult;
-use writ_domain::jobs::{ClaimedJob, JobHandler, JobKind};
+use writ_domain::jobs::{ClaimedJob, JobHandler, JobKind, WriteTurn};
 
 use crate::{Granting, get_json, package_granting_group, post_json};
 
@@ -56,7 +56,27 @@ impl JobHandler for Reporting {
         worker: &str,
         now: time::OffsetDateTime,
     ) -> DomainResult<bool> {
-        let batched = self.inner.handle_batch(jobs, worker, now).await?;
+        self.report_batch(jobs, self.inner.handle_batch(jobs, worker, now).await?)
+    }
+
+    async fn handle_batch_in_turn(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        now: time::OffsetDateTime,
+        turn: &mut WriteTurn,
+    ) -> DomainResult<bool> {
+        let batched = self
+            .inner
+            .handle_batch_in_turn(jobs, worker, now, turn)
+            .await?;
+        self.report_batch(jobs, batched)
+    }
+}
+
+impl Reporting {
+    /// Reports a batch's expiries once its transaction has committed.
+    fn report_batch(&self, jobs: &[ClaimedJob], batched: bool) -> DomainResult<bool> {
         let expiries = jobs
             .iter()
             .filter(|j| j.kind == Some(JobKind::ExpireAssignment))

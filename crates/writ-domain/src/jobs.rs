@@ -130,6 +130,53 @@ pub trait JobHandler: Send + Sync {
     ) -> DomainResult<bool> {
         Ok(false)
     }
+
+    /// [`handle_batch`](Self::handle_batch), writing only once `turn` comes: a handler that
+    /// reads before it writes does its reads first, so that the worker's pipeline overlaps
+    /// them with the previous batch's writes ([`WriteTurn`]). The default waits for the turn
+    /// and then handles the batch as `handle_batch` does. Nothing may be held while waiting
+    /// for the turn that the next claim needs (a write transaction: SQLite's one writer).
+    async fn handle_batch_in_turn(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        now: OffsetDateTime,
+        turn: &mut WriteTurn,
+    ) -> DomainResult<bool> {
+        turn.wait().await;
+        self.handle_batch(jobs, worker, now).await
+    }
+}
+
+/// When a claimed batch may begin writing. The worker's pipeline (`writ-runtime`'s job worker)
+/// reads batch `k+1` while batch `k` writes, and claims batch `k+2` between the two writes: a
+/// batch's turn comes when the batch before it has committed and the next claim is taken. So
+/// on SQLite, whose one writer serves waiting transactions in the order they asked, the next
+/// claim never queues behind a batch whose reads finished early, and the writer goes from one
+/// batch's write to the next claim to the next batch's write without waiting for reads.
+/// A turn whose sender is dropped (the worker stopped, its claim failed) has come.
+#[derive(Debug, Default)]
+pub struct WriteTurn(Option<tokio::sync::oneshot::Receiver<()>>);
+
+impl WriteTurn {
+    /// A turn that has come already (no pipeline: a pass that claims and runs alone).
+    pub fn now() -> Self {
+        Self(None)
+    }
+
+    /// A turn that comes when the sender sends or is dropped.
+    pub fn channel() -> (tokio::sync::oneshot::Sender<()>, Self) {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        (sender, Self(Some(receiver)))
+    }
+
+    /// Waits until the turn has come; at once after the first wait.
+    pub async fn wait(&mut self) {
+        if let Some(receiver) = self.0.take() {
+            // Sent or dropped: either way the turn has come.
+            let _ = receiver.await;
+        }
+    }
 }
 
 /// What one pass did, for logs and tests.
@@ -150,13 +197,36 @@ pub async fn run_due_jobs(
     config: &WorkerConfig,
     now: OffsetDateTime,
 ) -> DomainResult<PassReport> {
+    let jobs = claim_due_jobs(store, config, now).await?;
+    run_claimed_jobs(store, handler, config, jobs, now, &mut WriteTurn::now()).await
+}
+
+/// The first half of a pass: claims up to `config.batch_size` due jobs for
+/// `config.worker_id`, leased until `now + config.lease`, and commits the claim.
+pub async fn claim_due_jobs(
+    store: &dyn Store,
+    config: &WorkerConfig,
+    now: OffsetDateTime,
+) -> DomainResult<Vec<ClaimedJob>> {
     let lease_until = crate::instant::add(now, config.lease)?;
     let mut tx = store.begin().await?;
     let jobs = tx
         .claim_jobs(&config.worker_id, now, lease_until, config.batch_size)
         .await?;
     tx.commit().await?;
+    Ok(jobs)
+}
 
+/// The second half of a pass: runs claimed `jobs` (a batched kind together, the rest one by
+/// one), writing nothing before `turn` comes (a batch may read before it).
+pub async fn run_claimed_jobs(
+    store: &dyn Store,
+    handler: &dyn JobHandler,
+    config: &WorkerConfig,
+    jobs: Vec<ClaimedJob>,
+    now: OffsetDateTime,
+    turn: &mut WriteTurn,
+) -> DomainResult<PassReport> {
     let mut report = PassReport::default();
     // Jobs of a kind the handler batches run together first; the rest, and any batch that
     // failed, one by one.
@@ -175,9 +245,14 @@ pub async fn run_due_jobs(
         // A batch that fails or panics runs again job by job, so that one bad job is retried or
         // parked alone and the others of the batch complete.
         if group.len() > 1
-            && match AssertUnwindSafe(handler.handle_batch(&group, &config.worker_id, now))
-                .catch_unwind()
-                .await
+            && match AssertUnwindSafe(handler.handle_batch_in_turn(
+                &group,
+                &config.worker_id,
+                now,
+                turn,
+            ))
+            .catch_unwind()
+            .await
             {
                 Ok(handled) => handled.unwrap_or(false),
                 Err(panic) => {
@@ -197,6 +272,10 @@ pub async fn run_due_jobs(
         }
     }
     let jobs = single;
+    // Jobs run one by one write at once (and a batch that failed before its turn came).
+    if !jobs.is_empty() {
+        turn.wait().await;
+    }
     for chunk in jobs.chunks(config.concurrency.max(1)) {
         let outcomes = futures_util::future::join_all(
             chunk

@@ -12,8 +12,13 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use futures_util::FutureExt;
+use time::OffsetDateTime;
 use writ_domain::clock::Clock;
-use writ_domain::jobs::{JobHandler, WorkerConfig, panic_message, run_due_jobs};
+use writ_domain::error::DomainResult;
+use writ_domain::jobs::{
+    ClaimedJob, JobHandler, PassReport, WorkerConfig, WriteTurn, claim_due_jobs, panic_message,
+    run_claimed_jobs,
+};
 use writ_domain::store::Store;
 
 /// The signal the HTTP handlers wake the worker with (shared through the domain).
@@ -65,54 +70,67 @@ impl JobWorker {
     }
 
     /// One loop of passes, until `stopped` turns true (between passes).
-    async fn passes(&self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    ///
+    /// While claims come back full (a backlog: a storm of expiries at one instant), the passes
+    /// are pipelined: batch `k+1` is claimed once batch `k-1` has committed, then batch `k`
+    /// writes while batch `k+1` reads ([`WriteTurn`]). On SQLite's one writer that makes its
+    /// work claim, write, claim, write, with each batch's reads beside the write before it
+    /// instead of between the two. A batch claimed ahead is leased like any other: a crash
+    /// leaves its jobs to be claimed again when the lease runs out.
+    async fn passes(&self, stopped: tokio::sync::watch::Receiver<bool>) {
         // The claim grows while passes come back full (a backlog) and falls back after one
         // that was not.
         let mut config = self.config.clone();
+        // The batch claimed last, reading (or waiting for its turn to write), when the pass
+        // goes on to claim the next.
+        let mut ahead: Option<Running> = None;
         loop {
-            let started = std::time::Instant::now();
-            let pass = AssertUnwindSafe(run_due_jobs(
-                self.store.as_ref(),
-                self.handler.as_ref(),
-                &config,
-                self.clock.now(),
-            ))
-            .catch_unwind()
-            .await;
-            let pause = match pass {
+            let now = self.clock.now();
+            let claim = AssertUnwindSafe(claim_due_jobs(self.store.as_ref(), &config, now))
+                .catch_unwind()
+                .await;
+            // The batch before this claim writes now, beside this one's reads.
+            let previous = ahead.take().map(Running::write);
+            let (current, failed) = match claim {
+                Ok(Ok(jobs)) => (
+                    (!jobs.is_empty()).then(|| self.start(jobs, &config, now)),
+                    false,
+                ),
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %error.operator_detail(), "job claim failed");
+                    (None, true)
+                }
                 Err(panic) => {
                     tracing::error!(
                         panic = %panic_message(panic.as_ref()),
-                        "a job pass panicked; the worker goes on"
+                        "a job claim panicked; the worker goes on"
                     );
-                    self.timing.error_pause
-                }
-                Ok(Ok(report)) => {
-                    let claimed = report.completed + report.retried + report.parked;
-                    if claimed > 0 {
-                        tracing::debug!(
-                            ?report,
-                            claim = config.batch_size,
-                            duration_ms = started.elapsed().as_millis(),
-                            "job pass"
-                        );
-                    }
-                    if claimed >= config.batch_size {
-                        // A full batch: more may be due already.
-                        config.batch_size = config
-                            .batch_size
-                            .saturating_mul(2)
-                            .min(self.config.max_batch_size.max(self.config.batch_size));
-                        continue;
-                    }
-                    config.batch_size = self.config.batch_size;
-                    self.idle_wait().await
-                }
-                Ok(Err(error)) => {
-                    tracing::warn!(error = %error.operator_detail(), "job pass failed");
-                    self.timing.error_pause
+                    (None, true)
                 }
             };
+            let mut ran_well = true;
+            if let Some(previous) = previous {
+                ran_well &= previous.finish().await;
+            }
+            if let Some(current) = current {
+                if current.claimed >= config.batch_size as usize && !*stopped.borrow() {
+                    // A full batch: more may be due already; claimed while this one reads.
+                    config.batch_size = config
+                        .batch_size
+                        .saturating_mul(2)
+                        .min(self.config.max_batch_size.max(self.config.batch_size));
+                    ahead = Some(current);
+                    continue;
+                }
+                ran_well &= current.write().finish().await;
+            }
+            config.batch_size = self.config.batch_size;
+            let pause = if failed || !ran_well {
+                self.timing.error_pause
+            } else {
+                self.idle_wait().await
+            };
+            let mut stopped = stopped.clone();
             tokio::select! {
                 _ = stopped.wait_for(|stop| *stop) => return,
                 () = self.waker.notified() => {}
@@ -121,6 +139,32 @@ impl JobWorker {
         }
     }
 
+    /// Runs a claimed batch on its own task, its writes waiting for its turn.
+    fn start(&self, jobs: Vec<ClaimedJob>, config: &WorkerConfig, now: OffsetDateTime) -> Running {
+        let (turn_sender, mut turn) = WriteTurn::channel();
+        let claimed = jobs.len();
+        let store = self.store.clone();
+        let handler = self.handler.clone();
+        let config = config.clone();
+        let task = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let report = run_claimed_jobs(
+                store.as_ref(),
+                handler.as_ref(),
+                &config,
+                jobs,
+                now,
+                &mut turn,
+            )
+            .await;
+            (report, config.batch_size, started.elapsed())
+        });
+        Running {
+            task,
+            turn: Some(turn_sender),
+            claimed,
+        }
+    }
     async fn idle_wait(&self) -> StdDuration {
         match self.store.next_job_due().await {
             Ok(Some(due)) => {
@@ -133,6 +177,55 @@ impl JobWorker {
             Err(error) => {
                 tracing::warn!(%error, "could not read the next job's due time");
                 self.timing.error_pause
+            }
+        }
+    }
+}
+
+/// A claimed batch running on its own task.
+struct Running {
+    task: tokio::task::JoinHandle<(DomainResult<PassReport>, u32, StdDuration)>,
+    /// Dropped (sent) when the batch may write.
+    turn: Option<tokio::sync::oneshot::Sender<()>>,
+    claimed: usize,
+}
+
+impl Running {
+    /// Gives the batch its turn to write.
+    fn write(mut self) -> Self {
+        if let Some(turn) = self.turn.take() {
+            let _ = turn.send(());
+        }
+        self
+    }
+
+    /// Waits for the batch to end (its turn given first) and logs what it did; false if it
+    /// failed as a whole (the database was unreachable) or panicked outside a job.
+    async fn finish(self) -> bool {
+        let Running { task, .. } = self.write();
+        match task.await {
+            Ok((Ok(report), claim, duration)) => {
+                tracing::debug!(
+                    ?report,
+                    claim,
+                    duration_ms = duration.as_millis(),
+                    "job pass"
+                );
+                true
+            }
+            Ok((Err(error), _, _)) => {
+                tracing::warn!(error = %error.operator_detail(), "job pass failed");
+                false
+            }
+            Err(error) => {
+                match error.try_into_panic() {
+                    Ok(panic) => tracing::error!(
+                        panic = %panic_message(panic.as_ref()),
+                        "a job pass panicked; the worker goes on"
+                    ),
+                    Err(error) => tracing::error!(%error, "a job pass was cancelled"),
+                }
+                false
             }
         }
     }

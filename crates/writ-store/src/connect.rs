@@ -48,7 +48,8 @@ impl Backend {
     /// How many passes the job worker runs side by side on this backend
     /// (`WorkerConfig::parallel_passes`). PostgreSQL runs their transactions at once: three
     /// recorded a storm of 100,000 expiries 1.6× as fast as one on two cores. SQLite's one
-    /// writer gains little (4 %) from overlapping the reads, so one pass stays.
+    /// writer gains little (4 %) from a second pass, so one pass stays; that pass overlaps
+    /// a batch's reads with the previous batch's write itself (the worker's pipeline).
     pub fn job_passes(self) -> usize {
         match self {
             Backend::Sqlite => 1,

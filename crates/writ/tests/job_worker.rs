@@ -21,7 +21,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::oneshot;
 use writ_domain::DomainResult;
 use writ_domain::clock::{Clock, SystemClock};
-use writ_domain::jobs::{ClaimedJob, JobHandler, JobKind, NewJob, WorkerConfig};
+use writ_domain::jobs::{ClaimedJob, JobHandler, JobKind, NewJob, WorkerConfig, WriteTurn};
 use writ_domain::store::Store;
 use writ_runtime::job_worker::{JobWaker, JobWorker, WorkerTiming};
 use writ_store::{Backend, testing};
@@ -403,4 +403,177 @@ async fn a_dispatch_loop_goes_on_after_a_pass_panics() {
         .await
         .expect("the loop stops on shutdown")
         .expect("the loop did not panic");
+}
+
+/// A batched handler whose reads take a while: records, per batch (its first subject), when
+/// it began reading, when its turn to write came, and when its transaction committed.
+struct Pipelined {
+    store: Arc<dyn Store>,
+    log: Mutex<Vec<(String, &'static str)>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Pipelined {
+    async fn handle(&self, _job: &ClaimedJob, _now: OffsetDateTime) -> DomainResult<()> {
+        panic!("every job of this backlog runs in a batch");
+    }
+
+    async fn handle_batch_in_turn(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        _now: OffsetDateTime,
+        turn: &mut WriteTurn,
+    ) -> DomainResult<bool> {
+        let batch = jobs[0].subject_id.clone();
+        self.log.lock().unwrap().push((batch.clone(), "read"));
+        tokio::time::sleep(StdDuration::from_millis(30)).await;
+        turn.wait().await;
+        self.log.lock().unwrap().push((batch.clone(), "write"));
+        let mut tx = self.store.begin().await?;
+        let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+        assert_eq!(tx.complete_jobs(&ids, worker).await?, ids.len() as u64);
+        tokio::time::sleep(StdDuration::from_millis(30)).await;
+        tx.commit().await?;
+        self.log.lock().unwrap().push((batch, "done"));
+        Ok(true)
+    }
+}
+
+/// A backlog is pipelined: a batch reads while the one before it writes, no two batches write
+/// at once (a batch's turn comes after the one before it committed), every job is completed
+/// exactly once, and shutdown in the middle of the backlog leaves no job claimed and unrun
+/// beyond its lease: each is completed or still queued.
+async fn a_backlog_is_pipelined_reads_beside_the_previous_write(backend: Backend) {
+    let store: Arc<dyn Store> = Arc::new(testing::fresh_store(backend).await.unwrap());
+    let handler = Arc::new(Pipelined {
+        store: store.clone(),
+        log: Mutex::default(),
+    });
+    let now = SystemClock.now();
+    let mut tx = store.begin().await.unwrap();
+    for i in 0..300 {
+        tx.enqueue_job(&NewJob::new(
+            JobKind::ExpireAssignment,
+            &format!("pipelined-{i:03}"),
+            now,
+        ))
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = JobWorker {
+        store: store.clone(),
+        clock: Arc::new(SystemClock),
+        handler: handler.clone(),
+        config: WorkerConfig {
+            batch_size: 10,
+            max_batch_size: 40,
+            parallel_passes: 1,
+            ..WorkerConfig::default()
+        },
+        timing: WorkerTiming {
+            max_idle: StdDuration::from_millis(200),
+            error_pause: StdDuration::from_millis(100),
+        },
+        waker: JobWaker::default(),
+    };
+    let handle = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    let finished = |log: &[(String, &str)]| log.iter().filter(|(_, s)| *s == "done").count();
+    while finished(&handler.log.lock().unwrap()) < 3 {
+        assert!(Instant::now() < deadline, "the backlog was not worked");
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+    // Stopped in the middle of the backlog: the batches claimed finish, no more are claimed.
+    stop.send(()).unwrap();
+    tokio::time::timeout(StdDuration::from_secs(5), handle)
+        .await
+        .expect("the worker stops on shutdown")
+        .unwrap();
+    let log = handler.log.lock().unwrap().clone();
+
+    // Writes one at a time, in the order the batches were claimed (began), every batch
+    // claimed before shutdown finished, and a batch's reads began before the write of the
+    // batch before it ended.
+    let at = |batch: &str, step: &str| log.iter().position(|(b, s)| b == batch && *s == step);
+    let batches: Vec<&str> = log
+        .iter()
+        .filter(|(_, s)| *s == "read")
+        .map(|(b, _)| b.as_str())
+        .collect();
+    let mut writing: Option<&str> = None;
+    let mut written = Vec::new();
+    for (batch, step) in &log {
+        match *step {
+            "write" => {
+                assert_eq!(
+                    writing, None,
+                    "{batch} wrote while another batch did: {log:?}"
+                );
+                writing = Some(batch);
+                written.push(batch.as_str());
+            }
+            "done" => {
+                assert_eq!(writing, Some(batch.as_str()), "{log:?}");
+                writing = None;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        written, batches,
+        "every batch claimed wrote, in order: {log:?}"
+    );
+    let overlapped = batches
+        .windows(2)
+        .filter(|pair| at(pair[1], "read") < at(pair[0], "done"))
+        .count();
+    assert!(overlapped >= 2, "batches read beside a write: {log:?}");
+
+    // Each job completed by its batch is gone; every other is still queued, unclaimed.
+    let mut completed = 0;
+    let mut queued = 0;
+    for i in 0..300 {
+        match store
+            .jobs_about(&format!("pipelined-{i:03}"))
+            .await
+            .unwrap()
+            .len()
+        {
+            0 => completed += 1,
+            1 => queued += 1,
+            n => panic!("{n} jobs about one subject"),
+        }
+    }
+    assert_eq!(completed + queued, 300);
+    // Batches of 10, 20, 40 at least finished; shutdown came in the middle of the backlog.
+    assert!(
+        completed >= 70 && queued > 0,
+        "{completed} completed, {queued} queued"
+    );
+    let claimed = writ_domain::jobs::claim_due_jobs(
+        store.as_ref(),
+        &WorkerConfig {
+            batch_size: 1000,
+            ..WorkerConfig::default()
+        },
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), queued, "the rest is claimable at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_backlog_is_pipelined_reads_beside_the_previous_write() {
+    a_backlog_is_pipelined_reads_beside_the_previous_write(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_backlog_is_pipelined_reads_beside_the_previous_write() {
+    a_backlog_is_pipelined_reads_beside_the_previous_write(Backend::Postgres).await;
 }

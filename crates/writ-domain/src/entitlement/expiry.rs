@@ -20,6 +20,7 @@ use super::records::{Ending, ending_records};
 use super::{Entitlement, delivery};
 
 use crate::error::{DomainError, DomainResult};
+use crate::jobs::WriteTurn;
 use crate::model::{Actor, Assignment, AssignmentState, ClaimedJob, Recipient, RequestType};
 
 /// The instant an assignment is due to be recorded expired, if it is (not already ended, not
@@ -68,6 +69,24 @@ impl Entitlement {
         worker: &str,
         now: OffsetDateTime,
     ) -> DomainResult<()> {
+        self.expire_batch_in_turn(jobs, worker, now, &mut WriteTurn::now())
+            .await
+    }
+
+    /// [`expire_batch`](Self::expire_batch), its reads done before `turn` comes and its
+    /// transaction begun after: the worker's pipeline reads this batch while the one before it
+    /// writes. What it read may be a batch's write older; the transaction checks what matters
+    /// (each assignment still due, by compare-and-set, and each job's lease), and a batch that
+    /// finds one changed is rolled back and run job by job, each reading afresh. The batches of
+    /// a pipeline hold disjoint jobs, and no batch writes what another batch's reads use (the
+    /// targets' names and sponsors, the policies).
+    pub(super) async fn expire_batch_in_turn(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        now: OffsetDateTime,
+        turn: &mut WriteTurn,
+    ) -> DomainResult<()> {
         let ids: Vec<String> = jobs.iter().map(|j| j.subject_id.clone()).collect();
         let assignments: Vec<(Assignment, OffsetDateTime)> = self
             .store
@@ -113,6 +132,7 @@ impl Entitlement {
         let due_ids: Vec<String> = records.iter().map(|r| r.ended.id.clone()).collect();
         let job_ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
 
+        turn.wait().await;
         let mut tx = self.store.begin().await?;
         let changed = tx.expire_due_assignments(&due_ids, now).await?;
         if changed.len() != due_ids.len() {
