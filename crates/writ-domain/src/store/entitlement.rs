@@ -161,6 +161,17 @@ pub trait EntitlementStore: Send + Sync {
         &self,
         id: &str,
     ) -> StoreResult<Option<(Subject, Option<crate::model::RiskState>)>>;
+    /// [`principal_subject`](Self::principal_subject)'s subjects (without their risk states)
+    /// for many ids at once, those that exist, in no particular order: a batch of deliveries'
+    /// targets (issue 20, part Q). The SQL store reads them in one statement; this default, one
+    /// by one.
+    async fn principal_subjects(&self, ids: &[String]) -> StoreResult<Vec<Subject>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.principal_subject(id).await?.map(|(s, _)| s));
+        }
+        Ok(out)
+    }
     /// The assignments with these ids (those that exist), for a batch of jobs.
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
     /// The assignments of a target that have not ended.

@@ -24,8 +24,8 @@ const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const ONE_DELIVERY_STATEMENTS: usize = 19;
 
 /// The most statements for [`BATCH`] requests delivered by one pass: what a batch reads and
-/// writes once (18) and, per request, its target and its grant (52 before part Q).
-const BATCH_STATEMENTS: usize = 18 + 2 * BATCH;
+/// writes once (18) and, per request, its grant (52 before part Q).
+const BATCH_STATEMENTS: usize = 18 + BATCH;
 
 /// How many requests the batched count delivers in one pass.
 const BATCH: usize = 4;

@@ -76,7 +76,7 @@ impl Entitlement {
     }
 
     /// Runs a batch of `processRequest` jobs (a lone one too, `batches_alone`): the requests
-    /// are read at once, and so are their targets' sponsors; each policy and each package's
+    /// are read at once, and so are their targets and the targets' sponsors; each policy and each package's
     /// roles once for the batch. Each request that is due for delivery is delivered in one
     /// transaction with the batch's job completions (one commit for the batch rather than two
     /// per request, DESIGN section 7), its rows written set-wise with the others'; every other
@@ -99,8 +99,16 @@ impl Entitlement {
         let mut targets: Vec<String> = requests.values().map(|r| r.target_id.clone()).collect();
         targets.sort_unstable();
         targets.dedup();
+        let subjects = self
+            .store
+            .principal_subjects(&targets)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
         let mut cache = StepCache {
             sponsors: Some(self.sponsors_by_target(&targets).await?),
+            subjects: Some(subjects),
             ..StepCache::default()
         };
         let mut plans = Vec::with_capacity(jobs.len());
@@ -165,7 +173,10 @@ impl Entitlement {
             },
             None => None,
         };
-        let target = self.subject(&request.target_id).await?;
+        let target = match &cache.subjects {
+            Some(subjects) => subjects.get(&request.target_id).cloned(),
+            None => self.subject(&request.target_id).await?,
+        };
         let decision = lifecycle::decide(
             &request,
             policy.as_ref(),
@@ -368,6 +379,8 @@ pub(super) struct StepCache {
     policies: HashMap<String, Option<AssignmentPolicy>>,
     /// Each target's human sponsors, read for the whole batch; `None`: read per request.
     sponsors: Option<HashMap<String, Vec<Recipient>>>,
+    /// The targets as subjects, read for the whole batch; `None`: read per request.
+    subjects: Option<HashMap<String, Subject>>,
 }
 
 /// A request due for delivery, with everything its transaction writes read beforehand.
