@@ -1,5 +1,6 @@
 //! Set-wise writes of a batch of deliveries (the `processRequest` jobs of one pass, issue 20
-//! part Q): the assignments, the requests' new states and the jobs they queue, each as one
+//! part Q): the group memberships granted, the assignments, the requests' new states and the
+//! jobs they queue, each as one
 //! statement for the whole batch instead of one per request, with the rows bound as one JSON
 //! value (`batch::json_rows_select`, as the storm's writes do).
 
@@ -115,6 +116,42 @@ pub(crate) async fn enqueue_jobs(
         "INSERT INTO jobs (id, kind, subject_id, due_at, scheduled_at, dedupe_key) \
          SELECT v.c0, v.c1, v.c2, v.c3, v.c3, v.c4 FROM ({}) AS v WHERE true \
          ON CONFLICT (dedupe_key) DO NOTHING",
+        json_rows_select(backend, &kinds)
+    );
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(json_rows(chunk)?)
+            .execute(&mut **tx)
+            .await
+            .store()?;
+    }
+    Ok(())
+}
+
+/// Adds the memberships `(group, member, holder, ends_at)`, each unless that holder holds it
+/// already.
+pub(crate) async fn add_group_members(
+    tx: &mut Tx,
+    backend: Backend,
+    memberships: &[(String, String, String, Option<time::OffsetDateTime>)],
+) -> StoreResult<()> {
+    let rows: Vec<Vec<Value>> = memberships
+        .iter()
+        .map(|(group, member, holder, ends_at)| {
+            vec![
+                Value::Text(group.clone()),
+                Value::Text(member.clone()),
+                Value::Text(holder.clone()),
+                Value::OptInt(ends_at.map(to_micros)),
+            ]
+        })
+        .collect();
+    let kinds = [false, false, false, true];
+    // `WHERE true`: SQLite would otherwise read the upsert's `ON` as a join's.
+    let sql = format!(
+        "INSERT INTO group_members (group_id, member_id, holder, ends_at) \
+         SELECT v.c0, v.c1, v.c2, v.c3 FROM ({}) AS v WHERE true \
+         ON CONFLICT (group_id, member_id, holder) DO NOTHING",
         json_rows_select(backend, &kinds)
     );
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {

@@ -434,6 +434,13 @@ impl DirectoryStoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn add_group_members(
+        &mut self,
+        memberships: &[(String, String, String, Option<OffsetDateTime>)],
+    ) -> StoreResult<()> {
+        crate::delivery_batch::add_group_members(&mut self.tx, self.backend, memberships).await
+    }
+
     async fn remove_group_member(
         &mut self,
         group_id: &str,

@@ -399,8 +399,8 @@ pub(super) struct DeliveryPlan {
     recipients: Vec<Recipient>,
 }
 
-/// Writes deliveries into `tx`: each one's grants, then for all of them at once the
-/// assignments, the requests' new states, the audit records, the events and the expiry and
+/// Writes deliveries into `tx`: each one's grants (its group memberships with the others'), then
+/// for all of them at once the assignments, the requests' new states, the audit records, the events and the expiry and
 /// notice jobs (one statement per table for the batch), then the granted callouts. `false` when
 /// a request had moved on meanwhile (the caller must then not commit: the grants written here
 /// belong to no assignment).
@@ -418,6 +418,7 @@ pub(super) async fn write_deliveries(
     let mut events = Vec::with_capacity(plans.len());
     let mut jobs = Vec::with_capacity(plans.len());
     let mut callouts = Vec::new();
+    let mut memberships = Vec::new();
     for plan in plans {
         let DeliveryPlan {
             assignment_id,
@@ -445,8 +446,16 @@ pub(super) async fn write_deliveries(
             expired_date_time: None,
             created_date_time: now,
         };
-        let report =
-            delivery::deliver_roles(tx, &roles, &target, &assignment.id, end, now, &[]).await?;
+        let report = delivery::deliver_roles_deferring_memberships(
+            tx,
+            &roles,
+            &target,
+            &assignment.id,
+            end,
+            now,
+            &mut memberships,
+        )
+        .await?;
         let (assignment_state, state) = report.outcome();
         let failures = report.failures;
         assignment.state = assignment_state;
@@ -486,6 +495,7 @@ pub(super) async fn write_deliveries(
         assignments.push(assignment);
         requests.push((delivered, request.state));
     }
+    tx.add_group_members(&memberships).await?;
     tx.insert_assignments(&assignments).await?;
     if tx.update_assignment_requests(&requests).await? != requests.len() as u64 {
         return Ok(false);
