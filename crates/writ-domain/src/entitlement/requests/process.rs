@@ -76,8 +76,8 @@ impl Entitlement {
     }
 
     /// Runs a batch of `processRequest` jobs (a lone one too, `batches_alone`): the requests
-    /// are read at once, and so are their targets and the targets' sponsors; each policy and each package's
-    /// roles once for the batch. Each request that is due for delivery is delivered in one
+    /// are read at once, and so are their targets and the targets' sponsors; each policy and
+    /// each package's roles once for the batch. Each request that is due for delivery is delivered in one
     /// transaction with the batch's job completions (one commit for the batch rather than two
     /// per request, DESIGN section 7), its rows written set-wise with the others'; every other
     /// step (approval, schedule, failure, update) runs as it would alone. An error rolls the
