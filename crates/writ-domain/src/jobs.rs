@@ -146,6 +146,13 @@ pub trait JobHandler: Send + Sync {
         turn.wait().await;
         self.handle_batch(jobs, worker, now).await
     }
+
+    /// Whether a lone job of this kind also goes through [`JobHandler::handle_batch`]: its work
+    /// and its completion then share one transaction and one commit (instead of one each), as
+    /// a request's delivery wants (issue 20, part Q). `false` unless the handler says so.
+    fn batches_alone(&self, _kind: JobKind) -> bool {
+        false
+    }
 }
 
 /// When a claimed batch may begin writing. The worker's pipeline (`writ-runtime`'s job worker)
@@ -244,7 +251,7 @@ pub async fn run_claimed_jobs(
     for (kind, group) in by_kind {
         // A batch that fails or panics runs again job by job, so that one bad job is retried or
         // parked alone and the others of the batch complete.
-        if group.len() > 1
+        if (group.len() > 1 || handler.batches_alone(kind))
             && match AssertUnwindSafe(handler.handle_batch_in_turn(
                 &group,
                 &config.worker_id,

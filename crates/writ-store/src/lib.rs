@@ -16,6 +16,7 @@ mod callers;
 mod callouts;
 mod connect;
 mod deliveries;
+mod delivery_batch;
 mod email;
 mod entitlement;
 mod error;

@@ -1209,6 +1209,10 @@ impl EntitlementStore for SqlStore {
         crate::subjects::principal_subject(&self.pool, id).await
     }
 
+    async fn principal_subjects(&self, ids: &[String]) -> StoreResult<Vec<Subject>> {
+        crate::subjects::principal_subjects(&self.pool, self.backend, ids).await
+    }
+
     async fn active_assignments_of(&self, target_id: &str) -> StoreResult<Vec<Assignment>> {
         crate::assignments::live_assignments_of(&self.pool, target_id, None).await
     }

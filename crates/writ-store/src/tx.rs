@@ -460,6 +460,13 @@ impl DirectoryStoreTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn add_group_members(
+        &mut self,
+        memberships: &[(String, String, String, Option<OffsetDateTime>)],
+    ) -> StoreResult<()> {
+        crate::delivery_batch::add_group_members(&mut self.tx, self.backend, memberships).await
+    }
+
     async fn remove_group_member(
         &mut self,
         group_id: &str,
@@ -1275,6 +1282,24 @@ impl EntitlementStoreTx for SqlTx {
         crate::assignments::insert_assignment(&mut *self.tx, assignment).await
     }
 
+    async fn insert_assignments(&mut self, assignments: &[Assignment]) -> StoreResult<()> {
+        crate::delivery_batch::insert_assignments(&mut self.tx, self.backend, assignments).await
+    }
+
+    async fn update_assignment_requests(
+        &mut self,
+        requests: &[(AssignmentRequest, RequestState)],
+    ) -> StoreResult<u64> {
+        let updated =
+            crate::delivery_batch::update_requests(&mut self.tx, self.backend, requests).await?;
+        // Which of them changed matters only when all did: otherwise the caller rolls back.
+        if updated == requests.len() as u64 {
+            self.changed_requests
+                .extend(requests.iter().map(|(r, _)| r.id.clone()));
+        }
+        Ok(updated)
+    }
+
     async fn update_assignment(
         &mut self,
         assignment: &Assignment,
@@ -1418,6 +1443,10 @@ impl JobStoreTx for SqlTx {
 
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {
         crate::jobs::enqueue(&mut *self.tx, job).await
+    }
+
+    async fn enqueue_jobs(&mut self, jobs: &[NewJob]) -> StoreResult<()> {
+        crate::delivery_batch::enqueue_jobs(&mut self.tx, self.backend, jobs).await
     }
 
     async fn claim_jobs(

@@ -54,6 +54,8 @@ mod crash_reruns;
 mod current_user;
 #[path = "api/delivery.rs"]
 mod delivery;
+#[path = "api/delivery_path.rs"]
+mod delivery_path;
 #[path = "api/directory.rs"]
 mod directory;
 #[path = "api/edges.rs"]

@@ -180,6 +180,50 @@ pub(crate) async fn deliver_roles(
     now: OffsetDateTime,
     already_held: &[HeldGrant],
 ) -> DomainResult<DeliveryReport> {
+    deliver_roles_with(tx, roles, target, holder, ends_at, now, already_held, None).await
+}
+
+/// A group membership the built-in directory grants, `(group, member, holder, ends_at)`, left
+/// to be added with a batch's others (`StoreTx::add_group_members`).
+pub(crate) type DeferredMembership = (String, String, String, Option<OffsetDateTime>);
+
+/// [`deliver_roles`] for a new assignment of a batch of deliveries: the group memberships it
+/// grants are pushed to `memberships` for the caller to add set-wise, before it records the
+/// assignments (the same transaction); every other grant is applied here as `deliver_roles`
+/// applies it.
+pub(crate) async fn deliver_roles_deferring_memberships(
+    tx: &mut dyn StoreTx,
+    roles: &[(ResourceRole, Option<CatalogResource>)],
+    target: &Subject,
+    holder: &str,
+    ends_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    memberships: &mut Vec<DeferredMembership>,
+) -> DomainResult<DeliveryReport> {
+    deliver_roles_with(
+        tx,
+        roles,
+        target,
+        holder,
+        ends_at,
+        now,
+        &[],
+        Some(memberships),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn deliver_roles_with(
+    tx: &mut dyn StoreTx,
+    roles: &[(ResourceRole, Option<CatalogResource>)],
+    target: &Subject,
+    holder: &str,
+    ends_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    already_held: &[HeldGrant],
+    mut memberships: Option<&mut Vec<DeferredMembership>>,
+) -> DomainResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
     for (role, resource) in roles {
         let Some(resource) = resource else {
@@ -207,7 +251,22 @@ pub(crate) async fn deliver_roles(
         match provider.plan(tx, &delivery).await? {
             Ok(grant) => {
                 if !already_held.contains(&grant) {
-                    provider.apply(tx, &delivery, &grant).await?;
+                    match (&grant, memberships.as_deref_mut()) {
+                        // What `BuiltInDirectory::apply` writes for it, left to the batch.
+                        (
+                            HeldGrant::GroupMember {
+                                group_id,
+                                principal_id,
+                            },
+                            Some(out),
+                        ) => out.push((
+                            group_id.clone(),
+                            principal_id.clone(),
+                            holder.to_owned(),
+                            ends_at,
+                        )),
+                        _ => provider.apply(tx, &delivery, &grant).await?,
+                    }
                     report.applied += 1;
                 }
                 report.delivered += 1;

@@ -182,6 +182,19 @@ pub trait DirectoryStoreTx: Send {
         holder: &str,
         ends_at: Option<OffsetDateTime>,
     ) -> StoreResult<bool>;
+    /// [`add_group_member`](Self::add_group_member) for several memberships (a batch of
+    /// deliveries), each `(group, member, holder, ends_at)`. The SQL store adds them in one
+    /// statement; this default, one by one.
+    async fn add_group_members(
+        &mut self,
+        memberships: &[(String, String, String, Option<OffsetDateTime>)],
+    ) -> StoreResult<()> {
+        for (group_id, member_id, holder, ends_at) in memberships {
+            self.add_group_member(group_id, member_id, holder, *ends_at)
+                .await?;
+        }
+        Ok(())
+    }
     /// Removes the membership held by `holder`; false if there was none.
     async fn remove_group_member(
         &mut self,

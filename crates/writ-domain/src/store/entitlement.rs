@@ -161,6 +161,17 @@ pub trait EntitlementStore: Send + Sync {
         &self,
         id: &str,
     ) -> StoreResult<Option<(Subject, Option<crate::model::RiskState>)>>;
+    /// [`principal_subject`](Self::principal_subject)'s subjects (without their risk states)
+    /// for many ids at once, those that exist, in no particular order: a batch of deliveries'
+    /// targets (issue 20, part Q). The SQL store reads them in one statement; this default, one
+    /// by one.
+    async fn principal_subjects(&self, ids: &[String]) -> StoreResult<Vec<Subject>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.principal_subject(id).await?.map(|(s, _)| s));
+        }
+        Ok(out)
+    }
     /// The assignments with these ids (those that exist), for a batch of jobs.
     async fn assignments_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Assignment>>;
     /// The assignments of a target that have not ended.
@@ -372,6 +383,29 @@ pub trait EntitlementStoreTx: Send {
         package_id: &str,
     ) -> StoreResult<Option<String>>;
     async fn insert_assignment(&mut self, assignment: &Assignment) -> StoreResult<()>;
+    /// Inserts several assignments (a batch of deliveries): the SQL store writes them in one
+    /// statement; this default, one by one.
+    async fn insert_assignments(&mut self, assignments: &[Assignment]) -> StoreResult<()> {
+        for assignment in assignments {
+            self.insert_assignment(assignment).await?;
+        }
+        Ok(())
+    }
+    /// [`update_assignment_request`](Self::update_assignment_request) for several requests,
+    /// each stored only if it is still in its `expected` state; returns how many were. The SQL
+    /// store writes them in one statement; this default, one by one.
+    async fn update_assignment_requests(
+        &mut self,
+        requests: &[(AssignmentRequest, RequestState)],
+    ) -> StoreResult<u64> {
+        let mut updated = 0;
+        for (request, expected) in requests {
+            if self.update_assignment_request(request, *expected).await? {
+                updated += 1;
+            }
+        }
+        Ok(updated)
+    }
     /// Stores the assignment's new version if the stored one still has `expected`'s state and
     /// end (an extension moves the end without changing the state, so an expiry read before it
     /// must not pass); `false` when another transaction changed it first.

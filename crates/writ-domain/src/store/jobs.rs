@@ -35,6 +35,14 @@ pub trait JobStoreTx: Send {
     async fn complete_jobs(&mut self, ids: &[String], worker: &str) -> StoreResult<u64>;
     /// Writes a job unless one with the same dedupe key is queued; `false` when it was.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;
+    /// [`enqueue_job`](Self::enqueue_job) for several jobs (a batch of deliveries' expiries and
+    /// notices): the SQL store writes them in one statement; this default, one by one.
+    async fn enqueue_jobs(&mut self, jobs: &[NewJob]) -> StoreResult<()> {
+        for job in jobs {
+            self.enqueue_job(job).await?;
+        }
+        Ok(())
+    }
     /// Leases up to `limit` jobs due at `now` that are neither parked nor leased by a live
     /// lease, to `worker` until `lease_until`, counting the attempt. Jobs another transaction
     /// is claiming are skipped, not waited for.

@@ -130,7 +130,19 @@ impl Entitlement {
         requestor_id: &str,
         requestor_kind: PrincipalKind,
     ) -> DomainResult<Vec<Recipient>> {
-        let mut recipients = self.sponsor_recipients(target_id).await?;
+        let sponsors = self.sponsor_recipients(target_id).await?;
+        self.with_requestor(sponsors, requestor_id, requestor_kind)
+            .await
+    }
+
+    /// A request's recipients from its target's sponsors (read already, for a batch of
+    /// requests at once): the requestor joins them unless it is one.
+    pub(super) async fn with_requestor(
+        &self,
+        mut recipients: Vec<Recipient>,
+        requestor_id: &str,
+        requestor_kind: PrincipalKind,
+    ) -> DomainResult<Vec<Recipient>> {
         if recipients.iter().any(|r| r.id == requestor_id) {
             return Ok(recipients);
         }

@@ -17,9 +17,9 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::new_object_id;
 use crate::jobs::JobHandler;
 use crate::model::{
-    Actor, Assignment, AssignmentRequest, AssignmentState, AssignmentStatus, Callout, CalloutStage,
-    ClaimedJob, JobKind, NewJob, OutboxEvent, Recipient, RequestState, ResourceRole, Subject,
-    status_of,
+    Actor, Assignment, AssignmentPolicy, AssignmentRequest, AssignmentState, AssignmentStatus,
+    Callout, CalloutStage, ClaimedJob, JobKind, NewJob, OutboxEvent, Recipient, RequestState,
+    ResourceRole, Subject, status_of,
 };
 use crate::store::StoreTx;
 
@@ -58,43 +58,75 @@ impl Entitlement {
         request_id: &str,
         now: OffsetDateTime,
     ) -> DomainResult<()> {
-        let Some(plan) = self.next_step(request_id, now, &mut HashMap::new()).await? else {
+        let Some(request) = self.store.assignment_request(request_id).await? else {
+            return Ok(());
+        };
+        let Some(plan) = self
+            .next_step(request, now, &mut StepCache::default())
+            .await?
+        else {
             return Ok(());
         };
         let mut tx = self.store.begin().await?;
-        if write_delivery(tx.as_mut(), plan, now).await? {
+        if write_deliveries(tx.as_mut(), vec![plan], now).await? {
             tx.commit().await?;
         }
         // Otherwise another worker finished it first; the grants are dropped with the rollback.
         Ok(())
     }
 
-    /// Runs a batch of `processRequest` jobs: each request that is due for delivery is
-    /// delivered in one transaction with the batch's job completions (one commit for the batch
-    /// rather than two per request, DESIGN section 7); every other step (approval, schedule,
-    /// failure, update) runs as it would alone. An error rolls the deliveries back, and the jobs
-    /// then run one by one, each reading afresh.
+    /// Runs a batch of `processRequest` jobs (a lone one too, `batches_alone`): the requests
+    /// are read at once, and so are their targets and the targets' sponsors; each policy and
+    /// each package's roles once for the batch. Each request that is due for delivery is delivered in one
+    /// transaction with the batch's job completions (one commit for the batch rather than two
+    /// per request, DESIGN section 7), its rows written set-wise with the others'; every other
+    /// step (approval, schedule, failure, update) runs as it would alone. An error rolls the
+    /// deliveries back, and the jobs then run one by one, each reading afresh.
     pub(in crate::entitlement) async fn process_request_batch(
         &self,
         jobs: &[ClaimedJob],
         worker: &str,
         now: OffsetDateTime,
     ) -> DomainResult<()> {
-        let mut roles = HashMap::new();
+        let ids: Vec<String> = jobs.iter().map(|j| j.subject_id.clone()).collect();
+        let mut requests: HashMap<String, AssignmentRequest> = self
+            .store
+            .assignment_requests_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let mut targets: Vec<String> = requests.values().map(|r| r.target_id.clone()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        let subjects = self
+            .store
+            .principal_subjects(&targets)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        let mut cache = StepCache {
+            sponsors: Some(self.sponsors_by_target(&targets).await?),
+            subjects: Some(subjects),
+            ..StepCache::default()
+        };
         let mut plans = Vec::with_capacity(jobs.len());
         for job in jobs {
-            if let Some(plan) = self.next_step(&job.subject_id, now, &mut roles).await? {
+            // A second job of the batch for the same request finds it taken by the first.
+            let Some(request) = requests.remove(&job.subject_id) else {
+                continue;
+            };
+            if let Some(plan) = self.next_step(request, now, &mut cache).await? {
                 plans.push(plan);
             }
         }
         let job_ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
         let mut tx = self.store.begin().await?;
-        for plan in plans {
-            if !write_delivery(tx.as_mut(), plan, now).await? {
-                return Err(DomainError::Conflict(
-                    "a request of the batch was processed by another worker".into(),
-                ));
-            }
+        if !write_deliveries(tx.as_mut(), plans, now).await? {
+            return Err(DomainError::Conflict(
+                "a request of the batch was processed by another worker".into(),
+            ));
         }
         if tx.complete_jobs(&job_ids, worker).await? != job_ids.len() as u64 {
             return Err(DomainError::Conflict(
@@ -104,26 +136,47 @@ impl Entitlement {
         Ok(tx.commit().await?)
     }
 
+    /// Each target's human sponsors as [`sponsor_recipients`](Self::sponsor_recipients) reads
+    /// them, for many targets in one read.
+    async fn sponsors_by_target(
+        &self,
+        targets: &[String],
+    ) -> DomainResult<HashMap<String, Vec<Recipient>>> {
+        let mut out: HashMap<String, Vec<Recipient>> = HashMap::new();
+        if targets.is_empty() {
+            return Ok(out);
+        }
+        let now = self.clock.now();
+        for (target, recipient) in self.store.human_sponsors_of(targets, now).await? {
+            out.entry(target).or_default().push(recipient);
+        }
+        Ok(out)
+    }
+
     /// Takes a `processRequest` job's step when it is anything but a delivery (approval,
     /// schedule, update, reprocess, failure: each writes its own transaction), and returns the
-    /// delivery to write otherwise. `roles` caches each package's roles across a batch.
+    /// delivery to write otherwise. `cache` holds what a batch reads once for all its requests.
     pub(super) async fn next_step(
         &self,
-        request_id: &str,
+        request: AssignmentRequest,
         now: OffsetDateTime,
-        roles: &mut HashMap<
-            String,
-            Vec<(ResourceRole, Option<crate::entitlement::CatalogResource>)>,
-        >,
+        cache: &mut StepCache,
     ) -> DomainResult<Option<DeliveryPlan>> {
-        let Some(request) = self.store.assignment_request(request_id).await? else {
-            return Ok(None);
-        };
         let policy = match &request.policy_id {
-            Some(id) => self.store.assignment_policy(id).await?,
+            Some(id) => match cache.policies.get(id) {
+                Some(policy) => policy.clone(),
+                None => {
+                    let policy = self.store.assignment_policy(id).await?;
+                    cache.policies.insert(id.clone(), policy.clone());
+                    policy
+                }
+            },
             None => None,
         };
-        let target = self.subject(&request.target_id).await?;
+        let target = match &cache.subjects {
+            Some(subjects) => subjects.get(&request.target_id).cloned(),
+            None => self.subject(&request.target_id).await?,
+        };
         let decision = lifecycle::decide(
             &request,
             policy.as_ref(),
@@ -176,17 +229,27 @@ impl Entitlement {
         let Some(target) = target else {
             return Ok(None);
         };
-        let roles = match roles.get(&request.access_package_id) {
+        let roles = match cache.roles.get(&request.access_package_id) {
             Some(roles) => roles.clone(),
             None => {
                 let found = self.roles_to_deliver(&request.access_package_id).await?;
-                roles.insert(request.access_package_id.clone(), found.clone());
+                cache
+                    .roles
+                    .insert(request.access_package_id.clone(), found.clone());
                 found
             }
         };
-        let recipients = self
-            .request_recipients(&target.id, &request.requestor_id, request.requestor_kind)
-            .await?;
+        let recipients = match &cache.sponsors {
+            Some(sponsors) => {
+                let sponsors = sponsors.get(&target.id).cloned().unwrap_or_default();
+                self.with_requestor(sponsors, &request.requestor_id, request.requestor_kind)
+                    .await?
+            }
+            None => {
+                self.request_recipients(&target.id, &request.requestor_id, request.requestor_kind)
+                    .await?
+            }
+        };
 
         let assignment_id = new_object_id();
         let notices = crate::entitlement::notices::notice_jobs(
@@ -307,6 +370,19 @@ impl Entitlement {
     }
 }
 
+/// What a batch of `processRequest` jobs reads once for all its requests.
+#[derive(Default)]
+pub(super) struct StepCache {
+    /// Each package's roles, with their resources.
+    roles: HashMap<String, Vec<(ResourceRole, Option<crate::entitlement::CatalogResource>)>>,
+    /// Each policy by id (`None`: it no longer exists).
+    policies: HashMap<String, Option<AssignmentPolicy>>,
+    /// Each target's human sponsors, read for the whole batch; `None`: read per request.
+    sponsors: Option<HashMap<String, Vec<Recipient>>>,
+    /// The targets as subjects, read for the whole batch; `None`: read per request.
+    subjects: Option<HashMap<String, Subject>>,
+}
+
 /// A request due for delivery, with everything its transaction writes read beforehand.
 pub(super) struct DeliveryPlan {
     assignment_id: String,
@@ -323,88 +399,112 @@ pub(super) struct DeliveryPlan {
     recipients: Vec<Recipient>,
 }
 
-/// Writes a delivery into `tx`: the assignment, its grants, the request's new state, the audit
-/// record, the event and the expiry job. `false` when the request had moved on meanwhile (the
-/// caller must then not commit: the grants written here belong to no assignment).
-pub(super) async fn write_delivery(
+/// Writes deliveries into `tx`: each one's grants (its group memberships with the others'), then
+/// for all of them at once the assignments, the requests' new states, the audit records, the events and the expiry and
+/// notice jobs (one statement per table for the batch), then the granted callouts. `false` when
+/// a request had moved on meanwhile (the caller must then not commit: the grants written here
+/// belong to no assignment).
+pub(super) async fn write_deliveries(
     tx: &mut dyn StoreTx,
-    plan: DeliveryPlan,
+    plans: Vec<DeliveryPlan>,
     now: OffsetDateTime,
 ) -> DomainResult<bool> {
-    let DeliveryPlan {
-        assignment_id,
-        notices,
-        granted_callout,
-        request,
-        policy_id,
-        start,
-        end,
-        roles,
-        target,
-        recipients,
-    } = plan;
-    let mut assignment = Assignment {
-        id: assignment_id,
-        state: AssignmentState::Delivering,
-        status: AssignmentStatus::Delivering.as_str().into(),
-        catalog_id: request.catalog_id.clone(),
-        access_package_id: request.access_package_id.clone(),
-        policy_id,
-        target_id: target.id.clone(),
-        target_kind: target.kind,
-        start_date_time: start,
-        end_date_time: end,
-        expired_date_time: None,
-        created_date_time: now,
-    };
-    let report =
-        delivery::deliver_roles(tx, &roles, &target, &assignment.id, end, now, &[]).await?;
-    let (assignment_state, state) = report.outcome();
-    let failures = report.failures;
-    assignment.state = assignment_state;
-    assignment.status = status_of(state).into();
-    tx.insert_assignment(&assignment).await?;
-    let mut delivered = request.moved_to(state, now);
-    delivered.assignment_id = Some(assignment.id.clone());
-    if !tx
-        .update_assignment_request(&delivered, request.state)
-        .await?
-    {
+    if plans.is_empty() {
+        return Ok(true);
+    }
+    let mut assignments = Vec::with_capacity(plans.len());
+    let mut requests = Vec::with_capacity(plans.len());
+    let mut records = Vec::with_capacity(plans.len());
+    let mut events = Vec::with_capacity(plans.len());
+    let mut jobs = Vec::with_capacity(plans.len());
+    let mut callouts = Vec::new();
+    let mut memberships = Vec::new();
+    for plan in plans {
+        let DeliveryPlan {
+            assignment_id,
+            notices,
+            granted_callout,
+            request,
+            policy_id,
+            start,
+            end,
+            roles,
+            target,
+            recipients,
+        } = plan;
+        let mut assignment = Assignment {
+            id: assignment_id,
+            state: AssignmentState::Delivering,
+            status: AssignmentStatus::Delivering.as_str().into(),
+            catalog_id: request.catalog_id.clone(),
+            access_package_id: request.access_package_id.clone(),
+            policy_id,
+            target_id: target.id.clone(),
+            target_kind: target.kind,
+            start_date_time: start,
+            end_date_time: end,
+            expired_date_time: None,
+            created_date_time: now,
+        };
+        let report = delivery::deliver_roles_deferring_memberships(
+            tx,
+            &roles,
+            &target,
+            &assignment.id,
+            end,
+            now,
+            &mut memberships,
+        )
+        .await?;
+        let (assignment_state, state) = report.outcome();
+        let failures = report.failures;
+        assignment.state = assignment_state;
+        assignment.status = status_of(state).into();
+        let mut delivered = request.moved_to(state, now);
+        delivered.assignment_id = Some(assignment.id.clone());
+        let mut record = request_audit(
+            Actor::system(),
+            None,
+            now,
+            "Fulfill access package assignment request",
+            &delivered,
+            &target.display_name,
+        )
+        .detail("assignmentId", assignment.id.clone());
+        if !failures.is_empty() {
+            record = record.detail("deliveryFailures", failures.join("; "));
+        }
+        records.push(record);
+        events.push(OutboxEvent::new(
+            if failures.is_empty() {
+                "assignment.delivered"
+            } else {
+                "delivery.failed"
+            },
+            now,
+            assignment_event_data(&assignment, Some(&delivered.id)),
+            recipients,
+        ));
+        if let Some(end) = end {
+            jobs.push(NewJob::new(JobKind::ExpireAssignment, &assignment.id, end));
+        }
+        jobs.extend(notices);
+        if state != RequestState::DeliveryFailed {
+            callouts.push(granted_callout);
+        }
+        assignments.push(assignment);
+        requests.push((delivered, request.state));
+    }
+    tx.add_group_members(&memberships).await?;
+    tx.insert_assignments(&assignments).await?;
+    if tx.update_assignment_requests(&requests).await? != requests.len() as u64 {
         return Ok(false);
     }
-    let mut record = request_audit(
-        Actor::system(),
-        None,
-        now,
-        "Fulfill access package assignment request",
-        &delivered,
-        &target.display_name,
-    )
-    .detail("assignmentId", assignment.id.clone());
-    if !failures.is_empty() {
-        record = record.detail("deliveryFailures", failures.join("; "));
-    }
-    tx.append_audit(&record).await?;
-    tx.enqueue_event(&OutboxEvent::new(
-        if failures.is_empty() {
-            "assignment.delivered"
-        } else {
-            "delivery.failed"
-        },
-        now,
-        assignment_event_data(&assignment, Some(&delivered.id)),
-        recipients,
-    ))
-    .await?;
-    if let Some(end) = end {
-        tx.enqueue_job(&NewJob::new(JobKind::ExpireAssignment, &assignment.id, end))
-            .await?;
-    }
-    for notice in &notices {
-        tx.enqueue_job(notice).await?;
-    }
-    if state != RequestState::DeliveryFailed {
-        records::write_callout(tx, granted_callout.as_ref()).await?;
+    tx.append_audits(&records).await?;
+    tx.enqueue_events(&events).await?;
+    tx.enqueue_jobs(&jobs).await?;
+    for callout in &callouts {
+        records::write_callout(tx, callout.as_ref()).await?;
     }
     Ok(true)
 }
@@ -448,5 +548,10 @@ impl JobHandler for Entitlement {
         }
         turn.wait().await;
         self.handle_batch(jobs, worker, now).await
+    }
+
+    /// A lone `processRequest` job is delivered with its completion in one transaction too.
+    fn batches_alone(&self, kind: JobKind) -> bool {
+        kind == JobKind::ProcessRequest
     }
 }
