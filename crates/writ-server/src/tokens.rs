@@ -123,6 +123,45 @@ pub struct TokenService {
     audience: String,
     tenant_id: String,
     lifetime: Duration,
+    /// Tokens whose signature, issuer and audience were verified, by the SHA-256 of their bytes.
+    verified: VerifiedTokens,
+}
+
+/// How many verified tokens are remembered at most (a few MiB at most).
+const VERIFIED_TOKENS: usize = 16_384;
+
+/// The claims of tokens whose signature, issuer and audience have been verified, keyed by the
+/// SHA-256 of the token's exact bytes. An ES256 verification was ~14 % of the CPU of an
+/// authenticated request at 5,000/s (`docs/benchmarks.md`), and a client sends one token many
+/// times. What is remembered cannot change while this service lives (its key, issuer and
+/// audience are fixed), so a hit is what verifying again would find; the checks against `now`
+/// (expiry, not-before) and the tenant run on every call. A principal disabled or confirmed
+/// compromised since is refused where every request reads its caller, not here.
+#[derive(Default)]
+struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<[u8; 32], Claims>>);
+
+impl VerifiedTokens {
+    fn key(token: &str) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+        key
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Claims> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    /// Remembers `claims`; when full, forgets the tokens expired at `now`, or else all of them.
+    fn put(&self, key: [u8; 32], claims: &Claims, now: i64) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if map.len() >= VERIFIED_TOKENS {
+            map.retain(|_, kept| kept.exp > now);
+            if map.len() >= VERIFIED_TOKENS {
+                map.clear();
+            }
+        }
+        map.insert(key, claims.clone());
+    }
 }
 
 impl std::fmt::Debug for TokenService {
@@ -170,6 +209,7 @@ impl TokenService {
             audience: public_url.to_owned(),
             tenant_id: tenant_id.to_owned(),
             lifetime,
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -271,18 +311,25 @@ impl TokenService {
 
     /// Checks signature, issuer, audience, tenant and lifetime against `now`.
     pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_audience(&[&self.audience]);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        // Expiry is checked below against the injected clock, not the wall clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
-        let claims = data.claims;
-        const LEEWAY_SECS: i64 = 30;
         let now = now.unix_timestamp();
+        let key = VerifiedTokens::key(token);
+        let claims = match self.verified.get(&key) {
+            Some(claims) => claims,
+            None => {
+                let mut validation = Validation::new(Algorithm::ES256);
+                validation.set_audience(&[&self.audience]);
+                validation.set_issuer(&[&self.issuer]);
+                validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+                // Expiry is checked below against the injected clock, not the wall clock.
+                validation.validate_exp = false;
+                validation.validate_nbf = false;
+                let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+                    .map_err(|e| TokenError::Invalid(e.to_string()))?;
+                self.verified.put(key, &data.claims, now);
+                data.claims
+            }
+        };
+        const LEEWAY_SECS: i64 = 30;
         // Saturating: the claims are numbers from the token, whatever they are.
         if claims.exp.saturating_add(LEEWAY_SECS) <= now {
             return Err(TokenError::Expired);
@@ -296,5 +343,103 @@ impl TokenService {
             ));
         }
         Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "8d6f0d8e-4c1a-4d0e-9a57-3f6d1c2b7e10";
+
+    fn new_service() -> TokenService {
+        let pkcs8 = STANDARD.decode(generate_signing_key().unwrap()).unwrap();
+        TokenService::new(&pkcs8, "https://writ.example", TENANT, Duration::hours(1)).unwrap()
+    }
+
+    fn claims(service: &TokenService, issued: i64, uti: &str) -> Claims {
+        Claims {
+            aud: service.audience().to_owned(),
+            iss: service.issuer().to_owned(),
+            sub: "agent".into(),
+            oid: "agent".into(),
+            tid: TENANT.into(),
+            iat: issued,
+            nbf: issued,
+            exp: issued + 3_600,
+            idtyp: "app".into(),
+            azp: "client".into(),
+            appid: "client".into(),
+            ver: "2.0".into(),
+            uti: uti.into(),
+            upn: None,
+            preferred_username: None,
+            name: None,
+            wids: Vec::new(),
+            roles: Vec::new(),
+            scp: None,
+        }
+    }
+
+    fn at(unix: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(unix).unwrap()
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_against_the_clock() {
+        let service = new_service();
+        let issued = 1_800_000_000;
+        let token = service.sign(&claims(&service, issued, "one")).unwrap();
+        let first = service.verify(&token, at(issued + 10)).unwrap();
+        // The second verification is answered from memory, with the same claims.
+        assert_eq!(service.verify(&token, at(issued + 20)).unwrap(), first);
+        assert_eq!(service.verified.0.lock().unwrap().len(), 1);
+        // Remembered or not, an expired token is refused, and one not yet valid too.
+        assert!(matches!(
+            service.verify(&token, at(issued + 3_600 + 31)),
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            service.verify(&token, at(issued - 31)),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_changed_token_is_verified_not_remembered() {
+        let service = new_service();
+        let issued = 1_800_000_000;
+        let token = service.sign(&claims(&service, issued, "one")).unwrap();
+        service.verify(&token, at(issued)).unwrap();
+        // The same claims under a forged signature: other bytes, so verified, and refused.
+        let (unsigned, _) = token.rsplit_once('.').unwrap();
+        let forged = format!("{unsigned}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+        assert!(matches!(
+            service.verify(&forged, at(issued)),
+            Err(TokenError::Invalid(_))
+        ));
+        // Another service's token (another key) is refused even with this service's claims.
+        let other = new_service();
+        let foreign = other.sign(&claims(&service, issued, "one")).unwrap();
+        assert!(service.verify(&foreign, at(issued)).is_err());
+        assert_eq!(service.verified.0.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn memory_of_verified_tokens_is_bounded() {
+        let service = new_service();
+        let issued = 1_800_000_000;
+        let expired = claims(&service, issued - 7_200, "old");
+        service.verified.put([1; 32], &expired, issued);
+        for n in 0..VERIFIED_TOKENS {
+            let mut key = [0u8; 32];
+            key[..8].copy_from_slice(&(n as u64 + 10).to_be_bytes());
+            service
+                .verified
+                .put(key, &claims(&service, issued, "live"), issued);
+        }
+        let map = service.verified.0.lock().unwrap();
+        assert!(map.len() <= VERIFIED_TOKENS, "{}", map.len());
+        assert!(!map.contains_key(&[1; 32]), "the expired token went first");
     }
 }
