@@ -6,31 +6,18 @@
 //! `Expired`, and a late decision is `409`.
 
 use axum::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::Duration;
 use writ_domain::clock::Clock;
 use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, fleet, user_url};
-use crate::harness::{TestApp, app};
+use crate::harness::{TestApp, app, id, post};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const APPROVALS: &str =
     "/v1.0/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let reply = app.send(Method::POST, path, token, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
-    reply.body
-}
 
 /// Runs every job due at the clock's instant.
 async fn run_jobs(app: &TestApp) -> u32 {

@@ -23,7 +23,7 @@ use writ_runtime::outbound::{OutboundClient, OutboundPolicy, OutboundTimeouts};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
-use crate::harness::{TestApp, app};
+use crate::harness::{TestApp, app, id, post};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -82,19 +82,6 @@ impl Extension {
             })
             .collect()
     }
-}
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let reply = app.send(Method::POST, path, token, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
-    reply.body
 }
 
 fn sender(app: &TestApp, allow: &[&str]) -> HttpCalloutSender {

@@ -8,30 +8,17 @@
 use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use writ_domain::clock::Clock;
 use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{Fleet, agent_token, fleet, user_url};
-use crate::harness::{PUBLIC_URL, TestApp, app};
+use crate::harness::{PUBLIC_URL, TestApp, app, id, post};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const APPROVALS: &str =
     "/v1.0/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let reply = app.send(Method::POST, path, token, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
-    reply.body
-}
 
 async fn link(app: &TestApp, method: Method, path: &str, object: &str) {
     let reply = app

@@ -6,14 +6,14 @@
 //! or a write per request where one per batch does — cannot go unnoticed; and what the delivery leaves is what it left before: the
 //! assignment delivered, the membership, the request `delivered` with its audit record and event.
 
-use axum::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use serde_json::json;
 use writ_domain::clock::Clock;
 use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
-use crate::harness::{TestApp, app};
+use crate::harness::{TestApp, app, id, post};
 use crate::statements::Statements;
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
@@ -29,19 +29,6 @@ const BATCH_STATEMENTS: usize = 19;
 
 /// How many requests the batched count delivers in one pass.
 const BATCH: usize = 4;
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let reply = app.send(Method::POST, path, token, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
-    reply.body
-}
 
 /// Agents each allowed to request, for itself and without approval, a package granting the
 /// membership of a group.

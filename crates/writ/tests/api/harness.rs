@@ -122,6 +122,21 @@ pub async fn call(router: &Router, request: Request<Body>) -> Reply {
 }
 
 /// The claims of a JWT, read without checking anything.
+/// The `id` of an object the API answered with.
+pub fn id(body: &Value) -> String {
+    body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {body}"))
+        .to_owned()
+}
+
+/// Posts `body` to `path` as `token`, asserts `201 Created` and returns the new object.
+pub async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let reply = app.send(Method::POST, path, token, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
+    reply.body
+}
+
 pub fn claims_of(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();

@@ -12,20 +12,13 @@ use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
 use crate::assignments::run_jobs;
-use crate::harness::{PASSWORD, PUBLIC_URL, Reply, TestApp, app, nickname};
+use crate::harness::{PASSWORD, PUBLIC_URL, Reply, TestApp, app, id, nickname};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const APPROVALS: &str =
     "/v1.0/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
 const METADATA: &str = "/.well-known/oauth-protected-resource/mcp";
 const MISSING: &str = "0190f0f0-0000-7000-8000-000000000000";
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
 
 /// Posts `body` (raw text) to `/mcp` with `token` and the headers a streamable HTTP client sends.
 async fn post_raw(

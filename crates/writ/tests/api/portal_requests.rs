@@ -15,18 +15,11 @@ use writ_store::Backend;
 use crate::agents::{create_agent, fleet};
 use crate::assignments::run_jobs;
 use crate::browser_sign_in::{Browser, enc};
-use crate::harness::{PASSWORD, PUBLIC_URL, TestApp, app, nickname};
+use crate::harness::{PASSWORD, PUBLIC_URL, TestApp, app, id, nickname};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const APPROVALS: &str =
     "/v1.0/identityGovernance/entitlementManagement/accessPackageAssignmentApprovals";
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
 
 async fn token(app: &TestApp, name: &str) -> String {
     let reply = app

@@ -11,7 +11,7 @@ use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
-use crate::harness::{PUBLIC_URL, Reply, TestApp, app};
+use crate::harness::{PUBLIC_URL, Reply, TestApp, app, id, post};
 use crate::statements::Statements;
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
@@ -19,19 +19,6 @@ const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 /// The most statements one `userAdd` by an agent may run on PostgreSQL (listed in
 /// `docs/benchmarks.md`, "Issue 20 — the request path").
 const USER_ADD_STATEMENTS: usize = 12;
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let reply = app.send(Method::POST, path, token, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
-    reply.body
-}
 
 /// A package in `catalog` with a policy that lets agents request it for themselves without
 /// approval.

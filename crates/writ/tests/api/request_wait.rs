@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use writ_domain::clock::Clock;
 use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{Fleet, agent_token, create_agent, fleet};
-use crate::harness::{Reply, TestApp, app, call};
+use crate::harness::{Reply, TestApp, app, call, id, post};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const APPROVALS: &str =
@@ -31,19 +31,6 @@ struct Scene {
     sponsor_token: String,
     request: String,
     stage: String,
-}
-
-fn id(body: &Value) -> String {
-    body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_owned()
-}
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let reply = app.send(Method::POST, path, token, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
-    reply.body
 }
 
 async fn run_jobs(app: &TestApp) -> u32 {
