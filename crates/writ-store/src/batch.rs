@@ -131,14 +131,27 @@ pub(crate) async fn insert_rows(
     }
     let kinds: Vec<bool> = first.iter().map(Value::is_int).collect();
     let sql = format!("{head} {}", json_rows_select(backend, &kinds));
+    execute_over_rows(tx, &sql, &rows).await?;
+    Ok(())
+}
+
+/// Runs `sql`, whose one parameter is a [`json_rows`] array read by a [`json_rows_select`], over
+/// `rows` in chunks of at most [`ROWS_PER_INSERT`]; returns the rows it affected.
+pub(crate) async fn execute_over_rows(
+    tx: &mut Tx,
+    sql: &str,
+    rows: &[Vec<Value>],
+) -> StoreResult<u64> {
+    let mut affected = 0;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        affected += sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .bind(json_rows(chunk)?)
             .execute(&mut **tx)
             .await
-            .store()?;
+            .store()?
+            .rows_affected();
     }
-    Ok(())
+    Ok(affected)
 }
 
 /// Records the listed assignments that have not ended and are due at `now` as expired at their

@@ -10,14 +10,10 @@ use writ_domain::entitlement::{Assignment, AssignmentRequest, RequestState};
 use writ_domain::jobs::NewJob;
 use writ_domain::store::StoreResult;
 
-use crate::batch::{Value, insert_rows, json_rows, json_rows_select};
+use crate::batch::{Value, execute_over_rows, insert_rows, json_rows_select};
 use crate::connect::Backend;
-use crate::error::ResultExt;
 
 type Tx = Transaction<'static, Any>;
-
-/// Rows per statement at most, as `batch.rs` bounds its inserts (a claim is at most 1,000).
-const ROWS_PER_STATEMENT: usize = 5_000;
 
 pub(crate) async fn insert_assignments(
     tx: &mut Tx,
@@ -80,16 +76,7 @@ pub(crate) async fn update_requests(
          completed_at = v.c4 FROM ({}) AS v WHERE t.id = v.c0 AND t.state = v.c5",
         json_rows_select(backend, &kinds)
     );
-    let mut updated = 0;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        updated += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(json_rows(chunk)?)
-            .execute(&mut **tx)
-            .await
-            .store()?
-            .rows_affected();
-    }
-    Ok(updated)
+    execute_over_rows(tx, &sql, &rows).await
 }
 
 /// Queues the jobs, each unless one with its dedupe key is queued already.
@@ -118,13 +105,7 @@ pub(crate) async fn enqueue_jobs(
          ON CONFLICT (dedupe_key) DO NOTHING",
         json_rows_select(backend, &kinds)
     );
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(json_rows(chunk)?)
-            .execute(&mut **tx)
-            .await
-            .store()?;
-    }
+    execute_over_rows(tx, &sql, &rows).await?;
     Ok(())
 }
 
@@ -154,12 +135,6 @@ pub(crate) async fn add_group_members(
          ON CONFLICT (group_id, member_id, holder) DO NOTHING",
         json_rows_select(backend, &kinds)
     );
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(json_rows(chunk)?)
-            .execute(&mut **tx)
-            .await
-            .store()?;
-    }
+    execute_over_rows(tx, &sql, &rows).await?;
     Ok(())
 }
