@@ -122,6 +122,13 @@ pub async fn call(router: &Router, request: Request<Body>) -> Reply {
 }
 
 /// The claims of a JWT, read without checking anything.
+/// What [`TestApp::admin_assigns_membership`] made: the ids of the group, its package and policy.
+pub struct AssignedMembership {
+    pub group: String,
+    pub package: String,
+    pub policy: String,
+}
+
 /// The `id` of an object the API answered with.
 pub fn id(body: &Value) -> String {
     body["id"]
@@ -412,6 +419,56 @@ impl TestApp {
         )
         .await;
         package
+    }
+
+    /// A new secret of the service principal `id`, added by the administrator; its text.
+    pub async fn add_secret(&self, id: &str) -> String {
+        let secret = self
+            .send(
+                Method::POST,
+                &format!("/v1.0/servicePrincipals/{id}/addPassword"),
+                &self.admin,
+                serde_json::json!({"passwordCredential": {"displayName": "agent key"}}),
+            )
+            .await;
+        assert_eq!(secret.status, StatusCode::OK, "{}", secret.body);
+        secret.body["secretText"].as_str().unwrap().to_owned()
+    }
+
+    /// A new group and a package of its membership in a new catalog (`label` names both), with
+    /// an administrators-only policy, and an `adminAdd` of it for `target` accepted (its
+    /// delivery is left to the caller's job run).
+    pub async fn admin_assigns_membership(&self, target: &str, label: &str) -> AssignedMembership {
+        let group = self.create_group(&format!("{label} on call")).await;
+        let catalog = self
+            .created(
+                &self.admin,
+                &format!("{EM}/catalogs"),
+                serde_json::json!({"displayName": label}),
+            )
+            .await;
+        self.onboard_group(&self.admin, &catalog, &group).await;
+        let package = self
+            .member_package(&self.admin, &catalog, &group, "On call")
+            .await;
+        let policy = self.admin_policy(&self.admin, &package).await;
+        let request = self
+            .send(
+                Method::POST,
+                &format!("{EM}/assignmentRequests"),
+                &self.admin,
+                serde_json::json!({
+                    "requestType": "adminAdd",
+                    "assignment": {"targetId": target, "assignmentPolicyId": policy, "accessPackageId": package},
+                }),
+            )
+            .await;
+        assert_eq!(request.status, StatusCode::CREATED, "{}", request.body);
+        AssignedMembership {
+            group,
+            package,
+            policy,
+        }
     }
 
     /// An administrators-only policy on `package` (any target, a day), made by `token`; its id.

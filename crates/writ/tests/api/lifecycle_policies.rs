@@ -123,31 +123,7 @@ async fn days_later(app: &mut TestApp, days: i64) {
 
 /// A group and a package of its membership, assigned (delivered) to the agent.
 async fn assign_membership(app: &TestApp, agent: &str) -> String {
-    let group = app.create_group("Lifecycle on call").await;
-    let catalog = app
-        .created(
-            &app.admin,
-            &format!("{EM}/catalogs"),
-            json!({"displayName": "Lifecycle"}),
-        )
-        .await;
-    app.onboard_group(&app.admin, &catalog, &group).await;
-    let package = app
-        .member_package(&app.admin, &catalog, &group, "On call")
-        .await;
-    let policy = app.admin_policy(&app.admin, &package).await;
-    let request = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignmentRequests"),
-            &app.admin,
-            json!({
-                "requestType": "adminAdd",
-                "assignment": {"targetId": agent, "assignmentPolicyId": policy, "accessPackageId": package},
-            }),
-        )
-        .await;
-    assert_eq!(request.status, StatusCode::CREATED, "{}", request.body);
+    let group = app.admin_assigns_membership(agent, "Lifecycle").await.group;
     run_jobs(app).await;
     assert!(member_ids(app, &group).await.contains(&agent.to_owned()));
     group
@@ -155,22 +131,11 @@ async fn assign_membership(app: &TestApp, agent: &str) -> String {
 
 /// An agent's appId and a new secret of it.
 async fn credentials(app: &TestApp, agent: &str) -> (String, String) {
-    let secret = app
-        .send(
-            Method::POST,
-            &format!("/v1.0/servicePrincipals/{agent}/addPassword"),
-            &app.admin,
-            json!({"passwordCredential": {"displayName": "agent key"}}),
-        )
-        .await;
-    assert_eq!(secret.status, StatusCode::OK, "{}", secret.body);
+    let secret = app.add_secret(agent).await;
     let read = app
         .get(&format!("/v1.0/servicePrincipals/{agent}"), &app.admin)
         .await;
-    (
-        read.body["appId"].as_str().unwrap().to_owned(),
-        secret.body["secretText"].as_str().unwrap().to_owned(),
-    )
+    (read.body["appId"].as_str().unwrap().to_owned(), secret)
 }
 
 async fn token_reply(app: &TestApp, (app_id, secret): &(String, String)) -> crate::harness::Reply {

@@ -37,42 +37,13 @@ async fn world(app: &TestApp) -> World {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let agent = created.id();
     let app_id = created.body["appId"].as_str().unwrap().to_owned();
-    let secret = app
-        .send(
-            Method::POST,
-            &format!("/v1.0/servicePrincipals/{agent}/addPassword"),
-            &app.admin,
-            json!({"passwordCredential": {"displayName": "agent key"}}),
-        )
-        .await;
-    assert_eq!(secret.status, StatusCode::OK, "{}", secret.body);
-    let secret = secret.body["secretText"].as_str().unwrap().to_owned();
+    let secret = app.add_secret(&agent).await;
 
-    let group = app.create_group("Ops on call").await;
-    let catalog = app
-        .created(
-            &app.admin,
-            &format!("{EM}/catalogs"),
-            json!({"displayName": "Ops"}),
-        )
-        .await;
-    app.onboard_group(&app.admin, &catalog, &group).await;
-    let package = app
-        .member_package(&app.admin, &catalog, &group, "On call")
-        .await;
-    let policy = app.admin_policy(&app.admin, &package).await;
-    let request = app
-        .send(
-            Method::POST,
-            &format!("{EM}/assignmentRequests"),
-            &app.admin,
-            json!({
-                "requestType": "adminAdd",
-                "assignment": {"targetId": agent, "assignmentPolicyId": policy, "accessPackageId": package},
-            }),
-        )
-        .await;
-    assert_eq!(request.status, StatusCode::CREATED, "{}", request.body);
+    let crate::harness::AssignedMembership {
+        group,
+        package,
+        policy,
+    } = app.admin_assigns_membership(&agent, "Ops").await;
     run_jobs(app).await;
     let assignments = app
         .get(
