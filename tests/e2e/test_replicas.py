@@ -467,10 +467,14 @@ def leased_replicas(tmp_path):
 
 def test_a_killed_replicas_work_is_taken_over(leased_replicas):
     a, b = leased_replicas
+    # Three crash waves: the faster delivery and expiry passes finish one wave's 200 jobs
+    # before the queue can be watched (a psql round trip per look), and the kill must land
+    # while both workers hold leases.
+    wave = 3 * CRASH_WAVE
     fleet = Fleet(a, "tko" + secrets.token_hex(3), with_app_role=True)
     policy = fleet.policy(a, {"type": "afterDuration", "duration": "PT1H"})
-    agents = fleet.agents(leased_replicas, 2 * CRASH_WAVE)
-    ending, starting = agents[:CRASH_WAVE], agents[CRASH_WAVE:]
+    agents = fleet.agents(leased_replicas, 2 * wave)
+    ending, starting = agents[:wave], agents[wave:]
     t = instant_in(8)
     fleet.assign(leased_replicas, policy, ending,
                  {"expiration": {"type": "afterDateTime", "endDateTime": iso(t)}})
@@ -478,7 +482,7 @@ def test_a_killed_replicas_work_is_taken_over(leased_replicas):
         "startDateTime": iso(t), "expiration": {"type": "afterDateTime", "endDateTime": iso(t + ROUND)}})
     poll("delivery of the wave that ends at T", lambda: count(
         a, f"SELECT count(*) FROM assignments WHERE state = 'delivered' AND end_at = {micros(t)}"
-    ) == CRASH_WAVE, deadline_s=30)
+    ) == wave, deadline_s=30)
     assert datetime.now(timezone.utc) < t, "the first wave was not delivered before T"
     offset = b.stderr_path.stat().st_size
 
@@ -501,7 +505,7 @@ def test_a_killed_replicas_work_is_taken_over(leased_replicas):
     assert not fleet.members(a) & set(ending), "an assignment that ended at T still grants"
     poll("the surviving replica to finish the work", lambda: settled(a), deadline_s=30)
     totals = check_invariants(a, fleet)
-    assert totals == {"assignments": 2 * CRASH_WAVE, "ended": CRASH_WAVE, "live": CRASH_WAVE}, totals
+    assert totals == {"assignments": 2 * wave, "ended": wave, "live": wave}, totals
     assert fleet.members(a) == set(starting)
     # B's leased jobs were due at T, so the queue settled only once A had claimed them again
     # after the lease ran out.
