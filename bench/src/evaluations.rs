@@ -22,6 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::machine::{CpuStops, cpu_stops};
 use crate::{Granting, agent_fleet, package_granting_group, percentile};
 
 /// Agents asking, each with its own token.
@@ -46,13 +47,74 @@ pub struct OpenLoop {
     pub send_lag: Vec<Duration>,
     /// Calls that answered `true` (evaluations allowed).
     pub allowed: usize,
+    /// How the answers over [`BUDGET`] fell in time.
+    pub slow: SlowAnswers,
+}
+
+/// The latency budget the target sets (p99 ≤ 2 ms).
+pub const BUDGET: Duration = Duration::from_millis(2);
+
+/// The answers over [`BUDGET`], grouped into bursts by their scheduled sends: a slow answer
+/// scheduled within [`BURST_GAP`] of the previous slow one belongs to its burst. Many slow answers
+/// in a few bursts at a steady period point at something periodic stopping the machine, not at
+/// the cost of each request.
+pub struct SlowAnswers {
+    pub count: usize,
+    pub bursts: usize,
+    pub largest_burst: usize,
+    /// The median distance between consecutive bursts of at least [`BIG_BURST`] answers.
+    pub big_burst_period: Option<Duration>,
+}
+
+const BURST_GAP: Duration = Duration::from_millis(20);
+const BIG_BURST: usize = 10;
+
+impl SlowAnswers {
+    /// From the latencies in schedule order, request `i` scheduled at `i × interval`.
+    fn of(in_schedule_order: &[Duration], interval: Duration) -> Self {
+        let slow: Vec<usize> = (0..in_schedule_order.len())
+            .filter(|&i| in_schedule_order[i] > BUDGET)
+            .collect();
+        let gap = (BURST_GAP.as_secs_f64() / interval.as_secs_f64()) as usize;
+        // (first request's index, answers) of each burst.
+        let mut bursts: Vec<(usize, usize)> = Vec::new();
+        let mut previous = None;
+        for &i in &slow {
+            match (previous, bursts.last_mut()) {
+                (Some(p), Some(burst)) if i - p <= gap => burst.1 += 1,
+                _ => bursts.push((i, 1)),
+            }
+            previous = Some(i);
+        }
+        let big: Vec<usize> = bursts
+            .iter()
+            .filter(|b| b.1 >= BIG_BURST)
+            .map(|b| b.0)
+            .collect();
+        let mut periods: Vec<Duration> = big
+            .windows(2)
+            .map(|w| interval.mul_f64((w[1] - w[0]) as f64))
+            .collect();
+        periods.sort();
+        Self {
+            count: slow.len(),
+            bursts: bursts.len(),
+            largest_burst: bursts.iter().map(|b| b.1).max().unwrap_or(0),
+            big_burst_period: periods.get(periods.len() / 2).copied(),
+        }
+    }
 }
 
 /// What `--evaluations` measured: the evaluations, and the baseline on the same schedule.
 pub struct EvaluationFigures {
     pub evaluations: OpenLoop,
     pub baseline: OpenLoop,
+    /// The machine's own stops, measured before the runs with nothing else running.
+    pub machine: Vec<CpuStops>,
 }
+
+/// How long the machine is watched for stops before the runs.
+const MACHINE_WINDOW: Duration = Duration::from_secs(5);
 
 /// One evaluation request: `agent` (with `token`) about its own membership of `group`.
 async fn ask(http: &reqwest::Client, url: &str, token: &str, agent: &str, group: &str) -> bool {
@@ -117,6 +179,10 @@ pub async fn evaluations(
     }
     let askers = Arc::new(askers);
     let url = format!("{base}/access/v1/evaluation");
+    // Before any load, and off the runtime: the probe's threads spin on every CPU.
+    let machine = tokio::task::spawn_blocking(|| cpu_stops(MACHINE_WINDOW, BUDGET / 2))
+        .await
+        .unwrap();
 
     let (url_c, askers_c, group_c) = (url.clone(), askers.clone(), group.clone());
     let evaluations = open_loop(n, rate, move |client, i| {
@@ -150,6 +216,7 @@ pub async fn evaluations(
     EvaluationFigures {
         evaluations,
         baseline,
+        machine,
     }
 }
 
@@ -257,6 +324,7 @@ where
         allowed += usize::from(was_allowed);
         last = last.max(done);
     }
+    let slow = SlowAnswers::of(&latencies, interval);
     latencies.sort();
     send_lag.sort();
     OpenLoop {
@@ -266,6 +334,7 @@ where
         latencies,
         send_lag,
         allowed,
+        slow,
     }
 }
 
@@ -273,8 +342,9 @@ where
 pub fn rows(backend: &str, f: &EvaluationFigures) -> Vec<String> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let row = |what: String, run: &OpenLoop| {
+        let slow = &run.slow;
         format!(
-            "| {backend} | {what}, open loop: {} requests scheduled at {:.0}/s | {:.0}/s achieved | from the scheduled send: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (send lag p99 {:.2} ms) | p99 {:.2}× |",
+            "| {backend} | {what}, open loop: {} requests scheduled at {:.0}/s | {:.0}/s achieved | from the scheduled send: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (send lag p99 {:.2} ms); over {:.0} ms: {} ({:.2} %) in {} bursts, the largest {}, bursts of {BIG_BURST}+ every {} | p99 {:.2}× |",
             run.n,
             run.target_rate,
             run.achieved_rate,
@@ -282,11 +352,46 @@ pub fn rows(backend: &str, f: &EvaluationFigures) -> Vec<String> {
             ms(percentile(&run.latencies, 0.99)),
             ms(*run.latencies.last().unwrap_or(&Duration::ZERO)),
             ms(percentile(&run.send_lag, 0.99)),
+            ms(BUDGET),
+            slow.count,
+            100.0 * slow.count as f64 / run.n.max(1) as f64,
+            slow.bursts,
+            slow.largest_burst,
+            slow.big_burst_period
+                .map_or_else(|| "—".to_owned(), |p| format!("{:.2} s", p.as_secs_f64())),
             percentile(&run.latencies, 0.99).as_secs_f64()
                 / percentile(&f.baseline.latencies, 0.99).as_secs_f64(),
         )
     };
+    let machine = f
+        .machine
+        .iter()
+        .map(|probe| {
+            let mut lengths: Vec<Duration> = probe.stops.iter().map(|s| s.1).collect();
+            lengths.sort();
+            format!(
+                "CPU {}: {} stops, median {:.1} ms, longest {:.1} ms, every {}",
+                probe.cpu.map_or_else(|| "?".to_owned(), |c| c.to_string()),
+                lengths.len(),
+                if lengths.is_empty() {
+                    0.0
+                } else {
+                    ms(percentile(&lengths, 0.5))
+                },
+                ms(*lengths.last().unwrap_or(&Duration::ZERO)),
+                probe
+                    .median_period()
+                    .map_or_else(|| "—".to_owned(), |p| format!("{:.2} s", p.as_secs_f64())),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     vec![
+        format!(
+            "| {backend} | the machine, idle, before the runs: one spinning thread per CPU for {} s, gaps over {:.0} ms | — | {machine} | — |",
+            MACHINE_WINDOW.as_secs(),
+            ms(BUDGET / 2),
+        ),
         row(
             format!(
                 "access evaluation by {AGENTS} agents about themselves ({} allowed, the rest denied with one requestable package)",

@@ -36,6 +36,7 @@ mod caller;
 mod compromise;
 mod evaluations;
 mod loaded;
+mod machine;
 mod portal;
 mod replicas;
 mod storm;
