@@ -16,7 +16,7 @@ use crate::tx::json;
 
 /// Rows per `INSERT … SELECT` at most: bounds the JSON text of one statement (~2 MB for audit
 /// records), well past a claim of the worker (1,000).
-const ROWS_PER_INSERT: usize = 5_000;
+pub(crate) const ROWS_PER_INSERT: usize = 5_000;
 
 type Tx = Transaction<'static, Any>;
 
@@ -82,6 +82,11 @@ impl Value {
 /// text as text, integers as integers (both backends read JSON `null` as SQL `NULL`), named
 /// `c0`, `c1`, ….
 pub(crate) fn json_rows_select(backend: Backend, kinds: &[bool]) -> String {
+    json_rows_select_at(backend, kinds, 1)
+}
+
+/// [`json_rows_select`] of the array bound at `$param`, for a statement that reads several.
+pub(crate) fn json_rows_select_at(backend: Backend, kinds: &[bool], param: usize) -> String {
     let columns: Vec<String> = kinds
         .iter()
         .enumerate()
@@ -92,8 +97,8 @@ pub(crate) fn json_rows_select(backend: Backend, kinds: &[bool]) -> String {
         })
         .collect();
     let from = match backend {
-        Backend::Sqlite => "json_each($1) r",
-        Backend::Postgres => "jsonb_array_elements($1::jsonb) AS r (value)",
+        Backend::Sqlite => format!("json_each(${param}) r"),
+        Backend::Postgres => format!("jsonb_array_elements(${param}::jsonb) AS r (value)"),
     };
     format!("SELECT {} FROM {from}", columns.join(", "))
 }
@@ -270,29 +275,26 @@ pub(crate) async fn insert_assignment_requests(
     .await
 }
 
-pub(crate) async fn enqueue_events(
-    tx: &mut Tx,
-    backend: Backend,
-    events: &[OutboxEvent],
-) -> StoreResult<()> {
-    let mut rows = Vec::with_capacity(events.len());
-    for e in events {
-        rows.push(vec![
-            Value::Text(e.id.clone()),
-            Value::Text(e.event_type.clone()),
-            Value::Int(to_micros(e.occurred_at)),
-            Value::Text(json(&e.data)?),
-            Value::Text(json(&e.recipients)?),
-        ]);
-    }
-    insert_rows(
-        tx,
-        backend,
-        "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients)",
-        5,
-        rows,
-    )
-    .await
+/// The head of the outbox's insert, for [`event_rows`].
+pub(crate) const EVENTS_INSERT: &str =
+    "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients)";
+/// Which of [`event_rows`]' columns are integers.
+pub(crate) const EVENT_KINDS: [bool; 5] = [false, false, true, false, false];
+
+/// The rows of `events` for [`EVENTS_INSERT`].
+pub(crate) fn event_rows(events: &[OutboxEvent]) -> StoreResult<Vec<Vec<Value>>> {
+    events
+        .iter()
+        .map(|e| {
+            Ok(vec![
+                Value::Text(e.id.clone()),
+                Value::Text(e.event_type.clone()),
+                Value::Int(to_micros(e.occurred_at)),
+                Value::Text(json(&e.data)?),
+                Value::Text(json(&e.recipients)?),
+            ])
+        })
+        .collect()
 }
 
 /// Deletes the jobs `worker` still holds the leases of; returns how many.

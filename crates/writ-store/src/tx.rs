@@ -47,6 +47,11 @@ pub(crate) struct SqlTx {
     changes: Option<RequestChanges>,
     /// Tells the other replicas (PostgreSQL) after the commit.
     announcer: Option<crate::listen::Announcer>,
+    /// Audit records and outbox events appended by this transaction, written together just
+    /// before its commit ([`crate::audit::Appends`]). Nothing in a transaction reads back
+    /// what it appended except the audit chain's steps, which write them first; a failing
+    /// insert fails the commit and so the whole transaction, as it failed it before.
+    appends: crate::audit::Appends,
 }
 
 impl SqlTx {
@@ -67,7 +72,17 @@ impl SqlTx {
             changed_requests: Vec::new(),
             changes: None,
             announcer: None,
+            appends: crate::audit::Appends::default(),
         }
+    }
+
+    /// Writes the appended audit records and events now (before the commit, or before a read
+    /// of the audit log in this transaction).
+    async fn write_appended(&mut self) -> StoreResult<()> {
+        if self.appends.is_empty() {
+            return Ok(());
+        }
+        self.appends.write(&mut self.tx, self.backend).await
     }
 
     /// This transaction wakes the waiters of the requests it updates when it commits: this
@@ -235,6 +250,7 @@ impl StoreTx for SqlTx {
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let mut this = *self;
+        this.write_appended().await?;
         // Held until the group's COMMIT (SQLite): if anything fails first, dropping it undoes
         // this member's work alone and lets the group end without it.
         let member = this.member.take();
@@ -1491,46 +1507,38 @@ impl JobStoreTx for SqlTx {
 #[async_trait]
 impl AuditStoreTx for SqlTx {
     async fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<()> {
-        crate::audit::append(&mut self.tx, self.backend, std::slice::from_ref(record)).await
+        self.appends.add_audits(std::slice::from_ref(record))
     }
 
     async fn audit_chain_head(&mut self) -> StoreResult<ChainHead> {
+        self.write_appended().await?;
         crate::audit::chain_head_in(&mut self.tx).await
     }
 
     async fn unchained_audits(&mut self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.write_appended().await?;
         crate::audit::unchained(&mut self.tx, limit).await
     }
 
     async fn advance_audit_chain(&mut self, from: &ChainHead, to: &ChainHead) -> StoreResult<bool> {
+        self.write_appended().await?;
         crate::audit::advance(&mut self.tx, from, to).await
     }
 
     async fn seal_audits(&mut self, links: &[AuditLink]) -> StoreResult<()> {
+        self.write_appended().await?;
         crate::audit::seal(&mut self.tx, links).await
     }
 
     async fn enqueue_event(&mut self, event: &OutboxEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO outbox_events (id, event_type, occurred_at, data, recipients) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(event.id.clone())
-        .bind(event.event_type.clone())
-        .bind(to_micros(event.occurred_at))
-        .bind(json(&event.data)?)
-        .bind(json(&event.recipients)?)
-        .execute(&mut *self.tx)
-        .await
-        .store()?;
-        Ok(())
+        self.appends.add_events(std::slice::from_ref(event))
     }
 
     async fn append_audits(&mut self, records: &[AuditRecord]) -> StoreResult<()> {
-        crate::audit::append(&mut self.tx, self.backend, records).await
+        self.appends.add_audits(records)
     }
 
     async fn enqueue_events(&mut self, events: &[OutboxEvent]) -> StoreResult<()> {
-        crate::batch::enqueue_events(&mut self.tx, self.backend, events).await
+        self.appends.add_events(events)
     }
 }

@@ -512,7 +512,50 @@ async fn batch_written_records_and_events_read_back_exactly(backend: Backend) {
     assert_eq!(read, written);
 }
 
+/// A transaction's audit records and events are written at its commit (one statement on
+/// PostgreSQL): one that cannot be written fails the commit, and nothing of the transaction stays,
+/// its other writes included.
+async fn an_append_that_cannot_be_written_fails_the_commit_and_keeps_nothing(backend: Backend) {
+    let s = store(backend).await;
+    let t0 = now();
+    let first = AuditRecord::success(Actor::system(), t0, "Directory", "first", "Add", None)
+        .target("t-1", "User", None, vec![]);
+    let mut tx = s.begin().await.unwrap();
+    tx.append_audit(&first).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The same record again: its id is taken.
+    let event = OutboxEvent::new("assignment.expired", t0, serde_json::json!({}), vec![]);
+    let mut tx = s.begin().await.unwrap();
+    tx.put_setting("written-beside-the-append", "yes")
+        .await
+        .unwrap();
+    tx.append_audit(&first.clone().detail("again", "yes"))
+        .await
+        .unwrap();
+    tx.enqueue_event(&event).await.unwrap();
+    assert!(
+        tx.commit().await.is_err(),
+        "a record whose id is taken fails the commit"
+    );
+    assert_eq!(
+        s.setting("written-beside-the-append").await.unwrap(),
+        None,
+        "the transaction's other write is undone"
+    );
+    assert!(
+        s.outbox_events(10).await.unwrap().is_empty(),
+        "its event was not written"
+    );
+    assert_eq!(
+        s.audit_record(&first.id).await.unwrap().as_ref(),
+        Some(&first),
+        "the record first written is unchanged"
+    );
+}
+
 conformance!(
+    an_append_that_cannot_be_written_fails_the_commit_and_keeps_nothing,
     verify_while_the_chainer_runs_finds_no_break,
     verifying_while_records_are_linked_finds_the_chain_intact,
     the_chainer_links_committed_records_in_order,
