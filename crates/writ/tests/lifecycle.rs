@@ -516,6 +516,7 @@ impl World {
         self.entitlement
             .create_assignment_request(&self.caller(caller).await, &ctx(), input)
             .await
+            .map(|submitted| submitted.request)
     }
 
     async fn admin_add(

@@ -20,6 +20,7 @@ use super::answers::check_answers;
 use super::records::{
     SubmitMarks, assignment_event_data, record_submitted, request_audit, request_event_data,
 };
+use super::requests::Submitted;
 use super::schedule::{assignment_end, check_schedule};
 use super::{Entitlement, delivery, require};
 
@@ -50,7 +51,7 @@ impl Entitlement {
         ctx: &RequestContext,
         input: AssignmentRequestInput,
         request_type: RequestType,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let assignment_id = input
             .assignment_id
             .filter(|id| !id.is_empty())
@@ -190,7 +191,7 @@ impl Entitlement {
         )
         .await?;
         tx.commit().await?;
-        Ok(request)
+        Ok(Submitted::new(request, callout.as_ref()))
     }
 
     /// Whether the target of an extension is in the policy's scope now, as an add requires: an

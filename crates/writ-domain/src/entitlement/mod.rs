@@ -54,7 +54,7 @@ pub use organizations::*;
 pub use packages::{PackageInput, RoleScopeInput};
 pub(crate) use policies::remove_from_policies;
 pub use policies::{PolicyInput, TARGET_SCOPES};
-pub use requests::{MAX_WAIT_SECONDS, RequestWait, retry_after_seconds};
+pub use requests::{MAX_WAIT_SECONDS, RequestWait, Submitted, retry_after_seconds};
 pub(crate) use requests::{end_assignments_by_system, end_assignments_for, end_assignments_of};
 pub use resources::ResourceRequestInput;
 pub(crate) use resources::release_catalog_resources;

@@ -861,7 +861,7 @@ async fn request_access(
         .create_assignment_request(&auth.caller, ctx, input)
         .await?;
     state.job_waker.wake();
-    Ok(json!({"request": request(state, &created)}))
+    Ok(json!({"request": request(state, &created.request)}))
 }
 
 async fn get_request(state: &AppState, auth: &Authenticated, args: &Value) -> ToolResult {
@@ -941,7 +941,7 @@ async fn extend_access(
         .create_assignment_request(&auth.caller, ctx, input)
         .await?;
     state.job_waker.wake();
-    Ok(json!({"request": request(state, &created)}))
+    Ok(json!({"request": request(state, &created.request)}))
 }
 
 async fn release_access(
@@ -967,7 +967,7 @@ async fn release_access(
         .create_assignment_request(&auth.caller, ctx, input)
         .await?;
     state.job_waker.wake();
-    Ok(json!({"request": request(state, &created)}))
+    Ok(json!({"request": request(state, &created.request)}))
 }
 
 #[cfg(test)]

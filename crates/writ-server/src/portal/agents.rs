@@ -819,7 +819,10 @@ async fn request_post(
     match created {
         Ok(created) => {
             state.job_waker.wake();
-            pages::see_other(&format!("/portal/requests/{}?done=requested", created.id))
+            pages::see_other(&format!(
+                "/portal/requests/{}?done=requested",
+                created.request.id
+            ))
         }
         Err(err) => {
             let err = ApiError::from(err);
@@ -1016,7 +1019,7 @@ async fn extend_post(
             state.job_waker.wake();
             pages::see_other(&format!(
                 "/portal/requests/{}?done=extension-requested",
-                created.id
+                created.request.id
             ))
         }
         Err(err) => assignment_refused(&state, &person, &id, &form, ApiError::from(err)).await,

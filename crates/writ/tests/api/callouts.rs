@@ -515,6 +515,16 @@ async fn a_waiting_request_proceeds_when_the_extension_resumes_it(backend: Backe
     let request_id = id(&created);
     assert_eq!(created["status"], "WaitingForCallback");
     assert_eq!(created["state"], "submitted");
+    // The create's answer shows the callout its transaction made, without a read after it.
+    let instances = created["customExtensionCalloutInstances"]
+        .as_array()
+        .unwrap();
+    assert_eq!(instances.len(), 1, "{created}");
+    assert_eq!(instances[0]["status"], "waitingForCallback");
+    assert_eq!(
+        instances[0]["customExtensionId"],
+        s.request_extension.as_str()
+    );
     run_jobs(&app).await;
     send_callouts(&app, &sender(&app, &["127.0.0.1"])).await;
     let shown = request(&app, &request_id).await;

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::{required, rule};
+use super::{Submitted, required, rule};
 use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::entitlement::answers::check_answers;
@@ -28,7 +28,7 @@ impl Entitlement {
         caller: &Caller,
         ctx: &RequestContext,
         input: AssignmentRequestInput,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let request_type = RequestType::parse(&input.request_type).ok_or_else(|| {
             rule(format!(
                 "requestType '{}' is not a valid accessPackageRequestType",
@@ -55,7 +55,7 @@ impl Entitlement {
         caller: &Caller,
         ctx: &RequestContext,
         input: AssignmentRequestInput,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let package = self
             .requested_package(&required(input.access_package_id, "accessPackageId")?)
             .await?;
@@ -159,7 +159,7 @@ impl Entitlement {
         caller: &Caller,
         ctx: &RequestContext,
         add: NewAdd<'_>,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let NewAdd {
             request_type,
             package,
@@ -231,7 +231,7 @@ impl Entitlement {
         )
         .await?;
         tx.commit().await?;
-        Ok(request)
+        Ok(Submitted::new(request, callout.as_ref()))
     }
 
     /// The `assignmentRequestCreated` callout of a new request, if its policy configures one; a
@@ -308,7 +308,7 @@ impl Entitlement {
         caller: &Caller,
         ctx: &RequestContext,
         input: AssignmentRequestInput,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let package_id = required(input.access_package_id, "accessPackageId")?;
         let (target, target_risk) = self
             .target(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
-use super::{required, rule};
+use super::{Submitted, required, rule};
 use crate::authz::Caller;
 use crate::directory::RequestContext;
 use crate::entitlement::callouts::CalloutOn;
@@ -27,7 +27,7 @@ impl Entitlement {
         &self,
         ctx: &RequestContext,
         ending: Ending<'_>,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let original = ending.assignment.clone();
         let mut records = ending_records(ending);
         records.audit = ctx.mark(records.audit);
@@ -35,7 +35,7 @@ impl Entitlement {
         let mut tx = self.store.begin().await?;
         let request = write_ending(tx.as_mut(), &original, records, callout.as_ref()).await?;
         tx.commit().await?;
-        Ok(request)
+        Ok(Submitted::new(request, callout.as_ref()))
     }
 
     /// The `assignmentRequestRemoved` callout of an ending, if its policy makes one; `policies`
@@ -72,7 +72,7 @@ impl Entitlement {
         caller: &Caller,
         ctx: &RequestContext,
         input: AssignmentRequestInput,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let assignment_id = required(input.assignment_id, "id")?;
         let assignment = self.visible_assignment(caller, &assignment_id).await?;
         let target = self
@@ -129,7 +129,7 @@ impl Entitlement {
         caller: &Caller,
         ctx: &RequestContext,
         input: AssignmentRequestInput,
-    ) -> DomainResult<AssignmentRequest> {
+    ) -> DomainResult<Submitted> {
         let assignment_id = required(input.assignment_id, "id")?;
         let assignment = self
             .store

@@ -165,15 +165,13 @@ pub async fn create_request(
         &headers,
         &body.raw,
         || async {
-            let request = state
+            // The callouts its transaction made come with it: no read after the commit.
+            let submitted = state
                 .entitlement
                 .create_assignment_request(&auth.caller, &auth.context(), input)
                 .await?;
-            let instances = instances_of(&state, vec![request.id.clone()]).await?;
-            let rendered = AccessPackageAssignmentRequest::new(
-                &request,
-                instances.get(&request.id).map_or(&[][..], Vec::as_slice),
-            );
+            let rendered =
+                AccessPackageAssignmentRequest::new(&submitted.request, &submitted.callouts);
             query.entity(
                 &format!("{BASE}/assignmentRequests"),
                 REQUEST_TYPE,
