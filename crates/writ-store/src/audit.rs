@@ -8,15 +8,17 @@ use sqlx::{Any, AnyPool, Executor, FromRow, Row, Transaction};
 use writ_domain::audit::{AuditRecord, AuditScope, OutboxEvent};
 use writ_domain::audit_chain::{AuditLink, ChainHead, ChainedAudit};
 use writ_domain::clock::{from_micros, to_micros};
+use writ_domain::jobs::NewJob;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::store::{StoreError, StoreResult};
 use writ_odata::SqlValue;
 
 use crate::batch::{
-    EVENT_KINDS, EVENTS_INSERT, ROWS_PER_INSERT, Value, event_rows, insert_rows, json_rows,
-    json_rows_select_at, placeholders,
+    EVENT_KINDS, EVENTS_INSERT, ROWS_PER_INSERT, Value, event_rows, execute_over_rows, insert_rows,
+    json_rows, json_rows_select_at, placeholders,
 };
 use crate::connect::Backend;
+use crate::delivery_batch::{job_rows, jobs_insert};
 use crate::error::ResultExt;
 use crate::list::{ListSpec, list};
 use crate::schema;
@@ -39,18 +41,24 @@ const AUDIT_KINDS: [bool; 16] = [
 const TARGETS_INSERT: &str = "INSERT INTO audit_log_targets (audit_id, target_id)";
 const TARGET_KINDS: [bool; 2] = [false, false];
 
-/// What a transaction appended to the audit log and the outbox, as the rows their inserts take,
-/// written together just before its commit ([`Appends::write`]).
+/// What a transaction appended to the audit log and the outbox, and the jobs it queued to be
+/// written with them, as the rows their inserts take, written together just before its commit
+/// ([`Appends::write`]).
 #[derive(Default)]
 pub(crate) struct Appends {
     audits: Vec<Vec<Value>>,
     targets: Vec<Vec<Value>>,
     events: Vec<Vec<Value>>,
+    jobs: Vec<Vec<Value>>,
 }
 
 impl Appends {
     pub(crate) fn is_empty(&self) -> bool {
-        self.audits.is_empty() && self.events.is_empty()
+        self.audits.is_empty() && self.events.is_empty() && self.jobs.is_empty()
+    }
+
+    pub(crate) fn add_jobs(&mut self, jobs: &[NewJob]) {
+        self.jobs.extend(job_rows(jobs));
     }
 
     /// Adds the `audit_log` rows of `records` and their `audit_log_targets` rows (each target
@@ -99,11 +107,11 @@ impl Appends {
         Ok(())
     }
 
-    /// Inserts what was added, and empties it. On PostgreSQL the three inserts are one
-    /// statement (data-modifying `WITH` clauses; the target rows' foreign key is checked at the
+    /// Inserts what was added, and empties it. On PostgreSQL the inserts are one statement
+    /// (data-modifying `WITH` clauses; the target rows' foreign key is checked at the
     /// statement's end, when the records are in), so a transaction pays one round trip for them
-    /// instead of three: on the request path, 2 of its 13 (`docs/benchmarks.md`, "Appends at
-    /// the commit"). SQLite cannot put an insert in `WITH`, and its statements cost no round
+    /// instead of up to four: on the request path, 3 of its 12 (`docs/benchmarks.md`, "Appends
+    /// at the commit"). SQLite cannot put an insert in `WITH`, and its statements cost no round
     /// trip; there, and for more rows than one statement takes, they are written one table at a
     /// time.
     pub(crate) async fn write(&mut self, tx: &mut Tx, backend: Backend) -> StoreResult<()> {
@@ -111,26 +119,33 @@ impl Appends {
             audits,
             targets,
             events,
+            jobs,
         } = std::mem::take(self);
-        let fits = [&audits, &targets, &events]
+        let fits = [&audits, &targets, &events, &jobs]
             .iter()
             .all(|rows| rows.len() <= ROWS_PER_INSERT);
         if backend != Backend::Postgres || !fits {
             insert_rows(tx, backend, AUDIT_INSERT, AUDIT_KINDS.len(), audits).await?;
             insert_rows(tx, backend, TARGETS_INSERT, TARGET_KINDS.len(), targets).await?;
-            return insert_rows(tx, backend, EVENTS_INSERT, EVENT_KINDS.len(), events).await;
+            insert_rows(tx, backend, EVENTS_INSERT, EVENT_KINDS.len(), events).await?;
+            if !jobs.is_empty() {
+                execute_over_rows(tx, &jobs_insert(backend, 1), &jobs).await?;
+            }
+            return Ok(());
         }
         let sql = format!(
-            "WITH audits AS ({AUDIT_INSERT} {}), targets AS ({TARGETS_INSERT} {}) \
-             {EVENTS_INSERT} {}",
+            "WITH audits AS ({AUDIT_INSERT} {}), targets AS ({TARGETS_INSERT} {}), \
+             events AS ({EVENTS_INSERT} {}) {}",
             json_rows_select_at(backend, &AUDIT_KINDS, 1),
             json_rows_select_at(backend, &TARGET_KINDS, 2),
             json_rows_select_at(backend, &EVENT_KINDS, 3),
+            jobs_insert(backend, 4),
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(json_rows(&audits)?)
             .bind(json_rows(&targets)?)
             .bind(json_rows(&events)?)
+            .bind(json_rows(&jobs)?)
             .execute(&mut **tx)
             .await
             .store()?;

@@ -10,7 +10,7 @@ use writ_domain::entitlement::{Assignment, AssignmentRequest, RequestState};
 use writ_domain::jobs::NewJob;
 use writ_domain::store::StoreResult;
 
-use crate::batch::{Value, execute_over_rows, insert_rows, json_rows_select};
+use crate::batch::{Value, execute_over_rows, insert_rows, json_rows_select, json_rows_select_at};
 use crate::connect::Backend;
 
 type Tx = Transaction<'static, Any>;
@@ -85,8 +85,13 @@ pub(crate) async fn enqueue_jobs(
     backend: Backend,
     jobs: &[NewJob],
 ) -> StoreResult<()> {
-    let rows: Vec<Vec<Value>> = jobs
-        .iter()
+    execute_over_rows(tx, &jobs_insert(backend, 1), &job_rows(jobs)).await?;
+    Ok(())
+}
+
+/// The rows of `jobs` for [`jobs_insert`].
+pub(crate) fn job_rows(jobs: &[NewJob]) -> Vec<Vec<Value>> {
+    jobs.iter()
         .map(|j| {
             vec![
                 Value::Text(j.id.clone()),
@@ -96,17 +101,19 @@ pub(crate) async fn enqueue_jobs(
                 Value::Text(j.dedupe_key.clone()),
             ]
         })
-        .collect();
-    let kinds = [false, false, false, true, false];
+        .collect()
+}
+
+/// The insert of the [`job_rows`] bound at `$param`, each unless a job with its dedupe key is
+/// queued.
+pub(crate) fn jobs_insert(backend: Backend, param: usize) -> String {
     // `WHERE true`: SQLite would otherwise read the upsert's `ON` as a join's.
-    let sql = format!(
+    format!(
         "INSERT INTO jobs (id, kind, subject_id, due_at, scheduled_at, dedupe_key) \
          SELECT v.c0, v.c1, v.c2, v.c3, v.c3, v.c4 FROM ({}) AS v WHERE true \
          ON CONFLICT (dedupe_key) DO NOTHING",
-        json_rows_select(backend, &kinds)
-    );
-    execute_over_rows(tx, &sql, &rows).await?;
-    Ok(())
+        json_rows_select_at(backend, &[false, false, false, true, false], param)
+    )
 }
 
 /// Adds the memberships `(group, member, holder, ends_at)`, each unless that holder holds it

@@ -47,10 +47,11 @@ pub(crate) struct SqlTx {
     changes: Option<RequestChanges>,
     /// Tells the other replicas (PostgreSQL) after the commit.
     announcer: Option<crate::listen::Announcer>,
-    /// Audit records and outbox events appended by this transaction, written together just
-    /// before its commit ([`crate::audit::Appends`]). Nothing in a transaction reads back
-    /// what it appended except the audit chain's steps, which write them first; a failing
-    /// insert fails the commit and so the whole transaction, as it failed it before.
+    /// Audit records and outbox events appended by this transaction, and jobs queued "at
+    /// commit", written together just before its commit ([`crate::audit::Appends`]). Nothing
+    /// in a transaction reads back what it appended except the audit chain's steps, which
+    /// write them first; a failing insert fails the commit and so the whole transaction, as it
+    /// failed it before.
     appends: crate::audit::Appends,
 }
 
@@ -1463,6 +1464,11 @@ impl JobStoreTx for SqlTx {
 
     async fn enqueue_jobs(&mut self, jobs: &[NewJob]) -> StoreResult<()> {
         crate::delivery_batch::enqueue_jobs(&mut self.tx, self.backend, jobs).await
+    }
+
+    async fn enqueue_job_at_commit(&mut self, job: &NewJob) -> StoreResult<()> {
+        self.appends.add_jobs(std::slice::from_ref(job));
+        Ok(())
     }
 
     async fn claim_jobs(

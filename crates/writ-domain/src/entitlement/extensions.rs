@@ -18,9 +18,9 @@ use time::OffsetDateTime;
 use super::answers::check_answers;
 
 use super::records::{
-    SubmitMarks, assignment_event_data, record_submitted, request_audit, request_event_data,
+    SubmitMarks, Submitted, assignment_event_data, record_submitted, request_audit,
+    request_event_data,
 };
-use super::requests::Submitted;
 use super::schedule::{assignment_end, check_schedule};
 use super::{Entitlement, delivery, require};
 

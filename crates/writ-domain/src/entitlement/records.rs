@@ -14,8 +14,8 @@ use crate::error::DomainResult;
 use crate::ids::new_object_id;
 use crate::model::{
     Actor, Assignment, AssignmentRequest, AssignmentState, AssignmentStatus, AuditRecord,
-    CallbackState, Callout, JobKind, NewJob, OutboxEvent, PrincipalKind, Recipient,
-    RequestSchedule, RequestState, RequestStatus, RequestType,
+    CallbackState, Callout, CalloutInstance, JobKind, NewJob, OutboxEvent, PrincipalKind,
+    Recipient, RequestSchedule, RequestState, RequestStatus, RequestType,
 };
 use crate::store::StoreTx;
 
@@ -119,7 +119,8 @@ pub(super) async fn record_submitted(
     }
     // A request held by its callout moves on when the extension resumes it.
     if !holds(callout) {
-        tx.enqueue_job(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
+        // A new request's own job: nothing else in this transaction touches it.
+        tx.enqueue_job_at_commit(&NewJob::new(JobKind::ProcessRequest, &request.id, now))
             .await?;
     }
     Ok(())
@@ -342,4 +343,28 @@ async fn write_bypass(
     ))
     .await?;
     Ok(())
+}
+
+/// A request as its transaction recorded it, with the callout instances that transaction made
+/// for it: the response to a create needs no read after the commit to show them.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub request: AssignmentRequest,
+    /// The instances whose holder is the request (the removal callout's holder is the
+    /// assignment), as planned; a fire-and-forget callout shows none until it is sent.
+    pub callouts: Vec<CalloutInstance>,
+}
+
+impl Submitted {
+    pub(in crate::entitlement) fn new(
+        request: AssignmentRequest,
+        callout: Option<&Callout>,
+    ) -> Self {
+        let callouts = callout
+            .and_then(Callout::instance)
+            .filter(|instance| instance.holder_id == request.id)
+            .into_iter()
+            .collect();
+        Self { request, callouts }
+    }
 }

@@ -35,6 +35,13 @@ pub trait JobStoreTx: Send {
     async fn complete_jobs(&mut self, ids: &[String], worker: &str) -> StoreResult<u64>;
     /// Writes a job unless one with the same dedupe key is queued; `false` when it was.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;
+    /// [`enqueue_job`](Self::enqueue_job) at the commit, with the transaction's audit records
+    /// and events (the SQL store writes them in one statement on PostgreSQL), for a job whose
+    /// dedupe key nothing else in the transaction touches: a new request's first job. This
+    /// default writes it at once.
+    async fn enqueue_job_at_commit(&mut self, job: &NewJob) -> StoreResult<()> {
+        self.enqueue_job(job).await.map(|_| ())
+    }
     /// [`enqueue_job`](Self::enqueue_job) for several jobs (a batch of deliveries' expiries and
     /// notices): the SQL store writes them in one statement; this default, one by one.
     async fn enqueue_jobs(&mut self, jobs: &[NewJob]) -> StoreResult<()> {

@@ -17,10 +17,7 @@ use super::Entitlement;
 
 use crate::authz::Caller;
 use crate::error::{DomainError, DomainResult};
-use crate::model::{
-    AssignmentPolicy, AssignmentRequest, Callout, CalloutInstance, PrincipalKind, Recipient,
-    RiskState, Subject,
-};
+use crate::model::{AssignmentPolicy, PrincipalKind, Recipient, RiskState, Subject};
 
 mod create;
 mod process;
@@ -29,32 +26,9 @@ mod remove;
 mod rights;
 mod wait;
 
+pub(in crate::entitlement) use super::records::Submitted;
 pub(crate) use remove::{end_assignments_by_system, end_assignments_for, end_assignments_of};
 pub use wait::{MAX_WAIT_SECONDS, RequestWait, retry_after_seconds};
-
-/// A request as its transaction recorded it, with the callout instances that transaction made
-/// for it: the response to a create needs no read after the commit to show them.
-#[derive(Debug, Clone)]
-pub struct Submitted {
-    pub request: AssignmentRequest,
-    /// The instances whose holder is the request (the removal callout's holder is the
-    /// assignment), as planned; a fire-and-forget callout shows none until it is sent.
-    pub callouts: Vec<CalloutInstance>,
-}
-
-impl Submitted {
-    pub(in crate::entitlement) fn new(
-        request: AssignmentRequest,
-        callout: Option<&Callout>,
-    ) -> Self {
-        let callouts = callout
-            .and_then(Callout::instance)
-            .filter(|instance| instance.holder_id == request.id)
-            .into_iter()
-            .collect();
-        Self { request, callouts }
-    }
-}
 
 fn rule(message: impl Into<String>) -> DomainError {
     DomainError::invalid(message)
