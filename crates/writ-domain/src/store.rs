@@ -51,9 +51,7 @@ pub use audit::{AuditStore, AuditStoreTx};
 pub use callers::{CallerStore, ClientRecord, PrincipalRecord};
 pub use deliveries::{CalloutQueueStore, EmailStore, WebhookStore};
 pub use directory::{DirectoryStore, DirectoryStoreTx};
-pub use entitlement::{
-    AddBlocker, EntitlementStore, EntitlementStoreTx, IncompatibleHeld, SponsoredAgent,
-};
+pub use entitlement::{AddBlocker, EntitlementStore, EntitlementStoreTx, SponsoredAgent};
 pub use jobs::{JobStore, JobStoreTx};
 pub use lifecycle::{LifecycleStore, LifecycleStoreTx};
 pub use risk::{RiskStore, RiskStoreTx};

@@ -508,41 +508,63 @@ where
     row.map(|r| r.try_get("id").store()).transpose()
 }
 
-/// What stops a new add for this target and package, in one statement: an add request in
-/// progress first, else the newest assignment that has not ended (what
-/// [`open_request_for`] and [`live_assignments_of`] find).
+/// What stops a new add for this target and package at `now`, in one statement (see
+/// [`EntitlementStoreTx::add_blocker`](writ_domain::store::EntitlementStoreTx)), by precedence:
+/// a live assignment of a package incompatible either way, the lowest assignment id first; a
+/// current membership of an incompatible group, the lowest group id first; an add request in
+/// progress; the newest assignment that has not ended (what [`open_request_for`] and
+/// [`live_assignments_of`] find). Each branch names what the refusal shows: the display name of
+/// an incompatibility, the id of a request or assignment.
 pub(crate) async fn add_blocker<'e, E>(
     executor: E,
     target_id: &str,
     package_id: &str,
+    now: i64,
 ) -> StoreResult<Option<AddBlocker>>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
     let row = sqlx::query(
-        "SELECT CAST('request' AS TEXT) AS kind, r.id AS id FROM assignment_requests r \
+        "SELECT b.precedence, b.shown FROM (\
+         SELECT CAST(1 AS BIGINT) AS precedence, a.id AS ord, p.display_name AS shown \
+         FROM assignments a JOIN access_packages p ON p.id = a.access_package_id \
+         WHERE a.target_id = $1 AND a.state <> 'expired' AND a.access_package_id IN \
+         (SELECT i.other_package_id FROM package_incompatible_packages i WHERE i.package_id = $2 \
+         UNION SELECT i.package_id FROM package_incompatible_packages i \
+         WHERE i.other_package_id = $2) \
+         UNION ALL \
+         SELECT 2, g.id, g.display_name \
+         FROM package_incompatible_groups i JOIN groups g ON g.id = i.group_id \
+         WHERE i.package_id = $2 AND EXISTS (SELECT 1 FROM group_members m \
+         WHERE m.group_id = i.group_id AND m.member_id = $1 \
+         AND (m.ends_at IS NULL OR m.ends_at > $3)) \
+         UNION ALL \
+         SELECT 3, r.id, r.id FROM assignment_requests r \
          WHERE r.target_id = $1 AND r.access_package_id = $2 \
          AND r.request_type IN ('userAdd', 'adminAdd') \
          AND r.state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering') \
          UNION ALL \
-         SELECT CAST('assignment' AS TEXT), a.id FROM assignments a \
+         SELECT 4, a.id, a.id FROM assignments a \
          WHERE a.target_id = $1 AND a.access_package_id = $2 AND a.state <> 'expired' \
-         ORDER BY kind DESC, id DESC LIMIT 1",
+         ) b ORDER BY b.precedence, CASE WHEN b.precedence <= 2 THEN b.ord END, b.ord DESC \
+         LIMIT 1",
     )
     .bind(target_id.to_owned())
     .bind(package_id.to_owned())
+    .bind(now)
     .fetch_optional(executor)
     .await
     .store()?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let kind: String = row.try_get("kind").store()?;
-    let id: String = row.try_get("id").store()?;
-    Ok(Some(if kind == "request" {
-        AddBlocker::OpenRequest(id)
-    } else {
-        AddBlocker::Assignment(id)
+    let precedence: i64 = row.try_get("precedence").store()?;
+    let shown: String = row.try_get("shown").store()?;
+    Ok(Some(match precedence {
+        1 => AddBlocker::IncompatiblePackage(shown),
+        2 => AddBlocker::IncompatibleGroup(shown),
+        3 => AddBlocker::OpenRequest(shown),
+        _ => AddBlocker::Assignment(shown),
     }))
 }
 

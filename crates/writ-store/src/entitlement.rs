@@ -12,7 +12,7 @@ use writ_domain::entitlement::{
     ResourceScope,
 };
 use writ_domain::query::{ListQuery, Page};
-use writ_domain::store::{IncompatibleHeld, StoreError, StoreResult};
+use writ_domain::store::{StoreError, StoreResult};
 use writ_odata::SqlValue;
 
 use crate::error::ResultExt;
@@ -1209,50 +1209,6 @@ pub(crate) async fn incompatible_packages(
         package,
     )
     .await
-}
-
-/// What the target holds that the package is incompatible with (see
-/// [`EntitlementStore::incompatibility_held`](writ_domain::store::EntitlementStore)): its live
-/// assignments of packages incompatible either way, then its current memberships of
-/// incompatible groups, first one only. With no incompatibility, both branches start from an
-/// empty index range.
-pub(crate) async fn incompatibility_held(
-    pool: &AnyPool,
-    package_id: &str,
-    target_id: &str,
-    now: i64,
-) -> StoreResult<Option<IncompatibleHeld>> {
-    let row = sqlx::query(
-        "SELECT CAST('package' AS TEXT) AS kind, a.id AS ord, p.display_name AS name \
-         FROM assignments a JOIN access_packages p ON p.id = a.access_package_id \
-         WHERE a.target_id = $2 AND a.state <> 'expired' AND a.access_package_id IN \
-         (SELECT i.other_package_id FROM package_incompatible_packages i WHERE i.package_id = $1 \
-         UNION SELECT i.package_id FROM package_incompatible_packages i \
-         WHERE i.other_package_id = $1) \
-         UNION ALL \
-         SELECT CAST('group' AS TEXT), g.id, g.display_name \
-         FROM package_incompatible_groups i JOIN groups g ON g.id = i.group_id \
-         WHERE i.package_id = $1 AND EXISTS (SELECT 1 FROM group_members m \
-         WHERE m.group_id = i.group_id AND m.member_id = $2 \
-         AND (m.ends_at IS NULL OR m.ends_at > $3)) \
-         ORDER BY kind DESC, ord LIMIT 1",
-    )
-    .bind(package_id.to_owned())
-    .bind(target_id.to_owned())
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-    .store()?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let kind: String = row.try_get("kind").store()?;
-    let name: String = row.try_get("name").store()?;
-    Ok(Some(if kind == "package" {
-        IncompatibleHeld::Package(name)
-    } else {
-        IncompatibleHeld::Group(name)
-    }))
 }
 
 pub(crate) async fn change_incompatibility(

@@ -18,8 +18,8 @@ use writ_domain::jobs::QueuedJob;
 use writ_domain::query::{ListQuery, Page};
 use writ_domain::request_waiter::RequestChanges;
 use writ_domain::store::{
-    AuditStore, DirectoryStore, EntitlementStore, IdempotentResponse, IncompatibleHeld, JobStore,
-    Party, Store, StoreError, StoreResult, StoreTx,
+    AuditStore, DirectoryStore, EntitlementStore, IdempotentResponse, JobStore, Party, Store,
+    StoreError, StoreResult, StoreTx,
 };
 
 use writ_odata::SqlValue;
@@ -1086,15 +1086,6 @@ impl EntitlementStore for SqlStore {
         outgoing: bool,
     ) -> StoreResult<Vec<AccessPackage>> {
         em::incompatible_packages(&self.pool, package_id, outgoing).await
-    }
-
-    async fn incompatibility_held(
-        &self,
-        package_id: &str,
-        target_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<IncompatibleHeld>> {
-        em::incompatibility_held(&self.pool, package_id, target_id, to_micros(now)).await
     }
 
     async fn incompatible_groups(&self, package_id: &str) -> StoreResult<Vec<Group>> {

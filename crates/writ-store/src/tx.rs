@@ -1359,8 +1359,9 @@ impl EntitlementStoreTx for SqlTx {
         &mut self,
         target_id: &str,
         package_id: &str,
+        now: OffsetDateTime,
     ) -> StoreResult<Option<AddBlocker>> {
-        crate::assignments::add_blocker(&mut *self.tx, target_id, package_id).await
+        crate::assignments::add_blocker(&mut *self.tx, target_id, package_id, to_micros(now)).await
     }
 
     async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()> {

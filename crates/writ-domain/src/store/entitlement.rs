@@ -85,17 +85,6 @@ pub trait EntitlementStore: Send + Sync {
         outgoing: bool,
     ) -> StoreResult<Vec<AccessPackage>>;
     async fn incompatible_groups(&self, package_id: &str) -> StoreResult<Vec<Group>>;
-    /// What the target holds at `now` that this package is incompatible with, in one read (a
-    /// request's check, issue 20): a live assignment (not expired) of a package incompatible
-    /// with it either way, the lowest assignment id first; else a current membership of an
-    /// incompatible group, the lowest group id first. `None` at once for a package with no
-    /// incompatibility.
-    async fn incompatibility_held(
-        &self,
-        package_id: &str,
-        target_id: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<IncompatibleHeld>>;
     async fn policies_of_package(&self, package_id: &str) -> StoreResult<Vec<AssignmentPolicy>>;
     /// The package with this id and its policies (by id), in one read: what a `userAdd`
     /// chooses its policy from (issue 20).
@@ -233,21 +222,17 @@ pub trait EntitlementStore: Send + Sync {
     ) -> StoreResult<Vec<ApprovalStageRecord>>;
 }
 
-/// Something a target holds that a package is incompatible with, by display name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IncompatibleHeld {
-    /// An access package it holds.
-    Package(String),
-    /// A group it is a member of.
-    Group(String),
-}
-
-/// Why a new add of a package for a target is refused, by id.
+/// Why a new add of a package for a target is refused, in this order of precedence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddBlocker {
-    /// An add request still in progress.
+    /// The target holds an access package incompatible with this one either way (a live
+    /// assignment): its display name.
+    IncompatiblePackage(String),
+    /// The target is a member of a group incompatible with this package: its display name.
+    IncompatibleGroup(String),
+    /// An add request still in progress: its id.
     OpenRequest(String),
-    /// An assignment that has not ended.
+    /// An assignment that has not ended: its id.
     Assignment(String),
 }
 
@@ -431,13 +416,18 @@ pub trait EntitlementStoreTx: Send {
         target_id: &str,
         package_id: &str,
     ) -> StoreResult<Option<Assignment>>;
-    /// What stops a new add of this package for this target, in one statement: an add request
-    /// still in progress ([`Self::open_request_for`]), else the assignment that has not ended
-    /// ([`Self::active_assignment_for`]).
+    /// What stops a new add of this package for this target at `now`, in one statement (a
+    /// request's checks, issue 20), the first of: a live assignment of a package incompatible
+    /// with it either way (the lowest assignment id); a current membership of an incompatible
+    /// group (the lowest group id); an add request still in progress
+    /// ([`Self::open_request_for`]); the assignment that has not ended
+    /// ([`Self::active_assignment_for`]). The incompatibility branches start from an empty
+    /// index range for a package that has none.
     async fn add_blocker(
         &mut self,
         target_id: &str,
         package_id: &str,
+        now: OffsetDateTime,
     ) -> StoreResult<Option<AddBlocker>>;
     async fn insert_approval_stage(&mut self, stage: &ApprovalStageRecord) -> StoreResult<()>;
     /// Stores the stage's new state if its status is still `expected_status` (its escalation

@@ -18,9 +18,10 @@ const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
 /// The most statements one `userAdd` by an agent may run on PostgreSQL (listed in
 /// `docs/benchmarks.md`, "Issue 20 — the request path", and "Appends at the commit": the audit
-/// record, its targets, the event and the job are one statement since, and the response's
-/// callouts come from the transaction that made them).
-const USER_ADD_STATEMENTS: usize = 8;
+/// record, its targets, the event and the job are one statement since, the incompatibilities are
+/// read with the open request and the live assignment, and the response's callouts come from
+/// the transaction that made them).
+const USER_ADD_STATEMENTS: usize = 7;
 
 /// A package in `catalog` with a policy that lets agents request it for themselves without
 /// approval.

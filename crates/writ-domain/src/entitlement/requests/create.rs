@@ -19,7 +19,7 @@ use crate::model::{
     ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, RiskState, Subject,
     TargetScope,
 };
-use crate::store::{AddBlocker, IncompatibleHeld};
+use crate::store::AddBlocker;
 
 impl Entitlement {
     /// `POST …/assignmentRequests`.
@@ -178,8 +178,6 @@ impl Entitlement {
         let start = schedule.start_date_time.unwrap_or(now);
         assignment_end(policy, &schedule, start, self.agent_limit(target))?;
         refuse_compromised_target(target, target_risk)?;
-        self.check_incompatible(&package.id, &target.id, now)
-            .await?;
 
         let mut request = AssignmentRequest {
             id: new_object_id(),
@@ -203,8 +201,19 @@ impl Entitlement {
         };
         let callout = self.created_callout(policy, &mut request, now).await?;
         let mut tx = self.store.begin().await?;
-        // The open request and the live assignment in one statement (issue 20).
-        match tx.add_blocker(&target.id, &package.id).await? {
+        // Incompatibilities, the open request and the live assignment in one statement
+        // (issue 20), read in the transaction that records the request.
+        match tx.add_blocker(&target.id, &package.id, now).await? {
+            Some(AddBlocker::IncompatiblePackage(name)) => {
+                return Err(rule(format!(
+                    "the target holds access package '{name}', which is incompatible with this one"
+                )));
+            }
+            Some(AddBlocker::IncompatibleGroup(name)) => {
+                return Err(rule(format!(
+                    "the target is a member of group '{name}', which is incompatible with this access package"
+                )));
+            }
             Some(AddBlocker::OpenRequest(open)) => {
                 return Err(rule(format!(
                     "an open request ({open}) exists for this target and access package"
@@ -388,30 +397,6 @@ impl Entitlement {
             },
         )
         .await
-    }
-
-    /// Refuses a target that holds a package, or is a member of a group, that this package is
-    /// incompatible with.
-    pub(super) async fn check_incompatible(
-        &self,
-        package_id: &str,
-        target_id: &str,
-        now: OffsetDateTime,
-    ) -> DomainResult<()> {
-        // One read, answered at once when the package has no incompatibility (issue 20).
-        match self
-            .store
-            .incompatibility_held(package_id, target_id, now)
-            .await?
-        {
-            Some(IncompatibleHeld::Package(name)) => Err(rule(format!(
-                "the target holds access package '{name}', which is incompatible with this one"
-            ))),
-            Some(IncompatibleHeld::Group(name)) => Err(rule(format!(
-                "the target is a member of group '{name}', which is incompatible with this access package"
-            ))),
-            None => Ok(()),
-        }
     }
 }
 
