@@ -1,7 +1,9 @@
 //! The job worker's runtime (DESIGN section 7): a task that runs passes of
 //! [`writ_domain::jobs::run_due_jobs`], sleeps until the next job is due, and wakes early when
 //! this process commits new work. Other replicas' new work is found by the bounded idle wait,
-//! and their dead workers' jobs when the lease runs out.
+//! and their dead workers' jobs when the lease runs out. Of a worker's loops of passes, one
+//! answers the wakes and the others join only for a backlog or work due later ([`Role`]), so
+//! that steady requests make one pass at a time per replica, not one per loop.
 //!
 //! The worker never dies of one job: a job's panic is caught around that job by
 //! [`run_due_jobs`] (which parks it), and a panic anywhere else in a pass is caught here, logged,
@@ -57,9 +59,16 @@ impl JobWorker {
     /// SIGTERM never leaves work half done; SIGKILL leaves the lease to run out instead.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let passes = futures_util::future::join_all(
-            (0..self.config.parallel_passes.max(1)).map(|_| self.passes(stopped.clone())),
-        );
+        let backlog = tokio::sync::Notify::new();
+        let passes =
+            futures_util::future::join_all((0..self.config.parallel_passes.max(1)).map(|index| {
+                let role = if index == 0 {
+                    Role::Woken
+                } else {
+                    Role::Backlog
+                };
+                self.passes(role, &backlog, stopped.clone())
+            }));
         tokio::pin!(passes, shutdown);
         tokio::select! {
             _ = &mut passes => return,
@@ -77,7 +86,15 @@ impl JobWorker {
     /// work claim, write, claim, write, with each batch's reads beside the write before it
     /// instead of between the two. A batch claimed ahead is leased like any other: a crash
     /// leaves its jobs to be claimed again when the lease runs out.
-    async fn passes(&self, stopped: tokio::sync::watch::Receiver<bool>) {
+    ///
+    /// Only the first loop answers this process's wakes ([`Role`]); the others join when a
+    /// claim comes back full, or at the due time of work scheduled for later.
+    async fn passes(
+        &self,
+        role: Role,
+        backlog: &tokio::sync::Notify,
+        stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
         // The claim grows while passes come back full (a backlog) and falls back after one
         // that was not.
         let mut config = self.config.clone();
@@ -114,6 +131,8 @@ impl JobWorker {
             }
             if let Some(current) = current {
                 if current.claimed >= config.batch_size as usize && !*stopped.borrow() {
+                    // A backlog: every loop of this worker helps to work it off.
+                    backlog.notify_waiters();
                     // A full batch: more may be due already; claimed while this one reads.
                     config.batch_size = config
                         .batch_size
@@ -125,15 +144,43 @@ impl JobWorker {
                 ran_well &= current.write().finish().await;
             }
             config.batch_size = self.config.batch_size;
+            // Listening for a backlog from here on, so that a loop finding one while this one
+            // reads the next due time is not missed (`notify_waiters` keeps no permit).
+            let found_backlog = backlog.notified();
+            tokio::pin!(found_backlog);
+            found_backlog.as_mut().enable();
             let pause = if failed || !ran_well {
                 self.timing.error_pause
             } else {
-                self.idle_wait().await
+                match role {
+                    // Work committed during this pass: claim it now, without asking the
+                    // database when the next job is due.
+                    Role::Woken
+                        if !*stopped.borrow() && self.waker.notified().now_or_never().is_some() =>
+                    {
+                        continue;
+                    }
+                    Role::Woken => self.idle_wait().await,
+                    // Work due already is the woken loop's (it is awake, or about to be):
+                    // a second claim beside it would split the same few jobs into two
+                    // passes, each paying a pass's statements and commits. Work due later
+                    // (a storm of expiries at one instant) is every loop's.
+                    Role::Backlog => match self.idle_wait().await {
+                        StdDuration::ZERO => self.timing.max_idle,
+                        pause => pause,
+                    },
+                }
             };
             let mut stopped = stopped.clone();
+            let woken = async {
+                match role {
+                    Role::Woken => self.waker.notified().await,
+                    Role::Backlog => found_backlog.await,
+                }
+            };
             tokio::select! {
                 _ = stopped.wait_for(|stop| *stop) => return,
-                () = self.waker.notified() => {}
+                () = woken => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }
@@ -180,6 +227,22 @@ impl JobWorker {
             }
         }
     }
+}
+
+/// What wakes a loop of passes early, besides the due time of the next job.
+///
+/// Before issue 20 part R every loop answered the wakes, so that with requests arriving
+/// steadily each of a worker's loops claimed the few jobs committed since the last claim: on
+/// PostgreSQL three passes per replica at once, and twice that with two replicas, each pass's
+/// fixed cost (19 statements, 2 commits) shared by a handful of jobs. One loop now answers the
+/// wakes and claims again straight after a pass while wakes came in during it; the others wait
+/// for a backlog (a claim that came back full) or for work due at a later instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Claims after a wake of this process (new work committed) and when work falls due.
+    Woken,
+    /// Claims when a loop of this worker finds a backlog, and when work falls due later.
+    Backlog,
 }
 
 /// A claimed batch running on its own task.

@@ -183,18 +183,42 @@ where
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn next_due<'e, E>(executor: E) -> StoreResult<Option<OffsetDateTime>>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-{
-    let row = sqlx::query(
-        "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > due_at \
-         THEN lease_until ELSE due_at END) AS next FROM jobs WHERE parked_at IS NULL",
+/// When a worker next has something to do: the earliest of each unparked job's due time, or
+/// its lease's end when it is leased past that.
+///
+/// Read through the `(due_at, id)` index in two bounded steps, not as one `MIN` over the
+/// table: the queue holds every assignment's future expiry and notices (tens of thousands of
+/// rows on a busy deployment), and a worker asks after every pass that did not fill, so a scan
+/// of them all was most of a pass's database time (issue 20 part R). First the earliest job
+/// that is not leased past its due time, found at the front of the index after the few leased
+/// ones in flight. Then the earliest lease end among the leased jobs due no later than that:
+/// a leased job due later ends its lease later still (`lease_until > due_at`), so it cannot be
+/// earlier.
+pub(crate) async fn next_due(pool: &AnyPool) -> StoreResult<Option<OffsetDateTime>> {
+    let free: Option<i64> = sqlx::query(
+        "SELECT due_at FROM jobs WHERE parked_at IS NULL \
+         AND (lease_until IS NULL OR lease_until <= due_at) ORDER BY due_at, id LIMIT 1",
     )
-    .fetch_one(executor)
+    .fetch_optional(pool)
     .await
+    .store()?
+    .map(|row| row.try_get("due_at"))
+    .transpose()
     .store()?;
-    let next: Option<i64> = row.try_get("next").store()?;
+    let leased: Option<i64> = sqlx::query(
+        "SELECT MIN(lease_until) AS next FROM jobs WHERE parked_at IS NULL AND due_at <= $1 \
+         AND lease_until > due_at",
+    )
+    .bind(free.unwrap_or(i64::MAX))
+    .fetch_one(pool)
+    .await
+    .store()?
+    .try_get("next")
+    .store()?;
+    let next = match (free, leased) {
+        (Some(free), Some(leased)) => Some(free.min(leased)),
+        (free, leased) => free.or(leased),
+    };
     Ok(next.map(from_micros))
 }
 

@@ -4,7 +4,8 @@
 //! worked by passes side by side, with claims growing past their first size, runs each job
 //! exactly once; a job whose handler panics (holding a write transaction, inside a batch) is
 //! parked with the panic's message while the others complete and the worker goes on, and the
-//! outbox dispatchers' loop outlives a pass that panics.
+//! outbox dispatchers' loop outlives a pass that panics; a wake during a pass is claimed after
+//! it, not by a second pass beside it.
 
 #![allow(
     clippy::unwrap_used,
@@ -576,4 +577,107 @@ async fn sqlite_a_backlog_is_pipelined_reads_beside_the_previous_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_backlog_is_pipelined_reads_beside_the_previous_write() {
     a_backlog_is_pipelined_reads_beside_the_previous_write(Backend::Postgres).await;
+}
+
+/// Holds the job `slow` until released; records every job when it starts.
+struct Holding {
+    recorder: Recorder,
+    started_slow: tokio::sync::Notify,
+    release: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Holding {
+    async fn handle(&self, job: &ClaimedJob, now: OffsetDateTime) -> DomainResult<()> {
+        self.recorder.handle(job, now).await?;
+        if job.subject_id == "slow" {
+            self.started_slow.notify_one();
+            let _held = self.release.acquire().await;
+        }
+        Ok(())
+    }
+}
+
+/// Issue 20 part R: a wake while the worker's pass runs starts no second pass beside it (which
+/// would split the jobs committed meanwhile into passes of a few jobs each, every one paying a
+/// pass's statements and commits); the job is claimed straight after the pass instead, without
+/// waiting for the idle wait. The worker has three loops of passes, as on PostgreSQL.
+async fn a_wake_during_a_pass_is_claimed_after_it_not_beside_it(backend: Backend) {
+    let store: Arc<dyn Store> = Arc::new(testing::fresh_store(backend).await.unwrap());
+    let handler = Arc::new(Holding {
+        recorder: Recorder::default(),
+        started_slow: tokio::sync::Notify::new(),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let waker = JobWaker::default();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = JobWorker {
+        store: store.clone(),
+        clock: Arc::new(SystemClock),
+        handler: handler.clone(),
+        config: WorkerConfig {
+            parallel_passes: 3,
+            ..WorkerConfig::default()
+        },
+        // A long idle wait, so that only a wake explains prompt pick-up of new work.
+        timing: WorkerTiming {
+            max_idle: StdDuration::from_secs(30),
+            error_pause: StdDuration::from_millis(100),
+        },
+        waker: waker.clone(),
+    };
+    let handle = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    // Every loop's first claim (of nothing) is over.
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+
+    enqueue(store.as_ref(), "slow", SystemClock.now()).await;
+    waker.wake();
+    tokio::time::timeout(StdDuration::from_secs(5), handler.started_slow.notified())
+        .await
+        .expect("the woken worker runs the first job");
+
+    let committed = Instant::now();
+    enqueue(store.as_ref(), "meanwhile", SystemClock.now()).await;
+    waker.wake();
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    let ran: Vec<String> = handler
+        .recorder
+        .ran
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert_eq!(
+        ran,
+        ["slow"],
+        "a second pass ran beside the first for a wake during it"
+    );
+    let queued = store.jobs_about("meanwhile").await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].lease_owner, None, "claimed during the pass");
+
+    handler.release.add_permits(1);
+    let at = ran_at(&handler.recorder, "meanwhile", StdDuration::from_secs(5)).await;
+    assert!(
+        at - committed < StdDuration::from_secs(5),
+        "the wake during the pass was lost: the job waited for the idle wait"
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(StdDuration::from_secs(5), handle)
+        .await
+        .expect("the worker stops on shutdown")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_wake_during_a_pass_is_claimed_after_it_not_beside_it() {
+    a_wake_during_a_pass_is_claimed_after_it_not_beside_it(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_wake_during_a_pass_is_claimed_after_it_not_beside_it() {
+    a_wake_during_a_pass_is_claimed_after_it_not_beside_it(Backend::Postgres).await;
 }
