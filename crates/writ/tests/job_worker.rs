@@ -44,6 +44,15 @@ impl JobHandler for Recorder {
     }
 }
 
+/// Signals shutdown and waits (at most 5 s) for the worker to stop.
+async fn stop_worker(stop: oneshot::Sender<()>, handle: tokio::task::JoinHandle<()>) {
+    stop.send(()).unwrap();
+    tokio::time::timeout(StdDuration::from_secs(5), handle)
+        .await
+        .expect("the worker stops on shutdown")
+        .unwrap();
+}
+
 async fn ran_at(recorder: &Recorder, subject: &str, within: StdDuration) -> Instant {
     let deadline = Instant::now() + within;
     loop {
@@ -122,11 +131,7 @@ async fn worker_runs_due_jobs_and_wakes_for_new_work(backend: Backend) {
     let at = ran_at(&recorder, "woken", StdDuration::from_secs(5)).await;
     assert!(at - committed < StdDuration::from_secs(5));
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(StdDuration::from_secs(5), handle)
-        .await
-        .expect("the worker stops on shutdown")
-        .unwrap();
+    stop_worker(stop, handle).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -490,11 +495,7 @@ async fn a_backlog_is_pipelined_reads_beside_the_previous_write(backend: Backend
         tokio::time::sleep(StdDuration::from_millis(5)).await;
     }
     // Stopped in the middle of the backlog: the batches claimed finish, no more are claimed.
-    stop.send(()).unwrap();
-    tokio::time::timeout(StdDuration::from_secs(5), handle)
-        .await
-        .expect("the worker stops on shutdown")
-        .unwrap();
+    stop_worker(stop, handle).await;
     let log = handler.log.lock().unwrap().clone();
 
     // Writes one at a time, in the order the batches were claimed (began), every batch
@@ -665,11 +666,7 @@ async fn a_wake_during_a_pass_is_claimed_after_it_not_beside_it(backend: Backend
         at - committed < StdDuration::from_secs(5),
         "the wake during the pass was lost: the job waited for the idle wait"
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(StdDuration::from_secs(5), handle)
-        .await
-        .expect("the worker stops on shutdown")
-        .unwrap();
+    stop_worker(stop, handle).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
