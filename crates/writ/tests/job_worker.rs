@@ -44,6 +44,38 @@ impl JobHandler for Recorder {
     }
 }
 
+/// A long idle wait, so that only a wake-up explains prompt pick-up of new work.
+const LONG_IDLE: WorkerTiming = WorkerTiming {
+    max_idle: StdDuration::from_secs(30),
+    error_pause: StdDuration::from_millis(100),
+};
+
+/// Starts `worker` on its own task: the sender that stops it, and the task ([`stop_worker`]).
+fn start(worker: JobWorker) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    (stop, handle)
+}
+
+/// Commits `n` jobs of `kind` due at `due`, about `{prefix}-000`, `{prefix}-001`, ….
+async fn enqueue_many(
+    store: &dyn Store,
+    kind: JobKind,
+    prefix: &str,
+    n: usize,
+    due: OffsetDateTime,
+) {
+    let mut tx = store.begin().await.unwrap();
+    for i in 0..n {
+        tx.enqueue_job(&NewJob::new(kind, &format!("{prefix}-{i:03}"), due))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
 /// Signals shutdown and waits (at most 5 s) for the worker to stop.
 async fn stop_worker(stop: oneshot::Sender<()>, handle: tokio::task::JoinHandle<()>) {
     stop.send(()).unwrap();
@@ -82,17 +114,12 @@ async fn worker_runs_due_jobs_and_wakes_for_new_work(backend: Backend) {
     let store: Arc<dyn Store> = Arc::new(testing::fresh_store(backend).await.unwrap());
     let recorder = Arc::new(Recorder::default());
     let waker = JobWaker::default();
-    let (stop, stopped) = oneshot::channel::<()>();
     let worker = JobWorker {
         store: store.clone(),
         clock: Arc::new(SystemClock),
         handler: recorder.clone(),
         config: WorkerConfig::default(),
-        // A long idle wait, so that only a wake-up explains prompt pick-up of new work.
-        timing: WorkerTiming {
-            max_idle: StdDuration::from_secs(30),
-            error_pause: StdDuration::from_millis(100),
-        },
+        timing: LONG_IDLE,
         waker: waker.clone(),
     };
 
@@ -103,9 +130,7 @@ async fn worker_runs_due_jobs_and_wakes_for_new_work(backend: Backend) {
         SystemClock.now() + Duration::milliseconds(300),
     )
     .await;
-    let handle = tokio::spawn(worker.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, handle) = start(worker);
 
     let at = ran_at(&recorder, "due-soon", StdDuration::from_secs(5)).await;
     let waited = at - started;
@@ -150,18 +175,7 @@ async fn passes_side_by_side_run_a_backlog_once(backend: Backend) {
     let store: Arc<dyn Store> = Arc::new(testing::fresh_store(backend).await.unwrap());
     let recorder = Arc::new(Recorder::default());
     let now = SystemClock.now();
-    let mut tx = store.begin().await.unwrap();
-    for i in 0..450 {
-        tx.enqueue_job(&NewJob::new(
-            JobKind::ProcessRequest,
-            &format!("backlog-{i:03}"),
-            now,
-        ))
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
+    enqueue_many(store.as_ref(), JobKind::ProcessRequest, "backlog", 450, now).await;
     let worker = JobWorker {
         store: store.clone(),
         clock: Arc::new(SystemClock),
@@ -178,9 +192,7 @@ async fn passes_side_by_side_run_a_backlog_once(backend: Backend) {
         },
         waker: JobWaker::default(),
     };
-    let handle = tokio::spawn(worker.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, handle) = start(worker);
     let deadline = Instant::now() + StdDuration::from_secs(30);
     while recorder.ran.lock().unwrap().len() < 450 {
         assert!(Instant::now() < deadline, "the backlog was not worked off");
@@ -267,21 +279,15 @@ async fn a_panicking_job_is_parked_and_the_worker_goes_on(backend: Backend) {
         enqueue(store.as_ref(), &format!("healthy-{i}"), now).await;
     }
     let waker = JobWaker::default();
-    let (stop, stopped) = oneshot::channel::<()>();
     let worker = JobWorker {
         store: store.clone(),
         clock: Arc::new(SystemClock),
         handler: handler.clone(),
         config: WorkerConfig::default(),
-        timing: WorkerTiming {
-            max_idle: StdDuration::from_secs(30),
-            error_pause: StdDuration::from_millis(100),
-        },
+        timing: LONG_IDLE,
         waker: waker.clone(),
     };
-    let handle = tokio::spawn(worker.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, handle) = start(worker);
 
     for i in 0..10 {
         ran_at(
@@ -457,18 +463,14 @@ async fn a_backlog_is_pipelined_reads_beside_the_previous_write(backend: Backend
         log: Mutex::default(),
     });
     let now = SystemClock.now();
-    let mut tx = store.begin().await.unwrap();
-    for i in 0..300 {
-        tx.enqueue_job(&NewJob::new(
-            JobKind::ExpireAssignment,
-            &format!("pipelined-{i:03}"),
-            now,
-        ))
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
+    enqueue_many(
+        store.as_ref(),
+        JobKind::ExpireAssignment,
+        "pipelined",
+        300,
+        now,
+    )
+    .await;
     let worker = JobWorker {
         store: store.clone(),
         clock: Arc::new(SystemClock),
@@ -485,9 +487,7 @@ async fn a_backlog_is_pipelined_reads_beside_the_previous_write(backend: Backend
         },
         waker: JobWaker::default(),
     };
-    let handle = tokio::spawn(worker.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, handle) = start(worker);
     let deadline = Instant::now() + StdDuration::from_secs(30);
     let finished = |log: &[(String, &str)]| log.iter().filter(|(_, s)| *s == "done").count();
     while finished(&handler.log.lock().unwrap()) < 3 {
@@ -611,7 +611,6 @@ async fn a_wake_during_a_pass_is_claimed_after_it_not_beside_it(backend: Backend
         release: tokio::sync::Semaphore::new(0),
     });
     let waker = JobWaker::default();
-    let (stop, stopped) = oneshot::channel::<()>();
     let worker = JobWorker {
         store: store.clone(),
         clock: Arc::new(SystemClock),
@@ -620,16 +619,10 @@ async fn a_wake_during_a_pass_is_claimed_after_it_not_beside_it(backend: Backend
             parallel_passes: 3,
             ..WorkerConfig::default()
         },
-        // A long idle wait, so that only a wake explains prompt pick-up of new work.
-        timing: WorkerTiming {
-            max_idle: StdDuration::from_secs(30),
-            error_pause: StdDuration::from_millis(100),
-        },
+        timing: LONG_IDLE,
         waker: waker.clone(),
     };
-    let handle = tokio::spawn(worker.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, handle) = start(worker);
     // Every loop's first claim (of nothing) is over.
     tokio::time::sleep(StdDuration::from_millis(300)).await;
 

@@ -169,52 +169,17 @@ async fn read_back_all(tx: &mut dyn StoreTx, holder: &str) -> DomainResult<Vec<H
     Ok(held)
 }
 
-/// Delivers every role to the target for the holder, skipping grants in `already_held` (empty
-/// for a new assignment; what read-back found when an assignment is reprocessed).
-pub(crate) async fn deliver_roles(
-    tx: &mut dyn StoreTx,
-    roles: &[(ResourceRole, Option<CatalogResource>)],
-    target: &Subject,
-    holder: &str,
-    ends_at: Option<OffsetDateTime>,
-    now: OffsetDateTime,
-    already_held: &[HeldGrant],
-) -> DomainResult<DeliveryReport> {
-    deliver_roles_with(tx, roles, target, holder, ends_at, now, already_held, None).await
-}
-
 /// A group membership the built-in directory grants, `(group, member, holder, ends_at)`, left
 /// to be added with a batch's others (`StoreTx::add_group_members`).
 pub(crate) type DeferredMembership = (String, String, String, Option<OffsetDateTime>);
 
-/// [`deliver_roles`] for a new assignment of a batch of deliveries: the group memberships it
-/// grants are pushed to `memberships` for the caller to add set-wise, before it records the
-/// assignments (the same transaction); every other grant is applied here as `deliver_roles`
-/// applies it.
-pub(crate) async fn deliver_roles_deferring_memberships(
-    tx: &mut dyn StoreTx,
-    roles: &[(ResourceRole, Option<CatalogResource>)],
-    target: &Subject,
-    holder: &str,
-    ends_at: Option<OffsetDateTime>,
-    now: OffsetDateTime,
-    memberships: &mut Vec<DeferredMembership>,
-) -> DomainResult<DeliveryReport> {
-    deliver_roles_with(
-        tx,
-        roles,
-        target,
-        holder,
-        ends_at,
-        now,
-        &[],
-        Some(memberships),
-    )
-    .await
-}
-
+/// Delivers every role to the target for the holder, skipping grants in `already_held` (empty
+/// for a new assignment; what read-back found when an assignment is reprocessed). With
+/// `memberships` (a new assignment of a batch of deliveries), the group memberships it grants
+/// are pushed there for the caller to add set-wise before it records the assignments (the same
+/// transaction); every other grant is applied here.
 #[allow(clippy::too_many_arguments)]
-async fn deliver_roles_with(
+pub(crate) async fn deliver_roles(
     tx: &mut dyn StoreTx,
     roles: &[(ResourceRole, Option<CatalogResource>)],
     target: &Subject,
@@ -294,7 +259,7 @@ pub(crate) async fn replan(
     now: OffsetDateTime,
 ) -> DomainResult<(DeliveryReport, usize)> {
     let held = read_back_all(tx, holder).await?;
-    let report = deliver_roles(tx, roles, target, holder, ends_at, now, &held).await?;
+    let report = deliver_roles(tx, roles, target, holder, ends_at, now, &held, None).await?;
     let revoked = revoke_unplanned(tx, holder, &held, &report.planned).await?;
     Ok((report, revoked))
 }

@@ -446,14 +446,15 @@ pub(super) async fn write_deliveries(
             expired_date_time: None,
             created_date_time: now,
         };
-        let report = delivery::deliver_roles_deferring_memberships(
+        let report = delivery::deliver_roles(
             tx,
             &roles,
             &target,
             &assignment.id,
             end,
             now,
-            &mut memberships,
+            &[],
+            Some(&mut memberships),
         )
         .await?;
         let (assignment_state, state) = report.outcome();
