@@ -9,7 +9,6 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use time::Duration;
 use writ_domain::clock::Clock;
-use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, fleet, user_url};
@@ -21,16 +20,7 @@ const APPROVALS: &str =
 
 /// Runs every job due at the clock's instant.
 async fn run_jobs(app: &TestApp) -> u32 {
-    let report = run_due_jobs(
-        &app.store,
-        &app.state.entitlement,
-        &WorkerConfig::default(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    assert_eq!((report.retried, report.parked), (0, 0));
-    report.completed
+    app.run_jobs_cleanly().await
 }
 
 async fn login(app: &TestApp, nickname: &str) -> String {

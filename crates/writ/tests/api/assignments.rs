@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::Duration;
 use writ_domain::clock::Clock;
-use writ_domain::jobs::{PassReport, WorkerConfig, run_due_jobs};
+use writ_domain::jobs::PassReport;
 use writ_domain::store::AuditStore;
 use writ_store::Backend;
 
@@ -124,14 +124,7 @@ async fn admin_add(app: &TestApp, token: &str, s: &Setup, target: &str) -> crate
 }
 
 pub(crate) async fn run_jobs(app: &TestApp) -> PassReport {
-    run_due_jobs(
-        &app.store,
-        &app.state.entitlement,
-        &WorkerConfig::default(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap()
+    app.run_jobs().await
 }
 
 pub(crate) async fn member_ids(app: &TestApp, group: &str) -> Vec<String> {

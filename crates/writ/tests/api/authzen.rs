@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::Duration;
 use writ_domain::clock::Clock;
-use writ_domain::jobs::{PassReport, WorkerConfig, run_due_jobs};
+use writ_domain::jobs::PassReport;
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet, user_url};
@@ -27,14 +27,7 @@ fn id(body: &Value) -> String {
 }
 
 async fn run_jobs(app: &TestApp) -> PassReport {
-    run_due_jobs(
-        &app.store,
-        &app.state.entitlement,
-        &WorkerConfig::default(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap()
+    app.run_jobs().await
 }
 
 async fn login(app: &TestApp, nickname: &str) -> String {

@@ -9,8 +9,6 @@ use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use writ_domain::clock::Clock;
-use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{Fleet, agent_token, fleet, user_url};
@@ -38,14 +36,7 @@ async fn link(app: &TestApp, method: Method, path: &str, object: &str) {
 }
 
 async fn run_jobs(app: &TestApp) {
-    run_due_jobs(
-        &app.store,
-        &app.state.entitlement,
-        &WorkerConfig::default(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
+    app.run_jobs().await;
 }
 
 async fn login(app: &TestApp, nickname: &str) -> String {

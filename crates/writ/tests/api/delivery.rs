@@ -6,8 +6,7 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use writ_domain::clock::Clock;
-use writ_domain::jobs::{PassReport, WorkerConfig, run_due_jobs};
+use writ_domain::jobs::PassReport;
 use writ_domain::store::AuditStore;
 use writ_store::Backend;
 
@@ -31,14 +30,7 @@ async fn post(app: &TestApp, path: &str, body: Value) -> Value {
 }
 
 async fn run_jobs(app: &TestApp) -> PassReport {
-    run_due_jobs(
-        &app.store,
-        &app.state.entitlement,
-        &WorkerConfig::default(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap()
+    app.run_jobs().await
 }
 
 struct Setup {

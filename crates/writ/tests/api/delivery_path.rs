@@ -8,8 +8,6 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
-use writ_domain::clock::Clock;
-use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
@@ -107,16 +105,7 @@ impl Scene {
 
     /// One pass of the job worker; the number of jobs it completed.
     async fn run_jobs(&self) -> u32 {
-        let report = run_due_jobs(
-            &self.app.store,
-            &self.app.state.entitlement,
-            &WorkerConfig::default(),
-            self.app.clock.now(),
-        )
-        .await
-        .unwrap();
-        assert_eq!((report.retried, report.parked), (0, 0));
-        report.completed
+        self.app.run_jobs_cleanly().await
     }
 
     /// Agent `i`'s request reads `delivered`, its assignment too, the agent is a member of

@@ -421,6 +421,25 @@ impl TestApp {
         package
     }
 
+    /// One pass of the job worker over every job due at the clock's instant.
+    pub async fn run_jobs(&self) -> writ_domain::jobs::PassReport {
+        writ_domain::jobs::run_due_jobs(
+            &self.store,
+            &self.state.entitlement,
+            &writ_domain::jobs::WorkerConfig::default(),
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// [`Self::run_jobs`], where no job may fail: how many it completed.
+    pub async fn run_jobs_cleanly(&self) -> u32 {
+        let report = self.run_jobs().await;
+        assert_eq!((report.retried, report.parked), (0, 0));
+        report.completed
+    }
+
     /// A new secret of the service principal `id`, added by the administrator; its text.
     pub async fn add_secret(&self, id: &str) -> String {
         let secret = self

@@ -6,8 +6,6 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use writ_domain::clock::Clock;
-use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{agent_token, create_agent, fleet};
@@ -104,15 +102,7 @@ impl Scene {
     }
 
     async fn run_jobs(&self) {
-        let report = run_due_jobs(
-            &self.app.store,
-            &self.app.state.entitlement,
-            &WorkerConfig::default(),
-            self.app.clock.now(),
-        )
-        .await
-        .unwrap();
-        assert_eq!((report.retried, report.parked), (0, 0));
+        self.app.run_jobs_cleanly().await;
     }
 }
 

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
-use writ_domain::clock::Clock;
-use writ_domain::jobs::{WorkerConfig, run_due_jobs};
 use writ_store::Backend;
 
 use crate::agents::{Fleet, agent_token, create_agent, fleet};
@@ -34,16 +32,7 @@ struct Scene {
 }
 
 async fn run_jobs(app: &TestApp) -> u32 {
-    let report = run_due_jobs(
-        &app.store,
-        &app.state.entitlement,
-        &WorkerConfig::default(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    assert_eq!((report.retried, report.parked), (0, 0));
-    report.completed
+    app.run_jobs_cleanly().await
 }
 
 async fn scene(backend: Backend) -> Scene {
