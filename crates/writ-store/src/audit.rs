@@ -41,6 +41,20 @@ const AUDIT_KINDS: [bool; 16] = [
 const TARGETS_INSERT: &str = "INSERT INTO audit_log_targets (audit_id, target_id)";
 const TARGET_KINDS: [bool; 2] = [false, false];
 
+/// [`Appends::write`]'s one statement on PostgreSQL, built once: it runs at every commit that
+/// appended anything.
+static APPENDS_ON_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let backend = Backend::Postgres;
+    format!(
+        "WITH audits AS ({AUDIT_INSERT} {}), targets AS ({TARGETS_INSERT} {}), \
+         events AS ({EVENTS_INSERT} {}) {}",
+        json_rows_select_at(backend, &AUDIT_KINDS, 1),
+        json_rows_select_at(backend, &TARGET_KINDS, 2),
+        json_rows_select_at(backend, &EVENT_KINDS, 3),
+        jobs_insert(backend, 4),
+    )
+});
+
 /// What a transaction appended to the audit log and the outbox, and the jobs it queued to be
 /// written with them, as the rows their inserts take, written together just before its commit
 /// ([`Appends::write`]).
@@ -133,15 +147,7 @@ impl Appends {
             }
             return Ok(());
         }
-        let sql = format!(
-            "WITH audits AS ({AUDIT_INSERT} {}), targets AS ({TARGETS_INSERT} {}), \
-             events AS ({EVENTS_INSERT} {}) {}",
-            json_rows_select_at(backend, &AUDIT_KINDS, 1),
-            json_rows_select_at(backend, &TARGET_KINDS, 2),
-            json_rows_select_at(backend, &EVENT_KINDS, 3),
-            jobs_insert(backend, 4),
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        sqlx::query(sqlx::AssertSqlSafe(APPENDS_ON_POSTGRES.as_str()))
             .bind(json_rows(&audits)?)
             .bind(json_rows(&targets)?)
             .bind(json_rows(&events)?)
