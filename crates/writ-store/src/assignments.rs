@@ -258,8 +258,17 @@ pub(crate) async fn assignments_by_ids(
     backend: Backend,
     ids: &[String],
 ) -> StoreResult<Vec<Assignment>> {
-    let select = format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN {{ids}}");
-    read_by_id_set(pool, backend, &select, ids, assignment).await
+    read_by_id_set(pool, backend, &assignments_by_ids_select(), ids, assignment).await
+}
+
+/// The read of [`assignments_by_ids`], `{ids}` standing for the bound set.
+pub(crate) fn assignments_by_ids_select() -> String {
+    format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments t WHERE t.id IN {{ids}}")
+}
+
+/// `select` with its `{ids}` made the set bound at `$1`.
+pub(crate) fn with_id_set(backend: Backend, select: &str) -> String {
+    select.replace("{ids}", &id_set(backend, 1))
 }
 
 /// The rows `select` finds for `ids`, `{ids}` in it standing for the bound set, each read by
@@ -274,8 +283,7 @@ async fn read_by_id_set<T>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = select.replace("{ids}", &id_set(backend, 1));
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query(sqlx::AssertSqlSafe(with_id_set(backend, select)))
         .bind(id_array(ids)?)
         .fetch_all(pool)
         .await

@@ -25,6 +25,7 @@ use tokio::sync::OnceCell;
 use writ_domain::store::StoreError;
 
 use crate::connect::{Backend, ConnectOptions, connect, connect_holding, migrate};
+use crate::error::ResultExt;
 use crate::store::SqlStore;
 
 pub const POSTGRES_ENV: &str = "WRIT_TEST_POSTGRES_URL";
@@ -77,6 +78,36 @@ pub async fn fresh_store(backend: Backend) -> Result<SqlStore, StoreError> {
     let database = copy_of_template(backend).await?;
     let options = ConnectOptions::new(database.url.clone());
     connect_holding(&options, Some(Arc::new(database))).await
+}
+
+/// The plan the backend makes for the store's set-wise read of assignments by id (the read of an
+/// expiry batch, through `batch::id_set`), one line per step: for the test that guards it
+/// against a scan of the whole table, which a planner's guess of the set's size once caused on
+/// PostgreSQL (issue 20 part R: 8.7 ms instead of 0.05 ms for 5 ids among 5,000 rows).
+pub async fn plan_of_assignments_by_ids(
+    store: &SqlStore,
+    ids: &[String],
+) -> Result<String, StoreError> {
+    use sqlx::Row;
+    let backend = store.backend_kind();
+    let explain = match backend {
+        Backend::Postgres => "EXPLAIN",
+        Backend::Sqlite => "EXPLAIN QUERY PLAN",
+    };
+    let read =
+        crate::assignments::with_id_set(backend, &crate::assignments::assignments_by_ids_select());
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{explain} {read}")))
+        .bind(crate::batch::id_array(ids)?)
+        .fetch_all(store.pool())
+        .await
+        .store()?;
+    // PostgreSQL: one text column; SQLite: (id, parent, notused, detail).
+    let column = match backend {
+        Backend::Postgres => 0,
+        Backend::Sqlite => 3,
+    };
+    let lines: Result<Vec<String>, _> = rows.iter().map(|r| r.try_get(column)).collect();
+    Ok(lines.store()?.join("\n"))
 }
 
 /// A new database with nothing in it, not even migrations (for tests of migrating), dropped
