@@ -159,16 +159,6 @@ async fn worker_runs_due_jobs_and_wakes_for_new_work(backend: Backend) {
     stop_worker(stop, handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_worker_runs_due_jobs_and_wakes_for_new_work() {
-    worker_runs_due_jobs_and_wakes_for_new_work(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_worker_runs_due_jobs_and_wakes_for_new_work() {
-    worker_runs_due_jobs_and_wakes_for_new_work(Backend::Postgres).await;
-}
-
 /// A backlog of 450 jobs due at once, three passes side by side starting at claims of 10 and
 /// growing to 80: every job runs exactly once, none is left, and shutdown stops all three.
 async fn passes_side_by_side_run_a_backlog_once(backend: Backend) {
@@ -218,16 +208,6 @@ async fn passes_side_by_side_run_a_backlog_once(backend: Backend) {
         .await
         .expect("every pass stops on shutdown")
         .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_passes_side_by_side_run_a_backlog_once() {
-    passes_side_by_side_run_a_backlog_once(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_passes_side_by_side_run_a_backlog_once() {
-    passes_side_by_side_run_a_backlog_once(Backend::Postgres).await;
 }
 
 /// Panics on jobs whose subject starts with `poison`, after opening a write transaction (as a
@@ -343,16 +323,6 @@ async fn a_panicking_job_is_parked_and_the_worker_goes_on(backend: Backend) {
         .await
         .expect("the worker stops on shutdown")
         .expect("the worker did not panic");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_panicking_job_is_parked_and_the_worker_goes_on() {
-    a_panicking_job_is_parked_and_the_worker_goes_on(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_panicking_job_is_parked_and_the_worker_goes_on() {
-    a_panicking_job_is_parked_and_the_worker_goes_on(Backend::Postgres).await;
 }
 
 /// A dispatch channel whose first pass panics and whose next passes count themselves.
@@ -570,16 +540,6 @@ async fn a_backlog_is_pipelined_reads_beside_the_previous_write(backend: Backend
     assert_eq!(claimed.len(), queued, "the rest is claimable at once");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_backlog_is_pipelined_reads_beside_the_previous_write() {
-    a_backlog_is_pipelined_reads_beside_the_previous_write(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_backlog_is_pipelined_reads_beside_the_previous_write() {
-    a_backlog_is_pipelined_reads_beside_the_previous_write(Backend::Postgres).await;
-}
-
 /// Holds the job `slow` until released; records every job when it starts.
 struct Holding {
     recorder: Recorder,
@@ -662,12 +622,10 @@ async fn a_wake_during_a_pass_is_claimed_after_it_not_beside_it(backend: Backend
     stop_worker(stop, handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_wake_during_a_pass_is_claimed_after_it_not_beside_it() {
-    a_wake_during_a_pass_is_claimed_after_it_not_beside_it(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_wake_during_a_pass_is_claimed_after_it_not_beside_it() {
-    a_wake_during_a_pass_is_claimed_after_it_not_beside_it(Backend::Postgres).await;
-}
+conformance!(
+    worker_runs_due_jobs_and_wakes_for_new_work,
+    passes_side_by_side_run_a_backlog_once,
+    a_panicking_job_is_parked_and_the_worker_goes_on,
+    a_backlog_is_pipelined_reads_beside_the_previous_write,
+    a_wake_during_a_pass_is_claimed_after_it_not_beside_it,
+);

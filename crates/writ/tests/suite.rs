@@ -119,6 +119,7 @@ mod wire_directory;
 #[path = "api/wire_types.rs"]
 mod wire_types;
 
+#[macro_use]
 mod conformance;
 mod harnesses;
 mod job_worker;

@@ -236,6 +236,30 @@ pub enum AddBlocker {
     Assignment(String),
 }
 
+/// The refusal a requestor reads (a `400` naming what blocks the add).
+impl std::fmt::Display for AddBlocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::IncompatiblePackage(name) => write!(
+                f,
+                "the target holds access package '{name}', which is incompatible with this one"
+            ),
+            Self::IncompatibleGroup(name) => write!(
+                f,
+                "the target is a member of group '{name}', which is incompatible with this access package"
+            ),
+            Self::OpenRequest(open) => write!(
+                f,
+                "an open request ({open}) exists for this target and access package"
+            ),
+            Self::Assignment(held) => write!(
+                f,
+                "the target already has an assignment of this access package ({held}); extend it instead"
+            ),
+        }
+    }
+}
+
 /// An agent a person sponsors or owns, as My agents lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SponsoredAgent {

@@ -19,7 +19,6 @@ use crate::model::{
     ExpirationKind, RequestSchedule, RequestState, RequestStatus, RequestType, RiskState, Subject,
     TargetScope,
 };
-use crate::store::AddBlocker;
 
 impl Entitlement {
     /// `POST …/assignmentRequests`.
@@ -203,28 +202,8 @@ impl Entitlement {
         let mut tx = self.store.begin().await?;
         // Incompatibilities, the open request and the live assignment in one statement
         // (issue 20), read in the transaction that records the request.
-        match tx.add_blocker(&target.id, &package.id, now).await? {
-            Some(AddBlocker::IncompatiblePackage(name)) => {
-                return Err(rule(format!(
-                    "the target holds access package '{name}', which is incompatible with this one"
-                )));
-            }
-            Some(AddBlocker::IncompatibleGroup(name)) => {
-                return Err(rule(format!(
-                    "the target is a member of group '{name}', which is incompatible with this access package"
-                )));
-            }
-            Some(AddBlocker::OpenRequest(open)) => {
-                return Err(rule(format!(
-                    "an open request ({open}) exists for this target and access package"
-                )));
-            }
-            Some(AddBlocker::Assignment(held)) => {
-                return Err(rule(format!(
-                    "the target already has an assignment of this access package ({held}); extend it instead"
-                )));
-            }
-            None => {}
+        if let Some(blocker) = tx.add_blocker(&target.id, &package.id, now).await? {
+            return Err(rule(blocker.to_string()));
         }
         record_submitted(
             tx.as_mut(),
