@@ -33,6 +33,18 @@ struct Recorder {
     ran: Mutex<Vec<(String, Instant)>>,
 }
 
+impl Recorder {
+    /// The subjects of the jobs run so far, in the order they ran.
+    fn subjects(&self) -> Vec<String> {
+        self.ran
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}
+
 #[async_trait::async_trait]
 impl JobHandler for Recorder {
     async fn handle(&self, job: &ClaimedJob, _now: OffsetDateTime) -> DomainResult<()> {
@@ -190,13 +202,7 @@ async fn passes_side_by_side_run_a_backlog_once(backend: Backend) {
     }
     // Give a job run twice the time to show up.
     tokio::time::sleep(StdDuration::from_millis(300)).await;
-    let mut ran: Vec<String> = recorder
-        .ran
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(s, _)| s.clone())
-        .collect();
+    let mut ran = recorder.subjects();
     ran.sort();
     let expected: Vec<String> = (0..450).map(|i| format!("backlog-{i:03}")).collect();
     assert_eq!(ran, expected, "each job ran exactly once");
@@ -596,14 +602,7 @@ async fn a_wake_during_a_pass_is_claimed_after_it_not_beside_it(backend: Backend
     enqueue(store.as_ref(), "meanwhile", SystemClock.now()).await;
     waker.wake();
     tokio::time::sleep(StdDuration::from_millis(500)).await;
-    let ran: Vec<String> = handler
-        .recorder
-        .ran
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(s, _)| s.clone())
-        .collect();
+    let ran = handler.recorder.subjects();
     assert_eq!(
         ran,
         ["slow"],
